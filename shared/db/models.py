@@ -1,0 +1,238 @@
+"""The schema, as SQLAlchemy 2 mapped classes. Migrations (shared/db/migrations) create it."""
+
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB, uuid.UUID: UUID(as_uuid=True)}
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HospitalGroup(Base):
+    __tablename__ = "hospital_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Hospital(Base):
+    __tablename__ = "hospitals"
+    __table_args__ = (UniqueConstraint("group_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id"))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    specialty: Mapped[str] = mapped_column(String(20))
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ScheduleVersion(Base):
+    __tablename__ = "schedule_versions"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id"))
+    workflow_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="STAGING")
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    template_name: Mapped[str] = mapped_column(String(300))
+    template_sha256: Mapped[str] = mapped_column(String(64))
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _now()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TemplateWindow(Base):
+    __tablename__ = "template_windows"
+    __table_args__ = (UniqueConstraint("version_id", "sheet"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    sheet: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(10))
+    day_type: Mapped[str | None] = mapped_column(String(10))
+    variant: Mapped[str | None] = mapped_column(String(10))
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+
+
+class TemplateResponsibility(Base):
+    __tablename__ = "template_responsibilities"
+    __table_args__ = (UniqueConstraint("window_id", "worklist"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("template_windows.id", ondelete="CASCADE"))
+    worklist: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+
+
+class ShiftInstance(Base):
+    __tablename__ = "shift_instances"
+    __table_args__ = (UniqueConstraint("version_id", "schedule_date", "window_id", "role"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("template_windows.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(30))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    desired_coverage: Mapped[int] = mapped_column(Integer, default=1)
+    mandatory: Mapped[bool] = mapped_column(Boolean, default=True)
+    specialty_constraint: Mapped[str | None] = mapped_column(String(20))
+
+
+class ScrapeBatch(Base):
+    __tablename__ = "scrape_batches"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    workflow_id: Mapped[uuid.UUID]
+    account: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    months: Mapped[dict[str, Any]] = mapped_column(default=dict)  # "2026-01" -> outcome
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AmionPage(Base):
+    """Every page fetched from Amion, kept for audit and replay. The URL never holds the password."""
+
+    __tablename__ = "amion_pages"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scrape_batches.id", ondelete="CASCADE"))
+    month: Mapped[date] = mapped_column(Date)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_version_date", "version_id", "schedule_date"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    source: Mapped[str] = mapped_column(String(10))  # AMION | MANUAL | OVERRIDE
+    scrape_batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scrape_batches.id"))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+
+
+class CoverageCalculation(Base):
+    __tablename__ = "coverage_calculations"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    summary: Mapped[dict[str, Any]]
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _now()
+
+
+class CoverageCell(Base):
+    __tablename__ = "coverage_cells"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    calculation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("coverage_calculations.id", ondelete="CASCADE"), index=True
+    )
+    schedule_date: Mapped[date] = mapped_column(Date)
+    window: Mapped[str] = mapped_column(String(200))
+    worklist: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    people: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(30))
+    mandatory: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AuditRecord(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(200))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    from_state: Mapped[str | None] = mapped_column(String(30))
+    to_state: Mapped[str | None] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Workflow(Base):
+    """Saga state of one import workflow."""
+
+    __tablename__ = "workflows"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    group_name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(30))
+    version_id: Mapped[uuid.UUID | None]
+    request: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkflowPhase(Base):
+    __tablename__ = "workflow_phases"
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    phase: Mapped[str] = mapped_column(String(30), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    critical: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    messages: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    correlation_id: Mapped[str] = mapped_column(String(200))
+    routing_key: Mapped[str] = mapped_column(String(200))
+    message_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _now()
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboxMessage(Base):
+    __tablename__ = "inbox"
+    consumer: Mapped[str] = mapped_column(String(50), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    processed_at: Mapped[datetime] = _now()

@@ -1,0 +1,26 @@
+"""Engine and sessions (SQLAlchemy 2 + psycopg 3, synchronous; async handlers call into threads)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.settings import get_settings
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> Engine:
+    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def engine() -> Engine:
+    return engine_for(get_settings().database_url)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """One unit of work: everything written inside commits together or not at all."""
+    with sessionmaker(engine(), expire_on_commit=False).begin() as session:
+        yield session

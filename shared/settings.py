@@ -1,0 +1,57 @@
+"""Settings from the environment (prefix SCHEDCU_), read once per process."""
+
+import os
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AmionAccount(BaseModel):
+    """An Amion account. The password never travels in a request: it comes from an environment
+    variable or a secret file named here."""
+
+    base_url: str = "https://www.amion.com/cgi-bin/ocs"
+    password_env: str | None = None
+    password_file: Path | None = None
+    role_mapping: list[tuple[str, str]] = Field(default_factory=list)  # (regex on label, role)
+
+    def password(self) -> SecretStr:
+        if self.password_file is not None:
+            return SecretStr(self.password_file.read_text(encoding="utf-8").strip())
+        if self.password_env and self.password_env in os.environ:
+            return SecretStr(os.environ[self.password_env])
+        raise LookupError("no Amion password configured (set password_env or password_file)")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDCU_", env_nested_delimiter="__")
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedcu"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amion_accounts: dict[str, AmionAccount] = Field(default_factory=dict)
+    time_zone: str = "America/New_York"
+    holidays: list[date] = Field(default_factory=list)
+
+    max_template_bytes: int = 10_000_000
+    max_period_days: int = 400
+    prefetch: int = 4
+    delivery_limit: int = 5
+    graceful_timeout_s: float = 30.0
+    outbox_poll_s: float = 1.0
+    http_port: int = 0  # /health and /metrics; 0 picks a free port
+    otel_exporter: str = "none"  # none | console | otlp
+    otel_endpoint: str | None = None
+    drop_folder: Path | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
