@@ -1,0 +1,202 @@
+"""Message contracts: every message on the bus is one of these pydantic models.
+
+A message's routing key says which contract it is; its body is the model as JSON. Consumers reject
+(to the dead-letter queue, with the validation error) whatever does not validate.
+"""
+
+import uuid
+from datetime import date
+from typing import ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.findings import Finding
+
+SCHEMA_VERSION = 1
+MAX_INLINE_TEMPLATE_CHARS = 14_000_000  # base64 of the 10 MB template limit
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    routing_key: ClassVar[str]
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class TemplateSource(BaseModel):
+    """Exactly one of: the file inline (base64), a path inside the drop folder, or an http(s) URL."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    filename: str = Field(min_length=1, max_length=300)
+    inline_base64: str | None = Field(default=None, max_length=MAX_INLINE_TEMPLATE_CHARS)
+    path: str | None = Field(default=None, max_length=1000)
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        given = [x for x in (self.inline_base64, self.path, self.url) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of inline_base64, path or url")
+        return self
+
+
+class ImportRequested(Contract):
+    """Published by an upstream system: import this template for this period and Amion account."""
+
+    routing_key: ClassVar[str] = "import.requested"
+    request_id: str = Field(min_length=1, max_length=200, description="Idempotency key")
+    group: str = Field(min_length=1, max_length=200)
+    period: Period
+    template: TemplateSource
+    amion_account: str = Field(min_length=1, max_length=100)
+    requested_by: str = Field(min_length=1, max_length=200)
+
+
+class ImportTemplate(Contract):
+    """Coordinator -> ods_importer: phase 1."""
+
+    routing_key: ClassVar[str] = "command.ods_importer.import_template"
+    workflow_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    group: str
+    period: Period
+    template: TemplateSource
+    requested_by: str
+
+
+class ScrapeAmion(Contract):
+    """Coordinator -> amion_scraper: phase 2."""
+
+    routing_key: ClassVar[str] = "command.amion_scraper.scrape"
+    workflow_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    version_id: uuid.UUID
+    period: Period
+    amion_account: str
+
+
+class CalculateCoverage(Contract):
+    """Coordinator (or an operator's recalc) -> coverage: phase 3."""
+
+    routing_key: ClassVar[str] = "command.coverage.calculate"
+    workflow_id: uuid.UUID | None = None
+    attempt: int = Field(default=1, ge=1)
+    version_id: uuid.UUID
+
+
+class OdsImported(Contract):
+    routing_key: ClassVar[str] = "event.ods.imported"
+    workflow_id: uuid.UUID
+    version_id: uuid.UUID
+    group: str
+    period: Period
+    windows: int
+    shift_instances: int
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class OdsImportFailed(Contract):
+    routing_key: ClassVar[str] = "event.ods.import_failed"
+    workflow_id: uuid.UUID
+    findings: list[Finding]
+
+
+class AmionScraped(Contract):
+    routing_key: ClassVar[str] = "event.amion.scraped"
+    workflow_id: uuid.UUID
+    version_id: uuid.UUID
+    batch_id: uuid.UUID
+    state: Literal["COMPLETE", "PARTIAL"]
+    assignments: int
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class AmionScrapeFailed(Contract):
+    routing_key: ClassVar[str] = "event.amion.scrape_failed"
+    workflow_id: uuid.UUID
+    version_id: uuid.UUID
+    batch_id: uuid.UUID | None = None
+    reason: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class CoverageGap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    date: date
+    window: str
+    worklist: str
+    role: str
+    status: str
+
+
+class CoverageSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cells: int
+    by_status: dict[str, int]
+    coverage_ratio: float
+    by_hospital: dict[str, dict[str, int]]
+    by_role: dict[str, dict[str, int]]
+    critical_gaps: int
+
+
+class CoverageCalculated(Contract):
+    """For downstream subscribers: a version's coverage was calculated and stored."""
+
+    routing_key: ClassVar[str] = "event.coverage.calculated"
+    workflow_id: uuid.UUID | None
+    version_id: uuid.UUID
+    calculation_id: uuid.UUID
+    summary: CoverageSummary
+    critical_gaps: list[CoverageGap] = Field(description="The first gaps by date (bounded)")
+    critical_gaps_total: int
+
+
+class CoverageFailed(Contract):
+    routing_key: ClassVar[str] = "event.coverage.failed"
+    workflow_id: uuid.UUID | None
+    version_id: uuid.UUID
+    reason: str
+
+
+class WorkflowCompleted(Contract):
+    routing_key: ClassVar[str] = "event.workflow.completed"
+    workflow_id: uuid.UUID
+    request_id: str
+    state: Literal["COMPLETED", "COMPLETED_WITH_WARNINGS"]
+    version_id: uuid.UUID
+
+
+class WorkflowFailed(Contract):
+    routing_key: ClassVar[str] = "event.workflow.failed"
+    workflow_id: uuid.UUID
+    request_id: str
+    reason: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+CONTRACTS: tuple[type[Contract], ...] = (
+    ImportRequested,
+    ImportTemplate,
+    ScrapeAmion,
+    CalculateCoverage,
+    OdsImported,
+    OdsImportFailed,
+    AmionScraped,
+    AmionScrapeFailed,
+    CoverageCalculated,
+    CoverageFailed,
+    WorkflowCompleted,
+    WorkflowFailed,
+)
+BY_ROUTING_KEY: dict[str, type[Contract]] = {c.routing_key: c for c in CONTRACTS}

@@ -1,0 +1,63 @@
+"""Exchanges, queues and bindings. Every process declares the same topology (declarations are idempotent)."""
+
+from dataclasses import dataclass
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+
+EVENTS_EXCHANGE = RabbitExchange("schedcu.events", type=ExchangeType.TOPIC, durable=True)
+DEAD_LETTER_EXCHANGE = RabbitExchange("schedcu.dead-letter", type=ExchangeType.DIRECT, durable=True)
+
+
+@dataclass(frozen=True)
+class ConsumerQueue:
+    consumer: str
+    bindings: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"schedcu.{self.consumer}"
+
+    @property
+    def dead_letter_name(self) -> str:
+        return f"{self.name}.dead-letter"
+
+
+CONSUMERS: dict[str, ConsumerQueue] = {
+    q.consumer: q
+    for q in (
+        ConsumerQueue("versions", ("import.requested", "event.ods.*", "event.amion.*", "event.coverage.*")),
+        ConsumerQueue("ods_importer", ("command.ods_importer.*",)),
+        ConsumerQueue("amion_scraper", ("command.amion_scraper.*",)),
+        ConsumerQueue("coverage", ("command.coverage.*",)),
+    )
+}
+
+
+def work_queue(queue: ConsumerQueue, delivery_limit: int) -> RabbitQueue:
+    return RabbitQueue(
+        queue.name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        routing_key=queue.bindings[0],
+        arguments={
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+            "x-dead-letter-routing-key": queue.dead_letter_name,
+            "x-delivery-limit": delivery_limit,
+        },
+    )
+
+
+def dead_letter_queue(queue: ConsumerQueue) -> RabbitQueue:
+    return RabbitQueue(queue.dead_letter_name, queue_type=QueueType.QUORUM, durable=True)
+
+
+async def declare(broker: RabbitBroker, delivery_limit: int) -> None:
+    """Declare both exchanges, every work queue with its bindings, and every dead-letter queue."""
+    events = await broker.declare_exchange(EVENTS_EXCHANGE)
+    dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
+    for queue in CONSUMERS.values():
+        work = await broker.declare_queue(work_queue(queue, delivery_limit))
+        for key in queue.bindings:
+            await work.bind(events, routing_key=key)
+        parked = await broker.declare_queue(dead_letter_queue(queue))
+        await parked.bind(dead_letters, routing_key=queue.dead_letter_name)

@@ -1,0 +1,69 @@
+"""Runs one service as a worker process: its subscriber, the outbox relay, /health and /metrics."""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, make_ping_asgi
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from faststream.rabbit.schemas import Channel
+from prometheus_client import CollectorRegistry, make_asgi_app
+
+from shared.contracts import Contract
+from shared.db.session import engine
+from shared.messaging import topology
+from shared.messaging.consumer import Handler, subscribe
+from shared.messaging.relay import OutboxRelay
+from shared.settings import Settings, get_settings
+from shared.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: Settings, service: str, registry: CollectorRegistry | None = None) -> RabbitBroker:
+    middlewares: list = [RabbitTelemetryMiddleware(tracer_provider=setup_tracing(service, settings))]
+    if registry is not None:
+        middlewares.append(RabbitPrometheusMiddleware(registry=registry, app_name=f"schedcu-{service}"))
+    return RabbitBroker(
+        settings.amqp_url,
+        graceful_timeout=settings.graceful_timeout_s,
+        default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
+        middlewares=middlewares,
+        app_id=f"schedcu-{service}",
+    )
+
+
+def create_app(service: str, handlers: Mapping[type[Contract], Handler]) -> AsgiFastStream:
+    settings = get_settings()
+    registry = CollectorRegistry()
+    broker = make_broker(settings, service, registry)
+    subscribe(broker, topology.CONSUMERS[service], handlers, settings.delivery_limit)
+    relay = OutboxRelay(broker, engine(), settings.outbox_poll_s)
+    running: list[asyncio.Task[None]] = []
+
+    async def declare_topology() -> None:
+        await broker.connect()
+        await topology.declare(broker, settings.delivery_limit)
+
+    async def start_relay() -> None:
+        running.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+
+    async def stop_relay() -> None:
+        relay.stop()
+        await asyncio.gather(*running)
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[("/health", make_ping_asgi(broker, timeout=5.0)), ("/metrics", make_asgi_app(registry))],
+        on_startup=[declare_topology],
+        after_startup=[start_relay],
+        on_shutdown=[stop_relay],
+    )
+
+
+def run(service: str, handlers: Mapping[type[Contract], Handler], port: int) -> None:
+    """Serve until SIGTERM/SIGINT; in-flight messages finish (graceful timeout) before the process exits."""
+    uvicorn.run(create_app(service, handlers), host="127.0.0.1", port=port, log_level="info")
