@@ -205,9 +205,7 @@ class Workflow(Base):
 
 class WorkflowPhase(Base):
     __tablename__ = "workflow_phases"
-    workflow_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
-    )
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True)
     phase: Mapped[str] = mapped_column(String(30), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     critical: Mapped[bool] = mapped_column(Boolean)

@@ -7,6 +7,7 @@ that toward the quorum queue's delivery limit and dead-letters the message once 
 so it never loops hot.
 """
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +37,15 @@ class Delivery:
 
 
 Handler = Callable[[Any, Delivery], Awaitable[None]]
+
+
+def in_thread(step: Callable[[Any, Delivery], Any]) -> Handler:
+    """A handler that runs a synchronous step (database work, parsing) off the event loop."""
+
+    async def handle(message: Any, delivery: Delivery) -> None:
+        await asyncio.to_thread(step, message, delivery)
+
+    return handle
 
 
 class Unprocessable(Exception):

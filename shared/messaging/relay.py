@@ -70,9 +70,7 @@ def finish(engine: Engine, published: list[int], unpublished: list[int]) -> None
         if published:
             conn.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
         if unpublished:
-            conn.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(unpublished)).values(claimed_until=None)
-            )
+            conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(unpublished)).values(claimed_until=None))
 
 
 def backlog(engine: Engine) -> tuple[int, float | None]:

@@ -42,9 +42,7 @@ def upgrade() -> None:
         "inbox",
         sa.Column("consumer", sa.String(length=50), nullable=False),
         sa.Column("message_id", sa.String(length=200), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "message_id"),
     )
     op.create_table(
@@ -205,9 +203,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["version_id"], ["schedule_versions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_assignments_version_date", "assignments", ["version_id", "schedule_date"], unique=False
-    )
+    op.create_index("ix_assignments_version_date", "assignments", ["version_id", "schedule_date"], unique=False)
     op.create_table(
         "coverage_cells",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -223,9 +219,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["calculation_id"], ["coverage_calculations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        op.f("ix_coverage_cells_calculation_id"), "coverage_cells", ["calculation_id"], unique=False
-    )
+    op.create_index(op.f("ix_coverage_cells_calculation_id"), "coverage_cells", ["calculation_id"], unique=False)
     op.create_table(
         "shift_instances",
         sa.Column("id", sa.BigInteger(), nullable=False),

@@ -1,0 +1,23 @@
+"""The versions worker's subscriptions: the saga coordinator's reactions to requests and phase events."""
+
+from services.versions import saga
+from shared.contracts import (
+    AmionScraped,
+    AmionScrapeFailed,
+    CoverageCalculated,
+    CoverageFailed,
+    ImportRequested,
+    OdsImported,
+    OdsImportFailed,
+)
+from shared.messaging.consumer import Handler, in_thread
+
+HANDLERS: dict[type, Handler] = {
+    ImportRequested: in_thread(saga.start_workflow),
+    OdsImported: in_thread(saga.on_ods_imported),
+    OdsImportFailed: in_thread(saga.on_ods_import_failed),
+    AmionScraped: in_thread(saga.on_amion_scraped),
+    AmionScrapeFailed: in_thread(saga.on_amion_scrape_failed),
+    CoverageCalculated: in_thread(saga.on_coverage_calculated),
+    CoverageFailed: in_thread(saga.on_coverage_failed),
+}

@@ -1,0 +1,76 @@
+"""The AsyncAPI 3.0 document of schedcu's messages, generated from the contracts and the topology."""
+
+import re
+from typing import Any
+
+import yaml
+from pydantic.json_schema import models_json_schema
+
+from shared.contracts import CONTRACTS, Contract, ImportRequested
+from shared.messaging.topology import CONSUMERS, EVENTS_EXCHANGE
+
+REF = "#/components/schemas/{model}"
+
+
+def _matches(pattern: str, key: str) -> bool:
+    regex = re.escape(pattern).replace(r"\*", r"[^.]+").replace(r"\#", r".*")
+    return re.fullmatch(regex, key) is not None
+
+
+def consumers_of(contract: type[Contract]) -> list[str]:
+    return [q.name for q in CONSUMERS.values() if any(_matches(b, contract.routing_key) for b in q.bindings)]
+
+
+def document(version: str = "0.1.0") -> dict[str, Any]:
+    _, defs = models_json_schema([(c, "validation") for c in CONTRACTS], ref_template=REF)
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for contract in CONTRACTS:
+        name = contract.__name__
+        messages[name] = {
+            "name": name,
+            "title": name,
+            "summary": (contract.__doc__ or name).strip().splitlines()[0],
+            "contentType": "application/json",
+            "correlationId": {"location": "$message.header#/correlation_id"},
+            "payload": {"$ref": REF.format(model=name)},
+        }
+        channels[name] = {
+            "address": contract.routing_key,
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {"name": EVENTS_EXCHANGE.name, "type": "topic", "durable": True, "autoDelete": False},
+                }
+            },
+        }
+        channel_ref = {"$ref": f"#/channels/{name}"}
+        if contract is not ImportRequested:
+            operations[f"send{name}"] = {"action": "send", "channel": channel_ref}
+        for queue in consumers_of(contract):
+            operations[f"receive{name}On{queue.split('.')[-1]}"] = {
+                "action": "receive",
+                "channel": channel_ref,
+                "bindings": {"amqp": {"ack": True}},
+                "description": f"consumed from queue {queue}",
+            }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "schedcu",
+            "version": version,
+            "description": "Messages of schedcu on the RabbitMQ topic exchange "
+            f"`{EVENTS_EXCHANGE.name}`. The routing key names the message; the body is JSON.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {"rabbitmq": {"host": "localhost:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": defs["$defs"]},
+    }
+
+
+def render() -> str:
+    return yaml.safe_dump(document(), sort_keys=False, allow_unicode=True)
