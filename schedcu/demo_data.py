@@ -38,14 +38,25 @@ def month_period(month: date) -> tuple[date, date]:
 
 
 def truth(month: date, password: str, seed: int = 7) -> dict[str, Any]:
-    """Every night: ON1, ON2, MidC, MidL from the roster; Mid3 left empty on every 9th day."""
+    """Every night ON1, ON2, MidC and MidL, at most one BODY_ONLY radiologist on each pair (the Body sheets
+    then apply) and no NEURO_ONLY one on call; Mid3 from the BOTH radiologists, left empty every 9th day."""
     rng = random.Random(seed)
     start, end = month_period(month)
+    both = [p["name"] for p in ROSTER if p["specialty"] == "BOTH"]
+    body_only = [p["name"] for p in ROSTER if p["specialty"] == "BODY_ONLY"]
     assignments = []
     for day in dates_between(start, end):
-        people = rng.sample([p["name"] for p in ROSTER], k=len(SHIFTS))
-        for (label, begin, finish), name in zip(SHIFTS, people, strict=True):
-            if label == "Mid 3" and day.day % 9 == 0:
-                continue
-            assignments.append({"date": day.isoformat(), "label": label, "name": name, "start": begin, "end": finish})
+        pool = both[:]
+        rng.shuffle(pool)
+        on_pair = [rng.choice(body_only), pool.pop()] if day.day % 3 == 0 else [pool.pop(), pool.pop()]
+        mid_pair = [pool.pop(), pool.pop()]
+        rng.shuffle(on_pair)
+        names = {"ON1": on_pair[0], "ON2": on_pair[1], "MidC": mid_pair[0], "MidL": mid_pair[1]}
+        if day.day % 9:
+            names["Mid 3"] = pool.pop()
+        for label, begin, finish in SHIFTS:
+            if label in names:
+                assignments.append(
+                    {"date": day.isoformat(), "label": label, "name": names[label], "start": begin, "end": finish}
+                )
     return {"password": password, "assignments": assignments}

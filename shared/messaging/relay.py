@@ -1,7 +1,8 @@
 """Outbox relay: publishes committed outbox rows with publisher confirms, then deletes them.
 
 Rows are claimed with a short lease (`FOR UPDATE SKIP LOCKED`), so several relays never publish the same
-row at once, and a relay that dies mid-batch only delays its rows until the lease runs out. A row is
+row at once, and a relay that dies mid-batch only delays its rows until the lease runs out. A row the
+broker refuses keeps its lease and is tried again when it runs out, without holding up the rows after it. A row is
 deleted only after the broker confirmed it; a crash between confirm and delete republishes it with the
 same message id, which consumers' inboxes skip.
 """
@@ -65,21 +66,9 @@ def claim(engine: Engine, limit: int = BATCH) -> list[Claimed]:
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def finish(engine: Engine, published: list[int], unpublished: list[int]) -> None:
+def delete_published(engine: Engine, published: list[int]) -> None:
     with engine.begin() as conn:
-        if published:
-            conn.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
-        if unpublished:
-            conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(unpublished)).values(claimed_until=None))
-
-
-def backlog(engine: Engine) -> tuple[int, float | None]:
-    """Rows waiting, and the age in seconds of the oldest one."""
-    with engine.connect() as conn:
-        count, oldest = conn.execute(
-            select(func.count(), func.extract("epoch", func.now() - func.min(OutboxMessage.created_at)))
-        ).one()
-    return int(count), float(oldest) if oldest is not None else None
+        conn.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
 
 
 class OutboxRelay:
@@ -92,14 +81,18 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         rows = await asyncio.to_thread(claim, self._engine)
         published: list[int] = []
-        try:
-            for row in rows:
+        for row in rows:
+            try:
                 await self._publish(row)
+            except Exception as error:
+                log.warning(
+                    "publishing %s (%s) failed, retrying in %s: %s", row.message_id, row.routing_key, LEASE, error
+                )
+            else:
                 published.append(row.id)
-        finally:
-            unpublished = [r.id for r in rows if r.id not in set(published)]
-            await asyncio.to_thread(finish, self._engine, published, unpublished)
-        return len(published)
+        if published:
+            await asyncio.to_thread(delete_published, self._engine, published)
+        return len(rows)
 
     async def _publish(self, row: Claimed) -> None:
         token = context.attach(propagate.extract(row.headers))

@@ -4,8 +4,16 @@ from dataclasses import dataclass
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
-EVENTS_EXCHANGE = RabbitExchange("schedcu.events", type=ExchangeType.TOPIC, durable=True)
+UNROUTED_EXCHANGE = RabbitExchange("schedcu.unrouted", type=ExchangeType.FANOUT, durable=True)
+# An event no queue is bound for yet (WorkflowCompleted before any downstream subscribes) goes to the
+# alternate exchange's bounded queue instead of coming back to a mandatory publish as unroutable.
+EVENTS_EXCHANGE = RabbitExchange(
+    "schedcu.events", type=ExchangeType.TOPIC, durable=True, arguments={"alternate-exchange": UNROUTED_EXCHANGE.name}
+)
 DEAD_LETTER_EXCHANGE = RabbitExchange("schedcu.dead-letter", type=ExchangeType.DIRECT, durable=True)
+UNROUTED_QUEUE = RabbitQueue(
+    "schedcu.unrouted", durable=True, arguments={"x-max-length": 10_000, "x-overflow": "drop-head"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,9 @@ def dead_letter_queue(queue: ConsumerQueue) -> RabbitQueue:
 
 
 async def declare(broker: RabbitBroker, delivery_limit: int) -> None:
-    """Declare both exchanges, every work queue with its bindings, and every dead-letter queue."""
+    """Declare the exchanges, every work queue with its bindings, and every dead-letter queue."""
+    unrouted = await broker.declare_exchange(UNROUTED_EXCHANGE)
+    await (await broker.declare_queue(UNROUTED_QUEUE)).bind(unrouted)
     events = await broker.declare_exchange(EVENTS_EXCHANGE)
     dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
     for queue in CONSUMERS.values():

@@ -1,0 +1,3 @@
+from schedcu.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""Starting and stopping schedcu's worker processes and the fake Amion (for the demo and the tests)."""
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from schedcu.infra import free_port
+
+WORKER_NAMES = ("ods-importer", "amion-scraper", "coverage", "versions")
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    health_url: str
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> "Process":
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def wait_healthy(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.popen is not None
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(self.health_url, timeout=1.0).status_code < 300:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not healthy within {timeout_s:.0f} s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, in-flight messages are left unacknowledged."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM, then wait for in-flight work to finish; SIGKILL only past the timeout."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def schedcu_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "schedcu", *args]
+
+
+def worker(name: str, env: dict[str, str], log_dir: Path) -> Process:
+    port = free_port()
+    return Process(
+        name=name,
+        args=schedcu_command("worker", name, "--port", str(port)),
+        env=env,
+        health_url=f"http://127.0.0.1:{port}/health",
+        log_path=log_dir / f"{name}.log",
+    )
+
+
+def fake_amion(truth: Path, env: dict[str, str], log_dir: Path) -> Process:
+    port = free_port()
+    return Process(
+        name="fake-amion",
+        args=schedcu_command("fake-amion", "--port", str(port), "--truth", str(truth)),
+        env=env,
+        health_url=f"http://127.0.0.1:{port}/truth",
+        log_path=log_dir / "fake-amion.log",
+    )
