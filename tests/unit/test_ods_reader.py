@@ -142,9 +142,9 @@ def test_huge_trailing_empty_runs_are_not_expanded() -> None:
 def test_empty_rows_between_rows_are_kept() -> None:
     data = ods(
         '<table:table table:name="S">'
-        '<table:table-row><table:table-cell><text:p>a</text:p></table:table-cell></table:table-row>'
+        "<table:table-row><table:table-cell><text:p>a</text:p></table:table-cell></table:table-row>"
         '<table:table-row table:number-rows-repeated="3"><table:table-cell/></table:table-row>'
-        '<table:table-row><table:table-cell><text:p>b</text:p></table:table-cell></table:table-row>'
+        "<table:table-row><table:table-cell><text:p>b</text:p></table:table-cell></table:table-row>"
         "</table:table>"
     )
     assert read(data)[0].rows == [["a"], [], [], [], ["b"]]
@@ -153,7 +153,7 @@ def test_empty_rows_between_rows_are_kept() -> None:
 def test_cell_text_joins_paragraphs_spaces_spans_tabs_and_reads_dates() -> None:
     data = ods(
         '<table:table table:name="S"><table:table-row>'
-        "<table:table-cell><text:p>a<text:s/>b<text:s text:c=\"3\"/>c</text:p>"
+        '<table:table-cell><text:p>a<text:s/>b<text:s text:c="3"/>c</text:p>'
         "<text:p><text:span>d</text:span><text:tab/>e</text:p></table:table-cell>"
         '<table:table-cell office:value-type="date" office:date-value="2026-03-07"><text:p>03/07/26</text:p>'
         "</table:table-cell>"

@@ -1,0 +1,93 @@
+"""A plain AMQP client (aio-pika only, no schedcu code), as an upstream system or a downstream subscriber
+would use the bus."""
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import aio_pika
+
+EXCHANGE = "schedcu.events"
+
+
+def import_requested(request_id: str, template: bytes, start: str, end: str, account: str = "test") -> dict[str, Any]:
+    """The JSON body README documents for `import.requested`."""
+    return {
+        "schema_version": 1,
+        "request_id": request_id,
+        "group": "test-group",
+        "period": {"start": start, "end": end},
+        "template": {"filename": "template.ods", "inline_base64": base64.b64encode(template).decode()},
+        "amion_account": account,
+        "requested_by": "integration-test",
+    }
+
+
+async def _publish(channel: aio_pika.abc.AbstractChannel, body: bytes, routing_key: str, message_id: str) -> None:
+    exchange = await channel.get_exchange(EXCHANGE)
+    await exchange.publish(
+        aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+        ),
+        routing_key=routing_key,
+        mandatory=True,
+    )
+
+
+def publish(amqp_url: str, body: bytes, routing_key: str = "import.requested", message_id: str | None = None) -> str:
+    message_id = message_id or str(uuid.uuid4())
+
+    async def run() -> None:
+        async with await aio_pika.connect(amqp_url) as connection:
+            await _publish(await connection.channel(), body, routing_key, message_id)
+
+    asyncio.run(run())
+    return message_id
+
+
+def publish_and_receive(
+    amqp_url: str, body: bytes, binding: str, match: dict[str, str], timeout_s: float = 90.0
+) -> dict[str, Any]:
+    """Bind a private queue to `binding`, publish an import request, return the first event whose fields
+    equal `match`."""
+
+    async def run() -> dict[str, Any]:
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            await queue.bind(EXCHANGE, routing_key=binding)
+            await _publish(channel, body, "import.requested", str(uuid.uuid4()))
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    async with message.process():
+                        event = json.loads(message.body)
+                        if all(str(event.get(k)) == v for k, v in match.items()):
+                            return event
+        raise AssertionError("queue iterator ended")
+
+    return asyncio.run(asyncio.wait_for(run(), timeout_s))
+
+
+def find_dead_letter(
+    amqp_url: str, queue_name: str, message_id: str, timeout_s: float = 30.0
+) -> aio_pika.IncomingMessage:
+    async def run() -> aio_pika.abc.AbstractIncomingMessage:
+        deadline = time.monotonic() + timeout_s
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(queue_name)
+            while time.monotonic() < deadline:
+                message = await queue.get(no_ack=True, fail=False)
+                if message is None:
+                    await asyncio.sleep(0.2)
+                elif message.message_id == message_id:
+                    return message
+        raise AssertionError(f"no dead letter {message_id} in {queue_name} within {timeout_s} s")
+
+    return asyncio.run(run())

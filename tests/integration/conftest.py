@@ -1,0 +1,171 @@
+"""Real PostgreSQL and RabbitMQ (SCHEDCU_DATABASE_URL / SCHEDCU_AMQP_URL, else localhost, else Docker via
+testcontainers), a fresh database per test session, and the four workers plus the fake Amion as separate
+processes."""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aio_pika
+import httpx
+import psycopg
+import pytest
+import yaml
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from schedcu import processes
+from schedcu.demo_data import ROSTER, truth
+from schedcu.infra import MissingService, ensure_database_exists, resolve
+from services.amion_scraper.roster import RosterEntry, reconcile
+from services.ods_importer.sample_template import sample_template
+from shared.db.migrate import upgrade
+from shared.messaging.topology import CONSUMERS
+
+T = TypeVar("T")
+
+AMION_PASSWORD = "test pass"
+MONTH = date(2026, 3, 1)
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def eventually(probe: Callable[[], T | None], timeout_s: float = 60.0, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` past the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    amqp_url: str
+    engine: Engine
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    with ExitStack() as stack:
+        try:
+            server_url, amqp_url = resolve(
+                os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL),
+                os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL),
+                stack,
+            )
+        except MissingService as error:
+            pytest.fail(str(error))
+        database_url = make_url(server_url).set(database=f"schedcu_test_{os.getpid()}").render_as_string(False)
+        ensure_database_exists(database_url)
+        upgrade(database_url)
+        asyncio.run(reset_broker(amqp_url))
+        engine = create_engine(database_url)
+        yield Services(database_url, amqp_url, engine)
+        engine.dispose()
+        admin = make_url(database_url).set(drivername="postgresql", database="postgres")
+        with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+
+
+async def reset_broker(amqp_url: str) -> None:
+    """Start from an empty topology: no message left by an earlier run reaches this run's workers."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in CONSUMERS.values():
+            await channel.queue_delete(queue.name)
+            await channel.queue_delete(queue.dead_letter_name)
+        await channel.queue_delete("schedcu.unrouted")
+        for exchange in ("schedcu.events", "schedcu.dead-letter", "schedcu.unrouted"):
+            await channel.exchange_delete(exchange)
+
+
+@dataclass
+class Pipeline:
+    services: Services
+    env: dict[str, str]
+    workers: dict[str, processes.Process]
+    fake_amion: processes.Process
+    template: bytes
+    log_dir: Path
+
+    @property
+    def amion_root(self) -> str:
+        return self.fake_amion.health_url.removesuffix("/truth")
+
+    def restart(self, name: str) -> None:
+        old = self.workers[name]
+        self.workers[name] = processes.worker(name, self.env, self.log_dir).start()
+        self.workers[name].wait_healthy()
+        assert old.popen is not None and old.popen.poll() is not None
+
+    def set_faults(self, **faults: float) -> None:
+        httpx.post(f"{self.amion_root}/faults", json=faults, timeout=5).raise_for_status()
+
+    def amion_requests(self) -> int:
+        return httpx.get(f"{self.amion_root}/stats", timeout=5).json()["ocs_requests"]
+
+    def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        from sqlalchemy import text
+
+        with self.services.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+
+    def workflow_state(self, workflow_id: uuid.UUID) -> str | None:
+        rows = self.query("SELECT state FROM workflows WHERE id = :id", id=workflow_id)
+        return rows[0][0] if rows else None
+
+    def wait_terminal(self, workflow_id: uuid.UUID, timeout_s: float = 90.0) -> str:
+        return eventually(
+            lambda: (s := self.workflow_state(workflow_id)) in {"COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"} and s,
+            timeout_s,
+            f"workflow {workflow_id} to end",
+        )
+
+
+@pytest.fixture(scope="session")
+def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    work = tmp_path_factory.mktemp("pipeline")
+    log_dir = work / "logs"
+    log_dir.mkdir()
+    truth_file = work / "truth.yaml"
+    truth_file.write_text(yaml.safe_dump(truth(MONTH, AMION_PASSWORD)), encoding="utf-8")
+    with Session(services.engine) as session, session.begin():
+        reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
+
+    env = {**os.environ, "SCHEDCU_DATABASE_URL": services.database_url, "SCHEDCU_AMQP_URL": services.amqp_url}
+    fake = processes.fake_amion(truth_file, env, log_dir).start()
+    fake.wait_healthy()
+    env["SCHEDCU_TEST_AMION_PASSWORD"] = AMION_PASSWORD
+    env["SCHEDCU_AMION_ACCOUNTS"] = json.dumps(
+        {
+            "test": {
+                "base_url": fake.health_url.replace("/truth", "/cgi-bin/ocs"),
+                "password_env": "SCHEDCU_TEST_AMION_PASSWORD",
+            }
+        }
+    )
+    workers = {name: processes.worker(name, env, log_dir).start() for name in processes.WORKER_NAMES}
+    try:
+        for w in workers.values():
+            w.wait_healthy()
+        yield Pipeline(services, env, workers, fake, sample_template(), log_dir)
+    finally:
+        for w in workers.values():
+            w.stop()
+        fake.stop()

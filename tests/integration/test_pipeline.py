@@ -1,0 +1,146 @@
+"""The whole pipeline on real RabbitMQ and PostgreSQL, each service its own process."""
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from schedcu.processes import schedcu_command
+from shared import ids
+from tests.integration import amqp_client
+from tests.integration.conftest import Pipeline, eventually
+
+pytestmark = pytest.mark.integration
+
+ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+WEEK = ("2026-03-02", "2026-03-08")
+
+
+def request_body(pipeline: Pipeline, request_id: str, period: tuple[str, str] = WEEK) -> bytes:
+    return json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+
+
+def test_plain_client_request_yields_coverage_event_matching_asyncapi(pipeline: Pipeline) -> None:
+    request_id = f"plain-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+
+    event = amqp_client.publish_and_receive(
+        pipeline.services.amqp_url,
+        request_body(pipeline, request_id),
+        binding="event.coverage.calculated",
+        match={"workflow_id": str(workflow_id)},
+    )
+
+    document = yaml.safe_load(ASYNCAPI.read_text(encoding="utf-8"))
+    schema = {**document["components"]["schemas"]["CoverageCalculated"], "components": document["components"]}
+    jsonschema.validate(event, schema)
+    # 7 dates x the windows applying each day x their worklists, every cell with a status
+    assert event["summary"]["cells"] > 7 * 3 * 20
+    assert sum(event["summary"]["by_status"].values()) == event["summary"]["cells"]
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+
+
+def test_same_request_twice_gives_one_workflow_and_one_version(pipeline: Pipeline) -> None:
+    request_id = f"twice-{uuid.uuid4()}"
+    body = request_body(pipeline, request_id)
+    first = amqp_client.publish(pipeline.services.amqp_url, body)
+    amqp_client.publish(pipeline.services.amqp_url, body, message_id=first)  # redelivered by the upstream
+    other = amqp_client.publish(pipeline.services.amqp_url, body)  # a new message for the same request
+    workflow_id = ids.workflow_id_for(request_id)
+
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+    eventually(
+        lambda: pipeline.query("SELECT 1 FROM inbox WHERE consumer = 'versions' AND message_id = :m", m=other),
+        what="the second request message to be consumed",
+    )
+    assert pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=request_id) == [(1,)]
+    assert pipeline.query("SELECT count(*) FROM schedule_versions WHERE workflow_id = :w", w=workflow_id) == [(1,)]
+
+
+def test_worker_killed_mid_workflow_completes_without_duplicates(pipeline: Pipeline) -> None:
+    request_id = f"kill-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    pipeline.set_faults(latency_s=5.0)
+    before = pipeline.amion_requests()
+    try:
+        amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+        eventually(lambda: pipeline.amion_requests() > before, what="the scraper to be fetching from Amion")
+        pipeline.workers["amion-scraper"].kill()
+    finally:
+        pipeline.set_faults(latency_s=0.0)
+    pipeline.restart("amion-scraper")
+
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+    version_id = ids.version_id_for(workflow_id)
+    phases = pipeline.query(
+        "SELECT phase, state, attempt FROM workflow_phases WHERE workflow_id = :w ORDER BY position", w=workflow_id
+    )
+    assert phases == [("ODS_IMPORT", "SUCCEEDED", 1), ("AMION_SCRAPE", "SUCCEEDED", 1), ("COVERAGE", "SUCCEEDED", 1)]
+    assert pipeline.query("SELECT count(*) FROM scrape_batches WHERE version_id = :v", v=version_id) == [(1,)]
+    assert pipeline.query("SELECT count(*) FROM coverage_calculations WHERE version_id = :v", v=version_id) == [(1,)]
+    # one week of the demo truth: ON1, ON2, MidC, MidL every night, Mid3 except on the 9th of a month
+    assert pipeline.query("SELECT count(*) FROM assignments WHERE version_id = :v", v=version_id) == [(7 * 5,)]
+    duplicates = pipeline.query(
+        "SELECT schedule_date, role, person_id, count(*) FROM assignments WHERE version_id = :v "
+        "GROUP BY 1, 2, 3 HAVING count(*) > 1",
+        v=version_id,
+    )
+    assert duplicates == []
+
+
+def test_invalid_message_is_dead_lettered_with_reason_and_worker_goes_on(pipeline: Pipeline) -> None:
+    bad = json.loads(request_body(pipeline, "bad-request"))
+    bad["period"] = {"start": "2026-03-08", "end": "2026-03-01"}
+    del bad["amion_account"]
+    message_id = amqp_client.publish(pipeline.services.amqp_url, json.dumps(bad).encode())
+
+    dead = amqp_client.find_dead_letter(pipeline.services.amqp_url, "schedcu.versions.dead-letter", message_id)
+    reason = dead.headers["x-schedcu-reason"]
+    assert "amion_account" in reason and "period" in reason
+
+    request_id = f"after-bad-{uuid.uuid4()}"
+    amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
+
+
+def test_workflows_show_json_lists_three_phases_with_states_and_durations(pipeline: Pipeline) -> None:
+    request_id = f"show-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+    pipeline.wait_terminal(workflow_id)
+
+    shown = subprocess.run(
+        schedcu_command("workflows", "show", str(workflow_id), "--json"),
+        env=pipeline.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    view = json.loads(shown.stdout)
+    assert view["state"] == "COMPLETED"
+    assert [(p["phase"], p["state"]) for p in view["phases"]] == [
+        ("ODS_IMPORT", "SUCCEEDED"),
+        ("AMION_SCRAPE", "SUCCEEDED"),
+        ("COVERAGE", "SUCCEEDED"),
+    ]
+    assert all(p["duration_s"] is not None and p["duration_s"] >= 0 for p in view["phases"])
+
+
+def test_template_with_errors_fails_the_workflow_and_creates_no_version(pipeline: Pipeline) -> None:
+    request_id = f"broken-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    body = json.loads(request_body(pipeline, request_id))
+    body["template"]["inline_base64"] = "bm90IGFuIG9kcyBmaWxl"  # "not an ods file"
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+
+    assert pipeline.wait_terminal(workflow_id) == "FAILED"
+    assert pipeline.query("SELECT count(*) FROM schedule_versions WHERE workflow_id = :w", w=workflow_id) == [(0,)]
+    phases = pipeline.query(
+        "SELECT phase, state FROM workflow_phases WHERE workflow_id = :w ORDER BY position", w=workflow_id
+    )
+    assert phases == [("ODS_IMPORT", "FAILED"), ("AMION_SCRAPE", "SKIPPED"), ("COVERAGE", "SKIPPED")]
