@@ -1,16 +1,21 @@
 """Runs one service as a worker process: its subscriber, the outbox relay, /health and /metrics."""
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import uvicorn
-from faststream.asgi import AsgiFastStream, make_ping_asgi
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.schemas import Channel
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, make_asgi_app
+from sqlalchemy import text
 
 from shared.contracts import Contract
 from shared.db.session import engine
@@ -23,8 +28,10 @@ from shared.telemetry import setup_tracing
 log = logging.getLogger(__name__)
 
 
-def make_broker(settings: Settings, service: str, registry: CollectorRegistry | None = None) -> RabbitBroker:
-    middlewares: list = [RabbitTelemetryMiddleware(tracer_provider=setup_tracing(service, settings))]
+def make_broker(
+    settings: Settings, service: str, tracer_provider: TracerProvider, registry: CollectorRegistry | None = None
+) -> RabbitBroker:
+    middlewares: list = [RabbitTelemetryMiddleware(tracer_provider=tracer_provider)]
     if registry is not None:
         middlewares.append(RabbitPrometheusMiddleware(registry=registry, app_name=f"schedcu-{service}"))
     return RabbitBroker(
@@ -36,10 +43,35 @@ def make_broker(settings: Settings, service: str, registry: CollectorRegistry | 
     )
 
 
+def database_answers() -> bool:
+    try:
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+def health_endpoint(broker: RabbitBroker) -> Any:
+    """200 when both the broker and the database answer, 503 otherwise; the body says which."""
+
+    @get
+    async def health(scope: Scope) -> AsgiResponse:
+        status = {"broker": await broker.ping(5.0), "database": await asyncio.to_thread(database_answers)}
+        return AsgiResponse(
+            json.dumps(status).encode(),
+            200 if all(status.values()) else 503,
+            headers={"content-type": "application/json"},
+        )
+
+    return health
+
+
 def create_app(service: str, handlers: Mapping[type[Contract], Handler]) -> AsgiFastStream:
     settings = get_settings()
     registry = CollectorRegistry()
-    broker = make_broker(settings, service, registry)
+    tracer_provider = setup_tracing(service, settings)
+    broker = make_broker(settings, service, tracer_provider, registry)
     subscribe(broker, topology.CONSUMERS[service], handlers, settings.delivery_limit)
     relay = OutboxRelay(broker, engine(), settings.outbox_poll_s)
     running: list[asyncio.Task[None]] = []
@@ -57,10 +89,11 @@ def create_app(service: str, handlers: Mapping[type[Contract], Handler]) -> Asgi
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health", make_ping_asgi(broker, timeout=5.0)), ("/metrics", make_asgi_app(registry))],
+        asgi_routes=[("/health", health_endpoint(broker)), ("/metrics", make_asgi_app(registry))],
         on_startup=[declare_topology],
         after_startup=[start_relay],
         on_shutdown=[stop_relay],
+        after_shutdown=[tracer_provider.shutdown],
     )
 
 

@@ -5,6 +5,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 import yaml
@@ -144,3 +145,17 @@ def test_template_with_errors_fails_the_workflow_and_creates_no_version(pipeline
         "SELECT phase, state FROM workflow_phases WHERE workflow_id = :w ORDER BY position", w=workflow_id
     )
     assert phases == [("ODS_IMPORT", "FAILED"), ("AMION_SCRAPE", "SKIPPED"), ("COVERAGE", "SKIPPED")]
+
+
+def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -> None:
+    request_id = f"metrics-{uuid.uuid4()}"
+    amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+    pipeline.wait_terminal(ids.workflow_id_for(request_id))
+
+    for name, worker in pipeline.workers.items():
+        health = httpx.get(worker.health_url, timeout=10)
+        assert health.status_code == 200, name
+        assert health.json() == {"broker": True, "database": True}, name
+        metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
+        assert f'app_name="schedcu-{name.replace("-", "_")}"' in metrics, name
+        assert "faststream_received_messages_total" in metrics, name
