@@ -1,6 +1,7 @@
 """The whole pipeline on real RabbitMQ and PostgreSQL, each service its own process."""
 
 import json
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 from schedcu.processes import schedcu_command
 from shared import ids
 from tests.integration import amqp_client
-from tests.integration.conftest import Pipeline, eventually
+from tests.integration.conftest import AMION_PASSWORD, Pipeline, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +160,40 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
         metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
         assert f'app_name="schedcu-{name.replace("-", "_")}"' in metrics, name
         assert "faststream_received_messages_total" in metrics, name
+
+
+def test_sigterm_lets_the_in_flight_scrape_finish_before_the_worker_exits(pipeline: Pipeline) -> None:
+    request_id = f"sigterm-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    scraper = pipeline.workers["amion-scraper"]
+    assert scraper.popen is not None
+    pipeline.set_faults(latency_s=3.0)
+    before = pipeline.amion_requests()
+    try:
+        amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+        eventually(lambda: pipeline.amion_requests() > before, what="the scraper to be fetching from Amion")
+        scraper.popen.send_signal(signal.SIGTERM)
+        # uvicorn re-raises SIGTERM once shutdown is complete: the conventional exit status for orchestrators
+        assert scraper.popen.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        pipeline.set_faults(latency_s=0.0)
+
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+    assert pipeline.amion_requests() == before + 1, "the scrape was interrupted and ran again"
+    pipeline.restart("amion-scraper")
+
+
+def test_amion_password_appears_in_no_log_and_no_stored_row(pipeline: Pipeline) -> None:
+    request_id = f"secret-{uuid.uuid4()}"
+    amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+    pipeline.wait_terminal(ids.workflow_id_for(request_id))
+
+    forms = {AMION_PASSWORD, AMION_PASSWORD.replace(" ", "+"), AMION_PASSWORD.replace(" ", "%20")}
+    for log in pipeline.log_dir.glob("*.log"):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert not [f for f in forms if f in text], log.name
+    stored = pipeline.query(
+        "SELECT url FROM amion_pages UNION ALL SELECT request::text FROM workflows "
+        "UNION ALL SELECT messages::text FROM workflow_phases UNION ALL SELECT findings::text FROM scrape_batches"
+    )
+    assert stored and not [row for row in stored if any(f in row[0] for f in forms)]
