@@ -160,18 +160,7 @@ def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID,
         if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
             return
         finding = Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=reason)
-        session.add(
-            ScrapeBatch(
-                id=batch_id,
-                version_id=command.version_id,
-                workflow_id=command.workflow_id,
-                account=command.amion_account,
-                state="FAILED",
-                months={},
-                findings=[finding.model_dump(mode="json")],
-                finished_at=datetime.now(UTC),
-            )
-        )
+        _store_batch(session, command, batch_id, "FAILED", {}, [finding], [])
         event = AmionScrapeFailed(
             workflow_id=command.workflow_id,
             version_id=command.version_id,

@@ -197,3 +197,26 @@ def test_amion_password_appears_in_no_log_and_no_stored_row(pipeline: Pipeline) 
         "UNION ALL SELECT messages::text FROM workflow_phases UNION ALL SELECT findings::text FROM scrape_batches"
     )
     assert stored and not [row for row in stored if any(f in row[0] for f in forms)]
+
+
+def test_failed_scrape_still_yields_coverage_and_ends_with_warnings(pipeline: Pipeline) -> None:
+    request_id = f"no-account-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    body = json.loads(request_body(pipeline, request_id))
+    body["amion_account"] = "nobody"
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED_WITH_WARNINGS"
+    phases = pipeline.query(
+        "SELECT phase, state FROM workflow_phases WHERE workflow_id = :w ORDER BY position", w=workflow_id
+    )
+    assert phases == [("ODS_IMPORT", "SUCCEEDED"), ("AMION_SCRAPE", "FAILED"), ("COVERAGE", "SUCCEEDED")]
+    version_id = ids.version_id_for(workflow_id)
+    assert pipeline.query("SELECT state FROM scrape_batches WHERE version_id = :v", v=version_id) == [("FAILED",)]
+    summary = pipeline.query(
+        "SELECT summary->'by_status'->>'COVERED', summary->'by_status'->>'UNCOVERED' "
+        "FROM coverage_calculations WHERE version_id = :v",
+        v=version_id,
+    )
+    covered, uncovered = summary[0]
+    assert covered == "0" and int(uncovered) > 0
