@@ -11,12 +11,13 @@ from pathlib import Path
 import yaml
 
 from schedcu import processes
-from schedcu.cli import TERMINAL, print_summary, print_workflow, wait_for
 from schedcu.demo_data import ROSTER, month_period, truth
 from schedcu.infra import MissingService, ensure_database_exists, resolve
 from services.amion_scraper.roster import RosterEntry, reconcile
+from services.coverage.cli import print_summary
 from services.coverage.queries import latest_calculation
 from services.ods_importer.sample_template import sample_template
+from services.versions.cli import TERMINAL, print_workflow, wait_for
 from services.versions.submit import import_request, publish_request
 from shared import ids
 from shared.contracts import Period

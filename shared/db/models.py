@@ -65,6 +65,7 @@ class ScheduleVersion(Base):
     period_end: Mapped[date] = mapped_column(Date)
     template_name: Mapped[str] = mapped_column(String(300))
     template_sha256: Mapped[str] = mapped_column(String(64))
+    layout: Mapped[str] = mapped_column(String(10), default="TEMPLATE", server_default="TEMPLATE")  # TEMPLATE | FLAT
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _now()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -98,9 +99,11 @@ class ShiftInstance(Base):
     __table_args__ = (UniqueConstraint("version_id", "schedule_date", "window_id", "role"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
-    window_id: Mapped[int] = mapped_column(ForeignKey("template_windows.id", ondelete="CASCADE"))
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("template_windows.id", ondelete="CASCADE"))
     schedule_date: Mapped[date] = mapped_column(Date)
     role: Mapped[str] = mapped_column(String(30))
+    hospital: Mapped[str | None] = mapped_column(String(100))  # flat layout only
+    study_type: Mapped[str | None] = mapped_column(String(100))  # flat layout only
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     desired_coverage: Mapped[int] = mapped_column(Integer, default=1)
@@ -146,6 +149,7 @@ class Assignment(Base):
     source: Mapped[str] = mapped_column(String(10))  # AMION | MANUAL | OVERRIDE
     scrape_batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scrape_batches.id"))
     label: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
 
 
@@ -213,6 +217,7 @@ class WorkflowPhase(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     messages: Mapped[list[Any]] = mapped_column(default=list)
 
 

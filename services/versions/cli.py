@@ -1,0 +1,116 @@
+"""`schedcu submit` and `schedcu workflows ...`."""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from shared.cli_support import Subparsers
+from shared.settings import get_settings
+
+TERMINAL = {"COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"}
+
+
+def workflow(workflow_id: uuid.UUID) -> dict[str, Any] | None:
+    from services.versions.queries import workflow_view
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        return workflow_view(session, workflow_id)
+
+
+def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
+    """Poll the workflow until it ends, printing every phase change as it happens."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, tuple[str, int]] = {}
+    view = None
+    while time.monotonic() < deadline:
+        view = workflow(workflow_id)
+        if view is not None:
+            for phase in view["phases"]:
+                now = (phase["state"], phase["attempt"])
+                if seen.get(phase["phase"]) != now:
+                    seen[phase["phase"]] = now
+                    print(f"  {phase['phase']:<13} {phase['state']:<9} attempt {phase['attempt']}", flush=True)
+            if view["state"] in TERMINAL:
+                return view
+        time.sleep(0.5)
+    return view
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from services.versions.submit import import_request, publish_request
+    from shared import ids
+    from shared.contracts import Period
+
+    request_id = args.request_id or f"cli-{uuid.uuid4()}"
+    request = import_request(
+        Path(args.template),
+        group=args.group,
+        period=Period(start=args.start, end=args.end),
+        amion_account=args.amion_account,
+        requested_by=args.requested_by,
+        request_id=request_id,
+    )
+    asyncio.run(publish_request(get_settings(), request))
+    workflow_id = ids.workflow_id_for(request_id)
+    print(f"workflow {workflow_id} (request {request_id})", flush=True)
+    if not args.wait:
+        return 0
+    view = wait_for(workflow_id, args.timeout)
+    if view is None or view["state"] not in TERMINAL:
+        print(f"workflow {workflow_id} did not finish within {args.timeout:.0f} s", file=sys.stderr)
+        return 2
+    print(f"workflow {workflow_id}: {view['state']} (version {view['version_id']})")
+    return 1 if view["state"] == "FAILED" else 0
+
+
+def print_workflow(view: dict[str, Any]) -> None:
+    print(f"workflow {view['workflow_id']}  request {view['request_id']}  group {view['group']}")
+    print(f"state {view['state']}  version {view['version_id']}  created {view['created_at']}")
+    for p in view["phases"]:
+        duration = f"{p['duration_s']:.2f} s" if p["duration_s"] is not None else "-"
+        print(
+            f"  {p['phase']:<13} {p['state']:<9} attempt {p['attempt']}  started {p['started_at'] or '-'}  "
+            f"took {duration}"
+        )
+        for m in p["messages"]:
+            where = f" [{m['location']}]" if m.get("location") else ""
+            print(f"      {m['severity']:<7} {m['code']}: {m['text']}{where}")
+
+
+def cmd_workflows_show(args: argparse.Namespace) -> int:
+    view = workflow(uuid.UUID(args.id))
+    if view is None:
+        print(f"no workflow {args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(view, indent=2))
+    else:
+        print_workflow(view)
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    s = sub.add_parser("submit", help="publish an import request")
+    s.add_argument("template")
+    s.add_argument("--group", required=True)
+    s.add_argument("--start", type=date.fromisoformat, required=True)
+    s.add_argument("--end", type=date.fromisoformat, required=True)
+    s.add_argument("--amion-account", required=True)
+    s.add_argument("--request-id", help="idempotency key (default: a new one)")
+    s.add_argument("--requested-by", default="cli")
+    s.add_argument("--wait", action="store_true", help="wait for the workflow to end, showing progress")
+    s.add_argument("--timeout", type=float, default=600.0)
+    s.set_defaults(func=cmd_submit)
+
+    wf = sub.add_parser("workflows", help="import workflows").add_subparsers(dest="wf_command", required=True)
+    show = wf.add_parser("show", help="one workflow with its phases")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_workflows_show)
