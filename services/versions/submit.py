@@ -3,12 +3,9 @@
 import base64
 from pathlib import Path
 
-from faststream.rabbit import RabbitBroker
-
 from shared import ids
 from shared.contracts import ImportRequested, Period, TemplateSource
-from shared.messaging import topology
-from shared.messaging.topology import EVENTS_EXCHANGE
+from shared.messaging.publish import publish_now
 from shared.settings import Settings
 
 
@@ -26,16 +23,9 @@ def import_request(
 
 
 async def publish_request(settings: Settings, request: ImportRequested) -> None:
-    async with RabbitBroker(settings.amqp_url, app_id="schedcu-cli") as broker:
-        await topology.declare(broker, settings.delivery_limit)
-        await broker.publish(
-            request.model_dump_json().encode(),
-            exchange=EVENTS_EXCHANGE,
-            routing_key=ImportRequested.routing_key,
-            persist=True,
-            mandatory=True,
-            message_id=ids.import_requested_message_id(request.request_id),
-            correlation_id=str(ids.workflow_id_for(request.request_id)),
-            content_type="application/json",
-            message_type="ImportRequested",
-        )
+    await publish_now(
+        settings,
+        request,
+        message_id=ids.import_requested_message_id(request.request_id),
+        correlation_id=str(ids.workflow_id_for(request.request_id)),
+    )

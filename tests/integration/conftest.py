@@ -5,6 +5,8 @@ processes."""
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import httpx
@@ -73,13 +76,30 @@ def services() -> Iterator[Services]:
         database_url = make_url(server_url).set(database=f"schedcu_test_{os.getpid()}").render_as_string(False)
         ensure_database_exists(database_url)
         upgrade(database_url)
-        asyncio.run(reset_broker(amqp_url))
+        amqp_url = isolated_vhost(amqp_url, stack)
         engine = create_engine(database_url)
         yield Services(database_url, amqp_url, engine)
         engine.dispose()
         admin = make_url(database_url).set(drivername="postgresql", database="postgres")
         with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+
+
+def isolated_vhost(amqp_url: str, stack: ExitStack) -> str:
+    """A vhost of this test session's own when the broker is local and `rabbitmqctl` is at hand, so that
+    parallel runs and a running demo never see each other; otherwise the schedcu topology is reset."""
+    url = urlsplit(amqp_url)
+    if shutil.which("rabbitmqctl") is None or url.hostname not in ("127.0.0.1", "localhost"):
+        asyncio.run(reset_broker(amqp_url))
+        return amqp_url
+    vhost = f"schedcu_test_{os.getpid()}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+    user = url.username or "guest"
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], check=True, capture_output=True
+    )
+    return urlunsplit(url._replace(path=f"/{vhost}"))
 
 
 async def reset_broker(amqp_url: str) -> None:
