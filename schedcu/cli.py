@@ -32,8 +32,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from shared.worker import run
 
-    service, module = WORKERS[args.name]
-    run(service, importlib.import_module(module).HANDLERS, port=args.port)
+    service, module_name = WORKERS[args.name]
+    module = importlib.import_module(module_name)
+    run(service, module.HANDLERS, port=args.port, periodic=getattr(module, "PERIODIC", ()))
     return 0
 
 

@@ -128,6 +128,9 @@ class AmionScrapeFailed(Contract):
     version_id: uuid.UUID
     batch_id: uuid.UUID | None = None
     reason: str
+    retryable: bool = Field(
+        default=False, description="Worth another attempt (Amion unreachable), unlike a refused password"
+    )
     findings: list[Finding] = Field(default_factory=list)
 
 

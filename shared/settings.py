@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     delivery_limit: int = 5
     graceful_timeout_s: float = 30.0
     outbox_poll_s: float = 1.0
+    # saga: how long each phase may run before the coordinator retries it, and how many attempts it gets
+    ods_timeout_s: float = 600.0
+    amion_timeout_min_s: float = 120.0
+    amion_timeout_base_s: float = 30.0
+    amion_timeout_per_month_s: float = 10.0
+    coverage_timeout_s: float = 120.0
+    ods_attempts: int = 3
+    amion_attempts: int = 2
+    coverage_attempts: int = 1
+    saga_sweep_s: float = 5.0
     http_port: int = 0  # /health and /metrics; 0 picks a free port
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str | None = None

@@ -1,9 +1,11 @@
 """Runs one service as a worker process: its subscriber, the outbox relay, /health and /metrics."""
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -67,7 +69,28 @@ def health_endpoint(broker: RabbitBroker) -> Any:
     return health
 
 
-def create_app(service: str, handlers: Mapping[type[Contract], Handler]) -> AsgiFastStream:
+@dataclass(frozen=True)
+class Periodic:
+    """A synchronous job the worker runs in a thread every `interval_s(settings)` seconds."""
+
+    name: str
+    interval_s: Callable[[Settings], float]
+    run: Callable[[], object]
+
+
+async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(job.run)
+        except Exception:
+            log.exception("%s failed; trying again in %.0f s", job.name, job.interval_s(settings))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=job.interval_s(settings))
+
+
+def create_app(
+    service: str, handlers: Mapping[type[Contract], Handler], periodic: Sequence[Periodic] = ()
+) -> AsgiFastStream:
     settings = get_settings()
     registry = CollectorRegistry()
     tracer_provider = setup_tracing(service, settings)
@@ -75,28 +98,33 @@ def create_app(service: str, handlers: Mapping[type[Contract], Handler]) -> Asgi
     subscribe(broker, topology.CONSUMERS[service], handlers, settings.delivery_limit)
     relay = OutboxRelay(broker, engine(), settings.outbox_poll_s)
     running: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
 
     async def declare_topology() -> None:
         await broker.connect()
         await topology.declare(broker, settings.delivery_limit)
 
-    async def start_relay() -> None:
+    async def start_background() -> None:
         running.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        running.extend(
+            asyncio.create_task(run_periodically(job, settings, stopping), name=job.name) for job in periodic
+        )
 
-    async def stop_relay() -> None:
+    async def stop_background() -> None:
         relay.stop()
+        stopping.set()
         await asyncio.gather(*running)
 
     return AsgiFastStream(
         broker,
         asgi_routes=[("/health", health_endpoint(broker)), ("/metrics", make_asgi_app(registry))],
         on_startup=[declare_topology],
-        after_startup=[start_relay],
-        on_shutdown=[stop_relay],
+        after_startup=[start_background],
+        on_shutdown=[stop_background],
         after_shutdown=[tracer_provider.shutdown],
     )
 
 
-def run(service: str, handlers: Mapping[type[Contract], Handler], port: int) -> None:
+def run(service: str, handlers: Mapping[type[Contract], Handler], port: int, periodic: Sequence[Periodic] = ()) -> None:
     """Serve until SIGTERM/SIGINT; in-flight messages finish (graceful timeout) before the process exits."""
-    uvicorn.run(create_app(service, handlers), host="127.0.0.1", port=port, log_level="info")
+    uvicorn.run(create_app(service, handlers, periodic), host="127.0.0.1", port=port, log_level="info")

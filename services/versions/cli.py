@@ -96,6 +96,48 @@ def cmd_workflows_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workflows_list(args: argparse.Namespace) -> int:
+    from services.versions.queries import workflow_rows
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        rows = workflow_rows(session, args.state, args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'workflow':<36}  {'state':<23}  {'created':<19}  request")
+    for r in rows:
+        print(f"{r['workflow_id']:<36}  {r['state']:<23}  {r['created_at'][:19]:<19}  {r['request_id']}")
+    return 0
+
+
+def _operate(workflow_id: str, action: str, reason: str | None) -> int:
+    import getpass
+
+    from services.versions.saga import WorkflowRefused, operate
+
+    actor = getpass.getuser()
+    try:
+        if action == "retry":
+            phase = operate(uuid.UUID(workflow_id), lambda saga: saga.retry_from_failed_phase(actor))
+            print(f"workflow {workflow_id}: retrying from {phase}")
+        else:
+            operate(uuid.UUID(workflow_id), lambda saga: saga.cancel(actor, reason or "no reason given"))
+            print(f"workflow {workflow_id}: cancelled")
+    except WorkflowRefused as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_workflows_retry(args: argparse.Namespace) -> int:
+    return _operate(args.id, "retry", None)
+
+
+def cmd_workflows_cancel(args: argparse.Namespace) -> int:
+    return _operate(args.id, "cancel", args.reason)
+
+
 def register(sub: Subparsers) -> None:
     s = sub.add_parser("submit", help="publish an import request")
     s.add_argument("template")
@@ -114,3 +156,15 @@ def register(sub: Subparsers) -> None:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_workflows_show)
+    ls = wf.add_parser("list", help="recent workflows, newest first")
+    ls.add_argument("--state", choices=sorted(TERMINAL | {"RUNNING"}))
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_workflows_list)
+    retry = wf.add_parser("retry", help="run a failed workflow again from its failed phase")
+    retry.add_argument("id")
+    retry.set_defaults(func=cmd_workflows_retry)
+    cancel = wf.add_parser("cancel", help="stop a running workflow (it ends FAILED)")
+    cancel.add_argument("id")
+    cancel.add_argument("--reason")
+    cancel.set_defaults(func=cmd_workflows_cancel)

@@ -11,6 +11,7 @@ from shared.contracts import (
     OdsImportFailed,
 )
 from shared.messaging.consumer import Handler, in_thread
+from shared.worker import Periodic
 
 HANDLERS: dict[type, Handler] = {
     ImportRequested: in_thread(saga.start_workflow),
@@ -21,3 +22,5 @@ HANDLERS: dict[type, Handler] = {
     CoverageCalculated: in_thread(saga.on_coverage_calculated),
     CoverageFailed: in_thread(saga.on_coverage_failed),
 }
+
+PERIODIC = [Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, saga.sweep_timeouts)]

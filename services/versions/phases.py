@@ -1,7 +1,11 @@
-"""The phases of an import workflow and the states a workflow and its phases go through."""
+"""The phases of an import workflow, the states a workflow and its phases go through, and each phase's
+time limit and number of attempts."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
+
+from shared.settings import Settings
 
 
 class Phase(StrEnum):
@@ -40,3 +44,27 @@ PHASES = (
     PhaseSpec(Phase.AMION_SCRAPE, 2, critical=False),
     PhaseSpec(Phase.COVERAGE, 3, critical=False),
 )
+SPECS = {spec.phase: spec for spec in PHASES}
+
+
+def months_touched(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def timeout(phase: Phase, settings: Settings, start: date, end: date) -> timedelta:
+    if phase is Phase.ODS_IMPORT:
+        seconds = settings.ods_timeout_s
+    elif phase is Phase.AMION_SCRAPE:
+        per_months = settings.amion_timeout_base_s + settings.amion_timeout_per_month_s * months_touched(start, end)
+        seconds = max(settings.amion_timeout_min_s, per_months)
+    else:
+        seconds = settings.coverage_timeout_s
+    return timedelta(seconds=seconds)
+
+
+def attempts(phase: Phase, settings: Settings) -> int:
+    return {
+        Phase.ODS_IMPORT: settings.ods_attempts,
+        Phase.AMION_SCRAPE: settings.amion_attempts,
+        Phase.COVERAGE: settings.coverage_attempts,
+    }[phase]

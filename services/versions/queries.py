@@ -40,3 +40,21 @@ def workflow_view(session: Session, workflow_id: uuid.UUID) -> dict[str, Any] | 
             for p in phases
         ],
     }
+
+
+def workflow_rows(session: Session, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    query = select(Workflow).order_by(Workflow.created_at.desc()).limit(limit)
+    if state:
+        query = query.where(Workflow.state == state)
+    return [
+        {
+            "workflow_id": str(w.id),
+            "request_id": w.request_id,
+            "group": w.group_name,
+            "state": w.state,
+            "version_id": str(w.version_id) if w.version_id else None,
+            "created_at": w.created_at.isoformat(),
+            "finished_at": w.finished_at.isoformat() if w.finished_at else None,
+        }
+        for w in session.scalars(query)
+    ]

@@ -10,7 +10,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -62,8 +62,9 @@ class Services:
     engine: Engine
 
 
-@pytest.fixture(scope="session")
-def services() -> Iterator[Services]:
+@contextmanager
+def provisioned(name: str) -> Iterator[Services]:
+    """A fresh, migrated database and a broker vhost of their own, both removed afterwards."""
     with ExitStack() as stack:
         try:
             server_url, amqp_url = resolve(
@@ -73,26 +74,31 @@ def services() -> Iterator[Services]:
             )
         except MissingService as error:
             pytest.fail(str(error))
-        database_url = make_url(server_url).set(database=f"schedcu_test_{os.getpid()}").render_as_string(False)
+        database_url = make_url(server_url).set(database=name).render_as_string(False)
         ensure_database_exists(database_url)
         upgrade(database_url)
-        amqp_url = isolated_vhost(amqp_url, stack)
+        amqp_url = isolated_vhost(amqp_url, name, stack)
         engine = create_engine(database_url)
         yield Services(database_url, amqp_url, engine)
         engine.dispose()
         admin = make_url(database_url).set(drivername="postgresql", database="postgres")
         with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def isolated_vhost(amqp_url: str, stack: ExitStack) -> str:
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    with provisioned(f"schedcu_test_{os.getpid()}") as provided:
+        yield provided
+
+
+def isolated_vhost(amqp_url: str, vhost: str, stack: ExitStack) -> str:
     """A vhost of this test session's own when the broker is local and `rabbitmqctl` is at hand, so that
     parallel runs and a running demo never see each other; otherwise the schedcu topology is reset."""
     url = urlsplit(amqp_url)
     if shutil.which("rabbitmqctl") is None or url.hostname not in ("127.0.0.1", "localhost"):
         asyncio.run(reset_broker(amqp_url))
         return amqp_url
-    vhost = f"schedcu_test_{os.getpid()}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
     stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
     user = url.username or "guest"
@@ -158,9 +164,9 @@ class Pipeline:
         )
 
 
-@pytest.fixture(scope="session")
-def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    work = tmp_path_factory.mktemp("pipeline")
+@contextmanager
+def running_pipeline(services: Services, work: Path, **settings: str) -> Iterator[Pipeline]:
+    """The fake Amion and the four workers as processes on `services`, with extra SCHEDCU_ settings."""
     log_dir = work / "logs"
     log_dir.mkdir()
     truth_file = work / "truth.yaml"
@@ -180,12 +186,20 @@ def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
             }
         }
     )
+    env.update({f"SCHEDCU_{key.upper()}": value for key, value in settings.items()})
     workers = {name: processes.worker(name, env, log_dir).start() for name in processes.WORKER_NAMES}
+    pipeline = Pipeline(services, env, workers, fake, sample_template(), log_dir)
     try:
         for w in workers.values():
             w.wait_healthy()
-        yield Pipeline(services, env, workers, fake, sample_template(), log_dir)
+        yield pipeline
     finally:
-        for w in workers.values():
+        for w in pipeline.workers.values():
             w.stop()
         fake.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    with running_pipeline(services, tmp_path_factory.mktemp("pipeline")) as running:
+        yield running
