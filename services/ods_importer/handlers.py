@@ -3,6 +3,9 @@
 import hashlib
 import logging
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from services.ods_importer import sources
 from services.ods_importer.expansion import expand, validate_period
 from services.ods_importer.ods_reader import OdsLimits
@@ -10,6 +13,7 @@ from services.ods_importer.store import store_version
 from services.ods_importer.template import ParsedTemplate, parse_template
 from shared import ids
 from shared.contracts import ImportTemplate, OdsImported, OdsImportFailed
+from shared.db.models import ScheduleVersion, ShiftInstance, TemplateWindow
 from shared.db.session import transaction
 from shared.findings import Finding, has_errors
 from shared.messaging import inbox, outbox
@@ -32,6 +36,26 @@ def parse_request(command: ImportTemplate) -> tuple[bytes, list[Finding], Parsed
     return data, findings, parsed
 
 
+def announce_existing_version(session: Session, command: ImportTemplate, result_id: str) -> bool:
+    """A retried phase whose earlier attempt already stored the version announces that version again."""
+    version = session.scalars(select(ScheduleVersion).where(ScheduleVersion.workflow_id == command.workflow_id)).first()
+    if version is None:
+        return False
+    windows = session.scalar(select(func.count()).where(TemplateWindow.version_id == version.id))
+    shifts = session.scalar(select(func.count()).where(ShiftInstance.version_id == version.id))
+    event = OdsImported(
+        workflow_id=command.workflow_id,
+        version_id=version.id,
+        group=command.group,
+        period=command.period,
+        windows=windows or 0,
+        shift_instances=shifts or 0,
+        findings=[Finding.model_validate(f) for f in version.findings],
+    )
+    outbox.add(session, event, message_id=result_id, correlation_id=str(command.workflow_id))
+    return True
+
+
 def import_template(command: ImportTemplate, delivery: Delivery) -> None:
     settings = get_settings()
     data, findings, parsed = parse_request(command)
@@ -40,6 +64,8 @@ def import_template(command: ImportTemplate, delivery: Delivery) -> None:
     with transaction() as session:
         if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
             log.info("skipping duplicate %s", delivery.message_id)
+            return
+        if announce_existing_version(session, command, result_id):
             return
         if parsed is None or has_errors(findings):
             event = OdsImportFailed(workflow_id=command.workflow_id, findings=findings)
