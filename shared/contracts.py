@@ -188,6 +188,53 @@ class WorkflowFailed(Contract):
     findings: list[Finding] = Field(default_factory=list)
 
 
+class PromoteVersion(Contract):
+    """Make a STAGING version the group's PRODUCTION version for its period."""
+
+    routing_key: ClassVar[str] = "command.versions.promote"
+    version_id: uuid.UUID
+    requested_by: str = Field(min_length=1, max_length=200)
+    force: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ArchiveVersion(Contract):
+    """Retire a PRODUCTION version."""
+
+    routing_key: ClassVar[str] = "command.versions.archive"
+    version_id: uuid.UUID
+    requested_by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class VersionPromoted(Contract):
+    routing_key: ClassVar[str] = "event.version.promoted"
+    version_id: uuid.UUID
+    group: str
+    period: Period
+    archived: list[uuid.UUID] = Field(description="Production versions of the group this one replaced")
+    by: str
+    forced: bool
+    reason: str | None
+
+
+class VersionArchived(Contract):
+    routing_key: ClassVar[str] = "event.version.archived"
+    version_id: uuid.UUID
+    by: str
+    reason: str | None
+    superseded_by: uuid.UUID | None = None
+
+
+class VersionTransitionRefused(Contract):
+    """A PromoteVersion or ArchiveVersion that the version's state did not allow."""
+
+    routing_key: ClassVar[str] = "event.version.transition_refused"
+    version_id: uuid.UUID
+    action: Literal["promote", "archive"]
+    reason: str
+
+
 CONTRACTS: tuple[type[Contract], ...] = (
     ImportRequested,
     ImportTemplate,
@@ -201,5 +248,10 @@ CONTRACTS: tuple[type[Contract], ...] = (
     CoverageFailed,
     WorkflowCompleted,
     WorkflowFailed,
+    PromoteVersion,
+    ArchiveVersion,
+    VersionPromoted,
+    VersionArchived,
+    VersionTransitionRefused,
 )
 BY_ROUTING_KEY: dict[str, type[Contract]] = {c.routing_key: c for c in CONTRACTS}

@@ -138,6 +138,124 @@ def cmd_workflows_cancel(args: argparse.Namespace) -> int:
     return _operate(args.id, "cancel", args.reason)
 
 
+def _actor() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def cmd_versions_list(args: argparse.Namespace) -> int:
+    from services.versions.queries import version_rows
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        rows = version_rows(session, args.group, args.state)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'version':<36}  {'group':<12} {'state':<10} {'period':<23}  template")
+    for r in rows:
+        period = f"{r['period']['start']}..{r['period']['end']}"
+        print(f"{r['version_id']:<36}  {r['group']:<12} {r['state']:<10} {period:<23}  {r['template']}")
+    return 0
+
+
+def cmd_versions_show(args: argparse.Namespace) -> int:
+    from services.versions.queries import version_view
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        view = version_view(session, uuid.UUID(args.id))
+    if view is None:
+        print(f"no version {args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    print(
+        f"version {view['version_id']}  group {view['group']}  {view['state']}"
+        + (f"  (deleted {view['deleted_at']})" if view["deleted_at"] else "")
+    )
+    print(
+        f"period {view['period']['start']}..{view['period']['end']}  template {view['template']}  "
+        f"layout {view['layout']}  workflow {view['workflow_id']}"
+    )
+    print(f"{view['shift_instances']} shift instances, {view['assignments']} assignments")
+    for f in view["findings"]:
+        print(f"  {f['severity']:<7} {f['code']}: {f['text']}" + (f" [{f['location']}]" if f.get("location") else ""))
+    print("history:")
+    for a in view["audit"]:
+        print(
+            f"  {a['at'][:19]}  {a['actor']:<12} {a['action']:<8} {a['from'] or '-'} -> {a['to'] or '-'}"
+            + (f"  ({a['reason']})" if a["reason"] else "")
+        )
+    return 0
+
+
+def _transition(change: Any) -> int:
+    from services.versions.lifecycle import TransitionRefused
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            message = change(session)
+    except TransitionRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+def cmd_versions_promote(args: argparse.Namespace) -> int:
+    from services.versions import lifecycle
+
+    def change(session: Any) -> str:
+        archived = lifecycle.promote(session, uuid.UUID(args.id), _actor(), force=args.force, reason=args.reason)
+        return f"version {args.id} is PRODUCTION" + (f"; archived {', '.join(map(str, archived))}" if archived else "")
+
+    return _transition(change)
+
+
+def cmd_versions_archive(args: argparse.Namespace) -> int:
+    from services.versions import lifecycle
+
+    def change(session: Any) -> str:
+        lifecycle.archive(session, uuid.UUID(args.id), _actor(), args.reason)
+        return f"version {args.id} is ARCHIVED"
+
+    return _transition(change)
+
+
+def cmd_versions_delete(args: argparse.Namespace) -> int:
+    from services.versions import lifecycle
+
+    def change(session: Any) -> str:
+        lifecycle.delete(session, uuid.UUID(args.id), _actor(), args.reason)
+        return f"version {args.id} is deleted"
+
+    return _transition(change)
+
+
+def cmd_versions_diff(args: argparse.Namespace) -> int:
+    from services.versions.diff import diff
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        changes = diff(session, uuid.UUID(args.a), uuid.UUID(args.b))
+    if args.json:
+        print(json.dumps({k: vars(c) for k, c in changes.items()}, indent=2, default=str))
+        return 0
+    for what, c in changes.items():
+        counts = c.counts()
+        print(f"{what}: {counts['added']} added, {counts['removed']} removed, {counts['changed']} changed")
+        for label, items in (("+", c.added), ("-", c.removed), ("~", c.changed)):
+            for item in items[: args.limit]:
+                print(f"  {label} {json.dumps(item, default=str)}")
+            if len(items) > args.limit:
+                print(f"  {label} ... and {len(items) - args.limit} more")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     s = sub.add_parser("submit", help="publish an import request")
     s.add_argument("template")
@@ -168,3 +286,33 @@ def register(sub: Subparsers) -> None:
     cancel.add_argument("id")
     cancel.add_argument("--reason")
     cancel.set_defaults(func=cmd_workflows_cancel)
+
+    v = sub.add_parser("versions", help="schedule versions").add_subparsers(dest="v_command", required=True)
+    vl = v.add_parser("list", help="versions, by period")
+    vl.add_argument("--group")
+    vl.add_argument("--state", choices=["STAGING", "PRODUCTION", "ARCHIVED"])
+    vl.add_argument("--json", action="store_true")
+    vl.set_defaults(func=cmd_versions_list)
+    vs = v.add_parser("show", help="one version with its findings and history")
+    vs.add_argument("id")
+    vs.add_argument("--json", action="store_true")
+    vs.set_defaults(func=cmd_versions_show)
+    vp = v.add_parser("promote", help="STAGING -> PRODUCTION; archives the overlapping production versions")
+    vp.add_argument("id")
+    vp.add_argument("--force", action="store_true", help="promote despite import errors or critical gaps")
+    vp.add_argument("--reason", help="why (required with --force)")
+    vp.set_defaults(func=cmd_versions_promote)
+    va = v.add_parser("archive", help="PRODUCTION -> ARCHIVED")
+    va.add_argument("id")
+    va.add_argument("--reason")
+    va.set_defaults(func=cmd_versions_archive)
+    vd = v.add_parser("delete", help="soft-delete a STAGING version")
+    vd.add_argument("id")
+    vd.add_argument("--reason", required=True)
+    vd.set_defaults(func=cmd_versions_delete)
+    vx = v.add_parser("diff", help="what changed from version A to version B")
+    vx.add_argument("a")
+    vx.add_argument("b")
+    vx.add_argument("--json", action="store_true")
+    vx.add_argument("--limit", type=int, default=10, help="items shown per kind of change")
+    vx.set_defaults(func=cmd_versions_diff)

@@ -1,14 +1,16 @@
 """The versions worker's subscriptions: the saga coordinator's reactions to requests and phase events."""
 
-from services.versions import saga
+from services.versions import commands, saga
 from shared.contracts import (
     AmionScraped,
     AmionScrapeFailed,
+    ArchiveVersion,
     CoverageCalculated,
     CoverageFailed,
     ImportRequested,
     OdsImported,
     OdsImportFailed,
+    PromoteVersion,
 )
 from shared.messaging.consumer import Handler, in_thread
 from shared.worker import Periodic
@@ -21,6 +23,8 @@ HANDLERS: dict[type, Handler] = {
     AmionScrapeFailed: in_thread(saga.on_amion_scrape_failed),
     CoverageCalculated: in_thread(saga.on_coverage_calculated),
     CoverageFailed: in_thread(saga.on_coverage_failed),
+    PromoteVersion: in_thread(commands.on_promote),
+    ArchiveVersion: in_thread(commands.on_archive),
 }
 
 PERIODIC = [Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, saga.sweep_timeouts)]

@@ -1,12 +1,20 @@
-"""Read side of the saga: a workflow with its phases, for operators."""
+"""Read side of the versions service: workflows with their phases, and schedule versions, for operators."""
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.db.models import Workflow, WorkflowPhase
+from shared.db.models import (
+    Assignment,
+    AuditRecord,
+    HospitalGroup,
+    ScheduleVersion,
+    ShiftInstance,
+    Workflow,
+    WorkflowPhase,
+)
 
 
 def workflow_view(session: Session, workflow_id: uuid.UUID) -> dict[str, Any] | None:
@@ -58,3 +66,65 @@ def workflow_rows(session: Session, state: str | None = None, limit: int = 50) -
         }
         for w in session.scalars(query)
     ]
+
+
+def version_rows(session: Session, group: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+    query = (
+        select(ScheduleVersion, HospitalGroup.name)
+        .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+        .where(ScheduleVersion.deleted_at.is_(None))
+        .order_by(ScheduleVersion.period_start, ScheduleVersion.created_at)
+    )
+    if group:
+        query = query.where(HospitalGroup.name == group)
+    if state:
+        query = query.where(ScheduleVersion.state == state)
+    return [
+        {
+            "version_id": str(v.id),
+            "group": group_name,
+            "state": v.state,
+            "layout": v.layout,
+            "period": {"start": v.period_start.isoformat(), "end": v.period_end.isoformat()},
+            "template": v.template_name,
+            "created_at": v.created_at.isoformat(),
+        }
+        for v, group_name in session.execute(query)
+    ]
+
+
+def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | None:
+    found = session.execute(
+        select(ScheduleVersion, HospitalGroup.name)
+        .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+        .where(ScheduleVersion.id == version_id)
+    ).first()
+    if found is None:
+        return None
+    version, group_name = found
+    audit = session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.entity == "schedule_version", AuditRecord.entity_id == str(version_id))
+        .order_by(AuditRecord.at, AuditRecord.id)
+    ).all()
+    return {
+        "version_id": str(version.id),
+        "group": group_name,
+        "state": version.state,
+        "deleted_at": version.deleted_at.isoformat() if version.deleted_at else None,
+        "layout": version.layout,
+        "period": {"start": version.period_start.isoformat(), "end": version.period_end.isoformat()},
+        "template": version.template_name,
+        "template_sha256": version.template_sha256,
+        "workflow_id": str(version.workflow_id),
+        "shift_instances": session.scalar(select(func.count()).where(ShiftInstance.version_id == version_id)),
+        "assignments": session.scalar(select(func.count()).where(Assignment.version_id == version_id)),
+        "findings": version.findings,
+        "audit": [
+            {
+                "at": a.at.isoformat(), "actor": a.actor, "action": a.action, "from": a.from_state,
+                "to": a.to_state, "reason": a.reason,
+            }
+            for a in audit
+        ],
+    }  # fmt: skip

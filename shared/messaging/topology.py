@@ -33,7 +33,10 @@ class ConsumerQueue:
 CONSUMERS: dict[str, ConsumerQueue] = {
     q.consumer: q
     for q in (
-        ConsumerQueue("versions", ("import.requested", "event.ods.*", "event.amion.*", "event.coverage.*")),
+        ConsumerQueue(
+            "versions",
+            ("import.requested", "command.versions.*", "event.ods.*", "event.amion.*", "event.coverage.*"),
+        ),
         ConsumerQueue("ods_importer", ("command.ods_importer.*",)),
         ConsumerQueue("amion_scraper", ("command.amion_scraper.*",)),
         ConsumerQueue("coverage", ("command.coverage.*",)),

@@ -52,17 +52,22 @@ def publish(amqp_url: str, body: bytes, routing_key: str = "import.requested", m
 
 
 def publish_and_receive(
-    amqp_url: str, body: bytes, binding: str, match: dict[str, str], timeout_s: float = 90.0
+    amqp_url: str,
+    body: bytes,
+    binding: str,
+    match: dict[str, str],
+    timeout_s: float = 90.0,
+    routing_key: str = "import.requested",
 ) -> dict[str, Any]:
-    """Bind a private queue to `binding`, publish an import request, return the first event whose fields
-    equal `match`."""
+    """Bind a private queue to `binding`, publish `body` (an import request unless `routing_key` says
+    otherwise), return the first event whose fields equal `match`."""
 
     async def run() -> dict[str, Any]:
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             await queue.bind(EXCHANGE, routing_key=binding)
-            await _publish(channel, body, "import.requested", str(uuid.uuid4()))
+            await _publish(channel, body, routing_key, str(uuid.uuid4()))
             async with queue.iterator() as messages:
                 async for message in messages:
                     async with message.process():
@@ -72,6 +77,13 @@ def publish_and_receive(
         raise AssertionError("queue iterator ended")
 
     return asyncio.run(asyncio.wait_for(run(), timeout_s))
+
+
+def publish_command_and_receive(
+    amqp_url: str, routing_key: str, command: dict[str, Any], binding: str, match: dict[str, str]
+) -> dict[str, Any]:
+    body = json.dumps({"schema_version": 1, **command}).encode()
+    return publish_and_receive(amqp_url, body, binding, match, routing_key=routing_key)
 
 
 def find_dead_letter(

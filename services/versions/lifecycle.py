@@ -1,0 +1,139 @@
+"""Schedule-version lifecycle: STAGING -> PRODUCTION -> ARCHIVED, nothing else; soft delete of staging.
+
+Promotion locks the group's row first, so promotions within a group run one at a time, and archives the
+group's production versions whose period overlaps in the same transaction: at any instant at most one
+production version covers a date. Every transition writes an audit record and, through the outbox, an event.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from shared.contracts import Period, VersionArchived, VersionPromoted
+from shared.db.models import AuditRecord, CoverageCalculation, CoverageCell, HospitalGroup, ScheduleVersion
+from shared.messaging import outbox
+
+STAGING, PRODUCTION, ARCHIVED = "STAGING", "PRODUCTION", "ARCHIVED"
+
+
+class TransitionRefused(Exception):
+    """The version's state or content does not allow this; the text says why and what to do."""
+
+
+def _audit(session: Session, version: ScheduleVersion, actor: str, action: str, to_state: str | None,
+           reason: str | None, **details: object) -> None:  # fmt: skip
+    session.add(
+        AuditRecord(
+            actor=actor, entity="schedule_version", entity_id=str(version.id), action=action,
+            from_state=version.state, to_state=to_state, reason=reason, details={k: str(v) for k, v in details.items()},
+        )
+    )  # fmt: skip
+
+
+def _event_ids(version_id: uuid.UUID, state: str) -> dict[str, str]:
+    return {"message_id": f"version:{version_id}:{state}", "correlation_id": str(version_id)}
+
+
+def _locked_version(session: Session, version_id: uuid.UUID) -> ScheduleVersion:
+    version = session.scalars(select(ScheduleVersion).where(ScheduleVersion.id == version_id).with_for_update()).first()
+    if version is None or version.deleted_at is not None:
+        raise TransitionRefused(f"no schedule version {version_id}")
+    return version
+
+
+def blockers(session: Session, version: ScheduleVersion) -> list[str]:
+    """Why this version should not go to production: import errors, missing coverage, critical gaps."""
+    found = []
+    errors = [f for f in version.findings if f.get("severity") == "ERROR"]
+    if errors:
+        found.append(f"its import has {len(errors)} error(s)")
+    latest = session.scalars(
+        select(CoverageCalculation.id)
+        .where(CoverageCalculation.version_id == version.id)
+        .order_by(CoverageCalculation.created_at.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        found.append("no coverage has been calculated for it")
+    else:
+        gaps = session.scalar(
+            select(func.count()).where(
+                CoverageCell.calculation_id == latest,
+                or_(CoverageCell.status == "SPECIALTY_MISMATCH",
+                    and_(CoverageCell.status == "UNCOVERED", CoverageCell.mandatory)),
+            )
+        )  # fmt: skip
+        if gaps:
+            found.append(f"its latest coverage has {gaps} critical gap(s)")
+    return found
+
+
+def promote(
+    session: Session, version_id: uuid.UUID, actor: str, *, force: bool = False, reason: str | None = None
+) -> list[uuid.UUID]:
+    """Promote a STAGING version; returns the production versions it archived."""
+    group_id = session.scalar(select(ScheduleVersion.group_id).where(ScheduleVersion.id == version_id))
+    if group_id is None:
+        raise TransitionRefused(f"no schedule version {version_id}")
+    group = session.scalars(select(HospitalGroup).where(HospitalGroup.id == group_id).with_for_update()).one()
+    version = _locked_version(session, version_id)
+    if version.state != STAGING:
+        raise TransitionRefused(f"version {version_id} is {version.state}; only a STAGING version can be promoted")
+    problems = blockers(session, version)
+    if problems and not force:
+        raise TransitionRefused(
+            f"version {version_id} cannot be promoted: {'; '.join(problems)}. "
+            "Promote with force and a reason to override."
+        )
+    if force and not (reason and reason.strip()):
+        raise TransitionRefused("a forced promotion needs a reason")
+    overlapping = session.scalars(
+        select(ScheduleVersion)
+        .where(
+            ScheduleVersion.group_id == group.id,
+            ScheduleVersion.state == PRODUCTION,
+            ScheduleVersion.id != version.id,
+            ScheduleVersion.period_start <= version.period_end,
+            ScheduleVersion.period_end >= version.period_start,
+        )
+        .with_for_update()
+    ).all()
+    for old in overlapping:
+        why = f"superseded by {version.id}"
+        _audit(session, old, actor, "archive", ARCHIVED, why, superseded_by=version.id)
+        old.state = ARCHIVED
+        event = VersionArchived(version_id=old.id, by=actor, reason=why, superseded_by=version.id)
+        outbox.add(session, event, **_event_ids(old.id, ARCHIVED))
+    _audit(session, version, actor, "promote", PRODUCTION, reason, forced=force, overridden="; ".join(problems))
+    version.state = PRODUCTION
+    event = VersionPromoted(
+        version_id=version.id, group=group.name, period=Period(start=version.period_start, end=version.period_end),
+        archived=[v.id for v in overlapping], by=actor, forced=force, reason=reason,
+    )  # fmt: skip
+    outbox.add(session, event, **_event_ids(version.id, PRODUCTION))
+    return [v.id for v in overlapping]
+
+
+def archive(session: Session, version_id: uuid.UUID, actor: str, reason: str | None = None) -> None:
+    version = _locked_version(session, version_id)
+    if version.state != PRODUCTION:
+        raise TransitionRefused(
+            f"version {version_id} is {version.state}; only a PRODUCTION version can be archived"
+            + (" (delete a STAGING version instead)" if version.state == STAGING else "")
+        )
+    _audit(session, version, actor, "archive", ARCHIVED, reason)
+    version.state = ARCHIVED
+    outbox.add(
+        session, VersionArchived(version_id=version.id, by=actor, reason=reason), **_event_ids(version.id, ARCHIVED)
+    )
+
+
+def delete(session: Session, version_id: uuid.UUID, actor: str, reason: str) -> None:
+    """Soft delete: the version disappears from lists and can no longer change; its rows stay for audit."""
+    version = _locked_version(session, version_id)
+    if version.state != STAGING:
+        raise TransitionRefused(f"version {version_id} is {version.state}; only a STAGING version can be deleted")
+    _audit(session, version, actor, "delete", None, reason)
+    version.deleted_at = datetime.now(UTC)
