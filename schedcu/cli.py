@@ -55,6 +55,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(month=args.month, workdir=Path(args.workdir))
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from shared.messaging import dead_letters
+
+    url = get_settings().amqp_url
+    try:
+        if args.dlq_command == "list":
+            for queue, count in asyncio.run(dead_letters.depths(url)).items():
+                print(f"{queue:<40} {count}")
+            return 0
+        if args.dlq_command == "show":
+            letters = asyncio.run(dead_letters.peek(url, args.queue, args.limit))
+        else:
+            letters = asyncio.run(dead_letters.redrive(url, args.queue, args.message_id))
+    except dead_letters.UnknownQueue as error:
+        print(error, file=sys.stderr)
+        return 1
+    if args.json:
+        print(dead_letters.as_json(letters))
+        return 0
+    verb = "redriven" if args.dlq_command == "redrive" else "dead letters"
+    print(f"{len(letters)} {verb} from {dead_letters.consumer_queue(args.queue).dead_letter_name}")
+    for letter in letters:
+        print(f"  {letter.message_id}  {letter.routing_key}  reason: {letter.reason}")
+        if args.dlq_command == "show":
+            print(f"      {letter.body_preview}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="schedcu", description="Radiology night-coverage scheduling.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -75,6 +105,19 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--month", default=None, help="YYYY-MM (default: next month)")
     d.add_argument("--workdir", default=".schedcu/demo")
     d.set_defaults(func=cmd_demo)
+
+    q = sub.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="dlq_command", required=True)
+    q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)
+    qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
+    qs.add_argument("queue", help="versions, ods_importer, amion_scraper or coverage")
+    qs.add_argument("--limit", type=int, default=20)
+    qs.add_argument("--json", action="store_true")
+    qs.set_defaults(func=cmd_dlq)
+    qr = q.add_parser("redrive", help="publish dead letters back to their original routing key")
+    qr.add_argument("queue")
+    qr.add_argument("--message-id", help="only this message")
+    qr.add_argument("--json", action="store_true")
+    qr.set_defaults(func=cmd_dlq)
 
     for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli):
         service_cli.register(sub)

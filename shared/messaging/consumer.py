@@ -26,6 +26,7 @@ from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Con
 log = logging.getLogger(__name__)
 
 REASON_HEADER = "x-schedcu-reason"
+ROUTING_KEY_HEADER = "x-schedcu-routing-key"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ def parse(raw: IncomingMessage, handlers: Mapping[type[Contract], Handler]) -> C
 
 async def dead_letter(broker: RabbitBroker, queue: ConsumerQueue, raw: IncomingMessage, reason: str) -> None:
     headers = dict(raw.headers or {})
-    headers.update({REASON_HEADER: reason[:4000], "x-schedcu-queue": queue.name})
+    headers.update(
+        {REASON_HEADER: reason[:4000], ROUTING_KEY_HEADER: raw.routing_key or "", "x-schedcu-queue": queue.name}
+    )
     await broker.publish(
         raw.body,
         exchange=DEAD_LETTER_EXCHANGE,

@@ -103,3 +103,22 @@ def find_dead_letter(
         raise AssertionError(f"no dead letter {message_id} in {queue_name} within {timeout_s} s")
 
     return asyncio.run(run())
+
+
+def park_in_dead_letters(amqp_url: str, dead_letter_queue: str, body: bytes, routing_key: str, message_id: str) -> None:
+    """Put a message into a dead-letter queue as the consumer does when it gives up on one."""
+
+    async def run() -> None:
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange("schedcu.dead-letter")
+            await exchange.publish(
+                aio_pika.Message(
+                    body, message_id=message_id, content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    headers={"x-schedcu-reason": "worker crashed (test)", "x-schedcu-routing-key": routing_key},
+                ),
+                routing_key=dead_letter_queue,
+            )  # fmt: skip
+
+    asyncio.run(run())

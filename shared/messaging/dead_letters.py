@@ -1,0 +1,125 @@
+"""Operators' view of the dead-letter queues: how deep, what is in them and why, and redriving messages
+back to their original routing key. A redriven message keeps its message id, so a consumer that already
+processed it skips it (inbox): it is processed once."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from shared.messaging.consumer import REASON_HEADER, ROUTING_KEY_HEADER
+from shared.messaging.topology import CONSUMERS, EVENTS_EXCHANGE, ConsumerQueue
+
+PREVIEW_CHARS = 300
+
+
+class UnknownQueue(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str | None
+    routing_key: str | None
+    reason: str
+    dead_lettered_from: str | None
+    body_preview: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def consumer_queue(name: str) -> ConsumerQueue:
+    """`versions`, `schedcu.versions` or `schedcu.versions.dead-letter` all name the versions queue."""
+    for queue in CONSUMERS.values():
+        if name in (queue.consumer, queue.name, queue.dead_letter_name):
+            return queue
+    raise UnknownQueue(f"no queue {name!r}; queues: {', '.join(CONSUMERS)}")
+
+
+def _death(message: AbstractIncomingMessage) -> dict[str, Any]:
+    deaths = (message.headers or {}).get("x-death") or []
+    return dict(deaths[0]) if deaths else {}
+
+
+def describe(message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    death = _death(message)
+    routing_key = headers.get(ROUTING_KEY_HEADER) or next(iter(death.get("routing-keys") or []), None)
+    reason = headers.get(REASON_HEADER)
+    if reason is None and death:
+        reason = f"{death.get('reason')} after {death.get('count', '?')} deliveries"
+    text = message.body.decode("utf-8", errors="replace")
+    return DeadLetter(
+        message_id=message.message_id,
+        routing_key=str(routing_key) if routing_key else None,
+        reason=str(reason or "unknown"),
+        dead_lettered_from=str(headers.get("x-schedcu-queue") or death.get("queue") or "") or None,
+        body_preview=text[:PREVIEW_CHARS] + ("..." if len(text) > PREVIEW_CHARS else ""),
+    )
+
+
+async def depths(amqp_url: str) -> dict[str, int]:
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        counts = {}
+        for queue in CONSUMERS.values():
+            declared = await channel.declare_queue(queue.dead_letter_name, passive=True)
+            counts[queue.dead_letter_name] = declared.declaration_result.message_count or 0
+        return counts
+
+
+async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> list[AbstractIncomingMessage]:
+    """Every message now in the dead-letter queue, held unacknowledged on this channel."""
+    dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
+    held = []
+    for _ in range(dlq.declaration_result.message_count or 0):
+        message = await dlq.get(no_ack=False, fail=False)
+        if message is None:
+            break
+        held.append(message)
+    return held
+
+
+async def peek(amqp_url: str, name: str, limit: int) -> list[DeadLetter]:
+    queue = consumer_queue(name)
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        held = await _take(channel, queue)
+        for message in held:
+            await message.nack(requeue=True)
+        return [describe(m) for m in held[:limit]]
+
+
+async def redrive(amqp_url: str, name: str, message_id: str | None = None) -> list[DeadLetter]:
+    """Publish dead letters (all, or the one with `message_id`) back to their routing key; each leaves
+    the dead-letter queue only after the broker confirmed its republication."""
+    queue = consumer_queue(name)
+    redriven = []
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        events = await channel.get_exchange(EVENTS_EXCHANGE.name)
+        for message in await _take(channel, queue):
+            letter = describe(message)
+            if letter.routing_key is None or (message_id is not None and message.message_id != message_id):
+                await message.nack(requeue=True)
+                continue
+            headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
+            await events.publish(
+                aio_pika.Message(
+                    message.body, headers=headers, message_id=message.message_id,
+                    correlation_id=message.correlation_id, content_type=message.content_type,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=letter.routing_key,
+                mandatory=True,
+            )  # fmt: skip
+            await message.ack()
+            redriven.append(letter)
+    return redriven
+
+
+def as_json(letters: list[DeadLetter]) -> str:
+    return json.dumps([letter.to_dict() for letter in letters], indent=2)
