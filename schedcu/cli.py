@@ -1,14 +1,17 @@
 """The `schedcu` command: core commands here, each service's own commands in `services/<service>/cli.py`."""
 
 import argparse
-import logging
 import sys
 from pathlib import Path
+
+import psycopg
+import sqlalchemy.exc
 
 from services.amion_scraper import cli as amion_cli
 from services.coverage import cli as coverage_cli
 from services.ods_importer import cli as ods_cli
 from services.versions import cli as versions_cli
+from shared import logs
 from shared.settings import get_settings
 
 WORKERS = {
@@ -85,6 +88,24 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from schedcu import status
+    from shared.db.session import transaction
+
+    settings = get_settings()
+    if args.watch:
+        try:
+            status.watch(transaction, settings, args.every)
+        except KeyboardInterrupt:
+            return 0
+    with transaction() as session:
+        collected = status.collect(session, settings)
+    print(json.dumps(collected, indent=2) if args.json else status.render(collected))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="schedcu", description="Radiology night-coverage scheduling.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -106,6 +127,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--workdir", default=".schedcu/demo")
     d.set_defaults(func=cmd_demo)
 
+    st = sub.add_parser("status", help="one screen for operators: workers, queues, outbox, workflows, failures")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    st.add_argument("--every", type=float, default=5.0, help="seconds between refreshes with --watch")
+    st.set_defaults(func=cmd_status)
+
     q = sub.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="dlq_command", required=True)
     q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)
     qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
@@ -125,8 +152,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure("cli", get_settings().log_format)
     args = parser().parse_args(argv)
-    sys.exit(args.func(args))
+    try:
+        code = args.func(args)
+    except sqlalchemy.exc.ProgrammingError as error:
+        if not isinstance(error.orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+            raise
+        print("schedcu: the database schema is older than this schedcu: run `schedcu db upgrade`", file=sys.stderr)
+        code = 3
+    except sqlalchemy.exc.OperationalError as error:
+        where = error.orig.__class__.__name__ if error.orig else "connection"
+        print(f"schedcu: cannot use the database ({where}); check SCHEDCU_DATABASE_URL and that PostgreSQL runs",
+              file=sys.stderr)  # fmt: skip
+        code = 3
+    sys.exit(code)

@@ -4,6 +4,7 @@ import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr
@@ -18,6 +19,13 @@ class AmionAccount(BaseModel):
     password_env: str | None = None
     password_file: Path | None = None
     role_mapping: list[tuple[str, str]] = Field(default_factory=list)  # (regex on label, role)
+    source: Literal["report", "grid"] = "report"  # the report (preferred) or the monthly grid (Page=Call)
+    report: Literal["619", "625c", "619tabs", "625ctabs"] = "619"
+    requests_per_s: float = Field(default=1.0, gt=0)  # Amion blocks clients that poll faster
+    max_in_flight: int = Field(default=5, ge=1)
+    timeout_s: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=4, ge=1)
+    backoff_s: float = Field(default=1.0, ge=0)  # the first retry waits up to this, doubling per attempt (full jitter)
 
     def password(self) -> SecretStr:
         if self.password_file is not None:
@@ -35,6 +43,7 @@ class Settings(BaseSettings):
     amion_accounts: dict[str, AmionAccount] = Field(default_factory=dict)
     time_zone: str = "America/New_York"
     holidays: list[date] = Field(default_factory=list)
+    worklist_specialties: dict[str, Literal["BODY", "NEURO"]] = Field(default_factory=dict)  # beats Body sheets, label
 
     max_template_bytes: int = 10_000_000
     max_period_days: int = 400
@@ -52,7 +61,12 @@ class Settings(BaseSettings):
     amion_attempts: int = 2
     coverage_attempts: int = 1
     saga_sweep_s: float = 5.0
+    http_host: str = "127.0.0.1"  # 0.0.0.0 in a container
     http_port: int = 0  # /health and /metrics; 0 picks a free port
+    declare_topology: bool = True  # false: the broker's definitions are preloaded; declare passively only
+    metrics_interval_s: float = 15.0  # how often a worker refreshes its gauges and its heartbeat
+    management_url: str | None = None  # RabbitMQ management API, e.g. http://127.0.0.1:15672 (for `status`)
+    log_format: str = "auto"  # auto (JSON unless on a terminal) | json | text
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str | None = None
     drop_folder: Path | None = None

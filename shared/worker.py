@@ -1,11 +1,14 @@
-"""Runs one service as a worker process: its subscriber, the outbox relay, /health and /metrics."""
+"""Runs one service as a worker process: its subscriber, the outbox relay, periodic jobs, /health and
+/metrics."""
 
 import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -16,9 +19,10 @@ from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.schemas import Channel
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import make_asgi_app
 from sqlalchemy import text
 
+from shared import logs, metrics
 from shared.contracts import Contract
 from shared.db.session import engine
 from shared.messaging import topology
@@ -30,17 +34,29 @@ from shared.telemetry import setup_tracing
 log = logging.getLogger(__name__)
 
 
-def make_broker(
-    settings: Settings, service: str, tracer_provider: TracerProvider, registry: CollectorRegistry | None = None
-) -> RabbitBroker:
-    middlewares: list = [RabbitTelemetryMiddleware(tracer_provider=tracer_provider)]
-    if registry is not None:
-        middlewares.append(RabbitPrometheusMiddleware(registry=registry, app_name=f"schedcu-{service}"))
+@dataclass(frozen=True)
+class Periodic:
+    """A job the worker runs every `interval_s(settings)` seconds until it stops."""
+
+    name: str
+    interval_s: Callable[[Settings], float]
+    run: Callable[[], Awaitable[object]]
+
+
+def in_thread(job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+    return lambda: asyncio.to_thread(job)
+
+
+def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> RabbitBroker:
     return RabbitBroker(
         settings.amqp_url,
         graceful_timeout=settings.graceful_timeout_s,
         default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
-        middlewares=middlewares,
+        middlewares=[
+            RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
+            RabbitPrometheusMiddleware(registry=metrics.REGISTRY, app_name=f"schedcu-{service}"),
+        ],
+        logger=logging.getLogger(f"schedcu.{service}.broker"),
         app_id=f"schedcu-{service}",
     )
 
@@ -69,19 +85,10 @@ def health_endpoint(broker: RabbitBroker) -> Any:
     return health
 
 
-@dataclass(frozen=True)
-class Periodic:
-    """A synchronous job the worker runs in a thread every `interval_s(settings)` seconds."""
-
-    name: str
-    interval_s: Callable[[Settings], float]
-    run: Callable[[], object]
-
-
 async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.Event) -> None:
     while not stopping.is_set():
         try:
-            await asyncio.to_thread(job.run)
+            await job.run()
         except Exception:
             log.exception("%s failed; trying again in %.0f s", job.name, job.interval_s(settings))
         with contextlib.suppress(TimeoutError):
@@ -89,26 +96,34 @@ async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.
 
 
 def create_app(
-    service: str, handlers: Mapping[type[Contract], Handler], periodic: Sequence[Periodic] = ()
+    service: str,
+    handlers: Mapping[type[Contract], Handler],
+    health_url: str,
+    periodic: Sequence[Periodic] = (),
 ) -> AsgiFastStream:
     settings = get_settings()
-    registry = CollectorRegistry()
     tracer_provider = setup_tracing(service, settings)
-    broker = make_broker(settings, service, tracer_provider, registry)
-    subscribe(broker, topology.CONSUMERS[service], handlers, settings.delivery_limit)
+    broker = make_broker(settings, service, tracer_provider)
+    subscribe(broker, topology.CONSUMERS[service], handlers, settings.delivery_limit, declare=settings.declare_topology)
     relay = OutboxRelay(broker, engine(), settings.outbox_poll_s)
+    started_at = datetime.now(UTC)
+    gauges = Periodic(
+        "metrics",
+        lambda s: s.metrics_interval_s,
+        lambda: metrics.refresh(settings.amqp_url, engine(), service, health_url, started_at),
+    )
     running: list[asyncio.Task[None]] = []
     stopping = asyncio.Event()
 
     async def declare_topology() -> None:
         await broker.connect()
-        await topology.declare(broker, settings.delivery_limit)
+        if settings.declare_topology:
+            await topology.declare(broker, settings.delivery_limit)
 
     async def start_background() -> None:
         running.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        running.extend(
-            asyncio.create_task(run_periodically(job, settings, stopping), name=job.name) for job in periodic
-        )
+        for job in (gauges, *periodic):
+            running.append(asyncio.create_task(run_periodically(job, settings, stopping), name=job.name))
 
     async def stop_background() -> None:
         relay.stop()
@@ -117,14 +132,29 @@ def create_app(
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health", health_endpoint(broker)), ("/metrics", make_asgi_app(registry))],
+        asgi_routes=[("/health", health_endpoint(broker)), ("/metrics", make_asgi_app(metrics.REGISTRY))],
         on_startup=[declare_topology],
         after_startup=[start_background],
         on_shutdown=[stop_background],
         after_shutdown=[tracer_provider.shutdown],
+        logger=logging.getLogger(f"schedcu.{service}.app"),
     )
+
+
+def _bound_port(host: str, port: int) -> int:
+    """The port to serve on: `port`, or a free one when it is 0 (so the heartbeat can say where)."""
+    if port:
+        return port
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def run(service: str, handlers: Mapping[type[Contract], Handler], port: int, periodic: Sequence[Periodic] = ()) -> None:
     """Serve until SIGTERM/SIGINT; in-flight messages finish (graceful timeout) before the process exits."""
-    uvicorn.run(create_app(service, handlers, periodic), host="127.0.0.1", port=port, log_level="info")
+    settings = get_settings()
+    logs.configure(service, settings.log_format)
+    port = _bound_port(settings.http_host, port)
+    shown_host = socket.gethostname() if settings.http_host == "0.0.0.0" else settings.http_host
+    app = create_app(service, handlers, f"http://{shown_host}:{port}/health", periodic)
+    uvicorn.run(app, host=settings.http_host, port=port, log_config=None, log_level="info")

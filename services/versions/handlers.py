@@ -14,6 +14,7 @@ from shared.contracts import (
 )
 from shared.messaging.consumer import Handler, in_thread
 from shared.worker import Periodic
+from shared.worker import in_thread as job_in_thread
 
 HANDLERS: dict[type, Handler] = {
     ImportRequested: in_thread(saga.start_workflow),
@@ -27,4 +28,4 @@ HANDLERS: dict[type, Handler] = {
     ArchiveVersion: in_thread(commands.on_archive),
 }
 
-PERIODIC = [Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, saga.sweep_timeouts)]
+PERIODIC = [Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, job_in_thread(saga.sweep_timeouts))]

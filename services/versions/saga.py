@@ -40,6 +40,7 @@ from shared.db.session import transaction
 from shared.findings import Finding, Severity
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery
+from shared.metrics import PHASE_DURATION
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class Saga:
         row.state = state
         row.finished_at = _now()
         row.deadline_at = None
+        if row.started_at is not None:
+            PHASE_DURATION.labels(phase=phase.value, outcome=state.value).observe(
+                (row.finished_at - row.started_at).total_seconds()
+            )
         self.add_messages(phase, messages)
         self._touch()
 

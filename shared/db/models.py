@@ -239,3 +239,14 @@ class InboxMessage(Base):
     consumer: Mapped[str] = mapped_column(String(50), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     processed_at: Mapped[datetime] = _now()
+
+
+class WorkerHeartbeat(Base):
+    """Each running worker process, refreshed every few seconds, so that operators can find them all."""
+
+    __tablename__ = "worker_heartbeats"
+    instance: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    service: Mapped[str] = mapped_column(String(50))
+    health_url: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

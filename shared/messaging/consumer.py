@@ -21,6 +21,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from shared.contracts import BY_ROUTING_KEY, Contract
+from shared.logs import MESSAGE_CONTEXT, MessageIds
 from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, work_queue
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,11 @@ def subscribe(
     queue: ConsumerQueue,
     handlers: Mapping[type[Contract], Handler],
     delivery_limit: int,
+    declare: bool = True,
 ) -> None:
-    @broker.subscriber(work_queue(queue, delivery_limit), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL)
+    """Consume `queue`; with `declare` False the queue must exist (broker definitions) and is only checked."""
+
+    @broker.subscriber(work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL)
     async def on_message(message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message
         try:
@@ -111,6 +115,7 @@ def subscribe(
             await message.ack()
             return
         delivery = Delivery(message_id_of(raw), raw.correlation_id, raw.routing_key or "", raw.redelivered)
+        MESSAGE_CONTEXT.set(MessageIds(delivery.message_id, delivery.correlation_id))
         try:
             await handlers[type(body)](body, delivery)
         except Unprocessable as error:

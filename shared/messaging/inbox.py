@@ -4,6 +4,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from shared.db.models import InboxMessage
+from shared.metrics import INBOX_DUPLICATES
 
 
 def first_delivery(session: Session, consumer: str, message_id: str) -> bool:
@@ -17,7 +18,10 @@ def first_delivery(session: Session, consumer: str, message_id: str) -> bool:
         .on_conflict_do_nothing()
         .returning(InboxMessage.message_id)
     ).first()
-    return inserted is not None
+    if inserted is None:
+        INBOX_DUPLICATES.labels(consumer=consumer).inc()
+        return False
+    return True
 
 
 def already_processed(session: Session, consumer: str, message_id: str) -> bool:

@@ -11,7 +11,8 @@ from shared.settings import Settings
 
 async def publish_now(settings: Settings, message: Contract, *, message_id: str, correlation_id: str) -> None:
     async with RabbitBroker(settings.amqp_url, app_id="schedcu-cli") as broker:
-        await topology.declare(broker, settings.delivery_limit)
+        if settings.declare_topology:
+            await topology.declare(broker, settings.delivery_limit)
         await broker.publish(
             message.model_dump_json().encode(),
             exchange=EVENTS_EXCHANGE,

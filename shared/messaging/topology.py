@@ -44,11 +44,12 @@ CONSUMERS: dict[str, ConsumerQueue] = {
 }
 
 
-def work_queue(queue: ConsumerQueue, delivery_limit: int) -> RabbitQueue:
+def work_queue(queue: ConsumerQueue, delivery_limit: int, declare: bool = True) -> RabbitQueue:
     return RabbitQueue(
         queue.name,
         queue_type=QueueType.QUORUM,
         durable=True,
+        declare=declare,
         routing_key=queue.bindings[0],
         arguments={
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,

@@ -1,0 +1,163 @@
+"""`schedcu status`: one screen for an operator — workers, queues, dead letters, outbox, workflows, failures."""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aio_pika
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
+from shared.messaging.topology import CONSUMERS, UNROUTED_QUEUE
+from shared.settings import Settings
+
+QUEUE_NAMES = [name for q in CONSUMERS.values() for name in (q.name, q.dead_letter_name)] + [UNROUTED_QUEUE.name]
+RECENT_WORKERS_S = 3600
+
+
+def _age(then: datetime | None, now: datetime) -> float | None:
+    return (now - then).total_seconds() if then else None
+
+
+def workers(session: Session, settings: Settings, now: datetime) -> list[dict[str, Any]]:
+    rows = session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.service, WorkerHeartbeat.instance)).all()
+    found = []
+    for w in rows:
+        seen = _age(w.last_seen, now) or 0.0
+        if seen > RECENT_WORKERS_S:
+            continue
+        try:
+            response = httpx.get(w.health_url, timeout=2.0)
+            health = "ok" if response.status_code == 200 else f"unhealthy {response.text.strip()}"
+        except httpx.HTTPError:
+            health = "unreachable"
+        if seen > 3 * settings.metrics_interval_s and health == "unreachable":
+            health = "gone"
+        found.append({"service": w.service, "instance": w.instance, "health": health, "last_seen_s": round(seen, 1)})
+    return found
+
+
+async def _queues_by_declaration(amqp_url: str) -> list[dict[str, Any]]:
+    async with await aio_pika.connect(amqp_url) as connection:
+        found = []
+        for name in QUEUE_NAMES:
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelClosed:
+                found.append({"queue": name, "messages": None, "consumers": None, "missing": True})
+                continue
+            result = declared.declaration_result
+            found.append({"queue": name, "messages": result.message_count, "consumers": result.consumer_count})
+        return found
+
+
+def _queues_by_management(settings: Settings) -> list[dict[str, Any]]:
+    assert settings.management_url
+    amqp = urlsplit(settings.amqp_url)
+    vhost = quote(amqp.path.lstrip("/") or "/", safe="")
+    response = httpx.get(
+        f"{settings.management_url.rstrip('/')}/api/queues/{vhost}",
+        params={"columns": "name,messages,messages_unacknowledged,consumers"},
+        auth=(amqp.username or "guest", amqp.password or "guest"),
+        timeout=5.0,
+    )
+    response.raise_for_status()
+    by_name = {q["name"]: q for q in response.json()}
+    return [
+        {
+            "queue": name,
+            "messages": by_name.get(name, {}).get("messages"),
+            "unacknowledged": by_name.get(name, {}).get("messages_unacknowledged"),
+            "consumers": by_name.get(name, {}).get("consumers"),
+        }
+        for name in QUEUE_NAMES
+    ]
+
+
+def queues(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    if settings.management_url:
+        try:
+            return "management API", _queues_by_management(settings)
+        except httpx.HTTPError:
+            pass
+    return "passive declarations", asyncio.run(_queues_by_declaration(settings.amqp_url))
+
+
+def failures(session: Session, limit: int = 5) -> list[dict[str, Any]]:
+    found = []
+    recent = session.scalars(
+        select(Workflow)
+        .where(Workflow.state.in_(["FAILED", "COMPLETED_WITH_WARNINGS"]))
+        .order_by(Workflow.finished_at.desc().nulls_last())
+        .limit(limit)
+    ).all()
+    for w in recent:
+        failed = session.scalars(
+            select(WorkflowPhase)
+            .where(WorkflowPhase.workflow_id == w.id, WorkflowPhase.state == "FAILED")
+            .order_by(WorkflowPhase.position)
+        ).all()
+        last = failed[0].messages[-1]["text"] if failed and failed[0].messages else ""
+        found.append(
+            {
+                "workflow_id": str(w.id),
+                "state": w.state,
+                "finished_at": w.finished_at.isoformat() if w.finished_at else None,
+                "failed_phase": failed[0].phase if failed else None,
+                "message": last,
+            }
+        )
+    return found
+
+
+def collect(session: Session, settings: Settings) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    backlog, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at))).one()
+    source, queue_rows = queues(settings)
+    return {
+        "at": now.isoformat(),
+        "workers": workers(session, settings, now),
+        "queues_from": source,
+        "queues": queue_rows,
+        "outbox": {"backlog": backlog, "oldest_age_s": round(_age(oldest, now) or 0.0, 1)},
+        "workflows": dict(session.execute(select(Workflow.state, func.count()).group_by(Workflow.state)).all()),
+        "latest_failures": failures(session),
+    }
+
+
+def render(status: dict[str, Any]) -> str:
+    lines = [f"schedcu status at {status['at'][:19]}Z", "", "workers"]
+    if not status["workers"]:
+        lines.append("  none has reported in the last hour")
+    for w in status["workers"]:
+        lines.append(f"  {w['service']:<14} {w['instance']:<28} {w['health']:<12} seen {w['last_seen_s']:.0f} s ago")
+    lines += ["", f"queues (from {status['queues_from']})"]
+    for q in status["queues"]:
+        if q.get("missing"):
+            lines.append(f"  {q['queue']:<38} not declared")
+            continue
+        dead = q["queue"].endswith(".dead-letter") and q["messages"]
+        flag = "  <- dead letters: schedcu dlq show" if dead else ""
+        lines.append(f"  {q['queue']:<38} {q['messages']!s:>7} messages {q['consumers']!s:>3} consumers{flag}")
+    outbox = status["outbox"]
+    lines += ["", f"outbox: {outbox['backlog']} waiting, oldest {outbox['oldest_age_s']:.0f} s", ""]
+    lines.append("workflows: " + ("  ".join(f"{k} {v}" for k, v in sorted(status["workflows"].items())) or "none"))
+    lines += ["", "latest failures"]
+    if not status["latest_failures"]:
+        lines.append("  none")
+    for f in status["latest_failures"]:
+        lines.append(f"  {f['workflow_id']}  {f['state']:<23} {f['failed_phase'] or '-':<13} {f['message'][:70]}")
+    return "\n".join(lines)
+
+
+def watch(session_factory: Any, settings: Settings, every_s: float) -> None:
+    while True:
+        with session_factory() as session:
+            text = render(collect(session, settings))
+        print("\033[2J\033[H" + text, flush=True)
+        time.sleep(every_s)
