@@ -71,7 +71,7 @@ def worker(name: str, env: dict[str, str], log_dir: Path) -> Process:
         args=schedcu_command("worker", name, "--port", str(port)),
         env=env,
         health_url=f"http://127.0.0.1:{port}/health",
-        log_path=log_dir / f"{name}.log",
+        log_path=log_dir / f"{name}-{port}.log",
     )
 
 

@@ -136,7 +136,7 @@ class Pipeline:
 
     def restart(self, name: str) -> None:
         old = self.workers[name]
-        self.workers[name] = processes.worker(name, self.env, self.log_dir).start()
+        self.workers[name] = processes.worker(name.split("#")[0], self.env, self.log_dir).start()
         self.workers[name].wait_healthy()
         assert old.popen is not None and old.popen.poll() is not None
 
@@ -165,8 +165,9 @@ class Pipeline:
 
 
 @contextmanager
-def running_pipeline(services: Services, work: Path, **settings: str) -> Iterator[Pipeline]:
-    """The fake Amion and the four workers as processes on `services`, with extra SCHEDCU_ settings."""
+def running_pipeline(services: Services, work: Path, replicas: int = 1, **settings: str) -> Iterator[Pipeline]:
+    """The fake Amion and `replicas` processes of each of the four workers on `services`, with extra SCHEDCU_
+    settings. Replicas after the first are named `<worker>#<n>`."""
     log_dir = work / "logs"
     log_dir.mkdir()
     truth_file = work / "truth.yaml"
@@ -187,7 +188,11 @@ def running_pipeline(services: Services, work: Path, **settings: str) -> Iterato
         }
     )
     env.update({f"SCHEDCU_{key.upper()}": value for key, value in settings.items()})
-    workers = {name: processes.worker(name, env, log_dir).start() for name in processes.WORKER_NAMES}
+    workers = {
+        name if n == 1 else f"{name}#{n}": processes.worker(name, env, log_dir).start()
+        for name in processes.WORKER_NAMES
+        for n in range(1, replicas + 1)
+    }
     pipeline = Pipeline(services, env, workers, fake, sample_template(), log_dir)
     try:
         for w in workers.values():
