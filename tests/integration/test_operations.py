@@ -81,3 +81,22 @@ def test_one_import_is_one_trace_across_all_four_workers(replicated: Pipeline, r
 
     services = eventually(trace_services, 30, "spans of all four workers under the workflow's trace")
     assert services >= SERVICES
+
+
+def test_worker_logs_are_json_lines_carrying_workflow_message_and_trace_ids(replicated: Pipeline) -> None:
+    workflow_id = submit(replicated, f"logged-{uuid.uuid4()}")
+    assert replicated.wait_terminal(workflow_id) == "COMPLETED"
+
+    lines = [
+        json.loads(line)
+        for log in replicated.log_dir.glob("*.log")
+        if not log.name.startswith("fake-amion")
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if line.startswith("{")
+    ]
+    mine = [line for line in lines if line.get("workflow_id") == str(workflow_id)]
+    assert {line["service"] for line in mine} == {"versions", "ods_importer", "amion_scraper", "coverage"}
+    handled = [line for line in mine if line["logger"].startswith("services.")]
+    assert handled, "no line logged by the services while handling the workflow's messages"
+    for line in handled:
+        assert line["message_id"] and line["trace_id"], line
