@@ -20,6 +20,12 @@ pytestmark = pytest.mark.integration
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 WEEK = ("2026-03-02", "2026-03-08")
+SCHEDCU_METRICS = (
+    "schedcu_outbox_backlog",
+    "schedcu_outbox_oldest_age_seconds",
+    'schedcu_workflows{state="COMPLETED"}',
+    'schedcu_dead_letters{queue="schedcu.versions.dead-letter"}',
+)
 
 
 def request_body(pipeline: Pipeline, request_id: str, period: tuple[str, str] = WEEK) -> bytes:
@@ -160,6 +166,36 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
         metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
         assert f'app_name="schedcu-{name.replace("-", "_")}"' in metrics, name
         assert "faststream_received_messages_total" in metrics, name
+        for family in SCHEDCU_METRICS:
+            assert family in metrics, (name, family)
+    versions_metrics = httpx.get(pipeline.workers["versions"].health_url.replace("/health", "/metrics"), timeout=10)
+    assert 'schedcu_phase_duration_seconds_count{outcome="SUCCEEDED",phase="COVERAGE"}' in versions_metrics.text
+
+
+def test_status_shows_workers_queues_outbox_and_workflows(pipeline: Pipeline) -> None:
+    request_id = f"status-{uuid.uuid4()}"
+    amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
+    pipeline.wait_terminal(ids.workflow_id_for(request_id))
+
+    def healthy_workers() -> dict | None:
+        shown = subprocess.run(
+            schedcu_command("status", "--json"),
+            env=pipeline.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        status = json.loads(shown.stdout)
+        services = {w["service"] for w in status["workers"] if w["health"] == "ok"}
+        return status if services >= {"versions", "ods_importer", "amion_scraper", "coverage"} else None
+
+    status = eventually(healthy_workers, 30, "every worker to report healthy in `schedcu status`")
+    queues = {q["queue"]: q for q in status["queues"]}
+    assert queues["schedcu.coverage"]["consumers"] >= 1
+    assert "schedcu.versions.dead-letter" in queues
+    assert status["outbox"]["backlog"] >= 0
+    assert status["workflows"].get("COMPLETED", 0) >= 1
 
 
 def test_sigterm_lets_the_in_flight_scrape_finish_before_the_worker_exits(pipeline: Pipeline) -> None:
