@@ -155,6 +155,7 @@ def run(service: str, handlers: Mapping[type[Contract], Handler], port: int, per
     settings = get_settings()
     logs.configure(service, settings.log_format)
     port = _bound_port(settings.http_host, port)
-    shown_host = socket.gethostname() if settings.http_host == "0.0.0.0" else settings.http_host
+    # bound to every interface (a container): others reach it by the pod's or container's address, not its name
+    shown_host = socket.gethostbyname(socket.gethostname()) if settings.http_host == "0.0.0.0" else settings.http_host
     app = create_app(service, handlers, f"http://{shown_host}:{port}/health", periodic)
     uvicorn.run(app, host=settings.http_host, port=port, log_config=None, log_level="info")
