@@ -1,26 +1,23 @@
-"""Phase 2: fetch the period's months from Amion, match people, store the assignments.
+"""Phase 2: fetch the period's months from Amion, archive every page, store the assignments, report.
 
-The fetch happens before the phase transaction; a message already in the inbox is skipped before any
-request goes out, so a redelivered command does not scrape again.
+A message already in the inbox is skipped before any request goes out, so a redelivered command does not
+scrape again. The batch row is written as PENDING in its own short transaction before the fetch (visible
+while it runs, and reused by a redelivery: its id derives from the message id); the phase transaction then
+writes its final state, the pages, the assignments, the inbox row and the event together.
 """
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
-
-from services.amion_scraper.client import AmionAuthError, AmionClient, AmionFetchError, FetchedPage, months_of_period
-from services.amion_scraper.matching import MatchedAssignment, PersonRef, map_roles, match_people
-from services.amion_scraper.report import AmionRow, parse_report
+from services.amion_scraper import store
+from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
+from services.amion_scraper.client import AmionAuthError, AmionClient, FetchedPage, MonthFetch, Politeness
+from services.amion_scraper.rows import months_of_period
 from shared import ids
-from shared.contracts import AmionScraped, AmionScrapeFailed, ScrapeAmion
-from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
+from shared.contracts import AmionScraped, AmionScrapeFailed, Contract, ScrapeAmion
 from shared.db.session import transaction
-from shared.findings import Finding, Severity, has_errors
+from shared.findings import Finding, Severity
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery, Handler
 from shared.settings import AmionAccount, get_settings
@@ -29,138 +26,98 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "amion_scraper"
 
+_POLITENESS: dict[str, Politeness] = {}
+
 
 class ScrapeError(Exception):
     """The scrape cannot go on; the text is safe to show (it never holds the password)."""
 
-
-def rows_of_pages(pages: Sequence[FetchedPage]) -> tuple[list[AmionRow], list[Finding], dict[str, str]]:
-    rows: list[AmionRow] = []
-    findings: list[Finding] = []
-    outcomes: dict[str, str] = {}
-    for page in pages:
-        label = page.month.strftime("%Y-%m")
-        if page.body.lstrip().startswith("NOFI=No file"):
-            findings.append(
-                Finding(
-                    severity=Severity.WARNING,
-                    code="EMPTY_MONTH",
-                    text=f"Amion has no file for {label}.",
-                    location=label,
-                )
-            )
-            outcomes[label] = "EMPTY"
-            continue
-        parsed = parse_report(page.body, label)
-        rows.extend(parsed.rows)
-        findings.extend(parsed.findings)
-        outcomes[label] = "ERROR" if has_errors(parsed.findings) else "OK"
-    return rows, findings, outcomes
+    def __init__(self, text: str, pages: tuple[FetchedPage, ...] = ()) -> None:
+        super().__init__(text)
+        self.pages = pages
 
 
-def active_people(session: Session) -> list[PersonRef]:
-    found = session.execute(select(Person.id, Person.name, Person.aliases).where(Person.active)).all()
-    return [PersonRef(id=pid, name=name, aliases=tuple(aliases)) for pid, name, aliases in found]
+def politeness_for(name: str, account: AmionAccount) -> Politeness:
+    """The account's limits, one per account for the whole process (every scrape of it shares them)."""
+    if name not in _POLITENESS:
+        _POLITENESS[name] = Politeness(account.max_in_flight, 1.0 / account.requests_per_s)
+    return _POLITENESS[name]
 
 
-def store_scrape(
-    command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, pages: list[FetchedPage], account: AmionAccount
-) -> None:
-    rows, findings, outcomes = rows_of_pages(pages)
-    period_rows = [r for r in rows if command.period.start <= r.schedule_date <= command.period.end]
-    mapped, role_findings = map_roles(period_rows, account.role_mapping)
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
-            return
-        matched, people_findings = match_people(mapped, active_people(session))
-        all_findings = [*findings, *role_findings, *people_findings]
-        state = "PARTIAL" if any(o == "ERROR" for o in outcomes.values()) else "COMPLETE"
-        _store_batch(session, command, batch_id, state, outcomes, all_findings, pages)
-        _replace_assignments(session, command.version_id, batch_id, matched)
-        event = AmionScraped(
+async def fetch(name: str, account: AmionAccount, command: ScrapeAmion) -> list[MonthFetch]:
+    try:
+        password = account.password().get_secret_value()
+    except (LookupError, OSError):
+        raise ScrapeError(f"No password is configured for Amion account {name!r}.") from None
+    client = AmionClient(
+        account.base_url,
+        password,
+        source=account.source,
+        report=account.report,
+        politeness=politeness_for(name, account),
+        timeout=account.timeout_s,
+        attempts=account.attempts,
+        backoff_s=account.backoff_s,
+    )
+    try:
+        async with client:
+            return await client.fetch_months(months_of_period(command.period.start, command.period.end))
+    except AmionAuthError as error:
+        raise ScrapeError(f"Amion refused the password of account {name!r}.", (error.page,)) from None
+
+
+def _event(command: ScrapeAmion, batch_id: uuid.UUID, outcome: ScrapeOutcome) -> Contract:
+    if outcome.state == "FAILED":
+        return AmionScrapeFailed(
             workflow_id=command.workflow_id,
             version_id=command.version_id,
             batch_id=batch_id,
-            state=state,
-            assignments=len(matched),
-            findings=all_findings,
+            reason=outcome.reason,
+            retryable=outcome.retryable,
+            findings=outcome.findings,
         )
+    return AmionScraped(
+        workflow_id=command.workflow_id,
+        version_id=command.version_id,
+        batch_id=batch_id,
+        state=outcome.state,
+        assignments=len(outcome.assignments),
+        findings=outcome.findings,
+    )
+
+
+def open_batch(command: ScrapeAmion, batch_id: uuid.UUID) -> None:
+    with transaction() as session:
+        store.open_batch(session, batch_id, command.version_id, command.workflow_id, command.amion_account)
+
+
+def store_scrape(
+    command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, fetched: list[MonthFetch], account: AmionAccount
+) -> None:
+    pages = [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
+    with transaction() as session:
+        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
+            return
+        people = store.active_people(session)
+        outcome = assess(pages, command.period.start, command.period.end, account.role_mapping, people)
+        store.archive(session, batch_id, [page for f in fetched for page in f.responses])
+        store.record_outcome(session, batch_id, command.version_id, outcome)
         outbox.add(
             session,
-            event,
+            _event(command, batch_id, outcome),
             message_id=ids.result_message_id(delivery.message_id),
             correlation_id=str(command.workflow_id),
         )
 
 
-def _store_batch(
-    session: Session,
-    command: ScrapeAmion,
-    batch_id: uuid.UUID,
-    state: str,
-    outcomes: dict[str, str],
-    findings: list[Finding],
-    pages: list[FetchedPage],
-) -> None:
-    session.add(
-        ScrapeBatch(
-            id=batch_id,
-            version_id=command.version_id,
-            workflow_id=command.workflow_id,
-            account=command.amion_account,
-            state=state,
-            months=outcomes,
-            findings=[f.model_dump(mode="json") for f in findings],
-            finished_at=datetime.now(UTC),
-        )
-    )
-    session.flush()
-    if pages:
-        session.execute(
-            insert(AmionPage),
-            [
-                {
-                    "batch_id": batch_id,
-                    "month": p.month,
-                    "url": p.url,
-                    "status": p.status,
-                    "fetched_at": p.fetched_at,
-                    "sha256": p.sha256,
-                    "body": p.body,
-                }
-                for p in pages
-            ],
-        )
-
-
-def _replace_assignments(
-    session: Session, version_id: uuid.UUID, batch_id: uuid.UUID, matched: list[MatchedAssignment]
-) -> None:
-    session.execute(delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == "AMION"))
-    if matched:
-        session.execute(
-            insert(Assignment),
-            [
-                {
-                    "version_id": version_id,
-                    "schedule_date": m.schedule_date,
-                    "role": m.role,
-                    "person_id": m.person_id,
-                    "source": "AMION",
-                    "scrape_batch_id": batch_id,
-                    "label": m.label,
-                }
-                for m in matched
-            ],
-        )
-
-
-def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, reason: str) -> None:
+def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, error: ScrapeError) -> None:
+    reason = str(error)
+    finding = Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=reason)
     with transaction() as session:
         if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
             return
-        finding = Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=reason)
-        _store_batch(session, command, batch_id, "FAILED", {}, [finding], [])
+        store.archive(session, batch_id, error.pages)
+        store.finish_batch(session, batch_id, "FAILED", {}, [finding])
         event = AmionScrapeFailed(
             workflow_id=command.workflow_id,
             version_id=command.version_id,
@@ -181,36 +138,22 @@ def _already_processed(message_id: str) -> bool:
         return inbox.already_processed(session, CONSUMER, message_id)
 
 
-async def fetch(account: AmionAccount, command: ScrapeAmion) -> list[FetchedPage]:
-    try:
-        password = account.password().get_secret_value()
-    except (LookupError, OSError):
-        raise ScrapeError(f"No password is configured for Amion account {command.amion_account!r}.") from None
-    months = months_of_period(command.period.start, command.period.end)
-    try:
-        async with AmionClient(account.base_url, password) as client:
-            return await client.fetch_months(months)
-    except AmionAuthError:
-        raise ScrapeError(f"Amion refused the password of account {command.amion_account!r}.") from None
-    except AmionFetchError as error:
-        raise ScrapeError(f"Amion could not be read: {error}") from None
-
-
 async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
     if await asyncio.to_thread(_already_processed, delivery.message_id):
         log.info("skipping duplicate %s", delivery.message_id)
         return
     batch_id = ids.derived_id(delivery.message_id, "scrape-batch")
+    await asyncio.to_thread(open_batch, command, batch_id)
     account = get_settings().amion_accounts.get(command.amion_account)
     try:
         if account is None:
             raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
-        pages = await fetch(account, command)
+        fetched = await fetch(command.amion_account, account, command)
     except ScrapeError as error:
         log.warning("scrape for %s failed: %s", command.workflow_id, error)
-        await asyncio.to_thread(store_failure, command, delivery, batch_id, str(error))
+        await asyncio.to_thread(store_failure, command, delivery, batch_id, error)
         return
-    await asyncio.to_thread(store_scrape, command, delivery, batch_id, pages, account)
+    await asyncio.to_thread(store_scrape, command, delivery, batch_id, fetched, account)
 
 
 HANDLERS: dict[type, Handler] = {ScrapeAmion: scrape}

@@ -9,7 +9,7 @@ from datetime import date, time
 from shared.findings import Finding, Severity
 from shared.roles import normalize_role
 
-from .report import AmionRow
+from .rows import AmionRow
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class MatchedAssignment:
     person_id: int
     label: str
     name: str
-    start: time
-    end: time
+    start: time | None
+    end: time | None
+    note: str | None = None
 
 
 def fold_name(text: str) -> str:
@@ -126,6 +127,7 @@ def match_people(
                 name=row.name,
                 start=row.start,
                 end=row.end,
+                note=row.note,
             )
         )
 

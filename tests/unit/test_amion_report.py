@@ -1,9 +1,11 @@
+import csv
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from services.amion_scraper.report import AmionRow, ParsedReport, parse_report, render_report
+from services.amion_scraper.report import ReportKind, parse_report, render_report
+from services.amion_scraper.rows import AmionRow, ParsedPage
 from shared.findings import Severity
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amion"
@@ -125,7 +127,7 @@ def test_empty_page_is_layout_unrecognized() -> None:
 
 def test_header_without_rows_is_an_empty_month() -> None:
     text = render_report([], date(2026, 1, 1))
-    assert parse_report(text, "January 2026") == ParsedReport(rows=(), findings=())
+    assert parse_report(text, "January 2026") == ParsedPage(rows=(), findings=())
 
 
 def test_bad_rows_are_warnings_with_line_numbers_and_placeholders_are_skipped() -> None:
@@ -139,9 +141,12 @@ def test_bad_rows_are_warnings_with_line_numbers_and_placeholders_are_skipped() 
     report = parse_report(text, "January 2026")
     assert [r.name for r in report.rows] == ["Smith, John", "Lee, Ann"]
     first_row_line = text.splitlines().index('"Doe, Jane",1,2,"ON2",3,4,2-30-26,1700,0000') + 1
-    assert [(f.code, f.severity) for f in report.findings] == [("BAD_ROW", Severity.WARNING)] * 3
-    for offset, finding in zip((0, 1, 3), report.findings, strict=True):
+    bad_rows = [f for f in report.findings if f.code == "BAD_ROW"]
+    assert [f.severity for f in bad_rows] == [Severity.WARNING] * 3
+    for offset, finding in zip((0, 1, 3), bad_rows, strict=True):
         assert f"line {first_row_line + offset}" in finding.text
+    (unfilled,) = [f for f in report.findings if f.code == "UNFILLED_SLOTS"]
+    assert unfilled.severity is Severity.INFO and "1 unfilled Amion slot " in unfilled.text
 
 
 def test_rows_lacking_the_division_announced_by_the_header_are_bad_rows() -> None:
@@ -150,3 +155,116 @@ def test_rows_lacking_the_division_announced_by_the_header_are_bad_rows() -> Non
     report = parse_report(text)
     assert len(report.rows) == 1
     assert [f.code for f in report.findings] == ["BAD_ROW"]
+
+
+def test_rendered_625c_header_matches_the_real_layout() -> None:
+    as_of = datetime(2015, 7, 18, 10, 36)
+    for name, with_division in (("report-2015-07-medicine-625c.txt", True), ("report-2015-07-neuro-625c.txt", False)):
+        sample = _sample(name)
+        rows = parse_report(sample).rows
+        rendered = render_report(rows, date(2015, 7, 1), with_division, report="625c", as_of=as_of)
+        sample_lines = sample.splitlines()
+        header_len = next(i for i, line in enumerate(sample_lines) if line.startswith('"'))
+        assert rendered.splitlines()[:header_len] == sample_lines[:header_len]
+        assert parse_report(rendered).rows == rows
+
+
+NOTED = (
+    AmionRow(date(2026, 3, 1), "ON1", "Müller, Jörg", time(22, 0), time(8, 0), note="covers Allen too"),
+    AmionRow(date(2026, 3, 1), "Mid 3", "Smith, John", time(17, 0), time(1, 0)),
+    AmionRow(date(2026, 3, 2), "DAY", "Doe, Jane", time(7, 0), time(7, 0), note='says "hi", twice'),
+)
+
+
+@pytest.mark.parametrize("kind", ["619", "625c", "619tabs", "625ctabs"])
+@pytest.mark.parametrize("with_division", [False, True])
+def test_every_report_kind_round_trips(kind: ReportKind, with_division: bool) -> None:
+    rows = tuple(AmionRow(**{**r.__dict__, "division": "Radiology" if with_division else None}) for r in NOTED)
+    text = render_report(rows, date(2026, 3, 1), with_division, report=kind)
+    assert ("\t" in text) == kind.endswith("tabs")
+    report = parse_report(text, "March 2026")
+    assert report.findings == ()
+    keeps_notes = kind.startswith("625c")
+    assert report.rows == tuple(r if keeps_notes else AmionRow(**{**r.__dict__, "note": None}) for r in rows)
+
+
+def test_tab_separated_rows_may_be_unquoted_names_with_commas() -> None:
+    text = (
+        "Assignments for March 2026\n\n"
+        "Field  1 - 3: Staff name, unique ID, backup ID\n\n"
+        "Smith, John\t1\t2\tON1 (overnight, CPMC)\t3\t4\t3-1-26\t2200\t0800\n"
+        '"Doe, Jane"\t5\t6\t"ON2"\t7\t8\t3-1-26\t2200\t0800\n'
+    )
+    report = parse_report(text)
+    assert report.findings == ()
+    assert [(r.name, r.label) for r in report.rows] == [("Smith, John", "ON1 (overnight, CPMC)"), ("Doe, Jane", "ON2")]
+
+
+def test_header_is_found_by_content_whatever_its_length() -> None:
+    sample = _sample("report-2015-07-neuro-619.txt")
+    longer = "Some Hospital Radiology\nPrinted by the scheduler\n\n" + sample.replace("\n\n", "\n\n\n\n", 1)
+    shorter = "\n".join(line for line in sample.splitlines() if not line.startswith("Field"))
+    for text in (longer, shorter):
+        report = parse_report(text)
+        assert report.findings == ()
+        assert report.rows == parse_report(sample).rows
+
+
+def test_placeholders_in_times_ids_and_division_are_empty_values() -> None:
+    text = (
+        "Assignments for March 2026\n\n"
+        '"---","Smith, John",---,---,"ON1",3,4,3-1-26,---,---\n'
+        '"Rad","Doe, Jane",1,2,"---",3,4,3-1-26,2200,0800\n'
+    )
+    report = parse_report(text, "March 2026")
+    (row,) = report.rows
+    assert (row.name, row.division, row.start, row.end, row.duration) == ("Smith, John", None, None, None, None)
+    assert [f.code for f in report.findings] == ["UNFILLED_SLOTS"]
+
+
+def test_overnight_and_24_hour_shifts() -> None:
+    text = render_report(
+        [
+            AmionRow(date(2026, 3, 1), "ON1", "A", time(22, 0), time(8, 0)),
+            AmionRow(date(2026, 3, 1), "MidC", "B", time(17, 0), time(0, 0)),
+            AmionRow(date(2026, 3, 1), "DAY", "C", time(7, 0), time(7, 0)),
+            AmionRow(date(2026, 3, 31), "ON2", "D", time(23, 0), time(7, 0)),
+        ],
+        date(2026, 3, 1),
+    )
+    rows = parse_report(text).rows
+    assert [r.duration for r in rows] == [timedelta(hours=10), timedelta(hours=7), timedelta(hours=24),
+                                          timedelta(hours=8)]  # fmt: skip
+    assert rows[3].end_at == datetime(2026, 4, 1, 7, 0)
+
+
+def test_title_with_rows_in_another_layout_is_layout_unrecognized_not_an_empty_month() -> None:
+    text = (
+        "Assignments for March 2026\n\nStaff, Assignment, Date, Hours\n\n"
+        '"Smith, John","ON1",2026-03-01,2200-0800,1,2,3\n'
+        '"Doe, Jane","ON2",2026-03-01,2200-0800,1,2,3\n'
+    )
+    report = parse_report(text, "March 2026")
+    assert report.rows == ()
+    (finding,) = report.findings
+    assert (finding.code, finding.severity, finding.location) == ("LAYOUT_UNRECOGNIZED", Severity.ERROR, "March 2026")
+    assert "March 2026" in finding.text and "2 record lines" in finding.text
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["report-2015-07-medicine-619.txt", "report-2015-07-medicine-625c.txt", "report-2015-07-neuro-619.txt",
+     "report-2015-07-neuro-625c.txt"],
+)  # fmt: skip
+def test_placeholders_in_every_sample(name: str) -> None:
+    sample = _sample(name)
+    first, second = (line for line in sample.splitlines() if line.startswith('"'))
+    offset = 1 if "Division" in sample else 0
+    staff = next(csv.reader([first]))[offset]
+    start, end = next(csv.reader([second]))[7 + offset : 9 + offset]
+    unfilled = first.replace(f'"{staff}"', '"---"', 1)
+    untimed = second.replace(f",{start},{end}", ",---,---", 1)
+    report = parse_report(sample.replace(first, unfilled).replace(second, untimed), "July 2015")
+    (row,) = report.rows
+    assert (row.start, row.end, row.duration) == (None, None, None)
+    assert [(f.code, f.severity) for f in report.findings] == [("UNFILLED_SLOTS", Severity.INFO)]

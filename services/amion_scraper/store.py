@@ -1,0 +1,105 @@
+"""Scrape batches, the archive of fetched pages, and the AMION assignments of a version, in PostgreSQL."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
+from shared.findings import Finding
+
+from .assessment import ScrapeOutcome
+from .client import FetchedPage
+from .matching import MatchedAssignment, PersonRef
+
+
+def open_batch(
+    session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, workflow_id: uuid.UUID, account: str
+) -> None:
+    """The batch as PENDING; a redelivered command finds it there and goes on with it."""
+    session.execute(
+        pg_insert(ScrapeBatch)
+        .values(id=batch_id, version_id=version_id, workflow_id=workflow_id, account=account, state="PENDING")
+        .on_conflict_do_nothing(index_elements=[ScrapeBatch.id])
+    )
+
+
+def finish_batch(
+    session: Session, batch_id: uuid.UUID, state: str, months: dict[str, str], findings: Sequence[Finding]
+) -> None:
+    session.execute(
+        update(ScrapeBatch)
+        .where(ScrapeBatch.id == batch_id)
+        .values(
+            state=state,
+            months=months,
+            findings=[f.model_dump(mode="json") for f in findings],
+            finished_at=datetime.now(UTC),
+        )
+    )
+
+
+def archive(session: Session, batch_id: uuid.UUID, pages: Iterable[FetchedPage]) -> None:
+    """Every response received, kept with its batch (the URLs hold `Lo=***`, never the password)."""
+    values = [
+        {
+            "batch_id": batch_id,
+            "month": p.month,
+            "url": p.url,
+            "status": p.status,
+            "fetched_at": p.fetched_at,
+            "sha256": p.sha256,
+            "body": p.body,
+        }
+        for p in pages
+    ]
+    if values:
+        session.execute(insert(AmionPage), values)
+
+
+def archived_pages(session: Session, batch_id: uuid.UUID) -> dict[date, str]:
+    """Each month's page to parse: the last response with status 200 archived for it in the batch."""
+    found = session.execute(
+        select(AmionPage.month, AmionPage.body)
+        .where(AmionPage.batch_id == batch_id, AmionPage.status == 200)
+        .order_by(AmionPage.fetched_at, AmionPage.id)
+    )
+    return dict(found.tuples().all())
+
+
+def active_people(session: Session) -> list[PersonRef]:
+    found = session.execute(select(Person.id, Person.name, Person.aliases).where(Person.active))
+    return [PersonRef(id=pid, name=name, aliases=tuple(aliases)) for pid, name, aliases in found]
+
+
+def replace_assignments(
+    session: Session, version_id: uuid.UUID, batch_id: uuid.UUID, matched: Sequence[MatchedAssignment]
+) -> None:
+    session.execute(delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == "AMION"))
+    if matched:
+        session.execute(
+            insert(Assignment),
+            [
+                {
+                    "version_id": version_id,
+                    "schedule_date": m.schedule_date,
+                    "role": m.role,
+                    "person_id": m.person_id,
+                    "source": "AMION",
+                    "scrape_batch_id": batch_id,
+                    "label": m.label,
+                    "note": m.note,
+                }
+                for m in matched
+            ],
+        )
+
+
+def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:
+    """The batch's final state; unless it FAILED, the version's AMION assignments become the outcome's."""
+    finish_batch(session, batch_id, outcome.state, dict(outcome.months), outcome.findings)
+    if outcome.state != "FAILED":
+        replace_assignments(session, version_id, batch_id, outcome.assignments)
