@@ -143,8 +143,9 @@ class Saga:
         (or fails, for a critical phase)."""
         row = self.phases[phase]
         allowed = phases.attempts(phase, get_settings())
-        if row.attempt < allowed:
-            self.add_messages(phase, [*messages, note(f"{why}; retrying (attempt {row.attempt + 1} of {allowed})",
+        if row.attempt - row.attempts_before_retry < allowed:
+            upcoming = row.attempt + 1 - row.attempts_before_retry
+            self.add_messages(phase, [*messages, note(f"{why}; retrying (attempt {upcoming} of {allowed})",
                                                       Severity.WARNING, "PHASE_RETRIED")])  # fmt: skip
             self.start_phase(phase)
             return
@@ -213,6 +214,7 @@ class Saga:
         self.workflow.state = WorkflowState.RUNNING
         self.workflow.finished_at = None
         self.add_messages(first, [note(f"retried by {actor}")])
+        self.phases[first].attempts_before_retry = self.phases[first].attempt
         self.start_phase(first)
         return first
 

@@ -215,6 +215,7 @@ class WorkflowPhase(Base):
     critical: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(20), default="PENDING")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_before_retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # an operator's retry
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -15,7 +15,7 @@ from tests.integration.conftest import Pipeline, eventually, provisioned, runnin
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT_S = 4.0
+TIMEOUT_S = 5.0
 SWEEP_S = 0.5
 WEEK = ("2026-03-02", "2026-03-08")
 
