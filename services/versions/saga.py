@@ -175,8 +175,13 @@ class Saga:
         )
 
     def complete(self) -> None:
-        failed = [p for p in self.phases.values() if p.state == PhaseState.FAILED]
-        state = WorkflowState.COMPLETED_WITH_WARNINGS if failed else WorkflowState.COMPLETED
+        """COMPLETED_WITH_WARNINGS when a phase failed or recorded an ERROR (a month Amion could not give)."""
+        troubled = [
+            p
+            for p in self.phases.values()
+            if p.state == PhaseState.FAILED or any(m.get("severity") == Severity.ERROR.value for m in p.messages)
+        ]
+        state = WorkflowState.COMPLETED_WITH_WARNINGS if troubled else WorkflowState.COMPLETED
         assert self.workflow.version_id is not None
         self._end(
             state,
