@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     worklist_specialties: dict[str, Literal["BODY", "NEURO"]] = Field(default_factory=dict)  # beats Body sheets, label
 
     max_template_bytes: int = 10_000_000
+    max_template_decompressed_bytes: int = 100_000_000  # per member of the ODS zip, counted while reading
+    max_template_sheets: int = 200
+    max_template_rows: int = 100_000  # per sheet
+    max_template_columns: int = 1_000
+    template_fetch_timeout_s: float = 30.0
     max_period_days: int = 400
     prefetch: int = 4
     delivery_limit: int = 5

@@ -1,9 +1,11 @@
-"""Phase 3: compute coverage for every date, window and worklist of a version; store it; announce it."""
+"""Phase 3: compute coverage for every date, window and worklist of a version; store it; announce it.
+
+The same command without a workflow id is an operator's recalculation (`schedcu coverage recalc`)."""
 
 import logging
 
-from services.coverage.rules import calculate
-from services.coverage.store import gaps_contract, load_inputs, store_calculation, summary_contract
+from services.coverage.calculation import CalculationOptions, calculate_and_store, calculation_id_for
+from services.coverage.store import gaps_contract, summary_contract
 from shared import ids
 from shared.contracts import CalculateCoverage, CoverageCalculated, CoverageFailed
 from shared.db.session import transaction
@@ -18,14 +20,15 @@ MAX_GAPS_IN_EVENT = 50
 
 
 def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
-    settings = get_settings()
+    options = CalculationOptions.from_settings(get_settings())
     correlation = str(command.workflow_id or command.version_id)
     result_id = ids.result_message_id(delivery.message_id)
+    calculation_id = calculation_id_for(delivery.message_id)
     with transaction() as session:
         if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
             return
-        inputs = load_inputs(session, command.version_id)
-        if inputs is None:
+        result = calculate_and_store(session, command.version_id, calculation_id, options)
+        if result is None:
             failed = CoverageFailed(
                 workflow_id=command.workflow_id,
                 version_id=command.version_id,
@@ -33,16 +36,6 @@ def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
             )
             outbox.add(session, failed, message_id=result_id, correlation_id=correlation)
             return
-        result = calculate(
-            inputs.windows,
-            inputs.version.period_start,
-            inputs.version.period_end,
-            inputs.assignments,
-            inputs.people,
-            holidays=frozenset(settings.holidays),
-        )
-        calculation_id = ids.derived_id(delivery.message_id, "coverage-calculation")
-        store_calculation(session, calculation_id, inputs, result)
         event = CoverageCalculated(
             workflow_id=command.workflow_id,
             version_id=command.version_id,

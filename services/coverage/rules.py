@@ -12,7 +12,16 @@ leaves open are written down next to the code that makes them:
   (`Mid Weekend 10pm-Midnight`, `Mid  12am-1am`) is written for the roles as Amion names them, so its marks
   match the role as written, and also the effective role (a variant-less sheet naming `Mid Body` still finds
   the body reader). Otherwise such a sheet marking `MidC` would be uncovered on every Body night.
+- A worklist's specialty is taken from the Body sheets: marked under `ON Body`/`Mid Body` it is `BODY`,
+  under `ON Neuro`/`Mid Neuro` it is `NEURO` (`Mid3` marks say nothing). When the Body sheets disagree the
+  majority of their marks decides and the disagreement is reported (`WORKLIST_SPECIALTY_CONFLICT`); a tie,
+  or a worklist in no Body sheet, falls back to the label (Neuro or Bone as a word: `NEURO`, else `BODY`).
+  The per-worklist table in settings overrides all of this.
 - An assignment whose person is not in `people` is ignored and reported once (`UNKNOWN_PERSON`).
+- Critical gaps: every mandatory `UNCOVERED` cell (severity ERROR) and every `SPECIALTY_MISMATCH` (ERROR
+  when the cell is mandatory, else WARNING). Template cells are always mandatory.
+- Coverage is per schedule date: a DST night has one cell per worklist of each applying window like any
+  other night; only the real length of its shift instances differs.
 - `DOUBLE_BOOKED`: a role's hours on a date are the hours of every template window of that date's day type
   (or of no day type) that names the role, whatever its variant; two roles overlap when any of their hours
   overlap (touching ends do not). Roles named by no window (`DAY`) never overlap anything.
@@ -48,9 +57,25 @@ class WorklistSpecialty(StrEnum):
 
 
 class CellStatus(StrEnum):
-    COVERED = "COVERED"
+    COVERED = "COVERED"  # template layout
+    FULL = "FULL"  # flat layout: desired coverage reached
+    PARTIAL = "PARTIAL"  # flat layout: some, not enough
     UNCOVERED = "UNCOVERED"
     SPECIALTY_MISMATCH = "SPECIALTY_MISMATCH"
+
+
+TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH)
+FLAT_STATUSES = (CellStatus.FULL, CellStatus.PARTIAL, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH)
+_COVERING = frozenset({CellStatus.COVERED, CellStatus.FULL})
+
+
+def gap_severity(status: CellStatus, mandatory: bool) -> Severity | None:
+    """The severity of a critical gap, or None when the cell is not one."""
+    if status is CellStatus.SPECIALTY_MISMATCH:
+        return Severity.ERROR if mandatory else Severity.WARNING
+    if status is CellStatus.UNCOVERED and mandatory:
+        return Severity.ERROR
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,7 +92,7 @@ class Assignment:
     person_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     schedule_date: date
     window: str  # sheet name
@@ -85,53 +110,60 @@ class Gap(NamedTuple):
     worklist: str
     role: str
     status: CellStatus
+    severity: Severity
 
 
 StatusCounts = dict[CellStatus, int]
 
 
-def _zero_counts() -> StatusCounts:
-    return dict.fromkeys(CellStatus, 0)
-
-
 @dataclass(frozen=True)
 class Summary:
     total: int
-    by_status: StatusCounts  # every status, zeros included
-    coverage_ratio: float  # covered / total; 1.0 when there are no cells
+    by_status: StatusCounts  # every status of the layout, zeros included
+    coverage_ratio: float  # COVERED (or FULL) / total; 1.0 when there are no cells
     by_hospital: dict[str, StatusCounts]
     by_role: dict[str, StatusCounts]
-    critical_gaps: tuple[Gap, ...]  # mandatory UNCOVERED and every SPECIALTY_MISMATCH, by date
+    critical_gaps: tuple[Gap, ...]  # by date, then in cell order
 
     @classmethod
-    def of(cls, cells: Sequence[Cell]) -> "Summary":
-        by_status = _zero_counts()
-        by_hospital: dict[str, StatusCounts] = defaultdict(_zero_counts)
-        by_role: dict[str, StatusCounts] = defaultdict(_zero_counts)
-        for cell in cells:
-            by_status[cell.status] += 1
-            by_hospital[cell.hospital][cell.status] += 1
-            by_role[cell.role][cell.status] += 1
-        gaps = sorted(
-            (
-                Gap(c.schedule_date, c.window, c.worklist, c.role, c.status)
-                for c in cells
-                if c.status is CellStatus.SPECIALTY_MISMATCH or (c.status is CellStatus.UNCOVERED and c.mandatory)
-            ),
-            key=lambda gap: gap.schedule_date,
-        )
+    def of(cls, cells: Sequence[Cell], statuses: Sequence[CellStatus] = TEMPLATE_STATUSES) -> "Summary":
+        def zero() -> StatusCounts:
+            return dict.fromkeys(statuses, 0)
+
+        def grouped(counts: Counter[tuple[str, CellStatus]]) -> dict[str, StatusCounts]:
+            result: dict[str, StatusCounts] = defaultdict(zero)
+            for (name, status), n in counts.items():
+                result[name][status] = n
+            return dict(result)
+
+        by_status = zero() | Counter(c.status for c in cells)
+        by_hospital = grouped(Counter((c.hospital, c.status) for c in cells))
+        by_role = grouped(Counter((c.role, c.status) for c in cells))
+        gaps = [
+            Gap(c.schedule_date, c.window, c.worklist, c.role, c.status, severity)
+            for c in cells
+            if c.status not in _COVERING and (severity := gap_severity(c.status, c.mandatory)) is not None
+        ]
+        gaps.sort(key=lambda gap: gap.schedule_date)
         total = len(cells)
+        covered = sum(n for status, n in by_status.items() if status in _COVERING)
         return cls(
             total=total,
             by_status=by_status,
-            coverage_ratio=by_status[CellStatus.COVERED] / total if total else 1.0,
-            by_hospital=dict(by_hospital),
-            by_role=dict(by_role),
+            coverage_ratio=covered / total if total else 1.0,
+            by_hospital=by_hospital,
+            by_role=by_role,
             critical_gaps=tuple(gaps),
         )
 
+    def gaps_by_date(self) -> dict[date, list[Gap]]:
+        grouped: dict[date, list[Gap]] = {}
+        for gap in self.critical_gaps:
+            grouped.setdefault(gap.schedule_date, []).append(gap)
+        return grouped
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able: plain str keys, ISO dates."""
+        """JSON-able: plain str keys, ISO dates; the critical gaps grouped by date."""
 
         def counts(c: StatusCounts) -> dict[str, int]:
             return {str(status): n for status, n in c.items()}
@@ -142,16 +174,20 @@ class Summary:
             "coverage_ratio": self.coverage_ratio,
             "by_hospital": {hospital: counts(c) for hospital, c in self.by_hospital.items()},
             "by_role": {role: counts(c) for role, c in self.by_role.items()},
-            "critical_gaps": [
-                {
-                    "schedule_date": g.schedule_date.isoformat(),
-                    "window": g.window,
-                    "worklist": g.worklist,
-                    "role": g.role,
-                    "status": str(g.status),
-                }
-                for g in self.critical_gaps
-            ],
+            "critical_gaps_total": len(self.critical_gaps),
+            "critical_gaps_by_date": {
+                day.isoformat(): [
+                    {
+                        "window": g.window,
+                        "worklist": g.worklist,
+                        "role": g.role,
+                        "status": str(g.status),
+                        "severity": str(g.severity),
+                    }
+                    for g in gaps
+                ]
+                for day, gaps in self.gaps_by_date().items()
+            },
         }
 
 
@@ -177,6 +213,49 @@ def worklist_specialty(worklist: str, overrides: Mapping[str, WorklistSpecialty]
     return WorklistSpecialty.NEURO if _NEURO_WORDS.search(label) else WorklistSpecialty.BODY
 
 
+_SPECIALTY_OF_ROLE = {
+    ON_BODY: WorklistSpecialty.BODY,
+    MID_BODY: WorklistSpecialty.BODY,
+    ON_NEURO: WorklistSpecialty.NEURO,
+    MID_NEURO: WorklistSpecialty.NEURO,
+}
+
+
+def worklist_specialties(
+    windows: Sequence[Window], overrides: Mapping[str, WorklistSpecialty] = _NO_OVERRIDES
+) -> tuple[dict[str, WorklistSpecialty], list[Finding]]:
+    """The specialty of every worklist of `windows`: settings override, else the Body sheets' marks (majority),
+    else the label. Body sheets that disagree are reported once per worklist."""
+    sheets_of: dict[str, dict[WorklistSpecialty, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for window in windows:
+        if window.variant is Variant.BODY:
+            for resp in window.responsibilities:
+                if resp.role in _SPECIALTY_OF_ROLE:
+                    sheets_of[resp.worklist][_SPECIALTY_OF_ROLE[resp.role]].append(window.sheet)
+    specialties: dict[str, WorklistSpecialty] = {}
+    findings: list[Finding] = []
+    for worklist in dict.fromkeys(r.worklist for w in windows for r in w.responsibilities):
+        marks = sheets_of.get(worklist, {})
+        body, neuro = marks.get(WorklistSpecialty.BODY, []), marks.get(WorklistSpecialty.NEURO, [])
+        if worklist.strip() in overrides or len(body) == len(neuro):
+            specialties[worklist] = worklist_specialty(worklist, overrides)
+        else:
+            specialties[worklist] = WorklistSpecialty.BODY if len(body) > len(neuro) else WorklistSpecialty.NEURO
+        if body and neuro:
+            findings.append(
+                Finding(
+                    severity=Severity.INFO,
+                    code="WORKLIST_SPECIALTY_CONFLICT",
+                    text=(
+                        f"The Body sheets disagree on {worklist}: a body reader in {', '.join(body)}, a neuro "
+                        f"reader in {', '.join(neuro)}; it is treated as {specialties[worklist]}."
+                    ),
+                    location=worklist,
+                )
+            )
+    return specialties, findings
+
+
 def can_read(specialty: Specialty, worklist: WorklistSpecialty) -> bool:
     if specialty is Specialty.BODY_ONLY:
         return worklist is WorklistSpecialty.BODY
@@ -192,7 +271,7 @@ _VARIANT_ROLES: dict[Category, tuple[str, str, str, str]] = {
 }
 
 
-def _written_roles(assignments: Sequence[Assignment]) -> dict[str, tuple[int, ...]]:
+def written_roles(assignments: Sequence[Assignment]) -> dict[str, tuple[int, ...]]:
     """Role as written -> its people, in assignment order, each once."""
     roles: dict[str, dict[int, None]] = {}
     for a in assignments:
@@ -211,7 +290,7 @@ def effective_roles(
     people on one role.
     """
     first, second, body_role, neuro_role = _VARIANT_ROLES[category]
-    written = _written_roles(assignments_that_day)
+    written = written_roles(assignments_that_day)
 
     def has_body_only(role: str) -> bool:
         return any(
@@ -266,7 +345,7 @@ def _overlap(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> bool
     return any(s1 < e2 and s2 < e1 for s1, e1 in a for s2, e2 in b)
 
 
-def _checks(
+def day_checks(
     day: date,
     assignments: Sequence[Assignment],
     people: Mapping[int, Person],
@@ -274,6 +353,10 @@ def _checks(
     role_hours: Mapping[str, Sequence[tuple[int, int]]],
     check_midc: bool,
 ) -> list[Finding]:
+    """DUPLICATE_ASSIGNMENT, MISSING_MIDC (weekdays, when `check_midc`) and DOUBLE_BOOKED for one date.
+
+    `role_hours`: role -> its spans that day, in any unit, compared as half-open intervals.
+    """
     where = day.isoformat()
     findings: list[Finding] = []
     for (role, pid), n in Counter((a.role, a.person_id) for a in assignments).items():
@@ -312,6 +395,27 @@ def _checks(
     return findings
 
 
+def assignments_by_date(
+    assignments: Sequence[Assignment], people: Mapping[int, Person], start: date, end: date
+) -> tuple[dict[date, list[Assignment]], list[Finding]]:
+    """The assignments of known people from `start` to `end`, by date; unknown people reported once."""
+    findings: list[Finding] = []
+    unknown = sorted({a.person_id for a in assignments if a.person_id not in people})
+    if unknown:
+        findings.append(
+            Finding(
+                severity=Severity.WARNING,
+                code="UNKNOWN_PERSON",
+                text=f"Assignments to unknown people are ignored: ids {', '.join(map(str, unknown))}.",
+            )
+        )
+    by_date: dict[date, list[Assignment]] = defaultdict(list)
+    for a in assignments:
+        if start <= a.schedule_date <= end and a.person_id in people:
+            by_date[a.schedule_date].append(a)
+    return by_date, findings
+
+
 def calculate(
     windows: Sequence[Window],
     start: date,
@@ -325,59 +429,43 @@ def calculate(
 
     Cells come by date, then in template window order, then in sheet row order.
     """
-    findings: list[Finding] = []
-    unknown = sorted({a.person_id for a in assignments if a.person_id not in people})
-    if unknown:
-        findings.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="UNKNOWN_PERSON",
-                text=f"Assignments to unknown people are ignored: ids {', '.join(map(str, unknown))}.",
-            )
-        )
-
-    by_date: dict[date, list[Assignment]] = defaultdict(list)
-    for a in assignments:
-        if start <= a.schedule_date <= end and a.person_id in people:
-            by_date[a.schedule_date].append(a)
-
+    by_date, findings = assignments_by_date(assignments, people, start, end)
     role_hours = _role_hours(windows)
     check_midc = any(w.category is Category.MID for w in windows)
-    specialty_of: dict[str, WorklistSpecialty] = {}
+    specialty_of, specialty_findings = worklist_specialties(windows, specialty_overrides)
+    findings.extend(specialty_findings)
     cells: list[Cell] = []
+    marks = [
+        (window, [(r.worklist, r.hospital, r.role, specialty_of[r.worklist]) for r in window.responsibilities])
+        for window in windows
+    ]
+    status_of: dict[tuple[tuple[int, ...], WorklistSpecialty], CellStatus] = {}
 
     for day in dates_between(start, end):
         todays = by_date.get(day, [])
         kind = day_type(day, holidays)
-        written = _written_roles(todays)
+        written = written_roles(todays)
         effective = {category: effective_roles(category, todays, people) for category in Category}
-        for window in windows:
+        for window, responsibilities in marks:
             variant, roles = effective[window.category]
             if window.day_type not in (None, kind) or window.variant not in (None, variant):
                 continue
-            for resp in window.responsibilities:
-                responsible = roles.get(resp.role, ())
+            for worklist, hospital, role, specialty in responsibilities:
+                responsible = roles.get(role, ())
                 if window.variant is None:
-                    responsible = tuple(dict.fromkeys(written.get(resp.role, ()) + responsible))
-                if resp.worklist not in specialty_of:
-                    specialty_of[resp.worklist] = worklist_specialty(resp.worklist, specialty_overrides)
-                cells.append(
-                    Cell(
-                        schedule_date=day,
-                        window=window.sheet,
-                        worklist=resp.worklist,
-                        hospital=resp.hospital,
-                        role=resp.role,
-                        people=responsible,
-                        status=_status(responsible, specialty_of[resp.worklist], people),
-                    )
-                )
-        findings.extend(_checks(day, todays, people, kind, role_hours[kind], check_midc))
+                    responsible = tuple(dict.fromkeys(written.get(role, ()) + responsible))
+                status = status_of.get((responsible, specialty))
+                if status is None:
+                    status = status_of[(responsible, specialty)] = _status(responsible, specialty, people)
+                cells.append(Cell(day, window.sheet, worklist, hospital, role, responsible, status))
+        findings.extend(day_checks(day, todays, people, kind, role_hours[kind], check_midc))
 
     return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=Summary.of(cells))
 
 
 __all__ = [
+    "FLAT_STATUSES",
+    "TEMPLATE_STATUSES",
     "Assignment",
     "Cell",
     "CellStatus",
@@ -387,8 +475,13 @@ __all__ = [
     "Specialty",
     "Summary",
     "WorklistSpecialty",
+    "assignments_by_date",
     "calculate",
     "can_read",
+    "day_checks",
     "effective_roles",
+    "gap_severity",
+    "worklist_specialties",
     "worklist_specialty",
+    "written_roles",
 ]

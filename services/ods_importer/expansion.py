@@ -1,11 +1,14 @@
-"""Expansion of template windows over a period into dated shift instances with real start and end times."""
+"""Expansion of template windows, or the flat layout's rows, over a period into dated shift instances with
+real start and end times."""
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
+from services.ods_importer.flat import FlatShift
+from services.ods_importer.messages import error, warning
+from shared.findings import Finding
 from shared.schedule_days import dates_between, day_type
 from shared.template_model import Window
 
@@ -13,13 +16,15 @@ from shared.template_model import Window
 @dataclass(frozen=True)
 class ShiftInstance:
     schedule_date: date
-    window: str  # sheet name
+    window: str | None  # the template's sheet name; None for the flat layout
     role: str
     starts_at: datetime  # tz-aware
     ends_at: datetime  # tz-aware
     desired_coverage: int = 1
     mandatory: bool = True
-    specialty_constraint: str | None = None
+    specialty_constraint: str | None = None  # BODY | NEURO | None
+    hospital: str | None = None  # flat layout only
+    study_type: str | None = None  # flat layout only
 
 
 def expand(
@@ -51,6 +56,42 @@ def expand(
     return instances
 
 
+def expand_flat(
+    shifts: Iterable[FlatShift], start: date, end: date, tz: ZoneInfo
+) -> tuple[list[ShiftInstance], list[Finding]]:
+    """The flat rows dated inside the period, with real start and end; rows outside it are counted in a WARNING."""
+    instances: list[ShiftInstance] = []
+    outside = 0
+    for shift in shifts:
+        if not start <= shift.schedule_date <= end:
+            outside += 1
+            continue
+        starts_at = datetime.combine(shift.schedule_date, shift.start, tzinfo=tz)
+        end_day = shift.schedule_date + timedelta(days=1) if shift.end <= shift.start else shift.schedule_date
+        instances.append(
+            ShiftInstance(
+                schedule_date=shift.schedule_date,
+                window=None,
+                role=shift.role,
+                starts_at=starts_at,
+                ends_at=datetime.combine(end_day, shift.end, tzinfo=tz),
+                desired_coverage=shift.desired_coverage,
+                mandatory=shift.mandatory,
+                specialty_constraint=shift.specialty_constraint,
+                hospital=shift.hospital,
+                study_type=shift.study_type,
+            )
+        )
+    findings: list[Finding] = []
+    period = f"{start.isoformat()} .. {end.isoformat()}"
+    if outside:
+        text = f"{outside} shift row(s) dated outside the requested period {period} were ignored."
+        findings.append(warning("OUTSIDE_PERIOD", text))
+    if not instances:
+        findings.append(error("NO_SHIFTS_IN_PERIOD", f"No shift row is dated in {period}."))
+    return instances, findings
+
+
 def window_times(window: Window, schedule_date: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Local wall-clock start and end; on DST nights the real duration (compare in UTC) is 1 hour off."""
     start_day = schedule_date + timedelta(days=1) if window.starts_next_day else schedule_date
@@ -68,4 +109,4 @@ def validate_period(start: date, end: date, max_days: int = 400) -> list[Finding
         text = f"The period {start.isoformat()} .. {end.isoformat()} is longer than {max_days} days."
     else:
         return []
-    return [Finding(severity=Severity.ERROR, code="INVALID_DATE_RANGE", text=text)]
+    return [error("INVALID_DATE_RANGE", text)]

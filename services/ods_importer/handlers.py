@@ -2,100 +2,107 @@
 
 import hashlib
 import logging
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
 
 from services.ods_importer import sources
-from services.ods_importer.expansion import expand, validate_period
-from services.ods_importer.ods_reader import OdsLimits
+from services.ods_importer.expansion import ShiftInstance, expand, expand_flat, validate_period
 from services.ods_importer.store import store_version
-from services.ods_importer.template import ParsedTemplate, parse_template
+from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_workbook, reader_limits
 from shared import ids
 from shared.contracts import ImportTemplate, OdsImported, OdsImportFailed
-from shared.db.models import ScheduleVersion, ShiftInstance, TemplateWindow
+from shared.db.models import ScheduleVersion
 from shared.db.session import transaction
 from shared.findings import Finding, has_errors
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery, Handler, in_thread
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "ods_importer"
 
 
-def parse_request(command: ImportTemplate) -> tuple[bytes, list[Finding], ParsedTemplate | None]:
-    settings = get_settings()
+@dataclass(frozen=True)
+class Import:
+    """What an import request yields before anything is stored."""
+
+    data: bytes
+    parsed: ParsedWorkbook | None  # None: the template could not be fetched
+    shifts: list[ShiftInstance]
+    findings: list[Finding]
+
+    @property
+    def layout(self) -> Layout | None:
+        """The layout to store; None when nothing may be stored (any ERROR)."""
+        if self.parsed is None or has_errors(self.findings):
+            return None
+        return self.parsed.layout
+
+
+def prepare(command: ImportTemplate, settings: Settings) -> Import:
+    """Fetch, parse, validate and expand; every problem is a finding, never an exception."""
     try:
-        data = sources.load(command.template, limit=settings.max_template_bytes, drop_folder=settings.drop_folder)
+        data = sources.load(
+            command.template,
+            limit=settings.max_template_bytes,
+            drop_folder=settings.drop_folder,
+            timeout_s=settings.template_fetch_timeout_s,
+        )
     except sources.TemplateSourceError as error:
-        return b"", [error.finding], None
-    parsed = parse_template(data, OdsLimits(max_file_bytes=settings.max_template_bytes))
-    findings = [*parsed.findings, *validate_period(command.period.start, command.period.end, settings.max_period_days)]
-    return data, findings, parsed
-
-
-def announce_existing_version(session: Session, command: ImportTemplate, result_id: str) -> bool:
-    """A retried phase whose earlier attempt already stored the version announces that version again."""
-    version = session.scalars(select(ScheduleVersion).where(ScheduleVersion.workflow_id == command.workflow_id)).first()
-    if version is None:
-        return False
-    windows = session.scalar(select(func.count()).where(TemplateWindow.version_id == version.id))
-    shifts = session.scalar(select(func.count()).where(ShiftInstance.version_id == version.id))
-    event = OdsImported(
-        workflow_id=command.workflow_id,
-        version_id=version.id,
-        group=command.group,
-        period=command.period,
-        windows=windows or 0,
-        shift_instances=shifts or 0,
-        findings=[Finding.model_validate(f) for f in version.findings],
-    )
-    outbox.add(session, event, message_id=result_id, correlation_id=str(command.workflow_id))
-    return True
+        return Import(b"", None, [], [error.finding])
+    parsed = parse_workbook(data, reader_limits(settings))
+    period = command.period
+    findings = [*parsed.findings, *validate_period(period.start, period.end, settings.max_period_days)]
+    if has_errors(findings):
+        return Import(data, parsed, [], findings)
+    if parsed.layout is Layout.TEMPLATE:
+        shifts = expand(parsed.windows, period.start, period.end, settings.tz, frozenset(settings.holidays))
+    else:
+        shifts, expansion_findings = expand_flat(parsed.shifts, period.start, period.end, settings.tz)
+        findings.extend(expansion_findings)
+    return Import(data, parsed, shifts, findings)
 
 
 def import_template(command: ImportTemplate, delivery: Delivery) -> None:
-    settings = get_settings()
-    data, findings, parsed = parse_request(command)
+    result = prepare(command, get_settings())
     correlation = str(command.workflow_id)
     result_id = ids.result_message_id(delivery.message_id)
     with transaction() as session:
         if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
             log.info("skipping duplicate %s", delivery.message_id)
             return
-        if announce_existing_version(session, command, result_id):
-            return
-        if parsed is None or has_errors(findings):
-            event = OdsImportFailed(workflow_id=command.workflow_id, findings=findings)
+        layout = result.layout
+        if layout is None or result.parsed is None:
+            event = OdsImportFailed(workflow_id=command.workflow_id, findings=result.findings)
             outbox.add(session, event, message_id=result_id, correlation_id=correlation)
             return
-        shifts = expand(
-            parsed.windows, command.period.start, command.period.end, settings.tz, frozenset(settings.holidays)
-        )
         version_id = ids.version_id_for(command.workflow_id)
-        store_version(
-            session,
-            version_id=version_id,
-            workflow_id=command.workflow_id,
-            group=command.group,
-            period=command.period,
-            template_name=command.template.filename,
-            template_sha256=hashlib.sha256(data).hexdigest(),
-            windows=parsed.windows,
-            shifts=shifts,
-            findings=findings,
-            actor=command.requested_by,
-        )
+        if session.get(ScheduleVersion, version_id) is not None:
+            # a retried phase whose earlier attempt stored the version: announce it again
+            log.info("version %s was stored by an earlier attempt", version_id)
+        else:
+            store_version(
+                session,
+                version_id=version_id,
+                workflow_id=command.workflow_id,
+                group=command.group,
+                period=command.period,
+                layout=layout,
+                template_name=command.template.filename,
+                template_sha256=hashlib.sha256(result.data).hexdigest(),
+                windows=result.parsed.windows,
+                shifts=result.shifts,
+                findings=result.findings,
+                actor=command.requested_by,
+            )
         event = OdsImported(
             workflow_id=command.workflow_id,
             version_id=version_id,
             group=command.group,
             period=command.period,
-            windows=len(parsed.windows),
-            shift_instances=len(shifts),
-            findings=findings,
+            windows=len(result.parsed.windows),
+            shift_instances=len(result.shifts),
+            findings=result.findings,
         )
         outbox.add(session, event, message_id=result_id, correlation_id=correlation)
 

@@ -4,7 +4,8 @@ Why a streaming lxml pass and not ezodf (measured, see design.md "Reading ODS"):
 returns a run of 32 or more identical repeated rows as a single row, has no size limit (a 3 MB zip bomb
 grew past 4 GB) and builds the whole document in memory. Here `content.xml` is read with
 `lxml.etree.iterparse`, any DOCTYPE is refused, declared and actual decompressed sizes are bounded,
-repeated rows and columns are expanded under a cell budget, and each element is freed once read.
+repeated rows and columns are expanded under a cell budget, and each row is dropped from the tree once read
+(bench/ods_bench.py: flat memory whatever the number of sheets, within 2x of a plain iterparse pass).
 """
 
 import io
@@ -30,12 +31,14 @@ _T_TABLE = f"{{{_TABLE}}}table"
 _T_ROW = f"{{{_TABLE}}}table-row"
 _T_CELL = f"{{{_TABLE}}}table-cell"
 _T_COVERED = f"{{{_TABLE}}}covered-table-cell"
-_T_COLUMN = f"{{{_TABLE}}}table-column"
 _T_NAME = f"{{{_TABLE}}}name"
 _T_ROWS_REPEATED = f"{{{_TABLE}}}number-rows-repeated"
 _T_COLS_REPEATED = f"{{{_TABLE}}}number-columns-repeated"
 _O_VALUE_TYPE = f"{{{_OFFICE}}}value-type"
 _O_DATE_VALUE = f"{{{_OFFICE}}}date-value"
+_O_TIME_VALUE = f"{{{_OFFICE}}}time-value"
+_O_BOOLEAN_VALUE = f"{{{_OFFICE}}}boolean-value"
+_O_VALUE = f"{{{_OFFICE}}}value"
 _O_AUTOMATIC_STYLES = f"{{{_OFFICE}}}automatic-styles"
 _O_FONT_FACE_DECLS = f"{{{_OFFICE}}}font-face-decls"
 _X_P = f"{{{_TEXT}}}p"
@@ -46,7 +49,7 @@ _X_TAB = f"{{{_TEXT}}}tab"
 _X_LINE_BREAK = f"{{{_TEXT}}}line-break"
 _M_ENCRYPTION = f"{{{_MANIFEST}}}encryption-data"
 
-_STREAM_TAGS = (_T_TABLE, _T_ROW, _T_CELL, _T_COVERED, _T_COLUMN, _O_AUTOMATIC_STYLES, _O_FONT_FACE_DECLS)
+_STREAM_TAGS = (_T_TABLE, _T_ROW, _O_AUTOMATIC_STYLES, _O_FONT_FACE_DECLS)
 _UNSAFE_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 _MANIFEST_NAME = "META-INF/manifest.xml"
 _CONTENT_NAME = "content.xml"
@@ -54,6 +57,7 @@ _ENCRYPTED_TEXT = "The file is password-protected; save it without a password an
 _EXCEL_TEXT = "The file looks like an Excel workbook (.xlsx), not an ODS: save it as .ods and upload again."
 
 _T = TypeVar("_T")
+_PURGE_EVERY = 256  # rows emptied one by one, dropped from the tree together
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class OdsLimits:
     max_columns: int = 1_000  # per row
     max_cells: int = 2_000_000  # whole document, after expanding repeats
     max_cell_chars: int = 100_000  # after expanding <text:s text:c="..."/>
+    max_row_bytes: int = 4_000_000  # XML of one row: bounds the tree built before the row is read
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,15 @@ class _GuardedReader(io.RawIOBase):
         self._name = name
         self._tail = b""
         self.count = 0
+        self.span_start = 0  # moved on by the caller, e.g. at the end of every row
+        self._span_limit: int | None = None
+        self._span_sheet = ""
+
+    def bound_span(self, limit: int | None, sheet: str) -> None:
+        """From here on, refuse more than `limit` bytes past `span_start` (None: no bound)."""
+        self.span_start = self.count
+        self._span_limit = limit
+        self._span_sheet = sheet
 
     def readable(self) -> bool:
         return True
@@ -206,6 +220,12 @@ class _GuardedReader(io.RawIOBase):
         if self.count > self._limit:
             raise OdsReadError(
                 "DECOMPRESSION_BOMB", f"{self._name} unpacks to more than {self._limit:,} bytes.", self._name
+            )
+        if self._span_limit is not None and self.count - self.span_start > self._span_limit:
+            raise OdsReadError(
+                "ROW_TOO_LARGE",
+                f"Sheet {self._span_sheet!r} has a row of more than {self._span_limit:,} bytes, the limit.",
+                self._span_sheet,
             )
         window = self._tail + data  # a marker may straddle two reads
         if any(marker in window for marker in _UNSAFE_MARKERS):
@@ -227,13 +247,15 @@ def _stream_sheets(package: zipfile.ZipFile, limits: OdsLimits) -> Iterator[Shee
             member,
             events=("start", "end"),
             tag=_STREAM_TAGS,
+            remove_comments=True,
+            remove_pis=True,
             resolve_entities=False,
             no_network=True,
             load_dtd=False,
             huge_tree=False,
         )
         try:
-            yield from _SheetBuilder(limits).consume(events)
+            yield from _SheetBuilder(limits, member).consume(events)
             if _has_dtd(events.root):
                 raise _unsafe(_CONTENT_NAME)
         except etree.XMLSyntaxError as exc:
@@ -251,55 +273,49 @@ def _stream_sheets(package: zipfile.ZipFile, limits: OdsLimits) -> Iterator[Shee
 
 
 class _SheetBuilder:
-    """Turns iterparse events into Sheets.
+    """Turns iterparse events into Sheets, one row element at a time.
 
-    Runs of empty cells or rows are only counted, and materialised once a non-empty one follows, so the
-    huge trailing runs LibreOffice writes cost nothing; every materialised cell is charged to the budget.
+    Events come per row, not per cell: a Python step per cell event would cost more than the whole XML parse.
+    A row's cells are walked once the row has ended; the reader bounds how much XML one row may hold, so a
+    single giant row cannot build a giant tree. Runs of empty cells or rows are only counted, and
+    materialised once a non-empty one follows, so the huge trailing runs LibreOffice writes cost nothing;
+    every materialised cell is charged to the budget.
     """
 
-    def __init__(self, limits: OdsLimits) -> None:
+    def __init__(self, limits: OdsLimits, member: "_GuardedReader") -> None:
         self.limits = limits
+        self.member = member
         self.sheet_count = 0
         self.cell_count = 0
         self.table_depth = 0  # sub-tables inside cells are skipped
-        self.dtd_checked = False
-        self._start_sheet("")
-
-    def _start_sheet(self, name: str) -> None:
-        self.name = name
+        self.name = ""
         self.rows: list[list[str]] = []
         self.pending_rows = 0
-        self._start_row()
-
-    def _start_row(self) -> None:
-        self.cells: list[str] = []
-        self.pending_cells = 0
+        self.cleared_rows = 0  # rows read and emptied, still in the tree until the next purge
 
     def consume(self, events: "etree.iterparse") -> Iterator[Sheet]:
+        dtd_checked = False
         for event, elem in events:
-            if not self.dtd_checked:
+            if not dtd_checked:
                 if _has_dtd(elem):
                     raise _unsafe(_CONTENT_NAME)
-                self.dtd_checked = True
+                dtd_checked = True
             tag = elem.tag
-            if tag == _T_TABLE:
+            if tag == _T_ROW:
+                if event == "end" and self.table_depth == 1:
+                    self._add_row(elem)
+                    self.member.span_start = self.member.count
+                    elem.clear()
+                    self.cleared_rows += 1
+                    if self.cleared_rows == _PURGE_EVERY:
+                        _free(elem)
+                        self.cleared_rows = 0
+            elif tag == _T_TABLE:
                 sheet = self._on_table(event, elem)
                 if sheet is not None:
                     yield sheet
-            elif event == "start":
-                if tag == _T_ROW and self.table_depth == 1:
-                    self._start_row()
-            elif self.table_depth != 1:
-                if tag in (_O_AUTOMATIC_STYLES, _O_FONT_FACE_DECLS):
-                    elem.clear()
-            elif tag == _T_ROW:
-                self._end_row(elem)
-                _free(elem)
-            elif tag in (_T_CELL, _T_COVERED):
-                self._add_cell(elem)
-                _free(elem)
-            elif tag == _T_COLUMN:
-                _free(elem)
+            elif event == "end" and self.table_depth == 0:
+                elem.clear()  # styles and font declarations: not needed
 
     def _on_table(self, event: str, elem: etree._Element) -> Sheet | None:
         if event == "start":
@@ -310,34 +326,63 @@ class _SheetBuilder:
                     raise OdsReadError(
                         "TOO_MANY_SHEETS", f"The file has more than {self.limits.max_sheets} sheets, the limit."
                     )
-                self._start_sheet(elem.get(_T_NAME) or f"Sheet{self.sheet_count}")
+                self.name = elem.get(_T_NAME) or f"Sheet{self.sheet_count}"
+                self.rows = []
+                self.pending_rows = 0
+                self.member.bound_span(self.limits.max_row_bytes, self.name)
             return None
         self.table_depth -= 1
         if self.table_depth != 0:
             return None
+        self.member.bound_span(None, self.name)
         _free(elem)
-        return Sheet(self.name, self.rows)
+        sheet = Sheet(self.name, self.rows)
+        self.rows = []
+        return sheet
 
-    def _add_cell(self, elem: etree._Element) -> None:
-        text = _cell_text(elem, self.limits.max_cell_chars, self.name)
-        repeat = _repeat(elem, _T_COLS_REPEATED)
-        if not text:
-            self.pending_cells += repeat
-            return
-        if len(self.cells) + self.pending_cells + repeat > self.limits.max_columns:
-            raise OdsReadError(
-                "TOO_MANY_COLUMNS",
-                f"Sheet {self.name!r} has a row wider than {self.limits.max_columns} columns, the limit.",
-                self.name,
-            )
-        self._spend_cells(self.pending_cells + repeat)
-        self.cells.extend([""] * self.pending_cells)
-        self.cells.extend([text] * repeat)
-        self.pending_cells = 0
-
-    def _end_row(self, elem: etree._Element) -> None:
-        repeat = _repeat(elem, _T_ROWS_REPEATED)
-        if not self.cells:
+    def _add_row(self, row: etree._Element) -> None:
+        cells: list[str] = []
+        pending = 0  # empty cells not yet materialised
+        max_columns, max_chars = self.limits.max_columns, self.limits.max_cell_chars
+        # ODF allows only (covered) table cells in a row, and the parser drops comments and processing
+        # instructions: every child is a cell, so none needs its tag checked
+        for cell in row:
+            value_type = cell.get(_O_VALUE_TYPE)
+            if value_type is None or value_type == "string":
+                children = len(cell)
+                if not children:
+                    text = ""
+                elif children == 1 and not len(first := cell[0]):
+                    text = first.text or ""  # the common case: one plain paragraph
+                else:
+                    text = _rich_text(cell)
+            else:
+                text = _typed_value(cell, value_type) or _rich_text(cell)
+            repeated = cell.get(_T_COLS_REPEATED)
+            if not text:
+                pending += 1 if repeated is None else _count(repeated)
+                continue
+            repeat = 1 if repeated is None else _count(repeated)
+            if len(text) > max_chars:
+                raise OdsReadError(
+                    "CELL_TOO_LONG", f"Sheet {self.name!r} has a cell longer than {max_chars:,} characters.", self.name
+                )
+            if len(cells) + pending + repeat > max_columns:
+                raise OdsReadError(
+                    "TOO_MANY_COLUMNS",
+                    f"Sheet {self.name!r} has a row wider than {max_columns} columns, the limit.",
+                    self.name,
+                )
+            if pending:
+                cells.extend([""] * pending)
+                pending = 0
+            if repeat == 1:
+                cells.append(text)
+            else:
+                cells.extend([text] * repeat)
+        repeated = row.get(_T_ROWS_REPEATED)
+        repeat = 1 if repeated is None else _count(repeated)
+        if not cells:
             self.pending_rows += repeat
             return
         if len(self.rows) + self.pending_rows + repeat > self.limits.max_rows:
@@ -346,51 +391,63 @@ class _SheetBuilder:
                 f"Sheet {self.name!r} has more than {self.limits.max_rows:,} rows, the limit.",
                 self.name,
             )
-        self._spend_cells(len(self.cells) * (repeat - 1))
-        self.rows.extend([] for _ in range(self.pending_rows))
-        self.rows.append(self.cells)
-        self.rows.extend(list(self.cells) for _ in range(repeat - 1))
-        self.pending_rows = 0
-        self._start_row()
-
-    def _spend_cells(self, count: int) -> None:
-        self.cell_count += count
+        self.cell_count += len(cells) * repeat
         if self.cell_count > self.limits.max_cells:
             raise OdsReadError("TOO_MANY_CELLS", f"The file has more than {self.limits.max_cells:,} cells, the limit.")
+        if self.pending_rows:
+            self.rows.extend([] for _ in range(self.pending_rows))
+            self.pending_rows = 0
+        self.rows.append(cells)
+        if repeat > 1:
+            self.rows.extend(list(cells) for _ in range(repeat - 1))
 
 
 def _free(elem: etree._Element) -> None:
+    """Empty an element read to its end, and drop its earlier siblings from the tree."""
     elem.clear()
     parent = elem.getparent()
     if parent is not None:
-        while elem.getprevious() is not None:
-            del parent[0]
+        del parent[: parent.index(elem)]
 
 
-_COUNT = re.compile(r"\d{1,9}")
+_DURATION = re.compile(r"PT(\d{1,2})H(\d{1,2})M(\d{1,2})(?:[.,]\d+)?S")
+_MAX_COUNT = 999_999_999
 
 
-def _repeat(elem: etree._Element, attribute: str) -> int:
-    value = elem.get(attribute)
-    if value is None:
+def _count(value: str) -> int:
+    """number-*-repeated: a count from 1 to 999,999,999; anything else counts as 1."""
+    try:
+        count = int(value)
+    except ValueError:
         return 1
-    value = value.strip()
-    return max(1, int(value)) if _COUNT.fullmatch(value) else 1
+    return count if 1 <= count <= _MAX_COUNT else 1
 
 
-def _cell_text(cell: etree._Element, max_chars: int, sheet: str) -> str:
-    if cell.get(_O_VALUE_TYPE) == "date" and cell.get(_O_DATE_VALUE):
-        return cell.get(_O_DATE_VALUE, "")
+def _rich_text(cell: etree._Element) -> str:
+    """Paragraphs joined by newlines; spaces, tabs, line breaks and spans inside them as written."""
     parts: list[str] = []
     for paragraph in cell:
         if paragraph.tag in (_X_P, _X_H):
             if parts:
                 parts.append("\n")
             _inline_text(paragraph, parts)
-    text = "".join(parts)
-    if len(text) > max_chars:
-        raise OdsReadError("CELL_TOO_LONG", f"Sheet {sheet!r} has a cell longer than {max_chars:,} characters.", sheet)
-    return text
+    return "".join(parts)
+
+
+def _typed_value(cell: etree._Element, value_type: str) -> str | None:
+    if value_type == "date":
+        return cell.get(_O_DATE_VALUE)
+    if value_type == "time":
+        match = _DURATION.fullmatch(cell.get(_O_TIME_VALUE) or "")
+        if match is None or int(match.group(1)) > 23:
+            return None
+        hours, minutes, seconds = (int(g) for g in match.groups())
+        return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    if value_type == "boolean":
+        return cell.get(_O_BOOLEAN_VALUE)
+    if value_type in ("float", "percentage", "currency"):
+        return cell.get(_O_VALUE)
+    return None
 
 
 def _inline_text(elem: etree._Element, parts: list[str]) -> None:
@@ -398,7 +455,8 @@ def _inline_text(elem: etree._Element, parts: list[str]) -> None:
     for child in elem:
         if child.tag == _X_S:
             # text:c is attacker-controlled: never build more spaces than a cell may hold
-            parts.append(" " * min(_repeat(child, _X_C), 100_001))
+            count = child.get(_X_C)
+            parts.append(" " * (1 if count is None else min(_count(count), 100_001)))
         elif child.tag == _X_TAB:
             parts.append("\t")
         elif child.tag == _X_LINE_BREAK:

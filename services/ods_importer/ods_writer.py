@@ -1,10 +1,13 @@
-"""Minimal ODS writer: string cells only, enough for test templates and the demo's sample template."""
+"""Minimal ODS writer: text, date, time, number and boolean cells; enough for test workbooks and the demo's
+sample template."""
 
 import io
 import re
 import zipfile
 from collections.abc import Sequence
+from datetime import date, datetime, time
 from itertools import groupby
+from typing import TypeAlias
 
 from lxml import etree
 
@@ -17,8 +20,11 @@ _MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
 _NSMAP = {"office": _OFFICE, "table": _TABLE, "text": _TEXT}
 _SPACE_RUN = re.compile(r"(?<= ) +|^ +")  # spaces ODF would collapse: leading, or after another space
 
+Cell: TypeAlias = str | date | time | int | float | bool  # "" is an empty cell
+Rows: TypeAlias = Sequence[Sequence[Cell]]
 
-def write_ods(sheets: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> bytes:
+
+def write_ods(sheets: Sequence[tuple[str, Rows]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
         package.writestr(zipfile.ZipInfo("mimetype"), ODS_MIMETYPE, compress_type=zipfile.ZIP_STORED)
@@ -37,7 +43,7 @@ def _manifest() -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _content(sheets: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> bytes:
+def _content(sheets: Sequence[tuple[str, Rows]]) -> bytes:
     root = etree.Element(f"{{{_OFFICE}}}document-content", nsmap=_NSMAP)
     root.set(f"{{{_OFFICE}}}version", "1.2")
     spreadsheet = etree.SubElement(etree.SubElement(root, f"{{{_OFFICE}}}body"), f"{{{_OFFICE}}}spreadsheet")
@@ -49,29 +55,43 @@ def _content(sheets: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _write_row(table: etree._Element, cells: Sequence[str], repeat: int) -> None:
+def _write_row(table: etree._Element, cells: Sequence[Cell], repeat: int) -> None:
     row = etree.SubElement(table, f"{{{_TABLE}}}table-row")
     if repeat > 1:
         row.set(f"{{{_TABLE}}}number-rows-repeated", str(repeat))
-    if not any(cells):
+    if all(value == "" for value in cells):
         etree.SubElement(row, f"{{{_TABLE}}}table-cell")
-    for is_empty, run in groupby(cells, key=lambda text: not text):
-        texts = list(run)
+    for is_empty, run in groupby(cells, key=lambda value: value == ""):
+        values = list(run)
         if is_empty:
             cell = etree.SubElement(row, f"{{{_TABLE}}}table-cell")
-            if len(texts) > 1:
-                cell.set(f"{{{_TABLE}}}number-columns-repeated", str(len(texts)))
+            if len(values) > 1:
+                cell.set(f"{{{_TABLE}}}number-columns-repeated", str(len(values)))
             continue
-        for text in texts:
-            _write_text_cell(row, text)
+        for value in values:
+            _write_cell(row, value)
 
 
-def _write_text_cell(row: etree._Element, text: str) -> None:
+def _write_cell(row: etree._Element, value: Cell) -> None:
+    """A typed cell carries its value in an attribute and, like LibreOffice writes it, a display text."""
     cell = etree.SubElement(row, f"{{{_TABLE}}}table-cell")
-    cell.set(f"{{{_OFFICE}}}value-type", "string")
-    for line in text.split("\n"):
-        paragraph = etree.SubElement(cell, f"{{{_TEXT}}}p")
-        _write_spaced(paragraph, line)
+    if isinstance(value, str):
+        cell.set(f"{{{_OFFICE}}}value-type", "string")
+        for line in value.split("\n"):
+            _write_spaced(etree.SubElement(cell, f"{{{_TEXT}}}p"), line)
+        return
+    if isinstance(value, bool):
+        value_type, attribute, typed, shown = "boolean", "boolean-value", str(value).lower(), str(value).upper()
+    elif isinstance(value, datetime | date):
+        value_type, attribute, typed, shown = "date", "date-value", value.isoformat(), value.strftime("%m/%d/%y")
+    elif isinstance(value, time):
+        typed = f"PT{value.hour:02d}H{value.minute:02d}M{value.second:02d}S"
+        value_type, attribute, shown = "time", "time-value", value.strftime("%I:%M %p")
+    else:
+        value_type, attribute, typed, shown = "float", "value", repr(value), f"{value:.2f}"
+    cell.set(f"{{{_OFFICE}}}value-type", value_type)
+    cell.set(f"{{{_OFFICE}}}{attribute}", typed)
+    etree.SubElement(cell, f"{{{_TEXT}}}p").text = shown
 
 
 def _write_spaced(paragraph: etree._Element, line: str) -> None:

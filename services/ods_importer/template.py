@@ -1,41 +1,20 @@
-"""Parsing of the coverage template layout: one sheet per window, roles in row 1, worklists and marks below."""
+"""The template layout: one sheet per window, roles in row 1, worklists in column A and a mark under the role
+that reads each one."""
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
 
-from services.ods_importer.ods_reader import DEFAULT_LIMITS, OdsLimits, OdsReadError, Sheet, iter_sheets
+from services.ods_importer.messages import cell_ref, column_letters, error, warning
+from services.ods_importer.ods_reader import Sheet
 from shared.findings import Finding, Severity
 from shared.roles import normalize_role
 from shared.schedule_days import DayType
 from shared.template_model import Category, Responsibility, Variant, Window
 
-
-@dataclass(frozen=True)
-class ParsedTemplate:
-    windows: tuple[Window, ...]
-    findings: tuple[Finding, ...]
-
-
-def parse_template(data: bytes, limits: OdsLimits = DEFAULT_LIMITS) -> ParsedTemplate:
-    """Never raises on bad input: every problem is a finding."""
-    try:
-        return parse_sheets(iter_sheets(data, limits))
-    except OdsReadError as exc:
-        return ParsedTemplate(windows=(), findings=(exc.finding,))
-
-
-def parse_sheets(sheets: Iterable[Sheet]) -> ParsedTemplate:
-    windows: list[Window] = []
-    findings: list[Finding] = []
-    for sheet in sheets:
-        window = _parse_sheet(sheet, findings)
-        if window is not None:
-            windows.append(window)
-    if not windows:
-        findings.append(_error("NO_VALID_SHEETS", "No sheet of the template describes a coverage window."))
-    return ParsedTemplate(windows=tuple(windows), findings=tuple(findings))
+MAX_SHEET_NAME = 200  # template_windows.sheet
+MAX_WORKLIST = 200  # template_responsibilities.worklist
+MAX_HOSPITAL = 100  # the worklist's first word: template_responsibilities.hospital
 
 
 # --- sheet names ----------------------------------------------------------------------------------------
@@ -108,23 +87,17 @@ def _clock(hour_text: str, minute_text: str | None, ampm: str) -> time | None:
 # --- sheet content --------------------------------------------------------------------------------------
 
 
-def _parse_sheet(sheet: Sheet, findings: list[Finding]) -> Window | None:
-    name = parse_window_name(sheet.name)
+def parse_window_sheet(sheet: Sheet, findings: list[Finding]) -> Window | None:
+    """The window a sheet describes, or None (with an ERROR) when it describes none."""
+    name = parse_window_name(sheet.name) if len(sheet.name) <= MAX_SHEET_NAME else None
     if name is None:
-        findings.append(
-            _error(
-                "INVALID_SHEET_NAME",
-                f"Sheet name {sheet.name!r} does not name a window like 'Mid Weekday Body 5 pm - 6 pm' "
-                "(category, optional Weekday/Weekend, optional Body/Neuro, hours); the sheet is skipped.",
-                sheet.name,
-            )
-        )
+        findings.append(invalid_sheet_name(sheet.name))
         return None
     header = sheet.rows[0] if sheet.rows else []
     width = _block_width(header)
     if width == 1:
         findings.append(
-            _error("NO_HEADER_ROW", "Row 1 names no role (B1, C1, ... are empty).", _cell(sheet.name, 0, 0))
+            error("NO_HEADER_ROW", "Row 1 names no role (B1, C1, ... are empty).", cell_ref(sheet.name, 0, 0))
         )
         return None
     roles = _header_roles(sheet.name, header[1:width], findings)
@@ -138,6 +111,16 @@ def _parse_sheet(sheet: Sheet, findings: list[Finding]) -> Window | None:
         start=name.start,
         end=name.end,
         responsibilities=tuple(responsibilities),
+    )
+
+
+def invalid_sheet_name(name: str) -> Finding:
+    return error(
+        "INVALID_SHEET_NAME",
+        f"Sheet name {name[:MAX_SHEET_NAME]!r} does not name a window like 'Mid Weekday Body 5 pm - 6 pm' "
+        f"(category, optional Weekday/Weekend, optional Body/Neuro, hours; at most {MAX_SHEET_NAME} characters); "
+        "the sheet is skipped.",
+        name[:MAX_SHEET_NAME],
     )
 
 
@@ -155,7 +138,7 @@ def _header_roles(sheet: str, headers: list[str], findings: list[Finding]) -> li
         role = normalize_role(text)
         if role is None:
             findings.append(
-                _error("UNKNOWN_ROLE", f"Role header {text.strip()!r} is not a known role.", _cell(sheet, 0, column))
+                error("UNKNOWN_ROLE", f"Role header {text.strip()!r} is not a known role.", cell_ref(sheet, 0, column))
             )
         roles.append(role)
     return roles
@@ -166,51 +149,73 @@ def _responsibilities(
 ) -> list[Responsibility]:
     result: list[Responsibility] = []
     seen: set[str] = set()
-    for row_index in range(1, len(sheet.rows)):
-        row = sheet.rows[row_index][:width]
-        worklist = row[0].strip() if row else ""
+    for row_index, row in enumerate(sheet.rows):
+        if row_index == 0 or not row:
+            continue
         marked: list[str | None] = []
-        for column in range(1, len(row)):
-            value = row[column].strip()
-            if value.lower() == "x":
+        for column in range(1, min(len(row), width)):
+            value = row[column]
+            if not value or not (value := value.strip()):
+                continue
+            if value == "x" or value == "X":
                 marked.append(roles[column - 1])
-            elif value:
+            else:
                 findings.append(
-                    _warning(
+                    warning(
                         "UNEXPECTED_CELL",
                         f"{value!r} is not a mark (x); it is ignored.",
-                        _cell(sheet.name, row_index, column),
+                        cell_ref(sheet.name, row_index, column),
                     )
                 )
-        location = _cell(sheet.name, row_index, 0)
+        worklist = row[0].strip()
         if not worklist:
             if marked:
                 findings.append(
-                    _warning("UNEXPECTED_CELL", "A row has marks but no worklist in column A; it is ignored.", location)
+                    warning(
+                        "UNEXPECTED_CELL",
+                        "A row has marks but no worklist in column A; it is ignored.",
+                        cell_ref(sheet.name, row_index, 0),
+                    )
                 )
             continue
-        if worklist in seen:
-            findings.append(
-                _error("DUPLICATE_WORKLIST", f"{worklist!r} appears twice in window {sheet.name!r}.", location)
-            )
-            continue
+        if len(marked) == 1 and worklist not in seen and len(worklist) <= MAX_HOSPITAL:
+            problem = None  # the common case, checked cheaply
+        else:
+            problem = _worklist_problem(sheet.name, row_index, worklist, seen, marked)
         seen.add(worklist)
-        if not marked:
-            findings.append(
-                _warning("UNMARKED_WORKLIST", f"Nobody reads {worklist!r} in window {sheet.name!r}.", location)
-            )
-        elif len(marked) > 1:
-            names = ", ".join(role or "?" for role in marked)
-            findings.append(
-                _error(
-                    "MULTIPLE_ROLES_MARKED",
-                    f"{worklist!r} is marked for several roles ({names}); exactly one role must read it.",
-                    location,
-                )
-            )
-        elif marked[0] is not None:
+        if problem is not None:
+            findings.append(problem)
+        if len(marked) == 1 and marked[0] is not None and (problem is None or problem.severity is not Severity.ERROR):
             result.append(Responsibility(worklist=worklist, role=marked[0]))
     return result
+
+
+def _worklist_problem(
+    sheet: str, row_index: int, worklist: str, seen: set[str], marked: list[str | None]
+) -> Finding | None:
+    if len(worklist) > MAX_WORKLIST or len(worklist.split()[0]) > MAX_HOSPITAL:
+        return error(
+            "VALUE_TOO_LONG",
+            f"Worklist {worklist[:40]!r}... is too long (at most {MAX_WORKLIST} characters, "
+            f"and {MAX_HOSPITAL} for its first word, the hospital).",
+            cell_ref(sheet, row_index, 0),
+        )
+    if worklist in seen:
+        return error(
+            "DUPLICATE_WORKLIST", f"{worklist!r} appears twice in window {sheet!r}.", cell_ref(sheet, row_index, 0)
+        )
+    if not marked:
+        return warning(
+            "UNMARKED_WORKLIST", f"Nobody reads {worklist!r} in window {sheet!r}.", cell_ref(sheet, row_index, 0)
+        )
+    if len(marked) > 1:
+        names = ", ".join(role or "?" for role in marked)
+        return error(
+            "MULTIPLE_ROLES_MARKED",
+            f"{worklist!r} is marked for several roles ({names}); exactly one role must read it.",
+            cell_ref(sheet, row_index, 0),
+        )
+    return None
 
 
 def _report_extra_block(sheet: Sheet, width: int, findings: list[Finding]) -> None:
@@ -224,36 +229,11 @@ def _report_extra_block(sheet: Sheet, width: int, findings: list[Finding]) -> No
         return
     top, bottom = min(r for r, _ in cells), max(r for r, _ in cells)
     left, right = min(c for _, c in cells), max(c for _, c in cells)
-    area = f"{_cell(sheet.name, top, left)}:{_column_letters(right)}{bottom + 1}"
+    area = f"{cell_ref(sheet.name, top, left)}:{column_letters(right)}{bottom + 1}"
     findings.append(
-        _warning(
+        warning(
             "EXTRA_BLOCK",
             f"Sheet {sheet.name!r} has content right of its role columns ({area}); it is ignored, not merged.",
             area,
         )
     )
-
-
-# --- findings and locations -----------------------------------------------------------------------------
-
-
-def _cell(sheet: str, row_index: int, column: int) -> str:
-    return f"{sheet}!{_column_letters(column)}{row_index + 1}"
-
-
-def _column_letters(column: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    letters = ""
-    column += 1
-    while column:
-        column, remainder = divmod(column - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
-
-
-def _error(code: str, text: str, location: str | None = None) -> Finding:
-    return Finding(severity=Severity.ERROR, code=code, text=text, location=location)
-
-
-def _warning(code: str, text: str, location: str | None = None) -> Finding:
-    return Finding(severity=Severity.WARNING, code=code, text=text, location=location)

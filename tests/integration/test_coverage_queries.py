@@ -134,7 +134,9 @@ def calculate_counting(engine: Engine, version_id: uuid.UUID) -> tuple[list[str]
 
 
 def kinds(seen: list[str]) -> list[str]:
-    return [" ".join(s.split()[:3]) if s.startswith("INSERT") else s.split()[0] for s in seen]
+    """`SELECT`, or `INSERT INTO <table>`, of each statement."""
+    words = [s.split() for s in seen]
+    return [" ".join(w[:3]) if w[0] == "INSERT" else w[0] for w in words]
 
 
 @pytest.mark.parametrize("layout", ["TEMPLATE", "FLAT"])

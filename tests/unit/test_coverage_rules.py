@@ -5,6 +5,7 @@ from datetime import date, time
 
 import pytest
 
+from services.coverage.calculation import CalculationOptions
 from services.coverage.rules import (
     Assignment,
     Cell,
@@ -15,14 +16,17 @@ from services.coverage.rules import (
     WorklistSpecialty,
     calculate,
     effective_roles,
+    worklist_specialties,
     worklist_specialty,
 )
 from shared.findings import Severity
 from shared.roles import MID_3, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.schedule_days import DayType
+from shared.settings import Settings
 from shared.template_model import Category, Responsibility, Variant, Window
 
 C, U, M = CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH
+ERROR = Severity.ERROR
 
 MON = date(2024, 6, 3)
 FRI = date(2024, 6, 7)
@@ -292,6 +296,76 @@ def test_worklist_specialty_override_wins() -> None:
     assert result.cells[0] == cell(MON, MID_12_1, "CHONY Neuro", ON1, (3,), C)
 
 
+def test_worklist_specialty_is_taken_from_the_body_sheets() -> None:
+    body_on = window(
+        "ON Weekday Body 1 am - 8 am", Category.ON, DayType.WEEKDAY, Variant.BODY, ON_HOURS,
+        ("Odd Neuro Study", ON_BODY), ("NYPLH DX Chest/Abd", ON_NEURO), ("Split One", ON_BODY),
+    )  # fmt: skip
+    body_mid = window(
+        "Mid Weekday Body 6 pm - 12 am", Category.MID, DayType.WEEKDAY, Variant.BODY, (time(18), time(0)),
+        ("NYPLH DX Chest/Abd", MID_NEURO), ("Split One", MID_NEURO), ("Allen DX Bone", MID_3),
+    )  # fmt: skip
+    body_we = window(
+        "Mid Weekend Body 5 pm - 12 am", Category.MID, DayType.WEEKEND, Variant.BODY, (time(17), time(0)),
+        ("NYPLH DX Chest/Abd", MID_BODY),
+    )  # fmt: skip
+    neuro_only_sheet = window(
+        "ON Weekday Neuro 1 am - 8 am", Category.ON, DayType.WEEKDAY, Variant.NEURO, ON_HOURS,
+        ("Only Here Bone", ON1), ("Odd Neuro Study", ON1),
+    )  # fmt: skip
+    template = [body_on, body_mid, body_we, neuro_only_sheet]
+
+    specialties, findings = worklist_specialties(template)
+    assert specialties == {
+        "Odd Neuro Study": WorklistSpecialty.BODY,  # read by ON Body: the Body sheet beats the label
+        "NYPLH DX Chest/Abd": WorklistSpecialty.NEURO,  # two neuro marks against one body mark
+        "Split One": WorklistSpecialty.BODY,  # one each: the label decides
+        "Allen DX Bone": WorklistSpecialty.NEURO,  # Mid3 marks say nothing: the label decides
+        "Only Here Bone": WorklistSpecialty.NEURO,  # in no Body sheet: the label decides
+    }
+    assert [(f.code, f.severity, f.location) for f in findings] == [
+        ("WORKLIST_SPECIALTY_CONFLICT", Severity.INFO, "NYPLH DX Chest/Abd"),
+        ("WORKLIST_SPECIALTY_CONFLICT", Severity.INFO, "Split One"),
+    ]
+    assert findings[0].text == (
+        "The Body sheets disagree on NYPLH DX Chest/Abd: a body reader in Mid Weekend Body 5 pm - 12 am, "
+        "a neuro reader in ON Weekday Body 1 am - 8 am, Mid Weekday Body 6 pm - 12 am; it is treated as NEURO."
+    )
+    # the settings table beats the Body sheets
+    overridden, _ = worklist_specialties(template, {"Odd Neuro Study": WorklistSpecialty.NEURO})
+    assert overridden["Odd Neuro Study"] is WorklistSpecialty.NEURO
+
+    # Bob (BODY_ONLY) on ON1 is ON Body and may read "Odd Neuro Study", a body worklist by the Body sheet
+    result = calculate([neuro_only_sheet, body_on], MON, MON, on(MON, ON1=BOB, ON2=ANA), PEOPLE)
+    assert result.cells == (
+        cell(MON, body_on, "Odd Neuro Study", ON_BODY, (3,), C),
+        cell(MON, body_on, "NYPLH DX Chest/Abd", ON_NEURO, (1,), C),
+        cell(MON, body_on, "Split One", ON_BODY, (3,), C),
+    )
+
+
+@pytest.mark.parametrize(
+    "saturday",
+    [date(2024, 3, 9), date(2024, 11, 2)],
+    ids=["spring-forward: 1 am - 8 am lasts 6 h", "fall-back: 1 am - 8 am lasts 8 h"],
+)
+def test_dst_night_gives_one_cell_per_worklist_of_each_window(saturday: date) -> None:
+    sunday = date.fromordinal(saturday.toordinal() + 1)
+    template = [MID_WE_10, MID_12_1, ON_WE_NEURO]
+    result = calculate(template, saturday, sunday, on(saturday, ON1=ANA, MidC=BEN, Mid3=NED), PEOPLE)
+    assert result.cells == (
+        cell(saturday, MID_WE_10, "CPMC CT Neuro", MID_C, (2,), C),
+        cell(saturday, MID_12_1, "CHONY Neuro", ON1, (1,), C),
+        cell(saturday, MID_12_1, "NYPLH US", MID_3, (5,), M),
+        cell(saturday, ON_WE_NEURO, "NYPLH Neuro MR", ON1, (1,), C),
+        cell(sunday, MID_WE_10, "CPMC CT Neuro", MID_C, (), U),
+        cell(sunday, MID_12_1, "CHONY Neuro", ON1, (), U),
+        cell(sunday, MID_12_1, "NYPLH US", MID_3, (), U),
+        cell(sunday, ON_WE_NEURO, "NYPLH Neuro MR", ON1, (), U),
+    )
+    assert result.findings == ()
+
+
 # --- summary -----------------------------------------------------------------------------------------
 
 
@@ -314,10 +388,10 @@ def test_summary_numbers() -> None:
     assert s.by_status == {C: 4, U: 1, M: 3}
     assert s.coverage_ratio == 0.5
     assert s.critical_gaps == (
-        Gap(MON, "ON Weekday Body 1 am - 8 am", "CPMC CT Neuro", ON_NEURO, M),
-        Gap(MON, "Mid  12am-1am", "CHONY Neuro", ON1, M),
-        Gap(MON, "Mid  12am-1am", "NYPLH US", MID_3, U),
-        Gap(tue, "Mid  12am-1am", "NYPLH US", MID_3, M),
+        Gap(MON, "ON Weekday Body 1 am - 8 am", "CPMC CT Neuro", ON_NEURO, M, ERROR),
+        Gap(MON, "Mid  12am-1am", "CHONY Neuro", ON1, M, ERROR),
+        Gap(MON, "Mid  12am-1am", "NYPLH US", MID_3, U, ERROR),
+        Gap(tue, "Mid  12am-1am", "NYPLH US", MID_3, M, ERROR),
     )
     expected = {
         "total": 8,
@@ -335,36 +409,41 @@ def test_summary_numbers() -> None:
             "Mid3": {"COVERED": 0, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 1},
             "ON2": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 0},
         },
-        "critical_gaps": [
-            {
-                "schedule_date": "2024-06-03",
-                "window": "ON Weekday Body 1 am - 8 am",
-                "worklist": "CPMC CT Neuro",
-                "role": "ON Neuro",
-                "status": "SPECIALTY_MISMATCH",
-            },
-            {
-                "schedule_date": "2024-06-03",
-                "window": "Mid  12am-1am",
-                "worklist": "CHONY Neuro",
-                "role": "ON1",
-                "status": "SPECIALTY_MISMATCH",
-            },
-            {
-                "schedule_date": "2024-06-03",
-                "window": "Mid  12am-1am",
-                "worklist": "NYPLH US",
-                "role": "Mid3",
-                "status": "UNCOVERED",
-            },
-            {
-                "schedule_date": "2024-06-04",
-                "window": "Mid  12am-1am",
-                "worklist": "NYPLH US",
-                "role": "Mid3",
-                "status": "SPECIALTY_MISMATCH",
-            },
-        ],
+        "critical_gaps_total": 4,
+        "critical_gaps_by_date": {
+            "2024-06-03": [
+                {
+                    "window": "ON Weekday Body 1 am - 8 am",
+                    "worklist": "CPMC CT Neuro",
+                    "role": "ON Neuro",
+                    "status": "SPECIALTY_MISMATCH",
+                    "severity": "ERROR",
+                },
+                {
+                    "window": "Mid  12am-1am",
+                    "worklist": "CHONY Neuro",
+                    "role": "ON1",
+                    "status": "SPECIALTY_MISMATCH",
+                    "severity": "ERROR",
+                },
+                {
+                    "window": "Mid  12am-1am",
+                    "worklist": "NYPLH US",
+                    "role": "Mid3",
+                    "status": "UNCOVERED",
+                    "severity": "ERROR",
+                },
+            ],
+            "2024-06-04": [
+                {
+                    "window": "Mid  12am-1am",
+                    "worklist": "NYPLH US",
+                    "role": "Mid3",
+                    "status": "SPECIALTY_MISMATCH",
+                    "severity": "ERROR",
+                },
+            ],
+        },
     }
     assert s.to_dict() == expected
     assert json.loads(json.dumps(s.to_dict())) == expected
@@ -423,3 +502,12 @@ def test_unknown_person_is_ignored_and_reported_once() -> None:
     result = calculate([ON_WD_NEURO], MON, MON, assignments, PEOPLE)
     assert result.cells[0].status is U
     assert codes(result) == ["UNKNOWN_PERSON"]
+
+
+def test_settings_table_of_worklist_specialties_reaches_the_calculation() -> None:
+    settings = Settings(worklist_specialties={"CHONY Neuro": "BODY"}, holidays=[JULY_4], time_zone="America/Chicago")
+    options = CalculationOptions.from_settings(settings)
+    assert options.specialty_overrides == {"CHONY Neuro": WorklistSpecialty.BODY}
+    assert options.holidays == frozenset({JULY_4}) and str(options.tz) == "America/Chicago"
+    result = calculate([MID_12_1], MON, MON, on(MON, ON1=BOB), PEOPLE, specialty_overrides=options.specialty_overrides)
+    assert result.cells[0] == cell(MON, MID_12_1, "CHONY Neuro", ON1, (3,), C)

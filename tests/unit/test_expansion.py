@@ -6,7 +6,7 @@ import pytest
 
 from services.ods_importer.expansion import ShiftInstance, expand, validate_period
 from services.ods_importer.sample_template import sample_template
-from services.ods_importer.template import parse_template
+from services.ods_importer.workbook import parse_workbook
 from shared.schedule_days import DayType
 from shared.template_model import Category, Responsibility, Variant, Window
 
@@ -40,8 +40,8 @@ def hours(instance: ShiftInstance) -> float:
 @pytest.fixture(scope="module")
 def template_windows() -> tuple[Window, ...]:
     if REAL_TEMPLATE.exists():
-        return parse_template(REAL_TEMPLATE.read_bytes()).windows
-    return parse_template(sample_template()).windows  # same windows, generated
+        return parse_workbook(REAL_TEMPLATE.read_bytes()).windows
+    return parse_workbook(sample_template()).windows  # same windows, generated
 
 
 def test_a_week_of_the_real_template(template_windows: tuple[Window, ...]) -> None:

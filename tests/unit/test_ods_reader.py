@@ -2,6 +2,8 @@ import io
 import struct
 import time
 import zipfile
+from datetime import date
+from datetime import time as dtime
 from pathlib import Path
 
 import pytest
@@ -150,17 +152,81 @@ def test_empty_rows_between_rows_are_kept() -> None:
     assert read(data)[0].rows == [["a"], [], [], [], ["b"]]
 
 
-def test_cell_text_joins_paragraphs_spaces_spans_tabs_and_reads_dates() -> None:
+def test_cell_text_joins_paragraphs_spaces_spans_tabs() -> None:
     data = ods(
         '<table:table table:name="S"><table:table-row>'
         '<table:table-cell><text:p>a<text:s/>b<text:s text:c="3"/>c</text:p>'
         "<text:p><text:span>d</text:span><text:tab/>e</text:p></table:table-cell>"
-        '<table:table-cell office:value-type="date" office:date-value="2026-03-07"><text:p>03/07/26</text:p>'
+        "<table:table-cell><office:annotation><text:p>a comment</text:p></office:annotation><text:p>f</text:p>"
         "</table:table-cell>"
-        '<table:table-cell office:value-type="float" office:value="2"><text:p>2.00</text:p></table:table-cell>'
         "</table:table-row></table:table>"
     )
-    assert read(data)[0].rows == [["a b   c\nd\te", "2026-03-07", "2.00"]]
+    assert read(data)[0].rows == [["a b   c\nd\te", "f"]]
+
+
+def test_typed_cells_read_as_their_value_not_their_display_text() -> None:
+    data = ods(
+        '<table:table table:name="S"><table:table-row>'
+        '<table:table-cell office:value-type="date" office:date-value="2026-03-07"><text:p>03/07/26</text:p>'
+        "</table:table-cell>"
+        '<table:table-cell office:value-type="time" office:time-value="PT17H30M00S"><text:p>05:30 PM</text:p>'
+        "</table:table-cell>"
+        '<table:table-cell office:value-type="float" office:value="2"><text:p>2.00</text:p></table:table-cell>'
+        '<table:table-cell office:value-type="boolean" office:boolean-value="true"><text:p>TRUE</text:p>'
+        "</table:table-cell>"
+        '<table:table-cell office:value-type="percentage" office:value="0.5"/>'
+        '<table:table-cell office:value-type="time" office:time-value="PT41H00M00S"><text:p>41:00</text:p>'
+        "</table:table-cell>"
+        "</table:table-row></table:table>"
+    )
+    assert read(data)[0].rows == [["2026-03-07", "17:30:00", "2", "true", "0.5", "41:00"]]
+
+
+def test_writer_writes_typed_cells_the_reader_reads_back() -> None:
+    rows = [[date(2026, 3, 7), dtime(17, 0), 2, True, "text"]]
+    assert read(write_ods([("S", rows)]))[0].rows == [["2026-03-07", "17:00:00", "2", "true", "text"]]
+
+
+def test_comments_in_a_row_do_not_shift_columns() -> None:
+    data = ods(
+        '<table:table table:name="S"><table:table-row><!-- a comment --><?pi x?>'
+        '<table:table-cell table:number-columns-repeated="2"/>'
+        "<table:table-cell><text:p>c</text:p></table:table-cell></table:table-row></table:table>"
+    )
+    assert read(data)[0].rows == [["", "", "c"]]
+
+
+def test_covered_cells_of_a_merged_range_keep_column_positions() -> None:
+    data = ods(
+        '<table:table table:name="S"><table:table-row>'
+        '<table:table-cell table:number-columns-spanned="2"><text:p>ab</text:p></table:table-cell>'
+        "<table:covered-table-cell/>"
+        "<table:table-cell><text:p>c</text:p></table:table-cell></table:table-row></table:table>"
+    )
+    assert read(data)[0].rows == [["ab", "", "c"]]
+
+
+def test_a_table_inside_a_cell_is_not_read_as_rows() -> None:
+    data = ods(
+        '<table:table table:name="S"><table:table-row><table:table-cell><text:p>outer</text:p>'
+        '<table:table table:name="inner"><table:table-row><table:table-cell><text:p>inner</text:p>'
+        "</table:table-cell></table:table-row></table:table>"
+        "</table:table-cell></table:table-row>"
+        "<table:table-row><table:table-cell><text:p>next</text:p></table:table-cell></table:table-row>"
+        "</table:table>"
+    )
+    (sheet,) = read(data)
+    assert (sheet.name, sheet.rows) == ("S", [["outer"], ["next"]])
+
+
+def test_rows_inside_header_rows_and_row_groups_are_read_in_order() -> None:
+    row = "<table:table-row><table:table-cell><text:p>{}</text:p></table:table-cell></table:table-row>"
+    data = ods(
+        f'<table:table table:name="S"><table:table-header-rows>{row.format(1)}</table:table-header-rows>'
+        f"<table:table-row-group>{row.format(2)}{row.format(3)}</table:table-row-group>{row.format(4)}"
+        "</table:table>"
+    )
+    assert read(data)[0].rows == [["1"], ["2"], ["3"], ["4"]]
 
 
 def test_writer_round_trips_spaces_and_lines() -> None:
@@ -323,3 +389,45 @@ def test_huge_space_count_in_a_cell_is_refused() -> None:
 def test_doctype_in_utf16_content_is_refused() -> None:
     text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "e">]>' + content("", "").decode()
     assert error_code(package({"content.xml": text.encode("utf-16")})) == "UNSAFE_XML"
+
+
+def test_external_entity_is_neither_fetched_nor_expanded() -> None:
+    xxe = content(
+        '<table:table table:name="S"><table:table-row><table:table-cell><text:p>&xxe;</text:p>'
+        "</table:table-cell></table:table-row></table:table>",
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    )
+    with pytest.raises(OdsReadError) as caught:
+        read(package({"content.xml": xxe}))
+    assert caught.value.finding.code == "UNSAFE_XML"
+    assert "root:" not in str(caught.value)
+
+
+def test_zip_level_encrypted_member_is_an_encrypted_ods() -> None:
+    data = bytearray(ods(""))
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("content.xml")
+    data[info.header_offset + 6] |= 0x01  # "encrypted" bit of the local header's flags
+    central = bytes(data).index(b"PK\x01\x02")
+    while bytes(data[central + 46 : central + 46 + len("content.xml")]) != b"content.xml":
+        central = bytes(data).index(b"PK\x01\x02", central + 4)
+    data[central + 8] |= 0x01  # and of the central directory's
+    assert error_code(bytes(data)) == "ENCRYPTED_ODS"
+
+
+def test_one_giant_row_is_refused_before_its_tree_is_built() -> None:
+    cells = "<table:table-cell><text:p>x</text:p></table:table-cell>" * 50_000
+    data = ods(f'<table:table table:name="S"><table:table-row>{cells}</table:table-row></table:table>')
+    limits = OdsLimits(max_row_bytes=500_000, max_columns=1_000_000, max_cells=10_000_000)
+    with pytest.raises(OdsReadError) as caught:
+        read(data, limits)
+    assert (caught.value.finding.code, caught.value.finding.location) == ("ROW_TOO_LARGE", "S")
+    assert len(read(data, OdsLimits(max_row_bytes=10_000_000, max_columns=100_000))[0].rows[0]) == 50_000
+
+
+def test_row_size_bound_does_not_count_the_rows_before() -> None:
+    rows = "".join(
+        f"<table:table-row><table:table-cell><text:p>{'y' * 1000}</text:p></table:table-cell></table:table-row>"
+        for _ in range(2_000)
+    )
+    data = ods(f'<table:table table:name="S">{rows}</table:table>')
+    assert len(read(data, OdsLimits(max_row_bytes=100_000))[0].rows) == 2_000

@@ -8,7 +8,8 @@ import pytest
 from services.ods_importer.ods_reader import OdsLimits, Sheet
 from services.ods_importer.ods_writer import write_ods
 from services.ods_importer.sample_template import sample_template
-from services.ods_importer.template import ParsedTemplate, parse_sheets, parse_template, parse_window_name
+from services.ods_importer.template import parse_window_name
+from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets, parse_workbook
 from shared.findings import Finding, Severity, has_errors
 from shared.schedule_days import DayType
 from shared.template_model import Category, Variant, Window
@@ -153,13 +154,13 @@ REAL_SPOT_CHECKS = {
 
 
 @pytest.fixture(scope="module")
-def real() -> ParsedTemplate:
+def real() -> ParsedWorkbook:
     if not REAL_TEMPLATE.exists():
         pytest.skip("shared data not available")
-    return parse_template(REAL_TEMPLATE.read_bytes())
+    return parse_workbook(REAL_TEMPLATE.read_bytes())
 
 
-def window(parsed: ParsedTemplate, sheet: str) -> Window:
+def window(parsed: ParsedWorkbook, sheet: str) -> Window:
     return next(w for w in parsed.windows if w.sheet == sheet)
 
 
@@ -167,30 +168,30 @@ def mapping(w: Window) -> dict[str, str]:
     return {r.worklist: r.role for r in w.responsibilities}
 
 
-def codes(parsed: ParsedTemplate) -> list[str]:
+def codes(parsed: ParsedWorkbook) -> list[str]:
     return [f.code for f in parsed.findings]
 
 
-def only(parsed: ParsedTemplate, code: str) -> Finding:
+def only(parsed: ParsedWorkbook, code: str) -> Finding:
     found = [f for f in parsed.findings if f.code == code]
     assert len(found) == 1, parsed.findings
     return found[0]
 
 
-def parse_rows(rows: list[list[str]], name: str = "ON Weekday Neuro 1 am - 8 am") -> ParsedTemplate:
+def parse_rows(rows: list[list[str]], name: str = "ON Weekday Neuro 1 am - 8 am") -> ParsedWorkbook:
     return parse_sheets([Sheet(name, rows)])
 
 
 # --- the real template -----------------------------------------------------------------------------------
 
 
-def test_real_template_has_twelve_windows_and_no_error(real: ParsedTemplate) -> None:
+def test_real_template_has_twelve_windows_and_no_error(real: ParsedWorkbook) -> None:
     assert not has_errors(real.findings), real.findings
     assert [w.sheet for w in real.windows] == list(REAL_WINDOWS)
 
 
 @pytest.mark.parametrize("sheet", list(REAL_WINDOWS))
-def test_real_template_window(real: ParsedTemplate, sheet: str) -> None:
+def test_real_template_window(real: ParsedWorkbook, sheet: str) -> None:
     w = window(real, sheet)
     category, kind, variant, start, end, crosses, next_day, count = REAL_WINDOWS[sheet]
     assert (w.category, w.day_type, w.variant, w.start, w.end) == (category, kind, variant, start, end)
@@ -199,28 +200,28 @@ def test_real_template_window(real: ParsedTemplate, sheet: str) -> None:
 
 
 @pytest.mark.parametrize("sheet", list(REAL_RESPONSIBILITIES))
-def test_real_template_every_worklist_role(real: ParsedTemplate, sheet: str) -> None:
+def test_real_template_every_worklist_role(real: ParsedWorkbook, sheet: str) -> None:
     assert mapping(window(real, sheet)) == REAL_RESPONSIBILITIES[sheet]
     assert [r.worklist for r in window(real, sheet).responsibilities] == list(REAL_RESPONSIBILITIES[sheet])
 
 
 @pytest.mark.parametrize("sheet", list(REAL_SPOT_CHECKS))
-def test_real_template_spot_checked_roles(real: ParsedTemplate, sheet: str) -> None:
+def test_real_template_spot_checked_roles(real: ParsedWorkbook, sheet: str) -> None:
     assert REAL_SPOT_CHECKS[sheet].items() <= mapping(window(real, sheet)).items()
 
 
-def test_real_template_findings_are_the_two_known_warnings(real: ParsedTemplate) -> None:
+def test_real_template_findings_are_the_two_known_warnings(real: ParsedWorkbook) -> None:
     assert sorted(codes(real)) == ["EXTRA_BLOCK", "UNMARKED_WORKLIST"]
 
 
-def test_sample_template_matches_the_real_one(real: ParsedTemplate) -> None:
-    sample = parse_template(sample_template())
+def test_sample_template_matches_the_real_one(real: ParsedWorkbook) -> None:
+    sample = parse_workbook(sample_template())
     assert not has_errors(sample.findings)
     assert sample.windows == real.windows
 
 
 def test_sample_template_parses_without_error() -> None:
-    sample = parse_template(sample_template())
+    sample = parse_workbook(sample_template())
     assert not has_errors(sample.findings)
     assert len(sample.windows) == 12
 
@@ -265,7 +266,7 @@ def test_role_headers_mid3_and_mid_3_are_the_same_role() -> None:
 
 
 @needs_real
-def test_role_header_mid_3_in_the_real_template(real: ParsedTemplate) -> None:
+def test_role_header_mid_3_in_the_real_template(real: ParsedWorkbook) -> None:
     assert "Mid3" in window(real, "Mid Weekday Body 6 pm - 12 am").roles  # header written `Mid 3`
 
 
@@ -276,12 +277,12 @@ def test_marks_x_and_capital_x_both_count() -> None:
 
 
 def test_worklist_with_trailing_space_is_trimmed() -> None:
-    parsed = parse_template(write_ods([("ON 1 am - 8 am", [["", "ON1"], ["CHONY Neuro ", "x"]])]))
+    parsed = parse_workbook(write_ods([("ON 1 am - 8 am", [["", "ON1"], ["CHONY Neuro ", "x"]])]))
     assert mapping(parsed.windows[0]) == {"CHONY Neuro": "ON1"}
 
 
 @needs_real
-def test_worklist_with_trailing_space_in_the_real_template(real: ParsedTemplate) -> None:
+def test_worklist_with_trailing_space_in_the_real_template(real: ParsedWorkbook) -> None:
     assert all("CHONY Neuro" in mapping(w) for w in real.windows if w.sheet != "Mid Weekend Body 5 pm - 12 am")
 
 
@@ -289,11 +290,11 @@ def test_repeated_empty_cells_do_not_shift_columns() -> None:
     rows = [["", "MidC", "MidL", "Mid3"], ["CPMC US", "", "", "x"], ["Allen US", "", "x"]]
     data = write_ods([("Mid Weekday Neuro 6 pm - 12 am", rows)])
     assert b'table:number-columns-repeated="2"' in zipfile.ZipFile(io.BytesIO(data)).read("content.xml")
-    assert mapping(parse_template(data).windows[0]) == {"CPMC US": "Mid3", "Allen US": "MidL"}
+    assert mapping(parse_workbook(data).windows[0]) == {"CPMC US": "Mid3", "Allen US": "MidL"}
 
 
 @needs_real
-def test_unmarked_worklist_warns_that_nobody_reads_it(real: ParsedTemplate) -> None:
+def test_unmarked_worklist_warns_that_nobody_reads_it(real: ParsedWorkbook) -> None:
     finding = only(real, "UNMARKED_WORKLIST")
     assert finding.severity is Severity.WARNING
     assert finding.location == "Mid Weekend Body 5 pm - 12 am!A10"
@@ -302,7 +303,7 @@ def test_unmarked_worklist_warns_that_nobody_reads_it(real: ParsedTemplate) -> N
 
 
 @needs_real
-def test_extra_block_right_of_the_roles_is_a_warning_at_column_u(real: ParsedTemplate) -> None:
+def test_extra_block_right_of_the_roles_is_a_warning_at_column_u(real: ParsedWorkbook) -> None:
     finding = only(real, "EXTRA_BLOCK")
     assert finding.severity is Severity.WARNING
     assert finding.location == "Mid Weekend Neuro 5 pm - 12 am!U1:X24"
@@ -316,7 +317,7 @@ def test_extra_block_beyond_column_z_is_located_with_two_letters() -> None:
 
 
 @needs_real
-def test_worklist_in_some_sheets_only_is_normal(real: ParsedTemplate) -> None:
+def test_worklist_in_some_sheets_only_is_normal(real: ParsedWorkbook) -> None:
     having = [w.sheet for w in real.windows if "CPMC CT Chest" in mapping(w)]
     assert having == [
         "Mid Weekday Neuro 6 pm - 12 am",
@@ -359,18 +360,65 @@ def test_duplicate_worklist_in_one_sheet() -> None:
     assert only(parsed, "DUPLICATE_WORKLIST").location == "ON Weekday Neuro 1 am - 8 am!A3"
 
 
-def test_no_valid_sheets() -> None:
-    parsed = parse_sheets([Sheet("Notes", [["hello"]])])
-    assert parsed.windows == ()
-    assert codes(parsed) == ["INVALID_SHEET_NAME", "NO_VALID_SHEETS"]
+def test_workbook_in_neither_layout_is_one_error_saying_what_was_expected() -> None:
+    parsed = parse_sheets([Sheet("Notes", [["hello"]]), Sheet("Sheet2")])
+    assert (parsed.layout, parsed.windows, parsed.shifts) == (None, (), ())
+    (finding,) = parsed.findings
+    assert (finding.severity, finding.code) == (Severity.ERROR, "UNKNOWN_LAYOUT")
+    assert "'Notes', 'Sheet2'" in finding.text
+    assert "'Mid Weekday Body 5 pm - 6 pm'" in finding.text  # the template layout, by example
+    assert "Date, ShiftType, Hospital, StudyType, SpecialtyConstraint, DesiredCoverage" in finding.text  # flat
+
+
+def test_workbook_without_sheets_is_in_no_layout() -> None:
+    assert codes(parse_sheets([])) == ["UNKNOWN_LAYOUT"]
+
+
+def test_template_whose_window_sheets_all_fail_has_no_valid_sheets() -> None:
+    parsed = parse_rows([["just a title"]])
+    assert parsed.layout is Layout.TEMPLATE
+    assert codes(parsed) == ["NO_HEADER_ROW", "NO_VALID_SHEETS"]
+
+
+def test_overlong_sheet_name_is_an_invalid_sheet_name() -> None:
+    name = "Mid " + " " * 300 + "12am-1am"
+    parsed = parse_sheets([Sheet(name, [["", "ON1"], ["CPMC US", "x"]]), Sheet("ON 1 am - 8 am", [["", "ON1"]])])
+    assert only(parsed, "INVALID_SHEET_NAME").location == name[:200]
+
+
+def test_overlong_worklist_is_an_error_at_its_cell() -> None:
+    parsed = parse_rows([["", "ON1"], ["CPMC US", "x"], ["CPMC " + "x" * 300, "x"], ["X" * 120 + " US", "x"]])
+    assert [(f.code, f.location) for f in parsed.findings] == [
+        ("VALUE_TOO_LONG", "ON Weekday Neuro 1 am - 8 am!A3"),
+        ("VALUE_TOO_LONG", "ON Weekday Neuro 1 am - 8 am!A4"),
+    ]
+    assert mapping(parsed.windows[0]) == {"CPMC US": "ON1"}
+
+
+def test_every_problem_is_collected_not_only_the_first() -> None:
+    parsed = parse_sheets(
+        [
+            Sheet("ON Weekday Neuro 1 am - 8 am", [["", "ON1", "Fellow"], ["CPMC US", "x", "x"], ["Allen US", "x"]]),
+            Sheet("Bad name", [["", "ON1"]]),
+            Sheet("ON Weekend Neuro 1 am - 8 am", [["", "ON1", "ON2"], ["CPMC US"], ["CPMC US", "x"]]),
+        ]
+    )
+    assert [(f.severity, f.code, f.location) for f in parsed.findings] == [
+        (Severity.ERROR, "UNKNOWN_ROLE", "ON Weekday Neuro 1 am - 8 am!C1"),
+        (Severity.ERROR, "MULTIPLE_ROLES_MARKED", "ON Weekday Neuro 1 am - 8 am!A2"),
+        (Severity.ERROR, "INVALID_SHEET_NAME", "Bad name"),
+        (Severity.WARNING, "UNMARKED_WORKLIST", "ON Weekend Neuro 1 am - 8 am!A2"),
+        (Severity.ERROR, "DUPLICATE_WORKLIST", "ON Weekend Neuro 1 am - 8 am!A3"),
+    ]
+    assert all(f.text for f in parsed.findings)
 
 
 def test_unreadable_file_becomes_one_error_finding() -> None:
-    parsed = parse_template(b"not an ods")
+    parsed = parse_workbook(b"not an ods")
     assert parsed.windows == ()
     assert [(f.severity, f.code) for f in parsed.findings] == [(Severity.ERROR, "NOT_AN_ODS")]
 
 
 def test_limits_are_passed_to_the_reader() -> None:
-    parsed = parse_template(sample_template(), OdsLimits(max_sheets=3))
+    parsed = parse_workbook(sample_template(), OdsLimits(max_sheets=3))
     assert codes(parsed) == ["TOO_MANY_SHEETS"]
