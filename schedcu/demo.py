@@ -4,6 +4,7 @@ a generated month submitted, waited for, its coverage summary printed, everythin
 import asyncio
 import json
 import os
+import uuid
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -14,8 +15,9 @@ from schedcu import processes
 from schedcu.demo_data import ROSTER, month_period, truth
 from schedcu.infra import MissingService, ensure_database_exists, resolve
 from services.amion_scraper.roster import RosterEntry, reconcile
-from services.coverage.cli import print_summary
-from services.coverage.queries import latest_calculation
+from services.coverage.queries import cells, latest_calculation
+from services.coverage.report_html import render_report
+from services.coverage.terminal import print_summary
 from services.ods_importer.sample_template import sample_template
 from services.versions.cli import TERMINAL, print_workflow, wait_for
 from services.versions.submit import import_request, publish_request
@@ -102,7 +104,13 @@ def run_demo(month: str | None, workdir: Path) -> int:
             return 1
         with transaction() as session:
             calc = latest_calculation(session, ids.version_id_for(workflow_id))
+            all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
         if calc is not None:
             print_summary(calc)
+            report = workdir / "coverage-report.html"
+            report.write_text(
+                render_report(calc, all_cells, get_settings().tz, frozenset(get_settings().holidays)), encoding="utf-8"
+            )
+            print(f"the scheduler's report (open it in a browser): {report.resolve()}")
         print("stopping workers")
     return 0 if view["state"] != "FAILED" else 1
