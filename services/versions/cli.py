@@ -57,6 +57,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         requested_by=args.requested_by,
         request_id=request_id,
     )
+    if args.dry_run:
+        return print_dry_run(request)
     asyncio.run(publish_request(get_settings(), request))
     workflow_id = ids.workflow_id_for(request_id)
     print(f"workflow {workflow_id} (request {request_id})", flush=True)
@@ -68,6 +70,34 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 2
     print(f"workflow {workflow_id}: {view['state']} (version {view['version_id']})")
     return 1 if view["state"] == "FAILED" else 0
+
+
+def _print_findings(findings: Any) -> None:
+    for f in findings:
+        print(f"    {f.severity.value:<7} {f.code}: {f.text}" + (f" [{f.location}]" if f.location else ""))
+
+
+def print_dry_run(request: Any) -> int:
+    from services.coverage.terminal import print_summary
+    from services.versions.dry_run import dry_run
+
+    report = dry_run(request, get_settings())
+    print("DRY RUN: the three phases ran and were rolled back; nothing was stored or published.")
+    if report.would_fail:
+        print("template: the import would FAIL; no version would be created")
+        _print_findings(report.template_findings)
+        return 1
+    shifts = sum(report.shifts_by_role.values())
+    print(f"template: {report.layout} layout, {report.windows} windows, {shifts} shift instances "
+          f"({', '.join(f'{role} {n}' for role, n in report.shifts_by_role.items())})")  # fmt: skip
+    _print_findings(report.template_findings)
+    months = ", ".join(f"{month} {outcome}" for month, outcome in report.scrape_months.items())
+    print(f"Amion ({request.amion_account}): {report.scrape_state}; {report.assignments} assignments"
+          + (f" ({months})" if months else ""))  # fmt: skip
+    _print_findings(report.scrape_findings)
+    if report.coverage is not None:
+        print_summary(report.coverage)
+    return 0
 
 
 def print_workflow(view: dict[str, Any]) -> None:
@@ -267,6 +297,9 @@ def register(sub: Subparsers) -> None:
     s.add_argument("--requested-by", default="cli")
     s.add_argument("--wait", action="store_true", help="wait for the workflow to end, showing progress")
     s.add_argument("--timeout", type=float, default=600.0)
+    s.add_argument(
+        "--dry-run", action="store_true", help="run the three phases here and roll back: what would the version hold?"
+    )
     s.set_defaults(func=cmd_submit)
 
     wf = sub.add_parser("workflows", help="import workflows").add_subparsers(dest="wf_command", required=True)

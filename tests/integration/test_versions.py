@@ -1,15 +1,18 @@
 """Schedule-version lifecycle against real PostgreSQL (and, for the broker commands, the running pipeline)."""
 
 import json
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from schedcu.processes import schedcu_command
 from services.ods_importer.store import group_id
 from services.versions import lifecycle
 from services.versions.diff import diff
@@ -241,3 +244,43 @@ def test_promote_and_archive_commands_over_the_broker_answer_with_events(pipelin
         binding="event.version.archived", match={"version_id": version_id},
     )  # fmt: skip
     assert archived["reason"] == "done"
+
+
+def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline: Pipeline, tmp_path: Path) -> None:
+    template = tmp_path / "template.ods"
+    template.write_bytes(pipeline.template)
+    counted = (
+        "SELECT (SELECT count(*) FROM schedule_versions), (SELECT count(*) FROM workflows), "
+        "(SELECT count(*) FROM assignments), (SELECT count(*) FROM coverage_calculations), "
+        "(SELECT count(*) FROM scrape_batches), (SELECT count(*) FROM outbox)"
+    )
+    before = pipeline.query(counted)
+
+    shown = subprocess.run(
+        schedcu_command(
+            "submit", str(template), "--group", "dry", "--start", "2026-03-02", "--end", "2026-03-08",
+            "--amion-account", "test", "--dry-run",
+        ),
+        env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr
+    assert "nothing was stored or published" in shown.stdout
+    assert "TEMPLATE layout, 12 windows" in shown.stdout
+    assert "Amion (test): COMPLETE; 35 assignments (2026-03 OK)" in shown.stdout
+    assert "critical gaps" in shown.stdout and "coverage" in shown.stdout
+    assert pipeline.query(counted) == before
+
+
+def test_dry_run_of_a_broken_template_says_it_would_fail(pipeline: Pipeline, tmp_path: Path) -> None:
+    template = tmp_path / "broken.ods"
+    template.write_bytes(b"not an ods file")
+    shown = subprocess.run(
+        schedcu_command(
+            "submit", str(template), "--group", "dry", "--start", "2026-03-02", "--end", "2026-03-08",
+            "--amion-account", "test", "--dry-run",
+        ),
+        env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 1
+    assert "would FAIL" in shown.stdout and "NOT_AN_ODS" in shown.stdout
