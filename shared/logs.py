@@ -13,6 +13,7 @@ from pythonjsonlogger.json import JsonFormatter
 class MessageIds(NamedTuple):
     message_id: str | None = None
     workflow_id: str | None = None
+    trace_id: str | None = None  # from the incoming message, until a span of this process is current
 
 
 NO_MESSAGE = MessageIds()
@@ -27,7 +28,7 @@ class MessageContext(logging.Filter):
         found = {
             "workflow_id": context.workflow_id,
             "message_id": context.message_id,
-            "trace_id": format(span.trace_id, "032x") if span.is_valid else None,
+            "trace_id": format(span.trace_id, "032x") if span.is_valid else context.trace_id,
         }
         for key, value in found.items():
             if getattr(record, key, None) is None:

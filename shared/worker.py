@@ -26,7 +26,7 @@ from shared import logs, metrics
 from shared.contracts import Contract
 from shared.db.session import engine
 from shared.messaging import topology
-from shared.messaging.consumer import Handler, subscribe
+from shared.messaging.consumer import Handler, MessageLogContext, subscribe
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.telemetry import setup_tracing
@@ -55,6 +55,7 @@ def make_broker(settings: Settings, service: str, tracer_provider: TracerProvide
         middlewares=[
             RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
             RabbitPrometheusMiddleware(registry=metrics.REGISTRY, app_name=f"schedcu-{service}"),
+            MessageLogContext,
         ],
         logger=logging.getLogger(f"schedcu.{service}.broker"),
         app_id=f"schedcu-{service}",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aio_pika import IncomingMessage
-from faststream import AckPolicy
+from faststream import AckPolicy, BaseMiddleware
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
@@ -95,6 +95,19 @@ async def dead_letter(broker: RabbitBroker, queue: ConsumerQueue, raw: IncomingM
     )
 
 
+class MessageLogContext(BaseMiddleware):
+    """Puts the message's ids in the log context as soon as it arrives, so that every line logged while it
+    is handled (FastStream's own `Received` and `Processed` included) carries them."""
+
+    async def on_receive(self) -> None:
+        raw = self.msg
+        if isinstance(raw, IncomingMessage):
+            traceparent = str((raw.headers or {}).get("traceparent") or "")
+            trace_id = traceparent.split("-")[1] if traceparent.count("-") == 3 else None
+            MESSAGE_CONTEXT.set(MessageIds(message_id_of(raw), raw.correlation_id, trace_id))
+        await super().on_receive()
+
+
 def subscribe(
     broker: RabbitBroker,
     queue: ConsumerQueue,
@@ -115,7 +128,6 @@ def subscribe(
             await message.ack()
             return
         delivery = Delivery(message_id_of(raw), raw.correlation_id, raw.routing_key or "", raw.redelivered)
-        MESSAGE_CONTEXT.set(MessageIds(delivery.message_id, delivery.correlation_id))
         try:
             await handlers[type(body)](body, delivery)
         except Unprocessable as error:

@@ -96,7 +96,6 @@ def test_worker_logs_are_json_lines_carrying_workflow_message_and_trace_ids(repl
     ]
     mine = [line for line in lines if line.get("workflow_id") == str(workflow_id)]
     assert {line["service"] for line in mine} == {"versions", "ods_importer", "amion_scraper", "coverage"}
-    handled = [line for line in mine if line["logger"].startswith("services.")]
-    assert handled, "no line logged by the services while handling the workflow's messages"
-    for line in handled:
+    assert {line["message"] for line in mine} >= {"Received", "Processed"}
+    for line in mine:
         assert line["message_id"] and line["trace_id"], line
