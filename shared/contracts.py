@@ -10,7 +10,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.findings import Finding
+from shared.findings import Finding, Severity
 
 SCHEMA_VERSION = 1
 MAX_INLINE_TEMPLATE_CHARS = 14_000_000  # base64 of the 10 MB template limit
@@ -141,6 +141,7 @@ class CoverageGap(BaseModel):
     worklist: str
     role: str
     status: str
+    severity: Severity = Field(description="ERROR for a mandatory gap, WARNING for an optional one")
 
 
 class CoverageSummary(BaseModel):

@@ -144,7 +144,14 @@ def summary_contract(result: CoverageResult) -> CoverageSummary:
 
 def gaps_contract(result: CoverageResult, limit: int) -> list[CoverageGap]:
     return [
-        CoverageGap(date=g.schedule_date, window=g.window, worklist=g.worklist, role=g.role, status=g.status.value)
+        CoverageGap(
+            date=g.schedule_date,
+            window=g.window,
+            worklist=g.worklist,
+            role=g.role,
+            status=g.status.value,
+            severity=g.severity,
+        )
         for g in result.summary.critical_gaps[:limit]
     ]
 
