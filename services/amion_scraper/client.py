@@ -149,7 +149,7 @@ class Politeness:
                 await asyncio.sleep(start - now)
             self._next_start = start + self._interval
 
-    def hold_back(self, seconds: float) -> None:
+    async def hold_back(self, seconds: float) -> None:
         """No request of the account starts within `seconds` from now (Amion said `Retry-After`)."""
         self._next_start = max(self._next_start, asyncio.get_running_loop().time() + seconds)
 
@@ -297,7 +297,7 @@ class AmionClient:
                 if retry_after > self._max_retry_after_s:
                     too_long = f"Retry-After {retry_after:.0f} s is too long"
                     raise AmionFetchError(f"Amion {safe_url}: HTTP {status}, {too_long}")
-                self._politeness.hold_back(retry_after)
+                await self._politeness.hold_back(retry_after)
             raise _RetryableError(f"Amion {safe_url}: HTTP {status}", retry_after)
         if status != 200:
             raise AmionFetchError(f"Amion {safe_url}: HTTP {status}")

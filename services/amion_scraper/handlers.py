@@ -13,10 +13,11 @@ import uuid
 from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.client import AmionAuthError, AmionClient, FetchedPage, MonthFetch, Politeness
+from services.amion_scraper.rate_limit import SharedPoliteness
 from services.amion_scraper.rows import months_of_period
 from shared import ids
 from shared.contracts import AmionScraped, AmionScrapeFailed, Contract, ScrapeAmion
-from shared.db.session import transaction
+from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery, Handler
@@ -38,9 +39,10 @@ class ScrapeError(Exception):
 
 
 def politeness_for(name: str, account: AmionAccount) -> Politeness:
-    """The account's limits, one per account for the whole process (every scrape of it shares them)."""
+    """The account's limits: request starts spaced across every scraper process (PostgreSQL), requests in
+    flight counted per process."""
     if name not in _POLITENESS:
-        _POLITENESS[name] = Politeness(account.max_in_flight, 1.0 / account.requests_per_s)
+        _POLITENESS[name] = SharedPoliteness(name, engine(), account.max_in_flight, 1.0 / account.requests_per_s)
     return _POLITENESS[name]
 
 

@@ -251,3 +251,11 @@ class WorkerHeartbeat(Base):
     health_url: Mapped[str] = mapped_column(String(300))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AmionRequestSlot(Base):
+    """When the next request to an Amion account may start, shared by every scraper process."""
+
+    __tablename__ = "amion_request_slots"
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -29,6 +29,10 @@ TRUTH = {
     ],
 }
 
+# requests reach the transport a little after their turn: without spacing they come ~0 s apart, with a 0.15 s
+# interval at least this far apart even on a loaded machine
+SPACED = 0.1
+
 
 def _write_truth(tmp_path: Path, **overrides: object) -> Path:
     path = tmp_path / "truth.yaml"
@@ -268,7 +272,7 @@ async def test_rate_limit_spaces_request_starts_and_the_first_does_not_wait() ->
     gaps = [b - a for a, b in pairwise(starts)]
     assert len(starts) == 4
     assert starts[0] - began < 0.1
-    assert all(gap >= 0.14 for gap in gaps)
+    assert all(gap >= SPACED for gap in gaps)
 
 
 async def test_two_clients_of_one_account_share_its_rate_limit() -> None:
@@ -284,7 +288,7 @@ async def test_two_clients_of_one_account_share_its_rate_limit() -> None:
             second.fetch_months([date(2026, 3, 1), date(2026, 4, 1)]),
         )
     assert len(starts) == 4
-    assert all(b - a >= 0.14 for a, b in pairwise(sorted(starts)))
+    assert all(b - a >= SPACED for a, b in pairwise(sorted(starts)))
 
 
 async def test_in_flight_limit() -> None:
@@ -314,20 +318,13 @@ async def test_iso_8859_1_is_the_default_charset() -> None:
     assert parse_report(fetched.page.body).rows[0].name == "Müller, Jörg"
 
 
-async def test_every_scrape_of_an_account_shares_one_politeness_in_the_process() -> None:
+def test_every_scrape_of_an_account_shares_one_politeness_across_processes() -> None:
     from services.amion_scraper.handlers import politeness_for
+    from services.amion_scraper.rate_limit import SharedPoliteness
     from shared.settings import AmionAccount
 
     account = AmionAccount(requests_per_s=1 / 0.15, max_in_flight=2)
     first = politeness_for("account-a", account)
+    assert isinstance(first, SharedPoliteness)  # spacing kept in PostgreSQL: tests/integration/test_amion_rate_limit.py
     assert politeness_for("account-a", account) is first
     assert politeness_for("account-b", account) is not first
-
-    starts: list[float] = []
-    transport = _recording_transport([], starts)
-    async with (
-        AmionClient(AMION, PASSWORD, politeness=politeness_for("account-a", account), transport=transport) as one,
-        AmionClient(AMION, PASSWORD, politeness=politeness_for("account-a", account), transport=transport) as two,
-    ):
-        await asyncio.gather(one.fetch_month(date(2026, 1, 1)), two.fetch_month(date(2026, 2, 1)))
-    assert abs(starts[1] - starts[0]) >= 0.14
