@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy import Engine, create_engine, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
 from shared.db.migrate import upgrade
 from shared.db.models import Assignment, Person
+from shared.db.statements import recorded
 from shared.schedule_days import dates_between
 from shared.settings import get_settings
 
@@ -92,18 +93,11 @@ def create_version(engine: Engine, template: bytes, start: date, end: date) -> u
 def measure(engine: Engine, version_id: uuid.UUID, runs: int) -> dict[str, float]:
     """The three steps of `calculate_and_store`, timed one by one, each run in one committed transaction."""
     options = CalculationOptions.from_settings(get_settings())
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
     times: dict[str, list[float]] = {"load_s": [], "rules_s": [], "store_s": [], "total_s": []}
     counts, cells = [], 0
     for _ in range(runs):
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
         began = time.perf_counter()
-        with Session(engine) as session, session.begin():
+        with recorded(engine) as statements, Session(engine) as session, session.begin():
             inputs = load_inputs(session, version_id)
             assert inputs is not None
             loaded = time.perf_counter()
@@ -111,7 +105,6 @@ def measure(engine: Engine, version_id: uuid.UUID, runs: int) -> dict[str, float
             computed = time.perf_counter()
             store_calculation(session, uuid.uuid4(), inputs, result)
         stored = time.perf_counter()
-        event.remove(engine, "before_cursor_execute", count)
         for key, seconds in zip(
             times, (loaded - began, computed - loaded, stored - computed, stored - began), strict=True
         ):

@@ -3,13 +3,11 @@ matches what it calculated. Also the versions the other coverage tests use, writ
 ODS import code path, with a full roster."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, event, insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,7 @@ from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
 from shared.db.models import Assignment, Person
+from shared.db.statements import recorded
 from shared.findings import has_errors
 from shared.schedule_days import dates_between
 from tests.integration.conftest import Services
@@ -112,25 +111,11 @@ def flat_version(session: Session, start: date, end: date) -> uuid.UUID:
     return imported_version(session, start, end, write_ods([("Shifts", rows)]))
 
 
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def calculate_counting(engine: Engine, version_id: uuid.UUID) -> tuple[list[str], CoverageResult]:
-    with statements(engine) as seen, Session(engine) as session, session.begin():
+    with recorded(engine) as executed, Session(engine) as session, session.begin():
         result = calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions(tz=NY))
     assert result is not None
-    return seen, result
+    return [e.sql for e in executed], result
 
 
 def kinds(seen: list[str]) -> list[str]:

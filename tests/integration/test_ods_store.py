@@ -3,10 +3,9 @@
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.ods_importer.expansion import expand
@@ -14,6 +13,7 @@ from services.ods_importer.sample_template import sample_template
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
+from shared.db.statements import recorded
 from shared.settings import Settings
 from tests.integration.conftest import Services
 
@@ -29,31 +29,22 @@ def test_a_year_of_the_real_template_is_inserted_in_one_statement(services: Serv
     shifts = expand(parsed.windows, YEAR.start, YEAR.end, Settings().tz)
     assert len(shifts) > 5_000
 
-    statements: list[tuple[str, Any]] = []
-
-    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        statements.append((statement, parameters))
-
     version_id = uuid.uuid4()
-    event.listen(services.engine, "before_cursor_execute", count)
-    try:
-        with Session(services.engine) as session, session.begin():
-            store_version(
-                session,
-                version_id=version_id,
-                workflow_id=uuid.uuid4(),
-                group="bulk-test",
-                period=YEAR,
-                layout=Layout.TEMPLATE,
-                template_name="cuSchedNormalized.ods",
-                template_sha256="0" * 64,
-                windows=parsed.windows,
-                shifts=shifts,
-                findings=parsed.findings,
-                actor="test",
-            )
-    finally:
-        event.remove(services.engine, "before_cursor_execute", count)
+    with recorded(services.engine) as statements, Session(services.engine) as session, session.begin():
+        store_version(
+            session,
+            version_id=version_id,
+            workflow_id=uuid.uuid4(),
+            group="bulk-test",
+            period=YEAR,
+            layout=Layout.TEMPLATE,
+            template_name="cuSchedNormalized.ods",
+            template_sha256="0" * 64,
+            windows=parsed.windows,
+            shifts=shifts,
+            findings=parsed.findings,
+            actor="test",
+        )
 
     shift_inserts = [(sql, params) for sql, params in statements if sql.startswith("INSERT INTO shift_instances")]
     assert len(shift_inserts) == 1, "a year is one batch: one statement"
@@ -73,32 +64,23 @@ def test_rows_beyond_one_batch_take_one_statement_a_batch(services: Services, mo
     monkeypatch.setattr("services.ods_importer.store.BATCH_ROWS", 1_000)
     parsed = parse_workbook(sample_template())
     shifts = expand(parsed.windows, date(2026, 1, 1), date(2026, 3, 31), Settings().tz)
-    inserts: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if statement.startswith("INSERT INTO shift_instances"):
-            inserts.append(statement)
-
     version_id = uuid.uuid4()
-    event.listen(services.engine, "before_cursor_execute", count)
-    try:
-        with Session(services.engine) as session, session.begin():
-            store_version(
-                session,
-                version_id=version_id,
-                workflow_id=uuid.uuid4(),
-                group="bulk-test",
-                period=Period(start=date(2026, 1, 1), end=date(2026, 3, 31)),
-                layout=Layout.TEMPLATE,
-                template_name="sample.ods",
-                template_sha256="0" * 64,
-                windows=parsed.windows,
-                shifts=shifts,
-                findings=(),
-                actor="test",
-            )
-    finally:
-        event.remove(services.engine, "before_cursor_execute", count)
+    with recorded(services.engine) as statements, Session(services.engine) as session, session.begin():
+        store_version(
+            session,
+            version_id=version_id,
+            workflow_id=uuid.uuid4(),
+            group="bulk-test",
+            period=Period(start=date(2026, 1, 1), end=date(2026, 3, 31)),
+            layout=Layout.TEMPLATE,
+            template_name="sample.ods",
+            template_sha256="0" * 64,
+            windows=parsed.windows,
+            shifts=shifts,
+            findings=(),
+            actor="test",
+        )
+    inserts = [e.sql for e in statements if e.sql.startswith("INSERT INTO shift_instances")]
     assert len(inserts) == -(-len(shifts) // 1_000)
     with services.engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM shift_instances WHERE version_id = :v"), {"v": version_id})

@@ -188,13 +188,14 @@ def test_status_shows_workers_queues_outbox_and_workflows(pipeline: Pipeline) ->
         )
         status = json.loads(shown.stdout)
         services = {w["service"] for w in status["workers"] if w["health"] == "ok"}
-        return status if services >= {"versions", "ods_importer", "amion_scraper", "coverage"} else None
+        everyone = services >= {"versions", "ods_importer", "amion_scraper", "coverage"}
+        return status if everyone and status["outbox"]["backlog"] == 0 else None
 
-    status = eventually(healthy_workers, 30, "every worker to report healthy in `schedcu status`")
+    status = eventually(healthy_workers, 30, "every worker healthy and the outbox drained in `schedcu status`")
     queues = {q["queue"]: q for q in status["queues"]}
     assert queues["schedcu.coverage"]["consumers"] >= 1
     assert "schedcu.versions.dead-letter" in queues
-    assert status["outbox"]["backlog"] >= 0
+    assert status["outbox"] == {"backlog": 0, "oldest_age_s": 0.0}
     assert status["workflows"].get("COMPLETED", 0) >= 1
 
 
