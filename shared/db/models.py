@@ -150,6 +150,9 @@ class Assignment(Base):
     scrape_batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scrape_batches.id"))
     label: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # the hours Amion gives the assignment; None for manual ones and rows without hours (the window's apply)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
 
 
@@ -159,6 +162,7 @@ class CoverageCalculation(Base):
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
     summary: Mapped[dict[str, Any]]
     findings: Mapped[list[Any]] = mapped_column(default=list)
+    scrape_batch_id: Mapped[uuid.UUID | None]  # the scrape batch whose AMION assignments it used
     created_at: Mapped[datetime] = _now()
 
 
@@ -198,6 +202,7 @@ class Workflow(Base):
     __tablename__ = "workflows"
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(200))  # the upstream request's, for every event
     group_name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(30))
     version_id: Mapped[uuid.UUID | None]
