@@ -31,7 +31,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from itertools import combinations
 from types import MappingProxyType
@@ -90,6 +90,9 @@ class Assignment:
     schedule_date: date
     role: str  # canonical role as written (from Amion or by hand), never the effective role
     person_id: int
+    source: str = "AMION"  # AMION | MANUAL | OVERRIDE
+    starts_at: datetime | None = None  # the hours Amion gives it; None: the template window's hours apply
+    ends_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

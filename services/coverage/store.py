@@ -106,9 +106,16 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
         return None
     flat = version.layout == FLAT
     assignments = [
-        Assignment(schedule_date=d, role=role, person_id=pid)
-        for d, role, pid in session.execute(
-            select(AssignmentRow.schedule_date, AssignmentRow.role, AssignmentRow.person_id)
+        Assignment(schedule_date=d, role=role, person_id=pid, source=source, starts_at=starts_at, ends_at=ends_at)
+        for d, role, pid, source, starts_at, ends_at in session.execute(
+            select(
+                AssignmentRow.schedule_date,
+                AssignmentRow.role,
+                AssignmentRow.person_id,
+                AssignmentRow.source,
+                AssignmentRow.starts_at,
+                AssignmentRow.ends_at,
+            )
             .where(AssignmentRow.version_id == version_id)
             .order_by(AssignmentRow.id)
         )
