@@ -37,7 +37,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     service, module_name = WORKERS[args.name]
     module = importlib.import_module(module_name)
-    run(service, module.HANDLERS, port=args.port, periodic=getattr(module, "PERIODIC", ()))
+    run(
+        service,
+        module.HANDLERS,
+        port=args.port,
+        periodic=getattr(module, "PERIODIC", ()),
+        rejecters=getattr(module, "REJECTERS", None),
+    )
     return 0
 
 

@@ -10,6 +10,11 @@ from shared.contracts import CONTRACTS, Contract, ImportRequested
 from shared.messaging.topology import CONSUMERS, EVENTS_EXCHANGE
 
 REF = "#/components/schemas/{model}"
+CORRELATION_RULE = (
+    "Every message of an import workflow carries the AMQP correlation_id of the ImportRequested that started it, "
+    "or its request_id when it had none; the body names the workflow_id, request_id, group and period. "
+    "A recalculation's CoverageCalculated carries the correlation id its requester gave."
+)
 
 
 def _matches(pattern: str, key: str) -> bool:
@@ -33,7 +38,7 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
             "title": name,
             "summary": (contract.__doc__ or name).strip().splitlines()[0],
             "contentType": "application/json",
-            "correlationId": {"location": "$message.header#/correlation_id"},
+            "correlationId": {"description": CORRELATION_RULE, "location": "$message.header#/correlation_id"},
             "payload": {"$ref": REF.format(model=name)},
         }
         channels[name] = {

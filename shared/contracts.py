@@ -4,16 +4,21 @@ A message's routing key says which contract it is; its body is the model as JSON
 (to the dead-letter queue, with the validation error) whatever does not validate.
 """
 
+import logging
 import uuid
 from datetime import date
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.findings import Finding, Severity
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
 MAX_INLINE_TEMPLATE_CHARS = 14_000_000  # base64 of the 10 MB template limit
+
+_unknown_fields_logged: set[str] = set()
 
 
 class Contract(BaseModel):
@@ -22,8 +27,39 @@ class Contract(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
 
-class Period(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Tolerant(BaseModel):
+    """Read from upstream systems: unknown fields are ignored (each field name logged once per process)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _log_unknown(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+            for name in sorted(set(data) - known):
+                key = f"{cls.__name__}.{name}"
+                if key not in _unknown_fields_logged:
+                    _unknown_fields_logged.add(key)
+                    log.warning("ignoring the unknown field %r of %s", name, cls.__name__)
+        return data
+
+
+class UpstreamContract(Tolerant, Contract):
+    """A message upstream systems or operators publish: read tolerantly; a newer schema version is refused."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)  # type: ignore[assignment]
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported(cls, version: int) -> int:
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"schema_version {version} is newer than this schedcu supports ({SCHEMA_VERSION})")
+        return version
+
+
+class Period(Tolerant):
     start: date
     end: date
 
@@ -34,10 +70,9 @@ class Period(BaseModel):
         return self
 
 
-class TemplateSource(BaseModel):
+class TemplateSource(Tolerant):
     """Exactly one of: the file inline (base64), a path inside the drop folder, or an http(s) URL."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     filename: str = Field(min_length=1, max_length=300)
     inline_base64: str | None = Field(default=None, max_length=MAX_INLINE_TEMPLATE_CHARS)
     path: str | None = Field(default=None, max_length=1000)
@@ -51,7 +86,7 @@ class TemplateSource(BaseModel):
         return self
 
 
-class ImportRequested(Contract):
+class ImportRequested(UpstreamContract):
     """Published by an upstream system: import this template for this period and Amion account."""
 
     routing_key: ClassVar[str] = "import.requested"
@@ -63,58 +98,88 @@ class ImportRequested(Contract):
     requested_by: str = Field(min_length=1, max_length=200)
 
 
-class ImportTemplate(Contract):
+class WorkflowMessage(Contract):
+    """A command or event of one import workflow: the request it serves travels in the body."""
+
+    workflow_id: uuid.UUID
+    request_id: str
+    group: str
+    period: Period
+
+    def context(self) -> dict[str, Any]:
+        """The fields that carry over to every message answering this one."""
+        return {"workflow_id": self.workflow_id, "request_id": self.request_id, "group": self.group,
+                "period": self.period}  # fmt: skip
+
+
+class ImportAccepted(WorkflowMessage):
+    """The answer to every ImportRequested that validates: its workflow (new, or the existing one for the
+    identical request sent again) and that workflow's state."""
+
+    routing_key: ClassVar[str] = "event.import.accepted"
+    state: str
+
+
+class ImportRejected(Contract):
+    """The answer to an ImportRequested that cannot be run: it failed validation, has a newer schema version,
+    or reuses a request id with a different period, group, template or Amion account."""
+
+    routing_key: ClassVar[str] = "event.import.rejected"
+    code: Literal["INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED", "REQUEST_ID_REUSED"]
+    reason: str
+    request_message_id: str
+    request_correlation_id: str | None
+    request_id: str | None = Field(description="When it could be read from the request")
+    workflow_id: uuid.UUID | None = Field(default=None, description="REQUEST_ID_REUSED: the existing workflow")
+
+
+class ImportTemplate(WorkflowMessage):
     """Coordinator -> ods_importer: phase 1."""
 
     routing_key: ClassVar[str] = "command.ods_importer.import_template"
-    workflow_id: uuid.UUID
     attempt: int = Field(ge=1)
-    group: str
-    period: Period
     template: TemplateSource
     requested_by: str
 
 
-class ScrapeAmion(Contract):
+class ScrapeAmion(WorkflowMessage):
     """Coordinator -> amion_scraper: phase 2."""
 
     routing_key: ClassVar[str] = "command.amion_scraper.scrape"
-    workflow_id: uuid.UUID
     attempt: int = Field(ge=1)
     version_id: uuid.UUID
-    period: Period
     amion_account: str
 
 
 class CalculateCoverage(Contract):
-    """Coordinator (or an operator's recalc) -> coverage: phase 3."""
+    """Coordinator (or an operator's recalc, without workflow) -> coverage: phase 3."""
 
     routing_key: ClassVar[str] = "command.coverage.calculate"
     workflow_id: uuid.UUID | None = None
+    request_id: str | None = None
     attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
 
 
-class OdsImported(Contract):
+class PhaseResult(WorkflowMessage):
+    attempt: int = Field(ge=1, description="The attempt of the phase command this answers")
+
+
+class OdsImported(PhaseResult):
     routing_key: ClassVar[str] = "event.ods.imported"
-    workflow_id: uuid.UUID
     version_id: uuid.UUID
-    group: str
-    period: Period
     windows: int
     shift_instances: int
     findings: list[Finding] = Field(default_factory=list)
 
 
-class OdsImportFailed(Contract):
+class OdsImportFailed(PhaseResult):
     routing_key: ClassVar[str] = "event.ods.import_failed"
-    workflow_id: uuid.UUID
     findings: list[Finding]
 
 
-class AmionScraped(Contract):
+class AmionScraped(PhaseResult):
     routing_key: ClassVar[str] = "event.amion.scraped"
-    workflow_id: uuid.UUID
     version_id: uuid.UUID
     batch_id: uuid.UUID
     state: Literal["COMPLETE", "PARTIAL"]
@@ -122,9 +187,8 @@ class AmionScraped(Contract):
     findings: list[Finding] = Field(default_factory=list)
 
 
-class AmionScrapeFailed(Contract):
+class AmionScrapeFailed(PhaseResult):
     routing_key: ClassVar[str] = "event.amion.scrape_failed"
-    workflow_id: uuid.UUID
     version_id: uuid.UUID
     batch_id: uuid.UUID | None = None
     reason: str
@@ -155,10 +219,15 @@ class CoverageSummary(BaseModel):
 
 
 class CoverageCalculated(Contract):
-    """For downstream subscribers: a version's coverage was calculated and stored."""
+    """For downstream subscribers: a version's coverage was calculated and stored. Without workflow (and
+    request id) it answers an operator's recalculation."""
 
     routing_key: ClassVar[str] = "event.coverage.calculated"
     workflow_id: uuid.UUID | None
+    request_id: str | None
+    group: str
+    period: Period
+    attempt: int = Field(ge=1)
     version_id: uuid.UUID
     calculation_id: uuid.UUID
     summary: CoverageSummary
@@ -169,27 +238,26 @@ class CoverageCalculated(Contract):
 class CoverageFailed(Contract):
     routing_key: ClassVar[str] = "event.coverage.failed"
     workflow_id: uuid.UUID | None
+    request_id: str | None
+    attempt: int = Field(ge=1)
     version_id: uuid.UUID
     reason: str
 
 
-class WorkflowCompleted(Contract):
+class WorkflowCompleted(WorkflowMessage):
     routing_key: ClassVar[str] = "event.workflow.completed"
-    workflow_id: uuid.UUID
-    request_id: str
     state: Literal["COMPLETED", "COMPLETED_WITH_WARNINGS"]
     version_id: uuid.UUID
+    warnings: list[str] = Field(default_factory=list, description="Why it completed with warnings")
 
 
-class WorkflowFailed(Contract):
+class WorkflowFailed(WorkflowMessage):
     routing_key: ClassVar[str] = "event.workflow.failed"
-    workflow_id: uuid.UUID
-    request_id: str
     reason: str
     findings: list[Finding] = Field(default_factory=list)
 
 
-class PromoteVersion(Contract):
+class PromoteVersion(UpstreamContract):
     """Make a STAGING version the group's PRODUCTION version for its period."""
 
     routing_key: ClassVar[str] = "command.versions.promote"
@@ -199,7 +267,7 @@ class PromoteVersion(Contract):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class ArchiveVersion(Contract):
+class ArchiveVersion(UpstreamContract):
     """Retire a PRODUCTION version."""
 
     routing_key: ClassVar[str] = "command.versions.archive"
@@ -238,6 +306,8 @@ class VersionTransitionRefused(Contract):
 
 CONTRACTS: tuple[type[Contract], ...] = (
     ImportRequested,
+    ImportAccepted,
+    ImportRejected,
     ImportTemplate,
     ScrapeAmion,
     CalculateCoverage,

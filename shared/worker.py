@@ -26,7 +26,7 @@ from shared import logs, metrics
 from shared.contracts import Contract
 from shared.db.session import engine
 from shared.messaging import topology
-from shared.messaging.consumer import Handler, MessageLogContext, subscribe
+from shared.messaging.consumer import Handler, MessageLogContext, Rejecter, subscribe
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.telemetry import setup_tracing
@@ -101,11 +101,14 @@ def create_app(
     handlers: Mapping[type[Contract], Handler],
     health_url: str,
     periodic: Sequence[Periodic] = (),
+    rejecters: Mapping[type[Contract], Rejecter] | None = None,
 ) -> AsgiFastStream:
     settings = get_settings()
     tracer_provider = setup_tracing(service, settings)
     broker = make_broker(settings, service, tracer_provider)
-    subscribe(broker, topology.CONSUMERS[service], handlers, settings.delivery_limit, declare=settings.declare_topology)
+    subscribe(
+        broker, topology.CONSUMERS[service], handlers, settings.delivery_limit, settings.declare_topology, rejecters
+    )
     relay = OutboxRelay(broker, engine(), settings.outbox_poll_s)
     started_at = datetime.now(UTC)
     gauges = Periodic(
@@ -151,12 +154,18 @@ def _bound_port(host: str, port: int) -> int:
         return s.getsockname()[1]
 
 
-def run(service: str, handlers: Mapping[type[Contract], Handler], port: int, periodic: Sequence[Periodic] = ()) -> None:
+def run(
+    service: str,
+    handlers: Mapping[type[Contract], Handler],
+    port: int,
+    periodic: Sequence[Periodic] = (),
+    rejecters: Mapping[type[Contract], Rejecter] | None = None,
+) -> None:
     """Serve until SIGTERM/SIGINT; in-flight messages finish (graceful timeout) before the process exits."""
     settings = get_settings()
     logs.configure(service, settings.log_format)
     port = _bound_port(settings.http_host, port)
     # bound to every interface (a container): others reach it by the pod's or container's address, not its name
     shown_host = socket.gethostbyname(socket.gethostname()) if settings.http_host == "0.0.0.0" else settings.http_host
-    app = create_app(service, handlers, f"http://{shown_host}:{port}/health", periodic)
+    app = create_app(service, handlers, f"http://{shown_host}:{port}/health", periodic, rejecters)
     uvicorn.run(app, host=settings.http_host, port=port, log_config=None, log_level="info")

@@ -4,9 +4,16 @@ A message already in the inbox is skipped before any request goes out, so a rede
 scrape again. The batch row is written as PENDING in its own short transaction before the fetch (visible
 while it runs, and reused by a redelivery: its id derives from the message id); the phase transaction then
 writes its final state, the pages, the assignments, the inbox row and the event together.
+
+Fencing: nothing is fetched for an attempt the saga has already moved past, the fetch is cancelled within
+`FENCE_CHECK_S` once the saga times the attempt out (its batch ends `SUPERSEDED`), and the phase transaction
+stores nothing unless the attempt is still current at commit. A request already sent when the fetch is
+cancelled is abandoned: Amion may still answer it, nobody reads the answer, and it counted toward the
+account's politeness like any other request.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -19,15 +26,18 @@ from shared import ids
 from shared.contracts import AmionScraped, AmionScrapeFailed, Contract, ScrapeAmion
 from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
-from shared.messaging import inbox, outbox
+from shared.messaging import inbox
 from shared.messaging.consumer import Delivery, Handler
+from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
 from shared.settings import AmionAccount, get_settings
+from shared.states import Phase
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "amion_scraper"
 
 _POLITENESS: dict[str, Politeness] = {}
+FENCE_CHECK_S = 2.0  # how often a running scrape asks whether the saga has moved past its attempt
 
 
 class ScrapeError(Exception):
@@ -69,23 +79,15 @@ async def fetch(name: str, account: AmionAccount, command: ScrapeAmion) -> list[
 
 
 def _event(command: ScrapeAmion, batch_id: uuid.UUID, outcome: ScrapeOutcome) -> Contract:
+    answer = {**command.context(), "attempt": command.attempt, "version_id": command.version_id,
+              "batch_id": batch_id, "findings": outcome.findings}  # fmt: skip
     if outcome.state == "FAILED":
-        return AmionScrapeFailed(
-            workflow_id=command.workflow_id,
-            version_id=command.version_id,
-            batch_id=batch_id,
-            reason=outcome.reason,
-            retryable=outcome.retryable,
-            findings=outcome.findings,
-        )
-    return AmionScraped(
-        workflow_id=command.workflow_id,
-        version_id=command.version_id,
-        batch_id=batch_id,
-        state=outcome.state,
-        assignments=len(outcome.assignments),
-        findings=outcome.findings,
-    )
+        return AmionScrapeFailed(**answer, reason=outcome.reason, retryable=outcome.retryable)
+    return AmionScraped(**answer, state=outcome.state, assignments=len(outcome.assignments))
+
+
+def fence_of(command: ScrapeAmion) -> Fence:
+    return Fence(command.workflow_id, Phase.AMION_SCRAPE, command.attempt)
 
 
 def open_batch(command: ScrapeAmion, batch_id: uuid.UUID) -> None:
@@ -97,52 +99,56 @@ def store_scrape(
     command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, fetched: list[MonthFetch], account: AmionAccount
 ) -> None:
     pages = [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
+    with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
+        if work.skipped:
             return
-        people = store.active_people(session)
+        people = store.active_people(work.session)
         outcome = assess(pages, command.period.start, command.period.end, account.role_mapping, people)
-        store.archive(session, batch_id, [page for f in fetched for page in f.responses])
-        store.record_outcome(session, batch_id, command.version_id, outcome)
-        outbox.add(
-            session,
-            _event(command, batch_id, outcome),
-            message_id=ids.result_message_id(delivery.message_id),
-            correlation_id=str(command.workflow_id),
-        )
+        store.archive(work.session, batch_id, [page for f in fetched for page in f.responses])
+        store.record_outcome(work.session, batch_id, command.version_id, outcome)
+        work.publish(_event(command, batch_id, outcome))
 
 
 def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, error: ScrapeError) -> None:
     reason = str(error)
     finding = Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=reason)
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
+    with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
+        if work.skipped:
             return
-        store.archive(session, batch_id, error.pages)
-        store.finish_batch(session, batch_id, "FAILED", {}, [finding])
-        event = AmionScrapeFailed(
-            workflow_id=command.workflow_id,
-            version_id=command.version_id,
-            batch_id=batch_id,
-            reason=reason,
-            findings=[finding],
-        )
-        outbox.add(
-            session,
-            event,
-            message_id=ids.result_message_id(delivery.message_id),
-            correlation_id=str(command.workflow_id),
-        )
+        store.archive(work.session, batch_id, error.pages)
+        store.finish_batch(work.session, batch_id, "FAILED", {}, [finding])
+        work.publish(
+            AmionScrapeFailed(
+                **command.context(), attempt=command.attempt, version_id=command.version_id, batch_id=batch_id,
+                reason=reason, findings=[finding],
+            )
+        )  # fmt: skip
 
 
-def _already_processed(message_id: str) -> bool:
+def _skip_reason(command: ScrapeAmion, message_id: str) -> str | None:
     with transaction() as session:
-        return inbox.already_processed(session, CONSUMER, message_id)
+        if inbox.already_processed(session, CONSUMER, message_id):
+            return "duplicate"
+        return None if fence_of(command).holds(session) else "superseded"
+
+
+async def _unless_superseded(command: ScrapeAmion, fetching: "asyncio.Task[list[MonthFetch]]") -> bool:
+    """Wait for `fetching`; cancel it as soon as the saga has moved past this attempt. False when cancelled."""
+    while True:
+        done, _ = await asyncio.wait({fetching}, timeout=FENCE_CHECK_S)
+        if done:
+            return True
+        if await asyncio.to_thread(superseded, fence_of(command)):
+            fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetching
+            return False
 
 
 async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
-    if await asyncio.to_thread(_already_processed, delivery.message_id):
-        log.info("skipping duplicate %s", delivery.message_id)
+    skip = await asyncio.to_thread(_skip_reason, command, delivery.message_id)
+    if skip is not None:
+        log.info("not scraping for %s (%s)", delivery.message_id, skip)
         return
     batch_id = ids.derived_id(delivery.message_id, "scrape-batch")
     await asyncio.to_thread(open_batch, command, batch_id)
@@ -150,12 +156,22 @@ async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
     try:
         if account is None:
             raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
-        fetched = await fetch(command.amion_account, account, command)
+        fetching = asyncio.create_task(fetch(command.amion_account, account, command))
+        if not await _unless_superseded(command, fetching):
+            log.info("attempt %d for workflow %s is superseded; stopped fetching", command.attempt, command.workflow_id)
+            await asyncio.to_thread(close_superseded_batch, batch_id)
+            return
+        fetched = fetching.result()
     except ScrapeError as error:
         log.warning("scrape for %s failed: %s", command.workflow_id, error)
         await asyncio.to_thread(store_failure, command, delivery, batch_id, error)
         return
     await asyncio.to_thread(store_scrape, command, delivery, batch_id, fetched, account)
+
+
+def close_superseded_batch(batch_id: uuid.UUID) -> None:
+    with transaction() as session:
+        store.finish_batch(session, batch_id, "SUPERSEDED", {}, [])
 
 
 HANDLERS: dict[type, Handler] = {ScrapeAmion: scrape}

@@ -5,13 +5,12 @@ The same command without a workflow id is an operator's recalculation (`schedcu 
 import logging
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store, calculation_id_for
-from services.coverage.store import gaps_contract, summary_contract
-from shared import ids
+from services.coverage.store import gaps_contract, summary_contract, version_scope
 from shared.contracts import CalculateCoverage, CoverageCalculated, CoverageFailed
-from shared.db.session import transaction
-from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery, Handler, in_thread
+from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import get_settings
+from shared.states import Phase
 
 log = logging.getLogger(__name__)
 
@@ -21,30 +20,29 @@ MAX_GAPS_IN_EVENT = 50
 
 def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
     options = CalculationOptions.from_settings(get_settings())
-    correlation = str(command.workflow_id or command.version_id)
-    result_id = ids.result_message_id(delivery.message_id)
     calculation_id = calculation_id_for(delivery.message_id)
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
+    fence = None if command.workflow_id is None else Fence(command.workflow_id, Phase.COVERAGE, command.attempt)
+    answer = {"workflow_id": command.workflow_id, "request_id": command.request_id, "attempt": command.attempt,
+              "version_id": command.version_id}  # fmt: skip
+    with unit_of_work(CONSUMER, delivery, fence) as work:
+        if work.skipped:
             return
-        result = calculate_and_store(session, command.version_id, calculation_id, options)
+        result = calculate_and_store(work.session, command.version_id, calculation_id, options)
         if result is None:
-            failed = CoverageFailed(
-                workflow_id=command.workflow_id,
-                version_id=command.version_id,
-                reason=f"Schedule version {command.version_id} does not exist.",
-            )
-            outbox.add(session, failed, message_id=result_id, correlation_id=correlation)
+            work.publish(CoverageFailed(**answer, reason=f"Schedule version {command.version_id} does not exist."))
             return
-        event = CoverageCalculated(
-            workflow_id=command.workflow_id,
-            version_id=command.version_id,
-            calculation_id=calculation_id,
-            summary=summary_contract(result),
-            critical_gaps=gaps_contract(result, MAX_GAPS_IN_EVENT),
-            critical_gaps_total=len(result.summary.critical_gaps),
+        group, period = version_scope(work.session, command.version_id)
+        work.publish(
+            CoverageCalculated(
+                **answer,
+                group=group,
+                period=period,
+                calculation_id=calculation_id,
+                summary=summary_contract(result),
+                critical_gaps=gaps_contract(result, MAX_GAPS_IN_EVENT),
+                critical_gaps_total=len(result.summary.critical_gaps),
+            )
         )
-        outbox.add(session, event, message_id=result_id, correlation_id=correlation)
 
 
 HANDLERS: dict[type, Handler] = {CalculateCoverage: in_thread(calculate_coverage)}

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from services.coverage.flat_rules import FlatShift
 from services.coverage.rules import Assignment, CoverageResult, Person, Specialty, WorklistSpecialty
-from shared.contracts import CoverageGap, CoverageSummary
+from shared.contracts import CoverageGap, CoverageSummary, Period
 from shared.db.models import Assignment as AssignmentRow
 from shared.db.models import (
     CoverageCalculation,
+    HospitalGroup,
     ScheduleVersion,
     ShiftInstance,
     TemplateResponsibility,
@@ -135,6 +136,16 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
         assignments=assignments,
         people=people,
     )
+
+
+def version_scope(session: Session, version_id: uuid.UUID) -> tuple[str, Period]:
+    """The version's hospital group and period."""
+    group, start, end = session.execute(
+        select(HospitalGroup.name, ScheduleVersion.period_start, ScheduleVersion.period_end)
+        .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+        .where(ScheduleVersion.id == version_id)
+    ).one()
+    return group, Period(start=start, end=end)
 
 
 def summary_contract(result: CoverageResult) -> CoverageSummary:

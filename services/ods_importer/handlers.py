@@ -11,11 +11,11 @@ from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_workboo
 from shared import ids
 from shared.contracts import ImportTemplate, OdsImported, OdsImportFailed
 from shared.db.models import ScheduleVersion
-from shared.db.session import transaction
 from shared.findings import Finding, has_errors
-from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery, Handler, in_thread
+from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import Settings, get_settings
+from shared.states import Phase
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +65,21 @@ def prepare(command: ImportTemplate, settings: Settings) -> Import:
 
 def import_template(command: ImportTemplate, delivery: Delivery) -> None:
     result = prepare(command, get_settings())
-    correlation = str(command.workflow_id)
-    result_id = ids.result_message_id(delivery.message_id)
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
-            log.info("skipping duplicate %s", delivery.message_id)
+    request = {**command.context(), "attempt": command.attempt}
+    with unit_of_work(CONSUMER, delivery, Fence(command.workflow_id, Phase.ODS_IMPORT, command.attempt)) as work:
+        if work.skipped:
             return
         layout = result.layout
         if layout is None or result.parsed is None:
-            event = OdsImportFailed(workflow_id=command.workflow_id, findings=result.findings)
-            outbox.add(session, event, message_id=result_id, correlation_id=correlation)
+            work.publish(OdsImportFailed(**request, findings=result.findings))
             return
         version_id = ids.version_id_for(command.workflow_id)
-        if session.get(ScheduleVersion, version_id) is not None:
+        if work.session.get(ScheduleVersion, version_id) is not None:
             # a retried phase whose earlier attempt stored the version: announce it again
             log.info("version %s was stored by an earlier attempt", version_id)
         else:
             store_version(
-                session,
+                work.session,
                 version_id=version_id,
                 workflow_id=command.workflow_id,
                 group=command.group,
@@ -95,16 +92,15 @@ def import_template(command: ImportTemplate, delivery: Delivery) -> None:
                 findings=result.findings,
                 actor=command.requested_by,
             )
-        event = OdsImported(
-            workflow_id=command.workflow_id,
-            version_id=version_id,
-            group=command.group,
-            period=command.period,
-            windows=len(result.parsed.windows),
-            shift_instances=len(result.shifts),
-            findings=result.findings,
+        work.publish(
+            OdsImported(
+                **request,
+                version_id=version_id,
+                windows=len(result.parsed.windows),
+                shift_instances=len(result.shifts),
+                findings=result.findings,
+            )
         )
-        outbox.add(session, event, message_id=result_id, correlation_id=correlation)
 
 
 HANDLERS: dict[type, Handler] = {ImportTemplate: in_thread(import_template)}

@@ -109,9 +109,12 @@ def print_workflow(view: dict[str, Any]) -> None:
             f"  {p['phase']:<13} {p['state']:<9} attempt {p['attempt']}  started {p['started_at'] or '-'}  "
             f"took {duration}"
         )
-        for m in p["messages"]:
-            where = f" [{m['location']}]" if m.get("location") else ""
-            print(f"      {m['severity']:<7} {m['code']}: {m['text']}{where}")
+        for attempt in p["attempts"]:
+            if len(p["attempts"]) > 1:
+                print(f"    attempt {attempt['attempt']}")
+            for m in attempt["messages"]:
+                where = f" [{m['location']}]" if m.get("location") else ""
+                print(f"      {m['severity']:<7} {m['code']}: {m['text']}{where}")
 
 
 def cmd_workflows_show(args: argparse.Namespace) -> int:
@@ -144,17 +147,20 @@ def cmd_workflows_list(args: argparse.Namespace) -> int:
 def _operate(workflow_id: str, action: str, reason: str | None) -> int:
     import getpass
 
-    from services.versions.saga import WorkflowRefused, operate
+    from services.versions.saga import operate
+    from services.versions.workflow import Refused
 
     actor = getpass.getuser()
     try:
         if action == "retry":
-            phase = operate(uuid.UUID(workflow_id), lambda saga: saga.retry_from_failed_phase(actor))
+            phase = operate(uuid.UUID(workflow_id), lambda machine, now: machine.retry(actor, now))
             print(f"workflow {workflow_id}: retrying from {phase}")
         else:
-            operate(uuid.UUID(workflow_id), lambda saga: saga.cancel(actor, reason or "no reason given"))
+            operate(
+                uuid.UUID(workflow_id), lambda machine, now: machine.cancel(actor, reason or "no reason given", now)
+            )
             print(f"workflow {workflow_id}: cancelled")
-    except WorkflowRefused as error:
+    except Refused as error:
         print(f"refused: {error}", file=sys.stderr)
         return 1
     return 0

@@ -72,8 +72,8 @@ def _store_scrape(
 def dry_run(request: ImportRequested, settings: Settings) -> DryRunReport:
     workflow_id, version_id = uuid.uuid4(), uuid.uuid4()
     command = ImportTemplate(
-        workflow_id=workflow_id, attempt=1, group=request.group, period=request.period,
-        template=request.template, requested_by=request.requested_by,
+        workflow_id=workflow_id, request_id=request.request_id, attempt=1, group=request.group,
+        period=request.period, template=request.template, requested_by=request.requested_by,
     )  # fmt: skip
     prepared = prepare(command, settings)
     report = DryRunReport(template_findings=prepared.findings)
@@ -83,9 +83,8 @@ def dry_run(request: ImportRequested, settings: Settings) -> DryRunReport:
     report.windows = len(prepared.parsed.windows)
     report.shifts_by_role = dict(Counter(s.role for s in prepared.shifts).most_common())
     scrape = ScrapeAmion(
-        workflow_id=workflow_id, attempt=1, version_id=version_id, period=request.period,
-        amion_account=request.amion_account,
-    )  # fmt: skip
+        **command.context(), attempt=1, version_id=version_id, amion_account=request.amion_account,
+    )
     scraped = asyncio.run(_scrape(request, scrape, settings))
 
     session = sessionmaker(engine())()

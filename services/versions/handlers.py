@@ -1,5 +1,7 @@
 """The versions worker's subscriptions: the saga coordinator's reactions to requests and phase events."""
 
+import asyncio
+
 from services.versions import commands, saga
 from shared.contracts import (
     AmionScraped,
@@ -12,7 +14,7 @@ from shared.contracts import (
     OdsImportFailed,
     PromoteVersion,
 )
-from shared.messaging.consumer import Handler, in_thread
+from shared.messaging.consumer import Handler, Rejecter, in_thread
 from shared.worker import Periodic
 from shared.worker import in_thread as job_in_thread
 
@@ -26,6 +28,10 @@ HANDLERS: dict[type, Handler] = {
     CoverageFailed: in_thread(saga.on_coverage_failed),
     PromoteVersion: in_thread(commands.on_promote),
     ArchiveVersion: in_thread(commands.on_archive),
+}
+
+REJECTERS: dict[type, Rejecter] = {
+    ImportRequested: lambda body, delivery, reason: asyncio.to_thread(saga.reject_request, body, delivery, reason)
 }
 
 PERIODIC = [Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, job_in_thread(saga.sweep_timeouts))]

@@ -1,35 +1,11 @@
-"""The phases of an import workflow, the states a workflow and its phases go through, and each phase's
-time limit and number of attempts."""
+"""The phases of an import workflow: their order, which are critical, and each one's time limit and number
+of attempts."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
 from shared.settings import Settings
-
-
-class Phase(StrEnum):
-    ODS_IMPORT = "ODS_IMPORT"
-    AMION_SCRAPE = "AMION_SCRAPE"
-    COVERAGE = "COVERAGE"
-
-
-class PhaseState(StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-
-
-class WorkflowState(StrEnum):
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    COMPLETED_WITH_WARNINGS = "COMPLETED_WITH_WARNINGS"
-    FAILED = "FAILED"
-
-
-TERMINAL = frozenset({WorkflowState.COMPLETED, WorkflowState.COMPLETED_WITH_WARNINGS, WorkflowState.FAILED})
+from shared.states import Phase
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def workflow_view(session: Session, workflow_id: uuid.UUID) -> dict[str, Any] | 
     return {
         "workflow_id": str(workflow.id),
         "request_id": workflow.request_id,
+        "correlation_id": workflow.correlation_id,
         "group": workflow.group_name,
         "state": workflow.state,
         "version_id": str(workflow.version_id) if workflow.version_id else None,
@@ -43,11 +44,21 @@ def workflow_view(session: Session, workflow_id: uuid.UUID) -> dict[str, Any] | 
                 "duration_s": (p.finished_at - p.started_at).total_seconds()
                 if p.started_at and p.finished_at
                 else None,
-                "messages": p.messages,
+                "attempts": _attempts(p),
             }
             for p in phases
         ],
     }
+
+
+def _attempts(phase: WorkflowPhase) -> list[dict[str, Any]]:
+    """Every attempt of a phase with the messages recorded for it, the latest last (messages from before
+    attempts were recorded count as the latest attempt's)."""
+    by_attempt: dict[int, list[dict[str, Any]]] = {n: [] for n in range(1, phase.attempt + 1)}
+    for message in phase.messages:
+        attempt = message.get("attempt", phase.attempt)
+        by_attempt.setdefault(attempt, []).append({k: v for k, v in message.items() if k != "attempt"})
+    return [{"attempt": n, "messages": by_attempt[n]} for n in sorted(by_attempt)]
 
 
 def workflow_rows(session: Session, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

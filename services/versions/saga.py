@@ -1,36 +1,52 @@
-"""The saga coordinator: one row per workflow, moved phase by phase to a terminal state.
+"""The saga coordinator: persistence and messaging around the pure workflow machine (workflow.py).
 
-Every step runs in one transaction: inbox row, workflow row locked (`FOR UPDATE`), phase changes, and the
-outbox row for the next command or the final event. An event for a phase that is not running (late,
-duplicated, or for a finished workflow) changes nothing. Each running phase has a deadline; the sweeper
-retries a phase past it while it has attempts left and fails it after that, so a workflow always ends,
-even when a worker is dead.
+Every step runs in one transaction: inbox row, workflow row locked (`FOR UPDATE`), the machine's transition,
+and the outbox rows for its effects (the next command, or the final event). A result from a superseded
+attempt, or for a phase that is not running, changes nothing. The sweeper retries or fails phases past their
+deadline, so a workflow always ends, even when a worker is dead.
 """
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.versions import phases
-from services.versions.phases import PHASES, SPECS, TERMINAL, Phase, PhaseState, WorkflowState
+from services.versions.phases import PHASES
+from services.versions.workflow import (
+    Ended,
+    Limits,
+    Message,
+    PhaseRun,
+    Refused,
+    StartAttempt,
+    Verdict,
+    WorkflowMachine,
+    note,
+)
 from shared import ids
 from shared.contracts import (
+    SCHEMA_VERSION,
     AmionScraped,
     AmionScrapeFailed,
     CalculateCoverage,
     Contract,
     CoverageCalculated,
     CoverageFailed,
+    ImportAccepted,
+    ImportRejected,
     ImportRequested,
     ImportTemplate,
     OdsImported,
     OdsImportFailed,
+    PhaseResult,
     ScrapeAmion,
     WorkflowCompleted,
     WorkflowFailed,
@@ -38,212 +54,187 @@ from shared.contracts import (
 from shared.db.models import Workflow, WorkflowPhase
 from shared.db.session import transaction
 from shared.findings import Finding, Severity
-from shared.messaging import inbox, outbox
+from shared.messaging import outbox
 from shared.messaging.consumer import Delivery
+from shared.messaging.unit_of_work import UnitOfWork, unit_of_work
 from shared.metrics import PHASE_DURATION
 from shared.settings import get_settings
+from shared.states import Phase, PhaseState, WorkflowState
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "versions"
-
-
-class WorkflowRefused(Exception):
-    """An operator's request that the workflow's state does not allow; the text says why."""
+T = TypeVar("T")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def note(text: str, severity: Severity = Severity.INFO, code: str = "NOTE") -> dict[str, Any]:
-    return {"at": _now().isoformat(), "severity": severity.value, "code": code, "text": text, "location": None}
-
-
-def _findings(findings: list[Finding]) -> list[dict[str, Any]]:
+def _findings(findings: list[Finding]) -> list[Message]:
     return [{"at": _now().isoformat(), **f.model_dump(mode="json")} for f in findings]
 
 
-class Saga:
-    """The workflow row (locked) and its phases, within one transaction."""
+def limits_for(request: ImportRequested) -> Limits:
+    settings = get_settings()
+    start, end = request.period.start, request.period.end
+    return Limits(
+        attempts={spec.phase: phases.attempts(spec.phase, settings) for spec in PHASES},
+        timeouts={spec.phase: phases.timeout(spec.phase, settings, start, end) for spec in PHASES},
+    )
 
-    def __init__(self, session: Session, workflow: Workflow) -> None:
+
+class Saga:
+    """A workflow row (locked) and its phase rows, as a machine, within one transaction."""
+
+    def __init__(self, session: Session, workflow: Workflow, rows: list[WorkflowPhase]) -> None:
         self.session = session
         self.workflow = workflow
-        rows = session.scalars(select(WorkflowPhase).where(WorkflowPhase.workflow_id == workflow.id)).all()
-        self.phases = {Phase(p.phase): p for p in rows}
+        self.rows = {Phase(r.phase): r for r in rows}
         self.request = ImportRequested.model_validate(workflow.request)
+        self.machine = WorkflowMachine(
+            WorkflowState(workflow.state),
+            {
+                phase: PhaseRun(
+                    phase,
+                    PhaseState(r.state),
+                    r.attempt,
+                    r.attempts_before_retry,
+                    r.started_at,
+                    r.finished_at,
+                    r.deadline_at,
+                    list(r.messages),
+                )
+                for phase, r in self.rows.items()
+            },
+            limits_for(self.request),
+        )
 
     @classmethod
     def load(cls, session: Session, workflow_id: uuid.UUID) -> "Saga | None":
         workflow = session.scalars(select(Workflow).where(Workflow.id == workflow_id).with_for_update()).first()
-        return cls(session, workflow) if workflow is not None else None
+        if workflow is None:
+            return None
+        rows = session.scalars(select(WorkflowPhase).where(WorkflowPhase.workflow_id == workflow_id)).all()
+        return cls(session, workflow, list(rows))
 
     @property
-    def finished(self) -> bool:
-        return WorkflowState(self.workflow.state) in TERMINAL
+    def correlation_id(self) -> str:
+        return self.workflow.correlation_id or self.workflow.request_id
 
-    def running(self, phase: Phase) -> bool:
-        return not self.finished and self.phases[phase].state == PhaseState.RUNNING
+    def context(self) -> dict[str, Any]:
+        """The fields of every message of this workflow that say which request it serves."""
+        request = self.request
+        return {
+            "workflow_id": self.workflow.id,
+            "request_id": request.request_id,
+            "group": request.group,
+            "period": request.period,
+        }
 
-    def _touch(self) -> None:
-        self.workflow.updated_at = _now()
+    def save(self) -> None:
+        """Write the machine's state back to the rows and its effects to the outbox."""
+        now = _now()
+        self.workflow.state = self.machine.state
+        self.workflow.updated_at = now
+        if self.machine.state == WorkflowState.RUNNING:
+            self.workflow.finished_at = None
+        for phase, run in self.machine.phases.items():
+            row = self.rows[phase]
+            ended = row.state == PhaseState.RUNNING and run.state in (PhaseState.SUCCEEDED, PhaseState.FAILED)
+            if ended and run.started_at is not None and run.finished_at is not None:
+                PHASE_DURATION.labels(phase=phase.value, outcome=run.state.value).observe(
+                    (run.finished_at - run.started_at).total_seconds()
+                )
+            row.state, row.attempt, row.attempts_before_retry = run.state, run.attempt, run.attempts_before_retry
+            row.started_at, row.finished_at, row.deadline_at = run.started_at, run.finished_at, run.deadline_at
+            row.messages = run.messages
+        for effect in self.machine.effects:
+            if isinstance(effect, StartAttempt):
+                self._send(
+                    self._command(effect.phase, effect.attempt),
+                    ids.command_message_id(self.workflow.id, effect.phase, effect.attempt),
+                )
+            elif isinstance(effect, Ended):
+                self._end(effect, now)
+        self.machine.effects.clear()
 
-    def add_messages(self, phase: Phase, messages: list[dict[str, Any]]) -> None:
-        row = self.phases[phase]
-        row.messages = [*row.messages, *messages]
+    def _send(self, message: Contract, message_id: str) -> None:
+        outbox.add(self.session, message, message_id=message_id, correlation_id=self.correlation_id)
 
-    def finish_phase(self, phase: Phase, state: PhaseState, messages: list[dict[str, Any]]) -> None:
-        row = self.phases[phase]
-        row.state = state
-        row.finished_at = _now()
-        row.deadline_at = None
-        if row.started_at is not None:
-            PHASE_DURATION.labels(phase=phase.value, outcome=state.value).observe(
-                (row.finished_at - row.started_at).total_seconds()
-            )
-        self.add_messages(phase, messages)
-        self._touch()
-
-    def command_for(self, phase: Phase, attempt: int) -> Contract:
+    def _command(self, phase: Phase, attempt: int) -> Contract:
         request = self.request
         if phase is Phase.ODS_IMPORT:
             return ImportTemplate(
-                workflow_id=self.workflow.id, attempt=attempt, group=request.group, period=request.period,
-                template=request.template, requested_by=request.requested_by,
-            )  # fmt: skip
+                **self.context(), attempt=attempt, template=request.template, requested_by=request.requested_by
+            )
         assert self.workflow.version_id is not None
         if phase is Phase.AMION_SCRAPE:
             return ScrapeAmion(
-                workflow_id=self.workflow.id, attempt=attempt, version_id=self.workflow.version_id,
-                period=request.period, amion_account=request.amion_account,
-            )  # fmt: skip
-        return CalculateCoverage(workflow_id=self.workflow.id, attempt=attempt, version_id=self.workflow.version_id)
-
-    def start_phase(self, phase: Phase) -> None:
-        settings = get_settings()
-        row = self.phases[phase]
-        row.state = PhaseState.RUNNING
-        row.attempt += 1
-        row.started_at = _now()
-        row.finished_at = None
-        row.deadline_at = row.started_at + phases.timeout(
-            phase, settings, self.request.period.start, self.request.period.end
-        )
-        self._touch()
-        outbox.add(
-            self.session,
-            self.command_for(phase, row.attempt),
-            message_id=ids.command_message_id(self.workflow.id, phase, row.attempt),
-            correlation_id=str(self.workflow.id),
-        )
-
-    def retry_or_fail(self, phase: Phase, why: str, messages: list[dict[str, Any]]) -> None:
-        """Another attempt when the phase has one left; otherwise the phase fails and the workflow goes on
-        (or fails, for a critical phase)."""
-        row = self.phases[phase]
-        allowed = phases.attempts(phase, get_settings())
-        if row.attempt - row.attempts_before_retry < allowed:
-            upcoming = row.attempt + 1 - row.attempts_before_retry
-            self.add_messages(phase, [*messages, note(f"{why}; retrying (attempt {upcoming} of {allowed})",
-                                                      Severity.WARNING, "PHASE_RETRIED")])  # fmt: skip
-            self.start_phase(phase)
-            return
-        self.finish_phase(phase, PhaseState.FAILED, [
-            *messages, note(f"{why}; no attempts left ({allowed})", Severity.WARNING, "PHASE_FAILED"),
-        ])  # fmt: skip
-        self.after_failure(phase, why)
-
-    def after_failure(self, phase: Phase, why: str) -> None:
-        if SPECS[phase].critical:
-            self.fail(f"{phase.value} failed: {why}", [])
-        elif phase is Phase.AMION_SCRAPE:
-            self.start_phase(Phase.COVERAGE)
-        else:
-            self.complete()
-
-    def _end(self, state: WorkflowState, final: Contract) -> None:
-        self.workflow.state = state
-        self.workflow.finished_at = _now()
-        self._touch()
-        for row in self.phases.values():
-            if row.state == PhaseState.PENDING:
-                row.state = PhaseState.SKIPPED
-        run = sum(row.attempt for row in self.phases.values())  # a retried workflow ends again: a new event
-        outbox.add(
-            self.session, final, message_id=f"{self.workflow.id}:final:{run}", correlation_id=str(self.workflow.id)
-        )
-
-    def complete(self) -> None:
-        """COMPLETED_WITH_WARNINGS when a phase failed or recorded an ERROR (a month Amion could not give)."""
-        troubled = [
-            p
-            for p in self.phases.values()
-            if p.state == PhaseState.FAILED or any(m.get("severity") == Severity.ERROR.value for m in p.messages)
-        ]
-        state = WorkflowState.COMPLETED_WITH_WARNINGS if troubled else WorkflowState.COMPLETED
-        assert self.workflow.version_id is not None
-        self._end(
-            state,
-            WorkflowCompleted(
-                workflow_id=self.workflow.id, request_id=self.workflow.request_id, state=state.value,
+                **self.context(),
+                attempt=attempt,
                 version_id=self.workflow.version_id,
-            ),
-        )  # fmt: skip
-
-    def fail(self, reason: str, findings: list[Finding]) -> None:
-        self._end(
-            WorkflowState.FAILED,
-            WorkflowFailed(
-                workflow_id=self.workflow.id, request_id=self.workflow.request_id, reason=reason, findings=findings
-            ),
+                amion_account=request.amion_account,
+            )
+        return CalculateCoverage(
+            workflow_id=self.workflow.id,
+            request_id=request.request_id,
+            attempt=attempt,
+            version_id=self.workflow.version_id,
         )
 
-    def time_out(self, phase: Phase) -> None:
-        row = self.phases[phase]
-        assert row.started_at is not None
-        took = (_now() - row.started_at).total_seconds()
-        self.retry_or_fail(phase, f"attempt {row.attempt} timed out after {took:.0f} s", [])
-
-    def retry_from_failed_phase(self, actor: str) -> Phase:
-        failed = [p for p in PHASES if self.phases[p.phase].state == PhaseState.FAILED]
-        if not self.finished or not failed:
-            raise WorkflowRefused(
-                f"workflow {self.workflow.id} is {self.workflow.state} with no failed phase: nothing to retry"
+    def _end(self, ended: Ended, now: datetime) -> None:
+        self.workflow.finished_at = now
+        final: Contract
+        if ended.state == WorkflowState.FAILED:
+            final = WorkflowFailed(**self.context(), reason=ended.reason or "failed", findings=self._ods_findings())
+        else:
+            assert self.workflow.version_id is not None
+            final = WorkflowCompleted(
+                **self.context(),
+                state=ended.state.value,
+                version_id=self.workflow.version_id,
+                warnings=list(ended.warnings),
             )
-        first = failed[0].phase
-        for spec in PHASES:
-            if spec.position > failed[0].position:
-                row = self.phases[spec.phase]
-                row.state, row.started_at, row.finished_at, row.deadline_at = PhaseState.PENDING, None, None, None
-        self.workflow.state = WorkflowState.RUNNING
-        self.workflow.finished_at = None
-        self.add_messages(first, [note(f"retried by {actor}")])
-        self.phases[first].attempts_before_retry = self.phases[first].attempt
-        self.start_phase(first)
-        return first
+        self._send(final, f"{self.workflow.id}:final:{ended.run}")
 
-    def cancel(self, actor: str, reason: str) -> None:
-        if self.finished:
-            raise WorkflowRefused(f"workflow {self.workflow.id} has already ended ({self.workflow.state})")
-        for phase, row in self.phases.items():
-            if row.state == PhaseState.RUNNING:
-                self.finish_phase(phase, PhaseState.FAILED, [note(f"cancelled by {actor}: {reason}",
-                                                                  Severity.WARNING, "CANCELLED")])  # fmt: skip
-        self.fail(f"cancelled by {actor}: {reason}", [])
+    def _ods_findings(self) -> list[Finding]:
+        """The template's ERRORs, when phase 1 failed on them."""
+        run = self.machine.phases[Phase.ODS_IMPORT]
+        if run.state != PhaseState.FAILED:
+            return []
+        return [
+            Finding(severity=Severity(m["severity"]), code=m["code"], text=m["text"], location=m.get("location"))
+            for m in run.final_messages()
+            if m.get("severity") == Severity.ERROR.value
+        ]
 
 
-def start_workflow(request: ImportRequested, delivery: Delivery) -> uuid.UUID | None:
-    """Create the workflow for a request and send phase 1; None when the request id is already known."""
+def request_fingerprint(request: ImportRequested) -> dict[str, Any]:
+    """What makes two requests with one request id the same request: group, period, template, Amion account."""
+    template = request.template
+    content = template.inline_base64 or template.path or template.url or ""
+    return {
+        "group": request.group,
+        "period": request.period.model_dump(mode="json"),
+        "template": hashlib.sha256(content.encode()).hexdigest(),
+        "amion_account": request.amion_account,
+    }
+
+
+def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
+    """Create the workflow for a request and send phase 1, answering ImportAccepted; the identical request again
+    is answered with the existing workflow, a request id reused for another request with ImportRejected."""
     workflow_id = ids.workflow_id_for(request.request_id)
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
-            return None
-        created = session.execute(
+    with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped:
+            return
+        created = work.session.execute(
             insert(Workflow)
             .values(
                 id=workflow_id,
                 request_id=request.request_id,
+                correlation_id=delivery.correlation_id or request.request_id,
                 group_name=request.group,
                 state=WorkflowState.RUNNING,
                 request=request.model_dump(mode="json"),
@@ -252,92 +243,175 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> uuid.UUID | 
             .returning(Workflow.id)
         ).first()
         if created is None:
-            log.info("request %s already has workflow %s", request.request_id, workflow_id)
-            return None
-        for spec in PHASES:
-            session.add(
-                WorkflowPhase(
-                    workflow_id=workflow_id, phase=spec.phase, position=spec.position, critical=spec.critical,
-                    state=PhaseState.PENDING, attempt=0, messages=[],
-                )
-            )  # fmt: skip
-        session.flush()
-        saga = Saga.load(session, workflow_id)
+            _answer_known_request(work, request, workflow_id)
+            return
+        work.session.add_all(
+            WorkflowPhase(
+                workflow_id=workflow_id,
+                phase=spec.phase,
+                position=spec.position,
+                critical=spec.critical,
+                state=PhaseState.PENDING,
+                attempt=0,
+                messages=[],
+            )
+            for spec in PHASES
+        )
+        work.session.flush()
+        saga = Saga.load(work.session, workflow_id)
         assert saga is not None
-        saga.start_phase(Phase.ODS_IMPORT)
-    return workflow_id
+        saga.machine.begin(_now())
+        saga.save()
+        work.publish(ImportAccepted(**saga.context(), state=saga.workflow.state), "accepted")
 
 
-def _advance(workflow_id: uuid.UUID | None, phase: Phase, delivery: Delivery, step: Callable[[Saga], None]) -> None:
-    if workflow_id is None:
+def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
+    """Answer an ImportRequested that failed validation with ImportRejected (the dead-letter entry stays)."""
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        fields = None
+    fields = fields if isinstance(fields, dict) else {}
+    request_id = fields.get("request_id")
+    version = fields.get("schema_version")
+    newer = isinstance(version, int) and version > SCHEMA_VERSION
+    with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped:
+            return
+        work.publish(
+            ImportRejected(
+                code="SCHEMA_VERSION_UNSUPPORTED" if newer else "INVALID_REQUEST",
+                reason=reason,
+                request_message_id=delivery.message_id,
+                request_correlation_id=delivery.correlation_id,
+                request_id=request_id[:200] if isinstance(request_id, str) else None,
+            ),
+            "rejected",
+        )
+
+
+def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID) -> None:
+    existing = work.session.get(Workflow, workflow_id)
+    assert existing is not None
+    known = ImportRequested.model_validate(existing.request)
+    if request_fingerprint(known) != request_fingerprint(request):
+        changed = [k for k, v in request_fingerprint(request).items() if request_fingerprint(known)[k] != v]
+        log.warning("request id %s reused with a different %s", request.request_id, ", ".join(changed))
+        work.publish(
+            ImportRejected(
+                code="REQUEST_ID_REUSED",
+                reason=(
+                    f"request id {request.request_id!r} already names workflow {workflow_id}, requested with a "
+                    f"different {', '.join(changed)}; send a new request id for a new request"
+                ),
+                request_message_id=work.delivery.message_id,
+                request_correlation_id=work.delivery.correlation_id,
+                request_id=request.request_id,
+                workflow_id=workflow_id,
+            ),
+            "rejected",
+        )
         return
-    with transaction() as session:
-        if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
+    log.info("request %s already has workflow %s (%s)", request.request_id, workflow_id, existing.state)
+    work.publish(
+        ImportAccepted(
+            workflow_id=workflow_id,
+            request_id=known.request_id,
+            group=known.group,
+            period=known.period,
+            state=existing.state,
+        ),
+        "accepted",
+    )
+
+
+def _on_result(
+    event: PhaseResult | CoverageCalculated | CoverageFailed,
+    phase: Phase,
+    delivery: Delivery,
+    step: Callable[[Saga, datetime], Verdict],
+) -> None:
+    if event.workflow_id is None:
+        return  # an operator's recalculation: no workflow to advance
+    with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped:
             return
-        saga = Saga.load(session, workflow_id)
-        if saga is None or not saga.running(phase):
-            log.info("ignoring %s for %s: phase %s is not running", delivery.routing_key, workflow_id, phase)
+        saga = Saga.load(work.session, event.workflow_id)
+        if saga is None:
+            log.warning("ignoring %s: no workflow %s", delivery.routing_key, event.workflow_id)
             return
-        step(saga)
+        verdict = step(saga, _now())
+        if verdict is not Verdict.ACCEPTED:
+            log.info(
+                "ignoring %s of attempt %d for workflow %s: %s (phase %s, attempt %d)",
+                delivery.routing_key,
+                event.attempt,
+                event.workflow_id,
+                verdict,
+                saga.machine.phases[phase].state,
+                saga.machine.phases[phase].attempt,
+            )
+            return
+        saga.save()
 
 
 def on_ods_imported(event: OdsImported, delivery: Delivery) -> None:
-    def step(saga: Saga) -> None:
+    def step(saga: Saga, now: datetime) -> Verdict:
+        if saga.machine.accepts(Phase.ODS_IMPORT, event.attempt) is Verdict.ACCEPTED:
+            saga.workflow.version_id = event.version_id
         summary = f"version {event.version_id}: {event.windows} windows, {event.shift_instances} shift instances"
-        saga.finish_phase(Phase.ODS_IMPORT, PhaseState.SUCCEEDED, [note(summary), *_findings(event.findings)])
-        saga.workflow.version_id = event.version_id
-        saga.start_phase(Phase.AMION_SCRAPE)
+        return saga.machine.succeed(
+            Phase.ODS_IMPORT, event.attempt, now, [note(now, summary), *_findings(event.findings)]
+        )
 
-    _advance(event.workflow_id, Phase.ODS_IMPORT, delivery, step)
+    _on_result(event, Phase.ODS_IMPORT, delivery, step)
 
 
 def on_ods_import_failed(event: OdsImportFailed, delivery: Delivery) -> None:
-    def step(saga: Saga) -> None:
-        saga.finish_phase(Phase.ODS_IMPORT, PhaseState.FAILED, _findings(event.findings))
-        saga.fail("the template has errors; no version was created", event.findings)
+    def step(saga: Saga, now: datetime) -> Verdict:
+        why = "the template has errors; no version was created"
+        return saga.machine.fail(Phase.ODS_IMPORT, event.attempt, now, why, _findings(event.findings), False)
 
-    _advance(event.workflow_id, Phase.ODS_IMPORT, delivery, step)
+    _on_result(event, Phase.ODS_IMPORT, delivery, step)
 
 
 def on_amion_scraped(event: AmionScraped, delivery: Delivery) -> None:
-    def step(saga: Saga) -> None:
+    def step(saga: Saga, now: datetime) -> Verdict:
         summary = f"scrape batch {event.batch_id} {event.state}: {event.assignments} assignments"
-        saga.finish_phase(Phase.AMION_SCRAPE, PhaseState.SUCCEEDED, [note(summary), *_findings(event.findings)])
-        saga.start_phase(Phase.COVERAGE)
+        return saga.machine.succeed(
+            Phase.AMION_SCRAPE, event.attempt, now, [note(now, summary), *_findings(event.findings)]
+        )
 
-    _advance(event.workflow_id, Phase.AMION_SCRAPE, delivery, step)
+    _on_result(event, Phase.AMION_SCRAPE, delivery, step)
 
 
 def on_amion_scrape_failed(event: AmionScrapeFailed, delivery: Delivery) -> None:
-    def step(saga: Saga) -> None:
-        messages = [note(event.reason, Severity.WARNING, "AMION_SCRAPE_FAILED"), *_findings(event.findings)]
-        if event.retryable:
-            saga.retry_or_fail(Phase.AMION_SCRAPE, "the scrape failed", messages)
-        else:
-            saga.finish_phase(Phase.AMION_SCRAPE, PhaseState.FAILED, messages)
-            saga.after_failure(Phase.AMION_SCRAPE, event.reason)
+    def step(saga: Saga, now: datetime) -> Verdict:
+        messages = [note(now, event.reason, Severity.WARNING, "AMION_SCRAPE_FAILED"), *_findings(event.findings)]
+        why = "the scrape failed" if event.retryable else event.reason
+        return saga.machine.fail(Phase.AMION_SCRAPE, event.attempt, now, why, messages, event.retryable)
 
-    _advance(event.workflow_id, Phase.AMION_SCRAPE, delivery, step)
+    _on_result(event, Phase.AMION_SCRAPE, delivery, step)
 
 
 def on_coverage_calculated(event: CoverageCalculated, delivery: Delivery) -> None:
-    def step(saga: Saga) -> None:
+    def step(saga: Saga, now: datetime) -> Verdict:
         s = event.summary
         summary = (
             f"calculation {event.calculation_id}: {s.cells} cells, ratio {s.coverage_ratio:.3f}, "
             f"{s.critical_gaps} critical gaps"
         )
-        saga.finish_phase(Phase.COVERAGE, PhaseState.SUCCEEDED, [note(summary)])
-        saga.complete()
+        return saga.machine.succeed(Phase.COVERAGE, event.attempt, now, [note(now, summary)])
 
-    _advance(event.workflow_id, Phase.COVERAGE, delivery, step)
+    _on_result(event, Phase.COVERAGE, delivery, step)
 
 
 def on_coverage_failed(event: CoverageFailed, delivery: Delivery) -> None:
-    def step(saga: Saga) -> None:
-        saga.retry_or_fail(Phase.COVERAGE, event.reason, [note(event.reason, Severity.WARNING, "COVERAGE_FAILED")])
+    def step(saga: Saga, now: datetime) -> Verdict:
+        messages = [note(now, event.reason, Severity.WARNING, "COVERAGE_FAILED")]
+        return saga.machine.fail(Phase.COVERAGE, event.attempt, now, event.reason, messages, True)
 
-    _advance(event.workflow_id, Phase.COVERAGE, delivery, step)
+    _on_result(event, Phase.COVERAGE, delivery, step)
 
 
 def due_phases(session: Session, limit: int = 100) -> list[tuple[uuid.UUID, Phase]]:
@@ -363,25 +437,22 @@ def sweep_timeouts() -> int:
     for workflow_id, phase in due:
         with transaction() as session:
             saga = Saga.load(session, workflow_id)
-            row = saga.phases[phase] if saga is not None else None
-            if (
-                saga is None
-                or row is None
-                or not saga.running(phase)
-                or not row.deadline_at
-                or row.deadline_at > _now()
-            ):
-                continue  # another coordinator, or a late result, got there first
-            log.warning("workflow %s: %s attempt %d timed out", workflow_id, phase, row.attempt)
-            saga.time_out(phase)
-            handled += 1
+            if saga is None:
+                continue
+            attempt = saga.machine.phases[phase].attempt
+            if saga.machine.time_out(phase, _now()):  # else another coordinator, or a late result, got there first
+                log.warning("workflow %s: %s attempt %d timed out", workflow_id, phase, attempt)
+                saga.save()
+                handled += 1
     return handled
 
 
-def operate(workflow_id: uuid.UUID, action: Callable[[Saga], Any]) -> Any:
+def operate(workflow_id: uuid.UUID, action: Callable[[WorkflowMachine, datetime], T]) -> T:
     """Run an operator's action (retry, cancel) on one workflow, in one transaction."""
     with transaction() as session:
         saga = Saga.load(session, workflow_id)
         if saga is None:
-            raise WorkflowRefused(f"no workflow {workflow_id}")
-        return action(saga)
+            raise Refused(f"no workflow {workflow_id}")
+        result = action(saga.machine, _now())
+        saga.save()
+        return result

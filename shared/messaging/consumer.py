@@ -39,6 +39,8 @@ class Delivery:
 
 
 Handler = Callable[[Any, Delivery], Awaitable[None]]
+# Answers a message of its contract that failed validation (body, delivery, reason) before it is dead-lettered.
+Rejecter = Callable[[bytes, Delivery, str], Awaitable[None]]
 
 
 def in_thread(step: Callable[[Any, Delivery], Any]) -> Handler:
@@ -114,20 +116,24 @@ def subscribe(
     handlers: Mapping[type[Contract], Handler],
     delivery_limit: int,
     declare: bool = True,
+    rejecters: Mapping[type[Contract], Rejecter] | None = None,
 ) -> None:
     """Consume `queue`; with `declare` False the queue must exist (broker definitions) and is only checked."""
 
     @broker.subscriber(work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL)
     async def on_message(message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message
+        delivery = Delivery(message_id_of(raw), raw.correlation_id, raw.routing_key or "", raw.redelivered)
         try:
             body = parse(raw, handlers)
         except Unprocessable as error:
             log.warning("dead-lettering %s from %s: %s", raw.message_id, queue.name, error)
+            rejecter = (rejecters or {}).get(BY_ROUTING_KEY.get(delivery.routing_key))  # type: ignore[arg-type]
+            if rejecter is not None:
+                await rejecter(raw.body, delivery, str(error))
             await dead_letter(broker, queue, raw, str(error))
             await message.ack()
             return
-        delivery = Delivery(message_id_of(raw), raw.correlation_id, raw.routing_key or "", raw.redelivered)
         try:
             await handlers[type(body)](body, delivery)
         except Unprocessable as error:

@@ -44,7 +44,7 @@ def show(pipeline: Pipeline, workflow_id: uuid.UUID, *options: str) -> str:
 def import_messages(pipeline: Pipeline, workflow_id: uuid.UUID) -> list[dict[str, Any]]:
     view = json.loads(show(pipeline, workflow_id, "--json"))
     phase = next(p for p in view["phases"] if p["phase"] == "ODS_IMPORT")
-    return phase["messages"]
+    return phase["attempts"][-1]["messages"]
 
 
 def failed_import(pipeline: Pipeline, workflow_id: uuid.UUID) -> list[tuple[str, str]]:

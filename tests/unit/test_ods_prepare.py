@@ -21,6 +21,7 @@ FRIDAY_JULY_3 = date(2026, 7, 3)
 def command(template: bytes, start: date, end: date) -> ImportTemplate:
     return ImportTemplate(
         workflow_id=uuid.uuid4(),
+        request_id="test",
         attempt=1,
         group="test",
         period=Period(start=start, end=end),

@@ -1,0 +1,91 @@
+"""One delivery, one transaction: the fence, the inbox row, the handler's writes and its outbox messages commit
+together or not at all. Every handler goes through `unit_of_work`.
+
+The fence: a phase command carries its attempt. Its writes and its result commit only while that attempt is
+the phase's current one, the phase is running and the workflow has not ended. The check reads the saga's
+rows (`workflows`, `workflow_phases`, owned by the versions service) and holds a share lock on the workflow
+row until commit; the saga changes a workflow only under that row's exclusive lock, so it cannot start
+another attempt between the check and the commit. A superseded attempt commits nothing.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.contracts import Contract
+from shared.db.models import Workflow, WorkflowPhase
+from shared.db.session import transaction
+from shared.messaging import inbox, outbox
+from shared.messaging.consumer import Delivery
+from shared.states import Phase, PhaseState, WorkflowState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fence:
+    workflow_id: uuid.UUID
+    phase: Phase
+    attempt: int
+
+    def holds(self, session: Session) -> bool:
+        """Whether this attempt is still current; locks the workflow row (shared) until the transaction ends."""
+        row = session.execute(
+            select(WorkflowPhase.attempt, WorkflowPhase.state, Workflow.state)
+            .join(Workflow, Workflow.id == WorkflowPhase.workflow_id)
+            .where(WorkflowPhase.workflow_id == self.workflow_id, WorkflowPhase.phase == self.phase)
+            .with_for_update(read=True, of=Workflow)
+        ).first()
+        if row is None:
+            return False
+        attempt, phase_state, workflow_state = row
+        return attempt == self.attempt and phase_state == PhaseState.RUNNING and workflow_state == WorkflowState.RUNNING
+
+
+Skipped = Literal["duplicate", "superseded"] | None
+
+
+@dataclass
+class UnitOfWork:
+    session: Session
+    delivery: Delivery
+    skipped: Skipped = None
+
+    def publish(self, message: Contract, suffix: str = "result") -> None:
+        """Stage `message` in the outbox as this delivery's `suffix` answer: its id derives from the delivery's,
+        and it keeps the delivery's correlation id."""
+        outbox.add(
+            self.session,
+            message,
+            message_id=f"{self.delivery.message_id}:{suffix}",
+            correlation_id=self.delivery.correlation_id or self.delivery.message_id,
+        )
+
+
+def superseded(fence: Fence) -> bool:
+    with transaction() as session:
+        return not fence.holds(session)
+
+
+@contextmanager
+def unit_of_work(consumer: str, delivery: Delivery, fence: Fence | None = None) -> Iterator[UnitOfWork]:
+    """The delivery's transaction. `skipped` says when the body must write nothing: a message already processed
+    by `consumer`, or an attempt that `fence` says is superseded."""
+    with transaction() as session:
+        work = UnitOfWork(session, delivery)
+        if fence is not None and not fence.holds(session):
+            log.info(
+                "%s: attempt %d of %s for workflow %s is superseded; nothing is stored",
+                consumer, fence.attempt, fence.phase, fence.workflow_id,
+            )  # fmt: skip
+            work.skipped = "superseded"
+        elif not inbox.first_delivery(session, consumer, delivery.message_id):
+            log.info("%s: skipping duplicate %s", consumer, delivery.message_id)
+            work.skipped = "duplicate"
+        yield work
