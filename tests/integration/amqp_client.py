@@ -122,3 +122,47 @@ def park_in_dead_letters(amqp_url: str, dead_letter_queue: str, body: bytes, rou
             )  # fmt: skip
 
     asyncio.run(run())
+
+
+def publish_and_collect(
+    amqp_url: str,
+    body: bytes,
+    bindings: list[str],
+    correlation_id: str | None,
+    until: str,
+    timeout_s: float = 90.0,
+    message_id: str | None = None,
+) -> list[tuple[str, aio_pika.abc.AbstractIncomingMessage, dict[str, Any]]]:
+    """Bind a private queue to `bindings`, publish the request `body` (with `correlation_id` when given), and
+    return every event (routing key, message, body) carrying the request's correlation id, up to and including
+    the first one with routing key `until`."""
+    message_id = message_id or str(uuid.uuid4())
+    expected = correlation_id or json.loads(body).get("request_id")
+
+    async def run() -> list[tuple[str, aio_pika.abc.AbstractIncomingMessage, dict[str, Any]]]:
+        received: list[tuple[str, aio_pika.abc.AbstractIncomingMessage, dict[str, Any]]] = []
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            for binding in bindings:
+                await queue.bind(EXCHANGE, routing_key=binding)
+            exchange = await channel.get_exchange(EXCHANGE)
+            await exchange.publish(
+                aio_pika.Message(
+                    body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message_id, correlation_id=correlation_id,
+                ),
+                routing_key="import.requested",
+                mandatory=True,
+            )  # fmt: skip
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    async with message.process():
+                        if message.correlation_id != expected:
+                            continue
+                        received.append((message.routing_key or "", message, json.loads(message.body)))
+                        if message.routing_key == until:
+                            return received
+        raise AssertionError("queue iterator ended")
+
+    return asyncio.run(asyncio.wait_for(run(), timeout_s))
