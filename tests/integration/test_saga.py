@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from schedcu.processes import schedcu_command
@@ -139,3 +140,62 @@ def test_cancel_ends_a_running_workflow_failed(saga: Pipeline) -> None:
         assert phases(saga, workflow_id)[0][1] == "FAILED"
     finally:
         saga.restart("ods-importer")
+
+
+def scrape_batches(pipeline: Pipeline, version_id: uuid.UUID) -> list[str]:
+    rows = pipeline.query("SELECT state FROM scrape_batches WHERE version_id = :v ORDER BY created_at", v=version_id)
+    return [state for (state,) in rows]
+
+
+def test_amion_slower_than_the_deadline_supersedes_each_attempt_and_nothing_late_is_stored(saga: Pipeline) -> None:
+    saga.set_faults(latency_s=3 * TIMEOUT_S)
+    try:
+        workflow_id = submit(saga, "slow-amion")
+        assert saga.wait_terminal(workflow_id, timeout_s=60) == "COMPLETED_WITH_WARNINGS"
+        version_id = ids.version_id_for(workflow_id)
+        # each attempt learns that it is superseded and stops fetching, before Amion would have answered
+        eventually(lambda: scrape_batches(saga, version_id) == ["SUPERSEDED", "SUPERSEDED"], 30, "both to stop")
+    finally:
+        httpx.delete(f"{saga.amion_root}/faults", timeout=5).raise_for_status()
+    assert phases(saga, workflow_id)[1] == ("AMION_SCRAPE", "FAILED", 2)
+    assert saga.query("SELECT count(*) FROM assignments WHERE version_id = :v", v=version_id) == [(0,)]
+    assert saga.query("SELECT count(*) FROM coverage_calculations WHERE version_id = :v", v=version_id) == [(1,)]
+    assert saga.query("SELECT count(*) FROM inbox WHERE consumer = 'amion_scraper' AND message_id LIKE :w",
+                      w=f"{workflow_id}:%") == [(0,)]  # fmt: skip
+
+
+def test_a_late_result_of_attempt_one_after_attempt_two_started_changes_nothing(saga: Pipeline) -> None:
+    saga.set_faults(latency_s=3 * TIMEOUT_S)
+    try:
+        request_id = f"late-{uuid.uuid4()}"
+        body = amqp_client.import_requested(request_id, saga.template, *WEEK)
+        amqp_client.publish(saga.services.amqp_url, json.dumps(body).encode())
+        workflow_id = ids.workflow_id_for(request_id)
+        eventually(lambda: attempt_of(saga, workflow_id, "AMION_SCRAPE") == 2, 30, "attempt 2 to start")
+        late_id = f"{ids.command_message_id(workflow_id, 'AMION_SCRAPE', 1)}:result"
+        late = {
+            "workflow_id": str(workflow_id), "request_id": request_id, "group": body["group"],
+            "period": body["period"], "attempt": 1, "version_id": str(ids.version_id_for(workflow_id)),
+            "batch_id": str(uuid.uuid4()), "state": "COMPLETE", "assignments": 34,
+        }  # fmt: skip
+        amqp_client.publish(
+            saga.services.amqp_url,
+            json.dumps({"schema_version": 1, **late}).encode(),
+            routing_key="event.amion.scraped",
+            message_id=late_id,
+        )
+        eventually(
+            lambda: saga.query("SELECT 1 FROM inbox WHERE consumer = 'versions' AND message_id = :m", m=late_id),
+            30,
+            "the coordinator to handle the late result",
+        )
+        assert phases(saga, workflow_id)[1] == ("AMION_SCRAPE", "RUNNING", 2)
+        messages = saga.query(
+            "SELECT messages::text FROM workflow_phases WHERE workflow_id = :w AND phase = 'AMION_SCRAPE'",
+            w=workflow_id,
+        )
+        assert "34 assignments" not in messages[0][0]
+        assert saga.wait_terminal(workflow_id, timeout_s=60) == "COMPLETED_WITH_WARNINGS"
+    finally:
+        httpx.delete(f"{saga.amion_root}/faults", timeout=5).raise_for_status()
+    assert phases(saga, workflow_id)[1] == ("AMION_SCRAPE", "FAILED", 2)
