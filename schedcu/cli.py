@@ -112,6 +112,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    import json
+    import uuid
+
+    from schedcu import verify
+    from shared.db.session import transaction
+
+    if args.version is None and not args.all:
+        print("give a version id, or --all", file=sys.stderr)
+        return 2
+    with transaction() as session:
+        report = verify.verify(session, get_settings(), None if args.all else uuid.UUID(args.version))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else verify.render(report))
+    return 0 if report.clean else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="schedcu", description="Radiology night-coverage scheduling.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -138,6 +154,12 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--watch", action="store_true", help="refresh until interrupted")
     st.add_argument("--every", type=float, default=5.0, help="seconds between refreshes with --watch")
     st.set_defaults(func=cmd_status)
+
+    v = sub.add_parser("verify", help="re-derive the stored invariants; exit 1 on any violation")
+    v.add_argument("version", nargs="?", help="one schedule version")
+    v.add_argument("--all", action="store_true", help="every version that is not deleted")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify)
 
     q = sub.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="dlq_command", required=True)
     q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)

@@ -149,7 +149,7 @@ class Pipeline:
     def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         from sqlalchemy import text
 
-        with self.services.engine.connect() as conn:
+        with self.services.engine.begin() as conn:
             return [tuple(row) for row in conn.execute(text(sql), params)]
 
     def workflow_state(self, workflow_id: uuid.UUID) -> str | None:

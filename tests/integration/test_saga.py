@@ -199,3 +199,13 @@ def test_a_late_result_of_attempt_one_after_attempt_two_started_changes_nothing(
     finally:
         httpx.delete(f"{saga.amion_root}/faults", timeout=5).raise_for_status()
     assert phases(saga, workflow_id)[1] == ("AMION_SCRAPE", "FAILED", 2)
+
+
+def test_verify_all_is_clean_after_timeouts_retries_cancels_and_late_results(saga: Pipeline) -> None:
+    done = subprocess.run(
+        schedcu_command("verify", "--all", "--json"), env=saga.env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, report["violations"]
+    assert report["versions_checked"] >= 4

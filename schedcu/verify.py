@@ -1,0 +1,208 @@
+"""`schedcu verify`: the check after writing. It re-derives what the stored data must satisfy and reports every
+violation.
+
+Per version (the latest coverage calculation against the rows it was computed from):
+- `cells`: recomputing coverage from the stored template, assignments and people gives exactly the stored
+  cells: every shift instance's cells once, none other, with the same status and people;
+- `calculation_fresh`: the calculation is newer than every assignment of the version;
+- `assignments_match_batch`: the version's Amion assignments all come from its latest applied scrape batch
+  (COMPLETE or PARTIAL), which is the batch the calculation used; the other assignments are manual.
+Global (with `--all`):
+- `workflows_on_time`: no workflow is still running with a phase past its deadline (plus the sweep interval
+  and a grace period), or with no phase running;
+- `outbox_drained`: no outbox row older than the grace period.
+"""
+
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.coverage.calculation import CalculationOptions, compute
+from services.coverage.queries import cells as stored_cells
+from services.coverage.store import load_inputs
+from shared.db.models import (
+    Assignment,
+    CoverageCalculation,
+    OutboxMessage,
+    ScheduleVersion,
+    ScrapeBatch,
+    Workflow,
+    WorkflowPhase,
+)
+from shared.settings import Settings
+from shared.states import PhaseState, WorkflowState
+
+GRACE = timedelta(seconds=30)
+APPLIED_BATCH_STATES = ("COMPLETE", "PARTIAL")
+SHOWN_DIFFERENCES = 5
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    subject: str
+    detail: str
+
+
+@dataclass
+class Report:
+    versions_checked: int = 0
+    versions_without_coverage: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "clean": self.clean}
+
+
+CellKey = tuple[str, str, str, str, str, tuple[str, ...]]
+
+
+def _cell_differences(session: Session, version_id: uuid.UUID, calculation_id: uuid.UUID, settings: Settings) -> str:
+    """'' when recomputing gives the stored cells, else what differs."""
+    inputs = load_inputs(session, version_id)
+    assert inputs is not None
+    result = compute(inputs, CalculationOptions.from_settings(settings))
+    expected: Counter[CellKey] = Counter(
+        (c.schedule_date.isoformat(), c.window, c.worklist, c.role, str(c.status),
+         tuple(inputs.people[p].name for p in c.people))
+        for c in result.cells
+    )  # fmt: skip
+    found: Counter[CellKey] = Counter(
+        (c["schedule_date"], c["window"], c["worklist"], c["role"], c["status"], tuple(c["people"]))
+        for c in stored_cells(session, calculation_id)
+    )
+    if expected == found:
+        return ""
+    missing, extra = expected - found, found - expected
+    shown = [f"missing {k}" for k in list(missing)[:SHOWN_DIFFERENCES]]
+    shown += [f"unexpected {k}" for k in list(extra)[:SHOWN_DIFFERENCES]]
+    return (
+        f"{sum(missing.values())} expected cells missing or different, {sum(extra.values())} stored cells not "
+        f"expected (of {sum(expected.values())}): " + "; ".join(shown)
+    )
+
+
+def _check_version(session: Session, version: ScheduleVersion, settings: Settings, report: Report) -> None:
+    subject = f"version {version.id}"
+    calculation = session.scalars(
+        select(CoverageCalculation)
+        .where(CoverageCalculation.version_id == version.id)
+        .order_by(CoverageCalculation.created_at.desc())
+        .limit(1)
+    ).first()
+    batch = session.scalars(
+        select(ScrapeBatch)
+        .where(ScrapeBatch.version_id == version.id, ScrapeBatch.state.in_(APPLIED_BATCH_STATES))
+        .order_by(ScrapeBatch.finished_at.desc())
+        .limit(1)
+    ).first()
+    sources = session.execute(
+        select(Assignment.scrape_batch_id, func.count())
+        .where(Assignment.version_id == version.id, Assignment.source == "AMION")
+        .group_by(Assignment.scrape_batch_id)
+    ).all()
+    applied = batch.id if batch is not None else None
+    foreign = {str(batch_id): n for batch_id, n in sources if batch_id != applied}
+    if foreign:
+        report.violations.append(
+            Violation("assignments_match_batch", subject,
+                      f"Amion assignments from batches other than the latest applied one ({applied}): {foreign}")
+        )  # fmt: skip
+    if calculation is None:
+        report.versions_without_coverage.append(str(version.id))
+        return
+    if calculation.scrape_batch_id is not None and calculation.scrape_batch_id != applied:
+        report.violations.append(
+            Violation("assignments_match_batch", subject,
+                      f"calculation {calculation.id} used batch {calculation.scrape_batch_id}, the assignments "
+                      f"come from {applied}")
+        )  # fmt: skip
+    newest = session.scalar(select(func.max(Assignment.created_at)).where(Assignment.version_id == version.id))
+    if newest is not None and newest > calculation.created_at:
+        report.violations.append(
+            Violation("calculation_fresh", subject,
+                      f"calculation {calculation.id} ({calculation.created_at.isoformat()}) is older than an "
+                      f"assignment stored at {newest.isoformat()}")
+        )  # fmt: skip
+    differences = _cell_differences(session, version.id, calculation.id, settings)
+    if differences:
+        report.violations.append(Violation("cells", subject, f"calculation {calculation.id}: {differences}"))
+
+
+def _check_workflows(session: Session, settings: Settings, now: datetime, report: Report) -> None:
+    late = now - GRACE - timedelta(seconds=settings.saga_sweep_s)
+    overdue = session.execute(
+        select(Workflow.id, WorkflowPhase.phase, WorkflowPhase.attempt, WorkflowPhase.deadline_at)
+        .join(WorkflowPhase, WorkflowPhase.workflow_id == Workflow.id)
+        .where(
+            Workflow.state == WorkflowState.RUNNING,
+            WorkflowPhase.state == PhaseState.RUNNING,
+            WorkflowPhase.deadline_at < late,
+        )
+    ).all()
+    for workflow_id, phase, attempt, deadline in overdue:
+        report.violations.append(
+            Violation("workflows_on_time", f"workflow {workflow_id}",
+                      f"{phase} attempt {attempt} is still running; its deadline was {deadline.isoformat()}")
+        )  # fmt: skip
+    running_phase = select(WorkflowPhase.workflow_id).where(WorkflowPhase.state == PhaseState.RUNNING)
+    idle = session.scalars(
+        select(Workflow.id).where(
+            Workflow.state == WorkflowState.RUNNING, Workflow.updated_at < late, Workflow.id.not_in(running_phase)
+        )
+    ).all()
+    for workflow_id in idle:
+        report.violations.append(
+            Violation("workflows_on_time", f"workflow {workflow_id}", "running, but none of its phases is")
+        )
+
+
+def _check_outbox(session: Session, now: datetime, report: Report) -> None:
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.created_at < now - GRACE)
+    ).one()
+    if count:
+        report.violations.append(
+            Violation("outbox_drained", "outbox",
+                      f"{count} messages waiting longer than {GRACE.total_seconds():.0f} s (oldest since "
+                      f"{oldest.isoformat()}): is every worker's relay running and the broker reachable?")
+        )  # fmt: skip
+
+
+def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = None) -> Report:
+    """Check one version; or, when `version_id` is None, every version that is not deleted and the global
+    invariants."""
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    report = Report()
+    query = select(ScheduleVersion).where(ScheduleVersion.deleted_at.is_(None)).order_by(ScheduleVersion.created_at)
+    if version_id is not None:
+        query = select(ScheduleVersion).where(ScheduleVersion.id == version_id)
+    for version in session.scalars(query).all():
+        _check_version(session, version, settings, report)
+        report.versions_checked += 1
+    if version_id is None:
+        _check_workflows(session, settings, now, report)
+        _check_outbox(session, now, report)
+    return report
+
+
+def render(report: Report) -> str:
+    lines = [f"{report.versions_checked} versions checked"]
+    if report.versions_without_coverage:
+        lines.append(f"{len(report.versions_without_coverage)} without a coverage calculation (not checked): "
+                     + ", ".join(report.versions_without_coverage[:10]))  # fmt: skip
+    if report.clean:
+        lines.append("no violations")
+    for v in report.violations:
+        lines.append(f"VIOLATION {v.check}: {v.subject}: {v.detail}")
+    return "\n".join(lines)
