@@ -14,7 +14,7 @@ import pytest
 from schedcu.processes import schedcu_command
 from shared import ids
 from tests.integration import amqp_client
-from tests.integration.conftest import Pipeline, Services, running_pipeline
+from tests.integration.conftest import Pipeline, provisioned, running_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,12 @@ class RecordingServer:
 
 
 @pytest.fixture(scope="module")
-def url_pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    with running_pipeline(services, tmp_path_factory.mktemp("url"), template_url_hosts='["localhost"]') as running:
+def url_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Workers of their own (own database and vhost): the session's workers do not list localhost."""
+    with (
+        provisioned(f"schedcu_test_url_{uuid.uuid4().hex[:8]}") as services,
+        running_pipeline(services, tmp_path_factory.mktemp("url"), template_url_hosts='["localhost"]') as running,
+    ):
         yield running
 
 
