@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     max_template_rows: int = 100_000  # per sheet
     max_template_columns: int = 1_000
     template_fetch_timeout_s: float = 30.0
+    template_url_hosts: list[str] = Field(default_factory=list)  # hosts a template URL may name; empty: none
     max_period_days: int = 400
     prefetch: int = 4
     delivery_limit: int = 5

@@ -47,6 +47,7 @@ def prepare(command: ImportTemplate, settings: Settings) -> Import:
             limit=settings.max_template_bytes,
             drop_folder=settings.drop_folder,
             timeout_s=settings.template_fetch_timeout_s,
+            url_hosts=settings.template_url_hosts,
         )
     except sources.TemplateSourceError as error:
         return Import(b"", None, [], [error.finding])

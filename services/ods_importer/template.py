@@ -94,15 +94,19 @@ def parse_window_sheet(sheet: Sheet, findings: list[Finding]) -> Window | None:
         findings.append(invalid_sheet_name(sheet.name))
         return None
     header = sheet.rows[0] if sheet.rows else []
-    width = _block_width(header)
-    if width == 1:
+    block = _role_block(header)
+    if block is None:
         findings.append(
-            error("NO_HEADER_ROW", "Row 1 names no role (B1, C1, ... are empty).", cell_ref(sheet.name, 0, 0))
+            error(
+                "NO_HEADER_ROW",
+                "Row 1 names no role: every cell right of A1 is empty. Row 1 names the roles above their marks.",
+                cell_ref(sheet.name, 0, 0),
+            )
         )
         return None
-    roles = _header_roles(sheet.name, header[1:width], findings)
-    responsibilities = _responsibilities(sheet, width, roles, findings)
-    _report_extra_block(sheet, width, findings)
+    roles = _header_roles(sheet.name, block, header, findings)
+    responsibilities = _responsibilities(sheet, block, roles, findings)
+    _report_extra_block(sheet, block.stop, findings)
     return Window(
         sheet=sheet.name,
         category=name.category,
@@ -124,28 +128,36 @@ def invalid_sheet_name(name: str) -> Finding:
     )
 
 
-def _block_width(header: list[str]) -> int:
-    """Columns of the first block: A plus the role headers up to the first empty header."""
-    width = 1
-    while width < len(header) and header[width].strip():
-        width += 1
-    return width
+def _role_block(header: list[str]) -> range | None:
+    """The role columns: from the first header right of A1 up to the next empty header; None if row 1 has none.
+
+    Empty columns between the worklists and the roles (a column a scheduler inserted) are skipped.
+    """
+    start = next((column for column in range(1, len(header)) if header[column].strip()), None)
+    if start is None:
+        return None
+    stop = start
+    while stop < len(header) and header[stop].strip():
+        stop += 1
+    return range(start, stop)
 
 
-def _header_roles(sheet: str, headers: list[str], findings: list[Finding]) -> list[str | None]:
-    roles: list[str | None] = []
-    for column, text in enumerate(headers, start=1):
+def _header_roles(sheet: str, block: range, header: list[str], findings: list[Finding]) -> dict[int, str | None]:
+    """Each role column's role; None for a header that names no known role (an ERROR)."""
+    roles: dict[int, str | None] = {}
+    for column in block:
+        text = header[column]
         role = normalize_role(text)
         if role is None:
             findings.append(
                 error("UNKNOWN_ROLE", f"Role header {text.strip()!r} is not a known role.", cell_ref(sheet, 0, column))
             )
-        roles.append(role)
+        roles[column] = role
     return roles
 
 
 def _responsibilities(
-    sheet: Sheet, width: int, roles: list[str | None], findings: list[Finding]
+    sheet: Sheet, block: range, roles: dict[int, str | None], findings: list[Finding]
 ) -> list[Responsibility]:
     result: list[Responsibility] = []
     seen: set[str] = set()
@@ -153,12 +165,20 @@ def _responsibilities(
         if row_index == 0 or not row:
             continue
         marked: list[str | None] = []
-        for column in range(1, min(len(row), width)):
+        for column in range(1, min(len(row), block.stop)):
             value = row[column]
             if not value or not (value := value.strip()):
                 continue
-            if value == "x" or value == "X":
-                marked.append(roles[column - 1])
+            if column < block.start:
+                findings.append(
+                    warning(
+                        "UNEXPECTED_CELL",
+                        f"{value!r} is in a column without a role in row 1; it is ignored.",
+                        cell_ref(sheet.name, row_index, column),
+                    )
+                )
+            elif value == "x" or value == "X":
+                marked.append(roles[column])
             else:
                 findings.append(
                     warning(
@@ -218,11 +238,11 @@ def _worklist_problem(
     return None
 
 
-def _report_extra_block(sheet: Sheet, width: int, findings: list[Finding]) -> None:
+def _report_extra_block(sheet: Sheet, first_column: int, findings: list[Finding]) -> None:
     cells = [
         (row_index, column)
         for row_index, row in enumerate(sheet.rows)
-        for column in range(width, len(row))
+        for column in range(first_column, len(row))
         if row[column].strip()
     ]
     if not cells:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ods_importer.ods_reader import OdsLimits, Sheet
+from services.ods_importer.ods_reader import OdsLimits, Sheet, iter_sheets
 from services.ods_importer.ods_writer import write_ods
 from services.ods_importer.sample_template import sample_template
 from services.ods_importer.template import parse_window_name
@@ -341,6 +341,67 @@ def test_no_role_in_row_one() -> None:
     parsed = parse_rows([[""], ["CPMC US", "x"]])
     assert only(parsed, "NO_HEADER_ROW").severity is Severity.ERROR
     assert "NO_VALID_SHEETS" in codes(parsed)
+
+
+def test_no_role_in_row_one_names_no_cell_that_holds_text() -> None:
+    data = write_ods([("ON 1 am - 8 am", [["Worklists", "", "", ""], ["CPMC US", "", "", "x"]])])
+    finding = only(parse_workbook(data), "NO_HEADER_ROW")
+    assert finding.text == (
+        "Row 1 names no role: every cell right of A1 is empty. Row 1 names the roles above their marks."
+    )
+    assert finding.location == "ON 1 am - 8 am!A1"
+
+
+# --- role columns after inserted empty columns -----------------------------------------------------------
+
+
+def test_empty_column_inserted_before_the_roles_is_skipped() -> None:
+    rows = [["", "", "ON1", "ON2"], ["CPMC US", "", "x"], ["Allen US", "", "", "X"], ["NYPLH US", "", "x"]]
+    parsed = parse_workbook(write_ods([("ON Weekday Neuro 1 am - 8 am", rows)]))
+    assert mapping(parsed.windows[0]) == {"CPMC US": "ON1", "Allen US": "ON2", "NYPLH US": "ON1"}
+    assert parsed.windows[0].roles == ("ON1", "ON2")
+    assert parsed.findings == ()
+
+
+def test_role_columns_after_two_empty_columns_locate_their_messages_at_the_right_cells() -> None:
+    rows = [
+        ["", "", "", "MidC", "Fellow", "MidL", "", "MidC"],
+        ["CPMC US", "", "", "x"],
+        ["Allen US", "", "", "", "", "X", "", "x"],
+        ["NYPLH US", "", "", "x", "", "maybe"],
+    ]
+    parsed = parse_workbook(write_ods([("Mid Weekend 10pm-Midnight", rows)]))
+    assert [(f.code, f.location) for f in parsed.findings] == [
+        ("UNKNOWN_ROLE", "Mid Weekend 10pm-Midnight!E1"),
+        ("UNEXPECTED_CELL", "Mid Weekend 10pm-Midnight!F4"),
+        ("EXTRA_BLOCK", "Mid Weekend 10pm-Midnight!H1:H3"),
+    ]
+    assert "'Fellow'" in parsed.findings[0].text
+    assert mapping(parsed.windows[0]) == {"CPMC US": "MidC", "Allen US": "MidL", "NYPLH US": "MidC"}
+
+
+def test_mark_under_an_inserted_empty_column_is_ignored_with_a_warning_at_its_cell() -> None:
+    rows = [["", "", "ON1", "ON2"], ["CPMC US", "x", "", "x"], ["Allen US", "x"]]
+    parsed = parse_workbook(write_ods([("ON Weekday Neuro 1 am - 8 am", rows)]))
+    assert [(f.severity, f.code, f.location) for f in parsed.findings] == [
+        (Severity.WARNING, "UNEXPECTED_CELL", "ON Weekday Neuro 1 am - 8 am!B2"),
+        (Severity.WARNING, "UNEXPECTED_CELL", "ON Weekday Neuro 1 am - 8 am!B3"),
+        (Severity.WARNING, "UNMARKED_WORKLIST", "ON Weekday Neuro 1 am - 8 am!A3"),
+    ]
+    assert parsed.findings[0].text == "'x' is in a column without a role in row 1; it is ignored."
+    assert mapping(parsed.windows[0]) == {"CPMC US": "ON2"}
+
+
+@needs_real
+def test_real_template_with_an_inserted_empty_column_reads_the_same(real: ParsedWorkbook) -> None:
+    sheets = iter_sheets(REAL_TEMPLATE.read_bytes())
+    shifted = [(sheet.name, [[*row[:1], "", *row[1:]] for row in sheet.rows]) for sheet in sheets]
+    parsed = parse_workbook(write_ods(shifted))
+    assert parsed.windows == real.windows
+    assert [(f.code, f.location) for f in parsed.findings] == [
+        ("UNMARKED_WORKLIST", "Mid Weekend Body 5 pm - 12 am!A10"),
+        ("EXTRA_BLOCK", "Mid Weekend Neuro 5 pm - 12 am!V1:Y24"),
+    ]
 
 
 def test_two_marks_in_a_row() -> None:
