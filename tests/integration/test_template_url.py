@@ -102,7 +102,7 @@ def refusal(pipeline: Pipeline, workflow_id: uuid.UUID) -> dict[str, Any]:
         timeout=60,
     )
     phase = next(p for p in json.loads(shown.stdout)["phases"] if p["phase"] == "ODS_IMPORT")
-    (message,) = phase["messages"]
+    (message,) = phase["attempts"][-1]["messages"]
     return message
 
 
