@@ -157,6 +157,8 @@ class CalculateCoverage(Contract):
     routing_key: ClassVar[str] = "command.coverage.calculate"
     workflow_id: uuid.UUID | None = None
     request_id: str | None = None
+    group: str | None = None
+    period: Period | None = None
     attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
 
@@ -239,6 +241,8 @@ class CoverageFailed(Contract):
     routing_key: ClassVar[str] = "event.coverage.failed"
     workflow_id: uuid.UUID | None
     request_id: str | None
+    group: str | None
+    period: Period | None
     attempt: int = Field(ge=1)
     version_id: uuid.UUID
     reason: str

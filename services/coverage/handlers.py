@@ -29,7 +29,8 @@ def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
             return
         result = calculate_and_store(work.session, command.version_id, calculation_id, options)
         if result is None:
-            work.publish(CoverageFailed(**answer, reason=f"Schedule version {command.version_id} does not exist."))
+            reason = f"Schedule version {command.version_id} does not exist."
+            work.publish(CoverageFailed(**answer, group=command.group, period=command.period, reason=reason))
             return
         group, period = version_scope(work.session, command.version_id)
         work.publish(

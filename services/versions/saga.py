@@ -176,12 +176,7 @@ class Saga:
                 version_id=self.workflow.version_id,
                 amion_account=request.amion_account,
             )
-        return CalculateCoverage(
-            workflow_id=self.workflow.id,
-            request_id=request.request_id,
-            attempt=attempt,
-            version_id=self.workflow.version_id,
-        )
+        return CalculateCoverage(**self.context(), attempt=attempt, version_id=self.workflow.version_id)
 
     def _end(self, ended: Ended, now: datetime) -> None:
         self.workflow.finished_at = now
