@@ -8,9 +8,8 @@ from sqlalchemy.orm import Session
 
 from services.versions import lifecycle
 from shared.contracts import ArchiveVersion, PromoteVersion, VersionTransitionRefused
-from shared.db.session import transaction
-from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery
+from shared.messaging.unit_of_work import unit_of_work
 
 CONSUMER = "versions"
 
@@ -22,16 +21,15 @@ def _apply(
     change: Callable[[Session], object],
 ) -> None:
     try:
-        with transaction() as session:
-            if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
-                return
-            change(session)
+        with unit_of_work(CONSUMER, delivery) as work:
+            if not work.skipped:
+                change(work.session)
     except lifecycle.TransitionRefused as refused:
-        with transaction() as session:
-            if not inbox.first_delivery(session, CONSUMER, delivery.message_id):
-                return
-            event = VersionTransitionRefused(version_id=version_id, action=action, reason=str(refused))
-            outbox.add(session, event, message_id=f"{delivery.message_id}:refused", correlation_id=str(version_id))
+        with unit_of_work(CONSUMER, delivery) as work:
+            if not work.skipped:
+                work.publish(
+                    VersionTransitionRefused(version_id=version_id, action=action, reason=str(refused)), "refused"
+                )
 
 
 def on_promote(command: PromoteVersion, delivery: Delivery) -> None:
