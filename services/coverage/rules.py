@@ -328,7 +328,7 @@ def _status(responsible: Sequence[int], worklist: WorklistSpecialty, people: Map
 
 Interval = tuple[datetime, datetime]  # tz-aware start and end; half-open: touching intervals do not overlap
 
-DEFAULT_TZ = ZoneInfo("America/New_York")
+DEFAULT_TZ = ZoneInfo("America/New_York")  # the default of the `time_zone` setting
 
 
 def window_interval(window: Window, day: date, tz: ZoneInfo) -> Interval:
@@ -390,7 +390,7 @@ def day_checks(
     kind: DayType,
     role_hours: Mapping[str, Sequence[Interval]],
     check_midc: bool,
-    tz: ZoneInfo = DEFAULT_TZ,
+    tz: ZoneInfo,
 ) -> list[Finding]:
     """DUPLICATE_ASSIGNMENT, MISSING_MIDC (weekdays, when `check_midc`) and DOUBLE_BOOKED for one date.
 

@@ -4,7 +4,10 @@ hours become time-zone-aware instants (DST nights included)."""
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from services.amion_scraper.assessment import MonthPage, assess
+from services.amion_scraper.fake_amion import truth_from_dict
 from services.amion_scraper.grid import render_grid
 from services.amion_scraper.matching import MatchedAssignment, PersonRef
 from services.amion_scraper.pages import parse_page
@@ -98,3 +101,9 @@ def test_without_a_mapping_a_label_names_its_role_hours_aside() -> None:
     outcome = assess([MonthPage(MARCH, page)], MARCH, date(2026, 3, 31), [], PEOPLE)
     assert [(a.role, a.label) for a in outcome.assignments] == [("Mid3", "Mid 3 5p-1a")]
     assert outcome.findings == []
+
+
+def test_a_fake_amion_truth_whose_label_states_other_hours_is_refused() -> None:
+    item = {"date": "2026-03-03", "label": "ON1 10p-8a", "name": "Adams, Ada", "start": "2300", "end": "0800"}
+    with pytest.raises(ValueError, match="label 'ON1 10p-8a' states other hours than start 2300 and end 0800"):
+        truth_from_dict({"password": "pw", "assignments": [item]})
