@@ -22,12 +22,13 @@ ROSTER: list[dict[str, Any]] = [
     {"name": "Lopez, Lu", "email": "lu.lopez@example.org", "specialty": "BOTH", "aliases": []},
 ]
 
+# (role, Amion label: the role and its hours, as Amion prints them in the report and the grid, start, end)
 SHIFTS = (
-    ("ON1", "2200", "0800"),
-    ("ON2", "2200", "0800"),
-    ("MidC", "1700", "0000"),
-    ("MidL", "1700", "0000"),
-    ("Mid 3", "1700", "0100"),
+    ("ON1", "ON1 10p-8a", "2200", "0800"),
+    ("ON2", "ON2 10p-8a", "2200", "0800"),
+    ("MidC", "MidC 5p-12mn", "1700", "0000"),
+    ("MidL", "MidL 5p-12mn", "1700", "0000"),
+    ("Mid 3", "Mid 3 5p-1a", "1700", "0100"),
 )
 
 
@@ -54,9 +55,9 @@ def truth(month: date, password: str, seed: int = 7) -> dict[str, Any]:
         names = {"ON1": on_pair[0], "ON2": on_pair[1], "MidC": mid_pair[0], "MidL": mid_pair[1]}
         if day.day % 9:
             names["Mid 3"] = pool.pop()
-        for label, begin, finish in SHIFTS:
-            if label in names:
+        for role, label, begin, finish in SHIFTS:
+            if role in names:
                 assignments.append(
-                    {"date": day.isoformat(), "label": label, "name": names[label], "start": begin, "end": finish}
+                    {"date": day.isoformat(), "label": label, "name": names[role], "start": begin, "end": finish}
                 )
     return {"password": password, "assignments": assignments}

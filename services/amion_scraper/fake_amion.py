@@ -7,7 +7,10 @@ Truth file (YAML; quote the times, YAML would read 0100 as an octal number):
     password: "secret pw"
     holidays: {2026-03-17: "St Patrick"}      # optional: labels shown in the grid's day headers
     assignments:
-      - {date: 2026-01-05, label: "ON1", name: "Smith, John", start: "0100", end: "0800", note: "optional"}
+      - {date: 2026-01-05, label: "ON1 1a-8a", name: "Smith, John", start: "0100", end: "0800", note: "optional"}
+
+A label is printed as it is in the report and in the grid, so the grid shows hours only when the label ends
+with them; such hours must be the assignment's `start` and `end`.
 
 Endpoints:
 - `GET /cgi-bin/ocs?Lo=..&Rpt=619|625c|619tabs|625ctabs&Month=M-YY[&Days=N]`: the report (ISO-8859-1);
@@ -48,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .grid import render_grid
 from .report import ReportKind, render_report
-from .rows import MONTH_NAMES, AmionRow, row_json
+from .rows import MONTH_NAMES, AmionRow, row_json, split_label, squash
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +106,17 @@ def _date(value: Any, where: str) -> date:
 
 def _row(item: dict[str, Any], n: int) -> AmionRow:
     where = f"assignment {n}"
+    label = squash(str(item["label"]))
+    start, end = _hhmm(item.get("start"), where), _hhmm(item.get("end"), where)
+    _, label_start, label_end = split_label(label)
+    if label_start is not None and (label_start, label_end) != (start, end):
+        raise ValueError(f"{where}: label {label!r} states other hours than start {start:%H%M} and end {end:%H%M}")
     return AmionRow(
         schedule_date=_date(item.get("date"), where),
-        label=str(item["label"]),
+        label=label,
         name=str(item["name"]),
-        start=_hhmm(item.get("start"), where),
-        end=_hhmm(item.get("end"), where),
+        start=start,
+        end=end,
         division=item.get("division"),
         note=item.get("note"),
     )

@@ -3,7 +3,8 @@ rows into one. Parsed with parsel (lxml's HTML parser underneath).
 
 The grid is the table with `border=1`. It is split into week bands; a band's header row holds day cells like
 `<I><B>1</B>&nbsp;&nbsp;April</I>` (the day in `<B>`, then a month name, a weekday or a holiday label). Each
-following row starts with the shift label in `<I>` (label and hours packed with `&nbsp;`), then one cell per
+following row starts with the shift label in `<I>` (label and hours packed with `&nbsp;`: the label is kept
+whole, as the report prints it, and the hours are read from its end), then one cell per
 day holding names wrapped in `EM`, `FONT`, a `td class` or nothing, separated by `<BR>`, each optionally
 followed by a note icon whose `title` is the note. The date of a cell is the date its column's header cell
 states: the day from the `<B>`, the month from the nearest month name (a page may span several months).
@@ -14,15 +15,14 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
-from functools import lru_cache
+from datetime import date, timedelta
 
 from lxml import html as lxml_html
 from parsel import Selector
 
 from shared.findings import Finding, Severity
 
-from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized, month_label
+from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized, month_label, split_label, squash
 
 _MONTH_BY_NAME = {name.lower(): n for n, name in enumerate(MONTH_NAMES, start=1)}
 _MONTH_BY_NAME.update({name[:3].lower(): n for n, name in enumerate(MONTH_NAMES, start=1)})
@@ -30,58 +30,10 @@ _MONTH_BY_NAME["sept"] = 9
 _MONTH_WORD_RE = re.compile(r"^([A-Za-z]+)\.?\b")
 _DAY_RE = re.compile(r"^\s*(\d{1,2})\s*(.*)$", re.DOTALL)
 _TITLE_RANGE_RE = re.compile(r"(\d{1,2})/(\d{1,2})\s+to\s+(\d{1,2})/(\d{1,2}),\s*(\d{4})")
-_CLOCK = r"\d{1,2}(?::\d{2})?"
-_SUFFIX = r"mn|am|pm|a|p|n"
-_HOURS_RE = re.compile(
-    rf"^(?P<label>.*?\S)\s+(?P<start>{_CLOCK})(?P<sa>{_SUFFIX})?\s*-\s*(?P<end>{_CLOCK})(?P<ea>{_SUFFIX})\s*$",
-    re.IGNORECASE,
-)
 _NAME_HAS_TEXT_RE = re.compile(r"\w")
 # Elements around one name: a new one starts a new name. Other inline elements (B, I, U, ...) do not.
 _NAME_WRAPPERS = frozenset({"em", "font", "span", "a", "div", "p", "nobr", "strong"})
 _WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-
-
-def _squash(text: str) -> str:
-    """Runs of whitespace, `&nbsp;` (U+00A0) included, as one space; none at the ends."""
-    return " ".join(text.split())
-
-
-def _clock(text: str, suffix: str | None) -> time | None:
-    hour_text, _, minute_text = text.partition(":")
-    hour, minute = int(hour_text), int(minute_text or 0)
-    suffix = (suffix or "").lower()
-    if minute > 59 or hour > 12 or (suffix and hour == 0):
-        return None
-    if suffix == "mn":
-        return time(0, minute) if hour == 12 else None
-    if suffix == "n":
-        return time(12, minute) if hour == 12 else None
-    return time(hour % 12 + (12 if suffix.startswith("p") else 0), minute)
-
-
-def _minutes_between(start: time, end: time) -> int:
-    span = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
-    return span if span > 0 else span + 24 * 60
-
-
-@lru_cache(maxsize=1024)
-def split_label(text: str) -> tuple[str, time | None, time | None]:
-    """`"Night Shift 1        9p-7a"` -> `("Night Shift 1", 21:00, 07:00)`; a label without trailing hours
-    keeps its text and has no times. A start without am/pm takes the reading that gives the shorter shift."""
-    text = _squash(text)
-    m = _HOURS_RE.match(text)
-    if not m:
-        return text, None, None
-    end = _clock(m["end"], m["ea"])
-    if m["sa"]:
-        start = _clock(m["start"], m["sa"])
-    else:
-        readings = [t for t in (_clock(m["start"], "a"), _clock(m["start"], "p")) if t is not None]
-        start = min(readings, key=lambda t: _minutes_between(t, end)) if readings and end else None
-    if start is None or end is None:
-        return text, None, None
-    return m["label"], start, end
 
 
 def _tag(element: lxml_html.HtmlElement) -> str:
@@ -117,7 +69,7 @@ class _Entry:
 
 
 def _name(text: str | None) -> str | None:
-    name = _squash(text or "")
+    name = squash(text or "")
     return name if name and name != PLACEHOLDER and _NAME_HAS_TEXT_RE.search(name) else None
 
 
@@ -156,7 +108,7 @@ def cell_entries(cell: lxml_html.HtmlElement) -> list[tuple[str, str | None]]:
             close()
         else:
             close()
-            note = _squash(value)
+            note = squash(value)
             (entries[-1].notes if entries else pending_notes).append(note)
     close()
     return [(e.name, "; ".join(e.notes) or None) for e in entries]
@@ -209,10 +161,10 @@ def _cells_by_column(row: lxml_html.HtmlElement) -> list[tuple[int, lxml_html.Ht
 
 def _header_day(cell: lxml_html.HtmlElement) -> tuple[int, str] | None:
     """(day, the text after it) when the cell's `<B>` holds a day number."""
-    bold = next((b for b in cell.iter("b", "B") if _squash(b.text_content()).isdigit()), None)
+    bold = next((b for b in cell.iter("b", "B") if squash(b.text_content()).isdigit()), None)
     if bold is None:
         return None
-    m = _DAY_RE.match(_squash(cell.text_content()))
+    m = _DAY_RE.match(squash(cell.text_content()))
     if not m or not 1 <= int(m.group(1)) <= 31:
         return None
     return int(m.group(1)), m.group(2)
@@ -267,9 +219,10 @@ def _parse_table(
                 days_shown.add(band[position])
             continue
         (_, label_cell), day_cells = cells[0], cells[1:]
-        label, start, end = split_label(label_cell.text_content())
+        label = squash(label_cell.text_content())
+        _, start, end = split_label(label)
         for position, cell in day_cells:
-            if not len(cell) and not _squash(cell.text or ""):
+            if not len(cell) and not squash(cell.text or ""):
                 continue
             entries = cell_entries(cell)
             if not entries:
@@ -333,22 +286,6 @@ def parse_grid(page: str, month: date | None = None) -> ParsedPage:
                 )
             )
     return ParsedPage(rows=tuple(rows), findings=tuple(findings))
-
-
-def _clock_text(value: time, *, is_end: bool) -> str:
-    minutes = f":{value.minute:02d}" if value.minute else ""
-    if value.hour == 0:
-        return f"12{minutes}{'mn' if is_end and not value.minute else 'a'}"
-    if value.hour == 12:
-        return f"12{minutes}p"
-    return f"{value.hour % 12}{minutes}{'a' if value.hour < 12 else 'p'}"
-
-
-def hours_text(start: time | None, end: time | None) -> str:
-    """`(21:00, 07:00)` -> `"9p-7a"`, as Amion writes hours after a label."""
-    if start is None or end is None:
-        return ""
-    return f"{_clock_text(start, is_end=False)}-{_clock_text(end, is_end=True)}"
 
 
 _STYLES = ("em", "font", "class", "plain")
@@ -433,13 +370,13 @@ Schedule last updated {updated}. &nbsp;
 
 def render_grid(rows: Iterable[AmionRow], first: date, last: date, *, holidays: Mapping[date, str] = {}) -> str:
     """The `Page=Call` page Amion would serve for `first..last` (the inverse of `parse_grid`): Monday-to-Sunday
-    week bands, one grid row per (label, hours) in order of first appearance, shown in every band. Rows
-    outside the range are left out; divisions are not shown. A label whose row has no hours must not itself
-    end in hours (the parser would read them as the hours)."""
+    week bands, one grid row per label in order of first appearance, shown in every band. The label is printed
+    as it is, so the grid shows a row's hours only when its label ends with them (`Mid C 5p-1a`). Rows
+    outside the range are left out; divisions are not shown."""
     shown = [r for r in rows if first <= r.schedule_date <= last]
-    lines: dict[tuple[str, time | None, time | None], dict[date, list[tuple[str, str | None]]]] = {}
+    lines: dict[str, dict[date, list[tuple[str, str | None]]]] = {}
     for r in shown:
-        lines.setdefault((r.label, r.start, r.end), {}).setdefault(r.schedule_date, []).append((r.name, r.note))
+        lines.setdefault(r.label, {}).setdefault(r.schedule_date, []).append((r.name, r.note))
 
     title = f"Call Schedule, {first.month}/{first.day} to {last.month}/{last.day}, {last.year}"
     out = [_HEAD.format(title=title, month_abbr=MONTH_NAMES[first.month - 1][:3])]
@@ -448,10 +385,8 @@ def render_grid(rows: Iterable[AmionRow], first: date, last: date, *, holidays: 
         days = [week + timedelta(days=n) for n in range(7)]
         header = "".join(_header_cell(d, first, holidays) if first <= d <= last else "<TD>&nbsp;</TD>" for d in days)
         out.append(f'<TR bgcolor="#f6deac"><TD bgcolor="#ffffff">&nbsp;</TD>{header}</TR>')
-        for n, ((label, start, end), by_day) in enumerate(lines.items()):
-            hours = hours_text(start, end)
-            padding = "&nbsp;" * max(1, 23 - len(label)) if hours else ""
-            label_cell = f"<TD><I>{_nbsp(label)}{padding}{hours}</I></TD>"
+        for n, (label, by_day) in enumerate(lines.items()):
+            label_cell = f"<TD><I>{_nbsp(label)}</I></TD>"
             cells = "".join(_cell(by_day.get(d, []) if first <= d <= last else []) for d in days)
             shade = ' bgcolor="#f0f0e6"' if n % 2 else ""
             out.append(f"<TR{shade}>{label_cell}{cells}</TR>")

@@ -4,12 +4,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from shared.findings import Finding, Severity
 from shared.roles import normalize_role
 
-from .rows import AmionRow
+from .rows import AmionRow, amion_interval, split_label
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,17 @@ class MatchedAssignment:
     schedule_date: date
     role: str
     person_id: int
-    label: str
+    label: str  # the whole label as Amion prints it
     name: str
-    start: time | None
+    start: time | None  # local wall-clock, as Amion gives it; None when Amion gives no hours
     end: time | None
     note: str | None = None
+
+    def interval(self, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+        """Start and end instants in the group's zone `tz` (`rows.amion_interval`), or None without hours."""
+        if self.start is None or self.end is None:
+            return None
+        return amion_interval(self.schedule_date, self.start, self.end, tz)
 
 
 def fold_name(text: str) -> str:
@@ -66,8 +73,9 @@ def map_roles(
 ) -> tuple[list[tuple[AmionRow, str]], list[Finding]]:
     """Role of each row: first (regex, role) pair whose regex is found in the label (case-insensitive).
 
-    With an empty mapping the label itself must name a role (`normalize_role`). Rows whose label maps to
-    no role are dropped and reported once per label, with their count.
+    With an empty mapping the label itself, hours at its end aside (`ON1 10p-8a`), must name a role
+    (`normalize_role`). Rows whose label maps to no role are dropped and reported once per label (its whole
+    text), with their count.
     """
     compiled, findings = _compile_mapping(mapping)
     mapped: list[tuple[AmionRow, str]] = []
@@ -76,7 +84,7 @@ def map_roles(
         if mapping:
             role = next((r for regex, r in compiled if regex.search(row.label)), None)
         else:
-            role = normalize_role(row.label)
+            role = normalize_role(split_label(row.label)[0])
         if role is None:
             unmapped[row.label] += 1
         else:

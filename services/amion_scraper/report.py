@@ -8,7 +8,9 @@ then one line per assignment:
 
 `Rpt=625c` adds staff type, pager, phone, email, messagable, shift note, assignment type and grouping
 after the times. The header is recognised by content (title and `Field` lines), never by line count; the
-division column by the header's `Field 1: Division` line, else by the shape of the first row.
+division column by the header's `Field 1: Division` line, else by the shape of the first row. A label is kept
+whole (hours in it included, `Mid C 5p-1a`), its whitespace squashed as the grid's is; the hours are the HHMM
+fields.
 """
 
 import csv
@@ -20,7 +22,7 @@ from typing import Literal
 
 from shared.findings import Finding, Severity
 
-from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized
+from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized, squash
 
 ReportKind = Literal["619", "625c", "619tabs", "625ctabs"]
 
@@ -109,7 +111,7 @@ def _row_from_fields(fields: list[str], offset: int) -> AmionRow | None:
     if shape != offset:
         raise _BadRow("the row has a division column" if shape else "the row lacks the division column")
     name = fields[offset].strip()
-    label = fields[offset + 3].strip()
+    label = squash(fields[offset + 3])
     i = _DATE_INDEX + offset
     schedule_date = _parse_date(fields[i])
     start, end = _parse_time(fields[i + 1]), _parse_time(fields[i + 2])

@@ -1,8 +1,12 @@
-"""What any Amion page (report or grid) parses into: rows and findings. Pure."""
+"""What any Amion page (report or grid) parses into: rows and findings; labels and hours as Amion writes
+them, and those hours as instants. Pure."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.findings import Finding, Severity
 
@@ -41,10 +45,79 @@ def ends_next_day(start: time, end: time) -> bool:
     return end == time(0) or end <= start
 
 
+def local_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The instant of a local wall-clock time in `tz`. Python's default reading (`fold=0`) resolves the two
+    DST cases: a wall time that does not exist (the hour skipped when clocks go forward, e.g. 02:30 on
+    2026-03-08 in New York) is read with the offset before the change, so it is the instant an hour later
+    on the new clock (03:30 EDT); a wall time that happens twice (the hour repeated when clocks go back, e.g.
+    01:30 on 2026-11-01) is its first occurrence (01:30 EDT)."""
+    return datetime.combine(day, clock, tzinfo=tz)
+
+
+def amion_interval(day: date, start: time, end: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start and end instants of an assignment Amion gives as `start`-`end` on schedule date `day` (local
+    wall-clock, `ends_next_day` rule; end equal to start ends at the same wall-clock time the next day)."""
+    end_day = day + timedelta(days=1) if ends_next_day(start, end) else day
+    return local_instant(day, start, tz), local_instant(end_day, end, tz)
+
+
+def squash(text: str) -> str:
+    """Runs of whitespace, `&nbsp;` (U+00A0) included, as one space; none at the ends."""
+    return " ".join(text.split())
+
+
+_CLOCK = r"\d{1,2}(?::\d{2})?"
+_SUFFIX = r"mn|am|pm|a|p|n"
+_HOURS_RE = re.compile(
+    rf"^(?P<label>.*?\S)\s+(?P<start>{_CLOCK})(?P<sa>{_SUFFIX})?\s*-\s*(?P<end>{_CLOCK})(?P<ea>{_SUFFIX})\s*$",
+    re.IGNORECASE,
+)
+
+
+def _clock(text: str, suffix: str | None) -> time | None:
+    hour_text, _, minute_text = text.partition(":")
+    hour, minute = int(hour_text), int(minute_text or 0)
+    suffix = (suffix or "").lower()
+    if minute > 59 or hour > 12 or (suffix and hour == 0):
+        return None
+    if suffix == "mn":
+        return time(0, minute) if hour == 12 else None
+    if suffix == "n":
+        return time(12, minute) if hour == 12 else None
+    return time(hour % 12 + (12 if suffix.startswith("p") else 0), minute)
+
+
+def _minutes_between(start: time, end: time) -> int:
+    span = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    return span if span > 0 else span + 24 * 60
+
+
+@lru_cache(maxsize=1024)
+def split_label(text: str) -> tuple[str, time | None, time | None]:
+    """The hours a label ends with: `"Night Shift 1        9p-7a"` -> `("Night Shift 1", 21:00, 07:00)`; a
+    label without trailing hours keeps its text and has no times. A start without am/pm takes the reading
+    that gives the shorter shift. The label itself stays the whole text (see `AmionRow.label`)."""
+    text = squash(text)
+    m = _HOURS_RE.match(text)
+    if not m:
+        return text, None, None
+    end = _clock(m["end"], m["ea"])
+    if m["sa"]:
+        start = _clock(m["start"], m["sa"])
+    else:
+        readings = [t for t in (_clock(m["start"], "a"), _clock(m["start"], "p")) if t is not None]
+        start = min(readings, key=lambda t: _minutes_between(t, end)) if readings and end else None
+    if start is None or end is None:
+        return text, None, None
+    return m["label"], start, end
+
+
 @dataclass(frozen=True)
 class AmionRow:
-    """One assignment as Amion shows it. Times are local wall-clock; a grid row whose label states no
-    hours has none."""
+    """One assignment as Amion shows it. `label` is the shift's whole label as Amion prints it, whitespace
+    squashed, hours included when the label has them (`Mid C 5p-1a`): the same text from the report and the
+    grid. Times are local wall-clock: the report's HHMM fields, or the hours the grid's label ends with (a
+    grid row whose label states no hours has none)."""
 
     schedule_date: date
     label: str

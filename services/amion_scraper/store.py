@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
 from shared.findings import Finding
+from shared.settings import get_settings
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage
@@ -76,13 +78,21 @@ def active_people(session: Session) -> list[PersonRef]:
 
 
 def replace_assignments(
-    session: Session, version_id: uuid.UUID, batch_id: uuid.UUID, matched: Sequence[MatchedAssignment]
+    session: Session,
+    version_id: uuid.UUID,
+    batch_id: uuid.UUID,
+    matched: Sequence[MatchedAssignment],
+    tz: ZoneInfo | None = None,
 ) -> None:
+    """The version's AMION assignments become `matched`, each with the hours Amion gives it as instants in
+    the group's zone `tz` (default: the `time_zone` setting), NULL where Amion gives none."""
+    zone = tz or get_settings().tz
     session.execute(delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == "AMION"))
     if matched:
-        session.execute(
-            insert(Assignment),
-            [
+        values = []
+        for m in matched:
+            starts_at, ends_at = m.interval(zone) or (None, None)
+            values.append(
                 {
                     "version_id": version_id,
                     "schedule_date": m.schedule_date,
@@ -92,10 +102,11 @@ def replace_assignments(
                     "scrape_batch_id": batch_id,
                     "label": m.label,
                     "note": m.note,
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
                 }
-                for m in matched
-            ],
-        )
+            )
+        session.execute(insert(Assignment), values)
 
 
 def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:

@@ -59,6 +59,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
         inputs.people,
         holidays=options.holidays,
         specialty_overrides=options.specialty_overrides,
+        tz=options.tz,
     )
 
 

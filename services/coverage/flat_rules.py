@@ -13,8 +13,8 @@ on its schedule date. The choices the domain text leaves open:
   mandatory, else WARNING). `PARTIAL` is counted, not a critical gap.
 - A cell's worklist is "<hospital> <study type>"; its window is the shift type with its local hours,
   e.g. `ON1 22:00-08:00`. A DST night changes the hours' length, never the number of cells.
-- `DOUBLE_BOOKED` compares the real start and end instants of the shifts of each role that date;
-  `MISSING_MIDC` applies when the version has any Mid shift.
+- `DOUBLE_BOOKED` compares instants: the hours Amion gives an assignment, else the start and end of its
+  role's shifts that date (see `rules.day_checks`); `MISSING_MIDC` applies when the version has any Mid shift.
 """
 
 from collections import defaultdict
@@ -29,6 +29,7 @@ from services.coverage.rules import (
     Cell,
     CellStatus,
     CoverageResult,
+    Interval,
     Person,
     Summary,
     WorklistSpecialty,
@@ -74,10 +75,6 @@ def flat_status(assigned: int, qualifying: int, desired: int) -> CellStatus:
     return CellStatus.PARTIAL
 
 
-def _minutes(instant: datetime) -> int:
-    return int(instant.timestamp()) // 60
-
-
 def calculate_flat(
     shifts: Sequence[FlatShift],
     start: date,
@@ -99,9 +96,9 @@ def calculate_flat(
     for day in dates_between(start, end):
         todays = by_date.get(day, [])
         written = written_roles(todays)
-        role_hours: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        role_hours: dict[str, list[Interval]] = defaultdict(list)
         for shift in shifts_by_date.get(day, ()):
-            role_hours[shift.role].append((_minutes(shift.starts_at), _minutes(shift.ends_at)))
+            role_hours[shift.role].append((shift.starts_at, shift.ends_at))
             assigned = written.get(shift.role, ())
             qualifying = 0
             for pid in assigned:
@@ -133,6 +130,6 @@ def calculate_flat(
                     mandatory=shift.mandatory,
                 )
             )
-        findings.extend(day_checks(day, todays, people, day_type(day, holidays), role_hours, check_midc))
+        findings.extend(day_checks(day, todays, people, day_type(day, holidays), role_hours, check_midc, tz))
 
     return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=Summary.of(cells, FLAT_STATUSES))

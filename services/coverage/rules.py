@@ -22,20 +22,24 @@ leaves open are written down next to the code that makes them:
   when the cell is mandatory, else WARNING). Template cells are always mandatory.
 - Coverage is per schedule date: a DST night has one cell per worklist of each applying window like any
   other night; only the real length of its shift instances differs.
-- `DOUBLE_BOOKED`: a role's hours on a date are the hours of every template window of that date's day type
-  (or of no day type) that names the role, whatever its variant; two roles overlap when any of their hours
-  overlap (touching ends do not). Roles named by no window (`DAY`) never overlap anything.
+- `DOUBLE_BOOKED` is judged per schedule date, on instants: an assignment's hours are the ones Amion gives
+  it (`starts_at`/`ends_at`). A manual assignment, or one Amion gives no hours, takes its role's template
+  hours that date: every window of that date's day type (or of no day type) naming the role, whatever its
+  variant, as instants in the group's zone (a window starting before noon is in the early hours of the next
+  day). A person's two roles overlap when any of their hours overlap; touching ends do not. A role without
+  Amion hours and named by no window (`DAY`) overlaps nothing.
 """
 
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from itertools import combinations
 from types import MappingProxyType
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
@@ -322,30 +326,61 @@ def _status(responsible: Sequence[int], worklist: WorklistSpecialty, people: Map
     return CellStatus.SPECIALTY_MISMATCH
 
 
-def _minutes(window: Window) -> tuple[int, int]:
-    """The window's hours as minutes from the schedule date's midnight; the end is after the start."""
-    day = 24 * 60
-    offset = day if window.starts_next_day else 0
-    start = window.start.hour * 60 + window.start.minute + offset
-    end = window.end.hour * 60 + window.end.minute + offset
-    if end <= start:
-        end += day
-    return start, end
+Interval = tuple[datetime, datetime]  # tz-aware start and end; half-open: touching intervals do not overlap
+
+DEFAULT_TZ = ZoneInfo("America/New_York")  # the default of the `time_zone` setting
 
 
-def _role_hours(windows: Sequence[Window]) -> dict[DayType, dict[str, list[tuple[int, int]]]]:
-    hours: dict[DayType, dict[str, list[tuple[int, int]]]] = {dt: defaultdict(list) for dt in DayType}
+def window_interval(window: Window, day: date, tz: ZoneInfo) -> Interval:
+    """The window's hours on schedule date `day` as instants in `tz`: a window starting before noon is in the
+    early hours of the next day; it ends the day after its start when its end is not after its start. Wall
+    times that DST skips or repeats are read with `fold=0`: a skipped time with the offset before the change
+    (02:30 is 03:30 on the new clock), a repeated one as its first occurrence."""
+    start_day = day + timedelta(days=1) if window.starts_next_day else day
+    end_day = start_day + timedelta(days=1) if window.end <= window.start else start_day
+    return datetime.combine(start_day, window.start, tzinfo=tz), datetime.combine(end_day, window.end, tzinfo=tz)
+
+
+def _role_windows(windows: Sequence[Window]) -> dict[DayType, dict[str, list[Window]]]:
+    """Day type -> role -> the windows naming the role that apply to that day type."""
+    found: dict[DayType, dict[str, list[Window]]] = {dt: defaultdict(list) for dt in DayType}
     for window in windows:
-        span = _minutes(window)
         for dt in DayType:
             if window.day_type in (None, dt):
                 for role in window.roles:
-                    hours[dt][role].append(span)
-    return hours
+                    found[dt][role].append(window)
+    return found
 
 
-def _overlap(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> bool:
+def _role_hours(role_windows: Mapping[str, Sequence[Window]], day: date, tz: ZoneInfo) -> dict[str, list[Interval]]:
+    """Role -> its template hours on `day`, as instants."""
+    return {role: [window_interval(w, day, tz) for w in ws] for role, ws in role_windows.items()}
+
+
+def _merged(intervals: Sequence[Interval]) -> list[Interval]:
+    """The same instants as few intervals: sorted, overlapping or touching ones joined."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     return any(s1 < e2 and s2 < e1 for s1, e1 in a for s2, e2 in b)
+
+
+def _hours(a: Assignment, role_hours: Mapping[str, Sequence[Interval]]) -> tuple[list[Interval], str]:
+    """The assignment's hours and where they come from: Amion's, else its role's template hours that day."""
+    if a.starts_at is not None and a.ends_at is not None:
+        return [(a.starts_at, a.ends_at)], "Amion"
+    return _merged(role_hours.get(a.role, ())), "template"
+
+
+def _hours_text(intervals: Sequence[Interval], tz: ZoneInfo) -> str:
+    return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in intervals)
 
 
 def day_checks(
@@ -353,12 +388,14 @@ def day_checks(
     assignments: Sequence[Assignment],
     people: Mapping[int, Person],
     kind: DayType,
-    role_hours: Mapping[str, Sequence[tuple[int, int]]],
+    role_hours: Mapping[str, Sequence[Interval]],
     check_midc: bool,
+    tz: ZoneInfo,
 ) -> list[Finding]:
     """DUPLICATE_ASSIGNMENT, MISSING_MIDC (weekdays, when `check_midc`) and DOUBLE_BOOKED for one date.
 
-    `role_hours`: role -> its spans that day, in any unit, compared as half-open intervals.
+    `role_hours`: role -> its template (or flat shift) hours that day, tz-aware; they stand in for the hours
+    of an assignment Amion gives none. `tz` is the zone hours are written in, in the findings.
     """
     where = day.isoformat()
     findings: list[Finding] = []
@@ -381,17 +418,25 @@ def day_checks(
                 location=where,
             )
         )
-    roles_of: dict[int, dict[str, None]] = {}
+    held: dict[int, list[Assignment]] = defaultdict(list)
     for a in assignments:
-        roles_of.setdefault(a.person_id, {})[a.role] = None
-    for pid, roles in roles_of.items():
-        for r1, r2 in combinations(sorted(roles), 2):
-            if _overlap(role_hours.get(r1, ()), role_hours.get(r2, ())):
+        held[a.person_id].append(a)
+    for pid, theirs in held.items():
+        reported: set[tuple[str, str]] = set()
+        for a, b in combinations(sorted(theirs, key=lambda x: x.role), 2):
+            if a.role == b.role or (a.role, b.role) in reported:
+                continue
+            (hours_a, from_a), (hours_b, from_b) = _hours(a, role_hours), _hours(b, role_hours)
+            if _overlap(hours_a, hours_b):
+                reported.add((a.role, b.role))
                 findings.append(
                     Finding(
                         severity=Severity.WARNING,
                         code="DOUBLE_BOOKED",
-                        text=f"{people[pid].name} has overlapping roles {r1} and {r2} on {where}.",
+                        text=(
+                            f"{people[pid].name} has overlapping roles {a.role} {_hours_text(hours_a, tz)} ({from_a})"
+                            f" and {b.role} {_hours_text(hours_b, tz)} ({from_b}) on {where}."
+                        ),
                         location=where,
                     )
                 )
@@ -427,13 +472,14 @@ def calculate(
     people: Mapping[int, Person],
     holidays: Collection[date] = (),
     specialty_overrides: Mapping[str, WorklistSpecialty] = _NO_OVERRIDES,
+    tz: ZoneInfo = DEFAULT_TZ,
 ) -> CoverageResult:
     """Every (date, applying window, worklist) from `start` to `end` (both included) with its status.
 
     Cells come by date, then in template window order, then in sheet row order.
     """
     by_date, findings = assignments_by_date(assignments, people, start, end)
-    role_hours = _role_hours(windows)
+    role_windows = _role_windows(windows)
     check_midc = any(w.category is Category.MID for w in windows)
     specialty_of, specialty_findings = worklist_specialties(windows, specialty_overrides)
     findings.extend(specialty_findings)
@@ -461,7 +507,7 @@ def calculate(
                 if status is None:
                     status = status_of[(responsible, specialty)] = _status(responsible, specialty, people)
                 cells.append(Cell(day, window.sheet, worklist, hospital, role, responsible, status))
-        findings.extend(day_checks(day, todays, people, kind, role_hours[kind], check_midc))
+        findings.extend(day_checks(day, todays, people, kind, _role_hours(role_windows[kind], day, tz), check_midc, tz))
 
     return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=Summary.of(cells))
 
@@ -484,6 +530,7 @@ __all__ = [
     "day_checks",
     "effective_roles",
     "gap_severity",
+    "window_interval",
     "worklist_specialties",
     "worklist_specialty",
     "written_roles",

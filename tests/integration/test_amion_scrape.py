@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from schedcu.processes import schedcu_command
+from services.amion_scraper.rows import split_label
 from shared import ids
 from shared.roles import normalize_role
 from tests.integration import amqp_client
@@ -106,7 +107,9 @@ def _submit(pipeline: Pipeline, account: str, period: tuple[str, str] = MARCH) -
 def _truth(pipeline: Pipeline, start: str, end: str) -> list[tuple[str, str, str]]:
     listed = httpx.get(f"{pipeline.amion_root}/truth", timeout=5).json()
     return sorted(
-        (row["date"], normalize_role(row["label"]) or "", row["name"]) for row in listed if start <= row["date"] <= end
+        (row["date"], normalize_role(split_label(row["label"])[0]) or "", row["name"])
+        for row in listed
+        if start <= row["date"] <= end
     )
 
 

@@ -14,8 +14,8 @@ MARCH, APRIL, MAY = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
 
 def _rows(month: date) -> list[AmionRow]:
     return [
-        AmionRow(month.replace(day=1), "ON1", "Smith, John", time(22), time(8)),
-        AmionRow(month.replace(day=2), "ON2", "J Doe", time(22), time(8), note="swap"),
+        AmionRow(month.replace(day=1), "ON1 10p-8a", "Smith, John", time(22), time(8)),
+        AmionRow(month.replace(day=2), "ON2 10p-8a", "J Doe", time(22), time(8), note="swap"),
     ]
 
 

@@ -14,7 +14,7 @@ from services.amion_scraper.client import AmionAuthError, AmionClient, Politenes
 from services.amion_scraper.fake_amion import FakeAmion, Truth, truth_from_dict
 from services.amion_scraper.matching import PersonRef
 from services.amion_scraper.report import ReportKind
-from services.amion_scraper.rows import months_of_period
+from services.amion_scraper.rows import months_of_period, split_label
 from shared.roles import normalize_role
 
 PASSWORD = "fault pw"
@@ -46,14 +46,22 @@ def fake() -> Iterator[FakeAmion]:
 def _expected(months: frozenset[int] = frozenset({1, 2, 3}), notes: bool = True) -> list[tuple[Any, ...]]:
     ids = {p.name: p.id for p in PEOPLE}
     return sorted(
-        (r.schedule_date, normalize_role(r.label), ids[r.name], r.label, r.note if notes else None)
+        (
+            r.schedule_date,
+            normalize_role(split_label(r.label)[0]),
+            ids[r.name],
+            r.label,
+            r.start,
+            r.end,
+            r.note if notes else None,
+        )
         for r in TRUTH.assignments
         if r.schedule_date.month in months
     )
 
 
 def _stored(outcome: ScrapeOutcome) -> list[tuple[Any, ...]]:
-    return sorted((a.schedule_date, a.role, a.person_id, a.label, a.note) for a in outcome.assignments)
+    return sorted((a.schedule_date, a.role, a.person_id, a.label, a.start, a.end, a.note) for a in outcome.assignments)
 
 
 async def _scrape(fake: FakeAmion, source: Source, report: ReportKind, password: str = PASSWORD) -> ScrapeOutcome:
@@ -190,6 +198,6 @@ async def test_truth_endpoint_lists_the_assignments(fake: FakeAmion) -> None:
         listed = (await http.get("/truth")).json()
     assert len(listed) == len(TRUTH.assignments)
     assert listed[0] == {
-        "date": "2026-01-01", "label": "ON1", "name": TRUTH.assignments[0].name, "start": "2200", "end": "0800",
+        "date": "2026-01-01", "label": "ON1 10p-8a", "name": TRUTH.assignments[0].name, "start": "2200", "end": "0800",
         "division": None, "note": "note 0: café",
     }  # fmt: skip

@@ -8,8 +8,8 @@ from lxml import html as lxml_html
 
 from schedcu.demo_data import truth
 from services.amion_scraper.fake_amion import truth_from_dict
-from services.amion_scraper.grid import cell_entries, hours_text, parse_grid, render_grid, split_label
-from services.amion_scraper.rows import AmionRow
+from services.amion_scraper.grid import cell_entries, parse_grid, render_grid
+from services.amion_scraper.rows import AmionRow, split_label
 from shared.findings import Severity
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amion"
@@ -62,30 +62,32 @@ def _row(parsed_rows: tuple[AmionRow, ...], day: int, label: str) -> list[AmionR
 
 def test_sample_cells_in_em_font_and_td_class_with_days_from_the_headers(sample: str) -> None:
     rows = parse_grid(sample, APRIL).rows
-    assert [r.name for r in _row(rows, 1, "Hospitalist 1")] == ["Thomas"]  # EM, in the first (partial) week
-    assert [r.name for r in _row(rows, 1, "PA 1")] == ["Baker"]  # FONT
+    assert [r.name for r in _row(rows, 1, "Hospitalist 1 7a-7p")] == ["Thomas"]  # EM, in the first (partial) week
+    assert [r.name for r in _row(rows, 1, "PA 1 7a-6p")] == ["Baker"]  # FONT
     assert [r.name for r in _row(rows, 26, "Administrator on Call")] == ["Walker"]  # td class="gr"
-    assert [r.name for r in _row(rows, 27, "Night Shift 1")] == ["Wright"]  # td class="ma"
-    assert [r.name for r in _row(rows, 30, "Hospitalist 1")] == ["Scott"]  # last day, columns after it empty
-    assert _row(rows, 26, "Teaching Service 1") == []
+    assert [r.name for r in _row(rows, 27, "Night Shift 1 9p-7a")] == ["Wright"]  # td class="ma"
+    assert [r.name for r in _row(rows, 30, "Hospitalist 1 7a-7p")] == ["Scott"]  # last day, columns after it empty
+    assert _row(rows, 26, "Teaching Service 1 7a-7p") == []
 
 
 def test_sample_notes_come_from_the_icons_titles(sample: str) -> None:
     rows = parse_grid(sample, APRIL).rows
-    (wilson,) = _row(rows, 3, "Hospitalist 2")
+    (wilson,) = _row(rows, 3, "Hospitalist 2 7a-7p")
     assert (wilson.name, wilson.note) == ("Wilson", "Wilsons dist pt to team members")
     assert len([r for r in rows if r.note]) == sample.count("pnote0.gif")
 
 
-def test_sample_hours_come_from_the_label(sample: str) -> None:
+def test_sample_labels_are_kept_whole_and_their_hours_read_from_them(sample: str) -> None:
     rows = parse_grid(sample, APRIL).rows
     hours = {r.label: (r.start, r.end) for r in rows}
-    assert hours["Hospitalist 1"] == (time(7), time(19))
-    assert hours["NP Palliative Care"] == (time(8, 30), time(17))
-    assert hours["Evening Admit Shift"] == (time(15), time(0))
-    assert hours["Night Shift 2 (9050)"] == (time(21), time(7))
+    # the label as Amion prints it, `&nbsp;` runs squashed: the text a report gives for the shift
+    assert set(hours) == {label for label, _, _ in _nonempty_day_cells(sample)}
+    assert hours["Hospitalist 1 7a-7p"] == (time(7), time(19))
+    assert hours["NP Palliative Care 8:30a-5p"] == (time(8, 30), time(17))
+    assert hours["Evening Admit Shift 3p-12mn"] == (time(15), time(0))
+    assert hours["Night Shift 2 (9050) 9p-7a"] == (time(21), time(7))
     assert hours["9050 Morning"] == (None, None)
-    (night,) = _row(rows, 1, "Night Shift 1")
+    (night,) = _row(rows, 1, "Night Shift 1 9p-7a")
     assert night.ends_next_day and night.duration == timedelta(hours=10)
 
 
@@ -148,11 +150,11 @@ def test_week_across_the_new_year_with_holiday_labels_two_names_and_notes() -> N
     assert parsed.findings == ()
     got = [(r.schedule_date, r.label, r.name, r.start, r.note) for r in parsed.rows]
     assert got == [
-        (date(2025, 12, 29), "ON1", "Smith", time(22), None),
-        (date(2025, 12, 29), "ON1", "Jones", time(22), "until 2 am"),
-        (date(2025, 12, 30), "ON1", "Müller, Jörg", time(22), "swap"),
-        (date(2025, 12, 31), "ON1", "Lee", time(22), None),
-        (date(2026, 1, 1), "ON1", "Lee", time(22), None),
+        (date(2025, 12, 29), "ON1 10p-8a", "Smith", time(22), None),
+        (date(2025, 12, 29), "ON1 10p-8a", "Jones", time(22), "until 2 am"),
+        (date(2025, 12, 30), "ON1 10p-8a", "Müller, Jörg", time(22), "swap"),
+        (date(2025, 12, 31), "ON1 10p-8a", "Lee", time(22), None),
+        (date(2026, 1, 1), "ON1 10p-8a", "Lee", time(22), None),
         (date(2026, 1, 4), "Jeopardy Back Up", "Smith", None, None),
     ]
 
@@ -194,17 +196,16 @@ def test_split_label(text: str, expected: tuple[str, time | None, time | None]) 
     [(time(21), time(7), "9p-7a"), (time(17), time(0), "5p-12mn"), (time(0), time(11), "12a-11a"),
      (time(8, 30), time(12), "8:30a-12p"), (time(7), time(7), "7a-7a")],
 )  # fmt: skip
-def test_hours_text_reads_back(start: time, end: time, text: str) -> None:
-    assert hours_text(start, end) == text
+def test_hours_at_a_label_end(start: time, end: time, text: str) -> None:
     assert split_label(f"X {text}") == ("X", start, end)
 
 
 def _demo_rows() -> list[AmionRow]:
     rows = list(truth_from_dict(truth(date(2026, 3, 1), "pw")).assignments)
     rows += [
-        AmionRow(date(2026, 3, 2), "ON1", "Łukasz, Zoë", time(22), time(8), note='café <swap> & "more"'),
-        AmionRow(date(2026, 3, 31), "DAY", "Doe, Jane", time(7), time(7)),
-        AmionRow(date(2026, 4, 1), "ON1", "Next, Month", time(22), time(8)),
+        AmionRow(date(2026, 3, 2), "ON1 10p-8a", "Łukasz, Zoë", time(22), time(8), note='café <swap> & "more"'),
+        AmionRow(date(2026, 3, 31), "DAY 7a-7a", "Doe, Jane", time(7), time(7)),
+        AmionRow(date(2026, 4, 1), "ON1 10p-8a", "Next, Month", time(22), time(8)),
     ]
     return rows
 
@@ -229,13 +230,21 @@ def test_rendered_month_round_trips_through_latin_1() -> None:
 
 def test_rendered_range_spanning_three_months_round_trips() -> None:
     rows = [
-        AmionRow(date(2026, 1, 30) + timedelta(days=n), "ON1", f"Person {n % 3}", time(22), time(8))
+        AmionRow(date(2026, 1, 30) + timedelta(days=n), "ON1 10p-8a", f"Person {n % 3}", time(22), time(8))
         for n in range(0, 65, 2)
     ]
     first, last = date(2026, 1, 26), date(2026, 4, 5)
     parsed = parse_grid(render_grid(rows, first, last))
     assert parsed.findings == ()
     assert sorted(parsed.rows, key=_key) == sorted([r for r in rows if first <= r.schedule_date <= last], key=_key)
+
+
+def test_the_grid_prints_a_label_as_it_is_so_a_label_without_hours_shows_none() -> None:
+    rows = [AmionRow(date(2026, 3, 2), "Jeopardy", "Doe, Jane", time(7), time(19))]
+    page = render_grid(rows, date(2026, 3, 1), date(2026, 3, 31))
+    assert "<I>Jeopardy</I>" in page
+    (row,) = parse_grid(page, date(2026, 3, 1)).rows
+    assert (row.label, row.start, row.end) == ("Jeopardy", None, None)
 
 
 def test_text_around_a_wrapped_name_is_another_name() -> None:

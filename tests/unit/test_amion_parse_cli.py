@@ -29,7 +29,8 @@ def test_grid_sample_gives_a_row_per_non_empty_day_cell() -> None:
     assert parsed["messages"] == []
     assert len(parsed["rows"]) == len(_nonempty_day_cells(path.read_bytes().decode("iso-8859-1")))
     assert parsed["rows"][0] == {
-        "date": "2010-04-01", "label": "Hospitalist 1", "name": "Thomas", "start": "0700", "end": "1900", "note": None,
+        "date": "2010-04-01", "label": "Hospitalist 1 7a-7p", "name": "Thomas", "start": "0700", "end": "1900",
+        "note": None,
     }  # fmt: skip
     assert any(r["note"] == "Wilsons dist pt to team members" for r in parsed["rows"])
 

@@ -150,7 +150,9 @@ def test_double_booked_by_real_instants_and_missing_midc_on_weekdays() -> None:
         ("DOUBLE_BOOKED", "2024-06-03"),
         ("MISSING_MIDC", "2024-06-04"),
     ]
-    assert result.findings[0].text == "Ana Both has overlapping roles MidC and ON1 on 2024-06-03."
+    assert result.findings[0].text == (
+        "Ana Both has overlapping roles MidC 17:00-23:00 (template) and ON1 22:00-08:00 (template) on 2024-06-03."
+    )
 
 
 def test_empty_amion_month_flat_everything_uncovered() -> None:
