@@ -1,8 +1,12 @@
 """Runs one service as a worker process: its subscriber, the outbox relay, periodic jobs, /health and
-/metrics."""
+/metrics.
+
+The process keeps one gate per dependency (`shared.messaging.faults.DependencyGate`): whoever finds the
+database or the broker unavailable closes it, the consumer, the relay and the periodic jobs wait on it,
+and a probe reopens it. `/health` answers 503 naming what is down, and the log says so once when it goes
+and once when it is back."""
 
 import asyncio
-import contextlib
 import json
 import logging
 import socket
@@ -27,6 +31,15 @@ from shared.contracts import Contract
 from shared.db.session import engine
 from shared.messaging import topology
 from shared.messaging.consumer import Handler, MessageLogContext, Rejecter, subscribe
+from shared.messaging.faults import (
+    BROKER_PROBE,
+    DATABASE_PROBE,
+    DependencyGate,
+    Failure,
+    classify,
+    describe,
+    unless_stopped,
+)
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.telemetry import setup_tracing
@@ -47,11 +60,19 @@ def in_thread(job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
     return lambda: asyncio.to_thread(job)
 
 
-def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> RabbitBroker:
+def make_broker(
+    settings: Settings,
+    service: str,
+    tracer_provider: TracerProvider,
+    on_close: Callable[[object, BaseException | None], None],
+) -> RabbitBroker:
+    """The broker connection; `on_close` is called whenever it is lost and at every failed reconnect."""
     return RabbitBroker(
         settings.amqp_url,
         graceful_timeout=settings.graceful_timeout_s,
         default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
+        reconnect_interval=1.0,  # back within about a second of the broker's return, not aio-pika's 5 s
+        on_close=[on_close],
         middlewares=[
             RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
             RabbitPrometheusMiddleware(registry=metrics.REGISTRY, app_name=f"schedcu-{service}"),
@@ -71,29 +92,73 @@ def database_answers() -> bool:
     return True
 
 
-def health_endpoint(broker: RabbitBroker) -> Any:
-    """200 when both the broker and the database answer, 503 otherwise; the body says which."""
+@dataclass(frozen=True)
+class Dependencies:
+    database: DependencyGate
+    broker: DependencyGate
+
+    def close_for(self, error: BaseException) -> bool:
+        """Close the gate of the dependency `error` says is unavailable; False when it says neither is."""
+        kind = classify(error)
+        if kind is Failure.DATABASE_DOWN:
+            self.database.close(error)
+        elif kind is Failure.BROKER_DOWN:
+            self.broker.close(error)
+        return kind in (Failure.DATABASE_DOWN, Failure.BROKER_DOWN)
+
+
+def dependencies(broker: RabbitBroker) -> Dependencies:
+    async def database_probe() -> bool:
+        return await asyncio.to_thread(database_answers)
+
+    async def broker_probe() -> bool:
+        return await broker.ping(0.5)
+
+    return Dependencies(
+        DependencyGate("database", database_probe, DATABASE_PROBE),
+        DependencyGate("broker", broker_probe, BROKER_PROBE),
+    )
+
+
+def health_endpoint(broker: RabbitBroker, gates: Dependencies) -> Any:
+    """200 when both the broker and the database answer; otherwise 503, "degraded" and what is down. A
+    failed check closes that dependency's gate, so work waits for it as well."""
 
     @get
     async def health(scope: Scope) -> AsgiResponse:
-        status = {"broker": await broker.ping(5.0), "database": await asyncio.to_thread(database_answers)}
+        answers = {
+            "broker": gates.broker.is_open and await broker.ping(2.0),
+            "database": gates.database.is_open and await asyncio.to_thread(database_answers),
+        }
+        for name, gate in (("broker", gates.broker), ("database", gates.database)):
+            if not answers[name]:
+                gate.close("/health check failed")
+        down = [name for name, up in answers.items() if not up]
+        body = {"status": "degraded" if down else "ok", "down": down, **answers}
         return AsgiResponse(
-            json.dumps(status).encode(),
-            200 if all(status.values()) else 503,
-            headers={"content-type": "application/json"},
+            json.dumps(body).encode(), 503 if down else 200, headers={"content-type": "application/json"}
         )
 
     return health
 
 
-async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.Event) -> None:
-    while not stopping.is_set():
+async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.Event, gates: Dependencies) -> None:
+    """Run `job` every interval while the database is there. A dependency going away closes its gate (logged
+    once); any other failure is logged with its traceback the first time and in one line while it repeats."""
+    failures = 0
+    while await unless_stopped(stopping, gates.database.wait_open()):
         try:
             await job.run()
-        except Exception:
-            log.exception("%s failed; trying again in %.0f s", job.name, job.interval_s(settings))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=job.interval_s(settings))
+        except Exception as error:
+            if not gates.close_for(error):
+                failures += 1
+                log.warning(
+                    "%s failed (%s); trying again in %.0f s",
+                    job.name, describe(error), job.interval_s(settings), exc_info=failures == 1,
+                )  # fmt: skip
+        else:
+            failures = 0
+        await unless_stopped(stopping, asyncio.sleep(job.interval_s(settings)))
 
 
 def create_app(
@@ -104,20 +169,35 @@ def create_app(
     rejecters: Mapping[type[Contract], Rejecter] | None = None,
 ) -> AsgiFastStream:
     settings = get_settings()
+    # the broker gate logs an outage once; aio-pika and aiormq would log every reconnect attempt
+    for chatty in ("aio_pika.robust_connection", "aiormq.connection"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
     tracer_provider = setup_tracing(service, settings)
-    broker = make_broker(settings, service, tracer_provider)
+    running: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
+
+    def connection_lost(_connection: object, error: BaseException | None) -> None:
+        if error is not None and not stopping.is_set():
+            gates.broker.close(error)
+
+    broker = make_broker(settings, service, tracer_provider, connection_lost)
+    gates = dependencies(broker)
     subscribe(
-        broker, topology.CONSUMERS[service], handlers, settings.delivery_limit, settings.declare_topology, rejecters
+        broker,
+        topology.CONSUMERS[service],
+        handlers,
+        settings.delivery_limit,
+        gates.database,
+        declare=settings.declare_topology,
+        rejecters=rejecters,
     )
-    relay = OutboxRelay(broker, engine(), settings.outbox_poll_s)
+    relay = OutboxRelay(broker, engine(), settings.outbox_poll_s, gates.database, gates.broker)
     started_at = datetime.now(UTC)
     gauges = Periodic(
         "metrics",
         lambda s: s.metrics_interval_s,
         lambda: metrics.refresh(settings.amqp_url, engine(), service, health_url, started_at),
     )
-    running: list[asyncio.Task[None]] = []
-    stopping = asyncio.Event()
 
     async def declare_topology() -> None:
         await broker.connect()
@@ -127,16 +207,18 @@ def create_app(
     async def start_background() -> None:
         running.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         for job in (gauges, *periodic):
-            running.append(asyncio.create_task(run_periodically(job, settings, stopping), name=job.name))
+            running.append(asyncio.create_task(run_periodically(job, settings, stopping, gates), name=job.name))
 
     async def stop_background() -> None:
         relay.stop()
         stopping.set()
         await asyncio.gather(*running)
+        await gates.database.stop()
+        await gates.broker.stop()
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health", health_endpoint(broker)), ("/metrics", make_asgi_app(metrics.REGISTRY))],
+        asgi_routes=[("/health", health_endpoint(broker, gates)), ("/metrics", make_asgi_app(metrics.REGISTRY))],
         on_startup=[declare_topology],
         after_startup=[start_background],
         on_shutdown=[stop_background],

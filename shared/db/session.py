@@ -12,7 +12,8 @@ from shared.settings import get_settings
 
 @lru_cache(maxsize=4)
 def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    # a server that does not answer fails a connection attempt after 5 s instead of hanging the worker
+    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
 def engine() -> Engine:

@@ -2,9 +2,15 @@
 
 A message whose routing key names no contract of this consumer, or whose body does not validate, can
 never succeed: it is copied to the queue's dead-letter queue with the reason in `x-schedcu-reason` and
-acknowledged, so the worker goes on. A handler that raises is rejected with requeue; RabbitMQ counts
-that toward the quorum queue's delivery limit and dead-letters the message once the limit is reached,
-so it never loops hot.
+acknowledged, so the worker goes on.
+
+A handler's failure is classified (`shared.messaging.faults`). A transient one (the database or the broker
+unavailable, a serialization failure, a deadlock, a timeout) never counts toward the delivery limit: the
+delivery is held and the handler runs again, after the database gate reopens or after a capped backoff.
+A deterministic one is counted: after a backoff of at least 1 s the message is rejected for redelivery,
+and on its last allowed delivery (`delivery_limit`) it is dead-lettered with the reason and the true
+delivery count (`x-schedcu-deliveries`). Why holding the delivery, and what it costs: see the docstring of
+`shared.messaging.faults`.
 """
 
 import asyncio
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aio_pika import IncomingMessage
+from aiormq.exceptions import ChannelInvalidStateError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
@@ -22,12 +29,15 @@ from pydantic import ValidationError
 
 from shared.contracts import BY_ROUTING_KEY, Contract
 from shared.logs import MESSAGE_CONTEXT, MessageIds
+from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Failure, classify, describe
 from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, work_queue
 
 log = logging.getLogger(__name__)
 
 REASON_HEADER = "x-schedcu-reason"
 ROUTING_KEY_HEADER = "x-schedcu-routing-key"
+DELIVERIES_HEADER = "x-schedcu-deliveries"
+DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 
 @dataclass(frozen=True)
@@ -79,10 +89,17 @@ def parse(raw: IncomingMessage, handlers: Mapping[type[Contract], Handler]) -> C
         raise Unprocessable(validation_reason(error)) from None
 
 
-async def dead_letter(broker: RabbitBroker, queue: ConsumerQueue, raw: IncomingMessage, reason: str) -> None:
-    headers = dict(raw.headers or {})
+async def dead_letter(
+    broker: RabbitBroker, queue: ConsumerQueue, raw: IncomingMessage, reason: str, deliveries: int
+) -> None:
+    headers = {k: v for k, v in (raw.headers or {}).items() if k != DELIVERY_COUNT_HEADER}
     headers.update(
-        {REASON_HEADER: reason[:4000], ROUTING_KEY_HEADER: raw.routing_key or "", "x-schedcu-queue": queue.name}
+        {
+            REASON_HEADER: reason[:4000],
+            ROUTING_KEY_HEADER: raw.routing_key or "",
+            "x-schedcu-queue": queue.name,
+            DELIVERIES_HEADER: deliveries,
+        }
     )
     await broker.publish(
         raw.body,
@@ -110,37 +127,131 @@ class MessageLogContext(BaseMiddleware):
         await super().on_receive()
 
 
+class Released(Exception):
+    """The delivery went back to the queue (its channel closed) while the handler waited to run again."""
+
+
+def deliveries_of(raw: IncomingMessage) -> int:
+    """Which delivery of this message this is, counting this one (a quorum queue's `x-delivery-count`
+    counts the earlier ones); without the header, 1, or 2 when the broker says it is a redelivery."""
+    count = (raw.headers or {}).get(DELIVERY_COUNT_HEADER)
+    if isinstance(count, int):
+        return count + 1
+    return 2 if raw.redelivered else 1
+
+
+def still_held(raw: IncomingMessage) -> bool:
+    try:
+        raw.channel  # noqa: B018 - the property raises once the delivering channel is closed
+    except ChannelInvalidStateError:
+        return False
+    return True
+
+
+async def run_handler(
+    handler: Handler, body: Any, delivery: Delivery, raw: IncomingMessage, database: DependencyGate
+) -> Exception | None:
+    """Run `handler` until it succeeds (None) or fails deterministically (that failure). Transient failures
+    are retried while the delivery is held: a database outage closes the database gate and the handler waits
+    for it to reopen; other transient failures wait a capped, jittered backoff."""
+    attempt = 0
+    while True:
+        await database.wait_open()
+        if not still_held(raw):
+            raise Released
+        try:
+            await handler(body, delivery)
+        except Unprocessable:
+            raise
+        except Exception as error:
+            kind = classify(error)
+            if not kind.transient:
+                return error
+            if kind is Failure.DATABASE_DOWN:
+                database.close(error)
+                continue
+            attempt += 1
+            wait = TRANSIENT.delay(attempt)
+            log.info("%s: %s (%s); trying again in %.1f s", delivery.message_id, kind.value, describe(error), wait)
+            await asyncio.sleep(wait)
+        else:
+            return None
+
+
+async def settle(action: Awaitable[None], message_id: str) -> None:
+    """Ack or reject; when the channel or the broker is gone the broker redelivers the message anyway."""
+    try:
+        await action
+    except Exception as error:
+        if not classify(error).transient:
+            raise
+        log.info("could not settle %s (%s); the broker will deliver it again", message_id, describe(error))
+
+
 def subscribe(
     broker: RabbitBroker,
     queue: ConsumerQueue,
     handlers: Mapping[type[Contract], Handler],
     delivery_limit: int,
+    database: DependencyGate,
     declare: bool = True,
     rejecters: Mapping[type[Contract], Rejecter] | None = None,
 ) -> None:
-    """Consume `queue`; with `declare` False the queue must exist (broker definitions) and is only checked."""
+    """Consume `queue`; with `declare` False the queue must exist (broker definitions) and is only checked.
+    No handler starts while `database` is closed."""
 
     @broker.subscriber(work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL)
     async def on_message(message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message
-        delivery = Delivery(message_id_of(raw), raw.correlation_id, raw.routing_key or "", raw.redelivered)
+        message_id = message_id_of(raw)
+        deliveries = deliveries_of(raw)
+
+        async def park(reason: str) -> None:
+            try:
+                await dead_letter(broker, queue, raw, reason, deliveries)
+            except Exception as error:
+                log.warning("could not dead-letter %s (%s); rejecting it", message_id, describe(error))
+                await settle(message.reject(requeue=True), message_id)
+            else:
+                await settle(message.ack(), message_id)
+
+        delivery = Delivery(message_id, raw.correlation_id, raw.routing_key or "", raw.redelivered)
         try:
             body = parse(raw, handlers)
         except Unprocessable as error:
-            log.warning("dead-lettering %s from %s: %s", raw.message_id, queue.name, error)
+            log.warning("dead-lettering %s from %s: %s", message_id, queue.name, error)
+            reason = str(error)
             rejecter = (rejecters or {}).get(BY_ROUTING_KEY.get(delivery.routing_key))  # type: ignore[arg-type]
             if rejecter is not None:
-                await rejecter(raw.body, delivery, str(error))
-            await dead_letter(broker, queue, raw, str(error))
-            await message.ack()
+                answer: Handler = lambda _, d: rejecter(raw.body, d, reason)  # noqa: E731
+                try:
+                    failure = await run_handler(answer, None, delivery, raw, database)
+                except Released:
+                    return
+                if failure is not None:
+                    log.error("could not answer %s: %s", message_id, describe(failure))
+            await park(reason)
             return
         try:
-            await handlers[type(body)](body, delivery)
+            failure = await run_handler(handlers[type(body)], body, delivery, raw, database)
         except Unprocessable as error:
-            await dead_letter(broker, queue, raw, str(error))
-            await message.ack()
-        except Exception:
-            log.exception("%s failed on %s; rejecting for redelivery", queue.consumer, delivery.message_id)
-            await message.reject(requeue=True)
+            log.warning("dead-lettering %s from %s: %s", message_id, queue.name, error)
+            await park(str(error))
+            return
+        except Released:
+            log.info("%s went back to %s while waiting to run again", message_id, queue.name)
+            return
+        if failure is None:
+            await settle(message.ack(), message_id)
+        elif deliveries >= delivery_limit:
+            reason = f"handler failed on delivery {deliveries} of {delivery_limit}: {describe(failure)}"
+            log.error("dead-lettering %s from %s: %s", message_id, queue.name, reason, exc_info=failure)
+            await park(reason)
         else:
-            await message.ack()
+            wait = DETERMINISTIC.delay(deliveries)
+            log.warning(
+                "%s failed on %s (delivery %d of %d); rejecting it for redelivery in %.1f s",
+                queue.consumer, message_id, deliveries, delivery_limit, wait, exc_info=failure,
+            )  # fmt: skip
+            await asyncio.sleep(wait)
+            await settle(message.reject(requeue=True), message_id)

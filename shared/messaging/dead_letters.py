@@ -9,8 +9,9 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from shared.messaging.consumer import REASON_HEADER, ROUTING_KEY_HEADER
+from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
 from shared.messaging.topology import CONSUMERS, EVENTS_EXCHANGE, ConsumerQueue
+from shared.settings import get_settings
 
 PREVIEW_CHARS = 300
 
@@ -24,6 +25,7 @@ class DeadLetter:
     message_id: str | None
     routing_key: str | None
     reason: str
+    deliveries: int | None  # how many times the message was delivered before it was dead-lettered
     dead_lettered_from: str | None
     body_preview: str
 
@@ -45,17 +47,26 @@ def _death(message: AbstractIncomingMessage) -> dict[str, Any]:
 
 
 def describe(message: AbstractIncomingMessage) -> DeadLetter:
+    """A dead letter's reason and delivery count: the consumer's own headers, or, for a message the broker
+    dead-lettered at the queue's delivery limit (its worker died or lost the broker holding it on every
+    delivery), the limit's count: the broker's `x-death` count says how often it was dead-lettered, not
+    delivered."""
     headers = message.headers or {}
     death = _death(message)
     routing_key = headers.get(ROUTING_KEY_HEADER) or next(iter(death.get("routing-keys") or []), None)
     reason = headers.get(REASON_HEADER)
-    if reason is None and death:
-        reason = f"{death.get('reason')} after {death.get('count', '?')} deliveries"
+    deliveries = headers.get(DELIVERIES_HEADER)
+    if reason is None and death.get("reason") == "delivery_limit":
+        deliveries = get_settings().delivery_limit + 1
+        reason = f"delivery_limit: never acknowledged in {deliveries} deliveries"
+    elif reason is None and death:
+        reason = str(death.get("reason"))
     text = message.body.decode("utf-8", errors="replace")
     return DeadLetter(
         message_id=message.message_id,
         routing_key=str(routing_key) if routing_key else None,
         reason=str(reason or "unknown"),
+        deliveries=deliveries if isinstance(deliveries, int) else None,
         dead_lettered_from=str(headers.get("x-schedcu-queue") or death.get("queue") or "") or None,
         body_preview=text[:PREVIEW_CHARS] + ("..." if len(text) > PREVIEW_CHARS else ""),
     )

@@ -1,14 +1,19 @@
 """Outbox relay: publishes committed outbox rows with publisher confirms, then deletes them.
 
 Rows are claimed with a short lease (`FOR UPDATE SKIP LOCKED`), so several relays never publish the same
-row at once, and a relay that dies mid-batch only delays its rows until the lease runs out. A row the
-broker refuses keeps its lease and is tried again when it runs out, without holding up the rows after it. A row is
+row at once, and a relay that dies mid-batch only delays its rows until the lease runs out. A row is
 deleted only after the broker confirmed it; a crash between confirm and delete republishes it with the
 same message id, which consumers' inboxes skip.
+
+When the broker is unavailable the relay releases the rows it could not publish (any relay may take them
+at once) and waits for the broker gate, which reopens within about a second of the broker's return; the
+outbox is then published right away, not after the lease. A row the broker refuses for another reason
+(a permission, an exchange missing) keeps its lease and is tried again when it runs out, without holding
+up the rows after it. While the database is down the relay waits for the database gate. Each of these
+is logged once per change of state, not on every poll.
 """
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +24,7 @@ from opentelemetry import context, propagate
 from sqlalchemy import Engine, delete, func, or_, select, update
 
 from shared.db.models import OutboxMessage
+from shared.messaging.faults import TRANSIENT, DependencyGate, Failure, classify, describe, unless_stopped
 from shared.messaging.topology import EVENTS_EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -66,28 +72,44 @@ def claim(engine: Engine, limit: int = BATCH) -> list[Claimed]:
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
+def release(engine: Engine, ids: list[int]) -> None:
+    """Give up the claim on rows that could not be published now, so that the next try need not wait out
+    the lease."""
+    with engine.begin() as conn:
+        conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None))
+
+
 def delete_published(engine: Engine, published: list[int]) -> None:
     with engine.begin() as conn:
         conn.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
 
 
 class OutboxRelay:
-    def __init__(self, broker: RabbitBroker, engine: Engine, poll_s: float) -> None:
+    def __init__(
+        self, broker: RabbitBroker, engine: Engine, poll_s: float, database: DependencyGate, broker_gate: DependencyGate
+    ) -> None:
         self._broker = broker
         self._engine = engine
         self._poll_s = poll_s
+        self._database = database
+        self._broker_gate = broker_gate
         self._stopping = asyncio.Event()
 
     async def publish_pending(self) -> int:
         rows = await asyncio.to_thread(claim, self._engine)
         published: list[int] = []
-        for row in rows:
+        for index, row in enumerate(rows):
             try:
                 await self._publish(row)
             except Exception as error:
+                if classify(error).transient:
+                    self._broker_gate.close(error)
+                    await asyncio.to_thread(release, self._engine, [r.id for r in rows[index:]])
+                    break
                 log.warning(
-                    "publishing %s (%s) failed, retrying in %s: %s", row.message_id, row.routing_key, LEASE, error
-                )
+                    "publishing %s (%s) failed, retrying in %s: %s",
+                    row.message_id, row.routing_key, LEASE, describe(error),
+                )  # fmt: skip
             else:
                 published.append(row.id)
         if published:
@@ -115,19 +137,25 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until stopped; wake on NOTIFY from the outbox trigger, poll as the safety net."""
         dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stopping.is_set():
+        failures = 0
+        while await unless_stopped(self._stopping, self._database.wait_open()):
             try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as listener:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as listener:
                     await listener.execute(f"LISTEN {CHANNEL}")
-                    while not self._stopping.is_set():
+                    while await unless_stopped(self._stopping, self._broker_gate.wait_open()):
                         while await self.publish_pending() == BATCH:
                             pass
+                        failures = 0
                         async for _ in listener.notifies(timeout=self._poll_s, stop_after=1):
                             pass
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self._poll_s)
+            except Exception as error:
+                if classify(error) is Failure.DATABASE_DOWN:
+                    self._database.close(error)
+                    continue
+                failures += 1
+                wait = TRANSIENT.delay(failures)
+                log.warning("outbox relay failed; retrying in %.1f s", wait, exc_info=failures == 1)
+                await unless_stopped(self._stopping, asyncio.sleep(wait))
 
     def stop(self) -> None:
         self._stopping.set()

@@ -162,7 +162,7 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
     for name, worker in pipeline.workers.items():
         health = httpx.get(worker.health_url, timeout=10)
         assert health.status_code == 200, name
-        assert health.json() == {"broker": True, "database": True}, name
+        assert health.json() == {"status": "ok", "down": [], "broker": True, "database": True}, name
         metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
         assert f'app_name="schedcu-{name.replace("-", "_")}"' in metrics, name
         assert "faststream_received_messages_total" in metrics, name
