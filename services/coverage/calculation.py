@@ -50,6 +50,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
             inputs.people,
             options.tz,
             options.holidays,
+            inputs.amion.missing,
         )
     return calculate(
         inputs.windows,
@@ -59,6 +60,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
         inputs.people,
         holidays=options.holidays,
         specialty_overrides=options.specialty_overrides,
+        no_data=inputs.amion.missing,
     )
 
 
