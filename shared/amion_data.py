@@ -9,6 +9,7 @@ whose texts never do).
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, cast
 
 MonthOutcome = Literal["OK", "EMPTY", "ERROR"]
@@ -16,6 +17,11 @@ MonthOutcome = Literal["OK", "EMPTY", "ERROR"]
 NO_FILE = 'Amion answered "No file"'
 NO_ASSIGNMENTS = "Amion listed no assignments"
 _GENERAL_REASON: dict[MonthOutcome, str] = {"EMPTY": "Amion had no assignments", "ERROR": "Amion could not be read"}
+
+
+def month_key(day: date) -> str:
+    """`date(2026, 3, 9)` -> `"2026-03"`: how months are keyed in stored outcomes and coverage summaries."""
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 @dataclass(frozen=True)

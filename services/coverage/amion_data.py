@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shared.amion_data import MonthResult
+from shared.amion_data import MonthResult, month_key
 from shared.schedule_days import dates_between
 
 NO_SCRAPE = "no Amion scrape has been stored"
@@ -39,10 +39,6 @@ class Batch:
 class AmionData:
     batch_id: uuid.UUID | None  # the applied batch, None when there is none
     missing: dict[date, str]  # every date of the period without Amion data -> why
-
-
-def month_key(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 def _failure(batch: Batch | None) -> dict[str, str] | str:

@@ -42,6 +42,7 @@ from itertools import combinations
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from shared.amion_data import month_key
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.schedule_days import DayType, dates_between, day_type
@@ -152,7 +153,7 @@ def unknown_months(cells: Sequence[Cell], no_data: Mapping[date, str]) -> tuple[
     per_date = Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA)
     groups: dict[tuple[str, str], list[date]] = {}
     for day in sorted(no_data):
-        groups.setdefault((f"{day.year:04d}-{day.month:02d}", no_data[day]), []).append(day)
+        groups.setdefault((month_key(day), no_data[day]), []).append(day)
     return tuple(
         UnknownMonth(month, reason, days[0], days[-1], sum(per_date[d] for d in days))
         for (month, reason), days in groups.items()
