@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine, create_engine, insert
+from sqlalchemy import Engine, create_engine, func, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
 from shared.db.migrate import upgrade
-from shared.db.models import Assignment, Person
+from shared.db.models import Assignment, Person, ScrapeBatch
 from shared.db.statements import recorded
 from shared.schedule_days import dates_between
 from shared.settings import get_settings
@@ -79,10 +79,25 @@ def create_version(engine: Engine, template: bytes, start: date, end: date) -> u
         )
         session.execute(pg_insert(Person).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
         people = session.query(Person.id).order_by(Person.id).all()
+        batch_id = uuid.uuid4()  # a complete scrape: every date has Amion data
+        months = {f"{d.year:04d}-{d.month:02d}": {"outcome": "OK"} for d in dates_between(start, end)}
+        session.execute(
+            insert(ScrapeBatch).values(
+                id=batch_id, version_id=version_id, workflow_id=uuid.uuid4(), account="bench", state="COMPLETE",
+                months=months, findings=[], finished_at=func.now(),
+            )
+        )  # fmt: skip
         session.execute(
             insert(Assignment),
             [
-                {"version_id": version_id, "schedule_date": day, "role": role, "person_id": pid, "source": "AMION"}
+                {
+                    "version_id": version_id,
+                    "schedule_date": day,
+                    "role": role,
+                    "person_id": pid,
+                    "source": "AMION",
+                    "scrape_batch_id": batch_id,
+                }
                 for day in dates_between(start, end)
                 for role, (pid,) in zip(ROLES, rng.sample(people, len(ROLES)), strict=True)
             ],

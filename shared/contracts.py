@@ -210,14 +210,34 @@ class CoverageGap(BaseModel):
     severity: Severity = Field(description="ERROR for a mandatory gap, WARNING for an optional one")
 
 
+class UnknownMonth(BaseModel):
+    """Dates of one month of the period for which Amion delivered nothing usable: their cells are NO_DATA."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    month: str = Field(description='The month, "YYYY-MM"', pattern=r"^\d{4}-\d{2}$")
+    reason: str = Field(description='Why Amion gave no data, e.g. `Amion answered "No file"`')
+    start: date = Field(description="The first date of the month within the period without Amion data")
+    end: date = Field(description="The last such date (every date from start to end has none)")
+    cells: int = Field(description="Its NO_DATA cells")
+
+
 class CoverageSummary(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     cells: int
     by_status: dict[str, int]
-    coverage_ratio: float
+    coverage_ratio: float = Field(
+        description="COVERED (flat: FULL) cells / known cells; 0.0 when no cell is known, 1.0 when there are no cells"
+    )
     by_hospital: dict[str, dict[str, int]]
     by_role: dict[str, dict[str, int]]
     critical_gaps: int
+    known_cells: int = Field(description="Cells whose date has Amion data (every cell but NO_DATA)")
+    unknown_cells: int = Field(description="NO_DATA cells: their date has no Amion data; never a gap")
+    unknown_months: list[UnknownMonth] = Field(description="The months with dates without Amion data, and why")
+    text: str = Field(
+        description="The summary in one sentence, e.g. `coverage 97.1 % of 1,553 known cells; 1,237 cells "
+        'without Amion data (2026-11: Amion answered "No file")`'
+    )
 
 
 class CoverageCalculated(Contract):

@@ -2,9 +2,14 @@
 assignments to store. Pure: the handler (pages just fetched) and `schedcu amion reparse` (pages from the
 archive) both come through here.
 
-A month is `OK`, `EMPTY` (`NOFI=No file`) or `ERROR` (not fetched, or its page has an ERROR; its rows are
-then not stored). The batch is `COMPLETE` when no month has an error, `PARTIAL` when some have (the other
-months' assignments are stored), `FAILED` when every month has.
+A month is `OK`, `EMPTY` or `ERROR`, and a month that is not `OK` says why (the reason coverage shows for its
+dates, which have no Amion data):
+- `EMPTY`: Amion answered `NOFI=No file`, or its page parses but lists no assignment at all within the
+  period (Amion has not published that month; nobody-on-call-all-month is not a schedule Amion shows);
+- `ERROR`: not fetched, or its page has an ERROR (the first ERROR's text is the reason); its rows are not
+  stored.
+The batch is `COMPLETE` when no month has an error, `PARTIAL` when some have (the other months' assignments
+are stored), `FAILED` when every month has.
 """
 
 from collections.abc import Sequence
@@ -12,14 +17,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from shared.findings import Finding, Severity, has_errors
+from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
+from shared.findings import Finding, Severity
 
 from .matching import MatchedAssignment, PersonRef, map_roles, match_people
-from .pages import is_empty_month, parse_page
+from .pages import EMPTY_MONTH, is_empty_month, parse_page
 from .rows import AmionRow, month_key, month_label
 
 BatchState = Literal["COMPLETE", "PARTIAL", "FAILED"]
-MonthOutcome = Literal["OK", "EMPTY", "ERROR"]
 
 MONTH_NOT_FETCHED = "MONTH_NOT_FETCHED"
 
@@ -39,6 +44,7 @@ class ScrapeOutcome:
     months: dict[str, MonthOutcome]
     findings: list[Finding]
     assignments: list[MatchedAssignment]
+    reasons: dict[str, str]  # month -> why it has no data, for every month that is not OK
 
     @property
     def retryable(self) -> bool:
@@ -53,21 +59,33 @@ class ScrapeOutcome:
         return "Amion could not be read for any month: " + " ".join(errors)
 
 
-def _month_rows(page: MonthPage, start: date, end: date) -> tuple[MonthOutcome, list[AmionRow], list[Finding]]:
+@dataclass(frozen=True)
+class _Month:
+    outcome: MonthOutcome
+    reason: str | None
+    rows: list[AmionRow]
+    findings: list[Finding]
+
+
+def _month_rows(page: MonthPage, start: date, end: date) -> _Month:
+    where = month_label(page.month)
     if page.body is None:
-        finding = Finding(
-            severity=Severity.ERROR,
-            code=MONTH_NOT_FETCHED,
-            text=f"Amion could not be read for {month_label(page.month)}: {page.error or 'no page'}",
-            location=month_label(page.month),
-        )
-        return "ERROR", [], [finding]
+        text = f"Amion could not be read for {where}: {page.error or 'no page'}"
+        finding = Finding(severity=Severity.ERROR, code=MONTH_NOT_FETCHED, text=text, location=where)
+        return _Month("ERROR", text, [], [finding])
     parsed = parse_page(page.body, page.month)
     findings = list(parsed.findings)
-    if has_errors(findings):
-        return "ERROR", [], findings
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if errors:
+        return _Month("ERROR", errors[0].text.rstrip("."), [], findings)
+    if is_empty_month(parsed):
+        return _Month("EMPTY", NO_FILE, [], findings)
     rows = [r for r in parsed.rows if start <= r.schedule_date <= end]
-    return ("EMPTY" if is_empty_month(parsed) else "OK"), rows, findings
+    if not rows:
+        text = f"Amion listed no assignments for {where} within the period."
+        findings.append(Finding(severity=Severity.WARNING, code=EMPTY_MONTH, text=text, location=where))
+        return _Month("EMPTY", NO_ASSIGNMENTS, [], findings)
+    return _Month("OK", None, rows, findings)
 
 
 def assess(
@@ -79,17 +97,24 @@ def assess(
 ) -> ScrapeOutcome:
     """The outcome of a scrape of the period `start..end` from one page per month."""
     months: dict[str, MonthOutcome] = {}
+    reasons: dict[str, str] = {}
     rows: list[AmionRow] = []
     findings: list[Finding] = []
     for page in pages:
-        outcome, month_rows, month_findings = _month_rows(page, start, end)
-        months[month_key(page.month)] = outcome
-        rows += month_rows
-        findings += month_findings
+        month = _month_rows(page, start, end)
+        months[month_key(page.month)] = month.outcome
+        if month.reason:
+            reasons[month_key(page.month)] = month.reason
+        rows += month.rows
+        findings += month.findings
     mapped, role_findings = map_roles(rows, role_mapping)
     matched, people_findings = match_people(mapped, people)
     failed = sum(outcome == "ERROR" for outcome in months.values())
     state: BatchState = "COMPLETE" if not failed else "FAILED" if failed == len(months) else "PARTIAL"
     return ScrapeOutcome(
-        state=state, months=months, findings=[*findings, *role_findings, *people_findings], assignments=matched
+        state=state,
+        months=months,
+        findings=[*findings, *role_findings, *people_findings],
+        assignments=matched,
+        reasons=reasons,
     )

@@ -1,7 +1,7 @@
 """Scrape batches, the archive of fetched pages, and the AMION assignments of a version, in PostgreSQL."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from shared.amion_data import MonthResult
 from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
 from shared.findings import Finding
 from shared.settings import get_settings
@@ -30,14 +31,15 @@ def open_batch(
 
 
 def finish_batch(
-    session: Session, batch_id: uuid.UUID, state: str, months: dict[str, str], findings: Sequence[Finding]
+    session: Session, batch_id: uuid.UUID, state: str, months: Mapping[str, MonthResult], findings: Sequence[Finding]
 ) -> None:
+    """The batch's final state, each month's outcome with the reason a month has no data, and the findings."""
     session.execute(
         update(ScrapeBatch)
         .where(ScrapeBatch.id == batch_id)
         .values(
             state=state,
-            months=months,
+            months={month: result.to_json() for month, result in months.items()},
             findings=[f.model_dump(mode="json") for f in findings],
             finished_at=datetime.now(UTC),
         )
@@ -111,6 +113,7 @@ def replace_assignments(
 
 def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:
     """The batch's final state; unless it FAILED, the version's AMION assignments become the outcome's."""
-    finish_batch(session, batch_id, outcome.state, dict(outcome.months), outcome.findings)
+    months = {month: MonthResult(result, outcome.reasons.get(month)) for month, result in outcome.months.items()}
+    finish_batch(session, batch_id, outcome.state, months, outcome.findings)
     if outcome.state != "FAILED":
         replace_assignments(session, version_id, batch_id, outcome.assignments)

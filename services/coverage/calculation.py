@@ -50,6 +50,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
             inputs.people,
             options.tz,
             options.holidays,
+            inputs.amion.missing,
         )
     return calculate(
         inputs.windows,
@@ -60,6 +61,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
         holidays=options.holidays,
         specialty_overrides=options.specialty_overrides,
         tz=options.tz,
+        no_data=inputs.amion.missing,
     )
 
 

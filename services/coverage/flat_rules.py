@@ -14,7 +14,10 @@ on its schedule date. The choices the domain text leaves open:
 - A cell's worklist is "<hospital> <study type>"; its window is the shift type with its local hours,
   e.g. `ON1 22:00-08:00`. A DST night changes the hours' length, never the number of cells.
 - `DOUBLE_BOOKED` compares instants: the hours Amion gives an assignment, else the start and end of its
-  role's shifts that date (see `rules.day_checks`); `MISSING_MIDC` applies when the version has any Mid shift.
+  role's shifts that date (see `rules.day_checks`); `MISSING_MIDC` applies when the version has any Mid shift,
+  except on dates without Amion data.
+- A date without Amion data (`no_data`): a cell that manual assignments make `FULL` stays `FULL`, every
+  other cell is `NO_DATA` (as in the template layout).
 """
 
 from collections import defaultdict
@@ -36,6 +39,7 @@ from services.coverage.rules import (
     assignments_by_date,
     can_read,
     day_checks,
+    no_data_status,
     written_roles,
 )
 from shared.findings import Finding, Severity
@@ -83,8 +87,12 @@ def calculate_flat(
     people: Mapping[int, Person],
     tz: ZoneInfo,
     holidays: Collection[date] = (),
+    no_data: Mapping[date, str] | None = None,
 ) -> CoverageResult:
-    """One cell per flat shift instance from `start` to `end` (both included), by date then in input order."""
+    """One cell per flat shift instance from `start` to `end` (both included), by date then in input order.
+
+    `no_data`: the dates without Amion data, with why."""
+    no_data = {day: why for day, why in (no_data or {}).items() if start <= day <= end}
     by_date, findings = assignments_by_date(assignments, people, start, end)
     shifts_by_date: dict[date, list[FlatShift]] = defaultdict(list)
     for shift in shifts:
@@ -95,6 +103,7 @@ def calculate_flat(
 
     for day in dates_between(start, end):
         todays = by_date.get(day, [])
+        unknown = day in no_data
         written = written_roles(todays)
         role_hours: dict[str, list[Interval]] = defaultdict(list)
         for shift in shifts_by_date.get(day, ()):
@@ -118,6 +127,7 @@ def calculate_flat(
                         location=day.isoformat(),
                     )
                 )
+            status = flat_status(len(assigned), qualifying, shift.desired_coverage)
             cells.append(
                 Cell(
                     schedule_date=day,
@@ -126,10 +136,13 @@ def calculate_flat(
                     hospital=shift.hospital,
                     role=shift.role,
                     people=assigned,
-                    status=flat_status(len(assigned), qualifying, shift.desired_coverage),
+                    status=status if not unknown else no_data_status(status),
                     mandatory=shift.mandatory,
                 )
             )
-        findings.extend(day_checks(day, todays, people, day_type(day, holidays), role_hours, check_midc, tz))
+        findings.extend(
+            day_checks(day, todays, people, day_type(day, holidays), role_hours, check_midc and not unknown, tz)
+        )
 
-    return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=Summary.of(cells, FLAT_STATUSES))
+    summary = Summary.of(cells, FLAT_STATUSES, no_data)
+    return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=summary)

@@ -1,9 +1,11 @@
 """The coverage report: one self-contained HTML page (inline CSS and script, no external request).
 
-A calendar heat map per month (worklists down, dates across), one cell per (date, worklist) that has
-coverage cells, coloured by the worst status of that worklist's windows that date; hovering a cell shows
-every window with its role, people and status. Then the critical gaps by date, then the other findings.
-Pure: takes the stored calculation and cells, returns the page.
+The summary sentence; when some dates have no Amion data, a banner naming their months and why. A calendar
+heat map per month (worklists down, dates across), one cell per (date, worklist) that has coverage cells,
+coloured by the worst status of that worklist's windows that date (`NO_DATA` in a grey hatched pattern,
+neither a gap nor covered); hovering a cell shows every window with its role, people and status. Then the
+critical gaps by date, then the other findings. Pure: takes the stored calculation and cells, returns the
+page.
 """
 
 import calendar
@@ -15,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.coverage.rules import CellStatus, gap_severity
+from shared.coverage_text import coverage_sentence, unknown_months
 from shared.schedule_days import DayType, dates_between, day_type
 
 # worst first: the colour of a (date, worklist) is that of its worst window
@@ -22,11 +25,18 @@ _RANK = {
     CellStatus.UNCOVERED: 0,
     CellStatus.SPECIALTY_MISMATCH: 1,
     CellStatus.PARTIAL: 2,
-    CellStatus.COVERED: 3,
-    CellStatus.FULL: 3,
+    CellStatus.NO_DATA: 3,
+    CellStatus.COVERED: 4,
+    CellStatus.FULL: 4,
 }
-_GLYPH = {CellStatus.UNCOVERED: "✕", CellStatus.SPECIALTY_MISMATCH: "≠", CellStatus.PARTIAL: "½"}
+_GLYPH = {
+    CellStatus.UNCOVERED: "✕",
+    CellStatus.SPECIALTY_MISMATCH: "≠",
+    CellStatus.PARTIAL: "½",
+    CellStatus.NO_DATA: "?",
+}
 _MEANING = {
+    CellStatus.NO_DATA: "no Amion data for the date: unknown, not a gap",
     CellStatus.COVERED: "a responsible person may read it",
     CellStatus.FULL: "desired coverage reached",
     CellStatus.PARTIAL: "fewer people than desired",
@@ -61,6 +71,11 @@ table.counts th:first-child, table.counts td:first-child { text-align: left; }
 .s-PARTIAL { background: #ffb74d; color: #3e2723 !important; }
 .s-UNCOVERED { background: #e53935; }
 .s-SPECIALTY_MISMATCH { background: #8e24aa; }
+.s-NO_DATA { background: repeating-linear-gradient(45deg, #e0e0e0 0 3px, #f5f5f5 3px 6px);
+             color: #616161 !important; }
+.banner { border: 1px solid #9e9e9e; border-left: 6px solid #616161; background: #f5f5f5; border-radius: 6px;
+          padding: 8px 14px; margin: 16px 0 0; }
+.banner ul { margin: 4px 0 0; padding-left: 18px; }
 .month td[data-tip]:hover { outline: 2px solid #212121; }
 .gaps details { margin: 4px 0; } .gaps summary { cursor: pointer; font-weight: bold; }
 .gaps table { border-collapse: collapse; margin: 4px 0 8px 18px; }
@@ -169,9 +184,12 @@ def _counts_table(title: str, counts: Mapping[str, Mapping[str, int]], statuses:
 
 
 def _cards(summary: Mapping[str, Any]) -> str:
+    known = summary.get("known_cells", summary["total"])
     cards = [
         f'<div class="card">cells<b>{summary["total"]}</b></div>',
-        f'<div class="card">coverage<b>{summary["coverage_ratio"]:.1%}</b></div>',
+        f'<div class="card">coverage<b>{summary["coverage_ratio"]:.1%}</b><small>of {known} known cells</small></div>'
+        if known
+        else '<div class="card">coverage<b>unknown</b><small>no known cell</small></div>',
         f'<div class="card">critical gaps<b>{summary["critical_gaps_total"]}</b></div>',
     ]
     for s, n in summary["by_status"].items():
@@ -181,6 +199,23 @@ def _cards(summary: Mapping[str, Any]) -> str:
             f"<small>{escape(_MEANING[status])}</small></div>"
         )
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _banner(summary: Mapping[str, Any]) -> str:
+    """Above the heat map: the months whose dates have no Amion data, and why; empty when every date has."""
+    months = unknown_months(summary)
+    if not months:
+        return ""
+    items = "".join(
+        f'<li data-month="{_attr(m["month"])}"><b>{escape(m["month"])}</b> ({escape(m["start"])} .. '
+        f"{escape(m['end'])}, {m['cells']} cells): {escape(m['reason'])}</li>"
+        for m in months
+    )
+    return (
+        f'<div class="banner" id="no-data" role="alert"><b>No Amion data for {summary["unknown_cells"]} cells.</b> '
+        "Their dates are unknown, not gaps: they are drawn hatched and are not counted in the coverage."
+        f"<ul>{items}</ul></div>"
+    )
 
 
 def _breakdown(summary: Mapping[str, Any]) -> str:
@@ -247,9 +282,12 @@ def render_report(
         f'<p class="meta">file {escape(calc["template_name"])} · version {escape(calc["version_id"])} '
         f"({escape(calc['version_state'])}, {escape(calc['layout'])} layout) · calculated "
         f"{calculated:%Y-%m-%d %H:%M %Z} ({escape(calc['calculation_id'])})</p>"
+        f'<p class="sentence">{escape(coverage_sentence(calc["summary"]))}</p>'
         f"{_cards(calc['summary'])}"
+        f"{_banner(calc['summary'])}"
         '<h2>Heat map</h2><p class="meta">One square per worklist and schedule date, coloured by its worst '
-        "window; hover a square for its windows, roles and people. Weekends and holidays are shaded.</p>"
+        "window; hover a square for its windows, roles and people. Weekends and holidays are shaded; dates "
+        "without Amion data are hatched grey.</p>"
         f"{_heat_map(cells, start, end, holidays)}"
         f"{_breakdown(calc['summary'])}"
         f"{_gaps(cells)}"

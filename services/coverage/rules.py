@@ -22,6 +22,11 @@ leaves open are written down next to the code that makes them:
   when the cell is mandatory, else WARNING). Template cells are always mandatory.
 - Coverage is per schedule date: a DST night has one cell per worklist of each applying window like any
   other night; only the real length of its shift instances differs.
+- Unknown is not a gap: a date without Amion data (`no_data`, decided by the store from the scrape batches)
+  gives `NO_DATA` cells, never `UNCOVERED` or `SPECIALTY_MISMATCH`, and no critical gap. Manual assignments
+  still count there: a cell they make `COVERED` (`FULL`) stays so, every other cell of the date is `NO_DATA`.
+  `MISSING_MIDC` is not checked on such a date. The coverage ratio is over the known cells (not `NO_DATA`);
+  0.0 when no cell is known, 1.0 when there are no cells at all.
 - `DOUBLE_BOOKED` is judged per schedule date, on instants: an assignment's hours are the ones Amion gives
   it (`starts_at`/`ends_at`). A manual assignment, or one Amion gives no hours, takes its role's template
   hours that date: every window of that date's day type (or of no day type) naming the role, whatever its
@@ -41,6 +46,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from shared.amion_data import month_key
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.schedule_days import DayType, dates_between, day_type
@@ -66,20 +72,33 @@ class CellStatus(StrEnum):
     PARTIAL = "PARTIAL"  # flat layout: some, not enough
     UNCOVERED = "UNCOVERED"
     SPECIALTY_MISMATCH = "SPECIALTY_MISMATCH"
+    NO_DATA = "NO_DATA"  # Amion delivered nothing usable for the date: unknown, not a gap
 
 
-TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH)
-FLAT_STATUSES = (CellStatus.FULL, CellStatus.PARTIAL, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH)
+TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH, CellStatus.NO_DATA)
+FLAT_STATUSES = (
+    CellStatus.FULL,
+    CellStatus.PARTIAL,
+    CellStatus.UNCOVERED,
+    CellStatus.SPECIALTY_MISMATCH,
+    CellStatus.NO_DATA,
+)
 _COVERING = frozenset({CellStatus.COVERED, CellStatus.FULL})
+_NO_DATES: Mapping[date, str] = MappingProxyType({})
 
 
 def gap_severity(status: CellStatus, mandatory: bool) -> Severity | None:
-    """The severity of a critical gap, or None when the cell is not one."""
+    """The severity of a critical gap, or None when the cell is not one (`NO_DATA` never is)."""
     if status is CellStatus.SPECIALTY_MISMATCH:
         return Severity.ERROR if mandatory else Severity.WARNING
     if status is CellStatus.UNCOVERED and mandatory:
         return Severity.ERROR
     return None
+
+
+def no_data_status(status: CellStatus) -> CellStatus:
+    """A cell's status on a date without Amion data: covered (by manual assignments) stays, else NO_DATA."""
+    return status if status in _COVERING else CellStatus.NO_DATA
 
 
 @dataclass(frozen=True)
@@ -123,17 +142,53 @@ class Gap(NamedTuple):
 StatusCounts = dict[CellStatus, int]
 
 
+class UnknownMonth(NamedTuple):
+    """The dates of one month (within the period) without Amion data, why, and how many cells are NO_DATA."""
+
+    month: str  # "2026-11"
+    reason: str
+    start: date
+    end: date
+    cells: int
+
+
+def unknown_months(cells: Sequence[Cell], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
+    """`no_data` grouped by month and reason, in date order."""
+    per_date = Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA)
+    groups: dict[tuple[str, str], list[date]] = {}
+    for day in sorted(no_data):
+        groups.setdefault((month_key(day), no_data[day]), []).append(day)
+    return tuple(
+        UnknownMonth(month, reason, days[0], days[-1], sum(per_date[d] for d in days))
+        for (month, reason), days in groups.items()
+    )
+
+
 @dataclass(frozen=True)
 class Summary:
     total: int
     by_status: StatusCounts  # every status of the layout, zeros included
-    coverage_ratio: float  # COVERED (or FULL) / total; 1.0 when there are no cells
+    coverage_ratio: float  # COVERED (or FULL) / known cells; 0.0 when none is known, 1.0 when there are no cells
     by_hospital: dict[str, StatusCounts]
     by_role: dict[str, StatusCounts]
     critical_gaps: tuple[Gap, ...]  # by date, then in cell order
+    unknown: tuple[UnknownMonth, ...] = ()  # the months with dates without Amion data
+
+    @property
+    def unknown_cells(self) -> int:
+        return self.by_status.get(CellStatus.NO_DATA, 0)
+
+    @property
+    def known_cells(self) -> int:
+        return self.total - self.unknown_cells
 
     @classmethod
-    def of(cls, cells: Sequence[Cell], statuses: Sequence[CellStatus] = TEMPLATE_STATUSES) -> "Summary":
+    def of(
+        cls,
+        cells: Sequence[Cell],
+        statuses: Sequence[CellStatus] = TEMPLATE_STATUSES,
+        no_data: Mapping[date, str] = _NO_DATES,
+    ) -> "Summary":
         def zero() -> StatusCounts:
             return dict.fromkeys(statuses, 0)
 
@@ -153,14 +208,16 @@ class Summary:
         ]
         gaps.sort(key=lambda gap: gap.schedule_date)
         total = len(cells)
+        known = total - by_status.get(CellStatus.NO_DATA, 0)
         covered = sum(n for status, n in by_status.items() if status in _COVERING)
         return cls(
             total=total,
             by_status=by_status,
-            coverage_ratio=covered / total if total else 1.0,
+            coverage_ratio=covered / known if known else 0.0 if total else 1.0,
             by_hospital=by_hospital,
             by_role=by_role,
             critical_gaps=tuple(gaps),
+            unknown=unknown_months(cells, no_data),
         )
 
     def gaps_by_date(self) -> dict[date, list[Gap]]:
@@ -179,6 +236,11 @@ class Summary:
             "total": self.total,
             "by_status": counts(self.by_status),
             "coverage_ratio": self.coverage_ratio,
+            "known_cells": self.known_cells,
+            "unknown_cells": self.unknown_cells,
+            "unknown_months": [
+                u._asdict() | {"start": u.start.isoformat(), "end": u.end.isoformat()} for u in self.unknown
+            ],
             "by_hospital": {hospital: counts(c) for hospital, c in self.by_hospital.items()},
             "by_role": {role: counts(c) for role, c in self.by_role.items()},
             "critical_gaps_total": len(self.critical_gaps),
@@ -473,11 +535,14 @@ def calculate(
     holidays: Collection[date] = (),
     specialty_overrides: Mapping[str, WorklistSpecialty] = _NO_OVERRIDES,
     tz: ZoneInfo = DEFAULT_TZ,
+    no_data: Mapping[date, str] = _NO_DATES,
 ) -> CoverageResult:
     """Every (date, applying window, worklist) from `start` to `end` (both included) with its status.
 
-    Cells come by date, then in template window order, then in sheet row order.
+    `no_data`: the dates without Amion data, with why. Cells come by date, then in template window order,
+    then in sheet row order.
     """
+    no_data = {day: why for day, why in no_data.items() if start <= day <= end}
     by_date, findings = assignments_by_date(assignments, people, start, end)
     role_windows = _role_windows(windows)
     check_midc = any(w.category is Category.MID for w in windows)
@@ -493,6 +558,7 @@ def calculate(
     for day in dates_between(start, end):
         todays = by_date.get(day, [])
         kind = day_type(day, holidays)
+        unknown = day in no_data
         written = written_roles(todays)
         effective = {category: effective_roles(category, todays, people) for category in Category}
         for window, responsibilities in marks:
@@ -506,10 +572,14 @@ def calculate(
                 status = status_of.get((responsible, specialty))
                 if status is None:
                     status = status_of[(responsible, specialty)] = _status(responsible, specialty, people)
+                if unknown:
+                    status = no_data_status(status)
                 cells.append(Cell(day, window.sheet, worklist, hospital, role, responsible, status))
-        findings.extend(day_checks(day, todays, people, kind, _role_hours(role_windows[kind], day, tz), check_midc, tz))
+        hours = _role_hours(role_windows[kind], day, tz)
+        findings.extend(day_checks(day, todays, people, kind, hours, check_midc and not unknown, tz))
 
-    return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=Summary.of(cells))
+    summary = Summary.of(cells, no_data=no_data)
+    return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=summary)
 
 
 __all__ = [
@@ -523,6 +593,7 @@ __all__ = [
     "Person",
     "Specialty",
     "Summary",
+    "UnknownMonth",
     "WorklistSpecialty",
     "assignments_by_date",
     "calculate",
@@ -530,6 +601,7 @@ __all__ = [
     "day_checks",
     "effective_roles",
     "gap_severity",
+    "no_data_status",
     "window_interval",
     "worklist_specialties",
     "worklist_specialty",

@@ -1,6 +1,7 @@
 """Reads what a coverage calculation needs and writes its result: a fixed number of statements whatever the
-period's length (five reads for the template layout, four for the flat one; two writes, all the cells in one
-`INSERT ... SELECT`)."""
+period's length (six reads for the template layout, five for the flat one; two writes, all the cells in one
+`INSERT ... SELECT`). One of the reads is the version's scrape batches, which say which dates have Amion data
+(`services/coverage/amion_data.py`)."""
 
 import json
 import uuid
@@ -11,14 +12,17 @@ from datetime import date
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.flat_rules import FlatShift
 from services.coverage.rules import Assignment, CoverageResult, Person, Specialty, WorklistSpecialty
-from shared.contracts import CoverageGap, CoverageSummary, Period
+from shared.contracts import CoverageGap, CoverageSummary, Period, UnknownMonth
+from shared.coverage_text import coverage_sentence
 from shared.db.models import Assignment as AssignmentRow
 from shared.db.models import (
     CoverageCalculation,
     HospitalGroup,
     ScheduleVersion,
+    ScrapeBatch,
     ShiftInstance,
     TemplateResponsibility,
     TemplateWindow,
@@ -37,6 +41,7 @@ class VersionInputs:
     flat_shifts: list[FlatShift]  # flat layout
     assignments: list[Assignment]
     people: dict[int, Person]
+    amion: AmionData  # the applied scrape batch and the dates without Amion data
 
     @property
     def flat(self) -> bool:
@@ -101,6 +106,23 @@ def _flat_shifts(session: Session, version_id: uuid.UUID) -> list[FlatShift]:
     ]
 
 
+def _amion_data(session: Session, version: ScheduleVersion) -> AmionData:
+    batches = [
+        Batch(*row)
+        for row in session.execute(
+            select(
+                ScrapeBatch.id,
+                ScrapeBatch.state,
+                ScrapeBatch.months,
+                ScrapeBatch.findings,
+                ScrapeBatch.created_at,
+                ScrapeBatch.finished_at,
+            ).where(ScrapeBatch.version_id == version.id)
+        )
+    ]
+    return amion_data(batches, version.period_start, version.period_end)
+
+
 def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None:
     version = session.get(ScheduleVersion, version_id)
     if version is None:
@@ -135,6 +157,7 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
         flat_shifts=_flat_shifts(session, version_id) if flat else [],
         assignments=assignments,
         people=people,
+        amion=_amion_data(session, version),
     )
 
 
@@ -157,6 +180,10 @@ def summary_contract(result: CoverageResult) -> CoverageSummary:
         by_hospital=s["by_hospital"],
         by_role=s["by_role"],
         critical_gaps=s["critical_gaps_total"],
+        known_cells=s["known_cells"],
+        unknown_cells=s["unknown_cells"],
+        unknown_months=[UnknownMonth.model_validate(m) for m in s["unknown_months"]],
+        text=coverage_sentence(s),
     )
 
 
@@ -194,6 +221,7 @@ def store_calculation(
         insert(CoverageCalculation).values(
             id=calculation_id,
             version_id=inputs.version.id,
+            scrape_batch_id=inputs.amion.batch_id,
             summary=result.summary.to_dict(),
             findings=[f.model_dump(mode="json") for f in result.findings],
         )

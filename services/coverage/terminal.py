@@ -4,6 +4,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.coverage_text import coverage_sentence, unknown_months
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "  ") -> str:
     """Left-aligned columns; numbers right-aligned."""
@@ -39,10 +41,14 @@ def print_summary(calc: Mapping[str, Any], gap_limit: int | None = 10, day: str 
     statuses = list(s["by_status"])
     print(f"coverage of version {calc['version_id']} (calculation {calc['calculation_id']})")
     print(f"  {calc['layout']} layout, period {calc['period']['start']} .. {calc['period']['end']}")
-    print(
-        f"  cells {s['total']}  coverage {s['coverage_ratio']:.1%}  "
-        + "  ".join(f"{k} {v}" for k, v in s["by_status"].items())
-    )
+    print(f"  {coverage_sentence(s)}")
+    print("  " + "  ".join(f"{k} {v}" for k, v in s["by_status"].items()))
+    months = unknown_months(s)
+    if months:
+        print()
+        print("  without Amion data:")
+        rows = [[m["month"], f"{m['start']} .. {m['end']}", m["cells"], m["reason"]] for m in months]
+        print(table(["month", "dates", "cells", "reason"], rows, indent="    "))
     print()
     print(_counts("hospital", s["by_hospital"], statuses))
     print()

@@ -217,6 +217,12 @@ def cmd_versions_show(args: argparse.Namespace) -> int:
         f"layout {view['layout']}  workflow {view['workflow_id']}"
     )
     print(f"{view['shift_instances']} shift instances, {view['assignments']} assignments")
+    coverage = view["coverage"]
+    if coverage is None:
+        print("coverage: not calculated")
+    else:
+        print(f"coverage: {coverage['text']}; {coverage['critical_gaps']} critical gaps "
+              f"(calculation {coverage['calculation_id']})")  # fmt: skip
     for f in view["findings"]:
         print(f"  {f['severity']:<7} {f['code']}: {f['text']}" + (f" [{f['location']}]" if f.get("location") else ""))
     print("history:")

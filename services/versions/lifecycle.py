@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.contracts import Period, VersionArchived, VersionPromoted
+from shared.coverage_text import unknown_months, unknown_reasons
 from shared.db.models import AuditRecord, CoverageCalculation, CoverageCell, HospitalGroup, ScheduleVersion
 from shared.messaging import outbox
 
@@ -44,20 +45,25 @@ def _locked_version(session: Session, version_id: uuid.UUID) -> ScheduleVersion:
 
 
 def blockers(session: Session, version: ScheduleVersion) -> list[str]:
-    """Why this version should not go to production: import errors, missing coverage, critical gaps."""
+    """Why this version should not go to production: import errors, missing coverage, dates without Amion
+    data, critical gaps."""
     found = []
     errors = [f for f in version.findings if f.get("severity") == "ERROR"]
     if errors:
         found.append(f"its import has {len(errors)} error(s)")
-    latest = session.scalars(
-        select(CoverageCalculation.id)
+    row = session.execute(
+        select(CoverageCalculation.id, CoverageCalculation.summary)
         .where(CoverageCalculation.version_id == version.id)
         .order_by(CoverageCalculation.created_at.desc())
         .limit(1)
     ).first()
-    if latest is None:
+    if row is None:
         found.append("no coverage has been calculated for it")
     else:
+        latest, summary = row
+        months = unknown_months(summary)
+        if months:
+            found.append(f"dates of its period have no Amion data ({unknown_reasons(months)})")
         gaps = session.scalar(
             select(func.count()).where(
                 CoverageCell.calculation_id == latest,

@@ -6,9 +6,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.coverage_text import coverage_sentence, unknown_months
 from shared.db.models import (
     Assignment,
     AuditRecord,
+    CoverageCalculation,
     HospitalGroup,
     ScheduleVersion,
     ShiftInstance,
@@ -118,6 +120,22 @@ def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | No
         .where(AuditRecord.entity == "schedule_version", AuditRecord.entity_id == str(version_id))
         .order_by(AuditRecord.at, AuditRecord.id)
     ).all()
+    latest = session.execute(
+        select(CoverageCalculation.id, CoverageCalculation.created_at, CoverageCalculation.summary)
+        .where(CoverageCalculation.version_id == version_id)
+        .order_by(CoverageCalculation.created_at.desc())
+        .limit(1)
+    ).first()
+    coverage = None
+    if latest is not None:
+        calculation_id, calculated_at, summary = latest
+        coverage = {
+            "calculation_id": str(calculation_id),
+            "created_at": calculated_at.isoformat(),
+            "text": coverage_sentence(summary),
+            "critical_gaps": summary["critical_gaps_total"],
+            "unknown_months": unknown_months(summary),
+        }
     return {
         "version_id": str(version.id),
         "group": group_name,
@@ -131,6 +149,7 @@ def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | No
         "shift_instances": session.scalar(select(func.count()).where(ShiftInstance.version_id == version_id)),
         "assignments": session.scalar(select(func.count()).where(Assignment.version_id == version_id)),
         "findings": version.findings,
+        "coverage": coverage,
         "audit": [
             {
                 "at": a.at.isoformat(), "actor": a.actor, "action": a.action, "from": a.from_state,

@@ -165,13 +165,16 @@ class Pipeline:
 
 
 @contextmanager
-def running_pipeline(services: Services, work: Path, replicas: int = 1, **settings: str) -> Iterator[Pipeline]:
-    """The fake Amion and `replicas` processes of each of the four workers on `services`, with extra SCHEDCU_
-    settings. Replicas after the first are named `<worker>#<n>`."""
+def running_pipeline(
+    services: Services, work: Path, replicas: int = 1, months: tuple[date, ...] = (MONTH,), **settings: str
+) -> Iterator[Pipeline]:
+    """The fake Amion (the demo truth of `months`) and `replicas` processes of each of the four workers on
+    `services`, with extra SCHEDCU_ settings. Replicas after the first are named `<worker>#<n>`."""
     log_dir = work / "logs"
     log_dir.mkdir()
     truth_file = work / "truth.yaml"
-    truth_file.write_text(yaml.safe_dump(truth(MONTH, AMION_PASSWORD)), encoding="utf-8")
+    assignments = [a for month in months for a in truth(month, AMION_PASSWORD)["assignments"]]
+    truth_file.write_text(yaml.safe_dump({"password": AMION_PASSWORD, "assignments": assignments}), encoding="utf-8")
     with Session(services.engine) as session, session.begin():
         reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
 

@@ -152,7 +152,7 @@ def test_scrape_through_every_transient_fault_stores_the_truth_and_reparse_rebui
     assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
     version_id = ids.version_id_for(workflow_id)
     ((batch_id, state, months),) = _batches(pipeline, version_id)
-    assert (state, months) == ("COMPLETE", {"2026-03": "OK"})
+    assert (state, months) == ("COMPLETE", {"2026-03": {"outcome": "OK"}})
     truth = _truth(pipeline, *MARCH)
     assert len(truth) > 100
     assert _stored(pipeline, version_id) == truth
@@ -202,7 +202,7 @@ def test_batch_is_pending_while_fetching_and_partial_when_a_month_fails(pipeline
     # April is missing: the workflow completes, with warnings
     assert pipeline.wait_terminal(workflow_id) == "COMPLETED_WITH_WARNINGS"
     ((batch_id, state, months),) = _batches(pipeline, version_id)
-    assert (state, months) == ("PARTIAL", {"2026-03": "OK", "2026-04": "ERROR"})
+    assert (state, months["2026-03"], months["2026-04"]["outcome"]) == ("PARTIAL", {"outcome": "OK"}, "ERROR")
     assert _stored(pipeline, version_id) == _truth(pipeline, *MARCH)
     ((findings,),) = pipeline.query("SELECT findings FROM scrape_batches WHERE id = :b", b=batch_id)
     assert [(f["code"], f["location"]) for f in findings if f["severity"] == "ERROR"] == [
@@ -221,7 +221,10 @@ def test_every_month_failing_fails_the_scrape_and_coverage_still_runs(pipeline: 
     ]  # fmt: skip
     version_id = ids.version_id_for(workflow_id)
     batches = _batches(pipeline, version_id)
-    assert batches and all((state, months) == ("FAILED", {"2026-05": "ERROR"}) for _, state, months in batches)
+    assert batches and all(
+        (state, list(months), months["2026-05"]["outcome"]) == ("FAILED", ["2026-05"], "ERROR")
+        for _, state, months in batches
+    )
     assert _stored(pipeline, version_id) == []
     assert pipeline.query("SELECT count(*) FROM coverage_calculations WHERE version_id = :v", v=version_id) == [(1,)]
 

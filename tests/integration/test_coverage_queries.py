@@ -7,7 +7,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from services.ods_importer.sample_template import sample_template
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
-from shared.db.models import Assignment, Person
+from shared.db.models import Assignment, Person, ScrapeBatch
 from shared.db.statements import recorded
 from shared.findings import has_errors
 from shared.schedule_days import dates_between
@@ -43,11 +43,25 @@ def roster_ids(session: Session) -> list[int]:
     return [by_email[p["email"]] for p in ROSTER]
 
 
+def complete_scrape(session: Session, version_id: uuid.UUID, start: date, end: date) -> uuid.UUID:
+    """A COMPLETE scrape batch of the version with every month of the period OK: every date has Amion data."""
+    batch_id = uuid.uuid4()
+    months = {f"{d.year:04d}-{d.month:02d}": {"outcome": "OK"} for d in dates_between(start, end)}
+    session.execute(
+        insert(ScrapeBatch).values(
+            id=batch_id, version_id=version_id, workflow_id=uuid.uuid4(), account="test", state="COMPLETE",
+            months=months, findings=[], finished_at=func.now(),
+        )
+    )  # fmt: skip
+    return batch_id
+
+
 def assign_every_date(session: Session, version_id: uuid.UUID, start: date, end: date) -> int:
-    """ON1, ON2, MidC, MidL and Mid3 on every date; who is on depends on the weekday only, so every
-    Saturday (DST ones included) has the same people. A BODY_ONLY person is on ON1 on Tuesdays and
-    Saturdays, on ON2 on Mondays and on MidC or MidL on Wednesdays and Thursdays: the Body sheets apply."""
+    """ON1, ON2, MidC, MidL and Mid3 on every date, from a complete scrape; who is on depends on the weekday
+    only, so every Saturday (DST ones included) has the same people. A BODY_ONLY person is on ON1 on Tuesdays
+    and Saturdays, on ON2 on Mondays and on MidC or MidL on Wednesdays and Thursdays: the Body sheets apply."""
     people = roster_ids(session)
+    batch_id = complete_scrape(session, version_id, start, end)
     rows = [
         {
             "version_id": version_id,
@@ -55,6 +69,7 @@ def assign_every_date(session: Session, version_id: uuid.UUID, start: date, end:
             "role": role,
             "person_id": people[(day.weekday() * 5 + i) % len(people)],
             "source": "AMION",
+            "scrape_batch_id": batch_id,
         }
         for day in dates_between(start, end)
         for i, role in enumerate(ROLES)
@@ -135,8 +150,9 @@ def test_statements_are_the_same_for_a_week_and_a_year(services: Services, layou
     year_statements, year_result = calculate_counting(services.engine, year)
 
     assert len(week_statements) == len(year_statements) <= 8
-    # the version, its windows and responsibilities (or its flat shifts), assignments, people; two inserts
-    reads = ["SELECT"] * (5 if layout == "TEMPLATE" else 4)
+    # the version, assignments, people, its windows and responsibilities (or its flat shifts), its scrape
+    # batches; two inserts
+    reads = ["SELECT"] * (6 if layout == "TEMPLATE" else 5)
     assert kinds(year_statements) == [
         *reads,
         "INSERT INTO coverage_calculations",

@@ -10,6 +10,7 @@ from shared.roles import MID_C, ON1, ON2
 
 NY = ZoneInfo("America/New_York")
 FULL, PARTIAL, U, M = CellStatus.FULL, CellStatus.PARTIAL, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH
+ND = CellStatus.NO_DATA
 BODY, NEURO = WorklistSpecialty.BODY, WorklistSpecialty.NEURO
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
@@ -76,10 +77,13 @@ def test_full_partial_uncovered_by_distinct_people_against_desired_coverage() ->
     ]
     s = result.summary
     assert (s.total, s.coverage_ratio) == (3, 1 / 3)
-    assert s.by_status == {FULL: 1, PARTIAL: 1, U: 1, M: 0}
-    assert s.by_hospital == {"CPMC": {FULL: 1, PARTIAL: 1, U: 0, M: 0}, "Allen": {FULL: 0, PARTIAL: 0, U: 1, M: 0}}
+    assert s.by_status == {FULL: 1, PARTIAL: 1, U: 1, M: 0, ND: 0}
+    assert s.by_hospital == {
+        "CPMC": {FULL: 1, PARTIAL: 1, U: 0, M: 0, ND: 0},
+        "Allen": {FULL: 0, PARTIAL: 0, U: 1, M: 0, ND: 0},
+    }
     assert s.critical_gaps == (Gap(MON, "MidC 17:00-23:00", "Allen US", MID_C, U, ERROR),)
-    assert s.to_dict()["by_status"] == {"FULL": 1, "PARTIAL": 1, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 0}
+    assert s.to_dict()["by_status"] == {"FULL": 1, "PARTIAL": 1, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 0, "NO_DATA": 0}
 
 
 def test_specialty_constraint_is_checked_per_person() -> None:
@@ -161,7 +165,7 @@ def test_empty_amion_month_flat_everything_uncovered() -> None:
     result = calculate_flat(shifts, june[0], june[-1], [], PEOPLE, NY)
     assert len(result.cells) == 60
     assert {c.status for c in result.cells} == {U}
-    assert result.summary.by_status == {FULL: 0, PARTIAL: 0, U: 60, M: 0}
+    assert result.summary.by_status == {FULL: 0, PARTIAL: 0, U: 60, M: 0, ND: 0}
     assert result.summary.coverage_ratio == 0.0
     assert len(result.summary.critical_gaps) == 60
     assert result.findings == ()  # no Mid shift in this layout: no MISSING_MIDC

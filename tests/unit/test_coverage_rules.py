@@ -26,6 +26,7 @@ from shared.settings import Settings
 from shared.template_model import Category, Responsibility, Variant, Window
 
 C, U, M = CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH
+ND = CellStatus.NO_DATA
 ERROR = Severity.ERROR
 
 MON = date(2024, 6, 3)
@@ -240,7 +241,7 @@ def test_empty_amion_month_everything_uncovered() -> None:
     assert {c.status for c in result.cells} == {U}
     assert all(c.people == () and c.mandatory for c in result.cells)
     assert result.summary.total == 180
-    assert result.summary.by_status == {C: 0, U: 180, M: 0}
+    assert result.summary.by_status == {C: 0, U: 180, M: 0, ND: 0}
     assert result.summary.coverage_ratio == 0.0
     assert len(result.summary.critical_gaps) == 180
     assert codes(result) == ["MISSING_MIDC"] * 20
@@ -385,7 +386,7 @@ def test_summary_numbers() -> None:
     )
     s = result.summary
     assert s.total == 8
-    assert s.by_status == {C: 4, U: 1, M: 3}
+    assert s.by_status == {C: 4, U: 1, M: 3, ND: 0}
     assert s.coverage_ratio == 0.5
     assert s.critical_gaps == (
         Gap(MON, "ON Weekday Body 1 am - 8 am", "CPMC CT Neuro", ON_NEURO, M, ERROR),
@@ -395,19 +396,22 @@ def test_summary_numbers() -> None:
     )
     expected = {
         "total": 8,
-        "by_status": {"COVERED": 4, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 3},
+        "by_status": {"COVERED": 4, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 3, "NO_DATA": 0},
         "coverage_ratio": 0.5,
+        "known_cells": 8,
+        "unknown_cells": 0,
+        "unknown_months": [],
         "by_hospital": {
-            "CPMC": {"COVERED": 3, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1},
-            "CHONY": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1},
-            "NYPLH": {"COVERED": 0, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 1},
+            "CPMC": {"COVERED": 3, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1, "NO_DATA": 0},
+            "CHONY": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1, "NO_DATA": 0},
+            "NYPLH": {"COVERED": 0, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 1, "NO_DATA": 0},
         },
         "by_role": {
-            "ON Neuro": {"COVERED": 0, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1},
-            "ON Body": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 0},
-            "ON1": {"COVERED": 2, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1},
-            "Mid3": {"COVERED": 0, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 1},
-            "ON2": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 0},
+            "ON Neuro": {"COVERED": 0, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1, "NO_DATA": 0},
+            "ON Body": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 0, "NO_DATA": 0},
+            "ON1": {"COVERED": 2, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 1, "NO_DATA": 0},
+            "Mid3": {"COVERED": 0, "UNCOVERED": 1, "SPECIALTY_MISMATCH": 1, "NO_DATA": 0},
+            "ON2": {"COVERED": 1, "UNCOVERED": 0, "SPECIALTY_MISMATCH": 0, "NO_DATA": 0},
         },
         "critical_gaps_total": 4,
         "critical_gaps_by_date": {

@@ -107,7 +107,7 @@ def test_report_is_self_contained_and_escapes_what_it_shows(page: str) -> None:
 def test_terminal_summary_lists_gaps_by_date_with_each_date_once(capsys: pytest.CaptureFixture[str]) -> None:
     print_summary(CALC)
     out = capsys.readouterr().out
-    assert "cells 5  coverage 40.0%  COVERED 2  UNCOVERED 2  SPECIALTY_MISMATCH 1" in out
+    assert "coverage 40.0 % of 5 cells\n  COVERED 2  UNCOVERED 2  SPECIALTY_MISMATCH 1\n" in out
     assert "findings: DOUBLE_BOOKED 1" in out
     gaps = out[out.index("critical gaps: 3 of 3") :].splitlines()[3:]
     assert [line.split()[:3] for line in gaps] == [
