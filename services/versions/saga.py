@@ -396,7 +396,12 @@ def on_coverage_calculated(event: CoverageCalculated, delivery: Delivery) -> Non
             f"calculation {event.calculation_id}: {s.cells} cells, ratio {s.coverage_ratio:.3f}, "
             f"{s.critical_gaps} critical gaps"
         )
-        return saga.machine.succeed(Phase.COVERAGE, event.attempt, now, [note(now, summary)])
+        missing = [
+            note(now, f"no Amion data for {m.month} ({m.start} to {m.end}, {m.cells} cells): {m.reason}",
+                 Severity.WARNING, "AMION_DATA_MISSING")
+            for m in s.unknown_months
+        ]  # fmt: skip
+        return saga.machine.succeed(Phase.COVERAGE, event.attempt, now, [note(now, summary), *missing])
 
     _on_result(event, Phase.COVERAGE, delivery, step)
 

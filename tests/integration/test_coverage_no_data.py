@@ -181,6 +181,14 @@ def refused_promotion(pipeline: Pipeline, version_id: uuid.UUID) -> str:
     return done.stderr
 
 
+def missing_data_warnings(pipeline: Pipeline, workflow_id: Any) -> list[str]:
+    """The workflow's warnings about dates without Amion data (recorded with the coverage phase)."""
+    ((messages,),) = pipeline.query(
+        "SELECT messages FROM workflow_phases WHERE workflow_id = :w AND phase = 'COVERAGE'", w=workflow_id
+    )
+    return [m["text"] for m in messages if m["code"] == "AMION_DATA_MISSING"]
+
+
 def test_wrong_password_leaves_every_date_unknown_not_uncovered(pipeline: Pipeline, tmp_path: Path) -> None:
     workflow_id, event = import_and_receive_coverage(pipeline, "wrong")
     version_id = ids.version_id_for(workflow_id)
@@ -188,6 +196,10 @@ def test_wrong_password_leaves_every_date_unknown_not_uncovered(pipeline: Pipeli
     assert pipeline.wait_terminal(workflow_id) == "COMPLETED_WITH_WARNINGS"
     summary = event["summary"]
     reason = "Amion refused the password of account 'wrong'"
+    assert [w.split(" (")[0] for w in missing_data_warnings(pipeline, workflow_id)] == [
+        "no Amion data for 2026-03", "no Amion data for 2026-04"
+    ]
+    assert all(reason in w for w in missing_data_warnings(pipeline, workflow_id))
     assert (summary["known_cells"], summary["critical_gaps"], event["critical_gaps"]) == (0, 0, [])
     assert summary["unknown_cells"] == summary["cells"] == summary["by_status"]["NO_DATA"] > 0
     assert [(m["month"], m["reason"], m["start"], m["end"]) for m in summary["unknown_months"]] == [
@@ -222,9 +234,9 @@ def test_a_month_answering_no_file_is_unknown_and_the_other_month_exact(
     workflow_id, event = import_and_receive_coverage(pipeline, "test")
     version_id = ids.version_id_for(workflow_id)
 
-    # COMPLETED_WITH_WARNINGS naming the month comes with the saga reading `unknown_months`; the scrape
-    # itself is COMPLETE (an empty month is no error), so this branch's saga ends plain COMPLETED.
-    assert pipeline.wait_terminal(workflow_id) in {"COMPLETED", "COMPLETED_WITH_WARNINGS"}
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED_WITH_WARNINGS"
+    (warning,) = missing_data_warnings(pipeline, workflow_id)
+    assert warning.startswith("no Amion data for 2026-04 (2026-04-01 to 2026-04-07") and NO_FILE in warning
     summary = event["summary"]
     march = sum(len(healthy[day]) for day in MARCH_DATES)
     unknown = summary["cells"] - march
@@ -264,6 +276,8 @@ def test_a_month_with_an_unrecognised_page_is_unknown_and_the_other_month_exact(
     version_id = ids.version_id_for(workflow_id)
 
     assert pipeline.wait_terminal(workflow_id) == "COMPLETED_WITH_WARNINGS"
+    (warning,) = missing_data_warnings(pipeline, workflow_id)
+    assert warning.startswith("no Amion data for 2026-04") and "not in a layout schedcu recognises" in warning
     (month,) = event["summary"]["unknown_months"]
     assert (month["month"], month["start"], month["end"]) == ("2026-04", "2026-04-01", "2026-04-07")
     assert "April 2026 is not in a layout schedcu recognises" in month["reason"]
