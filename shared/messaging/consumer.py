@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from shared.contracts import BY_ROUTING_KEY, Contract
 from shared.logs import MESSAGE_CONTEXT, MessageIds
 from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Failure, classify, describe
+from shared.messaging.outbox import WORKFLOW_HEADER
 from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, work_queue
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,8 @@ class MessageLogContext(BaseMiddleware):
         if isinstance(raw, IncomingMessage):
             traceparent = str((raw.headers or {}).get("traceparent") or "")
             trace_id = traceparent.split("-")[1] if traceparent.count("-") == 3 else None
-            MESSAGE_CONTEXT.set(MessageIds(message_id_of(raw), raw.correlation_id, trace_id))
+            workflow_id = (raw.headers or {}).get(WORKFLOW_HEADER)
+            MESSAGE_CONTEXT.set(MessageIds(message_id_of(raw), str(workflow_id) if workflow_id else None, trace_id))
         await super().on_receive()
 
 

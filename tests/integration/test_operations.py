@@ -65,14 +65,15 @@ def test_two_replicas_of_each_worker_complete_every_workflow_once(replicated: Pi
 
 
 def test_one_import_is_one_trace_across_all_four_workers(replicated: Pipeline, receiver: OtlpReceiver) -> None:
-    workflow_id = submit(replicated, f"traced-{uuid.uuid4()}")
+    request_id = f"traced-{uuid.uuid4()}"
+    workflow_id = submit(replicated, request_id)
     assert replicated.wait_terminal(workflow_id) == "COMPLETED"
 
     def trace_services() -> set[str] | None:
         mine = {
             s.trace_id
             for s in receiver.spans
-            if s.attributes.get("messaging.message.conversation_id") == str(workflow_id)
+            if s.attributes.get("messaging.message.conversation_id") == request_id
         }
         if len(mine) != 1:
             return None
