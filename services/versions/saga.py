@@ -289,8 +289,9 @@ def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_i
     existing = work.session.get(Workflow, workflow_id)
     assert existing is not None
     known = ImportRequested.model_validate(existing.request)
-    if request_fingerprint(known) != request_fingerprint(request):
-        changed = [k for k, v in request_fingerprint(request).items() if request_fingerprint(known)[k] != v]
+    before, now = request_fingerprint(known), request_fingerprint(request)
+    changed = [key for key in now if now[key] != before[key]]
+    if changed:
         log.warning("request id %s reused with a different %s", request.request_id, ", ".join(changed))
         work.publish(
             ImportRejected(
