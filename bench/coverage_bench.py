@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from schedcu.demo_data import ROSTER
 from schedcu.infra import ensure_database_exists
+from schedcu.sample_template import sample_template
 from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import load_inputs, store_calculation
 from services.ods_importer.expansion import expand
-from services.ods_importer.sample_template import sample_template
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period

@@ -1,4 +1,4 @@
-"""The `schedcu` command: core commands here, each service's own commands in `services/<service>/cli.py`."""
+"""The `schedcu` command: core commands here, the commands of each area in `schedcu/commands/<area>.py`."""
 
 import argparse
 import sys
@@ -7,10 +7,10 @@ from pathlib import Path
 import psycopg
 import sqlalchemy.exc
 
-from services.amion_scraper import cli as amion_cli
-from services.coverage import cli as coverage_cli
-from services.ods_importer import cli as ods_cli
-from services.versions import cli as versions_cli
+from schedcu.commands import amion as amion_cli
+from schedcu.commands import coverage as coverage_cli
+from schedcu.commands import ods as ods_cli
+from schedcu.commands import versions as versions_cli
 from shared import logs
 from shared.settings import get_settings
 

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schedcu.queries.coverage import cells as stored_cells
 from services.coverage.calculation import CalculationOptions, compute
-from services.coverage.queries import cells as stored_cells
 from services.coverage.store import load_inputs
 from shared.db.models import (
     Assignment,

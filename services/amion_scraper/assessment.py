@@ -19,8 +19,9 @@ from typing import Literal
 
 from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
 from shared.findings import Finding, Severity
+from shared.people import PersonRef
 
-from .matching import MatchedAssignment, PersonRef, map_roles, match_people
+from .matching import MatchedAssignment, map_roles, match_people
 from .pages import EMPTY_MONTH, is_empty_month, parse_page
 from .rows import AmionRow, month_key, month_label
 

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from shared.amion_data import MonthResult
 from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
 from shared.findings import Finding
+from shared.people import PersonRef
 from shared.settings import get_settings
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage
-from .matching import MatchedAssignment, PersonRef
+from .matching import MatchedAssignment
 
 
 def open_batch(

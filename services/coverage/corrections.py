@@ -24,8 +24,8 @@ from datetime import date
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from services.amion_scraper.matching import fold_name
 from shared.db.models import Assignment, AuditRecord, Person, ScheduleVersion
+from shared.people import fold_name
 from shared.roles import normalize_role
 
 MANUAL, OVERRIDE, AMION = "MANUAL", "OVERRIDE", "AMION"

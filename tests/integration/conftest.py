@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.infra import MissingService, ensure_database_exists, resolve
+from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
-from services.ods_importer.sample_template import sample_template
 from shared.db.migrate import upgrade
 from shared.messaging.topology import CONSUMERS
 

@@ -197,7 +197,8 @@ def test_wrong_password_leaves_every_date_unknown_not_uncovered(pipeline: Pipeli
     summary = event["summary"]
     reason = "Amion refused the password of account 'wrong'"
     assert [w.split(" (")[0] for w in missing_data_warnings(pipeline, workflow_id)] == [
-        "no Amion data for 2026-03", "no Amion data for 2026-04"
+        "no Amion data for 2026-03",
+        "no Amion data for 2026-04",
     ]
     assert all(reason in w for w in missing_data_warnings(pipeline, workflow_id))
     assert (summary["known_cells"], summary["critical_gaps"], event["critical_gaps"]) == (0, 0, [])

@@ -12,11 +12,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from schedcu.demo_data import ROSTER
+from schedcu.ods_writer import write_ods
+from schedcu.sample_template import sample_template
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.coverage.rules import CoverageResult
 from services.ods_importer.expansion import expand, expand_flat
-from services.ods_importer.ods_writer import write_ods
-from services.ods_importer.sample_template import sample_template
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period

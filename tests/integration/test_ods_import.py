@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from schedcu.ods_writer import write_ods
 from schedcu.processes import schedcu_command
 from services.ods_importer.ods_reader import ODS_MIMETYPE
-from services.ods_importer.ods_writer import write_ods
 from shared import ids
 from tests.integration import amqp_client
 from tests.integration.conftest import Pipeline, eventually

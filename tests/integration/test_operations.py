@@ -71,9 +71,7 @@ def test_one_import_is_one_trace_across_all_four_workers(replicated: Pipeline, r
 
     def trace_services() -> set[str] | None:
         mine = {
-            s.trace_id
-            for s in receiver.spans
-            if s.attributes.get("messaging.message.conversation_id") == request_id
+            s.trace_id for s in receiver.spans if s.attributes.get("messaging.message.conversation_id") == request_id
         }
         if len(mine) != 1:
             return None

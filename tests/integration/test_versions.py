@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from schedcu.diff import diff
 from schedcu.processes import schedcu_command
+from schedcu.queries.versions import version_rows
 from services.ods_importer.store import group_id
 from services.versions import lifecycle
-from services.versions.diff import diff
-from services.versions.queries import version_rows
 from shared import ids
 from shared.db.models import AuditRecord, CoverageCalculation, CoverageCell, ScheduleVersion, ShiftInstance
 from tests.integration import amqp_client

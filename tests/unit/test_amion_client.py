@@ -11,8 +11,8 @@ import httpx
 import pytest
 import yaml
 
+from schedcu.fake_amion import FakeAmion, load_truth
 from services.amion_scraper.client import AmionAuthError, AmionClient, Politeness, month_query
-from services.amion_scraper.fake_amion import FakeAmion, load_truth
 from services.amion_scraper.report import parse_report
 from services.amion_scraper.rows import months_of_period
 

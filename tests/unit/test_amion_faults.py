@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from schedcu.demo_data import ROSTER, truth
+from schedcu.fake_amion import FakeAmion, Truth, truth_from_dict
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.client import AmionAuthError, AmionClient, Politeness, Source
-from services.amion_scraper.fake_amion import FakeAmion, Truth, truth_from_dict
-from services.amion_scraper.matching import PersonRef
 from services.amion_scraper.report import ReportKind
 from services.amion_scraper.rows import months_of_period, split_label
+from shared.people import PersonRef
 from shared.roles import normalize_role
 
 PASSWORD = "fault pw"

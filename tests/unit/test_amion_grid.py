@@ -7,7 +7,7 @@ import pytest
 from lxml import html as lxml_html
 
 from schedcu.demo_data import truth
-from services.amion_scraper.fake_amion import truth_from_dict
+from schedcu.fake_amion import truth_from_dict
 from services.amion_scraper.grid import cell_entries, parse_grid, render_grid
 from services.amion_scraper.rows import AmionRow, split_label
 from shared.findings import Severity

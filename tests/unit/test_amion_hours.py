@@ -6,13 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schedcu.fake_amion import truth_from_dict
 from services.amion_scraper.assessment import MonthPage, assess
-from services.amion_scraper.fake_amion import truth_from_dict
 from services.amion_scraper.grid import render_grid
-from services.amion_scraper.matching import MatchedAssignment, PersonRef
+from services.amion_scraper.matching import MatchedAssignment
 from services.amion_scraper.pages import parse_page
 from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow, amion_interval, local_instant
+from shared.people import PersonRef
 
 NY = ZoneInfo("America/New_York")
 MARCH = date(2026, 3, 1)

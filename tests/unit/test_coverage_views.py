@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schedcu.coverage_page import render_page
+from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
-from services.coverage.report_html import render_report
-from services.coverage.terminal import print_summary, table
 from shared.db.models import Person
 
 SUMMARY = {
@@ -61,7 +61,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return render_report(CALC, CELLS, ZoneInfo("America/New_York"))
+    return render_page(CALC, CELLS, ZoneInfo("America/New_York"))
 
 
 def test_report_has_one_square_per_date_and_worklist_coloured_by_its_worst_window(page: str) -> None:

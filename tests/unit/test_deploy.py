@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from schedcu.cli import WORKERS
-from services.amion_scraper.fake_amion import load_truth
+from schedcu.fake_amion import load_truth
 from shared.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schedcu.sample_template import sample_template
 from services.ods_importer.expansion import ShiftInstance, expand, validate_period
-from services.ods_importer.sample_template import sample_template
 from services.ods_importer.workbook import parse_workbook
 from shared.schedule_days import DayType
 from shared.template_model import Category, Responsibility, Variant, Window

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.ods_importer.ods_writer import write_ods
+from schedcu.ods_writer import write_ods
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
 needs_real = pytest.mark.skipif(not REAL_TEMPLATE.exists(), reason="shared data not available")

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schedcu.ods_writer import Cell, write_ods
 from services.ods_importer.expansion import ShiftInstance, expand_flat
 from services.ods_importer.flat import FlatShift
 from services.ods_importer.ods_reader import Sheet
-from services.ods_importer.ods_writer import Cell, write_ods
 from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets, parse_workbook
 from shared.findings import Severity
 

@@ -6,10 +6,10 @@ from datetime import date, datetime, time
 
 import pytest
 
+from schedcu.ods_writer import write_ods
+from schedcu.sample_template import sample_template
 from services.ods_importer.expansion import ShiftInstance
 from services.ods_importer.handlers import prepare
-from services.ods_importer.ods_writer import write_ods
-from services.ods_importer.sample_template import sample_template
 from services.ods_importer.workbook import Layout
 from shared.contracts import ImportTemplate, Period, TemplateSource
 from shared.findings import Severity

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from schedcu.ods_writer import write_ods
 from services.ods_importer.ods_reader import (
     DEFAULT_LIMITS,
     ODS_MIMETYPE,
@@ -17,7 +18,6 @@ from services.ods_importer.ods_reader import (
     _GuardedReader,
     iter_sheets,
 )
-from services.ods_importer.ods_writer import write_ods
 from shared.findings import Severity
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"

@@ -1,4 +1,5 @@
-"""The coverage report: one self-contained HTML page (inline CSS and script, no external request).
+"""The coverage page (`schedcu coverage report VERSION --out FILE.html`): one self-contained HTML page
+(inline CSS and script, no external request).
 
 The summary sentence; when some dates have no Amion data, a banner naming their months and why. A calendar
 heat map per month (worklists down, dates across), one cell per (date, worklist) that has coverage cells,
@@ -267,7 +268,7 @@ def _findings(findings: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def render_report(
+def render_page(
     calc: Mapping[str, Any], cells: Sequence[Mapping[str, Any]], tz: ZoneInfo, holidays: Collection[date] = ()
 ) -> str:
     """`calc` as `queries.latest_calculation` gives it; `cells` as `queries.cells` gives them; times in `tz`."""

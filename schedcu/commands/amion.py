@@ -14,7 +14,7 @@ MAX_PAGE_FILE_BYTES = 5_000_000
 
 
 def cmd_fake_amion(args: argparse.Namespace) -> int:
-    from services.amion_scraper.fake_amion import serve
+    from schedcu.fake_amion import serve
 
     serve(args.port, Path(args.truth), host=args.host)
     return 0
@@ -80,7 +80,7 @@ def cmd_amion_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_amion_reparse(args: argparse.Namespace) -> int:
-    from services.amion_scraper.replay import ReplayError, reparse
+    from schedcu.amion_replay import ReplayError, reparse
     from shared.db.session import transaction
     from shared.settings import get_settings
 

@@ -8,7 +8,7 @@ from shared.cli_support import Subparsers
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from services.ods_importer.report import render_text, workbook_view
+    from schedcu.ods_check import render_text, workbook_view
     from services.ods_importer.workbook import parse_workbook, reader_limits
     from shared.settings import get_settings
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from services.coverage.terminal import print_cells, print_summary
+from schedcu.terminal import print_cells, print_summary
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
 
@@ -23,7 +23,7 @@ def _actor() -> str:
 
 
 def cmd_coverage_show(args: argparse.Namespace) -> int:
-    from services.coverage.queries import cells, latest_calculation
+    from schedcu.queries.coverage import cells, latest_calculation
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -45,8 +45,8 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage_report(args: argparse.Namespace) -> int:
-    from services.coverage.queries import cells, latest_calculation
-    from services.coverage.report_html import render_report
+    from schedcu.coverage_page import render_page
+    from schedcu.queries.coverage import cells, latest_calculation
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -56,15 +56,15 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
         print(f"no coverage calculated for version {args.version}", file=sys.stderr)
         return 1
     settings = get_settings()
-    page = render_report(calc, all_cells, settings.tz, frozenset(settings.holidays))
+    page = render_page(calc, all_cells, settings.tz, frozenset(settings.holidays))
     Path(args.out).write_text(page, encoding="utf-8")
     print(f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps")
     return 0
 
 
 def cmd_coverage_recalc(args: argparse.Namespace) -> int:
+    from schedcu.queries.coverage import calculation_view
     from services.coverage.calculation import calculation_id_for
-    from services.coverage.queries import calculation_view
     from shared.contracts import CalculateCoverage
     from shared.db.models import ScheduleVersion
     from shared.db.session import transaction

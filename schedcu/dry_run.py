@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from schedcu.queries.coverage import latest_calculation
 from services.amion_scraper import store as amion_store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.handlers import ScrapeError, fetch
 from services.coverage.calculation import CalculationOptions, calculate_and_store
-from services.coverage.queries import latest_calculation
 from services.ods_importer.handlers import prepare
 from services.ods_importer.store import store_version
 from shared.contracts import ImportRequested, ImportTemplate, ScrapeAmion
@@ -83,7 +83,10 @@ def dry_run(request: ImportRequested, settings: Settings) -> DryRunReport:
     report.windows = len(prepared.parsed.windows)
     report.shifts_by_role = dict(Counter(s.role for s in prepared.shifts).most_common())
     scrape = ScrapeAmion(
-        **command.context(), attempt=1, version_id=version_id, amion_account=request.amion_account,
+        **command.context(),
+        attempt=1,
+        version_id=version_id,
+        amion_account=request.amion_account,
     )
     scraped = asyncio.run(_scrape(request, scrape, settings))
 

@@ -17,7 +17,7 @@ TERMINAL = {"COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"}
 
 
 def workflow(workflow_id: uuid.UUID) -> dict[str, Any] | None:
-    from services.versions.queries import workflow_view
+    from schedcu.queries.versions import workflow_view
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -44,7 +44,7 @@ def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from services.versions.submit import import_request, publish_request
+    from schedcu.submit import import_request, publish_request
     from shared import ids
     from shared.contracts import Period
 
@@ -78,8 +78,8 @@ def _print_findings(findings: Any) -> None:
 
 
 def print_dry_run(request: Any) -> int:
-    from services.coverage.terminal import print_summary
-    from services.versions.dry_run import dry_run
+    from schedcu.dry_run import dry_run
+    from schedcu.terminal import print_summary
 
     report = dry_run(request, get_settings())
     print("DRY RUN: the three phases ran and were rolled back; nothing was stored or published.")
@@ -130,7 +130,7 @@ def cmd_workflows_show(args: argparse.Namespace) -> int:
 
 
 def cmd_workflows_list(args: argparse.Namespace) -> int:
-    from services.versions.queries import workflow_rows
+    from schedcu.queries.versions import workflow_rows
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -181,7 +181,7 @@ def _actor() -> str:
 
 
 def cmd_versions_list(args: argparse.Namespace) -> int:
-    from services.versions.queries import version_rows
+    from schedcu.queries.versions import version_rows
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -197,7 +197,7 @@ def cmd_versions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_versions_show(args: argparse.Namespace) -> int:
-    from services.versions.queries import version_view
+    from schedcu.queries.versions import version_view
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -279,7 +279,7 @@ def cmd_versions_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_versions_diff(args: argparse.Namespace) -> int:
-    from services.versions.diff import diff
+    from schedcu.diff import diff
     from shared.db.session import transaction
 
     with transaction() as session:

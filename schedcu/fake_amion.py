@@ -49,9 +49,9 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .grid import render_grid
-from .report import ReportKind, render_report
-from .rows import MONTH_NAMES, AmionRow, row_json, split_label, squash
+from services.amion_scraper.grid import render_grid
+from services.amion_scraper.report import ReportKind, render_report
+from services.amion_scraper.rows import MONTH_NAMES, AmionRow, row_json, split_label, squash
 
 log = logging.getLogger(__name__)
 

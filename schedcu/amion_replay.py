@@ -5,12 +5,11 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from services.amion_scraper import store
+from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
+from services.amion_scraper.rows import months_of_period
 from shared.db.models import ScheduleVersion, ScrapeBatch
 from shared.settings import AmionAccount
-
-from . import store
-from .assessment import MonthPage, ScrapeOutcome, assess
-from .rows import months_of_period
 
 
 class ReplayError(Exception):
