@@ -1,4 +1,5 @@
-"""Comparing two schedule versions: shift instances, assignments and coverage cells added, removed, changed."""
+"""Comparing two schedule versions: shift instances, assignments (Amion's with the manual corrections) and
+coverage cells added, removed, changed."""
 
 import uuid
 from collections.abc import Hashable, Mapping
@@ -8,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.models import Assignment, CoverageCalculation, CoverageCell, Person, ShiftInstance, TemplateWindow
+from services.coverage import assignments as version_assignments
+from shared.db.models import CoverageCalculation, CoverageCell, Person, ShiftInstance, TemplateWindow
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ def shift_instances(session: Session, version_id: uuid.UUID) -> Keyed:
 
 
 def assignments(session: Session, version_id: uuid.UUID) -> Keyed:
+    effective = version_assignments.effective(version_id)
     rows = session.execute(
-        select(Assignment.schedule_date, Assignment.role, Person.email, Person.name, Assignment.source)
-        .join(Person, Person.id == Assignment.person_id)
-        .where(Assignment.version_id == version_id)
+        select(effective.c.schedule_date, effective.c.role, Person.email, Person.name, effective.c.source).join(
+            Person, Person.id == effective.c.person_id
+        )
     ).all()
     return {
         (r.schedule_date, r.role, r.email): {

@@ -4,9 +4,10 @@ violation.
 Per version (the latest coverage calculation against the rows it was computed from):
 - `cells`: recomputing coverage from the stored template, assignments and people gives exactly the stored
   cells: every shift instance's cells once, none other, with the same status and people;
-- `calculation_fresh`: the calculation is newer than every assignment of the version;
-- `assignments_match_batch`: the version's Amion assignments all come from its latest applied scrape batch
-  (COMPLETE or PARTIAL), which is the batch the calculation used; the other assignments are manual.
+- `calculation_fresh`: the calculation is newer than every assignment and manual correction of the version;
+- `assignments_match_batch`: the version's Amion assignments (`assignments`) all come from its latest applied
+  scrape batch (COMPLETE or PARTIAL), which is the batch the calculation used; manual corrections are in
+  `assignment_corrections` (services/coverage/assignments.py combines the two).
 Global (with `--all`):
 - `workflows_on_time`: no workflow is still running with a phase past its deadline (plus the sweep interval
   and a grace period), or with no phase running;
@@ -23,8 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schedcu.queries.coverage import cells as stored_cells
+from services.coverage import assignments
 from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import load_inputs
+from shared.db import version_state
 from shared.db.models import (
     Assignment,
     CoverageCalculation,
@@ -35,10 +38,9 @@ from shared.db.models import (
     WorkflowPhase,
 )
 from shared.settings import Settings
-from shared.states import PhaseState, WorkflowState
+from shared.states import APPLIED_BATCH_STATES, AssignmentSource, PhaseState, WorkflowState
 
 GRACE = timedelta(seconds=30)
-APPLIED_BATCH_STATES = ("COMPLETE", "PARTIAL")
 SHOWN_DIFFERENCES = 5
 
 
@@ -101,13 +103,13 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
     ).first()
     batch = session.scalars(
         select(ScrapeBatch)
-        .where(ScrapeBatch.version_id == version.id, ScrapeBatch.state.in_(APPLIED_BATCH_STATES))
+        .where(ScrapeBatch.version_id == version.id, ScrapeBatch.state.in_(sorted(APPLIED_BATCH_STATES)))
         .order_by(ScrapeBatch.finished_at.desc())
         .limit(1)
     ).first()
     sources = session.execute(
         select(Assignment.scrape_batch_id, func.count())
-        .where(Assignment.version_id == version.id, Assignment.source == "AMION")
+        .where(Assignment.version_id == version.id, Assignment.source == AssignmentSource.AMION)
         .group_by(Assignment.scrape_batch_id)
     ).all()
     applied = batch.id if batch is not None else None
@@ -126,7 +128,8 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
                       f"calculation {calculation.id} used batch {calculation.scrape_batch_id}, the assignments "
                       f"come from {applied}")
         )  # fmt: skip
-    newest = session.scalar(select(func.max(Assignment.created_at)).where(Assignment.version_id == version.id))
+    changes = assignments.newest_change(version.id)
+    newest = session.scalar(select(func.max(changes.c.created_at)))
     if newest is not None and newest > calculation.created_at:
         report.violations.append(
             Violation("calculation_fresh", subject,
@@ -184,7 +187,9 @@ def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = 
     now = session.scalar(select(func.now()))
     assert now is not None
     report = Report()
-    query = select(ScheduleVersion).where(ScheduleVersion.deleted_at.is_(None)).order_by(ScheduleVersion.created_at)
+    query = version_state.with_lifecycle(
+        select(ScheduleVersion).where(version_state.not_deleted()).order_by(ScheduleVersion.created_at)
+    )
     if version_id is not None:
         query = select(ScheduleVersion).where(ScheduleVersion.id == version_id)
     for version in session.scalars(query).all():

@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.db import version_state
 from shared.db.models import CoverageCalculation, CoverageCell, ScheduleVersion
 
 
-def _view(calc: CoverageCalculation, version: ScheduleVersion) -> dict[str, Any]:
+def _view(calc: CoverageCalculation, version: ScheduleVersion, state: str) -> dict[str, Any]:
     return {
         "calculation_id": str(calc.id),
         "version_id": str(version.id),
@@ -18,7 +19,7 @@ def _view(calc: CoverageCalculation, version: ScheduleVersion) -> dict[str, Any]
         "layout": version.layout,
         "period": {"start": version.period_start.isoformat(), "end": version.period_end.isoformat()},
         "template_name": version.template_name,
-        "version_state": version.state,
+        "version_state": state,
         "summary": calc.summary,
         "findings": calc.findings,
     }
@@ -26,8 +27,11 @@ def _view(calc: CoverageCalculation, version: ScheduleVersion) -> dict[str, Any]
 
 def latest_calculation(session: Session, version_id: uuid.UUID) -> dict[str, Any] | None:
     row = session.execute(
-        select(CoverageCalculation, ScheduleVersion)
-        .join(ScheduleVersion, ScheduleVersion.id == CoverageCalculation.version_id)
+        version_state.with_lifecycle(
+            select(CoverageCalculation, ScheduleVersion, version_state.state()).join(
+                ScheduleVersion, ScheduleVersion.id == CoverageCalculation.version_id
+            )
+        )
         .where(CoverageCalculation.version_id == version_id)
         .order_by(CoverageCalculation.created_at.desc())
         .limit(1)
@@ -37,9 +41,11 @@ def latest_calculation(session: Session, version_id: uuid.UUID) -> dict[str, Any
 
 def calculation_view(session: Session, calculation_id: uuid.UUID) -> dict[str, Any] | None:
     row = session.execute(
-        select(CoverageCalculation, ScheduleVersion)
-        .join(ScheduleVersion, ScheduleVersion.id == CoverageCalculation.version_id)
-        .where(CoverageCalculation.id == calculation_id)
+        version_state.with_lifecycle(
+            select(CoverageCalculation, ScheduleVersion, version_state.state()).join(
+                ScheduleVersion, ScheduleVersion.id == CoverageCalculation.version_id
+            )
+        ).where(CoverageCalculation.id == calculation_id)
     ).first()
     return _view(*row) if row is not None else None
 

@@ -6,14 +6,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.coverage import assignments
 from shared.coverage_text import coverage_sentence, unknown_months
+from shared.db import version_state
 from shared.db.models import (
-    Assignment,
     AuditRecord,
     CoverageCalculation,
     HospitalGroup,
     ScheduleVersion,
     ShiftInstance,
+    VersionLifecycle,
     Workflow,
     WorkflowPhase,
 )
@@ -82,39 +84,41 @@ def workflow_rows(session: Session, state: str | None = None, limit: int = 50) -
 
 
 def version_rows(session: Session, group: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-    query = (
-        select(ScheduleVersion, HospitalGroup.name)
+    query = version_state.with_lifecycle(
+        select(ScheduleVersion, HospitalGroup.name, version_state.state())
         .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
-        .where(ScheduleVersion.deleted_at.is_(None))
+        .where(version_state.not_deleted())
         .order_by(ScheduleVersion.period_start, ScheduleVersion.created_at)
     )
     if group:
         query = query.where(HospitalGroup.name == group)
     if state:
-        query = query.where(ScheduleVersion.state == state)
+        query = query.where(version_state.state() == state)
     return [
         {
             "version_id": str(v.id),
             "group": group_name,
-            "state": v.state,
+            "state": v_state,
             "layout": v.layout,
             "period": {"start": v.period_start.isoformat(), "end": v.period_end.isoformat()},
             "template": v.template_name,
             "created_at": v.created_at.isoformat(),
         }
-        for v, group_name in session.execute(query)
+        for v, group_name, v_state in session.execute(query)
     ]
 
 
 def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | None:
     found = session.execute(
-        select(ScheduleVersion, HospitalGroup.name)
-        .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
-        .where(ScheduleVersion.id == version_id)
+        version_state.with_lifecycle(
+            select(ScheduleVersion, HospitalGroup.name, version_state.state(), VersionLifecycle.deleted_at)
+            .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+            .where(ScheduleVersion.id == version_id)
+        )
     ).first()
     if found is None:
         return None
-    version, group_name = found
+    version, group_name, state, deleted_at = found
     audit = session.scalars(
         select(AuditRecord)
         .where(AuditRecord.entity == "schedule_version", AuditRecord.entity_id == str(version_id))
@@ -139,15 +143,15 @@ def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | No
     return {
         "version_id": str(version.id),
         "group": group_name,
-        "state": version.state,
-        "deleted_at": version.deleted_at.isoformat() if version.deleted_at else None,
+        "state": state,
+        "deleted_at": deleted_at.isoformat() if deleted_at else None,
         "layout": version.layout,
         "period": {"start": version.period_start.isoformat(), "end": version.period_end.isoformat()},
         "template": version.template_name,
         "template_sha256": version.template_sha256,
         "workflow_id": str(version.workflow_id),
         "shift_instances": session.scalar(select(func.count()).where(ShiftInstance.version_id == version_id)),
-        "assignments": session.scalar(select(func.count()).where(Assignment.version_id == version_id)),
+        "assignments": session.scalar(select(func.count()).select_from(assignments.effective(version_id))),
         "findings": version.findings,
         "coverage": coverage,
         "audit": [

@@ -40,7 +40,6 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from itertools import combinations
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -50,30 +49,8 @@ from shared.amion_data import month_key
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.schedule_days import DayType, dates_between, day_type
+from shared.states import CellStatus, Specialty, WorklistSpecialty
 from shared.template_model import Category, Variant, Window
-
-
-class Specialty(StrEnum):
-    """What a person may read."""
-
-    BODY_ONLY = "BODY_ONLY"
-    NEURO_ONLY = "NEURO_ONLY"
-    BOTH = "BOTH"
-
-
-class WorklistSpecialty(StrEnum):
-    BODY = "BODY"
-    NEURO = "NEURO"
-
-
-class CellStatus(StrEnum):
-    COVERED = "COVERED"  # template layout
-    FULL = "FULL"  # flat layout: desired coverage reached
-    PARTIAL = "PARTIAL"  # flat layout: some, not enough
-    UNCOVERED = "UNCOVERED"
-    SPECIALTY_MISMATCH = "SPECIALTY_MISMATCH"
-    NO_DATA = "NO_DATA"  # Amion delivered nothing usable for the date: unknown, not a gap
-
 
 TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH, CellStatus.NO_DATA)
 FLAT_STATUSES = (

@@ -1,4 +1,5 @@
-"""Writes a parsed template as a new STAGING schedule version, in the caller's transaction."""
+"""Writes a parsed template as a new schedule version, in the caller's transaction. A new version is STAGING: it
+has no `version_lifecycle` row yet (services/versions/lifecycle.py)."""
 
 import uuid
 from collections.abc import Sequence
@@ -11,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from services.ods_importer.expansion import ShiftInstance as PlannedShift
 from services.ods_importer.workbook import Layout
+from shared import audit
 from shared.contracts import Period
 from shared.db.models import (
-    AuditRecord,
     Base,
     Hospital,
     HospitalGroup,
@@ -60,7 +61,6 @@ def store_version(
             id=version_id,
             group_id=gid,
             workflow_id=workflow_id,
-            state="STAGING",
             period_start=period.start,
             period_end=period.end,
             template_name=template_name,
@@ -88,17 +88,16 @@ def store_version(
             "specialty_constraint": [s.specialty_constraint for s in shifts],
         },
     )
-    session.add(
-        AuditRecord(
-            actor=actor,
-            entity="schedule_version",
-            entity_id=str(version_id),
-            action="create",
-            from_state=None,
-            to_state="STAGING",
-            reason=f"imported {template_name} ({layout.value} layout) for {period.start}..{period.end}",
-            details={"workflow_id": str(workflow_id)},
-        )
+    audit.record(
+        session,
+        actor=actor,
+        entity="schedule_version",
+        entity_id=str(version_id),
+        action="create",
+        from_state=None,
+        to_state="STAGING",
+        reason=f"imported {template_name} ({layout.value} layout) for {period.start}..{period.end}",
+        details={"workflow_id": str(workflow_id)},
     )
 
 

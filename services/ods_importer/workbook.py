@@ -3,7 +3,6 @@ layout (one row per dated shift). Sheets are read one at a time and none is kept
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from services.ods_importer import flat
 from services.ods_importer.flat import FlatShift
@@ -12,12 +11,8 @@ from services.ods_importer.ods_reader import DEFAULT_LIMITS, OdsLimits, OdsReadE
 from services.ods_importer.template import invalid_sheet_name, parse_window_name, parse_window_sheet
 from shared.findings import Finding
 from shared.settings import Settings
+from shared.states import Layout
 from shared.template_model import Window
-
-
-class Layout(StrEnum):
-    TEMPLATE = "TEMPLATE"
-    FLAT = "FLAT"
 
 
 @dataclass(frozen=True)

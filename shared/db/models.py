@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -60,7 +61,6 @@ class ScheduleVersion(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id"))
     workflow_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    state: Mapped[str] = mapped_column(String(20), default="STAGING")
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     template_name: Mapped[str] = mapped_column(String(300))
@@ -68,6 +68,16 @@ class ScheduleVersion(Base):
     layout: Mapped[str] = mapped_column(String(10), default="TEMPLATE", server_default="TEMPLATE")  # TEMPLATE | FLAT
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _now()
+
+
+class VersionLifecycle(Base):
+    """A version's lifecycle state and soft deletion. A version without a row is STAGING and not deleted."""
+
+    __tablename__ = "version_lifecycle"
+    version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("schedule_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(20), default="STAGING")
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -153,6 +163,27 @@ class Assignment(Base):
     # the hours Amion gives the assignment; None for manual ones and rows without hours (the window's apply)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class AssignmentCorrection(Base):
+    """An operator's correction of a version's assignments (`schedcu assignments add|remove`): a person added
+    (`source` MANUAL or OVERRIDE, the reason in `note`), or one Amion assignment hidden (`hides_assignment_id`;
+    a later scrape stores new Amion rows, so the hidden person comes back if Amion still has them)."""
+
+    __tablename__ = "assignment_corrections"
+    __table_args__ = (
+        Index("ix_assignment_corrections_version_date", "version_id", "schedule_date"),
+        CheckConstraint("(source IS NULL) <> (hides_assignment_id IS NULL)", name="ck_assignment_corrections_kind"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    source: Mapped[str | None] = mapped_column(String(10))  # MANUAL | OVERRIDE; None for a hidden assignment
+    hides_assignment_id: Mapped[int | None] = mapped_column(BigInteger)  # an `assignments` row (Amion's)
+    note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
 
 

@@ -177,7 +177,11 @@ def check_report(dom: ReportDom, unknown_dates: set[str], months: list[str], rea
 def refused_promotion(pipeline: Pipeline, version_id: uuid.UUID) -> str:
     done = cli(pipeline, "versions", "promote", str(version_id))
     assert done.returncode == 1, done.stdout
-    assert pipeline.query("SELECT state FROM schedule_versions WHERE id = :v", v=version_id) == [("STAGING",)]
+    assert pipeline.query(
+        "SELECT coalesce(l.state, 'STAGING') FROM schedule_versions v "
+        "LEFT JOIN version_lifecycle l ON l.version_id = v.id WHERE v.id = :v",
+        v=version_id,
+    ) == [("STAGING",)]
     return done.stderr
 
 

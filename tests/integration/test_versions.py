@@ -18,7 +18,14 @@ from schedcu.queries.versions import version_rows
 from services.ods_importer.store import group_id
 from services.versions import lifecycle
 from shared import ids
-from shared.db.models import AuditRecord, CoverageCalculation, CoverageCell, ScheduleVersion, ShiftInstance
+from shared.db.models import (
+    AuditRecord,
+    CoverageCalculation,
+    CoverageCell,
+    ScheduleVersion,
+    ShiftInstance,
+    VersionLifecycle,
+)
 from tests.integration import amqp_client
 from tests.integration.conftest import Pipeline, Services
 
@@ -33,7 +40,7 @@ def new_version(
     with Session(services.engine) as session, session.begin():
         session.add(
             ScheduleVersion(
-                id=version_id, group_id=group_id(session, group), workflow_id=uuid.uuid4(), state="STAGING",
+                id=version_id, group_id=group_id(session, group), workflow_id=uuid.uuid4(),
                 period_start=start, period_end=end, template_name="t.ods", template_sha256="0" * 64, findings=[],
             )
         )  # fmt: skip
@@ -59,7 +66,8 @@ def run(services: Services, change: Callable[[Session], object]) -> object:
 
 def state(services: Services, version_id: uuid.UUID) -> str:
     with Session(services.engine) as session:
-        return session.get(ScheduleVersion, version_id).state
+        life = session.get(VersionLifecycle, version_id)
+        return "STAGING" if life is None else life.state
 
 
 def group() -> str:
@@ -183,8 +191,11 @@ def test_racing_promotions_leave_one_production_version_on_every_date(services: 
             lambda s, g=g: s.execute(
                 text(
                     "SELECT count(*) FROM schedule_versions a JOIN schedule_versions b ON a.group_id = b.group_id "
-                    "AND a.id < b.id JOIN hospital_groups g ON g.id = a.group_id WHERE g.name = :g "
-                    "AND a.state = 'PRODUCTION' AND b.state = 'PRODUCTION' "
+                    "AND a.id < b.id JOIN hospital_groups g ON g.id = a.group_id "
+                    "JOIN version_lifecycle la ON la.version_id = a.id "
+                    "JOIN version_lifecycle lb ON lb.version_id = b.id "
+                    "WHERE g.name = :g "
+                    "AND la.state = 'PRODUCTION' AND lb.state = 'PRODUCTION' "
                     "AND a.period_start <= b.period_end AND b.period_start <= a.period_end"
                 ),
                 {"g": g},
