@@ -10,6 +10,7 @@ from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.rows import months_of_period
 from shared.db.models import ScheduleVersion, ScrapeBatch
 from shared.settings import AmionAccount
+from shared.states import BatchState
 
 
 class ReplayError(Exception):
@@ -23,7 +24,7 @@ def reparse(session: Session, batch_id: uuid.UUID, accounts: Mapping[str, AmionA
     batch = session.get(ScrapeBatch, batch_id, with_for_update=True)
     if batch is None:
         raise ReplayError(f"no scrape batch {batch_id}")
-    if batch.state == "PENDING":
+    if batch.state == BatchState.PENDING:
         raise ReplayError(f"scrape batch {batch_id} is still PENDING: its pages are being fetched")
     account = accounts.get(batch.account)
     if account is None:

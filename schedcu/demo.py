@@ -26,6 +26,7 @@ from shared.contracts import Period
 from shared.db.migrate import upgrade
 from shared.db.session import transaction
 from shared.settings import get_settings
+from shared.states import WorkflowState
 
 DEMO_PASSWORD = "demo pass"  # the fake Amion's; a space, as real view passwords may have
 
@@ -113,4 +114,4 @@ def run_demo(month: str | None, workdir: Path) -> int:
             )
             print(f"the scheduler's report (open it in a browser): {report.resolve()}")
         print("stopping workers")
-    return 0 if view["state"] != "FAILED" else 1
+    return 0 if view["state"] != WorkflowState.FAILED else 1

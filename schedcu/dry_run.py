@@ -24,6 +24,7 @@ from shared.contracts import ImportRequested, ImportTemplate, ScrapeAmion
 from shared.db.session import engine
 from shared.findings import Finding, Severity
 from shared.settings import Settings
+from shared.states import BatchState
 
 
 @dataclass
@@ -100,7 +101,7 @@ def dry_run(request: ImportRequested, settings: Settings) -> DryRunReport:
         )  # fmt: skip
         outcome = _store_scrape(session, scrape, scraped, settings)
         if isinstance(outcome, Finding):
-            report.scrape_state, report.scrape_findings = "FAILED", [outcome]
+            report.scrape_state, report.scrape_findings = BatchState.FAILED, [outcome]
         else:
             report.scrape_state, report.scrape_months = outcome.state, dict(outcome.months)
             report.scrape_findings, report.assignments = list(outcome.findings), len(outcome.assignments)

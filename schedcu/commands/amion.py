@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shared.cli_support import Subparsers
 from shared.findings import Finding, has_errors
+from shared.states import BatchState
 
 MAX_PAGE_FILE_BYTES = 5_000_000
 
@@ -93,7 +94,7 @@ def cmd_amion_reparse(args: argparse.Namespace) -> int:
     months = ", ".join(f"{month} {state}" for month, state in outcome.months.items())
     print(f"scrape batch {args.batch}: {outcome.state}; {len(outcome.assignments)} assignments ({months})")
     _print_findings(outcome.findings)
-    return 1 if outcome.state == "FAILED" else 0
+    return 1 if outcome.state == BatchState.FAILED else 0
 
 
 def _month(text: str) -> str:

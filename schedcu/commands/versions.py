@@ -12,8 +12,10 @@ from typing import Any
 
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
+from shared.states import TERMINAL as TERMINAL_STATES
+from shared.states import VersionState, WorkflowState
 
-TERMINAL = {"COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"}
+TERMINAL = {str(s) for s in TERMINAL_STATES}
 
 
 def workflow(workflow_id: uuid.UUID) -> dict[str, Any] | None:
@@ -69,7 +71,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"workflow {workflow_id} did not finish within {args.timeout:.0f} s", file=sys.stderr)
         return 2
     print(f"workflow {workflow_id}: {view['state']} (version {view['version_id']})")
-    return 1 if view["state"] == "FAILED" else 0
+    return 1 if view["state"] == WorkflowState.FAILED else 0
 
 
 def _print_findings(findings: Any) -> None:
@@ -335,7 +337,7 @@ def register(sub: Subparsers) -> None:
     v = sub.add_parser("versions", help="schedule versions").add_subparsers(dest="v_command", required=True)
     vl = v.add_parser("list", help="versions, by period")
     vl.add_argument("--group")
-    vl.add_argument("--state", choices=["STAGING", "PRODUCTION", "ARCHIVED"])
+    vl.add_argument("--state", choices=[str(s) for s in VersionState])
     vl.add_argument("--json", action="store_true")
     vl.set_defaults(func=cmd_versions_list)
     vs = v.add_parser("show", help="one version with its findings and history")

@@ -14,6 +14,7 @@ from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
 from shared.findings import Finding
 from shared.people import PersonRef
 from shared.settings import get_settings
+from shared.states import AssignmentSource, BatchState
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage
@@ -26,7 +27,7 @@ def open_batch(
     """The batch as PENDING; a redelivered command finds it there and goes on with it."""
     session.execute(
         pg_insert(ScrapeBatch)
-        .values(id=batch_id, version_id=version_id, workflow_id=workflow_id, account=account, state="PENDING")
+        .values(id=batch_id, version_id=version_id, workflow_id=workflow_id, account=account, state=BatchState.PENDING)
         .on_conflict_do_nothing(index_elements=[ScrapeBatch.id])
     )
 
@@ -90,7 +91,9 @@ def replace_assignments(
     """The version's AMION assignments become `matched`, each with the hours Amion gives it as instants in
     the group's zone `tz` (default: the `time_zone` setting), NULL where Amion gives none."""
     zone = tz or get_settings().tz
-    session.execute(delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == "AMION"))
+    session.execute(
+        delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == AssignmentSource.AMION)
+    )
     if matched:
         values = []
         for m in matched:
@@ -101,7 +104,7 @@ def replace_assignments(
                     "schedule_date": m.schedule_date,
                     "role": m.role,
                     "person_id": m.person_id,
-                    "source": "AMION",
+                    "source": AssignmentSource.AMION,
                     "scrape_batch_id": batch_id,
                     "label": m.label,
                     "note": m.note,
@@ -116,5 +119,5 @@ def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID,
     """The batch's final state; unless it FAILED, the version's AMION assignments become the outcome's."""
     months = {month: MonthResult(result, outcome.reasons.get(month)) for month, result in outcome.months.items()}
     finish_batch(session, batch_id, outcome.state, months, outcome.findings)
-    if outcome.state != "FAILED":
+    if outcome.state != BatchState.FAILED:
         replace_assignments(session, version_id, batch_id, outcome.assignments)

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.amion_data import MonthResult, month_key
 from shared.schedule_days import dates_between
-from shared.states import APPLIED_BATCH_STATES
+from shared.states import APPLIED_BATCH_STATES, BatchState
 
 NO_SCRAPE = "no Amion scrape has been stored"
 UNFINISHED = "the Amion scrape did not finish"
@@ -45,7 +45,7 @@ def _failure(batch: Batch | None) -> dict[str, str] | str:
     """Why the latest batch gave no data: per month when it says so, else one reason for the whole period."""
     if batch is None:
         return NO_SCRAPE
-    if batch.state == "PENDING":
+    if batch.state == BatchState.PENDING:
         return UNFINISHED
     per_month = {month: MonthResult.from_json(stored) for month, stored in batch.months.items()}
     if per_month and all(result.reason for result in per_month.values()):

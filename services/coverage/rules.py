@@ -49,7 +49,7 @@ from shared.amion_data import month_key
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.schedule_days import DayType, dates_between, day_type
-from shared.states import CellStatus, Specialty, WorklistSpecialty
+from shared.states import AssignmentSource, CellStatus, Specialty, WorklistSpecialty
 from shared.template_model import Category, Variant, Window
 
 TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH, CellStatus.NO_DATA)
@@ -90,7 +90,7 @@ class Assignment:
     schedule_date: date
     role: str  # canonical role as written (from Amion or by hand), never the effective role
     person_id: int
-    source: str = "AMION"  # AMION | MANUAL | OVERRIDE
+    source: str = AssignmentSource.AMION
     starts_at: datetime | None = None  # the hours Amion gives it; None: the template window's hours apply
     ends_at: datetime | None = None
 

@@ -24,6 +24,7 @@ from shared.db.models import (
     TemplateWindow,
 )
 from shared.findings import Finding
+from shared.states import VersionState
 from shared.template_model import Window
 
 BATCH_ROWS = 10_000
@@ -95,7 +96,7 @@ def store_version(
         entity_id=str(version_id),
         action="create",
         from_state=None,
-        to_state="STAGING",
+        to_state=VersionState.STAGING,
         reason=f"imported {template_name} ({layout.value} layout) for {period.start}..{period.end}",
         details={"workflow_id": str(workflow_id)},
     )

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.states import BatchState, Layout, PhaseState, VersionState
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB, uuid.UUID: UUID(as_uuid=True)}
@@ -68,7 +70,7 @@ class ScheduleVersion(Base):
     period_end: Mapped[date] = mapped_column(Date)
     template_name: Mapped[str] = mapped_column(String(300))
     template_sha256: Mapped[str] = mapped_column(String(64))
-    layout: Mapped[str] = mapped_column(String(10), default="TEMPLATE", server_default="TEMPLATE")  # TEMPLATE | FLAT
+    layout: Mapped[str] = mapped_column(String(10), default=Layout.TEMPLATE, server_default=Layout.TEMPLATE.value)
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _now()
 
@@ -80,7 +82,7 @@ class VersionLifecycle(Base):
     version_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("schedule_versions.id", ondelete="CASCADE"), primary_key=True
     )
-    state: Mapped[str] = mapped_column(String(20), default="STAGING")
+    state: Mapped[str] = mapped_column(String(20), default=VersionState.STAGING)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -130,7 +132,7 @@ class ScrapeBatch(Base):
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
     workflow_id: Mapped[uuid.UUID]
     account: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    state: Mapped[str] = mapped_column(String(20), default=BatchState.PENDING)
     months: Mapped[dict[str, Any]] = mapped_column(default=dict)  # "2026-01" -> outcome
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _now()
@@ -159,7 +161,7 @@ class Assignment(Base):
     schedule_date: Mapped[date] = mapped_column(Date)
     role: Mapped[str] = mapped_column(String(30))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    source: Mapped[str] = mapped_column(String(10))  # AMION | MANUAL | OVERRIDE
+    source: Mapped[str] = mapped_column(String(10))  # AssignmentSource.AMION (corrections: their own table)
     scrape_batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scrape_batches.id"))
     label: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
@@ -252,7 +254,7 @@ class WorkflowPhase(Base):
     phase: Mapped[str] = mapped_column(String(30), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     critical: Mapped[bool] = mapped_column(Boolean)
-    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    state: Mapped[str] = mapped_column(String(20), default=PhaseState.PENDING)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     attempts_before_retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # an operator's retry
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
