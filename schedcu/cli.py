@@ -11,15 +11,9 @@ from schedcu.commands import amion as amion_cli
 from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import ods as ods_cli
 from schedcu.commands import versions as versions_cli
+from schedcu.registries import WORKERS
 from shared import logs
 from shared.settings import get_settings
-
-WORKERS = {
-    "ods-importer": ("ods_importer", "services.ods_importer.handlers"),
-    "amion-scraper": ("amion_scraper", "services.amion_scraper.handlers"),
-    "coverage": ("coverage", "services.coverage.handlers"),
-    "versions": ("versions", "services.versions.handlers"),
-}
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
@@ -31,19 +25,11 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import importlib
-
+    from schedcu.registries import registry
     from shared.worker import run
 
-    service, module_name = WORKERS[args.name]
-    module = importlib.import_module(module_name)
-    run(
-        service,
-        module.HANDLERS,
-        port=args.port,
-        periodic=getattr(module, "PERIODIC", ()),
-        rejecters=getattr(module, "REJECTERS", None),
-    )
+    worker = registry(args.name)
+    run(worker.service, worker.handlers, port=args.port, periodic=worker.periodic, rejecters=worker.rejecters)
     return 0
 
 

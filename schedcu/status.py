@@ -11,12 +11,15 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schedcu.registries import all_registries
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
-from shared.messaging.topology import CONSUMERS, UNROUTED_QUEUE
+from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import Settings
 from shared.states import PhaseState, WorkflowState
 
-QUEUE_NAMES = [name for q in CONSUMERS.values() for name in (q.name, q.dead_letter_name)] + [UNROUTED_QUEUE.name]
+QUEUE_NAMES = [name for r in all_registries() for name in (r.queue.name, r.queue.dead_letter_name)] + [
+    UNROUTED_QUEUE.name
+]
 RECENT_WORKERS_S = 3600
 
 

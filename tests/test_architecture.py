@@ -4,8 +4,10 @@ written by its owner only."""
 
 import ast
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 
+from schedcu.registries import all_registries
 from shared.db.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,3 +157,12 @@ def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
         "text('UPDATE coverage_cells SET status = 1')\n"
     )
     assert written_tables(module) == {"assignments", "workflows", "coverage_cells"}
+
+
+def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() -> None:
+    registries = all_registries()
+    assert sorted(r.service for r in registries) == SERVICES
+    for r in registries:
+        assert r.handlers
+        for key in r.routing_keys:
+            assert any(fnmatchcase(key, binding.replace("*", "[!.]*")) for binding in r.queue.bindings), key

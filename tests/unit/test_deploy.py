@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from schedcu.cli import WORKERS
 from schedcu.fake_amion import load_truth
+from schedcu.registries import WORKERS
 from shared.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

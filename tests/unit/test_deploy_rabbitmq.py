@@ -15,7 +15,7 @@ import pytest
 import yaml
 from faststream.rabbit import RabbitExchange, RabbitQueue
 
-from schedcu.cli import WORKERS
+from schedcu.registries import WORKERS, registry
 from shared.messaging import topology
 from shared.settings import Settings
 
@@ -74,7 +74,7 @@ def permissions() -> dict[str, dict[str, str]]:
 
 def worker_users() -> dict[str, str]:
     """RabbitMQ user -> the consumer whose queue it reads, for every worker of `schedcu worker`."""
-    return {f"schedcu-{name}": consumer for name, (consumer, _) in WORKERS.items()}
+    return {f"schedcu-{name}": registry(name).service for name in WORKERS}
 
 
 def all_queues() -> list[str]:
