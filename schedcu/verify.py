@@ -29,7 +29,7 @@ from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import load_inputs
 from shared.db import version_state
 from shared.db.models import (
-    Assignment,
+    AssignmentRow,
     CoverageCalculation,
     OutboxMessage,
     ScheduleVersion,
@@ -108,9 +108,9 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
         .limit(1)
     ).first()
     sources = session.execute(
-        select(Assignment.scrape_batch_id, func.count())
-        .where(Assignment.version_id == version.id, Assignment.source == AssignmentSource.AMION)
-        .group_by(Assignment.scrape_batch_id)
+        select(AssignmentRow.scrape_batch_id, func.count())
+        .where(AssignmentRow.version_id == version.id, AssignmentRow.source == AssignmentSource.AMION)
+        .group_by(AssignmentRow.scrape_batch_id)
     ).all()
     applied = batch.id if batch is not None else None
     foreign = {str(batch_id): n for batch_id, n in sources if batch_id != applied}

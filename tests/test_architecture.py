@@ -151,7 +151,7 @@ def test_a_table_is_written_by_its_owner_only() -> None:
 def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
     module = tmp_path / "handlers.py"
     module.write_text(
-        "from shared.db.models import Assignment as Row, CoverageCell, Workflow\n"
+        "from shared.db.models import AssignmentRow as Row, CoverageCell, Workflow\n"
         "session.execute(delete(Row).where(Row.id == 1))\n"
         "session.add(Workflow(id=1))\n"
         "text('UPDATE coverage_cells SET status = 1')\n"

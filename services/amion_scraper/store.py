@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from shared.amion_data import MonthResult
-from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
+from shared.db.models import AmionPage, AssignmentRow, PersonRow, ScrapeBatch
 from shared.findings import Finding
 from shared.people import PersonRef
 from shared.settings import get_settings
@@ -77,7 +77,7 @@ def archived_pages(session: Session, batch_id: uuid.UUID) -> dict[date, str]:
 
 
 def active_people(session: Session) -> list[PersonRef]:
-    found = session.execute(select(Person.id, Person.name, Person.aliases).where(Person.active))
+    found = session.execute(select(PersonRow.id, PersonRow.name, PersonRow.aliases).where(PersonRow.active))
     return [PersonRef(id=pid, name=name, aliases=tuple(aliases)) for pid, name, aliases in found]
 
 
@@ -92,7 +92,9 @@ def replace_assignments(
     the group's zone `tz` (default: the `time_zone` setting), NULL where Amion gives none."""
     zone = tz or get_settings().tz
     session.execute(
-        delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == AssignmentSource.AMION)
+        delete(AssignmentRow).where(
+            AssignmentRow.version_id == version_id, AssignmentRow.source == AssignmentSource.AMION
+        )
     )
     if matched:
         values = []
@@ -112,7 +114,7 @@ def replace_assignments(
                     "ends_at": ends_at,
                 }
             )
-        session.execute(insert(Assignment), values)
+        session.execute(insert(AssignmentRow), values)
 
 
 def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:

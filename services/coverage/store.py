@@ -21,13 +21,13 @@ from shared.coverage_text import coverage_sentence
 from shared.db.models import (
     CoverageCalculation,
     HospitalGroup,
+    PersonRow,
     ScheduleVersion,
     ScrapeBatch,
-    ShiftInstance,
+    ShiftInstanceRow,
     TemplateResponsibility,
     TemplateWindow,
 )
-from shared.db.models import Person as PersonRow
 from shared.schedule_days import DayType
 from shared.states import Layout
 from shared.template_model import Category, Responsibility, Variant, Window
@@ -76,18 +76,18 @@ def _windows(session: Session, version_id: uuid.UUID) -> list[Window]:
 def _flat_shifts(session: Session, version_id: uuid.UUID) -> list[FlatShift]:
     rows = session.execute(
         select(
-            ShiftInstance.schedule_date,
-            ShiftInstance.role,
-            ShiftInstance.hospital,
-            ShiftInstance.study_type,
-            ShiftInstance.starts_at,
-            ShiftInstance.ends_at,
-            ShiftInstance.desired_coverage,
-            ShiftInstance.mandatory,
-            ShiftInstance.specialty_constraint,
+            ShiftInstanceRow.schedule_date,
+            ShiftInstanceRow.role,
+            ShiftInstanceRow.hospital,
+            ShiftInstanceRow.study_type,
+            ShiftInstanceRow.starts_at,
+            ShiftInstanceRow.ends_at,
+            ShiftInstanceRow.desired_coverage,
+            ShiftInstanceRow.mandatory,
+            ShiftInstanceRow.specialty_constraint,
         )
-        .where(ShiftInstance.version_id == version_id, ShiftInstance.window_id.is_(None))
-        .order_by(ShiftInstance.schedule_date, ShiftInstance.id)
+        .where(ShiftInstanceRow.version_id == version_id, ShiftInstanceRow.window_id.is_(None))
+        .order_by(ShiftInstanceRow.schedule_date, ShiftInstanceRow.id)
     )
     return [
         FlatShift(

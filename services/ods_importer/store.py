@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.ods_importer.expansion import ShiftInstance as PlannedShift
+from services.ods_importer.expansion import ShiftInstance
 from services.ods_importer.workbook import Layout
 from shared import audit
 from shared.contracts import Period
@@ -19,7 +19,7 @@ from shared.db.models import (
     Hospital,
     HospitalGroup,
     ScheduleVersion,
-    ShiftInstance,
+    ShiftInstanceRow,
     TemplateResponsibility,
     TemplateWindow,
 )
@@ -46,7 +46,7 @@ def store_version(
     template_name: str,
     template_sha256: str,
     windows: Sequence[Window],
-    shifts: Sequence[PlannedShift],
+    shifts: Sequence[ShiftInstance],
     findings: Sequence[Finding],
     actor: str,
 ) -> None:
@@ -74,7 +74,7 @@ def store_version(
     window_ids = _store_windows(session, version_id, windows)
     _bulk_insert(
         session,
-        ShiftInstance,
+        ShiftInstanceRow,
         {"version_id": version_id},
         {
             "window_id": [None if s.window is None else window_ids[s.window] for s in shifts],

@@ -23,7 +23,7 @@ from shared.db.models import (
     CoverageCalculation,
     CoverageCell,
     ScheduleVersion,
-    ShiftInstance,
+    ShiftInstanceRow,
     VersionLifecycle,
 )
 from tests.integration import amqp_client
@@ -213,7 +213,7 @@ def test_diff_lists_added_removed_and_changed_items(services: Services) -> None:
     with Session(services.engine) as session, session.begin():
         for version_id, role in ((a, "ON1"), (a, "ON2"), (b, "ON2"), (b, "Mid3")):
             session.add(
-                ShiftInstance(
+                ShiftInstanceRow(
                     version_id=version_id, window_id=None, schedule_date=date(2026, 3, 1), role=role,
                     hospital="CPMC", study_type="CT", starts_at=at, ends_at=at, desired_coverage=1, mandatory=True,
                 )

@@ -9,7 +9,7 @@ import pytest
 from schedcu.coverage_page import render_page
 from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
-from shared.db.models import Person
+from shared.db.models import PersonRow
 
 SUMMARY = {
     "total": 5,
@@ -125,9 +125,9 @@ def test_table_aligns_text_left_and_numbers_right() -> None:
 
 def test_find_person_by_email_name_or_alias_folded() -> None:
     people = [
-        Person(id=1, name="Adams, Ada", email="ada@example.org", aliases=["Adams, A"], active=True),
-        Person(id=2, name="Baker, Ben", email="ben@example.org", aliases=["B Baker"], active=True),
-        Person(id=3, name="Baker, Bo", email="bo@example.org", aliases=["B Baker"], active=True),
+        PersonRow(id=1, name="Adams, Ada", email="ada@example.org", aliases=["Adams, A"], active=True),
+        PersonRow(id=2, name="Baker, Ben", email="ben@example.org", aliases=["B Baker"], active=True),
+        PersonRow(id=3, name="Baker, Bo", email="bo@example.org", aliases=["B Baker"], active=True),
     ]
     assert find_person(people, "ADA@example.org").id == 1
     assert find_person(people, " adams,   ada ").id == 1

@@ -9,7 +9,7 @@ import pytest
 
 from schedcu.ods_writer import Cell, write_ods
 from services.ods_importer.expansion import ShiftInstance, expand_flat
-from services.ods_importer.flat import FlatShift
+from services.ods_importer.flat import FlatRow
 from services.ods_importer.ods_reader import Sheet
 from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets, parse_workbook
 from shared.findings import Severity
@@ -32,7 +32,7 @@ def flat(*rows: list[Cell], header: list[Cell] = HEADER, name: str = "Shifts") -
     return parse_workbook(write_ods([(name, [header, *rows])]))
 
 
-def only_shift(parsed: ParsedWorkbook) -> FlatShift:
+def only_shift(parsed: ParsedWorkbook) -> FlatRow:
     assert not [f for f in parsed.findings if f.severity is Severity.ERROR], parsed.findings
     (shift,) = parsed.shifts
     return shift
@@ -46,7 +46,7 @@ def test_flat_rows_with_ods_dates_times_and_numbers() -> None:
     parsed = flat([date(2026, 3, 2), "ON1", "CPMC", "CT Neuro", "Neuro", 2, True, time(1), time(8)])
     assert parsed.layout is Layout.FLAT
     assert parsed.windows == ()
-    assert only_shift(parsed) == FlatShift(
+    assert only_shift(parsed) == FlatRow(
         schedule_date=date(2026, 3, 2),
         role="ON1",
         hospital="CPMC",
@@ -198,7 +198,7 @@ def test_overlong_values_are_refused() -> None:
 # --- expansion of flat rows ------------------------------------------------------------------------------
 
 
-BASE_SHIFT = FlatShift(
+BASE_SHIFT = FlatRow(
     schedule_date=date(2026, 3, 2),
     role="ON1",
     hospital="CPMC",
@@ -212,7 +212,7 @@ BASE_SHIFT = FlatShift(
 )
 
 
-def shift_on(day: date, start: time, end: time, **changes: Any) -> FlatShift:
+def shift_on(day: date, start: time, end: time, **changes: Any) -> FlatRow:
     return replace(BASE_SHIFT, schedule_date=day, start=start, end=end, **changes)
 
 
