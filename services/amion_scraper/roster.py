@@ -4,7 +4,6 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -12,13 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import PersonRow
+from shared.states import Specialty
 
 
 class RosterEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    specialty: Literal["BODY_ONLY", "NEURO_ONLY", "BOTH"]
+    specialty: Specialty
     aliases: list[str] = Field(default_factory=list)
 
     @field_validator("email")
