@@ -1,6 +1,6 @@
 """Coverage rules: who reads each worklist of each window on each schedule date, and whether that is right.
 
-Pure functions, no I/O. The rules are those of `shared/domain.md` section 4; the choices the domain text
+Pure functions, no I/O. The rules are those of `docs/domain-rules.md`; the choices the domain text
 leaves open are written down next to the code that makes them:
 
 - Several people on one role: the specialty variant is chosen per *role*, not per person. For category ON,
