@@ -28,7 +28,7 @@ from shared.states import BatchState
 
 
 @dataclass
-class DryRunReport:
+class DryRunOutcome:
     template_findings: list[Finding]
     layout: str | None = None
     windows: int = 0
@@ -70,14 +70,14 @@ def _store_scrape(
     return outcome
 
 
-def dry_run(request: ImportRequested, settings: Settings) -> DryRunReport:
+def dry_run(request: ImportRequested, settings: Settings) -> DryRunOutcome:
     workflow_id, version_id = uuid.uuid4(), uuid.uuid4()
     command = ImportTemplate(
         workflow_id=workflow_id, request_id=request.request_id, attempt=1, group=request.group,
         period=request.period, template=request.template, requested_by=request.requested_by,
     )  # fmt: skip
     prepared = prepare(command, settings)
-    report = DryRunReport(template_findings=prepared.findings)
+    report = DryRunOutcome(template_findings=prepared.findings)
     if prepared.layout is None or prepared.parsed is None:
         return report
     report.layout = prepared.layout.value

@@ -52,7 +52,7 @@ class Violation:
 
 
 @dataclass
-class Report:
+class Verification:
     versions_checked: int = 0
     versions_without_coverage: list[str] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
@@ -93,7 +93,7 @@ def _cell_differences(session: Session, version_id: uuid.UUID, calculation_id: u
     )
 
 
-def _check_version(session: Session, version: ScheduleVersion, settings: Settings, report: Report) -> None:
+def _check_version(session: Session, version: ScheduleVersion, settings: Settings, report: Verification) -> None:
     subject = f"version {version.id}"
     calculation = session.scalars(
         select(CoverageCalculation)
@@ -141,7 +141,7 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
         report.violations.append(Violation("cells", subject, f"calculation {calculation.id}: {differences}"))
 
 
-def _check_workflows(session: Session, settings: Settings, now: datetime, report: Report) -> None:
+def _check_workflows(session: Session, settings: Settings, now: datetime, report: Verification) -> None:
     late = now - GRACE - timedelta(seconds=settings.saga_sweep_s)
     overdue = session.execute(
         select(Workflow.id, WorkflowPhase.phase, WorkflowPhase.attempt, WorkflowPhase.deadline_at)
@@ -169,7 +169,7 @@ def _check_workflows(session: Session, settings: Settings, now: datetime, report
         )
 
 
-def _check_outbox(session: Session, now: datetime, report: Report) -> None:
+def _check_outbox(session: Session, now: datetime, report: Verification) -> None:
     count, oldest = session.execute(
         select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.created_at < now - GRACE)
     ).one()
@@ -181,12 +181,12 @@ def _check_outbox(session: Session, now: datetime, report: Report) -> None:
         )  # fmt: skip
 
 
-def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = None) -> Report:
+def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = None) -> Verification:
     """Check one version; or, when `version_id` is None, every version that is not deleted and the global
     invariants."""
     now = session.scalar(select(func.now()))
     assert now is not None
-    report = Report()
+    report = Verification()
     query = version_state.with_lifecycle(
         select(ScheduleVersion).where(version_state.not_deleted()).order_by(ScheduleVersion.created_at)
     )
@@ -201,7 +201,7 @@ def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = 
     return report
 
 
-def render(report: Report) -> str:
+def render(report: Verification) -> str:
     lines = [f"{report.versions_checked} versions checked"]
     if report.versions_without_coverage:
         lines.append(f"{len(report.versions_without_coverage)} without a coverage calculation (not checked): "
