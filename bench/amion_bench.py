@@ -20,13 +20,13 @@ import yaml
 
 from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
+from schedcu.fake_amion import truth_from_dict
 from services.amion_scraper.assessment import MonthPage, assess
 from services.amion_scraper.client import AmionClient, Politeness, Source
-from services.amion_scraper.fake_amion import truth_from_dict
 from services.amion_scraper.grid import parse_grid, render_grid
-from services.amion_scraper.matching import PersonRef
 from services.amion_scraper.report import parse_report, render_report
 from services.amion_scraper.rows import months_of_period
+from shared.people import PersonRef
 
 PASSWORD = "bench pass"
 FIRST = date(2026, 1, 1)

@@ -29,9 +29,9 @@ from typing import Any
 
 from lxml import etree
 
+from schedcu.ods_writer import write_ods
+from schedcu.sample_template import SHEETS, WORKLISTS
 from services.ods_importer.ods_reader import iter_sheets
-from services.ods_importer.ods_writer import write_ods
-from services.ods_importer.sample_template import SHEETS, WORKLISTS
 from services.ods_importer.workbook import parse_workbook
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"

@@ -1,4 +1,4 @@
-"""The `schedcu` command: core commands here, each service's own commands in `services/<service>/cli.py`."""
+"""The `schedcu` command: core commands here, the commands of each area in `schedcu/commands/<area>.py`."""
 
 import argparse
 import sys
@@ -7,19 +7,13 @@ from pathlib import Path
 import psycopg
 import sqlalchemy.exc
 
-from services.amion_scraper import cli as amion_cli
-from services.coverage import cli as coverage_cli
-from services.ods_importer import cli as ods_cli
-from services.versions import cli as versions_cli
+from schedcu.commands import amion as amion_cli
+from schedcu.commands import coverage as coverage_cli
+from schedcu.commands import ods as ods_cli
+from schedcu.commands import versions as versions_cli
+from schedcu.registries import WORKERS
 from shared import logs
 from shared.settings import get_settings
-
-WORKERS = {
-    "ods-importer": ("ods_importer", "services.ods_importer.handlers"),
-    "amion-scraper": ("amion_scraper", "services.amion_scraper.handlers"),
-    "coverage": ("coverage", "services.coverage.handlers"),
-    "versions": ("versions", "services.versions.handlers"),
-}
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
@@ -31,19 +25,11 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import importlib
-
+    from schedcu.registries import registry
     from shared.worker import run
 
-    service, module_name = WORKERS[args.name]
-    module = importlib.import_module(module_name)
-    run(
-        service,
-        module.HANDLERS,
-        port=args.port,
-        periodic=getattr(module, "PERIODIC", ()),
-        rejecters=getattr(module, "REJECTERS", None),
-    )
+    worker = registry(args.name)
+    run(worker.service, worker.handlers, port=args.port, periodic=worker.periodic, rejecters=worker.rejecters)
     return 0
 
 

@@ -12,20 +12,21 @@ from pathlib import Path
 import yaml
 
 from schedcu import processes
+from schedcu.commands.versions import TERMINAL, print_workflow, wait_for
+from schedcu.coverage_page import render_page
 from schedcu.demo_data import ROSTER, month_period, truth
 from schedcu.infra import MissingService, ensure_database_exists, resolve
+from schedcu.queries.coverage import cells, latest_calculation
+from schedcu.sample_template import sample_template
+from schedcu.submit import import_request, publish_request
+from schedcu.terminal import print_summary
 from services.amion_scraper.roster import RosterEntry, reconcile
-from services.coverage.queries import cells, latest_calculation
-from services.coverage.report_html import render_report
-from services.coverage.terminal import print_summary
-from services.ods_importer.sample_template import sample_template
-from services.versions.cli import TERMINAL, print_workflow, wait_for
-from services.versions.submit import import_request, publish_request
 from shared import ids
 from shared.contracts import Period
 from shared.db.migrate import upgrade
 from shared.db.session import transaction
 from shared.settings import get_settings
+from shared.states import WorkflowState
 
 DEMO_PASSWORD = "demo pass"  # the fake Amion's; a space, as real view passwords may have
 
@@ -109,8 +110,8 @@ def run_demo(month: str | None, workdir: Path) -> int:
             print_summary(calc)
             report = workdir / "coverage-report.html"
             report.write_text(
-                render_report(calc, all_cells, get_settings().tz, frozenset(get_settings().holidays)), encoding="utf-8"
+                render_page(calc, all_cells, get_settings().tz, frozenset(get_settings().holidays)), encoding="utf-8"
             )
             print(f"the scheduler's report (open it in a browser): {report.resolve()}")
         print("stopping workers")
-    return 0 if view["state"] != "FAILED" else 1
+    return 0 if view["state"] != WorkflowState.FAILED else 1

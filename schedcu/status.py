@@ -11,11 +11,15 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schedcu.registries import all_registries
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
-from shared.messaging.topology import CONSUMERS, UNROUTED_QUEUE
+from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import Settings
+from shared.states import PhaseState, WorkflowState
 
-QUEUE_NAMES = [name for q in CONSUMERS.values() for name in (q.name, q.dead_letter_name)] + [UNROUTED_QUEUE.name]
+QUEUE_NAMES = [name for r in all_registries() for name in (r.queue.name, r.queue.dead_letter_name)] + [
+    UNROUTED_QUEUE.name
+]
 RECENT_WORKERS_S = 3600
 
 
@@ -92,14 +96,14 @@ def failures(session: Session, limit: int = 5) -> list[dict[str, Any]]:
     found = []
     recent = session.scalars(
         select(Workflow)
-        .where(Workflow.state.in_(["FAILED", "COMPLETED_WITH_WARNINGS"]))
+        .where(Workflow.state.in_([WorkflowState.FAILED, WorkflowState.COMPLETED_WITH_WARNINGS]))
         .order_by(Workflow.finished_at.desc().nulls_last())
         .limit(limit)
     ).all()
     for w in recent:
         failed = session.scalars(
             select(WorkflowPhase)
-            .where(WorkflowPhase.workflow_id == w.id, WorkflowPhase.state == "FAILED")
+            .where(WorkflowPhase.workflow_id == w.id, WorkflowPhase.state == PhaseState.FAILED)
             .order_by(WorkflowPhase.position)
         ).all()
         last = failed[0].messages[-1]["text"] if failed and failed[0].messages else ""

@@ -4,9 +4,10 @@ violation.
 Per version (the latest coverage calculation against the rows it was computed from):
 - `cells`: recomputing coverage from the stored template, assignments and people gives exactly the stored
   cells: every shift instance's cells once, none other, with the same status and people;
-- `calculation_fresh`: the calculation is newer than every assignment of the version;
-- `assignments_match_batch`: the version's Amion assignments all come from its latest applied scrape batch
-  (COMPLETE or PARTIAL), which is the batch the calculation used; the other assignments are manual.
+- `calculation_fresh`: the calculation is newer than every assignment and manual correction of the version;
+- `assignments_match_batch`: the version's Amion assignments (`assignments`) all come from its latest applied
+  scrape batch (COMPLETE or PARTIAL), which is the batch the calculation used; manual corrections are in
+  `assignment_corrections` (services/coverage/assignments.py combines the two).
 Global (with `--all`):
 - `workflows_on_time`: no workflow is still running with a phase past its deadline (plus the sweep interval
   and a grace period), or with no phase running;
@@ -22,11 +23,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schedcu.queries.coverage import cells as stored_cells
+from services.coverage import assignments
 from services.coverage.calculation import CalculationOptions, compute
-from services.coverage.queries import cells as stored_cells
 from services.coverage.store import load_inputs
+from shared.db import version_state
 from shared.db.models import (
-    Assignment,
+    AssignmentRow,
     CoverageCalculation,
     OutboxMessage,
     ScheduleVersion,
@@ -35,10 +38,9 @@ from shared.db.models import (
     WorkflowPhase,
 )
 from shared.settings import Settings
-from shared.states import PhaseState, WorkflowState
+from shared.states import APPLIED_BATCH_STATES, AssignmentSource, PhaseState, WorkflowState
 
 GRACE = timedelta(seconds=30)
-APPLIED_BATCH_STATES = ("COMPLETE", "PARTIAL")
 SHOWN_DIFFERENCES = 5
 
 
@@ -50,7 +52,7 @@ class Violation:
 
 
 @dataclass
-class Report:
+class Verification:
     versions_checked: int = 0
     versions_without_coverage: list[str] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
@@ -91,7 +93,7 @@ def _cell_differences(session: Session, version_id: uuid.UUID, calculation_id: u
     )
 
 
-def _check_version(session: Session, version: ScheduleVersion, settings: Settings, report: Report) -> None:
+def _check_version(session: Session, version: ScheduleVersion, settings: Settings, report: Verification) -> None:
     subject = f"version {version.id}"
     calculation = session.scalars(
         select(CoverageCalculation)
@@ -101,14 +103,14 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
     ).first()
     batch = session.scalars(
         select(ScrapeBatch)
-        .where(ScrapeBatch.version_id == version.id, ScrapeBatch.state.in_(APPLIED_BATCH_STATES))
+        .where(ScrapeBatch.version_id == version.id, ScrapeBatch.state.in_(sorted(APPLIED_BATCH_STATES)))
         .order_by(ScrapeBatch.finished_at.desc())
         .limit(1)
     ).first()
     sources = session.execute(
-        select(Assignment.scrape_batch_id, func.count())
-        .where(Assignment.version_id == version.id, Assignment.source == "AMION")
-        .group_by(Assignment.scrape_batch_id)
+        select(AssignmentRow.scrape_batch_id, func.count())
+        .where(AssignmentRow.version_id == version.id, AssignmentRow.source == AssignmentSource.AMION)
+        .group_by(AssignmentRow.scrape_batch_id)
     ).all()
     applied = batch.id if batch is not None else None
     foreign = {str(batch_id): n for batch_id, n in sources if batch_id != applied}
@@ -126,7 +128,8 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
                       f"calculation {calculation.id} used batch {calculation.scrape_batch_id}, the assignments "
                       f"come from {applied}")
         )  # fmt: skip
-    newest = session.scalar(select(func.max(Assignment.created_at)).where(Assignment.version_id == version.id))
+    changes = assignments.newest_change(version.id)
+    newest = session.scalar(select(func.max(changes.c.created_at)))
     if newest is not None and newest > calculation.created_at:
         report.violations.append(
             Violation("calculation_fresh", subject,
@@ -138,7 +141,7 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
         report.violations.append(Violation("cells", subject, f"calculation {calculation.id}: {differences}"))
 
 
-def _check_workflows(session: Session, settings: Settings, now: datetime, report: Report) -> None:
+def _check_workflows(session: Session, settings: Settings, now: datetime, report: Verification) -> None:
     late = now - GRACE - timedelta(seconds=settings.saga_sweep_s)
     overdue = session.execute(
         select(Workflow.id, WorkflowPhase.phase, WorkflowPhase.attempt, WorkflowPhase.deadline_at)
@@ -166,7 +169,7 @@ def _check_workflows(session: Session, settings: Settings, now: datetime, report
         )
 
 
-def _check_outbox(session: Session, now: datetime, report: Report) -> None:
+def _check_outbox(session: Session, now: datetime, report: Verification) -> None:
     count, oldest = session.execute(
         select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.created_at < now - GRACE)
     ).one()
@@ -178,13 +181,15 @@ def _check_outbox(session: Session, now: datetime, report: Report) -> None:
         )  # fmt: skip
 
 
-def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = None) -> Report:
+def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = None) -> Verification:
     """Check one version; or, when `version_id` is None, every version that is not deleted and the global
     invariants."""
     now = session.scalar(select(func.now()))
     assert now is not None
-    report = Report()
-    query = select(ScheduleVersion).where(ScheduleVersion.deleted_at.is_(None)).order_by(ScheduleVersion.created_at)
+    report = Verification()
+    query = version_state.with_lifecycle(
+        select(ScheduleVersion).where(version_state.not_deleted()).order_by(ScheduleVersion.created_at)
+    )
     if version_id is not None:
         query = select(ScheduleVersion).where(ScheduleVersion.id == version_id)
     for version in session.scalars(query).all():
@@ -196,7 +201,7 @@ def verify(session: Session, settings: Settings, version_id: uuid.UUID | None = 
     return report
 
 
-def render(report: Report) -> str:
+def render(report: Verification) -> str:
     lines = [f"{report.versions_checked} versions checked"]
     if report.versions_without_coverage:
         lines.append(f"{len(report.versions_without_coverage)} without a coverage calculation (not checked): "

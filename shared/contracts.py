@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.findings import Finding, Severity
+from shared.states import BatchState, WorkflowState
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class AmionScraped(PhaseResult):
     routing_key: ClassVar[str] = "event.amion.scraped"
     version_id: uuid.UUID
     batch_id: uuid.UUID
-    state: Literal["COMPLETE", "PARTIAL"]
+    state: Literal[BatchState.COMPLETE, BatchState.PARTIAL]
     assignments: int
     findings: list[Finding] = Field(default_factory=list)
 
@@ -270,7 +271,7 @@ class CoverageFailed(Contract):
 
 class WorkflowCompleted(WorkflowMessage):
     routing_key: ClassVar[str] = "event.workflow.completed"
-    state: Literal["COMPLETED", "COMPLETED_WITH_WARNINGS"]
+    state: Literal[WorkflowState.COMPLETED, WorkflowState.COMPLETED_WITH_WARNINGS]
     version_id: uuid.UUID
     warnings: list[str] = Field(default_factory=list, description="Why it completed with warnings")
 

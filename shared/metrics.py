@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow
 from shared.messaging.dead_letters import depths
+from shared.states import WorkflowState
 
 REGISTRY = CollectorRegistry()
 
@@ -31,7 +32,7 @@ PHASE_DURATION = Histogram(
 )
 DEAD_LETTERS = Gauge("schedcu_dead_letters", "Messages in each dead-letter queue", ["queue"], registry=REGISTRY)
 
-WORKFLOW_STATES = ("RUNNING", "COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED")
+WORKFLOW_STATES = tuple(WorkflowState)
 
 
 def instance_name() -> str:

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.states import WorklistSpecialty
+
 
 class AmionAccount(BaseModel):
     """An Amion account. The password never travels in a request: it comes from an environment
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
     amion_accounts: dict[str, AmionAccount] = Field(default_factory=dict)
     time_zone: str = "America/New_York"
     holidays: list[date] = Field(default_factory=list)
-    worklist_specialties: dict[str, Literal["BODY", "NEURO"]] = Field(default_factory=dict)  # beats Body sheets, label
+    worklist_specialties: dict[str, WorklistSpecialty] = Field(default_factory=dict)  # beats Body sheets, label
 
     max_template_bytes: int = 10_000_000
     max_template_decompressed_bytes: int = 100_000_000  # per member of the ODS zip, counted while reading

@@ -1,4 +1,5 @@
-"""State names that more than one service reads: a workflow, its phases, and its phases' names."""
+"""State names, in one place: workflows, phases, versions, scrape batches, assignment sources, layouts,
+specialties and coverage statuses."""
 
 from enum import StrEnum
 
@@ -25,3 +26,59 @@ class WorkflowState(StrEnum):
 
 
 TERMINAL = frozenset({WorkflowState.COMPLETED, WorkflowState.COMPLETED_WITH_WARNINGS, WorkflowState.FAILED})
+
+
+class VersionState(StrEnum):
+    """A schedule version's lifecycle (services/versions/lifecycle.py); a new version is STAGING."""
+
+    STAGING = "STAGING"
+    PRODUCTION = "PRODUCTION"
+    ARCHIVED = "ARCHIVED"
+
+
+class BatchState(StrEnum):
+    """A scrape batch (services/amion_scraper/store.py): PENDING while it fetches, then one of the others."""
+
+    PENDING = "PENDING"
+    COMPLETE = "COMPLETE"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+APPLIED_BATCH_STATES = frozenset({BatchState.COMPLETE, BatchState.PARTIAL})  # their assignments are stored
+
+
+class AssignmentSource(StrEnum):
+    AMION = "AMION"  # `assignments`, written by amion_scraper
+    MANUAL = "MANUAL"  # `assignment_corrections`, written by coverage
+    OVERRIDE = "OVERRIDE"  # a manual assignment that replaced Amion's people of the role that date
+
+
+class Layout(StrEnum):
+    """A coverage template's layout (services/ods_importer/README.md)."""
+
+    TEMPLATE = "TEMPLATE"
+    FLAT = "FLAT"
+
+
+class Specialty(StrEnum):
+    """What a person may read."""
+
+    BODY_ONLY = "BODY_ONLY"
+    NEURO_ONLY = "NEURO_ONLY"
+    BOTH = "BOTH"
+
+
+class WorklistSpecialty(StrEnum):
+    BODY = "BODY"
+    NEURO = "NEURO"
+
+
+class CellStatus(StrEnum):
+    COVERED = "COVERED"  # template layout
+    FULL = "FULL"  # flat layout: desired coverage reached
+    PARTIAL = "PARTIAL"  # flat layout: some, not enough
+    UNCOVERED = "UNCOVERED"
+    SPECIALTY_MISMATCH = "SPECIALTY_MISMATCH"
+    NO_DATA = "NO_DATA"  # Amion delivered nothing usable for the date: unknown, not a gap

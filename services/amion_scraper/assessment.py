@@ -15,16 +15,15 @@ are stored), `FAILED` when every month has.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
 from shared.findings import Finding, Severity
+from shared.people import PersonRef
+from shared.states import BatchState
 
-from .matching import MatchedAssignment, PersonRef, map_roles, match_people
+from .matching import MatchedAssignment, map_roles, match_people
 from .pages import EMPTY_MONTH, is_empty_month, parse_page
 from .rows import AmionRow, month_key, month_label
-
-BatchState = Literal["COMPLETE", "PARTIAL", "FAILED"]
 
 MONTH_NOT_FETCHED = "MONTH_NOT_FETCHED"
 
@@ -110,7 +109,7 @@ def assess(
     mapped, role_findings = map_roles(rows, role_mapping)
     matched, people_findings = match_people(mapped, people)
     failed = sum(outcome == "ERROR" for outcome in months.values())
-    state: BatchState = "COMPLETE" if not failed else "FAILED" if failed == len(months) else "PARTIAL"
+    state = BatchState.COMPLETE if not failed else BatchState.FAILED if failed == len(months) else BatchState.PARTIAL
     return ScrapeOutcome(
         state=state,
         months=months,

@@ -8,16 +8,10 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from shared.findings import Finding, Severity
+from shared.people import PersonRef, fold_name
 from shared.roles import normalize_role
 
 from .rows import AmionRow, amion_interval, split_label
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    id: int
-    name: str
-    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,11 +30,6 @@ class MatchedAssignment:
         if self.start is None or self.end is None:
             return None
         return amion_interval(self.schedule_date, self.start, self.end, tz)
-
-
-def fold_name(text: str) -> str:
-    """Case and spacing folded: `"Smith,  JOHN "` -> `"smith, john"`."""
-    return " ".join(text.split()).casefold()
 
 
 def _compile_mapping(mapping: Sequence[tuple[str, str]]) -> tuple[list[tuple[re.Pattern[str], str]], list[Finding]]:

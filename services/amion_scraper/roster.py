@@ -4,21 +4,21 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import Person
+from shared.db.models import PersonRow
+from shared.states import Specialty
 
 
 class RosterEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    specialty: Literal["BODY_ONLY", "NEURO_ONLY", "BOTH"]
+    specialty: Specialty
     aliases: list[str] = Field(default_factory=list)
 
     @field_validator("email")
@@ -56,13 +56,13 @@ class RosterChange:
 def reconcile(session: Session, entries: list[RosterEntry]) -> RosterChange:
     """Make the people table match the roster; people missing from it become inactive (never deleted:
     past assignments keep pointing at them)."""
-    existing = {p.email: p for p in session.scalars(select(Person))}
+    existing = {p.email: p for p in session.scalars(select(PersonRow))}
     added = updated = 0
     for entry in entries:
         person = existing.get(entry.email)
         values = {"name": entry.name, "specialty": entry.specialty, "aliases": entry.aliases, "active": True}
         if person is None:
-            session.add(Person(email=entry.email, **values))
+            session.add(PersonRow(email=entry.email, **values))
             added += 1
         elif any(getattr(person, k) != v for k, v in values.items()):
             for key, value in values.items():
@@ -71,5 +71,5 @@ def reconcile(session: Session, entries: list[RosterEntry]) -> RosterChange:
     listed = {e.email for e in entries}
     gone = [email for email, p in existing.items() if email not in listed and p.active]
     if gone:
-        session.execute(update(Person).where(Person.email.in_(gone)).values(active=False))
+        session.execute(update(PersonRow).where(PersonRow.email.in_(gone)).values(active=False))
     return RosterChange(added=added, updated=updated, deactivated=len(gone))

@@ -10,13 +10,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from shared.amion_data import MonthResult
-from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
+from shared.db.models import AmionPage, AssignmentRow, PersonRow, ScrapeBatch
 from shared.findings import Finding
+from shared.people import PersonRef
 from shared.settings import get_settings
+from shared.states import AssignmentSource, BatchState
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage
-from .matching import MatchedAssignment, PersonRef
+from .matching import MatchedAssignment
 
 
 def open_batch(
@@ -25,7 +27,7 @@ def open_batch(
     """The batch as PENDING; a redelivered command finds it there and goes on with it."""
     session.execute(
         pg_insert(ScrapeBatch)
-        .values(id=batch_id, version_id=version_id, workflow_id=workflow_id, account=account, state="PENDING")
+        .values(id=batch_id, version_id=version_id, workflow_id=workflow_id, account=account, state=BatchState.PENDING)
         .on_conflict_do_nothing(index_elements=[ScrapeBatch.id])
     )
 
@@ -75,7 +77,7 @@ def archived_pages(session: Session, batch_id: uuid.UUID) -> dict[date, str]:
 
 
 def active_people(session: Session) -> list[PersonRef]:
-    found = session.execute(select(Person.id, Person.name, Person.aliases).where(Person.active))
+    found = session.execute(select(PersonRow.id, PersonRow.name, PersonRow.aliases).where(PersonRow.active))
     return [PersonRef(id=pid, name=name, aliases=tuple(aliases)) for pid, name, aliases in found]
 
 
@@ -89,7 +91,11 @@ def replace_assignments(
     """The version's AMION assignments become `matched`, each with the hours Amion gives it as instants in
     the group's zone `tz` (default: the `time_zone` setting), NULL where Amion gives none."""
     zone = tz or get_settings().tz
-    session.execute(delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == "AMION"))
+    session.execute(
+        delete(AssignmentRow).where(
+            AssignmentRow.version_id == version_id, AssignmentRow.source == AssignmentSource.AMION
+        )
+    )
     if matched:
         values = []
         for m in matched:
@@ -100,7 +106,7 @@ def replace_assignments(
                     "schedule_date": m.schedule_date,
                     "role": m.role,
                     "person_id": m.person_id,
-                    "source": "AMION",
+                    "source": AssignmentSource.AMION,
                     "scrape_batch_id": batch_id,
                     "label": m.label,
                     "note": m.note,
@@ -108,12 +114,12 @@ def replace_assignments(
                     "ends_at": ends_at,
                 }
             )
-        session.execute(insert(Assignment), values)
+        session.execute(insert(AssignmentRow), values)
 
 
 def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:
     """The batch's final state; unless it FAILED, the version's AMION assignments become the outcome's."""
     months = {month: MonthResult(result, outcome.reasons.get(month)) for month, result in outcome.months.items()}
     finish_batch(session, batch_id, outcome.state, months, outcome.findings)
-    if outcome.state != "FAILED":
+    if outcome.state != BatchState.FAILED:
         replace_assignments(session, version_id, batch_id, outcome.assignments)

@@ -15,12 +15,12 @@ from typing import Any
 
 from shared.amion_data import MonthResult, month_key
 from shared.schedule_days import dates_between
+from shared.states import APPLIED_BATCH_STATES, BatchState
 
 NO_SCRAPE = "no Amion scrape has been stored"
 UNFINISHED = "the Amion scrape did not finish"
 FAILED = "the Amion scrape failed"
 NOT_ASKED = "the Amion scrape did not ask for this month"
-APPLIED_STATES = frozenset({"COMPLETE", "PARTIAL"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _failure(batch: Batch | None) -> dict[str, str] | str:
     """Why the latest batch gave no data: per month when it says so, else one reason for the whole period."""
     if batch is None:
         return NO_SCRAPE
-    if batch.state == "PENDING":
+    if batch.state == BatchState.PENDING:
         return UNFINISHED
     per_month = {month: MonthResult.from_json(stored) for month, stored in batch.months.items()}
     if per_month and all(result.reason for result in per_month.values()):
@@ -57,7 +57,7 @@ def _failure(batch: Batch | None) -> dict[str, str] | str:
 def amion_data(batches: Sequence[Batch], start: date, end: date) -> AmionData:
     """The applied batch of `batches` (a version's, in any order) and the dates `start..end` without data."""
     applied = max(
-        (b for b in batches if b.state in APPLIED_STATES and b.finished_at is not None),
+        (b for b in batches if b.state in APPLIED_BATCH_STATES and b.finished_at is not None),
         key=lambda b: b.finished_at or b.created_at,
         default=None,
     )

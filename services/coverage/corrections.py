@@ -1,9 +1,12 @@
 """Manual corrections of a version's assignments (`schedcu assignments add|remove`), each one audited.
 
-- `add` creates an assignment with source `MANUAL`, the reason in `note`. With `replace`, the role's other
-  assignments that date are removed first; the new assignment is then an `OVERRIDE` when one of them came
-  from Amion, else `MANUAL`.
-- `remove` deletes the person's assignment to the role that date.
+They are this service's own table, `assignment_corrections`; Amion's `assignments` stay as the scraper
+stored them, and services/coverage/assignments.py combines the two.
+- `add` adds a person with source `MANUAL`, the reason in `note`. With `replace`, the role's other
+  assignments that date are removed first; the new one is then an `OVERRIDE` when one of them came from
+  Amion, else `MANUAL`.
+- `remove` removes the person's assignment to the role that date: a manual one is deleted, an Amion one is
+  hidden by a correction naming its row.
 - Every assignment added or removed writes one `audit_log` row (entity `assignment`): action `add`,
   `remove`, or `override` when the removed assignment came from Amion; `from_state`/`to_state` are the
   assignment's source before and after (None when there is none); the reason; and the version, date,
@@ -12,7 +15,8 @@
   people is refused. Only active people can be added. Archived or deleted versions, dates outside the
   version's period and unknown roles are refused.
 - A later Amion scrape of the version replaces its `AMION` assignments only: manual and override
-  assignments stay, and an Amion assignment removed by hand comes back if Amion still has it.
+  assignments stay, and an Amion assignment removed by hand comes back if Amion still has it (the new
+  scrape's rows are not the hidden ones).
 - Coverage is not recalculated here: `schedcu coverage recalc` does that.
 """
 
@@ -21,14 +25,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from services.amion_scraper.matching import fold_name
-from shared.db.models import Assignment, AuditRecord, Person, ScheduleVersion
+from services.coverage.assignments import FROM_AMION, effective
+from shared import audit
+from shared.db import version_state
+from shared.db.models import AssignmentCorrection, PersonRow, ScheduleVersion
+from shared.people import fold_name
 from shared.roles import normalize_role
+from shared.states import AssignmentSource, VersionState
 
-MANUAL, OVERRIDE, AMION = "MANUAL", "OVERRIDE", "AMION"
 MAX_REASON_CHARS = 2000
 
 
@@ -51,7 +58,7 @@ class Change:
         return f"{verb}: {self.person} on {self.role} on {self.schedule_date.isoformat()}{source}"
 
 
-def find_person(people: Sequence[Person], text: str) -> Person:
+def find_person(people: Sequence[PersonRow], text: str) -> PersonRow:
     """The one person whose email is `text`, or whose name or an alias equals it (case and spacing folded)."""
     wanted = fold_name(text)
     by_email = [p for p in people if p.email.lower() == wanted]
@@ -85,11 +92,18 @@ def _reason(text: str) -> str:
 
 def _version(session: Session, version_id: uuid.UUID, day: date) -> ScheduleVersion:
     """The version, locked so that corrections of one version never interleave."""
-    version = session.scalars(select(ScheduleVersion).where(ScheduleVersion.id == version_id).with_for_update()).first()
-    if version is None:
+    found = session.execute(
+        version_state.with_lifecycle(
+            select(ScheduleVersion, version_state.state(), version_state.not_deleted())
+            .where(ScheduleVersion.id == version_id)
+            .with_for_update(of=ScheduleVersion)
+        )
+    ).first()
+    if found is None:
         raise CorrectionError(f"Schedule version {version_id} does not exist.")
-    if version.deleted_at is not None or version.state == "ARCHIVED":
-        raise CorrectionError(f"Schedule version {version_id} is {'deleted' if version.deleted_at else 'archived'}.")
+    version, state, not_deleted = found
+    if not not_deleted or state == VersionState.ARCHIVED:
+        raise CorrectionError(f"Schedule version {version_id} is {'archived' if not_deleted else 'deleted'}.")
     if not version.period_start <= day <= version.period_end:
         raise CorrectionError(
             f"{day.isoformat()} is outside the version's period "
@@ -99,54 +113,74 @@ def _version(session: Session, version_id: uuid.UUID, day: date) -> ScheduleVers
 
 
 def _audit(session: Session, actor: str, reason: str, version_id: uuid.UUID, change: Change, email: str) -> None:
-    session.add(
-        AuditRecord(
-            actor=actor,
-            entity="assignment",
-            entity_id=f"{version_id}:{change.schedule_date.isoformat()}:{change.role}",
-            action=change.action,
-            from_state=change.from_source,
-            to_state=change.to_source,
-            reason=reason,
-            details={
-                "version_id": str(version_id),
-                "date": change.schedule_date.isoformat(),
-                "role": change.role,
-                "person": change.person,
-                "email": email,
-            },
-        )
+    audit.record(
+        session,
+        actor=actor,
+        entity="assignment",
+        entity_id=f"{version_id}:{change.schedule_date.isoformat()}:{change.role}",
+        action=change.action,
+        from_state=change.from_source,
+        to_state=change.to_source,
+        reason=reason,
+        details={
+            "version_id": str(version_id),
+            "date": change.schedule_date.isoformat(),
+            "role": change.role,
+            "person": change.person,
+            "email": email,
+        },
     )
 
 
-def _remove_rows(
-    session: Session, actor: str, reason: str, version_id: uuid.UUID, rows: Sequence[tuple[Assignment, Person]]
+@dataclass(frozen=True)
+class Assigned:
+    """One of the role's assignments that date: an Amion row (`from_amion`) or a correction, by its id."""
+
+    id: int
+    from_amion: bool
+    source: str
+    person: PersonRow
+
+
+def _remove(
+    session: Session, actor: str, reason: str, version_id: uuid.UUID, day: date, role: str, rows: Sequence[Assigned]
 ) -> list[Change]:
     changes = []
-    for row, person in rows:
+    for row in rows:
         change = Change(
-            action="override" if row.source == AMION else "remove",
-            person=person.name,
-            role=row.role,
-            schedule_date=row.schedule_date,
+            action="override" if row.from_amion else "remove",
+            person=row.person.name,
+            role=role,
+            schedule_date=day,
             from_source=row.source,
             to_source=None,
         )
-        _audit(session, actor, reason, version_id, change, person.email)
+        _audit(session, actor, reason, version_id, change, row.person.email)
         changes.append(change)
-    if rows:
-        session.execute(delete(Assignment).where(Assignment.id.in_([row.id for row, _ in rows])))
+    hidden = [
+        {"version_id": version_id, "schedule_date": day, "role": role, "person_id": row.person.id,
+         "hides_assignment_id": row.id, "note": reason}
+        for row in rows
+        if row.from_amion
+    ]  # fmt: skip
+    if hidden:
+        session.execute(insert(AssignmentCorrection), hidden)
+    added = [row.id for row in rows if not row.from_amion]
+    if added:
+        session.execute(delete(AssignmentCorrection).where(AssignmentCorrection.id.in_(added)))
     return changes
 
 
-def _assigned(session: Session, version_id: uuid.UUID, day: date, role: str) -> list[tuple[Assignment, Person]]:
+def assigned(session: Session, version_id: uuid.UUID, day: date, role: str) -> list[Assigned]:
+    """The role's assignments that date, as coverage counts them."""
+    rows = effective(version_id)
     return [
-        (a, p)
-        for a, p in session.execute(
-            select(Assignment, Person)
-            .join(Person, Person.id == Assignment.person_id)
-            .where(Assignment.version_id == version_id, Assignment.schedule_date == day, Assignment.role == role)
-            .order_by(Assignment.id)
+        Assigned(row_id, kind == FROM_AMION, source, person)
+        for kind, row_id, source, person in session.execute(
+            select(rows.c.kind, rows.c.id, rows.c.source, PersonRow)
+            .join(PersonRow, PersonRow.id == rows.c.person_id)
+            .where(rows.c.schedule_date == day, rows.c.role == role)
+            .order_by(rows.c.kind, rows.c.id)
         )
     ]
 
@@ -163,17 +197,19 @@ def add(
 ) -> list[Change]:
     role, reason = _role(role_text), _reason(reason_text)
     _version(session, version_id, day)
-    person = find_person(session.scalars(select(Person)).all(), person_text)
+    person = find_person(session.scalars(select(PersonRow)).all(), person_text)
     if not person.active:
         raise CorrectionError(f"{person.name} ({person.email}) is inactive in the roster.")
-    assigned = _assigned(session, version_id, day, role)
-    if any(p.id == person.id for _, p in assigned):
+    present = assigned(session, version_id, day, role)
+    if any(row.person.id == person.id for row in present):
         raise CorrectionError(f"{person.name} is already on {role} on {day.isoformat()}.")
-    replaced = assigned if replace else []
-    changes = _remove_rows(session, actor, reason, version_id, replaced)
-    source = OVERRIDE if any(row.source == AMION for row, _ in replaced) else MANUAL
-    session.add(
-        Assignment(version_id=version_id, schedule_date=day, role=role, person_id=person.id, source=source, note=reason)
+    replaced = present if replace else []
+    changes = _remove(session, actor, reason, version_id, day, role, replaced)
+    source = AssignmentSource.OVERRIDE if any(row.from_amion for row in replaced) else AssignmentSource.MANUAL
+    session.execute(
+        insert(AssignmentCorrection).values(
+            version_id=version_id, schedule_date=day, role=role, person_id=person.id, source=source, note=reason
+        )
     )
     added = Change("add", person.name, role, day, None, source)
     _audit(session, actor, reason, version_id, added, person.email)
@@ -191,8 +227,8 @@ def remove(
 ) -> list[Change]:
     role, reason = _role(role_text), _reason(reason_text)
     _version(session, version_id, day)
-    person = find_person(session.scalars(select(Person)).all(), person_text)
-    rows = [(a, p) for a, p in _assigned(session, version_id, day, role) if p.id == person.id]
+    person = find_person(session.scalars(select(PersonRow)).all(), person_text)
+    rows = [row for row in assigned(session, version_id, day, role) if row.person.id == person.id]
     if not rows:
         raise CorrectionError(f"{person.name} is not on {role} on {day.isoformat()}.")
-    return _remove_rows(session, actor, reason, version_id, rows)
+    return _remove(session, actor, reason, version_id, day, role, rows)

@@ -1,6 +1,6 @@
 """Coverage rules: who reads each worklist of each window on each schedule date, and whether that is right.
 
-Pure functions, no I/O. The rules are those of `shared/domain.md` section 4; the choices the domain text
+Pure functions, no I/O. The rules are those of `docs/domain-rules.md`; the choices the domain text
 leaves open are written down next to the code that makes them:
 
 - Several people on one role: the specialty variant is chosen per *role*, not per person. For category ON,
@@ -40,7 +40,6 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from itertools import combinations
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -50,30 +49,8 @@ from shared.amion_data import month_key
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.schedule_days import DayType, dates_between, day_type
+from shared.states import AssignmentSource, CellStatus, Specialty, WorklistSpecialty
 from shared.template_model import Category, Variant, Window
-
-
-class Specialty(StrEnum):
-    """What a person may read."""
-
-    BODY_ONLY = "BODY_ONLY"
-    NEURO_ONLY = "NEURO_ONLY"
-    BOTH = "BOTH"
-
-
-class WorklistSpecialty(StrEnum):
-    BODY = "BODY"
-    NEURO = "NEURO"
-
-
-class CellStatus(StrEnum):
-    COVERED = "COVERED"  # template layout
-    FULL = "FULL"  # flat layout: desired coverage reached
-    PARTIAL = "PARTIAL"  # flat layout: some, not enough
-    UNCOVERED = "UNCOVERED"
-    SPECIALTY_MISMATCH = "SPECIALTY_MISMATCH"
-    NO_DATA = "NO_DATA"  # Amion delivered nothing usable for the date: unknown, not a gap
-
 
 TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH, CellStatus.NO_DATA)
 FLAT_STATUSES = (
@@ -113,7 +90,7 @@ class Assignment:
     schedule_date: date
     role: str  # canonical role as written (from Amion or by hand), never the effective role
     person_id: int
-    source: str = "AMION"  # AMION | MANUAL | OVERRIDE
+    source: str = AssignmentSource.AMION
     starts_at: datetime | None = None  # the hours Amion gives it; None: the template window's hours apply
     ends_at: datetime | None = None
 

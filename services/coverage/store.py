@@ -12,26 +12,25 @@ from datetime import date
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from services.coverage import assignments
 from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.flat_rules import FlatShift
 from services.coverage.rules import Assignment, CoverageResult, Person, Specialty, WorklistSpecialty
 from shared.contracts import CoverageGap, CoverageSummary, Period, UnknownMonth
 from shared.coverage_text import coverage_sentence
-from shared.db.models import Assignment as AssignmentRow
 from shared.db.models import (
     CoverageCalculation,
     HospitalGroup,
+    PersonRow,
     ScheduleVersion,
     ScrapeBatch,
-    ShiftInstance,
+    ShiftInstanceRow,
     TemplateResponsibility,
     TemplateWindow,
 )
-from shared.db.models import Person as PersonRow
 from shared.schedule_days import DayType
+from shared.states import Layout
 from shared.template_model import Category, Responsibility, Variant, Window
-
-FLAT = "FLAT"
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class VersionInputs:
 
     @property
     def flat(self) -> bool:
-        return self.version.layout == FLAT
+        return self.version.layout == Layout.FLAT
 
 
 def _windows(session: Session, version_id: uuid.UUID) -> list[Window]:
@@ -77,18 +76,18 @@ def _windows(session: Session, version_id: uuid.UUID) -> list[Window]:
 def _flat_shifts(session: Session, version_id: uuid.UUID) -> list[FlatShift]:
     rows = session.execute(
         select(
-            ShiftInstance.schedule_date,
-            ShiftInstance.role,
-            ShiftInstance.hospital,
-            ShiftInstance.study_type,
-            ShiftInstance.starts_at,
-            ShiftInstance.ends_at,
-            ShiftInstance.desired_coverage,
-            ShiftInstance.mandatory,
-            ShiftInstance.specialty_constraint,
+            ShiftInstanceRow.schedule_date,
+            ShiftInstanceRow.role,
+            ShiftInstanceRow.hospital,
+            ShiftInstanceRow.study_type,
+            ShiftInstanceRow.starts_at,
+            ShiftInstanceRow.ends_at,
+            ShiftInstanceRow.desired_coverage,
+            ShiftInstanceRow.mandatory,
+            ShiftInstanceRow.specialty_constraint,
         )
-        .where(ShiftInstance.version_id == version_id, ShiftInstance.window_id.is_(None))
-        .order_by(ShiftInstance.schedule_date, ShiftInstance.id)
+        .where(ShiftInstanceRow.version_id == version_id, ShiftInstanceRow.window_id.is_(None))
+        .order_by(ShiftInstanceRow.schedule_date, ShiftInstanceRow.id)
     )
     return [
         FlatShift(
@@ -127,27 +126,27 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
     version = session.get(ScheduleVersion, version_id)
     if version is None:
         return None
-    flat = version.layout == FLAT
-    assignments = [
+    flat = version.layout == Layout.FLAT
+    effective = assignments.effective(version_id)
+    found = session.execute(
+        select(
+            effective.c.schedule_date,
+            effective.c.role,
+            effective.c.person_id,
+            effective.c.source,
+            effective.c.starts_at,
+            effective.c.ends_at,
+        ).order_by(effective.c.kind, effective.c.id)
+    )
+    version_assignments = [
         Assignment(schedule_date=d, role=role, person_id=pid, source=source, starts_at=starts_at, ends_at=ends_at)
-        for d, role, pid, source, starts_at, ends_at in session.execute(
-            select(
-                AssignmentRow.schedule_date,
-                AssignmentRow.role,
-                AssignmentRow.person_id,
-                AssignmentRow.source,
-                AssignmentRow.starts_at,
-                AssignmentRow.ends_at,
-            )
-            .where(AssignmentRow.version_id == version_id)
-            .order_by(AssignmentRow.id)
-        )
+        for d, role, pid, source, starts_at, ends_at in found
     ]
     people = {
         pid: Person(id=pid, name=name, specialty=Specialty(specialty))
         for pid, name, specialty in session.execute(
             select(PersonRow.id, PersonRow.name, PersonRow.specialty).where(
-                PersonRow.id.in_(select(AssignmentRow.person_id).where(AssignmentRow.version_id == version_id))
+                PersonRow.id.in_(select(effective.c.person_id))
             )
         )
     }
@@ -155,7 +154,7 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
         version=version,
         windows=[] if flat else _windows(session, version_id),
         flat_shifts=_flat_shifts(session, version_id) if flat else [],
-        assignments=assignments,
+        assignments=version_assignments,
         people=people,
         amion=_amion_data(session, version),
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.ods_importer.flat import FlatShift
+from services.ods_importer.flat import FlatRow
 from services.ods_importer.messages import error, warning
 from shared.findings import Finding
 from shared.schedule_days import dates_between, day_type
@@ -57,7 +57,7 @@ def expand(
 
 
 def expand_flat(
-    shifts: Iterable[FlatShift], start: date, end: date, tz: ZoneInfo
+    shifts: Iterable[FlatRow], start: date, end: date, tz: ZoneInfo
 ) -> tuple[list[ShiftInstance], list[Finding]]:
     """The flat rows dated inside the period, with real start and end; rows outside it are counted in a WARNING."""
     instances: list[ShiftInstance] = []

@@ -67,7 +67,7 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
-class FlatShift:
+class FlatRow:
     """One row of the flat layout, checked. `start`/`end` are local wall-clock times on `schedule_date`;
     an end at or before the start falls on the next day."""
 
@@ -101,11 +101,11 @@ def header_columns(sheet: Sheet) -> tuple[int, dict[str, int]] | None:
     return None
 
 
-def parse_flat_sheet(sheet: Sheet, header_row: int, findings: list[Finding]) -> list[FlatShift]:
+def parse_flat_sheet(sheet: Sheet, header_row: int, findings: list[Finding]) -> list[FlatRow]:
     columns = _header(sheet, header_row, findings)
     if columns is None:
         return []
-    shifts: list[FlatShift] = []
+    shifts: list[FlatRow] = []
     for row_index in range(header_row + 1, len(sheet.rows)):
         row = sheet.rows[row_index]
         if any(row[column].strip() for column in columns.values() if column < len(row)):  # else: not a shift
@@ -158,7 +158,7 @@ class _RowReader:
         self.findings = findings
         self.failed = False
 
-    def shift(self) -> FlatShift | None:
+    def shift(self) -> FlatRow | None:
         schedule_date = self._read("Date", _parse_date, "INVALID_DATE", "a date (an ODS date, or text YYYY-MM-DD)")
         role = self._read("ShiftType", _parse_role, "INVALID_VALUE", f"a shift type of at most {MAX_ROLE} characters")
         hospital = self._read("Hospital", _parse_label, "INVALID_VALUE", f"at most {MAX_LABEL} characters")
@@ -173,7 +173,7 @@ class _RowReader:
         if self.failed:
             return None
         assert schedule_date is not None and role is not None and start is not None and end is not None
-        return FlatShift(
+        return FlatRow(
             schedule_date=schedule_date,
             role=role,
             hospital=hospital,

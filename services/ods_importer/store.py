@@ -1,4 +1,5 @@
-"""Writes a parsed template as a new STAGING schedule version, in the caller's transaction."""
+"""Writes a parsed template as a new schedule version, in the caller's transaction. A new version is STAGING: it
+has no `version_lifecycle` row yet (services/versions/lifecycle.py)."""
 
 import uuid
 from collections.abc import Sequence
@@ -9,20 +10,21 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.ods_importer.expansion import ShiftInstance as PlannedShift
+from services.ods_importer.expansion import ShiftInstance
 from services.ods_importer.workbook import Layout
+from shared import audit
 from shared.contracts import Period
 from shared.db.models import (
-    AuditRecord,
     Base,
     Hospital,
     HospitalGroup,
     ScheduleVersion,
-    ShiftInstance,
+    ShiftInstanceRow,
     TemplateResponsibility,
     TemplateWindow,
 )
 from shared.findings import Finding
+from shared.states import VersionState
 from shared.template_model import Window
 
 BATCH_ROWS = 10_000
@@ -44,7 +46,7 @@ def store_version(
     template_name: str,
     template_sha256: str,
     windows: Sequence[Window],
-    shifts: Sequence[PlannedShift],
+    shifts: Sequence[ShiftInstance],
     findings: Sequence[Finding],
     actor: str,
 ) -> None:
@@ -60,7 +62,6 @@ def store_version(
             id=version_id,
             group_id=gid,
             workflow_id=workflow_id,
-            state="STAGING",
             period_start=period.start,
             period_end=period.end,
             template_name=template_name,
@@ -73,7 +74,7 @@ def store_version(
     window_ids = _store_windows(session, version_id, windows)
     _bulk_insert(
         session,
-        ShiftInstance,
+        ShiftInstanceRow,
         {"version_id": version_id},
         {
             "window_id": [None if s.window is None else window_ids[s.window] for s in shifts],
@@ -88,17 +89,16 @@ def store_version(
             "specialty_constraint": [s.specialty_constraint for s in shifts],
         },
     )
-    session.add(
-        AuditRecord(
-            actor=actor,
-            entity="schedule_version",
-            entity_id=str(version_id),
-            action="create",
-            from_state=None,
-            to_state="STAGING",
-            reason=f"imported {template_name} ({layout.value} layout) for {period.start}..{period.end}",
-            details={"workflow_id": str(workflow_id)},
-        )
+    audit.record(
+        session,
+        actor=actor,
+        entity="schedule_version",
+        entity_id=str(version_id),
+        action="create",
+        from_state=None,
+        to_state=VersionState.STAGING,
+        reason=f"imported {template_name} ({layout.value} layout) for {period.start}..{period.end}",
+        details={"workflow_id": str(workflow_id)},
     )
 
 

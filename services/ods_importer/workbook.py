@@ -3,28 +3,23 @@ layout (one row per dated shift). Sheets are read one at a time and none is kept
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from services.ods_importer import flat
-from services.ods_importer.flat import FlatShift
+from services.ods_importer.flat import FlatRow
 from services.ods_importer.messages import error, warning
 from services.ods_importer.ods_reader import DEFAULT_LIMITS, OdsLimits, OdsReadError, Sheet, iter_sheets
 from services.ods_importer.template import invalid_sheet_name, parse_window_name, parse_window_sheet
 from shared.findings import Finding
 from shared.settings import Settings
+from shared.states import Layout
 from shared.template_model import Window
-
-
-class Layout(StrEnum):
-    TEMPLATE = "TEMPLATE"
-    FLAT = "FLAT"
 
 
 @dataclass(frozen=True)
 class ParsedWorkbook:
     layout: Layout | None  # None: neither layout was recognised (an ERROR says so)
     windows: tuple[Window, ...]  # TEMPLATE only
-    shifts: tuple[FlatShift, ...]  # FLAT only
+    shifts: tuple[FlatRow, ...]  # FLAT only
     findings: tuple[Finding, ...]
 
 
@@ -74,7 +69,7 @@ class _WorkbookParser:
     def __init__(self) -> None:
         self.layout: Layout | None = None
         self.windows: list[Window] = []
-        self.shifts: list[FlatShift] = []
+        self.shifts: list[FlatRow] = []
         self.findings: list[Finding] = []
         self.unrecognised: list[_Unrecognised] = []
 

@@ -1,4 +1,7 @@
-"""The schema, as SQLAlchemy 2 mapped classes. Migrations (shared/db/migrations) create it."""
+"""The schema, as SQLAlchemy 2 mapped classes. Migrations (shared/db/migrations) create it.
+
+Each table has one owner, the only package whose code writes it (named next to `__tablename__`; the table
+in docs/architecture.md; tests/test_architecture.py checks it). Others read it."""
 
 import uuid
 from datetime import date, datetime, time
@@ -7,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -22,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.states import BatchState, Layout, PhaseState, VersionState
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB, uuid.UUID: UUID(as_uuid=True)}
@@ -32,21 +38,21 @@ def _now() -> Mapped[datetime]:
 
 
 class HospitalGroup(Base):
-    __tablename__ = "hospital_groups"
+    __tablename__ = "hospital_groups"  # owner: ods_importer
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
 
 
 class Hospital(Base):
-    __tablename__ = "hospitals"
+    __tablename__ = "hospitals"  # owner: ods_importer
     __table_args__ = (UniqueConstraint("group_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id"))
     name: Mapped[str] = mapped_column(String(100))
 
 
-class Person(Base):
-    __tablename__ = "people"
+class PersonRow(Base):
+    __tablename__ = "people"  # owner: amion_scraper
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -56,23 +62,32 @@ class Person(Base):
 
 
 class ScheduleVersion(Base):
-    __tablename__ = "schedule_versions"
+    __tablename__ = "schedule_versions"  # owner: ods_importer
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id"))
     workflow_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    state: Mapped[str] = mapped_column(String(20), default="STAGING")
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     template_name: Mapped[str] = mapped_column(String(300))
     template_sha256: Mapped[str] = mapped_column(String(64))
-    layout: Mapped[str] = mapped_column(String(10), default="TEMPLATE", server_default="TEMPLATE")  # TEMPLATE | FLAT
+    layout: Mapped[str] = mapped_column(String(10), default=Layout.TEMPLATE, server_default=Layout.TEMPLATE.value)
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _now()
+
+
+class VersionLifecycle(Base):
+    """A version's lifecycle state and soft deletion. A version without a row is STAGING and not deleted."""
+
+    __tablename__ = "version_lifecycle"  # owner: versions
+    version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("schedule_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(20), default=VersionState.STAGING)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TemplateWindow(Base):
-    __tablename__ = "template_windows"
+    __tablename__ = "template_windows"  # owner: ods_importer
     __table_args__ = (UniqueConstraint("version_id", "sheet"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
@@ -85,7 +100,7 @@ class TemplateWindow(Base):
 
 
 class TemplateResponsibility(Base):
-    __tablename__ = "template_responsibilities"
+    __tablename__ = "template_responsibilities"  # owner: ods_importer
     __table_args__ = (UniqueConstraint("window_id", "worklist"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     window_id: Mapped[int] = mapped_column(ForeignKey("template_windows.id", ondelete="CASCADE"))
@@ -94,8 +109,8 @@ class TemplateResponsibility(Base):
     role: Mapped[str] = mapped_column(String(30))
 
 
-class ShiftInstance(Base):
-    __tablename__ = "shift_instances"
+class ShiftInstanceRow(Base):
+    __tablename__ = "shift_instances"  # owner: ods_importer
     __table_args__ = (UniqueConstraint("version_id", "schedule_date", "window_id", "role"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
@@ -112,12 +127,12 @@ class ShiftInstance(Base):
 
 
 class ScrapeBatch(Base):
-    __tablename__ = "scrape_batches"
+    __tablename__ = "scrape_batches"  # owner: amion_scraper
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
     workflow_id: Mapped[uuid.UUID]
     account: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    state: Mapped[str] = mapped_column(String(20), default=BatchState.PENDING)
     months: Mapped[dict[str, Any]] = mapped_column(default=dict)  # "2026-01" -> outcome
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = _now()
@@ -127,7 +142,7 @@ class ScrapeBatch(Base):
 class AmionPage(Base):
     """Every page fetched from Amion, kept for audit and replay. The URL never holds the password."""
 
-    __tablename__ = "amion_pages"
+    __tablename__ = "amion_pages"  # owner: amion_scraper
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scrape_batches.id", ondelete="CASCADE"))
     month: Mapped[date] = mapped_column(Date)
@@ -138,15 +153,15 @@ class AmionPage(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
-class Assignment(Base):
-    __tablename__ = "assignments"
+class AssignmentRow(Base):
+    __tablename__ = "assignments"  # owner: amion_scraper
     __table_args__ = (Index("ix_assignments_version_date", "version_id", "schedule_date"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
     schedule_date: Mapped[date] = mapped_column(Date)
     role: Mapped[str] = mapped_column(String(30))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    source: Mapped[str] = mapped_column(String(10))  # AMION | MANUAL | OVERRIDE
+    source: Mapped[str] = mapped_column(String(10))  # AssignmentSource.AMION (corrections: their own table)
     scrape_batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scrape_batches.id"))
     label: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
@@ -156,8 +171,29 @@ class Assignment(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class AssignmentCorrection(Base):
+    """An operator's correction of a version's assignments (`schedcu assignments add|remove`): a person added
+    (`source` MANUAL or OVERRIDE, the reason in `note`), or one Amion assignment hidden (`hides_assignment_id`;
+    a later scrape stores new Amion rows, so the hidden person comes back if Amion still has them)."""
+
+    __tablename__ = "assignment_corrections"  # owner: coverage
+    __table_args__ = (
+        Index("ix_assignment_corrections_version_date", "version_id", "schedule_date"),
+        CheckConstraint("(source IS NULL) <> (hides_assignment_id IS NULL)", name="ck_assignment_corrections_kind"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    source: Mapped[str | None] = mapped_column(String(10))  # MANUAL | OVERRIDE; None for a hidden assignment
+    hides_assignment_id: Mapped[int | None] = mapped_column(BigInteger)  # an `assignments` row (Amion's)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
 class CoverageCalculation(Base):
-    __tablename__ = "coverage_calculations"
+    __tablename__ = "coverage_calculations"  # owner: coverage
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
     summary: Mapped[dict[str, Any]]
@@ -167,7 +203,7 @@ class CoverageCalculation(Base):
 
 
 class CoverageCell(Base):
-    __tablename__ = "coverage_cells"
+    __tablename__ = "coverage_cells"  # owner: coverage
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     calculation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("coverage_calculations.id", ondelete="CASCADE"), index=True
@@ -183,7 +219,7 @@ class CoverageCell(Base):
 
 
 class AuditRecord(Base):
-    __tablename__ = "audit_log"
+    __tablename__ = "audit_log"  # written only through shared/audit.py
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = _now()
     actor: Mapped[str] = mapped_column(String(200))
@@ -199,7 +235,7 @@ class AuditRecord(Base):
 class Workflow(Base):
     """Saga state of one import workflow."""
 
-    __tablename__ = "workflows"
+    __tablename__ = "workflows"  # owner: versions
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(String(200), unique=True)
     correlation_id: Mapped[str | None] = mapped_column(String(200))  # the upstream request's, for every event
@@ -213,12 +249,12 @@ class Workflow(Base):
 
 
 class WorkflowPhase(Base):
-    __tablename__ = "workflow_phases"
+    __tablename__ = "workflow_phases"  # owner: versions
     workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True)
     phase: Mapped[str] = mapped_column(String(30), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     critical: Mapped[bool] = mapped_column(Boolean)
-    state: Mapped[str] = mapped_column(String(20), default="PENDING")
+    state: Mapped[str] = mapped_column(String(20), default=PhaseState.PENDING)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     attempts_before_retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # an operator's retry
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -228,7 +264,7 @@ class WorkflowPhase(Base):
 
 
 class OutboxMessage(Base):
-    __tablename__ = "outbox"
+    __tablename__ = "outbox"  # written only through shared/messaging
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     correlation_id: Mapped[str] = mapped_column(String(200))
@@ -241,7 +277,7 @@ class OutboxMessage(Base):
 
 
 class InboxMessage(Base):
-    __tablename__ = "inbox"
+    __tablename__ = "inbox"  # written only through shared/messaging
     consumer: Mapped[str] = mapped_column(String(50), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     processed_at: Mapped[datetime] = _now()
@@ -250,7 +286,7 @@ class InboxMessage(Base):
 class WorkerHeartbeat(Base):
     """Each running worker process, refreshed every few seconds, so that operators can find them all."""
 
-    __tablename__ = "worker_heartbeats"
+    __tablename__ = "worker_heartbeats"  # written only through shared/metrics.py
     instance: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
     service: Mapped[str] = mapped_column(String(50))
     health_url: Mapped[str] = mapped_column(String(300))
@@ -261,6 +297,6 @@ class WorkerHeartbeat(Base):
 class AmionRequestSlot(Base):
     """When the next request to an Amion account may start, shared by every scraper process."""
 
-    __tablename__ = "amion_request_slots"
+    __tablename__ = "amion_request_slots"  # owner: amion_scraper
     account: Mapped[str] = mapped_column(String(100), primary_key=True)
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

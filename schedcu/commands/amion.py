@@ -1,0 +1,143 @@
+"""`schedcu roster ...`, `schedcu amion ...` and `schedcu fake-amion`."""
+
+import argparse
+import json
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+
+from shared.cli_support import Subparsers
+from shared.findings import Finding, has_errors
+from shared.states import BatchState
+
+MAX_PAGE_FILE_BYTES = 5_000_000
+
+
+def cmd_fake_amion(args: argparse.Namespace) -> int:
+    from schedcu.fake_amion import serve
+
+    serve(args.port, Path(args.truth), host=args.host)
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    import yaml
+
+    from services.amion_scraper.roster import read_roster, reconcile
+    from shared.db.session import transaction
+
+    try:
+        entries = read_roster(Path(args.file))
+    except (ValueError, yaml.YAMLError) as error:  # pydantic's ValidationError is a ValueError
+        print(f"roster: {args.file} is not a valid roster: {error}", file=sys.stderr)
+        return 1
+    with transaction() as session:
+        change = reconcile(session, entries)
+    print(
+        f"roster: {len(entries)} people; {change.added} added, {change.updated} updated, "
+        f"{change.deactivated} made inactive"
+    )
+    return 0
+
+
+def read_page(path: Path) -> str:
+    """A saved page's text: UTF-8 if it decodes as such, else ISO-8859-1 (Amion's charset)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("iso-8859-1")
+
+
+def _print_findings(findings: list[Finding] | tuple[Finding, ...]) -> None:
+    for f in findings:
+        where = f" [{f.location}]" if f.location else ""
+        print(f"{f.severity.value:<7} {f.code}{where}: {f.text}", file=sys.stderr)
+
+
+def cmd_amion_parse(args: argparse.Namespace) -> int:
+    from services.amion_scraper.pages import parse_page
+    from services.amion_scraper.rows import row_json
+
+    path = Path(args.file)
+    if path.stat().st_size > MAX_PAGE_FILE_BYTES:
+        print(f"{path} is larger than {MAX_PAGE_FILE_BYTES} bytes: not an Amion page", file=sys.stderr)
+        return 1
+    month = date.fromisoformat(args.month + "-01") if args.month else None
+    parsed = parse_page(read_page(path), month)
+    rows = [{k: v for k, v in row_json(r).items() if k != "division"} for r in parsed.rows]
+    if args.json:
+        messages = [f.model_dump(mode="json") for f in parsed.findings]
+        print(json.dumps({"rows": rows, "messages": messages}, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            hours = f"{r['start']}-{r['end']}" if r["start"] else "         "
+            note = f"  ({r['note']})" if r["note"] else ""
+            print(f"{r['date']}  {hours}  {r['label']:<32} {r['name']}{note}")
+        print(f"{len(rows)} rows", file=sys.stderr)
+        _print_findings(parsed.findings)
+    return 1 if has_errors(parsed.findings) else 0
+
+
+def cmd_amion_reparse(args: argparse.Namespace) -> int:
+    from schedcu.amion_replay import ReplayError, reparse
+    from shared.db.session import transaction
+    from shared.settings import get_settings
+
+    try:
+        with transaction() as session:
+            outcome = reparse(session, args.batch, get_settings().amion_accounts)
+    except ReplayError as error:
+        print(f"reparse: {error}", file=sys.stderr)
+        return 2
+    months = ", ".join(f"{month} {state}" for month, state in outcome.months.items())
+    print(f"scrape batch {args.batch}: {outcome.state}; {len(outcome.assignments)} assignments ({months})")
+    _print_findings(outcome.findings)
+    return 1 if outcome.state == BatchState.FAILED else 0
+
+
+def _month(text: str) -> str:
+    try:
+        date.fromisoformat(text + "-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not YYYY-MM") from None
+    return text
+
+
+def register(sub: Subparsers) -> None:
+    f = sub.add_parser("fake-amion", help="serve a fake Amion (reports, grid, faults) from a ground-truth file")
+    f.add_argument("--port", type=int, default=8999)
+    f.add_argument("--host", default="127.0.0.1")
+    f.add_argument("--truth", required=True)
+    f.set_defaults(func=cmd_fake_amion)
+
+    r = sub.add_parser("roster", help="people").add_subparsers(dest="roster_command", required=True)
+    ri = r.add_parser("import", help="reconcile the roster from a YAML or CSV file")
+    ri.add_argument("file")
+    ri.set_defaults(func=cmd_roster_import)
+
+    a = sub.add_parser("amion", help="Amion pages").add_subparsers(dest="amion_command", required=True)
+    ap = a.add_parser(
+        "parse",
+        help="parse a saved Amion report or grid page into rows (exit 1 on ERROR)",
+        description="Parse a saved Amion page (Rpt=619/625c, CSV or tabs, or the Page=Call grid) offline: "
+        "rows (date, label, name, start, end, note) on stdout, messages on stderr (in the JSON with --json). "
+        "Exit status 1 when a message is an ERROR.",
+    )
+    ap.add_argument("file")
+    ap.add_argument("--json", action="store_true", help="rows and messages as one JSON document")
+    ap.add_argument("--month", type=_month, help="YYYY-MM the page is for (dates a grid without a title)")
+    ap.set_defaults(func=cmd_amion_parse)
+
+    ar = a.add_parser(
+        "reparse",
+        help="rebuild a version's AMION assignments from a scrape batch's archived pages",
+        description="Rebuild the AMION assignments of the batch's version from the pages archived with the "
+        "batch, without fetching anything: today's parser, the account's current role mapping and the current "
+        "roster, in one transaction that also updates the batch's state, months and findings. It publishes "
+        "nothing: coverage is not recalculated by it. Exit status 1 when the batch FAILED, 2 when it cannot "
+        "be re-parsed.",
+    )
+    ar.add_argument("batch", type=uuid.UUID, help="scrape batch id")
+    ar.set_defaults(func=cmd_amion_reparse)

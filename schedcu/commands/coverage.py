@@ -1,0 +1,155 @@
+"""`schedcu coverage show|report|recalc` and `schedcu assignments add|remove`."""
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+from schedcu.terminal import print_cells, print_summary
+from shared.cli_support import Subparsers
+from shared.settings import get_settings
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "operator"
+
+
+def cmd_coverage_show(args: argparse.Namespace) -> int:
+    from schedcu.queries.coverage import cells, latest_calculation
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        calc = latest_calculation(session, args.version)
+        day_cells = cells(session, uuid.UUID(calc["calculation_id"]), args.date) if calc and args.date else None
+    if calc is None:
+        print(f"no coverage calculated for version {args.version}", file=sys.stderr)
+        return 1
+    day = args.date.isoformat() if args.date else None
+    if args.json:
+        print(json.dumps({**calc, **({"date": day, "cells": day_cells} if day else {})}, indent=2))
+        return 0
+    print_summary(calc, gap_limit=None if args.all or day else 50, day=day)
+    if day_cells is not None:
+        print()
+        print(f"  cells on {day}: {len(day_cells)}")
+        print_cells(day_cells)
+    return 0
+
+
+def cmd_coverage_report(args: argparse.Namespace) -> int:
+    from schedcu.coverage_page import render_page
+    from schedcu.queries.coverage import cells, latest_calculation
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        calc = latest_calculation(session, args.version)
+        all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
+    if calc is None:
+        print(f"no coverage calculated for version {args.version}", file=sys.stderr)
+        return 1
+    settings = get_settings()
+    page = render_page(calc, all_cells, settings.tz, frozenset(settings.holidays))
+    Path(args.out).write_text(page, encoding="utf-8")
+    print(f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps")
+    return 0
+
+
+def cmd_coverage_recalc(args: argparse.Namespace) -> int:
+    from schedcu.queries.coverage import calculation_view
+    from services.coverage.calculation import calculation_id_for
+    from shared.contracts import CalculateCoverage
+    from shared.db.models import ScheduleVersion
+    from shared.db.session import transaction
+    from shared.messaging.publish import publish_now
+
+    with transaction() as session:
+        exists = session.get(ScheduleVersion, args.version) is not None
+    if not exists:
+        print(f"schedule version {args.version} does not exist", file=sys.stderr)
+        return 1
+    message_id = f"recalc:{args.version}:{uuid.uuid4()}"
+    command = CalculateCoverage(workflow_id=None, version_id=args.version)
+    asyncio.run(publish_now(get_settings(), command, message_id=message_id, correlation_id=str(args.version)))
+    calculation_id = calculation_id_for(message_id)
+    print(f"recalculation requested: calculation {calculation_id}", flush=True)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        with transaction() as session:
+            calc = calculation_view(session, calculation_id)
+        if calc is not None:
+            print_summary(calc)
+            return 0
+        time.sleep(0.5)
+    print(f"calculation {calculation_id} not stored within {args.timeout:.0f} s", file=sys.stderr)
+    return 2
+
+
+def _correct(args: argparse.Namespace) -> int:
+    from services.coverage import corrections
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            if args.assign_command == "add":
+                changes = corrections.add(
+                    session, args.version, args.date, args.role, args.person, args.reason, args.actor, args.replace
+                )
+            else:
+                changes = corrections.remove(
+                    session, args.version, args.date, args.role, args.person, args.reason, args.actor
+                )
+    except corrections.CorrectionError as error:
+        print(error, file=sys.stderr)
+        return 1
+    for change in changes:
+        print(change)
+    print(f"coverage is unchanged until `schedcu coverage recalc {args.version}`")
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    c = sub.add_parser("coverage", help="coverage results").add_subparsers(dest="cov_command", required=True)
+    show = c.add_parser("show", help="the latest coverage of a version: summary, then critical gaps by date")
+    show.add_argument("version", type=uuid.UUID)
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD: that date's gaps and cells")
+    show.add_argument("--all", action="store_true", help="every gap (default: the first 50)")
+    show.set_defaults(func=cmd_coverage_show)
+
+    report = c.add_parser("report", help="a self-contained HTML page: heat map and gaps")
+    report.add_argument("version", type=uuid.UUID)
+    report.add_argument("--out", required=True, help="FILE.html")
+    report.set_defaults(func=cmd_coverage_report)
+
+    recalc = c.add_parser("recalc", help="calculate a version's coverage again (after corrections)")
+    recalc.add_argument("version", type=uuid.UUID)
+    recalc.add_argument("--wait", action="store_true", help="wait for the result and print it")
+    recalc.add_argument("--timeout", type=float, default=120.0)
+    recalc.set_defaults(func=cmd_coverage_recalc)
+
+    a = sub.add_parser("assignments", help="manual corrections of assignments (audited)")
+    a_sub = a.add_subparsers(dest="assign_command", required=True)
+    for name, text in (
+        ("add", "assign PERSON to ROLE on DATE (source MANUAL; OVERRIDE with --replace over Amion)"),
+        ("remove", "remove PERSON from ROLE on DATE"),
+    ):
+        p = a_sub.add_parser(name, help=text)
+        p.add_argument("version", type=uuid.UUID)
+        p.add_argument("date", type=date.fromisoformat, help="schedule date, YYYY-MM-DD")
+        p.add_argument("role", help="ON1, ON2, MidC, MidL, Mid3, ...")
+        p.add_argument("person", help="email, or exact name or Amion alias")
+        p.add_argument("--reason", required=True)
+        p.add_argument("--actor", default=_actor(), help="who makes the change (default: the login name)")
+        if name == "add":
+            p.add_argument("--replace", action="store_true", help="remove the role's other people that date first")
+        p.set_defaults(func=_correct)

@@ -1,0 +1,365 @@
+"""`schedcu submit` and `schedcu workflows ...`."""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from shared.cli_support import Subparsers
+from shared.settings import get_settings
+from shared.states import TERMINAL as TERMINAL_STATES
+from shared.states import VersionState, WorkflowState
+
+TERMINAL = {str(s) for s in TERMINAL_STATES}
+
+
+def workflow(workflow_id: uuid.UUID) -> dict[str, Any] | None:
+    from schedcu.queries.versions import workflow_view
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        return workflow_view(session, workflow_id)
+
+
+def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
+    """Poll the workflow until it ends, printing every phase change as it happens."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, tuple[str, int]] = {}
+    view = None
+    while time.monotonic() < deadline:
+        view = workflow(workflow_id)
+        if view is not None:
+            for phase in view["phases"]:
+                now = (phase["state"], phase["attempt"])
+                if seen.get(phase["phase"]) != now:
+                    seen[phase["phase"]] = now
+                    print(f"  {phase['phase']:<13} {phase['state']:<9} attempt {phase['attempt']}", flush=True)
+            if view["state"] in TERMINAL:
+                return view
+        time.sleep(0.5)
+    return view
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from schedcu.submit import import_request, publish_request
+    from shared import ids
+    from shared.contracts import Period
+
+    request_id = args.request_id or f"cli-{uuid.uuid4()}"
+    request = import_request(
+        Path(args.template),
+        group=args.group,
+        period=Period(start=args.start, end=args.end),
+        amion_account=args.amion_account,
+        requested_by=args.requested_by,
+        request_id=request_id,
+    )
+    if args.dry_run:
+        return print_dry_run(request)
+    asyncio.run(publish_request(get_settings(), request))
+    workflow_id = ids.workflow_id_for(request_id)
+    print(f"workflow {workflow_id} (request {request_id})", flush=True)
+    if not args.wait:
+        return 0
+    view = wait_for(workflow_id, args.timeout)
+    if view is None or view["state"] not in TERMINAL:
+        print(f"workflow {workflow_id} did not finish within {args.timeout:.0f} s", file=sys.stderr)
+        return 2
+    print(f"workflow {workflow_id}: {view['state']} (version {view['version_id']})")
+    return 1 if view["state"] == WorkflowState.FAILED else 0
+
+
+def _print_findings(findings: Any) -> None:
+    for f in findings:
+        print(f"    {f.severity.value:<7} {f.code}: {f.text}" + (f" [{f.location}]" if f.location else ""))
+
+
+def print_dry_run(request: Any) -> int:
+    from schedcu.dry_run import dry_run
+    from schedcu.terminal import print_summary
+
+    report = dry_run(request, get_settings())
+    print("DRY RUN: the three phases ran and were rolled back; nothing was stored or published.")
+    if report.would_fail:
+        print("template: the import would FAIL; no version would be created")
+        _print_findings(report.template_findings)
+        return 1
+    shifts = sum(report.shifts_by_role.values())
+    print(f"template: {report.layout} layout, {report.windows} windows, {shifts} shift instances "
+          f"({', '.join(f'{role} {n}' for role, n in report.shifts_by_role.items())})")  # fmt: skip
+    _print_findings(report.template_findings)
+    months = ", ".join(f"{month} {outcome}" for month, outcome in report.scrape_months.items())
+    print(f"Amion ({request.amion_account}): {report.scrape_state}; {report.assignments} assignments"
+          + (f" ({months})" if months else ""))  # fmt: skip
+    _print_findings(report.scrape_findings)
+    if report.coverage is not None:
+        print_summary(report.coverage)
+    return 0
+
+
+def print_workflow(view: dict[str, Any]) -> None:
+    print(f"workflow {view['workflow_id']}  request {view['request_id']}  group {view['group']}")
+    print(f"state {view['state']}  version {view['version_id']}  created {view['created_at']}")
+    for p in view["phases"]:
+        duration = f"{p['duration_s']:.2f} s" if p["duration_s"] is not None else "-"
+        print(
+            f"  {p['phase']:<13} {p['state']:<9} attempt {p['attempt']}  started {p['started_at'] or '-'}  "
+            f"took {duration}"
+        )
+        for attempt in p["attempts"]:
+            if len(p["attempts"]) > 1:
+                print(f"    attempt {attempt['attempt']}")
+            for m in attempt["messages"]:
+                where = f" [{m['location']}]" if m.get("location") else ""
+                print(f"      {m['severity']:<7} {m['code']}: {m['text']}{where}")
+
+
+def cmd_workflows_show(args: argparse.Namespace) -> int:
+    view = workflow(uuid.UUID(args.id))
+    if view is None:
+        print(f"no workflow {args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(view, indent=2))
+    else:
+        print_workflow(view)
+    return 0
+
+
+def cmd_workflows_list(args: argparse.Namespace) -> int:
+    from schedcu.queries.versions import workflow_rows
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        rows = workflow_rows(session, args.state, args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'workflow':<36}  {'state':<23}  {'created':<19}  request")
+    for r in rows:
+        print(f"{r['workflow_id']:<36}  {r['state']:<23}  {r['created_at'][:19]:<19}  {r['request_id']}")
+    return 0
+
+
+def _operate(workflow_id: str, action: str, reason: str | None) -> int:
+    import getpass
+
+    from services.versions.saga import operate
+    from services.versions.workflow import Refused
+
+    actor = getpass.getuser()
+    try:
+        if action == "retry":
+            phase = operate(uuid.UUID(workflow_id), lambda machine, now: machine.retry(actor, now))
+            print(f"workflow {workflow_id}: retrying from {phase}")
+        else:
+            operate(
+                uuid.UUID(workflow_id), lambda machine, now: machine.cancel(actor, reason or "no reason given", now)
+            )
+            print(f"workflow {workflow_id}: cancelled")
+    except Refused as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_workflows_retry(args: argparse.Namespace) -> int:
+    return _operate(args.id, "retry", None)
+
+
+def cmd_workflows_cancel(args: argparse.Namespace) -> int:
+    return _operate(args.id, "cancel", args.reason)
+
+
+def _actor() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def cmd_versions_list(args: argparse.Namespace) -> int:
+    from schedcu.queries.versions import version_rows
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        rows = version_rows(session, args.group, args.state)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'version':<36}  {'group':<12} {'state':<10} {'period':<23}  template")
+    for r in rows:
+        period = f"{r['period']['start']}..{r['period']['end']}"
+        print(f"{r['version_id']:<36}  {r['group']:<12} {r['state']:<10} {period:<23}  {r['template']}")
+    return 0
+
+
+def cmd_versions_show(args: argparse.Namespace) -> int:
+    from schedcu.queries.versions import version_view
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        view = version_view(session, uuid.UUID(args.id))
+    if view is None:
+        print(f"no version {args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    print(
+        f"version {view['version_id']}  group {view['group']}  {view['state']}"
+        + (f"  (deleted {view['deleted_at']})" if view["deleted_at"] else "")
+    )
+    print(
+        f"period {view['period']['start']}..{view['period']['end']}  template {view['template']}  "
+        f"layout {view['layout']}  workflow {view['workflow_id']}"
+    )
+    print(f"{view['shift_instances']} shift instances, {view['assignments']} assignments")
+    coverage = view["coverage"]
+    if coverage is None:
+        print("coverage: not calculated")
+    else:
+        print(f"coverage: {coverage['text']}; {coverage['critical_gaps']} critical gaps "
+              f"(calculation {coverage['calculation_id']})")  # fmt: skip
+    for f in view["findings"]:
+        print(f"  {f['severity']:<7} {f['code']}: {f['text']}" + (f" [{f['location']}]" if f.get("location") else ""))
+    print("history:")
+    for a in view["audit"]:
+        print(
+            f"  {a['at'][:19]}  {a['actor']:<12} {a['action']:<8} {a['from'] or '-'} -> {a['to'] or '-'}"
+            + (f"  ({a['reason']})" if a["reason"] else "")
+        )
+    return 0
+
+
+def _transition(change: Any) -> int:
+    from services.versions.lifecycle import TransitionRefused
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            message = change(session)
+    except TransitionRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+def cmd_versions_promote(args: argparse.Namespace) -> int:
+    from services.versions import lifecycle
+
+    def change(session: Any) -> str:
+        archived = lifecycle.promote(session, uuid.UUID(args.id), _actor(), force=args.force, reason=args.reason)
+        return f"version {args.id} is PRODUCTION" + (f"; archived {', '.join(map(str, archived))}" if archived else "")
+
+    return _transition(change)
+
+
+def cmd_versions_archive(args: argparse.Namespace) -> int:
+    from services.versions import lifecycle
+
+    def change(session: Any) -> str:
+        lifecycle.archive(session, uuid.UUID(args.id), _actor(), args.reason)
+        return f"version {args.id} is ARCHIVED"
+
+    return _transition(change)
+
+
+def cmd_versions_delete(args: argparse.Namespace) -> int:
+    from services.versions import lifecycle
+
+    def change(session: Any) -> str:
+        lifecycle.delete(session, uuid.UUID(args.id), _actor(), args.reason)
+        return f"version {args.id} is deleted"
+
+    return _transition(change)
+
+
+def cmd_versions_diff(args: argparse.Namespace) -> int:
+    from schedcu.diff import diff
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        changes = diff(session, uuid.UUID(args.a), uuid.UUID(args.b))
+    if args.json:
+        print(json.dumps({k: vars(c) for k, c in changes.items()}, indent=2, default=str))
+        return 0
+    for what, c in changes.items():
+        counts = c.counts()
+        print(f"{what}: {counts['added']} added, {counts['removed']} removed, {counts['changed']} changed")
+        for label, items in (("+", c.added), ("-", c.removed), ("~", c.changed)):
+            for item in items[: args.limit]:
+                print(f"  {label} {json.dumps(item, default=str)}")
+            if len(items) > args.limit:
+                print(f"  {label} ... and {len(items) - args.limit} more")
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    s = sub.add_parser("submit", help="publish an import request")
+    s.add_argument("template")
+    s.add_argument("--group", required=True)
+    s.add_argument("--start", type=date.fromisoformat, required=True)
+    s.add_argument("--end", type=date.fromisoformat, required=True)
+    s.add_argument("--amion-account", required=True)
+    s.add_argument("--request-id", help="idempotency key (default: a new one)")
+    s.add_argument("--requested-by", default="cli")
+    s.add_argument("--wait", action="store_true", help="wait for the workflow to end, showing progress")
+    s.add_argument("--timeout", type=float, default=600.0)
+    s.add_argument(
+        "--dry-run", action="store_true", help="run the three phases here and roll back: what would the version hold?"
+    )
+    s.set_defaults(func=cmd_submit)
+
+    wf = sub.add_parser("workflows", help="import workflows").add_subparsers(dest="wf_command", required=True)
+    show = wf.add_parser("show", help="one workflow with its phases")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_workflows_show)
+    ls = wf.add_parser("list", help="recent workflows, newest first")
+    ls.add_argument("--state", choices=sorted(TERMINAL | {"RUNNING"}))
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_workflows_list)
+    retry = wf.add_parser("retry", help="run a failed workflow again from its failed phase")
+    retry.add_argument("id")
+    retry.set_defaults(func=cmd_workflows_retry)
+    cancel = wf.add_parser("cancel", help="stop a running workflow (it ends FAILED)")
+    cancel.add_argument("id")
+    cancel.add_argument("--reason")
+    cancel.set_defaults(func=cmd_workflows_cancel)
+
+    v = sub.add_parser("versions", help="schedule versions").add_subparsers(dest="v_command", required=True)
+    vl = v.add_parser("list", help="versions, by period")
+    vl.add_argument("--group")
+    vl.add_argument("--state", choices=[str(s) for s in VersionState])
+    vl.add_argument("--json", action="store_true")
+    vl.set_defaults(func=cmd_versions_list)
+    vs = v.add_parser("show", help="one version with its findings and history")
+    vs.add_argument("id")
+    vs.add_argument("--json", action="store_true")
+    vs.set_defaults(func=cmd_versions_show)
+    vp = v.add_parser("promote", help="STAGING -> PRODUCTION; archives the overlapping production versions")
+    vp.add_argument("id")
+    vp.add_argument("--force", action="store_true", help="promote despite import errors or critical gaps")
+    vp.add_argument("--reason", help="why (required with --force)")
+    vp.set_defaults(func=cmd_versions_promote)
+    va = v.add_parser("archive", help="PRODUCTION -> ARCHIVED")
+    va.add_argument("id")
+    va.add_argument("--reason")
+    va.set_defaults(func=cmd_versions_archive)
+    vd = v.add_parser("delete", help="soft-delete a STAGING version")
+    vd.add_argument("id")
+    vd.add_argument("--reason", required=True)
+    vd.set_defaults(func=cmd_versions_delete)
+    vx = v.add_parser("diff", help="what changed from version A to version B")
+    vx.add_argument("a")
+    vx.add_argument("b")
+    vx.add_argument("--json", action="store_true")
+    vx.add_argument("--limit", type=int, default=10, help="items shown per kind of change")
+    vx.set_defaults(func=cmd_versions_diff)

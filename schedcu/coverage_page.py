@@ -1,0 +1,297 @@
+"""The coverage page (`schedcu coverage report VERSION --out FILE.html`): one self-contained HTML page
+(inline CSS and script, no external request).
+
+The summary sentence; when some dates have no Amion data, a banner naming their months and why. A calendar
+heat map per month (worklists down, dates across), one cell per (date, worklist) that has coverage cells,
+coloured by the worst status of that worklist's windows that date (`NO_DATA` in a grey hatched pattern,
+neither a gap nor covered); hovering a cell shows every window with its role, people and status. Then the
+critical gaps by date, then the other findings. Pure: takes the stored calculation and cells, returns the
+page.
+"""
+
+import calendar
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.coverage.rules import CellStatus, gap_severity
+from shared.coverage_text import coverage_sentence, unknown_months
+from shared.schedule_days import DayType, dates_between, day_type
+
+# worst first: the colour of a (date, worklist) is that of its worst window
+_RANK = {
+    CellStatus.UNCOVERED: 0,
+    CellStatus.SPECIALTY_MISMATCH: 1,
+    CellStatus.PARTIAL: 2,
+    CellStatus.NO_DATA: 3,
+    CellStatus.COVERED: 4,
+    CellStatus.FULL: 4,
+}
+_GLYPH = {
+    CellStatus.UNCOVERED: "✕",
+    CellStatus.SPECIALTY_MISMATCH: "≠",
+    CellStatus.PARTIAL: "½",
+    CellStatus.NO_DATA: "?",
+}
+_MEANING = {
+    CellStatus.NO_DATA: "no Amion data for the date: unknown, not a gap",
+    CellStatus.COVERED: "a responsible person may read it",
+    CellStatus.FULL: "desired coverage reached",
+    CellStatus.PARTIAL: "fewer people than desired",
+    CellStatus.UNCOVERED: "nobody on the responsible role",
+    CellStatus.SPECIALTY_MISMATCH: "nobody on the role may read it",
+}
+
+_CSS = """
+* { box-sizing: border-box; }
+body { font: 14px/1.4 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; margin: 24px; color: #212121; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
+.meta { color: #616161; margin: 0 0 16px; }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; }
+.card { border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
+.card b { display: block; font-size: 20px; }
+.card small { display: block; color: #757575; font-size: 11px; }
+.sw { display: inline-block; width: 14px; height: 14px; border-radius: 3px; vertical-align: -2px;
+      margin-right: 6px; text-align: center; font-size: 11px; line-height: 14px; color: #fff; }
+table.counts { border-collapse: collapse; align-self: flex-start; margin-right: 24px; }
+table.counts th, table.counts td { border-bottom: 1px solid #eee; padding: 3px 12px 3px 0; text-align: right; }
+table.counts th:first-child, table.counts td:first-child { text-align: left; }
+.month { border-collapse: separate; border-spacing: 2px; margin-bottom: 6px; }
+.month th { font-weight: normal; font-size: 11px; color: #616161; }
+.month thead th { width: 22px; text-align: center; line-height: 1.1; }
+.month thead th.we { background: #eceff1; border-radius: 3px; color: #37474f; font-weight: bold; }
+.month tbody th { text-align: left; padding-right: 8px; white-space: nowrap; font-size: 12px; color: #212121; }
+.month tr.hospital th { padding-top: 6px; font-weight: bold; color: #455a64; }
+.month td { width: 22px; height: 20px; border-radius: 3px; text-align: center; font-size: 12px;
+            color: #fff; cursor: default; }
+.month td.none { background: #fafafa; }
+.s-COVERED, .s-FULL { background: #81c784; }
+.s-PARTIAL { background: #ffb74d; color: #3e2723 !important; }
+.s-UNCOVERED { background: #e53935; }
+.s-SPECIALTY_MISMATCH { background: #8e24aa; }
+.s-NO_DATA { background: repeating-linear-gradient(45deg, #e0e0e0 0 3px, #f5f5f5 3px 6px);
+             color: #616161 !important; }
+.banner { border: 1px solid #9e9e9e; border-left: 6px solid #616161; background: #f5f5f5; border-radius: 6px;
+          padding: 8px 14px; margin: 16px 0 0; }
+.banner ul { margin: 4px 0 0; padding-left: 18px; }
+.month td[data-tip]:hover { outline: 2px solid #212121; }
+.gaps details { margin: 4px 0; } .gaps summary { cursor: pointer; font-weight: bold; }
+.gaps table { border-collapse: collapse; margin: 4px 0 8px 18px; }
+.gaps td, .gaps th { padding: 2px 14px 2px 0; text-align: left; border-bottom: 1px solid #f0f0f0; }
+.findings li { margin: 2px 0; }
+#tip { position: fixed; z-index: 10; max-width: 560px; background: #263238; color: #fff; padding: 8px 10px;
+       border-radius: 6px; white-space: pre-line; font-size: 12px; pointer-events: none;
+       box-shadow: 0 2px 8px rgba(0,0,0,.3); }
+"""
+
+_SCRIPT = """
+(() => {
+  const tip = document.getElementById('tip');
+  const place = (e) => {
+    const pad = 14, w = tip.offsetWidth, h = tip.offsetHeight;
+    tip.style.left = Math.min(e.clientX + pad, window.innerWidth - w - pad) + 'px';
+    tip.style.top = (e.clientY + pad + h > window.innerHeight ? e.clientY - h - pad : e.clientY + pad) + 'px';
+  };
+  document.addEventListener('mouseover', (e) => {
+    const cell = e.target.closest('td[data-tip]');
+    if (!cell) { tip.hidden = true; return; }
+    tip.textContent = cell.dataset.tip;
+    tip.hidden = false;
+    place(e);
+  });
+  document.addEventListener('mousemove', (e) => { if (!tip.hidden) place(e); });
+})();
+"""
+
+
+def _attr(text: str) -> str:
+    return escape(text, quote=True)
+
+
+def _day_label(day: date) -> str:
+    return f"{calendar.day_abbr[day.weekday()]} {day.isoformat()}"
+
+
+def _people(people: Sequence[str]) -> str:
+    return ", ".join(people) if people else "nobody"
+
+
+def _worklists(cells: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """hospital -> its worklists, both in order of first appearance."""
+    grouped: dict[str, dict[str, None]] = {}
+    for c in cells:
+        grouped.setdefault(c["hospital"], {})[c["worklist"]] = None
+    return {hospital: list(worklists) for hospital, worklists in grouped.items()}
+
+
+def _tip(day: date, worklist: str, windows: Sequence[Mapping[str, Any]]) -> str:
+    lines = [f"{_day_label(day)} · {worklist}"]
+    for c in windows:
+        optional = "" if c["mandatory"] else " (optional)"
+        lines.append(f"{c['window']} — {c['role']}: {_people(c['people'])} — {c['status']}{optional}")
+    return "\n".join(lines)
+
+
+def _heat_map(cells: Sequence[Mapping[str, Any]], start: date, end: date, holidays: Collection[date]) -> str:
+    by_key: dict[tuple[date, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for c in cells:
+        by_key[(date.fromisoformat(c["schedule_date"]), c["worklist"])].append(c)
+    worklists = _worklists(cells)
+    months: dict[tuple[int, int], list[date]] = defaultdict(list)
+    for day in dates_between(start, end):
+        months[(day.year, day.month)].append(day)
+
+    parts = []
+    for (year, month), days in months.items():
+        head = "".join(
+            f'<th class="{"we" if day_type(d, holidays) is DayType.WEEKEND else "wd"}" '
+            f'title="{_day_label(d)}">{calendar.day_abbr[d.weekday()][:2]}<br>{d.day}</th>'
+            for d in days
+        )
+        rows = []
+        for hospital, names in worklists.items():
+            rows.append(f'<tr class="hospital"><th colspan="{len(days) + 1}">{escape(hospital)}</th></tr>')
+            for worklist in names:
+                tds = []
+                for d in days:
+                    windows = by_key.get((d, worklist))
+                    if not windows:
+                        tds.append('<td class="none"></td>')
+                        continue
+                    status = min((CellStatus(c["status"]) for c in windows), key=_RANK.__getitem__)
+                    tip = _attr(_tip(d, worklist, windows))
+                    tds.append(
+                        f'<td class="s-{status}" data-cell="{_attr(d.isoformat() + "|" + worklist)}" '
+                        f'data-status="{status}" data-tip="{tip}" aria-label="{tip}">{_GLYPH.get(status, "")}</td>'
+                    )
+                rows.append(f"<tr><th>{escape(worklist)}</th>{''.join(tds)}</tr>")
+        parts.append(
+            f"<h2>{calendar.month_name[month]} {year}</h2>"
+            f'<table class="month"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        )
+    return "".join(parts)
+
+
+def _counts_table(title: str, counts: Mapping[str, Mapping[str, int]], statuses: Sequence[str]) -> str:
+    head = "".join(f"<th>{escape(s)}</th>" for s in statuses)
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td>" + "".join(f"<td>{c.get(s, 0)}</td>" for s in statuses) + "</tr>"
+        for name, c in sorted(counts.items())
+    )
+    return f'<table class="counts"><thead><tr><th>{escape(title)}</th>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _cards(summary: Mapping[str, Any]) -> str:
+    known = summary.get("known_cells", summary["total"])
+    cards = [
+        f'<div class="card">cells<b>{summary["total"]}</b></div>',
+        f'<div class="card">coverage<b>{summary["coverage_ratio"]:.1%}</b><small>of {known} known cells</small></div>'
+        if known
+        else '<div class="card">coverage<b>unknown</b><small>no known cell</small></div>',
+        f'<div class="card">critical gaps<b>{summary["critical_gaps_total"]}</b></div>',
+    ]
+    for s, n in summary["by_status"].items():
+        status = CellStatus(s)
+        cards.append(
+            f'<div class="card"><span class="sw s-{s}">{_GLYPH.get(status, "")}</span>{escape(s)}<b>{n}</b>'
+            f"<small>{escape(_MEANING[status])}</small></div>"
+        )
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _banner(summary: Mapping[str, Any]) -> str:
+    """Above the heat map: the months whose dates have no Amion data, and why; empty when every date has."""
+    months = unknown_months(summary)
+    if not months:
+        return ""
+    items = "".join(
+        f'<li data-month="{_attr(m["month"])}"><b>{escape(m["month"])}</b> ({escape(m["start"])} .. '
+        f"{escape(m['end'])}, {m['cells']} cells): {escape(m['reason'])}</li>"
+        for m in months
+    )
+    return (
+        f'<div class="banner" id="no-data" role="alert"><b>No Amion data for {summary["unknown_cells"]} cells.</b> '
+        "Their dates are unknown, not gaps: they are drawn hatched and are not counted in the coverage."
+        f"<ul>{items}</ul></div>"
+    )
+
+
+def _breakdown(summary: Mapping[str, Any]) -> str:
+    statuses = list(summary["by_status"])
+    return (
+        '<h2>By hospital and by role</h2><div class="cards">'
+        + _counts_table("hospital", summary["by_hospital"], statuses)
+        + _counts_table("role", summary["by_role"], statuses)
+        + "</div>"
+    )
+
+
+def _gaps(cells: Sequence[Mapping[str, Any]]) -> str:
+    by_date: dict[str, list[tuple[Mapping[str, Any], str]]] = defaultdict(list)
+    for c in cells:
+        severity = gap_severity(CellStatus(c["status"]), c["mandatory"])
+        if severity is not None:
+            by_date[c["schedule_date"]].append((c, severity))
+    total = sum(len(gaps) for gaps in by_date.values())
+    if not total:
+        return "<h2>Critical gaps</h2><p>None.</p>"
+    sections = []
+    for day_text, gaps in sorted(by_date.items()):
+        rows = "".join(
+            f'<tr><td><span class="sw s-{escape(c["status"])}"></span>{escape(c["status"])}</td>'
+            f"<td>{escape(severity)}</td><td>{escape(c['worklist'])}</td><td>{escape(c['window'])}</td>"
+            f"<td>{escape(c['role'])}</td><td>{escape(_people(c['people']))}</td></tr>"
+            for c, severity in gaps
+        )
+        sections.append(
+            f"<details open><summary>{_day_label(date.fromisoformat(day_text))} — {len(gaps)} "
+            f"gap{'s' if len(gaps) > 1 else ''}</summary><table><thead><tr><th>status</th><th>severity</th>"
+            f"<th>worklist</th><th>window</th><th>role</th><th>people</th></tr></thead><tbody>{rows}</tbody>"
+            "</table></details>"
+        )
+    return f'<h2>Critical gaps by date ({total})</h2><div class="gaps">{"".join(sections)}</div>'
+
+
+def _findings(findings: Sequence[Mapping[str, Any]]) -> str:
+    if not findings:
+        return ""
+    counts = Counter(f["code"] for f in findings)
+    items = "".join(
+        f"<li><b>{escape(f['severity'])} {escape(f['code'])}</b> {escape(f['text'])}</li>" for f in findings
+    )
+    title = ", ".join(f"{code} {n}" for code, n in counts.most_common())
+    return (
+        f'<h2>Other findings</h2><details class="findings"><summary>{escape(title)}</summary><ul>{items}</ul></details>'
+    )
+
+
+def render_page(
+    calc: Mapping[str, Any], cells: Sequence[Mapping[str, Any]], tz: ZoneInfo, holidays: Collection[date] = ()
+) -> str:
+    """`calc` as `queries.latest_calculation` gives it; `cells` as `queries.cells` gives them; times in `tz`."""
+    start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
+    title = f"Coverage {start.isoformat()} .. {end.isoformat()}"
+    calculated = datetime.fromisoformat(calc["created_at"]).astimezone(tz)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{escape(title)}</h1>"
+        f'<p class="meta">file {escape(calc["template_name"])} · version {escape(calc["version_id"])} '
+        f"({escape(calc['version_state'])}, {escape(calc['layout'])} layout) · calculated "
+        f"{calculated:%Y-%m-%d %H:%M %Z} ({escape(calc['calculation_id'])})</p>"
+        f'<p class="sentence">{escape(coverage_sentence(calc["summary"]))}</p>'
+        f"{_cards(calc['summary'])}"
+        f"{_banner(calc['summary'])}"
+        '<h2>Heat map</h2><p class="meta">One square per worklist and schedule date, coloured by its worst '
+        "window; hover a square for its windows, roles and people. Weekends and holidays are shaded; dates "
+        "without Amion data are hatched grey.</p>"
+        f"{_heat_map(cells, start, end, holidays)}"
+        f"{_breakdown(calc['summary'])}"
+        f"{_gaps(cells)}"
+        f"{_findings(calc['findings'])}"
+        f'<div id="tip" role="tooltip" hidden></div><script>{_SCRIPT}</script></body></html>'
+    )

@@ -1,0 +1,81 @@
+"""Read side of coverage: a version's latest calculation, and its cells."""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.db import version_state
+from shared.db.models import CoverageCalculation, CoverageCell, ScheduleVersion
+
+
+def _view(calc: CoverageCalculation, version: ScheduleVersion, state: str) -> dict[str, Any]:
+    return {
+        "calculation_id": str(calc.id),
+        "version_id": str(version.id),
+        "created_at": calc.created_at.isoformat(),
+        "layout": version.layout,
+        "period": {"start": version.period_start.isoformat(), "end": version.period_end.isoformat()},
+        "template_name": version.template_name,
+        "version_state": state,
+        "summary": calc.summary,
+        "findings": calc.findings,
+    }
+
+
+def latest_calculation(session: Session, version_id: uuid.UUID) -> dict[str, Any] | None:
+    row = session.execute(
+        version_state.with_lifecycle(
+            select(CoverageCalculation, ScheduleVersion, version_state.state()).join(
+                ScheduleVersion, ScheduleVersion.id == CoverageCalculation.version_id
+            )
+        )
+        .where(CoverageCalculation.version_id == version_id)
+        .order_by(CoverageCalculation.created_at.desc())
+        .limit(1)
+    ).first()
+    return _view(*row) if row is not None else None
+
+
+def calculation_view(session: Session, calculation_id: uuid.UUID) -> dict[str, Any] | None:
+    row = session.execute(
+        version_state.with_lifecycle(
+            select(CoverageCalculation, ScheduleVersion, version_state.state()).join(
+                ScheduleVersion, ScheduleVersion.id == CoverageCalculation.version_id
+            )
+        ).where(CoverageCalculation.id == calculation_id)
+    ).first()
+    return _view(*row) if row is not None else None
+
+
+def cells(session: Session, calculation_id: uuid.UUID, day: date | None = None) -> list[dict[str, Any]]:
+    """The calculation's cells in calculation order (by date, then template order), optionally of one date."""
+    query = select(
+        CoverageCell.schedule_date,
+        CoverageCell.window,
+        CoverageCell.worklist,
+        CoverageCell.hospital,
+        CoverageCell.role,
+        CoverageCell.people,
+        CoverageCell.status,
+        CoverageCell.mandatory,
+    ).where(CoverageCell.calculation_id == calculation_id)
+    if day is not None:
+        query = query.where(CoverageCell.schedule_date == day)
+    return [
+        {
+            "schedule_date": d.isoformat(),
+            "window": window,
+            "worklist": worklist,
+            "hospital": hospital,
+            "role": role,
+            "people": people,
+            "status": status,
+            "mandatory": mandatory,
+        }
+        for d, window, worklist, hospital, role, people, status, mandatory in session.execute(
+            query.order_by(CoverageCell.id)
+        )
+    ]

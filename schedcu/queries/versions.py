@@ -1,0 +1,164 @@
+"""Read side of the versions service: workflows with their phases, and schedule versions, for operators."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.coverage import assignments
+from shared.coverage_text import coverage_sentence, unknown_months
+from shared.db import version_state
+from shared.db.models import (
+    AuditRecord,
+    CoverageCalculation,
+    HospitalGroup,
+    ScheduleVersion,
+    ShiftInstanceRow,
+    VersionLifecycle,
+    Workflow,
+    WorkflowPhase,
+)
+
+
+def workflow_view(session: Session, workflow_id: uuid.UUID) -> dict[str, Any] | None:
+    workflow = session.get(Workflow, workflow_id)
+    if workflow is None:
+        return None
+    phases = session.scalars(
+        select(WorkflowPhase).where(WorkflowPhase.workflow_id == workflow_id).order_by(WorkflowPhase.position)
+    ).all()
+    return {
+        "workflow_id": str(workflow.id),
+        "request_id": workflow.request_id,
+        "correlation_id": workflow.correlation_id,
+        "group": workflow.group_name,
+        "state": workflow.state,
+        "version_id": str(workflow.version_id) if workflow.version_id else None,
+        "created_at": workflow.created_at.isoformat(),
+        "finished_at": workflow.finished_at.isoformat() if workflow.finished_at else None,
+        "phases": [
+            {
+                "phase": p.phase,
+                "critical": p.critical,
+                "state": p.state,
+                "attempt": p.attempt,
+                "started_at": p.started_at.isoformat() if p.started_at else None,
+                "finished_at": p.finished_at.isoformat() if p.finished_at else None,
+                "duration_s": (p.finished_at - p.started_at).total_seconds()
+                if p.started_at and p.finished_at
+                else None,
+                "attempts": _attempts(p),
+            }
+            for p in phases
+        ],
+    }
+
+
+def _attempts(phase: WorkflowPhase) -> list[dict[str, Any]]:
+    """Every attempt of a phase with the messages recorded for it, the latest last (messages from before
+    attempts were recorded count as the latest attempt's)."""
+    by_attempt: dict[int, list[dict[str, Any]]] = {n: [] for n in range(1, phase.attempt + 1)}
+    for message in phase.messages:
+        attempt = message.get("attempt", phase.attempt)
+        by_attempt.setdefault(attempt, []).append({k: v for k, v in message.items() if k != "attempt"})
+    return [{"attempt": n, "messages": by_attempt[n]} for n in sorted(by_attempt)]
+
+
+def workflow_rows(session: Session, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    query = select(Workflow).order_by(Workflow.created_at.desc()).limit(limit)
+    if state:
+        query = query.where(Workflow.state == state)
+    return [
+        {
+            "workflow_id": str(w.id),
+            "request_id": w.request_id,
+            "group": w.group_name,
+            "state": w.state,
+            "version_id": str(w.version_id) if w.version_id else None,
+            "created_at": w.created_at.isoformat(),
+            "finished_at": w.finished_at.isoformat() if w.finished_at else None,
+        }
+        for w in session.scalars(query)
+    ]
+
+
+def version_rows(session: Session, group: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+    query = version_state.with_lifecycle(
+        select(ScheduleVersion, HospitalGroup.name, version_state.state())
+        .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+        .where(version_state.not_deleted())
+        .order_by(ScheduleVersion.period_start, ScheduleVersion.created_at)
+    )
+    if group:
+        query = query.where(HospitalGroup.name == group)
+    if state:
+        query = query.where(version_state.state() == state)
+    return [
+        {
+            "version_id": str(v.id),
+            "group": group_name,
+            "state": v_state,
+            "layout": v.layout,
+            "period": {"start": v.period_start.isoformat(), "end": v.period_end.isoformat()},
+            "template": v.template_name,
+            "created_at": v.created_at.isoformat(),
+        }
+        for v, group_name, v_state in session.execute(query)
+    ]
+
+
+def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | None:
+    found = session.execute(
+        version_state.with_lifecycle(
+            select(ScheduleVersion, HospitalGroup.name, version_state.state(), VersionLifecycle.deleted_at)
+            .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+            .where(ScheduleVersion.id == version_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    version, group_name, state, deleted_at = found
+    audit = session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.entity == "schedule_version", AuditRecord.entity_id == str(version_id))
+        .order_by(AuditRecord.at, AuditRecord.id)
+    ).all()
+    latest = session.execute(
+        select(CoverageCalculation.id, CoverageCalculation.created_at, CoverageCalculation.summary)
+        .where(CoverageCalculation.version_id == version_id)
+        .order_by(CoverageCalculation.created_at.desc())
+        .limit(1)
+    ).first()
+    coverage = None
+    if latest is not None:
+        calculation_id, calculated_at, summary = latest
+        coverage = {
+            "calculation_id": str(calculation_id),
+            "created_at": calculated_at.isoformat(),
+            "text": coverage_sentence(summary),
+            "critical_gaps": summary["critical_gaps_total"],
+            "unknown_months": unknown_months(summary),
+        }
+    return {
+        "version_id": str(version.id),
+        "group": group_name,
+        "state": state,
+        "deleted_at": deleted_at.isoformat() if deleted_at else None,
+        "layout": version.layout,
+        "period": {"start": version.period_start.isoformat(), "end": version.period_end.isoformat()},
+        "template": version.template_name,
+        "template_sha256": version.template_sha256,
+        "workflow_id": str(version.workflow_id),
+        "shift_instances": session.scalar(select(func.count()).where(ShiftInstanceRow.version_id == version_id)),
+        "assignments": session.scalar(select(func.count()).select_from(assignments.effective(version_id))),
+        "findings": version.findings,
+        "coverage": coverage,
+        "audit": [
+            {
+                "at": a.at.isoformat(), "actor": a.actor, "action": a.action, "from": a.from_state,
+                "to": a.to_state, "reason": a.reason,
+            }
+            for a in audit
+        ],
+    }  # fmt: skip

@@ -1,0 +1,21 @@
+"""Every service's registry, by the name `schedcu worker` knows it by."""
+
+import importlib
+
+from shared.registry import Registry
+
+WORKERS = {
+    "ods-importer": "services.ods_importer.registry",
+    "amion-scraper": "services.amion_scraper.registry",
+    "coverage": "services.coverage.registry",
+    "versions": "services.versions.registry",
+}
+
+
+def registry(worker: str) -> Registry:
+    found: Registry = importlib.import_module(WORKERS[worker]).REGISTRY
+    return found
+
+
+def all_registries() -> list[Registry]:
+    return [registry(worker) for worker in WORKERS]

@@ -1,0 +1,53 @@
+"""A version's assignments as coverage counts them: Amion's (the `assignments` table, written by the Amion
+scraper) minus the ones an operator hid, plus the people an operator added (`assignment_corrections`, this
+service's table; services/coverage/corrections.py writes it). One query, used by the coverage calculation,
+the corrections themselves, `schedcu verify` and `schedcu versions diff`."""
+
+import uuid
+
+from sqlalchemy import DateTime, Integer, Subquery, and_, cast, exists, literal, null, select, union_all
+
+from shared.db.models import AssignmentCorrection, AssignmentRow
+
+FROM_AMION, FROM_CORRECTION = 0, 1  # the `kind` column; Amion's rows come first, each kind in id order
+
+
+def effective(version_id: uuid.UUID) -> Subquery:
+    """Columns: kind, id (of its table), schedule_date, role, person_id, source, note, starts_at, ends_at,
+    created_at."""
+    hidden = exists().where(
+        AssignmentCorrection.version_id == version_id, AssignmentCorrection.hides_assignment_id == AssignmentRow.id
+    )
+    amion = select(
+        literal(FROM_AMION, Integer).label("kind"),
+        AssignmentRow.id,
+        AssignmentRow.schedule_date,
+        AssignmentRow.role,
+        AssignmentRow.person_id,
+        AssignmentRow.source,
+        AssignmentRow.note,
+        AssignmentRow.starts_at,
+        AssignmentRow.ends_at,
+        AssignmentRow.created_at,
+    ).where(AssignmentRow.version_id == version_id, ~hidden)
+    added = select(
+        literal(FROM_CORRECTION, Integer).label("kind"),
+        AssignmentCorrection.id,
+        AssignmentCorrection.schedule_date,
+        AssignmentCorrection.role,
+        AssignmentCorrection.person_id,
+        AssignmentCorrection.source,
+        AssignmentCorrection.note,
+        cast(null(), DateTime(timezone=True)).label("starts_at"),
+        cast(null(), DateTime(timezone=True)).label("ends_at"),
+        AssignmentCorrection.created_at,
+    ).where(and_(AssignmentCorrection.version_id == version_id, AssignmentCorrection.source.is_not(None)))
+    return union_all(amion, added).subquery("effective_assignments")
+
+
+def newest_change(version_id: uuid.UUID) -> Subquery:
+    """When the version's assignments last changed: its newest Amion row or correction (hidden ones too)."""
+    return union_all(
+        select(AssignmentRow.created_at).where(AssignmentRow.version_id == version_id),
+        select(AssignmentCorrection.created_at).where(AssignmentCorrection.version_id == version_id),
+    ).subquery("assignment_changes")

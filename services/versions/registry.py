@@ -1,0 +1,8 @@
+"""The versions worker: its queue, the saga's handlers, the deadline sweep and the rejecter that answers an
+invalid request (shared/registry.py)."""
+
+from services.versions.handlers import HANDLERS, PERIODIC, REJECTERS
+from shared.messaging.topology import CONSUMERS
+from shared.registry import Registry
+
+REGISTRY = Registry(CONSUMERS["versions"], HANDLERS, PERIODIC, REJECTERS)

@@ -1,0 +1,192 @@
+"""deploy/rabbitmq/definitions.json against the code: the same exchanges, queues, arguments and bindings as
+`shared.messaging.topology.declare` makes, and one least-privilege user per service."""
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+from faststream.rabbit import RabbitExchange, RabbitQueue
+
+from schedcu.registries import WORKERS, registry
+from shared.messaging import topology
+from shared.settings import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEFINITIONS = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+VHOST = "schedcu"
+OPERATOR = "schedcu-operator"
+# RabbitMQ's own exchanges exist in every vhost; no schedcu user may publish to or configure them.
+BUILT_IN_EXCHANGES = ("amq.default", "amq.direct", "amq.fanout", "amq.headers", "amq.match", "amq.topic")
+
+
+@dataclass
+class Declared:
+    """What `topology.declare` asks the broker for, recorded instead of sent."""
+
+    exchanges: dict[str, RabbitExchange] = field(default_factory=dict)
+    queues: dict[str, RabbitQueue] = field(default_factory=dict)
+    bindings: set[tuple[str, str, str]] = field(default_factory=set)
+
+    async def declare_exchange(self, exchange: RabbitExchange) -> RabbitExchange:
+        self.exchanges[exchange.name] = exchange
+        return exchange
+
+    async def declare_queue(self, queue: RabbitQueue) -> "Bindable":
+        self.queues[queue.name] = queue
+        return Bindable(self, queue.name)
+
+
+@dataclass
+class Bindable:
+    declared: Declared
+    queue: str
+
+    async def bind(self, exchange: RabbitExchange, routing_key: str | None = None) -> None:
+        self.declared.bindings.add((exchange.name, self.queue, routing_key or ""))
+
+
+def declared_by_code() -> Declared:
+    declared = Declared()
+    asyncio.run(topology.declare(declared, Settings().delivery_limit))  # type: ignore[arg-type]
+    return declared
+
+
+def in_vhost(kind: str) -> list[dict[str, Any]]:
+    items = DEFINITIONS[kind]
+    assert {item["vhost"] for item in items} == {VHOST}
+    return items
+
+
+def permissions() -> dict[str, dict[str, str]]:
+    entries = DEFINITIONS["permissions"]
+    assert {entry["vhost"] for entry in entries} == {VHOST}
+    assert len({entry["user"] for entry in entries}) == len(entries)
+    return {entry["user"]: entry for entry in entries}
+
+
+def worker_users() -> dict[str, str]:
+    """RabbitMQ user -> the consumer whose queue it reads, for every worker of `schedcu worker`."""
+    return {f"schedcu-{name}": registry(name).service for name in WORKERS}
+
+
+def all_queues() -> list[str]:
+    return [q["name"] for q in DEFINITIONS["queues"]]
+
+
+def all_exchanges() -> list[str]:
+    return [e["name"] for e in DEFINITIONS["exchanges"]] + list(BUILT_IN_EXCHANGES)
+
+
+def matching(pattern: str, names: list[str]) -> set[str]:
+    """RabbitMQ grants an operation on a resource when the permission's regex finds a match in its name."""
+    return {name for name in names if re.search(pattern, name)}
+
+
+def test_definitions_hold_the_schedcu_vhost() -> None:
+    assert [v["name"] for v in DEFINITIONS["vhosts"]] == [VHOST]
+
+
+def test_exchanges_are_the_ones_the_code_declares() -> None:
+    code = {
+        e.name: {"type": e.type.value, "durable": e.durable, "auto_delete": e.auto_delete, "arguments": e.arguments}
+        for e in declared_by_code().exchanges.values()
+    }
+    defined = {
+        e["name"]: {k: e[k] for k in ("type", "durable", "auto_delete", "arguments")} for e in in_vhost("exchanges")
+    }
+    # an exchange without arguments: None in the code, {} in the definitions
+    assert defined == {name: {**e, "arguments": e["arguments"] or {}} for name, e in code.items()}
+
+
+def test_queues_and_their_arguments_are_the_ones_the_code_declares() -> None:
+    code = {
+        q.name: {"durable": q.durable, "auto_delete": q.auto_delete, "arguments": q.arguments or {}}
+        for q in declared_by_code().queues.values()
+    }
+    defined = {q["name"]: {k: q[k] for k in ("durable", "auto_delete", "arguments")} for q in in_vhost("queues")}
+    assert defined == code
+
+
+def test_every_consumer_queue_is_a_quorum_queue_dead_lettering_to_its_own_dead_letter_queue() -> None:
+    queues = {q["name"]: q["arguments"] for q in in_vhost("queues")}
+    for consumer in topology.CONSUMERS.values():
+        assert queues[consumer.name]["x-queue-type"] == "quorum"
+        assert queues[consumer.name]["x-dead-letter-exchange"] == topology.DEAD_LETTER_EXCHANGE.name
+        assert queues[consumer.name]["x-dead-letter-routing-key"] == consumer.dead_letter_name
+        assert queues[consumer.name]["x-delivery-limit"] == Settings().delivery_limit
+        assert queues[consumer.dead_letter_name]["x-queue-type"] == "quorum"
+
+
+def test_bindings_are_the_ones_the_code_declares() -> None:
+    defined = set()
+    for b in in_vhost("bindings"):
+        assert b["destination_type"] == "queue"
+        defined.add((b["source"], b["destination"], b["routing_key"]))
+    assert defined == declared_by_code().bindings
+
+
+def test_no_policy_overrides_the_queue_arguments_the_code_sets() -> None:
+    assert DEFINITIONS.get("policies", []) == []
+
+
+def test_every_user_is_a_worker_or_the_operator_and_has_permissions() -> None:
+    users = {u["name"] for u in DEFINITIONS["users"]}
+    assert users == {*worker_users(), OPERATOR}
+    assert set(permissions()) == users
+
+
+@pytest.mark.parametrize("user", sorted(f"schedcu-{name}" for name in WORKERS))
+def test_a_worker_reads_only_its_own_queue(user: str) -> None:
+    assert matching(permissions()[user]["read"], all_queues()) == {topology.CONSUMERS[worker_users()[user]].name}
+
+
+@pytest.mark.parametrize("user", sorted(f"schedcu-{name}" for name in WORKERS))
+def test_a_worker_publishes_only_to_the_events_and_dead_letter_exchanges(user: str) -> None:
+    expected = {topology.EVENTS_EXCHANGE.name, topology.DEAD_LETTER_EXCHANGE.name}
+    assert matching(permissions()[user]["write"], all_exchanges()) == expected
+    assert matching(permissions()[user]["write"], all_queues()) == set(), "write on a queue allows binding it"
+
+
+@pytest.mark.parametrize("user", sorted({*(f"schedcu-{name}" for name in WORKERS), OPERATOR}))
+def test_no_user_can_declare_or_delete_anything(user: str) -> None:
+    assert matching(permissions()[user]["configure"], all_queues() + all_exchanges()) == set()
+
+
+def test_no_user_but_the_operator_reads_another_services_queue() -> None:
+    for user, entry in permissions().items():
+        others = set(all_queues()) - {topology.CONSUMERS[worker_users()[user]].name} if user != OPERATOR else set()
+        assert matching(entry["read"], sorted(others)) == set(), user
+
+
+def test_the_operator_reads_dead_letters_and_unrouted_events_and_publishes_events() -> None:
+    operator = permissions()[OPERATOR]
+    parked = {q.dead_letter_name for q in topology.CONSUMERS.values()} | {topology.UNROUTED_QUEUE.name}
+    assert matching(operator["read"], all_queues()) == parked
+    assert matching(operator["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
+
+
+def rabbit_sha256_matches(password_hash: str, password: str) -> bool:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password)), a 4-byte salt."""
+    raw = base64.b64decode(password_hash)
+    salt, digest = raw[:4], raw[4:]
+    return hashlib.sha256(salt + password.encode()).digest() == digest
+
+
+def test_compose_services_log_in_as_their_own_user_with_its_development_password() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    hashes = {u["name"]: u for u in DEFINITIONS["users"]}
+    logins = {name: urlsplit(services[name]["environment"]["SCHEDCU_AMQP_URL"]) for name in [*WORKERS, "operator"]}
+    for service, url in logins.items():
+        assert url.username == f"schedcu-{service}"
+        assert url.path == f"/{VHOST}"
+        user = hashes[url.username]
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        assert rabbit_sha256_matches(user["password_hash"], unquote(url.password or "")), service

@@ -1,0 +1,57 @@
+"""`schedcu dlq`: operators see dead letters with their reasons and redrive them; a redriven message is
+processed once."""
+
+import json
+import subprocess
+import uuid
+
+import pytest
+
+from schedcu.processes import schedcu_command
+from shared import ids
+from tests.conftest import Pipeline, eventually
+from tests.support import amqp_client
+
+pytestmark = pytest.mark.integration
+
+DLQ = "schedcu.versions.dead-letter"
+
+
+def dlq(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        schedcu_command("dlq", *args), env=pipeline.env, capture_output=True, text=True, timeout=60, check=True
+    )
+
+
+def test_dead_letter_is_listed_shown_with_reason_and_redriven_once(pipeline: Pipeline) -> None:
+    request_id = f"redrive-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-08"))
+    message_id = f"redrive-me-{uuid.uuid4()}"
+    amqp_client.park_in_dead_letters(pipeline.services.amqp_url, DLQ, body.encode(), "import.requested", message_id)
+
+    listed = dlq(pipeline, "list").stdout
+    assert any(line.split()[0] == DLQ and int(line.split()[1]) >= 1 for line in listed.splitlines())
+    shown = json.loads(dlq(pipeline, "show", "versions", "--json").stdout)
+    mine = [letter for letter in shown if letter["message_id"] == message_id]
+    assert mine and mine[0]["reason"] == "worker crashed (test)" and mine[0]["routing_key"] == "import.requested"
+    assert pipeline.workflow_state(workflow_id) is None
+
+    redriven = json.loads(dlq(pipeline, "redrive", "versions", "--message-id", message_id, "--json").stdout)
+    assert [letter["message_id"] for letter in redriven] == [message_id]
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+
+    amqp_client.park_in_dead_letters(pipeline.services.amqp_url, DLQ, body.encode(), "import.requested", message_id)
+    dlq(pipeline, "redrive", "versions", "--message-id", message_id)
+    eventually(
+        lambda: not [x for x in json.loads(dlq(pipeline, "show", "versions", "--json").stdout)
+                     if x["message_id"] == message_id],
+        what="the redriven message to leave the dead-letter queue",
+    )  # fmt: skip
+    processed = pipeline.query(
+        "SELECT count(*) FROM inbox WHERE consumer = 'versions' AND message_id = :m", m=message_id
+    )
+    assert processed == [(1,)]
+    assert pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=request_id) == [(1,)]
+    phases = pipeline.query("SELECT sum(attempt) FROM workflow_phases WHERE workflow_id = :w", w=workflow_id)
+    assert phases == [(3,)]

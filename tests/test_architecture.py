@@ -1,0 +1,173 @@
+"""The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself,
+`shared/` imports no service, no service imports the operator package `schedcu/`, and each table is
+written by its owner only."""
+
+import ast
+import re
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from schedcu.registries import all_registries
+from shared.db.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
+
+
+def imported_modules(path: Path, source: str | None = None) -> list[str]:
+    text = path.read_text(encoding="utf-8") if source is None else source
+    tree = ast.parse(text, filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: resolved against the importing module's package
+                package = path.relative_to(ROOT).with_suffix("").parts[: -node.level]
+                module = ".".join((*package, module) if module else package)
+            found.append(module)
+            found.extend(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def owner_of(module: str) -> str | None:
+    """`services.coverage.rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
+    parts = module.split(".")
+    if parts[0] == "services" and len(parts) > 1:
+        return parts[1]
+    return "schedcu" if parts[0] == "schedcu" else None
+
+
+def violations(package: str, allowed: set[str | None]) -> list[str]:
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for module in imported_modules(path):
+            owner = owner_of(module)
+            if module != "services" and owner not in allowed:
+                found.append(f"{path.relative_to(ROOT)} imports {module}")
+    return found
+
+
+def test_a_service_imports_only_shared_and_itself() -> None:
+    assert SERVICES == ["amion_scraper", "coverage", "ods_importer", "versions"]
+    found = [v for name in SERVICES for v in violations(f"services/{name}", {None, name})]
+    assert found == []
+
+
+def test_shared_imports_no_service_and_no_operator_code() -> None:
+    assert violations("shared", {None}) == []
+
+
+def test_the_check_sees_a_foreign_import() -> None:
+    module = ROOT / "services" / "coverage" / "probe.py"  # never written: only its path is used
+    source = "from services.amion_scraper.matching import fold_name\nimport schedcu.cli\nfrom ..versions import saga\n"
+    tree_owners = {owner_of(m) for m in imported_modules(module, source)}
+    assert {"amion_scraper", "schedcu", "versions"} <= tree_owners
+
+
+# Every table and the one package whose code writes it (migrations aside). `shared` writes only the
+# messaging and audit tables, through its helpers.
+OWNERS: dict[str, str] = {
+    "hospital_groups": "services/ods_importer",
+    "hospitals": "services/ods_importer",
+    "schedule_versions": "services/ods_importer",
+    "template_windows": "services/ods_importer",
+    "template_responsibilities": "services/ods_importer",
+    "shift_instances": "services/ods_importer",
+    "people": "services/amion_scraper",
+    "scrape_batches": "services/amion_scraper",
+    "amion_pages": "services/amion_scraper",
+    "assignments": "services/amion_scraper",
+    "amion_request_slots": "services/amion_scraper",
+    "coverage_calculations": "services/coverage",
+    "coverage_cells": "services/coverage",
+    "assignment_corrections": "services/coverage",
+    "workflows": "services/versions",
+    "workflow_phases": "services/versions",
+    "version_lifecycle": "services/versions",
+    "inbox": "shared",
+    "outbox": "shared",
+    "worker_heartbeats": "shared",
+    "audit_log": "shared",
+}
+WRITING_CALLS = {"insert", "update", "delete", "pg_insert"}
+RAW_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
+
+
+def mapped_tables() -> dict[str, str]:
+    return {mapper.class_.__name__: mapper.local_table.name for mapper in Base.registry.mappers}
+
+
+def _called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def written_tables(path: Path) -> set[str]:
+    """The tables a module writes: insert/update/delete targets (and helpers whose name says insert),
+    `session.add`/`add_all` of mapped objects, and raw SQL naming INSERT INTO / UPDATE / DELETE FROM."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tables = mapped_tables()
+    names = dict(zip(tables, tables, strict=True))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "shared.db.models":
+            names.update({alias.asname or alias.name: alias.name for alias in node.names})
+
+    def table_of(expr: ast.expr) -> str | None:
+        return tables.get(names.get(expr.id, "")) if isinstance(expr, ast.Name) else None
+
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called = _called_name(node)
+            if called in WRITING_CALLS or "insert" in called:
+                found.update(t for t in map(table_of, node.args) if t)
+            if called in {"add", "add_all"}:
+                for arg in ast.walk(ast.Module(body=[ast.Expr(a) for a in node.args], type_ignores=[])):
+                    if isinstance(arg, ast.Call) and (t := table_of(arg.func)):
+                        found.add(t)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.update(m.lower() for m in RAW_WRITE.findall(node.value) if m.lower() in OWNERS)
+    return found
+
+
+def foreign_writes() -> list[str]:
+    found = []
+    for package in ("services", "shared", "schedcu"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            where = path.relative_to(ROOT).as_posix()
+            for table in sorted(written_tables(path)):
+                if not where.startswith(OWNERS[table] + "/"):
+                    found.append(f"{where} writes {table}, owned by {OWNERS[table]}")
+    return found
+
+
+def test_every_table_has_one_owner() -> None:
+    assert set(mapped_tables().values()) == set(OWNERS)
+
+
+def test_a_table_is_written_by_its_owner_only() -> None:
+    assert foreign_writes() == []
+
+
+def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
+    module = tmp_path / "handlers.py"
+    module.write_text(
+        "from shared.db.models import AssignmentRow as Row, CoverageCell, Workflow\n"
+        "session.execute(delete(Row).where(Row.id == 1))\n"
+        "session.add(Workflow(id=1))\n"
+        "text('UPDATE coverage_cells SET status = 1')\n"
+    )
+    assert written_tables(module) == {"assignments", "workflows", "coverage_cells"}
+
+
+def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() -> None:
+    registries = all_registries()
+    assert sorted(r.service for r in registries) == SERVICES
+    for r in registries:
+        assert r.handlers
+        for key in r.routing_keys:
+            assert any(fnmatchcase(key, binding.replace("*", "[!.]*")) for binding in r.queue.bindings), key
