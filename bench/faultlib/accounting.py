@@ -21,7 +21,7 @@ class WorkflowFacts:
     amion_phase: str | None
     coverage_phase: str | None
     stale_assignments: bool  # AMION assignments stored after, or from another batch than, the latest calculation
-    final_events: int  # WorkflowCompleted / WorkflowFailed received for it
+    final_events: int  # WorkflowCompleted / WorkflowFailed received for it, by distinct message id
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for quiet in ("alembic", "httpx"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
-    logging.getLogger("aio_pika").setLevel(logging.CRITICAL)  # the stream retries while the broker is away
+    for retried in ("aio_pika", "aiormq"):  # the stream publishes again while the broker is away
+        logging.getLogger(retried).setLevel(logging.CRITICAL)
     work_dir = args.work_dir.resolve() if args.work_dir else None
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)

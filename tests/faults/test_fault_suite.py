@@ -4,6 +4,7 @@ PostgreSQL cluster and RabbitMQ node. Every request must end in exactly one term
 duplicate effect, nothing stuck, nothing left in the outbox or the work queues, and no dead letter."""
 
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -17,8 +18,9 @@ from bench.faultlib.suite import DEFAULT_PG_OUTAGE_S, private_servers, run_scena
 pytestmark = [
     pytest.mark.faults,
     pytest.mark.skipif(
-        shutil.which("pg_createcluster") is None or shutil.which("rabbitmq-server") is None,
-        reason="the fault suite needs pg_createcluster (PostgreSQL 15) and rabbitmq-server on this machine",
+        shutil.which("pg_createcluster") is None or shutil.which("rabbitmq-server") is None or os.geteuid() != 0,
+        reason="the fault suite creates a PostgreSQL cluster and a RabbitMQ node: it needs root, pg_createcluster "
+        "(PostgreSQL 15) and rabbitmq-server",
     ),
 ]
 
