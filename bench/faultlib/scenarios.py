@@ -20,6 +20,10 @@ DB_ERROR_WINDOW_S = 25.0  # how long connections are reset at the seeded rate
 DB_ERROR_RATE = 0.02  # the chance that a packet a worker sends to PostgreSQL resets its connection
 
 
+# Each fault sets `run.fault_end` when the suite starts undoing it: a new worker process, the server started
+# again, SIGCONT, Amion's latency cleared, the proxy's rate back to 0.
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -48,8 +52,8 @@ def kill_worker(worker: str) -> Callable[[Run, Stream], None]:
         wait_published(stream, 4)
         run.catch_mid_phase(worker)
         run.workers[worker].kill()
-        run.restart(worker)
         run.fault_end = time.time()
+        run.restart(worker)
 
     return inject
 
@@ -59,8 +63,8 @@ def sigterm_worker(worker: str) -> Callable[[Run, Stream], None]:
         wait_published(stream, 4)
         run.catch_mid_phase(worker)
         run.workers[worker].stop(timeout_s=30)
-        run.restart(worker)
         run.fault_end = time.time()
+        run.restart(worker)
 
     return inject
 
@@ -88,8 +92,8 @@ def broker_outage(kill: bool) -> Callable[[Run, Stream], None]:
         else:
             run.env.rabbit.stop()
         time.sleep(OUTAGE_S)  # the fault's length
-        run.env.rabbit.start()
         run.fault_end = time.time()
+        run.env.rabbit.start()
 
     return inject
 
@@ -98,8 +102,8 @@ def database_outage(run: Run, stream: Stream) -> None:
     wait_published(stream, 3)
     run.env.pg.stop_immediate()
     time.sleep(run.env.pg_outage_s)  # the fault's length
-    run.env.pg.start()
     run.fault_end = time.time()
+    run.env.pg.start()
 
 
 def slow_amion(run: Run, stream: Stream) -> None:
