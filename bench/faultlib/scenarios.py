@@ -121,6 +121,7 @@ def database_errors(run: Run, stream: Stream) -> None:
     time.sleep(DB_ERROR_WINDOW_S)  # the fault's length
     run.proxy.rate = 0.0
     run.fault_end = time.time()
+    run.notes.append(f"{run.proxy.resets} connections reset")
 
 
 def duplicate_request(run: Run, i: int, request: bus.Captured) -> list[bus.Captured]:
@@ -129,21 +130,23 @@ def duplicate_request(run: Run, i: int, request: bus.Captured) -> list[bus.Captu
     return [request, request, again]
 
 
-def deliver_again(run: Run, rng: random.Random) -> None:
+def deliver_again(run: Run, rng: random.Random) -> int:
     """Every other phase command and result seen so far delivered a second time, with its message id."""
-    captured = bus.drain(run.amqp_url, bus.TAP_QUEUE)
-    bus.publish(run.amqp_url, [m for m in captured if rng.random() < 0.5])
+    chosen = [m for m in bus.drain(run.amqp_url, bus.TAP_QUEUE) if rng.random() < 0.5]
+    bus.publish(run.amqp_url, chosen)
+    return len(chosen)
 
 
 def duplicates(run: Run, stream: Stream) -> None:
     rng = random.Random(f"{run.env.seed}:duplicates")
     wait_published(stream, run.env.workflows // 2)
-    deliver_again(run, rng)  # while workflows run
+    during = deliver_again(run, rng)
     stream.join()
     deadline = time.time() + 60
     while time.time() < deadline and run.query("SELECT count(*) FROM workflows WHERE finished_at IS NULL")[0][0]:
         time.sleep(0.5)
-    deliver_again(run, rng)  # after they ended
+    after = deliver_again(run, rng)
+    run.notes.append(f"{during} commands and results delivered again while workflows ran, {after} after they ended")
 
 
 POISON: list[tuple[str, bytes]] = [
