@@ -61,6 +61,11 @@ class Row:
         return asdict(self)
 
 
+def not_run(scenario: str, reason: str) -> Row:
+    """The row of a scenario that broke before it could be accounted for: it fails."""
+    return Row(scenario, 0, 0, 0, 0, 0, 0, 0, 0, 0, False, "-", None, None, None, False, [reason])
+
+
 def percentile(values: Sequence[float], p: float) -> float | None:
     """Nearest-rank percentile."""
     if not values:

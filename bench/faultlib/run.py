@@ -157,7 +157,6 @@ class Run:
     amion_latency_s: float
     database: str = ""
     amqp_url: str = ""
-    log_dir: Path = field(default_factory=Path)
     worker_env: dict[str, str] = field(default_factory=dict)
     workers: dict[str, processes.Process] = field(default_factory=dict)
     fake_amion: processes.Process | None = None
@@ -172,6 +171,10 @@ class Run:
         return self.name
 
     @property
+    def log_dir(self) -> Path:
+        return self.env.work_dir / self.name
+
+    @property
     def database_url(self) -> str:
         return self.env.pg.url(self.database)
 
@@ -181,7 +184,6 @@ class Run:
 
     def start(self) -> None:
         self.database = f"schedcu_{self.name.replace('-', '_')}"
-        self.log_dir = self.env.work_dir / self.name
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env.pg.create_database(self.database)
         upgrade(self.database_url)

@@ -18,7 +18,7 @@ from types import FrameType
 from schedcu import processes
 
 from . import bus
-from .accounting import Row, account, matrix
+from .accounting import Row, account, matrix, not_run
 from .infra import PrivatePostgres, PrivateRabbit
 from .run import BASE_SETTINGS, Environment, Run, Stream, new_requests
 from .scenarios import CI_SCENARIOS, SCENARIOS, Scenario
@@ -57,6 +57,9 @@ def run_scenario(scenario: Scenario, env: Environment) -> Row:
         run.settle(since=max(time.time(), run.fault_end or 0))
         row = account(scenario.name, run.facts(dict(stream.published), scenario.allowed_states))
         row.notes.extend(run.notes)
+    except Exception as error:  # one broken scenario is a failed row; the others still run
+        log.exception("%s: could not run", scenario.name)
+        row = not_run(scenario.name, f"could not run: {error}")
     finally:
         run.stop()
     (run.log_dir / "row.json").write_text(json.dumps(row.to_dict(), indent=2), encoding="utf-8")
