@@ -161,7 +161,7 @@ def account(scenario: str, facts: Facts) -> Row:
 
 
 COLUMNS = (
-    ("scenario", 18), ("requests", 8), ("completed", 9), ("warnings", 8), ("failed", 6), ("lost", 4),
+    ("scenario", 21), ("requests", 8), ("completed", 9), ("warnings", 8), ("failed", 6), ("lost", 4),
     ("duplicated", 10), ("stuck", 5), ("dead letters", 12), ("poison", 6), ("drained", 7), ("verify", 14),
     ("recovery s", 10), ("p50 s", 6), ("p99 s", 6), ("result", 6),
 )  # fmt: skip
