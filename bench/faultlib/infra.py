@@ -1,0 +1,175 @@
+"""A private PostgreSQL cluster and a private RabbitMQ node for the fault suite, on ports of their own, so
+that stopping or killing them never touches the servers that tests and other work use (5432, 5672)."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from schedcu.infra import free_port
+
+PG_VERSION = "15"
+
+
+def _run(args: list[str], env: dict[str, str] | None = None, timeout_s: float = 60.0) -> str:
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {(done.stderr or done.stdout).strip()}")
+    return done.stdout
+
+
+@dataclass
+class PrivatePostgres:
+    """`pg_createcluster 15 NAME --port P` with trust authentication on localhost; `drop` removes it."""
+
+    name: str
+    port: int = field(default_factory=free_port)
+    created: bool = False
+
+    def create(self) -> None:
+        # fsync off keeps the cluster quick; an immediate stop kills processes, not the OS page cache,
+        # so nothing committed is lost by it
+        _run(
+            ["pg_createcluster", PG_VERSION, self.name, "--port", str(self.port),
+             "-o", "fsync=off", "-o", "max_connections=300", "--", "--auth=trust"]
+        )  # fmt: skip
+        self.created = True
+        self.start()
+
+    def start(self) -> None:
+        _run(["pg_ctlcluster", PG_VERSION, self.name, "start"])
+        self.wait_ready()
+
+    def stop_immediate(self) -> None:
+        _run(["pg_ctlcluster", PG_VERSION, self.name, "stop", "-m", "immediate"])
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with psycopg.connect(self.url("postgres", driver="postgresql"), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def url(self, database: str, driver: str = "postgresql+psycopg", port: int | None = None) -> str:
+        return f"{driver}://postgres@127.0.0.1:{port or self.port}/{database}"
+
+    def create_database(self, database: str) -> None:
+        with psycopg.connect(self.url("postgres", driver="postgresql"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+    def drop(self) -> None:
+        if self.created:
+            subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, self.name], capture_output=True, check=False)
+            self.created = False
+
+
+@dataclass
+class PrivateRabbit:
+    """A RabbitMQ node of its own (node name, ports, data and log directories in a temporary directory),
+    started with `rabbitmq-server -detached` and stopped with `rabbitmqctl stop`."""
+
+    name: str
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="schedcu-faults-rabbit-")))
+    running: bool = False
+
+    @property
+    def node(self) -> str:
+        return f"{self.name}@localhost"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+        env.update(
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=str(self.base / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.base / "log"),
+            # the system's files name the shared node and its port: this node reads empty ones of its own
+            RABBITMQ_CONFIG_FILE=str(self.base / "rabbitmq.conf"),
+            RABBITMQ_CONF_ENV_FILE=str(self.base / "rabbitmq-env.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.base / "enabled_plugins"),
+        )
+        return env
+
+    def create(self) -> None:
+        # the server runs as the rabbitmq user (the packaged script switches to it): it must write here
+        self.base.chmod(0o777)
+        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n", encoding="utf-8")
+        (self.base / "rabbitmq-env.conf").write_text("", encoding="utf-8")
+        (self.base / "enabled_plugins").write_text("[].\n", encoding="utf-8")
+        for name in ("rabbitmq.conf", "rabbitmq-env.conf", "enabled_plugins"):
+            (self.base / name).chmod(0o666)
+        self.start()
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        _run(["rabbitmq-server", "-detached"], env=self.env())
+        self.running = True
+        # await_startup refuses at once while the node has not registered with epmd yet
+        deadline = time.monotonic() + timeout_s
+        while True:
+            done = subprocess.run(
+                ["rabbitmqctl", "-n", self.node, "await_startup", "--timeout", "30"],
+                env=self.env(), capture_output=True, check=False, timeout=60,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ node {self.node} did not start; see {self.base / 'log'}")
+            time.sleep(0.5)
+
+    def ctl(self, *args: str, timeout_s: float = 60.0) -> str:
+        return _run(["rabbitmqctl", "-q", "-n", self.node, *args], env=self.env(), timeout_s=timeout_s)
+
+    def stop(self) -> None:
+        self.ctl("stop")
+        self.running = False
+
+    def pid(self) -> int:
+        return int((self.base / "mnesia" / f"{self.node}.pid").read_text(encoding="utf-8").strip())
+
+    def kill(self) -> None:
+        """kill -9 of the node's Erlang VM: no shutdown, as when its machine loses power."""
+        pid = self.pid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.running = False
+
+    def add_vhost(self, vhost: str) -> str:
+        """A fresh vhost with guest's permissions; its AMQP URL."""
+        self.ctl("add_vhost", vhost)
+        self.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost}"
+
+    def queue_messages(self, vhost: str) -> dict[str, int]:
+        """Every queue's messages, ready and unacknowledged (a message being handled counts). For a quorum
+        queue the figure comes from the queue's periodic metrics: it may be up to 5 s old."""
+        out = self.ctl("list_queues", "-p", vhost, "--no-table-headers", "name", "messages", timeout_s=30)
+        counts = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                counts[parts[0]] = int(parts[1])
+        return counts
+
+    def remove(self) -> None:
+        if self.running:
+            try:
+                self.stop()
+            except (RuntimeError, subprocess.TimeoutExpired):
+                self.kill()
+        shutil.rmtree(self.base, ignore_errors=True)
