@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
+from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
-from services.ods_importer.sample_template import sample_template
 from shared import ids
 from shared.db.migrate import upgrade
 

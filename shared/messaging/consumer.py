@@ -23,6 +23,7 @@ from typing import Any
 from aio_pika import IncomingMessage
 from aiormq.exceptions import ChannelInvalidStateError
 from faststream import AckPolicy, BaseMiddleware
+from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
@@ -190,6 +191,12 @@ async def settle(action: Awaitable[None], message_id: str) -> None:
         log.info("could not settle %s (%s); the broker will deliver it again", message_id, describe(error))
 
 
+async def undecoded(message: StreamMessage[IncomingMessage]) -> bytes:
+    """The body as it came: `parse` reads it, so a body that is no JSON, whatever its content type says, is
+    dead-lettered with its reason instead of failing in FastStream's decoder before it reaches us."""
+    return message.body
+
+
 def subscribe(
     broker: RabbitBroker,
     queue: ConsumerQueue,
@@ -202,7 +209,9 @@ def subscribe(
     """Consume `queue`; with `declare` False the queue must exist (broker definitions) and is only checked.
     No handler starts while `database` is closed."""
 
-    @broker.subscriber(work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL)
+    @broker.subscriber(
+        work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL, decoder=undecoded
+    )
     async def on_message(message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message
         message_id = message_id_of(raw)

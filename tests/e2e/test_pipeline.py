@@ -115,6 +115,13 @@ def test_invalid_message_is_dead_lettered_with_reason_and_worker_goes_on(pipelin
     assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
 
 
+def test_a_body_that_is_not_json_is_dead_lettered_not_left_unacknowledged(pipeline: Pipeline) -> None:
+    message_id = amqp_client.publish(pipeline.services.amqp_url, b"\xff not json {")  # says application/json
+
+    dead = amqp_client.find_dead_letter(pipeline.services.amqp_url, "schedcu.versions.dead-letter", message_id)
+    assert "Invalid JSON" in dead.headers["x-schedcu-reason"]
+
+
 def test_workflows_show_json_lists_three_phases_with_states_and_durations(pipeline: Pipeline) -> None:
     request_id = f"show-{uuid.uuid4()}"
     workflow_id = ids.workflow_id_for(request_id)
