@@ -25,18 +25,18 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from schedcu.registries import registry
+    from schedcu.registries import all_queues, registry
     from shared.worker import run
 
-    worker = registry(args.name)
-    run(worker.service, worker.handlers, port=args.port, periodic=worker.periodic, rejecters=worker.rejecters)
+    run(registry(args.name), all_queues(), port=args.port)
     return 0
 
 
 def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from schedcu.registries import all_queues
     from shared.asyncapi import render
 
-    text = render()
+    text = render(all_queues())
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
@@ -53,18 +53,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     import asyncio
 
+    from schedcu.registries import all_queues
     from shared.messaging import dead_letters
 
     url = get_settings().amqp_url
     try:
         if args.dlq_command == "list":
-            for queue, count in asyncio.run(dead_letters.depths(url)).items():
-                print(f"{queue:<40} {count}")
+            for name, count in asyncio.run(dead_letters.depths(url, all_queues())).items():
+                print(f"{name:<40} {count}")
             return 0
+        queue = dead_letters.consumer_queue(args.queue, all_queues())
         if args.dlq_command == "show":
-            letters = asyncio.run(dead_letters.peek(url, args.queue, args.limit))
+            letters = asyncio.run(dead_letters.peek(url, queue, args.limit))
         else:
-            letters = asyncio.run(dead_letters.redrive(url, args.queue, args.message_id))
+            letters = asyncio.run(dead_letters.redrive(url, queue, args.message_id))
     except dead_letters.UnknownQueue as error:
         print(error, file=sys.stderr)
         return 1
@@ -72,7 +74,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         print(dead_letters.as_json(letters))
         return 0
     verb = "redriven" if args.dlq_command == "redrive" else "dead letters"
-    print(f"{len(letters)} {verb} from {dead_letters.consumer_queue(args.queue).dead_letter_name}")
+    print(f"{len(letters)} {verb} from {queue.dead_letter_name}")
     for letter in letters:
         print(f"  {letter.message_id}  {letter.routing_key}  reason: {letter.reason}")
         if args.dlq_command == "show":

@@ -2,6 +2,7 @@
 
 import importlib
 
+from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
 WORKERS = {
@@ -19,3 +20,8 @@ def registry(worker: str) -> Registry:
 
 def all_registries() -> list[Registry]:
     return [registry(worker) for worker in WORKERS]
+
+
+def all_queues() -> list[ConsumerQueue]:
+    """Every service's queue: what a worker declares at start, and what the operator commands look at."""
+    return [r.queue for r in all_registries()]

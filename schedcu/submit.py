@@ -3,6 +3,7 @@
 import base64
 from pathlib import Path
 
+from schedcu.registries import all_queues
 from shared import ids
 from shared.contracts import ImportRequested, Period, TemplateSource
 from shared.messaging.publish import publish_now
@@ -26,6 +27,7 @@ async def publish_request(settings: Settings, request: ImportRequested) -> None:
     await publish_now(
         settings,
         request,
+        all_queues(),
         message_id=ids.import_requested_message_id(request.request_id),
-        correlation_id=str(ids.workflow_id_for(request.request_id)),
+        correlation_id=request.request_id,
     )

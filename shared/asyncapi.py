@@ -1,13 +1,14 @@
 """The AsyncAPI 3.0 document of schedcu's messages, generated from the contracts and the topology."""
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 from pydantic.json_schema import models_json_schema
 
 from shared.contracts import CONTRACTS, Contract, ImportRequested
-from shared.messaging.topology import CONSUMERS, EVENTS_EXCHANGE
+from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 
 REF = "#/components/schemas/{model}"
 CORRELATION_RULE = (
@@ -22,11 +23,11 @@ def _matches(pattern: str, key: str) -> bool:
     return re.fullmatch(regex, key) is not None
 
 
-def consumers_of(contract: type[Contract]) -> list[str]:
-    return [q.name for q in CONSUMERS.values() if any(_matches(b, contract.routing_key) for b in q.bindings)]
+def consumers_of(contract: type[Contract], queues: Sequence[ConsumerQueue]) -> list[str]:
+    return [q.name for q in queues if any(_matches(b, contract.routing_key) for b in q.bindings)]
 
 
-def document(version: str = "0.1.0") -> dict[str, Any]:
+def document(queues: Sequence[ConsumerQueue], version: str = "0.1.0") -> dict[str, Any]:
     _, defs = models_json_schema([(c, "validation") for c in CONTRACTS], ref_template=REF)
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -54,7 +55,7 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
         channel_ref = {"$ref": f"#/channels/{name}"}
         if contract is not ImportRequested:
             operations[f"send{name}"] = {"action": "send", "channel": channel_ref}
-        for queue in consumers_of(contract):
+        for queue in consumers_of(contract, queues):
             operations[f"receive{name}On{queue.split('.')[-1]}"] = {
                 "action": "receive",
                 "channel": channel_ref,
@@ -77,5 +78,6 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
     }
 
 
-def render() -> str:
-    return yaml.safe_dump(document(), sort_keys=False, allow_unicode=True)
+def render(queues: Sequence[ConsumerQueue]) -> str:
+    """The document, with each message's consumers among `queues` (every service's)."""
+    return yaml.safe_dump(document(queues), sort_keys=False, allow_unicode=True)

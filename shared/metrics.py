@@ -3,6 +3,7 @@
 import asyncio
 import os
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow
 from shared.messaging.dead_letters import depths
+from shared.messaging.topology import ConsumerQueue
 from shared.states import WorkflowState
 
 REGISTRY = CollectorRegistry()
@@ -56,7 +58,9 @@ def refresh_database_gauges(engine: Engine, service: str, health_url: str, start
         )  # fmt: skip
 
 
-async def refresh(amqp_url: str, engine: Engine, service: str, health_url: str, started_at: datetime) -> None:
+async def refresh(
+    amqp_url: str, engine: Engine, service: str, health_url: str, started_at: datetime, queues: Sequence[ConsumerQueue]
+) -> None:
     await asyncio.to_thread(refresh_database_gauges, engine, service, health_url, started_at)
-    for queue, count in (await depths(amqp_url)).items():
+    for queue, count in (await depths(amqp_url, queues)).items():
         DEAD_LETTERS.labels(queue=queue).set(count)

@@ -2,13 +2,27 @@
 it runs and its rejecters. Each service declares one `Registry` in `services/<name>/registry.py`; `schedcu worker`
 runs it, and the operator commands (`status`, `dlq`) collect them all (`schedcu/registries.py`)."""
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shared.contracts import Contract
 from shared.messaging.consumer import Handler, Rejecter
 from shared.messaging.topology import ConsumerQueue
-from shared.worker import Periodic
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job the worker runs every `interval_s(settings)` seconds until it stops."""
+
+    name: str
+    interval_s: Callable[[Settings], float]
+    run: Callable[[], Awaitable[object]]
+
+
+def in_thread(job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+    return lambda: asyncio.to_thread(job)
 
 
 @dataclass(frozen=True)

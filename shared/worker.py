@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,10 +27,9 @@ from prometheus_client import make_asgi_app
 from sqlalchemy import text
 
 from shared import logs, metrics
-from shared.contracts import Contract
 from shared.db.session import engine
 from shared.messaging import topology
-from shared.messaging.consumer import Handler, MessageLogContext, Rejecter, subscribe
+from shared.messaging.consumer import MessageLogContext, subscribe
 from shared.messaging.faults import (
     BROKER_PROBE,
     DATABASE_PROBE,
@@ -41,23 +40,14 @@ from shared.messaging.faults import (
     unless_stopped,
 )
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.topology import ConsumerQueue
+from shared.registry import Periodic, Registry
 from shared.settings import Settings, get_settings
 from shared.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Periodic:
-    """A job the worker runs every `interval_s(settings)` seconds until it stops."""
-
-    name: str
-    interval_s: Callable[[Settings], float]
-    run: Callable[[], Awaitable[object]]
-
-
-def in_thread(job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
-    return lambda: asyncio.to_thread(job)
 
 
 def make_broker(
@@ -161,14 +151,10 @@ async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.
         await unless_stopped(stopping, asyncio.sleep(job.interval_s(settings)))
 
 
-def create_app(
-    service: str,
-    handlers: Mapping[type[Contract], Handler],
-    health_url: str,
-    periodic: Sequence[Periodic] = (),
-    rejecters: Mapping[type[Contract], Rejecter] | None = None,
-) -> AsgiFastStream:
+def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: str) -> AsgiFastStream:
+    """The worker of `registry`; `queues` are every service's, declared at start (unless preloaded)."""
     settings = get_settings()
+    service = registry.service
     # the broker gate logs an outage once; aio-pika and aiormq would log every reconnect attempt
     for chatty in ("aio_pika.robust_connection", "aiormq.connection"):
         logging.getLogger(chatty).setLevel(logging.ERROR)
@@ -184,29 +170,29 @@ def create_app(
     gates = dependencies(broker)
     subscribe(
         broker,
-        topology.CONSUMERS[service],
-        handlers,
+        registry.queue,
+        registry.handlers,
         settings.delivery_limit,
         gates.database,
         declare=settings.declare_topology,
-        rejecters=rejecters,
+        rejecters=registry.rejecters,
     )
     relay = OutboxRelay(broker, engine(), settings.outbox_poll_s, gates.database, gates.broker)
     started_at = datetime.now(UTC)
     gauges = Periodic(
         "metrics",
         lambda s: s.metrics_interval_s,
-        lambda: metrics.refresh(settings.amqp_url, engine(), service, health_url, started_at),
+        lambda: metrics.refresh(settings.amqp_url, engine(), service, health_url, started_at, queues),
     )
 
     async def declare_topology() -> None:
         await broker.connect()
         if settings.declare_topology:
-            await topology.declare(broker, settings.delivery_limit)
+            await topology.declare(broker, settings.delivery_limit, queues)
 
     async def start_background() -> None:
         running.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        for job in (gauges, *periodic):
+        for job in (gauges, *registry.periodic):
             running.append(asyncio.create_task(run_periodically(job, settings, stopping, gates), name=job.name))
 
     async def stop_background() -> None:
@@ -236,18 +222,12 @@ def _bound_port(host: str, port: int) -> int:
         return s.getsockname()[1]
 
 
-def run(
-    service: str,
-    handlers: Mapping[type[Contract], Handler],
-    port: int,
-    periodic: Sequence[Periodic] = (),
-    rejecters: Mapping[type[Contract], Rejecter] | None = None,
-) -> None:
+def run(registry: Registry, queues: Sequence[ConsumerQueue], port: int) -> None:
     """Serve until SIGTERM/SIGINT; in-flight messages finish (graceful timeout) before the process exits."""
     settings = get_settings()
-    logs.configure(service, settings.log_format)
+    logs.configure(registry.service, settings.log_format)
     port = _bound_port(settings.http_host, port)
     # bound to every interface (a container): others reach it by the pod's or container's address, not its name
     shown_host = socket.gethostbyname(socket.gethostname()) if settings.http_host == "0.0.0.0" else settings.http_host
-    app = create_app(service, handlers, f"http://{shown_host}:{port}/health", periodic, rejecters)
+    app = create_app(registry, queues, f"http://{shown_host}:{port}/health")
     uvicorn.run(app, host=settings.http_host, port=port, log_config=None, log_level="info")

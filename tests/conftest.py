@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.infra import MissingService, ensure_database_exists, resolve
+from schedcu.registries import all_queues
 from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.migrate import upgrade
-from shared.messaging.topology import CONSUMERS
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ async def reset_broker(amqp_url: str) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        for queue in CONSUMERS.values():
+        for queue in all_queues():
             await channel.queue_delete(queue.name)
             await channel.queue_delete(queue.dead_letter_name)
         await channel.queue_delete("schedcu.unrouted")

@@ -64,6 +64,7 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
 
 def cmd_coverage_recalc(args: argparse.Namespace) -> int:
     from schedcu.queries.coverage import calculation_view
+    from schedcu.registries import all_queues
     from services.coverage.calculation import calculation_id_for
     from shared.contracts import CalculateCoverage
     from shared.db.models import ScheduleVersion
@@ -77,7 +78,8 @@ def cmd_coverage_recalc(args: argparse.Namespace) -> int:
         return 1
     message_id = f"recalc:{args.version}:{uuid.uuid4()}"
     command = CalculateCoverage(workflow_id=None, version_id=args.version)
-    asyncio.run(publish_now(get_settings(), command, message_id=message_id, correlation_id=str(args.version)))
+    queues = all_queues()
+    asyncio.run(publish_now(get_settings(), command, queues, message_id=message_id, correlation_id=str(args.version)))
     calculation_id = calculation_id_for(message_id)
     print(f"recalculation requested: calculation {calculation_id}", flush=True)
     if not args.wait:

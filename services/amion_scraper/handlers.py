@@ -30,7 +30,7 @@ from shared.messaging import inbox
 from shared.messaging.consumer import Delivery, Handler
 from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
 from shared.settings import AmionAccount, get_settings
-from shared.states import Phase
+from shared.states import BatchState, Phase
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ async def fetch(name: str, account: AmionAccount, command: ScrapeAmion) -> list[
 def _event(command: ScrapeAmion, batch_id: uuid.UUID, outcome: ScrapeOutcome) -> Contract:
     answer = {**command.context(), "attempt": command.attempt, "version_id": command.version_id,
               "batch_id": batch_id, "findings": outcome.findings}  # fmt: skip
-    if outcome.state == "FAILED":
+    if outcome.state == BatchState.FAILED:
         return AmionScrapeFailed(**answer, reason=outcome.reason, retryable=outcome.retryable)
     return AmionScraped(**answer, state=outcome.state, assignments=len(outcome.assignments))
 
@@ -116,7 +116,7 @@ def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID,
         if work.skipped:
             return
         store.archive(work.session, batch_id, error.pages)
-        store.finish_batch(work.session, batch_id, "FAILED", {}, [finding])
+        store.finish_batch(work.session, batch_id, BatchState.FAILED, {}, [finding])
         work.publish(
             AmionScrapeFailed(
                 **command.context(), attempt=command.attempt, version_id=command.version_id, batch_id=batch_id,
@@ -171,7 +171,7 @@ async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
 
 def close_superseded_batch(batch_id: uuid.UUID) -> None:
     with transaction() as session:
-        store.finish_batch(session, batch_id, "SUPERSEDED", {}, [])
+        store.finish_batch(session, batch_id, BatchState.SUPERSEDED, {}, [])
 
 
 HANDLERS: dict[type, Handler] = {ScrapeAmion: scrape}

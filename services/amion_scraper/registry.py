@@ -1,7 +1,7 @@
 """The amion_scraper worker: its queue, its handlers (shared/registry.py)."""
 
 from services.amion_scraper.handlers import HANDLERS
-from shared.messaging.topology import CONSUMERS
+from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
-REGISTRY = Registry(CONSUMERS["amion_scraper"], HANDLERS)
+REGISTRY = Registry(ConsumerQueue("amion_scraper", ("command.amion_scraper.*",)), HANDLERS)

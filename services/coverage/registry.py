@@ -1,7 +1,7 @@
 """The coverage worker: its queue, its handlers (shared/registry.py)."""
 
 from services.coverage.handlers import HANDLERS
-from shared.messaging.topology import CONSUMERS
+from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
-REGISTRY = Registry(CONSUMERS["coverage"], HANDLERS)
+REGISTRY = Registry(ConsumerQueue("coverage", ("command.coverage.*",)), HANDLERS)

@@ -15,8 +15,8 @@ from shared.contracts import (
     PromoteVersion,
 )
 from shared.messaging.consumer import Handler, Rejecter, in_thread
-from shared.worker import Periodic
-from shared.worker import in_thread as job_in_thread
+from shared.registry import Periodic
+from shared.registry import in_thread as job_in_thread
 
 HANDLERS: dict[type, Handler] = {
     ImportRequested: in_thread(saga.start_workflow),

@@ -2,7 +2,14 @@
 invalid request (shared/registry.py)."""
 
 from services.versions.handlers import HANDLERS, PERIODIC, REJECTERS
-from shared.messaging.topology import CONSUMERS
+from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
-REGISTRY = Registry(CONSUMERS["versions"], HANDLERS, PERIODIC, REJECTERS)
+REGISTRY = Registry(
+    ConsumerQueue(
+        "versions", ("import.requested", "command.versions.*", "event.ods.*", "event.amion.*", "event.coverage.*")
+    ),
+    HANDLERS,
+    PERIODIC,
+    REJECTERS,
+)

@@ -3,6 +3,7 @@ back to their original routing key. A redriven message keeps its message id, so 
 processed it skips it (inbox): it is processed once."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
-from shared.messaging.topology import CONSUMERS, EVENTS_EXCHANGE, ConsumerQueue
+from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
 
 PREVIEW_CHARS = 300
@@ -33,12 +34,12 @@ class DeadLetter:
         return dict(vars(self))
 
 
-def consumer_queue(name: str) -> ConsumerQueue:
+def consumer_queue(name: str, queues: Sequence[ConsumerQueue]) -> ConsumerQueue:
     """`versions`, `schedcu.versions` or `schedcu.versions.dead-letter` all name the versions queue."""
-    for queue in CONSUMERS.values():
+    for queue in queues:
         if name in (queue.consumer, queue.name, queue.dead_letter_name):
             return queue
-    raise UnknownQueue(f"no queue {name!r}; queues: {', '.join(CONSUMERS)}")
+    raise UnknownQueue(f"no queue {name!r}; queues: {', '.join(q.consumer for q in queues)}")
 
 
 def _death(message: AbstractIncomingMessage) -> dict[str, Any]:
@@ -72,11 +73,11 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
     )
 
 
-async def depths(amqp_url: str) -> dict[str, int]:
+async def depths(amqp_url: str, queues: Sequence[ConsumerQueue]) -> dict[str, int]:
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()
         counts = {}
-        for queue in CONSUMERS.values():
+        for queue in queues:
             declared = await channel.declare_queue(queue.dead_letter_name, passive=True)
             counts[queue.dead_letter_name] = declared.declaration_result.message_count or 0
         return counts
@@ -94,8 +95,7 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
     return held
 
 
-async def peek(amqp_url: str, name: str, limit: int) -> list[DeadLetter]:
-    queue = consumer_queue(name)
+async def peek(amqp_url: str, queue: ConsumerQueue, limit: int) -> list[DeadLetter]:
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()
         held = await _take(channel, queue)
@@ -104,10 +104,9 @@ async def peek(amqp_url: str, name: str, limit: int) -> list[DeadLetter]:
         return [describe(m) for m in held[:limit]]
 
 
-async def redrive(amqp_url: str, name: str, message_id: str | None = None) -> list[DeadLetter]:
+async def redrive(amqp_url: str, queue: ConsumerQueue, message_id: str | None = None) -> list[DeadLetter]:
     """Publish dead letters (all, or the one with `message_id`) back to their routing key; each leaves
     the dead-letter queue only after the broker confirmed its republication."""
-    queue = consumer_queue(name)
     redriven = []
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)

@@ -1,18 +1,28 @@
 """Publishing from outside a worker (the command line, an operator's tool): straight to the broker,
 persistent, routed and confirmed. Workers never use this: they write to the outbox."""
 
+from collections.abc import Sequence
+
 from faststream.rabbit import RabbitBroker
 
 from shared.contracts import Contract
 from shared.messaging import topology
-from shared.messaging.topology import EVENTS_EXCHANGE
+from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import Settings
 
 
-async def publish_now(settings: Settings, message: Contract, *, message_id: str, correlation_id: str) -> None:
+async def publish_now(
+    settings: Settings,
+    message: Contract,
+    queues: Sequence[ConsumerQueue],
+    *,
+    message_id: str,
+    correlation_id: str,
+) -> None:
+    """Publish `message`, declaring the topology of `queues` first (unless the broker's definitions hold it)."""
     async with RabbitBroker(settings.amqp_url, app_id="schedcu-cli") as broker:
         if settings.declare_topology:
-            await topology.declare(broker, settings.delivery_limit)
+            await topology.declare(broker, settings.delivery_limit, queues)
         await broker.publish(
             message.model_dump_json().encode(),
             exchange=EVENTS_EXCHANGE,

@@ -1,5 +1,6 @@
 """Exchanges, queues and bindings. Every process declares the same topology (declarations are idempotent)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -30,20 +31,6 @@ class ConsumerQueue:
         return f"{self.name}.dead-letter"
 
 
-CONSUMERS: dict[str, ConsumerQueue] = {
-    q.consumer: q
-    for q in (
-        ConsumerQueue(
-            "versions",
-            ("import.requested", "command.versions.*", "event.ods.*", "event.amion.*", "event.coverage.*"),
-        ),
-        ConsumerQueue("ods_importer", ("command.ods_importer.*",)),
-        ConsumerQueue("amion_scraper", ("command.amion_scraper.*",)),
-        ConsumerQueue("coverage", ("command.coverage.*",)),
-    )
-}
-
-
 def work_queue(queue: ConsumerQueue, delivery_limit: int, declare: bool = True) -> RabbitQueue:
     return RabbitQueue(
         queue.name,
@@ -63,13 +50,14 @@ def dead_letter_queue(queue: ConsumerQueue) -> RabbitQueue:
     return RabbitQueue(queue.dead_letter_name, queue_type=QueueType.QUORUM, durable=True)
 
 
-async def declare(broker: RabbitBroker, delivery_limit: int) -> None:
-    """Declare the exchanges, every work queue with its bindings, and every dead-letter queue."""
+async def declare(broker: RabbitBroker, delivery_limit: int, queues: Sequence[ConsumerQueue]) -> None:
+    """Declare the exchanges, and each of `queues` (every service's, from the operator package's registries)
+    with its bindings and its dead-letter queue."""
     unrouted = await broker.declare_exchange(UNROUTED_EXCHANGE)
     await (await broker.declare_queue(UNROUTED_QUEUE)).bind(unrouted)
     events = await broker.declare_exchange(EVENTS_EXCHANGE)
     dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
-    for queue in CONSUMERS.values():
+    for queue in queues:
         work = await broker.declare_queue(work_queue(queue, delivery_limit))
         for key in queue.bindings:
             await work.bind(events, routing_key=key)

@@ -53,9 +53,12 @@ class Bindable:
         self.declared.bindings.add((exchange.name, self.queue, routing_key or ""))
 
 
+CONSUMERS = {registry(name).service: registry(name).queue for name in WORKERS}
+
+
 def declared_by_code() -> Declared:
     declared = Declared()
-    asyncio.run(topology.declare(declared, Settings().delivery_limit))  # type: ignore[arg-type]
+    asyncio.run(topology.declare(declared, Settings().delivery_limit, list(CONSUMERS.values())))  # type: ignore[arg-type]
     return declared
 
 
@@ -117,7 +120,7 @@ def test_queues_and_their_arguments_are_the_ones_the_code_declares() -> None:
 
 def test_every_consumer_queue_is_a_quorum_queue_dead_lettering_to_its_own_dead_letter_queue() -> None:
     queues = {q["name"]: q["arguments"] for q in in_vhost("queues")}
-    for consumer in topology.CONSUMERS.values():
+    for consumer in CONSUMERS.values():
         assert queues[consumer.name]["x-queue-type"] == "quorum"
         assert queues[consumer.name]["x-dead-letter-exchange"] == topology.DEAD_LETTER_EXCHANGE.name
         assert queues[consumer.name]["x-dead-letter-routing-key"] == consumer.dead_letter_name
@@ -145,7 +148,7 @@ def test_every_user_is_a_worker_or_the_operator_and_has_permissions() -> None:
 
 @pytest.mark.parametrize("user", sorted(f"schedcu-{name}" for name in WORKERS))
 def test_a_worker_reads_only_its_own_queue(user: str) -> None:
-    assert matching(permissions()[user]["read"], all_queues()) == {topology.CONSUMERS[worker_users()[user]].name}
+    assert matching(permissions()[user]["read"], all_queues()) == {CONSUMERS[worker_users()[user]].name}
 
 
 @pytest.mark.parametrize("user", sorted(f"schedcu-{name}" for name in WORKERS))
@@ -162,13 +165,13 @@ def test_no_user_can_declare_or_delete_anything(user: str) -> None:
 
 def test_no_user_but_the_operator_reads_another_services_queue() -> None:
     for user, entry in permissions().items():
-        others = set(all_queues()) - {topology.CONSUMERS[worker_users()[user]].name} if user != OPERATOR else set()
+        others = set(all_queues()) - {CONSUMERS[worker_users()[user]].name} if user != OPERATOR else set()
         assert matching(entry["read"], sorted(others)) == set(), user
 
 
 def test_the_operator_reads_dead_letters_and_unrouted_events_and_publishes_events() -> None:
     operator = permissions()[OPERATOR]
-    parked = {q.dead_letter_name for q in topology.CONSUMERS.values()} | {topology.UNROUTED_QUEUE.name}
+    parked = {q.dead_letter_name for q in CONSUMERS.values()} | {topology.UNROUTED_QUEUE.name}
     assert matching(operator["read"], all_queues()) == parked
     assert matching(operator["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
 

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy.exc
 from faststream.rabbit import RabbitBroker
 
+from schedcu.registries import registry
 from shared.contracts import CalculateCoverage
 from shared.messaging import dead_letters, topology
 from shared.messaging.consumer import Delivery, subscribe
@@ -24,7 +25,7 @@ from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost
 pytestmark = pytest.mark.integration
 
 LIMIT = 3
-QUEUE = topology.CONSUMERS["coverage"]
+QUEUE = registry("coverage").queue
 
 
 async def until(probe: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
@@ -54,7 +55,7 @@ async def consume(
     broker = RabbitBroker(amqp_url, logger=None)
     subscribe(broker, QUEUE, {CalculateCoverage: handler}, LIMIT, database)
     await broker.connect()
-    await topology.declare(broker, LIMIT)
+    await topology.declare(broker, LIMIT, [QUEUE])
     await broker.start()
     return broker
 
@@ -88,7 +89,7 @@ async def test_handler_that_always_fails_is_retried_a_second_apart_then_dead_let
         letters: list[dead_letters.DeadLetter] = []
 
         async def dead_lettered() -> bool:
-            letters[:] = await dead_letters.peek(amqp_url, QUEUE.consumer, 10)
+            letters[:] = await dead_letters.peek(amqp_url, QUEUE, 10)
             return bool(letters)
 
         deadline = time.monotonic() + 30
@@ -142,4 +143,4 @@ async def test_database_outage_holds_work_without_counting_deliveries_and_resume
 
     assert calls["first"] == [False] * (outage_failures + 1), "the delivery was held, never handed back"
     assert calls["second"] == [False]
-    assert await dead_letters.peek(amqp_url, QUEUE.consumer, 10) == []
+    assert await dead_letters.peek(amqp_url, QUEUE, 10) == []

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from schedcu.infra import ensure_database_exists, free_port
+from schedcu.registries import all_queues
 from shared import ids
 from shared.db.migrate import upgrade
 from shared.messaging import dead_letters
@@ -110,7 +111,7 @@ def test_database_outage_while_requests_stream_in_loses_nothing(
         cluster.start()
 
         states = {r: pipeline.wait_terminal(ids.workflow_id_for(r), timeout_s=120) for r in request_ids}
-        dead = asyncio.run(dead_letters.depths(services.amqp_url))
+        dead = asyncio.run(dead_letters.depths(services.amqp_url, all_queues()))
         healthy = {name: health(w.health_url) for name, w in pipeline.workers.items()}
         logs = {path.name: path.read_text(encoding="utf-8") for path in pipeline.log_dir.glob("*.log")}
 
