@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         return INTERRUPTED
     except Exception as error:
         status, message = explain(error)
-        if args.debug:
+        if args.debug or args.command == "worker":  # a worker's crash goes to its log in full
             traceback.print_exc()
         print(f"schedcu: {message}", file=sys.stderr)
         return status
