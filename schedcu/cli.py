@@ -1,19 +1,36 @@
 """The `schedcu` command: core commands here, the commands of each area in `schedcu/commands/<area>.py`."""
 
 import argparse
+import logging
+import os
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
+import aio_pika
 import psycopg
 import sqlalchemy.exc
 
+from schedcu.arguments import month, new_file, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import ods as ods_cli
 from schedcu.commands import versions as versions_cli
+from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
 from schedcu.registries import WORKERS
 from shared import logs
 from shared.settings import get_settings
+
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader stopped
+INTERRUPTED = 130  # 128 + SIGINT
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line; subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
@@ -68,8 +85,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         else:
             letters = asyncio.run(dead_letters.redrive(url, queue, args.message_id))
     except dead_letters.UnknownQueue as error:
-        print(error, file=sys.stderr)
-        return 1
+        raise UsageMistake(str(error)) from None
     if args.json:
         print(dead_letters.as_json(letters))
         return 0
@@ -97,27 +113,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     with transaction() as session:
         collected = status.collect(session, settings)
     print(json.dumps(collected, indent=2) if args.json else status.render(collected))
-    return 0
+    return FAILURE if collected["problems"] else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     import json
-    import uuid
 
     from schedcu import verify
     from shared.db.session import transaction
 
     if args.version is None and not args.all:
-        print("give a version id, or --all", file=sys.stderr)
-        return 2
+        raise UsageMistake("give a version id, or --all")
     with transaction() as session:
-        report = verify.verify(session, get_settings(), None if args.all else uuid.UUID(args.version))
+        report = verify.verify(session, get_settings(), None if args.all else args.version)
     print(json.dumps(report.to_dict(), indent=2) if args.json else verify.render(report))
     return 0 if report.clean else 1
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="schedcu", description="Radiology night-coverage scheduling.")
+    p = Parser(prog="schedcu", description="Radiology night-coverage scheduling.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
@@ -129,22 +144,24 @@ def parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_worker)
 
     a = sub.add_parser("asyncapi", help="print the AsyncAPI document")
-    a.add_argument("--out")
+    a.add_argument("--out", type=new_file)
     a.set_defaults(func=cmd_asyncapi)
 
     d = sub.add_parser("demo", help="the whole pipeline on a generated month, end to end")
-    d.add_argument("--month", default=None, help="YYYY-MM (default: next month)")
+    d.add_argument("--month", type=month, default=None, help="YYYY-MM (default: next month)")
     d.add_argument("--workdir", default=".schedcu/demo")
     d.set_defaults(func=cmd_demo)
 
-    st = sub.add_parser("status", help="one screen for operators: workers, queues, outbox, workflows, failures")
+    st = sub.add_parser(
+        "status", help="one screen for operators: workers, queues, outbox, workflows, failures; exit 1 if unhealthy"
+    )
     st.add_argument("--json", action="store_true")
     st.add_argument("--watch", action="store_true", help="refresh until interrupted")
     st.add_argument("--every", type=float, default=5.0, help="seconds between refreshes with --watch")
     st.set_defaults(func=cmd_status)
 
     v = sub.add_parser("verify", help="re-derive the stored invariants; exit 1 on any violation")
-    v.add_argument("version", nargs="?", help="one schedule version")
+    v.add_argument("version", nargs="?", type=uuid_id, help="one schedule version")
     v.add_argument("--all", action="store_true", help="every version that is not deleted")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
@@ -167,19 +184,56 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def explain(error: Exception) -> tuple[int, str]:
+    """The exit status and one line for an error that ends a command."""
+    settings = get_settings()
+    if isinstance(error, Mistake):
+        return error.status, str(error)
+    if isinstance(error, sqlalchemy.exc.ProgrammingError) and isinstance(
+        error.orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn
+    ):
+        return INFRASTRUCTURE, "the database schema is older than this schedcu: run `schedcu db upgrade`"
+    if isinstance(error, sqlalchemy.exc.OperationalError):
+        why = error.orig.__class__.__name__ if error.orig else "connection"
+        return INFRASTRUCTURE, (
+            f"cannot use the database at {where(settings.database_url)} ({why}): "
+            "check SCHEDCU_DATABASE_URL and that PostgreSQL runs"
+        )
+    if isinstance(error, aio_pika.exceptions.AMQPConnectionError | ConnectionError):
+        return INFRASTRUCTURE, (
+            f"cannot reach RabbitMQ at {where(settings.amqp_url)} ({error.__class__.__name__}): "
+            "check SCHEDCU_AMQP_URL and that RabbitMQ runs"
+        )
+    if isinstance(error, OSError) and error.filename:
+        return USAGE, f"cannot use {error.filename}: {error.strerror}"
+    return FAILURE, f"unexpected {error.__class__.__name__}: {error} (run with --debug for the traceback)"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; every error ends in one line on stderr (a traceback too with --debug)."""
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()  # a reader that closed early breaks the pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader (`| head`) has all it wanted: stop quietly, like a Unix tool killed by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except Exception as error:
+        status, message = explain(error)
+        if args.debug or args.command == "worker":  # a worker's crash goes to its log in full
+            traceback.print_exc()
+        print(f"schedcu: {message}", file=sys.stderr)
+        return status
+
+
 def main(argv: list[str] | None = None) -> None:
     logs.configure("cli", get_settings().log_format)
     args = parser().parse_args(argv)
-    try:
-        code = args.func(args)
-    except sqlalchemy.exc.ProgrammingError as error:
-        if not isinstance(error.orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
-            raise
-        print("schedcu: the database schema is older than this schedcu: run `schedcu db upgrade`", file=sys.stderr)
-        code = 3
-    except sqlalchemy.exc.OperationalError as error:
-        where = error.orig.__class__.__name__ if error.orig else "connection"
-        print(f"schedcu: cannot use the database ({where}); check SCHEDCU_DATABASE_URL and that PostgreSQL runs",
-              file=sys.stderr)  # fmt: skip
-        code = 3
-    sys.exit(code)
+    if args.command != "worker" and not args.debug:
+        # The broker clients log each failed connection attempt; a command says it once, in its last line.
+        for library in ("aiormq", "aio_pika"):
+            logging.getLogger(library).setLevel(logging.CRITICAL)
+    sys.exit(run(args))

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schedcu.errors import where
 from schedcu.registries import all_registries
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
 from shared.messaging.topology import UNROUTED_QUEUE
@@ -122,10 +123,18 @@ def failures(session: Session, limit: int = 5) -> list[dict[str, Any]]:
 def collect(session: Session, settings: Settings) -> dict[str, Any]:
     now = datetime.now(UTC)
     backlog, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at))).one()
-    source, queue_rows = queues(settings)
+    try:
+        source, queue_rows = queues(settings)
+        broker = "ok"
+    except (aio_pika.exceptions.AMQPConnectionError, ConnectionError) as error:
+        source, queue_rows = "nowhere", []
+        broker = f"unreachable at {where(settings.amqp_url)} ({error.__class__.__name__}): check SCHEDCU_AMQP_URL"
+    found_workers = workers(session, settings, now)
     return {
         "at": now.isoformat(),
-        "workers": workers(session, settings, now),
+        "problems": problems(broker, found_workers, queue_rows),
+        "broker": broker,
+        "workers": found_workers,
         "queues_from": source,
         "queues": queue_rows,
         "outbox": {"backlog": backlog, "oldest_age_s": round(_age(oldest, now) or 0.0, 1)},
@@ -134,13 +143,31 @@ def collect(session: Session, settings: Settings) -> dict[str, Any]:
     }
 
 
+def problems(broker: str, found_workers: list[dict[str, Any]], queue_rows: list[dict[str, Any]]) -> list[str]:
+    """What makes the system unhealthy: `schedcu status` exits 1 when this is not empty."""
+    found = [] if broker == "ok" else [f"broker {broker}"]
+    found += [
+        f"worker {w['service']} {w['instance']} {w['health']}"
+        for w in found_workers
+        if w["health"] not in ("ok", "gone")  # a worker stopped on purpose is gone; its service may run elsewhere
+    ]
+    running = {w["service"] for w in found_workers if w["health"] != "gone"}
+    found += [f"no running {service} worker" for service in sorted({w["service"] for w in found_workers} - running)]
+    found += [f"queue {q['queue']} not declared" for q in queue_rows if q.get("missing")]
+    return found
+
+
 def render(status: dict[str, Any]) -> str:
-    lines = [f"schedcu status at {status['at'][:19]}Z", "", "workers"]
+    lines = [f"schedcu status at {status['at'][:19]}Z", ""]
+    lines += [f"UNHEALTHY: {p}" for p in status["problems"]] or ["healthy"]
+    lines += ["", "workers"]
     if not status["workers"]:
         lines.append("  none has reported in the last hour")
     for w in status["workers"]:
         lines.append(f"  {w['service']:<14} {w['instance']:<28} {w['health']:<12} seen {w['last_seen_s']:.0f} s ago")
     lines += ["", f"queues (from {status['queues_from']})"]
+    if status["broker"] != "ok":
+        lines.append(f"  broker {status['broker']}")
     for q in status["queues"]:
         if q.get("missing"):
             lines.append(f"  {q['queue']:<38} not declared")

@@ -3,10 +3,13 @@
 import argparse
 import json
 import sys
-import uuid
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+from schedcu.arguments import existing_file, month, uuid_id
+from schedcu.errors import Mistake
 from shared.cli_support import Subparsers
 from shared.findings import Finding, has_errors
 from shared.states import BatchState
@@ -21,22 +24,73 @@ def cmd_fake_amion(args: argparse.Namespace) -> int:
     return 0
 
 
+Person = tuple[str, str, tuple[str, ...], bool]  # name, specialty, aliases, active
+
+
+@dataclass(frozen=True)
+class RosterDiff:
+    added: list[str]
+    updated: list[str]
+    deactivated: list[str]
+
+
+def roster_diff(before: dict[str, Person], after: dict[str, Person]) -> RosterDiff:
+    """Who an import adds, changes and makes inactive, by email, from the people before and after it."""
+    return RosterDiff(
+        added=sorted(set(after) - set(before)),
+        updated=sorted(e for e in before if e in after and after[e][3] and before[e] != after[e]),
+        deactivated=sorted(e for e in before if before[e][3] and e in after and not after[e][3]),
+    )
+
+
+def _people(session: Any) -> dict[str, Person]:
+    from sqlalchemy import select
+
+    from shared.db.models import PersonRow
+
+    rows = session.execute(
+        select(PersonRow.email, PersonRow.name, PersonRow.specialty, PersonRow.aliases, PersonRow.active)
+    )
+    return {email: (name, specialty, tuple(aliases), active) for email, name, specialty, aliases, active in rows}
+
+
 def cmd_roster_import(args: argparse.Namespace) -> int:
     import yaml
+    from sqlalchemy.orm import Session
 
     from services.amion_scraper.roster import read_roster, reconcile
-    from shared.db.session import transaction
+    from shared.db.session import engine
 
     try:
-        entries = read_roster(Path(args.file))
+        entries = read_roster(args.file)
     except (ValueError, yaml.YAMLError) as error:  # pydantic's ValidationError is a ValueError
         print(f"roster: {args.file} is not a valid roster: {error}", file=sys.stderr)
         return 1
-    with transaction() as session:
+    with Session(engine()) as session:  # committed only at the end: a dry run or a refusal writes nothing
+        before = _people(session)
         change = reconcile(session, entries)
+        session.flush()
+        diff = roster_diff(before, _people(session))
+        active = sum(1 for person in before.values() if person[3])
+        if args.dry_run:
+            print(f"roster (dry run, nothing written): {len(entries)} people")
+            for sign, emails in (
+                ("+ added", diff.added),
+                ("~ updated", diff.updated),
+                ("- inactive", diff.deactivated),
+            ):
+                for email in emails:
+                    print(f"  {sign:<10} {email}")
+        elif len(diff.deactivated) * 4 > active and not args.yes:
+            raise Mistake(
+                f"roster: {args.file} would make {len(diff.deactivated)} of {active} active people inactive "
+                "(more than a quarter): check the file, see who with --dry-run, or confirm with --yes"
+            )
+        else:
+            session.commit()
     print(
         f"roster: {len(entries)} people; {change.added} added, {change.updated} updated, "
-        f"{change.deactivated} made inactive"
+        f"{change.deactivated} made inactive" + (" (dry run)" if args.dry_run else "")
     )
     return 0
 
@@ -60,7 +114,7 @@ def cmd_amion_parse(args: argparse.Namespace) -> int:
     from services.amion_scraper.pages import parse_page
     from services.amion_scraper.rows import row_json
 
-    path = Path(args.file)
+    path = args.file
     if path.stat().st_size > MAX_PAGE_FILE_BYTES:
         print(f"{path} is larger than {MAX_PAGE_FILE_BYTES} bytes: not an Amion page", file=sys.stderr)
         return 1
@@ -97,14 +151,6 @@ def cmd_amion_reparse(args: argparse.Namespace) -> int:
     return 1 if outcome.state == BatchState.FAILED else 0
 
 
-def _month(text: str) -> str:
-    try:
-        date.fromisoformat(text + "-01")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not YYYY-MM") from None
-    return text
-
-
 def register(sub: Subparsers) -> None:
     f = sub.add_parser("fake-amion", help="serve a fake Amion (reports, grid, faults) from a ground-truth file")
     f.add_argument("--port", type=int, default=8999)
@@ -114,7 +160,11 @@ def register(sub: Subparsers) -> None:
 
     r = sub.add_parser("roster", help="people").add_subparsers(dest="roster_command", required=True)
     ri = r.add_parser("import", help="reconcile the roster from a YAML or CSV file")
-    ri.add_argument("file")
+    ri.add_argument("file", type=existing_file, help="YAML or CSV")
+    ri.add_argument(
+        "--dry-run", action="store_true", help="print who would be added, updated, made inactive; write nothing"
+    )
+    ri.add_argument("--yes", action="store_true", help="allow making more than a quarter of the active people inactive")
     ri.set_defaults(func=cmd_roster_import)
 
     a = sub.add_parser("amion", help="Amion pages").add_subparsers(dest="amion_command", required=True)
@@ -125,9 +175,9 @@ def register(sub: Subparsers) -> None:
         "rows (date, label, name, start, end, note) on stdout, messages on stderr (in the JSON with --json). "
         "Exit status 1 when a message is an ERROR.",
     )
-    ap.add_argument("file")
+    ap.add_argument("file", type=existing_file)
     ap.add_argument("--json", action="store_true", help="rows and messages as one JSON document")
-    ap.add_argument("--month", type=_month, help="YYYY-MM the page is for (dates a grid without a title)")
+    ap.add_argument("--month", type=month, help="YYYY-MM the page is for (dates a grid without a title)")
     ap.set_defaults(func=cmd_amion_parse)
 
     ar = a.add_parser(
@@ -139,5 +189,5 @@ def register(sub: Subparsers) -> None:
         "nothing: coverage is not recalculated by it. Exit status 1 when the batch FAILED, 2 when it cannot "
         "be re-parsed.",
     )
-    ar.add_argument("batch", type=uuid.UUID, help="scrape batch id")
+    ar.add_argument("batch", type=uuid_id, help="scrape batch id")
     ar.set_defaults(func=cmd_amion_reparse)

@@ -7,9 +7,9 @@ import json
 import sys
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
+from schedcu.arguments import iso_date, new_file, uuid_id
 from schedcu.terminal import print_cells, print_summary
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
@@ -122,19 +122,19 @@ def _correct(args: argparse.Namespace) -> int:
 def register(sub: Subparsers) -> None:
     c = sub.add_parser("coverage", help="coverage results").add_subparsers(dest="cov_command", required=True)
     show = c.add_parser("show", help="the latest coverage of a version: summary, then critical gaps by date")
-    show.add_argument("version", type=uuid.UUID)
+    show.add_argument("version", type=uuid_id)
     show.add_argument("--json", action="store_true")
-    show.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD: that date's gaps and cells")
+    show.add_argument("--date", type=iso_date, help="YYYY-MM-DD: that date's gaps and cells")
     show.add_argument("--all", action="store_true", help="every gap (default: the first 50)")
     show.set_defaults(func=cmd_coverage_show)
 
     report = c.add_parser("report", help="a self-contained HTML page: heat map and gaps")
-    report.add_argument("version", type=uuid.UUID)
-    report.add_argument("--out", required=True, help="FILE.html")
+    report.add_argument("version", type=uuid_id)
+    report.add_argument("--out", type=new_file, required=True, help="FILE.html")
     report.set_defaults(func=cmd_coverage_report)
 
     recalc = c.add_parser("recalc", help="calculate a version's coverage again (after corrections)")
-    recalc.add_argument("version", type=uuid.UUID)
+    recalc.add_argument("version", type=uuid_id)
     recalc.add_argument("--wait", action="store_true", help="wait for the result and print it")
     recalc.add_argument("--timeout", type=float, default=120.0)
     recalc.set_defaults(func=cmd_coverage_recalc)
@@ -146,8 +146,8 @@ def register(sub: Subparsers) -> None:
         ("remove", "remove PERSON from ROLE on DATE"),
     ):
         p = a_sub.add_parser(name, help=text)
-        p.add_argument("version", type=uuid.UUID)
-        p.add_argument("date", type=date.fromisoformat, help="schedule date, YYYY-MM-DD")
+        p.add_argument("version", type=uuid_id)
+        p.add_argument("date", type=iso_date, help="schedule date, YYYY-MM-DD")
         p.add_argument("role", help="ON1, ON2, MidC, MidL, Mid3, ...")
         p.add_argument("person", help="email, or exact name or Amion alias")
         p.add_argument("--reason", required=True)

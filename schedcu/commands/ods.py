@@ -2,8 +2,8 @@
 
 import argparse
 import json
-from pathlib import Path
 
+from schedcu.arguments import existing_file
 from shared.cli_support import Subparsers
 
 
@@ -13,13 +13,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from shared.settings import get_settings
 
     settings = get_settings()
-    path = Path(args.file)
-    try:
-        with path.open("rb") as file:
-            data = file.read(settings.max_template_bytes + 1)  # the reader refuses anything longer
-    except OSError as error:
-        print(f"ods check: cannot read {path}: {error.strerror}")
-        return 1
+    path = args.file
+    with path.open("rb") as file:
+        data = file.read(settings.max_template_bytes + 1)  # the reader refuses anything longer
     view = workbook_view(path.name, parse_workbook(data, reader_limits(settings)))
     print(json.dumps(view, indent=2) if args.json else render_text(view))
     return 0 if view["ok"] else 1
@@ -28,6 +24,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 def register(sub: Subparsers) -> None:
     ods = sub.add_parser("ods", help="coverage template workbooks").add_subparsers(dest="ods_command", required=True)
     check = ods.add_parser("check", help="parse a workbook offline: windows, roles, worklists and every message")
-    check.add_argument("file")
+    check.add_argument("file", type=existing_file)
     check.add_argument("--json", action="store_true", help="the same as JSON")
     check.set_defaults(func=cmd_check)

@@ -6,10 +6,9 @@ import json
 import sys
 import time
 import uuid
-from datetime import date
-from pathlib import Path
 from typing import Any
 
+from schedcu.arguments import existing_file, iso_date, uuid_id
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
 from shared.states import TERMINAL as TERMINAL_STATES
@@ -46,13 +45,14 @@ def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from schedcu.submit import import_request, publish_request
+    from schedcu.submit import check_request, import_request, publish_request
     from shared import ids
     from shared.contracts import Period
 
+    check_request(args.template, args.start, args.end, args.amion_account, get_settings())
     request_id = args.request_id or f"cli-{uuid.uuid4()}"
     request = import_request(
-        Path(args.template),
+        args.template,
         group=args.group,
         period=Period(start=args.start, end=args.end),
         amion_account=args.amion_account,
@@ -120,7 +120,7 @@ def print_workflow(view: dict[str, Any]) -> None:
 
 
 def cmd_workflows_show(args: argparse.Namespace) -> int:
-    view = workflow(uuid.UUID(args.id))
+    view = workflow(args.id)
     if view is None:
         print(f"no workflow {args.id}", file=sys.stderr)
         return 1
@@ -136,7 +136,7 @@ def cmd_workflows_list(args: argparse.Namespace) -> int:
     from shared.db.session import transaction
 
     with transaction() as session:
-        rows = workflow_rows(session, args.state, args.limit)
+        rows = workflow_rows(session, args.state, args.limit, group=args.group, request_id=args.request)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -146,7 +146,7 @@ def cmd_workflows_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operate(workflow_id: str, action: str, reason: str | None) -> int:
+def _operate(workflow_id: uuid.UUID, action: str, reason: str | None) -> int:
     import getpass
 
     from services.versions.saga import operate
@@ -155,12 +155,10 @@ def _operate(workflow_id: str, action: str, reason: str | None) -> int:
     actor = getpass.getuser()
     try:
         if action == "retry":
-            phase = operate(uuid.UUID(workflow_id), lambda machine, now: machine.retry(actor, now))
+            phase = operate(workflow_id, lambda machine, now: machine.retry(actor, now))
             print(f"workflow {workflow_id}: retrying from {phase}")
         else:
-            operate(
-                uuid.UUID(workflow_id), lambda machine, now: machine.cancel(actor, reason or "no reason given", now)
-            )
+            operate(workflow_id, lambda machine, now: machine.cancel(actor, reason or "no reason given", now))
             print(f"workflow {workflow_id}: cancelled")
     except Refused as error:
         print(f"refused: {error}", file=sys.stderr)
@@ -203,7 +201,7 @@ def cmd_versions_show(args: argparse.Namespace) -> int:
     from shared.db.session import transaction
 
     with transaction() as session:
-        view = version_view(session, uuid.UUID(args.id))
+        view = version_view(session, args.id)
     if view is None:
         print(f"no version {args.id}", file=sys.stderr)
         return 1
@@ -254,7 +252,7 @@ def cmd_versions_promote(args: argparse.Namespace) -> int:
     from services.versions import lifecycle
 
     def change(session: Any) -> str:
-        archived = lifecycle.promote(session, uuid.UUID(args.id), _actor(), force=args.force, reason=args.reason)
+        archived = lifecycle.promote(session, args.id, _actor(), force=args.force, reason=args.reason)
         return f"version {args.id} is PRODUCTION" + (f"; archived {', '.join(map(str, archived))}" if archived else "")
 
     return _transition(change)
@@ -264,7 +262,7 @@ def cmd_versions_archive(args: argparse.Namespace) -> int:
     from services.versions import lifecycle
 
     def change(session: Any) -> str:
-        lifecycle.archive(session, uuid.UUID(args.id), _actor(), args.reason)
+        lifecycle.archive(session, args.id, _actor(), args.reason)
         return f"version {args.id} is ARCHIVED"
 
     return _transition(change)
@@ -274,7 +272,7 @@ def cmd_versions_delete(args: argparse.Namespace) -> int:
     from services.versions import lifecycle
 
     def change(session: Any) -> str:
-        lifecycle.delete(session, uuid.UUID(args.id), _actor(), args.reason)
+        lifecycle.delete(session, args.id, _actor(), args.reason)
         return f"version {args.id} is deleted"
 
     return _transition(change)
@@ -285,7 +283,7 @@ def cmd_versions_diff(args: argparse.Namespace) -> int:
     from shared.db.session import transaction
 
     with transaction() as session:
-        changes = diff(session, uuid.UUID(args.a), uuid.UUID(args.b))
+        changes = diff(session, args.a, args.b)
     if args.json:
         print(json.dumps({k: vars(c) for k, c in changes.items()}, indent=2, default=str))
         return 0
@@ -302,10 +300,10 @@ def cmd_versions_diff(args: argparse.Namespace) -> int:
 
 def register(sub: Subparsers) -> None:
     s = sub.add_parser("submit", help="publish an import request")
-    s.add_argument("template")
+    s.add_argument("template", type=existing_file, help="the coverage template, an .ods file")
     s.add_argument("--group", required=True)
-    s.add_argument("--start", type=date.fromisoformat, required=True)
-    s.add_argument("--end", type=date.fromisoformat, required=True)
+    s.add_argument("--start", type=iso_date, required=True, help="YYYY-MM-DD")
+    s.add_argument("--end", type=iso_date, required=True, help="YYYY-MM-DD, at most SCHEDCU_MAX_PERIOD_DAYS on")
     s.add_argument("--amion-account", required=True)
     s.add_argument("--request-id", help="idempotency key (default: a new one)")
     s.add_argument("--requested-by", default="cli")
@@ -318,19 +316,21 @@ def register(sub: Subparsers) -> None:
 
     wf = sub.add_parser("workflows", help="import workflows").add_subparsers(dest="wf_command", required=True)
     show = wf.add_parser("show", help="one workflow with its phases")
-    show.add_argument("id")
+    show.add_argument("id", type=uuid_id)
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_workflows_show)
     ls = wf.add_parser("list", help="recent workflows, newest first")
     ls.add_argument("--state", choices=sorted(TERMINAL | {"RUNNING"}))
+    ls.add_argument("--group", help="only this hospital group's workflows")
+    ls.add_argument("--request", help="only the workflow of this request id")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_workflows_list)
     retry = wf.add_parser("retry", help="run a failed workflow again from its failed phase")
-    retry.add_argument("id")
+    retry.add_argument("id", type=uuid_id)
     retry.set_defaults(func=cmd_workflows_retry)
     cancel = wf.add_parser("cancel", help="stop a running workflow (it ends FAILED)")
-    cancel.add_argument("id")
+    cancel.add_argument("id", type=uuid_id)
     cancel.add_argument("--reason")
     cancel.set_defaults(func=cmd_workflows_cancel)
 
@@ -341,25 +341,25 @@ def register(sub: Subparsers) -> None:
     vl.add_argument("--json", action="store_true")
     vl.set_defaults(func=cmd_versions_list)
     vs = v.add_parser("show", help="one version with its findings and history")
-    vs.add_argument("id")
+    vs.add_argument("id", type=uuid_id)
     vs.add_argument("--json", action="store_true")
     vs.set_defaults(func=cmd_versions_show)
     vp = v.add_parser("promote", help="STAGING -> PRODUCTION; archives the overlapping production versions")
-    vp.add_argument("id")
+    vp.add_argument("id", type=uuid_id)
     vp.add_argument("--force", action="store_true", help="promote despite import errors or critical gaps")
     vp.add_argument("--reason", help="why (required with --force)")
     vp.set_defaults(func=cmd_versions_promote)
     va = v.add_parser("archive", help="PRODUCTION -> ARCHIVED")
-    va.add_argument("id")
+    va.add_argument("id", type=uuid_id)
     va.add_argument("--reason")
     va.set_defaults(func=cmd_versions_archive)
     vd = v.add_parser("delete", help="soft-delete a STAGING version")
-    vd.add_argument("id")
+    vd.add_argument("id", type=uuid_id)
     vd.add_argument("--reason", required=True)
     vd.set_defaults(func=cmd_versions_delete)
     vx = v.add_parser("diff", help="what changed from version A to version B")
-    vx.add_argument("a")
-    vx.add_argument("b")
+    vx.add_argument("a", type=uuid_id)
+    vx.add_argument("b", type=uuid_id)
     vx.add_argument("--json", action="store_true")
     vx.add_argument("--limit", type=int, default=10, help="items shown per kind of change")
     vx.set_defaults(func=cmd_versions_diff)

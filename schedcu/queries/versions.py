@@ -65,10 +65,21 @@ def _attempts(phase: WorkflowPhase) -> list[dict[str, Any]]:
     return [{"attempt": n, "messages": by_attempt[n]} for n in sorted(by_attempt)]
 
 
-def workflow_rows(session: Session, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def workflow_rows(
+    session: Session,
+    state: str | None = None,
+    limit: int = 50,
+    *,
+    group: str | None = None,
+    request_id: str | None = None,
+) -> list[dict[str, Any]]:
     query = select(Workflow).order_by(Workflow.created_at.desc()).limit(limit)
     if state:
         query = query.where(Workflow.state == state)
+    if group:
+        query = query.where(Workflow.group_name == group)
+    if request_id:
+        query = query.where(Workflow.request_id == request_id)
     return [
         {
             "workflow_id": str(w.id),

@@ -105,12 +105,6 @@ def test_file_that_is_no_ods_exits_1(tmp_path: Path) -> None:
     assert "TRUNCATED_FILE" in done.stdout
 
 
-def test_missing_file_exits_1(tmp_path: Path) -> None:
-    done = check(tmp_path / "absent.ods")
-    assert done.returncode == 1
-    assert "cannot read" in done.stdout
-
-
 def test_flat_layout_prints_its_shifts_summary(tmp_path: Path) -> None:
     book = tmp_path / "flat.ods"
     header = ["Date", "ShiftType", "Hospital", "StudyType", "SpecialtyConstraint", "RequiredStaffing", "Mandatory"]

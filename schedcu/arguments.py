@@ -1,0 +1,48 @@
+"""argparse `type=` converters: a wrong value is a one-line usage error (exit status 2) naming the fix."""
+
+import argparse
+import uuid
+from datetime import date
+from pathlib import Path
+
+
+def uuid_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an id: give the full UUID, e.g. from `schedcu workflows list` or `schedcu versions list`"
+        ) from None
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-03-01") from None
+
+
+def month(text: str) -> str:
+    try:
+        date.fromisoformat(text + "-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month: use YYYY-MM, e.g. 2026-03") from None
+    return text
+
+
+def existing_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: give a file in it")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} does not exist: check the path")
+    return path
+
+
+def new_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: give a file name in it")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist: create it or write elsewhere")
+    return path

@@ -1,0 +1,103 @@
+"""`schedcu status`, `roster import` and `workflows list` against a real database, as an operator runs them."""
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from schedcu.demo_data import ROSTER
+from schedcu.processes import schedcu_command
+from services.amion_scraper.roster import RosterEntry, reconcile
+from shared.db.models import PersonRow, Workflow
+from shared.states import WorkflowState
+from tests.conftest import Services
+from tests.schedcu.test_cli_mistakes import UNREACHABLE_BROKER, assert_one_line
+
+pytestmark = pytest.mark.integration
+
+
+def schedcu(services: Services, *args: str, amqp_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SCHEDCU_DATABASE_URL": services.database_url,
+        "SCHEDCU_AMQP_URL": amqp_url or services.amqp_url,
+    }
+    return subprocess.run(schedcu_command(*args), env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_status_with_the_broker_down_shows_the_database_side_and_exits_1(services: Services) -> None:
+    done = schedcu(services, "status", amqp_url=UNREACHABLE_BROKER)
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "UNHEALTHY: broker unreachable at 127.0.0.1:1" in done.stdout
+    assert "SCHEDCU_AMQP_URL" in done.stdout and "s3cret" not in done.stdout
+    assert "outbox: " in done.stdout and "workflows: " in done.stdout and "latest failures" in done.stdout
+
+
+@pytest.fixture
+def roster(services: Services) -> Iterator[None]:
+    """The pipeline's roster before and after: other tests match Amion names against it."""
+    with Session(services.engine) as session, session.begin():
+        reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
+    yield
+    with Session(services.engine) as session, session.begin():
+        reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
+
+
+def _active(services: Services) -> set[str]:
+    with Session(services.engine) as session:
+        return set(session.scalars(select(PersonRow.email).where(PersonRow.active)))
+
+
+def test_a_roster_that_drops_most_people_is_refused_without_yes_and_shown_by_dry_run(
+    services: Services, tmp_path: Path, roster: None
+) -> None:
+    kept, *dropped = ROSTER
+    one_line = tmp_path / "roster.yaml"
+    one_line.write_text(yaml.safe_dump({"people": [kept]}), encoding="utf-8")
+    before = _active(services)
+
+    shown = schedcu(services, "roster", "import", str(one_line), "--dry-run")
+    assert shown.returncode == 0, shown.stderr
+    assert {line.split()[-1] for line in shown.stdout.splitlines() if "- inactive" in line} == {
+        p["email"].lower() for p in dropped
+    }
+    assert f"{len(dropped)} made inactive (dry run)" in shown.stdout
+    assert _active(services) == before
+
+    refused = schedcu(services, "roster", "import", str(one_line))
+    assert_one_line(refused, 1, f"{len(dropped)} of {len(ROSTER)} active people inactive", "--yes")
+    assert _active(services) == before
+
+    confirmed = schedcu(services, "roster", "import", str(one_line), "--yes")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert _active(services) == {kept["email"].lower()}
+
+
+def test_workflows_list_filters_by_group_and_by_request(services: Services) -> None:
+    mark = uuid.uuid4().hex[:8]
+    rows = [(f"north-{mark}", f"req-a-{mark}"), (f"north-{mark}", f"req-b-{mark}"), (f"south-{mark}", f"req-c-{mark}")]
+    with Session(services.engine) as session, session.begin():
+        for group, request_id in rows:
+            session.add(
+                Workflow(
+                    id=uuid.uuid4(), request_id=request_id, group_name=group, state=WorkflowState.RUNNING, request={}
+                )
+            )
+    try:
+        by_group = schedcu(services, "workflows", "list", "--group", f"north-{mark}")
+        by_request = schedcu(services, "workflows", "list", "--request", f"req-c-{mark}")
+    finally:
+        with Session(services.engine) as session, session.begin():
+            session.execute(delete(Workflow).where(Workflow.request_id.in_([r for _, r in rows])))
+
+    assert by_group.returncode == 0, by_group.stderr
+    assert sorted(line.split()[-1] for line in by_group.stdout.splitlines()[1:]) == [f"req-a-{mark}", f"req-b-{mark}"]
+    assert [line.split()[-1] for line in by_request.stdout.splitlines()[1:]] == [f"req-c-{mark}"]
