@@ -4,7 +4,8 @@ and the trace id of the message being handled."""
 import logging
 import sys
 from contextvars import ContextVar
-from typing import NamedTuple
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
@@ -36,12 +37,23 @@ class MessageContext(logging.Filter):
         return True
 
 
+class Json(JsonFormatter):
+    """ISO 8601 times with the offset, and no terminal colour codes (uvicorn's `color_message`)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data.pop("color_message", None)
+
+
 def configure(service: str, log_format: str = "auto") -> None:
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
         handler.setFormatter(
-            JsonFormatter(
+            Json(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(workflow_id)s %(message_id)s %(trace_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
                 static_fields={"service": service},

@@ -3,6 +3,7 @@
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
@@ -98,3 +99,6 @@ def test_worker_logs_are_json_lines_carrying_workflow_message_and_trace_ids(repl
     assert {line["message"] for line in mine} >= {"Received", "Processed"}
     for line in mine:
         assert line["message_id"] and line["trace_id"], line
+    for line in lines:
+        assert datetime.fromisoformat(line["time"]).utcoffset() is not None, line["time"]
+        assert "color_message" not in line and "\x1b[" not in json.dumps(line), line
