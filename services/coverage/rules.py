@@ -432,6 +432,21 @@ def shifts_of(assignments: Sequence[Assignment], role_hours: Mapping[str, Sequen
     return [shift for a in assignments if (shift := shift_of(a, role_hours)) is not None]
 
 
+def booked_shifts(
+    windows: Sequence[Window], assignments: Sequence[Assignment], holidays: Collection[date], tz: ZoneInfo
+) -> list[Shift]:
+    """Every assignment with its hours, as `calculate` takes them (template hours by each date's day type)."""
+    role_windows = _role_windows(windows)
+    by_date: dict[date, list[Assignment]] = defaultdict(list)
+    for a in assignments:
+        by_date[a.schedule_date].append(a)
+    return [
+        shift
+        for day, todays in by_date.items()
+        for shift in shifts_of(todays, _role_hours(role_windows[day_type(day, holidays)], day, tz))
+    ]
+
+
 def _hours_text(intervals: Sequence[Interval], tz: ZoneInfo) -> str:
     return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in intervals)
 
@@ -592,6 +607,7 @@ __all__ = [
     "UnknownMonth",
     "WorklistSpecialty",
     "assignments_by_date",
+    "booked_shifts",
     "calculate",
     "can_read",
     "day_checks",
