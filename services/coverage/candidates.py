@@ -214,13 +214,20 @@ def rank_candidates(
     nights = _Nights(assignments, holidays)
     roster = sorted((people[pid] for pid in active), key=lambda p: (p.name.casefold(), p.id))
     switches: dict[tuple[date, Category, str, Specialty], bool] = {}
+    # gaps of one window on one date share their hours: timing and fairness are worked out once for them
+    timing: dict[tuple[date, tuple[Interval, ...]], tuple[str, dict[int, list[str]]]] = {}
+    fairness: dict[tuple[int, date], tuple[int, int, int, str]] = {}
     result: list[GapCandidates] = []
     for slot in slots:
         if slot.status not in GAP_STATUSES:
             continue
         todays = by_date.get(slot.schedule_date, [])
         role = written_role(slot.role, todays, people)
-        hours = _hours(slot.hours, tz)
+        when = (slot.schedule_date, slot.hours)
+        if when not in timing:
+            free = f"free {_hours(slot.hours, tz)} with {hours_text(rest)} of rest before and after"
+            timing[when] = free, {p.id: _conflicts(slot, booked.get(p.id, _EMPTY), rest, tz) for p in roster}
+        free, conflicts = timing[when]
         chosen: list[Candidate] = []
         left_out: list[LeftOut] = []
         for person in roster:
@@ -235,18 +242,20 @@ def rank_candidates(
                     switches[key] = effective_roles(slot.category, added, people)[0] != before
                 if switches[key]:
                     reasons.append(f"specialty: as {person.specialty} on {role} they would switch the night's sheets")
-            reasons.extend(_conflicts(slot, booked.get(person.id, _EMPTY), rest, tz))
+            reasons.extend(conflicts[person.id])
             if reasons:
                 left_out.append(LeftOut(person, tuple(reasons)))
                 continue
-            n, weekends, holiday_nights = nights.before(person.id, slot.schedule_date, period_start)
-            qualifies = (
-                f"{person.specialty} may read {slot.worklist}"
-                + (f" ({slot.specialty})" if slot.specialty is not None else ""),
-                f"free {hours} with {hours_text(rest)} of rest before and after",
-                f"{n} nights, {weekends} weekend nights, {holiday_nights} holiday nights so far",
-            )
-            chosen.append(Candidate(person, n, weekends, holiday_nights, qualifies))
+            so_far = (person.id, slot.schedule_date)
+            if so_far not in fairness:
+                n, weekends, holiday_nights = nights.before(person.id, slot.schedule_date, period_start)
+                counts = f"{n} nights, {weekends} weekend nights, {holiday_nights} holiday nights so far"
+                fairness[so_far] = n, weekends, holiday_nights, counts
+            n, weekends, holiday_nights, counts = fairness[so_far]
+            reads = f"{person.specialty} may read {slot.worklist}"
+            if slot.specialty is not None:
+                reads += f" ({slot.specialty})"
+            chosen.append(Candidate(person, n, weekends, holiday_nights, (reads, free, counts)))
         chosen.sort(key=lambda c: (c.nights, c.weekends, c.holidays, c.person.name.casefold(), c.person.id))
         result.append(GapCandidates(slot, role, tuple(chosen), tuple(left_out)))
     return result
