@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     time_zone: str = "America/New_York"
     holidays: list[date] = Field(default_factory=list)
     worklist_specialties: dict[str, WorklistSpecialty] = Field(default_factory=dict)  # beats Body sheets, label
+    rest_hours: float = Field(default=10.0, ge=0)  # after a shift ending in the morning (REST_VIOLATION, candidates)
 
     max_template_bytes: int = 10_000_000
     max_template_decompressed_bytes: int = 100_000_000  # per member of the ODS zip, counted while reading

@@ -1,4 +1,4 @@
-"""`schedcu coverage show|report|recalc` and `schedcu assignments add|remove`."""
+"""`schedcu coverage show|report|recalc`, `schedcu gaps` and `schedcu assignments add|remove`."""
 
 import argparse
 import asyncio
@@ -41,6 +41,39 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
         print()
         print(f"  cells on {day}: {len(day_cells)}")
         print_cells(day_cells)
+    return 0
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from services.coverage.calculation import CalculationOptions
+    from services.coverage.gaps import gap_report
+    from services.coverage.rest import hours_text
+    from shared.db.session import transaction
+
+    settings = get_settings()
+    with transaction() as session:
+        report = gap_report(session, args.version, CalculationOptions.from_settings(settings), args.date)
+    if report is None:
+        print(f"no coverage calculated for version {args.version}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_dict(settings.tz), indent=2))
+        return 0
+    where = f" on {args.date.isoformat()}" if args.date else ""
+    print(
+        f"{len(report.gaps)} gaps{where} (calculation {report.calculation_id}, rest period {hours_text(report.rest)})"
+    )
+    for g in report.gaps:
+        slot = g.slot
+        print(f"{slot.schedule_date.isoformat()}  {slot.window}  {slot.worklist}  {slot.role}  {slot.status}")
+        if not g.candidates:
+            print("    no candidate")
+        for rank, c in enumerate(g.candidates[: args.top], start=1):
+            print(f"    {rank}. {c.person.name}: {'; '.join(c.reasons)}")
+        if len(g.candidates) > args.top:
+            print(f"    ... {len(g.candidates) - args.top} more candidates")
+        for out in g.left_out:
+            print(f"    not {out.person.name}: {'; '.join(out.reasons)}")
     return 0
 
 
@@ -138,6 +171,13 @@ def register(sub: Subparsers) -> None:
     recalc.add_argument("--wait", action="store_true", help="wait for the result and print it")
     recalc.add_argument("--timeout", type=float, default=120.0)
     recalc.set_defaults(func=cmd_coverage_recalc)
+
+    gaps = sub.add_parser("gaps", help="each gap of the latest coverage with its candidates, ranked by fairness")
+    gaps.add_argument("version", type=uuid.UUID)
+    gaps.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD: that date's gaps only")
+    gaps.add_argument("--top", type=int, default=3, help="candidates shown per gap (default 3; --json gives all)")
+    gaps.add_argument("--json", action="store_true", help="every gap, every candidate and who is left out, why")
+    gaps.set_defaults(func=cmd_gaps)
 
     a = sub.add_parser("assignments", help="manual corrections of assignments (audited)")
     a_sub = a.add_subparsers(dest="assign_command", required=True)

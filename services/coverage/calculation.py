@@ -6,13 +6,14 @@ Runs in the caller's session, so the cells and the summary commit with whatever 
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from services.coverage.flat_rules import calculate_flat
+from services.coverage.rest import DEFAULT_REST
 from services.coverage.rules import CoverageResult, WorklistSpecialty, calculate
 from services.coverage.store import VersionInputs, load_inputs, store_calculation
 from shared import ids
@@ -24,6 +25,7 @@ class CalculationOptions:
     tz: ZoneInfo
     holidays: frozenset[date] = frozenset()
     specialty_overrides: Mapping[str, WorklistSpecialty] = field(default_factory=lambda: MappingProxyType({}))
+    rest: timedelta = DEFAULT_REST  # after a shift ending in the morning
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CalculationOptions":
@@ -31,6 +33,7 @@ class CalculationOptions:
             tz=settings.tz,
             holidays=frozenset(settings.holidays),
             specialty_overrides={k: WorklistSpecialty(v) for k, v in settings.worklist_specialties.items()},
+            rest=timedelta(hours=settings.rest_hours),
         )
 
 
@@ -51,6 +54,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
             options.tz,
             options.holidays,
             inputs.amion.missing,
+            options.rest,
         )
     return calculate(
         inputs.windows,
@@ -62,6 +66,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions) -> CoverageResul
         specialty_overrides=options.specialty_overrides,
         tz=options.tz,
         no_data=inputs.amion.missing,
+        rest=options.rest,
     )
 
 

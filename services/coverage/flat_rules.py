@@ -15,7 +15,7 @@ on its schedule date. The choices the domain text leaves open:
   e.g. `ON1 22:00-08:00`. A DST night changes the hours' length, never the number of cells.
 - `DOUBLE_BOOKED` compares instants: the hours Amion gives an assignment, else the start and end of its
   role's shifts that date (see `rules.day_checks`); `MISSING_MIDC` applies when the version has any Mid shift,
-  except on dates without Amion data.
+  except on dates without Amion data. `REST_VIOLATION` uses the same hours (`services/coverage/rest.py`).
 - A date without Amion data (`no_data`): a cell that manual assignments make `FULL` stays `FULL`, every
   other cell is `NO_DATA` (as in the template layout).
 """
@@ -23,9 +23,10 @@ on its schedule date. The choices the domain text leaves open:
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from services.coverage.rest import DEFAULT_REST, Shift, rest_violations
 from services.coverage.rules import (
     FLAT_STATUSES,
     Assignment,
@@ -40,6 +41,7 @@ from services.coverage.rules import (
     can_read,
     day_checks,
     no_data_status,
+    shifts_of,
     written_roles,
 )
 from shared.findings import Finding, Severity
@@ -88,10 +90,12 @@ def calculate_flat(
     tz: ZoneInfo,
     holidays: Collection[date] = (),
     no_data: Mapping[date, str] | None = None,
+    rest: timedelta = DEFAULT_REST,
 ) -> CoverageResult:
     """One cell per flat shift instance from `start` to `end` (both included), by date then in input order.
 
-    `no_data`: the dates without Amion data, with why."""
+    `no_data`: the dates without Amion data, with why. `rest`: the rest period after a shift ending in the
+    morning."""
     no_data = {day: why for day, why in (no_data or {}).items() if start <= day <= end}
     by_date, findings = assignments_by_date(assignments, people, start, end)
     shifts_by_date: dict[date, list[FlatShift]] = defaultdict(list)
@@ -100,6 +104,7 @@ def calculate_flat(
             shifts_by_date[shift.schedule_date].append(shift)
     check_midc = any(s.role in _MID_ROLES for s in shifts)
     cells: list[Cell] = []
+    booked: list[Shift] = []
 
     for day in dates_between(start, end):
         todays = by_date.get(day, [])
@@ -143,6 +148,8 @@ def calculate_flat(
         findings.extend(
             day_checks(day, todays, people, day_type(day, holidays), role_hours, check_midc and not unknown, tz)
         )
+        booked.extend(shifts_of(todays, role_hours))
+    findings.extend(rest_violations(booked, {pid: p.name for pid, p in people.items()}, rest, tz))
 
     summary = Summary.of(cells, FLAT_STATUSES, no_data)
     return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=summary)

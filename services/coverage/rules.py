@@ -33,6 +33,7 @@ leaves open are written down next to the code that makes them:
   variant, as instants in the group's zone (a window starting before noon is in the early hours of the next
   day). A person's two roles overlap when any of their hours overlap; touching ends do not. A role without
   Amion hours and named by no window (`DAY`) overlaps nothing.
+- `REST_VIOLATION` uses the same hours, across schedule dates (`services/coverage/rest.py`).
 """
 
 import re
@@ -45,6 +46,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from services.coverage.rest import DEFAULT_REST, Shift, rest_violations
 from shared.amion_data import month_key
 from shared.findings import Finding, Severity
 from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
@@ -418,6 +420,33 @@ def _hours(a: Assignment, role_hours: Mapping[str, Sequence[Interval]]) -> tuple
     return _merged(role_hours.get(a.role, ())), "template"
 
 
+def shift_of(a: Assignment, role_hours: Mapping[str, Sequence[Interval]]) -> Shift | None:
+    """The assignment with its hours (as `DOUBLE_BOOKED` takes them); None when it has none."""
+    hours, source = _hours(a, role_hours)
+    if not hours:
+        return None
+    return Shift(a.person_id, a.role, a.schedule_date, tuple(hours), source)
+
+
+def shifts_of(assignments: Sequence[Assignment], role_hours: Mapping[str, Sequence[Interval]]) -> list[Shift]:
+    return [shift for a in assignments if (shift := shift_of(a, role_hours)) is not None]
+
+
+def booked_shifts(
+    windows: Sequence[Window], assignments: Sequence[Assignment], holidays: Collection[date], tz: ZoneInfo
+) -> list[Shift]:
+    """Every assignment with its hours, as `calculate` takes them (template hours by each date's day type)."""
+    role_windows = _role_windows(windows)
+    by_date: dict[date, list[Assignment]] = defaultdict(list)
+    for a in assignments:
+        by_date[a.schedule_date].append(a)
+    return [
+        shift
+        for day, todays in by_date.items()
+        for shift in shifts_of(todays, _role_hours(role_windows[day_type(day, holidays)], day, tz))
+    ]
+
+
 def _hours_text(intervals: Sequence[Interval], tz: ZoneInfo) -> str:
     return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in intervals)
 
@@ -513,10 +542,12 @@ def calculate(
     specialty_overrides: Mapping[str, WorklistSpecialty] = _NO_OVERRIDES,
     tz: ZoneInfo = DEFAULT_TZ,
     no_data: Mapping[date, str] = _NO_DATES,
+    rest: timedelta = DEFAULT_REST,
 ) -> CoverageResult:
     """Every (date, applying window, worklist) from `start` to `end` (both included) with its status.
 
-    `no_data`: the dates without Amion data, with why. Cells come by date, then in template window order,
+    `no_data`: the dates without Amion data, with why. `rest`: the rest period after a shift ending in the
+    morning. Cells come by date, then in template window order,
     then in sheet row order.
     """
     no_data = {day: why for day, why in no_data.items() if start <= day <= end}
@@ -531,6 +562,7 @@ def calculate(
         for window in windows
     ]
     status_of: dict[tuple[tuple[int, ...], WorklistSpecialty], CellStatus] = {}
+    shifts: list[Shift] = []
 
     for day in dates_between(start, end):
         todays = by_date.get(day, [])
@@ -554,6 +586,8 @@ def calculate(
                 cells.append(Cell(day, window.sheet, worklist, hospital, role, responsible, status))
         hours = _role_hours(role_windows[kind], day, tz)
         findings.extend(day_checks(day, todays, people, kind, hours, check_midc and not unknown, tz))
+        shifts.extend(shifts_of(todays, hours))
+    findings.extend(rest_violations(shifts, {pid: p.name for pid, p in people.items()}, rest, tz))
 
     summary = Summary.of(cells, no_data=no_data)
     return CoverageResult(cells=tuple(cells), findings=tuple(findings), summary=summary)
@@ -573,12 +607,15 @@ __all__ = [
     "UnknownMonth",
     "WorklistSpecialty",
     "assignments_by_date",
+    "booked_shifts",
     "calculate",
     "can_read",
     "day_checks",
     "effective_roles",
     "gap_severity",
     "no_data_status",
+    "shift_of",
+    "shifts_of",
     "window_interval",
     "worklist_specialties",
     "worklist_specialty",
