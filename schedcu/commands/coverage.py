@@ -173,8 +173,8 @@ def register(sub: Subparsers) -> None:
     recalc.set_defaults(func=cmd_coverage_recalc)
 
     gaps = sub.add_parser("gaps", help="each gap of the latest coverage with its candidates, ranked by fairness")
-    gaps.add_argument("version", type=uuid.UUID)
-    gaps.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD: that date's gaps only")
+    gaps.add_argument("version", type=uuid_id)
+    gaps.add_argument("--date", type=iso_date, help="YYYY-MM-DD: that date's gaps only")
     gaps.add_argument("--top", type=int, default=3, help="candidates shown per gap (default 3; --json gives all)")
     gaps.add_argument("--json", action="store_true", help="every gap, every candidate and who is left out, why")
     gaps.set_defaults(func=cmd_gaps)
