@@ -5,8 +5,9 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib.metadata import version
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import PLATFORM_COLLECTOR, CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -16,6 +17,9 @@ from shared.messaging.topology import ConsumerQueue
 from shared.states import WorkflowState
 
 REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+REGISTRY.register(PLATFORM_COLLECTOR)
+Info("schedcu_build", "The running schedcu", registry=REGISTRY).info({"version": version("schedcu")})
 
 OUTBOX_BACKLOG = Gauge("schedcu_outbox_backlog", "Outbox rows waiting to be published", registry=REGISTRY)
 OUTBOX_OLDEST = Gauge(

@@ -132,6 +132,13 @@ def health_endpoint(broker: RabbitBroker, gates: Dependencies) -> Any:
     return health
 
 
+@get
+async def alive(scope: Scope) -> AsgiResponse:
+    """Liveness: the process answers. It does not depend on the broker or the database (`/health` does), so an
+    outage makes a worker unready, never restarted."""
+    return AsgiResponse(b'{"status": "alive"}', 200, headers={"content-type": "application/json"})
+
+
 async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.Event, gates: Dependencies) -> None:
     """Run `job` every interval while the database is there. A dependency going away closes its gate (logged
     once); any other failure is logged with its traceback the first time and in one line while it repeats."""
@@ -204,7 +211,11 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health", health_endpoint(broker, gates)), ("/metrics", make_asgi_app(metrics.REGISTRY))],
+        asgi_routes=[
+            ("/health", health_endpoint(broker, gates)),
+            ("/health/live", alive),
+            ("/metrics", make_asgi_app(metrics.REGISTRY)),
+        ],
         on_startup=[declare_topology],
         after_startup=[start_background],
         on_shutdown=[stop_background],

@@ -230,8 +230,8 @@ def test_kubernetes_runs_every_worker_with_probes_limits_and_a_locked_down_conta
     assert container["args"] == ["schedcu", "worker", worker]
     (port,) = container["ports"]
     assert port["containerPort"] == int(config_map()["SCHEDCU_HTTP_PORT"]) == 8080
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/health", "port": port["name"]}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": port["name"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": port["name"]}
     assert pod["terminationGracePeriodSeconds"] > float(config_map()["SCHEDCU_GRACEFUL_TIMEOUT_S"])
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -170,7 +170,10 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
         health = httpx.get(worker.health_url, timeout=10)
         assert health.status_code == 200, name
         assert health.json() == {"status": "ok", "down": [], "broker": True, "database": True}, name
+        assert httpx.get(f"{worker.health_url}/live", timeout=10).json() == {"status": "alive"}, name
         metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
+        assert 'schedcu_build_info{version="' in metrics, name
+        assert "process_cpu_seconds_total" in metrics and "python_info" in metrics, name
         assert f'app_name="schedcu-{name.replace("-", "_")}"' in metrics, name
         assert "faststream_received_messages_total" in metrics, name
         for family in SCHEDCU_METRICS:
