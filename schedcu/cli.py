@@ -76,8 +76,11 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     url = get_settings().amqp_url
     try:
         if args.dlq_command == "list":
-            for name, count in asyncio.run(dead_letters.depths(url, all_queues())).items():
-                print(f"{name:<40} {count}")
+            for queue in all_queues():
+                letters = asyncio.run(dead_letters.peek(url, queue, limit=None))
+                times = sorted(letter.at for letter in letters if letter.at)
+                span = f"  oldest {times[0]}  newest {times[-1]}" if times else ""
+                print(f"{queue.dead_letter_name:<40} {len(letters):>5}{span}")
             return 0
         queue = dead_letters.consumer_queue(args.queue, all_queues())
         if args.dlq_command == "show":

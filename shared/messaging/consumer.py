@@ -18,6 +18,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aio_pika import IncomingMessage
@@ -113,6 +114,7 @@ async def dead_letter(
         correlation_id=raw.correlation_id,
         content_type=raw.content_type,
         headers=headers,
+        timestamp=datetime.now(UTC),
     )
 
 

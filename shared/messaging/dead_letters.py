@@ -5,6 +5,7 @@ processed it skips it (inbox): it is processed once."""
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -28,6 +29,7 @@ class DeadLetter:
     reason: str
     deliveries: int | None  # how many times the message was delivered before it was dead-lettered
     dead_lettered_from: str | None
+    at: str | None  # when it was dead-lettered (ISO 8601), when the message says
     body_preview: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,12 +65,14 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
     elif reason is None and death:
         reason = str(death.get("reason"))
     text = message.body.decode("utf-8", errors="replace")
+    when = message.timestamp or death.get("time")
     return DeadLetter(
         message_id=message.message_id,
         routing_key=str(routing_key) if routing_key else None,
         reason=str(reason or "unknown"),
         deliveries=deliveries if isinstance(deliveries, int) else None,
         dead_lettered_from=str(headers.get("x-schedcu-queue") or death.get("queue") or "") or None,
+        at=when.astimezone(UTC).isoformat() if isinstance(when, datetime) else None,
         body_preview=text[:PREVIEW_CHARS] + ("..." if len(text) > PREVIEW_CHARS else ""),
     )
 
@@ -95,7 +99,8 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
     return held
 
 
-async def peek(amqp_url: str, queue: ConsumerQueue, limit: int) -> list[DeadLetter]:
+async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[DeadLetter]:
+    """The dead letters of `queue` (the first `limit`, or all), left in place."""
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()
         held = await _take(channel, queue)

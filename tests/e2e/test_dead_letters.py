@@ -4,6 +4,7 @@ processed once."""
 import json
 import subprocess
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -55,3 +56,17 @@ def test_dead_letter_is_listed_shown_with_reason_and_redriven_once(pipeline: Pip
     assert pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=request_id) == [(1,)]
     phases = pipeline.query("SELECT sum(attempt) FROM workflow_phases WHERE workflow_id = :w", w=workflow_id)
     assert phases == [(3,)]
+
+
+def test_dead_letters_say_when_they_were_dead_lettered(pipeline: Pipeline) -> None:
+    message_id = amqp_client.publish(pipeline.services.amqp_url, b'{"schema_version": 1}')
+
+    def parked() -> list[dict[str, str]]:
+        shown = json.loads(dlq(pipeline, "show", "versions", "--limit", "1000", "--json").stdout)
+        return [letter for letter in shown if letter["message_id"] == message_id]
+
+    (mine,) = eventually(parked, 30, "the invalid request to be dead-lettered")
+    at = datetime.fromisoformat(mine["at"])
+    assert abs((datetime.now(UTC) - at).total_seconds()) < 120
+    (line,) = [line for line in dlq(pipeline, "list").stdout.splitlines() if line.startswith(DLQ)]
+    assert "oldest 20" in line and "newest 20" in line
