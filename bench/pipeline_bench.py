@@ -15,8 +15,9 @@ local broker, both removed on every exit path; the shared servers are never stop
   (and its children). Messages published = N requests + outbox rows written (outbox id sequence delta; the
   relay deletes rows once confirmed); messages consumed = inbox rows written (one per message a consumer
   handled). Transactions = delta of `xact_commit + xact_rollback` and rows = delta of `tup_inserted/updated/
-  deleted` in pg_stat_database for the bench database, over the run, minus this script's own polling and
-  minus the workers' idle background (outbox polling, heartbeats) measured over a quiet interval beforehand.
+  deleted` in pg_stat_database for the bench database, from before the run until those statistics settled
+  after it, minus this script's own queries and minus the workers' idle background (outbox polling,
+  heartbeats) measured over a quiet interval beforehand.
 """
 
 import argparse
@@ -59,8 +60,11 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 AMION_ACCOUNT = "bench"
 AMION_PASSWORD = "bench pass"
 FIRST_MONTH = date(2026, 1, 1)
-STATS_SETTLE_S = 2.0  # PostgreSQL 15 backends flush their statistics within about a second of going idle
-QUIET_S = 3.0
+# PostgreSQL 15 backends flush their statistics a few seconds after their work, so counters are read once
+# the rows written stopped changing for STABLE_S (the idle workers still commit transactions, but write no row)
+STABLE_S = 3.0
+SETTLE_TIMEOUT_S = 30.0
+QUIET_S = 5.0
 RUN_TIMEOUT_S = 240.0
 
 
@@ -127,6 +131,19 @@ class Database:
         outbox = self.rows("SELECT last_value FROM outbox_id_seq")[0][0]
         inbox = self.rows("SELECT count(*) FROM inbox")[0][0]
         return Counters(*(int(v) for v in (*stats, outbox, inbox)))  # type: ignore[call-overload]
+
+    def settled(self) -> Counters:
+        """The counters once the rows inserted and deleted, and the messages, stopped changing for STABLE_S."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        latest = self.counters()
+        since = time.monotonic()
+        while time.monotonic() - since < STABLE_S and time.monotonic() < deadline:
+            time.sleep(0.5)
+            current = self.counters()
+            if (current - latest).inserted or (current - latest).deleted or current.outbox != latest.outbox:
+                since = time.monotonic()
+            latest = current
+        return latest
 
     def finished(self, request_ids: list[str]) -> dict[str, tuple[str, float]]:
         rows = self.rows(
@@ -245,8 +262,7 @@ def pipeline(
             w.wait_healthy()
         run_workflows(db, env["SCHEDCU_AMQP_URL"], [request(f"bench-{os.getpid()}-r{replicas}-warm-up", 0)], None)
 
-        time.sleep(STATS_SETTLE_S)
-        quiet_before, quiet_own, quiet_t = db.counters(), db.own_xacts, time.monotonic()
+        quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
         time.sleep(QUIET_S)
         before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
         idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
@@ -257,8 +273,7 @@ def pipeline(
         cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
         done = db.finished([r.request_id for r in requests])
 
-        time.sleep(STATS_SETTLE_S)
-        delta, own, elapsed = db.counters() - before, db.own_xacts - own_before, time.monotonic() - t_before
+        delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
 
     latencies = [done[r][1] - sent[r] for r in sent]
     span = max(f for _, f in done.values()) - min(sent.values())
