@@ -64,7 +64,7 @@ FIRST_MONTH = date(2026, 1, 1)
 # the rows written stopped changing for STABLE_S (the idle workers still commit transactions, but write no row)
 STABLE_S = 3.0
 SETTLE_TIMEOUT_S = 30.0
-QUIET_S = 5.0
+QUIET_S = 15.0  # one metrics interval (SCHEDCU_METRICS_INTERVAL_S), the longest period of the idle background
 RUN_TIMEOUT_S = 240.0
 
 
