@@ -1,0 +1,347 @@
+"""The pipeline (four worker processes over RabbitMQ) against the in-process floor (the dry run), on this machine.
+
+    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R]
+
+Each workflow imports the real template for a month of its own (consecutive months from January 2026) and
+scrapes the fake Amion, which answers at once, with politeness lifted (1,000 requests/s, 1,000 in flight).
+Uses a database `schedcu_bench_<pid>` on the server of SCHEDCU_DATABASE_URL and a vhost of the same name on the
+local broker, both removed on every exit path; the shared servers are never stopped.
+
+- Floor: `schedcu.dry_run.dry_run` (the same three phases, one process, one transaction rolled back), N times
+  in a loop; CPU is this process's.
+- Pipeline, for each replica count: the workers started and warmed by one workflow, then N requests published
+  (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
+  throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
+  (and its children). Messages published = N requests + outbox rows written (outbox id sequence delta; the
+  relay deletes rows once confirmed); messages consumed = inbox rows written (one per message a consumer
+  handled). Transactions = delta of `xact_commit + xact_rollback` and rows = delta of `tup_inserted/updated/
+  deleted` in pg_stat_database for the bench database, from before the run until those statistics settled
+  after it, minus this script's own queries and minus the workers' idle background (outbox polling,
+  heartbeats) measured over a quiet interval beforehand.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+import aio_pika
+import psycopg
+import yaml
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from schedcu import processes
+from schedcu.demo_data import ROSTER, month_period, truth
+from schedcu.infra import ensure_database_exists
+from schedcu.submit import import_request
+from shared import ids
+from shared.contracts import ImportRequested, Period
+from shared.db.migrate import upgrade
+from shared.states import TERMINAL
+
+REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMION_ACCOUNT = "bench"
+AMION_PASSWORD = "bench pass"
+FIRST_MONTH = date(2026, 1, 1)
+# PostgreSQL 15 backends flush their statistics a few seconds after their work, so counters are read once
+# the rows written stopped changing for STABLE_S (the idle workers still commit transactions, but write no row)
+STABLE_S = 3.0
+SETTLE_TIMEOUT_S = 30.0
+QUIET_S = 15.0  # one metrics interval (SCHEDCU_METRICS_INTERVAL_S), the longest period of the idle background
+RUN_TIMEOUT_S = 240.0
+
+
+def month(i: int) -> date:
+    return date(FIRST_MONTH.year + (FIRST_MONTH.month - 1 + i) // 12, (FIRST_MONTH.month - 1 + i) % 12 + 1, 1)
+
+
+def request(request_id: str, i: int) -> ImportRequested:
+    start, end = month_period(month(i))
+    return import_request(
+        REAL_TEMPLATE, group="bench", period=Period(start=start, end=end), amion_account=AMION_ACCOUNT,
+        requested_by="pipeline-bench", request_id=request_id,
+    )  # fmt: skip
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of `pid` and its live descendants, in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_s(int(child)) for child in children)
+
+
+@dataclass
+class Counters:
+    xacts: int
+    inserted: int
+    updated: int
+    deleted: int
+    outbox: int
+    inbox: int
+
+    def __sub__(self, other: "Counters") -> "Counters":
+        return Counters(*(a - b for a, b in zip(vars(self).values(), vars(other).values(), strict=True)))
+
+
+class Database:
+    """This script's own autocommit connection; it counts its transactions so they can be taken off."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.name = name
+        self.own_xacts = 0
+
+    def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        self.own_xacts += 1
+        return self.conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    def counters(self) -> Counters:
+        stats = self.rows(
+            "SELECT xact_commit + xact_rollback, tup_inserted, tup_updated, tup_deleted "
+            "FROM pg_stat_database WHERE datname = %s",
+            self.name,
+        )[0]
+        outbox = self.rows("SELECT last_value FROM outbox_id_seq")[0][0]
+        inbox = self.rows("SELECT count(*) FROM inbox")[0][0]
+        return Counters(*(int(v) for v in (*stats, outbox, inbox)))  # type: ignore[call-overload]
+
+    def settled(self) -> Counters:
+        """The counters once the rows inserted and deleted, and the messages, stopped changing for STABLE_S."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        latest = self.counters()
+        since = time.monotonic()
+        while time.monotonic() - since < STABLE_S and time.monotonic() < deadline:
+            time.sleep(0.5)
+            current = self.counters()
+            if (current - latest).inserted or (current - latest).deleted or current.outbox != latest.outbox:
+                since = time.monotonic()
+            latest = current
+        return latest
+
+    def finished(self, request_ids: list[str]) -> dict[str, tuple[str, float]]:
+        rows = self.rows(
+            "SELECT request_id, state, extract(epoch FROM finished_at)::float8 FROM workflows "
+            "WHERE request_id = ANY(%s) AND state = ANY(%s) AND finished_at IS NOT NULL",
+            request_ids,
+            sorted(TERMINAL),
+        )
+        return {str(r[0]): (str(r[1]), float(r[2])) for r in rows}  # type: ignore[arg-type]
+
+
+@contextmanager
+def provisioned(name: str) -> Iterator[tuple[str, str]]:
+    """A fresh migrated database and a vhost of this run's own on the local broker; both dropped afterwards."""
+    server = make_url(os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL))
+    database_url = server.set(database=name).render_as_string(False)
+    admin_url = server.set(drivername="postgresql", database="postgres").render_as_string(False)
+    amqp = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL).rstrip("/")
+    with ExitStack() as stack:
+
+        def drop_database() -> None:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        stack.callback(drop_database)
+        ensure_database_exists(database_url)
+        upgrade(database_url)
+        stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", name], check=False, capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+                       check=True, capture_output=True)  # fmt: skip
+        yield database_url, f"{amqp}/{name}"
+
+
+def start_fake_amion(months: int, env: dict[str, str], work: Path, stack: ExitStack) -> str:
+    assignments = [a for i in range(months) for a in truth(month(i), AMION_PASSWORD)["assignments"]]
+    truth_file = work / "truth.yaml"
+    truth_file.write_text(yaml.safe_dump({"password": AMION_PASSWORD, "assignments": assignments}), encoding="utf-8")
+    fake = processes.fake_amion(truth_file, env, work).start()
+    stack.callback(fake.stop)
+    fake.wait_healthy()
+    return fake.health_url.replace("/truth", "/cgi-bin/ocs")
+
+
+async def publish(amqp_url: str, requests: list[ImportRequested], rate: float | None, sent: dict[str, float]) -> None:
+    """Publish persistent, confirmed requests on one connection, at `rate` per second or at once."""
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("schedcu.events")
+        began = time.monotonic()
+        for i, req in enumerate(requests):
+            if rate is not None:
+                await asyncio.sleep(max(0.0, began + i / rate - time.monotonic()))
+            sent[req.request_id] = time.time()
+            message = aio_pika.Message(
+                req.model_dump_json().encode(), content_type="application/json", type=type(req).__name__,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT, correlation_id=req.request_id,
+                message_id=ids.import_requested_message_id(req.request_id),
+            )  # fmt: skip
+            await exchange.publish(message, routing_key=req.routing_key, mandatory=True)
+
+
+def run_workflows(db: Database, amqp_url: str, requests: list[ImportRequested], rate: float | None) -> dict[str, float]:
+    """Publish `requests` from a thread and wait until every workflow is terminal; returns the publish times."""
+    sent: dict[str, float] = {}
+    failure: list[BaseException] = []
+
+    def publisher() -> None:
+        try:
+            asyncio.run(publish(amqp_url, requests, rate, sent))
+        except BaseException as error:  # reported by the waiting thread
+            failure.append(error)
+
+    thread = threading.Thread(target=publisher, daemon=True)
+    thread.start()
+    ids_ = [r.request_id for r in requests]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while len(db.finished(ids_)) < len(ids_):
+        if failure:
+            raise RuntimeError("publishing failed") from failure[0]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(ids_) - len(db.finished(ids_))} workflows not terminal in {RUN_TIMEOUT_S:.0f} s")
+        time.sleep(0.05)
+    thread.join()
+    return sent
+
+
+def floor(n: int) -> tuple[float, float, int]:
+    """The dry run N times in this process: (wall seconds, CPU seconds, runs that produced coverage)."""
+    from schedcu.dry_run import dry_run
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    requests = [request(f"floor-{i}", i) for i in range(n)]
+    dry_run(request("floor-warm-up", 0), settings)
+    wall, cpu = time.perf_counter(), time.process_time()
+    covered = sum(dry_run(r, settings).coverage is not None for r in requests)
+    return time.perf_counter() - wall, time.process_time() - cpu, covered
+
+
+def pipeline(
+    replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path
+) -> tuple[float, float]:
+    """Runs and prints one replica count; returns (workflows/s, worker CPU seconds per workflow)."""
+    log_dir = work / f"logs-{replicas}"
+    log_dir.mkdir()
+    with ExitStack() as stack:
+        workers = {
+            f"{name}#{k}": processes.worker(name, env, log_dir).start()
+            for name in processes.WORKER_NAMES
+            for k in range(1, replicas + 1)
+        }
+        for w in workers.values():
+            stack.callback(w.stop)
+        for w in workers.values():
+            w.wait_healthy()
+        run_workflows(db, env["SCHEDCU_AMQP_URL"], [request(f"bench-{os.getpid()}-r{replicas}-warm-up", 0)], None)
+
+        quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
+        time.sleep(QUIET_S)
+        before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
+        idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
+        cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
+
+        requests = [request(f"bench-{os.getpid()}-r{replicas}-{i:03d}", i) for i in range(n)]
+        sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
+        cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
+        done = db.finished([r.request_id for r in requests])
+
+        delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
+
+    latencies = [done[r][1] - sent[r] for r in sent]
+    span = max(f for _, f in done.values()) - min(sent.values())
+    states: dict[str, int] = {}
+    for state, _ in done.values():
+        states[state] = states.get(state, 0) + 1
+    xacts = delta.xacts - own - idle_xacts_per_s * elapsed
+    offered = "at once" if rate is None else f"{rate:g}/s"
+    outcome = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    print(f"\npipeline, {replicas} replica(s) per worker, {n} workflows offered {offered}: {outcome}")
+    print(f"  throughput        {n / span:6.2f} workflows/s ({span:.2f} s, first publish -> last finish)")
+    print(f"  latency           p50 {percentile(latencies, 50):.2f} s, p99 {percentile(latencies, 99):.2f} s, "
+          f"max {max(latencies):.2f} s (published -> workflows.finished_at)")  # fmt: skip
+    print("  CPU per workflow  " + ", ".join(f"{k} {v / n * 1000:.0f} ms" for k, v in cpu.items()))
+    print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only)")
+    print(f"  messages/workflow published {(n + delta.outbox) / n:.1f} (request + outbox rows), "
+          f"consumed {delta.inbox / n:.1f} (inbox rows)")  # fmt: skip
+    print(f"  SQL per workflow  {xacts / n:.1f} transactions (commit+rollback, net of idle {idle_xacts_per_s:.1f}/s "
+          f"and this script's {own}), rows inserted {delta.inserted / n:.0f}, updated {delta.updated / n:.0f}, "
+          f"deleted {delta.deleted / n:.0f}")  # fmt: skip
+    return n / span, sum(cpu.values()) / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", type=int, default=30)
+    parser.add_argument("--replicas", default="1,2", help="replica counts per worker, comma-separated")
+    parser.add_argument("--rate", type=float, default=None, help="offered workflows/s (default: all at once)")
+    args = parser.parse_args()
+    replica_counts = [int(r) for r in args.replicas.split(",")]
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    name = f"schedcu_bench_{os.getpid()}"
+    with ExitStack() as stack:
+        database_url, amqp_url = stack.enter_context(provisioned(name))
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-bench-")))
+        env = {**os.environ, "SCHEDCU_DATABASE_URL": database_url, "SCHEDCU_AMQP_URL": amqp_url,
+               "SCHEDCU_BENCH_AMION_PASSWORD": AMION_PASSWORD, "SCHEDCU_LOG_FORMAT": "json"}  # fmt: skip
+        engine = create_engine(database_url)
+        with Session(engine) as session, session.begin():
+            from services.amion_scraper.roster import RosterEntry, reconcile
+
+            reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
+        engine.dispose()
+        ocs_url = start_fake_amion(args.workflows, env, work, stack)
+        account = {"base_url": ocs_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD",
+                   "requests_per_s": 1000, "max_in_flight": 1000}  # fmt: skip
+        env["SCHEDCU_AMION_ACCOUNTS"] = json.dumps({AMION_ACCOUNT: account})
+        os.environ.update(env)
+        db = Database(make_url(database_url).set(drivername="postgresql").render_as_string(False), name)
+        stack.callback(db.conn.close)
+
+        print(f"{args.workflows} workflows, one month each of {REAL_TEMPLATE.name}, fake Amion without latency, "
+              f"politeness lifted; {os.cpu_count()} CPUs")  # fmt: skip
+        wall, cpu, covered = floor(args.workflows)
+        print(f"\nfloor (dry run in one process, {covered}/{args.workflows} with coverage)")
+        print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
+        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process)")
+        results = {r: pipeline(r, args.workflows, args.rate, db, env, work) for r in replica_counts}
+        print("\npipeline / floor")
+        for replicas, (throughput, cpu_per) in results.items():
+            print(f"  {replicas} replica(s): throughput {throughput / (args.workflows / wall):.2f}x, "
+                  f"CPU per workflow {cpu_per / (cpu / args.workflows):.2f}x")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
