@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from schedcu.diff import diff
+from schedcu.ods_writer import write_ods
 from schedcu.processes import schedcu_command
 from schedcu.queries.versions import version_rows
 from services.ods_importer.store import group_id
@@ -285,7 +286,7 @@ def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline:
 
 def test_dry_run_of_a_broken_template_says_it_would_fail(pipeline: Pipeline, tmp_path: Path) -> None:
     template = tmp_path / "broken.ods"
-    template.write_bytes(b"not an ods file")
+    template.write_bytes(write_ods([("Not a window", [["", "ON1"], ["CPMC CT Neuro", "x"]])]))
     shown = subprocess.run(
         schedcu_command(
             "submit", str(template), "--group", "dry", "--start", "2026-03-02", "--end", "2026-03-08",
@@ -294,4 +295,4 @@ def test_dry_run_of_a_broken_template_says_it_would_fail(pipeline: Pipeline, tmp
         env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert shown.returncode == 1
-    assert "would FAIL" in shown.stdout and "NOT_AN_ODS" in shown.stdout
+    assert "would FAIL" in shown.stdout and "UNKNOWN_LAYOUT" in shown.stdout
