@@ -1,15 +1,21 @@
 """The coverage page (`schedcu coverage report VERSION --out FILE.html`): one self-contained HTML page
 (inline CSS and script, no external request).
 
-The summary sentence; when some dates have no Amion data, a banner naming their months and why. A calendar
-heat map per month (worklists down, dates across), one cell per (date, worklist) that has coverage cells,
-coloured by the worst status of that worklist's windows that date (`NO_DATA` in a grey hatched pattern,
-neither a gap nor covered); hovering a cell shows every window with its role, people and status. Then the
-critical gaps by date, then the other findings. Pure: takes the stored calculation and cells, returns the
-page.
+The summary sentence; when some dates have no Amion data, a banner naming their months and why. Then month by
+month, each in a section that opens and closes (open when the period spans at most two months): a calendar
+heat map (worklists down, dates across), one square per (date, worklist) that has coverage cells, coloured by
+the worst status of that worklist's windows that date (`NO_DATA` in a grey hatched pattern, neither a gap
+nor covered); hovering a square shows every window with its role, people and status. The month's critical
+gaps follow, one line per date, role and hours with the worklists left uncovered and the best three
+candidates. Then the other findings.
+
+A year stays light: a square carries only indexes into one table of the page's window names, roles, statuses
+and lists of people, from which the script writes the hover text. Pure: takes the stored
+calculation, its cells and its grouped gaps, returns the page.
 """
 
 import calendar
+import json
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
@@ -17,7 +23,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.coverage.rules import CellStatus, gap_severity
+from schedcu.gap_groups import GapGroup
+from services.coverage.rules import CellStatus
 from shared.coverage_text import coverage_sentence, unknown_months
 from shared.schedule_days import DayType, dates_between, day_type
 
@@ -78,9 +85,14 @@ table.counts th:first-child, table.counts td:first-child { text-align: left; }
           padding: 8px 14px; margin: 16px 0 0; }
 .banner ul { margin: 4px 0 0; padding-left: 18px; }
 .month td[data-tip]:hover { outline: 2px solid #212121; }
-.gaps details { margin: 4px 0; } .gaps summary { cursor: pointer; font-weight: bold; }
-.gaps table { border-collapse: collapse; margin: 4px 0 8px 18px; }
-.gaps td, .gaps th { padding: 2px 14px 2px 0; text-align: left; border-bottom: 1px solid #f0f0f0; }
+details.month-block { margin: 8px 0; }
+details.month-block > summary { cursor: pointer; font-size: 17px; font-weight: bold; margin: 12px 0 8px; }
+details.month-block > summary small { font-weight: normal; color: #616161; font-size: 13px; }
+.gaps { margin: 4px 0 16px; } .gaps h3 { font-size: 14px; margin: 8px 0 4px; }
+.gaps table { border-collapse: collapse; }
+.gaps td, .gaps th { padding: 3px 14px 3px 0; text-align: left; border-bottom: 1px solid #f0f0f0;
+                     vertical-align: top; }
+.gaps ol { margin: 0; padding-left: 18px; } .gaps .none { color: #9e9e9e; }
 .findings li { margin: 2px 0; }
 #tip { position: fixed; z-index: 10; max-width: 560px; background: #263238; color: #fff; padding: 8px 10px;
        border-radius: 6px; white-space: pre-line; font-size: 12px; pointer-events: none;
@@ -89,6 +101,20 @@ table.counts th:first-child, table.counts td:first-child { text-align: left; }
 
 _SCRIPT = """
 (() => {
+  const data = JSON.parse(document.getElementById('cells').textContent);
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const tipOf = (td) => {
+    const [day, worklist] = td.dataset.cell.split('|');
+    const lines = [`${days[new Date(day + 'T12:00:00Z').getUTCDay()]} ${day} · ${worklist}`];
+    for (const w of td.dataset.w.split(' ')) {
+      const [win, role, status, people, optional] = w.split('.');
+      const who = data.people[people] || 'nobody';
+      lines.push(`${data.windows[win]} — ${data.roles[role]}: ${who} — ${data.statuses[status]}`
+                 + (optional ? ' (optional)' : ''));
+    }
+    return lines.join('\\n');
+  };
+  window.coverageTip = tipOf;
   const tip = document.getElementById('tip');
   const place = (e) => {
     const pad = 14, w = tip.offsetWidth, h = tip.offsetHeight;
@@ -96,9 +122,9 @@ _SCRIPT = """
     tip.style.top = (e.clientY + pad + h > window.innerHeight ? e.clientY - h - pad : e.clientY + pad) + 'px';
   };
   document.addEventListener('mouseover', (e) => {
-    const cell = e.target.closest('td[data-tip]');
+    const cell = e.target.closest('td[data-w]');
     if (!cell) { tip.hidden = true; return; }
-    tip.textContent = cell.dataset.tip;
+    tip.textContent = tipOf(cell);
     tip.hidden = false;
     place(e);
   });
@@ -115,10 +141,6 @@ def _day_label(day: date) -> str:
     return f"{calendar.day_abbr[day.weekday()]} {day.isoformat()}"
 
 
-def _people(people: Sequence[str]) -> str:
-    return ", ".join(people) if people else "nobody"
-
-
 def _worklists(cells: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     """hospital -> its worklists, both in order of first appearance."""
     grouped: dict[str, dict[str, None]] = {}
@@ -127,50 +149,148 @@ def _worklists(cells: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     return {hospital: list(worklists) for hospital, worklists in grouped.items()}
 
 
-def _tip(day: date, worklist: str, windows: Sequence[Mapping[str, Any]]) -> str:
-    lines = [f"{_day_label(day)} · {worklist}"]
-    for c in windows:
-        optional = "" if c["mandatory"] else " (optional)"
-        lines.append(f"{c['window']} — {c['role']}: {_people(c['people'])} — {c['status']}{optional}")
-    return "\n".join(lines)
+class _Names:
+    """Strings numbered in order of first use, for the page's table."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def __call__(self, name: str) -> int:
+        return self.index.setdefault(name, len(self.index))
+
+    def names(self) -> list[str]:
+        return list(self.index)
 
 
-def _heat_map(cells: Sequence[Mapping[str, Any]], start: date, end: date, holidays: Collection[date]) -> str:
+class _Table:
+    """What the hover text needs, once per page: window names, roles, statuses and lists of people."""
+
+    def __init__(self) -> None:
+        self.windows, self.roles, self.statuses, self.people = _Names(), _Names(), _Names(), _Names()
+
+    def square(self, windows: Sequence[Mapping[str, Any]]) -> str:
+        """A square's `data-w`: per window `window.role.status.people`, with `.o` when it is optional."""
+        return " ".join(
+            f"{self.windows(c['window'])}.{self.roles(c['role'])}.{self.statuses(c['status'])}."
+            f"{self.people(', '.join(c['people']))}" + ("" if c["mandatory"] else ".o")
+            for c in windows
+        )
+
+    def script(self) -> str:
+        data = {
+            "windows": self.windows.names(),
+            "roles": self.roles.names(),
+            "statuses": self.statuses.names(),
+            "people": self.people.names(),
+        }
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        return f'<script type="application/json" id="cells">{text}</script>'
+
+
+def _heat_map(
+    cells: Sequence[Mapping[str, Any]],
+    days: Sequence[date],
+    worklists: Mapping[str, Sequence[str]],
+    holidays: Collection[date],
+    table: _Table,
+) -> str:
     by_key: dict[tuple[date, str], list[Mapping[str, Any]]] = defaultdict(list)
     for c in cells:
         by_key[(date.fromisoformat(c["schedule_date"]), c["worklist"])].append(c)
-    worklists = _worklists(cells)
-    months: dict[tuple[int, int], list[date]] = defaultdict(list)
-    for day in dates_between(start, end):
-        months[(day.year, day.month)].append(day)
+    head = "".join(
+        f'<th class="{"we" if day_type(d, holidays) is DayType.WEEKEND else "wd"}" '
+        f'title="{_day_label(d)}">{calendar.day_abbr[d.weekday()][:2]}<br>{d.day}</th>'
+        for d in days
+    )
+    rows = []
+    for hospital, names in worklists.items():
+        rows.append(f'<tr class="hospital"><th colspan="{len(days) + 1}">{escape(hospital)}</th></tr>')
+        for worklist in names:
+            tds = []
+            for d in days:
+                windows = by_key.get((d, worklist))
+                if not windows:
+                    tds.append('<td class="none"></td>')
+                    continue
+                status = min((CellStatus(c["status"]) for c in windows), key=_RANK.__getitem__)
+                tds.append(
+                    f'<td class="s-{status}" data-cell="{_attr(d.isoformat() + "|" + worklist)}" '
+                    f'data-status="{status}" data-w="{table.square(windows)}">{_GLYPH.get(status, "")}</td>'
+                )
+            rows.append(f"<tr><th>{escape(worklist)}</th>{''.join(tds)}</tr>")
+    return f'<table class="month"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
+
+def _worklist_cell(group: GapGroup) -> str:
     parts = []
-    for (year, month), days in months.items():
-        head = "".join(
-            f'<th class="{"we" if day_type(d, holidays) is DayType.WEEKEND else "wd"}" '
-            f'title="{_day_label(d)}">{calendar.day_abbr[d.weekday()][:2]}<br>{d.day}</th>'
-            for d in days
+    if group.uncovered:
+        parts.append(f'<span class="sw s-UNCOVERED">{_GLYPH[CellStatus.UNCOVERED]}</span>uncovered: '
+                     + escape(", ".join(group.uncovered)))  # fmt: skip
+    if group.mismatched:
+        parts.append(f'<span class="sw s-SPECIALTY_MISMATCH">{_GLYPH[CellStatus.SPECIALTY_MISMATCH]}</span>'
+                     "mismatched: " + escape(", ".join(group.mismatched)))  # fmt: skip
+    return "<br>".join(parts)
+
+
+def _gaps(groups: Sequence[GapGroup], title: str, tz: ZoneInfo) -> str:
+    """One row per group: date, role, hours, the worklists left, the top three candidates."""
+    if not groups:
+        return f'<div class="gaps"><h3>{escape(title)}: none</h3></div>'
+    rows = []
+    for g in groups:
+        candidates = (
+            "<ol>" + "".join(f"<li>{escape(g.candidate_text(c))}</li>" for c in g.candidates[:3]) + "</ol>"
+            if g.candidates
+            else '<span class="none">no candidate</span>'
         )
-        rows = []
-        for hospital, names in worklists.items():
-            rows.append(f'<tr class="hospital"><th colspan="{len(days) + 1}">{escape(hospital)}</th></tr>')
-            for worklist in names:
-                tds = []
-                for d in days:
-                    windows = by_key.get((d, worklist))
-                    if not windows:
-                        tds.append('<td class="none"></td>')
-                        continue
-                    status = min((CellStatus(c["status"]) for c in windows), key=_RANK.__getitem__)
-                    tip = _attr(_tip(d, worklist, windows))
-                    tds.append(
-                        f'<td class="s-{status}" data-cell="{_attr(d.isoformat() + "|" + worklist)}" '
-                        f'data-status="{status}" data-tip="{tip}" aria-label="{tip}">{_GLYPH.get(status, "")}</td>'
-                    )
-                rows.append(f"<tr><th>{escape(worklist)}</th>{''.join(tds)}</tr>")
+        rows.append(
+            f'<tr data-gap="{_attr(g.schedule_date.isoformat() + "|" + g.role + "|" + g.hours(tz))}">'
+            f"<td>{_day_label(g.schedule_date)}</td><td>{escape(g.role)}</td><td>{g.hours(tz)}</td>"
+            f"<td>{_worklist_cell(g)}</td><td>{candidates}</td></tr>"
+        )
+    cells = sum(g.gaps for g in groups)
+    return (
+        f'<div class="gaps"><h3>{escape(title)}: {cells} in {_lines(len(groups))}</h3><table><thead><tr>'
+        "<th>date</th><th>role</th><th>hours</th><th>worklists</th><th>best candidates</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _lines(n: int) -> str:
+    return f"{n} line{'s' if n != 1 else ''}"
+
+
+def _months(
+    cells: Sequence[Mapping[str, Any]],
+    groups: Sequence[GapGroup],
+    start: date,
+    end: date,
+    tz: ZoneInfo,
+    holidays: Collection[date],
+    table: _Table,
+) -> str:
+    """Month by month: its heat map, then its critical gaps; open when the period spans at most two months."""
+    days_of: dict[tuple[int, int], list[date]] = defaultdict(list)
+    for day in dates_between(start, end):
+        days_of[(day.year, day.month)].append(day)
+    cells_of: dict[tuple[int, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for c in cells:
+        cells_of[(int(c["schedule_date"][:4]), int(c["schedule_date"][5:7]))].append(c)
+    groups_of: dict[tuple[int, int], list[GapGroup]] = defaultdict(list)
+    for g in groups:
+        groups_of[(g.schedule_date.year, g.schedule_date.month)].append(g)
+    worklists = _worklists(cells)
+    is_open = " open" if len(days_of) <= 2 else ""
+    parts = []
+    for (year, month), days in days_of.items():
+        name = f"{calendar.month_name[month]} {year}"
+        month_groups = groups_of.get((year, month), [])
+        gap_cells = sum(g.gaps for g in month_groups)
         parts.append(
-            f"<h2>{calendar.month_name[month]} {year}</h2>"
-            f'<table class="month"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<details class="month-block" data-month="{year}-{month:02d}"{is_open}><summary>{name} '
+            f"<small>— {gap_cells} critical gaps in {_lines(len(month_groups))}</small></summary>"
+            f"{_heat_map(cells_of.get((year, month), []), days, worklists, holidays, table)}"
+            f"{_gaps(month_groups, f'Critical gaps of {name}', tz)}</details>"
         )
     return "".join(parts)
 
@@ -229,32 +349,6 @@ def _breakdown(summary: Mapping[str, Any]) -> str:
     )
 
 
-def _gaps(cells: Sequence[Mapping[str, Any]]) -> str:
-    by_date: dict[str, list[tuple[Mapping[str, Any], str]]] = defaultdict(list)
-    for c in cells:
-        severity = gap_severity(CellStatus(c["status"]), c["mandatory"])
-        if severity is not None:
-            by_date[c["schedule_date"]].append((c, severity))
-    total = sum(len(gaps) for gaps in by_date.values())
-    if not total:
-        return "<h2>Critical gaps</h2><p>None.</p>"
-    sections = []
-    for day_text, gaps in sorted(by_date.items()):
-        rows = "".join(
-            f'<tr><td><span class="sw s-{escape(c["status"])}"></span>{escape(c["status"])}</td>'
-            f"<td>{escape(severity)}</td><td>{escape(c['worklist'])}</td><td>{escape(c['window'])}</td>"
-            f"<td>{escape(c['role'])}</td><td>{escape(_people(c['people']))}</td></tr>"
-            for c, severity in gaps
-        )
-        sections.append(
-            f"<details open><summary>{_day_label(date.fromisoformat(day_text))} — {len(gaps)} "
-            f"gap{'s' if len(gaps) > 1 else ''}</summary><table><thead><tr><th>status</th><th>severity</th>"
-            f"<th>worklist</th><th>window</th><th>role</th><th>people</th></tr></thead><tbody>{rows}</tbody>"
-            "</table></details>"
-        )
-    return f'<h2>Critical gaps by date ({total})</h2><div class="gaps">{"".join(sections)}</div>'
-
-
 def _findings(findings: Sequence[Mapping[str, Any]]) -> str:
     if not findings:
         return ""
@@ -269,12 +363,20 @@ def _findings(findings: Sequence[Mapping[str, Any]]) -> str:
 
 
 def render_page(
-    calc: Mapping[str, Any], cells: Sequence[Mapping[str, Any]], tz: ZoneInfo, holidays: Collection[date] = ()
+    calc: Mapping[str, Any],
+    cells: Sequence[Mapping[str, Any]],
+    groups: Sequence[GapGroup],
+    tz: ZoneInfo,
+    holidays: Collection[date] = (),
 ) -> str:
-    """`calc` as `queries.latest_calculation` gives it; `cells` as `queries.cells` gives them; times in `tz`."""
+    """`calc` as `queries.latest_calculation` gives it; `cells` as `queries.cells` gives them; `groups` as
+    `queries.critical_gap_groups` gives them; times in `tz`."""
     start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
     title = f"Coverage {start.isoformat()} .. {end.isoformat()}"
     calculated = datetime.fromisoformat(calc["created_at"]).astimezone(tz)
+    table = _Table()
+    months = _months(cells, groups, start, end, tz, holidays, table)
+    total = calc["summary"]["critical_gaps_total"]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -286,12 +388,14 @@ def render_page(
         f'<p class="sentence">{escape(coverage_sentence(calc["summary"]))}</p>'
         f"{_cards(calc['summary'])}"
         f"{_banner(calc['summary'])}"
-        '<h2>Heat map</h2><p class="meta">One square per worklist and schedule date, coloured by its worst '
-        "window; hover a square for its windows, roles and people. Weekends and holidays are shaded; dates "
-        "without Amion data are hatched grey.</p>"
-        f"{_heat_map(cells, start, end, holidays)}"
+        f"<h2>Month by month: heat map and critical gaps ({total} in {_lines(len(groups))})</h2>"
+        '<p class="meta">One square per worklist and schedule date, coloured by its worst window; hover a '
+        "square for its windows, roles and people. Weekends and holidays are shaded; dates without Amion data "
+        "are hatched grey. Under each month, its critical gaps: one line per date, role and hours, with the "
+        "worklists left and the three best candidates (who fill most of its gaps, then fewest nights, "
+        "weekends and holidays so far).</p>"
+        f"{months}"
         f"{_breakdown(calc['summary'])}"
-        f"{_gaps(cells)}"
         f"{_findings(calc['findings'])}"
-        f'<div id="tip" role="tooltip" hidden></div><script>{_SCRIPT}</script></body></html>'
+        f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script></body></html>'
     )

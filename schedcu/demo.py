@@ -16,7 +16,7 @@ from schedcu.commands.versions import TERMINAL, print_workflow, wait_for
 from schedcu.coverage_page import render_page
 from schedcu.demo_data import ROSTER, month_period, truth
 from schedcu.infra import MissingService, ensure_database_exists, resolve
-from schedcu.queries.coverage import cells, latest_calculation
+from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
 from schedcu.sample_template import sample_template
 from schedcu.submit import import_request, publish_request
 from schedcu.terminal import print_summary
@@ -103,14 +103,17 @@ def run_demo(month: str | None, workdir: Path) -> int:
         print_workflow(view)
         if view["version_id"] is None:
             return 1
+        settings = get_settings()
+        version_id = ids.version_id_for(workflow_id)
         with transaction() as session:
-            calc = latest_calculation(session, ids.version_id_for(workflow_id))
+            calc = latest_calculation(session, version_id)
             all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
+            groups = critical_gap_groups(session, version_id, calc["summary"], settings) if calc else []
         if calc is not None:
-            print_summary(calc)
+            print_summary(calc, groups, settings.tz)
             report = workdir / "coverage-report.html"
             report.write_text(
-                render_page(calc, all_cells, get_settings().tz, frozenset(get_settings().holidays)), encoding="utf-8"
+                render_page(calc, all_cells, groups, settings.tz, frozenset(settings.holidays)), encoding="utf-8"
             )
             print(f"the scheduler's report (open it in a browser): {report.resolve()}")
         print("stopping workers")

@@ -1,9 +1,12 @@
-"""Coverage in a terminal: the summary, then the critical gaps by date, as plain-text tables."""
+"""Coverage in a terminal: the summary, then the critical gaps, one line per date, role and hours with the
+best candidates."""
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from schedcu.gap_groups import GapGroup
 from shared.coverage_text import coverage_sentence, unknown_months
 
 
@@ -25,18 +28,27 @@ def _counts(title: str, counts: Mapping[str, Mapping[str, int]], statuses: Seque
     return table([title, *statuses], rows)
 
 
-def gap_rows(summary: Mapping[str, Any], day: str | None = None) -> list[list[str]]:
-    """One row per critical gap, the date written on the first row of its date only."""
-    return [
-        [date_text if i == 0 else "", g["severity"], g["status"], g["worklist"], g["window"], g["role"]]
-        for date_text, gaps in summary["critical_gaps_by_date"].items()
-        if day is None or date_text == day
-        for i, g in enumerate(gaps)
-    ]
+def print_gap_groups(groups: Sequence[GapGroup], tz: ZoneInfo, top: int = 3, indent: str = "  ") -> None:
+    """Each group on a line, then its `top` candidates."""
+    for group in groups:
+        print(f"{indent}{group.text(tz)}")
+        if not group.candidates:
+            print(f"{indent}    no candidate")
+        for rank, c in enumerate(group.candidates[:top], start=1):
+            print(f"{indent}    {rank}. {group.candidate_text(c)}")
+        if len(group.candidates) > top:
+            print(f"{indent}    ... {len(group.candidates) - top} more candidates")
 
 
-def print_summary(calc: Mapping[str, Any], gap_limit: int | None = 10, day: str | None = None) -> None:
-    """The summary, then the critical gaps by date (at most `gap_limit` rows; None: all)."""
+def print_summary(
+    calc: Mapping[str, Any],
+    groups: Sequence[GapGroup] | None = None,
+    tz: ZoneInfo | None = None,
+    limit: int | None = 20,
+    day: str | None = None,
+) -> None:
+    """The summary, then the critical gaps as `groups` (at most `limit` of them; None: all; times in `tz`),
+    or only their count when no groups are given."""
     s = calc["summary"]
     statuses = list(s["by_status"])
     print(f"coverage of version {calc['version_id']} (calculation {calc['calculation_id']})")
@@ -57,15 +69,21 @@ def print_summary(calc: Mapping[str, Any], gap_limit: int | None = 10, day: str 
     if findings:
         print()
         print("  findings: " + ", ".join(f"{code} {n}" for code, n in findings.most_common()))
-    rows = gap_rows(s, day)
-    where = f" on {day}" if day else ""
     print()
-    print(f"  critical gaps{where}: {len(rows)}" + ("" if day else f" of {s['critical_gaps_total']}"))
-    if rows:
-        shown = rows if gap_limit is None else rows[:gap_limit]
-        print(table(["date", "severity", "status", "worklist", "window", "role"], shown))
-        if len(shown) < len(rows):
-            print(f"  ... and {len(rows) - len(shown)} more (--all, --date D or --json)")
+    if groups is None or tz is None:
+        print(
+            f"  critical gaps: {s['critical_gaps_total']} (by date, role and hours, with candidates: "
+            f"`schedcu coverage show {calc['version_id']}`)"
+        )
+        return
+    cells = sum(g.gaps for g in groups)
+    where = f" on {day}" if day else ""
+    total = "" if day else f" of {s['critical_gaps_total']}"
+    print(f"  critical gaps{where}: {cells}{total}, in {len(groups)} lines by date, role and hours")
+    shown = groups if limit is None else groups[:limit]
+    print_gap_groups(shown, tz)
+    if len(shown) < len(groups):
+        print(f"  ... and {len(groups) - len(shown)} more lines (--all, --date D or `schedcu gaps`)")
 
 
 def print_cells(cells: Sequence[Mapping[str, Any]]) -> None:

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from schedcu.arguments import iso_date, new_file, uuid_id
-from schedcu.terminal import print_cells, print_summary
+from schedcu.terminal import print_cells, print_gap_groups, print_summary
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
 
@@ -23,12 +23,18 @@ def _actor() -> str:
 
 
 def cmd_coverage_show(args: argparse.Namespace) -> int:
-    from schedcu.queries.coverage import cells, latest_calculation
+    from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
     from shared.db.session import transaction
 
+    settings = get_settings()
     with transaction() as session:
         calc = latest_calculation(session, args.version)
         day_cells = cells(session, uuid.UUID(calc["calculation_id"]), args.date) if calc and args.date else None
+        groups = (
+            critical_gap_groups(session, args.version, calc["summary"], settings, args.date)
+            if calc and not args.json
+            else []
+        )
     if calc is None:
         print(f"no coverage calculated for version {args.version}", file=sys.stderr)
         return 1
@@ -36,7 +42,7 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**calc, **({"date": day, "cells": day_cells} if day else {})}, indent=2))
         return 0
-    print_summary(calc, gap_limit=None if args.all or day else 50, day=day)
+    print_summary(calc, groups, settings.tz, limit=None if args.all or day else 20, day=day)
     if day_cells is not None:
         print()
         print(f"  cells on {day}: {len(day_cells)}")
@@ -45,6 +51,7 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
+    from schedcu.gap_groups import group_gaps
     from services.coverage.calculation import CalculationOptions
     from services.coverage.gaps import gap_report
     from services.coverage.rest import hours_text
@@ -60,38 +67,35 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(settings.tz), indent=2))
         return 0
     where = f" on {args.date.isoformat()}" if args.date else ""
+    groups = group_gaps(report.gaps)
     print(
-        f"{len(report.gaps)} gaps{where} (calculation {report.calculation_id}, rest period {hours_text(report.rest)})"
+        f"{len(report.gaps)} gaps{where} in {len(groups)} lines by date, role and hours "
+        f"(calculation {report.calculation_id}, rest period {hours_text(report.rest)}; "
+        "every gap and why people are left out: --json)"
     )
-    for g in report.gaps:
-        slot = g.slot
-        print(f"{slot.schedule_date.isoformat()}  {slot.window}  {slot.worklist}  {slot.role}  {slot.status}")
-        if not g.candidates:
-            print("    no candidate")
-        for rank, c in enumerate(g.candidates[: args.top], start=1):
-            print(f"    {rank}. {c.person.name}: {'; '.join(c.reasons)}")
-        if len(g.candidates) > args.top:
-            print(f"    ... {len(g.candidates) - args.top} more candidates")
-        for out in g.left_out:
-            print(f"    not {out.person.name}: {'; '.join(out.reasons)}")
+    print_gap_groups(groups, settings.tz, top=args.top, indent="")
     return 0
 
 
 def cmd_coverage_report(args: argparse.Namespace) -> int:
     from schedcu.coverage_page import render_page
-    from schedcu.queries.coverage import cells, latest_calculation
+    from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
     from shared.db.session import transaction
 
+    settings = get_settings()
     with transaction() as session:
         calc = latest_calculation(session, args.version)
         all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
+        groups = critical_gap_groups(session, args.version, calc["summary"], settings) if calc else []
     if calc is None:
         print(f"no coverage calculated for version {args.version}", file=sys.stderr)
         return 1
-    settings = get_settings()
-    page = render_page(calc, all_cells, settings.tz, frozenset(settings.holidays))
+    page = render_page(calc, all_cells, groups, settings.tz, frozenset(settings.holidays))
     Path(args.out).write_text(page, encoding="utf-8")
-    print(f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps")
+    print(
+        f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps "
+        f"in {len(groups)} lines"
+    )
     return 0
 
 
@@ -158,7 +162,7 @@ def register(sub: Subparsers) -> None:
     show.add_argument("version", type=uuid_id)
     show.add_argument("--json", action="store_true")
     show.add_argument("--date", type=iso_date, help="YYYY-MM-DD: that date's gaps and cells")
-    show.add_argument("--all", action="store_true", help="every gap (default: the first 50)")
+    show.add_argument("--all", action="store_true", help="every line of gaps (default: the first 20)")
     show.set_defaults(func=cmd_coverage_show)
 
     report = c.add_parser("report", help="a self-contained HTML page: heat map and gaps")

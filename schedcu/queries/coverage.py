@@ -1,14 +1,19 @@
-"""Read side of coverage: a version's latest calculation, and its cells."""
+"""Read side of coverage: a version's latest calculation, its cells, and its critical gaps grouped."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schedcu.gap_groups import GapGroup, critical_keys, group_gaps
+from services.coverage.calculation import CalculationOptions
+from services.coverage.gaps import gap_report
 from shared.db import version_state
 from shared.db.models import CoverageCalculation, CoverageCell, ScheduleVersion
+from shared.settings import Settings
 
 
 def _view(calc: CoverageCalculation, version: ScheduleVersion, state: str) -> dict[str, Any]:
@@ -79,3 +84,12 @@ def cells(session: Session, calculation_id: uuid.UUID, day: date | None = None) 
             query.order_by(CoverageCell.id)
         )
     ]
+
+
+def critical_gap_groups(
+    session: Session, version_id: uuid.UUID, summary: Mapping[str, Any], settings: Settings, day: date | None = None
+) -> list[GapGroup]:
+    """The critical gaps of the version's latest calculation (whose `summary` is given), grouped by date, role
+    and hours, with their candidates; `day`: of that date only."""
+    report = gap_report(session, version_id, CalculationOptions.from_settings(settings), day)
+    return group_gaps(report.gaps, critical_keys(summary)) if report is not None else []

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import uuid
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -50,20 +51,28 @@ def run(services: Services, *args: str) -> str:
     return done.stdout
 
 
-def test_show_prints_summary_then_gaps_by_date_and_json_has_the_cells_of_a_date(services: Services) -> None:
+def test_show_prints_one_line_per_date_role_and_hours_with_candidates_and_json_has_the_cells_of_a_date(
+    services: Services,
+) -> None:
     version_id, calculation_id = calculated_march(services)
 
     shown = run(services, "coverage", "show", str(version_id), "--all")
     assert f"calculation {calculation_id}" in shown
     assert "TEMPLATE layout, period 2026-03-01 .. 2026-03-31" in shown
-    rows, current = [], ""
-    for line in shown[shown.index("critical gaps: ") :].splitlines()[3:]:
-        fields = line.split()
-        if not line.startswith("   "):  # the first gap of a date carries the date
-            current, fields = fields[0], fields[1:]
-        rows.append((current, fields[0], fields[1]))
-    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
-    assert ("2026-03-09", "ERROR", "UNCOVERED") in rows and ("2026-03-20", "ERROR", "UNCOVERED") in rows
+    section = shown[shown.index("critical gaps: ") :].splitlines()
+    lines = [line.split(maxsplit=3) for line in section[1:] if line.startswith("  2026-")]
+    assert [line[0] for line in lines] == sorted(line[0] for line in lines)
+    # nobody on Mid3 on the 9th: one line for all its worklists and windows, from 6 pm to 1 am
+    (mid3,) = [line for line in lines if line[:2] == ["2026-03-09", "Mid3"]]
+    assert mid3[2] == "18:00-01:00"
+    assert mid3[3].startswith("uncovered: CPMC US, CPMC MR Neuro, ") and "Allen US" in mid3[3]
+    after = section[section.index("  " + " ".join(mid3)) + 1 :]
+    assert [line.split(".")[0].strip() for line in after[:3]] == ["1", "2", "3"]
+    assert all("fills all its gaps; " in line for line in after[:3])
+    # nobody at all on the 20th: a line per role, not per cell
+    the_20th = [line[1] for line in lines if line[0] == "2026-03-20"]
+    assert len(the_20th) == len(set(the_20th)) >= 4
+    assert "ON1" in the_20th and "Mid3" in the_20th
 
     as_json = json.loads(run(services, "coverage", "show", str(version_id), "--json", "--date", "2026-03-09"))
     assert as_json["calculation_id"] == str(calculation_id)
@@ -77,6 +86,13 @@ def test_show_prints_summary_then_gaps_by_date_and_json_has_the_cells_of_a_date(
     count, _, _, *rows = one_day.split("cells on 2026-03-20:")[1].splitlines()
     assert int(count) == len(rows) > 0
     assert all(row.endswith(" UNCOVERED") for row in rows), "nobody is on call on the 20th"
+
+
+# Appended to a copy of the report: writes each square's hover text into the DOM that Chromium dumps.
+TIP_PROBE = (
+    "<script>for (const td of document.querySelectorAll('td[data-w]')) {"
+    " td.dataset.probeTip = window.coverageTip(td); }</script>"
+)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -126,7 +142,20 @@ def test_report_renders_in_chromium_with_one_cell_per_date_and_worklist(services
     assert len(expected) == 31 * 23  # every sample worklist is read every date
     the_20th = re.findall(r'data-cell="2026-03-20\|[^"]+" data-status="(\w+)"', dom)
     assert len(the_20th) == 23 and set(the_20th) == {"UNCOVERED"}
-    assert "Critical gaps by date" in dom
+    assert re.search(r'<details class="month-block" data-month="2026-03" open(?:="")?><summary>March 2026', dom)
+    (mid3_row,) = re.findall(r'<tr data-gap="2026-03-09\|Mid3\|18:00-01:00">(.*?)</tr>', dom)
+    assert "uncovered: CPMC US, CPMC MR Neuro" in mid3_row and mid3_row.count("<li>") == 3
+
+    # the hover text, as the page's script writes it for a square
+    probed = tmp_path / "probed.html"
+    probed.write_text(html.replace("</body>", TIP_PROBE + "</body>"), encoding="utf-8")
+    probed_dom = chromium(binary, tmp_path / "profile", "--dump-dom", probed.as_uri()).stdout
+    tips = {k: unescape(t) for k, t in re.findall(r'data-cell="([^"]+)"[^>]*data-probe-tip="([^"]*)"', probed_dom)}
+    assert len(tips) == 31 * 23
+    us_on_the_9th = tips["2026-03-09|CPMC US"].splitlines()
+    assert us_on_the_9th[0] == "Mon 2026-03-09 · CPMC US"
+    assert any(line.endswith("— Mid3: nobody — UNCOVERED") for line in us_on_the_9th[1:])
+    assert all(line.endswith(": nobody — UNCOVERED") for line in tips["2026-03-20|CPMC US"].splitlines()[1:])
 
     screenshot = tmp_path / "coverage.png"
     chromium(binary, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1600,1200", page.as_uri())
