@@ -2,7 +2,7 @@
 
 import argparse
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 
@@ -44,5 +44,25 @@ def new_file(text: str) -> Path:
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder: give a file name in it")
     if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist: create it or write elsewhere")
+    return path
+
+
+def iso_datetime(text: str) -> datetime:
+    """A time, `YYYY-MM-DDTHH:MM` with or without an offset (without: in the configured time zone)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use YYYY-MM-DDTHH:MM, e.g. 2026-03-14T23:30 or 2026-03-14T23:30-04:00"
+        ) from None
+
+
+def folder(text: str) -> Path:
+    """A folder to write into: it exists, or its parent does (it is created)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file: give a folder")
+    if not path.exists() and not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist: create it or write elsewhere")
     return path

@@ -1,0 +1,298 @@
+"""A version's data for other tools: its coverage cells as CSV, each person's assignments as iCalendar, its
+coverage as an ODS workbook, and who is on call for a worklist at a time (`schedcu export`, `schedcu oncall`).
+
+Plain functions over a session that return bytes or JSON-able data; a version, person or worklist that does not
+exist is a `Mistake` (one line, see schedcu/errors.py)."""
+
+import csv
+import io
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from icalendar import Calendar, Event
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from schedcu.errors import Mistake, UsageMistake
+from schedcu.gap_groups import GapGroup
+from schedcu.ods_writer import Cell, Styled, write_ods
+from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
+from services.coverage.gaps import flat_booked_shifts
+from services.coverage.rest import Interval, Shift
+from services.coverage.rules import booked_shifts, window_interval
+from services.coverage.store import VersionInputs, load_inputs
+from shared.db import version_state
+from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
+from shared.settings import Settings
+from shared.states import CellStatus, VersionState
+
+CSV_COLUMNS = ("schedule_date", "window", "worklist", "hospital", "role", "people", "status", "mandatory")
+# worst first: a worklist's square on a date shows its worst window, as the HTML report does
+_WORST_FIRST = (
+    CellStatus.UNCOVERED,
+    CellStatus.SPECIALTY_MISMATCH,
+    CellStatus.PARTIAL,
+    CellStatus.NO_DATA,
+    CellStatus.COVERED,
+    CellStatus.FULL,
+)
+STATUS_COLOURS = {
+    CellStatus.UNCOVERED: "#e53935",
+    CellStatus.SPECIALTY_MISMATCH: "#ce93d8",
+    CellStatus.PARTIAL: "#ffb74d",
+    CellStatus.NO_DATA: "#e0e0e0",
+    CellStatus.COVERED: "#81c784",
+    CellStatus.FULL: "#81c784",
+}
+
+
+def _calculation(session: Session, version_id: uuid.UUID) -> dict[str, Any]:
+    calc = latest_calculation(session, version_id)
+    if calc is None:
+        if session.get(ScheduleVersion, version_id) is None:
+            raise Mistake(f"schedule version {version_id} does not exist (see `schedcu versions list`)")
+        raise Mistake(f"no coverage calculated for version {version_id} (`schedcu coverage recalc {version_id}`)")
+    return calc
+
+
+def cells_csv(session: Session, version_id: uuid.UUID) -> bytes:
+    """The cells of the version's latest coverage calculation, one row each; people joined by `; `."""
+    calc = _calculation(session, version_id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in cells(session, uuid.UUID(calc["calculation_id"])):
+        writer.writerow([*(c[k] for k in CSV_COLUMNS[:5]), "; ".join(c["people"]), c["status"], c["mandatory"]])
+    return out.getvalue().encode("utf-8")
+
+
+# --- iCalendar -----------------------------------------------------------------------------------------------
+
+
+def _inputs(session: Session, version_id: uuid.UUID) -> VersionInputs:
+    inputs = load_inputs(session, version_id)
+    if inputs is None:
+        raise Mistake(f"schedule version {version_id} does not exist (see `schedcu versions list`)")
+    return inputs
+
+
+def _shifts(inputs: VersionInputs, settings: Settings) -> dict[tuple[date, str, int], Shift]:
+    """Every assignment with hours, by (date, role, person)."""
+    if inputs.flat:
+        shifts = flat_booked_shifts(inputs.flat_shifts, inputs.assignments)
+    else:
+        shifts = booked_shifts(inputs.windows, inputs.assignments, frozenset(settings.holidays), settings.tz)
+    return {(s.schedule_date, s.role, s.person_id): s for s in shifts}
+
+
+def _group_name(session: Session, version: ScheduleVersion) -> str:
+    return session.scalars(select(HospitalGroup.name).where(HospitalGroup.id == version.group_id)).one()
+
+
+def calendars(
+    session: Session, version_id: uuid.UUID, settings: Settings, email: str | None = None
+) -> dict[str, bytes]:
+    """email -> that person's iCalendar: one VEVENT per assignment of the version, its times with the TZID of
+    the configured zone (whose VTIMEZONE the calendar carries); an assignment whose role has no hours that date
+    is an all-day event. `email`: only that person (a UsageMistake when nobody has it)."""
+    inputs = _inputs(session, version_id)
+    query = select(PersonRow.id, PersonRow.email, PersonRow.name)
+    if email is not None:
+        query = query.where(func.lower(PersonRow.email) == email.strip().lower())
+    people = {pid: (address, name) for pid, address, name in session.execute(query)}
+    if email is not None and not people:
+        raise UsageMistake(f"nobody has the email {email!r}: check the roster (`schedcu roster import`)")
+    group = _group_name(session, inputs.version)
+    shifts = _shifts(inputs, settings)
+    events: dict[int, list[Event]] = defaultdict(list)
+    for a in inputs.assignments:
+        if a.person_id in people:
+            shift = shifts.get((a.schedule_date, a.role, a.person_id))
+            events[a.person_id].append(_event(version_id, group, a.schedule_date, a.role, a.person_id, shift, settings))
+    chosen = people if email is not None else {pid: people[pid] for pid in events}
+    return {
+        address: _calendar(f"{name}, {group}", events.get(pid, []), inputs.version)
+        for pid, (address, name) in sorted(chosen.items(), key=lambda item: item[1][0])
+    }
+
+
+def _event(
+    version_id: uuid.UUID, group: str, day: date, role: str, person_id: int, shift: Shift | None, settings: Settings
+) -> Event:
+    event = Event()
+    event.add("uid", f"{version_id}-{day.isoformat()}-{role}-{person_id}@schedcu")
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("summary", f"{role} ({group})")
+    if shift is None:
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        event.add("description", f"{role} on schedule date {day.isoformat()}: no hours known")
+        return event
+    event.add("dtstart", shift.start.astimezone(settings.tz))
+    event.add("dtend", shift.end.astimezone(settings.tz))
+    event.add("description", f"{shift.describe(settings.tz)}, schedule date {day.isoformat()}")
+    return event
+
+
+def _calendar(name: str, events: Sequence[Event], version: ScheduleVersion) -> bytes:
+    """With the VTIMEZONE of every zone the events name, its rules for the version's period only."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//schedcu//assignments//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    for event in events:
+        calendar.add_component(event)
+    calendar.add_missing_timezones(version.period_start - timedelta(days=1), version.period_end + timedelta(days=2))
+    return bytes(calendar.to_ical())
+
+
+# --- who is on call ------------------------------------------------------------------------------------------
+
+
+def _cell_hours(
+    inputs: VersionInputs, days: Sequence[date], settings: Settings
+) -> dict[tuple[date, str, str], Interval]:
+    """(schedule date, window, worklist) -> the hours of that cell, for `days`."""
+    tz = settings.tz
+    if inputs.flat:
+        return {
+            (s.schedule_date, s.label(tz), s.worklist): (s.starts_at, s.ends_at)
+            for s in inputs.flat_shifts
+            if s.schedule_date in days
+        }
+    return {
+        (day, window.sheet, r.worklist): window_interval(window, day, tz)
+        for window in inputs.windows
+        for r in window.responsibilities
+        for day in days
+    }
+
+
+def production_version(session: Session, group: str | None, day: date) -> tuple[uuid.UUID, str]:
+    """The production version (and its group) whose period holds `day` or the day before; `group` is needed
+    when several groups have one."""
+    query = version_state.with_lifecycle(
+        select(ScheduleVersion.id, HospitalGroup.name).join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+    ).where(
+        version_state.state() == VersionState.PRODUCTION.value,
+        version_state.not_deleted(),
+        ScheduleVersion.period_start <= day,
+        ScheduleVersion.period_end >= day - timedelta(days=1),  # the last night reaches into the next morning
+    )
+    if group is not None:
+        query = query.where(HospitalGroup.name == group)
+    found = session.execute(query.order_by(HospitalGroup.name)).all()
+    where = f" of group {group!r}" if group else ""
+    if not found:
+        raise Mistake(f"no production version{where} covers {day.isoformat()} (see `schedcu versions list`)")
+    if len(found) > 1:
+        groups = ", ".join(name for _, name in found)
+        raise UsageMistake(f"several groups have a production version for {day.isoformat()} ({groups}): give --group")
+    return found[0][0], found[0][1]
+
+
+def on_call(
+    session: Session, worklist: str, at: datetime, settings: Settings, group: str | None = None
+) -> dict[str, Any]:
+    """Who reads `worklist` at instant `at`, as the latest coverage of the production version says: every
+    window of the worklist whose hours hold `at` (its schedule date is `at`'s date or the day before), with
+    its role, people and status. `on_call` is empty when no window of the worklist is open then."""
+    local = at.astimezone(settings.tz)
+    version_id, group_name = production_version(session, group, local.date())
+    inputs = _inputs(session, version_id)
+    calc = _calculation(session, version_id)
+    known = {c["worklist"] for c in cells(session, uuid.UUID(calc["calculation_id"]), local.date())}
+    wanted = next((w for w in sorted(known) if w.casefold() == worklist.strip().casefold()), None)
+    if wanted is None:
+        listed = ", ".join(sorted(known)) or "none"
+        raise UsageMistake(f"no worklist {worklist!r} in the production version of {group_name} (worklists: {listed})")
+    days = (local.date() - timedelta(days=1), local.date())
+    hours = _cell_hours(inputs, days, settings)
+    answer = []
+    for day in days:
+        for c in cells(session, uuid.UUID(calc["calculation_id"]), day):
+            interval = hours.get((day, c["window"], c["worklist"]))
+            if c["worklist"] == wanted and interval is not None and interval[0] <= at < interval[1]:
+                answer.append(
+                    {
+                        "schedule_date": c["schedule_date"],
+                        "window": c["window"],
+                        "role": c["role"],
+                        "people": c["people"],
+                        "status": c["status"],
+                        "from": interval[0].astimezone(settings.tz).isoformat(),
+                        "to": interval[1].astimezone(settings.tz).isoformat(),
+                    }
+                )
+    return {
+        "worklist": wanted,
+        "at": local.isoformat(),
+        "group": group_name,
+        "version_id": str(version_id),
+        "calculation_id": calc["calculation_id"],
+        "on_call": answer,
+    }
+
+
+# --- ODS workbook --------------------------------------------------------------------------------------------
+
+
+def _month_sheets(all_cells: Sequence[Mapping[str, Any]], start: date, end: date) -> list[tuple[str, list[list[Any]]]]:
+    """Per month: worklists down, dates across, each square the worst status of its windows, coloured."""
+    worst: dict[tuple[str, str], CellStatus] = {}
+    worklists: dict[str, None] = {}
+    for c in all_cells:
+        key, status = (c["schedule_date"], c["worklist"]), CellStatus(c["status"])
+        worklists[c["worklist"]] = None
+        if key not in worst or _WORST_FIRST.index(status) < _WORST_FIRST.index(worst[key]):
+            worst[key] = status
+    months: dict[str, list[date]] = defaultdict(list)
+    for n in range((end - start).days + 1):
+        day = start + timedelta(days=n)
+        months[f"{day:%Y-%m}"].append(day)
+    sheets = []
+    for month, days in months.items():
+        rows: list[list[Cell | Styled]] = [["worklist", *days]]
+        for worklist in worklists:
+            row: list[Cell | Styled] = [worklist]
+            for day in days:
+                status = worst.get((day.isoformat(), worklist))
+                row.append("" if status is None else Styled(str(status), str(status)))
+            rows.append(row)
+        sheets.append((month, rows))
+    return sheets
+
+
+def _gap_rows(groups: Sequence[GapGroup], settings: Settings) -> list[list[Any]]:
+    header = ["date", "role", "hours", "uncovered", "mismatched", "gaps", "candidate 1", "candidate 2", "candidate 3"]
+    rows: list[list[Any]] = [header]
+    for g in groups:
+        best = [g.candidate_text(c) for c in g.candidates[:3]]
+        rows.append(
+            [
+                g.schedule_date,
+                g.role,
+                g.hours(settings.tz),
+                ", ".join(g.uncovered),
+                ", ".join(g.mismatched),
+                g.gaps,
+                *best,
+                *[""] * (3 - len(best)),
+            ]
+        )
+    return rows
+
+
+def coverage_workbook(session: Session, version_id: uuid.UUID, settings: Settings) -> bytes:
+    """The version's latest coverage as ODS: one sheet per month (worklists x dates, each square named and
+    coloured by its worst status), then a sheet `Gaps`: the critical gaps by date, role and hours with the
+    three best candidates."""
+    calc = _calculation(session, version_id)
+    all_cells = cells(session, uuid.UUID(calc["calculation_id"]))
+    groups = critical_gap_groups(session, version_id, calc["summary"], settings)
+    start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
+    sheets = [*_month_sheets(all_cells, start, end), ("Gaps", _gap_rows(groups, settings))]
+    return write_ods(sheets, {str(status): colour for status, colour in STATUS_COLOURS.items()})
