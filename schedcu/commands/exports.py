@@ -24,7 +24,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             files = _calendar_files(args, exports.calendars(session, args.version, settings, args.person))
     for path, data in files.items():
-        path.write_bytes(data)
+        try:
+            path.write_bytes(data)
+        except OSError as error:
+            raise UsageMistake(f"cannot write {path}: {error.strerror or error}") from None
     if args.export_command == "ics" and args.person is None:
         print(f"wrote {len(files)} calendars into {args.out}")
     else:
