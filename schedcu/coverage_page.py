@@ -23,7 +23,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schedcu.gap_groups import GapGroup
+from schedcu.gap_groups import GapGroup, lines_text
 from services.coverage.rules import CellStatus
 from shared.coverage_text import coverage_sentence, unknown_months
 from shared.schedule_days import DayType, dates_between, day_type
@@ -250,14 +250,10 @@ def _gaps(groups: Sequence[GapGroup], title: str, tz: ZoneInfo) -> str:
         )
     cells = sum(g.gaps for g in groups)
     return (
-        f'<div class="gaps"><h3>{escape(title)}: {cells} in {_lines(len(groups))}</h3><table><thead><tr>'
+        f'<div class="gaps"><h3>{escape(title)}: {cells} in {lines_text(len(groups))}</h3><table><thead><tr>'
         "<th>date</th><th>role</th><th>hours</th><th>worklists</th><th>best candidates</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
-
-
-def _lines(n: int) -> str:
-    return f"{n} line{'s' if n != 1 else ''}"
 
 
 def _months(
@@ -288,7 +284,7 @@ def _months(
         gap_cells = sum(g.gaps for g in month_groups)
         parts.append(
             f'<details class="month-block" data-month="{year}-{month:02d}"{is_open}><summary>{name} '
-            f"<small>— {gap_cells} critical gaps in {_lines(len(month_groups))}</small></summary>"
+            f"<small>— {gap_cells} critical gaps in {lines_text(len(month_groups))}</small></summary>"
             f"{_heat_map(cells_of.get((year, month), []), days, worklists, holidays, table)}"
             f"{_gaps(month_groups, f'Critical gaps of {name}', tz)}</details>"
         )
@@ -388,7 +384,7 @@ def render_page(
         f'<p class="sentence">{escape(coverage_sentence(calc["summary"]))}</p>'
         f"{_cards(calc['summary'])}"
         f"{_banner(calc['summary'])}"
-        f"<h2>Month by month: heat map and critical gaps ({total} in {_lines(len(groups))})</h2>"
+        f"<h2>Month by month: heat map and critical gaps ({total} in {lines_text(len(groups))})</h2>"
         '<p class="meta">One square per worklist and schedule date, coloured by its worst window; hover a '
         "square for its windows, roles and people. Weekends and holidays are shaded; dates without Amion data "
         "are hatched grey. Under each month, its critical gaps: one line per date, role and hours, with the "

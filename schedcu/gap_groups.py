@@ -88,6 +88,11 @@ class GapGroup:
         }
 
 
+def lines_text(n: int) -> str:
+    """`1 line`, `3 lines`: how many groups."""
+    return f"{n} line{'' if n == 1 else 's'}"
+
+
 def critical_keys(summary: Mapping[str, Any]) -> frozenset[GapKey]:
     """The critical gaps a stored calculation summary lists (optional windows left uncovered are not)."""
     return frozenset(

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schedcu.gap_groups import GapGroup
+from schedcu.gap_groups import GapGroup, lines_text
 from shared.coverage_text import coverage_sentence, unknown_months
 
 
@@ -79,7 +79,7 @@ def print_summary(
     cells = sum(g.gaps for g in groups)
     where = f" on {day}" if day else ""
     total = "" if day else f" of {s['critical_gaps_total']}"
-    print(f"  critical gaps{where}: {cells}{total}, in {len(groups)} lines by date, role and hours")
+    print(f"  critical gaps{where}: {cells}{total}, in {lines_text(len(groups))} by date, role and hours")
     shown = groups if limit is None else groups[:limit]
     print_gap_groups(shown, tz)
     if len(shown) < len(groups):

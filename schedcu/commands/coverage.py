@@ -51,7 +51,7 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from schedcu.gap_groups import group_gaps
+    from schedcu.gap_groups import group_gaps, lines_text
     from services.coverage.calculation import CalculationOptions
     from services.coverage.gaps import gap_report
     from services.coverage.rest import hours_text
@@ -69,7 +69,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     where = f" on {args.date.isoformat()}" if args.date else ""
     groups = group_gaps(report.gaps)
     print(
-        f"{len(report.gaps)} gaps{where} in {len(groups)} lines by date, role and hours "
+        f"{len(report.gaps)} gaps{where} in {lines_text(len(groups))} by date, role and hours "
         f"(calculation {report.calculation_id}, rest period {hours_text(report.rest)}; "
         "every gap and why people are left out: --json)"
     )
@@ -79,6 +79,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 def cmd_coverage_report(args: argparse.Namespace) -> int:
     from schedcu.coverage_page import render_page
+    from schedcu.gap_groups import lines_text
     from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
     from shared.db.session import transaction
 
@@ -94,7 +95,7 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
     Path(args.out).write_text(page, encoding="utf-8")
     print(
         f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps "
-        f"in {len(groups)} lines"
+        f"in {lines_text(len(groups))}"
     )
     return 0
 
