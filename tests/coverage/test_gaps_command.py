@@ -70,6 +70,10 @@ def test_gaps_json_lists_ranked_candidates_for_the_gaps_a_missing_assignment_ope
     assert text_output.returncode == 0, text_output.stderr
     assert f"{len(gaps)} gaps on {MON.isoformat()}" in text_output.stdout
     assert f"    1. {gaps[0]['candidates'][0]['name']}: " in text_output.stdout
+    # the Mid3 gaps of both windows are one line, naming each worklist once
+    (mid3_line,) = [line for line in text_output.stdout.splitlines() if line.startswith(f"{MON.isoformat()} Mid3 ")]
+    assert mid3_line.startswith(f"{MON.isoformat()} Mid3 18:00-01:00 uncovered: ")
+    assert mid3_line.split("uncovered: ")[1].split(", ") == list(dict.fromkeys(g["worklist"] for g in mid3))
 
 
 def test_the_reads_are_the_same_for_a_week_and_a_month(services: Services) -> None:
