@@ -92,6 +92,7 @@ details.month-block > summary small { font-weight: normal; color: #616161; font-
 .gaps table { border-collapse: collapse; }
 .gaps td, .gaps th { padding: 3px 14px 3px 0; text-align: left; border-bottom: 1px solid #f0f0f0;
                      vertical-align: top; }
+.gaps td:nth-child(-n+3) { white-space: nowrap; }
 .gaps ol { margin: 0; padding-left: 18px; } .gaps .none { color: #9e9e9e; }
 .findings li { margin: 2px 0; }
 #tip { position: fixed; z-index: 10; max-width: 560px; background: #263238; color: #fff; padding: 8px 10px;
