@@ -22,7 +22,7 @@ from starlette.authentication import (
     SimpleUser,
 )
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -31,6 +31,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schedcu.console.users import Role, User, authenticate
 from shared.settings import Settings
@@ -66,6 +67,23 @@ def _unauthorized(_: HTTPConnection, __: Exception) -> Response:
         status_code=401,
         headers={"WWW-Authenticate": 'Basic realm="schedcu console", charset="UTF-8"'},
     )
+
+
+class NoFraming:
+    """Other sites may not frame the console's pages (a framed confirmation page could be clicked blindly)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Frame-Options"] = "DENY"
+                headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class Console:
@@ -451,7 +469,10 @@ def create_app(users: list[User], settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AuthenticationMiddleware, backend=TokenAuthentication(users), on_error=_unauthorized)],
+        middleware=[
+            Middleware(NoFraming),
+            Middleware(AuthenticationMiddleware, backend=TokenAuthentication(users), on_error=_unauthorized),
+        ],
         exception_handlers={
             HTTPException: console.http_error,
             sqlalchemy.exc.OperationalError: console.unavailable,

@@ -3,6 +3,7 @@
 and a discard, asserting what the pages show."""
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -127,6 +128,9 @@ def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
     tip = browser.find_element(By.ID, "tip")
     WebDriverWait(browser, WAIT_S).until(lambda _: tip.is_displayed())
     assert "2026-03-0" in tip.text
+
+    browser.find_element(By.ID, "gaps-link").click()
+    assert re.match(r"\d+ gaps \(calculation [0-9a-f-]+, rest period 10 h\)", wait_for(browser, "#gaps-count").text)
 
 
 def test_redrive_a_dead_letter_from_its_group(pipeline: Pipeline, console: str, browser: WebDriver) -> None:

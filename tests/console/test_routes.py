@@ -273,13 +273,17 @@ def test_read_only_users_see_the_pages_without_action_forms(client: TestClient, 
         page = client.get(path, headers=headers)
         assert page.status_code == 200, path
         assert "rita (read-only)" in page.text and 'method="post"' not in page.text, path
+    pair = {"a": str(targets.staging), "b": str(targets.production)}
+    diff = client.get("/versions/diff", params=pair, headers=headers)
+    assert all(f"{what}: 0 added, 0 removed, 0 changed" in diff.text for what in ("shift instances", "coverage cells"))
 
 
 def test_pages_need_a_valid_token(client: TestClient) -> None:
     for headers in ({}, bearer("wrong"), {"Authorization": "Basic cml0YTp3cm9uZw=="}):
         answer = client.get("/workflows", headers=headers)
         assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Basic")
-    assert client.get("/workflows", auth=("rita", READER_TOKEN)).status_code == 200
+    page = client.get("/workflows", auth=("rita", READER_TOKEN))
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"  # no page inside another site
     assert client.get("/workflows", auth=("olga", READER_TOKEN)).status_code == 401
 
 
