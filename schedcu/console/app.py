@@ -44,6 +44,7 @@ CSRF_MAX_AGE_S = 12 * 3600
 PAGE_SIZE = 50
 GAPS_SHOWN = 200
 DIFF_ITEMS_SHOWN = 20
+READ_ONLY = "your role is read-only: ask an operator to do this"
 WORKFLOW_STATES = ["RUNNING", "COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"]
 
 Action = Callable[[Request, FormData, str], Response]
@@ -131,7 +132,7 @@ class Console:
 
         async def endpoint(request: Request) -> Response:
             if ACT not in request.auth.scopes:
-                return self.refuse(request, "your role is read-only: ask an operator to do this")
+                return self.refuse(request, READ_ONLY)
             form = await request.form()
             user = request.user.display_name
             if not self.csrf_valid(form.get(CSRF_FIELD), user):
@@ -375,6 +376,9 @@ class Console:
         return self.dead_letters_page(request, notice=f"{len(letters)} redriven from {queue.dead_letter_name}")
 
     def confirm_discard(self, request: Request) -> Response:
+        """The confirmation step of a discard: a page for operators only."""
+        if ACT not in request.auth.scopes:
+            return self.refuse(request, READ_ONLY)
         queue = self._queue(request)
         message_id, reason = request.query_params.get("message_id"), request.query_params.get("reason")
         if not message_id and not reason:

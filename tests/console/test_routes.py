@@ -269,10 +269,16 @@ def waiting_in_versions_queue(services: Services) -> int:
 def test_read_only_users_see_the_pages_without_action_forms(client: TestClient, targets: Targets) -> None:
     headers = bearer(READER_TOKEN)
     for path in ("/status", "/workflows", f"/workflows/{targets.running}", "/versions", f"/versions/{targets.staging}",
-                 "/versions/diff", "/dead-letters", f"/versions/{targets.staging}/gaps"):  # fmt: skip
+                 "/versions/diff", "/dead-letters", f"/versions/{targets.staging}/gaps",
+                 f"/dead-letters/versions/message?id={targets.letter}"):  # fmt: skip
         page = client.get(path, headers=headers)
         assert page.status_code == 200, path
         assert "rita (read-only)" in page.text and 'method="post"' not in page.text, path
+    shown = client.get("/dead-letters/versions/message", params={"id": targets.letter}, headers=headers)
+    letter = html.unescape(shown.text)
+    assert PARKED_REASON in letter and '{"not": "a request"}' in letter
+    confirm = client.get("/dead-letters/versions/discard", params={"message_id": targets.letter}, headers=headers)
+    assert confirm.status_code == 403 and "your role is read-only" in confirm.text
     pair = {"a": str(targets.staging), "b": str(targets.production)}
     diff = client.get("/versions/diff", params=pair, headers=headers)
     assert all(f"{what}: 0 added, 0 removed, 0 changed" in diff.text for what in ("shift instances", "coverage cells"))
