@@ -14,6 +14,7 @@ import sqlalchemy.exc
 
 from schedcu.arguments import month, new_file, uuid_id
 from schedcu.commands import amion as amion_cli
+from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import exports as exports_cli
 from schedcu.commands import ods as ods_cli
@@ -183,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     qr.add_argument("--json", action="store_true")
     qr.set_defaults(func=cmd_dlq)
 
-    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, exports_cli):
+    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, exports_cli, console_cli):
         service_cli.register(sub)
     return p
 

@@ -396,3 +396,14 @@ def render_page(
         f"{_findings(calc['findings'])}"
         f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script></body></html>'
     )
+
+
+def heat_map_section(
+    calc: Mapping[str, Any], cells: Sequence[Mapping[str, Any]], holidays: Collection[date] = ()
+) -> str:
+    """The page's banner and heat map with their styles and tooltip, to embed in another page (the console)."""
+    start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
+    return (
+        f"<style>{_CSS}</style>{_banner(calc['summary'])}{_heat_map(cells, start, end, holidays)}"
+        f'<div id="tip" role="tooltip" hidden></div><script>{_SCRIPT}</script>'
+    )

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str | None = None
     drop_folder: Path | None = None
+    console_users_file: Path | None = None  # `schedcu console`: users with their role and token hash (a secret)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -147,18 +147,15 @@ def cmd_workflows_list(args: argparse.Namespace) -> int:
 
 
 def _operate(workflow_id: uuid.UUID, action: str, reason: str | None) -> int:
-    import getpass
-
-    from services.versions.saga import operate
+    from services.versions import saga
     from services.versions.workflow import Refused
 
-    actor = getpass.getuser()
     try:
         if action == "retry":
-            phase = operate(workflow_id, lambda machine, now: machine.retry(actor, now))
+            phase = saga.retry(workflow_id, _actor())
             print(f"workflow {workflow_id}: retrying from {phase}")
         else:
-            operate(workflow_id, lambda machine, now: machine.cancel(actor, reason or "no reason given", now))
+            saga.cancel(workflow_id, _actor(), reason or "no reason given")
             print(f"workflow {workflow_id}: cancelled")
     except Refused as error:
         print(f"refused: {error}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Read side of the versions service: workflows with their phases, and schedule versions, for operators."""
 
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -72,14 +73,22 @@ def workflow_rows(
     *,
     group: str | None = None,
     request_id: str | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    query = select(Workflow).order_by(Workflow.created_at.desc()).limit(limit)
+    """Workflows newest first; `created_from`/`created_to` are UTC dates, both included."""
+    query = select(Workflow).order_by(Workflow.created_at.desc(), Workflow.id).limit(limit).offset(offset)
     if state:
         query = query.where(Workflow.state == state)
     if group:
         query = query.where(Workflow.group_name == group)
     if request_id:
         query = query.where(Workflow.request_id == request_id)
+    if created_from:
+        query = query.where(Workflow.created_at >= datetime.combine(created_from, time(), UTC))
+    if created_to:
+        query = query.where(Workflow.created_at < datetime.combine(created_to + timedelta(days=1), time(), UTC))
     return [
         {
             "workflow_id": str(w.id),

@@ -31,7 +31,7 @@ from services.versions.workflow import (
     WorkflowMachine,
     note,
 )
-from shared import ids
+from shared import audit, ids
 from shared.contracts import (
     SCHEMA_VERSION,
     AmionScraped,
@@ -448,12 +448,33 @@ def sweep_timeouts() -> int:
     return handled
 
 
-def operate(workflow_id: uuid.UUID, action: Callable[[WorkflowMachine, datetime], T]) -> T:
-    """Run an operator's action (retry, cancel) on one workflow, in one transaction."""
+def _operate(
+    workflow_id: uuid.UUID,
+    actor: str,
+    action: str,
+    reason: str | None,
+    change: Callable[[WorkflowMachine, datetime], T],
+) -> T:
+    """Run an operator's action on one workflow and audit it with its actor, in one transaction."""
     with transaction() as session:
         saga = Saga.load(session, workflow_id)
         if saga is None:
             raise Refused(f"no workflow {workflow_id}")
-        result = action(saga.machine, _now())
+        before = saga.machine.state
+        result = change(saga.machine, _now())
         saga.save()
+        audit.record(
+            session, actor=actor, entity="workflow", entity_id=str(workflow_id), action=action,
+            from_state=str(before), to_state=str(saga.machine.state), reason=reason, details={},
+        )  # fmt: skip
         return result
+
+
+def retry(workflow_id: uuid.UUID, actor: str) -> Phase:
+    """An operator's retry of a failed workflow from its failed phase; returns that phase."""
+    return _operate(workflow_id, actor, "retry", None, lambda machine, now: machine.retry(actor, now))
+
+
+def cancel(workflow_id: uuid.UUID, actor: str, reason: str) -> None:
+    """An operator stops a running workflow; it ends FAILED."""
+    _operate(workflow_id, actor, "cancel", reason, lambda machine, now: machine.cancel(actor, reason, now))

@@ -1,6 +1,6 @@
 """Operators' view of the dead-letter queues: how deep, what is in them and why, and redriving messages
 back to their original routing key. A redriven message keeps its message id, so a consumer that already
-processed it skips it (inbox): it is processed once."""
+processed it skips it (inbox): it is processed once. Discarding removes dead letters for good."""
 
 import json
 from collections.abc import Sequence
@@ -109,16 +109,22 @@ async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[D
         return [describe(m) for m in held[:limit]]
 
 
-async def redrive(amqp_url: str, queue: ConsumerQueue, message_id: str | None = None) -> list[DeadLetter]:
-    """Publish dead letters (all, or the one with `message_id`) back to their routing key; each leaves
-    the dead-letter queue only after the broker confirmed its republication."""
+def _chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bool:
+    return (message_id is None or letter.message_id == message_id) and (reason is None or letter.reason == reason)
+
+
+async def redrive(
+    amqp_url: str, queue: ConsumerQueue, message_id: str | None = None, reason: str | None = None
+) -> list[DeadLetter]:
+    """Publish dead letters (all, or the one with `message_id`, or those dead-lettered for `reason`) back to
+    their routing key; each leaves the dead-letter queue only after the broker confirmed its republication."""
     redriven = []
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         events = await channel.get_exchange(EVENTS_EXCHANGE.name)
         for message in await _take(channel, queue):
             letter = describe(message)
-            if letter.routing_key is None or (message_id is not None and message.message_id != message_id):
+            if letter.routing_key is None or not _chosen(letter, message_id, reason):
                 await message.nack(requeue=True)
                 continue
             headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
@@ -134,6 +140,26 @@ async def redrive(amqp_url: str, queue: ConsumerQueue, message_id: str | None = 
             await message.ack()
             redriven.append(letter)
     return redriven
+
+
+async def discard(
+    amqp_url: str, queue: ConsumerQueue, message_id: str | None = None, reason: str | None = None
+) -> list[DeadLetter]:
+    """Remove dead letters for good (the one with `message_id`, or those dead-lettered for `reason`); at least
+    one of the two must be given."""
+    if message_id is None and reason is None:
+        raise ValueError("discard needs a message id or a reason")
+    discarded = []
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        for message in await _take(channel, queue):
+            letter = describe(message)
+            if _chosen(letter, message_id, reason):
+                await message.ack()
+                discarded.append(letter)
+            else:
+                await message.nack(requeue=True)
+    return discarded
 
 
 def as_json(letters: list[DeadLetter]) -> str:

@@ -1,0 +1,36 @@
+"""`schedcu console [--port P] [--host H]`: the operators' web console, served by uvicorn."""
+
+import argparse
+
+from schedcu.errors import UsageMistake
+from shared.cli_support import Subparsers
+from shared.settings import get_settings
+
+DEFAULT_PORT = 8080
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from schedcu.console.app import create_app
+    from schedcu.console.users import UsersFileError, load_users
+
+    settings = get_settings()
+    if settings.console_users_file is None:
+        raise UsageMistake(
+            "SCHEDCU_CONSOLE_USERS_FILE is not set: point it to the console users file (README, Console)"
+        )
+    try:
+        users = load_users(settings.console_users_file)
+    except UsersFileError as error:
+        raise UsageMistake(str(error)) from None
+    print(f"schedcu console on http://{args.host}:{args.port}/ for {len(users)} users", flush=True)
+    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None)
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    c = sub.add_parser("console", help="the operators' web console (workflows, versions, dead letters, status)")
+    c.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    c.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    c.set_defaults(func=cmd_console)

@@ -1,0 +1,182 @@
+"""The console in headless Chromium (Debian's chromium and chromium-driver, through selenium), served by
+`schedcu console` against the running pipeline: a workflow search, a version's heat map, a dead-letter redrive
+and a discard, asserting what the pages show."""
+
+import json
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schedcu import processes
+from schedcu.infra import free_port
+from shared import ids
+from shared.db.models import AuditRecord
+from tests.conftest import Pipeline, eventually
+from tests.console.conftest import OPERATOR_TOKEN, bearer, write_users_file
+from tests.support import amqp_client
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not (shutil.which("chromium") and shutil.which("chromedriver")), reason="needs chromium and chromium-driver"
+    ),
+]
+
+WAIT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def console(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`schedcu console` on a free port, for the pipeline's database and broker; its root URL."""
+    work = tmp_path_factory.mktemp("console")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**pipeline.env, "SCHEDCU_CONSOLE_USERS_FILE": str(write_users_file(work / "users.yaml"))}
+    server = processes.Process(
+        "console", processes.schedcu_command("console", "--port", str(port)), env, f"{url}/status", work / "console.log"
+    ).start()
+
+    def answers() -> bool:
+        assert server.popen is not None and server.popen.poll() is None, (work / "console.log").read_text()
+        try:
+            return httpx.get(f"{url}/status", headers=bearer(OPERATOR_TOKEN), timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        eventually(answers, WAIT_S, "the console to answer")
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=shutil.which("chromedriver")))
+    try:
+        # every request of this browser carries the operator's token
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": bearer(OPERATOR_TOKEN)})
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver: WebDriver, css: str) -> WebElement:
+    return WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
+
+
+def row_of(driver: WebDriver, message_id: str) -> list[WebElement]:
+    return driver.find_elements(By.CSS_SELECTOR, f'tr.letter[data-message-id="{message_id}"]')
+
+
+def audited(pipeline: Pipeline, entity_id: str) -> list[tuple[str, str]]:
+    with Session(pipeline.services.engine) as session:
+        rows = session.scalars(select(AuditRecord).where(AuditRecord.entity_id == entity_id)).all()
+        return [(a.actor, a.action) for a in rows]
+
+
+def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
+    pipeline: Pipeline, console: str, browser: WebDriver
+) -> None:
+    request_id = f"browser-{uuid.uuid4()}"
+    body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-08")
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+    workflow_id = ids.workflow_id_for(request_id)
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+
+    browser.get(f"{console}/workflows")
+    assert "olga (operator)" in wait_for(browser, "#who").text
+    browser.find_element(By.NAME, "request").send_keys(request_id)
+    browser.find_element(By.CSS_SELECTOR, "#search button").click()
+    rows = WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#workflows tr")[1:] if "request=" in d.current_url else None
+    )
+    assert len(rows) == 1 and request_id in rows[0].text and "COMPLETED" in rows[0].text
+
+    rows[0].find_element(By.LINK_TEXT, str(workflow_id)).click()
+    timeline = wait_for(browser, "#timeline").text
+    assert all(phase in timeline for phase in ("ODS_IMPORT", "AMION_SCRAPE", "COVERAGE"))
+    assert browser.find_element(By.ID, "state").text == "COMPLETED"
+    assert browser.find_elements(By.ID, "retry")  # an operator may retry an ended workflow
+
+    version_link = browser.find_element(By.XPATH, "//p[contains(., 'version')]/a[contains(@href, '/versions/')]")
+    version_link.click()
+    assert wait_for(browser, "#coverage").text.startswith("coverage ")
+    squares = browser.find_elements(By.CSS_SELECTOR, "table.month td[data-tip]")
+    assert len(squares) >= 7 * 5  # a week of the sample template's worklists
+    assert browser.find_elements(By.CSS_SELECTOR, "table.month td.s-COVERED")
+    ActionChains(browser).move_to_element(squares[0]).perform()
+    tip = browser.find_element(By.ID, "tip")
+    WebDriverWait(browser, WAIT_S).until(lambda _: tip.is_displayed())
+    assert "2026-03-0" in tip.text
+
+    browser.find_element(By.ID, "gaps-link").click()
+    assert re.match(r"\d+ gaps \(calculation [0-9a-f-]+, rest period 10 h\)", wait_for(browser, "#gaps-count").text)
+
+
+def test_redrive_a_dead_letter_from_its_group(pipeline: Pipeline, console: str, browser: WebDriver) -> None:
+    request_id = f"browser-redrive-{uuid.uuid4()}"
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-08"))
+    message_id = f"browser-redrive-{uuid.uuid4()}"
+    dlq = "schedcu.versions.dead-letter"
+    amqp_client.park_in_dead_letters(pipeline.services.amqp_url, dlq, body.encode(), "import.requested", message_id)
+
+    browser.get(f"{console}/dead-letters")
+    (row,) = WebDriverWait(browser, WAIT_S).until(lambda d: row_of(d, message_id))
+    group = row.find_element(By.XPATH, "ancestor::section")
+    assert "worker crashed (test)" in group.find_element(By.CSS_SELECTOR, "h2").text
+    assert "import.requested" in row.text
+    row.find_element(By.CSS_SELECTOR, "button.redrive").click()
+
+    assert wait_for(browser, "#notice").text == f"1 redriven from {dlq}"
+    assert not row_of(browser, message_id)
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
+    assert audited(pipeline, f"{dlq}/{message_id}") == [("olga", "redrive")]
+
+
+def test_discard_a_dead_letter_after_confirming(pipeline: Pipeline, console: str, browser: WebDriver) -> None:
+    message_id = amqp_client.publish(pipeline.services.amqp_url, b'{"schema_version": 1}')  # dead-lettered: invalid
+    dlq = "schedcu.versions.dead-letter"
+
+    def listed(driver: WebDriver) -> list[WebElement]:
+        driver.get(f"{console}/dead-letters")
+        return row_of(driver, message_id)
+
+    (row,) = eventually(lambda: listed(browser), WAIT_S, "the invalid request in the dead letters page")
+    when, deliveries = (cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")[2:4])
+    assert when.startswith("20") and deliveries == "1"
+    row.find_element(By.CSS_SELECTOR, "a.discard").click()
+    assert message_id in wait_for(browser, "#what").text
+    assert audited(pipeline, f"{dlq}/{message_id}") == []  # nothing happens before the confirmation
+    browser.find_element(By.ID, "confirm").click()
+
+    assert wait_for(browser, "#notice").text == f"1 discarded from {dlq}"
+    assert not row_of(browser, message_id)
+    browser.get(f"{console}/dead-letters")
+    wait_for(browser, "#who")
+    assert not row_of(browser, message_id)
+    assert audited(pipeline, f"{dlq}/{message_id}") == [("olga", "discard")]
+
+
+def test_console_log_has_no_token(console: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    logs = list(Path(tmp_path_factory.getbasetemp()).glob("console*/console.log"))
+    assert logs and all(OPERATOR_TOKEN not in log.read_text() for log in logs)
