@@ -399,11 +399,18 @@ def render_page(
 
 
 def heat_map_section(
-    calc: Mapping[str, Any], cells: Sequence[Mapping[str, Any]], holidays: Collection[date] = ()
+    calc: Mapping[str, Any],
+    cells: Sequence[Mapping[str, Any]],
+    groups: Sequence[GapGroup],
+    tz: ZoneInfo,
+    holidays: Collection[date] = (),
 ) -> str:
-    """The page's banner and heat map with their styles and tooltip, to embed in another page (the console)."""
+    """The page's banner and month-by-month heat maps with their gap lines, styles and tooltip, to embed in
+    another page (the console)."""
     start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
+    table = _Table()
+    months = _months(cells, groups, start, end, tz, holidays, table)
     return (
-        f"<style>{_CSS}</style>{_banner(calc['summary'])}{_heat_map(cells, start, end, holidays)}"
-        f'<div id="tip" role="tooltip" hidden></div><script>{_SCRIPT}</script>'
+        f"<style>{_CSS}</style>{_banner(calc['summary'])}{months}"
+        f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script>'
     )

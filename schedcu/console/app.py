@@ -226,7 +226,7 @@ class Console:
 
     def version_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
         from schedcu.coverage_page import heat_map_section
-        from schedcu.queries.coverage import cells, latest_calculation
+        from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
         from schedcu.queries.versions import version_view
         from shared.db.session import transaction
 
@@ -235,15 +235,21 @@ class Console:
             view = version_view(session, version_id)
             calc = latest_calculation(session, version_id) if view else None
             all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
+            groups = critical_gap_groups(session, version_id, calc["summary"], self.settings) if calc else []
         if view is None:
             return self.not_found(request, f"no schedule version {version_id}")
-        heat_map = heat_map_section(calc, all_cells, frozenset(self.settings.holidays)) if calc else None
+        heat_map = (
+            heat_map_section(calc, all_cells, groups, self.settings.tz, frozenset(self.settings.holidays))
+            if calc
+            else None
+        )
         return self.render(
             request, "version.html", 409 if refused else 200, v=view, heat_map=heat_map, notice=notice,
             refused=refused,
         )  # fmt: skip
 
     def gaps_page(self, request: Request) -> Response:
+        from schedcu.gap_groups import group_gaps
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gaps import gap_report
         from services.coverage.rest import hours_text
@@ -258,6 +264,7 @@ class Console:
             report = gap_report(session, version_id, CalculationOptions.from_settings(self.settings), day)
         return self.render(
             request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN,
+            groups=group_gaps(report.gaps) if report else [], tz=self.settings.tz,
             rest=hours_text(report.rest) if report else None,
         )  # fmt: skip
 

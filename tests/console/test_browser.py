@@ -121,7 +121,7 @@ def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
     version_link = browser.find_element(By.XPATH, "//p[contains(., 'version')]/a[contains(@href, '/versions/')]")
     version_link.click()
     assert wait_for(browser, "#coverage").text.startswith("coverage ")
-    squares = browser.find_elements(By.CSS_SELECTOR, "table.month td[data-tip]")
+    squares = browser.find_elements(By.CSS_SELECTOR, "table.month td[data-cell]")
     assert len(squares) >= 7 * 5  # a week of the sample template's worklists
     assert browser.find_elements(By.CSS_SELECTOR, "table.month td.s-COVERED")
     ActionChains(browser).move_to_element(squares[0]).perform()
@@ -130,7 +130,8 @@ def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
     assert "2026-03-0" in tip.text
 
     browser.find_element(By.ID, "gaps-link").click()
-    assert re.match(r"\d+ gaps \(calculation [0-9a-f-]+, rest period 10 h\)", wait_for(browser, "#gaps-count").text)
+    count = wait_for(browser, "#gaps-count").text
+    assert re.match(r"\d+ gaps in \d+ lines by date, role and hours \(calculation [0-9a-f-]+, rest period 10 h\)", count)
 
 
 def test_redrive_a_dead_letter_from_its_group(pipeline: Pipeline, console: str, browser: WebDriver) -> None:
