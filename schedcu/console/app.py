@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schedcu.console.users import Role, User, authenticate
+from schedcu.errors import Mistake, UsageMistake
 from shared.settings import Settings
 
 HERE = Path(__file__).parent
@@ -412,6 +413,54 @@ class Console:
 
     # ---- errors
 
+    # ---- exports: the CLI's `schedcu export ...` and `schedcu oncall`, for any signed-in user
+
+    def cells_csv(self, request: Request) -> Response:
+        from schedcu.exports import cells_csv
+        from shared.db.session import transaction
+
+        version_id = request.path_params["id"]
+        with transaction() as session:
+            body = cells_csv(session, version_id)
+        return _download(body, "text/csv; charset=utf-8", f"cells-{version_id}.csv")
+
+    def coverage_ods(self, request: Request) -> Response:
+        from schedcu.exports import coverage_workbook
+        from shared.db.session import transaction
+
+        version_id = request.path_params["id"]
+        with transaction() as session:
+            body = coverage_workbook(session, version_id, self.settings)
+        return _download(body, "application/vnd.oasis.opendocument.spreadsheet", f"coverage-{version_id}.ods")
+
+    def calendar(self, request: Request) -> Response:
+        from schedcu.exports import calendars
+        from shared.db.session import transaction
+
+        with transaction() as session:
+            feeds = calendars(session, request.path_params["id"], self.settings, request.path_params["email"])
+        return Response(next(iter(feeds.values())), media_type="text/calendar; charset=utf-8")
+
+    def on_call(self, request: Request) -> Response:
+        from schedcu.exports import on_call
+        from shared.db.session import transaction
+
+        q = request.query_params
+        if not q.get("worklist"):
+            raise UsageMistake("give the worklist: /oncall?worklist=CPMC CT Body[&at=2026-03-09T22:00-05:00]")
+        at = _instant(q.get("at"), self.settings)
+        with transaction() as session:
+            answer = on_call(session, q["worklist"], at, self.settings, q.get("group") or None)
+        return JSONResponse(answer)
+
+    def mistake(self, request: Request, error: Exception) -> Response:
+        """An export asked for something that is not there: the CLI's one line, as 400 or 404."""
+        status = 400 if isinstance(error, UsageMistake) else 404
+        if request.url.path == "/oncall":
+            return JSONResponse({"error": str(error)}, status)
+        return self.render(request, "error.html", status, title="Not found" if status == 404 else "Bad request",
+                           message=str(error))  # fmt: skip
+
     def http_error(self, request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         title = {404: "Not found", 400: "Bad request"}.get(error.status_code, "Error")
@@ -446,6 +495,21 @@ def _int(text: str | None, default: int) -> int:
         raise HTTPException(400, f"{text!r} is not a number") from None
 
 
+def _download(body: bytes, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _instant(text: str | None, settings: Settings) -> datetime:
+    """`at` as ISO 8601; without an offset, in the configured zone; absent: now."""
+    if not text:
+        return datetime.now(settings.tz)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageMistake(f"{text!r} is not a time: give ISO 8601, e.g. 2026-03-09T22:00-05:00") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
+
+
 def _uuid(text: str | None) -> uuid.UUID | None:
     if not text:
         return None
@@ -469,6 +533,10 @@ def create_app(users: list[User], settings: Settings) -> Starlette:
         Route("/versions/diff", console.diff_page),
         Route("/versions/{id:uuid}", console.version_page),
         Route("/versions/{id:uuid}/gaps", console.gaps_page),
+        Route("/versions/{id:uuid}/cells.csv", console.cells_csv),
+        Route("/versions/{id:uuid}/coverage.ods", console.coverage_ods),
+        Route("/versions/{id:uuid}/calendars/{email}.ics", console.calendar),
+        Route("/oncall", console.on_call),
         Route("/versions/{id:uuid}/promote", act(console.promote_version), methods=["POST"]),
         Route("/versions/{id:uuid}/archive", act(console.archive_version), methods=["POST"]),
         Route("/dead-letters", console.dead_letters_page),
@@ -486,6 +554,7 @@ def create_app(users: list[User], settings: Settings) -> Starlette:
         ],
         exception_handlers={
             HTTPException: console.http_error,
+            Mistake: console.mistake,
             sqlalchemy.exc.OperationalError: console.unavailable,
             aio_pika.exceptions.AMQPConnectionError: console.unavailable,
             ConnectionError: console.unavailable,
