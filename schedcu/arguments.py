@@ -66,3 +66,13 @@ def folder(text: str) -> Path:
     if not path.exists() and not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist: create it or write elsewhere")
     return path
+
+
+def actor() -> str:
+    """Who runs the command, for audit records: the login name."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "operator"

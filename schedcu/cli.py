@@ -12,7 +12,7 @@ import aio_pika
 import psycopg
 import sqlalchemy.exc
 
-from schedcu.arguments import month, new_file, uuid_id
+from schedcu.arguments import actor, month, new_file, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
@@ -73,11 +73,13 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     import asyncio
 
     from schedcu.registries import all_queues
+    from shared.db.session import transaction
     from shared.messaging import dead_letters
 
     url = get_settings().amqp_url
+    command = args.dlq_command
     try:
-        if args.dlq_command == "list":
+        if command == "list":
             for queue in all_queues():
                 letters = asyncio.run(dead_letters.peek(url, queue, limit=None))
                 times = sorted(letter.at for letter in letters if letter.at)
@@ -85,20 +87,30 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                 print(f"{queue.dead_letter_name:<40} {len(letters):>5}{span}")
             return 0
         queue = dead_letters.consumer_queue(args.queue, all_queues())
-        if args.dlq_command == "show":
-            letters = asyncio.run(dead_letters.peek(url, queue, args.limit))
+        if command == "discard" and args.message_id is None and args.reason is None:
+            raise UsageMistake("say what to discard: --message-id ID or --reason TEXT (see `schedcu dlq show`)")
+        if command == "show" or (command == "discard" and not args.yes):
+            letters = asyncio.run(dead_letters.peek(url, queue, args.limit if command == "show" else None))
+            if command == "discard":
+                letters = [x for x in letters if dead_letters.chosen(x, args.message_id, args.reason)]
+        elif command == "redrive":
+            letters = asyncio.run(dead_letters.redrive(url, queue, args.message_id, args.reason))
         else:
-            letters = asyncio.run(dead_letters.redrive(url, queue, args.message_id))
+            letters = asyncio.run(dead_letters.discard(url, queue, args.message_id, args.reason))
     except dead_letters.UnknownQueue as error:
         raise UsageMistake(str(error)) from None
+    done = command in ("redrive", "discard") and (command == "redrive" or args.yes)
+    if done and letters:
+        with transaction() as session:
+            dead_letters.audit(session, actor(), command, queue, letters)
     if args.json:
         print(dead_letters.as_json(letters))
         return 0
-    verb = "redriven" if args.dlq_command == "redrive" else "dead letters"
-    print(f"{len(letters)} {verb} from {queue.dead_letter_name}")
+    verb = {"redrive": "redriven", "discard": "discarded" if done else "would be discarded (add --yes)"}
+    print(f"{len(letters)} {verb.get(command, 'dead letters')} from {queue.dead_letter_name}")
     for letter in letters:
         print(f"  {letter.message_id}  {letter.routing_key}  reason: {letter.reason}")
-        if args.dlq_command == "show":
+        if command == "show":
             print(f"      {letter.body_preview}")
     return 0
 
@@ -178,11 +190,19 @@ def parser() -> argparse.ArgumentParser:
     qs.add_argument("--limit", type=int, default=20)
     qs.add_argument("--json", action="store_true")
     qs.set_defaults(func=cmd_dlq)
-    qr = q.add_parser("redrive", help="publish dead letters back to their original routing key")
+    qr = q.add_parser("redrive", help="publish dead letters back to their original routing key (audited)")
     qr.add_argument("queue")
     qr.add_argument("--message-id", help="only this message")
+    qr.add_argument("--reason", help="only the letters dead-lettered for this reason (a group of `dlq show`)")
     qr.add_argument("--json", action="store_true")
     qr.set_defaults(func=cmd_dlq)
+    qd = q.add_parser("discard", help="remove dead letters for good (audited); lists them unless --yes")
+    qd.add_argument("queue")
+    qd.add_argument("--message-id", help="only this message")
+    qd.add_argument("--reason", help="the letters dead-lettered for this reason")
+    qd.add_argument("--yes", action="store_true", help="discard them (without it: only list what would go)")
+    qd.add_argument("--json", action="store_true")
+    qd.set_defaults(func=cmd_dlq)
 
     for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, exports_cli, console_cli):
         service_cli.register(sub)

@@ -2,24 +2,16 @@
 
 import argparse
 import asyncio
-import getpass
 import json
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from schedcu.arguments import iso_date, new_file, uuid_id
+from schedcu.arguments import actor, iso_date, new_file, uuid_id
 from schedcu.terminal import print_cells, print_gap_groups, print_summary
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "operator"
 
 
 def cmd_coverage_show(args: argparse.Namespace) -> int:
@@ -196,7 +188,7 @@ def register(sub: Subparsers) -> None:
         p.add_argument("role", help="ON1, ON2, MidC, MidL, Mid3, ...")
         p.add_argument("person", help="email, or exact name or Amion alias")
         p.add_argument("--reason", required=True)
-        p.add_argument("--actor", default=_actor(), help="who makes the change (default: the login name)")
+        p.add_argument("--actor", default=actor(), help="who makes the change (default: the login name)")
         if name == "add":
             p.add_argument("--replace", action="store_true", help="remove the role's other people that date first")
         p.set_defaults(func=_correct)

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from schedcu.arguments import existing_file, iso_date, uuid_id
+from schedcu.arguments import actor, existing_file, iso_date, uuid_id
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
 from shared.states import TERMINAL as TERMINAL_STATES
@@ -152,10 +152,10 @@ def _operate(workflow_id: uuid.UUID, action: str, reason: str | None) -> int:
 
     try:
         if action == "retry":
-            phase = saga.retry(workflow_id, _actor())
+            phase = saga.retry(workflow_id, actor())
             print(f"workflow {workflow_id}: retrying from {phase}")
         else:
-            saga.cancel(workflow_id, _actor(), reason or "no reason given")
+            saga.cancel(workflow_id, actor(), reason or "no reason given")
             print(f"workflow {workflow_id}: cancelled")
     except Refused as error:
         print(f"refused: {error}", file=sys.stderr)
@@ -169,12 +169,6 @@ def cmd_workflows_retry(args: argparse.Namespace) -> int:
 
 def cmd_workflows_cancel(args: argparse.Namespace) -> int:
     return _operate(args.id, "cancel", args.reason)
-
-
-def _actor() -> str:
-    import getpass
-
-    return getpass.getuser()
 
 
 def cmd_versions_list(args: argparse.Namespace) -> int:
@@ -249,7 +243,7 @@ def cmd_versions_promote(args: argparse.Namespace) -> int:
     from services.versions import lifecycle
 
     def change(session: Any) -> str:
-        archived = lifecycle.promote(session, args.id, _actor(), force=args.force, reason=args.reason)
+        archived = lifecycle.promote(session, args.id, actor(), force=args.force, reason=args.reason)
         return f"version {args.id} is PRODUCTION" + (f"; archived {', '.join(map(str, archived))}" if archived else "")
 
     return _transition(change)
@@ -259,7 +253,7 @@ def cmd_versions_archive(args: argparse.Namespace) -> int:
     from services.versions import lifecycle
 
     def change(session: Any) -> str:
-        lifecycle.archive(session, args.id, _actor(), args.reason)
+        lifecycle.archive(session, args.id, actor(), args.reason)
         return f"version {args.id} is ARCHIVED"
 
     return _transition(change)
@@ -269,7 +263,7 @@ def cmd_versions_delete(args: argparse.Namespace) -> int:
     from services.versions import lifecycle
 
     def change(session: Any) -> str:
-        lifecycle.delete(session, args.id, _actor(), args.reason)
+        lifecycle.delete(session, args.id, actor(), args.reason)
         return f"version {args.id} is deleted"
 
     return _transition(change)

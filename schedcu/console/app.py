@@ -361,17 +361,11 @@ class Console:
         return self.render(request, "dead_letter.html", queue=queue.consumer, letter=found[0])
 
     def _audit_letters(self, user: str, action: str, queue: Any, letters: list[Any]) -> None:
-        from shared import audit
         from shared.db.session import transaction
+        from shared.messaging import dead_letters
 
         with transaction() as session:
-            for letter in letters:
-                audit.record(
-                    session, actor=user, entity="dead_letter",
-                    entity_id=f"{queue.dead_letter_name}/{letter.message_id}", action=action,
-                    from_state=queue.dead_letter_name, to_state=letter.routing_key if action == "redrive" else None,
-                    reason=letter.reason, details={"deliveries": letter.deliveries, "at": letter.at},
-                )  # fmt: skip
+            dead_letters.audit(session, user, action, queue, letters)
 
     def redrive(self, request: Request, form: FormData, user: str) -> Response:
         from shared.messaging import dead_letters

@@ -10,7 +10,9 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy.orm import Session
 
+from shared.audit import record
 from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
 from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
@@ -109,7 +111,7 @@ async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[D
         return [describe(m) for m in held[:limit]]
 
 
-def _chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bool:
+def chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bool:
     return (message_id is None or letter.message_id == message_id) and (reason is None or letter.reason == reason)
 
 
@@ -124,7 +126,7 @@ async def redrive(
         events = await channel.get_exchange(EVENTS_EXCHANGE.name)
         for message in await _take(channel, queue):
             letter = describe(message)
-            if letter.routing_key is None or not _chosen(letter, message_id, reason):
+            if letter.routing_key is None or not chosen(letter, message_id, reason):
                 await message.nack(requeue=True)
                 continue
             headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
@@ -154,12 +156,23 @@ async def discard(
         channel = await connection.channel()
         for message in await _take(channel, queue):
             letter = describe(message)
-            if _chosen(letter, message_id, reason):
+            if chosen(letter, message_id, reason):
                 await message.ack()
                 discarded.append(letter)
             else:
                 await message.nack(requeue=True)
     return discarded
+
+
+def audit(session: Session, actor: str, action: str, queue: ConsumerQueue, letters: Sequence[DeadLetter]) -> None:
+    """One audit record per letter redriven or discarded, in the caller's transaction."""
+    for letter in letters:
+        record(
+            session, actor=actor, entity="dead_letter", entity_id=f"{queue.dead_letter_name}/{letter.message_id}",
+            action=action, from_state=queue.dead_letter_name,
+            to_state=letter.routing_key if action == "redrive" else None, reason=letter.reason,
+            details={"deliveries": letter.deliveries, "at": letter.at},
+        )  # fmt: skip
 
 
 def as_json(letters: list[DeadLetter]) -> str:

@@ -70,3 +70,42 @@ def test_dead_letters_say_when_they_were_dead_lettered(pipeline: Pipeline) -> No
     assert abs((datetime.now(UTC) - at).total_seconds()) < 120
     (line,) = [line for line in dlq(pipeline, "list").stdout.splitlines() if line.startswith(DLQ)]
     assert "oldest 20" in line and "newest 20" in line
+
+
+def test_discard_lists_first_then_removes_with_yes_and_both_redrive_and_discard_are_audited(pipeline: Pipeline) -> None:
+    reason = "worker crashed (test)"
+    kept, dropped = f"keep-{uuid.uuid4()}", f"drop-{uuid.uuid4()}"
+    for message_id in (kept, dropped):
+        amqp_client.park_in_dead_letters(pipeline.services.amqp_url, DLQ, b'{"x": 1}', "import.requested", message_id)
+
+    def parked_ids() -> set[str]:
+        shown = json.loads(dlq(pipeline, "show", "versions", "--limit", "1000", "--json").stdout)
+        return {letter["message_id"] for letter in shown}
+
+    asked = dlq(pipeline, "discard", "versions", "--message-id", dropped).stdout
+    assert asked.startswith("1 would be discarded (add --yes) from schedcu.versions.dead-letter") and dropped in asked
+    assert {kept, dropped} <= parked_ids()
+
+    done = json.loads(dlq(pipeline, "discard", "versions", "--message-id", dropped, "--yes", "--json").stdout)
+    assert [(x["message_id"], x["reason"]) for x in done] == [(dropped, reason)]
+    ids_left = parked_ids()
+    assert kept in ids_left and dropped not in ids_left
+
+    dlq(pipeline, "redrive", "versions", "--message-id", kept)
+    audited = pipeline.query(
+        "SELECT action, entity_id, from_state, reason FROM audit_log WHERE entity = 'dead_letter' "
+        "AND entity_id IN (:k, :d) ORDER BY id",
+        k=f"{DLQ}/{kept}",
+        d=f"{DLQ}/{dropped}",
+    )
+    assert audited == [("discard", f"{DLQ}/{dropped}", DLQ, reason), ("redrive", f"{DLQ}/{kept}", DLQ, reason)]
+
+
+def test_discard_without_a_choice_is_refused_in_one_line(pipeline: Pipeline) -> None:
+    done = subprocess.run(
+        schedcu_command("dlq", "discard", "versions"), env=pipeline.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "schedcu: say what to discard: --message-id ID or --reason TEXT (see `schedcu dlq show`)"
+    )
