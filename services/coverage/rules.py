@@ -543,12 +543,13 @@ def calculate(
     tz: ZoneInfo = DEFAULT_TZ,
     no_data: Mapping[date, str] = _NO_DATES,
     rest: timedelta = DEFAULT_REST,
+    only: Collection[date] | None = None,
 ) -> CoverageResult:
     """Every (date, applying window, worklist) from `start` to `end` (both included) with its status.
 
     `no_data`: the dates without Amion data, with why. `rest`: the rest period after a shift ending in the
     morning. Cells come by date, then in template window order,
-    then in sheet row order.
+    then in sheet row order. `only`: the cells of those dates alone (the findings are still the period's).
     """
     no_data = {day: why for day, why in no_data.items() if start <= day <= end}
     by_date, findings = assignments_by_date(assignments, people, start, end)
@@ -564,10 +565,7 @@ def calculate(
     status_of: dict[tuple[tuple[int, ...], WorklistSpecialty], CellStatus] = {}
     shifts: list[Shift] = []
 
-    for day in dates_between(start, end):
-        todays = by_date.get(day, [])
-        kind = day_type(day, holidays)
-        unknown = day in no_data
+    def day_cells(day: date, todays: Sequence[Assignment], kind: DayType, unknown: bool) -> None:
         written = written_roles(todays)
         effective = {category: effective_roles(category, todays, people) for category in Category}
         for window, responsibilities in marks:
@@ -584,6 +582,13 @@ def calculate(
                 if unknown:
                     status = no_data_status(status)
                 cells.append(Cell(day, window.sheet, worklist, hospital, role, responsible, status))
+
+    for day in dates_between(start, end):
+        todays = by_date.get(day, [])
+        kind = day_type(day, holidays)
+        unknown = day in no_data
+        if only is None or day in only:
+            day_cells(day, todays, kind, unknown)
         hours = _role_hours(role_windows[kind], day, tz)
         findings.extend(day_checks(day, todays, people, kind, hours, check_midc and not unknown, tz))
         shifts.extend(shifts_of(todays, hours))

@@ -6,6 +6,7 @@ period's length (six reads for the template layout, five for the flat one; two w
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from services.coverage import assignments
 from services.coverage.amion_data import AmionData, Batch, amion_data
+from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
-from services.coverage.rules import Assignment, CoverageResult, Person, Specialty, WorklistSpecialty
-from shared.contracts import CoverageGap, CoverageSummary, Period, UnknownMonth
+from services.coverage.rules import Assignment, Cell, CoverageResult, Gap, Person, Specialty, WorklistSpecialty
+from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
 from shared.coverage_text import coverage_sentence
 from shared.db.models import (
     CoverageCalculation,
+    CoverageCell,
     HospitalGroup,
     PersonRow,
     ScheduleVersion,
@@ -29,7 +32,7 @@ from shared.db.models import (
     TemplateWindow,
 )
 from shared.schedule_days import DayType
-from shared.states import Layout
+from shared.states import CellStatus, Layout
 from shared.template_model import Category, Responsibility, Variant, Window
 
 
@@ -186,18 +189,16 @@ def summary_contract(result: CoverageResult) -> CoverageSummary:
     )
 
 
-def gaps_contract(result: CoverageResult, limit: int) -> list[CoverageGap]:
-    return [
-        CoverageGap(
-            date=g.schedule_date,
-            window=g.window,
-            worklist=g.worklist,
-            role=g.role,
-            status=g.status.value,
-            severity=g.severity,
-        )
-        for g in result.summary.critical_gaps[:limit]
-    ]
+def gap_contract(gap: Gap, candidates: Sequence[GapCandidate] = ()) -> CoverageGap:
+    return CoverageGap(
+        date=gap.schedule_date,
+        window=gap.window,
+        worklist=gap.worklist,
+        role=gap.role,
+        status=gap.status.value,
+        severity=gap.severity,
+        candidates=list(candidates),
+    )
 
 
 # One statement for all cells: the cells travel as one JSON array of arrays (psycopg escapes a list of
@@ -212,10 +213,95 @@ _INSERT_CELLS = text(
 )
 
 
+# A recalculation of some dates: the previous calculation's cells of the other dates copied in the database and
+# the recomputed ones, merged in date order so that the cells keep the order a full calculation gives them.
+_MERGE_CELLS = text(
+    """
+    INSERT INTO coverage_cells
+        (calculation_id, schedule_date, "window", worklist, hospital, role, people, status, mandatory)
+    SELECT :calculation_id, d, w, wl, h, r, p, s, m FROM (
+        SELECT schedule_date AS d, "window" AS w, worklist AS wl, hospital AS h, role AS r, people AS p,
+               status AS s, mandatory AS m, 0 AS part, id AS ord
+        FROM coverage_cells
+        WHERE calculation_id = :previous_id AND NOT (schedule_date = ANY(CAST(:recomputed AS date[])))
+        UNION ALL
+        SELECT (c->>0)::date, c->>1, c->>2, c->>3, c->>4, c->5, c->>6, (c->>7)::boolean, 1, ord
+        FROM jsonb_array_elements(CAST(:cells AS jsonb)) WITH ORDINALITY AS t(c, ord)
+    ) AS merged
+    ORDER BY d, part, ord
+    """
+)
+
+
+@dataclass(frozen=True)
+class PreviousCalculation:
+    """The version's latest calculation before a new one: its fingerprints and its cells as stored."""
+
+    id: uuid.UUID
+    inputs_key: str | None
+    date_keys: dict[str, str] | None
+    cells: list[StoredCell]
+
+
+def load_previous(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+    row = session.execute(
+        select(CoverageCalculation.id, CoverageCalculation.inputs_key, CoverageCalculation.date_keys)
+        .where(CoverageCalculation.version_id == version_id)
+        .order_by(CoverageCalculation.created_at.desc(), CoverageCalculation.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    cells = [
+        StoredCell(day, window, worklist, hospital, role, tuple(people), CellStatus(status), mandatory)
+        for day, window, worklist, hospital, role, people, status, mandatory in session.execute(
+            select(
+                CoverageCell.schedule_date,
+                CoverageCell.window,
+                CoverageCell.worklist,
+                CoverageCell.hospital,
+                CoverageCell.role,
+                CoverageCell.people,
+                CoverageCell.status,
+                CoverageCell.mandatory,
+            )
+            .where(CoverageCell.calculation_id == row.id)
+            .order_by(CoverageCell.id)
+        )
+    ]
+    return PreviousCalculation(row.id, row.inputs_key, row.date_keys, cells)
+
+
+def stored_cells(inputs: VersionInputs, cells: Sequence[Cell]) -> list[StoredCell]:
+    """`cells` as they are stored: the responsible people by name."""
+    names: dict[tuple[int, ...], tuple[str, ...]] = {}
+    for c in cells:
+        if c.people not in names:
+            names[c.people] = tuple(inputs.people[p].name for p in c.people)
+    return [
+        StoredCell(c.schedule_date, c.window, c.worklist, c.hospital, c.role, names[c.people], c.status, c.mandatory)
+        for c in cells
+    ]
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    inputs_key: str | None
+    date_keys: dict[str, str] | None
+
+
 def store_calculation(
-    session: Session, calculation_id: uuid.UUID, inputs: VersionInputs, result: CoverageResult
+    session: Session,
+    calculation_id: uuid.UUID,
+    inputs: VersionInputs,
+    result: CoverageResult,
+    cells: Sequence[StoredCell],
+    keys: Fingerprints = Fingerprints(None, None),
+    previous_id: uuid.UUID | None = None,
+    recomputed: Collection[date] | None = None,
 ) -> None:
-    """The calculation row and all its cells, in the caller's transaction."""
+    """The calculation row and its cells, in the caller's transaction. `cells`: `result`'s cells as stored, or
+    with `recomputed` (dates) only the cells of those dates: the others are copied from `previous_id`."""
     session.execute(
         insert(CoverageCalculation).values(
             id=calculation_id,
@@ -223,19 +309,25 @@ def store_calculation(
             scrape_batch_id=inputs.amion.batch_id,
             summary=result.summary.to_dict(),
             findings=[f.model_dump(mode="json") for f in result.findings],
+            inputs_key=keys.inputs_key,
+            date_keys=keys.date_keys,
+            previous_id=previous_id,
         )
     )
-    if not result.cells:
-        return
-    names: dict[tuple[int, ...], list[str]] = {}
     days: dict[date, str] = {}
-    cells = []
-    for c in result.cells:
-        if c.people not in names:
-            names[c.people] = [inputs.people[p].name for p in c.people]
+    rows = []
+    for c in cells:
         if c.schedule_date not in days:
             days[c.schedule_date] = c.schedule_date.isoformat()
-        cells.append(
-            [days[c.schedule_date], c.window, c.worklist, c.hospital, c.role, names[c.people], c.status, c.mandatory]
+        rows.append(
+            [days[c.schedule_date], c.window, c.worklist, c.hospital, c.role, list(c.people), c.status, c.mandatory]
         )
-    session.execute(_INSERT_CELLS, {"calculation_id": calculation_id, "cells": json.dumps(cells)})
+    if recomputed is not None:
+        assert previous_id is not None
+        session.execute(
+            _MERGE_CELLS,
+            {"calculation_id": calculation_id, "previous_id": previous_id, "cells": json.dumps(rows),
+             "recomputed": sorted(recomputed)},
+        )  # fmt: skip
+    elif rows:
+        session.execute(_INSERT_CELLS, {"calculation_id": calculation_id, "cells": json.dumps(rows)})
