@@ -17,6 +17,7 @@ from schedcu.commands import amion as amion_cli
 from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import ods as ods_cli
 from schedcu.commands import versions as versions_cli
+from schedcu.commands import watch as watch_cli
 from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
 from schedcu.registries import WORKERS
 from shared import logs
@@ -182,7 +183,7 @@ def parser() -> argparse.ArgumentParser:
     qr.add_argument("--json", action="store_true")
     qr.set_defaults(func=cmd_dlq)
 
-    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli):
+    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, watch_cli):
         service_cli.register(sub)
     return p
 
