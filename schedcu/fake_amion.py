@@ -389,8 +389,10 @@ class FakeAmion:
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def __enter__(self) -> Self:
-        truth = self.truth if isinstance(self.truth, Truth) else load_truth(self.truth)
-        self._server = _Server((self.host, 0), truth)
+        if isinstance(self.truth, Truth):
+            self._server = _Server((self.host, 0), self.truth)
+        else:  # a file: read again whenever it changes
+            self._server = _Server((self.host, 0), load_truth(self.truth), Path(self.truth))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-amion", daemon=True
         )
