@@ -25,16 +25,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from services.coverage.changes import Changes, StoredCell, changes
+from services.coverage.changes import Changes, changes
 from services.coverage.flat_rules import calculate_flat
 from services.coverage.rest import DEFAULT_REST
-from services.coverage.rules import Assignment, Cell, CoverageResult, Summary, WorklistSpecialty, calculate
+from services.coverage.rules import Assignment, Counted, CoverageResult, Summary, WorklistSpecialty, calculate
 from services.coverage.store import (
     Fingerprints,
     PreviousCalculation,
     VersionInputs,
+    calculation_cells,
+    latest_calculation,
     load_inputs,
-    load_previous,
     store_calculation,
     stored_cells,
 )
@@ -139,19 +140,14 @@ def compute(inputs: VersionInputs, options: CalculationOptions, only: frozenset[
 
 @dataclass(frozen=True)
 class Calculated:
-    """A stored calculation. `result.cells` hold the recomputed dates' cells with their people's ids and the
-    other dates' cells as the previous calculation stored them, without ids (their names are in `cells`)."""
+    """A stored calculation. `result` has the whole period's summary and findings; its cells are every cell,
+    or with `recomputed` dates only theirs (the others are the previous calculation's, copied as stored)."""
 
     inputs: VersionInputs
     result: CoverageResult
-    cells: list[StoredCell]  # every cell as stored
     previous_id: uuid.UUID | None
     recomputed: frozenset[date] | None  # None: every date
     changes: Changes | None  # None: no previous calculation
-
-
-def _cell(c: StoredCell) -> Cell:
-    return Cell(c.schedule_date, c.window, c.worklist, c.hospital, c.role, (), c.status, c.mandatory)
 
 
 def calculate_and_store(
@@ -162,20 +158,19 @@ def calculate_and_store(
     if inputs is None:
         return None
     keys = fingerprints(inputs, options)
-    previous = load_previous(session, version_id)
+    previous = latest_calculation(session, version_id)
     recomputed = dates_to_recompute(keys, previous)
+    old = [] if previous is None else calculation_cells(session, previous.id, recomputed)
     computed = compute(inputs, options, recomputed)
     fresh = stored_cells(inputs, computed.cells)
-    if recomputed is None or previous is None:
-        result, cells, old = computed, fresh, previous.cells if previous else []
+    if recomputed is None:
+        result, before = computed, old
     else:
-        kept = [c for c in previous.cells if c.schedule_date not in recomputed]
-        cells = sorted([*kept, *fresh], key=lambda c: c.schedule_date)  # stable: the cell order within a date
-        merged = tuple(sorted([*map(_cell, kept), *computed.cells], key=lambda c: c.schedule_date))
-        summary = Summary.of(merged, no_data=inputs.amion.missing)
-        result = CoverageResult(cells=merged, findings=computed.findings, summary=summary)
-        old = [c for c in previous.cells if c.schedule_date in recomputed]
+        kept: list[Counted] = [c for c in old if c.schedule_date not in recomputed]
+        every = sorted([*kept, *computed.cells], key=lambda c: c.schedule_date)  # stable: cell order within a date
+        summary = Summary.of(every, no_data=inputs.amion.missing)
+        result = CoverageResult(cells=computed.cells, findings=computed.findings, summary=summary)
+        before = [c for c in old if c.schedule_date in recomputed]
     previous_id = previous.id if previous else None
     store_calculation(session, calculation_id, inputs, result, fresh, keys, previous_id, recomputed)
-    found = None if previous is None else changes(old, fresh)
-    return Calculated(inputs, result, cells, previous_id, recomputed, found)
+    return Calculated(inputs, result, previous_id, recomputed, None if previous is None else changes(before, fresh))

@@ -44,12 +44,8 @@ def top_candidates(
     session: Session, calculated: Calculated, gaps: Iterable[Gap], options: CalculationOptions
 ) -> dict[GapKey, list[GapCandidate]]:
     """The best `TOP_CANDIDATES` of each of `gaps`, keyed by (date, window, worklist)."""
-    hospitals = {c.key: c.hospital for c in calculated.cells}
-    cells = [
-        Cell(g.schedule_date, g.window, g.worklist, hospitals.get((g.schedule_date, g.window, g.worklist), ""),
-             g.role, (), g.status)
-        for g in gaps
-    ]  # fmt: skip
+    # candidates depend on the date, the window's hours, the worklist and the role, not on the hospital
+    cells = [Cell(g.schedule_date, g.window, g.worklist, "", g.role, (), g.status) for g in gaps]
     if not cells:
         return {}
     return {

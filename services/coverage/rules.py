@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from services.coverage.rest import DEFAULT_REST, Shift, rest_violations
@@ -109,6 +109,25 @@ class Cell:
     mandatory: bool = True
 
 
+class Counted(Protocol):
+    """What a summary counts of a cell (a `Cell`, or a cell as stored)."""
+
+    @property
+    def schedule_date(self) -> date: ...
+    @property
+    def window(self) -> str: ...
+    @property
+    def worklist(self) -> str: ...
+    @property
+    def hospital(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def status(self) -> CellStatus: ...
+    @property
+    def mandatory(self) -> bool: ...
+
+
 class Gap(NamedTuple):
     schedule_date: date
     window: str
@@ -131,7 +150,7 @@ class UnknownMonth(NamedTuple):
     cells: int
 
 
-def unknown_months(cells: Sequence[Cell], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
+def unknown_months(cells: Sequence[Counted], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
     """`no_data` grouped by month and reason, in date order."""
     per_date = Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA)
     groups: dict[tuple[str, str], list[date]] = {}
@@ -164,7 +183,7 @@ class Summary:
     @classmethod
     def of(
         cls,
-        cells: Sequence[Cell],
+        cells: Sequence[Counted],
         statuses: Sequence[CellStatus] = TEMPLATE_STATUSES,
         no_data: Mapping[date, str] = _NO_DATES,
     ) -> "Summary":

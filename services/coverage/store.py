@@ -22,7 +22,6 @@ from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period,
 from shared.coverage_text import coverage_sentence
 from shared.db.models import (
     CoverageCalculation,
-    CoverageCell,
     HospitalGroup,
     PersonRow,
     ScheduleVersion,
@@ -235,41 +234,47 @@ _MERGE_CELLS = text(
 
 @dataclass(frozen=True)
 class PreviousCalculation:
-    """The version's latest calculation before a new one: its fingerprints and its cells as stored."""
+    """The version's latest calculation before a new one, and its fingerprints."""
 
     id: uuid.UUID
     inputs_key: str | None
     date_keys: dict[str, str] | None
-    cells: list[StoredCell]
 
 
-def load_previous(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+def latest_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
     row = session.execute(
         select(CoverageCalculation.id, CoverageCalculation.inputs_key, CoverageCalculation.date_keys)
         .where(CoverageCalculation.version_id == version_id)
         .order_by(CoverageCalculation.created_at.desc(), CoverageCalculation.id)
         .limit(1)
     ).first()
-    if row is None:
-        return None
-    cells = [
-        StoredCell(day, window, worklist, hospital, role, tuple(people), CellStatus(status), mandatory)
-        for day, window, worklist, hospital, role, people, status, mandatory in session.execute(
-            select(
-                CoverageCell.schedule_date,
-                CoverageCell.window,
-                CoverageCell.worklist,
-                CoverageCell.hospital,
-                CoverageCell.role,
-                CoverageCell.people,
-                CoverageCell.status,
-                CoverageCell.mandatory,
-            )
-            .where(CoverageCell.calculation_id == row.id)
-            .order_by(CoverageCell.id)
-        )
-    ]
-    return PreviousCalculation(row.id, row.inputs_key, row.date_keys, cells)
+    return None if row is None else PreviousCalculation(row.id, row.inputs_key, row.date_keys)
+
+
+_CELLS = text(
+    """
+    SELECT schedule_date, "window", worklist, hospital, role, status, mandatory,
+           CASE WHEN :every OR schedule_date = ANY(CAST(:dates AS date[])) THEN people::text END
+    FROM coverage_cells WHERE calculation_id = :calculation_id ORDER BY id
+    """
+)
+_STATUSES = {s.value: s for s in CellStatus}
+
+
+def calculation_cells(
+    session: Session, calculation_id: uuid.UUID, people_of: Collection[date] | None = None
+) -> list[StoredCell]:
+    """A calculation's cells as stored, in order; their people only on the dates `people_of` (None: every date),
+    as reading them costs most."""
+    found = session.execute(
+        _CELLS,
+        {"calculation_id": calculation_id, "every": people_of is None, "dates": sorted(people_of or ())},
+    )
+    return [
+        StoredCell(day, window, worklist, hospital, role, tuple(json.loads(people)) if people else (),
+                   _STATUSES[status], mandatory)
+        for day, window, worklist, hospital, role, status, mandatory, people in found.all()
+    ]  # fmt: skip
 
 
 def stored_cells(inputs: VersionInputs, cells: Sequence[Cell]) -> list[StoredCell]:
