@@ -71,6 +71,8 @@ def next_check(now: datetime, interval_s: float, jitter_s: float, rng: random.Ra
 
 def months_to_check(start: date, end: date, today: date) -> list[date]:
     """The first day of each month of `start..end` from today's month on (none when the period is over)."""
+    if max(start, today) > end:
+        return []
     first = max(start, today).replace(day=1)
     months: list[date] = []
     while first <= end:
