@@ -9,8 +9,9 @@ assignments (with their people's names and specialties), on whether the date has
 every date shares (the windows, holidays, worklist specialties, rest period, zone). Each calculation stores a
 fingerprint of the shared inputs and one per date. When the shared one is the previous calculation's and fewer
 than half the dates' fingerprints differ, only those dates' cells are computed; the other dates' cells are the
-previous calculation's, copied in the database. The findings (rest periods cross dates) and the summary are
-always the whole period's, so the result equals a full calculation (tests/coverage/test_recalculation.py).
+previous calculation's, copied in the database, and counted there for the summary (`kept_tally`). The findings
+(rest periods cross dates) are always the whole period's, so the result equals a full calculation
+(tests/coverage/test_recalculation.py).
 """
 
 import hashlib
@@ -28,12 +29,13 @@ from sqlalchemy.orm import Session
 from services.coverage.changes import Changes, changes
 from services.coverage.flat_rules import calculate_flat
 from services.coverage.rest import DEFAULT_REST
-from services.coverage.rules import Assignment, Counted, CoverageResult, Summary, WorklistSpecialty, calculate
+from services.coverage.rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
 from services.coverage.store import (
     Fingerprints,
     PreviousCalculation,
     VersionInputs,
     calculation_cells,
+    kept_tally,
     latest_calculation,
     load_inputs,
     store_calculation,
@@ -160,17 +162,15 @@ def calculate_and_store(
     keys = fingerprints(inputs, options)
     previous = latest_calculation(session, version_id)
     recomputed = dates_to_recompute(keys, previous)
-    old = [] if previous is None else calculation_cells(session, previous.id, recomputed)
     computed = compute(inputs, options, recomputed)
     fresh = stored_cells(inputs, computed.cells)
-    if recomputed is None:
-        result, before = computed, old
+    before = [] if previous is None else calculation_cells(session, previous.id, recomputed)
+    if previous is None or recomputed is None:
+        result = computed
     else:
-        kept: list[Counted] = [c for c in old if c.schedule_date not in recomputed]
-        every = sorted([*kept, *computed.cells], key=lambda c: c.schedule_date)  # stable: cell order within a date
-        summary = Summary.of(every, no_data=inputs.amion.missing)
+        tally = kept_tally(session, previous.id, recomputed) + Tally.of(computed.cells)
+        summary = Summary.of_tally(tally, no_data=inputs.amion.missing)
         result = CoverageResult(cells=computed.cells, findings=computed.findings, summary=summary)
-        before = [c for c in old if c.schedule_date in recomputed]
     previous_id = previous.id if previous else None
     store_calculation(session, calculation_id, inputs, result, fresh, keys, previous_id, recomputed)
     return Calculated(inputs, result, previous_id, recomputed, None if previous is None else changes(before, fresh))

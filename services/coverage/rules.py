@@ -39,11 +39,11 @@ leaves open are written down next to the code that makes them:
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from services.coverage.rest import DEFAULT_REST, Shift, rest_violations
@@ -109,25 +109,6 @@ class Cell:
     mandatory: bool = True
 
 
-class Counted(Protocol):
-    """What a summary counts of a cell (a `Cell`, or a cell as stored)."""
-
-    @property
-    def schedule_date(self) -> date: ...
-    @property
-    def window(self) -> str: ...
-    @property
-    def worklist(self) -> str: ...
-    @property
-    def hospital(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def status(self) -> CellStatus: ...
-    @property
-    def mandatory(self) -> bool: ...
-
-
 class Gap(NamedTuple):
     schedule_date: date
     window: str
@@ -150,16 +131,40 @@ class UnknownMonth(NamedTuple):
     cells: int
 
 
-def unknown_months(cells: Sequence[Counted], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
-    """`no_data` grouped by month and reason, in date order."""
-    per_date = Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA)
+def unknown_months(no_data_cells: Mapping[date, int], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
+    """`no_data` grouped by month and reason, in date order; `no_data_cells`: the NO_DATA cells of each date."""
     groups: dict[tuple[str, str], list[date]] = {}
     for day in sorted(no_data):
         groups.setdefault((month_key(day), no_data[day]), []).append(day)
     return tuple(
-        UnknownMonth(month, reason, days[0], days[-1], sum(per_date[d] for d in days))
+        UnknownMonth(month, reason, days[0], days[-1], sum(no_data_cells.get(d, 0) for d in days))
         for (month, reason), days in groups.items()
     )
+
+
+@dataclass
+class Tally:
+    """What a summary is made of: the cells counted by (hospital, role, status), the critical gaps in cell
+    order, and the NO_DATA cells of each date. Tallies of disjoint cells add up."""
+
+    counts: Counter[tuple[str, str, CellStatus]] = field(default_factory=Counter)
+    gaps: list[Gap] = field(default_factory=list)
+    no_data_cells: Counter[date] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, cells: Sequence[Cell]) -> "Tally":
+        return cls(
+            Counter((c.hospital, c.role, c.status) for c in cells),
+            [
+                Gap(c.schedule_date, c.window, c.worklist, c.role, c.status, severity)
+                for c in cells
+                if c.status not in _COVERING and (severity := gap_severity(c.status, c.mandatory)) is not None
+            ],
+            Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA),
+        )
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(self.counts + other.counts, [*self.gaps, *other.gaps], self.no_data_cells + other.no_data_cells)
 
 
 @dataclass(frozen=True)
@@ -183,9 +188,15 @@ class Summary:
     @classmethod
     def of(
         cls,
-        cells: Sequence[Counted],
+        cells: Sequence[Cell],
         statuses: Sequence[CellStatus] = TEMPLATE_STATUSES,
         no_data: Mapping[date, str] = _NO_DATES,
+    ) -> "Summary":
+        return cls.of_tally(Tally.of(cells), statuses, no_data)
+
+    @classmethod
+    def of_tally(
+        cls, tally: Tally, statuses: Sequence[CellStatus] = TEMPLATE_STATUSES, no_data: Mapping[date, str] = _NO_DATES
     ) -> "Summary":
         def zero() -> StatusCounts:
             return dict.fromkeys(statuses, 0)
@@ -196,26 +207,25 @@ class Summary:
                 result[name][status] = n
             return dict(result)
 
-        by_status = zero() | Counter(c.status for c in cells)
-        by_hospital = grouped(Counter((c.hospital, c.status) for c in cells))
-        by_role = grouped(Counter((c.role, c.status) for c in cells))
-        gaps = [
-            Gap(c.schedule_date, c.window, c.worklist, c.role, c.status, severity)
-            for c in cells
-            if c.status not in _COVERING and (severity := gap_severity(c.status, c.mandatory)) is not None
-        ]
-        gaps.sort(key=lambda gap: gap.schedule_date)
-        total = len(cells)
+        by_status: StatusCounts = zero()
+        by_hospital: Counter[tuple[str, CellStatus]] = Counter()
+        by_role: Counter[tuple[str, CellStatus]] = Counter()
+        for (hospital, role, status), n in tally.counts.items():
+            by_status[status] = by_status.get(status, 0) + n
+            by_hospital[(hospital, status)] += n
+            by_role[(role, status)] += n
+        gaps = sorted(tally.gaps, key=lambda gap: gap.schedule_date)
+        total = sum(tally.counts.values())
         known = total - by_status.get(CellStatus.NO_DATA, 0)
         covered = sum(n for status, n in by_status.items() if status in _COVERING)
         return cls(
             total=total,
             by_status=by_status,
             coverage_ratio=covered / known if known else 0.0 if total else 1.0,
-            by_hospital=by_hospital,
-            by_role=by_role,
+            by_hospital=grouped(by_hospital),
+            by_role=grouped(by_role),
             critical_gaps=tuple(gaps),
-            unknown=unknown_months(cells, no_data),
+            unknown=unknown_months(tally.no_data_cells, no_data),
         )
 
     def gaps_by_date(self) -> dict[date, list[Gap]]:

@@ -1,11 +1,12 @@
 """Reads what a coverage calculation needs and writes its result: a fixed number of statements whatever the
-period's length (six reads for the template layout, five for the flat one; two writes, all the cells in one
-`INSERT ... SELECT`). One of the reads is the version's scrape batches, which say which dates have Amion data
-(`services/coverage/amion_data.py`)."""
+period's length (six reads for the template layout, five for the flat one, then the version's previous
+calculation and its cells, or when only some dates are recomputed their cells and three counts of the others;
+two writes, all the cells in one `INSERT ... SELECT`). One of the reads is the version's scrape batches, which
+say which dates have Amion data (`services/coverage/amion_data.py`)."""
 
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +18,17 @@ from services.coverage import assignments
 from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
-from services.coverage.rules import Assignment, Cell, CoverageResult, Gap, Person, Specialty, WorklistSpecialty
+from services.coverage.rules import (
+    Assignment,
+    Cell,
+    CoverageResult,
+    Gap,
+    Person,
+    Specialty,
+    Tally,
+    WorklistSpecialty,
+    gap_severity,
+)
 from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
 from shared.coverage_text import coverage_sentence
 from shared.db.models import (
@@ -251,30 +262,51 @@ def latest_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalcu
     return None if row is None else PreviousCalculation(row.id, row.inputs_key, row.date_keys)
 
 
+_STATUSES = {s.value: s for s in CellStatus}
 _CELLS = text(
     """
-    SELECT schedule_date, "window", worklist, hospital, role, status, mandatory,
-           CASE WHEN :every OR schedule_date = ANY(CAST(:dates AS date[])) THEN people::text END
-    FROM coverage_cells WHERE calculation_id = :calculation_id ORDER BY id
+    SELECT schedule_date, "window", worklist, hospital, role, status, mandatory, people::text
+    FROM coverage_cells
+    WHERE calculation_id = :calculation_id AND (:every OR schedule_date = ANY(CAST(:dates AS date[])))
+    ORDER BY id
     """
 )
-_STATUSES = {s.value: s for s in CellStatus}
+_KEPT = "calculation_id = :calculation_id AND NOT (schedule_date = ANY(CAST(:dates AS date[])))"
+_KEPT_COUNTS = text(f"SELECT hospital, role, status, count(*) FROM coverage_cells WHERE {_KEPT} GROUP BY 1, 2, 3")
+_KEPT_GAPS = text(
+    f'SELECT schedule_date, "window", worklist, role, status, mandatory FROM coverage_cells WHERE {_KEPT} '
+    "AND status IN ('UNCOVERED', 'SPECIALTY_MISMATCH') ORDER BY id"
+)
+_KEPT_NO_DATA = text(
+    f"SELECT schedule_date, count(*) FROM coverage_cells WHERE {_KEPT} AND status = 'NO_DATA' GROUP BY 1"
+)
 
 
-def calculation_cells(
-    session: Session, calculation_id: uuid.UUID, people_of: Collection[date] | None = None
-) -> list[StoredCell]:
-    """A calculation's cells as stored, in order; their people only on the dates `people_of` (None: every date),
-    as reading them costs most."""
+def calculation_cells(session: Session, calculation_id: uuid.UUID, dates: Collection[date] | None) -> list[StoredCell]:
+    """A calculation's cells as stored, in order: those of `dates`, or every one (None)."""
     found = session.execute(
-        _CELLS,
-        {"calculation_id": calculation_id, "every": people_of is None, "dates": sorted(people_of or ())},
+        _CELLS, {"calculation_id": calculation_id, "every": dates is None, "dates": sorted(dates or ())}
     )
     return [
-        StoredCell(day, window, worklist, hospital, role, tuple(json.loads(people)) if people else (),
-                   _STATUSES[status], mandatory)
+        StoredCell(day, window, worklist, hospital, role, tuple(json.loads(people)), _STATUSES[status], mandatory)
         for day, window, worklist, hospital, role, status, mandatory, people in found.all()
-    ]  # fmt: skip
+    ]
+
+
+def kept_tally(session: Session, calculation_id: uuid.UUID, recomputed: Collection[date]) -> Tally:
+    """The summary's tally of a calculation's cells of every date but `recomputed`, counted in the database
+    (three statements, whatever the period's length)."""
+    where = {"calculation_id": calculation_id, "dates": sorted(recomputed)}
+    counts: Counter[tuple[str, str, CellStatus]] = Counter()
+    for hospital, role, status, n in session.execute(_KEPT_COUNTS, where):
+        counts[(hospital, role, _STATUSES[status])] = n
+    gaps = [
+        Gap(day, window, worklist, role, _STATUSES[status], severity)
+        for day, window, worklist, role, status, mandatory in session.execute(_KEPT_GAPS, where)
+        if (severity := gap_severity(_STATUSES[status], mandatory)) is not None
+    ]
+    no_data = Counter({day: n for day, n in session.execute(_KEPT_NO_DATA, where)})
+    return Tally(counts, gaps, no_data)
 
 
 def stored_cells(inputs: VersionInputs, cells: Sequence[Cell]) -> list[StoredCell]:
