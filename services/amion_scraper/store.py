@@ -73,7 +73,7 @@ def archived_pages(session: Session, batch_id: uuid.UUID, months: Sequence[date]
     if months is not None:
         query = query.where(AmionPage.month.in_(months))
     found = session.execute(query.order_by(AmionPage.fetched_at, AmionPage.id))
-    return dict(found.tuples().all())
+    return {month: body for month, body in found}
 
 
 def applied_batch(session: Session, version_id: uuid.UUID) -> uuid.UUID | None:
