@@ -186,8 +186,7 @@ async def watch_cycle(groups: int, template: bytes, database_url: str, work: Pat
             version_id = production_version(engine, template, name, month, period_end)
             store_scrape(version_id, name, month, period_end, await fetched_pages(name, [month]))
         settings = get_settings().model_copy(update={"watch_jitter_s": 0.0})
-        watch.tick(settings)  # the groups' first checks: due at once
-        take_outbox(side, CheckAmion.routing_key)
+        watch.tick(settings)  # the groups' watches, their first checks an interval away: made due now
         with side.begin() as conn:
             conn.execute(text("UPDATE amion_watches SET next_check_at = now() - interval '1 second'"))
         tables = ("scrape_batches", "amion_pages", "assignments", "workflows", "coverage_calculations")

@@ -4,7 +4,8 @@ checked against Amion on a schedule, and a change starts a re-scrape workflow.
 Design:
 - `amion_watches` (this service's table) holds one row per watched group: paused or not, the next check
   (every `watch_interval_s`, moved by up to `watch_jitter_s` either way so groups spread out), the last check,
-  its outcome, and the last change. A group gets its row the first time it has a version to watch.
+  its outcome, and the last change. A group gets its row the first time it has a version to watch; its first
+  check comes one interval later (the version was just scraped).
 - `tick` (a periodic job of the versions worker, every `watch_tick_s`) takes the groups due and not paused,
   sends one `CheckAmion` per watched version to amion_scraper (only the months of the version's period from
   today's on; a version with a running workflow is left to it) and moves the next check on, in one transaction.
@@ -121,7 +122,7 @@ def tick(settings: Settings | None = None, rng: random.Random | None = None) -> 
             return 0
         groups = sorted({t.group for t in targets})
         first_checks = [
-            {"group_name": g, "next_check_at": now + timedelta(seconds=rng.uniform(0, settings.watch_jitter_s))}
+            {"group_name": g, "next_check_at": next_check(now, settings.watch_interval_s, settings.watch_jitter_s, rng)}
             for g in groups
         ]
         session.execute(
