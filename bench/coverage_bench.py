@@ -27,7 +27,7 @@ from schedcu.demo_data import ROSTER
 from schedcu.infra import ensure_database_exists
 from schedcu.sample_template import sample_template
 from services.coverage.calculation import CalculationOptions, compute
-from services.coverage.store import load_inputs, store_calculation
+from services.coverage.store import load_inputs, store_calculation, stored_cells
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
@@ -118,7 +118,7 @@ def measure(engine: Engine, version_id: uuid.UUID, runs: int) -> dict[str, float
             loaded = time.perf_counter()
             result = compute(inputs, options)
             computed = time.perf_counter()
-            store_calculation(session, uuid.uuid4(), inputs, result)
+            store_calculation(session, uuid.uuid4(), inputs, result, stored_cells(inputs, result.cells))
         stored = time.perf_counter()
         for key, seconds in zip(
             times, (loaded - began, computed - loaded, stored - computed, stored - began), strict=True

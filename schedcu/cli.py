@@ -19,6 +19,7 @@ from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import exports as exports_cli
 from schedcu.commands import ods as ods_cli
 from schedcu.commands import versions as versions_cli
+from schedcu.commands import watch as watch_cli
 from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
 from schedcu.registries import WORKERS
 from shared import logs
@@ -204,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     qd.add_argument("--json", action="store_true")
     qd.set_defaults(func=cmd_dlq)
 
-    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, exports_cli, console_cli):
+    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, watch_cli, exports_cli, console_cli):
         service_cli.register(sub)
     return p
 

@@ -17,6 +17,7 @@ from schedcu.queries.coverage import latest_calculation
 from services.amion_scraper import store as amion_store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.handlers import ScrapeError, fetch
+from services.amion_scraper.rows import months_of_period
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.ods_importer.handlers import prepare
 from services.ods_importer.store import store_version
@@ -50,7 +51,8 @@ async def _scrape(request: ImportRequested, command: ScrapeAmion, settings: Sett
         return Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED",
                        text=f"Unknown Amion account {request.amion_account!r}.")  # fmt: skip
     try:
-        fetched = await fetch(request.amion_account, account, command)
+        months = months_of_period(request.period.start, request.period.end)
+        fetched = await fetch(request.amion_account, account, months)
     except ScrapeError as error:
         return Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=str(error))
     return [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]

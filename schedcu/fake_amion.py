@@ -16,6 +16,7 @@ Endpoints:
 - `GET /cgi-bin/ocs?Lo=..&Rpt=619|625c|619tabs|625ctabs&Month=M-YY[&Days=N]`: the report (ISO-8859-1);
   `GET /cgi-bin/ocs?Lo=..&Page=Call&Month=M-YY`: the monthly grid (HTML, ISO-8859-1). A wrong or missing
   `Lo` gives 200 `NOFI=Bad password`; a month without rows 200 `NOFI=No file`.
+- The truth file is read again whenever it changes.
 - `GET /truth`: the assignments as JSON. `GET /stats`: `{"ocs_requests": n, "by_month": {"3-26": n}}`.
 - `GET /faults`, `POST /faults`, `DELETE /faults` (clears them): injected faults. The body of a POST is
   `{"latency_s": 2.0}` (every ocs response delayed) and/or `{"rules": [rule, ...]}` (appended). A rule
@@ -170,9 +171,11 @@ def _changed_grid(rows: list[AmionRow], month: date) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], truth: Truth) -> None:
+    def __init__(self, address: tuple[str, int], truth: Truth, truth_path: Path | None = None) -> None:
         super().__init__(address, _Handler)
-        self.truth = truth
+        self._truth = truth
+        self._truth_path = truth_path
+        self._truth_mtime = truth_path.stat().st_mtime_ns if truth_path else 0
         self.latency_s = 0.0
         self.rules: list[FaultRule] = []
         self.ocs_requests = 0
@@ -186,6 +189,17 @@ class _Server(ThreadingHTTPServer):
             log.info("fake amion: client %s went away", client_address)
         else:
             super().handle_error(request, client_address)
+
+    @property
+    def truth(self) -> Truth:
+        """The truth, read again from its file whenever the file changed (so tests and demos can edit it)."""
+        if self._truth_path is not None:
+            with self.lock:
+                mtime = self._truth_path.stat().st_mtime_ns
+                if mtime != self._truth_mtime:
+                    self._truth, self._truth_mtime = load_truth(self._truth_path), mtime
+                    log.info("fake amion: truth reloaded from %s", self._truth_path)
+        return self._truth
 
     def faults(self) -> dict[str, Any]:
         with self.lock:
@@ -354,7 +368,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(port: int, truth_path: Path, host: str = "127.0.0.1") -> None:
     """Serve until interrupted."""
-    server = _Server((host, port), load_truth(truth_path))
+    server = _Server((host, port), load_truth(truth_path), truth_path)
     log.info("fake amion on http://%s:%d%s", host, server.server_port, OCS_PATH)
     try:
         server.serve_forever()
@@ -375,8 +389,10 @@ class FakeAmion:
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def __enter__(self) -> Self:
-        truth = self.truth if isinstance(self.truth, Truth) else load_truth(self.truth)
-        self._server = _Server((self.host, 0), truth)
+        if isinstance(self.truth, Truth):
+            self._server = _Server((self.host, 0), self.truth)
+        else:  # a file: read again whenever it changes
+            self._server = _Server((self.host, 0), load_truth(self.truth), Path(self.truth))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-amion", daemon=True
         )

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.findings import Finding, Severity
-from shared.states import BatchState, WorkflowState
+from shared.states import BatchState, WatchOutcome, WorkflowState
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,35 @@ class ScrapeAmion(WorkflowMessage):
     attempt: int = Field(ge=1)
     version_id: uuid.UUID
     amion_account: str
+    months_from: date | None = Field(
+        default=None,
+        description="A re-scrape: fetch the months from this one on; the earlier months keep the pages of the "
+        "version's applied scrape batch",
+    )
+
+
+class CheckAmion(Contract):
+    """Versions (the watch) -> amion_scraper: has Amion's content for these months of the version changed since
+    its applied scrape batch? Fetches the months and stores nothing; answered by AmionChecked."""
+
+    routing_key: ClassVar[str] = "command.amion_scraper.check"
+    check_id: str = Field(description="The watch round of the group this check belongs to")
+    group: str
+    version_id: uuid.UUID
+    amion_account: str
+    months: list[date] = Field(description="The first day of every month to compare (today's month on)")
+
+
+class AmionChecked(Contract):
+    """amion_scraper -> versions: what a CheckAmion found. CHANGED starts a re-scrape workflow."""
+
+    routing_key: ClassVar[str] = "event.amion.checked"
+    check_id: str
+    group: str
+    version_id: uuid.UUID
+    outcome: WatchOutcome
+    changed_months: list[str] = Field(default_factory=list, description='"YYYY-MM" of each month that changed')
+    reason: str | None = Field(default=None, description="FAILED: why Amion could not be read")
 
 
 class CalculateCoverage(Contract):
@@ -201,6 +230,20 @@ class AmionScrapeFailed(PhaseResult):
     findings: list[Finding] = Field(default_factory=list)
 
 
+class GapCandidate(BaseModel):
+    """A person who could fill a gap (services/coverage/candidates.py), with why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    person_id: int
+    name: str
+    specialty: str
+    assign_role: str = Field(description="The role as written they would be assigned to")
+    nights: int = Field(description="Nights in the period before the gap's date")
+    weekends: int
+    holidays: int
+    reasons: list[str]
+
+
 class CoverageGap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     date: date
@@ -209,6 +252,9 @@ class CoverageGap(BaseModel):
     role: str
     status: str
     severity: Severity = Field(description="ERROR for a mandatory gap, WARNING for an optional one")
+    candidates: list[GapCandidate] = Field(
+        default_factory=list, description="The best candidates to fill it, best first (at most 3)"
+    )
 
 
 class UnknownMonth(BaseModel):
@@ -256,6 +302,42 @@ class CoverageCalculated(Contract):
     summary: CoverageSummary
     critical_gaps: list[CoverageGap] = Field(description="The first gaps by date (bounded)")
     critical_gaps_total: int
+
+
+class CellState(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    status: str
+    people: list[str] = Field(description="The responsible people, by name")
+
+
+class ChangedCell(BaseModel):
+    """A (date, window, worklist) whose status or people differ between two calculations. A cell that exists in
+    one calculation only (the night's Body/Neuro variant changed) has no `old` or no `new`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    date: date
+    window: str
+    worklist: str
+    role: str
+    old: CellState | None
+    new: CellState | None
+
+
+class CoverageChanged(Contract):
+    """For downstream subscribers: a version's coverage changed (a re-scrape, a manual correction followed by a
+    recalculation, or a recalculation with another result). Never published when nothing changed."""
+
+    routing_key: ClassVar[str] = "event.coverage.changed"
+    workflow_id: uuid.UUID | None = Field(description="The workflow that recalculated; none for an operator's")
+    request_id: str | None
+    group: str
+    period: Period
+    version_id: uuid.UUID
+    previous_calculation_id: uuid.UUID
+    calculation_id: uuid.UUID
+    changed_cells: list[ChangedCell]
+    gaps_opened: list[CoverageGap] = Field(description="Gaps of the new calculation the previous did not have")
+    gaps_closed: list[CoverageGap] = Field(description="Gaps of the previous calculation the new has not")
 
 
 class CoverageFailed(Contract):
@@ -335,12 +417,15 @@ CONTRACTS: tuple[type[Contract], ...] = (
     ImportRejected,
     ImportTemplate,
     ScrapeAmion,
+    CheckAmion,
+    AmionChecked,
     CalculateCoverage,
     OdsImported,
     OdsImportFailed,
     AmionScraped,
     AmionScrapeFailed,
     CoverageCalculated,
+    CoverageChanged,
     CoverageFailed,
     WorkflowCompleted,
     WorkflowFailed,

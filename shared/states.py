@@ -25,6 +25,26 @@ class WorkflowState(StrEnum):
     FAILED = "FAILED"
 
 
+class WorkflowKind(StrEnum):
+    IMPORT = "IMPORT"  # an ImportRequested: template, Amion, coverage
+    RESCRAPE = "RESCRAPE"  # a version's Amion data again, then its coverage (started by the watch)
+
+
+class WorkflowTrigger(StrEnum):
+    """What started a workflow."""
+
+    REQUEST = "request"  # an ImportRequested
+    WATCH = "watch"  # the watch found Amion changed (services/versions/watch.py)
+
+
+class WatchOutcome(StrEnum):
+    """What a check of a version against Amion found."""
+
+    UNCHANGED = "UNCHANGED"
+    CHANGED = "CHANGED"
+    FAILED = "FAILED"  # Amion could not be read; nothing else happens
+
+
 TERMINAL = frozenset({WorkflowState.COMPLETED, WorkflowState.COMPLETED_WITH_WARNINGS, WorkflowState.FAILED})
 
 

@@ -86,6 +86,7 @@ OWNERS: dict[str, str] = {
     "workflows": "services/versions",
     "workflow_phases": "services/versions",
     "version_lifecycle": "services/versions",
+    "amion_watches": "services/versions",
     "inbox": "shared",
     "outbox": "shared",
     "worker_heartbeats": "shared",

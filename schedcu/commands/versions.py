@@ -103,7 +103,10 @@ def print_dry_run(request: Any) -> int:
 
 
 def print_workflow(view: dict[str, Any]) -> None:
-    print(f"workflow {view['workflow_id']}  request {view['request_id']}  group {view['group']}")
+    print(
+        f"workflow {view['workflow_id']}  {view['kind']} (trigger {view['trigger']})  request {view['request_id']}  "
+        f"group {view['group']}"
+    )
     print(f"state {view['state']}  version {view['version_id']}  created {view['created_at']}")
     for p in view["phases"]:
         duration = f"{p['duration_s']:.2f} s" if p["duration_s"] is not None else "-"
@@ -140,9 +143,12 @@ def cmd_workflows_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'workflow':<36}  {'state':<23}  {'created':<19}  request")
+    print(f"{'workflow':<36}  {'kind':<8}  {'trigger':<7}  {'state':<23}  {'created':<19}  request")
     for r in rows:
-        print(f"{r['workflow_id']:<36}  {r['state']:<23}  {r['created_at'][:19]:<19}  {r['request_id']}")
+        print(
+            f"{r['workflow_id']:<36}  {r['kind']:<8}  {r['trigger']:<7}  {r['state']:<23}  {r['created_at'][:19]:<19}  "
+            f"{r['request_id']}"
+        )
     return 0
 
 

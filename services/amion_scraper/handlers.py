@@ -10,27 +10,36 @@ Fencing: nothing is fetched for an attempt the saga has already moved past, the 
 stores nothing unless the attempt is still current at commit. A request already sent when the fetch is
 cancelled is abandoned: Amion may still answer it, nobody reads the answer, and it counted toward the
 account's politeness like any other request.
+
+A re-scrape (`months_from`, the watch's) fetches the months from that one on; the earlier months keep the pages
+of the version's applied batch, archived again with the new batch and assessed with the fetched ones, so the
+new batch is as complete as a full scrape. A check (`CheckAmion`, the watch's) fetches the months it names,
+compares their content with the applied batch's pages (services/amion_scraper/changes.py) and answers
+`AmionChecked`; it stores nothing.
 """
 
 import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import dataclass, field
+from datetime import date
 
 from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
+from services.amion_scraper.changes import changed_months
 from services.amion_scraper.client import AmionAuthError, AmionClient, FetchedPage, MonthFetch, Politeness
 from services.amion_scraper.rate_limit import SharedPoliteness
-from services.amion_scraper.rows import months_of_period
+from services.amion_scraper.rows import month_key, months_of_period
 from shared import ids
-from shared.contracts import AmionScraped, AmionScrapeFailed, Contract, ScrapeAmion
+from shared.contracts import AmionChecked, AmionScraped, AmionScrapeFailed, CheckAmion, Contract, ScrapeAmion
 from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
 from shared.messaging import inbox
 from shared.messaging.consumer import Delivery, Handler
 from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
 from shared.settings import AmionAccount, get_settings
-from shared.states import BatchState, Phase
+from shared.states import BatchState, Phase, WatchOutcome
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +61,13 @@ def politeness_for(name: str, account: AmionAccount) -> Politeness:
     """The account's limits: request starts spaced across every scraper process (PostgreSQL), requests in
     flight counted per process."""
     if name not in _POLITENESS:
-        _POLITENESS[name] = SharedPoliteness(name, engine(), account.max_in_flight, 1.0 / account.requests_per_s)
+        _POLITENESS[name] = SharedPoliteness(
+            name, engine(), account.max_in_flight, 1.0 / account.requests_per_s, account.arrival_margin_s
+        )
     return _POLITENESS[name]
 
 
-async def fetch(name: str, account: AmionAccount, command: ScrapeAmion) -> list[MonthFetch]:
+async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[MonthFetch]:
     try:
         password = account.password().get_secret_value()
     except (LookupError, OSError):
@@ -73,7 +84,7 @@ async def fetch(name: str, account: AmionAccount, command: ScrapeAmion) -> list[
     )
     try:
         async with client:
-            return await client.fetch_months(months_of_period(command.period.start, command.period.end))
+            return await client.fetch_months(months)
     except AmionAuthError as error:
         raise ScrapeError(f"Amion refused the password of account {name!r}.", (error.page,)) from None
 
@@ -95,15 +106,45 @@ def open_batch(command: ScrapeAmion, batch_id: uuid.UUID) -> None:
         store.open_batch(session, batch_id, command.version_id, command.workflow_id, command.amion_account)
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What a re-scrape keeps of the version's applied batch: its pages of the months not fetched again."""
+
+    batch_id: uuid.UUID | None = None
+    pages: dict[date, str] = field(default_factory=dict)
+
+
+def kept_pages(command: ScrapeAmion) -> Kept:
+    """A re-scrape's pages of the months before `months_from`, from the applied batch; nothing otherwise."""
+    if command.months_from is None:
+        return Kept()
+    earlier = [m for m in months_of_period(command.period.start, command.period.end) if m < command.months_from]
+    with transaction() as session:
+        applied = store.applied_batch(session, command.version_id)
+        if applied is None or not earlier:
+            return Kept()
+        return Kept(applied, store.archived_pages(session, applied, earlier))
+
+
 def store_scrape(
-    command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, fetched: list[MonthFetch], account: AmionAccount
+    command: ScrapeAmion,
+    delivery: Delivery,
+    batch_id: uuid.UUID,
+    fetched: list[MonthFetch],
+    account: AmionAccount,
+    kept: Kept | None = None,
 ) -> None:
-    pages = [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
+    kept = kept or Kept()
+    pages = [MonthPage(month, body) for month, body in kept.pages.items()]
+    pages += [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
+    pages.sort(key=lambda p: p.month)
     with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
         if work.skipped:
             return
         people = store.active_people(work.session)
         outcome = assess(pages, command.period.start, command.period.end, account.role_mapping, people)
+        if kept.batch_id is not None:
+            store.copy_pages(work.session, kept.batch_id, batch_id, sorted(kept.pages))
         store.archive(work.session, batch_id, [page for f in fetched for page in f.responses])
         store.record_outcome(work.session, batch_id, command.version_id, outcome)
         work.publish(_event(command, batch_id, outcome))
@@ -153,10 +194,12 @@ async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
     batch_id = ids.derived_id(delivery.message_id, "scrape-batch")
     await asyncio.to_thread(open_batch, command, batch_id)
     account = get_settings().amion_accounts.get(command.amion_account)
+    kept = await asyncio.to_thread(kept_pages, command)
+    months = [m for m in months_of_period(command.period.start, command.period.end) if m not in kept.pages]
     try:
         if account is None:
             raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
-        fetching = asyncio.create_task(fetch(command.amion_account, account, command))
+        fetching = asyncio.create_task(fetch(command.amion_account, account, months))
         if not await _unless_superseded(command, fetching):
             log.info("attempt %d for workflow %s is superseded; stopped fetching", command.attempt, command.workflow_id)
             await asyncio.to_thread(close_superseded_batch, batch_id)
@@ -166,7 +209,7 @@ async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
         log.warning("scrape for %s failed: %s", command.workflow_id, error)
         await asyncio.to_thread(store_failure, command, delivery, batch_id, error)
         return
-    await asyncio.to_thread(store_scrape, command, delivery, batch_id, fetched, account)
+    await asyncio.to_thread(store_scrape, command, delivery, batch_id, fetched, account, kept)
 
 
 def close_superseded_batch(batch_id: uuid.UUID) -> None:
@@ -174,4 +217,53 @@ def close_superseded_batch(batch_id: uuid.UUID) -> None:
         store.finish_batch(session, batch_id, BatchState.SUPERSEDED, {}, [])
 
 
-HANDLERS: dict[type, Handler] = {ScrapeAmion: scrape}
+def answer_check(command: CheckAmion, delivery: Delivery, fetched: dict[date, str]) -> None:
+    """Compare the fetched months with the applied batch's pages and answer; nothing but the answer is written."""
+    with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped:
+            return
+        applied = store.applied_batch(work.session, command.version_id)
+        stored = {} if applied is None else store.archived_pages(work.session, applied, sorted(fetched))
+        changed = changed_months(fetched, stored)
+        outcome = WatchOutcome.CHANGED if changed else WatchOutcome.UNCHANGED
+        work.publish(_checked(command, outcome, changed_months=[month_key(m) for m in changed]))
+
+
+def _checked(command: CheckAmion, outcome: WatchOutcome, **more: object) -> AmionChecked:
+    return AmionChecked(check_id=command.check_id, group=command.group, version_id=command.version_id,
+                        outcome=outcome, **more)  # type: ignore[arg-type]  # fmt: skip
+
+
+def answer_failed_check(command: CheckAmion, delivery: Delivery, reason: str) -> None:
+    with unit_of_work(CONSUMER, delivery) as work:
+        if not work.skipped:
+            work.publish(_checked(command, WatchOutcome.FAILED, reason=reason))
+
+
+async def check(command: CheckAmion, delivery: Delivery) -> None:
+    """The watch's question: has Amion's content of these months changed since the version's applied batch?"""
+    if await asyncio.to_thread(_processed, delivery.message_id):
+        log.info("not checking for %s (duplicate)", delivery.message_id)
+        return
+    account = get_settings().amion_accounts.get(command.amion_account)
+    try:
+        if account is None:
+            raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
+        fetched = await fetch(command.amion_account, account, command.months)
+    except ScrapeError as error:
+        await asyncio.to_thread(answer_failed_check, command, delivery, str(error))
+        return
+    failed = [f"{month_key(f.month)}: {f.error}" for f in fetched if f.page is None]
+    if failed:
+        await asyncio.to_thread(answer_failed_check, command, delivery, "; ".join(failed))
+        return
+    pages = {f.month: f.page.body for f in fetched if f.page is not None}
+    await asyncio.to_thread(answer_check, command, delivery, pages)
+
+
+def _processed(message_id: str) -> bool:
+    with transaction() as session:
+        return inbox.already_processed(session, CONSUMER, message_id)
+
+
+HANDLERS: dict[type, Handler] = {ScrapeAmion: scrape, CheckAmion: check}

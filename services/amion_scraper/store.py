@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from shared.db.models import AmionPage, AssignmentRow, PersonRow, ScrapeBatch
 from shared.findings import Finding
 from shared.people import PersonRef
 from shared.settings import get_settings
-from shared.states import AssignmentSource, BatchState
+from shared.states import APPLIED_BATCH_STATES, AssignmentSource, BatchState
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage
@@ -66,14 +66,44 @@ def archive(session: Session, batch_id: uuid.UUID, pages: Iterable[FetchedPage])
         session.execute(insert(AmionPage), values)
 
 
-def archived_pages(session: Session, batch_id: uuid.UUID) -> dict[date, str]:
-    """Each month's page to parse: the last response with status 200 archived for it in the batch."""
-    found = session.execute(
-        select(AmionPage.month, AmionPage.body)
-        .where(AmionPage.batch_id == batch_id, AmionPage.status == 200)
-        .order_by(AmionPage.fetched_at, AmionPage.id)
+def archived_pages(session: Session, batch_id: uuid.UUID, months: Sequence[date] | None = None) -> dict[date, str]:
+    """Each month's page to parse: the last response with status 200 archived for it in the batch (`months`:
+    only those)."""
+    query = select(AmionPage.month, AmionPage.body).where(AmionPage.batch_id == batch_id, AmionPage.status == 200)
+    if months is not None:
+        query = query.where(AmionPage.month.in_(months))
+    found = session.execute(query.order_by(AmionPage.fetched_at, AmionPage.id))
+    return {month: body for month, body in found}
+
+
+def applied_batch(session: Session, version_id: uuid.UUID) -> uuid.UUID | None:
+    """The batch whose AMION assignments the version holds: of its COMPLETE or PARTIAL ones, the last to finish."""
+    return session.scalar(
+        select(ScrapeBatch.id)
+        .where(
+            ScrapeBatch.version_id == version_id,
+            ScrapeBatch.state.in_([s.value for s in APPLIED_BATCH_STATES]),
+            ScrapeBatch.finished_at.is_not(None),
+        )
+        .order_by(ScrapeBatch.finished_at.desc())
+        .limit(1)
     )
-    return dict(found.tuples().all())
+
+
+def copy_pages(session: Session, from_batch: uuid.UUID, to_batch: uuid.UUID, months: Sequence[date]) -> None:
+    """The archived responses of `months` in `from_batch` archived again with `to_batch`: a re-scrape keeps the
+    pages it did not fetch again, so each batch holds every page its assignments come from."""
+    if not months:
+        return
+    columns = (AmionPage.month, AmionPage.url, AmionPage.status, AmionPage.fetched_at, AmionPage.sha256, AmionPage.body)
+    session.execute(
+        insert(AmionPage).from_select(
+            ["batch_id", "month", "url", "status", "fetched_at", "sha256", "body"],
+            select(literal(to_batch), *columns)
+            .where(AmionPage.batch_id == from_batch, AmionPage.month.in_(months))
+            .order_by(AmionPage.id),
+        )
+    )
 
 
 def active_people(session: Session) -> list[PersonRef]:

@@ -29,7 +29,7 @@ from services.coverage.rules import (
     shifts_of,
     worklist_specialties,
 )
-from services.coverage.store import load_inputs
+from services.coverage.store import VersionInputs, load_inputs
 from shared.db.models import CoverageCalculation, CoverageCell, PersonRow
 
 
@@ -113,6 +113,14 @@ def gap_report(
         Cell(d, window, worklist, hospital, role, (), CellStatus(status))
         for d, window, worklist, hospital, role, status in session.execute(query.order_by(CoverageCell.id))
     ]
+    return GapReport(version_id, calculation_id, options.rest, rank_gaps(session, inputs, cells, options))
+
+
+def rank_gaps(
+    session: Session, inputs: VersionInputs, cells: Sequence[Cell], options: CalculationOptions
+) -> list[GapCandidates]:
+    """The candidates of each gap among `cells`, in cell order, against the version's `inputs` and the whole
+    roster (one query)."""
     people: dict[int, Person] = {}
     active: list[int] = []
     for pid, name, specialty, is_active in session.execute(
@@ -129,7 +137,7 @@ def gap_report(
         specialties, _ = worklist_specialties(inputs.windows, options.specialty_overrides)
         slots = template_slots(cells, inputs.windows, specialties, options.tz)
         shifts = booked_shifts(inputs.windows, assignments, options.holidays, options.tz)
-    ranked = rank_candidates(
+    return rank_candidates(
         slots,
         assignments,
         shifts,
@@ -140,4 +148,3 @@ def gap_report(
         options.rest,
         options.tz,
     )
-    return GapReport(version_id, calculation_id, options.rest, ranked)

@@ -39,7 +39,7 @@ leaves open are written down next to the code that makes them:
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import combinations
 from types import MappingProxyType
@@ -131,16 +131,40 @@ class UnknownMonth(NamedTuple):
     cells: int
 
 
-def unknown_months(cells: Sequence[Cell], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
-    """`no_data` grouped by month and reason, in date order."""
-    per_date = Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA)
+def unknown_months(no_data_cells: Mapping[date, int], no_data: Mapping[date, str]) -> tuple[UnknownMonth, ...]:
+    """`no_data` grouped by month and reason, in date order; `no_data_cells`: the NO_DATA cells of each date."""
     groups: dict[tuple[str, str], list[date]] = {}
     for day in sorted(no_data):
         groups.setdefault((month_key(day), no_data[day]), []).append(day)
     return tuple(
-        UnknownMonth(month, reason, days[0], days[-1], sum(per_date[d] for d in days))
+        UnknownMonth(month, reason, days[0], days[-1], sum(no_data_cells.get(d, 0) for d in days))
         for (month, reason), days in groups.items()
     )
+
+
+@dataclass
+class Tally:
+    """What a summary is made of: the cells counted by (hospital, role, status), the critical gaps in cell
+    order, and the NO_DATA cells of each date. Tallies of disjoint cells add up."""
+
+    counts: Counter[tuple[str, str, CellStatus]] = field(default_factory=Counter)
+    gaps: list[Gap] = field(default_factory=list)
+    no_data_cells: Counter[date] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, cells: Sequence[Cell]) -> "Tally":
+        return cls(
+            Counter((c.hospital, c.role, c.status) for c in cells),
+            [
+                Gap(c.schedule_date, c.window, c.worklist, c.role, c.status, severity)
+                for c in cells
+                if c.status not in _COVERING and (severity := gap_severity(c.status, c.mandatory)) is not None
+            ],
+            Counter(c.schedule_date for c in cells if c.status is CellStatus.NO_DATA),
+        )
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(self.counts + other.counts, [*self.gaps, *other.gaps], self.no_data_cells + other.no_data_cells)
 
 
 @dataclass(frozen=True)
@@ -168,6 +192,12 @@ class Summary:
         statuses: Sequence[CellStatus] = TEMPLATE_STATUSES,
         no_data: Mapping[date, str] = _NO_DATES,
     ) -> "Summary":
+        return cls.of_tally(Tally.of(cells), statuses, no_data)
+
+    @classmethod
+    def of_tally(
+        cls, tally: Tally, statuses: Sequence[CellStatus] = TEMPLATE_STATUSES, no_data: Mapping[date, str] = _NO_DATES
+    ) -> "Summary":
         def zero() -> StatusCounts:
             return dict.fromkeys(statuses, 0)
 
@@ -177,26 +207,25 @@ class Summary:
                 result[name][status] = n
             return dict(result)
 
-        by_status = zero() | Counter(c.status for c in cells)
-        by_hospital = grouped(Counter((c.hospital, c.status) for c in cells))
-        by_role = grouped(Counter((c.role, c.status) for c in cells))
-        gaps = [
-            Gap(c.schedule_date, c.window, c.worklist, c.role, c.status, severity)
-            for c in cells
-            if c.status not in _COVERING and (severity := gap_severity(c.status, c.mandatory)) is not None
-        ]
-        gaps.sort(key=lambda gap: gap.schedule_date)
-        total = len(cells)
+        by_status: StatusCounts = zero()
+        by_hospital: Counter[tuple[str, CellStatus]] = Counter()
+        by_role: Counter[tuple[str, CellStatus]] = Counter()
+        for (hospital, role, status), n in tally.counts.items():
+            by_status[status] = by_status.get(status, 0) + n
+            by_hospital[(hospital, status)] += n
+            by_role[(role, status)] += n
+        gaps = sorted(tally.gaps, key=lambda gap: gap.schedule_date)
+        total = sum(tally.counts.values())
         known = total - by_status.get(CellStatus.NO_DATA, 0)
         covered = sum(n for status, n in by_status.items() if status in _COVERING)
         return cls(
             total=total,
             by_status=by_status,
             coverage_ratio=covered / known if known else 0.0 if total else 1.0,
-            by_hospital=by_hospital,
-            by_role=by_role,
+            by_hospital=grouped(by_hospital),
+            by_role=grouped(by_role),
             critical_gaps=tuple(gaps),
-            unknown=unknown_months(cells, no_data),
+            unknown=unknown_months(tally.no_data_cells, no_data),
         )
 
     def gaps_by_date(self) -> dict[date, list[Gap]]:
@@ -543,12 +572,13 @@ def calculate(
     tz: ZoneInfo = DEFAULT_TZ,
     no_data: Mapping[date, str] = _NO_DATES,
     rest: timedelta = DEFAULT_REST,
+    only: Collection[date] | None = None,
 ) -> CoverageResult:
     """Every (date, applying window, worklist) from `start` to `end` (both included) with its status.
 
     `no_data`: the dates without Amion data, with why. `rest`: the rest period after a shift ending in the
     morning. Cells come by date, then in template window order,
-    then in sheet row order.
+    then in sheet row order. `only`: the cells of those dates alone (the findings are still the period's).
     """
     no_data = {day: why for day, why in no_data.items() if start <= day <= end}
     by_date, findings = assignments_by_date(assignments, people, start, end)
@@ -564,10 +594,7 @@ def calculate(
     status_of: dict[tuple[tuple[int, ...], WorklistSpecialty], CellStatus] = {}
     shifts: list[Shift] = []
 
-    for day in dates_between(start, end):
-        todays = by_date.get(day, [])
-        kind = day_type(day, holidays)
-        unknown = day in no_data
+    def day_cells(day: date, todays: Sequence[Assignment], kind: DayType, unknown: bool) -> None:
         written = written_roles(todays)
         effective = {category: effective_roles(category, todays, people) for category in Category}
         for window, responsibilities in marks:
@@ -584,6 +611,13 @@ def calculate(
                 if unknown:
                     status = no_data_status(status)
                 cells.append(Cell(day, window.sheet, worklist, hospital, role, responsible, status))
+
+    for day in dates_between(start, end):
+        todays = by_date.get(day, [])
+        kind = day_type(day, holidays)
+        unknown = day in no_data
+        if only is None or day in only:
+            day_cells(day, todays, kind, unknown)
         hours = _role_hours(role_windows[kind], day, tz)
         findings.extend(day_checks(day, todays, people, kind, hours, check_midc and not unknown, tz))
         shifts.extend(shifts_of(todays, hours))

@@ -1,11 +1,13 @@
 """Reads what a coverage calculation needs and writes its result: a fixed number of statements whatever the
-period's length (six reads for the template layout, five for the flat one; two writes, all the cells in one
-`INSERT ... SELECT`). One of the reads is the version's scrape batches, which say which dates have Amion data
-(`services/coverage/amion_data.py`)."""
+period's length (six reads for the template layout, five for the flat one, then the version's previous
+calculation and its cells, or when only some dates are recomputed their cells and three counts of the others;
+two writes, all the cells in one `INSERT ... SELECT`). One of the reads is the version's scrape batches, which
+say which dates have Amion data (`services/coverage/amion_data.py`)."""
 
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,9 +16,20 @@ from sqlalchemy.orm import Session
 
 from services.coverage import assignments
 from services.coverage.amion_data import AmionData, Batch, amion_data
+from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
-from services.coverage.rules import Assignment, CoverageResult, Person, Specialty, WorklistSpecialty
-from shared.contracts import CoverageGap, CoverageSummary, Period, UnknownMonth
+from services.coverage.rules import (
+    Assignment,
+    Cell,
+    CoverageResult,
+    Gap,
+    Person,
+    Specialty,
+    Tally,
+    WorklistSpecialty,
+    gap_severity,
+)
+from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
 from shared.coverage_text import coverage_sentence
 from shared.db.models import (
     CoverageCalculation,
@@ -29,7 +42,7 @@ from shared.db.models import (
     TemplateWindow,
 )
 from shared.schedule_days import DayType
-from shared.states import Layout
+from shared.states import CellStatus, Layout
 from shared.template_model import Category, Responsibility, Variant, Window
 
 
@@ -186,18 +199,16 @@ def summary_contract(result: CoverageResult) -> CoverageSummary:
     )
 
 
-def gaps_contract(result: CoverageResult, limit: int) -> list[CoverageGap]:
-    return [
-        CoverageGap(
-            date=g.schedule_date,
-            window=g.window,
-            worklist=g.worklist,
-            role=g.role,
-            status=g.status.value,
-            severity=g.severity,
-        )
-        for g in result.summary.critical_gaps[:limit]
-    ]
+def gap_contract(gap: Gap, candidates: Sequence[GapCandidate] = ()) -> CoverageGap:
+    return CoverageGap(
+        date=gap.schedule_date,
+        window=gap.window,
+        worklist=gap.worklist,
+        role=gap.role,
+        status=gap.status.value,
+        severity=gap.severity,
+        candidates=list(candidates),
+    )
 
 
 # One statement for all cells: the cells travel as one JSON array of arrays (psycopg escapes a list of
@@ -212,10 +223,122 @@ _INSERT_CELLS = text(
 )
 
 
+# A recalculation of some dates: the previous calculation's cells of the other dates copied in the database and
+# the recomputed ones, merged in date order so that the cells keep the order a full calculation gives them.
+_MERGE_CELLS = text(
+    """
+    INSERT INTO coverage_cells
+        (calculation_id, schedule_date, "window", worklist, hospital, role, people, status, mandatory)
+    SELECT :calculation_id, d, w, wl, h, r, p, s, m FROM (
+        SELECT schedule_date AS d, "window" AS w, worklist AS wl, hospital AS h, role AS r, people AS p,
+               status AS s, mandatory AS m, 0 AS part, id AS ord
+        FROM coverage_cells
+        WHERE calculation_id = :previous_id AND NOT (schedule_date = ANY(CAST(:recomputed AS date[])))
+        UNION ALL
+        SELECT (c->>0)::date, c->>1, c->>2, c->>3, c->>4, c->5, c->>6, (c->>7)::boolean, 1, ord
+        FROM jsonb_array_elements(CAST(:cells AS jsonb)) WITH ORDINALITY AS t(c, ord)
+    ) AS merged
+    ORDER BY d, part, ord
+    """
+)
+
+
+@dataclass(frozen=True)
+class PreviousCalculation:
+    """The version's latest calculation before a new one, and its fingerprints."""
+
+    id: uuid.UUID
+    inputs_key: str | None
+    date_keys: dict[str, str] | None
+
+
+def latest_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+    row = session.execute(
+        select(CoverageCalculation.id, CoverageCalculation.inputs_key, CoverageCalculation.date_keys)
+        .where(CoverageCalculation.version_id == version_id)
+        .order_by(CoverageCalculation.created_at.desc(), CoverageCalculation.id)
+        .limit(1)
+    ).first()
+    return None if row is None else PreviousCalculation(row.id, row.inputs_key, row.date_keys)
+
+
+_STATUSES = {s.value: s for s in CellStatus}
+_CELLS = text(
+    """
+    SELECT schedule_date, "window", worklist, hospital, role, status, mandatory, people::text
+    FROM coverage_cells
+    WHERE calculation_id = :calculation_id AND (:every OR schedule_date = ANY(CAST(:dates AS date[])))
+    ORDER BY id
+    """
+)
+_KEPT = "calculation_id = :calculation_id AND NOT (schedule_date = ANY(CAST(:dates AS date[])))"
+_KEPT_COUNTS = text(f"SELECT hospital, role, status, count(*) FROM coverage_cells WHERE {_KEPT} GROUP BY 1, 2, 3")
+_KEPT_GAPS = text(
+    f'SELECT schedule_date, "window", worklist, role, status, mandatory FROM coverage_cells WHERE {_KEPT} '
+    "AND status IN ('UNCOVERED', 'SPECIALTY_MISMATCH') ORDER BY id"
+)
+_KEPT_NO_DATA = text(
+    f"SELECT schedule_date, count(*) FROM coverage_cells WHERE {_KEPT} AND status = 'NO_DATA' GROUP BY 1"
+)
+
+
+def calculation_cells(session: Session, calculation_id: uuid.UUID, dates: Collection[date] | None) -> list[StoredCell]:
+    """A calculation's cells as stored, in order: those of `dates`, or every one (None)."""
+    found = session.execute(
+        _CELLS, {"calculation_id": calculation_id, "every": dates is None, "dates": sorted(dates or ())}
+    )
+    return [
+        StoredCell(day, window, worklist, hospital, role, tuple(json.loads(people)), _STATUSES[status], mandatory)
+        for day, window, worklist, hospital, role, status, mandatory, people in found.all()
+    ]
+
+
+def kept_tally(session: Session, calculation_id: uuid.UUID, recomputed: Collection[date]) -> Tally:
+    """The summary's tally of a calculation's cells of every date but `recomputed`, counted in the database
+    (three statements, whatever the period's length)."""
+    where = {"calculation_id": calculation_id, "dates": sorted(recomputed)}
+    counts: Counter[tuple[str, str, CellStatus]] = Counter()
+    for hospital, role, status, n in session.execute(_KEPT_COUNTS, where):
+        counts[(hospital, role, _STATUSES[status])] = n
+    gaps = [
+        Gap(day, window, worklist, role, _STATUSES[status], severity)
+        for day, window, worklist, role, status, mandatory in session.execute(_KEPT_GAPS, where)
+        if (severity := gap_severity(_STATUSES[status], mandatory)) is not None
+    ]
+    no_data = Counter({day: n for day, n in session.execute(_KEPT_NO_DATA, where)})
+    return Tally(counts, gaps, no_data)
+
+
+def stored_cells(inputs: VersionInputs, cells: Sequence[Cell]) -> list[StoredCell]:
+    """`cells` as they are stored: the responsible people by name."""
+    names: dict[tuple[int, ...], tuple[str, ...]] = {}
+    for c in cells:
+        if c.people not in names:
+            names[c.people] = tuple(inputs.people[p].name for p in c.people)
+    return [
+        StoredCell(c.schedule_date, c.window, c.worklist, c.hospital, c.role, names[c.people], c.status, c.mandatory)
+        for c in cells
+    ]
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    inputs_key: str | None
+    date_keys: dict[str, str] | None
+
+
 def store_calculation(
-    session: Session, calculation_id: uuid.UUID, inputs: VersionInputs, result: CoverageResult
+    session: Session,
+    calculation_id: uuid.UUID,
+    inputs: VersionInputs,
+    result: CoverageResult,
+    cells: Sequence[StoredCell],
+    keys: Fingerprints = Fingerprints(None, None),
+    previous_id: uuid.UUID | None = None,
+    recomputed: Collection[date] | None = None,
 ) -> None:
-    """The calculation row and all its cells, in the caller's transaction."""
+    """The calculation row and its cells, in the caller's transaction. `cells`: `result`'s cells as stored, or
+    with `recomputed` (dates) only the cells of those dates: the others are copied from `previous_id`."""
     session.execute(
         insert(CoverageCalculation).values(
             id=calculation_id,
@@ -223,19 +346,25 @@ def store_calculation(
             scrape_batch_id=inputs.amion.batch_id,
             summary=result.summary.to_dict(),
             findings=[f.model_dump(mode="json") for f in result.findings],
+            inputs_key=keys.inputs_key,
+            date_keys=keys.date_keys,
+            previous_id=previous_id,
         )
     )
-    if not result.cells:
-        return
-    names: dict[tuple[int, ...], list[str]] = {}
     days: dict[date, str] = {}
-    cells = []
-    for c in result.cells:
-        if c.people not in names:
-            names[c.people] = [inputs.people[p].name for p in c.people]
+    rows = []
+    for c in cells:
         if c.schedule_date not in days:
             days[c.schedule_date] = c.schedule_date.isoformat()
-        cells.append(
-            [days[c.schedule_date], c.window, c.worklist, c.hospital, c.role, names[c.people], c.status, c.mandatory]
+        rows.append(
+            [days[c.schedule_date], c.window, c.worklist, c.hospital, c.role, list(c.people), c.status, c.mandatory]
         )
-    session.execute(_INSERT_CELLS, {"calculation_id": calculation_id, "cells": json.dumps(cells)})
+    if recomputed is not None:
+        assert previous_id is not None
+        session.execute(
+            _MERGE_CELLS,
+            {"calculation_id": calculation_id, "previous_id": previous_id, "cells": json.dumps(rows),
+             "recomputed": sorted(recomputed)},
+        )  # fmt: skip
+    elif rows:
+        session.execute(_INSERT_CELLS, {"calculation_id": calculation_id, "cells": json.dumps(rows)})

@@ -1,9 +1,11 @@
-"""The versions worker's subscriptions: the saga coordinator's reactions to requests and phase events."""
+"""The versions worker's subscriptions: the saga coordinator's reactions to requests and phase events, and the
+watch of Amion (its periodic check and the answers)."""
 
 import asyncio
 
-from services.versions import commands, saga
+from services.versions import commands, saga, watch
 from shared.contracts import (
+    AmionChecked,
     AmionScraped,
     AmionScrapeFailed,
     ArchiveVersion,
@@ -28,10 +30,14 @@ HANDLERS: dict[type, Handler] = {
     CoverageFailed: in_thread(saga.on_coverage_failed),
     PromoteVersion: in_thread(commands.on_promote),
     ArchiveVersion: in_thread(commands.on_archive),
+    AmionChecked: in_thread(watch.on_amion_checked),
 }
 
 REJECTERS: dict[type, Rejecter] = {
     ImportRequested: lambda body, delivery, reason: asyncio.to_thread(saga.reject_request, body, delivery, reason)
 }
 
-PERIODIC = [Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, job_in_thread(saga.sweep_timeouts))]
+PERIODIC = [
+    Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, job_in_thread(saga.sweep_timeouts)),
+    Periodic("amion-watch", lambda settings: settings.watch_tick_s, job_in_thread(watch.tick)),
+]

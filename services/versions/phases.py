@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from shared.settings import Settings
-from shared.states import Phase
+from shared.states import Phase, WorkflowKind
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ PHASES = (
     PhaseSpec(Phase.COVERAGE, 3, critical=False),
 )
 SPECS = {spec.phase: spec for spec in PHASES}
+# A re-scrape reuses the scrape and coverage phases of the version it re-scrapes: its template is imported.
+FIRST_PHASE = {WorkflowKind.IMPORT: Phase.ODS_IMPORT, WorkflowKind.RESCRAPE: Phase.AMION_SCRAPE}
 
 
 def months_touched(start: date, end: date) -> int:

@@ -7,7 +7,15 @@ from shared.registry import Registry
 
 REGISTRY = Registry(
     ConsumerQueue(
-        "versions", ("import.requested", "command.versions.*", "event.ods.*", "event.amion.*", "event.coverage.*")
+        "versions",
+        (
+            "import.requested",
+            "command.versions.*",
+            "event.ods.*",
+            "event.amion.*",
+            "event.coverage.calculated",
+            "event.coverage.failed",
+        ),
     ),
     HANDLERS,
     PERIODIC,

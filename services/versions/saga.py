@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -59,7 +59,7 @@ from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import UnitOfWork, unit_of_work
 from shared.metrics import PHASE_DURATION
 from shared.settings import get_settings
-from shared.states import Phase, PhaseState, WorkflowState
+from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState, WorkflowTrigger
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class Saga:
                 for phase, r in self.rows.items()
             },
             limits_for(self.request),
+            kind=WorkflowKind(workflow.kind),
         )
 
     @classmethod
@@ -175,8 +176,16 @@ class Saga:
                 attempt=attempt,
                 version_id=self.workflow.version_id,
                 amion_account=request.amion_account,
+                months_from=self._months_from(),
             )
         return CalculateCoverage(**self.context(), attempt=attempt, version_id=self.workflow.version_id)
+
+    def _months_from(self) -> date | None:
+        """A re-scrape fetches the months from the one it started in (in the group's zone) on."""
+        if self.workflow.kind != WorkflowKind.RESCRAPE:
+            return None
+        today = self.workflow.created_at.astimezone(get_settings().tz).date()
+        return max(today, self.request.period.start).replace(day=1)
 
     def _end(self, ended: Ended, now: datetime) -> None:
         self.workflow.finished_at = now
@@ -258,6 +267,48 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
         saga.machine.begin(_now())
         saga.save()
         work.publish(ImportAccepted(**saga.context(), state=saga.workflow.state), "accepted")
+
+
+def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: uuid.UUID, cause: str) -> uuid.UUID:
+    """A RESCRAPE workflow of `version_id`, triggered by the watch: the version's import request under a request
+    id of its own (`watch:<cause>`), starting at the Amion scrape. The same cause gives the same workflow."""
+    imported = session.get(Workflow, import_workflow_id)
+    assert imported is not None
+    request_id = f"watch:{cause}"[:200]
+    request = ImportRequested.model_validate(imported.request).model_copy(
+        update={"request_id": request_id, "requested_by": WorkflowTrigger.WATCH.value}
+    )
+    workflow_id = ids.workflow_id_for(request_id)
+    created = session.execute(
+        insert(Workflow)
+        .values(
+            id=workflow_id,
+            request_id=request_id,
+            correlation_id=request_id,
+            group_name=request.group,
+            state=WorkflowState.RUNNING,
+            kind=WorkflowKind.RESCRAPE,
+            trigger=WorkflowTrigger.WATCH,
+            version_id=version_id,
+            request=request.model_dump(mode="json"),
+            created_at=_now(),
+        )
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(Workflow.id)
+    ).first()
+    if created is None:
+        return workflow_id
+    session.add_all(
+        WorkflowPhase(workflow_id=workflow_id, phase=spec.phase, position=spec.position, critical=spec.critical,
+                      state=PhaseState.PENDING, attempt=0, messages=[])
+        for spec in PHASES
+    )  # fmt: skip
+    session.flush()
+    saga = Saga.load(session, workflow_id)
+    assert saga is not None
+    saga.machine.begin(_now())
+    saga.save()
+    return workflow_id
 
 
 def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:

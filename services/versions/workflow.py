@@ -1,4 +1,7 @@
-"""An import workflow as a state machine: phases, attempts, deadlines, criticality, terminal states and fencing.
+"""A workflow as a state machine: phases, attempts, deadlines, criticality, terminal states and fencing.
+
+Two kinds (`WorkflowKind`): an IMPORT runs every phase; a RESCRAPE (the watch saw Amion change) starts at the
+Amion scrape of an existing version and runs the coverage after it, its template phase SKIPPED from the start.
 
 Pure: no database, no broker, no clock. Time, attempts and limits come in as values; what must happen next
 comes out as effects (`StartAttempt`: send the phase's command for this attempt; `Ended`: announce the end),
@@ -18,9 +21,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from services.versions.phases import PHASES, SPECS
+from services.versions.phases import FIRST_PHASE, PHASES, SPECS
 from shared.findings import Severity
-from shared.states import TERMINAL, Phase, PhaseState, WorkflowState
+from shared.states import TERMINAL, Phase, PhaseState, WorkflowKind, WorkflowState
 
 Message = dict[str, Any]
 
@@ -86,17 +89,23 @@ class WorkflowMachine:
     phases: dict[Phase, PhaseRun]
     limits: Limits
     effects: list[Effect] = field(default_factory=list)
+    kind: WorkflowKind = WorkflowKind.IMPORT
 
     @classmethod
-    def new(cls, limits: Limits) -> "WorkflowMachine":
-        return cls(WorkflowState.RUNNING, {spec.phase: PhaseRun(spec.phase) for spec in PHASES}, limits)
+    def new(cls, limits: Limits, kind: WorkflowKind = WorkflowKind.IMPORT) -> "WorkflowMachine":
+        return cls(WorkflowState.RUNNING, {spec.phase: PhaseRun(spec.phase) for spec in PHASES}, limits, kind=kind)
 
     @property
     def finished(self) -> bool:
         return self.state in TERMINAL
 
     def begin(self, now: datetime) -> None:
-        self._start(PHASES[0].phase, now)
+        """Start the kind's first phase; the phases before it are SKIPPED."""
+        first = SPECS[FIRST_PHASE[self.kind]]
+        for spec in PHASES:
+            if spec.position < first.position:
+                self.phases[spec.phase].state = PhaseState.SKIPPED
+        self._start(first.phase, now)
 
     def accepts(self, phase: Phase, attempt: int) -> Verdict:
         run = self.phases[phase]

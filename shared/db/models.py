@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.states import BatchState, Layout, PhaseState, VersionState
+from shared.states import BatchState, Layout, PhaseState, VersionState, WorkflowKind, WorkflowTrigger
 
 
 class Base(DeclarativeBase):
@@ -200,6 +200,9 @@ class CoverageCalculation(Base):
     findings: Mapped[list[Any]] = mapped_column(default=list)
     scrape_batch_id: Mapped[uuid.UUID | None]  # the scrape batch whose AMION assignments it used
     created_at: Mapped[datetime] = _now()
+    date_keys: Mapped[dict[str, Any] | None]  # ISO date -> fingerprint of that date's inputs (recalc only changes)
+    inputs_key: Mapped[str | None] = mapped_column(String(64))  # fingerprint of the inputs every date shares
+    previous_id: Mapped[uuid.UUID | None]  # the version's calculation this one followed
 
 
 class CoverageCell(Base):
@@ -241,6 +244,10 @@ class Workflow(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(200))  # the upstream request's, for every event
     group_name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(20), default=WorkflowKind.IMPORT, server_default=WorkflowKind.IMPORT.value)
+    trigger: Mapped[str] = mapped_column(
+        String(50), default=WorkflowTrigger.REQUEST, server_default=WorkflowTrigger.REQUEST.value
+    )
     version_id: Mapped[uuid.UUID | None]
     request: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = _now()
@@ -292,6 +299,20 @@ class WorkerHeartbeat(Base):
     health_url: Mapped[str] = mapped_column(String(300))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AmionWatch(Base):
+    """One hospital group's watch of Amion: paused or not, when its versions were last and will next be
+    checked, and when Amion last changed (services/versions/watch.py)."""
+
+    __tablename__ = "amion_watches"  # owner: versions
+    group_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    next_check_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_change_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_outcome: Mapped[str | None] = mapped_column(String(20))  # WatchOutcome
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AmionRequestSlot(Base):

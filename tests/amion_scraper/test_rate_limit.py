@@ -1,14 +1,16 @@
 """One politeness limit per Amion account across scraper processes (each engine stands for a process)."""
 
+import asyncio
 import itertools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
-from services.amion_scraper.rate_limit import hold_back, reserve_start
+from services.amion_scraper.rate_limit import SharedPoliteness, hold_back, reserve_start
+from shared.settings import AmionAccount
 from tests.conftest import Services
 
 pytestmark = pytest.mark.integration
@@ -39,3 +41,25 @@ def test_retry_after_holds_back_every_process_and_accounts_are_independent(servi
     assert 2.5 < wait_s <= 3.0
     _, other_wait = reserve_start(services.engine, other, INTERVAL_S)
     assert other_wait == 0.0
+
+
+def test_the_arrival_margin_widens_every_spacing_of_request_starts(services: Services) -> None:
+    """Starts spaced by the interval alone let a faster request arrive early; the margin is added to each."""
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    politeness = SharedPoliteness(account, services.engine, min_interval_s=0.1, margin_s=0.05)
+
+    async def five_turns() -> None:
+        for _ in range(5):
+            await politeness.wait_turn()
+
+    with services.engine.begin() as conn:
+        before = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    asyncio.run(five_turns())
+    with services.engine.begin() as conn:
+        next_at = conn.execute(text("SELECT next_at FROM amion_request_slots WHERE account = :a"), {"a": account})
+        spaced = next_at.scalar_one() - before
+    assert spaced >= timedelta(seconds=5 * 0.15)  # five starts, each holding the next back by 0.1 s + 0.05 s
+
+
+def test_accounts_get_a_50_ms_arrival_margin_by_default() -> None:
+    assert AmionAccount().arrival_margin_s == 0.05

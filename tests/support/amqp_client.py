@@ -166,3 +166,35 @@ def publish_and_collect(
         raise AssertionError("queue iterator ended")
 
     return asyncio.run(asyncio.wait_for(run(), timeout_s))
+
+
+def subscribe(amqp_url: str, queue_name: str, bindings: list[str]) -> None:
+    """A queue of the subscriber's own that keeps every event of `bindings` until taken (`take`)."""
+
+    async def run() -> None:
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(queue_name, durable=True)
+            for binding in bindings:
+                await queue.bind(EXCHANGE, routing_key=binding)
+
+    asyncio.run(run())
+
+
+def take(amqp_url: str, queue_name: str, timeout_s: float = 90.0) -> tuple[str, dict[str, Any]] | None:
+    """The next event in the subscriber's queue (routing key, body), waiting up to `timeout_s`; None if none came."""
+
+    async def run() -> tuple[str, dict[str, Any]] | None:
+        deadline = time.monotonic() + timeout_s
+        async with await aio_pika.connect(amqp_url) as connection:
+            queue = await (await connection.channel()).get_queue(queue_name)
+            while True:
+                message = await queue.get(fail=False)
+                if message is not None:
+                    await message.ack()
+                    return message.routing_key or "", json.loads(message.body)
+                if time.monotonic() > deadline:
+                    return None
+                await asyncio.sleep(0.2)
+
+    return asyncio.run(run())

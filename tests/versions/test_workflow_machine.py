@@ -6,7 +6,7 @@ import pytest
 
 from services.versions.workflow import Ended, Limits, Refused, StartAttempt, Verdict, WorkflowMachine, note
 from shared.findings import Severity
-from shared.states import Phase, PhaseState, WorkflowState
+from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ODS, AMION, COVERAGE = Phase.ODS_IMPORT, Phase.AMION_SCRAPE, Phase.COVERAGE
@@ -269,3 +269,48 @@ def test_a_timeout_of_an_ended_workflow_does_nothing() -> None:
     effects(machine)
     assert machine.time_out(ODS, at(10_000)) is False
     assert effects(machine) == []
+
+
+def rescrape() -> WorkflowMachine:
+    machine = WorkflowMachine.new(LIMITS, WorkflowKind.RESCRAPE)
+    machine.begin(T0)
+    return machine
+
+
+def test_a_rescrape_starts_at_the_amion_scrape_with_the_template_phase_skipped() -> None:
+    machine = rescrape()
+    assert effects(machine) == [StartAttempt(AMION, 1)]
+    assert states(machine) == {ODS: (PhaseState.SKIPPED, 0), AMION: (PhaseState.RUNNING, 1),
+                               COVERAGE: (PhaseState.PENDING, 0)}  # fmt: skip
+    assert machine.phases[AMION].deadline_at == T0 + timedelta(minutes=2)
+
+
+def test_a_rescrape_runs_the_coverage_after_the_scrape_and_completes() -> None:
+    machine = rescrape()
+    effects(machine)
+    assert machine.succeed(AMION, 1, at(1), []) is Verdict.ACCEPTED
+    assert effects(machine) == [StartAttempt(COVERAGE, 1)]
+    assert machine.succeed(COVERAGE, 1, at(2), []) is Verdict.ACCEPTED
+    assert effects(machine) == [Ended(WorkflowState.COMPLETED, 2)]
+    assert machine.phases[ODS].state == PhaseState.SKIPPED
+
+
+def test_a_rescrape_is_fenced_like_an_import() -> None:
+    machine = rescrape()
+    effects(machine)
+    assert machine.time_out(AMION, at(121))
+    assert effects(machine) == [StartAttempt(AMION, 2)]
+    assert machine.succeed(AMION, 1, at(122), []) is Verdict.LATE
+    assert machine.accepts(ODS, 1) is Verdict.NOT_RUNNING
+    assert machine.succeed(AMION, 2, at(123), []) is Verdict.ACCEPTED
+
+
+def test_a_rescrape_whose_scrape_fails_still_calculates_and_ends_with_warnings() -> None:
+    machine = rescrape()
+    effects(machine)
+    machine.fail(AMION, 1, at(1), "Amion refused the password", [], retryable=False)
+    assert effects(machine) == [StartAttempt(COVERAGE, 1)]
+    machine.succeed(COVERAGE, 1, at(2), [])
+    (ended,) = effects(machine)
+    assert isinstance(ended, Ended) and ended.state == WorkflowState.COMPLETED_WITH_WARNINGS
+    assert ended.warnings == ("AMION_SCRAPE failed",)

@@ -1,0 +1,110 @@
+"""A recalculation that recomputes only the dates whose inputs changed gives what a full calculation gives, on
+the real template; and what changed between two calculations (the content of CoverageChanged)."""
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from services.coverage.calculation import CalculationOptions, calculate_and_store, compute, fingerprints
+from services.coverage.store import load_inputs, stored_cells
+from shared.db.models import AssignmentRow, PersonRow
+from shared.states import CellStatus
+from tests.conftest import Services
+from tests.schedcu.test_coverage_queries import NY, imported_version
+
+pytestmark = pytest.mark.integration
+
+REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
+START, END = date(2026, 1, 1), date(2026, 2, 28)
+OPTIONS = CalculationOptions(tz=NY)
+
+
+def stored(engine: Any, calculation_id: uuid.UUID) -> tuple[list[tuple[Any, ...]], dict[str, Any], list[Any]]:
+    with engine.connect() as conn:
+        cells = conn.execute(
+            text('SELECT schedule_date, "window", worklist, hospital, role, people, status, mandatory '
+                 "FROM coverage_cells WHERE calculation_id = :c ORDER BY id"), {"c": calculation_id},
+        ).all()  # fmt: skip
+        summary, findings = conn.execute(
+            text("SELECT summary, findings FROM coverage_calculations WHERE id = :c"), {"c": calculation_id}
+        ).one()
+    return [tuple(c) for c in cells], summary, findings
+
+
+def test_recomputing_the_changed_dates_equals_a_full_calculation_on_the_real_template(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = imported_version(session, START, END, REAL_TEMPLATE.read_bytes())
+    with Session(services.engine) as session, session.begin():
+        first = calculate_and_store(session, version_id, uuid.uuid4(), OPTIONS)
+    assert first is not None and first.recomputed is None and first.changes is None
+
+    # Mid3 leaves on Jan 7; a BODY_ONLY person takes ON1 on Feb 4 (the Body sheets apply that night)
+    with Session(services.engine) as session, session.begin():
+        session.execute(
+            delete(AssignmentRow).where(AssignmentRow.version_id == version_id,
+                                        AssignmentRow.schedule_date == date(2026, 1, 7), AssignmentRow.role == "Mid3")
+        )  # fmt: skip
+        body_only = session.scalars(select(PersonRow.id).where(PersonRow.specialty == "BODY_ONLY")).first()
+        session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == date(2026, 2, 4),
+                   AssignmentRow.role == "ON1")
+            .values(person_id=body_only)
+        )  # fmt: skip
+    calculation_id = uuid.uuid4()
+    with Session(services.engine) as session, session.begin():
+        second = calculate_and_store(session, version_id, calculation_id, OPTIONS)
+    assert second is not None
+    assert second.recomputed == {date(2026, 1, 7), date(2026, 2, 4)}
+
+    with Session(services.engine) as session:
+        inputs = load_inputs(session, version_id)
+        assert inputs is not None
+        full = compute(inputs, OPTIONS)
+        expected_cells = [
+            (c.schedule_date, c.window, c.worklist, c.hospital, c.role, list(c.people), c.status, c.mandatory)
+            for c in stored_cells(inputs, full.cells)
+        ]
+    cells, summary, findings = stored(services.engine, calculation_id)
+    assert cells == expected_cells
+    assert summary == full.summary.to_dict()
+    assert findings == [f.model_dump(mode="json") for f in full.findings]
+    assert second.result.summary == full.summary
+
+    assert second.changes is not None
+    mid3_gone = [c for c in second.changes.cells if c.schedule_date == date(2026, 1, 7)]
+    assert mid3_gone and all(c.role == "Mid3" and c.new is not None and c.new.status is CellStatus.UNCOVERED
+                             for c in mid3_gone)  # fmt: skip
+    assert {(g.schedule_date, g.worklist) for g in second.changes.opened if g.schedule_date == date(2026, 1, 7)} == {
+        (c.schedule_date, c.worklist) for c in mid3_gone
+    }
+    assert not second.changes.closed or all(g.schedule_date == date(2026, 2, 4) for g in second.changes.closed)
+
+
+def test_a_recalculation_without_any_change_recomputes_nothing_and_finds_no_change(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = imported_version(session, START, date(2026, 1, 31), REAL_TEMPLATE.read_bytes())
+        calculate_and_store(session, version_id, uuid.uuid4(), OPTIONS)
+    calculation_id = uuid.uuid4()
+    with Session(services.engine) as session, session.begin():
+        again = calculate_and_store(session, version_id, calculation_id, OPTIONS)
+    assert again is not None and again.recomputed == frozenset() and again.changes is not None
+    assert not again.changes and not again.changes.opened and not again.changes.closed
+    assert len(stored(services.engine, calculation_id)[0]) == again.result.summary.total
+
+
+def test_other_shared_inputs_mean_a_full_calculation(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = imported_version(session, START, date(2026, 1, 31), REAL_TEMPLATE.read_bytes())
+        calculate_and_store(session, version_id, uuid.uuid4(), OPTIONS)
+        with_holiday = CalculationOptions(tz=NY, holidays=frozenset({date(2026, 1, 19)}))
+        inputs = load_inputs(session, version_id)
+        assert inputs is not None
+        assert fingerprints(inputs, with_holiday).inputs_key != fingerprints(inputs, OPTIONS).inputs_key
+        again = calculate_and_store(session, version_id, uuid.uuid4(), with_holiday)
+    assert again is not None and again.recomputed is None
