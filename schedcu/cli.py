@@ -16,6 +16,7 @@ from schedcu.arguments import month, new_file, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import ods as ods_cli
+from schedcu.commands import proposals as proposals_cli
 from schedcu.commands import versions as versions_cli
 from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
 from schedcu.registries import WORKERS
@@ -182,7 +183,7 @@ def parser() -> argparse.ArgumentParser:
     qr.add_argument("--json", action="store_true")
     qr.set_defaults(func=cmd_dlq)
 
-    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli):
+    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, proposals_cli):
         service_cli.register(sub)
     return p
 

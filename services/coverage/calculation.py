@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from services.coverage.flat_rules import calculate_flat
+from services.coverage.proposal_upkeep import after_calculation
 from services.coverage.rest import DEFAULT_REST
 from services.coverage.rules import CoverageResult, WorklistSpecialty, calculate
 from services.coverage.store import VersionInputs, load_inputs, store_calculation
@@ -77,6 +78,6 @@ def calculate_and_store(
     inputs = load_inputs(session, version_id)
     if inputs is None:
         return None
-    result = compute(inputs, options)
+    result = after_calculation(session, calculation_id, inputs, compute(inputs, options), options.holidays, options.tz)
     store_calculation(session, calculation_id, inputs, result)
     return result
