@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,8 +37,9 @@ class PersonLoad:
 
 
 def _length(intervals: Sequence[Interval]) -> timedelta:
+    """The length of the union of `intervals`, in real time (instants in UTC: the same zone subtracts wall time)."""
     total, end = timedelta(0), None
-    for s, e in sorted(intervals):
+    for s, e in sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in intervals):
         if end is not None and s < end:
             s = end
         if e > s:
