@@ -24,7 +24,7 @@ from services.coverage.candidates import GAP_STATUSES
 from services.coverage.override_conflicts import AmionBooking, Override, override_conflicts
 from services.coverage.proposal_states import OPEN, Action, transition
 from services.coverage.rest import Shift
-from services.coverage.rules import Assignment, CoverageResult, booked_shifts, shifts_of
+from services.coverage.rules import Assignment, CoverageResult, booked_shifts, shifts_of, window_interval
 from services.coverage.store import VersionInputs
 from shared.db.models import AssignmentCorrection, Proposal, ProposalHistory
 from shared.states import AssignmentSource, CellStatus, ProposalState
@@ -32,7 +32,7 @@ from shared.states import AssignmentSource, CellStatus, ProposalState
 ACTOR = "coverage"
 
 
-def shift_of_assignment(inputs: VersionInputs, a: Assignment, holidays: Collection[date], tz: ZoneInfo) -> Shift | None:
+def _booked_shift(inputs: VersionInputs, a: Assignment, holidays: Collection[date], tz: ZoneInfo) -> Shift | None:
     """`a` with its hours as the calculation takes them (Amion's, else its role's hours that date)."""
     if inputs.flat:
         hours = [(s.starts_at, s.ends_at) for s in inputs.flat_shifts
@@ -41,6 +41,21 @@ def shift_of_assignment(inputs: VersionInputs, a: Assignment, holidays: Collecti
     else:
         found = booked_shifts(inputs.windows, [a], holidays, tz)
     return found[0] if found else None
+
+
+def _gap_shift(inputs: VersionInputs, row: Any, tz: ZoneInfo) -> Shift | None:
+    """The person of an approved proposal at the hours of its gap (the window that date; a flat shift's hours),
+    the hours the candidate was found free at."""
+    if inputs.flat:
+        cell = (row.schedule_date, row.window, row.worklist)
+        hours = [
+            (s.starts_at, s.ends_at) for s in inputs.flat_shifts if (s.schedule_date, s.label(tz), s.worklist) == cell
+        ]
+    else:
+        hours = [window_interval(w, row.schedule_date, tz) for w in inputs.windows if w.sheet == row.window]
+    if not hours:
+        return None
+    return Shift(row.person_id, row.assign_role, row.schedule_date, tuple(hours[:1]), "template")
 
 
 def _obsolete(session: Session, calculation_id: uuid.UUID, result: CoverageResult, rows: Sequence[Any]) -> None:
@@ -87,9 +102,7 @@ def _conflicts(
             r.assign_role,
             r.person_id,
             frozenset(r.amion_people),
-            shift_of_assignment(
-                inputs, Assignment(r.schedule_date, r.assign_role, r.person_id, AssignmentSource.OVERRIDE), holidays, tz
-            ),
+            _gap_shift(inputs, r, tz),
         )
         for r in approved
         if r.correction_id in present
@@ -99,7 +112,7 @@ def _conflicts(
     people = {o.person_id for o in overrides}
     days = {o.schedule_date for o in overrides}
     amion = [
-        AmionBooking(a, shift_of_assignment(inputs, a, holidays, tz) if a.person_id in people else None)
+        AmionBooking(a, _booked_shift(inputs, a, holidays, tz) if a.person_id in people else None)
         for a in inputs.assignments
         if a.source == AssignmentSource.AMION
         and (a.schedule_date in days or (a.person_id in people and _near(a.schedule_date, days)))

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,9 @@ from shared.contracts import (
     ProposedPerson,
 )
 from shared.db import version_state
+from shared.db.models import (
+    OPEN_PROPOSAL_PREDICATE as OPEN_PREDICATE,
+)
 from shared.db.models import (
     AssignmentCorrection,
     CoverageCalculation,
@@ -101,7 +104,9 @@ def _history(
 def _usable_version(session: Session, version_id: uuid.UUID) -> None:
     found = session.execute(
         version_state.with_lifecycle(
-            select(version_state.state(), version_state.not_deleted()).where(ScheduleVersion.id == version_id)
+            select(version_state.state(), version_state.not_deleted())
+            .select_from(ScheduleVersion)
+            .where(ScheduleVersion.id == version_id)
         )
     ).first()
     if found is None:
@@ -152,7 +157,7 @@ def create(
             )
             .on_conflict_do_nothing(
                 index_elements=["version_id", "schedule_date", "window", "worklist"],
-                index_where=Proposal.state.in_([str(s) for s in OPEN]),
+                index_where=text(OPEN_PREDICATE),
             )
             .returning(Proposal.id)
         )  # fmt: skip

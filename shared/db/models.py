@@ -22,6 +22,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -218,6 +219,9 @@ class CoverageCell(Base):
     mandatory: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+OPEN_PROPOSAL_PREDICATE = "state IN ('PROPOSED', 'EDITED')"  # at most one open proposal per gap
+
+
 class Proposal(Base):
     """A proposal to fill one gap (date, window, worklist) with a candidate (services/coverage/proposals.py).
     Approving it adds an OVERRIDE assignment (`correction_id`, an `assignment_corrections` row); `amion_people`
@@ -228,7 +232,7 @@ class Proposal(Base):
         Index("ix_proposals_version_date", "version_id", "schedule_date"),
         Index(
             "ux_proposals_open_gap", "version_id", "schedule_date", "window", "worklist", unique=True,
-            postgresql_where="state IN ('PROPOSED', 'EDITED')",
+            postgresql_where=text(OPEN_PROPOSAL_PREDICATE),
         ),
     )  # fmt: skip
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

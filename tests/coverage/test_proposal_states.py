@@ -36,7 +36,7 @@ def test_every_pair_not_listed_is_refused_and_creating_is_no_transition() -> Non
                 continue
             with pytest.raises(IllegalTransition):
                 transition(state, action)
-    assert OPEN == {S.PROPOSED, S.EDITED}
+    assert {S.PROPOSED, S.EDITED} == OPEN
 
 
 def test_the_refusal_names_the_state_and_the_step() -> None:
