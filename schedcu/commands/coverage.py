@@ -80,16 +80,19 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 def cmd_coverage_report(args: argparse.Namespace) -> int:
     from schedcu.coverage_page import render_page
     from schedcu.queries.coverage import cells, latest_calculation
+    from services.coverage.calculation import CalculationOptions
+    from services.coverage.fairness import fairness_report
     from shared.db.session import transaction
 
+    settings = get_settings()
     with transaction() as session:
         calc = latest_calculation(session, args.version)
         all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
-    if calc is None:
+        fairness = fairness_report(session, args.version, CalculationOptions.from_settings(settings), None, None)
+    if calc is None or fairness is None:
         print(f"no coverage calculated for version {args.version}", file=sys.stderr)
         return 1
-    settings = get_settings()
-    page = render_page(calc, all_cells, settings.tz, frozenset(settings.holidays))
+    page = render_page(calc, all_cells, settings.tz, frozenset(settings.holidays), fairness.to_dict())
     Path(args.out).write_text(page, encoding="utf-8")
     print(f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps")
     return 0

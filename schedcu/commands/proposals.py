@@ -124,14 +124,9 @@ def cmd_fairness(args: argparse.Namespace) -> int:
     if report is None:
         print(f"schedule version {args.version} does not exist", file=sys.stderr)
         return 1
-    people = [
-        {"person_id": p.person_id, "name": p.name, "active": p.active, "nights": p.nights, "weekends": p.weekends,
-         "holidays": p.holidays, "hours": p.hours}
-        for p in report.people
-    ]  # fmt: skip
+    found = report.to_dict()
     if args.json:
-        print(json.dumps({"version_id": str(report.version_id), "start": report.start.isoformat(),
-                          "end": report.end.isoformat(), "people": people}, indent=2))  # fmt: skip
+        print(json.dumps(found, indent=2))
         return 0
     print(f"fairness of version {report.version_id}, {report.start.isoformat()} .. {report.end.isoformat()}")
     rows = [
@@ -142,7 +137,7 @@ def cmd_fairness(args: argparse.Namespace) -> int:
             p["holidays"],
             f"{p['hours']:g}",
         ]
-        for p in people
+        for p in found["people"]
     ]
     print(table(["person", "nights", "weekends", "holidays", "hours"], rows))
     return 0

@@ -10,8 +10,9 @@ nothing, and so is anyone inactive who works in the period."""
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,6 +89,14 @@ class FairnessReport:
     start: date
     end: date
     people: list[PersonLoad]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version_id": str(self.version_id),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "people": [asdict(p) for p in self.people],
+        }
 
 
 def fairness_report(
