@@ -30,7 +30,7 @@ from services.coverage.proposal_states import OPEN, Action, IllegalTransition, t
 from services.coverage.store import version_scope
 from shared.contracts import (
     CalculateCoverage,
-    Contract,
+    Period,
     ProposalApproved,
     ProposalCreated,
     ProposalEvent,
@@ -64,14 +64,14 @@ class Created:
     without_candidate: int
 
 
-def _publish(session: Session, message: Contract, message_id: str, version_id: uuid.UUID) -> None:
-    outbox.add(session, message, message_id=message_id, correlation_id=str(version_id))
+def _publish(session: Session, message: CalculateCoverage | ProposalEvent, message_id: str) -> None:
+    outbox.add(session, message, message_id=message_id, correlation_id=str(message.version_id))
 
 
 def _event(
-    cls: type[ProposalEvent], session: Session, proposal: Proposal, person: PersonRow, by: str, **extra: object
+    cls: type[ProposalEvent], scope: tuple[str, Period], proposal: Proposal, person: PersonRow, by: str, **extra: object
 ) -> ProposalEvent:
-    group, period = version_scope(session, proposal.version_id)
+    group, period = scope
     return cls(
         proposal_id=proposal.id,
         version_id=proposal.version_id,
@@ -136,40 +136,49 @@ def create(
         if state in OPEN or updated_at >= calculated_at
     }
     people = {p.id: p for p in session.scalars(select(PersonRow))}
-    created: list[uuid.UUID] = []
+    new: list[Proposal] = []
     already = without = 0
     for gap in report.gaps:
         slot = gap.slot
         if (slot.schedule_date, slot.window, slot.worklist) in taken:
             already += 1
-            continue
-        if not gap.candidates:
+        elif not gap.candidates:
             without += 1
-            continue
-        person = people[gap.candidates[0].person.id]
-        proposal_id = uuid.uuid4()
-        inserted = session.scalar(
+        else:
+            new.append(
+                Proposal(
+                    id=uuid.uuid4(), version_id=version_id, schedule_date=slot.schedule_date, window=slot.window,
+                    worklist=slot.worklist, hospital=slot.hospital, role=slot.role, assign_role=gap.assign_role,
+                    gap_status=str(slot.status), person_id=gap.candidates[0].person.id,
+                    state=str(ProposalState.PROPOSED), amion_people=[],
+                )
+            )  # fmt: skip
+    if not new:
+        return Created([], already, without)
+    columns = ("id", "version_id", "schedule_date", "window", "worklist", "hospital", "role", "assign_role",
+               "gap_status", "person_id", "state", "amion_people")  # fmt: skip
+    inserted = set(
+        session.scalars(
             pg_insert(Proposal)
-            .values(
-                id=proposal_id, version_id=version_id, schedule_date=slot.schedule_date, window=slot.window,
-                worklist=slot.worklist, hospital=slot.hospital, role=slot.role, assign_role=gap.assign_role,
-                gap_status=str(slot.status), person_id=person.id, state=ProposalState.PROPOSED, amion_people=[],
-            )
+            .values([{c: getattr(p, c) for c in columns} for p in new])
             .on_conflict_do_nothing(
-                index_elements=["version_id", "schedule_date", "window", "worklist"],
-                index_where=text(OPEN_PREDICATE),
+                index_elements=["version_id", "schedule_date", "window", "worklist"], index_where=text(OPEN_PREDICATE)
             )
             .returning(Proposal.id)
+        )
+    )
+    created = [p for p in new if p.id in inserted]
+    if created:
+        session.execute(
+            insert(ProposalHistory),
+            [{"proposal_id": p.id, "actor": actor, "action": str(Action.CREATE), "from_state": None,
+              "to_state": p.state, "from_person_id": None, "to_person_id": p.person_id, "reason": None}
+             for p in created],
         )  # fmt: skip
-        if inserted is None:
-            already += 1
-            continue
-        proposal = session.get_one(Proposal, proposal_id)
-        _history(session, proposal, actor, Action.CREATE, None, None)
-        event = _event(ProposalCreated, session, proposal, person, actor)
-        _publish(session, event, f"proposal:{proposal_id}:created", version_id)
-        created.append(proposal_id)
-    return Created(created, already, without)
+    scope = version_scope(session, version_id)
+    for p in created:
+        _publish(session, _event(ProposalCreated, scope, p, people[p.person_id], actor), f"proposal:{p.id}:created")
+    return Created([p.id for p in created], already + len(new) - len(created), without)
 
 
 def _locked(session: Session, proposal_id: uuid.UUID) -> Proposal:
@@ -274,10 +283,11 @@ def approve(
     session.flush()
     _history(session, proposal, actor, Action.APPROVE, from_state, proposal.person_id)
     recalc_message = f"proposal:{proposal.id}:recalculate"
-    _publish(session, CalculateCoverage(version_id=proposal.version_id), recalc_message, proposal.version_id)
+    _publish(session, CalculateCoverage(version_id=proposal.version_id), recalc_message)
     recalculation_id = calculation_id_for(recalc_message)
-    event = _event(ProposalApproved, session, proposal, person, actor, recalculation_id=recalculation_id)
-    _publish(session, event, f"proposal:{proposal.id}:approved", proposal.version_id)
+    scope = version_scope(session, proposal.version_id)
+    event = _event(ProposalApproved, scope, proposal, person, actor, recalculation_id=recalculation_id)
+    _publish(session, event, f"proposal:{proposal.id}:approved")
     return proposal, recalculation_id
 
 
@@ -294,6 +304,8 @@ def reject(session: Session, proposal_id: uuid.UUID, reason_text: str, actor: st
     session.flush()
     _history(session, proposal, actor, Action.REJECT, from_state, proposal.person_id, reason)
     person = session.get_one(PersonRow, proposal.person_id)
-    event = _event(ProposalRejected, session, proposal, person, actor, reason=reason)
-    _publish(session, event, f"proposal:{proposal.id}:rejected", proposal.version_id)
+    event = _event(
+        ProposalRejected, version_scope(session, proposal.version_id), proposal, person, actor, reason=reason
+    )
+    _publish(session, event, f"proposal:{proposal.id}:rejected")
     return proposal

@@ -9,9 +9,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from shared.db.models import AssignmentRow, PersonRow
 from tests.conftest import Services
@@ -91,8 +92,6 @@ def test_create_proposes_the_top_candidate_once_per_gap(
     monday = sum(g["date"] == "2026-03-02" for g in gaps)
     assert again.returncode == 0 and f"0 proposals created; {monday} gaps already proposed" in again.stderr
     assert len(cli_json(env, "proposals", "list", str(version_id))) == len(gaps)
-    created_events = rows(services, "SELECT count(*) FROM outbox WHERE routing_key = 'event.proposal.created'")
-    assert created_events == [(len(gaps),)]
 
 
 def test_edit_approve_and_reject_with_history_audit_and_events(
@@ -130,14 +129,6 @@ def test_edit_approve_and_reject_with_history_audit_and_events(
         "SELECT actor, action, to_state, details->>'person' FROM audit_log WHERE details->>'version_id' = :v",
         v=str(version_id),
     ) == [("sam", "add", "OVERRIDE", other["name"])]
-    outbox = rows(services, "SELECT routing_key, message_id, body FROM outbox ORDER BY id")
-    recalc = [body for key, _, body in outbox if key == "command.coverage.calculate"]
-    assert [json.loads(b)["version_id"] for b in recalc] == [str(version_id)]
-    (event,) = [json.loads(body) for key, _, body in outbox if key == "event.proposal.approved"]
-    assert (event["proposal_id"], event["person"]["name"], event["by"], event["assign_role"]) == (
-        first["proposal_id"], other["name"], "sam", "Mid3"
-    )  # fmt: skip
-
     assert refused(env, "proposals", "approve", first["proposal_id"]) == (
         f"Proposal {first['proposal_id']}: The proposal is APPROVED: it cannot be approved any more."
     )
@@ -146,10 +137,6 @@ def test_edit_approve_and_reject_with_history_audit_and_events(
     )
     rejected = schedcu(env, "proposals", "reject", second["proposal_id"], "--reason", "locum booked", "--actor", "sam")
     assert rejected.returncode == 0 and ": REJECTED" in rejected.stdout, rejected.stderr
-    (rejection,) = [json.loads(b) for key, _, b in rows(services, "SELECT routing_key, message_id, body FROM outbox")
-                    if key == "event.proposal.rejected"]  # fmt: skip
-    assert (rejection["proposal_id"], rejection["reason"]) == (second["proposal_id"], "locum booked")
-
     shown = cli_json(env, "proposals", "show", first["proposal_id"])
     assert [(h["actor"], h["action"], h["from_state"], h["from_person"], h["to_state"], h["to_person"])
             for h in shown["history"]] == [
@@ -171,18 +158,52 @@ def test_edit_approve_and_reject_with_history_audit_and_events(
     assert (status, people) == ("COVERED", [other["name"]])
 
 
+def test_each_step_puts_its_event_in_the_outbox_of_its_transaction(
+    services: Services, mid3_gap: tuple[uuid.UUID, dict[str, str]]
+) -> None:
+    """Read inside the step's transaction, before any relay can publish and delete the rows."""
+    version_id, _ = mid3_gap
+    options = CalculationOptions(tz=NY)
+
+    def staged(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
+        found = session.execute(text("SELECT routing_key, message_id, correlation_id, body FROM outbox ORDER BY id"))
+        return [(key, message_id, json.loads(body)) for key, message_id, correlation, body in found
+                if correlation == str(version_id)]  # fmt: skip
+
+    with Session(services.engine) as session, session.begin():
+        created = proposals.create(session, version_id, options, "ops", MON)
+        events = staged(session)
+        assert [(k, m) for k, m, _ in events] == [
+            ("event.proposal.created", f"proposal:{p}:created") for p in created.proposals
+        ]
+        first, second = created.proposals[:2]
+        assert {e["proposal_id"] for _, _, e in events} == {str(p) for p in created.proposals}
+        _, recalculation_id = proposals.approve(session, first, options, "ops")
+        proposals.reject(session, second, "not needed", "ops")
+        later = staged(session)[len(events) :]
+        assert [(k, m) for k, m, _ in later] == [
+            ("command.coverage.calculate", f"proposal:{first}:recalculate"),
+            ("event.proposal.approved", f"proposal:{first}:approved"),
+            ("event.proposal.rejected", f"proposal:{second}:rejected"),
+        ]
+        assert later[0][2]["version_id"] == str(version_id) and later[0][2]["workflow_id"] is None
+        assert later[1][2]["recalculation_id"] == str(recalculation_id)
+        assert (later[2][2]["reason"], later[2][2]["by"]) == ("not needed", "ops")
+        session.rollback()
+
+
 def test_an_open_proposal_whose_gap_closed_becomes_obsolete(
     services: Services, mid3_gap: tuple[uuid.UUID, dict[str, str]]
 ) -> None:
     version_id, env = mid3_gap
     assert schedcu(env, "proposals", "create", str(version_id)).returncode == 0
-    proposals = mid3_proposals(env, version_id)
-    others = len(cli_json(env, "proposals", "list", str(version_id))) - len(proposals)
+    mid3 = mid3_proposals(env, version_id)
+    others = len(cli_json(env, "proposals", "list", str(version_id))) - len(mid3)
     set_amion(services, version_id, MON, "Mid3", "lu.lopez@example.org")  # Amion fills the gap itself
     calculation_id = recalculate(services, version_id)
 
     after = mid3_proposals(env, version_id)
-    assert {p["state"] for p in after} == {"OBSOLETE"} and len(after) == len(proposals)
+    assert {p["state"] for p in after} == {"OBSOLETE"} and len(after) == len(mid3)
     assert len(cli_json(env, "proposals", "list", str(version_id), "--state", "PROPOSED")) == others
     last = cli_json(env, "proposals", "show", after[0]["proposal_id"])["history"][-1]
     assert (last["actor"], last["action"], last["from_state"], last["to_state"]) == (
@@ -196,7 +217,7 @@ def test_an_open_proposal_whose_gap_closed_becomes_obsolete(
     set_amion(services, version_id, MON, "Mid3", None)
     recalculate(services, version_id)
     assert schedcu(env, "proposals", "create", str(version_id)).returncode == 0
-    assert len(cli_json(env, "proposals", "list", str(version_id), "--state", "PROPOSED")) == others + len(proposals)
+    assert len(cli_json(env, "proposals", "list", str(version_id), "--state", "PROPOSED")) == others + len(mid3)
 
 
 def test_amion_contradicting_an_approved_override_is_reported_and_the_override_stays(
