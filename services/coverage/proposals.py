@@ -221,6 +221,7 @@ def edit(
 ) -> Proposal:
     proposal = _locked(session, proposal_id)
     target = _step(proposal, Action.EDIT)
+    _usable_version(session, proposal.version_id)
     person = _find(session, person_text)
     if person.id == proposal.person_id:
         raise ProposalError(f"{person.name} is already the proposal's candidate.")
