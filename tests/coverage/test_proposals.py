@@ -17,7 +17,7 @@ from services.coverage.calculation import CalculationOptions, calculate_and_stor
 from shared.db.models import AssignmentRow, PersonRow
 from tests.conftest import Services
 from tests.coverage.test_corrections import MON, TUE, rows, schedcu, services_env, week
-from tests.schedcu.test_coverage_queries import NY
+from tests.schedcu.test_coverage_queries import NY, flat_version
 
 pytestmark = pytest.mark.integration
 
@@ -258,3 +258,32 @@ def test_fairness_counts_every_person_of_the_period(services: Services) -> None:
     assert all(p["hours"] > 0 for p in people if p["nights"])
     text = schedcu(services_env(services), "fairness", str(version_id), "--from", str(TUE), "--to", str(TUE)).stdout
     assert "fairness of version" in text and "2026-03-03 .. 2026-03-03" in text
+
+
+def test_flat_layout_override_conflict_at_the_shifts_hours(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = flat_version(session, MON, date(2026, 3, 8))
+    set_amion(services, version_id, MON, "Mid3", None)
+    recalculate(services, version_id)
+    env = services_env(services)
+    assert schedcu(env, "proposals", "create", str(version_id), "--date", "2026-03-02").returncode == 0
+    (proposal,) = mid3_proposals(env, version_id)
+    assert proposal["window"] == "Mid3 17:00-01:00" and proposal["gap_status"] == "UNCOVERED"
+    assert schedcu(env, "proposals", "approve", proposal["proposal_id"]).returncode == 0
+
+    # Amion books the overridden person on ON1 the same night (22:00-08:00 overlaps 17:00-01:00)
+    with Session(services.engine) as session, session.begin():
+        session.execute(
+            insert(AssignmentRow).values(
+                version_id=version_id, schedule_date=MON, role="ON1", person_id=proposal["person"]["person_id"],
+                source="AMION",
+            )
+        )  # fmt: skip
+    calculation_id = recalculate(services, version_id)
+    [(findings,)] = rows(services, "SELECT findings FROM coverage_calculations WHERE id = :c", c=calculation_id)
+    (conflict,) = [f["text"] for f in findings if f["code"] == "OVERRIDE_CONFLICTS_WITH_AMION"]
+    name = proposal["person"]["name"]
+    assert conflict == (
+        f"The approved override of proposal {proposal['proposal_id']} ({name} on Mid3 on 2026-03-02 17:00-01:00) "
+        f"conflicts with Amion, which now assigns {name} to ON1 on 2026-03-02 22:00-08:00 at overlapping hours."
+    )
