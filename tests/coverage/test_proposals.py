@@ -115,6 +115,9 @@ def test_edit_approve_and_reject_with_history_audit_and_events(
         and ": EDITED" in edited.stdout
     )
 
+    # before the approval: the recalculation it requests makes the night's other Mid3 proposals obsolete
+    rejected = schedcu(env, "proposals", "reject", second["proposal_id"], "--reason", "locum booked", "--actor", "sam")
+    assert rejected.returncode == 0 and ": REJECTED" in rejected.stdout, rejected.stderr
     approved = schedcu(env, "proposals", "approve", first["proposal_id"], "--actor", "sam")
     assert approved.returncode == 0, approved.stderr
     assert "assigned as OVERRIDE; recalculation requested: calculation" in approved.stdout
@@ -135,8 +138,6 @@ def test_edit_approve_and_reject_with_history_audit_and_events(
     assert refused(env, "proposals", "reject", first["proposal_id"], "--reason", "late") == (
         f"Proposal {first['proposal_id']}: The proposal is APPROVED: it cannot be rejected any more."
     )
-    rejected = schedcu(env, "proposals", "reject", second["proposal_id"], "--reason", "locum booked", "--actor", "sam")
-    assert rejected.returncode == 0 and ": REJECTED" in rejected.stdout, rejected.stderr
     shown = cli_json(env, "proposals", "show", first["proposal_id"])
     assert [(h["actor"], h["action"], h["from_state"], h["from_person"], h["to_state"], h["to_person"])
             for h in shown["history"]] == [
