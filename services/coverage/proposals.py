@@ -160,11 +160,11 @@ def create(
     inserted = set(
         session.scalars(
             pg_insert(Proposal)
-            .values([{c: getattr(p, c) for c in columns} for p in new])
             .on_conflict_do_nothing(
                 index_elements=["version_id", "schedule_date", "window", "worklist"], index_where=text(OPEN_PREDICATE)
             )
-            .returning(Proposal.id)
+            .returning(Proposal.id),
+            [{c: getattr(p, c) for c in columns} for p in new],  # executemany: batched under the parameter limit
         )
     )
     created = [p for p in new if p.id in inserted]
