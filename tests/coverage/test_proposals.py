@@ -17,7 +17,7 @@ from services.coverage.calculation import CalculationOptions, calculate_and_stor
 from shared.db.models import AssignmentRow, PersonRow
 from tests.conftest import Services
 from tests.coverage.test_corrections import MON, TUE, rows, schedcu, services_env, week
-from tests.schedcu.test_coverage_queries import NY, flat_version
+from tests.schedcu.test_coverage_queries import NY, flat_version, template_version
 
 pytestmark = pytest.mark.integration
 
@@ -288,3 +288,20 @@ def test_flat_layout_override_conflict_at_the_shifts_hours(services: Services) -
         f"The approved override of proposal {proposal['proposal_id']} ({name} on Mid3 on 2026-03-02 17:00-01:00) "
         f"conflicts with Amion, which now assigns {name} to ON1 on 2026-03-02 22:00-08:00 at overlapping hours."
     )
+
+
+def test_a_year_of_gaps_becomes_proposals_in_one_step(services: Services) -> None:
+    """About 10,000 gaps: more rows than one INSERT may carry parameters for."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, date(2026, 1, 1), date(2026, 12, 31))
+        session.execute(
+            delete(AssignmentRow).where(AssignmentRow.version_id == version_id, AssignmentRow.role == "Mid3")
+        )
+    recalculate(services, version_id)
+    with Session(services.engine) as session, session.begin():
+        created = proposals.create(session, version_id, CalculationOptions(tz=NY), "ops")
+        assert len(created.proposals) > 65535 // 12 and created.already_proposed == created.without_candidate == 0
+        assert session.scalar(text("SELECT count(*) FROM proposals WHERE version_id = :v"), {"v": version_id}) == len(
+            created.proposals
+        )
+        session.rollback()
