@@ -18,6 +18,7 @@ from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
 from schedcu.commands import exports as exports_cli
 from schedcu.commands import ods as ods_cli
+from schedcu.commands import proposals as proposals_cli
 from schedcu.commands import versions as versions_cli
 from schedcu.commands import watch as watch_cli
 from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
@@ -205,7 +206,8 @@ def parser() -> argparse.ArgumentParser:
     qd.add_argument("--json", action="store_true")
     qd.set_defaults(func=cmd_dlq)
 
-    for service_cli in (ods_cli, amion_cli, coverage_cli, versions_cli, watch_cli, exports_cli, console_cli):
+    areas = (ods_cli, amion_cli, coverage_cli, versions_cli, watch_cli, proposals_cli, exports_cli, console_cli)
+    for service_cli in areas:
         service_cli.register(sub)
     return p
 

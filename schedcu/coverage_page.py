@@ -365,9 +365,11 @@ def render_page(
     groups: Sequence[GapGroup],
     tz: ZoneInfo,
     holidays: Collection[date] = (),
+    fairness: Mapping[str, Any] | None = None,
 ) -> str:
     """`calc` as `queries.latest_calculation` gives it; `cells` as `queries.cells` gives them; `groups` as
-    `queries.critical_gap_groups` gives them; times in `tz`."""
+    `queries.critical_gap_groups` gives them; times in `tz`; `fairness` as services/coverage/fairness.py's
+    `FairnessReport.to_dict` gives it."""
     start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
     title = f"Coverage {start.isoformat()} .. {end.isoformat()}"
     calculated = datetime.fromisoformat(calc["created_at"]).astimezone(tz)
@@ -394,6 +396,7 @@ def render_page(
         f"{months}"
         f"{_breakdown(calc['summary'])}"
         f"{_findings(calc['findings'])}"
+        f"{fairness_section(fairness)}"
         f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script></body></html>'
     )
 
@@ -413,4 +416,21 @@ def heat_map_section(
     return (
         f"<style>{_CSS}</style>{_banner(calc['summary'])}{months}"
         f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script>'
+    )
+
+
+def fairness_section(fairness: Mapping[str, Any] | None) -> str:
+    """Per person: nights, weekend nights, holiday nights and hours in the period (`schedcu fairness`)."""
+    if fairness is None:
+        return ""
+    rows = "".join(
+        f'<tr data-person="{p["person_id"]}"><td>{escape(p["name"])}{"" if p["active"] else " (inactive)"}</td>'
+        f"<td>{p['nights']}</td><td>{p['weekends']}</td><td>{p['holidays']}</td><td>{p['hours']:g}</td></tr>"
+        for p in fairness["people"]
+    )
+    return (
+        f'<h2>Fairness</h2><p class="meta">{escape(fairness["start"])} .. {escape(fairness["end"])}: nights are '
+        "schedule dates with any role but DAY; hours are the real length of every assignment.</p>"
+        '<table class="counts" id="fairness"><thead><tr><th>person</th><th>nights</th><th>weekends</th>'
+        f"<th>holidays</th><th>hours</th></tr></thead><tbody>{rows}</tbody></table>"
     )

@@ -411,6 +411,46 @@ class VersionTransitionRefused(Contract):
     reason: str
 
 
+class ProposedPerson(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    person_id: int
+    name: str
+    email: str
+
+
+class ProposalEvent(Contract):
+    """A proposal to fill one gap of a version's coverage (`schedcu proposals`)."""
+
+    proposal_id: uuid.UUID
+    version_id: uuid.UUID
+    group: str
+    period: Period
+    date: date
+    window: str
+    worklist: str
+    role: str = Field(description="The cell's responsible role")
+    assign_role: str = Field(description="The role as written the person is (to be) assigned to")
+    gap_status: str = Field(description="UNCOVERED or SPECIALTY_MISMATCH when the proposal was made")
+    person: ProposedPerson
+    by: str
+
+
+class ProposalCreated(ProposalEvent):
+    routing_key: ClassVar[str] = "event.proposal.created"
+
+
+class ProposalApproved(ProposalEvent):
+    """The person was assigned as an OVERRIDE; the recalculation it requested follows."""
+
+    routing_key: ClassVar[str] = "event.proposal.approved"
+    recalculation_id: uuid.UUID = Field(description="The coverage calculation requested with the approval")
+
+
+class ProposalRejected(ProposalEvent):
+    routing_key: ClassVar[str] = "event.proposal.rejected"
+    reason: str
+
+
 CONTRACTS: tuple[type[Contract], ...] = (
     ImportRequested,
     ImportAccepted,
@@ -434,5 +474,8 @@ CONTRACTS: tuple[type[Contract], ...] = (
     VersionPromoted,
     VersionArchived,
     VersionTransitionRefused,
+    ProposalCreated,
+    ProposalApproved,
+    ProposalRejected,
 )
 BY_ROUTING_KEY: dict[str, type[Contract]] = {c.routing_key: c for c in CONTRACTS}

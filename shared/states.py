@@ -102,3 +102,13 @@ class CellStatus(StrEnum):
     UNCOVERED = "UNCOVERED"
     SPECIALTY_MISMATCH = "SPECIALTY_MISMATCH"
     NO_DATA = "NO_DATA"  # Amion delivered nothing usable for the date: unknown, not a gap
+
+
+class ProposalState(StrEnum):
+    """A proposal to fill a gap (services/coverage/proposal_states.py holds the transitions)."""
+
+    PROPOSED = "PROPOSED"
+    EDITED = "EDITED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    OBSOLETE = "OBSOLETE"

@@ -83,6 +83,8 @@ OWNERS: dict[str, str] = {
     "coverage_calculations": "services/coverage",
     "coverage_cells": "services/coverage",
     "assignment_corrections": "services/coverage",
+    "proposals": "services/coverage",
+    "proposal_history": "services/coverage",
     "workflows": "services/versions",
     "workflow_phases": "services/versions",
     "version_lifecycle": "services/versions",

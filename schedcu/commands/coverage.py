@@ -73,6 +73,8 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
     from schedcu.coverage_page import render_page
     from schedcu.gap_groups import lines_text
     from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
+    from services.coverage.calculation import CalculationOptions
+    from services.coverage.fairness import fairness_report
     from shared.db.session import transaction
 
     settings = get_settings()
@@ -80,10 +82,11 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
         calc = latest_calculation(session, args.version)
         all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
         groups = critical_gap_groups(session, args.version, calc["summary"], settings) if calc else []
-    if calc is None:
+        fairness = fairness_report(session, args.version, CalculationOptions.from_settings(settings), None, None)
+    if calc is None or fairness is None:
         print(f"no coverage calculated for version {args.version}", file=sys.stderr)
         return 1
-    page = render_page(calc, all_cells, groups, settings.tz, frozenset(settings.holidays))
+    page = render_page(calc, all_cells, groups, settings.tz, frozenset(settings.holidays), fairness.to_dict())
     Path(args.out).write_text(page, encoding="utf-8")
     print(
         f"wrote {args.out}: {len(all_cells)} cells, {calc['summary']['critical_gaps_total']} critical gaps "

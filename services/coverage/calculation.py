@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from services.coverage.changes import Changes, changes
 from services.coverage.flat_rules import calculate_flat
+from services.coverage.proposal_upkeep import after_calculation
 from services.coverage.rest import DEFAULT_REST
 from services.coverage.rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
 from services.coverage.store import (
@@ -162,7 +163,9 @@ def calculate_and_store(
     keys = fingerprints(inputs, options)
     previous = latest_calculation(session, version_id)
     recomputed = dates_to_recompute(keys, previous)
-    computed = compute(inputs, options, recomputed)
+    computed = after_calculation(
+        session, calculation_id, inputs, compute(inputs, options, recomputed), options.holidays, options.tz, recomputed
+    )
     fresh = stored_cells(inputs, computed.cells)
     before = [] if previous is None else calculation_cells(session, previous.id, recomputed)
     if previous is None or recomputed is None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -219,6 +220,55 @@ class CoverageCell(Base):
     people: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(30))
     mandatory: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+OPEN_PROPOSAL_PREDICATE = "state IN ('PROPOSED', 'EDITED')"  # at most one open proposal per gap
+
+
+class Proposal(Base):
+    """A proposal to fill one gap (date, window, worklist) with a candidate (services/coverage/proposals.py).
+    Approving it adds an OVERRIDE assignment (`correction_id`, an `assignment_corrections` row); `amion_people`
+    are the people Amion had on `assign_role` that date when it was approved."""
+
+    __tablename__ = "proposals"  # owner: coverage
+    __table_args__ = (
+        Index("ix_proposals_version_date", "version_id", "schedule_date"),
+        Index(
+            "ux_proposals_open_gap", "version_id", "schedule_date", "window", "worklist", unique=True,
+            postgresql_where=text(OPEN_PROPOSAL_PREDICATE),
+        ),
+    )  # fmt: skip
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    window: Mapped[str] = mapped_column(String(200))
+    worklist: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))  # the cell's responsible role
+    assign_role: Mapped[str] = mapped_column(String(30))  # the role as written the candidate would take
+    gap_status: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    correction_id: Mapped[int | None] = mapped_column(BigInteger)
+    amion_people: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class ProposalHistory(Base):
+    """Every step of a proposal: who, when, from which state and candidate to which, and why."""
+
+    __tablename__ = "proposal_history"  # owner: coverage
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    from_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    to_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditRecord(Base):

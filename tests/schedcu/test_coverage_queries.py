@@ -151,7 +151,7 @@ def test_statements_are_the_same_for_a_week_and_a_year(services: Services, layou
 
     assert len(week_statements) == len(year_statements) <= 9
     # the version, assignments, people, its windows and responsibilities (or its flat shifts), its scrape
-    # batches, its previous calculation (none here; else its cells too); two inserts
+    # batches, its proposals, its previous calculation (none here; else its cells too); two inserts
     reads = ["SELECT"] * (7 if layout == "TEMPLATE" else 6)
     assert kinds(year_statements) == [
         *reads,

@@ -1,0 +1,252 @@
+"""The proposal lifecycle end to end (real RabbitMQ and PostgreSQL, every worker its own process): a version
+imported with Mid3 empty on the 9th and the 18th (the demo's Amion), proposals for its gaps, one rejected
+(`ProposalRejected`), one edited and approved (an audited OVERRIDE, `ProposalApproved`, and the coverage worker's
+recalculation where the cell is COVERED), each event received by a plain aio-pika subscriber. Then Amion changes:
+it fills the 9th itself, so that night's open proposals become OBSOLETE, and puts someone else on the approved
+Mid3 of the 18th, so coverage reports OVERRIDE_CONFLICTS_WITH_AMION and keeps the override.
+
+The re-scrape after Amion changed runs in this process with the scraper's own client, assessment and storage
+against a fake Amion serving the changed truth, then `schedcu coverage recalc` asks the worker to calculate."""
+
+import asyncio
+import json
+import subprocess
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+from sqlalchemy.orm import Session
+
+from schedcu.demo_data import ROSTER, truth
+from schedcu.fake_amion import FakeAmion, truth_from_dict
+from schedcu.processes import schedcu_command
+from services.amion_scraper import store as amion_store
+from services.amion_scraper.assessment import MonthPage, assess
+from services.amion_scraper.client import AmionClient, Politeness
+from services.amion_scraper.rows import months_of_period
+from shared import ids
+from tests.conftest import AMION_PASSWORD, MONTH, Pipeline
+from tests.support import amqp_client
+
+pytestmark = pytest.mark.integration
+
+START, END = date(2026, 3, 9), date(2026, 3, 18)
+NINTH, EIGHTEENTH = "2026-03-09", "2026-03-18"
+
+
+def cli(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        schedcu_command(*args), env=pipeline.env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def cli_json(pipeline: Pipeline, *args: str) -> Any:
+    return json.loads(cli(pipeline, *args, "--json").stdout)
+
+
+class Subscriber:
+    """A private queue bound to the proposal events and `CoverageCalculated`, read with aio-pika only."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.amqp_url = amqp_url
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    async def run(self, steps: Callable[[], None], done: Callable[[list[tuple[str, dict[str, Any]]]], bool]) -> None:
+        """Bind, run the blocking `steps` in a thread, then read events until `done` says they are all in."""
+        async with await aio_pika.connect(self.amqp_url) as connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            for key in ("event.proposal.*", "event.coverage.calculated"):
+                await queue.bind(amqp_client.EXCHANGE, routing_key=key)
+            await asyncio.to_thread(steps)
+
+            async def read() -> None:
+                async with queue.iterator() as messages:
+                    async for message in messages:
+                        async with message.process():
+                            self.events.append((message.routing_key or "", json.loads(message.body)))
+                            if done(self.events):
+                                return
+
+            await asyncio.wait_for(read(), 120)
+
+    def of(self, routing_key: str) -> list[dict[str, Any]]:
+        return [body for key, body in self.events if key == routing_key]
+
+
+def latest_cells(pipeline: Pipeline, version_id: uuid.UUID, day: str, role: str) -> list[tuple[Any, ...]]:
+    return pipeline.query(
+        "SELECT \"window\", worklist, status, people FROM coverage_cells WHERE calculation_id = "
+        "(SELECT id FROM coverage_calculations WHERE version_id = :v ORDER BY created_at DESC LIMIT 1) "
+        "AND schedule_date = :d AND role = :r ORDER BY id",
+        v=version_id, d=date.fromisoformat(day), r=role,
+    )  # fmt: skip
+
+
+def rescrape(pipeline: Pipeline, version_id: uuid.UUID, workflow_id: uuid.UUID, changed: dict[str, Any]) -> None:
+    """Amion now answers `changed`: scrape the version's months from it and store the outcome as the scraper
+    does (a new applied batch whose AMION assignments replace the version's)."""
+
+    async def fetch(base_url: str) -> list[MonthPage]:
+        async with AmionClient(base_url, AMION_PASSWORD, politeness=Politeness(5, 0.0)) as client:
+            fetched = await client.fetch_months(months_of_period(START, END))
+        return [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
+
+    with FakeAmion(truth_from_dict(changed)) as amion:
+        pages = asyncio.run(fetch(amion.base_url))
+    with Session(pipeline.services.engine) as session, session.begin():
+        batch_id = uuid.uuid4()
+        amion_store.open_batch(session, batch_id, version_id, workflow_id, "test")
+        outcome = assess(pages, START, END, [], amion_store.active_people(session))
+        assert outcome.state == "COMPLETE", outcome.findings
+        amion_store.record_outcome(session, batch_id, version_id, outcome)
+
+
+def free_people(month_truth: dict[str, Any], day: str, *not_them: str) -> list[str]:
+    """BOTH radiologists Amion has on no role on `day`, apart from `not_them`."""
+    busy = {a["name"] for a in month_truth["assignments"] if str(a["date"]) == day}
+    return [p["name"] for p in ROSTER if p["specialty"] == "BOTH" and p["name"] not in busy | set(not_them)]
+
+
+def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipeline: Pipeline, tmp_path: Path) -> None:
+    request_id = f"proposals-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, START.isoformat(), END.isoformat()))
+    amqp_client.publish(pipeline.services.amqp_url, body.encode())
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+    version_id = ids.version_id_for(workflow_id)
+    v = str(version_id)
+
+    # 1. proposals for every gap: Mid3 on the 9th and on the 18th, each with the top candidate
+    created: list[str] = []
+    subscriber = Subscriber(pipeline.services.amqp_url)
+    asyncio.run(
+        subscriber.run(
+            lambda: created.extend(cli(pipeline, "proposals", "create", v, "--actor", "e2e").stdout.split()),
+            lambda events: len([k for k, _ in events if k == "event.proposal.created"]) == len(created),
+        )
+    )
+    proposals = cli_json(pipeline, "proposals", "list", v)
+    assert sorted(p["proposal_id"] for p in proposals) == sorted(created)
+    assert {p["state"] for p in proposals} == {"PROPOSED"}
+    mid3 = [p for p in proposals if p["role"] == "Mid3"]
+    assert {p["date"] for p in mid3} == {NINTH, EIGHTEENTH}
+    assert sorted(e["proposal_id"] for e in subscriber.of("event.proposal.created")) == sorted(created)
+    gaps = {(g["date"], g["window"], g["worklist"]): g for g in cli_json(pipeline, "gaps", v)["gaps"]}
+    for p in proposals:
+        assert p["person"]["person_id"] == gaps[p["date"], p["window"], p["worklist"]]["candidates"][0]["person_id"]
+    ninth = [p for p in mid3 if p["date"] == NINTH]
+    chosen, turned_down, *rest_of_18th = [p for p in mid3 if p["date"] == EIGHTEENTH]
+    second_best = gaps[EIGHTEENTH, chosen["window"], chosen["worklist"]]["candidates"][1]["name"]
+
+    # 2. reject one, edit and approve another; the worker recalculates
+    approval: list[str] = []
+
+    def steps() -> None:
+        cli(
+            pipeline,
+            "proposals",
+            "reject",
+            turned_down["proposal_id"],
+            "--reason",
+            "a locum takes it",
+            "--actor",
+            "e2e",
+        )
+        cli(pipeline, "proposals", "edit", chosen["proposal_id"], "--candidate", second_best, "--actor", "e2e")
+        approval.append(cli(pipeline, "proposals", "approve", chosen["proposal_id"], "--actor", "e2e").stdout)
+
+    def all_in(events: list[tuple[str, dict[str, Any]]]) -> bool:
+        keys = [k for k, _ in events]
+        approved = [b for k, b in events if k == "event.proposal.approved"]
+        recalculated = {b["calculation_id"] for k, b in events if k == "event.coverage.calculated"}
+        return "event.proposal.rejected" in keys and bool(approved) and approved[0]["recalculation_id"] in recalculated
+
+    subscriber = Subscriber(pipeline.services.amqp_url)
+    asyncio.run(subscriber.run(steps, all_in))
+    (rejected,) = subscriber.of("event.proposal.rejected")
+    assert (rejected["proposal_id"], rejected["reason"], rejected["by"]) == (
+        turned_down["proposal_id"], "a locum takes it", "e2e"
+    )  # fmt: skip
+    (approved,) = subscriber.of("event.proposal.approved")
+    assert (approved["proposal_id"], approved["person"]["name"], approved["assign_role"], approved["version_id"]) == (
+        chosen["proposal_id"], second_best, "Mid3", v
+    )  # fmt: skip
+    assert f"recalculation requested: calculation {approved['recalculation_id']}" in approval[0]
+    (calculated,) = [e for e in subscriber.of("event.coverage.calculated")
+                     if e["calculation_id"] == approved["recalculation_id"]]  # fmt: skip
+    assert not [g for g in calculated["critical_gaps"] if (g["date"], g["role"]) == (EIGHTEENTH, "Mid3")]
+    cells = latest_cells(pipeline, version_id, EIGHTEENTH, "Mid3")
+    assert {(status, tuple(people)) for _, _, status, people in cells} == {("COVERED", (second_best,))}
+    assert pipeline.query(
+        "SELECT c.source, p.name FROM assignment_corrections c JOIN people p ON p.id = c.person_id "
+        "WHERE c.version_id = :v",
+        v=version_id,
+    ) == [("OVERRIDE", second_best)]
+    assert pipeline.query(
+        "SELECT actor, action, to_state, reason FROM audit_log "
+        "WHERE entity = 'assignment' AND details->>'version_id' = :v",
+        v=v,
+    ) == [("e2e", "add", "OVERRIDE", f"proposal {chosen['proposal_id']} approved")]
+    states = {p["proposal_id"]: p["state"] for p in cli_json(pipeline, "proposals", "list", v)}
+    assert states[chosen["proposal_id"]] == "APPROVED" and states[turned_down["proposal_id"]] == "REJECTED"
+    # the override fills Mid3 for the whole night: the 18th's other proposals are obsolete
+    assert {states[p["proposal_id"]] for p in rest_of_18th} <= {"OBSOLETE"}
+    assert {states[p["proposal_id"]] for p in ninth} == {"PROPOSED"}
+    history = cli_json(pipeline, "proposals", "show", chosen["proposal_id"])["history"]
+    assert [(h["action"], h["from_state"], h["to_state"], h["to_person"]) for h in history] == [
+        ("create", None, "PROPOSED", chosen["person"]["name"]),
+        ("edit", "PROPOSED", "EDITED", second_best),
+        ("approve", "EDITED", "APPROVED", second_best),
+    ]
+
+    # 3. Amion changes: Mid3 filled on the 9th, and someone else than the override on Mid3 on the 18th
+    changed = truth(MONTH, AMION_PASSWORD)
+    on_ninth = free_people(changed, NINTH)[0]
+    on_18th = free_people(changed, EIGHTEENTH, second_best)[0]
+    for day, name in ((NINTH, on_ninth), (EIGHTEENTH, on_18th)):
+        changed["assignments"].append(
+            {"date": day, "label": "Mid 3 5p-1a", "name": name, "start": "1700", "end": "0100"}
+        )
+    rescrape(pipeline, version_id, workflow_id, changed)
+    cli(pipeline, "coverage", "recalc", v, "--wait")
+
+    ((calculation_id, findings),) = pipeline.query(
+        "SELECT id, findings FROM coverage_calculations WHERE version_id = :v ORDER BY created_at DESC LIMIT 1",
+        v=version_id,
+    )
+    for p in ninth:
+        shown = cli_json(pipeline, "proposals", "show", p["proposal_id"])
+        assert shown["state"] == "OBSOLETE"
+        last = shown["history"][-1]
+        assert (last["actor"], last["from_state"], last["to_state"]) == ("coverage", "PROPOSED", "OBSOLETE")
+        assert last["reason"] == f"coverage changed: calculation {calculation_id} finds the cell COVERED"
+    (conflict,) = [f for f in findings if f["code"] == "OVERRIDE_CONFLICTS_WITH_AMION"]
+    assert conflict["location"] == EIGHTEENTH
+    assert conflict["text"].startswith(
+        f"The approved override of proposal {chosen['proposal_id']} ({second_best} on Mid3"
+    )
+    assert conflict["text"].endswith(f"conflicts with Amion, which now assigns {on_18th} to Mid3 on {EIGHTEENTH}.")
+    # the override is kept and still counts, beside Amion's person
+    assert pipeline.query("SELECT source FROM assignment_corrections WHERE version_id = :v", v=version_id) == [
+        ("OVERRIDE",)
+    ]
+    assert {tuple(people) for *_, people in latest_cells(pipeline, version_id, EIGHTEENTH, "Mid3")} == {
+        (on_18th, second_best)
+    }
+    assert "OVERRIDE_CONFLICTS_WITH_AMION 1" in cli(pipeline, "coverage", "show", v).stdout
+    cli(pipeline, "verify", v)
+
+    page = tmp_path / "coverage.html"
+    cli(pipeline, "coverage", "report", v, "--out", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert '<table class="counts" id="fairness">' in html and "OVERRIDE_CONFLICTS_WITH_AMION" in html
+    fairness = cli_json(pipeline, "fairness", v)
+    (person,) = [p for p in fairness["people"] if p["name"] == second_best]
+    assert person["nights"] >= 1 and person["hours"] > 0
