@@ -26,7 +26,7 @@ FAIRNESS = {
 
 
 def test_the_fairness_table_lists_each_person_with_their_counts_escaped() -> None:
-    page = render_page(CALC, CELLS, ZoneInfo("America/New_York"), fairness=FAIRNESS)
+    page = render_page(CALC, CELLS, [], ZoneInfo("America/New_York"), fairness=FAIRNESS)
     section = page[page.index("<h2>Fairness</h2>") :]
     assert "2026-01-31 .. 2026-02-01" in section
     rows = re.findall(
@@ -36,4 +36,4 @@ def test_the_fairness_table_lists_each_person_with_their_counts_escaped() -> Non
 
 
 def test_no_fairness_no_section() -> None:
-    assert "<h2>Fairness</h2>" not in render_page(CALC, CELLS, ZoneInfo("America/New_York"))
+    assert "<h2>Fairness</h2>" not in render_page(CALC, CELLS, [], ZoneInfo("America/New_York"))
