@@ -1,6 +1,6 @@
 """The pipeline (four worker processes over RabbitMQ) against the in-process floor (the dry run), on this machine.
 
-    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R]
+    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R] [--profile DIR]
 
 Each workflow imports the real template for a month of its own (consecutive months from January 2026) and
 scrapes the fake Amion, which answers at once, with politeness lifted (1,000 requests/s, 1,000 in flight).
@@ -18,6 +18,9 @@ local broker, both removed on every exit path; the shared servers are never stop
   deleted` in pg_stat_database for the bench database, from before the run until those statistics settled
   after it, minus this script's own queries and minus the workers' idle background (outbox polling,
   heartbeats) measured over a quiet interval beforehand.
+- --profile DIR: py-spy (the `bench` extra) samples every worker process during the timed run and writes
+  DIR/<replicas>-<worker>.txt, collapsed stacks of the samples that held the GIL (flamegraph.pl or speedscope
+  read them).
 """
 
 import argparse
@@ -95,6 +98,28 @@ def cpu_s(pid: int) -> float:
         return 0.0
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return own + sum(cpu_s(int(child)) for child in children)
+
+
+@contextmanager
+def profiled(pids: dict[str, int], out: Path | None, replicas: int) -> Iterator[None]:
+    """py-spy samples each process in `pids` while the body runs (nothing when `out` is None)."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    spies = []
+    for name, pid in pids.items():
+        command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--gil", "--subprocesses"]
+        command += ["--output", str(out / f"{replicas}-{name}.txt")]
+        spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for spy in spies:
+            spy.wait(timeout=30)
 
 
 @dataclass
@@ -245,7 +270,7 @@ def floor(n: int) -> tuple[float, float, int]:
 
 
 def pipeline(
-    replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path
+    replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path, profile: Path | None
 ) -> tuple[float, float]:
     """Runs and prints one replica count; returns (workflows/s, worker CPU seconds per workflow)."""
     log_dir = work / f"logs-{replicas}"
@@ -269,7 +294,8 @@ def pipeline(
         cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
 
         requests = [request(f"bench-{os.getpid()}-r{replicas}-{i:03d}", i) for i in range(n)]
-        sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
+        with profiled({k: w.popen.pid for k, w in workers.items() if w.popen}, profile, replicas):
+            sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
         cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
         done = db.finished([r.request_id for r in requests])
 
@@ -302,6 +328,7 @@ def main() -> int:
     parser.add_argument("--workflows", type=int, default=30)
     parser.add_argument("--replicas", default="1,2", help="replica counts per worker, comma-separated")
     parser.add_argument("--rate", type=float, default=None, help="offered workflows/s (default: all at once)")
+    parser.add_argument("--profile", type=Path, default=None, help="write py-spy profiles of the workers here")
     args = parser.parse_args()
     replica_counts = [int(r) for r in args.replicas.split(",")]
 
@@ -335,7 +362,7 @@ def main() -> int:
         print(f"\nfloor (dry run in one process, {covered}/{args.workflows} with coverage)")
         print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
         print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process)")
-        results = {r: pipeline(r, args.workflows, args.rate, db, env, work) for r in replica_counts}
+        results = {r: pipeline(r, args.workflows, args.rate, db, env, work, args.profile) for r in replica_counts}
         print("\npipeline / floor")
         for replicas, (throughput, cpu_per) in results.items():
             print(f"  {replicas} replica(s): throughput {throughput / (args.workflows / wall):.2f}x, "
