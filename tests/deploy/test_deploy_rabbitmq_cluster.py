@@ -190,4 +190,3 @@ def test_kubernetes_workers_reach_the_cluster_through_its_client_service() -> No
     assert [d["metadata"]["name"] for d in client] == ["schedcu-rabbitmq"]
     assert "5672" in str([p["port"] for p in client[0]["spec"]["ports"]])
     assert "schedcu-rabbitmq.schedcu.svc" in (K8S_RABBITMQ / "kustomization.yaml").read_text(encoding="utf-8")
-
