@@ -181,12 +181,14 @@ class Database:
 
 
 @contextmanager
-def provisioned(name: str) -> Iterator[tuple[str, str]]:
-    """A fresh migrated database and a vhost of this run's own on the local broker; both dropped afterwards."""
+def provisioned(
+    name: str, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",)
+) -> Iterator[tuple[str, str]]:
+    """A fresh migrated database and a vhost of this run's own on the broker at `amqp_root` (administered with
+    `rabbitmqctl`); both dropped afterwards."""
     server = make_url(os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL))
     database_url = server.set(database=name).render_as_string(False)
     admin_url = server.set(drivername="postgresql", database="postgres").render_as_string(False)
-    amqp = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL).rstrip("/")
     with ExitStack() as stack:
 
         def drop_database() -> None:
@@ -196,11 +198,12 @@ def provisioned(name: str) -> Iterator[tuple[str, str]]:
         stack.callback(drop_database)
         ensure_database_exists(database_url)
         upgrade(database_url)
-        stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", name], check=False, capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        ctl = [*rabbitmqctl, "-q"]
+        stack.callback(subprocess.run, [*ctl, "delete_vhost", name], check=False, capture_output=True)
+        subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)
+        subprocess.run([*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
                        check=True, capture_output=True)  # fmt: skip
-        yield database_url, f"{amqp}/{name}"
+        yield database_url, f"{amqp_root.rstrip('/')}/{name}"
 
 
 def start_fake_amion(months: int, env: dict[str, str], work: Path, stack: ExitStack) -> str:
@@ -284,7 +287,7 @@ def pipeline(
         for w in workers.values():
             stack.callback(w.stop)
         for w in workers.values():
-            w.wait_healthy()
+            w.wait_healthy(timeout_s=120)  # a loaded machine starts them slowly
         run_workflows(db, env["SCHEDCU_AMQP_URL"], [request(f"bench-{os.getpid()}-r{replicas}-warm-up", 0)], None)
 
         quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
@@ -323,6 +326,33 @@ def pipeline(
     return n / span, sum(cpu.values()) / n
 
 
+@contextmanager
+def bench_environment(
+    name: str, workflows: int, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",)
+) -> Iterator[tuple[Database, dict[str, str], Path]]:
+    """Everything a run needs but the workers: the database and vhost `name`, the roster, the fake Amion with the
+    truth of `workflows` months, and the workers' environment (also put in this process's, for the floor)."""
+    with ExitStack() as stack:
+        database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root, rabbitmqctl))
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-bench-")))
+        env = {**os.environ, "SCHEDCU_DATABASE_URL": database_url, "SCHEDCU_AMQP_URL": amqp_url,
+               "SCHEDCU_BENCH_AMION_PASSWORD": AMION_PASSWORD, "SCHEDCU_LOG_FORMAT": "json"}  # fmt: skip
+        engine = create_engine(database_url)
+        with Session(engine) as session, session.begin():
+            from services.amion_scraper.roster import RosterEntry, reconcile
+
+            reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
+        engine.dispose()
+        ocs_url = start_fake_amion(workflows, env, work, stack)
+        account = {"base_url": ocs_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD",
+                   "requests_per_s": 1000, "max_in_flight": 1000}  # fmt: skip
+        env["SCHEDCU_AMION_ACCOUNTS"] = json.dumps({AMION_ACCOUNT: account})
+        os.environ.update(env)
+        db = Database(make_url(database_url).set(drivername="postgresql").render_as_string(False), name)
+        stack.callback(db.conn.close)
+        yield db, env, work
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workflows", type=int, default=30)
@@ -336,26 +366,8 @@ def main() -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
-    name = f"schedcu_bench_{os.getpid()}"
-    with ExitStack() as stack:
-        database_url, amqp_url = stack.enter_context(provisioned(name))
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-bench-")))
-        env = {**os.environ, "SCHEDCU_DATABASE_URL": database_url, "SCHEDCU_AMQP_URL": amqp_url,
-               "SCHEDCU_BENCH_AMION_PASSWORD": AMION_PASSWORD, "SCHEDCU_LOG_FORMAT": "json"}  # fmt: skip
-        engine = create_engine(database_url)
-        with Session(engine) as session, session.begin():
-            from services.amion_scraper.roster import RosterEntry, reconcile
-
-            reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
-        engine.dispose()
-        ocs_url = start_fake_amion(args.workflows, env, work, stack)
-        account = {"base_url": ocs_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD",
-                   "requests_per_s": 1000, "max_in_flight": 1000}  # fmt: skip
-        env["SCHEDCU_AMION_ACCOUNTS"] = json.dumps({AMION_ACCOUNT: account})
-        os.environ.update(env)
-        db = Database(make_url(database_url).set(drivername="postgresql").render_as_string(False), name)
-        stack.callback(db.conn.close)
-
+    amqp_root = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL)
+    with bench_environment(f"schedcu_bench_{os.getpid()}", args.workflows, amqp_root) as (db, env, work):
         print(f"{args.workflows} workflows, one month each of {REAL_TEMPLATE.name}, fake Amion without latency, "
               f"politeness lifted; {os.cpu_count()} CPUs")  # fmt: skip
         wall, cpu, covered = floor(args.workflows)

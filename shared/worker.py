@@ -70,6 +70,9 @@ def make_broker(
         ],
         logger=logging.getLogger(f"schedcu.{service}.broker"),
         app_id=f"schedcu-{service}",
+        # the one subscriber takes the message from its decoder: no dependency injection, which would resolve the
+        # message in a thread of its own for every delivery
+        apply_types=False,
     )
 
 

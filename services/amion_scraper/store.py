@@ -114,7 +114,8 @@ def replace_assignments(
                     "ends_at": ends_at,
                 }
             )
-        session.execute(insert(AssignmentRow), values)
+        # the table's insert, not the entity's: one multi-row statement without the ORM's work per row
+        session.execute(insert(AssignmentRow.__table__), values)
 
 
 def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:

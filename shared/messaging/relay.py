@@ -1,5 +1,10 @@
 """Outbox relay: publishes committed outbox rows with publisher confirms, then deletes them.
 
+The relay wakes when its own process commits outbox rows (`outbox.on_commit`) and polls every `poll_s` for
+the rest: rows written by the command line, or left by a process that died before publishing them. (A
+NOTIFY for every commit would wake every relay of every worker for each row, and all but one would find
+nothing to publish.)
+
 One transaction per batch, on the relay's own connection: the rows are locked (`FOR UPDATE SKIP LOCKED`, so
 several relays never publish the same row at once), published together (their confirms pipelined), and the
 confirmed ones deleted before it commits. A relay that dies mid-batch, or loses its database connection,
@@ -16,6 +21,7 @@ these is logged once per change of state, not on every poll.
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +33,7 @@ from opentelemetry import context, propagate
 from psycopg.rows import class_row
 from sqlalchemy import Engine
 
+from shared.messaging import outbox
 from shared.messaging.faults import TRANSIENT, DependencyGate, Failure, classify, describe, unless_stopped
 from shared.messaging.topology import EVENTS_EXCHANGE
 
@@ -34,7 +41,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
 BATCH = 100
-CHANNEL = "schedcu_outbox"
 
 CLAIM = """
     SELECT id, message_id, correlation_id, routing_key, message_type, body, headers FROM outbox
@@ -67,6 +73,11 @@ class OutboxRelay:
         self._database = database
         self._broker_gate = broker_gate
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll; callable from any thread."""
+        self._loop.call_soon_threadsafe(self._wake.set)
 
     async def publish_pending(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Publish one batch in one transaction on `conn`; returns how many rows it claimed."""
@@ -111,22 +122,24 @@ class OutboxRelay:
             context.detach(token)
 
     async def run(self) -> None:
-        """Publish until stopped; wake on NOTIFY from the outbox trigger, poll as the safety net."""
+        """Publish until stopped: when woken, and every `poll_s`."""
+        self._loop = asyncio.get_running_loop()
+        with outbox.on_commit(self.wake):
+            await self._run()
+
+    async def _run(self) -> None:
         dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         failures = 0
         while await unless_stopped(self._stopping, self._database.wait_open()):
             try:
-                async with (
-                    await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as listener,
-                    await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as conn,
-                ):
-                    await listener.execute(f"LISTEN {CHANNEL}")
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                     while await unless_stopped(self._stopping, self._broker_gate.wait_open()):
+                        self._wake.clear()
                         while await self.publish_pending(conn) == BATCH:
                             pass
                         failures = 0
-                        async for _ in listener.notifies(timeout=self._poll_s, stop_after=1):
-                            pass
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self._poll_s)
             except Exception as error:
                 if classify(error) is Failure.DATABASE_DOWN:
                     self._database.close(error)
