@@ -12,8 +12,9 @@ local broker, both removed on every exit path; the shared servers are never stop
 - Pipeline, for each replica count: the workers started and warmed by one workflow, then N requests published
   (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
   throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
-  (and its children). Messages published = N requests + outbox rows written (outbox id sequence delta; the
-  relay deletes rows once confirmed); messages consumed = inbox rows written (one per message a consumer
+  (and its children), also shown net of the workers' idle CPU over the quiet interval (polling, heartbeats).
+  Messages published = N requests + outbox rows written (outbox id sequence delta; the relay deletes rows
+  once confirmed); messages consumed = inbox rows written (one per message a consumer
   handled). Transactions = delta of `xact_commit + xact_rollback` and rows = delta of `tup_inserted/updated/
   deleted` in pg_stat_database for the bench database, from before the run until those statistics settled
   after it, minus this script's own queries and minus the workers' idle background (outbox polling,
@@ -182,10 +183,10 @@ class Database:
 
 @contextmanager
 def provisioned(
-    name: str, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",)
+    name: str, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",), drop_vhost: bool = True
 ) -> Iterator[tuple[str, str]]:
     """A fresh migrated database and a vhost of this run's own on the broker at `amqp_root` (administered with
-    `rabbitmqctl`); both dropped afterwards."""
+    `rabbitmqctl`); both dropped afterwards (the vhost unless `drop_vhost` is False: a broker of the run's own)."""
     server = make_url(os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL))
     database_url = server.set(database=name).render_as_string(False)
     admin_url = server.set(drivername="postgresql", database="postgres").render_as_string(False)
@@ -199,7 +200,8 @@ def provisioned(
         ensure_database_exists(database_url)
         upgrade(database_url)
         ctl = [*rabbitmqctl, "-q"]
-        stack.callback(subprocess.run, [*ctl, "delete_vhost", name], check=False, capture_output=True)
+        if drop_vhost:
+            stack.callback(subprocess.run, [*ctl, "delete_vhost", name], check=False, capture_output=True)
         subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)
         subprocess.run([*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
                        check=True, capture_output=True)  # fmt: skip
@@ -291,15 +293,19 @@ def pipeline(
         run_workflows(db, env["SCHEDCU_AMQP_URL"], [request(f"bench-{os.getpid()}-r{replicas}-warm-up", 0)], None)
 
         quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
+        quiet_cpu = sum(cpu_s(w.popen.pid) for w in workers.values() if w.popen)
         time.sleep(QUIET_S)
         before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
         idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
         cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
+        idle_cpu_per_s = (sum(cpu_before.values()) - quiet_cpu) / (time.monotonic() - quiet_t)
+        cpu_t = time.monotonic()
 
         requests = [request(f"bench-{os.getpid()}-r{replicas}-{i:03d}", i) for i in range(n)]
         with profiled({k: w.popen.pid for k, w in workers.items() if w.popen}, profile, replicas):
             sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
         cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
+        idle_cpu = idle_cpu_per_s * (time.monotonic() - cpu_t)
         done = db.finished([r.request_id for r in requests])
 
         delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
@@ -317,7 +323,9 @@ def pipeline(
     print(f"  latency           p50 {percentile(latencies, 50):.2f} s, p99 {percentile(latencies, 99):.2f} s, "
           f"max {max(latencies):.2f} s (published -> workflows.finished_at)")  # fmt: skip
     print("  CPU per workflow  " + ", ".join(f"{k} {v / n * 1000:.0f} ms" for k, v in cpu.items()))
-    print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only)")
+    net = (sum(cpu.values()) - idle_cpu) / n
+    print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only), "
+          f"{net * 1000:.0f} ms net of their idle {idle_cpu_per_s * 1000:.0f} ms/s")  # fmt: skip
     print(f"  messages/workflow published {(n + delta.outbox) / n:.1f} (request + outbox rows), "
           f"consumed {delta.inbox / n:.1f} (inbox rows)")  # fmt: skip
     print(f"  SQL per workflow  {xacts / n:.1f} transactions (commit+rollback, net of idle {idle_xacts_per_s:.1f}/s "
@@ -328,12 +336,12 @@ def pipeline(
 
 @contextmanager
 def bench_environment(
-    name: str, workflows: int, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",)
+    name: str, workflows: int, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",), drop_vhost: bool = True
 ) -> Iterator[tuple[Database, dict[str, str], Path]]:
     """Everything a run needs but the workers: the database and vhost `name`, the roster, the fake Amion with the
     truth of `workflows` months, and the workers' environment (also put in this process's, for the floor)."""
     with ExitStack() as stack:
-        database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root, rabbitmqctl))
+        database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root, rabbitmqctl, drop_vhost))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-bench-")))
         env = {**os.environ, "SCHEDCU_DATABASE_URL": database_url, "SCHEDCU_AMQP_URL": amqp_url,
                "SCHEDCU_BENCH_AMION_PASSWORD": AMION_PASSWORD, "SCHEDCU_LOG_FORMAT": "json"}  # fmt: skip
