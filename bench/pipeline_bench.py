@@ -12,7 +12,8 @@ local broker, both removed on every exit path; the shared servers are never stop
 - Pipeline, for each replica count: the workers started and warmed by one workflow, then N requests published
   (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
   throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
-  (and its children), also shown net of the workers' idle CPU over the quiet interval (polling, heartbeats).
+  (and its children), also shown net of the workers' idle CPU over the quiet interval (polling, heartbeats);
+  PostgreSQL's is that of the backends connected to the bench database (found by their process titles).
   Messages published = N requests + outbox rows written (outbox id sequence delta; the relay deletes rows
   once confirmed); messages consumed = inbox rows written (one per message a consumer
   handled). Transactions = delta of `xact_commit + xact_rollback` and rows = delta of `tup_inserted/updated/
@@ -99,6 +100,19 @@ def cpu_s(pid: int) -> float:
         return 0.0
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return own + sum(cpu_s(int(child)) for child in children)
+
+
+def backends_cpu_s(database: str) -> float:
+    """utime + stime of the PostgreSQL backends now connected to `database` (their process title names it)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f" {database} " in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
 
 
 @contextmanager
@@ -261,17 +275,19 @@ def run_workflows(db: Database, amqp_url: str, requests: list[ImportRequested], 
     return sent
 
 
-def floor(n: int) -> tuple[float, float, int]:
-    """The dry run N times in this process: (wall seconds, CPU seconds, runs that produced coverage)."""
+def floor(n: int) -> tuple[float, float, float, int]:
+    """The dry run N times in this process: (wall seconds, CPU seconds, PostgreSQL CPU seconds, runs that produced
+    coverage)."""
     from schedcu.dry_run import dry_run
     from shared.settings import get_settings
 
     settings = get_settings()
+    database = make_url(settings.database_url).database or ""
     requests = [request(f"floor-{i}", i) for i in range(n)]
     dry_run(request("floor-warm-up", 0), settings)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, postgres = time.perf_counter(), time.process_time(), backends_cpu_s(database)
     covered = sum(dry_run(r, settings).coverage is not None for r in requests)
-    return time.perf_counter() - wall, time.process_time() - cpu, covered
+    return time.perf_counter() - wall, time.process_time() - cpu, backends_cpu_s(database) - postgres, covered
 
 
 def pipeline(
@@ -298,6 +314,7 @@ def pipeline(
         before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
         idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
         cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
+        postgres_before = backends_cpu_s(db.name)
         idle_cpu_per_s = (sum(cpu_before.values()) - quiet_cpu) / (time.monotonic() - quiet_t)
         cpu_t = time.monotonic()
 
@@ -306,6 +323,7 @@ def pipeline(
             sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
         cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
         idle_cpu = idle_cpu_per_s * (time.monotonic() - cpu_t)
+        postgres = backends_cpu_s(db.name) - postgres_before
         done = db.finished([r.request_id for r in requests])
 
         delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
@@ -326,6 +344,7 @@ def pipeline(
     net = (sum(cpu.values()) - idle_cpu) / n
     print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only), "
           f"{net * 1000:.0f} ms net of their idle {idle_cpu_per_s * 1000:.0f} ms/s")  # fmt: skip
+    print(f"                    PostgreSQL {postgres / n * 1000:.0f} ms (the backends of the bench database)")
     print(f"  messages/workflow published {(n + delta.outbox) / n:.1f} (request + outbox rows), "
           f"consumed {delta.inbox / n:.1f} (inbox rows)")  # fmt: skip
     print(f"  SQL per workflow  {xacts / n:.1f} transactions (commit+rollback, net of idle {idle_xacts_per_s:.1f}/s "
@@ -378,10 +397,11 @@ def main() -> int:
     with bench_environment(f"schedcu_bench_{os.getpid()}", args.workflows, amqp_root) as (db, env, work):
         print(f"{args.workflows} workflows, one month each of {REAL_TEMPLATE.name}, fake Amion without latency, "
               f"politeness lifted; {os.cpu_count()} CPUs")  # fmt: skip
-        wall, cpu, covered = floor(args.workflows)
+        wall, cpu, postgres, covered = floor(args.workflows)
         print(f"\nfloor (dry run in one process, {covered}/{args.workflows} with coverage)")
         print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
-        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process)")
+        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process), "
+              f"PostgreSQL {postgres / args.workflows * 1000:.0f} ms")  # fmt: skip
         results = {r: pipeline(r, args.workflows, args.rate, db, env, work, args.profile) for r in replica_counts}
         print("\npipeline / floor")
         for replicas, (throughput, cpu_per) in results.items():
