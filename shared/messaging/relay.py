@@ -151,3 +151,4 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
