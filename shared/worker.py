@@ -48,8 +48,6 @@ from shared.telemetry import setup_tracing
 log = logging.getLogger(__name__)
 
 
-
-
 def make_broker(
     settings: Settings,
     service: str,

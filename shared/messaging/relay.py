@@ -75,10 +75,6 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
-    def wake(self) -> None:
-        """Publish now rather than at the next poll; callable from any thread."""
-        self._loop.call_soon_threadsafe(self._wake.set)
-
     async def publish_pending(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Publish one batch in one transaction on `conn`; returns how many rows it claimed."""
         async with conn.transaction():
@@ -122,9 +118,9 @@ class OutboxRelay:
             context.detach(token)
 
     async def run(self) -> None:
-        """Publish until stopped: when woken, and every `poll_s`."""
-        self._loop = asyncio.get_running_loop()
-        with outbox.on_commit(self.wake):
+        """Publish until stopped: when this process commits outbox rows, and every `poll_s`."""
+        loop = asyncio.get_running_loop()
+        with outbox.on_commit(lambda: loop.call_soon_threadsafe(self._wake.set)):
             await self._run()
 
     async def _run(self) -> None:
