@@ -1,6 +1,6 @@
 """The pipeline (four worker processes over RabbitMQ) against the in-process floor (the dry run), on this machine.
 
-    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R]
+    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R] [--profile DIR]
 
 Each workflow imports the real template for a month of its own (consecutive months from January 2026) and
 scrapes the fake Amion, which answers at once, with politeness lifted (1,000 requests/s, 1,000 in flight).
@@ -12,12 +12,17 @@ local broker, both removed on every exit path; the shared servers are never stop
 - Pipeline, for each replica count: the workers started and warmed by one workflow, then N requests published
   (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
   throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
-  (and its children). Messages published = N requests + outbox rows written (outbox id sequence delta; the
-  relay deletes rows once confirmed); messages consumed = inbox rows written (one per message a consumer
+  (and its children), also shown net of the workers' idle CPU over the quiet interval (polling, heartbeats);
+  PostgreSQL's is that of the backends connected to the bench database (found by their process titles).
+  Messages published = N requests + outbox rows written (outbox id sequence delta; the relay deletes rows
+  once confirmed); messages consumed = inbox rows written (one per message a consumer
   handled). Transactions = delta of `xact_commit + xact_rollback` and rows = delta of `tup_inserted/updated/
   deleted` in pg_stat_database for the bench database, from before the run until those statistics settled
   after it, minus this script's own queries and minus the workers' idle background (outbox polling,
   heartbeats) measured over a quiet interval beforehand.
+- --profile DIR: py-spy (the `bench` extra) samples every worker process during the timed run and writes
+  DIR/<replicas>-<worker>.txt, collapsed stacks of the samples that held the GIL (flamegraph.pl or speedscope
+  read them).
 """
 
 import argparse
@@ -97,6 +102,41 @@ def cpu_s(pid: int) -> float:
     return own + sum(cpu_s(int(child)) for child in children)
 
 
+def backends_cpu_s(database: str) -> float:
+    """utime + stime of the PostgreSQL backends now connected to `database` (their process title names it)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f" {database} " in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+@contextmanager
+def profiled(pids: dict[str, int], out: Path | None, replicas: int) -> Iterator[None]:
+    """py-spy samples each process in `pids` while the body runs (nothing when `out` is None)."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    spies = []
+    for name, pid in pids.items():
+        command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--gil", "--subprocesses"]
+        command += ["--output", str(out / f"{replicas}-{name}.txt")]
+        spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for spy in spies:
+            spy.wait(timeout=30)
+
+
 @dataclass
 class Counters:
     xacts: int
@@ -156,12 +196,14 @@ class Database:
 
 
 @contextmanager
-def provisioned(name: str) -> Iterator[tuple[str, str]]:
-    """A fresh migrated database and a vhost of this run's own on the local broker; both dropped afterwards."""
+def provisioned(
+    name: str, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",), drop_vhost: bool = True
+) -> Iterator[tuple[str, str]]:
+    """A fresh migrated database and a vhost of this run's own on the broker at `amqp_root` (administered with
+    `rabbitmqctl`); both dropped afterwards (the vhost unless `drop_vhost` is False: a broker of the run's own)."""
     server = make_url(os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL))
     database_url = server.set(database=name).render_as_string(False)
     admin_url = server.set(drivername="postgresql", database="postgres").render_as_string(False)
-    amqp = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL).rstrip("/")
     with ExitStack() as stack:
 
         def drop_database() -> None:
@@ -171,11 +213,13 @@ def provisioned(name: str) -> Iterator[tuple[str, str]]:
         stack.callback(drop_database)
         ensure_database_exists(database_url)
         upgrade(database_url)
-        stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_vhost", name], check=False, capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        ctl = [*rabbitmqctl, "-q"]
+        if drop_vhost:
+            stack.callback(subprocess.run, [*ctl, "delete_vhost", name], check=False, capture_output=True)
+        subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)
+        subprocess.run([*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
                        check=True, capture_output=True)  # fmt: skip
-        yield database_url, f"{amqp}/{name}"
+        yield database_url, f"{amqp_root.rstrip('/')}/{name}"
 
 
 def start_fake_amion(months: int, env: dict[str, str], work: Path, stack: ExitStack) -> str:
@@ -231,21 +275,23 @@ def run_workflows(db: Database, amqp_url: str, requests: list[ImportRequested], 
     return sent
 
 
-def floor(n: int) -> tuple[float, float, int]:
-    """The dry run N times in this process: (wall seconds, CPU seconds, runs that produced coverage)."""
+def floor(n: int) -> tuple[float, float, float, int]:
+    """The dry run N times in this process: (wall seconds, CPU seconds, PostgreSQL CPU seconds, runs that produced
+    coverage)."""
     from schedcu.dry_run import dry_run
     from shared.settings import get_settings
 
     settings = get_settings()
+    database = make_url(settings.database_url).database or ""
     requests = [request(f"floor-{i}", i) for i in range(n)]
     dry_run(request("floor-warm-up", 0), settings)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, postgres = time.perf_counter(), time.process_time(), backends_cpu_s(database)
     covered = sum(dry_run(r, settings).coverage is not None for r in requests)
-    return time.perf_counter() - wall, time.process_time() - cpu, covered
+    return time.perf_counter() - wall, time.process_time() - cpu, backends_cpu_s(database) - postgres, covered
 
 
 def pipeline(
-    replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path
+    replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path, profile: Path | None
 ) -> tuple[float, float]:
     """Runs and prints one replica count; returns (workflows/s, worker CPU seconds per workflow)."""
     log_dir = work / f"logs-{replicas}"
@@ -259,18 +305,25 @@ def pipeline(
         for w in workers.values():
             stack.callback(w.stop)
         for w in workers.values():
-            w.wait_healthy()
+            w.wait_healthy(timeout_s=120)  # a loaded machine starts them slowly
         run_workflows(db, env["SCHEDCU_AMQP_URL"], [request(f"bench-{os.getpid()}-r{replicas}-warm-up", 0)], None)
 
         quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
+        quiet_cpu = sum(cpu_s(w.popen.pid) for w in workers.values() if w.popen)
         time.sleep(QUIET_S)
         before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
         idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
         cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
+        postgres_before = backends_cpu_s(db.name)
+        idle_cpu_per_s = (sum(cpu_before.values()) - quiet_cpu) / (time.monotonic() - quiet_t)
+        cpu_t = time.monotonic()
 
         requests = [request(f"bench-{os.getpid()}-r{replicas}-{i:03d}", i) for i in range(n)]
-        sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
+        with profiled({k: w.popen.pid for k, w in workers.items() if w.popen}, profile, replicas):
+            sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, rate)
         cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
+        idle_cpu = idle_cpu_per_s * (time.monotonic() - cpu_t)
+        postgres = backends_cpu_s(db.name) - postgres_before
         done = db.finished([r.request_id for r in requests])
 
         delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
@@ -288,7 +341,10 @@ def pipeline(
     print(f"  latency           p50 {percentile(latencies, 50):.2f} s, p99 {percentile(latencies, 99):.2f} s, "
           f"max {max(latencies):.2f} s (published -> workflows.finished_at)")  # fmt: skip
     print("  CPU per workflow  " + ", ".join(f"{k} {v / n * 1000:.0f} ms" for k, v in cpu.items()))
-    print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only)")
+    net = (sum(cpu.values()) - idle_cpu) / n
+    print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only), "
+          f"{net * 1000:.0f} ms net of their idle {idle_cpu_per_s * 1000:.0f} ms/s")  # fmt: skip
+    print(f"                    PostgreSQL {postgres / n * 1000:.0f} ms (the backends of the bench database)")
     print(f"  messages/workflow published {(n + delta.outbox) / n:.1f} (request + outbox rows), "
           f"consumed {delta.inbox / n:.1f} (inbox rows)")  # fmt: skip
     print(f"  SQL per workflow  {xacts / n:.1f} transactions (commit+rollback, net of idle {idle_xacts_per_s:.1f}/s "
@@ -297,21 +353,14 @@ def pipeline(
     return n / span, sum(cpu.values()) / n
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workflows", type=int, default=30)
-    parser.add_argument("--replicas", default="1,2", help="replica counts per worker, comma-separated")
-    parser.add_argument("--rate", type=float, default=None, help="offered workflows/s (default: all at once)")
-    args = parser.parse_args()
-    replica_counts = [int(r) for r in args.replicas.split(",")]
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-    name = f"schedcu_bench_{os.getpid()}"
+@contextmanager
+def bench_environment(
+    name: str, workflows: int, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",), drop_vhost: bool = True
+) -> Iterator[tuple[Database, dict[str, str], Path]]:
+    """Everything a run needs but the workers: the database and vhost `name`, the roster, the fake Amion with the
+    truth of `workflows` months, and the workers' environment (also put in this process's, for the floor)."""
     with ExitStack() as stack:
-        database_url, amqp_url = stack.enter_context(provisioned(name))
+        database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root, rabbitmqctl, drop_vhost))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-bench-")))
         env = {**os.environ, "SCHEDCU_DATABASE_URL": database_url, "SCHEDCU_AMQP_URL": amqp_url,
                "SCHEDCU_BENCH_AMION_PASSWORD": AMION_PASSWORD, "SCHEDCU_LOG_FORMAT": "json"}  # fmt: skip
@@ -321,21 +370,39 @@ def main() -> int:
 
             reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
         engine.dispose()
-        ocs_url = start_fake_amion(args.workflows, env, work, stack)
+        ocs_url = start_fake_amion(workflows, env, work, stack)
         account = {"base_url": ocs_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD",
                    "requests_per_s": 1000, "max_in_flight": 1000}  # fmt: skip
         env["SCHEDCU_AMION_ACCOUNTS"] = json.dumps({AMION_ACCOUNT: account})
         os.environ.update(env)
         db = Database(make_url(database_url).set(drivername="postgresql").render_as_string(False), name)
         stack.callback(db.conn.close)
+        yield db, env, work
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", type=int, default=30)
+    parser.add_argument("--replicas", default="1,2", help="replica counts per worker, comma-separated")
+    parser.add_argument("--rate", type=float, default=None, help="offered workflows/s (default: all at once)")
+    parser.add_argument("--profile", type=Path, default=None, help="write py-spy profiles of the workers here")
+    args = parser.parse_args()
+    replica_counts = [int(r) for r in args.replicas.split(",")]
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    amqp_root = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL)
+    with bench_environment(f"schedcu_bench_{os.getpid()}", args.workflows, amqp_root) as (db, env, work):
         print(f"{args.workflows} workflows, one month each of {REAL_TEMPLATE.name}, fake Amion without latency, "
               f"politeness lifted; {os.cpu_count()} CPUs")  # fmt: skip
-        wall, cpu, covered = floor(args.workflows)
+        wall, cpu, postgres, covered = floor(args.workflows)
         print(f"\nfloor (dry run in one process, {covered}/{args.workflows} with coverage)")
         print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
-        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process)")
-        results = {r: pipeline(r, args.workflows, args.rate, db, env, work) for r in replica_counts}
+        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process), "
+              f"PostgreSQL {postgres / args.workflows * 1000:.0f} ms")  # fmt: skip
+        results = {r: pipeline(r, args.workflows, args.rate, db, env, work, args.profile) for r in replica_counts}
         print("\npipeline / floor")
         for replicas, (throughput, cpu_per) in results.items():
             print(f"  {replicas} replica(s): throughput {throughput / (args.workflows / wall):.2f}x, "

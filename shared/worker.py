@@ -48,8 +48,6 @@ from shared.telemetry import setup_tracing
 log = logging.getLogger(__name__)
 
 
-
-
 def make_broker(
     settings: Settings,
     service: str,
@@ -70,6 +68,9 @@ def make_broker(
         ],
         logger=logging.getLogger(f"schedcu.{service}.broker"),
         app_id=f"schedcu-{service}",
+        # the one subscriber takes the message from its decoder: no dependency injection, which would resolve the
+        # message in a thread of its own for every delivery
+        apply_types=False,
     )
 
 

@@ -1,11 +1,12 @@
 """Scrape batches, the archive of fetched pages, and the AMION assignments of a version, in PostgreSQL."""
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import delete, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -111,6 +112,19 @@ def active_people(session: Session) -> list[PersonRef]:
     return [PersonRef(id=pid, name=name, aliases=tuple(aliases)) for pid, name, aliases in found]
 
 
+# One statement for all of a version's assignments: they travel as one JSON array of arrays. An executemany
+# sends a statement per row, with SQLAlchemy's and psycopg's work for each: a fifth of the scraper's CPU.
+_INSERT_ASSIGNMENTS = text(
+    """
+    INSERT INTO assignments
+        (version_id, scrape_batch_id, source, schedule_date, role, person_id, label, note, starts_at, ends_at)
+    SELECT :version_id, :batch_id, :source, (a->>0)::date, a->>1, (a->>2)::integer, a->>3, a->>4,
+           (a->>5)::timestamptz, (a->>6)::timestamptz
+    FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS a
+    """
+)
+
+
 def replace_assignments(
     session: Session,
     version_id: uuid.UUID,
@@ -126,25 +140,17 @@ def replace_assignments(
             AssignmentRow.version_id == version_id, AssignmentRow.source == AssignmentSource.AMION
         )
     )
-    if matched:
-        values = []
-        for m in matched:
-            starts_at, ends_at = m.interval(zone) or (None, None)
-            values.append(
-                {
-                    "version_id": version_id,
-                    "schedule_date": m.schedule_date,
-                    "role": m.role,
-                    "person_id": m.person_id,
-                    "source": AssignmentSource.AMION,
-                    "scrape_batch_id": batch_id,
-                    "label": m.label,
-                    "note": m.note,
-                    "starts_at": starts_at,
-                    "ends_at": ends_at,
-                }
-            )
-        session.execute(insert(AssignmentRow), values)
+    if not matched:
+        return
+    rows = []
+    for m in matched:
+        starts_at, ends_at = m.interval(zone) or (None, None)
+        rows.append([m.schedule_date.isoformat(), m.role, m.person_id, m.label, m.note,
+                     starts_at and starts_at.isoformat(), ends_at and ends_at.isoformat()])  # fmt: skip
+    session.execute(
+        _INSERT_ASSIGNMENTS,
+        {"version_id": version_id, "batch_id": batch_id, "source": AssignmentSource.AMION, "rows": json.dumps(rows)},
+    )
 
 
 def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:

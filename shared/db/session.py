@@ -20,8 +20,14 @@ def engine() -> Engine:
     return engine_for(get_settings().database_url)
 
 
+@lru_cache(maxsize=4)
+def _sessions(url: str) -> sessionmaker[Session]:
+    # one factory per engine: sessionmaker() makes a Session subclass each time, which costs every transaction
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
     """One unit of work: everything written inside commits together or not at all."""
-    with sessionmaker(engine(), expire_on_commit=False).begin() as session:
+    with _sessions(get_settings().database_url).begin() as session:
         yield session

@@ -24,7 +24,6 @@ from typing import Any
 from aio_pika import IncomingMessage
 from aiormq.exceptions import ChannelInvalidStateError
 from faststream import AckPolicy, BaseMiddleware
-from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
@@ -193,10 +192,12 @@ async def settle(action: Awaitable[None], message_id: str) -> None:
         log.info("could not settle %s (%s); the broker will deliver it again", message_id, describe(error))
 
 
-async def undecoded(message: StreamMessage[IncomingMessage]) -> bytes:
-    """The body as it came: `parse` reads it, so a body that is no JSON, whatever its content type says, is
-    dead-lettered with its reason instead of failing in FastStream's decoder before it reaches us."""
-    return message.body
+async def undecoded(message: RabbitMessage) -> RabbitMessage:
+    """The message as it came, body undecoded: `parse` reads it, so a body that is no JSON, whatever its content
+    type says, is dead-lettered with its reason instead of failing in FastStream's decoder before it reaches us.
+    A broker without dependency injection (the worker's, `apply_types=False`) hands the handler what the decoder
+    returns; with it, the `RabbitMessage` annotation resolves to the same message."""
+    return message
 
 
 def subscribe(

@@ -1,6 +1,15 @@
-"""Transactional outbox: handlers add messages in their phase transaction; the relay publishes them."""
+"""Transactional outbox: handlers add messages in their phase transaction; the relay publishes them.
+
+A commit that wrote outbox rows wakes the relay of its own process (`on_commit`), so a worker publishes what it
+wrote at once; rows written by a process without a relay (the command line) or left by a process that died
+are found by the relays' polling.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from opentelemetry import propagate
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -9,6 +18,31 @@ from shared.db.models import OutboxMessage
 
 WORKFLOW_HEADER = "x-schedcu-workflow-id"  # what the log context and operators key on; the correlation id is the
 # upstream request's
+_WROTE = "schedcu_outbox_written"
+_wake_relay: list[Callable[[], None]] = []
+
+
+@contextmanager
+def on_commit(wake: Callable[[], None]) -> Iterator[None]:
+    """While in the block, call `wake` (from the committing thread) after every commit of this process that
+    wrote outbox rows."""
+    _wake_relay.append(wake)
+    try:
+        yield
+    finally:
+        _wake_relay.remove(wake)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        for wake in _wake_relay:
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 def add(session: Session, message: Contract, *, message_id: str, correlation_id: str) -> None:
@@ -34,3 +68,4 @@ def add(session: Session, message: Contract, *, message_id: str, correlation_id:
         )
         .on_conflict_do_nothing(index_elements=["message_id"])
     )
+    session.info[_WROTE] = True

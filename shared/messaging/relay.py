@@ -1,29 +1,39 @@
 """Outbox relay: publishes committed outbox rows with publisher confirms, then deletes them.
 
-Rows are claimed with a short lease (`FOR UPDATE SKIP LOCKED`), so several relays never publish the same
-row at once, and a relay that dies mid-batch only delays its rows until the lease runs out. A row is
-deleted only after the broker confirmed it; a crash between confirm and delete republishes it with the
-same message id, which consumers' inboxes skip.
+The relay wakes when its own process commits outbox rows (`outbox.on_commit`) and polls every `poll_s` for
+the rest: rows written by the command line, or left by a process that died before publishing them. (A
+NOTIFY for every commit would wake every relay of every worker for each row, and all but one would find
+nothing to publish.)
 
-When the broker is unavailable the relay releases the rows it could not publish (any relay may take them
-at once) and waits for the broker gate, which reopens within about a second of the broker's return; the
-outbox is then published right away, not after the lease. A row the broker refuses for another reason
-(a permission, an exchange missing) keeps its lease and is tried again when it runs out, without holding
-up the rows after it. While the database is down the relay waits for the database gate. Each of these
-is logged once per change of state, not on every poll.
+One transaction per batch, on the relay's own connection: the rows are locked (`FOR UPDATE SKIP LOCKED`, so
+several relays never publish the same row at once), published together (their confirms pipelined), and the
+confirmed ones deleted before it commits. A relay that dies mid-batch, or loses its database connection,
+releases its locks with its transaction; the rows are published again with the same message ids, which
+consumers' inboxes skip. The relay talks to PostgreSQL directly (psycopg, async) on its event loop: a batch
+costs one transaction and no thread hand-off.
+
+When the broker is unavailable the relay leaves the rows it could not publish unlocked at commit (any relay
+may take them at once) and waits for the broker gate, which reopens within about a second of the broker's
+return; the outbox is then published right away. A row the broker refuses for another reason (a
+permission, an exchange missing) gets a lease (`claimed_until`) and is tried again when it runs out, without
+holding up the rows after it. While the database is down the relay waits for the database gate. Each of
+these is logged once per change of state, not on every poll.
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 from faststream.rabbit import RabbitBroker
 from opentelemetry import context, propagate
-from sqlalchemy import Engine, delete, func, or_, select, update
+from psycopg.rows import class_row
+from sqlalchemy import Engine
 
-from shared.db.models import OutboxMessage
+from shared.messaging import outbox
 from shared.messaging.faults import TRANSIENT, DependencyGate, Failure, classify, describe, unless_stopped
 from shared.messaging.topology import EVENTS_EXCHANGE
 
@@ -31,7 +41,15 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
 BATCH = 100
-CHANNEL = "schedcu_outbox"
+
+CLAIM = """
+    SELECT id, message_id, correlation_id, routing_key, message_type, body, headers FROM outbox
+    WHERE claimed_until IS NULL OR claimed_until < now()
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+"""
+DELETE = "DELETE FROM outbox WHERE id = ANY(%(ids)s)"
+LEASE_OUT = "UPDATE outbox SET claimed_until = now() + %(lease)s WHERE id = ANY(%(ids)s)"
 
 
 @dataclass(frozen=True)
@@ -42,46 +60,7 @@ class Claimed:
     routing_key: str
     message_type: str
     body: bytes
-    headers: dict[str, str]
-
-
-def claim(engine: Engine, limit: int = BATCH) -> list[Claimed]:
-    with engine.begin() as conn:
-        ids = (
-            select(OutboxMessage.id)
-            .where(or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < func.now()))
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        rows = conn.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(claimed_until=func.now() + LEASE)
-            .returning(
-                OutboxMessage.id,
-                OutboxMessage.message_id,
-                OutboxMessage.correlation_id,
-                OutboxMessage.routing_key,
-                OutboxMessage.message_type,
-                OutboxMessage.body,
-                OutboxMessage.headers,
-            )
-        ).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
-
-
-def release(engine: Engine, ids: list[int]) -> None:
-    """Give up the claim on rows that could not be published now, so that the next try need not wait out
-    the lease."""
-    with engine.begin() as conn:
-        conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None))
-
-
-def delete_published(engine: Engine, published: list[int]) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
+    headers: dict[str, Any]
 
 
 class OutboxRelay:
@@ -94,26 +73,30 @@ class OutboxRelay:
         self._database = database
         self._broker_gate = broker_gate
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
 
-    async def publish_pending(self) -> int:
-        rows = await asyncio.to_thread(claim, self._engine)
-        published: list[int] = []
-        for index, row in enumerate(rows):
-            try:
-                await self._publish(row)
-            except Exception as error:
-                if classify(error).transient:
-                    self._broker_gate.close(error)
-                    await asyncio.to_thread(release, self._engine, [r.id for r in rows[index:]])
-                    break
-                log.warning(
-                    "publishing %s (%s) failed, retrying in %s: %s",
-                    row.message_id, row.routing_key, LEASE, describe(error),
-                )  # fmt: skip
-            else:
-                published.append(row.id)
-        if published:
-            await asyncio.to_thread(delete_published, self._engine, published)
+    async def publish_pending(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        """Publish one batch in one transaction on `conn`; returns how many rows it claimed."""
+        async with conn.transaction():
+            async with conn.cursor(row_factory=class_row(Claimed)) as cursor:
+                rows = await (await cursor.execute(CLAIM, {"limit": BATCH})).fetchall()
+            outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            published, refused = [], []
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if outcome is None:
+                    published.append(row.id)
+                elif classify(outcome).transient:
+                    self._broker_gate.close(outcome)  # the row stays unclaimed: published once the broker is back
+                else:
+                    log.warning(
+                        "publishing %s (%s) failed, retrying in %s: %s",
+                        row.message_id, row.routing_key, LEASE, describe(outcome),
+                    )  # fmt: skip
+                    refused.append(row.id)
+            if published:
+                await conn.execute(DELETE, {"ids": published})
+            if refused:
+                await conn.execute(LEASE_OUT, {"ids": refused, "lease": LEASE})
         return len(rows)
 
     async def _publish(self, row: Claimed) -> None:
@@ -135,19 +118,24 @@ class OutboxRelay:
             context.detach(token)
 
     async def run(self) -> None:
-        """Publish until stopped; wake on NOTIFY from the outbox trigger, poll as the safety net."""
+        """Publish until stopped: when this process commits outbox rows, and every `poll_s`."""
+        loop = asyncio.get_running_loop()
+        with outbox.on_commit(lambda: loop.call_soon_threadsafe(self._wake.set)):
+            await self._run()
+
+    async def _run(self) -> None:
         dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         failures = 0
         while await unless_stopped(self._stopping, self._database.wait_open()):
             try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as listener:
-                    await listener.execute(f"LISTEN {CHANNEL}")
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                     while await unless_stopped(self._stopping, self._broker_gate.wait_open()):
-                        while await self.publish_pending() == BATCH:
+                        self._wake.clear()
+                        while await self.publish_pending(conn) == BATCH:
                             pass
                         failures = 0
-                        async for _ in listener.notifies(timeout=self._poll_s, stop_after=1):
-                            pass
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self._poll_s)
             except Exception as error:
                 if classify(error) is Failure.DATABASE_DOWN:
                     self._database.close(error)
@@ -159,3 +147,4 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
