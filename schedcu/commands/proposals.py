@@ -61,11 +61,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         return 1
     for proposal_id in created.proposals:
         print(proposal_id)
-    print(
-        f"{len(created.proposals)} proposals created; {created.already_proposed} gaps already proposed, "
-        f"{created.without_candidate} without a candidate",
-        file=sys.stderr,
-    )
+    print(created.text(), file=sys.stderr)
     return 0
 
 

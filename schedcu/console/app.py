@@ -35,7 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schedcu.console.users import Role, User, authenticate
 from schedcu.errors import Mistake, UsageMistake
+from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
+from shared.states import ProposalState
 
 HERE = Path(__file__).parent
 ACT = "act"  # the scope of the operator role: may take actions
@@ -47,6 +49,8 @@ GAPS_SHOWN = 200
 DIFF_ITEMS_SHOWN = 20
 READ_ONLY = "your role is read-only: ask an operator to do this"
 WORKFLOW_STATES = ["RUNNING", "COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"]
+PROPOSAL_STATES = [str(s) for s in ProposalState]
+OPEN = {str(s) for s in OPEN_PROPOSAL_STATES}
 
 Action = Callable[[Request, FormData, str], Response]
 
@@ -251,6 +255,7 @@ class Console:
 
     def gaps_page(self, request: Request) -> Response:
         from schedcu.gap_groups import group_gaps
+        from schedcu.queries.proposals import proposals
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gaps import gap_report
         from services.coverage.rest import hours_text
@@ -263,10 +268,145 @@ class Console:
             if session.get(ScheduleVersion, version_id) is None:
                 return self.not_found(request, f"no schedule version {version_id}")
             report = gap_report(session, version_id, CalculationOptions.from_settings(self.settings), day)
+            open_proposals = [p for p in proposals(session, version_id) if p["state"] in OPEN]
+        groups = group_gaps(report.gaps) if report else []
         return self.render(
             request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN,
-            groups=group_gaps(report.gaps) if report else [], tz=self.settings.tz,
-            rest=hours_text(report.rest) if report else None,
+            lines=[(g, _proposals_of(g, open_proposals)) for g in groups[:GAPS_SHOWN]], groups=groups,
+            tz=self.settings.tz, rest=hours_text(report.rest) if report else None,
+        )  # fmt: skip
+
+    # ---- proposals and fairness: the functions of `schedcu proposals` and `schedcu fairness`
+
+    def proposals_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
+        from schedcu.queries.proposals import proposals
+        from shared.db.models import ScheduleVersion
+        from shared.db.session import transaction
+
+        version_id = request.path_params["id"]
+        state = request.query_params.get("state") or None
+        if state is not None and state not in PROPOSAL_STATES:
+            raise HTTPException(400, f"no proposal state {state!r}")
+        with transaction() as session:
+            if session.get(ScheduleVersion, version_id) is None:
+                return self.not_found(request, f"no schedule version {version_id}")
+            found = proposals(session, version_id, state)
+        return self.render(
+            request, "proposals.html", 409 if refused else 200, version_id=version_id, proposals=found, state=state,
+            states=PROPOSAL_STATES, notice=notice, refused=refused,
+        )  # fmt: skip
+
+    def create_proposals(self, request: Request, form: FormData, user: str) -> Response:
+        from services.coverage import proposals
+        from services.coverage.calculation import CalculationOptions
+        from shared.db.session import transaction
+
+        day = _date(_text(form, "date"))
+        try:
+            with transaction() as session:
+                created = proposals.create(
+                    session, request.path_params["id"], CalculationOptions.from_settings(self.settings), user, day
+                )
+        except proposals.ProposalError as error:
+            return self.proposals_page(request, refused=str(error))
+        return self.proposals_page(request, notice=created.text())
+
+    def proposal_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
+        from sqlalchemy import select
+
+        from schedcu.queries.proposals import proposal
+        from services.coverage import proposals
+        from services.coverage.calculation import CalculationOptions
+        from shared.db.models import PersonRow, Proposal
+        from shared.db.session import transaction
+
+        proposal_id = request.path_params["id"]
+        candidates: list[dict[str, Any]] = []
+        no_gap = None
+        with transaction() as session:
+            view = proposal(session, proposal_id)
+            if view is None:
+                return self.not_found(request, f"no proposal {proposal_id}")
+            is_open = view["state"] in OPEN
+            if is_open:
+                try:
+                    gap = proposals.current_gap(
+                        session, session.get_one(Proposal, proposal_id), CalculationOptions.from_settings(self.settings)
+                    )
+                except proposals.ProposalError as error:
+                    no_gap = str(error)
+                else:
+                    emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
+                    candidates = [
+                        {"email": emails[c.person.id], "name": c.person.name, "nights": c.nights,
+                         "weekends": c.weekends, "holidays": c.holidays}
+                        for c in gap.candidates
+                        if c.person.id != view["person"]["person_id"]
+                    ]  # fmt: skip
+        return self.render(
+            request, "proposal.html", 409 if refused else 200, p=view, open=is_open, candidates=candidates,
+            no_gap=no_gap, notice=notice, refused=refused,
+        )  # fmt: skip
+
+    def _proposal_step(self, request: Request, step: Callable[[Any, Any], str]) -> Response:
+        """`step(session, options)` in one transaction; its text as the notice, a ProposalError as the refusal."""
+        from services.coverage import proposals
+        from services.coverage.calculation import CalculationOptions
+        from shared.db.session import transaction
+
+        try:
+            with transaction() as session:
+                message = step(session, CalculationOptions.from_settings(self.settings))
+        except proposals.ProposalError as error:
+            return self.proposal_page(request, refused=str(error))
+        return self.proposal_page(request, notice=message)
+
+    def edit_proposal(self, request: Request, form: FormData, user: str) -> Response:
+        from services.coverage import proposals
+
+        candidate = _text(form, "candidate")
+        if candidate is None:
+            return self.proposal_page(request, refused="choose a candidate")
+
+        def step(session: Any, options: Any) -> str:
+            proposals.edit(session, request.path_params["id"], candidate, options, user)
+            return "edited"
+
+        return self._proposal_step(request, step)
+
+    def approve_proposal(self, request: Request, form: FormData, user: str) -> Response:
+        from services.coverage import proposals
+
+        def step(session: Any, options: Any) -> str:
+            _, recalculation = proposals.approve(session, request.path_params["id"], options, user)
+            return f"approved: assigned as OVERRIDE; recalculation requested: calculation {recalculation}"
+
+        return self._proposal_step(request, step)
+
+    def reject_proposal(self, request: Request, form: FormData, user: str) -> Response:
+        from services.coverage import proposals
+
+        def step(session: Any, options: Any) -> str:
+            proposals.reject(session, request.path_params["id"], _text(form, "reason") or "", user)
+            return "rejected"
+
+        return self._proposal_step(request, step)
+
+    def fairness_page(self, request: Request) -> Response:
+        from schedcu.coverage_page import fairness_section
+        from services.coverage.calculation import CalculationOptions
+        from services.coverage.fairness import fairness_report
+        from shared.db.session import transaction
+
+        version_id = request.path_params["id"]
+        start, end = _date(request.query_params.get("from")), _date(request.query_params.get("to"))
+        with transaction() as session:
+            report = fairness_report(session, version_id, CalculationOptions.from_settings(self.settings), start, end)
+        if report is None:
+            return self.not_found(request, f"no schedule version {version_id}")
+        return self.render(
+            request, "fairness.html", version_id=version_id, start=report.start, end=report.end,
+            section=fairness_section(report.to_dict()),
         )  # fmt: skip
 
     def _transition(self, request: Request, change: Callable[[Any], str]) -> Response:
@@ -468,6 +608,16 @@ class Console:
         return self.render(request, "error.html", 503, title="Unavailable", message=message, banner=True)
 
 
+def _proposals_of(group: Any, open_proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open proposals for the gaps of a gap line (services/coverage/gaps.py names each gap's cell)."""
+    worklists = {*group.uncovered, *group.mismatched}
+    return [
+        p for p in open_proposals
+        if p["date"] == group.schedule_date.isoformat() and p["role"] == group.role and p["window"] in group.windows
+        and p["worklist"] in worklists
+    ]  # fmt: skip
+
+
 def _text(form: FormData, name: str) -> str | None:
     value = form.get(name)
     return value.strip() or None if isinstance(value, str) else None
@@ -532,6 +682,13 @@ def create_app(users: list[User], settings: Settings) -> Starlette:
         Route("/versions/{id:uuid}/calendars/{email}.ics", console.calendar),
         Route("/oncall", console.on_call),
         Route("/versions/{id:uuid}/promote", act(console.promote_version), methods=["POST"]),
+        Route("/versions/{id:uuid}/proposals", console.proposals_page),
+        Route("/versions/{id:uuid}/proposals", act(console.create_proposals), methods=["POST"]),
+        Route("/versions/{id:uuid}/fairness", console.fairness_page),
+        Route("/proposals/{id:uuid}", console.proposal_page),
+        Route("/proposals/{id:uuid}/edit", act(console.edit_proposal), methods=["POST"]),
+        Route("/proposals/{id:uuid}/approve", act(console.approve_proposal), methods=["POST"]),
+        Route("/proposals/{id:uuid}/reject", act(console.reject_proposal), methods=["POST"]),
         Route("/versions/{id:uuid}/archive", act(console.archive_version), methods=["POST"]),
         Route("/dead-letters", console.dead_letters_page),
         Route("/dead-letters/{queue}/message", console.dead_letter_page),

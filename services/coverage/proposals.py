@@ -63,6 +63,12 @@ class Created:
     already_proposed: int  # gaps with an open proposal, or one approved since the calculation
     without_candidate: int
 
+    def text(self) -> str:
+        return (
+            f"{len(self.proposals)} proposals created; {self.already_proposed} gaps already proposed, "
+            f"{self.without_candidate} without a candidate"
+        )
+
 
 def _publish(session: Session, message: CalculateCoverage | ProposalEvent, message_id: str) -> None:
     outbox.add(session, message, message_id=message_id, correlation_id=str(message.version_id))

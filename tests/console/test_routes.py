@@ -1,9 +1,11 @@
 """Every console action, through Starlette's TestClient on a real database and broker: refused to the read-only
-role (403), refused without its form's CSRF token (403), and done, audited with its user, for an operator.
-Also the pages' clear answers: 401 without a token, 404 for unknown ids, a banner when a dependency is down."""
+role (403), refused without its form's CSRF token (403), and done, audited with its user, for an operator
+(proposals: created, edited, approved and rejected with the console user in their history). Also the pages'
+clear answers: 401 without a token, 404 for unknown ids, a banner when a dependency is down."""
 
 import asyncio
 import html
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,16 +21,30 @@ from starlette.testclient import TestClient
 from schedcu.console.app import PAGE_SIZE, create_app
 from schedcu.console.users import User
 from schedcu.sample_template import sample_template
+from services.coverage import proposals
+from services.coverage.calculation import CalculationOptions
+from services.coverage.gaps import gap_report
 from services.versions import lifecycle, saga
 from shared import ids
 from shared.contracts import ImportRequested
-from shared.db.models import AuditRecord, VersionLifecycle, Workflow
+from shared.db.models import (
+    AssignmentCorrection,
+    AuditRecord,
+    OutboxMessage,
+    PersonRow,
+    Proposal,
+    ProposalHistory,
+    VersionLifecycle,
+    Workflow,
+)
 from shared.messaging import dead_letters
 from shared.messaging.consumer import Delivery
 from shared.messaging.topology import ConsumerQueue
 from shared.settings import get_settings
 from tests.conftest import Services
 from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
+from tests.coverage.test_corrections import MON, TUE, week
+from tests.coverage.test_proposals import recalculate, set_amion
 from tests.support import amqp_client
 from tests.versions.test_lifecycle import new_version
 
@@ -54,6 +70,24 @@ def start_workflow(group: str = "test-group") -> uuid.UUID:
     return ids.workflow_id_for(request_id)
 
 
+def gapped_week(services: Services) -> uuid.UUID:
+    """A week whose Monday and Tuesday have nobody on Mid3 in Amion, its coverage calculated."""
+    version_id = week(services)
+    for day in (MON, TUE):
+        set_amion(services, version_id, day, "Mid3", None)
+    recalculate(services, version_id)
+    return version_id
+
+
+@pytest.fixture(scope="module")
+def with_proposals(console_services: Services) -> tuple[uuid.UUID, uuid.UUID]:
+    """A gapped week with proposals for Monday's gaps (Tuesday's have none yet), and one of them."""
+    version_id = gapped_week(console_services)
+    with Session(console_services.engine) as session, session.begin():
+        created = proposals.create(session, version_id, CalculationOptions.from_settings(get_settings()), "setup", MON)
+    return version_id, created.proposals[0]
+
+
 @dataclass(frozen=True)
 class Targets:
     running: uuid.UUID
@@ -61,10 +95,12 @@ class Targets:
     staging: uuid.UUID
     production: uuid.UUID
     letter: str
+    gapped: uuid.UUID
+    proposal: uuid.UUID
 
 
 @pytest.fixture
-def targets(settings_for: Services) -> Targets:
+def targets(settings_for: Services, with_proposals: tuple[uuid.UUID, uuid.UUID]) -> Targets:
     running, failed = start_workflow(), start_workflow()
     saga.cancel(failed, "setup", "to have a failed workflow")
     group = f"g-{uuid.uuid4().hex[:8]}"
@@ -76,7 +112,7 @@ def targets(settings_for: Services) -> Targets:
     amqp_client.park_in_dead_letters(
         settings_for.amqp_url, versions_queue().dead_letter_name, b'{"not": "a request"}', "import.requested", letter
     )
-    return Targets(running, failed, staging, production, letter)
+    return Targets(running, failed, staging, production, letter, *with_proposals)
 
 
 # each action: its path and form (without the CSRF token) for the targets
@@ -88,6 +124,10 @@ ACTIONS: dict[str, Callable[[Targets], tuple[str, dict[str, str]]]] = {
     "redrive one": lambda t: ("/dead-letters/versions/redrive", {"message_id": t.letter}),
     "redrive group": lambda t: ("/dead-letters/versions/redrive", {"reason": PARKED_REASON}),
     "discard": lambda t: ("/dead-letters/versions/discard", {"message_id": t.letter, "confirmed": "yes"}),
+    "create proposals": lambda t: (f"/versions/{t.gapped}/proposals", {"date": TUE.isoformat()}),
+    "edit proposal": lambda t: (f"/proposals/{t.proposal}/edit", {"candidate": "nobody@example.org"}),
+    "approve proposal": lambda t: (f"/proposals/{t.proposal}/approve", {}),
+    "reject proposal": lambda t: (f"/proposals/{t.proposal}/reject", {"reason": "not needed"}),
 }
 
 
@@ -107,6 +147,13 @@ def snapshot(services: Services, t: Targets) -> dict[str, Any]:
             ],
             "audit": session.scalar(select(AuditRecord.id).order_by(AuditRecord.id.desc()).limit(1)),
             "letter parked": t.letter in parked(services),
+            "proposals": session.execute(
+                select(Proposal.id, Proposal.state, Proposal.person_id)
+                .where(Proposal.version_id == t.gapped)
+                .order_by(Proposal.id)
+            ).all(),
+            "proposal history": session.scalar(select(ProposalHistory.id).order_by(ProposalHistory.id.desc()).limit(1)),
+            "outbox": session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)),
         }
 
 
@@ -257,6 +304,156 @@ def test_discard_asks_for_confirmation_then_removes_the_dead_letter(
     assert audit_of(settings_for, f"{queue}/{targets.letter}") == [("olga", "discard", queue, None, PARKED_REASON)]
 
 
+def proposal_rows(page: str) -> list[str]:
+    """The proposal ids of a version's proposals page, in its order."""
+    return re.findall(r'data-proposal-id="([0-9a-f-]+)"', page)
+
+
+def history_of(page: str) -> list[list[str]]:
+    """The proposal page's history table: who, action, from, to, why of each step."""
+    table = page.split('id="proposal-history"')[1].split("</table>")[0]
+    rows = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in table.split("<tr>")[2:]]
+    return [[html.unescape(cell) for cell in row[1:]] for row in rows]
+
+
+def outbox_of(services: Services, proposal_id: uuid.UUID) -> list[tuple[str, str]]:
+    with Session(services.engine) as session:
+        found = session.execute(
+            select(OutboxMessage.routing_key, OutboxMessage.message_id)
+            .where(OutboxMessage.message_id.like(f"proposal:{proposal_id}:%"))
+            .order_by(OutboxMessage.id)
+        )
+        return [(key, message_id) for key, message_id in found]
+
+
+def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestClient, settings_for: Services) -> None:
+    version_id = gapped_week(settings_for)
+    headers = bearer(OPERATOR_TOKEN)
+    version = client.get(f"/versions/{version_id}", headers=headers).text
+    assert all(f'href="/versions/{version_id}/{page}"' in version for page in ("proposals", "fairness"))
+    with Session(settings_for.engine) as session:
+        report = gap_report(session, version_id, CalculationOptions.from_settings(get_settings()), MON)
+        assert report is not None
+        monday = len(report.gaps)
+        emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
+
+    path = f"/versions/{version_id}/proposals"
+    created = client.post(path, data={"date": MON.isoformat(), "csrf_token": operator_csrf(client)}, headers=headers)
+    assert created.status_code == 200
+    assert f"{monday} proposals created; 0 gaps already proposed, 0 without a candidate" in created.text
+    listed = proposal_rows(client.get(path, params={"state": "PROPOSED"}, headers=headers).text)
+    assert len(listed) == monday
+    assert proposal_rows(client.get(path, params={"state": "APPROVED"}, headers=headers).text) == []
+    first = uuid.UUID(listed[0])
+    gaps_page = client.get(f"/versions/{version_id}/gaps", headers=headers).text
+    assert f'href="/proposals/{first}"' in gaps_page  # the gap line links to its open proposal
+
+    page = client.get(f"/proposals/{first}", headers=headers).text
+    with Session(settings_for.engine) as session:
+        proposal = session.get_one(Proposal, first)
+        gap = proposals.current_gap(session, proposal, CalculationOptions.from_settings(get_settings()))
+        first_person = proposal.person_id
+    offered = re.findall(r'<option value="([^"]+)">', page.split('id="candidate"')[1].split("</select>")[0])
+    assert offered == [emails[c.person.id] for c in gap.candidates if c.person.id != first_person]
+    booked = next(o for o in gap.left_out if any(r.startswith("booked") for r in o.reasons))
+    edit = f"/proposals/{first}/edit"
+    not_candidate = client.post(
+        edit, data={"candidate": emails[booked.person.id], "csrf_token": csrf_token(page)}, headers=headers
+    )
+    assert not_candidate.status_code == 409
+    assert f"refused: {booked.person.name} is not a candidate for this gap: booked" in html.unescape(not_candidate.text)
+
+    edited = client.post(edit, data={"candidate": offered[0], "csrf_token": csrf_token(page)}, headers=headers)
+    assert edited.status_code == 200 and 'id="proposal-state">EDITED' in edited.text
+    approved = client.post(f"/proposals/{first}/approve", data={"csrf_token": csrf_token(page)}, headers=headers)
+
+    assert approved.status_code == 200 and 'id="proposal-state">APPROVED' in approved.text
+    assert "approved: assigned as OVERRIDE; recalculation requested: calculation" in approved.text
+    assert 'method="post"' not in approved.text  # nothing more to do with it
+    with Session(settings_for.engine) as session:
+        new_person = session.get_one(Proposal, first).person_id
+        names = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.name))}
+        corrections = session.execute(
+            select(AssignmentCorrection.role, AssignmentCorrection.person_id, AssignmentCorrection.source)
+            .where(AssignmentCorrection.version_id == version_id)
+        ).all()  # fmt: skip
+    assert emails[new_person] == offered[0]
+    assert corrections == [(gap.assign_role, new_person, "OVERRIDE")]
+    old, new = names[first_person], names[new_person]
+    assert [row[:4] for row in history_of(approved.text)] == [
+        ["olga", "create", "-", f"PROPOSED ({old})"],
+        ["olga", "edit", f"PROPOSED ({old})", f"EDITED ({new})"],
+        ["olga", "approve", f"EDITED ({new})", f"APPROVED ({new})"],
+    ]
+    assert [a[:3] for a in audit_of_assignments(settings_for, version_id)] == [("olga", "add", "OVERRIDE")]
+    assert outbox_of(settings_for, first) == [
+        ("event.proposal.created", f"proposal:{first}:created"),
+        ("command.coverage.calculate", f"proposal:{first}:recalculate"),
+        ("event.proposal.approved", f"proposal:{first}:approved"),
+    ]
+
+    again = client.post(f"/proposals/{first}/approve", data={"csrf_token": csrf_token(page)}, headers=headers)
+    assert again.status_code == 409 and "Traceback" not in again.text
+    assert f"refused: Proposal {first}: The proposal is APPROVED: it cannot be approved any more." in again.text
+
+
+def audit_of_assignments(services: Services, version_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
+    with Session(services.engine) as session:
+        rows = session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.entity == "assignment", AuditRecord.details["version_id"].astext == str(version_id))
+            .order_by(AuditRecord.id)
+        ).all()
+        return [(a.actor, a.action, a.to_state) for a in rows]
+
+
+def test_an_operator_rejects_a_proposal_with_a_reason(client: TestClient, settings_for: Services) -> None:
+    version_id = gapped_week(settings_for)
+    headers = bearer(OPERATOR_TOKEN)
+    csrf = operator_csrf(client)
+    client.post(f"/versions/{version_id}/proposals", data={"csrf_token": csrf}, headers=headers)
+    first = uuid.UUID(proposal_rows(client.get(f"/versions/{version_id}/proposals", headers=headers).text)[0])
+
+    no_reason = client.post(f"/proposals/{first}/reject", data={"csrf_token": csrf, "reason": " "}, headers=headers)
+    assert no_reason.status_code == 409 and "refused: A reason is required." in no_reason.text
+    rejected = client.post(
+        f"/proposals/{first}/reject", data={"csrf_token": csrf, "reason": "a locum takes it"}, headers=headers
+    )
+
+    assert rejected.status_code == 200 and 'id="proposal-state">REJECTED' in rejected.text
+    who, action, before, after, why = history_of(rejected.text)[-1]
+    assert (who, action, why) == ("olga", "reject", "a locum takes it")
+    assert before.startswith("PROPOSED (") and after == before.replace("PROPOSED", "REJECTED")
+    assert outbox_of(settings_for, first)[-1] == ("event.proposal.rejected", f"proposal:{first}:rejected")
+    listed = client.get(f"/versions/{version_id}/proposals", params={"state": "REJECTED"}, headers=headers).text
+    assert proposal_rows(listed) == [str(first)]
+    assert f'href="/proposals/{first}"' not in client.get(f"/versions/{version_id}/gaps", headers=headers).text
+
+
+def test_creating_proposals_without_coverage_is_refused(client: TestClient, targets: Targets) -> None:
+    refused = client.post(
+        f"/versions/{targets.staging}/proposals", data={"csrf_token": operator_csrf(client)},
+        headers=bearer(OPERATOR_TOKEN),
+    )  # fmt: skip
+    assert refused.status_code == 409
+    assert f"refused: No coverage has been calculated for version {targets.staging}." in refused.text
+
+
+def test_the_fairness_page_counts_each_persons_nights_and_hours(client: TestClient, targets: Targets) -> None:
+    page = client.get(f"/versions/{targets.gapped}/fairness", headers=bearer(READER_TOKEN))
+
+    assert page.status_code == 200
+    cells = r'<tr data-person="\d+"><td>(.*?)</td>' + r"<td>(\d+)</td>" * 3 + r"<td>([\d.]+)</td>"
+    rows = re.findall(cells, page.text)
+    assert rows and any(int(nights) > 0 and float(hours) > 0 for _, nights, _, _, hours in rows)
+    assert "2026-03-02 .. 2026-03-08" in page.text
+    one_day = client.get(
+        f"/versions/{targets.gapped}/fairness", params={"from": "2026-03-02", "to": "2026-03-02"},
+        headers=bearer(READER_TOKEN),
+    )  # fmt: skip
+    assert "2026-03-02 .. 2026-03-02" in one_day.text
+
+
 def waiting_in_versions_queue(services: Services) -> int:
     async def count() -> int:
         async with await aio_pika.connect(services.amqp_url) as connection:
@@ -270,7 +467,9 @@ def test_read_only_users_see_the_pages_without_action_forms(client: TestClient, 
     headers = bearer(READER_TOKEN)
     for path in ("/status", "/workflows", f"/workflows/{targets.running}", "/versions", f"/versions/{targets.staging}",
                  "/versions/diff", "/dead-letters", f"/versions/{targets.staging}/gaps",
-                 f"/dead-letters/versions/message?id={targets.letter}"):  # fmt: skip
+                 f"/dead-letters/versions/message?id={targets.letter}", f"/versions/{targets.gapped}/gaps",
+                 f"/versions/{targets.gapped}/proposals", f"/proposals/{targets.proposal}",
+                 f"/versions/{targets.gapped}/fairness"):  # fmt: skip
         page = client.get(path, headers=headers)
         assert page.status_code == 200, path
         assert "rita (read-only)" in page.text and 'method="post"' not in page.text, path
@@ -300,6 +499,9 @@ def test_unknown_ids_get_a_not_found_page(client: TestClient) -> None:
         (f"/workflows/{unknown}", f"no workflow {unknown}"),
         (f"/versions/{unknown}", f"no schedule version {unknown}"),
         (f"/versions/{unknown}/gaps", f"no schedule version {unknown}"),
+        (f"/versions/{unknown}/proposals", f"no schedule version {unknown}"),
+        (f"/versions/{unknown}/fairness", f"no schedule version {unknown}"),
+        (f"/proposals/{unknown}", f"no proposal {unknown}"),
         (f"/versions/diff?a={unknown}&b={unknown}", f"no schedule version {unknown}"),
         ("/dead-letters/versions/message?id=nothing", "no dead letter nothing in schedcu.versions.dead-letter"),
         ("/dead-letters/nosuch/message?id=x", "no queue 'nosuch'"),
