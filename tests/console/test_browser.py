@@ -1,6 +1,7 @@
 """The console in headless Chromium (Debian's chromium and chromium-driver, through selenium), served by
-`schedcu console` against the running pipeline: a workflow search, a version's heat map, a dead-letter redrive
-and a discard, asserting what the pages show."""
+`schedcu console` against the running pipeline: a workflow search, a version's heat map, a proposal for a gap
+approved until the recalculated coverage shows the cell covered, a dead-letter redrive and a discard, asserting
+what the pages show."""
 
 import json
 import re
@@ -133,6 +134,43 @@ def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
     count = wait_for(browser, "#gaps-count").text
     assert re.match(r"\d+ gaps in \d+ lines by date, role and hours \(calculation [0-9a-f-]+, rest period 10 h\)",
                     count)
+
+
+def test_create_proposals_for_a_versions_gaps_and_approve_one(
+    pipeline: Pipeline, console: str, browser: WebDriver
+) -> None:
+    request_id = f"browser-proposals-{uuid.uuid4()}"  # the pipeline's Amion has nobody on Mid3 on the 18th
+    body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-16", "2026-03-18")
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+    workflow_id = ids.workflow_id_for(request_id)
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+    version_id = ids.version_id_for(workflow_id)
+
+    browser.get(f"{console}/versions/{version_id}")
+    wait_for(browser, "#proposals-link").click()
+    wait_for(browser, "#create-proposals").click()
+    assert re.match(r"[1-9]\d* proposals created; 0 gaps already proposed", wait_for(browser, "#notice").text)
+    rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "tr.proposal") if "2026-03-18" in r.text]
+    row = next(r for r in rows if r.find_elements(By.CSS_SELECTOR, "td")[3].text.startswith("Mid3"))
+    worklist, person = (row.find_elements(By.CSS_SELECTOR, "td")[i].text for i in (2, 5))
+    assert "PROPOSED" in row.text
+    row.find_element(By.CSS_SELECTOR, "a").click()
+
+    assert wait_for(browser, "#proposal-state").text == "PROPOSED"
+    browser.find_element(By.ID, "approve").click()
+    assert wait_for(browser, "#notice").text.startswith("approved: assigned as OVERRIDE; recalculation requested")
+    assert browser.find_element(By.ID, "proposal-state").text == "APPROVED"
+    history = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#proposal-history tr")[1:]]
+    assert len(history) == 2 and "olga create" in history[0] and "PROPOSED" in history[0]
+    assert f"olga approve PROPOSED ({person}) APPROVED ({person})" in history[1]
+    assert not browser.find_elements(By.ID, "approve")
+
+    def covered() -> bool:
+        browser.get(f"{console}/versions/{version_id}")
+        square = wait_for(browser, f'table.month td[data-cell="2026-03-18|{worklist}"]')
+        return "s-COVERED" in (square.get_attribute("class") or "").split()
+
+    eventually(covered, WAIT_S * 2, f"{worklist} on 2026-03-18 covered after the recalculation")
 
 
 def test_redrive_a_dead_letter_from_its_group(pipeline: Pipeline, console: str, browser: WebDriver) -> None:
