@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aio_pika
 import sqlalchemy.exc
@@ -38,6 +38,9 @@ from schedcu.errors import Mistake, UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
 from shared.states import ProposalState
+
+if TYPE_CHECKING:
+    from schedcu.gap_groups import GapGroup
 
 HERE = Path(__file__).parent
 ACT = "act"  # the scope of the operator role: may take actions
@@ -608,8 +611,8 @@ class Console:
         return self.render(request, "error.html", 503, title="Unavailable", message=message, banner=True)
 
 
-def _proposals_of(group: Any, open_proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open proposals for the gaps of a gap line (services/coverage/gaps.py names each gap's cell)."""
+def _proposals_of(group: "GapGroup", open_proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open proposals for the cells a gap line leaves uncovered or mismatched."""
     worklists = {*group.uncovered, *group.mismatched}
     return [
         p for p in open_proposals
