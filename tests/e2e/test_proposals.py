@@ -82,9 +82,9 @@ class Subscriber:
 
 def latest_cells(pipeline: Pipeline, version_id: uuid.UUID, day: str, role: str) -> list[tuple[Any, ...]]:
     return pipeline.query(
-        "SELECT \"window\", worklist, status, people FROM coverage_cells WHERE calculation_id = "
+        "SELECT \"window\", worklist, status, people FROM calculation_cells WHERE calculation_id = "
         "(SELECT id FROM coverage_calculations WHERE version_id = :v ORDER BY created_at DESC LIMIT 1) "
-        "AND schedule_date = :d AND role = :r ORDER BY id",
+        "AND schedule_date = :d AND role = :r ORDER BY schedule_date, id",
         v=version_id, d=date.fromisoformat(day), r=role,
     )  # fmt: skip
 
