@@ -4,8 +4,8 @@
 
 Uses a fresh database (`schedcu_bench_watch` unless `--database`) on the server of SCHEDCU_DATABASE_URL
 (dropped and created again) and an in-process fake Amion; the workers' handlers run in this process, as the
-workers run them, with the outbox read and emptied in between the way the relay does (its two statements per message, a claim and a
-delete, are not counted).
+workers run them, with the outbox read and emptied in between the way the relay does (its two statements per
+message, a claim and a delete, are not counted).
 
 1. A watch cycle over `--groups` groups, each with a production version of next month whose Amion data has not
    changed: the versions worker's tick, each group's check in the scraper (one account per group, as groups
