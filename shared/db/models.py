@@ -235,7 +235,10 @@ class CoverageCellDate(Base):
         ForeignKey("coverage_calculations.id", ondelete="CASCADE"), primary_key=True
     )
     schedule_date: Mapped[date] = mapped_column(Date, primary_key=True)
-    cells_from: Mapped[uuid.UUID] = mapped_column(ForeignKey("coverage_calculations.id", ondelete="CASCADE"))
+    # checked at commit, no cascade: a calculation whose cells later ones read can be deleted only with them
+    cells_from: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("coverage_calculations.id", deferrable=True, initially="DEFERRED")
+    )
 
 
 # A calculation's cells, every date's (a view, migration 0010): the only way to read them. Within a date the

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store, compute, fingerprints
@@ -138,3 +139,25 @@ def test_other_shared_inputs_mean_a_full_calculation(services: Services) -> None
         assert fingerprints(inputs, with_holiday).inputs_key != fingerprints(inputs, OPTIONS).inputs_key
         again = calculate_and_store(session, version_id, uuid.uuid4(), with_holiday)
     assert again is not None and again.recomputed is None
+
+
+def test_a_calculation_whose_cells_a_later_one_reads_goes_only_with_its_version(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = imported_version(session, START, date(2026, 1, 31), REAL_TEMPLATE.read_bytes())
+    first_id, again_id = uuid.uuid4(), uuid.uuid4()
+    for calculation_id in (first_id, again_id):
+        with Session(services.engine) as session, session.begin():
+            calculate_and_store(session, version_id, calculation_id, OPTIONS)
+    assert written_dates(services.engine, again_id) == set()  # every date is read from the first
+
+    with pytest.raises(IntegrityError), services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM coverage_calculations WHERE id = :c"), {"c": first_id})
+    assert len(stored(services.engine, again_id)[0]) > 0
+
+    with services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM schedule_versions WHERE id = :v"), {"v": version_id})
+    with services.engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM coverage_cells WHERE calculation_id IN (:a, :b)"), {"a": first_id, "b": again_id}
+        ).scalar_one()
+    assert left == 0

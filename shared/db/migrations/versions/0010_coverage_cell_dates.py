@@ -31,9 +31,10 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("schedule_date", sa.Date(), primary_key=True),
+        # checked at commit, no cascade: a calculation whose cells later ones read can be deleted only with them
         sa.Column(
-            "cells_from", UUID(as_uuid=True), sa.ForeignKey("coverage_calculations.id", ondelete="CASCADE"),
-            nullable=False,
+            "cells_from", UUID(as_uuid=True),
+            sa.ForeignKey("coverage_calculations.id", deferrable=True, initially="DEFERRED"), nullable=False,
         ),
     )  # fmt: skip
     op.execute(
