@@ -1,11 +1,11 @@
 """The watch of Amion: a cycle over many unchanged groups, and one change in a one-year production version.
 
-    .venv/bin/python bench/watch_bench.py [--groups 50] [--runs 3] [--template FILE.ods]
+    .venv/bin/python bench/watch_bench.py [--groups 50] [--runs 3] [--template FILE.ods] [--database NAME]
 
-Uses a fresh database `schedcu_bench_watch` on the server of SCHEDCU_DATABASE_URL (dropped and created again)
-and an in-process fake Amion; the workers' handlers run in this process, as the workers run them, with the
-outbox read and emptied in between the way the relay does (its two statements per message, a claim and a
-delete, are not counted).
+Uses a fresh database (`schedcu_bench_watch` unless `--database`) on the server of SCHEDCU_DATABASE_URL
+(dropped and created again) and an in-process fake Amion; the workers' handlers run in this process, as the
+workers run them, with the outbox read and emptied in between the way the relay does (its two statements per
+message, a claim and a delete, are not counted).
 
 1. A watch cycle over `--groups` groups, each with a production version of next month whose Amion data has not
    changed: the versions worker's tick, each group's check in the scraper (one account per group, as groups
@@ -64,16 +64,15 @@ from shared.settings import get_settings
 from shared.states import VersionState, WorkflowState
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
-DATABASE = "schedcu_bench_watch"
 PASSWORD = "bench pass"
 WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
 
 
-def fresh_database() -> str:
-    url = make_url(get_settings().database_url).set(database=DATABASE)
+def fresh_database(name: str) -> str:
+    url = make_url(get_settings().database_url).set(database=name)
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     target = url.render_as_string(hide_password=False)
     ensure_database_exists(target)
     upgrade(target)
@@ -310,10 +309,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--template", type=Path, default=REAL_TEMPLATE)
     parser.add_argument("--work", type=Path, default=Path(".schedcu/bench-watch"))
+    parser.add_argument("--database", default="schedcu_bench_watch", help="dropped and created again")
     args = parser.parse_args()
     template = args.template.read_bytes() if args.template.exists() else sample_template()
     args.work.mkdir(parents=True, exist_ok=True)
-    database_url = fresh_database()
+    database_url = fresh_database(args.database)
     loads = os.getloadavg()
     print(f"watch benchmark: template {args.template if args.template.exists() else 'sample_template()'}")
     print(f"load average before {loads[0]:.1f} ({os.cpu_count()} CPUs)")

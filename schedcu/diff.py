@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.coverage import assignments as version_assignments
-from shared.db.models import CoverageCalculation, CoverageCell, PersonRow, ShiftInstanceRow, TemplateWindow
+from shared.db.models import CoverageCalculation, PersonRow, ShiftInstanceRow, TemplateWindow, calculation_cells
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ def coverage_cells(session: Session, version_id: uuid.UUID) -> Keyed:
     ).first()
     if latest is None:
         return {}
+    cells = calculation_cells.c
     rows = session.execute(
-        select(CoverageCell.schedule_date, CoverageCell.window, CoverageCell.worklist, CoverageCell.role,
-               CoverageCell.people, CoverageCell.status)
-        .where(CoverageCell.calculation_id == latest)
+        select(cells.schedule_date, cells.window, cells.worklist, cells.role, cells.people, cells.status)
+        .where(cells.calculation_id == latest)
     ).all()  # fmt: skip
     return {
         (r.schedule_date, r.window, r.worklist): {

@@ -82,6 +82,7 @@ OWNERS: dict[str, str] = {
     "amion_request_slots": "services/amion_scraper",
     "coverage_calculations": "services/coverage",
     "coverage_cells": "services/coverage",
+    "coverage_cell_dates": "services/coverage",
     "assignment_corrections": "services/coverage",
     "proposals": "services/coverage",
     "proposal_history": "services/coverage",

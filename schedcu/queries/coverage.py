@@ -12,7 +12,7 @@ from schedcu.gap_groups import GapGroup, critical_keys, group_gaps
 from services.coverage.calculation import CalculationOptions
 from services.coverage.gaps import gap_report
 from shared.db import version_state
-from shared.db.models import CoverageCalculation, CoverageCell, ScheduleVersion
+from shared.db.models import CoverageCalculation, ScheduleVersion, calculation_cells
 from shared.settings import Settings
 
 
@@ -58,17 +58,17 @@ def calculation_view(session: Session, calculation_id: uuid.UUID) -> dict[str, A
 def cells(session: Session, calculation_id: uuid.UUID, day: date | None = None) -> list[dict[str, Any]]:
     """The calculation's cells in calculation order (by date, then template order), optionally of one date."""
     query = select(
-        CoverageCell.schedule_date,
-        CoverageCell.window,
-        CoverageCell.worklist,
-        CoverageCell.hospital,
-        CoverageCell.role,
-        CoverageCell.people,
-        CoverageCell.status,
-        CoverageCell.mandatory,
-    ).where(CoverageCell.calculation_id == calculation_id)
+        calculation_cells.c.schedule_date,
+        calculation_cells.c.window,
+        calculation_cells.c.worklist,
+        calculation_cells.c.hospital,
+        calculation_cells.c.role,
+        calculation_cells.c.people,
+        calculation_cells.c.status,
+        calculation_cells.c.mandatory,
+    ).where(calculation_cells.c.calculation_id == calculation_id)
     if day is not None:
-        query = query.where(CoverageCell.schedule_date == day)
+        query = query.where(calculation_cells.c.schedule_date == day)
     return [
         {
             "schedule_date": d.isoformat(),
@@ -81,7 +81,7 @@ def cells(session: Session, calculation_id: uuid.UUID, day: date | None = None) 
             "mandatory": mandatory,
         }
         for d, window, worklist, hospital, role, people, status, mandatory in session.execute(
-            query.order_by(CoverageCell.id)
+            query.order_by(calculation_cells.c.schedule_date, calculation_cells.c.id)
         )
     ]
 

@@ -8,8 +8,9 @@ Only the dates that changed are recomputed when that is cheaper. A template-layo
 assignments (with their people's names and specialties), on whether the date has Amion data, and on inputs
 every date shares (the windows, holidays, worklist specialties, rest period, zone). Each calculation stores a
 fingerprint of the shared inputs and one per date. When the shared one is the previous calculation's and fewer
-than half the dates' fingerprints differ, only those dates' cells are computed; the other dates' cells are the
-previous calculation's, copied in the database, and counted there for the summary (`kept_tally`). The findings
+than half the dates' fingerprints differ, only those dates' cells are computed and written; the other dates'
+cells are the previous calculation's, pointed at rather than copied (`coverage_cell_dates`), and counted in the
+database for the summary (`kept_tally`). The cost follows the number of changed dates. The findings
 (rest periods cross dates) are always the whole period's, so the result equals a full calculation
 (tests/coverage/test_recalculation.py).
 """
@@ -144,7 +145,7 @@ def compute(inputs: VersionInputs, options: CalculationOptions, only: frozenset[
 @dataclass(frozen=True)
 class Calculated:
     """A stored calculation. `result` has the whole period's summary and findings; its cells are every cell,
-    or with `recomputed` dates only theirs (the others are the previous calculation's, copied as stored)."""
+    or with `recomputed` dates only theirs (the others are the previous calculation's, kept as stored)."""
 
     inputs: VersionInputs
     result: CoverageResult

@@ -30,7 +30,7 @@ from services.coverage.rules import (
     worklist_specialties,
 )
 from services.coverage.store import VersionInputs, load_inputs
-from shared.db.models import CoverageCalculation, CoverageCell, PersonRow
+from shared.db.models import CoverageCalculation, PersonRow, calculation_cells
 
 
 @dataclass(frozen=True)
@@ -99,19 +99,23 @@ def gap_report(
     inputs = load_inputs(session, version_id)
     if inputs is None:
         return None
+    cell = calculation_cells.c
     query = select(
-        CoverageCell.schedule_date,
-        CoverageCell.window,
-        CoverageCell.worklist,
-        CoverageCell.hospital,
-        CoverageCell.role,
-        CoverageCell.status,
-    ).where(CoverageCell.calculation_id == calculation_id, CoverageCell.status.in_([str(s) for s in GAP_STATUSES]))
+        cell.schedule_date,
+        cell.window,
+        cell.worklist,
+        cell.hospital,
+        cell.role,
+        cell.status,
+    ).where(
+        cell.calculation_id == calculation_id,
+        cell.status.in_([str(s) for s in GAP_STATUSES]),
+    )
     if day is not None:
-        query = query.where(CoverageCell.schedule_date == day)
+        query = query.where(cell.schedule_date == day)
     cells = [
         Cell(d, window, worklist, hospital, role, (), CellStatus(status))
-        for d, window, worklist, hospital, role, status in session.execute(query.order_by(CoverageCell.id))
+        for d, window, worklist, hospital, role, status in session.execute(query.order_by(cell.schedule_date, cell.id))
     ]
     return GapReport(version_id, calculation_id, options.rest, rank_gaps(session, inputs, cells, options))
 

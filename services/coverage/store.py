@@ -1,8 +1,11 @@
 """Reads what a coverage calculation needs and writes its result: a fixed number of statements whatever the
 period's length (six reads for the template layout, five for the flat one, then the version's previous
 calculation and its cells, or when only some dates are recomputed their cells and three counts of the others;
-two writes, all the cells in one `INSERT ... SELECT`). One of the reads is the version's scrape batches, which
-say which dates have Amion data (`services/coverage/amion_data.py`)."""
+three writes: the calculation, its cells in one `INSERT ... SELECT`, and where each date's cells are). A
+recalculation of some dates writes only their cells: the others stay where they are, in an earlier
+calculation, and `coverage_cell_dates` points there (read through the view `calculation_cells`).
+One of the reads is the version's scrape batches, which say which dates have Amion data
+(`services/coverage/amion_data.py`)."""
 
 import json
 import uuid
@@ -223,22 +226,22 @@ _INSERT_CELLS = text(
 )
 
 
-# A recalculation of some dates: the previous calculation's cells of the other dates copied in the database and
-# the recomputed ones, merged in date order so that the cells keep the order a full calculation gives them.
-_MERGE_CELLS = text(
+# Where each date's cells are: every date of the period in the calculation itself (a full calculation), or the
+# recomputed dates there and the others where the previous calculation had them.
+_EVERY_DATE_HERE = text(
     """
-    INSERT INTO coverage_cells
-        (calculation_id, schedule_date, "window", worklist, hospital, role, people, status, mandatory)
-    SELECT :calculation_id, d, w, wl, h, r, p, s, m FROM (
-        SELECT schedule_date AS d, "window" AS w, worklist AS wl, hospital AS h, role AS r, people AS p,
-               status AS s, mandatory AS m, 0 AS part, id AS ord
-        FROM coverage_cells
-        WHERE calculation_id = :previous_id AND NOT (schedule_date = ANY(CAST(:recomputed AS date[])))
-        UNION ALL
-        SELECT (c->>0)::date, c->>1, c->>2, c->>3, c->>4, c->5, c->>6, (c->>7)::boolean, 1, ord
-        FROM jsonb_array_elements(CAST(:cells AS jsonb)) WITH ORDINALITY AS t(c, ord)
-    ) AS merged
-    ORDER BY d, part, ord
+    INSERT INTO coverage_cell_dates (calculation_id, schedule_date, cells_from)
+    SELECT :calculation_id, d::date, :calculation_id
+    FROM generate_series(CAST(:start AS timestamp), CAST(:end AS timestamp), interval '1 day') AS d
+    """
+)
+_RECOMPUTED_HERE = text(
+    """
+    INSERT INTO coverage_cell_dates (calculation_id, schedule_date, cells_from)
+    SELECT :calculation_id, schedule_date, cells_from FROM coverage_cell_dates
+    WHERE calculation_id = :previous_id AND NOT (schedule_date = ANY(CAST(:recomputed AS date[])))
+    UNION ALL
+    SELECT :calculation_id, d, :calculation_id FROM unnest(CAST(:recomputed AS date[])) AS d
     """
 )
 
@@ -266,19 +269,19 @@ _STATUSES = {s.value: s for s in CellStatus}
 _CELLS = text(
     """
     SELECT schedule_date, "window", worklist, hospital, role, status, mandatory, people::text
-    FROM coverage_cells
+    FROM calculation_cells
     WHERE calculation_id = :calculation_id AND (:every OR schedule_date = ANY(CAST(:dates AS date[])))
-    ORDER BY id
+    ORDER BY schedule_date, id
     """
 )
 _KEPT = "calculation_id = :calculation_id AND NOT (schedule_date = ANY(CAST(:dates AS date[])))"
-_KEPT_COUNTS = text(f"SELECT hospital, role, status, count(*) FROM coverage_cells WHERE {_KEPT} GROUP BY 1, 2, 3")
+_KEPT_COUNTS = text(f"SELECT hospital, role, status, count(*) FROM calculation_cells WHERE {_KEPT} GROUP BY 1, 2, 3")
 _KEPT_GAPS = text(
-    f'SELECT schedule_date, "window", worklist, role, status, mandatory FROM coverage_cells WHERE {_KEPT} '
-    "AND status IN ('UNCOVERED', 'SPECIALTY_MISMATCH') ORDER BY id"
+    f'SELECT schedule_date, "window", worklist, role, status, mandatory FROM calculation_cells WHERE {_KEPT} '
+    "AND status IN ('UNCOVERED', 'SPECIALTY_MISMATCH') ORDER BY schedule_date, id"
 )
 _KEPT_NO_DATA = text(
-    f"SELECT schedule_date, count(*) FROM coverage_cells WHERE {_KEPT} AND status = 'NO_DATA' GROUP BY 1"
+    f"SELECT schedule_date, count(*) FROM calculation_cells WHERE {_KEPT} AND status = 'NO_DATA' GROUP BY 1"
 )
 
 
@@ -337,8 +340,9 @@ def store_calculation(
     previous_id: uuid.UUID | None = None,
     recomputed: Collection[date] | None = None,
 ) -> None:
-    """The calculation row and its cells, in the caller's transaction. `cells`: `result`'s cells as stored, or
-    with `recomputed` (dates) only the cells of those dates: the others are copied from `previous_id`."""
+    """The calculation row, its cells and where each date's cells are, in the caller's transaction. `cells`:
+    `result`'s cells as stored, or with `recomputed` (dates) only the cells of those dates: the other dates'
+    cells are where `previous_id` has them, and are not written again."""
     session.execute(
         insert(CoverageCalculation).values(
             id=calculation_id,
@@ -359,12 +363,15 @@ def store_calculation(
         rows.append(
             [days[c.schedule_date], c.window, c.worklist, c.hospital, c.role, list(c.people), c.status, c.mandatory]
         )
-    if recomputed is not None:
+    if rows:
+        session.execute(_INSERT_CELLS, {"calculation_id": calculation_id, "cells": json.dumps(rows)})
+    if recomputed is None:
+        version = inputs.version
+        where = {"calculation_id": calculation_id, "start": version.period_start, "end": version.period_end}
+        session.execute(_EVERY_DATE_HERE, where)
+    else:
         assert previous_id is not None
         session.execute(
-            _MERGE_CELLS,
-            {"calculation_id": calculation_id, "previous_id": previous_id, "cells": json.dumps(rows),
-             "recomputed": sorted(recomputed)},
-        )  # fmt: skip
-    elif rows:
-        session.execute(_INSERT_CELLS, {"calculation_id": calculation_id, "cells": json.dumps(rows)})
+            _RECOMPUTED_HERE,
+            {"calculation_id": calculation_id, "previous_id": previous_id, "recomputed": sorted(recomputed)},
+        )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from shared import audit
 from shared.contracts import Period, VersionArchived, VersionPromoted
 from shared.coverage_text import unknown_months, unknown_reasons
-from shared.db.models import CoverageCalculation, CoverageCell, HospitalGroup, ScheduleVersion, VersionLifecycle
+from shared.db.models import CoverageCalculation, HospitalGroup, ScheduleVersion, VersionLifecycle, calculation_cells
 from shared.messaging import outbox
 from shared.states import CellStatus, VersionState
 
@@ -83,9 +83,9 @@ def blockers(session: Session, version: ScheduleVersion) -> list[str]:
             found.append(f"dates of its period have no Amion data ({unknown_reasons(months)})")
         gaps = session.scalar(
             select(func.count()).where(
-                CoverageCell.calculation_id == latest,
-                or_(CoverageCell.status == CellStatus.SPECIALTY_MISMATCH,
-                    and_(CoverageCell.status == CellStatus.UNCOVERED, CoverageCell.mandatory)),
+                calculation_cells.c.calculation_id == latest,
+                or_(calculation_cells.c.status == CellStatus.SPECIALTY_MISMATCH,
+                    and_(calculation_cells.c.status == CellStatus.UNCOVERED, calculation_cells.c.mandatory)),
             )
         )  # fmt: skip
         if gaps:

@@ -21,7 +21,9 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    column,
     func,
+    table,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -207,11 +209,13 @@ class CoverageCalculation(Base):
 
 
 class CoverageCell(Base):
+    """The cells a calculation computed: of every date, or of the dates it recomputed. Read a calculation's
+    cells through `calculation_cells`, which follows `coverage_cell_dates`."""
+
     __tablename__ = "coverage_cells"  # owner: coverage
+    __table_args__ = (Index("ix_coverage_cells_calculation_date", "calculation_id", "schedule_date"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    calculation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("coverage_calculations.id", ondelete="CASCADE"), index=True
-    )
+    calculation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("coverage_calculations.id", ondelete="CASCADE"))
     schedule_date: Mapped[date] = mapped_column(Date)
     window: Mapped[str] = mapped_column(String(200))
     worklist: Mapped[str] = mapped_column(String(200))
@@ -220,6 +224,38 @@ class CoverageCell(Base):
     people: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(30))
     mandatory: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CoverageCellDate(Base):
+    """Each date of a calculation's period and the calculation whose `coverage_cells` hold that date's cells:
+    itself for the dates it computed, the previous calculation's source for the dates it kept."""
+
+    __tablename__ = "coverage_cell_dates"  # owner: coverage
+    calculation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("coverage_calculations.id", ondelete="CASCADE"), primary_key=True
+    )
+    schedule_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    # checked at commit, no cascade: a calculation whose cells later ones read can be deleted only with them
+    cells_from: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("coverage_calculations.id", deferrable=True, initially="DEFERRED")
+    )
+
+
+# A calculation's cells, every date's (a view, migration 0010): the only way to read them. Within a date the
+# cells keep the order a calculation gives them; order by (schedule_date, id).
+calculation_cells = table(
+    "calculation_cells",
+    column("calculation_id", UUID(as_uuid=True)),
+    column("id", BigInteger),
+    column("schedule_date", Date),
+    column("window", String),
+    column("worklist", String),
+    column("hospital", String),
+    column("role", String),
+    column("people", JSONB),
+    column("status", String),
+    column("mandatory", Boolean),
+)
 
 
 OPEN_PROPOSAL_PREDICATE = "state IN ('PROPOSED', 'EDITED')"  # at most one open proposal per gap

@@ -151,7 +151,7 @@ def test_edit_approve_and_reject_with_history_audit_and_events(
     recalculate(services, version_id)
     [(status, people)] = rows(
         services,
-        "SELECT status, people FROM coverage_cells WHERE calculation_id = (SELECT id FROM coverage_calculations "
+        "SELECT status, people FROM calculation_cells WHERE calculation_id = (SELECT id FROM coverage_calculations "
         "WHERE version_id = :v ORDER BY created_at DESC LIMIT 1) AND schedule_date = :d AND \"window\" = :w "
         "AND worklist = :l",
         v=version_id, d=MON, w=first["window"], l=first["worklist"],

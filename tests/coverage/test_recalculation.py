@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store, compute, fingerprints
+from services.coverage.rules import CoverageResult
 from services.coverage.store import load_inputs, stored_cells
 from shared.db.models import AssignmentRow, PersonRow
 from shared.states import CellStatus
@@ -28,12 +30,38 @@ def stored(engine: Any, calculation_id: uuid.UUID) -> tuple[list[tuple[Any, ...]
     with engine.connect() as conn:
         cells = conn.execute(
             text('SELECT schedule_date, "window", worklist, hospital, role, people, status, mandatory '
-                 "FROM coverage_cells WHERE calculation_id = :c ORDER BY id"), {"c": calculation_id},
+                 "FROM calculation_cells WHERE calculation_id = :c ORDER BY schedule_date, id"), {"c": calculation_id},
         ).all()  # fmt: skip
         summary, findings = conn.execute(
             text("SELECT summary, findings FROM coverage_calculations WHERE id = :c"), {"c": calculation_id}
         ).one()
     return [tuple(c) for c in cells], summary, findings
+
+
+def assert_equals_a_full_calculation(engine: Any, version_id: uuid.UUID, calculation_id: uuid.UUID) -> CoverageResult:
+    """The stored calculation's cells, summary and findings are those of a full calculation; returns it."""
+    with Session(engine) as session:
+        inputs = load_inputs(session, version_id)
+        assert inputs is not None
+        full = compute(inputs, OPTIONS)
+        expected_cells = [
+            (c.schedule_date, c.window, c.worklist, c.hospital, c.role, list(c.people), c.status, c.mandatory)
+            for c in stored_cells(inputs, full.cells)
+        ]
+    cells, summary, findings = stored(engine, calculation_id)
+    assert cells == expected_cells
+    assert summary == full.summary.to_dict()
+    assert findings == [f.model_dump(mode="json") for f in full.findings]
+    return full
+
+
+def written_dates(engine: Any, calculation_id: uuid.UUID) -> set[date]:
+    """The dates whose cells the calculation wrote (the others it reads from earlier calculations)."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT DISTINCT schedule_date FROM coverage_cells WHERE calculation_id = :c"), {"c": calculation_id}
+        )
+        return set(found.scalars())
 
 
 def test_recomputing_the_changed_dates_equals_a_full_calculation_on_the_real_template(services: Services) -> None:
@@ -62,19 +90,9 @@ def test_recomputing_the_changed_dates_equals_a_full_calculation_on_the_real_tem
     assert second is not None
     assert second.recomputed == {date(2026, 1, 7), date(2026, 2, 4)}
 
-    with Session(services.engine) as session:
-        inputs = load_inputs(session, version_id)
-        assert inputs is not None
-        full = compute(inputs, OPTIONS)
-        expected_cells = [
-            (c.schedule_date, c.window, c.worklist, c.hospital, c.role, list(c.people), c.status, c.mandatory)
-            for c in stored_cells(inputs, full.cells)
-        ]
-    cells, summary, findings = stored(services.engine, calculation_id)
-    assert cells == expected_cells
-    assert summary == full.summary.to_dict()
-    assert findings == [f.model_dump(mode="json") for f in full.findings]
+    full = assert_equals_a_full_calculation(services.engine, version_id, calculation_id)
     assert second.result.summary == full.summary
+    assert written_dates(services.engine, calculation_id) == {date(2026, 1, 7), date(2026, 2, 4)}
 
     assert second.changes is not None
     mid3_gone = [c for c in second.changes.cells if c.schedule_date == date(2026, 1, 7)]
@@ -84,6 +102,19 @@ def test_recomputing_the_changed_dates_equals_a_full_calculation_on_the_real_tem
         (c.schedule_date, c.worklist) for c in mid3_gone
     }
     assert not second.changes.closed or all(g.schedule_date == date(2026, 2, 4) for g in second.changes.closed)
+
+    # ON1 leaves on Feb 4: the third calculation's other dates are the first's cells, and Jan 7's the second's
+    with Session(services.engine) as session, session.begin():
+        session.execute(
+            delete(AssignmentRow).where(AssignmentRow.version_id == version_id,
+                                        AssignmentRow.schedule_date == date(2026, 2, 4), AssignmentRow.role == "ON1")
+        )  # fmt: skip
+    third_id = uuid.uuid4()
+    with Session(services.engine) as session, session.begin():
+        third = calculate_and_store(session, version_id, third_id, OPTIONS)
+    assert third is not None and third.recomputed == {date(2026, 2, 4)}
+    assert third.result.summary == assert_equals_a_full_calculation(services.engine, version_id, third_id).summary
+    assert written_dates(services.engine, third_id) == {date(2026, 2, 4)}
 
 
 def test_a_recalculation_without_any_change_recomputes_nothing_and_finds_no_change(services: Services) -> None:
@@ -108,3 +139,25 @@ def test_other_shared_inputs_mean_a_full_calculation(services: Services) -> None
         assert fingerprints(inputs, with_holiday).inputs_key != fingerprints(inputs, OPTIONS).inputs_key
         again = calculate_and_store(session, version_id, uuid.uuid4(), with_holiday)
     assert again is not None and again.recomputed is None
+
+
+def test_a_calculation_whose_cells_a_later_one_reads_goes_only_with_its_version(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = imported_version(session, START, date(2026, 1, 31), REAL_TEMPLATE.read_bytes())
+    first_id, again_id = uuid.uuid4(), uuid.uuid4()
+    for calculation_id in (first_id, again_id):
+        with Session(services.engine) as session, session.begin():
+            calculate_and_store(session, version_id, calculation_id, OPTIONS)
+    assert written_dates(services.engine, again_id) == set()  # every date is read from the first
+
+    with pytest.raises(IntegrityError), services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM coverage_calculations WHERE id = :c"), {"c": first_id})
+    assert len(stored(services.engine, again_id)[0]) > 0
+
+    with services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM schedule_versions WHERE id = :v"), {"v": version_id})
+    with services.engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM coverage_cells WHERE calculation_id IN (:a, :b)"), {"a": first_id, "b": again_id}
+        ).scalar_one()
+    assert left == 0

@@ -82,8 +82,8 @@ def cells(pipeline: Pipeline, calculation_id: str) -> dict[str, list[tuple[Any, 
     """date -> its cells (window, worklist, role, people, status), in calculation order."""
     by_date: dict[str, list[tuple[Any, ...]]] = {}
     for day, *cell in pipeline.query(
-        'SELECT schedule_date, "window", worklist, role, people, status FROM coverage_cells '
-        "WHERE calculation_id = :c ORDER BY id",
+        'SELECT schedule_date, "window", worklist, role, people, status FROM calculation_cells '
+        "WHERE calculation_id = :c ORDER BY schedule_date, id",
         c=calculation_id,
     ):
         by_date.setdefault(day.isoformat(), []).append(tuple(json.dumps(v) if isinstance(v, list) else v for v in cell))

@@ -1,41 +1,47 @@
-"""The proposal lifecycle end to end (real RabbitMQ and PostgreSQL, every worker its own process): a version
-imported with Mid3 empty on the 9th and the 18th (the demo's Amion), proposals for its gaps, one rejected
-(`ProposalRejected`), one edited and approved (an audited OVERRIDE, `ProposalApproved`, and the coverage worker's
-recalculation where the cell is COVERED), each event received by a plain aio-pika subscriber. Then Amion changes:
-it fills the 9th itself, so that night's open proposals become OBSOLETE, and puts someone else on the approved
-Mid3 of the 18th, so coverage reports OVERRIDE_CONFLICTS_WITH_AMION and keeps the override.
-
-The re-scrape after Amion changed runs in this process with the scraper's own client, assessment and storage
-against a fake Amion serving the changed truth, then `schedcu coverage recalc` asks the worker to calculate."""
+"""The proposal lifecycle end to end (real RabbitMQ and PostgreSQL, every worker its own process, the watch of
+Amion every few seconds): a production version of next month with Mid3 empty on the 9th and the 18th (the demo's
+Amion), proposals for its gaps, one rejected (`ProposalRejected`), one edited and approved (an audited OVERRIDE,
+`ProposalApproved`, and the coverage worker's recalculation where the cell is COVERED, announced by
+`CoverageChanged` with the cell among the gaps closed), each event received by a plain aio-pika subscriber. Then
+Amion changes: it fills the 9th itself, so that night's open proposals become OBSOLETE, and puts someone else on
+the approved Mid3 of the 18th, so coverage reports OVERRIDE_CONFLICTS_WITH_AMION and keeps the override. The
+watch finds the change and re-scrapes, as it does in production."""
 
 import asyncio
 import json
+import os
 import subprocess
 import uuid
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
-from sqlalchemy.orm import Session
+import yaml
 
-from schedcu.demo_data import ROSTER, truth
-from schedcu.fake_amion import FakeAmion, truth_from_dict
+from schedcu.demo_data import ROSTER
 from schedcu.processes import schedcu_command
-from services.amion_scraper import store as amion_store
-from services.amion_scraper.assessment import MonthPage, assess
-from services.amion_scraper.client import AmionClient, Politeness
-from services.amion_scraper.rows import months_of_period
 from shared import ids
-from tests.conftest import AMION_PASSWORD, MONTH, Pipeline
+from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 
 pytestmark = pytest.mark.integration
 
-START, END = date(2026, 3, 9), date(2026, 3, 18)
-NINTH, EIGHTEENTH = "2026-03-09", "2026-03-18"
+MONTH = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)  # the watch checks from today's month
+START, END = MONTH.replace(day=9), MONTH.replace(day=18)
+NINTH, EIGHTEENTH = START.isoformat(), END.isoformat()
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    settings = {"watch_interval_s": "3.0", "watch_jitter_s": "0.5", "watch_tick_s": "0.5"}
+    with (
+        provisioned(f"schedcu_test_{os.getpid()}_proposals") as services,
+        running_pipeline(services, tmp_path_factory.mktemp("proposals"), months=(MONTH,), **settings) as running,
+    ):
+        yield running
 
 
 def cli(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +57,8 @@ def cli_json(pipeline: Pipeline, *args: str) -> Any:
 
 
 class Subscriber:
-    """A private queue bound to the proposal events and `CoverageCalculated`, read with aio-pika only."""
+    """A private queue bound to the proposal events, `CoverageCalculated` and `CoverageChanged`, read with
+    aio-pika only."""
 
     def __init__(self, amqp_url: str) -> None:
         self.amqp_url = amqp_url
@@ -62,7 +69,7 @@ class Subscriber:
         async with await aio_pika.connect(self.amqp_url) as connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            for key in ("event.proposal.*", "event.coverage.calculated"):
+            for key in ("event.proposal.*", "event.coverage.calculated", "event.coverage.changed"):
                 await queue.bind(amqp_client.EXCHANGE, routing_key=key)
             await asyncio.to_thread(steps)
 
@@ -82,35 +89,30 @@ class Subscriber:
 
 def latest_cells(pipeline: Pipeline, version_id: uuid.UUID, day: str, role: str) -> list[tuple[Any, ...]]:
     return pipeline.query(
-        "SELECT \"window\", worklist, status, people FROM coverage_cells WHERE calculation_id = "
+        "SELECT \"window\", worklist, status, people FROM calculation_cells WHERE calculation_id = "
         "(SELECT id FROM coverage_calculations WHERE version_id = :v ORDER BY created_at DESC LIMIT 1) "
-        "AND schedule_date = :d AND role = :r ORDER BY id",
+        "AND schedule_date = :d AND role = :r ORDER BY schedule_date, id",
         v=version_id, d=date.fromisoformat(day), r=role,
     )  # fmt: skip
 
 
-def rescrape(pipeline: Pipeline, version_id: uuid.UUID, workflow_id: uuid.UUID, changed: dict[str, Any]) -> None:
-    """Amion now answers `changed`: scrape the version's months from it and store the outcome as the scraper
-    does (a new applied batch whose AMION assignments replace the version's)."""
-
-    async def fetch(base_url: str) -> list[MonthPage]:
-        async with AmionClient(base_url, AMION_PASSWORD, politeness=Politeness(5, 0.0)) as client:
-            fetched = await client.fetch_months(months_of_period(START, END))
-        return [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
-
-    with FakeAmion(truth_from_dict(changed)) as amion:
-        pages = asyncio.run(fetch(amion.base_url))
-    with Session(pipeline.services.engine) as session, session.begin():
-        batch_id = uuid.uuid4()
-        amion_store.open_batch(session, batch_id, version_id, workflow_id, "test")
-        outcome = assess(pages, START, END, [], amion_store.active_people(session))
-        assert outcome.state == "COMPLETE", outcome.findings
-        amion_store.record_outcome(session, batch_id, version_id, outcome)
+def amion_truth(pipeline: Pipeline) -> Path:
+    return pipeline.log_dir.parent / "truth.yaml"
 
 
-def free_people(month_truth: dict[str, Any], day: str, *not_them: str) -> list[str]:
+def edit_amion(pipeline: Pipeline, change: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Rewrite the fake Amion's truth file at once (written aside, then renamed over it)."""
+    path = amion_truth(pipeline)
+    truth = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(truth["assignments"])
+    aside = path.with_suffix(".new")
+    aside.write_text(yaml.safe_dump(truth), encoding="utf-8")
+    aside.replace(path)
+
+
+def free_people(assignments: list[dict[str, Any]], day: str, *not_them: str) -> list[str]:
     """BOTH radiologists Amion has on no role on `day`, apart from `not_them`."""
-    busy = {a["name"] for a in month_truth["assignments"] if str(a["date"]) == day}
+    busy = {a["name"] for a in assignments if str(a["date"]) == day}
     return [p["name"] for p in ROSTER if p["specialty"] == "BOTH" and p["name"] not in busy | set(not_them)]
 
 
@@ -122,6 +124,7 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
     assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
     version_id = ids.version_id_for(workflow_id)
     v = str(version_id)
+    cli(pipeline, "versions", "promote", v, "--force", "--reason", "proposals test")  # the watch checks production
 
     # 1. proposals for every gap: Mid3 on the 9th and on the 18th, each with the top candidate
     created: list[str] = []
@@ -143,7 +146,9 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
         assert p["person"]["person_id"] == gaps[p["date"], p["window"], p["worklist"]]["candidates"][0]["person_id"]
     ninth = [p for p in mid3 if p["date"] == NINTH]
     chosen, turned_down, *rest_of_18th = [p for p in mid3 if p["date"] == EIGHTEENTH]
-    second_best = gaps[EIGHTEENTH, chosen["window"], chosen["worklist"]]["candidates"][1]["name"]
+    # another candidate than the proposed one, of both specialties: Mid3 reads Body and Neuro worklists
+    candidates = gaps[EIGHTEENTH, chosen["window"], chosen["worklist"]]["candidates"]
+    second_best = next(c["name"] for c in candidates[1:] if c["specialty"] == "BOTH")
 
     # 2. reject one, edit and approve another; the worker recalculates
     approval: list[str] = []
@@ -166,7 +171,12 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
         keys = [k for k, _ in events]
         approved = [b for k, b in events if k == "event.proposal.approved"]
         recalculated = {b["calculation_id"] for k, b in events if k == "event.coverage.calculated"}
-        return "event.proposal.rejected" in keys and bool(approved) and approved[0]["recalculation_id"] in recalculated
+        changed = {b["calculation_id"] for k, b in events if k == "event.coverage.changed"}
+        return (
+            "event.proposal.rejected" in keys
+            and bool(approved)
+            and approved[0]["recalculation_id"] in recalculated & changed
+        )
 
     subscriber = Subscriber(pipeline.services.amqp_url)
     asyncio.run(subscriber.run(steps, all_in))
@@ -182,6 +192,12 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
     (calculated,) = [e for e in subscriber.of("event.coverage.calculated")
                      if e["calculation_id"] == approved["recalculation_id"]]  # fmt: skip
     assert not [g for g in calculated["critical_gaps"] if (g["date"], g["role"]) == (EIGHTEENTH, "Mid3")]
+    (coverage_changed,) = [e for e in subscriber.of("event.coverage.changed")
+                           if e["calculation_id"] == approved["recalculation_id"]]  # fmt: skip
+    closed = {(g["date"], g["window"], g["worklist"], g["role"]) for g in coverage_changed["gaps_closed"]}
+    assert (EIGHTEENTH, chosen["window"], chosen["worklist"], "Mid3") in closed
+    assert {(day, role) for day, _, _, role in closed} == {(EIGHTEENTH, "Mid3")}
+    assert coverage_changed["gaps_opened"] == []
     cells = latest_cells(pipeline, version_id, EIGHTEENTH, "Mid3")
     assert {(status, tuple(people)) for _, _, status, people in cells} == {("COVERED", (second_best,))}
     assert pipeline.query(
@@ -206,21 +222,33 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
         ("approve", "EDITED", "APPROVED", second_best),
     ]
 
-    # 3. Amion changes: Mid3 filled on the 9th, and someone else than the override on Mid3 on the 18th
-    changed = truth(MONTH, AMION_PASSWORD)
-    on_ninth = free_people(changed, NINTH)[0]
-    on_18th = free_people(changed, EIGHTEENTH, second_best)[0]
-    for day, name in ((NINTH, on_ninth), (EIGHTEENTH, on_18th)):
-        changed["assignments"].append(
-            {"date": day, "label": "Mid 3 5p-1a", "name": name, "start": "1700", "end": "0100"}
+    # 3. Amion changes: Mid3 filled on the 9th, and someone else than the override on Mid3 on the 18th; the
+    # watch re-scrapes and coverage announces the change
+    filled: dict[str, str] = {}
+
+    def fill_mid3(assignments: list[dict[str, Any]]) -> None:
+        filled[NINTH] = free_people(assignments, NINTH)[0]
+        filled[EIGHTEENTH] = free_people(assignments, EIGHTEENTH, second_best)[0]
+        for day, name in filled.items():
+            assignments.append({"date": day, "label": "Mid 3 5p-1a", "name": name, "start": "1700", "end": "0100"})
+
+    subscriber = Subscriber(pipeline.services.amqp_url)
+    asyncio.run(
+        subscriber.run(
+            lambda: edit_amion(pipeline, fill_mid3),
+            lambda events: any(k == "event.coverage.changed" for k, _ in events),
         )
-    rescrape(pipeline, version_id, workflow_id, changed)
-    cli(pipeline, "coverage", "recalc", v, "--wait")
+    )
+    (rescraped,) = subscriber.of("event.coverage.changed")
+    on_18th = filled[EIGHTEENTH]
+    assert {(g["date"], g["role"]) for g in rescraped["gaps_closed"]} == {(NINTH, "Mid3")}
+    assert rescraped["workflow_id"] is not None  # the watch's re-scrape workflow, not an operator's recalculation
 
     ((calculation_id, findings),) = pipeline.query(
         "SELECT id, findings FROM coverage_calculations WHERE version_id = :v ORDER BY created_at DESC LIMIT 1",
         v=version_id,
     )
+    assert str(calculation_id) == rescraped["calculation_id"]
     for p in ninth:
         shown = cli_json(pipeline, "proposals", "show", p["proposal_id"])
         assert shown["state"] == "OBSOLETE"

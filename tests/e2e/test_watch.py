@@ -114,7 +114,7 @@ def promoted(pipeline: Pipeline) -> uuid.UUID:
 def mid3_cells(pipeline: Pipeline, version_id: uuid.UUID, day: date) -> set[tuple[str, str, str, str, str]]:
     """Every cell of `day` that Mid3 reads in the version's latest calculation, as a gap would name it."""
     rows = pipeline.query(
-        'SELECT c.schedule_date, c."window", c.worklist, c.role FROM coverage_cells c '
+        'SELECT c.schedule_date, c."window", c.worklist, c.role FROM calculation_cells c '
         "WHERE c.calculation_id = (SELECT id FROM coverage_calculations WHERE version_id = :v "
         "ORDER BY created_at DESC LIMIT 1) AND c.schedule_date = :d AND c.role = 'Mid3'",
         v=version_id,

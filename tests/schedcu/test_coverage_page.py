@@ -134,7 +134,7 @@ def test_report_renders_in_chromium_with_one_cell_per_date_and_worklist(services
         expected = {
             (d.isoformat(), w)
             for d, w in conn.execute(
-                text("SELECT DISTINCT schedule_date, worklist FROM coverage_cells WHERE calculation_id = :c"),
+                text("SELECT DISTINCT schedule_date, worklist FROM calculation_cells WHERE calculation_id = :c"),
                 {"c": calculation_id},
             )
         }

@@ -62,7 +62,7 @@ def test_cells_csv_has_a_row_per_cell_of_the_latest_calculation(
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     with services.engine.connect() as conn:
         stored = conn.scalar(
-            text("SELECT count(*) FROM coverage_cells WHERE calculation_id = :c"), {"c": calculation_id}
+            text("SELECT count(*) FROM calculation_cells WHERE calculation_id = :c"), {"c": calculation_id}
         )
     assert len(rows) == stored > 0
     assert list(rows[0]) == ["schedule_date", "window", "worklist", "hospital", "role", "people", "status", "mandatory"]

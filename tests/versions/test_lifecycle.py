@@ -23,6 +23,7 @@ from shared.db.models import (
     AuditRecord,
     CoverageCalculation,
     CoverageCell,
+    CoverageCellDate,
     ScheduleVersion,
     ShiftInstanceRow,
     VersionLifecycle,
@@ -50,6 +51,7 @@ def new_version(
             calc = uuid.uuid4()
             session.add(CoverageCalculation(id=calc, version_id=version_id, summary={}, findings=[]))
             session.flush()
+            session.add(CoverageCellDate(calculation_id=calc, schedule_date=start, cells_from=calc))
             for n, status in enumerate(cells):
                 session.add(
                     CoverageCell(
