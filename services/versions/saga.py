@@ -11,10 +11,12 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Row, String, Table, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -46,8 +48,10 @@ from shared.contracts import (
     ImportTemplate,
     OdsImported,
     OdsImportFailed,
+    Period,
     PhaseResult,
     ScrapeAmion,
+    TemplateSource,
     WorkflowCompleted,
     WorkflowFailed,
 )
@@ -84,123 +88,226 @@ def limits_for(request: ImportRequested) -> Limits:
     )
 
 
-class Saga:
-    """A workflow row (locked) and its phase rows, as a machine, within one transaction."""
+class StoredRequest(BaseModel):
+    """The fields of a workflow's stored ImportRequested that every step needs: all but the template, which only
+    phase 1's command carries (and which is most of the request's size)."""
 
-    def __init__(self, session: Session, workflow: Workflow, rows: list[WorkflowPhase]) -> None:
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_id: str
+    group: str
+    period: Period
+    amion_account: str
+    requested_by: str
+
+
+_workflows = cast(Table, Workflow.__table__)
+_phases = cast(Table, WorkflowPhase.__table__)
+_LOCK_WORKFLOW = (
+    select(
+        _workflows.c.correlation_id,
+        _workflows.c.state,
+        _workflows.c.kind,
+        _workflows.c.version_id,
+        _workflows.c.created_at,
+        _workflows.c.finished_at,
+        _workflows.c.request.op("-")(literal("template", String)).label("request"),
+    )
+    .where(_workflows.c.id == bindparam("workflow_id"))
+    .with_for_update()
+)
+# a statement of its own after the lock: in READ COMMITTED it sees what the lock's previous holder committed
+_READ_PHASES = select(
+    _phases.c.phase,
+    _phases.c.state,
+    _phases.c.attempt,
+    _phases.c.attempts_before_retry,
+    _phases.c.started_at,
+    _phases.c.finished_at,
+    _phases.c.deadline_at,
+    _phases.c.messages,
+).where(_phases.c.workflow_id == bindparam("workflow_id"))
+_READ_TEMPLATE = select(_workflows.c.request["template"]).where(_workflows.c.id == bindparam("workflow_id"))
+_UPDATE_WORKFLOW = (
+    update(_workflows)
+    .where(_workflows.c.id == bindparam("b_workflow_id"))
+    .values(
+        state=bindparam("b_state"),
+        version_id=bindparam("b_version_id"),
+        updated_at=bindparam("b_now"),
+        finished_at=bindparam("b_finished_at"),
+    )
+)
+_UPDATE_PHASE = (
+    update(_phases)
+    .where(_phases.c.workflow_id == bindparam("b_workflow_id"), _phases.c.phase == bindparam("b_phase"))
+    .values(
+        state=bindparam("b_state"),
+        attempt=bindparam("b_attempt"),
+        attempts_before_retry=bindparam("b_attempts_before_retry"),
+        started_at=bindparam("b_started_at"),
+        finished_at=bindparam("b_finished_at"),
+        deadline_at=bindparam("b_deadline_at"),
+        messages=bindparam("b_messages", type_=_phases.c.messages.type),
+    )
+)
+
+
+class Saga:
+    """A workflow row (locked) and its phase rows, as a machine, within one transaction. Core statements, not the
+    ORM: each step is a handful of statements whose ORM bookkeeping cost more than the statements themselves."""
+
+    def __init__(
+        self,
+        session: Session,
+        workflow_id: uuid.UUID,
+        workflow: Row[Any],
+        runs: dict[Phase, PhaseRun],
+        template: TemplateSource | None,
+    ) -> None:
         self.session = session
-        self.workflow = workflow
-        self.rows = {Phase(r.phase): r for r in rows}
-        self.request = ImportRequested.model_validate(workflow.request)
-        self.machine = WorkflowMachine(
-            WorkflowState(workflow.state),
-            {
-                phase: PhaseRun(
-                    phase,
-                    PhaseState(r.state),
-                    r.attempt,
-                    r.attempts_before_retry,
-                    r.started_at,
-                    r.finished_at,
-                    r.deadline_at,
-                    list(r.messages),
-                )
-                for phase, r in self.rows.items()
-            },
-            limits_for(self.request),
-            kind=WorkflowKind(workflow.kind),
-        )
+        self.workflow_id = workflow_id
+        self.correlation_id: str = workflow.correlation_id
+        self.kind = WorkflowKind(workflow.kind)
+        self.version_id: uuid.UUID | None = workflow.version_id
+        self.created_at: datetime = workflow.created_at
+        self.finished_at: datetime | None = workflow.finished_at
+        self.request = StoredRequest.model_validate(workflow.request)
+        self._template = template
+        self._saved = {phase: replace(run, messages=list(run.messages)) for phase, run in runs.items()}
+        self.machine = WorkflowMachine(WorkflowState(workflow.state), runs, limits_for(self.request), kind=self.kind)
 
     @classmethod
-    def load(cls, session: Session, workflow_id: uuid.UUID) -> "Saga | None":
-        workflow = session.scalars(select(Workflow).where(Workflow.id == workflow_id).with_for_update()).first()
+    def load(cls, session: Session, workflow_id: uuid.UUID, template: TemplateSource | None = None) -> "Saga | None":
+        """The workflow, its row locked until the transaction ends; `template`, when the caller has the request's
+        at hand, spares reading it for a phase 1 command."""
+        workflow = session.execute(_LOCK_WORKFLOW, {"workflow_id": workflow_id}).first()
         if workflow is None:
             return None
-        rows = session.scalars(select(WorkflowPhase).where(WorkflowPhase.workflow_id == workflow_id)).all()
-        return cls(session, workflow, list(rows))
-
-    @property
-    def correlation_id(self) -> str:
-        return self.workflow.correlation_id or self.workflow.request_id
+        runs = {
+            Phase(r.phase): PhaseRun(
+                Phase(r.phase),
+                PhaseState(r.state),
+                r.attempt,
+                r.attempts_before_retry,
+                r.started_at,
+                r.finished_at,
+                r.deadline_at,
+                list(r.messages),
+            )
+            for r in session.execute(_READ_PHASES, {"workflow_id": workflow_id})
+        }
+        return cls(session, workflow_id, workflow, runs, template)
 
     def context(self) -> dict[str, Any]:
         """The fields of every message of this workflow that say which request it serves."""
         request = self.request
         return {
-            "workflow_id": self.workflow.id,
+            "workflow_id": self.workflow_id,
             "request_id": request.request_id,
             "group": request.group,
             "period": request.period,
         }
 
     def save(self) -> None:
-        """Write the machine's state back to the rows and its effects to the outbox."""
+        """Write the machine's state back to the rows (only the phases that changed) and its effects to the
+        outbox."""
         now = _now()
-        self.workflow.state = self.machine.state
-        self.workflow.updated_at = now
-        if self.machine.state == WorkflowState.RUNNING:
-            self.workflow.finished_at = None
+        changed = []
         for phase, run in self.machine.phases.items():
-            row = self.rows[phase]
-            ended = row.state == PhaseState.RUNNING and run.state in (PhaseState.SUCCEEDED, PhaseState.FAILED)
+            before = self._saved[phase]
+            if run == before:
+                continue
+            ended = before.state == PhaseState.RUNNING and run.state in (PhaseState.SUCCEEDED, PhaseState.FAILED)
             if ended and run.started_at is not None and run.finished_at is not None:
                 PHASE_DURATION.labels(phase=phase.value, outcome=run.state.value).observe(
                     (run.finished_at - run.started_at).total_seconds()
                 )
-            row.state, row.attempt, row.attempts_before_retry = run.state, run.attempt, run.attempts_before_retry
-            row.started_at, row.finished_at, row.deadline_at = run.started_at, run.finished_at, run.deadline_at
-            row.messages = run.messages
+            changed.append(
+                {
+                    "b_workflow_id": self.workflow_id,
+                    "b_phase": phase.value,
+                    "b_state": run.state.value,
+                    "b_attempt": run.attempt,
+                    "b_attempts_before_retry": run.attempts_before_retry,
+                    "b_started_at": run.started_at,
+                    "b_finished_at": run.finished_at,
+                    "b_deadline_at": run.deadline_at,
+                    "b_messages": run.messages,
+                }
+            )
+            self._saved[phase] = replace(run, messages=list(run.messages))
         for effect in self.machine.effects:
             if isinstance(effect, StartAttempt):
                 self._send(
                     self._command(effect.phase, effect.attempt),
-                    ids.command_message_id(self.workflow.id, effect.phase, effect.attempt),
+                    ids.command_message_id(self.workflow_id, effect.phase, effect.attempt),
                 )
             elif isinstance(effect, Ended):
                 self._end(effect, now)
         self.machine.effects.clear()
+        if self.machine.state == WorkflowState.RUNNING:
+            self.finished_at = None
+        self.session.execute(
+            _UPDATE_WORKFLOW,
+            {
+                "b_workflow_id": self.workflow_id,
+                "b_state": self.machine.state.value,
+                "b_version_id": self.version_id,
+                "b_now": now,
+                "b_finished_at": self.finished_at,
+            },
+        )
+        if changed:
+            self.session.execute(_UPDATE_PHASE, changed)
 
     def _send(self, message: Contract, message_id: str) -> None:
         outbox.add(self.session, message, message_id=message_id, correlation_id=self.correlation_id)
+
+    def _template_source(self) -> TemplateSource:
+        if self._template is None:
+            stored = self.session.execute(_READ_TEMPLATE, {"workflow_id": self.workflow_id}).scalar_one()
+            self._template = TemplateSource.model_validate(stored)
+        return self._template
 
     def _command(self, phase: Phase, attempt: int) -> Contract:
         request = self.request
         if phase is Phase.ODS_IMPORT:
             return ImportTemplate(
-                **self.context(), attempt=attempt, template=request.template, requested_by=request.requested_by
+                **self.context(), attempt=attempt, template=self._template_source(), requested_by=request.requested_by
             )
-        assert self.workflow.version_id is not None
+        assert self.version_id is not None
         if phase is Phase.AMION_SCRAPE:
             return ScrapeAmion(
                 **self.context(),
                 attempt=attempt,
-                version_id=self.workflow.version_id,
+                version_id=self.version_id,
                 amion_account=request.amion_account,
                 months_from=self._months_from(),
             )
-        return CalculateCoverage(**self.context(), attempt=attempt, version_id=self.workflow.version_id)
+        return CalculateCoverage(**self.context(), attempt=attempt, version_id=self.version_id)
 
     def _months_from(self) -> date | None:
         """A re-scrape fetches the months from the one it started in (in the group's zone) on."""
-        if self.workflow.kind != WorkflowKind.RESCRAPE:
+        if self.kind != WorkflowKind.RESCRAPE:
             return None
-        today = self.workflow.created_at.astimezone(get_settings().tz).date()
+        today = self.created_at.astimezone(get_settings().tz).date()
         return max(today, self.request.period.start).replace(day=1)
 
     def _end(self, ended: Ended, now: datetime) -> None:
-        self.workflow.finished_at = now
+        self.finished_at = now
         final: Contract
         if ended.state == WorkflowState.FAILED:
             final = WorkflowFailed(**self.context(), reason=ended.reason or "failed", findings=self._ods_findings())
         else:
-            assert self.workflow.version_id is not None
+            assert self.version_id is not None
             final = WorkflowCompleted(
                 **self.context(),
                 state=ended.state.value,
-                version_id=self.workflow.version_id,
+                version_id=self.version_id,
                 warnings=list(ended.warnings),
             )
-        self._send(final, f"{self.workflow.id}:final:{ended.run}")
+        self._send(final, f"{self.workflow_id}:final:{ended.run}")
 
     def _ods_findings(self) -> list[Finding]:
         """The template's ERRORs, when phase 1 failed on them."""
@@ -249,24 +356,23 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
         if created is None:
             _answer_known_request(work, request, workflow_id)
             return
-        work.session.add_all(
-            WorkflowPhase(
-                workflow_id=workflow_id,
-                phase=spec.phase,
-                position=spec.position,
-                critical=spec.critical,
-                state=PhaseState.PENDING,
-                attempt=0,
-                messages=[],
-            )
-            for spec in PHASES
-        )
-        work.session.flush()
-        saga = Saga.load(work.session, workflow_id)
+        _insert_phases(work.session, workflow_id)
+        saga = Saga.load(work.session, workflow_id, request.template)
         assert saga is not None
         saga.machine.begin(_now())
         saga.save()
-        work.publish(ImportAccepted(**saga.context(), state=saga.workflow.state), "accepted")
+        work.publish(ImportAccepted(**saga.context(), state=saga.machine.state), "accepted")
+
+
+def _insert_phases(session: Session, workflow_id: uuid.UUID) -> None:
+    session.execute(
+        insert(_phases),
+        [
+            {"workflow_id": workflow_id, "phase": spec.phase.value, "position": spec.position,
+             "critical": spec.critical, "state": PhaseState.PENDING.value, "attempt": 0, "messages": []}
+            for spec in PHASES
+        ],
+    )  # fmt: skip
 
 
 def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: uuid.UUID, cause: str) -> uuid.UUID:
@@ -298,12 +404,7 @@ def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: 
     ).first()
     if created is None:
         return workflow_id
-    session.add_all(
-        WorkflowPhase(workflow_id=workflow_id, phase=spec.phase, position=spec.position, critical=spec.critical,
-                      state=PhaseState.PENDING, attempt=0, messages=[])
-        for spec in PHASES
-    )  # fmt: skip
-    session.flush()
+    _insert_phases(session, workflow_id)
     saga = Saga.load(session, workflow_id)
     assert saga is not None
     saga.machine.begin(_now())
@@ -405,7 +506,7 @@ def _on_result(
 def on_ods_imported(event: OdsImported, delivery: Delivery) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         if saga.machine.accepts(Phase.ODS_IMPORT, event.attempt) is Verdict.ACCEPTED:
-            saga.workflow.version_id = event.version_id
+            saga.version_id = event.version_id
         summary = f"version {event.version_id}: {event.windows} windows, {event.shift_instances} shift instances"
         return saga.machine.succeed(
             Phase.ODS_IMPORT, event.attempt, now, [note(now, summary), *_findings(event.findings)]

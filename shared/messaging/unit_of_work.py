@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.contracts import Contract
@@ -28,6 +28,16 @@ from shared.states import Phase, PhaseState, WorkflowState
 log = logging.getLogger(__name__)
 
 
+_workflows = cast(Table, Workflow.__table__)
+_phases = cast(Table, WorkflowPhase.__table__)
+_FENCE = (
+    select(_phases.c.attempt, _phases.c.state, _workflows.c.state)
+    .join(_workflows, _workflows.c.id == _phases.c.workflow_id)
+    .where(_phases.c.workflow_id == bindparam("workflow_id"), _phases.c.phase == bindparam("phase"))
+    .with_for_update(read=True, of=_workflows)
+)
+
+
 @dataclass(frozen=True)
 class Fence:
     workflow_id: uuid.UUID
@@ -36,12 +46,7 @@ class Fence:
 
     def holds(self, session: Session) -> bool:
         """Whether this attempt is still current; locks the workflow row (shared) until the transaction ends."""
-        row = session.execute(
-            select(WorkflowPhase.attempt, WorkflowPhase.state, Workflow.state)
-            .join(Workflow, Workflow.id == WorkflowPhase.workflow_id)
-            .where(WorkflowPhase.workflow_id == self.workflow_id, WorkflowPhase.phase == self.phase)
-            .with_for_update(read=True, of=Workflow)
-        ).first()
+        row = session.execute(_FENCE, {"workflow_id": self.workflow_id, "phase": self.phase.value}).first()
         if row is None:
             return False
         attempt, phase_state, workflow_state = row
