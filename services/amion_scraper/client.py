@@ -32,6 +32,8 @@ from opentelemetry.trace import Status, StatusCode
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
+from shared.tls import client_context
+
 from .report import ReportKind
 from .rows import month_key
 
@@ -192,7 +194,7 @@ class AmionClient:
         self._max_retry_after_s = max_retry_after_s
         self._max_page_bytes = max_page_bytes
         self._backoff = wait_random_exponential(multiplier=backoff_s, max=max_backoff_s)
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, verify=client_context())
 
     async def __aenter__(self) -> Self:
         return self

@@ -15,6 +15,7 @@ import httpx
 
 from shared.contracts import TemplateSource
 from shared.findings import Finding, Severity
+from shared.tls import client_context
 
 
 class TemplateSourceError(Exception):
@@ -149,7 +150,9 @@ def from_url(url: str, limit: int, timeout_s: float, hosts: Sequence[str] = ()) 
     deadline = time.monotonic() + timeout_s
     target = httpx.URL(url)
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(
+            timeout=timeout_s, follow_redirects=False, trust_env=False, verify=client_context()
+        ) as client:
             for hop in range(MAX_REDIRECTS + 1):
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("download deadline passed")
