@@ -12,6 +12,7 @@ import httpx
 
 
 @cache
-def client_context() -> ssl.SSLContext:
-    """httpx's default verification (the certifi CA bundle, SSL_CERT_FILE/SSL_CERT_DIR honoured)."""
-    return httpx.create_ssl_context()
+def client_context(trust_env: bool = True) -> ssl.SSLContext:
+    """httpx's default verification: the certifi CA bundle, or with `trust_env` the bundle SSL_CERT_FILE or
+    SSL_CERT_DIR names when set."""
+    return httpx.create_ssl_context(trust_env=trust_env)

@@ -151,7 +151,7 @@ def from_url(url: str, limit: int, timeout_s: float, hosts: Sequence[str] = ()) 
     target = httpx.URL(url)
     try:
         with httpx.Client(
-            timeout=timeout_s, follow_redirects=False, trust_env=False, verify=client_context()
+            timeout=timeout_s, follow_redirects=False, trust_env=False, verify=client_context(trust_env=False)
         ) as client:
             for hop in range(MAX_REDIRECTS + 1):
                 if time.monotonic() > deadline:

@@ -132,8 +132,9 @@ def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
 
     browser.find_element(By.ID, "gaps-link").click()
     count = wait_for(browser, "#gaps-count").text
-    assert re.match(r"\d+ gaps in \d+ lines by date, role and hours \(calculation [0-9a-f-]+, rest period 10 h\)",
-                    count)
+    assert re.match(
+        r"\d+ gaps in \d+ lines by date, role and hours \(calculation [0-9a-f-]+, rest period 10 h\)", count
+    )
 
 
 def test_create_proposals_for_a_versions_gaps_and_approve_one(

@@ -17,7 +17,10 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 
 SAMPLE_SUFFIXES = {
-    "counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",)
+    "counter": ("_total",),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "info": ("_info",),
 }
 # The RabbitMQ Prometheus plugin's per-queue metrics (/metrics/detailed, families queue_coarse_metrics and
 # queue_consumer_count), and the series Prometheus itself writes for every target.

@@ -18,6 +18,7 @@ import pytest
 from services.ods_importer import sources
 from services.ods_importer.sources import TemplateSourceError
 from shared.contracts import TemplateSource
+from shared.tls import client_context
 
 LIMIT = 1_000
 
@@ -385,7 +386,16 @@ def self_signed(tmp_path: Path, name: str) -> Path:
     return pem
 
 
+@pytest.fixture
+def own_tls_context() -> Iterator[None]:
+    """The process's TLS context is built once: this test's is built from its own trust store, then dropped."""
+    client_context.cache_clear()
+    yield
+    client_context.cache_clear()
+
+
 @pytest.mark.parametrize("certified", ["templates.test", "other.test"])
+@pytest.mark.usefixtures("own_tls_context")
 def test_https_goes_to_the_checked_address_and_verifies_the_certificate_of_the_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, certified: str
 ) -> None:
