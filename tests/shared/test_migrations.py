@@ -63,3 +63,16 @@ def test_0007_moves_the_lifecycle_and_the_manual_assignments_to_their_owners_tab
         admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_message_written_to_the_outbox_wakes_no_listener(services: Services) -> None:
+    """Relays are woken by their own process's commits (and poll): the outbox sends no notification."""
+    dsn = make_url(services.database_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn, autocommit=True) as listener, psycopg.connect(dsn, autocommit=True) as writer:
+        listener.execute("LISTEN schedcu_outbox")
+        writer.execute(
+            "INSERT INTO outbox (message_id, correlation_id, routing_key, message_type, body, headers) "
+            "VALUES ('m-notify', 'c', 'event.test', 'Test', '{}', '{}')"
+        )
+        assert list(listener.notifies(timeout=1.0)) == []
+        writer.execute("DELETE FROM outbox WHERE message_id = 'm-notify'")
