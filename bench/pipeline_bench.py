@@ -13,7 +13,10 @@ local broker, both removed on every exit path; the shared servers are never stop
   (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
   throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
   (and its children), also shown net of the workers' idle CPU over the quiet interval (polling, heartbeats);
-  PostgreSQL's is that of the backends connected to the bench database (found by their process titles).
+  PostgreSQL's is that of the backends connected to the bench database (found by their process titles);
+  RabbitMQ's that of the local Erlang VMs (`beam.smp`), net of their idle CPU over the quiet interval. The
+  machine's CPU per workflow (workers net of idle, PostgreSQL, RabbitMQ; for the floor, this process and
+  PostgreSQL) bounds the throughput: at most CPUs / that many workflows per second.
   Messages published = N requests + outbox rows written (outbox id sequence delta; the relay deletes rows
   once confirmed); messages consumed = inbox rows written (one per message a consumer
   handled). Transactions = delta of `xact_commit + xact_rollback` and rows = delta of `tup_inserted/updated/
@@ -36,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -102,17 +105,31 @@ def cpu_s(pid: int) -> float:
     return own + sum(cpu_s(int(child)) for child in children)
 
 
-def backends_cpu_s(database: str) -> float:
-    """utime + stime of the PostgreSQL backends now connected to `database` (their process title names it)."""
+def processes_cpu_s(matches: Callable[[str, str], bool]) -> float:
+    """utime + stime of the processes whose (name, command line) `matches`."""
     total = 0.0
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and f" {database} " in (proc / "cmdline").read_bytes().decode(errors="replace"):
+            if not proc.name.isdigit():
+                continue
+            name = (proc / "comm").read_text().strip()
+            if matches(name, (proc / "cmdline").read_bytes().decode(errors="replace")):
                 fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
                 total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
+
+
+def backends_cpu_s(database: str) -> float:
+    """The PostgreSQL backends now connected to `database` (their process title names it)."""
+    return processes_cpu_s(lambda _, cmdline: f" {database} " in cmdline)
+
+
+def broker_cpu_s() -> float:
+    """The RabbitMQ nodes of this machine (the Erlang VM, `beam.smp`): the bench's vhost shares them with any
+    other, idle here."""
+    return processes_cpu_s(lambda name, _: name == "beam.smp")
 
 
 @contextmanager
@@ -292,8 +309,9 @@ def floor(n: int) -> tuple[float, float, float, int]:
 
 def pipeline(
     replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path, profile: Path | None
-) -> tuple[float, float]:
-    """Runs and prints one replica count; returns (workflows/s, worker CPU seconds per workflow)."""
+) -> tuple[float, float, float]:
+    """Runs and prints one replica count; returns (workflows/s, worker CPU seconds per workflow, the machine's CPU
+    seconds per workflow)."""
     log_dir = work / f"logs-{replicas}"
     log_dir.mkdir()
     with ExitStack() as stack:
@@ -309,13 +327,14 @@ def pipeline(
         run_workflows(db, env["SCHEDCU_AMQP_URL"], [request(f"bench-{os.getpid()}-r{replicas}-warm-up", 0)], None)
 
         quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
-        quiet_cpu = sum(cpu_s(w.popen.pid) for w in workers.values() if w.popen)
+        quiet_cpu, quiet_broker = sum(cpu_s(w.popen.pid) for w in workers.values() if w.popen), broker_cpu_s()
         time.sleep(QUIET_S)
         before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
         idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
         cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
-        postgres_before = backends_cpu_s(db.name)
+        postgres_before, broker_before = backends_cpu_s(db.name), broker_cpu_s()
         idle_cpu_per_s = (sum(cpu_before.values()) - quiet_cpu) / (time.monotonic() - quiet_t)
+        broker_idle_per_s = (broker_before - quiet_broker) / (time.monotonic() - quiet_t)
         cpu_t = time.monotonic()
 
         requests = [request(f"bench-{os.getpid()}-r{replicas}-{i:03d}", i) for i in range(n)]
@@ -324,6 +343,7 @@ def pipeline(
         cpu = {k: cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen}
         idle_cpu = idle_cpu_per_s * (time.monotonic() - cpu_t)
         postgres = backends_cpu_s(db.name) - postgres_before
+        broker = broker_cpu_s() - broker_before - broker_idle_per_s * (time.monotonic() - cpu_t)
         done = db.finished([r.request_id for r in requests])
 
         delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
@@ -344,13 +364,17 @@ def pipeline(
     net = (sum(cpu.values()) - idle_cpu) / n
     print(f"                    total {sum(cpu.values()) / n * 1000:.0f} ms (worker processes only), "
           f"{net * 1000:.0f} ms net of their idle {idle_cpu_per_s * 1000:.0f} ms/s")  # fmt: skip
-    print(f"                    PostgreSQL {postgres / n * 1000:.0f} ms (the backends of the bench database)")
+    print(f"                    PostgreSQL {postgres / n * 1000:.0f} ms (the backends of the bench database), "
+          f"RabbitMQ {broker / n * 1000:.0f} ms (net of its idle {broker_idle_per_s * 1000:.0f} ms/s)")  # fmt: skip
+    machine = net + (postgres + broker) / n
+    print(f"  machine CPU       {machine * 1000:.0f} ms per workflow (workers net, PostgreSQL, RabbitMQ): at most "
+          f"{(os.cpu_count() or 1) / machine:.1f} workflows/s on {os.cpu_count()} CPUs")  # fmt: skip
     print(f"  messages/workflow published {(n + delta.outbox) / n:.1f} (request + outbox rows), "
           f"consumed {delta.inbox / n:.1f} (inbox rows)")  # fmt: skip
     print(f"  SQL per workflow  {xacts / n:.1f} transactions (commit+rollback, net of idle {idle_xacts_per_s:.1f}/s "
           f"and this script's {own}), rows inserted {delta.inserted / n:.0f}, updated {delta.updated / n:.0f}, "
           f"deleted {delta.deleted / n:.0f}")  # fmt: skip
-    return n / span, sum(cpu.values()) / n
+    return n / span, sum(cpu.values()) / n, machine
 
 
 @contextmanager
@@ -402,11 +426,14 @@ def main() -> int:
         print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
         print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process), "
               f"PostgreSQL {postgres / args.workflows * 1000:.0f} ms")  # fmt: skip
+        floor_machine = (cpu + postgres) / args.workflows
+        print(f"  machine CPU       {floor_machine * 1000:.0f} ms per workflow (this process, PostgreSQL)")
         results = {r: pipeline(r, args.workflows, args.rate, db, env, work, args.profile) for r in replica_counts}
         print("\npipeline / floor")
-        for replicas, (throughput, cpu_per) in results.items():
+        for replicas, (throughput, cpu_per, machine) in results.items():
             print(f"  {replicas} replica(s): throughput {throughput / (args.workflows / wall):.2f}x, "
-                  f"CPU per workflow {cpu_per / (cpu / args.workflows):.2f}x")  # fmt: skip
+                  f"CPU per workflow {cpu_per / (cpu / args.workflows):.2f}x, "
+                  f"machine CPU per workflow {machine / floor_machine:.2f}x")  # fmt: skip
     return 0
 
 
