@@ -17,14 +17,12 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-import psycopg
+from benchlib import ROLES, fresh_database
 from sqlalchemy import Engine, create_engine, func, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from schedcu.demo_data import ROSTER
-from schedcu.infra import ensure_database_exists
 from schedcu.sample_template import sample_template
 from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import load_inputs, store_calculation, stored_cells
@@ -32,7 +30,6 @@ from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
-from shared.db.migrate import upgrade
 from shared.db.models import AssignmentRow, PersonRow, ScrapeBatch
 from shared.db.statements import recorded
 from shared.schedule_days import dates_between
@@ -40,19 +37,7 @@ from shared.settings import get_settings
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
 DATABASE = "schedcu_bench_coverage"
-ROLES = ("ON1", "ON2", "MidC", "MidL", "Mid3")
 LINEAR_MARGIN = 1.15  # per-cell time of the year over that of the month; timing noise on a shared machine
-
-
-def fresh_database() -> str:
-    url = make_url(get_settings().database_url).set(database=DATABASE)
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    target = url.render_as_string(hide_password=False)
-    ensure_database_exists(target)
-    upgrade(target)
-    return target
 
 
 def create_version(engine: Engine, template: bytes, start: date, end: date) -> uuid.UUID:
@@ -138,7 +123,7 @@ def main() -> None:
     template = args.template.read_bytes() if args.template.exists() else sample_template()
     source = str(args.template) if args.template.exists() else "sample_template() (the real file is absent)"
 
-    engine = create_engine(fresh_database())
+    engine = create_engine(fresh_database(DATABASE))
     loads = os.getloadavg()
     periods = {"month": (date(2026, 3, 1), date(2026, 3, 31)), "year": (date(2026, 1, 1), date(2026, 12, 31))}
     figures = {}

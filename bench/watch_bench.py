@@ -32,16 +32,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import yaml
+from benchlib import fresh_database
 from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from schedcu.demo_data import ROSTER, truth
 from schedcu.fake_amion import FakeAmion
-from schedcu.infra import ensure_database_exists
 from schedcu.sample_template import sample_template
 from services.amion_scraper import handlers as scraper
 from services.amion_scraper import store as scrape_store
@@ -54,7 +52,6 @@ from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from services.versions import watch
 from shared.contracts import AmionChecked, CalculateCoverage, CheckAmion, ImportRequested, Period, TemplateSource
-from shared.db.migrate import upgrade
 from shared.db.models import AssignmentRow, OutboxMessage, PersonRow, VersionLifecycle, Workflow
 from shared.db.session import engine as shared_engine
 from shared.db.statements import recorded
@@ -66,17 +63,6 @@ from shared.states import VersionState, WorkflowState
 REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
 PASSWORD = "bench pass"
 WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
-
-
-def fresh_database(name: str) -> str:
-    url = make_url(get_settings().database_url).set(database=name)
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    target = url.render_as_string(hide_password=False)
-    ensure_database_exists(target)
-    upgrade(target)
-    return target
 
 
 def configure(database_url: str, amion_url: str, accounts: list[str], requests_per_s: float) -> None:

@@ -264,9 +264,9 @@ def _months(
     end: date,
     tz: ZoneInfo,
     holidays: Collection[date],
-    table: _Table,
-) -> str:
-    """Month by month: its heat map, then its critical gaps; open when the period spans at most two months."""
+) -> tuple[str, str]:
+    """Month by month: its heat map, then its critical gaps; open when the period spans at most two months.
+    Second, what must follow them at the end of the page: the tooltip, the hover text's table and the script."""
     days_of: dict[tuple[int, int], list[date]] = defaultdict(list)
     for day in dates_between(start, end):
         days_of[(day.year, day.month)].append(day)
@@ -278,6 +278,7 @@ def _months(
         groups_of[(g.schedule_date.year, g.schedule_date.month)].append(g)
     worklists = _worklists(cells)
     is_open = " open" if len(days_of) <= 2 else ""
+    table = _Table()
     parts = []
     for (year, month), days in days_of.items():
         name = f"{calendar.month_name[month]} {year}"
@@ -289,7 +290,8 @@ def _months(
             f"{_heat_map(cells_of.get((year, month), []), days, worklists, holidays, table)}"
             f"{_gaps(month_groups, f'Critical gaps of {name}', tz)}</details>"
         )
-    return "".join(parts)
+    tip = f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script>'
+    return "".join(parts), tip
 
 
 def _counts_table(title: str, counts: Mapping[str, Mapping[str, int]], statuses: Sequence[str]) -> str:
@@ -373,8 +375,7 @@ def render_page(
     start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
     title = f"Coverage {start.isoformat()} .. {end.isoformat()}"
     calculated = datetime.fromisoformat(calc["created_at"]).astimezone(tz)
-    table = _Table()
-    months = _months(cells, groups, start, end, tz, holidays, table)
+    months, tip = _months(cells, groups, start, end, tz, holidays)
     total = calc["summary"]["critical_gaps_total"]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -397,7 +398,7 @@ def render_page(
         f"{_breakdown(calc['summary'])}"
         f"{_findings(calc['findings'])}"
         f"{fairness_section(fairness)}"
-        f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script></body></html>'
+        f"{tip}</body></html>"
     )
 
 
@@ -411,12 +412,8 @@ def heat_map_section(
     """The page's banner and month-by-month heat maps with their gap lines, styles and tooltip, to embed in
     another page (the console)."""
     start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
-    table = _Table()
-    months = _months(cells, groups, start, end, tz, holidays, table)
-    return (
-        f"<style>{_CSS}</style>{_banner(calc['summary'])}{months}"
-        f'<div id="tip" role="tooltip" hidden></div>{table.script()}<script>{_SCRIPT}</script>'
-    )
+    months, tip = _months(cells, groups, start, end, tz, holidays)
+    return f"<style>{_CSS}</style>{_banner(calc['summary'])}{months}{tip}"
 
 
 def fairness_section(fairness: Mapping[str, Any] | None) -> str:

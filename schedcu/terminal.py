@@ -1,8 +1,10 @@
 """Coverage in a terminal: the summary, then the critical gaps, one line per date, role and hours with the
-best candidates."""
+best candidates; and what every `show` command prints."""
 
+import json
+import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,3 +91,18 @@ def print_summary(
 def print_cells(cells: Sequence[Mapping[str, Any]]) -> None:
     rows = [[c["window"], c["worklist"], c["role"], ", ".join(c["people"]) or "-", c["status"]] for c in cells]
     print(table(["window", "worklist", "role", "people", "status"], rows))
+
+
+def print_view(
+    view: dict[str, Any] | None, missing: str, as_json: bool, print_text: Callable[[dict[str, Any]], None]
+) -> int:
+    """A `show` command's output and exit status: `missing` on stderr and 1 when there is no `view`; else the
+    view as JSON or as `print_text` prints it, and 0."""
+    if view is None:
+        print(missing, file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(view, indent=2))
+    else:
+        print_text(view)
+    return 0

@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from schedcu.arguments import actor, iso_date, uuid_id
-from schedcu.terminal import table
+from schedcu.terminal import print_view, table
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
 from shared.states import ProposalState
@@ -85,18 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    from schedcu.queries.proposals import proposal
-    from shared.db.session import transaction
-
-    with transaction() as session:
-        found = proposal(session, args.proposal)
-    if found is None:
-        print(f"no proposal {args.proposal}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(found, indent=2))
-        return 0
+def _print_proposal(found: dict[str, Any]) -> None:
     print(_line(found))
     print(f"  version {found['version_id']}, gap {found['gap_status']}, candidate {found['person']['email']}")
     print("  history:")
@@ -104,7 +93,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         before = f"{h['from_state']} ({h['from_person']})" if h["from_state"] else "-"
         why = f": {h['reason']}" if h["reason"] else ""
         print(f"    {h['at']}  {h['actor']}  {h['action']}  {before} -> {h['to_state']} ({h['to_person']}){why}")
-    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from schedcu.queries.proposals import proposal
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        found = proposal(session, args.proposal)
+    return print_view(found, f"no proposal {args.proposal}", args.json, _print_proposal)
 
 
 def cmd_fairness(args: argparse.Namespace) -> int:

@@ -123,15 +123,9 @@ def print_workflow(view: dict[str, Any]) -> None:
 
 
 def cmd_workflows_show(args: argparse.Namespace) -> int:
-    view = workflow(args.id)
-    if view is None:
-        print(f"no workflow {args.id}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(view, indent=2))
-    else:
-        print_workflow(view)
-    return 0
+    from schedcu.terminal import print_view
+
+    return print_view(workflow(args.id), f"no workflow {args.id}", args.json, print_workflow)
 
 
 def cmd_workflows_list(args: argparse.Namespace) -> int:
@@ -193,18 +187,7 @@ def cmd_versions_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_versions_show(args: argparse.Namespace) -> int:
-    from schedcu.queries.versions import version_view
-    from shared.db.session import transaction
-
-    with transaction() as session:
-        view = version_view(session, args.id)
-    if view is None:
-        print(f"no version {args.id}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(view, indent=2))
-        return 0
+def _print_version(view: dict[str, Any]) -> None:
     print(
         f"version {view['version_id']}  group {view['group']}  {view['state']}"
         + (f"  (deleted {view['deleted_at']})" if view["deleted_at"] else "")
@@ -228,7 +211,16 @@ def cmd_versions_show(args: argparse.Namespace) -> int:
             f"  {a['at'][:19]}  {a['actor']:<12} {a['action']:<8} {a['from'] or '-'} -> {a['to'] or '-'}"
             + (f"  ({a['reason']})" if a["reason"] else "")
         )
-    return 0
+
+
+def cmd_versions_show(args: argparse.Namespace) -> int:
+    from schedcu.queries.versions import version_view
+    from schedcu.terminal import print_view
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        view = version_view(session, args.id)
+    return print_view(view, f"no version {args.id}", args.json, _print_version)
 
 
 def _transition(change: Any) -> int:

@@ -82,19 +82,21 @@ class GapCandidates:
     left_out: tuple[LeftOut, ...]  # by name
 
 
+def _slot(
+    c: Cell, hours: tuple[Interval, ...], specialty: WorklistSpecialty | None, category: Category | None = None
+) -> Slot:
+    """The gap that cell `c` is, with its hours, who may read it and its window's category."""
+    return Slot(c.schedule_date, c.window, c.worklist, c.hospital, c.role, c.status, hours, specialty, category)
+
+
 def template_slots(
     cells: Sequence[Cell], windows: Sequence[Window], specialties: Mapping[str, WorklistSpecialty], tz: ZoneInfo
 ) -> list[Slot]:
     """The gaps among template-layout `cells`, with their window's hours; `specialties`: of every worklist."""
     by_sheet = {w.sheet: w for w in windows}
     return [
-        Slot(
-            c.schedule_date,
-            c.window,
-            c.worklist,
-            c.hospital,
-            c.role,
-            c.status,
+        _slot(
+            c,
             (window_interval(window, c.schedule_date, tz),),
             specialties[c.worklist],
             window.category if window.variant is not None else None,
@@ -108,16 +110,7 @@ def flat_slots(cells: Sequence[Cell], shifts: Sequence[FlatShift], tz: ZoneInfo)
     """The gaps among flat-layout `cells`, with their shift's hours and specialty constraint."""
     by_cell = {(s.schedule_date, s.label(tz), s.worklist): s for s in shifts}
     return [
-        Slot(
-            c.schedule_date,
-            c.window,
-            c.worklist,
-            c.hospital,
-            c.role,
-            c.status,
-            ((shift.starts_at, shift.ends_at),),
-            shift.specialty_constraint,
-        )
+        _slot(c, ((shift.starts_at, shift.ends_at),), shift.specialty_constraint)
         for c in cells
         if c.status in GAP_STATUSES and (shift := by_cell.get((c.schedule_date, c.window, c.worklist))) is not None
     ]
