@@ -3,7 +3,6 @@ database sessions and `asyncio.run` of the broker tools belong); actions go thro
 the role and the CSRF token before anything is read or done."""
 
 import asyncio
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -33,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from schedcu.console.users import Role, User, authenticate
+from schedcu.console.users import Role, User, authenticate, csrf_key
 from schedcu.errors import Mistake, UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
@@ -98,11 +97,12 @@ class NoFraming:
 class Console:
     """The pages and actions, with what they share: settings, templates and the CSRF signer."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, csrf_key: bytes) -> None:
         self.settings = settings
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        # per process: a restart invalidates open forms, which is all a CSRF token needs
-        self.csrf = URLSafeTimedSerializer(secrets.token_bytes(32), salt="schedcu-console-csrf")
+        # the key comes from the users file: open forms survive a restart and work on every replica,
+        # until the file changes
+        self.csrf = URLSafeTimedSerializer(csrf_key, salt="schedcu-console-csrf")
 
     # ---- rendering and checks
 
@@ -667,7 +667,7 @@ def _uuid(text: str | None) -> uuid.UUID | None:
 
 
 def create_app(users: list[User], settings: Settings) -> Starlette:
-    console = Console(settings)
+    console = Console(settings, csrf_key(users))
     act = console.action
     routes = [
         Route("/", lambda _: RedirectResponse("/status", 303)),

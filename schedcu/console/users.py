@@ -9,12 +9,17 @@ The file is YAML, a secret like any password file:
 
 Only the hash of each token is stored. A request carries the token as `Authorization: Bearer TOKEN`, or as
 the password of HTTP basic auth with the user's name. Tokens are random (e.g. `openssl rand -hex 32`), so one
-unsalted SHA-256 is enough; every comparison is constant-time."""
+unsalted SHA-256 is enough; every comparison is constant-time.
+
+The console's CSRF signing key is derived from the users (`csrf_key`), so every console started from the same
+file accepts the same forms (across a restart, and between replicas), and changing the file (a user added or
+removed, a token rotated) invalidates the forms already open."""
 
 import base64
 import binascii
 import hashlib
 import hmac
+import json
 from enum import StrEnum
 from pathlib import Path
 
@@ -53,6 +58,12 @@ def load_users(path: Path) -> list[User]:
     except ValidationError as error:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_input=False))
         raise UsersFileError(f"the console users file {path} is wrong ({where}); see README, Console") from None
+
+
+def csrf_key(users: list[User]) -> bytes:
+    """HMAC-SHA256 over every user's name, role and token hash, in a canonical order (secret like the file)."""
+    canonical = json.dumps(sorted([user.name, user.role.value, user.token_sha256] for user in users))
+    return hmac.new(b"schedcu-console-csrf", canonical.encode("utf-8"), hashlib.sha256).digest()
 
 
 def token_hash(token: str) -> str:

@@ -1,5 +1,5 @@
 """The console against a database and vhost of its own (no workers, so a running workflow stays running and a
-redriven message waits in its queue), and users of both roles."""
+redriven message waits in its queue), and users of both roles (two operators)."""
 
 import asyncio
 import re
@@ -21,6 +21,7 @@ from tests.conftest import Services, provisioned
 
 OPERATOR_TOKEN = "operator-token-0123456789abcdef"
 READER_TOKEN = "reader-token-0123456789abcdef"
+OTHER_OPERATOR_TOKEN = "other-operator-token-0123456789abcdef"
 
 
 def write_users_file(path: Path) -> Path:
@@ -30,6 +31,7 @@ def write_users_file(path: Path) -> Path:
                 "users": [
                     {"name": "olga", "role": "operator", "token_sha256": token_hash(OPERATOR_TOKEN)},
                     {"name": "rita", "role": "read-only", "token_sha256": token_hash(READER_TOKEN)},
+                    {"name": "oscar", "role": "operator", "token_sha256": token_hash(OTHER_OPERATOR_TOKEN)},
                 ]
             }
         ),
@@ -73,8 +75,13 @@ def settings_for(console_services: Services, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
-def users(tmp_path: Path) -> list[User]:
-    return load_users(write_users_file(tmp_path / "users.yaml"))
+def users_file(tmp_path: Path) -> Path:
+    return write_users_file(tmp_path / "users.yaml")
+
+
+@pytest.fixture
+def users(users_file: Path) -> list[User]:
+    return load_users(users_file)
 
 
 @pytest.fixture

@@ -1,25 +1,30 @@
 """Every console action, through Starlette's TestClient on a real database and broker: refused to the read-only
 role (403), refused without its form's CSRF token (403), and done, audited with its user, for an operator
-(proposals: created, edited, approved and rejected with the console user in their history). Also the pages'
+(proposals: created, edited, approved and rejected with the console user in their history). A form's token
+outlives a console restart from the same users file, not a change of the file nor CSRF_MAX_AGE_S. Also the pages'
 clear answers: 401 without a token, 404 for unknown ids, a banner when a dependency is down."""
 
 import asyncio
 import html
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
+import yaml
+from itsdangerous import TimestampSigner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from schedcu.console.app import PAGE_SIZE, create_app
-from schedcu.console.users import User
+from schedcu.console.app import CSRF_MAX_AGE_S, PAGE_SIZE, create_app
+from schedcu.console.users import User, load_users, token_hash
 from schedcu.sample_template import sample_template
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
@@ -42,7 +47,7 @@ from shared.messaging.consumer import Delivery
 from shared.messaging.topology import ConsumerQueue
 from shared.settings import get_settings
 from tests.conftest import Services
-from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
+from tests.console.conftest import OPERATOR_TOKEN, OTHER_OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
 from tests.coverage.test_corrections import MON, TUE, week
 from tests.coverage.test_proposals import recalculate, set_amion
 from tests.support import amqp_client
@@ -176,12 +181,11 @@ def test_read_only_users_cannot_act(action: str, client: TestClient, targets: Ta
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("token", [None, "forged", "other user"])
 def test_a_form_without_its_csrf_token_is_refused(
-    action: str, token: str | None, client: TestClient, targets: Targets, settings_for: Services, users: list[User]
+    action: str, token: str | None, client: TestClient, targets: Targets, settings_for: Services
 ) -> None:
     path, form = ACTIONS[action](targets)
-    if token == "other user":  # a token the console signed, but for somebody else
-        other = TestClient(create_app(users, get_settings()))
-        token = csrf_token(other.get("/dead-letters", headers=bearer(OPERATOR_TOKEN)).text)
+    if token == "other user":  # a token the console signed, but for another operator
+        token = csrf_token(client.get("/dead-letters", headers=bearer(OTHER_OPERATOR_TOKEN)).text)
     before = snapshot(settings_for, targets)
 
     data = {**form, **({"csrf_token": token} if token else {})}
@@ -189,6 +193,60 @@ def test_a_form_without_its_csrf_token_is_refused(
 
     assert answer.status_code == 403
     assert "no valid CSRF token" in answer.text
+    assert snapshot(settings_for, targets) == before
+
+
+def test_a_form_stays_valid_on_a_console_started_again_from_the_same_users_file(
+    client: TestClient, targets: Targets, settings_for: Services, users_file: Path
+) -> None:
+    path, form = ACTIONS["cancel"](targets)
+    csrf = operator_csrf(client)
+
+    restarted = TestClient(create_app(load_users(users_file), get_settings()))
+    answer = restarted.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+
+    assert answer.status_code == 200 and 'id="notice">cancelled' in answer.text
+    assert audit_of(settings_for, str(targets.running)) == [("olga", "cancel", "RUNNING", "FAILED", "wrong month")]
+
+
+USERS_FILE_CHANGES: dict[str, Callable[[list[dict[str, str]]], list[dict[str, str]]]] = {
+    "a user added": lambda users: [*users, {"name": "nina", "role": "read-only", "token_sha256": token_hash("nina")}],
+    "a user removed": lambda users: [u for u in users if u["name"] != "rita"],
+    "a token rotated": lambda users: [
+        u | {"token_sha256": token_hash("new")} if u["name"] == "rita" else u for u in users
+    ],
+}
+
+
+@pytest.mark.parametrize("change", USERS_FILE_CHANGES)
+def test_a_form_is_refused_once_the_users_file_has_changed(
+    change: str, client: TestClient, targets: Targets, settings_for: Services, users_file: Path
+) -> None:
+    path, form = ACTIONS["cancel"](targets)
+    csrf = operator_csrf(client)
+    before = snapshot(settings_for, targets)
+    users = yaml.safe_load(users_file.read_text(encoding="utf-8"))["users"]
+    users_file.write_text(yaml.safe_dump({"users": USERS_FILE_CHANGES[change](users)}), encoding="utf-8")
+
+    restarted = TestClient(create_app(load_users(users_file), get_settings()))
+    answer = restarted.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+
+    assert answer.status_code == 403 and "no valid CSRF token" in answer.text
+    assert snapshot(settings_for, targets) == before
+
+
+def test_a_form_expires(
+    client: TestClient, targets: Targets, settings_for: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, form = ACTIONS["cancel"](targets)
+    csrf = operator_csrf(client)
+    before = snapshot(settings_for, targets)
+    later = int(time.time()) + CSRF_MAX_AGE_S + 1
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _: later)
+
+    answer = client.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+
+    assert answer.status_code == 403 and "no valid CSRF token" in answer.text
     assert snapshot(settings_for, targets) == before
 
 
