@@ -377,7 +377,8 @@ def _insert_phases(session: Session, workflow_id: uuid.UUID) -> None:
 
 def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: uuid.UUID, cause: str) -> uuid.UUID:
     """A RESCRAPE workflow of `version_id`, triggered by the watch: the version's import request under a request
-    id of its own (`watch:<cause>`), starting at the Amion scrape. The same cause gives the same workflow."""
+    id of its own (`watch:<cause>`), starting at the Amion scrape, stored without its template (no phase of a
+    re-scrape reads it). The same cause gives the same workflow."""
     imported = session.get(Workflow, import_workflow_id)
     assert imported is not None
     request_id = f"watch:{cause}"[:200]
@@ -396,7 +397,7 @@ def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: 
             kind=WorkflowKind.RESCRAPE,
             trigger=WorkflowTrigger.WATCH,
             version_id=version_id,
-            request=request.model_dump(mode="json"),
+            request=request.model_dump(mode="json", exclude={"template"}),
             created_at=_now(),
         )
         .on_conflict_do_nothing(index_elements=["request_id"])
@@ -437,28 +438,33 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
         )
 
 
+def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, why: str) -> None:
+    log.warning("request id %s reused: %s", request.request_id, why)
+    work.publish(
+        ImportRejected(
+            code="REQUEST_ID_REUSED",
+            reason=f"request id {request.request_id!r} already names workflow {workflow_id}, {why}; send a new "
+            "request id for a new request",
+            request_message_id=work.delivery.message_id,
+            request_correlation_id=work.delivery.correlation_id,
+            request_id=request.request_id,
+            workflow_id=workflow_id,
+        ),
+        "rejected",
+    )
+
+
 def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID) -> None:
     existing = work.session.get(Workflow, workflow_id)
     assert existing is not None
+    if existing.kind != WorkflowKind.IMPORT:
+        _reject_reused(work, request, workflow_id, "a re-scrape started by the watch")
+        return
     known = ImportRequested.model_validate(existing.request)
     before, now = request_fingerprint(known), request_fingerprint(request)
     changed = [key for key in now if now[key] != before[key]]
     if changed:
-        log.warning("request id %s reused with a different %s", request.request_id, ", ".join(changed))
-        work.publish(
-            ImportRejected(
-                code="REQUEST_ID_REUSED",
-                reason=(
-                    f"request id {request.request_id!r} already names workflow {workflow_id}, requested with a "
-                    f"different {', '.join(changed)}; send a new request id for a new request"
-                ),
-                request_message_id=work.delivery.message_id,
-                request_correlation_id=work.delivery.correlation_id,
-                request_id=request.request_id,
-                workflow_id=workflow_id,
-            ),
-            "rejected",
-        )
+        _reject_reused(work, request, workflow_id, f"requested with a different {', '.join(changed)}")
         return
     log.info("request %s already has workflow %s (%s)", request.request_id, workflow_id, existing.state)
     work.publish(

@@ -153,6 +153,17 @@ def test_a_removed_mid3_assignment_opens_exactly_its_gaps_and_putting_it_back_cl
 
     workflows = cli(pipeline, "workflows", "list", "--group", GROUP)
     assert any("RESCRAPE" in line and "watch" in line for line in workflows.stdout.splitlines()), workflows.stdout
+    ((rescrape_request_id, has_template),) = pipeline.query(
+        "SELECT request_id, request ? 'template' FROM workflows WHERE kind = 'RESCRAPE'"
+    )
+    assert not has_template  # only an import's first phase reads the template
+    reused = json.dumps(amqp_client.import_requested(rescrape_request_id, pipeline.template, *PERIOD))
+    rejected = amqp_client.publish_and_receive(
+        pipeline.services.amqp_url, reused.encode(), binding="event.import.rejected",
+        match={"request_id": rescrape_request_id},
+    )  # fmt: skip
+    assert rejected["code"] == "REQUEST_ID_REUSED"
+    assert "a re-scrape started by the watch" in rejected["reason"]
 
     edit_truth(pipeline, lambda assignments: assignments.append(removed[0]))
     routing_key, closed = amqp_client.take(pipeline.services.amqp_url, EVENTS, 90) or ("", {})
