@@ -68,10 +68,11 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 AMION_ACCOUNT = "bench"
 AMION_PASSWORD = "bench pass"
 FIRST_MONTH = date(2026, 1, 1)
-# PostgreSQL 15 backends flush their statistics a few seconds after their work, so counters are read once
-# the rows written stopped changing for STABLE_S (the idle workers still commit transactions, but write no row)
-STABLE_S = 3.0
-SETTLE_TIMEOUT_S = 30.0
+# A PostgreSQL 15 backend that goes idle within a second of its last flush of statistics keeps them for up to
+# 10 s (PGSTAT_IDLE_INTERVAL), so counters are read once the rows written stopped changing for longer than that
+# (the idle workers still commit transactions, but write no row)
+STABLE_S = 11.0
+SETTLE_TIMEOUT_S = 60.0
 QUIET_S = 15.0  # one metrics interval (SCHEDCU_METRICS_INTERVAL_S), the longest period of the idle background
 RUN_TIMEOUT_S = 240.0
 
