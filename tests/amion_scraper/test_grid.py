@@ -1,7 +1,6 @@
 import re
 from collections import Counter
 from datetime import date, time, timedelta
-from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
@@ -11,16 +10,14 @@ from schedcu.fake_amion import truth_from_dict
 from services.amion_scraper.grid import cell_entries, parse_grid, render_grid
 from services.amion_scraper.rows import AmionRow, split_label
 from shared.findings import Severity
+from tests.support.real_data import AMION_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amion"
 APRIL = date(2010, 4, 1)
 
 
 @pytest.fixture(scope="module")
 def sample() -> str:
-    path = SAMPLES / "call-grid-2010-04.html"
-    if not path.is_file():
-        pytest.skip(f"sample {path} not available")
+    path = AMION_SAMPLES / "call-grid-2010-04.html"
     return path.read_bytes().decode("iso-8859-1")
 
 

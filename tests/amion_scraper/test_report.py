@@ -1,20 +1,16 @@
 import csv
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 
 from services.amion_scraper.report import ReportKind, parse_report, render_report
 from services.amion_scraper.rows import AmionRow, ParsedPage
 from shared.findings import Severity
-
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amion"
+from tests.support.real_data import AMION_SAMPLES
 
 
 def _sample(name: str) -> str:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"sample {path} not available")
+    path = AMION_SAMPLES / name
     return path.read_text(encoding="iso-8859-1")
 
 

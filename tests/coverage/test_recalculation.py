@@ -3,7 +3,6 @@ the real template; and what changed between two calculations (the content of Cov
 
 import uuid
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,10 @@ from shared.db.models import AssignmentRow, PersonRow
 from shared.states import CellStatus
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import NY, imported_version
+from tests.support.real_data import REAL_TEMPLATE
 
 pytestmark = pytest.mark.integration
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
 START, END = date(2026, 1, 1), date(2026, 2, 28)
 OPTIONS = CalculationOptions(tz=NY)
 

@@ -1,16 +1,14 @@
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedcu.sample_template import sample_template
 from services.ods_importer.expansion import ShiftInstance, expand, validate_period
 from services.ods_importer.workbook import parse_workbook
 from shared.schedule_days import DayType
 from shared.template_model import Category, Responsibility, Variant, Window
+from tests.support.real_data import REAL_TEMPLATE
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -39,9 +37,7 @@ def hours(instance: ShiftInstance) -> float:
 
 @pytest.fixture(scope="module")
 def template_windows() -> tuple[Window, ...]:
-    if REAL_TEMPLATE.exists():
-        return parse_workbook(REAL_TEMPLATE.read_bytes()).windows
-    return parse_workbook(sample_template()).windows  # same windows, generated
+    return parse_workbook(REAL_TEMPLATE.read_bytes()).windows
 
 
 def test_a_week_of_the_real_template(template_windows: tuple[Window, ...]) -> None:

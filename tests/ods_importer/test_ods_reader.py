@@ -4,7 +4,6 @@ import time
 import zipfile
 from datetime import date
 from datetime import time as dtime
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,7 @@ from services.ods_importer.ods_reader import (
     iter_sheets,
 )
 from shared.findings import Severity
-
-REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
+from tests.support.real_data import REAL_TEMPLATE
 
 NS = (
     'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
@@ -99,7 +97,6 @@ def declare_size(data: bytes, name: str, size: int) -> bytes:
 # --- reading ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not REAL_TEMPLATE.exists(), reason="shared data not available")
 def test_real_template_reads_twelve_sheets() -> None:
     sheets = read(REAL_TEMPLATE.read_bytes())
     assert len(sheets) == 12

@@ -3,7 +3,6 @@
 import json
 import uuid
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -17,15 +16,15 @@ from shared.contracts import Period
 from shared.db.statements import recorded
 from shared.settings import Settings
 from tests.conftest import Services
+from tests.support.real_data import REAL_TEMPLATE
 
 pytestmark = pytest.mark.integration
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
 YEAR = Period(start=date(2026, 1, 1), end=date(2026, 12, 31))
 
 
 def test_a_year_of_the_real_template_is_inserted_in_one_statement(services: Services) -> None:
-    template = REAL_TEMPLATE.read_bytes() if REAL_TEMPLATE.exists() else sample_template()
+    template = REAL_TEMPLATE.read_bytes()
     parsed = parse_workbook(template)
     shifts = expand(parsed.windows, YEAR.start, YEAR.end, Settings().tz)
     assert len(shifts) > 5_000

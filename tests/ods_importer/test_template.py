@@ -1,7 +1,6 @@
 import hashlib
 import json
 from datetime import time
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +12,7 @@ from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets,
 from shared.findings import Finding, Severity, has_errors
 from shared.schedule_days import DayType
 from shared.template_model import Category, Variant, Window
-
-REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
-needs_real = pytest.mark.skipif(not REAL_TEMPLATE.exists(), reason="shared data not available")
+from tests.support.real_data import REAL_TEMPLATE
 
 MID, ON = Category.MID, Category.ON
 WEEKDAY, WEEKEND = DayType.WEEKDAY, DayType.WEEKEND
@@ -155,8 +152,6 @@ REAL_SPOT_CHECKS = {
 
 @pytest.fixture(scope="module")
 def real() -> ParsedWorkbook:
-    if not REAL_TEMPLATE.exists():
-        pytest.skip("shared data not available")
     return parse_workbook(REAL_TEMPLATE.read_bytes())
 
 
@@ -278,7 +273,6 @@ def test_role_headers_mid3_and_mid_3_are_the_same_role() -> None:
     assert parsed.findings == ()
 
 
-@needs_real
 def test_role_header_mid_3_in_the_real_template(real: ParsedWorkbook) -> None:
     assert "Mid3" in window(real, "Mid Weekday Body 6 pm - 12 am").roles  # header written `Mid 3`
 
@@ -294,7 +288,6 @@ def test_worklist_with_trailing_space_is_trimmed() -> None:
     assert mapping(parsed.windows[0]) == {"CHONY Neuro": "ON1"}
 
 
-@needs_real
 def test_worklist_with_trailing_space_in_the_real_template(real: ParsedWorkbook) -> None:
     assert all("CHONY Neuro" in mapping(w) for w in real.windows if w.sheet != "Mid Weekend Body 5 pm - 12 am")
 
@@ -305,7 +298,6 @@ def test_repeated_empty_cells_do_not_shift_columns() -> None:
     assert mapping(parse_workbook(data).windows[0]) == {"CPMC US": "Mid3", "Allen US": "MidL"}
 
 
-@needs_real
 def test_unmarked_worklist_warns_that_nobody_reads_it(real: ParsedWorkbook) -> None:
     finding = only(real, "UNMARKED_WORKLIST")
     assert finding.severity is Severity.WARNING
@@ -314,7 +306,6 @@ def test_unmarked_worklist_warns_that_nobody_reads_it(real: ParsedWorkbook) -> N
     assert "CHONY Neuro" not in mapping(window(real, "Mid Weekend Body 5 pm - 12 am"))
 
 
-@needs_real
 def test_extra_block_right_of_the_roles_is_a_warning_at_column_u(real: ParsedWorkbook) -> None:
     finding = only(real, "EXTRA_BLOCK")
     assert finding.severity is Severity.WARNING
@@ -328,7 +319,6 @@ def test_extra_block_beyond_column_z_is_located_with_two_letters() -> None:
     assert finding.location == "ON Weekday Neuro 1 am - 8 am!AB1:AC2"
 
 
-@needs_real
 def test_worklist_in_some_sheets_only_is_normal(real: ParsedWorkbook) -> None:
     having = [w.sheet for w in real.windows if "CPMC CT Chest" in mapping(w)]
     assert having == [
@@ -404,7 +394,6 @@ def test_mark_under_an_inserted_empty_column_is_ignored_with_a_warning_at_its_ce
     assert mapping(parsed.windows[0]) == {"CPMC US": "ON2"}
 
 
-@needs_real
 def test_real_template_with_an_inserted_empty_column_reads_the_same(real: ParsedWorkbook) -> None:
     sheets = iter_sheets(REAL_TEMPLATE.read_bytes())
     shifted = [(sheet.name, [[*row[:1], "", *row[1:]] for row in sheet.rows]) for sheet in sheets]

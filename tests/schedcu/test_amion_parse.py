@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from schedcu.processes import schedcu_command
-from tests.amion_scraper.test_grid import SAMPLES, _nonempty_day_cells
+from tests.amion_scraper.test_grid import _nonempty_day_cells
+from tests.support.real_data import AMION_SAMPLES
 
 
 def _sample(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"sample {path} not available")
+    path = AMION_SAMPLES / name
     return path
 
 

@@ -7,12 +7,8 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from schedcu.ods_writer import write_ods
-
-REAL_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
-needs_real = pytest.mark.skipif(not REAL_TEMPLATE.exists(), reason="shared data not available")
+from tests.support.real_data import REAL_TEMPLATE
 
 
 def check(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +26,6 @@ def check_json(path: Path) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(done.stdout)
 
 
-@needs_real
 def test_real_template_json_lists_every_window_and_worklist_role() -> None:
     status, view = check_json(REAL_TEMPLATE)
     assert status == 0
@@ -57,7 +52,6 @@ def test_real_template_json_lists_every_window_and_worklist_role() -> None:
     }
 
 
-@needs_real
 def test_real_template_text_shows_windows_roles_worklists_and_messages() -> None:
     done = check(REAL_TEMPLATE)
     assert done.returncode == 0
