@@ -35,7 +35,7 @@ from shared.db.statements import recorded
 from shared.schedule_days import dates_between
 from shared.settings import get_settings
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
+REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 DATABASE = "schedcu_bench_coverage"
 LINEAR_MARGIN = 1.15  # per-cell time of the year over that of the month; timing noise on a shared machine
 

@@ -34,7 +34,7 @@ from schedcu.sample_template import SHEETS, WORKLISTS
 from services.ods_importer.ods_reader import iter_sheets
 from services.ods_importer.workbook import parse_workbook
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
+REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 TABLE_ROW = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}table-row"
 
 

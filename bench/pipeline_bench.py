@@ -62,7 +62,7 @@ from shared.contracts import ImportRequested, Period
 from shared.db.migrate import upgrade
 from shared.states import TERMINAL
 
-REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "shared" / "data" / "templates" / "cuSchedNormalized.ods"
+REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 AMION_ACCOUNT = "bench"
