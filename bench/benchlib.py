@@ -20,6 +20,7 @@ from services.coverage.rules import (
     Specialty,
     booked_shifts,
     calculate,
+    template_role_hours,
     worklist_specialties,
 )
 from services.ods_importer.workbook import parse_workbook
@@ -63,8 +64,9 @@ class Year:
         """The candidates of every gap, ranked, as `schedcu gaps` finds them after its reads."""
         slots = template_slots(self.result.cells, self.windows, self.specialties, self.tz)
         shifts = booked_shifts(self.windows, self.assignments, self.holidays, self.tz)
+        hours = template_role_hours(self.windows, self.holidays, self.tz)
         return rank_candidates(
-            slots, self.assignments, shifts, self.people, self.people, START, self.holidays, self.rest, self.tz
+            slots, self.assignments, shifts, self.people, self.people, hours, self.holidays, self.rest, self.tz
         )
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from benchlib import END, START, synthetic_year
 
 from schedcu.coverage_page import render_page
-from schedcu.gap_groups import critical_keys, group_gaps
+from services.coverage.gap_lines import critical_keys, group_gaps
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schedcu.gap_groups import GapGroup, lines_text
+from services.coverage.gap_lines import GapGroup, lines_text
 from services.coverage.rules import CellStatus
 from shared.coverage_text import coverage_sentence, unknown_months
 from shared.schedule_days import DayType, dates_between, day_type

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schedcu.gap_groups import GapGroup, lines_text
+from services.coverage.gap_lines import GapGroup, lines_text
 from shared.coverage_text import coverage_sentence, unknown_months
 
 

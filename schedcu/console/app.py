@@ -39,7 +39,7 @@ from shared.settings import Settings
 from shared.states import ProposalState
 
 if TYPE_CHECKING:
-    from schedcu.gap_groups import GapGroup
+    from services.coverage.gap_lines import GapGroup
 
 HERE = Path(__file__).parent
 ACT = "act"  # the scope of the operator role: may take actions
@@ -257,7 +257,7 @@ class Console:
         )  # fmt: skip
 
     def gaps_page(self, request: Request) -> Response:
-        from schedcu.gap_groups import group_gaps
+        from services.coverage.gap_lines import group_gaps
         from schedcu.queries.proposals import proposals
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gaps import gap_report

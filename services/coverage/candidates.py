@@ -2,35 +2,48 @@
 by fairness, with the reasons; and why the others are left out. Pure functions, no I/O.
 
 - A gap is filled by assigning a person to the role as written (`ON1`, `MidC`, ...): the cell's responsible
-  role, or for an effective role (`ON Body`, `Mid Neuro`) the written role that holds it that night.
+  role, or for an effective role (`ON Body`, `Mid Neuro`) the written role that holds it that night. The
+  person takes the whole role that date, so they are judged on the role's hours that date (its windows, as
+  the calculation gives an assignment without Amion's hours; a flat role's shifts), not only the gap's.
+- Nobody is a candidate while the role already has the people it needs that date (one on a template role; a
+  flat shift's desired coverage): a proposal never puts a second person on a role. Replacing the person who
+  holds it is a repair.
 - A candidate is an active person who
   - may read the worklist (its specialty as coverage computes it; a flat shift's constraint, none: anybody),
   - would not switch the night's specialty variant (a `BODY_ONLY` person added to `ON1`/`ON2` on a Neuro
     night would bring in the Body sheets, where the cell is another one),
-  - is booked at no hours overlapping the gap's (touching ends do not overlap),
+  - is booked at no hours overlapping the role's (touching ends do not overlap),
   - gets the rest period before it (no shift of theirs ends in the morning less than the period before the
-    gap starts) and after it (when the gap ends in the morning, no shift of theirs starts within the period).
-- Fairness, "so far": the schedule dates of the period before the gap's date on which the person holds any
+    role starts) and after it (when the role ends in the morning, no shift of theirs starts within the period).
+- Fairness over the whole period: the schedule dates of the version's period on which the person holds any
   role but `DAY`. Order: fewest nights, then fewest of them on a Saturday or Sunday, then fewest on a
   configured holiday; ties by name (case folded), then id.
 - `NO_DATA` cells are not gaps: they get no candidates.
 """
 
-from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift
 from services.coverage.rest import Interval, Shift, Timeline, hours_text, timelines, too_little_rest
-from services.coverage.rules import Assignment, Cell, Person, can_read, effective_roles, window_interval
+from services.coverage.rules import (
+    Assignment,
+    Cell,
+    Person,
+    can_read,
+    effective_roles,
+    merged_intervals,
+    window_interval,
+)
 from shared.roles import DAY, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.states import CellStatus, Specialty, WorklistSpecialty
 from shared.template_model import Category, Window
 
 GAP_STATUSES = frozenset({CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH})
+RoleHours = Callable[[date, str], tuple[Interval, ...]]  # (schedule date, role as written) -> its hours
 _EMPTY = Timeline((), (), timedelta(0))
 
 # effective role -> (its category, the written role holding it when the first written role is BODY_ONLY, else)
@@ -46,7 +59,8 @@ _FIRST_OF = {Category.ON: ON1, Category.MID: MID_C}
 @dataclass(frozen=True)
 class Slot:
     """A gap to fill: a cell that is `UNCOVERED` or `SPECIALTY_MISMATCH`, with the hours of its window that
-    date, who may read it (None: anybody) and, for a window with a variant, its category."""
+    date, who may read it (None: anybody), for a window with a variant its category, and how many people its
+    role needs."""
 
     schedule_date: date
     window: str
@@ -57,6 +71,7 @@ class Slot:
     hours: tuple[Interval, ...]
     specialty: WorklistSpecialty | None
     category: Category | None = None
+    seats: int = 1
 
 
 @dataclass(frozen=True)
@@ -83,10 +98,14 @@ class GapCandidates:
 
 
 def _slot(
-    c: Cell, hours: tuple[Interval, ...], specialty: WorklistSpecialty | None, category: Category | None = None
+    c: Cell,
+    hours: tuple[Interval, ...],
+    specialty: WorklistSpecialty | None,
+    category: Category | None = None,
+    seats: int = 1,
 ) -> Slot:
-    """The gap that cell `c` is, with its hours, who may read it and its window's category."""
-    return Slot(c.schedule_date, c.window, c.worklist, c.hospital, c.role, c.status, hours, specialty, category)
+    """The gap that cell `c` is, with its hours, who may read it, its window's category and its role's seats."""
+    return Slot(c.schedule_date, c.window, c.worklist, c.hospital, c.role, c.status, hours, specialty, category, seats)
 
 
 def template_slots(
@@ -110,10 +129,19 @@ def flat_slots(cells: Sequence[Cell], shifts: Sequence[FlatShift], tz: ZoneInfo)
     """The gaps among flat-layout `cells`, with their shift's hours and specialty constraint."""
     by_cell = {(s.schedule_date, s.label(tz), s.worklist): s for s in shifts}
     return [
-        _slot(c, ((shift.starts_at, shift.ends_at),), shift.specialty_constraint)
+        _slot(c, ((shift.starts_at, shift.ends_at),), shift.specialty_constraint, seats=shift.desired_coverage)
         for c in cells
         if c.status in GAP_STATUSES and (shift := by_cell.get((c.schedule_date, c.window, c.worklist))) is not None
     ]
+
+
+def flat_role_hours(shifts: Sequence[FlatShift]) -> RoleHours:
+    """A flat role's hours on a date: its shifts that date, merged."""
+    hours: dict[tuple[date, str], list[Interval]] = defaultdict(list)
+    for s in shifts:
+        hours[(s.schedule_date, s.role)].append((s.starts_at, s.ends_at))
+    merged = {key: tuple(merged_intervals(found)) for key, found in hours.items()}
+    return lambda day, role: merged.get((day, role), ())
 
 
 def _has_body_only(role: str, todays: Sequence[Assignment], people: Mapping[int, Person]) -> bool:
@@ -131,58 +159,45 @@ def written_role(role: str, todays: Sequence[Assignment], people: Mapping[int, P
     return when_first_body_only if _has_body_only(_FIRST_OF[category], todays, people) else otherwise
 
 
-class _Nights:
-    """Per person, the sorted dates of their nights (any role but DAY) with running counts of weekend and
-    holiday nights, to count them before a date by bisection."""
-
-    def __init__(self, assignments: Sequence[Assignment], holidays: Collection[date]) -> None:
-        dates: dict[int, set[date]] = defaultdict(set)
-        for a in assignments:
-            if a.role != DAY:
-                dates[a.person_id].add(a.schedule_date)
-        self._dates: dict[int, list[date]] = {}
-        self._running: dict[int, list[tuple[int, int]]] = {}
-        for pid, days in dates.items():
-            ordered = sorted(days)
-            running, weekends, holiday_nights = [(0, 0)], 0, 0
-            for d in ordered:
-                weekends += d.weekday() >= 5
-                holiday_nights += d in holidays
-                running.append((weekends, holiday_nights))
-            self._dates[pid], self._running[pid] = ordered, running
-
-    def before(self, pid: int, day: date, start: date) -> tuple[int, int, int]:
-        """Nights, weekend nights and holiday nights from `start` to the day before `day`."""
-        days = self._dates.get(pid)
-        if not days:
-            return 0, 0, 0
-        first, last = bisect_left(days, start), bisect_left(days, day)
-        running = self._running[pid]
-        (w0, h0), (w1, h1) = running[first], running[last]
-        return last - first, w1 - w0, h1 - h0
+def _nights(assignments: Sequence[Assignment], holidays: Collection[date]) -> dict[int, tuple[int, int, int]]:
+    """Per person: nights (dates with any role but DAY), weekend nights and holiday nights in `assignments`."""
+    dates: dict[int, set[date]] = defaultdict(set)
+    for a in assignments:
+        if a.role != DAY:
+            dates[a.person_id].add(a.schedule_date)
+    return {
+        pid: (len(days), sum(d.weekday() >= 5 for d in days), sum(d in holidays for d in days))
+        for pid, days in dates.items()
+    }
 
 
 def _hours(hours: Sequence[Interval], tz: ZoneInfo) -> str:
     return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in hours)
 
 
-def _conflicts(slot: Slot, booked: Timeline, rest: timedelta, tz: ZoneInfo) -> list[str]:
-    start, end = slot.hours[0][0], slot.hours[-1][1]
+def _conflicts(role: str, hours: tuple[Interval, ...], booked: Timeline, rest: timedelta, tz: ZoneInfo) -> list[str]:
+    start, end = hours[0][0], hours[-1][1]
     reasons: list[str] = []
     for shift in booked.near(start - rest, end + rest):
-        if any(s1 < e2 and s2 < e1 for s1, e1 in shift.hours for s2, e2 in slot.hours):
+        if any(s1 < e2 and s2 < e1 for s1, e1 in shift.hours for s2, e2 in hours):
             reasons.append(f"booked at overlapping hours: {shift.describe(tz)}")
         elif too_little_rest(shift.end, start, rest, tz):
             reasons.append(
                 f"rest: {shift.describe(tz)} ends at {shift.end.astimezone(tz):%H:%M}, "
-                f"{hours_text(start - shift.end)} before the gap starts"
+                f"{hours_text(start - shift.end)} before {role} starts"
             )
         elif too_little_rest(end, shift.start, rest, tz):
             reasons.append(
-                f"rest: the gap ends at {end.astimezone(tz):%H:%M} and {shift.describe(tz)} starts "
+                f"rest: {role} ends at {end.astimezone(tz):%H:%M} and {shift.describe(tz)} starts "
                 f"{hours_text(shift.start - end)} later"
             )
     return reasons
+
+
+def _held(role: str, todays: Sequence[Assignment], people: Mapping[int, Person]) -> list[str]:
+    """The names of the people on `role` (as written) in `todays`, each once."""
+    ids = dict.fromkeys(a.person_id for a in todays if a.role == role)
+    return [people[pid].name if pid in people else f"person {pid}" for pid in ids]
 
 
 def rank_candidates(
@@ -191,36 +206,45 @@ def rank_candidates(
     shifts: Sequence[Shift],
     people: Mapping[int, Person],
     active: Collection[int],
-    period_start: date,
+    role_hours: RoleHours,
     holidays: Collection[date],
     rest: timedelta,
     tz: ZoneInfo,
 ) -> list[GapCandidates]:
     """The candidates of every slot, in slot order.
 
-    `assignments`: the version's (for the variant and fairness); `shifts`: the same with their hours;
-    `people`: everybody the assignments name and the roster; `active`: the ids that may be proposed."""
+    `assignments`: the version's (for the variant, the people holding each role and fairness); `shifts`: the
+    same with their hours; `people`: everybody the assignments name and the roster; `active`: the ids that may
+    be proposed; `role_hours`: the hours a person assigned to a role would hold (none: the gap's window)."""
     by_date: dict[date, list[Assignment]] = defaultdict(list)
     for a in assignments:
         by_date[a.schedule_date].append(a)
     booked = timelines(shifts)
-    nights = _Nights(assignments, holidays)
+    nights = _nights(assignments, holidays)
     roster = sorted((people[pid] for pid in active), key=lambda p: (p.name.casefold(), p.id))
     switches: dict[tuple[date, Category, str, Specialty], bool] = {}
-    # gaps of one window on one date share their hours: timing and fairness are worked out once for them
-    timing: dict[tuple[date, tuple[Interval, ...]], tuple[str, dict[int, list[str]]]] = {}
-    fairness: dict[tuple[int, date], tuple[int, int, int, str]] = {}
+    # the gaps of one role on one date share its hours and its holders: worked out once for them
+    timing: dict[tuple[date, str], tuple[str, dict[int, list[str]]]] = {}
     result: list[GapCandidates] = []
     for slot in slots:
         if slot.status not in GAP_STATUSES:
             continue
         todays = by_date.get(slot.schedule_date, [])
         role = written_role(slot.role, todays, people)
-        when = (slot.schedule_date, slot.hours)
+        when = (slot.schedule_date, role)
         if when not in timing:
-            free = f"free {_hours(slot.hours, tz)} with {hours_text(rest)} of rest before and after"
-            timing[when] = free, {p.id: _conflicts(slot, booked.get(p.id, _EMPTY), rest, tz) for p in roster}
+            hours = role_hours(slot.schedule_date, role) or slot.hours
+            free = f"free {_hours(hours, tz)} ({role}) with {hours_text(rest)} of rest before and after"
+            timing[when] = free, {p.id: _conflicts(role, hours, booked.get(p.id, _EMPTY), rest, tz) for p in roster}
         free, conflicts = timing[when]
+        held = _held(role, todays, people)
+        if len(held) >= slot.seats:
+            full = (
+                f"{role} on {slot.schedule_date.isoformat()} is held by {', '.join(held)}: a proposal never adds "
+                "a person to a role that has the people it needs (replacing them is a repair)",
+            )
+            result.append(GapCandidates(slot, role, (), tuple(LeftOut(p, full) for p in roster)))
+            continue
         chosen: list[Candidate] = []
         left_out: list[LeftOut] = []
         for person in roster:
@@ -239,12 +263,8 @@ def rank_candidates(
             if reasons:
                 left_out.append(LeftOut(person, tuple(reasons)))
                 continue
-            so_far = (person.id, slot.schedule_date)
-            if so_far not in fairness:
-                n, weekends, holiday_nights = nights.before(person.id, slot.schedule_date, period_start)
-                counts = f"{n} nights, {weekends} weekend nights, {holiday_nights} holiday nights so far"
-                fairness[so_far] = n, weekends, holiday_nights, counts
-            n, weekends, holiday_nights, counts = fairness[so_far]
+            n, weekends, holiday_nights = nights.get(person.id, (0, 0, 0))
+            counts = f"{n} nights, {weekends} weekend nights, {holiday_nights} holiday nights in the period"
             reads = f"{person.specialty} may read {slot.worklist}"
             if slot.specialty is not None:
                 reads += f" ({slot.specialty})"

@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions
-from services.coverage.candidates import GAP_STATUSES, GapCandidates, flat_slots, rank_candidates, template_slots
+from services.coverage.candidates import (
+    GAP_STATUSES,
+    GapCandidates,
+    flat_role_hours,
+    flat_slots,
+    rank_candidates,
+    template_slots,
+)
 from services.coverage.flat_rules import FlatShift
 from services.coverage.rest import Interval, Shift
 from services.coverage.rules import (
@@ -27,6 +34,7 @@ from services.coverage.rules import (
     Specialty,
     booked_shifts,
     shifts_of,
+    template_role_hours,
     worklist_specialties,
 )
 from services.coverage.store import VersionInputs, load_inputs
@@ -137,18 +145,12 @@ def rank_gaps(
     if inputs.flat:
         slots = flat_slots(cells, inputs.flat_shifts, options.tz)
         shifts = flat_booked_shifts(inputs.flat_shifts, assignments)
+        role_hours = flat_role_hours(inputs.flat_shifts)
     else:
         specialties, _ = worklist_specialties(inputs.windows, options.specialty_overrides)
         slots = template_slots(cells, inputs.windows, specialties, options.tz)
         shifts = booked_shifts(inputs.windows, assignments, options.holidays, options.tz)
+        role_hours = template_role_hours(inputs.windows, options.holidays, options.tz)
     return rank_candidates(
-        slots,
-        assignments,
-        shifts,
-        people,
-        active,
-        inputs.version.period_start,
-        options.holidays,
-        options.rest,
-        options.tz,
+        slots, assignments, shifts, people, active, role_hours, options.holidays, options.rest, options.tz
     )

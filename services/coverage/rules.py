@@ -38,9 +38,10 @@ leaves open are written down next to the code that makes them:
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from itertools import combinations
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -427,7 +428,22 @@ def _role_hours(role_windows: Mapping[str, Sequence[Window]], day: date, tz: Zon
     return {role: [window_interval(w, day, tz) for w in ws] for role, ws in role_windows.items()}
 
 
-def _merged(intervals: Sequence[Interval]) -> list[Interval]:
+def template_role_hours(
+    windows: Sequence[Window], holidays: Collection[date], tz: ZoneInfo
+) -> Callable[[date, str], tuple[Interval, ...]]:
+    """(schedule date, role as written) -> the role's hours that date as `calculate` gives an assignment
+    without Amion's hours: the windows naming it that apply to the date, merged."""
+    role_windows = _role_windows(windows)
+
+    @cache
+    def hours(day: date, role: str) -> tuple[Interval, ...]:
+        named = role_windows[day_type(day, holidays)].get(role, ())
+        return tuple(merged_intervals([window_interval(w, day, tz) for w in named]))
+
+    return hours
+
+
+def merged_intervals(intervals: Sequence[Interval]) -> list[Interval]:
     """The same instants as few intervals: sorted, overlapping or touching ones joined."""
     merged: list[Interval] = []
     for start, end in sorted(intervals):
@@ -446,7 +462,7 @@ def _hours(a: Assignment, role_hours: Mapping[str, Sequence[Interval]]) -> tuple
     """The assignment's hours and where they come from: Amion's, else its role's template hours that day."""
     if a.starts_at is not None and a.ends_at is not None:
         return [(a.starts_at, a.ends_at)], "Amion"
-    return _merged(role_hours.get(a.role, ())), "template"
+    return merged_intervals(role_hours.get(a.role, ())), "template"
 
 
 def shift_of(a: Assignment, role_hours: Mapping[str, Sequence[Interval]]) -> Shift | None:

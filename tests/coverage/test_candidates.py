@@ -1,11 +1,19 @@
-"""Who can fill a gap: specialty (and the night's variant), overlapping hours, rest before and after, and
-the fairness order with its ties."""
+"""Who can fill a gap: specialty (and the night's variant), a role that already has its person, overlapping
+hours and rest judged on the whole role's hours, and the fairness order over the period with its ties."""
 
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import GapCandidates, rank_candidates, template_slots
-from services.coverage.rules import Assignment, Person, Specialty, booked_shifts, calculate, worklist_specialties
+from services.coverage.rules import (
+    Assignment,
+    Person,
+    Specialty,
+    booked_shifts,
+    calculate,
+    template_role_hours,
+    worklist_specialties,
+)
 from shared.roles import MID_C, ON1, ON2, ON_NEURO
 from shared.states import CellStatus
 from shared.template_model import Category, Responsibility, Variant, Window
@@ -47,13 +55,15 @@ def ranked(
     end: date = MON,
     no_data: dict[date, str] | None = None,
     holidays: frozenset[date] = frozenset(),
+    template: list[Window] = TEMPLATE,
 ) -> list[GapCandidates]:
     roster = {p.id: p for p in people}
-    result = calculate(TEMPLATE, start, end, assignments, roster, holidays, tz=NY, no_data=no_data or {})
-    specialties, _ = worklist_specialties(TEMPLATE)
-    slots = template_slots(result.cells, TEMPLATE, specialties, NY)
-    shifts = booked_shifts(TEMPLATE, assignments, holidays, NY)
-    return rank_candidates(slots, assignments, shifts, roster, roster, start, holidays, REST, NY)
+    result = calculate(template, start, end, assignments, roster, holidays, tz=NY, no_data=no_data or {})
+    specialties, _ = worklist_specialties(template)
+    slots = template_slots(result.cells, template, specialties, NY)
+    shifts = booked_shifts(template, assignments, holidays, NY)
+    hours = template_role_hours(template, holidays, NY)
+    return rank_candidates(slots, assignments, shifts, roster, roster, hours, holidays, REST, NY)
 
 
 def gap(found: list[GapCandidates], worklist: str, day: date = MON) -> GapCandidates:
@@ -76,8 +86,8 @@ def test_only_people_who_may_read_the_worklist_are_candidates() -> None:
     assert why_not(found)["Ben Body"][0] == "specialty: BODY_ONLY may not read CPMC CT Neuro (NEURO)"
     assert found.candidates[0].reasons == (
         "BOTH may read CPMC CT Neuro (NEURO)",
-        "free 22:00-08:00 with 10 h of rest before and after",
-        "0 nights, 0 weekend nights, 0 holiday nights so far",
+        "free 22:00-08:00 (ON1) with 10 h of rest before and after",
+        "0 nights, 0 weekend nights, 0 holiday nights in the period",
     )
 
 
@@ -121,7 +131,7 @@ def test_a_shift_ending_in_the_morning_within_the_rest_period_before_the_gap_lea
     found = gap(ranked([night, Assignment(MON, ON1, ANA.id), Assignment(MON, ON2, ANA.id)], [ANA, ZOE]),
                 "Allen CT Body")  # fmt: skip
     assert why_not(found)["Zoe Both"] == (
-        "rest: ON1 on 2024-06-09 23:00-08:00 (Amion) ends at 08:00, 9 h before the gap starts",
+        "rest: ON1 on 2024-06-09 23:00-08:00 (Amion) ends at 08:00, 9 h before MidC starts",
     )
 
 
@@ -131,27 +141,30 @@ def test_a_gap_ending_in_the_morning_needs_rest_before_the_persons_next_shift() 
     found = gap(ranked([later], [ANA, ZOE]), "CPMC CT Neuro")
     assert names(found) == ["Ana Both"]
     assert why_not(found)["Zoe Both"] == (
-        "rest: the gap ends at 08:00 and MidC on 2024-06-11 15:00-20:00 (Amion) starts 7 h later",
+        "rest: ON1 ends at 08:00 and MidC on 2024-06-11 15:00-20:00 (Amion) starts 7 h later",
     )
 
 
-def test_fewest_nights_then_weekends_then_holidays_then_name() -> None:
-    # so far (THU..SUN, before MON): Ana 2 nights (SAT, SUN), Ned 1 (SAT), Zoe 1 (THU), Amy 1 (FRI, a holiday)
-    before = [
+def test_fewest_nights_then_weekends_then_holidays_then_name_over_the_whole_period() -> None:
+    # THU..TUE, the gap on MON: Ana 2 nights (SAT, SUN), Ned 1 (SAT), Zoe 1 (THU), Amy 1 (FRI, a holiday), and
+    # Ben 2, one of them after the gap (TUE): the whole period counts, not only the nights before the gap
+    nights = [
         Assignment(SAT, MID_C, ANA.id),
         Assignment(SUN, MID_C, ANA.id),
         Assignment(SAT, MID_C, NED.id),
         Assignment(THU, MID_C, ZOE.id),
         Assignment(FRI, ON1, AMY.id),
         Assignment(MON, "DAY", NED.id),  # a day shift is no night
+        Assignment(THU, MID_C, BEN.id),
+        Assignment(TUE, MID_C, BEN.id),
     ]
-    found = ranked(before, [ANA, NED, ZOE, AMY], THU, MON, holidays=frozenset({FRI}))
-    neuro = gap(found, "CPMC CT Neuro")
-    assert names(neuro) == ["Zoe Both", "amy Both", "Ned Neuro", "Ana Both"]
-    assert [(c.nights, c.weekends, c.holidays) for c in neuro.candidates] == [
+    found = ranked(nights, [ANA, NED, ZOE, AMY, BEN], THU, TUE, holidays=frozenset({FRI}))
+    body = gap(found, "Allen CT Body")  # MidC: Ned (NEURO_ONLY) may not read it
+    assert names(body) == ["Zoe Both", "amy Both", "Ben Body", "Ana Both"]
+    assert [(c.nights, c.weekends, c.holidays) for c in body.candidates] == [
         (1, 0, 0),
         (1, 0, 1),
-        (1, 1, 0),
+        (2, 0, 0),
         (2, 2, 0),
     ]
 
@@ -164,3 +177,31 @@ def test_ties_are_broken_by_name_ignoring_case() -> None:
 def test_a_date_without_amion_data_has_no_gaps_and_no_candidates() -> None:
     found = ranked([], [ANA, ZOE], no_data={MON: "the Amion scrape failed"})
     assert found == []
+
+
+def test_nobody_is_a_candidate_for_a_mismatch_on_a_role_that_already_has_its_person() -> None:
+    # Ben (BODY_ONLY) alone on MidC: Allen CT Neuro of MidC is a mismatch; a second person on MidC is no fix
+    neuro_evening = _window("Mid 5 pm - 10 pm", Category.MID, None, (time(17), time(22)),
+                            ("Allen CT Body", MID_C), ("Allen CT Neuro", MID_C))  # fmt: skip
+    found = gap(ranked([Assignment(MON, MID_C, BEN.id)], [ANA, BEN, ZOE], template=[neuro_evening]), "Allen CT Neuro")
+    assert found.slot.status is CellStatus.SPECIALTY_MISMATCH and names(found) == []
+    assert set(why_not(found)) == {"Ana Both", "Ben Body", "Zoe Both"}
+    assert why_not(found)["Zoe Both"] == (
+        "MidC on 2024-06-10 is held by Ben Body: a proposal never adds a person to a role that has the people it "
+        "needs (replacing them is a repair)",
+    )
+
+
+def test_a_candidate_is_judged_on_the_whole_role_not_only_the_gaps_window() -> None:
+    # MidC reads Allen CT Body 17:00-22:00 and Allen US 22:00-23:00. Zoe is booked 22:30-23:30: free during
+    # the Allen CT Body gap's window, not during the role, which approving would give her whole (17:00-23:00)
+    early = _window("Mid 5 pm - 10 pm", Category.MID, None, (time(17), time(22)), ("Allen CT Body", MID_C))
+    late = _window("Mid 10 pm - 11 pm", Category.MID, None, (time(22), time(23)), ("Allen US", MID_C))
+    elsewhere = Assignment(
+        MON, "MidL", ZOE.id, "AMION", at(MON, 22) + timedelta(minutes=30), at(MON, 23) + timedelta(minutes=30)
+    )
+    found = gap(ranked([elsewhere], [ANA, ZOE], template=[early, late]), "Allen CT Body")
+    assert found.slot.hours == ((at(MON, 17), at(MON, 22)),)
+    assert names(found) == ["Ana Both"]
+    assert why_not(found)["Zoe Both"] == ("booked at overlapping hours: MidL on 2024-06-10 22:30-23:30 (Amion)",)
+    assert found.candidates[0].reasons[1] == "free 17:00-23:00 (MidC) with 10 h of rest before and after"

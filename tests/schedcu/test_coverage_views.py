@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schedcu.coverage_page import render_page
-from schedcu.gap_groups import GapGroup, GroupCandidate
+from services.coverage.gap_lines import GapGroup, GroupCandidate
 from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
 from services.coverage.rules import Person

@@ -1,10 +1,12 @@
-"""Gaps the way a scheduler fixes them: one line per date, role and span of hours, naming the worklists it
-leaves uncovered (and those whose reader may not read them), with the people who could fill it. Pure.
+"""Gaps the way a scheduler fixes them: one line per date and role as written, naming the worklists it leaves
+uncovered (and those whose reader may not read them), with the people who could fill it. Pure.
 
-A missing Mid3 person leaves every Mid3 worklist of every Mid3 window that night: one group, not a row per
-cell. Windows of the same role that date are merged when their hours touch or overlap. A group's candidates
-are the people who are candidates for at least one of its gaps, best first: those who fill the most of its
-gaps, then by fairness as `services/coverage/candidates.py` orders them."""
+A missing Mid3 person leaves every Mid3 worklist of every Mid3 window that night: one line, not a row per
+cell. One person on the role as written fills the whole line, so the line spans the role's windows that date
+(from the earliest start to the latest end). A line's candidates are the people who are candidates for at
+least one of its gaps, best first: those who fill the most of its gaps, then by fairness as
+`services/coverage/candidates.py` orders them. `plan` is what a proposal puts forward for a line: one person,
+the gaps they fill and the gaps that stay open, with why."""
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.coverage.candidates import Candidate, GapCandidates
+from services.coverage.candidates import Candidate, GapCandidates, LeftOut
 from services.coverage.rules import Person
 from shared.states import CellStatus
 
@@ -29,9 +31,28 @@ class GroupCandidate:
 
 
 @dataclass(frozen=True)
+class OpenCell:
+    """A gap of a line that its proposal leaves open, and why."""
+
+    window: str
+    worklist: str
+    status: CellStatus
+    reason: str
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    """One person on a line's role: the gaps (window, worklist, status) they fill, those that stay open."""
+
+    person: Person
+    fills: tuple[tuple[str, str, CellStatus], ...]
+    stays_open: tuple[OpenCell, ...]
+
+
+@dataclass(frozen=True)
 class GapGroup:
     schedule_date: date
-    role: str
+    role: str  # the cells' responsible role, or the role as written when they name several
     assign_role: str  # the role as written a candidate would be assigned to
     start: datetime
     end: datetime
@@ -40,6 +61,7 @@ class GapGroup:
     mismatched: tuple[str, ...]  # worklists whose people on the role may not read them
     gaps: int  # cells
     candidates: tuple[GroupCandidate, ...]  # best first
+    members: tuple[GapCandidates, ...]  # the line's gaps, by start, then in template order
 
     def hours(self, tz: ZoneInfo) -> str:
         return f"{self.start.astimezone(tz):%H:%M}-{self.end.astimezone(tz):%H:%M}"
@@ -60,7 +82,7 @@ class GapGroup:
         fills = "all its gaps" if c.fills == self.gaps else f"{c.fills} of its {self.gaps} gaps"
         return (
             f"{c.person.name}: fills {fills}; {c.nights} nights, {c.weekends} weekend nights, "
-            f"{c.holidays} holiday nights so far"
+            f"{c.holidays} holiday nights in the period"
         )
 
     def to_dict(self, tz: ZoneInfo, top: int | None = None) -> dict[str, Any]:
@@ -86,6 +108,32 @@ class GapGroup:
                 for c in self.candidates[:top]
             ],
         }
+
+    def plan(self, person_id: int | None = None) -> LinePlan | None:
+        """What putting the person forward does (None: the line's best candidate); None when they are no
+        candidate for any of the line's gaps."""
+        chosen = next((c for c in self.candidates if person_id in (None, c.person.id)), None)
+        if chosen is None:
+            return None
+        person = chosen.person
+        fills: list[tuple[str, str, CellStatus]] = []
+        stays_open: list[OpenCell] = []
+        for g in self.members:
+            slot = g.slot
+            if any(c.person.id == person.id for c in g.candidates):
+                fills.append((slot.window, slot.worklist, slot.status))
+                continue
+            why = _reasons(person, g.left_out)
+            others = sum(c.person.id != person.id for c in g.candidates)
+            if others:
+                why += f"; {others} other candidate{'' if others == 1 else 's'} could, none of whom fills all the line"
+            stays_open.append(OpenCell(slot.window, slot.worklist, slot.status, f"{person.name}: {why}"))
+        return LinePlan(person, tuple(fills), tuple(stays_open))
+
+
+def _reasons(person: Person, left_out: Sequence[LeftOut]) -> str:
+    found = next((o.reasons for o in left_out if o.person.id == person.id), ("not an active person",))
+    return "; ".join(found)
 
 
 def lines_text(n: int) -> str:
@@ -116,22 +164,12 @@ def _end(g: GapCandidates) -> datetime:
 
 
 def group_gaps(gaps: Sequence[GapCandidates], only: Collection[GapKey] | None = None) -> list[GapGroup]:
-    """The groups of `gaps` (those in `only`, when given), by date, then start, then role."""
+    """The lines of `gaps` (those in `only`, when given), by date, then start, then role."""
     by_role: dict[tuple[date, str], list[GapCandidates]] = {}
     for g in gaps:
         if only is None or _key(g) in only:
-            by_role.setdefault((g.slot.schedule_date, g.slot.role), []).append(g)
-    groups: list[GapGroup] = []
-    for members in by_role.values():
-        members.sort(key=_start)
-        span = [members[0]]
-        for g in members[1:]:
-            if _start(g) <= max(_end(m) for m in span):
-                span.append(g)
-            else:
-                groups.append(_group(span))
-                span = [g]
-        groups.append(_group(span))
+            by_role.setdefault((g.slot.schedule_date, g.assign_role), []).append(g)
+    groups = [_group(sorted(members, key=_start)) for members in by_role.values()]
     groups.sort(key=lambda x: (x.schedule_date, x.start, x.role))
     return groups
 
@@ -153,9 +191,10 @@ def _group(members: Sequence[GapCandidates]) -> GapGroup:
     def worklists(status: CellStatus) -> tuple[str, ...]:
         return tuple(dict.fromkeys(g.slot.worklist for g in members if g.slot.status is status))
 
+    roles = {g.slot.role for g in members}
     return GapGroup(
         first.slot.schedule_date,
-        first.slot.role,
+        first.slot.role if len(roles) == 1 else first.assign_role,
         first.assign_role,
         min(_start(g) for g in members),
         max(_end(g) for g in members),
@@ -164,4 +203,5 @@ def _group(members: Sequence[GapCandidates]) -> GapGroup:
         worklists(CellStatus.SPECIALTY_MISMATCH),
         len(members),
         tuple(candidates),
+        tuple(members),
     )

@@ -1,10 +1,12 @@
-"""Gaps grouped the way a scheduler fixes them: one line per date, role and span of hours."""
+"""Gaps grouped the way a scheduler fixes them: one line per date and role as written, and what a proposal
+puts forward for a line."""
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from schedcu.gap_groups import critical_keys, group_gaps
-from services.coverage.candidates import Candidate, GapCandidates, Slot
+from services.coverage.candidates import Candidate, GapCandidates, LeftOut, Slot
+from services.coverage.gap_lines import OpenCell, critical_keys, group_gaps
 from services.coverage.rules import Person
 from shared.states import CellStatus, Specialty
 
@@ -50,19 +52,18 @@ def test_a_missing_mid3_person_is_one_line_not_a_row_per_window_and_worklist() -
     assert (group.gaps, group.windows) == (21, tuple(name for name, _, _ in MID3_WINDOWS))
 
 
-def test_windows_apart_roles_and_dates_are_separate_lines_in_order_of_date_and_hours() -> None:
+def test_roles_and_dates_are_separate_lines_and_windows_of_one_role_one_line_in_order_of_date_and_hours() -> None:
     sunday = SAT + timedelta(days=1)
     gaps = [
         gap("ON 1 am - 8 am", (25, 32), "CPMC US", role="ON1"),
         gap("Mid 6 pm - 10 pm", (18, 22), "CPMC US"),
-        gap("Mid 11 pm - 12 am", (23, 24), "CPMC US"),  # an hour after: not contiguous
+        gap("Mid 11 pm - 12 am", (23, 24), "CPMC US"),  # an hour after, the same Mid3 person
         gap("Mid 6 pm - 10 pm", (18, 22), "CPMC US", day=sunday),
         gap("Mid 6 pm - 10 pm", (18, 22), "Allen US", role="MidC"),
     ]
     assert [g.text(NY) for g in group_gaps(gaps)] == [
-        "2026-03-14 Mid3 18:00-22:00 uncovered: CPMC US",
+        "2026-03-14 Mid3 18:00-00:00 uncovered: CPMC US",
         "2026-03-14 MidC 18:00-22:00 uncovered: Allen US",
-        "2026-03-14 Mid3 23:00-00:00 uncovered: CPMC US",
         "2026-03-14 ON1 01:00-08:00 uncovered: CPMC US",
         "2026-03-15 Mid3 18:00-22:00 uncovered: CPMC US",
     ]
@@ -103,9 +104,49 @@ def test_candidates_who_fill_more_of_the_line_come_first_then_the_fairest() -> N
     (group,) = group_gaps(gaps)
     assert [(c.person.name, c.fills) for c in group.candidates] == [("Cy", 2), ("Ana", 2), ("Ben", 1)]
     assert group.candidate_text(group.candidates[0]) == (
-        "Cy: fills all its gaps; 1 nights, 0 weekend nights, 0 holiday nights so far"
+        "Cy: fills all its gaps; 1 nights, 0 weekend nights, 0 holiday nights in the period"
     )
     assert group.candidate_text(group.candidates[2]).startswith("Ben: fills 1 of its 2 gaps; ")
     assert group.to_dict(NY, top=1)["candidates"] == [
         {"person_id": 3, "name": "Cy", "fills": 2, "nights": 1, "weekends": 0, "holidays": 0}
     ]
+
+
+def left_out(person: Person, reason: str) -> LeftOut:
+    return LeftOut(person, (reason,))
+
+
+def test_a_line_plan_puts_forward_its_best_candidate_and_names_what_they_leave_open() -> None:
+    body, neuro = "Mid 6 pm - 12 am", "Mid  12am-1am"
+    cannot = "specialty: BODY_ONLY may not read Allen CT Neuro (NEURO)"
+    gaps = [
+        gap(body, (18, 24), "Allen CT Body", candidates=(candidate(BEN), candidate(CY, 1))),
+        replace(
+            gap(neuro, (24, 25), "Allen CT Neuro", candidates=(candidate(CY, 1),)), left_out=(left_out(BEN, cannot),)
+        ),
+    ]
+    (group,) = group_gaps(gaps)
+    best = group.plan()
+    assert best is not None and best.person == CY and best.stays_open == ()
+    assert best.fills == ((body, "Allen CT Body", U), (neuro, "Allen CT Neuro", U))
+
+    ben = group.plan(BEN.id)
+    assert ben is not None and ben.fills == ((body, "Allen CT Body", U),)
+    assert ben.stays_open == (
+        OpenCell(
+            neuro, "Allen CT Neuro", U, f"Ben: {cannot}; 1 other candidate could, none of whom fills all the line"
+        ),
+    )
+    assert group.plan(99) is None
+
+
+def test_without_anyone_for_the_whole_line_the_plan_takes_the_one_who_fills_most() -> None:
+    body, neuro = "Mid 6 pm - 12 am", "Mid  12am-1am"
+    gaps = [
+        gap(body, (18, 24), "Allen CT Body", candidates=(candidate(BEN),)),
+        gap(body, (18, 24), "CPMC US", candidates=(candidate(BEN),)),
+        replace(gap(neuro, (24, 25), "Allen CT Neuro"), left_out=(left_out(BEN, "specialty"),)),
+    ]
+    plan = group_gaps(gaps)[0].plan()
+    assert plan is not None and plan.person == BEN and len(plan.fills) == 2
+    assert plan.stays_open == (OpenCell(neuro, "Allen CT Neuro", U, "Ben: specialty"),)
