@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schedcu.errors import Mistake, UsageMistake
-from services.coverage.gap_lines import GapGroup
 from schedcu.ods_writer import Cell, Styled, write_ods
 from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
+from services.coverage.gap_lines import GapGroup
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.rest import Interval, Shift
 from services.coverage.rules import booked_shifts, window_interval

@@ -418,19 +418,30 @@ class ProposedPerson(BaseModel):
     email: str
 
 
+class ProposalCell(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    window: str
+    worklist: str
+    status: str = Field(description="UNCOVERED or SPECIALTY_MISMATCH when the proposal was made")
+
+
+class OpenProposalCell(ProposalCell):
+    reason: str = Field(description="Why the proposed person leaves this gap open")
+
+
 class ProposalEvent(Contract):
-    """A proposal to fill one gap of a version's coverage (`schedcu proposals`)."""
+    """A proposal to fill one gap line of a version's coverage (`schedcu proposals`): one person on one role
+    as written on one date, for every gap of that role that date they can fill."""
 
     proposal_id: uuid.UUID
     version_id: uuid.UUID
     group: str
     period: Period
     date: date
-    window: str
-    worklist: str
-    role: str = Field(description="The cell's responsible role")
+    role: str = Field(description="The gaps' responsible role")
     assign_role: str = Field(description="The role as written the person is (to be) assigned to")
-    gap_status: str = Field(description="UNCOVERED or SPECIALTY_MISMATCH when the proposal was made")
+    fills: list[ProposalCell] = Field(description="The gaps the person fills")
+    stays_open: list[OpenProposalCell] = Field(description="The line's gaps the person cannot fill, with why")
     person: ProposedPerson
     by: str
 

@@ -43,8 +43,8 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from services.coverage.gap_lines import group_gaps, lines_text
     from services.coverage.calculation import CalculationOptions
+    from services.coverage.gap_lines import group_gaps, lines_text
     from services.coverage.gaps import gap_report
     from services.coverage.rest import hours_text
     from shared.db.session import transaction
@@ -71,10 +71,10 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 def cmd_coverage_report(args: argparse.Namespace) -> int:
     from schedcu.coverage_page import render_page
-    from services.coverage.gap_lines import lines_text
     from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
     from services.coverage.calculation import CalculationOptions
     from services.coverage.fairness import fairness_report
+    from services.coverage.gap_lines import lines_text
     from shared.db.session import transaction
 
     settings = get_settings()

@@ -12,12 +12,17 @@ from shared.settings import get_settings
 from shared.states import ProposalState
 
 
-def _line(p: dict[str, Any]) -> str:
+def _role(p: dict[str, Any]) -> str:
     role = p["role"] if p["role"] == p["assign_role"] else f"{p['role']} (as {p['assign_role']})"
-    return (
-        f"proposal {p['proposal_id']}: {p['person']['name']} for {p['worklist']} in {p['window']} on {p['date']}, "
-        f"{role}: {p['state']}"
-    )
+    return f"{role} {p['start'][11:16]}-{p['end'][11:16]}" if p["start"] else role
+
+
+def _line(p: dict[str, Any]) -> str:
+    """E.g. `proposal 1f..: Gray, Gia on Mid3 18:00-01:00 on 2026-12-09, fills 21 gaps: PROPOSED`."""
+    fills = f"fills {len(p['fills'])} gap{'' if len(p['fills']) == 1 else 's'}"
+    if p["stays_open"]:
+        fills += f", leaves {len(p['stays_open'])} open"
+    return f"proposal {p['proposal_id']}: {p['person']['name']} on {_role(p)} on {p['date']}, {fills}: {p['state']}"
 
 
 def _step(args: argparse.Namespace) -> int:
@@ -36,7 +41,7 @@ def _step(args: argparse.Namespace) -> int:
                 _, recalculation = proposals.approve(session, args.proposal, options, args.actor)
             else:
                 proposals.reject(session, args.proposal, args.reason, args.actor)
-            view = proposal(session, args.proposal)
+            view = proposal(session, args.proposal, options.tz)
     except proposals.ProposalError as error:
         print(error, file=sys.stderr)
         return 1
@@ -70,24 +75,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     from shared.db.session import transaction
 
     with transaction() as session:
-        found = proposals(session, args.version, args.state)
+        found = proposals(session, args.version, get_settings().tz, args.state)
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
     rows = [
-        [p["proposal_id"], p["date"], p["window"], p["worklist"], p["assign_role"], p["gap_status"], p["state"],
-         p["person"]["name"]]
+        [p["proposal_id"], p["date"], _role(p), len(p["fills"]), len(p["stays_open"]), p["state"], p["person"]["name"]]
         for p in found
-    ]  # fmt: skip
+    ]
     print(f"{len(rows)} proposals")
     if rows:
-        print(table(["id", "date", "window", "worklist", "role", "gap", "state", "candidate"], rows))
+        print(table(["id", "date", "role", "fills", "open", "state", "candidate"], rows))
     return 0
 
 
 def _print_proposal(found: dict[str, Any]) -> None:
     print(_line(found))
-    print(f"  version {found['version_id']}, gap {found['gap_status']}, candidate {found['person']['email']}")
+    print(f"  version {found['version_id']}, candidate {found['person']['email']}")
+    print("  fills:")
+    for c in found["fills"]:
+        print(f"    {c['worklist']} in {c['window']} ({c['status']})")
+    if found["stays_open"]:
+        print("  stays open:")
+        for c in found["stays_open"]:
+            print(f"    {c['worklist']} in {c['window']} ({c['status']}): {c['reason']}")
     print("  history:")
     for h in found["history"]:
         before = f"{h['from_state']} ({h['from_person']})" if h["from_state"] else "-"
@@ -100,7 +111,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from shared.db.session import transaction
 
     with transaction() as session:
-        found = proposal(session, args.proposal)
+        found = proposal(session, args.proposal, get_settings().tz)
     return print_view(found, f"no proposal {args.proposal}", args.json, _print_proposal)
 
 
@@ -138,7 +149,9 @@ def cmd_fairness(args: argparse.Namespace) -> int:
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("proposals", help="proposals to fill gaps: create, edit, approve, reject (with history)")
     p_sub = p.add_subparsers(dest="proposal_command", required=True)
-    create = p_sub.add_parser("create", help="a PROPOSED proposal with the top candidate for every gap")
+    create = p_sub.add_parser(
+        "create", help="a PROPOSED proposal for every gap line (a role on a date) with its best candidate"
+    )
     create.add_argument("version", type=uuid_id)
     create.add_argument("--date", type=iso_date, help="YYYY-MM-DD: that date's gaps only")
     create.set_defaults(func=cmd_create)
@@ -154,7 +167,7 @@ def register(sub: Subparsers) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
 
-    edit = p_sub.add_parser("edit", help="put another of the gap's candidates forward (EDITED)")
+    edit = p_sub.add_parser("edit", help="put another of the gap line's candidates forward (EDITED)")
     edit.add_argument("proposal", type=uuid_id)
     edit.add_argument("--candidate", required=True, help="email, or exact name or Amion alias")
     approve = p_sub.add_parser("approve", help="assign the candidate as an OVERRIDE and recalculate coverage")

@@ -257,9 +257,9 @@ class Console:
         )  # fmt: skip
 
     def gaps_page(self, request: Request) -> Response:
-        from services.coverage.gap_lines import group_gaps
         from schedcu.queries.proposals import proposals
         from services.coverage.calculation import CalculationOptions
+        from services.coverage.gap_lines import group_gaps
         from services.coverage.gaps import gap_report
         from services.coverage.rest import hours_text
         from shared.db.models import ScheduleVersion
@@ -271,7 +271,7 @@ class Console:
             if session.get(ScheduleVersion, version_id) is None:
                 return self.not_found(request, f"no schedule version {version_id}")
             report = gap_report(session, version_id, CalculationOptions.from_settings(self.settings), day)
-            open_proposals = [p for p in proposals(session, version_id) if p["state"] in OPEN]
+            open_proposals = [p for p in proposals(session, version_id, self.settings.tz) if p["state"] in OPEN]
         groups = group_gaps(report.gaps) if report else []
         return self.render(
             request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN,
@@ -293,7 +293,7 @@ class Console:
         with transaction() as session:
             if session.get(ScheduleVersion, version_id) is None:
                 return self.not_found(request, f"no schedule version {version_id}")
-            found = proposals(session, version_id, state)
+            found = proposals(session, version_id, self.settings.tz, state)
         return self.render(
             request, "proposals.html", 409 if refused else 200, version_id=version_id, proposals=found, state=state,
             states=PROPOSAL_STATES, notice=notice, refused=refused,
@@ -327,13 +327,13 @@ class Console:
         candidates: list[dict[str, Any]] = []
         no_gap = None
         with transaction() as session:
-            view = proposal(session, proposal_id)
+            view = proposal(session, proposal_id, self.settings.tz)
             if view is None:
                 return self.not_found(request, f"no proposal {proposal_id}")
             is_open = view["state"] in OPEN
             if is_open:
                 try:
-                    gap = proposals.current_gap(
+                    line = proposals.current_line(
                         session, session.get_one(Proposal, proposal_id), CalculationOptions.from_settings(self.settings)
                     )
                 except proposals.ProposalError as error:
@@ -341,9 +341,9 @@ class Console:
                 else:
                     emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
                     candidates = [
-                        {"email": emails[c.person.id], "name": c.person.name, "nights": c.nights,
-                         "weekends": c.weekends, "holidays": c.holidays}
-                        for c in gap.candidates
+                        {"email": emails[c.person.id], "name": c.person.name, "fills": c.fills, "gaps": line.gaps,
+                         "nights": c.nights, "weekends": c.weekends, "holidays": c.holidays}
+                        for c in line.candidates
                         if c.person.id != view["person"]["person_id"]
                     ]  # fmt: skip
         return self.render(
@@ -612,12 +612,10 @@ class Console:
 
 
 def _proposals_of(group: "GapGroup", open_proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open proposals for the cells a gap line leaves uncovered or mismatched."""
-    worklists = {*group.uncovered, *group.mismatched}
+    """The open proposal for a gap line: the one for its role as written that date."""
     return [
         p for p in open_proposals
-        if p["date"] == group.schedule_date.isoformat() and p["role"] == group.role and p["window"] in group.windows
-        and p["worklist"] in worklists
+        if (p["date"], p["assign_role"]) == (group.schedule_date.isoformat(), group.assign_role)
     ]  # fmt: skip
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coverage.gap_lines import GapGroup, critical_keys, group_gaps
 from services.coverage.calculation import CalculationOptions
+from services.coverage.gap_lines import GapGroup, critical_keys, group_gaps
 from services.coverage.gaps import gap_report
 from shared.db import version_state
 from shared.db.models import CoverageCalculation, ScheduleVersion, calculation_cells

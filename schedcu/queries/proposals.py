@@ -1,7 +1,9 @@
 """Read side of proposals: a version's proposals, and one proposal with its history."""
 
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -9,17 +11,23 @@ from sqlalchemy.orm import Session, aliased
 from shared.db.models import PersonRow, Proposal, ProposalHistory
 
 
-def _view(p: Proposal, person: PersonRow) -> dict[str, Any]:
+def _local(at: datetime | None, tz: ZoneInfo) -> str | None:
+    return at.astimezone(tz).isoformat() if at is not None else None
+
+
+def _view(p: Proposal, person: PersonRow, tz: ZoneInfo) -> dict[str, Any]:
+    """`start`/`end`: the gap line's span (None for proposals made before lines); `fills`: its gaps the person
+    fills; `stays_open`: those they leave open, with why."""
     return {
         "proposal_id": str(p.id),
         "version_id": str(p.version_id),
         "date": p.schedule_date.isoformat(),
-        "window": p.window,
-        "worklist": p.worklist,
-        "hospital": p.hospital,
         "role": p.role,
         "assign_role": p.assign_role,
-        "gap_status": p.gap_status,
+        "start": _local(p.starts_at, tz),
+        "end": _local(p.ends_at, tz),
+        "fills": p.cells,
+        "stays_open": p.open_cells,
         "state": p.state,
         "person": {"person_id": person.id, "name": person.name, "email": person.email},
         "created_at": p.created_at.isoformat(),
@@ -27,20 +35,20 @@ def _view(p: Proposal, person: PersonRow) -> dict[str, Any]:
     }
 
 
-def proposals(session: Session, version_id: uuid.UUID, state: str | None = None) -> list[dict[str, Any]]:
-    """By date, window, worklist, then creation."""
+def proposals(session: Session, version_id: uuid.UUID, tz: ZoneInfo, state: str | None = None) -> list[dict[str, Any]]:
+    """By date, start, role, then creation."""
     query = (
         select(Proposal, PersonRow)
         .join(PersonRow, PersonRow.id == Proposal.person_id)
         .where(Proposal.version_id == version_id)
-        .order_by(Proposal.schedule_date, Proposal.window, Proposal.worklist, Proposal.created_at)
+        .order_by(Proposal.schedule_date, Proposal.starts_at, Proposal.assign_role, Proposal.created_at)
     )
     if state is not None:
         query = query.where(Proposal.state == state)
-    return [_view(p, person) for p, person in session.execute(query)]
+    return [_view(p, person, tz) for p, person in session.execute(query)]
 
 
-def proposal(session: Session, proposal_id: uuid.UUID) -> dict[str, Any] | None:
+def proposal(session: Session, proposal_id: uuid.UUID, tz: ZoneInfo) -> dict[str, Any] | None:
     """The proposal with its history, oldest step first."""
     found = session.execute(
         select(Proposal, PersonRow)
@@ -69,4 +77,4 @@ def proposal(session: Session, proposal_id: uuid.UUID) -> dict[str, Any] | None:
             .order_by(ProposalHistory.id)
         )
     ]
-    return _view(*found) | {"history": history}
+    return _view(*found, tz) | {"history": history}

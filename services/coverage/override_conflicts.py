@@ -5,8 +5,8 @@ truth, so every calculation compares each such override that still exists with t
 assignments. It conflicts when Amion
 - assigns R on D to someone who is neither P nor one of the people Amion had there when the proposal was
   approved (Amion filled the role itself, differently), or
-- assigns P to another role at hours overlapping the gap's (its window that date, or its flat shift's hours:
-  the hours P was found free at when proposed; touching ends do not overlap): Amion booked P elsewhere then.
+- assigns P to another role at hours overlapping R's that date (the hours P was found free at when proposed;
+  touching ends do not overlap): Amion booked P elsewhere then.
 Amion assigning P to R on D too is no conflict (Amion now agrees). The finding (WARNING, located at D) names
 the override and the Amion assignment; the override stays and counts for coverage until an operator removes
 it (`schedcu assignments remove`)."""
@@ -31,7 +31,7 @@ class Override:
     role: str
     person_id: int
     amion_at_approval: frozenset[int]
-    shift: Shift | None  # the person at the hours of the gap the proposal filled
+    shift: Shift | None  # the person on the role at its hours that date
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """What every coverage calculation of a version does to its proposals, in the calculation's transaction
 (services/coverage/calculation.py calls `after_calculation` before storing the result):
 
-- an open proposal (`PROPOSED`, `EDITED`) whose cell the calculation no longer finds `UNCOVERED` or
-  `SPECIALTY_MISMATCH` becomes `OBSOLETE`, with a history entry (actor `coverage`, the cause: the cell's new
-  status in this calculation, or that the cell is gone because the night's sheets changed). A cell that became
-  `NO_DATA` leaves its proposal open: unknown is not closed;
+- an open proposal (`PROPOSED`, `EDITED`) one of whose gaps the calculation no longer finds `UNCOVERED` or
+  `SPECIALTY_MISMATCH` becomes `OBSOLETE`: its line changed, and a new proposal starts from the new line. The
+  history entry (actor `coverage`) names the cause: the gap's new status in this calculation, or that the cell
+  is gone because the night's sheets changed. A gap that became `NO_DATA` leaves its proposal open: unknown is
+  not closed;
 - every approved proposal whose override assignment still exists is checked against the version's current
   Amion assignments (services/coverage/override_conflicts.py); each conflict is a finding of the result.
 
@@ -24,7 +25,7 @@ from services.coverage.candidates import GAP_STATUSES
 from services.coverage.override_conflicts import AmionBooking, Override, override_conflicts
 from services.coverage.proposal_states import OPEN, Action, transition
 from services.coverage.rest import Shift
-from services.coverage.rules import Assignment, CoverageResult, booked_shifts, shifts_of, window_interval
+from services.coverage.rules import Assignment, CoverageResult, booked_shifts, shifts_of
 from services.coverage.store import VersionInputs
 from shared.db.models import AssignmentCorrection, Proposal, ProposalHistory
 from shared.states import AssignmentSource, CellStatus, ProposalState
@@ -43,29 +44,21 @@ def _booked_shift(inputs: VersionInputs, a: Assignment, holidays: Collection[dat
     return found[0] if found else None
 
 
-def _gap_shift(inputs: VersionInputs, row: Any, tz: ZoneInfo) -> Shift | None:
-    """The person of an approved proposal at the hours of its gap (the window that date; a flat shift's hours),
-    the hours the candidate was found free at."""
-    if inputs.flat:
-        cell = (row.schedule_date, row.window, row.worklist)
-        hours = [
-            (s.starts_at, s.ends_at) for s in inputs.flat_shifts if (s.schedule_date, s.label(tz), s.worklist) == cell
-        ]
-    else:
-        hours = [window_interval(w, row.schedule_date, tz) for w in inputs.windows if w.sheet == row.window]
-    if not hours:
-        return None
-    return Shift(row.person_id, row.assign_role, row.schedule_date, tuple(hours[:1]), "template")
-
-
 def _obsolete(session: Session, calculation_id: uuid.UUID, result: CoverageResult, rows: Sequence[Any]) -> None:
     statuses = {(c.schedule_date, c.window, c.worklist): c.status for c in result.cells}
     closed: list[dict[str, Any]] = []
     for row in rows:
-        status = statuses.get((row.schedule_date, row.window, row.worklist))
-        if status in GAP_STATUSES or status is CellStatus.NO_DATA:
+        found = None
+        for cell in row.cells:
+            status = statuses.get((row.schedule_date, cell["window"], cell["worklist"]))
+            if status not in GAP_STATUSES and status is not CellStatus.NO_DATA:
+                where = f"{cell['worklist']} in {cell['window']}"
+                found = (
+                    f"finds {where} {status}" if status is not None else f"has no {where} (the night's sheets changed)"
+                )
+                break
+        if found is None:
             continue
-        found = f"finds the cell {status}" if status is not None else "has no such cell (the night's sheets changed)"
         closed.append(
             {"proposal_id": row.id, "actor": ACTOR, "action": str(Action.OBSOLETE), "from_state": row.state,
              "to_state": str(transition(ProposalState(row.state), Action.OBSOLETE)),
@@ -102,7 +95,7 @@ def _conflicts(
             r.assign_role,
             r.person_id,
             frozenset(r.amion_people),
-            _gap_shift(inputs, r, tz),
+            _booked_shift(inputs, Assignment(r.schedule_date, r.assign_role, r.person_id), holidays, tz),
         )
         for r in approved
         if r.correction_id in present
@@ -141,8 +134,7 @@ def after_calculation(
             Proposal.id,
             Proposal.state,
             Proposal.schedule_date,
-            Proposal.window,
-            Proposal.worklist,
+            Proposal.cells,
             Proposal.assign_role,
             Proposal.person_id,
             Proposal.correction_id,

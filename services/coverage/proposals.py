@@ -1,21 +1,28 @@
-"""Proposals to fill gaps (`schedcu proposals create|edit|approve|reject`), each step in one transaction with
-its history row and its event in the outbox. The lifecycle is services/coverage/proposal_states.py; what a
+"""Proposals to fill gap lines (`schedcu proposals create|edit|approve|reject`), each step in one transaction
+with its history row and its event in the outbox. The lifecycle is services/coverage/proposal_states.py; what a
 calculation does to proposals (OBSOLETE, override conflicts) is services/coverage/proposal_upkeep.py.
 
-- `create` turns every gap of the version's latest calculation (`UNCOVERED`, `SPECIALTY_MISMATCH`; one date
-  with `day`) into a `PROPOSED` proposal for its top candidate (services/coverage/gaps.py). A gap with an open
-  proposal, or with one approved since that calculation, gets no second one (a unique index on the open
-  proposals of a cell makes it so under concurrency too); a gap without candidates gets none.
-- `edit` puts another of the gap's current candidates forward (`EDITED`).
-- `approve` checks that the cell is still a gap and the person still a candidate, assigns them to the role as
+A proposal fills one role as written on one date with one person, for every gap of that role that date the
+person can fill (a gap line, services/coverage/gap_lines.py); it names the line's gaps the person leaves open,
+and why. It never puts a second person on a role: nobody is a candidate while the role has its person.
+
+- `create` proposes, for every gap line of the version's latest calculation (one date with `day`), the line's
+  best candidate: one who fills all its gaps when anybody does. A line with an open proposal, or with one
+  approved since that calculation, gets no second one (a unique index on the open proposals of a version,
+  date and role makes it so under concurrency too); a line without candidates gets none, and says why.
+- `edit` puts another of the line's current candidates forward (`EDITED`).
+- `approve` checks that the person still fills every gap the proposal names, assigns them to the role as
   written as an `OVERRIDE` through services/coverage/corrections.py (audited), remembers who Amion had on that
   role that date, and requests a recalculation (`CalculateCoverage` in the outbox).
 - `reject` needs a reason (`REJECTED`).
 Events: `ProposalCreated`, `ProposalApproved`, `ProposalRejected`; each message id derives from the proposal."""
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,14 +31,16 @@ from sqlalchemy.orm import Session
 from services.coverage import corrections
 from services.coverage.assignments import FROM_AMION, effective
 from services.coverage.calculation import CalculationOptions, calculation_id_for
-from services.coverage.candidates import GapCandidates
+from services.coverage.gap_lines import GapGroup, LinePlan, group_gaps
 from services.coverage.gaps import gap_report
 from services.coverage.proposal_states import OPEN, Action, IllegalTransition, transition
 from services.coverage.store import version_scope
 from shared.contracts import (
     CalculateCoverage,
+    OpenProposalCell,
     Period,
     ProposalApproved,
+    ProposalCell,
     ProposalCreated,
     ProposalEvent,
     ProposalRejected,
@@ -52,6 +61,8 @@ from shared.db.models import (
 from shared.messaging import outbox
 from shared.states import ProposalState, VersionState
 
+LISTED = 10  # lines without a candidate named in the text of `create`
+
 
 class ProposalError(Exception):
     """A proposal step that cannot be taken; the text says why, for the operator."""
@@ -60,14 +71,21 @@ class ProposalError(Exception):
 @dataclass(frozen=True)
 class Created:
     proposals: list[uuid.UUID]
-    already_proposed: int  # gaps with an open proposal, or one approved since the calculation
-    without_candidate: int
+    already_proposed: int  # lines with an open proposal, or one approved since the calculation
+    without_candidate: list[str] = field(default_factory=list)  # each such line, with why
+    partial: int = 0  # proposals that leave some of their line's gaps open
 
     def text(self) -> str:
-        return (
-            f"{len(self.proposals)} proposals created; {self.already_proposed} gaps already proposed, "
-            f"{self.without_candidate} without a candidate"
-        )
+        lines = [
+            f"{len(self.proposals)} proposals created ({self.partial} leave gaps of their line open); "
+            f"{self.already_proposed} gap lines already proposed, {len(self.without_candidate)} without a candidate"
+        ]
+        lines.extend(f"  no candidate: {why}" for why in self.without_candidate[:LISTED])
+        if len(self.without_candidate) > LISTED:
+            lines.append(
+                f"  and {len(self.without_candidate) - LISTED} more lines without a candidate (`schedcu gaps`)"
+            )
+        return "\n".join(lines)
 
 
 def _publish(session: Session, message: CalculateCoverage | ProposalEvent, message_id: str) -> None:
@@ -84,15 +102,31 @@ def _event(
         group=group,
         period=period,
         date=proposal.schedule_date,
-        window=proposal.window,
-        worklist=proposal.worklist,
         role=proposal.role,
         assign_role=proposal.assign_role,
-        gap_status=proposal.gap_status,
+        fills=[ProposalCell.model_validate(c) for c in proposal.cells],
+        stays_open=[OpenProposalCell.model_validate(c) for c in proposal.open_cells],
         person=ProposedPerson(person_id=person.id, name=person.name, email=person.email),
         by=by,
         **extra,
     )
+
+
+def _cells(plan: LinePlan) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The plan's filled and open gaps as stored (`proposals.cells`, `proposals.open_cells`)."""
+    fills = [{"window": w, "worklist": wl, "status": str(status)} for w, wl, status in plan.fills]
+    stays_open = [
+        {"window": c.window, "worklist": c.worklist, "status": str(c.status), "reason": c.reason}
+        for c in plan.stays_open
+    ]
+    return fills, stays_open
+
+
+def _no_candidate(line: GapGroup, tz: ZoneInfo) -> str:
+    """The line, and why nobody may take it: the one reason everybody shares, else where to look."""
+    reasons = {o.reasons for g in line.members for o in g.left_out}
+    why = "; ".join(next(iter(reasons))) if len(reasons) == 1 else "`schedcu gaps` lists why each person is left out"
+    return f"{line.text(tz)}: {why}"
 
 
 def _history(
@@ -133,58 +167,61 @@ def create(
         select(CoverageCalculation.created_at).where(CoverageCalculation.id == report.calculation_id)
     )
     taken = {
-        (d, window, worklist)
-        for d, window, worklist, state, updated_at in session.execute(
-            select(
-                Proposal.schedule_date, Proposal.window, Proposal.worklist, Proposal.state, Proposal.updated_at
-            ).where(Proposal.version_id == version_id, Proposal.state.in_([*OPEN, ProposalState.APPROVED]))
+        (d, role)
+        for d, role, state, updated_at in session.execute(
+            select(Proposal.schedule_date, Proposal.assign_role, Proposal.state, Proposal.updated_at).where(
+                Proposal.version_id == version_id, Proposal.state.in_([*OPEN, ProposalState.APPROVED])
+            )
         )
         if state in OPEN or updated_at >= calculated_at
     }
-    people = {p.id: p for p in session.scalars(select(PersonRow))}
-    new: list[Proposal] = []
-    already = without = 0
-    for gap in report.gaps:
-        slot = gap.slot
-        if (slot.schedule_date, slot.window, slot.worklist) in taken:
+    new: list[dict[str, Any]] = []
+    already = 0
+    without: list[str] = []
+    for line in group_gaps(report.gaps):
+        plan = line.plan()
+        if (line.schedule_date, line.assign_role) in taken:
             already += 1
-        elif not gap.candidates:
-            without += 1
+        elif plan is None:
+            without.append(_no_candidate(line, options.tz))
         else:
+            fills, stays_open = _cells(plan)
             new.append(
-                Proposal(
-                    id=uuid.uuid4(), version_id=version_id, schedule_date=slot.schedule_date, window=slot.window,
-                    worklist=slot.worklist, hospital=slot.hospital, role=slot.role, assign_role=gap.assign_role,
-                    gap_status=str(slot.status), person_id=gap.candidates[0].person.id,
-                    state=str(ProposalState.PROPOSED), amion_people=[],
-                )
+                {"id": uuid.uuid4(), "version_id": version_id, "schedule_date": line.schedule_date,
+                 "role": line.role, "assign_role": line.assign_role, "starts_at": line.start, "ends_at": line.end,
+                 "cells": fills, "open_cells": stays_open, "person_id": plan.person.id,
+                 "state": str(ProposalState.PROPOSED), "amion_people": []}
             )  # fmt: skip
     if not new:
         return Created([], already, without)
-    columns = ("id", "version_id", "schedule_date", "window", "worklist", "hospital", "role", "assign_role",
-               "gap_status", "person_id", "state", "amion_people")  # fmt: skip
     inserted = set(
         session.scalars(
             pg_insert(Proposal)
             .on_conflict_do_nothing(
-                index_elements=["version_id", "schedule_date", "window", "worklist"], index_where=text(OPEN_PREDICATE)
+                index_elements=["version_id", "schedule_date", "assign_role"], index_where=text(OPEN_PREDICATE)
             )
             .returning(Proposal.id),
-            [{c: getattr(p, c) for c in columns} for p in new],  # executemany: batched under the parameter limit
+            new,  # executemany: batched under the parameter limit
         )
     )
-    created = [p for p in new if p.id in inserted]
+    created = [p for p in new if p["id"] in inserted]
     if created:
         session.execute(
             insert(ProposalHistory),
-            [{"proposal_id": p.id, "actor": actor, "action": str(Action.CREATE), "from_state": None,
-              "to_state": p.state, "from_person_id": None, "to_person_id": p.person_id, "reason": None}
+            [{"proposal_id": p["id"], "actor": actor, "action": str(Action.CREATE), "from_state": None,
+              "to_state": p["state"], "from_person_id": None, "to_person_id": p["person_id"], "reason": None}
              for p in created],
         )  # fmt: skip
     scope = version_scope(session, version_id)
-    for p in created:
-        _publish(session, _event(ProposalCreated, scope, p, people[p.person_id], actor), f"proposal:{p.id}:created")
-    return Created([p.id for p in created], already + len(new) - len(created), without)
+    rows = session.scalars(select(Proposal).where(Proposal.id.in_(inserted))).all()
+    people = {p.id: p for p in session.scalars(select(PersonRow).where(PersonRow.id.in_({r.person_id for r in rows})))}
+    for row in sorted(rows, key=lambda r: (r.schedule_date, r.starts_at, r.assign_role)):
+        event = _event(ProposalCreated, scope, row, people[row.person_id], actor)
+        _publish(session, event, f"proposal:{row.id}:created")
+    return Created(
+        [p["id"] for p in created], already + len(new) - len(created), without,
+        sum(bool(p["open_cells"]) for p in created),
+    )  # fmt: skip
 
 
 def _locked(session: Session, proposal_id: uuid.UUID) -> Proposal:
@@ -201,25 +238,33 @@ def _step(proposal: Proposal, action: Action) -> ProposalState:
         raise ProposalError(f"Proposal {proposal.id}: {error}") from None
 
 
-def current_gap(session: Session, proposal: Proposal, options: CalculationOptions) -> GapCandidates:
-    """The proposal's cell as a gap of the latest calculation, with its candidates now."""
+def current_line(session: Session, proposal: Proposal, options: CalculationOptions) -> GapGroup:
+    """The proposal's gap line in the latest calculation, with its candidates now."""
     report = gap_report(session, proposal.version_id, options, proposal.schedule_date)
     found = report and next(
-        (g for g in report.gaps if (g.slot.window, g.slot.worklist) == (proposal.window, proposal.worklist)), None
+        (line for line in group_gaps(report.gaps) if line.assign_role == proposal.assign_role), None
     )
     if not found:
         raise ProposalError(
-            f"{proposal.worklist} in {proposal.window} on {proposal.schedule_date.isoformat()} is no longer a gap "
-            "in the latest coverage."
+            f"{proposal.assign_role} on {proposal.schedule_date.isoformat()} has no gap any more in the latest "
+            "coverage."
         )
     return found
 
 
-def _candidate(gap: GapCandidates, person: PersonRow) -> None:
-    if any(c.person.id == person.id for c in gap.candidates):
-        return
-    reasons = next((o.reasons for o in gap.left_out if o.person.id == person.id), ("not an active person",))
-    raise ProposalError(f"{person.name} is not a candidate for this gap: {'; '.join(reasons)}.")
+def _plan(line: GapGroup, person: PersonRow) -> LinePlan:
+    plan = line.plan(person.id)
+    if plan is not None:
+        return plan
+    reasons = dict.fromkeys(r for g in line.members for o in g.left_out if o.person.id == person.id for r in o.reasons)
+    why = "; ".join(reasons) or "not an active person"
+    raise ProposalError(
+        f"{person.name} is not a candidate for {line.assign_role} on {line.schedule_date.isoformat()}: {why}."
+    )
+
+
+def _keys(cells: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(c["window"], c["worklist"]) for c in cells}
 
 
 def edit(
@@ -231,9 +276,10 @@ def edit(
     person = _find(session, person_text)
     if person.id == proposal.person_id:
         raise ProposalError(f"{person.name} is already the proposal's candidate.")
-    _candidate(current_gap(session, proposal, options), person)
+    plan = _plan(current_line(session, proposal, options), person)
     from_state, from_person = proposal.state, proposal.person_id
     proposal.state, proposal.person_id, proposal.updated_at = target, person.id, func.now()
+    proposal.cells, proposal.open_cells = _cells(plan)
     session.flush()
     _history(session, proposal, actor, Action.EDIT, from_state, from_person)
     return proposal
@@ -253,8 +299,13 @@ def approve(
     proposal = _locked(session, proposal_id)
     target = _step(proposal, Action.APPROVE)
     person = session.get_one(PersonRow, proposal.person_id)
-    gap = current_gap(session, proposal, options)
-    _candidate(gap, person)
+    plan = _plan(current_line(session, proposal, options), person)
+    fills, stays_open = _cells(plan)
+    lost = sorted(_keys(proposal.cells) - _keys(fills))
+    if lost:
+        window, worklist = lost[0]
+        why = next((c["reason"] for c in stays_open if (c["window"], c["worklist"]) == lost[0]), "no longer a gap")
+        raise ProposalError(f"{person.name} no longer fills {worklist} in {window}: {why}.")
     rows = effective(proposal.version_id)
     amion_people = sorted(
         set(
@@ -262,7 +313,7 @@ def approve(
                 select(rows.c.person_id).where(
                     rows.c.kind == FROM_AMION,
                     rows.c.schedule_date == proposal.schedule_date,
-                    rows.c.role == gap.assign_role,
+                    rows.c.role == proposal.assign_role,
                 )
             )
         )
@@ -270,7 +321,7 @@ def approve(
     reason = f"proposal {proposal.id} approved"
     try:
         corrections.add(
-            session, proposal.version_id, proposal.schedule_date, gap.assign_role, person.email, reason, actor,
+            session, proposal.version_id, proposal.schedule_date, proposal.assign_role, person.email, reason, actor,
             override=True,
         )  # fmt: skip
     except corrections.CorrectionError as error:
@@ -279,13 +330,14 @@ def approve(
         select(func.max(AssignmentCorrection.id)).where(
             AssignmentCorrection.version_id == proposal.version_id,
             AssignmentCorrection.schedule_date == proposal.schedule_date,
-            AssignmentCorrection.role == gap.assign_role,
+            AssignmentCorrection.role == proposal.assign_role,
             AssignmentCorrection.person_id == person.id,
             AssignmentCorrection.source.is_not(None),
         )
     )
     from_state = proposal.state
-    proposal.state, proposal.assign_role, proposal.updated_at = target, gap.assign_role, func.now()
+    proposal.state, proposal.updated_at = target, func.now()
+    proposal.cells, proposal.open_cells = fills, stays_open
     proposal.correction_id, proposal.amion_people = correction_id, amion_people
     session.flush()
     _history(session, proposal, actor, Action.APPROVE, from_state, proposal.person_id)

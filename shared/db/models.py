@@ -258,31 +258,33 @@ calculation_cells = table(
 )
 
 
-OPEN_PROPOSAL_PREDICATE = "state IN ('PROPOSED', 'EDITED')"  # at most one open proposal per gap
+OPEN_PROPOSAL_PREDICATE = "state IN ('PROPOSED', 'EDITED')"  # at most one open proposal per role and date
 
 
 class Proposal(Base):
-    """A proposal to fill one gap (date, window, worklist) with a candidate (services/coverage/proposals.py).
-    Approving it adds an OVERRIDE assignment (`correction_id`, an `assignment_corrections` row); `amion_people`
-    are the people Amion had on `assign_role` that date when it was approved."""
+    """A proposal to fill one gap line, the gaps of one role as written on one date, with one candidate
+    (services/coverage/proposals.py). `cells`: the gaps the person fills ({window, worklist, status});
+    `open_cells`: those they leave open ({window, worklist, status, reason}). Approving it adds an OVERRIDE
+    assignment (`correction_id`, an `assignment_corrections` row); `amion_people` are the people Amion had on
+    `assign_role` that date when it was approved."""
 
     __tablename__ = "proposals"  # owner: coverage
     __table_args__ = (
         Index("ix_proposals_version_date", "version_id", "schedule_date"),
         Index(
-            "ux_proposals_open_gap", "version_id", "schedule_date", "window", "worklist", unique=True,
+            "ux_proposals_open_role", "version_id", "schedule_date", "assign_role", unique=True,
             postgresql_where=text(OPEN_PROPOSAL_PREDICATE),
         ),
     )  # fmt: skip
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
     schedule_date: Mapped[date] = mapped_column(Date)
-    window: Mapped[str] = mapped_column(String(200))
-    worklist: Mapped[str] = mapped_column(String(200))
-    hospital: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(30))  # the cell's responsible role
+    role: Mapped[str] = mapped_column(String(30))  # the line's responsible role
     assign_role: Mapped[str] = mapped_column(String(30))  # the role as written the candidate would take
-    gap_status: Mapped[str] = mapped_column(String(30))
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the line's span; None before 0012
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cells: Mapped[list[Any]] = mapped_column(default=list)
+    open_cells: Mapped[list[Any]] = mapped_column(default=list)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     state: Mapped[str] = mapped_column(String(20))
     correction_id: Mapped[int | None] = mapped_column(BigInteger)

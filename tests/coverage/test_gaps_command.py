@@ -58,8 +58,11 @@ def test_gaps_json_lists_ranked_candidates_for_the_gaps_a_missing_assignment_ope
     for g in mid3:
         names = [c["name"] for c in g["candidates"]]
         assert names, g
-        # the first date of the period: nobody has a night so far, so the order is by name
-        assert names == sorted(names, key=str.casefold)
+        # fewest nights of the whole period first, then weekend and holiday nights, then by name
+        order = [(c["nights"], c["weekends"], c["holidays"], c["name"].casefold()) for c in g["candidates"]]
+        assert order == sorted(order) and order[0][0] < order[-1][0]
+        # the whole role is judged: Mid3 holds 18:00-01:00, so everybody booked that evening or night is left out
+        assert not set(on_monday.values()) & set(names)
         booked = {on_monday[role] for role in same_hours[g["window"]]}
         left_out = {o["name"]: o["reasons"] for o in g["left_out"]}
         assert not booked & set(names)
@@ -69,7 +72,9 @@ def test_gaps_json_lists_ranked_candidates_for_the_gaps_a_missing_assignment_ope
     text_output = schedcu(services_env(services), "gaps", str(version_id), "--date", MON.isoformat())
     assert text_output.returncode == 0, text_output.stderr
     assert f"{len(gaps)} gaps on {MON.isoformat()}" in text_output.stdout
-    assert f"    1. {gaps[0]['candidates'][0]['name']}: " in text_output.stdout
+    lines = text_output.stdout.splitlines()
+    after_mid3 = next(i for i, line in enumerate(lines) if line.startswith(f"{MON.isoformat()} Mid3 "))
+    assert lines[after_mid3 + 1].startswith("    1. ") and ": fills all its gaps; " in lines[after_mid3 + 1]
     # the Mid3 gaps of both windows are one line, naming each worklist once
     (mid3_line,) = [line for line in text_output.stdout.splitlines() if line.startswith(f"{MON.isoformat()} Mid3 ")]
     assert mid3_line.startswith(f"{MON.isoformat()} Mid3 18:00-01:00 uncovered: ")

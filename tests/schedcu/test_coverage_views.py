@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schedcu.coverage_page import render_page
-from services.coverage.gap_lines import GapGroup, GroupCandidate
 from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
+from services.coverage.gap_lines import GapGroup, GroupCandidate
 from services.coverage.rules import Person
 from shared.db.models import PersonRow
 from shared.states import Specialty
@@ -74,7 +74,7 @@ def group(day: date, role: str, hours: tuple[int, int], uncovered: tuple[str, ..
     start = datetime(day.year, day.month, day.day, hours[0], tzinfo=NY)
     end = datetime(day.year, day.month, day.day, hours[1], tzinfo=NY)
     return GapGroup(day, role, role, start, end, ("w",), uncovered, mismatched,
-                    len(uncovered) + len(mismatched), candidates)  # fmt: skip
+                    len(uncovered) + len(mismatched), candidates, ())  # fmt: skip
 
 
 GROUPS = [
@@ -175,12 +175,12 @@ def test_terminal_summary_lists_one_line_per_date_role_and_hours(capsys: pytest.
     gaps = out[out.index("critical gaps: 3 of 3, in 3 lines") :].splitlines()[1:]
     assert gaps == [
         "  2026-01-31 ON1 01:00-08:00 mismatched: CPMC US",
-        "      1. Ana Both: fills all its gaps; 0 nights, 0 weekend nights, 0 holiday nights so far",
+        "      1. Ana Both: fills all its gaps; 0 nights, 0 weekend nights, 0 holiday nights in the period",
         "  2026-02-01 ON1 01:00-08:00 uncovered: CPMC CT Neuro",
         "      no candidate",
         '  2026-02-01 Mid3 18:00-23:00 uncovered: <b>&"x',
-        "      1. Ana Both: fills all its gaps; 1 nights, 1 weekend nights, 0 holiday nights so far",
-        "      2. Ned Neuro: fills all its gaps; 2 nights, 0 weekend nights, 0 holiday nights so far",
+        "      1. Ana Both: fills all its gaps; 1 nights, 1 weekend nights, 0 holiday nights in the period",
+        "      2. Ned Neuro: fills all its gaps; 2 nights, 0 weekend nights, 0 holiday nights in the period",
     ]
 
 
