@@ -2,10 +2,11 @@
 Amion every few seconds): a production version of next month with Mid3 empty on the 9th and the 18th (the demo's
 Amion), proposals for its gaps, one rejected (`ProposalRejected`), one edited and approved (an audited OVERRIDE,
 `ProposalApproved`, and the coverage worker's recalculation where the cell is COVERED, announced by
-`CoverageChanged` with the cell among the gaps closed), each event received by a plain aio-pika subscriber. Then
-Amion changes: it fills the 9th itself, so that night's open proposals become OBSOLETE, and puts someone else on
-the approved Mid3 of the 18th, so coverage reports OVERRIDE_CONFLICTS_WITH_AMION and keeps the override. The
-watch finds the change and re-scrapes, as it does in production."""
+`CoverageChanged` with the night's Mid3 gaps closed), each event received by a plain aio-pika subscriber. Each
+proposal fills one gap line: Mid3 on one night, with one person. Then Amion changes: it fills the 9th itself, so
+that night's open proposal becomes OBSOLETE, and puts someone else on the approved Mid3 of the 18th, so
+coverage reports OVERRIDE_CONFLICTS_WITH_AMION and keeps the override. The watch finds the change and
+re-scrapes, as it does in production."""
 
 import asyncio
 import json
@@ -126,7 +127,7 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
     v = str(version_id)
     cli(pipeline, "versions", "promote", v, "--force", "--reason", "proposals test")  # the watch checks production
 
-    # 1. proposals for every gap: Mid3 on the 9th and on the 18th, each with the top candidate
+    # 1. one proposal per gap line: Mid3 on the 9th and on the 18th, each with one person for all its gaps
     created: list[str] = []
     subscriber = Subscriber(pipeline.services.amqp_url)
     asyncio.run(
@@ -139,19 +140,28 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
     assert sorted(p["proposal_id"] for p in proposals) == sorted(created)
     assert {p["state"] for p in proposals} == {"PROPOSED"}
     mid3 = [p for p in proposals if p["role"] == "Mid3"]
-    assert {p["date"] for p in mid3} == {NINTH, EIGHTEENTH}
+    assert sorted(p["date"] for p in mid3) == [NINTH, EIGHTEENTH]
     assert sorted(e["proposal_id"] for e in subscriber.of("event.proposal.created")) == sorted(created)
-    gaps = {(g["date"], g["window"], g["worklist"]): g for g in cli_json(pipeline, "gaps", v)["gaps"]}
-    for p in proposals:
-        assert p["person"]["person_id"] == gaps[p["date"], p["window"], p["worklist"]]["candidates"][0]["person_id"]
-    ninth = [p for p in mid3 if p["date"] == NINTH]
-    chosen, turned_down, *rest_of_18th = [p for p in mid3 if p["date"] == EIGHTEENTH]
+    gaps = cli_json(pipeline, "gaps", v)["gaps"]
+    for p in mid3:
+        line = [g for g in gaps if (g["date"], g["assign_role"]) == (p["date"], "Mid3")]
+        assert sorted((c["window"], c["worklist"]) for c in p["fills"]) == sorted(
+            (g["window"], g["worklist"]) for g in line
+        )
+        assert p["stays_open"] == [] and all(
+            p["person"]["person_id"] in {c["person_id"] for c in g["candidates"]} for g in line
+        )
+    turned_down, chosen = sorted(mid3, key=lambda p: p["date"])
     # another candidate than the proposed one, of both specialties: Mid3 reads Body and Neuro worklists
-    candidates = gaps[EIGHTEENTH, chosen["window"], chosen["worklist"]]["candidates"]
-    second_best = next(c["name"] for c in candidates[1:] if c["specialty"] == "BOTH")
+    line_18th = [g for g in gaps if (g["date"], g["assign_role"]) == (EIGHTEENTH, "Mid3")]
+    second_best = next(
+        c["name"] for c in line_18th[0]["candidates"]
+        if c["specialty"] == "BOTH" and c["person_id"] != chosen["person"]["person_id"]
+    )  # fmt: skip
 
-    # 2. reject one, edit and approve another; the worker recalculates
+    # 2. reject the 9th's (a new one is made for it), edit and approve the 18th's; the worker recalculates
     approval: list[str] = []
+    ninth: list[str] = []
 
     def steps() -> None:
         cli(
@@ -166,6 +176,7 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
         )
         cli(pipeline, "proposals", "edit", chosen["proposal_id"], "--candidate", second_best, "--actor", "e2e")
         approval.append(cli(pipeline, "proposals", "approve", chosen["proposal_id"], "--actor", "e2e").stdout)
+        ninth.extend(cli(pipeline, "proposals", "create", v, "--date", NINTH, "--actor", "e2e").stdout.split())
 
     def all_in(events: list[tuple[str, dict[str, Any]]]) -> bool:
         keys = [k for k, _ in events]
@@ -195,8 +206,7 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
     (coverage_changed,) = [e for e in subscriber.of("event.coverage.changed")
                            if e["calculation_id"] == approved["recalculation_id"]]  # fmt: skip
     closed = {(g["date"], g["window"], g["worklist"], g["role"]) for g in coverage_changed["gaps_closed"]}
-    assert (EIGHTEENTH, chosen["window"], chosen["worklist"], "Mid3") in closed
-    assert {(day, role) for day, _, _, role in closed} == {(EIGHTEENTH, "Mid3")}
+    assert closed == {(EIGHTEENTH, c["window"], c["worklist"], "Mid3") for c in chosen["fills"]}
     assert coverage_changed["gaps_opened"] == []
     cells = latest_cells(pipeline, version_id, EIGHTEENTH, "Mid3")
     assert {(status, tuple(people)) for _, _, status, people in cells} == {("COVERED", (second_best,))}
@@ -212,9 +222,7 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
     ) == [("e2e", "add", "OVERRIDE", f"proposal {chosen['proposal_id']} approved")]
     states = {p["proposal_id"]: p["state"] for p in cli_json(pipeline, "proposals", "list", v)}
     assert states[chosen["proposal_id"]] == "APPROVED" and states[turned_down["proposal_id"]] == "REJECTED"
-    # the override fills Mid3 for the whole night: the 18th's other proposals are obsolete
-    assert {states[p["proposal_id"]] for p in rest_of_18th} <= {"OBSOLETE"}
-    assert {states[p["proposal_id"]] for p in ninth} == {"PROPOSED"}
+    assert len(ninth) == 1 and states[ninth[0]] == "PROPOSED"
     history = cli_json(pipeline, "proposals", "show", chosen["proposal_id"])["history"]
     assert [(h["action"], h["from_state"], h["to_state"], h["to_person"]) for h in history] == [
         ("create", None, "PROPOSED", chosen["person"]["name"]),
@@ -249,12 +257,14 @@ def test_proposals_from_gap_to_approval_obsolete_and_conflict_with_amion(pipelin
         v=version_id,
     )
     assert str(calculation_id) == rescraped["calculation_id"]
-    for p in ninth:
-        shown = cli_json(pipeline, "proposals", "show", p["proposal_id"])
-        assert shown["state"] == "OBSOLETE"
-        last = shown["history"][-1]
-        assert (last["actor"], last["from_state"], last["to_state"]) == ("coverage", "PROPOSED", "OBSOLETE")
-        assert last["reason"] == f"coverage changed: calculation {calculation_id} finds the cell COVERED"
+    shown = cli_json(pipeline, "proposals", "show", ninth[0])
+    assert shown["state"] == "OBSOLETE"
+    last = shown["history"][-1]
+    assert (last["actor"], last["from_state"], last["to_state"]) == ("coverage", "PROPOSED", "OBSOLETE")
+    first = shown["fills"][0]
+    assert last["reason"] == (
+        f"coverage changed: calculation {calculation_id} finds {first['worklist']} in {first['window']} COVERED"
+    )
     (conflict,) = [f for f in findings if f["code"] == "OVERRIDE_CONFLICTS_WITH_AMION"]
     assert conflict["location"] == EIGHTEENTH
     assert conflict["text"].startswith(
