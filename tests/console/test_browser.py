@@ -150,14 +150,17 @@ def test_create_proposals_for_a_versions_gaps_and_approve_one(
     browser.get(f"{console}/versions/{version_id}")
     wait_for(browser, "#proposals-link").click()
     wait_for(browser, "#create-proposals").click()
-    assert re.match(r"[1-9]\d* proposals created; 0 gaps already proposed", wait_for(browser, "#notice").text)
+    assert re.match(r"[1-9]\d* proposals created .*; 0 gap lines already proposed", wait_for(browser, "#notice").text)
     rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "tr.proposal") if "2026-03-18" in r.text]
-    row = next(r for r in rows if r.find_elements(By.CSS_SELECTOR, "td")[3].text.startswith("Mid3"))
-    worklist, person = (row.find_elements(By.CSS_SELECTOR, "td")[i].text for i in (2, 5))
+    (row,) = [r for r in rows if r.find_elements(By.CSS_SELECTOR, "td")[1].text.startswith("Mid3")]
+    person = row.find_elements(By.CSS_SELECTOR, "td")[5].text
     assert "PROPOSED" in row.text
     row.find_element(By.CSS_SELECTOR, "a").click()
 
     assert wait_for(browser, "#proposal-state").text == "PROPOSED"
+    fills = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#fills li")]
+    worklist = fills[0].split(" in ")[0]
+    assert len(fills) > 1 and not browser.find_elements(By.ID, "stays-open")
     browser.find_element(By.ID, "approve").click()
     assert wait_for(browser, "#notice").text.startswith("approved: assigned as OVERRIDE; recalculation requested")
     assert browser.find_element(By.ID, "proposal-state").text == "APPROVED"

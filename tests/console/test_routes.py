@@ -28,6 +28,7 @@ from schedcu.console.users import User, load_users, token_hash
 from schedcu.sample_template import sample_template
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
+from services.coverage.gap_lines import group_gaps
 from services.coverage.gaps import gap_report
 from services.versions import lifecycle, saga
 from shared import ids
@@ -392,14 +393,18 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
     with Session(settings_for.engine) as session:
         report = gap_report(session, version_id, CalculationOptions.from_settings(get_settings()), MON)
         assert report is not None
-        monday = len(report.gaps)
+        lines = group_gaps(report.gaps)
+        monday = sum(line.plan() is not None for line in lines)
         emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
 
     path = f"/versions/{version_id}/proposals"
     csrf = csrf_token(client.get(path, headers=headers).text)
     created = client.post(path, data={"date": MON.isoformat(), "csrf_token": csrf}, headers=headers)
     assert created.status_code == 200
-    assert f"{monday} proposals created; 0 gaps already proposed, 0 without a candidate" in created.text
+    assert (
+        f"{monday} proposals created (0 leave gaps of their line open); 0 gap lines already proposed, "
+        f"{len(lines) - monday} without a candidate"
+    ) in created.text
     listed = proposal_rows(client.get(path, params={"state": "PROPOSED"}, headers=headers).text)
     assert len(listed) == monday
     assert proposal_rows(client.get(path, params={"state": "APPROVED"}, headers=headers).text) == []
@@ -410,17 +415,19 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
     page = client.get(f"/proposals/{first}", headers=headers).text
     with Session(settings_for.engine) as session:
         proposal = session.get_one(Proposal, first)
-        gap = proposals.current_gap(session, proposal, CalculationOptions.from_settings(get_settings()))
+        line = proposals.current_line(session, proposal, CalculationOptions.from_settings(get_settings()))
         first_person = proposal.person_id
     offered = re.findall(r'<option value="([^"]+)">', page.split('id="candidate"')[1].split("</select>")[0])
-    assert offered == [emails[c.person.id] for c in gap.candidates if c.person.id != first_person]
-    booked = next(o for o in gap.left_out if any(r.startswith("booked") for r in o.reasons))
+    assert offered == [emails[c.person.id] for c in line.candidates if c.person.id != first_person]
+    booked = next(o for g in line.members for o in g.left_out if any(r.startswith("booked") for r in o.reasons))
     edit = f"/proposals/{first}/edit"
     not_candidate = client.post(
         edit, data={"candidate": emails[booked.person.id], "csrf_token": csrf_token(page)}, headers=headers
     )
     assert not_candidate.status_code == 409
-    assert f"refused: {booked.person.name} is not a candidate for this gap: booked" in html.unescape(not_candidate.text)
+    assert f"refused: {booked.person.name} is not a candidate for {line.assign_role} on {MON.isoformat()}: booked" in (
+        html.unescape(not_candidate.text)
+    )
 
     edited = client.post(edit, data={"candidate": offered[0], "csrf_token": csrf_token(page)}, headers=headers)
     assert edited.status_code == 200 and 'id="proposal-state">EDITED' in edited.text
@@ -437,7 +444,7 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
             .where(AssignmentCorrection.version_id == version_id)
         ).all()  # fmt: skip
     assert emails[new_person] == offered[0]
-    assert corrections == [(gap.assign_role, new_person, "OVERRIDE")]
+    assert corrections == [(line.assign_role, new_person, "OVERRIDE")]
     old, new = names[first_person], names[new_person]
     assert [row[:4] for row in history_of(approved.text)] == [
         ["olga", "create", "-", f"PROPOSED ({old})"],
