@@ -45,9 +45,11 @@ def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from schedcu.queries.versions import workflow_request
     from schedcu.submit import check_request, import_request, publish_request
     from shared import ids
     from shared.contracts import Period
+    from shared.db.session import transaction
 
     check_request(args.template, args.start, args.end, args.amion_account, get_settings())
     request_id = args.request_id or f"cli-{uuid.uuid4()}"
@@ -61,14 +63,44 @@ def cmd_submit(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         return print_dry_run(request)
-    asyncio.run(publish_request(get_settings(), request))
     workflow_id = ids.workflow_id_for(request_id)
+    with transaction() as session:
+        known = workflow_request(session, workflow_id)
+    if known is not None:
+        return _already_known(args, request, workflow_id, *known)
+    asyncio.run(publish_request(get_settings(), request))
     print(f"workflow {workflow_id} (request {request_id})", flush=True)
     if not args.wait:
         return 0
-    view = wait_for(workflow_id, args.timeout)
+    return _waited(workflow_id, args.timeout)
+
+
+def _already_known(
+    args: argparse.Namespace, request: Any, workflow_id: uuid.UUID, kind: str, state: str, stored: dict[str, Any]
+) -> int:
+    """A request id that already names a workflow: the identical request is answered with that workflow (and
+    waited for with --wait); another request under it is refused, as the saga refuses it."""
+    from services.versions.requests import reuse_reason, reused_text
+    from shared.contracts import ImportRequested
+    from shared.states import WorkflowKind
+
+    if kind != WorkflowKind.IMPORT:
+        reason = reused_text(request.request_id, workflow_id, "a re-scrape started by the watch")
+    else:
+        reason = reuse_reason(ImportRequested.model_validate(stored), request, workflow_id)
+    if reason is not None:
+        print(f"ImportRejected REQUEST_ID_REUSED: {reason}", file=sys.stderr)
+        return 1
+    print(f"request {request.request_id} was already submitted: workflow {workflow_id} is {state}", flush=True)
+    if not args.wait:
+        return 0
+    return _waited(workflow_id, args.timeout)
+
+
+def _waited(workflow_id: uuid.UUID, timeout_s: float) -> int:
+    view = wait_for(workflow_id, timeout_s)
     if view is None or view["state"] not in TERMINAL:
-        print(f"workflow {workflow_id} did not finish within {args.timeout:.0f} s", file=sys.stderr)
+        print(f"workflow {workflow_id} did not finish within {timeout_s:.0f} s", file=sys.stderr)
         return 2
     print(f"workflow {workflow_id}: {view['state']} (version {view['version_id']})")
     return 1 if view["state"] == WorkflowState.FAILED else 0

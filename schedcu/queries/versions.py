@@ -22,6 +22,14 @@ from shared.db.models import (
 )
 
 
+def workflow_request(session: Session, workflow_id: uuid.UUID) -> tuple[str, str, dict[str, Any]] | None:
+    """The workflow's kind, state and the request it was started with; None when there is no such workflow."""
+    found = session.execute(
+        select(Workflow.kind, Workflow.state, Workflow.request).where(Workflow.id == workflow_id)
+    ).first()
+    return (found.kind, found.state, found.request) if found is not None else None
+
+
 def workflow_view(session: Session, workflow_id: uuid.UUID) -> dict[str, Any] | None:
     workflow = session.get(Workflow, workflow_id)
     if workflow is None:

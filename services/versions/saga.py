@@ -6,7 +6,6 @@ attempt, or for a phase that is not running, changes nothing. The sweeper retrie
 deadline, so a workflow always ends, even when a worker is dead.
 """
 
-import hashlib
 import json
 import logging
 import uuid
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from services.versions import phases
 from services.versions.phases import PHASES
+from services.versions.requests import request_digest, reuse_reason, reused_text
 from services.versions.workflow import (
     Ended,
     Limits,
@@ -321,22 +321,13 @@ class Saga:
         ]
 
 
-def request_fingerprint(request: ImportRequested) -> dict[str, Any]:
-    """What makes two requests with one request id the same request: group, period, template, Amion account."""
-    template = request.template
-    content = template.inline_base64 or template.path or template.url or ""
-    return {
-        "group": request.group,
-        "period": request.period.model_dump(mode="json"),
-        "template": hashlib.sha256(content.encode()).hexdigest(),
-        "amion_account": request.amion_account,
-    }
-
-
 def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
     """Create the workflow for a request and send phase 1, answering ImportAccepted; the identical request again
-    is answered with the existing workflow, a request id reused for another request with ImportRejected."""
+    is answered with the existing workflow, a request id reused for another request with ImportRejected. The
+    inbox key holds the request's digest: a producer that reuses a message id for another request is answered
+    too, never skipped as a duplicate."""
     workflow_id = ids.workflow_id_for(request.request_id)
+    delivery = replace(delivery, message_id=f"{delivery.message_id}#{request_digest(request)}")
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
@@ -438,13 +429,12 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
         )
 
 
-def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, why: str) -> None:
-    log.warning("request id %s reused: %s", request.request_id, why)
+def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, reason: str) -> None:
+    log.warning("request id %s reused: %s", request.request_id, reason)
     work.publish(
         ImportRejected(
             code="REQUEST_ID_REUSED",
-            reason=f"request id {request.request_id!r} already names workflow {workflow_id}, {why}; send a new "
-            "request id for a new request",
+            reason=reason,
             request_message_id=work.delivery.message_id,
             request_correlation_id=work.delivery.correlation_id,
             request_id=request.request_id,
@@ -458,13 +448,13 @@ def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_i
     existing = work.session.get(Workflow, workflow_id)
     assert existing is not None
     if existing.kind != WorkflowKind.IMPORT:
-        _reject_reused(work, request, workflow_id, "a re-scrape started by the watch")
+        reason = reused_text(request.request_id, workflow_id, "a re-scrape started by the watch")
+        _reject_reused(work, request, workflow_id, reason)
         return
     known = ImportRequested.model_validate(existing.request)
-    before, now = request_fingerprint(known), request_fingerprint(request)
-    changed = [key for key in now if now[key] != before[key]]
-    if changed:
-        _reject_reused(work, request, workflow_id, f"requested with a different {', '.join(changed)}")
+    reason = reuse_reason(known, request, workflow_id)
+    if reason is not None:
+        _reject_reused(work, request, workflow_id, reason)
         return
     log.info("request %s already has workflow %s (%s)", request.request_id, workflow_id, existing.state)
     work.publish(

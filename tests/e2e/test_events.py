@@ -114,6 +114,56 @@ def test_a_reused_request_id_with_another_period_is_rejected_and_the_identical_r
     assert pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=request_id) == [(1,)]
 
 
+def test_a_producer_that_reuses_a_message_id_for_another_request_is_answered_not_skipped(
+    pipeline: Pipeline,
+) -> None:
+    """Upstream systems derive message ids from request ids (as `schedcu submit` does): the second request is
+    not a duplicate delivery of the first."""
+    request_id = f"same-message-{uuid.uuid4()}"
+    message_id = ids.import_requested_message_id(request_id)
+    amqp_client.publish(
+        pipeline.services.amqp_url, json.dumps(request(pipeline, request_id)).encode(), message_id=message_id
+    )
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
+    rejected = amqp_client.publish_and_receive(
+        pipeline.services.amqp_url, json.dumps(request(pipeline, request_id, ("2026-05-01", "2026-05-07"))).encode(),
+        binding="event.import.rejected", match={"request_id": request_id}, message_id=message_id,
+    )  # fmt: skip
+    assert rejected["code"] == "REQUEST_ID_REUSED" and rejected["workflow_id"] == str(ids.workflow_id_for(request_id))
+    assert "group test-group, 2026-03-02 .. 2026-03-08, requested with a different period" in rejected["reason"]
+
+
+def test_submit_with_a_reused_request_id_says_so_and_exits_1_and_the_same_request_again_says_it_was_done(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    template = tmp_path / "template.ods"
+    template.write_bytes(pipeline.template)
+    request_id = f"cli-reused-{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(request_id)
+
+    def submit(start: str, end: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            schedcu_command("submit", str(template), "--group", "test-group", "--start", start, "--end", end,
+                            "--amion-account", "test", "--request-id", request_id, "--wait", "--timeout", "120"),
+            env=pipeline.env, capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+
+    first = submit(*WEEK)
+    assert first.returncode == 0 and f"workflow {workflow_id}: COMPLETED" in first.stdout, first.stderr
+    reused = submit("2027-05-01", "2027-05-07")
+    assert reused.returncode == 1 and "COMPLETED" not in reused.stdout
+    assert reused.stderr.strip() == (
+        f"ImportRejected REQUEST_ID_REUSED: request id {request_id!r} already names workflow {workflow_id} "
+        "(group test-group, 2026-03-02 .. 2026-03-08, requested with a different period); send a new request id "
+        "for a new request"
+    )
+    again = submit(*WEEK)
+    assert again.returncode == 0, again.stderr
+    assert f"request {request_id} was already submitted: workflow {workflow_id} is COMPLETED" in again.stdout
+    assert f"workflow {workflow_id}: COMPLETED" in again.stdout
+    assert pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=request_id) == [(1,)]
+
+
 def test_a_request_with_an_unknown_field_is_accepted(pipeline: Pipeline) -> None:
     request_id = f"extra-{uuid.uuid4()}"
     body = request(pipeline, request_id, priority="high")

@@ -58,16 +58,17 @@ def publish_and_receive(
     match: dict[str, str],
     timeout_s: float = 90.0,
     routing_key: str = "import.requested",
+    message_id: str | None = None,
 ) -> dict[str, Any]:
     """Bind a private queue to `binding`, publish `body` (an import request unless `routing_key` says
-    otherwise), return the first event whose fields equal `match`."""
+    otherwise; with a new message id unless given), return the first event whose fields equal `match`."""
 
     async def run() -> dict[str, Any]:
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             await queue.bind(EXCHANGE, routing_key=binding)
-            await _publish(channel, body, routing_key, str(uuid.uuid4()))
+            await _publish(channel, body, routing_key, message_id or str(uuid.uuid4()))
             async with queue.iterator() as messages:
                 async for message in messages:
                     async with message.process():
