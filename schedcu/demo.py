@@ -11,7 +11,7 @@ from pathlib import Path
 from schedcu import local
 from schedcu.commands.versions import TERMINAL, print_workflow, wait_for
 from schedcu.coverage_page import render_page
-from schedcu.demo_data import month_period
+from schedcu.demo_data import add_months, month_period
 from schedcu.infra import MissingService
 from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
 from schedcu.submit import import_request, publish_request
@@ -23,13 +23,8 @@ from shared.settings import get_settings
 from shared.states import WorkflowState
 
 
-def next_month() -> date:
-    today = date.today()
-    return date(today.year + today.month // 12, today.month % 12 + 1, 1)
-
-
 def run_demo(month: str | None, workdir: Path) -> int:
-    first = date.fromisoformat(f"{month}-01") if month else next_month()
+    first = date.fromisoformat(f"{month}-01") if month else add_months(date.today(), 1)
     start, end = month_period(first)
     settings = get_settings()
     with ExitStack() as stack:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from schedcu import local, processes
 from schedcu.commands.versions import TERMINAL, wait_for, workflow
 from schedcu.console.users import Role, token_hash
-from schedcu.demo_data import month_period
+from schedcu.demo_data import add_months, month_period
 from schedcu.errors import UsageMistake
 from schedcu.infra import MissingService
 from schedcu.submit import import_request, publish_request
@@ -67,7 +67,7 @@ def _serve(first: date, months: int, port: int, workdir: Path, began: float, sta
     except MissingService as error:
         print(f"schedcu dev: {error}")
         return 3
-    firsts = [_add_months(first, n) for n in range(months)]
+    firsts = [add_months(first, n) for n in range(months)]
     system = local.start(workdir, firsts, AMION_ACCOUNT, database_url, amqp_url, stack)
 
     token = _console_token(workdir)
@@ -131,11 +131,6 @@ def _import(template: Path, firsts: list[date]) -> list[dict[str, Any] | None]:
             print(f"{month}: {view['state']} (version {view['version_id']})", flush=True)
         views.append(view)
     return views
-
-
-def _add_months(first: date, n: int) -> date:
-    index = first.month - 1 + n
-    return date(first.year + index // 12, index % 12 + 1, 1)
 
 
 def _refuse_busy(port: int) -> None:

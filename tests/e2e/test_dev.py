@@ -17,7 +17,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from schedcu.dev import GROUP
+from schedcu.demo_data import add_months
+from schedcu.dev import GROUP, USER
 from schedcu.infra import free_port
 from tests.conftest import drop_database, eventually, isolated_vhost, servers
 
@@ -114,15 +115,10 @@ class Dev:
     def versions_shown(self) -> set[str]:
         page = httpx.get(
             f"http://127.0.0.1:{self.port}/versions?group={GROUP}",
-            headers={"Authorization": f"Bearer {self.login()}"},
+            auth=(USER, self.login()),  # as a browser logs in
             timeout=10,
         )
         return set(VERSION_LINK.findall(page.text)) if page.status_code == 200 else set()
-
-
-def this_and_next_two_months() -> list[str]:
-    today = date.today()
-    return [f"{today.year + (today.month - 1 + n) // 12}-{(today.month - 1 + n) % 12 + 1:02d}" for n in range(3)]
 
 
 def alive(pid: int) -> bool:
@@ -142,9 +138,10 @@ def test_from_a_fresh_clone_to_a_console_with_three_months_and_back_to_no_proces
     finally:
         status = dev.stop(signal.SIGINT)
 
-    months = this_and_next_two_months()
+    months = [f"{add_months(date.today(), n):%Y-%m}" for n in range(3)]
     completed = {re.search(rf"^{m}: COMPLETED \(version ([0-9a-f-]{{36}})\)$", output, re.MULTILINE) for m in months}
     assert {found.group(1) for found in completed if found} == versions, output
+    assert f"/{make_url(clone.env['SCHEDCU_DATABASE_URL']).database}, RabbitMQ" in output
     assert len(children) == 6, "the fake Amion, four workers and the console"
     assert status == 0
     assert "Traceback" not in dev.text()
