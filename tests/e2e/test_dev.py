@@ -121,12 +121,16 @@ class Dev:
         return set(VERSION_LINK.findall(page.text)) if page.status_code == 200 else set()
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def left_behind(children: list[int]) -> list[int]:
+    """The children whose process group still has a process; those are killed, not left to later tests."""
+    alive = []
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        alive.append(pid)
+    return alive
 
 
 def test_from_a_fresh_clone_to_a_console_with_three_months_and_back_to_no_process(clone: Clone, tmp_path: Path) -> None:
@@ -145,7 +149,7 @@ def test_from_a_fresh_clone_to_a_console_with_three_months_and_back_to_no_proces
     assert len(children) == 6, "the fake Amion, four workers and the console"
     assert status == 0
     assert "Traceback" not in dev.text()
-    assert not [pid for pid in children if alive(pid)], "a process of schedcu dev outlived it"
+    assert not left_behind(children), "a process of schedcu dev outlived it"
 
     again = Dev(clone, dev.port, tmp_path / "second.txt")
     try:
@@ -159,4 +163,4 @@ def test_from_a_fresh_clone_to_a_console_with_three_months_and_back_to_no_proces
     for month in months:
         assert f"{month}: already imported, COMPLETED" in output
     assert status == 0
-    assert not [pid for pid in children if alive(pid)], "a process of schedcu dev outlived it"
+    assert not left_behind(children), "a process of schedcu dev outlived it"
