@@ -17,7 +17,6 @@ import uuid
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 from sqlalchemy.engine import make_url
@@ -75,9 +74,7 @@ def _serve(first: date, months: int, port: int, workdir: Path, began: float, sta
     console = local.started(processes.console(env, system.logs, port, (USER, token)), stack)
     env_file = _write_env_file(workdir, env)
 
-    for view in _import(system.template, firsts):
-        if view is None or view["state"] not in TERMINAL:
-            print(f"  not finished within {IMPORT_TIMEOUT_S:.0f} s: see the logs in {system.logs}", flush=True)
+    _import(system.template, firsts, system.logs)
     console.wait_healthy()
     children = [*system.children, console]
 
@@ -99,10 +96,9 @@ def _serve(first: date, months: int, port: int, workdir: Path, began: float, sta
         time.sleep(CHILD_CHECK_S)
 
 
-def _import(template: Path, firsts: list[date]) -> list[dict[str, Any] | None]:
+def _import(template: Path, firsts: list[date], logs: Path) -> None:
     """Each month submitted unless an earlier start did; the workflows waited for, their phases shown."""
     pending: list[tuple[str, uuid.UUID]] = []
-    views: list[dict[str, Any] | None] = []
     for first in firsts:
         month = f"{first:%Y-%m}"
         request_id = f"dev-{month}"
@@ -110,7 +106,6 @@ def _import(template: Path, firsts: list[date]) -> list[dict[str, Any] | None]:
         view = workflow(workflow_id)
         if view is not None and view["state"] in TERMINAL:
             print(f"{month}: already imported, {view['state']} (version {view['version_id']})", flush=True)
-            views.append(view)
             continue
         if view is None:
             start, end = month_period(first)
@@ -129,8 +124,8 @@ def _import(template: Path, firsts: list[date]) -> list[dict[str, Any] | None]:
         view = wait_for(workflow_id, IMPORT_TIMEOUT_S, label=f"{month} ")
         if view is not None and view["state"] in TERMINAL:
             print(f"{month}: {view['state']} (version {view['version_id']})", flush=True)
-        views.append(view)
-    return views
+        else:
+            print(f"{month}: not finished within {IMPORT_TIMEOUT_S:.0f} s; see the logs in {logs}", flush=True)
 
 
 def _refuse_busy(port: int) -> None:
