@@ -30,6 +30,12 @@ def month(text: str) -> str:
     return text
 
 
+def months_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of months: give 1 to 12")
+    return int(text)
+
+
 def existing_file(text: str) -> Path:
     path = Path(text)
     if path.is_dir():

@@ -12,7 +12,7 @@ import aio_pika
 import psycopg
 import sqlalchemy.exc
 
-from schedcu.arguments import actor, month, new_file, uuid_id
+from schedcu.arguments import actor, month, months_count, new_file, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
@@ -69,6 +69,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from schedcu.demo import run_demo
 
     return run_demo(month=args.month, workdir=Path(args.workdir))
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from schedcu.dev import run_dev
+
+    first = date.fromisoformat(f"{args.start}-01") if args.start else date.today().replace(day=1)
+    return run_dev(first, args.months, args.port, Path(args.workdir))
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
@@ -170,6 +179,17 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--month", type=month, default=None, help="YYYY-MM (default: next month)")
     d.add_argument("--workdir", default=".schedcu/demo")
     d.set_defaults(func=cmd_demo)
+
+    dv = sub.add_parser(
+        "dev", help="a running system to click through: workers, fake Amion, console, months imported; Ctrl-C stops"
+    )
+    dv.add_argument("--start", type=month, default=None, help="first month to import, YYYY-MM (default: this month)")
+    dv.add_argument("--months", type=months_count, default=3, help="how many months to import (default 3)")
+    dv.add_argument(
+        "--port", type=int, default=console_cli.DEFAULT_PORT, help="the console's port (default %(default)s)"
+    )
+    dv.add_argument("--workdir", default=".schedcu/dev")
+    dv.set_defaults(func=cmd_dev)
 
     st = sub.add_parser(
         "status", help="one screen for operators: workers, queues, outbox, workflows, failures; exit 1 if unhealthy"

@@ -32,10 +32,15 @@ SHIFTS = (
 )
 
 
+def add_months(month: date, n: int) -> date:
+    """The first day of the month `n` months after `month`'s."""
+    index = month.month - 1 + n
+    return date(month.year + index // 12, index % 12 + 1, 1)
+
+
 def month_period(month: date) -> tuple[date, date]:
     start = month.replace(day=1)
-    following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return start, date.fromordinal(following.toordinal() - 1)
+    return start, date.fromordinal(add_months(start, 1).toordinal() - 1)
 
 
 def truth(month: date, password: str, seed: int = 7) -> dict[str, Any]:

@@ -62,18 +62,23 @@ class Services:
     engine: Engine
 
 
+def servers(stack: ExitStack) -> tuple[str, str]:
+    """The PostgreSQL and RabbitMQ URLs the tests use (containers started here stop with `stack`)."""
+    try:
+        return resolve(
+            os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL),
+            os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL),
+            stack,
+        )
+    except MissingService as error:
+        pytest.fail(str(error))
+
+
 @contextmanager
 def provisioned(name: str) -> Iterator[Services]:
     """A fresh, migrated database and a broker vhost of their own, both removed afterwards."""
     with ExitStack() as stack:
-        try:
-            server_url, amqp_url = resolve(
-                os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL),
-                os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL),
-                stack,
-            )
-        except MissingService as error:
-            pytest.fail(str(error))
+        server_url, amqp_url = servers(stack)
         database_url = make_url(server_url).set(database=name).render_as_string(False)
         ensure_database_exists(database_url)
         upgrade(database_url)
@@ -81,9 +86,13 @@ def provisioned(name: str) -> Iterator[Services]:
         engine = create_engine(database_url)
         yield Services(database_url, amqp_url, engine)
         engine.dispose()
-        admin = make_url(database_url).set(drivername="postgresql", database="postgres")
-        with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(database_url)
+
+
+def drop_database(database_url: str) -> None:
+    admin = make_url(database_url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

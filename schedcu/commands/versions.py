@@ -25,8 +25,8 @@ def workflow(workflow_id: uuid.UUID) -> dict[str, Any] | None:
         return workflow_view(session, workflow_id)
 
 
-def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
-    """Poll the workflow until it ends, printing every phase change as it happens."""
+def wait_for(workflow_id: uuid.UUID, timeout_s: float, label: str = "") -> dict[str, Any] | None:
+    """Poll the workflow until it ends, printing every phase change as it happens (after `label`)."""
     deadline = time.monotonic() + timeout_s
     seen: dict[str, tuple[str, int]] = {}
     view = None
@@ -37,7 +37,7 @@ def wait_for(workflow_id: uuid.UUID, timeout_s: float) -> dict[str, Any] | None:
                 now = (phase["state"], phase["attempt"])
                 if seen.get(phase["phase"]) != now:
                     seen[phase["phase"]] = now
-                    print(f"  {phase['phase']:<13} {phase['state']:<9} attempt {phase['attempt']}", flush=True)
+                    print(f"  {label}{phase['phase']:<13} {phase['state']:<9} attempt {phase['attempt']}", flush=True)
             if view["state"] in TERMINAL:
                 return view
         time.sleep(0.5)
