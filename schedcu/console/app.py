@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from schedcu.console.users import Role, User, authenticate, csrf_key
+from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, csrf_key
 from schedcu.errors import Mistake, UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
@@ -57,19 +57,37 @@ OPEN = {str(s) for s in OPEN_PROPOSAL_STATES}
 Action = Callable[[Request, FormData, str], Response]
 
 
+class ConsoleUser(SimpleUser):
+    def __init__(self, user: User) -> None:
+        super().__init__(user.name)
+        self.csrf = URLSafeTimedSerializer(csrf_key(user), salt="schedcu-console-csrf")
+
+
+class UsersUnavailable(AuthenticationError):
+    """The users file cannot be read or is wrong: nobody can be checked."""
+
+
 class TokenAuthentication(AuthenticationBackend):
-    def __init__(self, users: list[User]) -> None:
+    """The request's user, by the users file as it is now (read again whenever it changes)."""
+
+    def __init__(self, users: WatchedUsers) -> None:
         self.users = users
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
-        user = authenticate(self.users, conn.headers.get("authorization"))
+        try:
+            users = self.users.users()
+        except UsersFileError as error:
+            raise UsersUnavailable(str(error)) from None
+        user = authenticate(users, conn.headers.get("authorization"))
         if user is None:
             raise AuthenticationError("a token is needed")
         scopes = [READ, ACT] if user.role == Role.OPERATOR else [READ]
-        return AuthCredentials(scopes), SimpleUser(user.name)
+        return AuthCredentials(scopes), ConsoleUser(user)
 
 
-def _unauthorized(_: HTTPConnection, __: Exception) -> Response:
+def _unauthorized(_: HTTPConnection, error: Exception) -> Response:
+    if isinstance(error, UsersUnavailable):
+        return PlainTextResponse(f"503: {error}; nobody can sign in until it is fixed", status_code=503)
     return PlainTextResponse(
         "401: give your console token (bearer, or basic auth with your user name)",
         status_code=401,
@@ -97,12 +115,9 @@ class NoFraming:
 class Console:
     """The pages and actions, with what they share: settings, templates and the CSRF signer."""
 
-    def __init__(self, settings: Settings, csrf_key: bytes) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        # the key comes from the users file: open forms survive a restart and work on every replica,
-        # until the file changes
-        self.csrf = URLSafeTimedSerializer(csrf_key, salt="schedcu-console-csrf")
 
     # ---- rendering and checks
 
@@ -116,7 +131,7 @@ class Console:
                 "user": user,
                 "operator": ACT in request.auth.scopes if user else False,
                 "csrf_field": CSRF_FIELD,
-                "csrf_token": self.csrf.dumps(user) if user else "",
+                "csrf_token": request.user.csrf.dumps(user) if user else "",
             },
             status_code=status_code,
         )
@@ -127,11 +142,11 @@ class Console:
     def not_found(self, request: Request, what: str) -> Response:
         return self.render(request, "error.html", 404, title="Not found", message=what)
 
-    def csrf_valid(self, token: object, user: str) -> bool:
+    def csrf_valid(self, token: object, user: ConsoleUser) -> bool:
         if not isinstance(token, str) or not token:
             return False
         try:
-            return bool(self.csrf.loads(token, max_age=CSRF_MAX_AGE_S) == user)
+            return bool(user.csrf.loads(token, max_age=CSRF_MAX_AGE_S) == user.display_name)
         except BadSignature:
             return False
 
@@ -142,10 +157,9 @@ class Console:
             if ACT not in request.auth.scopes:
                 return self.refuse(request, READ_ONLY)
             form = await request.form()
-            user = request.user.display_name
-            if not self.csrf_valid(form.get(CSRF_FIELD), user):
+            if not self.csrf_valid(form.get(CSRF_FIELD), request.user):
                 return self.refuse(request, "the form has no valid CSRF token: reload the page and try again")
-            return await run_in_threadpool(work, request, form, user)
+            return await run_in_threadpool(work, request, form, request.user.display_name)
 
         return endpoint
 
@@ -666,8 +680,8 @@ def _uuid(text: str | None) -> uuid.UUID | None:
         raise HTTPException(400, f"{text!r} is not a version id") from None
 
 
-def create_app(users: list[User], settings: Settings) -> Starlette:
-    console = Console(settings, csrf_key(users))
+def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
+    console = Console(settings)
     act = console.action
     routes = [
         Route("/", lambda _: RedirectResponse("/status", 303)),

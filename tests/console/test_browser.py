@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -22,12 +21,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.infra import free_port
 from shared import ids
 from shared.db.models import AuditRecord
 from tests.conftest import Pipeline, eventually
-from tests.console.conftest import OPERATOR_TOKEN, bearer, write_users_file
+from tests.console.conftest import OPERATOR_TOKEN, bearer, running_console, write_users_file
 from tests.support import amqp_client
 
 pytestmark = [
@@ -44,25 +41,8 @@ WAIT_S = 60.0
 def console(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`schedcu console` on a free port, for the pipeline's database and broker; its root URL."""
     work = tmp_path_factory.mktemp("console")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**pipeline.env, "SCHEDCU_CONSOLE_USERS_FILE": str(write_users_file(work / "users.yaml"))}
-    server = processes.Process(
-        "console", processes.schedcu_command("console", "--port", str(port)), env, f"{url}/status", work / "console.log"
-    ).start()
-
-    def answers() -> bool:
-        assert server.popen is not None and server.popen.poll() is None, (work / "console.log").read_text()
-        try:
-            return httpx.get(f"{url}/status", headers=bearer(OPERATOR_TOKEN), timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        eventually(answers, WAIT_S, "the console to answer")
+    with running_console(pipeline.env, work, write_users_file(work / "users.yaml")) as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

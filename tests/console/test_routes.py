@@ -17,14 +17,13 @@ from typing import Any
 
 import aio_pika
 import pytest
-import yaml
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from schedcu.console.app import CSRF_MAX_AGE_S, PAGE_SIZE, create_app
-from schedcu.console.users import User, load_users, token_hash
+from schedcu.console.users import WatchedUsers, token_hash
 from schedcu.sample_template import sample_template
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
@@ -47,7 +46,16 @@ from shared.messaging.consumer import Delivery
 from shared.messaging.topology import ConsumerQueue
 from shared.settings import get_settings
 from tests.conftest import Services
-from tests.console.conftest import OPERATOR_TOKEN, OTHER_OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
+from tests.console.conftest import (
+    OPERATOR_TOKEN,
+    OTHER_OPERATOR_TOKEN,
+    READER_TOKEN,
+    UsersChange,
+    bearer,
+    csrf_token,
+    rewrite_users_file,
+    rotated,
+)
 from tests.coverage.test_corrections import MON, TUE, week
 from tests.coverage.test_proposals import recalculate, set_amion
 from tests.support import amqp_client
@@ -202,37 +210,56 @@ def test_a_form_stays_valid_on_a_console_started_again_from_the_same_users_file(
     path, form = ACTIONS["cancel"](targets)
     csrf = operator_csrf(client)
 
-    restarted = TestClient(create_app(load_users(users_file), get_settings()))
+    restarted = TestClient(create_app(WatchedUsers(users_file), get_settings()))
     answer = restarted.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
 
     assert answer.status_code == 200 and 'id="notice">cancelled' in answer.text
     assert audit_of(settings_for, str(targets.running)) == [("olga", "cancel", "RUNNING", "FAILED", "wrong month")]
 
 
-USERS_FILE_CHANGES: dict[str, Callable[[list[dict[str, str]]], list[dict[str, str]]]] = {
-    "a user added": lambda users: [*users, {"name": "nina", "role": "read-only", "token_sha256": token_hash("nina")}],
-    "a user removed": lambda users: [u for u in users if u["name"] != "rita"],
-    "a token rotated": lambda users: [
-        u | {"token_sha256": token_hash("new")} if u["name"] == "rita" else u for u in users
-    ],
+# a change of the users file about someone else than the form's user, and a check that the console took it
+OTHER_USERS_CHANGES: dict[str, tuple[UsersChange, str, int]] = {
+    "a user added": (
+        lambda users: [*users, {"name": "nina", "role": "read-only", "token_sha256": token_hash("nina-token")}],
+        "nina-token",
+        200,
+    ),
+    "a user removed": (lambda users: [u for u in users if u["name"] != "rita"], READER_TOKEN, 401),
+    "another user's token rotated": (rotated("rita", "rita-new-token"), READER_TOKEN, 401),
 }
 
 
-@pytest.mark.parametrize("change", USERS_FILE_CHANGES)
-def test_a_form_is_refused_once_the_users_file_has_changed(
+@pytest.mark.parametrize("change", OTHER_USERS_CHANGES)
+def test_a_form_outlives_a_change_of_the_users_file_about_other_users(
     change: str, client: TestClient, targets: Targets, settings_for: Services, users_file: Path
 ) -> None:
     path, form = ACTIONS["cancel"](targets)
     csrf = operator_csrf(client)
+    edit, token, status = OTHER_USERS_CHANGES[change]
+
+    rewrite_users_file(users_file, edit)
+
+    assert client.get("/versions", headers=bearer(token)).status_code == status  # the running console took it
+    answer = client.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+    assert answer.status_code == 200 and 'id="notice">cancelled' in answer.text
+
+
+def test_a_form_is_refused_once_its_users_token_is_rotated(
+    client: TestClient, targets: Targets, settings_for: Services, users_file: Path
+) -> None:
+    path, form = ACTIONS["cancel"](targets)
+    csrf = operator_csrf(client)
     before = snapshot(settings_for, targets)
-    users = yaml.safe_load(users_file.read_text(encoding="utf-8"))["users"]
-    users_file.write_text(yaml.safe_dump({"users": USERS_FILE_CHANGES[change](users)}), encoding="utf-8")
 
-    restarted = TestClient(create_app(load_users(users_file), get_settings()))
-    answer = restarted.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+    rewrite_users_file(users_file, rotated("olga", "olga-new-token"))
 
+    assert client.get("/versions", headers=bearer(OPERATOR_TOKEN)).status_code == 401
+    answer = client.post(path, data={**form, "csrf_token": csrf}, headers=bearer("olga-new-token"))
     assert answer.status_code == 403 and "no valid CSRF token" in answer.text
     assert snapshot(settings_for, targets) == before
+    fresh = csrf_token(client.get("/dead-letters", headers=bearer("olga-new-token")).text)
+    again = client.post(path, data={**form, "csrf_token": fresh}, headers=bearer("olga-new-token"))
+    assert again.status_code == 200 and 'id="notice">cancelled' in again.text
 
 
 def test_a_form_expires(
@@ -596,7 +623,7 @@ def test_workflow_search_filters_and_pages(client: TestClient, settings_for: Ser
 
 
 def test_a_database_or_broker_that_is_down_shows_a_banner(
-    users: list[User], settings_for: Services, monkeypatch: pytest.MonkeyPatch
+    users: WatchedUsers, settings_for: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SCHEDCU_DATABASE_URL", "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none")
     monkeypatch.setenv("SCHEDCU_AMQP_URL", "amqp://guest:s3cret@127.0.0.1:1/")
