@@ -81,9 +81,11 @@ class WatchedUsers:
         self._content: bytes | None = None
         self._read_at_ns = 0
         self._users: list[User] | UsersFileError = []
+        self._started = False
         self._refresh()
         if isinstance(self._users, UsersFileError):
             raise self._users
+        self._started = True  # from now on, each change is logged
 
     def users(self) -> list[User]:
         """The users as the file says now; `UsersFileError` when it cannot be read or is wrong."""
@@ -117,6 +119,8 @@ class WatchedUsers:
     ) -> None:
         before = self._users
         self._signature, self._content, self._users = signature, content, users
+        if not self._started:
+            return
         if isinstance(users, UsersFileError):
             if str(users) != str(before):
                 log.warning("%s: every request is refused until it is fixed", users)
