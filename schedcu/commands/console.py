@@ -13,6 +13,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     import uvicorn
 
     from schedcu.console.app import create_app
+    from schedcu.console.http import ConsoleH11Protocol
     from schedcu.console.users import UsersFileError, WatchedUsers
 
     settings = get_settings()
@@ -25,7 +26,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     except UsersFileError as error:
         raise UsageMistake(str(error)) from None
     print(f"schedcu console on http://{args.host}:{args.port}/ for {len(users.users())} users", flush=True)
-    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None)
+    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None, http=ConsoleH11Protocol)
     return 0
 
 

@@ -1,10 +1,12 @@
 """`schedcu console` as its own process (uvicorn), on its own database and vhost: the users file read again
 when it changes, without a restart."""
 
+import http.client
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -83,3 +85,25 @@ def test_a_broken_users_file_refuses_everyone_until_it_is_fixed(console: Console
     log = console.log.read_text()
     assert "is not YAML: every request is refused until it is fixed" in log
     assert OPERATOR_TOKEN not in log and READER_TOKEN not in log
+
+
+@pytest.mark.parametrize(
+    ("where", "status", "text"),
+    [("url", 414, "the URL is too long"), ("header", 431, "the request headers are too large")],
+)
+def test_an_oversized_request_is_answered_not_reset(console: Console, where: str, status: int, text: str) -> None:
+    huge = "x" * 500_000
+    path, headers = "/workflows", bearer(READER_TOKEN)
+    if where == "url":
+        path += f"?group={huge}"
+    else:
+        headers["X-Huge"] = huge
+    address = urlsplit(console.url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)  # httpx refuses
+    try:  # such a URL before sending it
+        connection.request("GET", path, headers=headers)
+        answer = connection.getresponse()
+        assert answer.status == status and text in answer.read().decode()
+    finally:
+        connection.close()
+    assert console.status(READER_TOKEN, "/workflows") == 200  # the console goes on serving
