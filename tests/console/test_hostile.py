@@ -153,6 +153,12 @@ def test_no_action_answers_5xx_to_hostile_form_values(client: TestClient, known:
             for c in choices
         ]
         usable = next((c for c, answer in tried if answer.status_code == 200), choices[0])
+        for name in route.param_convertors:
+            for value in HOSTILE:
+                answer = client.post(
+                    path_of(route, usable | {name: value}), data={"csrf_token": token}, headers=headers
+                )
+                checked(answer, f"POST {route.path} {name}={value[:40]!r}")
         path = path_of(route, usable)
         for name in [*(f.alias or n for n, f in form.model_fields.items()), "unexpected"]:
             for value in HOSTILE:
@@ -206,3 +212,18 @@ def test_a_json_route_answers_json_when_the_database_is_down_or_the_token_is_wro
     assert "s3cret" not in down.text
     wrong = client.get("/oncall", params={"worklist": "CPMC CT Body"}, headers=bearer("wrong"))
     assert wrong.status_code == 401 and "give your console token" in wrong.json()["error"]
+
+
+def test_a_fault_of_the_console_is_a_page_that_says_so(
+    users: WatchedUsers, settings_for: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug with a secret: s3cret")
+
+    monkeypatch.setattr("schedcu.queries.versions.version_rows", broken)
+    client = TestClient(create_app(users, get_settings()), raise_server_exceptions=False)
+
+    answer = client.get("/versions", headers=bearer(READER_TOKEN))
+
+    assert answer.status_code == 500 and "the console failed on this request: the log has the details" in answer.text
+    assert 'id="who"' in answer.text and "s3cret" not in answer.text and "Traceback" not in answer.text
