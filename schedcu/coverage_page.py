@@ -229,10 +229,11 @@ def _heat_map(
                     tds.append('<td class="none"></td>')
                     continue
                 status = min((CellStatus(c["status"]) for c in windows), key=_RANK.__getitem__)
+                label = _attr(f"{d.isoformat()} {worklist}: {status}")
                 tds.append(
-                    f'<td class="s-{status}" data-cell="{_attr(d.isoformat() + "|" + worklist)}" tabindex="0" '
-                    f'aria-label="{_attr(f"{d.isoformat()} {worklist}: {status}")}" '
-                    f'data-status="{status}" data-w="{table.square(windows)}">{_GLYPH.get(status, "")}</td>'
+                    f'<td class="s-{status}" data-cell="{_attr(d.isoformat() + "|" + worklist)}" '
+                    f'data-status="{status}" data-w="{table.square(windows)}" tabindex="0" aria-label="{label}">'
+                    f"{_GLYPH.get(status, '')}</td>"
                 )
             rows.append(f"<tr><th>{escape(worklist)}</th>{''.join(tds)}</tr>")
     return f'<table class="month"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
