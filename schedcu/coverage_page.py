@@ -6,7 +6,7 @@ month, each in a section that opens and closes (open when the period spans at mo
 heat map (worklists down, dates across), one square per (date, worklist) that has coverage cells, coloured by
 the worst status of that worklist's windows that date (`NO_DATA` in a grey hatched pattern, neither a gap
 nor covered); hovering a square, or moving to it with Tab, shows every window with its role, people and
-status (each square takes focus and carries its date, worklist and status as its label). The month's critical
+status (the script makes each square take focus, labelled with its date, worklist and status). The month's critical
 gaps follow, one line per date, role and hours with the worklists left uncovered and the best three
 candidates. Then the other findings.
 
@@ -118,6 +118,11 @@ _SCRIPT = """
     return lines.join('\\n');
   };
   window.coverageTip = tipOf;
+  // every square takes focus and says what it is; set here, not in the markup, so that a year stays light
+  for (const td of document.querySelectorAll('td[data-w]')) {
+    td.tabIndex = 0;
+    td.setAttribute('aria-label', `${td.dataset.cell.replace('|', ' ')}: ${td.dataset.status}`);
+  }
   const tip = document.getElementById('tip');
   const place = (x, y) => {
     const pad = 14, w = tip.offsetWidth, h = tip.offsetHeight;
@@ -229,11 +234,9 @@ def _heat_map(
                     tds.append('<td class="none"></td>')
                     continue
                 status = min((CellStatus(c["status"]) for c in windows), key=_RANK.__getitem__)
-                label = _attr(f"{d.isoformat()} {worklist}: {status}")
                 tds.append(
                     f'<td class="s-{status}" data-cell="{_attr(d.isoformat() + "|" + worklist)}" '
-                    f'data-status="{status}" data-w="{table.square(windows)}" tabindex="0" aria-label="{label}">'
-                    f"{_GLYPH.get(status, '')}</td>"
+                    f'data-status="{status}" data-w="{table.square(windows)}">{_GLYPH.get(status, "")}</td>'
                 )
             rows.append(f"<tr><th>{escape(worklist)}</th>{''.join(tds)}</tr>")
     return f'<table class="month"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -1,7 +1,7 @@
 """The pages a scheduler works from, through Starlette's TestClient on a real database: the open proposals of
 every version, the versions list with coverage and gaps, calendars linked per person, every candidate of a gap
-line, the diff as tables, focusable heat map squares, case-insensitive prefix search, Post/Redirect/Get, and
-Retry offered only where it would be accepted."""
+line, the diff as tables, case-insensitive prefix search, Post/Redirect/Get, and Retry offered only where it
+would be accepted. (The heat map by keyboard is test_browser.py's: the page's script makes squares focusable.)"""
 
 import html
 import re
@@ -149,16 +149,6 @@ def test_the_diff_is_a_table_of_what_was_added_removed_and_changed(client: TestC
     assert sorted(removed) == [(MON.isoformat(), "Mid3"), (TUE.isoformat(), "Mid3")]
     assert "<th>person</th>" in assignments and "<th>source</th>" in assignments
     assert "assignments: 0 added, 2 removed, 0 changed" in page
-
-
-def test_heat_map_squares_take_focus_and_say_what_they_are(client: TestClient, settings_for: Services) -> None:
-    version_id = gapped_week(settings_for)
-
-    page = client.get(f"/versions/{version_id}", headers=READER).text
-
-    squares = re.findall(r'<td class="s-\w+" data-cell="[^"]+" [^>]*tabindex="0" aria-label="([^"]+)"', page)
-    assert squares and len(squares) == page.count("data-cell=")
-    assert any(re.fullmatch(rf"{MON.isoformat()} .+: UNCOVERED", html.unescape(label)) for label in squares)
 
 
 def test_workflow_and_version_searches_take_the_beginning_in_any_case(
