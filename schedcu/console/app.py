@@ -152,7 +152,8 @@ class NoFraming:
 
 
 class Console:
-    """The pages and actions, with what they share: settings, templates and the CSRF signer."""
+    """The pages and actions, with what they share: the settings and the templates (each user carries the signers
+    of their forms and outcomes: `ConsoleUser`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
