@@ -80,18 +80,17 @@ class WatchedUsers:
         self._signature: tuple[int, int, int, int] | None = None
         self._content: bytes | None = None
         self._read_at_ns = 0
-        self._users: list[User] | UsersFileError = []
+        self._users: list[User] = []
+        self._problem: str | None = None  # why the file cannot be used, as UsersFileError says it
         self._started = False
-        self._refresh()
-        if isinstance(self._users, UsersFileError):
-            raise self._users
+        self.users()
         self._started = True  # from now on, each change is logged
 
     def users(self) -> list[User]:
         """The users as the file says now; `UsersFileError` when it cannot be read or is wrong."""
         self._refresh()
-        if isinstance(self._users, UsersFileError):
-            raise self._users
+        if self._problem is not None:
+            raise UsersFileError(self._problem)
         return self._users
 
     def _refresh(self) -> None:
@@ -102,29 +101,27 @@ class WatchedUsers:
                 return
             content = self.path.read_bytes()
         except OSError as error:
-            self._set(None, None, UsersFileError(f"cannot read the console users file {self.path}: {error.strerror}"))
+            self._set(None, None, [], f"cannot read the console users file {self.path}: {error.strerror}")
             return
         self._read_at_ns = time.time_ns()
         if content == self._content:
             self._signature = signature
             return
         try:
-            users: list[User] | UsersFileError = _parse(self.path, content)
+            self._set(signature, content, _parse(self.path, content), None)
         except UsersFileError as error:
-            users = error
-        self._set(signature, content, users)
+            self._set(signature, content, [], str(error))
 
     def _set(
-        self, signature: tuple[int, int, int, int] | None, content: bytes | None, users: list[User] | UsersFileError
+        self, signature: tuple[int, int, int, int] | None, content: bytes | None, users: list[User], problem: str | None
     ) -> None:
-        before = self._users
-        self._signature, self._content, self._users = signature, content, users
-        if not self._started:
+        changed = (users, problem) != (self._users, self._problem)
+        self._signature, self._content, self._users, self._problem = signature, content, users, problem
+        if not (self._started and changed):
             return
-        if isinstance(users, UsersFileError):
-            if str(users) != str(before):
-                log.warning("%s: every request is refused until it is fixed", users)
-        elif before != users:
+        if problem is not None:
+            log.warning("%s: every request is refused until it is fixed", problem)
+        else:
             log.info("console users file %s read: %d users", self.path, len(users))
 
 
