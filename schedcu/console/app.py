@@ -286,8 +286,10 @@ class Console:
         from services.versions.workflow import Refused
 
         to = f"/workflows/{request.path_params['id']}"
+        if form.reason is None:
+            return self.done(request, to, refused="give the reason for the cancel: it is recorded with the workflow")
         try:
-            saga.cancel(request.path_params["id"], user, form.reason or "no reason given")
+            saga.cancel(request.path_params["id"], user, form.reason)
         except Refused as error:
             return self.done(request, to, refused=str(error))
         return self.done(request, to, notice="cancelled")

@@ -1,7 +1,8 @@
 """The pages a scheduler works from, through Starlette's TestClient on a real database: the open proposals of
 every version, the versions list with coverage and gaps, calendars linked per person, every candidate of a gap
-line, the diff as tables, case-insensitive prefix search, Post/Redirect/Get, and Retry offered only where it
-would be accepted. (The heat map by keyboard is test_browser.py's: the page's script makes squares focusable.)"""
+line, the diff as tables, case-insensitive prefix search, Post/Redirect/Get, Retry offered only where it would
+be accepted, and a cancel only with a reason. (The heat map by keyboard is test_browser.py's: the page's
+script makes squares focusable.)"""
 
 import html
 import re
@@ -199,7 +200,7 @@ def test_a_refusal_is_shown_on_the_page_the_action_redirects_to(client: TestClie
 def test_retry_is_offered_only_where_it_would_be_accepted(client: TestClient, settings_for: Services) -> None:
     running, failed, completed = start_workflow(), start_workflow(), start_workflow()
     csrf = csrf_token(client.get(f"/workflows/{running}", headers=bearer(OPERATOR_TOKEN)).text)
-    client.post(f"/workflows/{failed}/cancel", data={"csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+    client.post(f"/workflows/{failed}/cancel", data={"csrf_token": csrf, "reason": "x"}, headers=bearer(OPERATOR_TOKEN))
     with Session(settings_for.engine) as session, session.begin():  # as the saga leaves a workflow that succeeded
         session.execute(update(WorkflowPhase).where(WorkflowPhase.workflow_id == completed).values(state="SUCCEEDED"))
         session.execute(update(Workflow).where(Workflow.id == completed).values(state="COMPLETED"))
@@ -211,3 +212,16 @@ def test_retry_is_offered_only_where_it_would_be_accepted(client: TestClient, se
     assert buttons(running) == [("cancel", "Cancel")]
     assert buttons(failed) == [("retry", "Retry from ODS_IMPORT")]
     assert buttons(completed) == []
+
+
+def test_a_cancel_needs_a_reason(client: TestClient, settings_for: Services) -> None:
+    workflow_id = start_workflow()
+    page, headers = f"/workflows/{workflow_id}", bearer(OPERATOR_TOKEN)
+    shown = client.get(page, headers=headers).text
+    assert re.search(r'<input name="reason" size="40" required>', shown)
+
+    answer = client.post(f"{page}/cancel", data={"csrf_token": csrf_token(shown), "reason": "  "}, headers=headers)
+
+    assert answer.url.path == page and "refused: give the reason for the cancel" in answer.text
+    with Session(settings_for.engine) as session:
+        assert session.get_one(Workflow, workflow_id).state == "RUNNING"
