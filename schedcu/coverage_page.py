@@ -5,7 +5,8 @@ The summary sentence; when some dates have no Amion data, a banner naming their 
 month, each in a section that opens and closes (open when the period spans at most two months): a calendar
 heat map (worklists down, dates across), one square per (date, worklist) that has coverage cells, coloured by
 the worst status of that worklist's windows that date (`NO_DATA` in a grey hatched pattern, neither a gap
-nor covered); hovering a square shows every window with its role, people and status. The month's critical
+nor covered); hovering a square, or moving to it with Tab, shows every window with its role, people and
+status (the script makes each square take focus, labelled with its date, worklist and status). The month's critical
 gaps follow, one line per date, role and hours with the worklists left uncovered and the best three
 candidates. Then the other findings.
 
@@ -66,7 +67,8 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 table.counts { border-collapse: collapse; align-self: flex-start; margin-right: 24px; }
 table.counts th, table.counts td { border-bottom: 1px solid #eee; padding: 3px 12px 3px 0; text-align: right; }
 table.counts th:first-child, table.counts td:first-child { text-align: left; }
-.month { border-collapse: separate; border-spacing: 2px; margin-bottom: 6px; }
+.month { border-collapse: separate; border-spacing: 2px; margin-bottom: 6px; display: block; overflow-x: auto;
+         max-width: 100%; }
 .month th { font-weight: normal; font-size: 11px; color: #616161; }
 .month thead th { width: 22px; text-align: center; line-height: 1.1; }
 .month thead th.we { background: #eceff1; border-radius: 3px; color: #37474f; font-weight: bold; }
@@ -84,7 +86,7 @@ table.counts th:first-child, table.counts td:first-child { text-align: left; }
 .banner { border: 1px solid #9e9e9e; border-left: 6px solid #616161; background: #f5f5f5; border-radius: 6px;
           padding: 8px 14px; margin: 16px 0 0; }
 .banner ul { margin: 4px 0 0; padding-left: 18px; }
-.month td[data-tip]:hover { outline: 2px solid #212121; }
+.month td[data-w]:hover, .month td[data-w]:focus { outline: 2px solid #212121; outline-offset: -1px; }
 details.month-block { margin: 8px 0; }
 details.month-block > summary { cursor: pointer; font-size: 17px; font-weight: bold; margin: 12px 0 8px; }
 details.month-block > summary small { font-weight: normal; color: #616161; font-size: 13px; }
@@ -116,20 +118,38 @@ _SCRIPT = """
     return lines.join('\\n');
   };
   window.coverageTip = tipOf;
+  // every square takes focus and says what it is; set here, not in the markup, so that a year stays light
+  for (const td of document.querySelectorAll('td[data-w]')) {
+    td.tabIndex = 0;
+    td.setAttribute('aria-label', `${td.dataset.cell.replace('|', ' ')}: ${td.dataset.status}`);
+  }
   const tip = document.getElementById('tip');
-  const place = (e) => {
+  const place = (x, y) => {
     const pad = 14, w = tip.offsetWidth, h = tip.offsetHeight;
-    tip.style.left = Math.min(e.clientX + pad, window.innerWidth - w - pad) + 'px';
-    tip.style.top = (e.clientY + pad + h > window.innerHeight ? e.clientY - h - pad : e.clientY + pad) + 'px';
+    tip.style.left = Math.max(0, Math.min(x + pad, window.innerWidth - w - pad)) + 'px';
+    tip.style.top = (y + pad + h > window.innerHeight ? Math.max(0, y - h - pad) : y + pad) + 'px';
+  };
+  const show = (cell, x, y) => {
+    tip.textContent = tipOf(cell);
+    tip.hidden = false;
+    place(x, y);
   };
   document.addEventListener('mouseover', (e) => {
     const cell = e.target.closest('td[data-w]');
-    if (!cell) { tip.hidden = true; return; }
-    tip.textContent = tipOf(cell);
-    tip.hidden = false;
-    place(e);
+    if (!cell) { if (!document.activeElement.matches('td[data-w]')) tip.hidden = true; return; }
+    show(cell, e.clientX, e.clientY);
   });
-  document.addEventListener('mousemove', (e) => { if (!tip.hidden) place(e); });
+  document.addEventListener('mousemove', (e) => {
+    if (!tip.hidden && e.target.closest('td[data-w]')) place(e.clientX, e.clientY);
+  });
+  document.addEventListener('focusin', (e) => {
+    const cell = e.target.closest('td[data-w]');
+    if (!cell) return;
+    const r = cell.getBoundingClientRect();
+    show(cell, r.right, r.bottom);
+  });
+  document.addEventListener('focusout', (e) => { if (e.target.closest('td[data-w]')) tip.hidden = true; });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') tip.hidden = true; });
 })();
 """
 
@@ -390,10 +410,10 @@ def render_page(
         f"{_banner(calc['summary'])}"
         f"<h2>Month by month: heat map and critical gaps ({total} in {lines_text(len(groups))})</h2>"
         '<p class="meta">One square per worklist and schedule date, coloured by its worst window; hover a '
-        "square for its windows, roles and people. Weekends and holidays are shaded; dates without Amion data "
-        "are hatched grey. Under each month, its critical gaps: one line per date, role and hours, with the "
-        "worklists left and the three best candidates (who fill most of its gaps, then fewest nights, "
-        "weekends and holidays so far).</p>"
+        "square (or move to it with Tab) for its windows, roles and people. Weekends and holidays are shaded; "
+        "dates without Amion data are hatched grey. Under each month, its critical gaps: one line per date, role "
+        "and hours, with the worklists left and the three best candidates (who fill most of its gaps, then fewest "
+        "nights, weekends and holidays so far).</p>"
         f"{months}"
         f"{_breakdown(calc['summary'])}"
         f"{_findings(calc['findings'])}"

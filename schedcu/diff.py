@@ -98,6 +98,48 @@ def coverage_cells(session: Session, version_id: uuid.UUID) -> Keyed:
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Table:
+    """One kind of item's changes as rows of text under `columns`; a changed value reads `old → new`."""
+
+    title: str
+    columns: list[str]
+    rows: dict[str, list[list[str]]]  # "added", "removed", "changed" -> rows
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return str(value)
+
+
+def tables(changes: Mapping[str, Changes]) -> list[Table]:
+    """`diff`'s changes as tables, one per kind of item."""
+    found = []
+    for what, c in changes.items():
+        columns = list(dict.fromkeys(k for item in [*c.added, *c.removed, *(x["to"] for x in c.changed)] for k in item))
+
+        def row(item: Mapping[str, Any], columns: list[str] = columns) -> list[str]:
+            return [_text(item.get(k)) for k in columns]
+
+        changed = [
+            [
+                _text(x["to"].get(k))
+                if x["from"].get(k) == x["to"].get(k)
+                else f"{_text(x['from'].get(k))} → {_text(x['to'].get(k))}"
+                for k in columns
+            ]
+            for x in c.changed
+        ]
+        rows = {"added": [row(x) for x in c.added], "removed": [row(x) for x in c.removed], "changed": changed}
+        found.append(Table(what.replace("_", " "), [k.replace("_", " ") for k in columns], rows))
+    return found
+
+
 def diff(session: Session, a: uuid.UUID, b: uuid.UUID) -> dict[str, Changes]:
     return {
         "shift_instances": compare(shift_instances(session, a), shift_instances(session, b)),

@@ -13,7 +13,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     import uvicorn
 
     from schedcu.console.app import create_app
-    from schedcu.console.users import UsersFileError, load_users
+    from schedcu.console.http import ConsoleH11Protocol
+    from schedcu.console.users import UsersFileError, WatchedUsers
 
     settings = get_settings()
     if settings.console_users_file is None:
@@ -21,11 +22,11 @@ def cmd_console(args: argparse.Namespace) -> int:
             "SCHEDCU_CONSOLE_USERS_FILE is not set: point it to the console users file (README, Console)"
         )
     try:
-        users = load_users(settings.console_users_file)
+        users = WatchedUsers(settings.console_users_file)
     except UsersFileError as error:
         raise UsageMistake(str(error)) from None
-    print(f"schedcu console on http://{args.host}:{args.port}/ for {len(users)} users", flush=True)
-    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None)
+    print(f"schedcu console on http://{args.host}:{args.port}/ for {len(users.users())} users", flush=True)
+    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None, http=ConsoleH11Protocol)
     return 0
 
 

@@ -1,14 +1,17 @@
 """The console's routes. Pages are plain `def` endpoints (Starlette runs them in its thread pool, where the
-database sessions and `asyncio.run` of the broker tools belong); actions go through `action`, which checks
-the role and the CSRF token before anything is read or done."""
+database sessions and `asyncio.run` of the broker tools belong), their query string parsed by `page` into the
+route's model (`params.py`); actions go through `action`, which checks the role, the CSRF token and the form
+before anything is read or done, and answer with a redirect to the page that shows the outcome
+(Post/Redirect/Get: the outcome travels in a signed cookie read once)."""
 
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode
 
 import aio_pika
 import sqlalchemy.exc
@@ -21,7 +24,7 @@ from starlette.authentication import (
     SimpleUser,
 )
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -32,11 +35,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from schedcu.console.users import Role, User, authenticate, csrf_key
+from schedcu.console import params
+from schedcu.console.params import BadParameter, Params
+from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, csrf_key
 from schedcu.errors import Mistake, UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
-from shared.states import ProposalState
+from shared.states import Phase, PhaseState, ProposalState, WorkflowState
 
 if TYPE_CHECKING:
     from services.coverage.gap_lines import GapGroup
@@ -46,35 +51,87 @@ ACT = "act"  # the scope of the operator role: may take actions
 READ = "read"
 CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE_S = 12 * 3600
+OUTCOME_COOKIE = "schedcu_outcome"
+OUTCOME_MAX_AGE_S = 60
 PAGE_SIZE = 50
 GAPS_SHOWN = 200
-DIFF_ITEMS_SHOWN = 20
+DIFF_ITEMS_SHOWN = 100
 READ_ONLY = "your role is read-only: ask an operator to do this"
-WORKFLOW_STATES = ["RUNNING", "COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"]
+WORKFLOW_STATES = [str(s) for s in WorkflowState]
 PROPOSAL_STATES = [str(s) for s in ProposalState]
 OPEN = {str(s) for s in OPEN_PROPOSAL_STATES}
+JSON_PATHS = frozenset({"/oncall"})  # routes that answer JSON, errors included
 
-Action = Callable[[Request, FormData, str], Response]
+P = TypeVar("P", bound=Params)
+Action = Callable[[Request, Any, str], Response]
+
+
+class ConsoleUser(SimpleUser):
+    """A signed-in user with the signers of their forms and of the outcomes of their actions."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(user.name)
+        self.csrf = URLSafeTimedSerializer(csrf_key(user), salt="schedcu-console-csrf")
+        self.outcome = URLSafeTimedSerializer(csrf_key(user), salt="schedcu-console-outcome")
+
+
+class UsersUnavailable(AuthenticationError):
+    """The users file cannot be read or is wrong: nobody can be checked."""
 
 
 class TokenAuthentication(AuthenticationBackend):
-    def __init__(self, users: list[User]) -> None:
+    """The request's user, by the users file as it is now (read again whenever it changes)."""
+
+    def __init__(self, users: WatchedUsers) -> None:
         self.users = users
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
-        user = authenticate(self.users, conn.headers.get("authorization"))
+        try:
+            users = self.users.users()
+        except UsersFileError as error:
+            raise UsersUnavailable(str(error)) from None
+        user = authenticate(users, conn.headers.get("authorization"))
         if user is None:
             raise AuthenticationError("a token is needed")
         scopes = [READ, ACT] if user.role == Role.OPERATOR else [READ]
-        return AuthCredentials(scopes), SimpleUser(user.name)
+        return AuthCredentials(scopes), ConsoleUser(user)
 
 
-def _unauthorized(_: HTTPConnection, __: Exception) -> Response:
-    return PlainTextResponse(
-        "401: give your console token (bearer, or basic auth with your user name)",
-        status_code=401,
-        headers={"WWW-Authenticate": 'Basic realm="schedcu console", charset="UTF-8"'},
+def _unauthorized(conn: HTTPConnection, error: Exception) -> Response:
+    if isinstance(error, UsersUnavailable):
+        return _plain(conn, f"{error}; nobody can sign in until it is fixed", 503)
+    return _plain(
+        conn,
+        "give your console token (bearer, or basic auth with your user name)",
+        401,
+        {"WWW-Authenticate": 'Basic realm="schedcu console", charset="UTF-8"'},
     )
+
+
+def _plain(conn: HTTPConnection, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    """An answer without a page around it (no user to show): JSON on a JSON route, else text."""
+    if conn.url.path in JSON_PATHS:
+        return JSONResponse({"error": message}, status, headers)
+    return PlainTextResponse(f"{status}: {message}", status, headers)
+
+
+class RefuseControlCharacters:
+    """A path or query string with a control character (NUL, escape, a line break...) is refused with 400
+    before any page reads it."""
+
+    def __init__(self, app: ASGIApp, console: "Console") -> None:
+        self.app = app
+        self.console = console
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            texts = [scope["path"], *(text for pair in request.query_params.multi_items() for text in pair)]
+            if any(params.URL_CONTROL.search(text) for text in texts):
+                message = "control characters (such as NUL or a line break) are not allowed in a URL"
+                await self.console.error(request, 400, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class NoFraming:
@@ -95,58 +152,79 @@ class NoFraming:
 
 
 class Console:
-    """The pages and actions, with what they share: settings, templates and the CSRF signer."""
+    """The pages and actions, with what they share: the settings and the templates (each user carries the signers
+    of their forms and outcomes: `ConsoleUser`)."""
 
-    def __init__(self, settings: Settings, csrf_key: bytes) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        # the key comes from the users file: open forms survive a restart and work on every replica,
-        # until the file changes
-        self.csrf = URLSafeTimedSerializer(csrf_key, salt="schedcu-console-csrf")
 
     # ---- rendering and checks
 
     def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-        user = request.user.display_name if request.user.is_authenticated else None
-        return self.templates.TemplateResponse(
+        """The template with the user, their CSRF token and the outcome of the action that led here, if any."""
+        user = request.scope.get("user")
+        signed_in = isinstance(user, ConsoleUser)
+        outcome = _outcome(request, user) if signed_in else {}
+        response = self.templates.TemplateResponse(
             request,
             name,
             {
                 **context,
-                "user": user,
-                "operator": ACT in request.auth.scopes if user else False,
+                **outcome,
+                "user": user.display_name if signed_in else None,
+                "operator": signed_in and ACT in request.auth.scopes,
                 "csrf_field": CSRF_FIELD,
-                "csrf_token": self.csrf.dumps(user) if user else "",
+                "csrf_token": user.csrf.dumps(user.display_name) if signed_in else "",
             },
             status_code=status_code,
         )
+        if OUTCOME_COOKIE in request.cookies:
+            response.delete_cookie(OUTCOME_COOKIE, httponly=True, samesite="strict")
+        return response
+
+    def error(self, request: Request, status: int, message: str, banner: bool = False) -> Response:
+        """An error page, or `{"error": message}` on a JSON route."""
+        if request.url.path in JSON_PATHS:
+            return JSONResponse({"error": message}, status)
+        title = {400: "Bad request", 403: "Forbidden", 404: "Not found", 503: "Unavailable"}.get(status, "Error")
+        return self.render(request, "error.html", status, title=title, message=message, banner=banner)
 
     def refuse(self, request: Request, why: str) -> Response:
-        return self.render(request, "error.html", 403, title="Forbidden", message=why)
+        return self.error(request, 403, why)
 
     def not_found(self, request: Request, what: str) -> Response:
-        return self.render(request, "error.html", 404, title="Not found", message=what)
+        return self.error(request, 404, what)
 
-    def csrf_valid(self, token: object, user: str) -> bool:
+    def done(self, request: Request, to: str, notice: str | None = None, refused: str | None = None) -> Response:
+        """The answer to an action: 303 to the page `to`, which shows `notice` or `refused` once."""
+        response = RedirectResponse(to, 303)
+        outcome = request.user.outcome.dumps({"to": to, "notice": notice, "refused": refused})
+        response.set_cookie(OUTCOME_COOKIE, outcome, max_age=OUTCOME_MAX_AGE_S, httponly=True, samesite="strict")
+        return response
+
+    def csrf_valid(self, token: object, user: ConsoleUser) -> bool:
         if not isinstance(token, str) or not token:
             return False
         try:
-            return bool(self.csrf.loads(token, max_age=CSRF_MAX_AGE_S) == user)
+            return bool(user.csrf.loads(token, max_age=CSRF_MAX_AGE_S) == user.display_name)
         except BadSignature:
             return False
 
-    def action(self, work: Action) -> Callable[[Request], Awaitable[Response]]:
-        """An action endpoint: the operator role and the form's CSRF token, then `work` in the thread pool."""
+    def action(self, work: Action, form: type[Params] = params.NoFields) -> Callable[[Request], Awaitable[Response]]:
+        """An action endpoint: the operator role, the form's CSRF token, then `work` in the thread pool with the
+        form as `form`."""
 
         async def endpoint(request: Request) -> Response:
             if ACT not in request.auth.scopes:
                 return self.refuse(request, READ_ONLY)
-            form = await request.form()
-            user = request.user.display_name
-            if not self.csrf_valid(form.get(CSRF_FIELD), user):
+            sent = await request.form()
+            if not self.csrf_valid(sent.get(CSRF_FIELD), request.user):
                 return self.refuse(request, "the form has no valid CSRF token: reload the page and try again")
-            return await run_in_threadpool(work, request, form, user)
+            fields = params.parse(form, {k: v for k, v in sent.items() if isinstance(v, str)})
+            return await run_in_threadpool(work, request, fields, request.user.display_name)
 
+        endpoint.form = form  # type: ignore[attr-defined]
         return endpoint
 
     # ---- status
@@ -161,29 +239,24 @@ class Console:
 
     # ---- workflows
 
-    def workflows_page(self, request: Request) -> Response:
+    def workflows_page(self, request: Request, q: params.WorkflowsQuery) -> Response:
         from schedcu.queries.versions import workflow_rows
         from shared.db.session import transaction
 
-        q = request.query_params
-        state = q.get("state") or None
-        if state is not None and state not in WORKFLOW_STATES:
-            raise HTTPException(400, f"no workflow state {state!r}")
-        created_from, created_to = _date(q.get("from")), _date(q.get("to"))
-        page = max(1, _int(q.get("page"), 1))
         with transaction() as session:
             rows = workflow_rows(
-                session, state, PAGE_SIZE + 1, group=q.get("group") or None, request_id=q.get("request") or None,
-                created_from=created_from, created_to=created_to, offset=(page - 1) * PAGE_SIZE,
+                session, q.state, PAGE_SIZE + 1, group=q.group, request_id=q.request, created_from=q.created_from,
+                created_to=q.created_to, offset=(q.page - 1) * PAGE_SIZE, prefix=True,
             )  # fmt: skip
-        search = {k: v for k, v in q.items() if k != "page" and v}
+        search = {k: v for k, v in request.query_params.items() if k != "page" and v}
         return self.render(
-            request, "workflows.html", rows=rows[:PAGE_SIZE], page=page, more=len(rows) > PAGE_SIZE,
+            request, "workflows.html", rows=rows[:PAGE_SIZE], page=q.page, more=len(rows) > PAGE_SIZE,
             search=search, states=WORKFLOW_STATES,
         )  # fmt: skip
 
-    def workflow_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
+    def workflow_page(self, request: Request) -> Response:
         from schedcu.queries.versions import workflow_view
+        from services.versions.workflow import retry_phase
         from shared.db.session import transaction
 
         workflow_id = request.path_params["id"]
@@ -191,51 +264,55 @@ class Console:
             view = workflow_view(session, workflow_id)
         if view is None:
             return self.not_found(request, f"no workflow {workflow_id}")
+        phases = {Phase(p["phase"]): PhaseState(p["state"]) for p in view["phases"]}
         return self.render(
-            request, "workflow.html", 409 if refused else 200, wf=view, notice=notice, refused=refused,
-            terminal=view["state"] != "RUNNING",
+            request, "workflow.html", wf=view, running=view["state"] == WorkflowState.RUNNING,
+            retry_from=retry_phase(WorkflowState(view["state"]), phases),
         )  # fmt: skip
 
-    def retry_workflow(self, request: Request, form: FormData, user: str) -> Response:
+    def retry_workflow(self, request: Request, form: params.NoFields, user: str) -> Response:
         from services.versions import saga
         from services.versions.workflow import Refused
 
+        to = f"/workflows/{request.path_params['id']}"
         try:
             phase = saga.retry(request.path_params["id"], user)
         except Refused as error:
-            return self.workflow_page(request, refused=str(error))
-        return self.workflow_page(request, notice=f"retrying from {phase}")
+            return self.done(request, to, refused=str(error))
+        return self.done(request, to, notice=f"retrying from {phase}")
 
-    def cancel_workflow(self, request: Request, form: FormData, user: str) -> Response:
+    def cancel_workflow(self, request: Request, form: params.ReasonForm, user: str) -> Response:
         from services.versions import saga
         from services.versions.workflow import Refused
 
-        reason = str(form.get("reason") or "").strip() or "no reason given"
+        to = f"/workflows/{request.path_params['id']}"
+        if form.reason is None:
+            return self.done(request, to, refused="give the reason for the cancel: it is recorded with the workflow")
         try:
-            saga.cancel(request.path_params["id"], user, reason)
+            saga.cancel(request.path_params["id"], user, form.reason)
         except Refused as error:
-            return self.workflow_page(request, refused=str(error))
-        return self.workflow_page(request, notice="cancelled")
+            return self.done(request, to, refused=str(error))
+        return self.done(request, to, notice="cancelled")
 
     # ---- versions
 
-    def versions_page(self, request: Request) -> Response:
-        from schedcu.queries.versions import version_rows
+    def versions_page(self, request: Request, q: params.VersionsQuery) -> Response:
+        from schedcu.queries.versions import latest_coverage, version_rows
         from shared.db.session import transaction
         from shared.states import VersionState
 
-        q = request.query_params
         with transaction() as session:
-            rows = version_rows(session, q.get("group") or None, q.get("state") or None)
+            rows = version_rows(session, q.group, q.state, prefix=True)
+            coverage = latest_coverage(session, [r["version_id"] for r in rows])
         return self.render(
-            request, "versions.html", rows=rows, search={k: v for k, v in q.items() if v},
-            states=[str(s) for s in VersionState],
+            request, "versions.html", rows=rows, coverage=coverage,
+            search={k: v for k, v in request.query_params.items() if v}, states=[str(s) for s in VersionState],
         )  # fmt: skip
 
-    def version_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
+    def version_page(self, request: Request) -> Response:
         from schedcu.coverage_page import heat_map_section
         from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
-        from schedcu.queries.versions import version_view
+        from schedcu.queries.versions import assigned_people, version_view
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
@@ -244,6 +321,7 @@ class Console:
             calc = latest_calculation(session, version_id) if view else None
             all_cells = cells(session, uuid.UUID(calc["calculation_id"])) if calc else []
             groups = critical_gap_groups(session, version_id, calc["summary"], self.settings) if calc else []
+            people = assigned_people(session, version_id) if view else []
         if view is None:
             return self.not_found(request, f"no schedule version {version_id}")
         heat_map = (
@@ -251,12 +329,9 @@ class Console:
             if calc
             else None
         )
-        return self.render(
-            request, "version.html", 409 if refused else 200, v=view, heat_map=heat_map, notice=notice,
-            refused=refused,
-        )  # fmt: skip
+        return self.render(request, "version.html", v=view, heat_map=heat_map, people=people)
 
-    def gaps_page(self, request: Request) -> Response:
+    def gaps_page(self, request: Request, q: params.GapsQuery) -> Response:
         from schedcu.queries.proposals import proposals
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gap_lines import group_gaps
@@ -265,8 +340,7 @@ class Console:
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
 
-        version_id = request.path_params["id"]
-        day = _date(request.query_params.get("date"))
+        version_id, day = request.path_params["id"], q.date
         with transaction() as session:
             if session.get(ScheduleVersion, version_id) is None:
                 return self.not_found(request, f"no schedule version {version_id}")
@@ -281,40 +355,48 @@ class Console:
 
     # ---- proposals and fairness: the functions of `schedcu proposals` and `schedcu fairness`
 
-    def proposals_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
+    def open_proposals_page(self, request: Request, q: params.OpenProposalsQuery) -> Response:
+        from schedcu.queries.proposals import open_proposals
+        from shared.db.session import transaction
+
+        with transaction() as session:
+            rows = open_proposals(session, q.group, q.person, PAGE_SIZE + 1, (q.page - 1) * PAGE_SIZE)
+        search = {k: v for k, v in request.query_params.items() if k != "page" and v}
+        return self.render(
+            request, "open_proposals.html", rows=rows[:PAGE_SIZE], page=q.page, more=len(rows) > PAGE_SIZE,
+            search=search,
+        )  # fmt: skip
+
+    def proposals_page(self, request: Request, q: params.VersionProposalsQuery) -> Response:
         from schedcu.queries.proposals import proposals
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
 
-        version_id = request.path_params["id"]
-        state = request.query_params.get("state") or None
-        if state is not None and state not in PROPOSAL_STATES:
-            raise HTTPException(400, f"no proposal state {state!r}")
+        version_id, state = request.path_params["id"], q.state
         with transaction() as session:
             if session.get(ScheduleVersion, version_id) is None:
                 return self.not_found(request, f"no schedule version {version_id}")
             found = proposals(session, version_id, self.settings.tz, state)
         return self.render(
-            request, "proposals.html", 409 if refused else 200, version_id=version_id, proposals=found, state=state,
-            states=PROPOSAL_STATES, notice=notice, refused=refused,
-        )  # fmt: skip
+            request, "proposals.html", version_id=version_id, proposals=found, state=state, states=PROPOSAL_STATES
+        )
 
-    def create_proposals(self, request: Request, form: FormData, user: str) -> Response:
+    def create_proposals(self, request: Request, form: params.CreateProposalsForm, user: str) -> Response:
         from services.coverage import proposals
         from services.coverage.calculation import CalculationOptions
         from shared.db.session import transaction
 
-        day = _date(_text(form, "date"))
+        to = f"/versions/{request.path_params['id']}/proposals"
         try:
             with transaction() as session:
                 created = proposals.create(
-                    session, request.path_params["id"], CalculationOptions.from_settings(self.settings), user, day
+                    session, request.path_params["id"], CalculationOptions.from_settings(self.settings), user, form.date
                 )
         except proposals.ProposalError as error:
-            return self.proposals_page(request, refused=str(error))
-        return self.proposals_page(request, notice=created.text())
+            return self.done(request, to, refused=str(error))
+        return self.done(request, to, notice=created.text())
 
-    def proposal_page(self, request: Request, notice: str | None = None, refused: str | None = None) -> Response:
+    def proposal_page(self, request: Request) -> Response:
         from sqlalchemy import select
 
         from schedcu.queries.proposals import proposal
@@ -346,10 +428,7 @@ class Console:
                         for c in line.candidates
                         if c.person.id != view["person"]["person_id"]
                     ]  # fmt: skip
-        return self.render(
-            request, "proposal.html", 409 if refused else 200, p=view, open=is_open, candidates=candidates,
-            no_gap=no_gap, notice=notice, refused=refused,
-        )  # fmt: skip
+        return self.render(request, "proposal.html", p=view, open=is_open, candidates=candidates, no_gap=no_gap)
 
     def _proposal_step(self, request: Request, step: Callable[[Any, Any], str]) -> Response:
         """`step(session, options)` in one transaction; its text as the notice, a ProposalError as the refusal."""
@@ -357,19 +436,20 @@ class Console:
         from services.coverage.calculation import CalculationOptions
         from shared.db.session import transaction
 
+        to = f"/proposals/{request.path_params['id']}"
         try:
             with transaction() as session:
                 message = step(session, CalculationOptions.from_settings(self.settings))
         except proposals.ProposalError as error:
-            return self.proposal_page(request, refused=str(error))
-        return self.proposal_page(request, notice=message)
+            return self.done(request, to, refused=str(error))
+        return self.done(request, to, notice=message)
 
-    def edit_proposal(self, request: Request, form: FormData, user: str) -> Response:
+    def edit_proposal(self, request: Request, form: params.EditProposalForm, user: str) -> Response:
         from services.coverage import proposals
 
-        candidate = _text(form, "candidate")
+        candidate = form.candidate
         if candidate is None:
-            return self.proposal_page(request, refused="choose a candidate")
+            return self.done(request, f"/proposals/{request.path_params['id']}", refused="choose a candidate")
 
         def step(session: Any, options: Any) -> str:
             proposals.edit(session, request.path_params["id"], candidate, options, user)
@@ -377,7 +457,7 @@ class Console:
 
         return self._proposal_step(request, step)
 
-    def approve_proposal(self, request: Request, form: FormData, user: str) -> Response:
+    def approve_proposal(self, request: Request, form: params.NoFields, user: str) -> Response:
         from services.coverage import proposals
 
         def step(session: Any, options: Any) -> str:
@@ -386,25 +466,26 @@ class Console:
 
         return self._proposal_step(request, step)
 
-    def reject_proposal(self, request: Request, form: FormData, user: str) -> Response:
+    def reject_proposal(self, request: Request, form: params.ReasonForm, user: str) -> Response:
         from services.coverage import proposals
 
         def step(session: Any, options: Any) -> str:
-            proposals.reject(session, request.path_params["id"], _text(form, "reason") or "", user)
+            proposals.reject(session, request.path_params["id"], form.reason or "", user)
             return "rejected"
 
         return self._proposal_step(request, step)
 
-    def fairness_page(self, request: Request) -> Response:
+    def fairness_page(self, request: Request, q: params.FairnessQuery) -> Response:
         from schedcu.coverage_page import fairness_section
         from services.coverage.calculation import CalculationOptions
         from services.coverage.fairness import fairness_report
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
-        start, end = _date(request.query_params.get("from")), _date(request.query_params.get("to"))
         with transaction() as session:
-            report = fairness_report(session, version_id, CalculationOptions.from_settings(self.settings), start, end)
+            report = fairness_report(
+                session, version_id, CalculationOptions.from_settings(self.settings), q.start, q.end
+            )
         if report is None:
             return self.not_found(request, f"no schedule version {version_id}")
         return self.render(
@@ -416,17 +497,18 @@ class Console:
         from services.versions.lifecycle import TransitionRefused
         from shared.db.session import transaction
 
+        to = f"/versions/{request.path_params['id']}"
         try:
             with transaction() as session:
                 message = change(session)
         except TransitionRefused as refused:
-            return self.version_page(request, refused=str(refused))
-        return self.version_page(request, notice=message)
+            return self.done(request, to, refused=str(refused))
+        return self.done(request, to, notice=message)
 
-    def promote_version(self, request: Request, form: FormData, user: str) -> Response:
+    def promote_version(self, request: Request, form: params.PromoteForm, user: str) -> Response:
         from services.versions import lifecycle
 
-        version_id, force, reason = request.path_params["id"], form.get("force") == "yes", _text(form, "reason")
+        version_id, force, reason = request.path_params["id"], form.force == "yes", form.reason
 
         def change(session: Any) -> str:
             archived = lifecycle.promote(session, version_id, user, force=force, reason=reason)
@@ -434,10 +516,10 @@ class Console:
 
         return self._transition(request, change)
 
-    def archive_version(self, request: Request, form: FormData, user: str) -> Response:
+    def archive_version(self, request: Request, form: params.ReasonForm, user: str) -> Response:
         from services.versions import lifecycle
 
-        version_id, reason = request.path_params["id"], _text(form, "reason")
+        version_id, reason = request.path_params["id"], form.reason
 
         def change(session: Any) -> str:
             lifecycle.archive(session, version_id, user, reason)
@@ -445,13 +527,13 @@ class Console:
 
         return self._transition(request, change)
 
-    def diff_page(self, request: Request) -> Response:
-        from schedcu.diff import diff
+    def diff_page(self, request: Request, q: params.DiffQuery) -> Response:
+        from schedcu.diff import diff, tables
         from schedcu.queries.versions import version_rows
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
 
-        a, b = _uuid(request.query_params.get("a")), _uuid(request.query_params.get("b"))
+        a, b = q.a, q.b
         changes = None
         with transaction() as session:
             versions = version_rows(session)
@@ -459,7 +541,7 @@ class Console:
                 missing = [str(v) for v in (a, b) if session.get(ScheduleVersion, v) is None]
                 if missing:
                     return self.not_found(request, f"no schedule version {', '.join(missing)}")
-                changes = diff(session, a, b)
+                changes = tables(diff(session, a, b))
         return self.render(
             request, "diff.html", versions=versions, a=str(a or ""), b=str(b or ""), changes=changes,
             shown=DIFF_ITEMS_SHOWN,
@@ -476,7 +558,7 @@ class Console:
         except dead_letters.UnknownQueue as error:
             raise HTTPException(404, str(error)) from None
 
-    def dead_letters_page(self, request: Request, notice: str | None = None) -> Response:
+    def dead_letters_page(self, request: Request) -> Response:
         from schedcu.registries import all_queues
         from shared.messaging import dead_letters
 
@@ -491,12 +573,12 @@ class Console:
                      "letters": grouped, "oldest": times[0] if times else None,
                      "newest": times[-1] if times else None}
                 )  # fmt: skip
-        return self.render(request, "dead_letters.html", groups=groups, notice=notice)
+        return self.render(request, "dead_letters.html", groups=groups)
 
-    def dead_letter_page(self, request: Request) -> Response:
+    def dead_letter_page(self, request: Request, q: params.DeadLetterQuery) -> Response:
         from shared.messaging import dead_letters
 
-        queue, message_id = self._queue(request), request.query_params.get("id")
+        queue, message_id = self._queue(request), q.id
         letters = asyncio.run(dead_letters.peek(self.settings.amqp_url, queue, limit=None))
         found = [x for x in letters if message_id and x.message_id == message_id]
         if not found:
@@ -510,22 +592,22 @@ class Console:
         with transaction() as session:
             dead_letters.audit(session, user, action, queue, letters)
 
-    def redrive(self, request: Request, form: FormData, user: str) -> Response:
+    def redrive(self, request: Request, form: params.LettersForm, user: str) -> Response:
         from shared.messaging import dead_letters
 
-        queue, message_id, reason = self._queue(request), _text(form, "message_id"), _text(form, "reason")
+        queue, message_id, reason = self._queue(request), form.message_id, form.reason
         if message_id is None and reason is None:
             raise HTTPException(400, "redrive one message (message_id) or one group (reason)")
         letters = asyncio.run(dead_letters.redrive(self.settings.amqp_url, queue, message_id, reason))
         self._audit_letters(user, "redrive", queue, letters)
-        return self.dead_letters_page(request, notice=f"{len(letters)} redriven from {queue.dead_letter_name}")
+        return self.done(request, "/dead-letters", notice=f"{len(letters)} redriven from {queue.dead_letter_name}")
 
-    def confirm_discard(self, request: Request) -> Response:
+    def confirm_discard(self, request: Request, q: params.DiscardQuery) -> Response:
         """The confirmation step of a discard: a page for operators only."""
         if ACT not in request.auth.scopes:
             return self.refuse(request, READ_ONLY)
         queue = self._queue(request)
-        message_id, reason = request.query_params.get("message_id"), request.query_params.get("reason")
+        message_id, reason = q.message_id, q.reason
         if not message_id and not reason:
             raise HTTPException(400, "discard one message (message_id) or one group (reason)")
         return self.render(
@@ -533,22 +615,18 @@ class Console:
             message_id=message_id, reason=reason,
         )  # fmt: skip
 
-    def discard(self, request: Request, form: FormData, user: str) -> Response:
+    def discard(self, request: Request, form: params.LettersForm, user: str) -> Response:
         from shared.messaging import dead_letters
 
-        queue, message_id, reason = self._queue(request), _text(form, "message_id"), _text(form, "reason")
+        queue, message_id, reason = self._queue(request), form.message_id, form.reason
         if message_id is None and reason is None:
             raise HTTPException(400, "discard one message (message_id) or one group (reason)")
-        if form.get("confirmed") != "yes":
-            return self.render(
-                request, "discard.html", queue=queue.consumer, dead_letter_queue=queue.dead_letter_name,
-                message_id=message_id, reason=reason,
-            )  # fmt: skip
+        if form.confirmed != "yes":
+            which = {"message_id": message_id} if message_id else {"reason": reason}
+            return RedirectResponse(f"/dead-letters/{queue.consumer}/discard?{urlencode(which)}", 303)
         letters = asyncio.run(dead_letters.discard(self.settings.amqp_url, queue, message_id, reason))
         self._audit_letters(user, "discard", queue, letters)
-        return self.dead_letters_page(request, notice=f"{len(letters)} discarded from {queue.dead_letter_name}")
-
-    # ---- errors
+        return self.done(request, "/dead-letters", notice=f"{len(letters)} discarded from {queue.dead_letter_name}")
 
     # ---- exports: the CLI's `schedcu export ...` and `schedcu oncall`, for any signed-in user
 
@@ -578,37 +656,40 @@ class Console:
             feeds = calendars(session, request.path_params["id"], self.settings, request.path_params["email"])
         return Response(next(iter(feeds.values())), media_type="text/calendar; charset=utf-8")
 
-    def on_call(self, request: Request) -> Response:
+    def on_call(self, request: Request, q: params.OnCallQuery) -> Response:
         from schedcu.exports import on_call
         from shared.db.session import transaction
 
-        q = request.query_params
-        if not q.get("worklist"):
+        if not q.worklist:
             raise UsageMistake("give the worklist: /oncall?worklist=CPMC CT Body[&at=2026-03-09T22:00-05:00]")
-        at = _instant(q.get("at"), self.settings)
+        at = _instant(q.at, self.settings)
         with transaction() as session:
-            answer = on_call(session, q["worklist"], at, self.settings, q.get("group") or None)
+            answer = on_call(session, q.worklist, at, self.settings, q.group)
         return JSONResponse(answer)
+
+    # ---- errors: a page (or JSON on a JSON route) that says what to do, never a bare 500
 
     def mistake(self, request: Request, error: Exception) -> Response:
         """An export asked for something that is not there: the CLI's one line, as 400 or 404."""
-        status = 400 if isinstance(error, UsageMistake) else 404
-        if request.url.path == "/oncall":
-            return JSONResponse({"error": str(error)}, status)
-        return self.render(request, "error.html", status, title="Not found" if status == 404 else "Bad request",
-                           message=str(error))  # fmt: skip
+        return self.error(request, 400 if isinstance(error, UsageMistake) else 404, str(error))
+
+    def bad_parameter(self, request: Request, error: Exception) -> Response:
+        return self.error(request, 400, str(error))
 
     def http_error(self, request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        title = {404: "Not found", 400: "Bad request"}.get(error.status_code, "Error")
-        return self.render(request, "error.html", error.status_code, title=title, message=error.detail)
+        return self.error(request, error.status_code, error.detail)
 
     def unavailable(self, request: Request, error: Exception) -> Response:
         """PostgreSQL or RabbitMQ cannot be used: the CLI's one line in a banner, never a traceback."""
         from schedcu.cli import explain
 
         _, message = explain(error)
-        return self.render(request, "error.html", 503, title="Unavailable", message=message, banner=True)
+        return self.error(request, 503, message, banner=True)
+
+    def failed(self, request: Request, error: Exception) -> Response:
+        """A fault of the console itself: a page saying so (the traceback goes to the log, never to the page)."""
+        return self.error(request, 500, "the console failed on this request: the log has the details")
 
 
 def _proposals_of(group: "GapGroup", open_proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -619,25 +700,25 @@ def _proposals_of(group: "GapGroup", open_proposals: list[dict[str, Any]]) -> li
     ]  # fmt: skip
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _date(text: str | None) -> date | None:
-    if not text:
-        return None
+def _outcome(request: Request, user: ConsoleUser) -> dict[str, str | None]:
+    """The notice or refusal an action left for this page (`Console.done`), once."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(400, f"{text!r} is not a date: use YYYY-MM-DD") from None
+        found = user.outcome.loads(request.cookies.get(OUTCOME_COOKIE, ""), max_age=OUTCOME_MAX_AGE_S)
+    except BadSignature:
+        return {}
+    if not isinstance(found, dict) or found.get("to") != request.url.path:
+        return {}
+    return {"notice": found.get("notice"), "refused": found.get("refused")}
 
 
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text else default
-    except ValueError:
-        raise HTTPException(400, f"{text!r} is not a number") from None
+def page(show: Callable[[Request, P], Response], query: type[P]) -> Callable[[Request], Response]:
+    """A page endpoint whose query string is parsed into `query` first (a wrong value: 400)."""
+
+    def endpoint(request: Request) -> Response:
+        return show(request, params.parse(query, dict(request.query_params)))
+
+    endpoint.query = query  # type: ignore[attr-defined]
+    return endpoint
 
 
 def _download(body: bytes, media_type: str, filename: str) -> Response:
@@ -652,50 +733,46 @@ def _instant(text: str | None, settings: Settings) -> datetime:
         at = datetime.fromisoformat(text)
     except ValueError:
         raise UsageMistake(f"{text!r} is not a time: give ISO 8601, e.g. 2026-03-09T22:00-05:00") from None
+    if not params.MIN_DATE <= at.date() <= params.MAX_DATE:
+        raise UsageMistake(f"{text!r} is out of range: give a time from {params.MIN_DATE} to {params.MAX_DATE}")
     return at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
 
 
-def _uuid(text: str | None) -> uuid.UUID | None:
-    if not text:
-        return None
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise HTTPException(400, f"{text!r} is not a version id") from None
-
-
-def create_app(users: list[User], settings: Settings) -> Starlette:
-    console = Console(settings, csrf_key(users))
+def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
+    console = Console(settings)
     act = console.action
     routes = [
         Route("/", lambda _: RedirectResponse("/status", 303)),
         Route("/status", console.status_page),
-        Route("/workflows", console.workflows_page),
+        Route("/workflows", page(console.workflows_page, params.WorkflowsQuery)),
         Route("/workflows/{id:uuid}", console.workflow_page),
         Route("/workflows/{id:uuid}/retry", act(console.retry_workflow), methods=["POST"]),
-        Route("/workflows/{id:uuid}/cancel", act(console.cancel_workflow), methods=["POST"]),
-        Route("/versions", console.versions_page),
-        Route("/versions/diff", console.diff_page),
+        Route("/workflows/{id:uuid}/cancel", act(console.cancel_workflow, params.ReasonForm), methods=["POST"]),
+        Route("/versions", page(console.versions_page, params.VersionsQuery)),
+        Route("/versions/diff", page(console.diff_page, params.DiffQuery)),
         Route("/versions/{id:uuid}", console.version_page),
-        Route("/versions/{id:uuid}/gaps", console.gaps_page),
+        Route("/versions/{id:uuid}/gaps", page(console.gaps_page, params.GapsQuery)),
         Route("/versions/{id:uuid}/cells.csv", console.cells_csv),
         Route("/versions/{id:uuid}/coverage.ods", console.coverage_ods),
         Route("/versions/{id:uuid}/calendars/{email}.ics", console.calendar),
-        Route("/oncall", console.on_call),
-        Route("/versions/{id:uuid}/promote", act(console.promote_version), methods=["POST"]),
-        Route("/versions/{id:uuid}/proposals", console.proposals_page),
-        Route("/versions/{id:uuid}/proposals", act(console.create_proposals), methods=["POST"]),
-        Route("/versions/{id:uuid}/fairness", console.fairness_page),
+        Route("/oncall", page(console.on_call, params.OnCallQuery)),
+        Route("/versions/{id:uuid}/promote", act(console.promote_version, params.PromoteForm), methods=["POST"]),
+        Route("/versions/{id:uuid}/proposals", page(console.proposals_page, params.VersionProposalsQuery)),
+        Route(
+            "/versions/{id:uuid}/proposals", act(console.create_proposals, params.CreateProposalsForm), methods=["POST"]
+        ),
+        Route("/versions/{id:uuid}/fairness", page(console.fairness_page, params.FairnessQuery)),
+        Route("/proposals", page(console.open_proposals_page, params.OpenProposalsQuery)),
         Route("/proposals/{id:uuid}", console.proposal_page),
-        Route("/proposals/{id:uuid}/edit", act(console.edit_proposal), methods=["POST"]),
+        Route("/proposals/{id:uuid}/edit", act(console.edit_proposal, params.EditProposalForm), methods=["POST"]),
         Route("/proposals/{id:uuid}/approve", act(console.approve_proposal), methods=["POST"]),
-        Route("/proposals/{id:uuid}/reject", act(console.reject_proposal), methods=["POST"]),
-        Route("/versions/{id:uuid}/archive", act(console.archive_version), methods=["POST"]),
+        Route("/proposals/{id:uuid}/reject", act(console.reject_proposal, params.ReasonForm), methods=["POST"]),
+        Route("/versions/{id:uuid}/archive", act(console.archive_version, params.ReasonForm), methods=["POST"]),
         Route("/dead-letters", console.dead_letters_page),
-        Route("/dead-letters/{queue}/message", console.dead_letter_page),
-        Route("/dead-letters/{queue}/redrive", act(console.redrive), methods=["POST"]),
-        Route("/dead-letters/{queue}/discard", console.confirm_discard, methods=["GET"]),
-        Route("/dead-letters/{queue}/discard", act(console.discard), methods=["POST"]),
+        Route("/dead-letters/{queue}/message", page(console.dead_letter_page, params.DeadLetterQuery)),
+        Route("/dead-letters/{queue}/redrive", act(console.redrive, params.LettersForm), methods=["POST"]),
+        Route("/dead-letters/{queue}/discard", page(console.confirm_discard, params.DiscardQuery), methods=["GET"]),
+        Route("/dead-letters/{queue}/discard", act(console.discard, params.LettersForm), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
@@ -703,9 +780,12 @@ def create_app(users: list[User], settings: Settings) -> Starlette:
         middleware=[
             Middleware(NoFraming),
             Middleware(AuthenticationMiddleware, backend=TokenAuthentication(users), on_error=_unauthorized),
+            Middleware(RefuseControlCharacters, console=console),
         ],
         exception_handlers={
+            Exception: console.failed,
             HTTPException: console.http_error,
+            BadParameter: console.bad_parameter,
             Mistake: console.mistake,
             sqlalchemy.exc.OperationalError: console.unavailable,
             aio_pika.exceptions.AMQPConnectionError: console.unavailable,

@@ -11,15 +11,21 @@ Only the hash of each token is stored. A request carries the token as `Authoriza
 the password of HTTP basic auth with the user's name. Tokens are random (e.g. `openssl rand -hex 32`), so one
 unsalted SHA-256 is enough; every comparison is constant-time.
 
-The console's CSRF signing key is derived from the users (`csrf_key`), so every console started from the same
-file accepts the same forms (across a restart, and between replicas), and changing the file (a user added or
-removed, a token rotated) invalidates the forms already open."""
+The console reads the file again whenever it changes (`WatchedUsers`): a rotated or removed token stops
+working on the next request, without a restart.
+
+A user's CSRF signing key is derived from that user's line of the file (`csrf_key`), so every console started
+from the same file accepts the same forms (across a restart, and between replicas); rotating a user's token or
+changing their role invalidates that user's open forms, and nobody else's."""
 
 import base64
 import binascii
 import hashlib
 import hmac
 import json
+import logging
+import os
+import time
 from enum import StrEnum
 from pathlib import Path
 
@@ -46,12 +52,16 @@ class UsersFileError(ValueError):
     """The users file is missing or wrong; the text says which and how to fix it (never a token)."""
 
 
-def load_users(path: Path) -> list[User]:
+log = logging.getLogger(__name__)
+
+# a file changed within this long of its last read may change again with the same size and time stamp
+RACY_NS = 2_000_000_000
+
+
+def _parse(path: Path, content: bytes) -> list[User]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsersFileError(f"cannot read the console users file {path}: {error.strerror}") from None
-    except yaml.YAMLError:
+        data = yaml.safe_load(content.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
         raise UsersFileError(f"the console users file {path} is not YAML") from None
     try:
         return UsersFile.model_validate(data).users
@@ -60,9 +70,64 @@ def load_users(path: Path) -> list[User]:
         raise UsersFileError(f"the console users file {path} is wrong ({where}); see README, Console") from None
 
 
-def csrf_key(users: list[User]) -> bytes:
-    """HMAC-SHA256 over every user's name, role and token hash, in a canonical order (secret like the file)."""
-    canonical = json.dumps(sorted([user.name, user.role.value, user.token_sha256] for user in users))
+class WatchedUsers:
+    """The users of the file at `path`, read again when its device, inode, size or modification time change
+    (one `stat` per call). A file that cannot be read or is wrong refuses everyone with its `UsersFileError`
+    until it is fixed: a half-edited file never lets a revoked token in."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._signature: tuple[int, int, int, int] | None = None
+        self._content: bytes | None = None
+        self._read_at_ns = 0
+        self._users: list[User] = []
+        self._problem: str | None = None  # why the file cannot be used, as UsersFileError says it
+        self._started = False
+        self.users()
+        self._started = True  # from now on, each change is logged
+
+    def users(self) -> list[User]:
+        """The users as the file says now; `UsersFileError` when it cannot be read or is wrong."""
+        self._refresh()
+        if self._problem is not None:
+            raise UsersFileError(self._problem)
+        return self._users
+
+    def _refresh(self) -> None:
+        try:
+            stat = os.stat(self.path)
+            signature = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            if signature == self._signature and self._read_at_ns - stat.st_mtime_ns > RACY_NS:
+                return
+            content = self.path.read_bytes()
+        except OSError as error:
+            self._set(None, None, [], f"cannot read the console users file {self.path}: {error.strerror}")
+            return
+        self._read_at_ns = time.time_ns()
+        if content == self._content:
+            self._signature = signature
+            return
+        try:
+            self._set(signature, content, _parse(self.path, content), None)
+        except UsersFileError as error:
+            self._set(signature, content, [], str(error))
+
+    def _set(
+        self, signature: tuple[int, int, int, int] | None, content: bytes | None, users: list[User], problem: str | None
+    ) -> None:
+        changed = (users, problem) != (self._users, self._problem)
+        self._signature, self._content, self._users, self._problem = signature, content, users, problem
+        if not (self._started and changed):
+            return
+        if problem is not None:
+            log.warning("%s: every request is refused until it is fixed", problem)
+        else:
+            log.info("console users file %s read: %d users", self.path, len(users))
+
+
+def csrf_key(user: User) -> bytes:
+    """HMAC-SHA256 over the user's name, role and token hash (secret like the file)."""
+    canonical = json.dumps([user.name, user.role.value, user.token_sha256])
     return hmac.new(b"schedcu-console-csrf", canonical.encode("utf-8"), hashlib.sha256).digest()
 
 

@@ -1,4 +1,5 @@
-"""Read side of proposals: a version's proposals, and one proposal with its history."""
+"""Read side of proposals: the open proposals of every version, a version's proposals, and one proposal with
+its history."""
 
 import uuid
 from datetime import datetime
@@ -8,7 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from shared.db.models import PersonRow, Proposal, ProposalHistory
+from schedcu.queries import starts_with
+from services.coverage.proposal_states import OPEN
+from shared.db.models import HospitalGroup, PersonRow, Proposal, ProposalHistory, ScheduleVersion
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> str | None:
@@ -46,6 +49,37 @@ def proposals(session: Session, version_id: uuid.UUID, tz: ZoneInfo, state: str 
     if state is not None:
         query = query.where(Proposal.state == state)
     return [_view(p, person, tz) for p, person in session.execute(query)]
+
+
+def open_proposals(
+    session: Session, group: str | None = None, person: str | None = None, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Open proposals of every version by date, role, group, then creation; `group` and `person` match the
+    beginning of the name, in any case."""
+    query = (
+        select(
+            Proposal.id, Proposal.version_id, HospitalGroup.name, Proposal.schedule_date, Proposal.assign_role,
+            PersonRow.name, Proposal.state, Proposal.created_at,
+        )
+        .join(PersonRow, PersonRow.id == Proposal.person_id)
+        .join(ScheduleVersion, ScheduleVersion.id == Proposal.version_id)
+        .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+        .where(Proposal.state.in_([str(s) for s in OPEN]))
+        .order_by(Proposal.schedule_date, Proposal.assign_role, HospitalGroup.name, Proposal.created_at, Proposal.id)
+        .limit(limit)
+        .offset(offset)
+    )  # fmt: skip
+    if group:
+        query = query.where(starts_with(HospitalGroup.name, group))
+    if person:
+        query = query.where(starts_with(PersonRow.name, person))
+    return [
+        {
+            "proposal_id": str(proposal_id), "version_id": str(version_id), "group": group_name,
+            "date": day.isoformat(), "role": role, "person": name, "state": state, "created_at": created.isoformat(),
+        }
+        for proposal_id, version_id, group_name, day, role, name, state, created in session.execute(query)
+    ]  # fmt: skip
 
 
 def proposal(session: Session, proposal_id: uuid.UUID, tz: ZoneInfo) -> dict[str, Any] | None:

@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
+from schedcu.queries import starts_with
 from services.coverage import assignments
 from shared.coverage_text import coverage_sentence, unknown_months
 from shared.db import version_state
@@ -14,6 +16,7 @@ from shared.db.models import (
     AuditRecord,
     CoverageCalculation,
     HospitalGroup,
+    PersonRow,
     ScheduleVersion,
     ShiftInstanceRow,
     VersionLifecycle,
@@ -86,15 +89,19 @@ def workflow_rows(
     created_from: date | None = None,
     created_to: date | None = None,
     offset: int = 0,
+    prefix: bool = False,
 ) -> list[dict[str, Any]]:
-    """Workflows newest first; `created_from`/`created_to` are UTC dates, both included."""
+    """Workflows newest first; `created_from`/`created_to` are UTC dates, both included; with `prefix`, `group`
+    and `request_id` match the beginning of the name, in any case."""
     query = select(Workflow).order_by(Workflow.created_at.desc(), Workflow.id).limit(limit).offset(offset)
     if state:
         query = query.where(Workflow.state == state)
     if group:
-        query = query.where(Workflow.group_name == group)
+        query = query.where(starts_with(Workflow.group_name, group) if prefix else Workflow.group_name == group)
     if request_id:
-        query = query.where(Workflow.request_id == request_id)
+        query = query.where(
+            starts_with(Workflow.request_id, request_id) if prefix else Workflow.request_id == request_id
+        )
     if created_from:
         query = query.where(Workflow.created_at >= datetime.combine(created_from, time(), UTC))
     if created_to:
@@ -115,7 +122,10 @@ def workflow_rows(
     ]
 
 
-def version_rows(session: Session, group: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+def version_rows(
+    session: Session, group: str | None = None, state: str | None = None, *, prefix: bool = False
+) -> list[dict[str, Any]]:
+    """With `prefix`, `group` matches the beginning of the group's name, in any case."""
     query = version_state.with_lifecycle(
         select(ScheduleVersion, HospitalGroup.name, version_state.state())
         .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
@@ -123,7 +133,7 @@ def version_rows(session: Session, group: str | None = None, state: str | None =
         .order_by(ScheduleVersion.period_start, ScheduleVersion.created_at)
     )
     if group:
-        query = query.where(HospitalGroup.name == group)
+        query = query.where(starts_with(HospitalGroup.name, group) if prefix else HospitalGroup.name == group)
     if state:
         query = query.where(version_state.state() == state)
     return [
@@ -138,6 +148,36 @@ def version_rows(session: Session, group: str | None = None, state: str | None =
         }
         for v, group_name, v_state in session.execute(query)
     ]
+
+
+def latest_coverage(session: Session, version_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """version id -> its latest calculation's coverage ratio of known cells (None when no cell is known), known
+    cells and critical gaps; a version never calculated is absent."""
+    rows = session.execute(
+        select(CoverageCalculation.version_id, CoverageCalculation.summary)
+        .where(CoverageCalculation.version_id.in_([uuid.UUID(v) for v in version_ids]))
+        .ext(distinct_on(CoverageCalculation.version_id))
+        .order_by(CoverageCalculation.version_id, CoverageCalculation.created_at.desc())
+    )
+    return {
+        str(version_id): {
+            "ratio": summary["coverage_ratio"] if summary.get("known_cells", summary["total"]) else None,
+            "known_cells": summary.get("known_cells", summary["total"]),
+            "critical_gaps": summary["critical_gaps_total"],
+        }
+        for version_id, summary in rows
+    }
+
+
+def assigned_people(session: Session, version_id: uuid.UUID) -> list[dict[str, str]]:
+    """Everyone with an assignment in the version (Amion's or a correction), by name."""
+    effective = assignments.effective(version_id)
+    rows = session.execute(
+        select(PersonRow.name, PersonRow.email)
+        .where(PersonRow.id.in_(select(effective.c.person_id)))
+        .order_by(PersonRow.name, PersonRow.email)
+    )
+    return [{"name": name, "email": email} for name, email in rows]
 
 
 def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | None:

@@ -79,6 +79,14 @@ class Ended:
 Effect = StartAttempt | Ended
 
 
+def retry_phase(state: WorkflowState, phases: Mapping[Phase, PhaseState]) -> Phase | None:
+    """Where an operator's retry starts: the first failed phase of an ended workflow; None when it would be
+    refused."""
+    if state not in TERMINAL:
+        return None
+    return next((spec.phase for spec in PHASES if phases.get(spec.phase) == PhaseState.FAILED), None)
+
+
 def note(now: datetime, text: str, severity: Severity = Severity.INFO, code: str = "NOTE") -> Message:
     return {"at": now.isoformat(), "severity": severity.value, "code": code, "text": text, "location": None}
 
@@ -145,21 +153,20 @@ class WorkflowMachine:
 
     def retry(self, actor: str, now: datetime) -> Phase:
         """An operator's retry of an ended workflow, from its first failed phase; later phases run again."""
-        failed = [spec for spec in PHASES if self.phases[spec.phase].state == PhaseState.FAILED]
-        if not self.finished or not failed:
+        first = retry_phase(self.state, {phase: run.state for phase, run in self.phases.items()})
+        if first is None:
             raise Refused(f"the workflow is {self.state} with no failed phase: nothing to retry")
-        first = failed[0]
         for spec in PHASES:
-            if spec.position > first.position:
+            if spec.position > SPECS[first].position:
                 later = self.phases[spec.phase]
                 later.state, later.started_at, later.finished_at = PhaseState.PENDING, None, None
                 later.deadline_at = None
         self.state = WorkflowState.RUNNING
-        run = self.phases[first.phase]
+        run = self.phases[first]
         self._add(run, [note(now, f"retried by {actor}")])
         run.attempts_before_retry = run.attempt
-        self._start(first.phase, now)
-        return first.phase
+        self._start(first, now)
+        return first
 
     def cancel(self, actor: str, reason: str, now: datetime) -> None:
         if self.finished:

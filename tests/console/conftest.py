@@ -4,20 +4,24 @@ redriven message waits in its queue), and users of both roles (two operators).""
 import asyncio
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from faststream.rabbit import RabbitBroker
 from starlette.testclient import TestClient
 
+from schedcu import processes
 from schedcu.console.app import create_app
-from schedcu.console.users import User, load_users, token_hash
+from schedcu.console.users import WatchedUsers, token_hash
+from schedcu.infra import free_port
 from schedcu.registries import all_queues
 from shared.messaging import topology
 from shared.settings import get_settings
-from tests.conftest import Services, provisioned
+from tests.conftest import Services, eventually, provisioned
 
 OPERATOR_TOKEN = "operator-token-0123456789abcdef"
 READER_TOKEN = "reader-token-0123456789abcdef"
@@ -40,6 +44,19 @@ def write_users_file(path: Path) -> Path:
     return path
 
 
+UsersChange = Callable[[list[dict[str, str]]], list[dict[str, str]]]
+
+
+def rewrite_users_file(path: Path, change: UsersChange) -> None:
+    """The file's users as `change` makes them, written in place (same inode, as an editor saving it would)."""
+    users = yaml.safe_load(path.read_text(encoding="utf-8"))["users"]
+    path.write_text(yaml.safe_dump({"users": change(users)}), encoding="utf-8")
+
+
+def rotated(name: str, token: str) -> UsersChange:
+    return lambda users: [u | {"token_sha256": token_hash(token)} if u["name"] == name else u for u in users]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -48,6 +65,32 @@ def csrf_token(page: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+@contextmanager
+def running_console(env: dict[str, str], work: Path, users_file: Path) -> Iterator[str]:
+    """`schedcu console` as its own process on a free port, with `env` and `users_file`; its root URL once it
+    answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "console.log"
+    server = processes.Process(
+        "console", processes.schedcu_command("console", "--port", str(port)),
+        {**env, "SCHEDCU_CONSOLE_USERS_FILE": str(users_file)}, f"{url}/status", log,
+    ).start()  # fmt: skip
+
+    def answers() -> bool:
+        assert server.popen is not None and server.popen.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{url}/status", headers=bearer(OPERATOR_TOKEN), timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        eventually(answers, 60, "the console to answer")
+        yield url
+    finally:
+        server.stop()
 
 
 async def _declare(amqp_url: str) -> None:
@@ -80,11 +123,11 @@ def users_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def users(users_file: Path) -> list[User]:
-    return load_users(users_file)
+def users(users_file: Path) -> WatchedUsers:
+    return WatchedUsers(users_file)
 
 
 @pytest.fixture
-def client(settings_for: Services, users: list[User]) -> Iterator[TestClient]:
+def client(settings_for: Services, users: WatchedUsers) -> Iterator[TestClient]:
     with TestClient(create_app(users, get_settings())) as test_client:
         yield test_client

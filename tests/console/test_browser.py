@@ -1,7 +1,8 @@
 """The console in headless Chromium (Debian's chromium and chromium-driver, through selenium), served by
-`schedcu console` against the running pipeline: a workflow search, a version's heat map, a proposal for a gap
-approved until the recalculated coverage shows the cell covered, a dead-letter redrive and a discard, asserting
-what the pages show."""
+`schedcu console` against the running pipeline: a workflow search, a version's heat map (by mouse and by
+keyboard), a proposal for a gap approved until the recalculated coverage shows the cell covered, the open
+proposals of every version, a dead-letter redrive and a discard, every page in a 500 px window, and
+Post/Redirect/Get after an action, asserting what the pages show."""
 
 import json
 import re
@@ -10,24 +11,22 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.infra import free_port
 from shared import ids
 from shared.db.models import AuditRecord
 from tests.conftest import Pipeline, eventually
-from tests.console.conftest import OPERATOR_TOKEN, bearer, write_users_file
+from tests.console.conftest import OPERATOR_TOKEN, bearer, running_console, write_users_file
 from tests.support import amqp_client
 
 pytestmark = [
@@ -44,25 +43,8 @@ WAIT_S = 60.0
 def console(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`schedcu console` on a free port, for the pipeline's database and broker; its root URL."""
     work = tmp_path_factory.mktemp("console")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**pipeline.env, "SCHEDCU_CONSOLE_USERS_FILE": str(write_users_file(work / "users.yaml"))}
-    server = processes.Process(
-        "console", processes.schedcu_command("console", "--port", str(port)), env, f"{url}/status", work / "console.log"
-    ).start()
-
-    def answers() -> bool:
-        assert server.popen is not None and server.popen.poll() is None, (work / "console.log").read_text()
-        try:
-            return httpx.get(f"{url}/status", headers=bearer(OPERATOR_TOKEN), timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        eventually(answers, WAIT_S, "the console to answer")
+    with running_console(pipeline.env, work, write_users_file(work / "users.yaml")) as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +99,8 @@ def test_search_a_workflow_open_its_timeline_and_its_versions_heat_map(
     timeline = wait_for(browser, "#timeline").text
     assert all(phase in timeline for phase in ("ODS_IMPORT", "AMION_SCRAPE", "COVERAGE"))
     assert browser.find_element(By.ID, "state").text == "COMPLETED"
-    assert browser.find_elements(By.ID, "retry")  # an operator may retry an ended workflow
+    assert not browser.find_elements(By.ID, "retry")  # nothing failed: a retry would be refused
+    assert not browser.find_elements(By.ID, "cancel")
 
     version_link = browser.find_element(By.XPATH, "//p[contains(., 'version')]/a[contains(@href, '/versions/')]")
     version_link.click()
@@ -161,8 +144,10 @@ def test_create_proposals_for_a_versions_gaps_and_approve_one(
     fills = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#fills li")]
     worklist = fills[0].split(" in ")[0]
     assert len(fills) > 1 and not browser.find_elements(By.ID, "stays-open")
+    proposal_url = browser.current_url
     browser.find_element(By.ID, "approve").click()
     assert wait_for(browser, "#notice").text.startswith("approved: assigned as OVERRIDE; recalculation requested")
+    assert browser.current_url == proposal_url  # Post/Redirect/Get: the browser is on the proposal's page
     assert browser.find_element(By.ID, "proposal-state").text == "APPROVED"
     history = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#proposal-history tr")[1:]]
     assert len(history) == 2 and "olga create" in history[0] and "PROPOSED" in history[0]
@@ -175,6 +160,123 @@ def test_create_proposals_for_a_versions_gaps_and_approve_one(
         return "s-COVERED" in (square.get_attribute("class") or "").split()
 
     eventually(covered, WAIT_S * 2, f"{worklist} on 2026-03-18 covered after the recalculation")
+
+
+@pytest.fixture(scope="module")
+def gapped_version(pipeline: Pipeline) -> uuid.UUID:
+    """An imported version whose 18th has nobody on Mid3 in the pipeline's Amion."""
+    request_id = f"browser-gapped-{uuid.uuid4()}"
+    body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-16", "2026-03-18")
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+    workflow_id = ids.workflow_id_for(request_id)
+    assert pipeline.wait_terminal(workflow_id) == "COMPLETED"
+    return ids.version_id_for(workflow_id)
+
+
+def active(driver: WebDriver) -> WebElement:
+    return driver.switch_to.active_element
+
+
+def test_the_heat_map_by_keyboard_tab_to_a_square_and_read_its_tooltip(
+    console: str, browser: WebDriver, gapped_version: uuid.UUID
+) -> None:
+    browser.get(f"{console}/versions/{gapped_version}")
+    wait_for(browser, "table.month")
+    tip = browser.find_element(By.ID, "tip")
+    assert not tip.is_displayed()
+
+    def on_a_square() -> WebElement | None:
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        element = active(browser)
+        return element if element.get_attribute("data-cell") else None
+
+    first = eventually(on_a_square, WAIT_S, "Tab to reach a heat map square")
+    day, worklist = (first.get_attribute("data-cell") or "").split("|")
+    assert first.get_attribute("aria-label") == f"{day} {worklist}: {first.get_attribute('data-status')}"
+    WebDriverWait(browser, WAIT_S).until(lambda _: tip.is_displayed())
+    assert f"{day} · {worklist}" in tip.text and " — " in tip.text  # its windows, roles, people and statuses
+    box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top];", tip)
+    assert box[0] >= 0 and box[1] >= 0  # inside the window
+
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    second = active(browser)
+    assert second.get_attribute("data-cell") not in (None, first.get_attribute("data-cell"))
+    WebDriverWait(browser, WAIT_S).until(lambda _: (second.get_attribute("data-cell") or "").split("|")[1] in tip.text)
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    assert not tip.is_displayed()
+
+
+def test_the_open_proposals_of_every_version(console: str, browser: WebDriver, gapped_version: uuid.UUID) -> None:
+    browser.get(f"{console}/versions/{gapped_version}/proposals")
+    wait_for(browser, "#create-proposals").click()
+    assert re.match(r"[1-9]\d* proposals created", wait_for(browser, "#notice").text)
+
+    browser.find_element(By.LINK_TEXT, "Proposals").click()
+    rows = WebDriverWait(browser, WAIT_S).until(
+        lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "#open-proposals tr.proposal")
+                   if r.text.startswith(str(gapped_version)[:8])]
+    )  # fmt: skip
+    header = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#open-proposals th")]
+    assert header == ["version", "group", "date", "role", "person", "state", "created"]
+    version, group, day, role, person, state, created = (td.text for td in rows[0].find_elements(By.TAG_NAME, "td"))
+    assert version == str(gapped_version)[:8] and group and role and state == "PROPOSED"
+    assert day.startswith("2026-03-1") and created.startswith("20")
+
+    browser.find_element(By.NAME, "person").send_keys(person[:2].lower())
+    browser.find_element(By.CSS_SELECTOR, "#search button").click()
+    WebDriverWait(browser, WAIT_S).until(lambda d: "person=" in d.current_url)
+    found = [r.find_elements(By.TAG_NAME, "td")[4].text for r in browser.find_elements(By.CSS_SELECTOR, "tr.proposal")]
+    assert person in found and all(name.lower().startswith(person[:2].lower()) for name in found)
+
+    browser.find_element(By.CSS_SELECTOR, "tr.proposal td:nth-child(3) a").click()
+    assert wait_for(browser, "#proposal-state").text == "PROPOSED"
+
+
+def test_every_page_fits_a_500_px_window(
+    pipeline: Pipeline, console: str, browser: WebDriver, gapped_version: uuid.UUID
+) -> None:
+    (workflow_id,) = pipeline.query("SELECT workflow_id FROM schedule_versions WHERE id = :id", id=gapped_version)[0]
+    proposal = pipeline.query("SELECT id FROM proposals LIMIT 1")
+    pages = [
+        "/status", "/workflows", f"/workflows/{workflow_id}", "/versions", f"/versions/{gapped_version}",
+        f"/versions/{gapped_version}/gaps", f"/versions/{gapped_version}/proposals",
+        f"/versions/{gapped_version}/fairness", f"/versions/diff?a={gapped_version}&b={gapped_version}",
+        "/proposals", "/dead-letters", *(f"/proposals/{p}" for (p,) in proposal),
+    ]  # fmt: skip
+    browser.set_window_size(500, 900)
+    try:
+        width = browser.execute_script("return window.innerWidth")
+        assert 400 < width <= 500
+        for path in pages:
+            browser.get(f"{console}{path}")
+            wait_for(browser, "#who")
+            scroll = browser.execute_script("return document.documentElement.scrollWidth")
+            assert scroll <= width, f"{path} is {scroll} px wide in a {width} px window"
+    finally:
+        browser.set_window_size(1400, 1000)
+
+
+def test_after_an_action_the_url_is_the_page_and_reload_shows_it(
+    pipeline: Pipeline, console: str, browser: WebDriver
+) -> None:
+    request_id = f"browser-prg-{uuid.uuid4()}"
+    body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-03")
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+    version_id = ids.version_id_for(ids.workflow_id_for(request_id))
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
+    page = f"{console}/versions/{version_id}"
+    browser.get(page)
+
+    wait_for(browser, "#promote-form input[name=force]").click()
+    browser.find_element(By.CSS_SELECTOR, "#promote-form input[name=reason]").send_keys("checked by phone")
+    browser.find_element(By.ID, "promote").click()
+
+    assert wait_for(browser, "#notice").text.startswith("promoted to PRODUCTION")
+    assert browser.current_url == page
+    browser.refresh()  # a GET: no form sent again, no 405
+    assert wait_for(browser, "#state").text == "PRODUCTION"
+    assert not browser.find_elements(By.ID, "notice")  # the outcome was shown once
+    assert [a for a in audited(pipeline, str(version_id)) if a[1] == "promote"] == [("olga", "promote")]
 
 
 def test_redrive_a_dead_letter_from_its_group(pipeline: Pipeline, console: str, browser: WebDriver) -> None:

@@ -17,14 +17,13 @@ from typing import Any
 
 import aio_pika
 import pytest
-import yaml
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from schedcu.console.app import CSRF_MAX_AGE_S, PAGE_SIZE, create_app
-from schedcu.console.users import User, load_users, token_hash
+from schedcu.console.users import WatchedUsers, token_hash
 from schedcu.sample_template import sample_template
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
@@ -48,7 +47,16 @@ from shared.messaging.consumer import Delivery
 from shared.messaging.topology import ConsumerQueue
 from shared.settings import get_settings
 from tests.conftest import Services
-from tests.console.conftest import OPERATOR_TOKEN, OTHER_OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
+from tests.console.conftest import (
+    OPERATOR_TOKEN,
+    OTHER_OPERATOR_TOKEN,
+    READER_TOKEN,
+    UsersChange,
+    bearer,
+    csrf_token,
+    rewrite_users_file,
+    rotated,
+)
 from tests.coverage.test_corrections import MON, TUE, week
 from tests.coverage.test_proposals import recalculate, set_amion
 from tests.support import amqp_client
@@ -203,37 +211,56 @@ def test_a_form_stays_valid_on_a_console_started_again_from_the_same_users_file(
     path, form = ACTIONS["cancel"](targets)
     csrf = operator_csrf(client)
 
-    restarted = TestClient(create_app(load_users(users_file), get_settings()))
+    restarted = TestClient(create_app(WatchedUsers(users_file), get_settings()))
     answer = restarted.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
 
-    assert answer.status_code == 200 and 'id="notice">cancelled' in answer.text
+    assert redirected(answer) and 'id="notice">cancelled' in answer.text
     assert audit_of(settings_for, str(targets.running)) == [("olga", "cancel", "RUNNING", "FAILED", "wrong month")]
 
 
-USERS_FILE_CHANGES: dict[str, Callable[[list[dict[str, str]]], list[dict[str, str]]]] = {
-    "a user added": lambda users: [*users, {"name": "nina", "role": "read-only", "token_sha256": token_hash("nina")}],
-    "a user removed": lambda users: [u for u in users if u["name"] != "rita"],
-    "a token rotated": lambda users: [
-        u | {"token_sha256": token_hash("new")} if u["name"] == "rita" else u for u in users
-    ],
+# a change of the users file about someone else than the form's user, and a check that the console took it
+OTHER_USERS_CHANGES: dict[str, tuple[UsersChange, str, int]] = {
+    "a user added": (
+        lambda users: [*users, {"name": "nina", "role": "read-only", "token_sha256": token_hash("nina-token")}],
+        "nina-token",
+        200,
+    ),
+    "a user removed": (lambda users: [u for u in users if u["name"] != "rita"], READER_TOKEN, 401),
+    "another user's token rotated": (rotated("rita", "rita-new-token"), READER_TOKEN, 401),
 }
 
 
-@pytest.mark.parametrize("change", USERS_FILE_CHANGES)
-def test_a_form_is_refused_once_the_users_file_has_changed(
+@pytest.mark.parametrize("change", OTHER_USERS_CHANGES)
+def test_a_form_outlives_a_change_of_the_users_file_about_other_users(
     change: str, client: TestClient, targets: Targets, settings_for: Services, users_file: Path
 ) -> None:
     path, form = ACTIONS["cancel"](targets)
     csrf = operator_csrf(client)
+    edit, token, status = OTHER_USERS_CHANGES[change]
+
+    rewrite_users_file(users_file, edit)
+
+    assert client.get("/versions", headers=bearer(token)).status_code == status  # the running console took it
+    answer = client.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+    assert redirected(answer) and 'id="notice">cancelled' in answer.text
+
+
+def test_a_form_is_refused_once_its_users_token_is_rotated(
+    client: TestClient, targets: Targets, settings_for: Services, users_file: Path
+) -> None:
+    path, form = ACTIONS["cancel"](targets)
+    csrf = operator_csrf(client)
     before = snapshot(settings_for, targets)
-    users = yaml.safe_load(users_file.read_text(encoding="utf-8"))["users"]
-    users_file.write_text(yaml.safe_dump({"users": USERS_FILE_CHANGES[change](users)}), encoding="utf-8")
 
-    restarted = TestClient(create_app(load_users(users_file), get_settings()))
-    answer = restarted.post(path, data={**form, "csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
+    rewrite_users_file(users_file, rotated("olga", "olga-new-token"))
 
+    assert client.get("/versions", headers=bearer(OPERATOR_TOKEN)).status_code == 401
+    answer = client.post(path, data={**form, "csrf_token": csrf}, headers=bearer("olga-new-token"))
     assert answer.status_code == 403 and "no valid CSRF token" in answer.text
     assert snapshot(settings_for, targets) == before
+    fresh = csrf_token(client.get("/dead-letters", headers=bearer("olga-new-token")).text)
+    again = client.post(path, data={**form, "csrf_token": fresh}, headers=bearer("olga-new-token"))
+    assert redirected(again) and 'id="notice">cancelled' in again.text
 
 
 def test_a_form_expires(
@@ -249,6 +276,13 @@ def test_a_form_expires(
 
     assert answer.status_code == 403 and "no valid CSRF token" in answer.text
     assert snapshot(settings_for, targets) == before
+
+
+def redirected(answer: Any) -> bool:
+    """The action answered 303 to a page (Post/Redirect/Get), which answered 200."""
+    assert [r.status_code for r in answer.history] == [303], answer.history
+    assert answer.status_code == 200 and answer.request.method == "GET"
+    return True
 
 
 def audit_of(services: Services, entity_id: str) -> list[tuple[str, str, str | None, str | None, str | None]]:
@@ -268,12 +302,12 @@ def test_an_operator_cancels_a_running_workflow_and_retries_it(
     client: TestClient, targets: Targets, settings_for: Services
 ) -> None:
     cancelled = act(client, targets, "cancel")
-    assert cancelled.status_code == 200 and 'id="notice">cancelled' in cancelled.text
+    assert redirected(cancelled) and 'id="notice">cancelled' in cancelled.text
     assert "cancelled by olga: wrong month" in cancelled.text
 
     retry = f"/workflows/{targets.running}/retry"
     retried = client.post(retry, data={"csrf_token": operator_csrf(client)}, headers=bearer(OPERATOR_TOKEN))
-    assert retried.status_code == 200 and "retrying from ODS_IMPORT" in retried.text
+    assert redirected(retried) and "retrying from ODS_IMPORT" in retried.text
     assert "retried by olga" in retried.text
     assert audit_of(settings_for, str(targets.running)) == [
         ("olga", "cancel", "RUNNING", "FAILED", "wrong month"),
@@ -281,7 +315,7 @@ def test_an_operator_cancels_a_running_workflow_and_retries_it(
     ]
 
     again = client.post(retry, data={"csrf_token": operator_csrf(client)}, headers=bearer(OPERATOR_TOKEN))
-    assert again.status_code == 409 and "refused: the workflow is RUNNING with no failed phase" in again.text
+    assert redirected(again) and "refused: the workflow is RUNNING with no failed phase" in again.text
 
 
 def test_a_refused_promotion_shows_why_and_force_with_a_reason_promotes(
@@ -290,14 +324,14 @@ def test_a_refused_promotion_shows_why_and_force_with_a_reason_promotes(
     path, _ = ACTIONS["promote"](targets)
     csrf = operator_csrf(client)
     refused = client.post(path, data={"csrf_token": csrf}, headers=bearer(OPERATOR_TOKEN))
-    assert refused.status_code == 409
+    assert redirected(refused)
     assert "no coverage has been calculated for it" in refused.text and "force and a reason" in refused.text
     no_reason = client.post(path, data={"csrf_token": csrf, "force": "yes"}, headers=bearer(OPERATOR_TOKEN))
-    assert no_reason.status_code == 409 and "a forced promotion needs a reason" in no_reason.text
+    assert redirected(no_reason) and "a forced promotion needs a reason" in no_reason.text
 
     promoted = act(client, targets, "promote")
 
-    assert promoted.status_code == 200 and 'id="state">PRODUCTION' in promoted.text
+    assert redirected(promoted) and 'id="state">PRODUCTION' in promoted.text
     assert audit_of(settings_for, str(targets.staging)) == [
         ("olga", "promote", "STAGING", "PRODUCTION", "checked by phone")
     ]
@@ -308,7 +342,7 @@ def test_an_operator_archives_a_production_version_with_a_reason(
 ) -> None:
     archived = act(client, targets, "archive")
 
-    assert archived.status_code == 200 and 'id="state">ARCHIVED' in archived.text
+    assert redirected(archived) and 'id="state">ARCHIVED' in archived.text
     last = audit_of(settings_for, str(targets.production))[-1]
     assert last == ("olga", "archive", "PRODUCTION", "ARCHIVED", "replaced")
 
@@ -318,7 +352,7 @@ def test_an_operator_redrives_one_dead_letter_back_to_its_queue(
 ) -> None:
     answer = act(client, targets, "redrive one")
 
-    assert answer.status_code == 200 and "1 redriven from schedcu.versions.dead-letter" in answer.text
+    assert redirected(answer) and "1 redriven from schedcu.versions.dead-letter" in answer.text
     assert targets.letter not in parked(settings_for)
     assert waiting_in_versions_queue(settings_for) >= 1
     queue = versions_queue().dead_letter_name
@@ -335,7 +369,7 @@ def test_an_operator_redrives_a_whole_group(client: TestClient, targets: Targets
 
     answer = act(client, targets, "redrive group")
 
-    assert answer.status_code == 200 and "redriven from schedcu.versions.dead-letter" in answer.text
+    assert redirected(answer) and "redriven from schedcu.versions.dead-letter" in answer.text
     assert not {targets.letter, second} & parked(settings_for)
     queue = versions_queue().dead_letter_name
     audited = audit_of(settings_for, f"{queue}/{second}")
@@ -357,7 +391,7 @@ def test_discard_asks_for_confirmation_then_removes_the_dead_letter(
 
     answer = act(client, targets, "discard")
 
-    assert answer.status_code == 200 and "1 discarded from schedcu.versions.dead-letter" in answer.text
+    assert redirected(answer) and "1 discarded from schedcu.versions.dead-letter" in answer.text
     assert targets.letter not in parked(settings_for)
     queue = versions_queue().dead_letter_name
     assert audit_of(settings_for, f"{queue}/{targets.letter}") == [("olga", "discard", queue, None, PARKED_REASON)]
@@ -424,16 +458,16 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
     not_candidate = client.post(
         edit, data={"candidate": emails[booked.person.id], "csrf_token": csrf_token(page)}, headers=headers
     )
-    assert not_candidate.status_code == 409
+    assert redirected(not_candidate)
     assert f"refused: {booked.person.name} is not a candidate for {line.assign_role} on {MON.isoformat()}: booked" in (
         html.unescape(not_candidate.text)
     )
 
     edited = client.post(edit, data={"candidate": offered[0], "csrf_token": csrf_token(page)}, headers=headers)
-    assert edited.status_code == 200 and 'id="proposal-state">EDITED' in edited.text
+    assert redirected(edited) and 'id="proposal-state">EDITED' in edited.text
     approved = client.post(f"/proposals/{first}/approve", data={"csrf_token": csrf_token(page)}, headers=headers)
 
-    assert approved.status_code == 200 and 'id="proposal-state">APPROVED' in approved.text
+    assert redirected(approved) and 'id="proposal-state">APPROVED' in approved.text
     assert "approved: assigned as OVERRIDE; recalculation requested: calculation" in approved.text
     assert 'method="post"' not in approved.text  # nothing more to do with it
     with Session(settings_for.engine) as session:
@@ -459,7 +493,7 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
     ]
 
     again = client.post(f"/proposals/{first}/approve", data={"csrf_token": csrf_token(page)}, headers=headers)
-    assert again.status_code == 409 and "Traceback" not in again.text
+    assert redirected(again) and "Traceback" not in again.text
     assert f"refused: Proposal {first}: The proposal is APPROVED: it cannot be approved any more." in again.text
 
 
@@ -481,12 +515,12 @@ def test_an_operator_rejects_a_proposal_with_a_reason(client: TestClient, settin
     first = uuid.UUID(proposal_rows(client.get(f"/versions/{version_id}/proposals", headers=headers).text)[0])
 
     no_reason = client.post(f"/proposals/{first}/reject", data={"csrf_token": csrf, "reason": " "}, headers=headers)
-    assert no_reason.status_code == 409 and "refused: A reason is required." in no_reason.text
+    assert redirected(no_reason) and "refused: A reason is required." in no_reason.text
     rejected = client.post(
         f"/proposals/{first}/reject", data={"csrf_token": csrf, "reason": "a locum takes it"}, headers=headers
     )
 
-    assert rejected.status_code == 200 and 'id="proposal-state">REJECTED' in rejected.text
+    assert redirected(rejected) and 'id="proposal-state">REJECTED' in rejected.text
     who, action, before, after, why = history_of(rejected.text)[-1]
     assert (who, action, why) == ("olga", "reject", "a locum takes it")
     assert before.startswith("PROPOSED (") and after == before.replace("PROPOSED", "REJECTED")
@@ -500,7 +534,7 @@ def test_creating_proposals_without_coverage_is_refused(client: TestClient, targ
     path, headers = f"/versions/{targets.staging}/proposals", bearer(OPERATOR_TOKEN)
     csrf = csrf_token(client.get(path, headers=headers).text)
     refused = client.post(path, data={"csrf_token": csrf}, headers=headers)
-    assert refused.status_code == 409
+    assert redirected(refused)
     assert f"refused: No coverage has been calculated for version {targets.staging}." in refused.text
 
 
@@ -603,7 +637,7 @@ def test_workflow_search_filters_and_pages(client: TestClient, settings_for: Ser
 
 
 def test_a_database_or_broker_that_is_down_shows_a_banner(
-    users: list[User], settings_for: Services, monkeypatch: pytest.MonkeyPatch
+    users: WatchedUsers, settings_for: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SCHEDCU_DATABASE_URL", "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none")
     monkeypatch.setenv("SCHEDCU_AMQP_URL", "amqp://guest:s3cret@127.0.0.1:1/")

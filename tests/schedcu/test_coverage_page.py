@@ -141,6 +141,8 @@ def test_report_renders_in_chromium_with_one_cell_per_date_and_worklist(services
     assert rendered == expected
     assert len(expected) == 31 * 23  # every sample worklist is read every date
     the_20th = re.findall(r'data-cell="2026-03-20\|[^"]+" data-status="(\w+)"', dom)
+    focusable = re.findall(r'data-cell="[^"]+"[^>]*tabindex="0" aria-label="([^"]+)"', dom)  # each square
+    assert len(focusable) == len(expected) and "2026-03-20 CPMC US: UNCOVERED" in focusable  # takes focus
     assert len(the_20th) == 23 and set(the_20th) == {"UNCOVERED"}
     assert re.search(r'<details class="month-block" data-month="2026-03" open(?:="")?><summary>March 2026', dom)
     (mid3_row,) = re.findall(r'<tr data-gap="2026-03-09\|Mid3\|18:00-01:00">(.*?)</tr>', dom)
