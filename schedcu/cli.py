@@ -95,16 +95,12 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             letters = asyncio.run(dead_letters.peek(url, queue, args.limit if command == "show" else None))
             if command == "discard":
                 letters = [x for x in letters if dead_letters.chosen(x, args.message_id, args.reason)]
-        elif command == "redrive":
-            letters = asyncio.run(dead_letters.redrive(url, queue, args.message_id, args.reason))
         else:
-            letters = asyncio.run(dead_letters.discard(url, queue, args.message_id, args.reason))
+            act = dead_letters.redrive if command == "redrive" else dead_letters.discard
+            letters = asyncio.run(act(url, queue, args.message_id, args.reason, actor=actor(), transaction=transaction))
     except dead_letters.UnknownQueue as error:
         raise UsageMistake(str(error)) from None
-    done = command in ("redrive", "discard") and (command == "redrive" or args.yes)
-    if done and letters:
-        with transaction() as session:
-            dead_letters.audit(session, actor(), command, queue, letters)
+    done = command == "redrive" or (command == "discard" and args.yes)
     if args.json:
         print(dead_letters.as_json(letters))
         return 0

@@ -503,21 +503,16 @@ class Console:
             return self.not_found(request, f"no dead letter {message_id} in {queue.dead_letter_name}")
         return self.render(request, "dead_letter.html", queue=queue.consumer, letter=found[0])
 
-    def _audit_letters(self, user: str, action: str, queue: Any, letters: list[Any]) -> None:
-        from shared.db.session import transaction
-        from shared.messaging import dead_letters
-
-        with transaction() as session:
-            dead_letters.audit(session, user, action, queue, letters)
-
     def redrive(self, request: Request, form: FormData, user: str) -> Response:
+        from shared.db.session import transaction
         from shared.messaging import dead_letters
 
         queue, message_id, reason = self._queue(request), _text(form, "message_id"), _text(form, "reason")
         if message_id is None and reason is None:
             raise HTTPException(400, "redrive one message (message_id) or one group (reason)")
-        letters = asyncio.run(dead_letters.redrive(self.settings.amqp_url, queue, message_id, reason))
-        self._audit_letters(user, "redrive", queue, letters)
+        letters = asyncio.run(
+            dead_letters.redrive(self.settings.amqp_url, queue, message_id, reason, actor=user, transaction=transaction)
+        )
         return self.dead_letters_page(request, notice=f"{len(letters)} redriven from {queue.dead_letter_name}")
 
     def confirm_discard(self, request: Request) -> Response:
@@ -534,6 +529,7 @@ class Console:
         )  # fmt: skip
 
     def discard(self, request: Request, form: FormData, user: str) -> Response:
+        from shared.db.session import transaction
         from shared.messaging import dead_letters
 
         queue, message_id, reason = self._queue(request), _text(form, "message_id"), _text(form, "reason")
@@ -544,8 +540,9 @@ class Console:
                 request, "discard.html", queue=queue.consumer, dead_letter_queue=queue.dead_letter_name,
                 message_id=message_id, reason=reason,
             )  # fmt: skip
-        letters = asyncio.run(dead_letters.discard(self.settings.amqp_url, queue, message_id, reason))
-        self._audit_letters(user, "discard", queue, letters)
+        letters = asyncio.run(
+            dead_letters.discard(self.settings.amqp_url, queue, message_id, reason, actor=user, transaction=transaction)
+        )
         return self.dead_letters_page(request, notice=f"{len(letters)} discarded from {queue.dead_letter_name}")
 
     # ---- errors

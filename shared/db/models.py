@@ -313,10 +313,11 @@ class AuditRecord(Base):
     at: Mapped[datetime] = _now()
     actor: Mapped[str] = mapped_column(String(200))
     entity: Mapped[str] = mapped_column(String(50))
-    entity_id: Mapped[str] = mapped_column(String(100))
+    entity_id: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(50))
-    from_state: Mapped[str | None] = mapped_column(String(30))
-    to_state: Mapped[str | None] = mapped_column(String(30))
+    # text: a state, or a dead letter's queue and routing key
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

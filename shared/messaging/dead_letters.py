@@ -1,9 +1,11 @@
 """Operators' view of the dead-letter queues: how deep, what is in them and why, and redriving messages
 back to their original routing key. A redriven message keeps its message id, so a consumer that already
-processed it skips it (inbox): it is processed once. Discarding removes dead letters for good."""
+processed it skips it (inbox): it is processed once. Discarding removes dead letters for good. Each letter
+redriven or discarded leaves one audit row, committed only when its action was done."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,11 +117,38 @@ def chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bo
     return (message_id is None or letter.message_id == message_id) and (reason is None or letter.reason == reason)
 
 
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+@asynccontextmanager
+async def _audited(
+    transaction: Transaction, actor: str, action: str, queue: ConsumerQueue, letter: DeadLetter
+) -> AsyncIterator[None]:
+    """The letter's audit row, flushed before the action (so a row the database refuses stops it while the
+    message is still in the queue) and committed after it (an action that fails leaves no row)."""
+    with transaction() as session:
+        record(
+            session, actor=actor, entity="dead_letter", entity_id=f"{queue.dead_letter_name}/{letter.message_id}",
+            action=action, from_state=queue.dead_letter_name,
+            to_state=letter.routing_key if action == "redrive" else None, reason=letter.reason,
+            details={"deliveries": letter.deliveries, "at": letter.at},
+        )  # fmt: skip
+        session.flush()
+        yield
+
+
 async def redrive(
-    amqp_url: str, queue: ConsumerQueue, message_id: str | None = None, reason: str | None = None
+    amqp_url: str,
+    queue: ConsumerQueue,
+    message_id: str | None = None,
+    reason: str | None = None,
+    *,
+    actor: str,
+    transaction: Transaction,
 ) -> list[DeadLetter]:
     """Publish dead letters (all, or the one with `message_id`, or those dead-lettered for `reason`) back to
-    their routing key; each leaves the dead-letter queue only after the broker confirmed its republication."""
+    their routing key, each with one audit row by `actor`; each leaves the dead-letter queue only after the
+    broker confirmed its republication. A failure stops there: the letters not redriven stay in the queue."""
     redriven = []
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -130,25 +159,33 @@ async def redrive(
                 await message.nack(requeue=True)
                 continue
             headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
-            await events.publish(
-                aio_pika.Message(
-                    message.body, headers=headers, message_id=message.message_id,
-                    correlation_id=message.correlation_id, content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=letter.routing_key,
-                mandatory=True,
-            )  # fmt: skip
-            await message.ack()
+            async with _audited(transaction, actor, "redrive", queue, letter):
+                await events.publish(
+                    aio_pika.Message(
+                        message.body, headers=headers, message_id=message.message_id,
+                        correlation_id=message.correlation_id, content_type=message.content_type,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=letter.routing_key,
+                    mandatory=True,
+                )  # fmt: skip
+                await message.ack()
             redriven.append(letter)
     return redriven
 
 
 async def discard(
-    amqp_url: str, queue: ConsumerQueue, message_id: str | None = None, reason: str | None = None
+    amqp_url: str,
+    queue: ConsumerQueue,
+    message_id: str | None = None,
+    reason: str | None = None,
+    *,
+    actor: str,
+    transaction: Transaction,
 ) -> list[DeadLetter]:
-    """Remove dead letters for good (the one with `message_id`, or those dead-lettered for `reason`); at least
-    one of the two must be given."""
+    """Remove dead letters for good (the one with `message_id`, or those dead-lettered for `reason`; at least
+    one of the two must be given), each with one audit row by `actor`. A failure stops there: the letters not
+    discarded stay in the queue."""
     if message_id is None and reason is None:
         raise ValueError("discard needs a message id or a reason")
     discarded = []
@@ -156,23 +193,13 @@ async def discard(
         channel = await connection.channel()
         for message in await _take(channel, queue):
             letter = describe(message)
-            if chosen(letter, message_id, reason):
-                await message.ack()
-                discarded.append(letter)
-            else:
+            if not chosen(letter, message_id, reason):
                 await message.nack(requeue=True)
+                continue
+            async with _audited(transaction, actor, "discard", queue, letter):
+                await message.ack()
+            discarded.append(letter)
     return discarded
-
-
-def audit(session: Session, actor: str, action: str, queue: ConsumerQueue, letters: Sequence[DeadLetter]) -> None:
-    """One audit record per letter redriven or discarded, in the caller's transaction."""
-    for letter in letters:
-        record(
-            session, actor=actor, entity="dead_letter", entity_id=f"{queue.dead_letter_name}/{letter.message_id}",
-            action=action, from_state=queue.dead_letter_name,
-            to_state=letter.routing_key if action == "redrive" else None, reason=letter.reason,
-            details={"deliveries": letter.deliveries, "at": letter.at},
-        )  # fmt: skip
 
 
 def as_json(letters: list[DeadLetter]) -> str:
