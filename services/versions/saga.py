@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Row, String, Table, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -422,13 +422,17 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
     fields = fields if isinstance(fields, dict) else {}
     request_id = fields.get("request_id")
     version = fields.get("schema_version")
-    newer = isinstance(version, int) and version > SCHEMA_VERSION
+    code: Literal["INVALID_TEMPLATE_SOURCE", "INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED"] = "INVALID_REQUEST"
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        code = "SCHEMA_VERSION_UNSUPPORTED"
+    elif "template" in fields and not _valid_template(fields["template"]):
+        code = "INVALID_TEMPLATE_SOURCE"
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
         work.publish(
             ImportRejected(
-                code="SCHEMA_VERSION_UNSUPPORTED" if newer else "INVALID_REQUEST",
+                code=code,
                 reason=reason,
                 request_message_id=delivery.message_id,
                 request_correlation_id=delivery.correlation_id,
@@ -436,6 +440,14 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
             ),
             "rejected",
         )
+
+
+def _valid_template(template: object) -> bool:
+    try:
+        TemplateSource.model_validate(template)
+    except ValidationError:
+        return False
+    return True
 
 
 def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, why: str) -> None:
