@@ -417,7 +417,7 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
     """Answer an ImportRequested that failed validation with ImportRejected (the dead-letter entry stays)."""
     try:
         fields = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's recursion limit
         fields = None
     fields = fields if isinstance(fields, dict) else {}
     request_id = fields.get("request_id")

@@ -87,6 +87,21 @@ def test_an_invalid_request_is_rejected_and_still_dead_lettered(pipeline: Pipeli
     assert "amion_account" in dead.headers["x-schedcu-reason"]
 
 
+def test_a_request_nested_a_hundred_thousand_deep_is_rejected_with_an_answer(pipeline: Pipeline) -> None:
+    body = b'{"schema_version": 1, "request_id": "deep", "group": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    message_id = str(uuid.uuid4())
+    events = amqp_client.publish_and_collect(
+        pipeline.services.amqp_url, body, ANSWERS, "corr-deep", "event.import.rejected", message_id=message_id
+    )
+
+    ((key, _, rejected),) = events
+    valid_against_asyncapi(key, rejected)
+    assert rejected["code"] == "INVALID_REQUEST" and "recursion limit exceeded" in rejected["reason"]
+    assert rejected["request_message_id"] == message_id
+    dead = amqp_client.find_dead_letter(pipeline.services.amqp_url, "schedcu.versions.dead-letter", message_id)
+    assert "recursion limit exceeded" in dead.headers["x-schedcu-reason"]
+
+
 def test_a_newer_schema_version_is_rejected_with_that_reason(pipeline: Pipeline) -> None:
     body = request(pipeline, f"future-{uuid.uuid4()}", schema_version=2)
     ((_, _, rejected),) = send(pipeline, body, "event.import.rejected", "corr-future")
