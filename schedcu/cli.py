@@ -254,8 +254,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logs.configure("cli", get_settings().log_format)
     args = parser().parse_args(argv)
+    if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped
+        from schedcu.printable import PrintableStream
+
+        sys.stdout = PrintableStream(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PrintableStream(sys.stderr)  # type: ignore[assignment]
+    logs.configure("cli", get_settings().log_format)
     if args.command != "worker" and not args.debug:
         # The broker clients log each failed connection attempt; a command says it once, in its last line.
         for library in ("aiormq", "aio_pika"):
