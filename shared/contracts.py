@@ -130,11 +130,14 @@ class ImportAccepted(WorkflowMessage):
 
 class ImportRejected(Contract):
     """The answer to an ImportRequested that cannot be run: its template source is not valid, it failed
-    validation otherwise, has a newer schema version, or reuses a request id with a different period, group,
-    template or Amion account."""
+    validation otherwise, has a newer schema version, reuses a request id with a different period, group,
+    template or Amion account, or reuses the message id of an earlier message with another body."""
 
     routing_key: ClassVar[str] = "event.import.rejected"
-    code: Literal["INVALID_TEMPLATE_SOURCE", "INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED", "REQUEST_ID_REUSED"]
+    code: Literal[
+        "INVALID_TEMPLATE_SOURCE", "INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED", "REQUEST_ID_REUSED",
+        "MESSAGE_ID_REUSED",
+    ]  # fmt: skip
     reason: str
     request_message_id: str
     request_correlation_id: str | None

@@ -338,6 +338,9 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
     is answered with the existing workflow, a request id reused for another request with ImportRejected."""
     workflow_id = ids.workflow_id_for(request.request_id)
     with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped == "reused":
+            _reject_reused_message(work, request)
+            return
         if work.skipped:
             return
         created = work.session.execute(
@@ -463,6 +466,22 @@ def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid
             workflow_id=workflow_id,
         ),
         "rejected",
+    )
+
+
+def _reject_reused_message(work: UnitOfWork, request: ImportRequested) -> None:
+    message_id = work.delivery.message_id
+    log.warning("message id %s reused by request %s", message_id, request.request_id)
+    work.publish(
+        ImportRejected(
+            code="MESSAGE_ID_REUSED",
+            reason=f"message id {message_id!r} was used before by a message with another body; send every new "
+            "message with a new message id",
+            request_message_id=message_id,
+            request_correlation_id=work.delivery.correlation_id,
+            request_id=request.request_id,
+        ),
+        f"reused-{(work.delivery.body_sha256 or '')[:16]}",
     )
 
 

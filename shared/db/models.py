@@ -328,7 +328,7 @@ class Workflow(Base):
     __tablename__ = "workflows"  # owner: versions
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(String(200), unique=True)
-    correlation_id: Mapped[str | None] = mapped_column(String(200))  # the upstream request's, for every event
+    correlation_id: Mapped[str | None] = mapped_column(Text)  # the upstream request's, for every event
     group_name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(30))
     kind: Mapped[str] = mapped_column(String(20), default=WorkflowKind.IMPORT, server_default=WorkflowKind.IMPORT.value)
@@ -360,8 +360,8 @@ class WorkflowPhase(Base):
 class OutboxMessage(Base):
     __tablename__ = "outbox"  # written only through shared/messaging
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    correlation_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(Text, unique=True)
+    correlation_id: Mapped[str] = mapped_column(Text)
     routing_key: Mapped[str] = mapped_column(String(200))
     message_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -373,8 +373,9 @@ class OutboxMessage(Base):
 class InboxMessage(Base):
     __tablename__ = "inbox"  # written only through shared/messaging
     consumer: Mapped[str] = mapped_column(String(50), primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
     processed_at: Mapped[datetime] = _now()
+    body_sha256: Mapped[str | None] = mapped_column(String(64))  # None: processed before bodies were hashed
 
 
 class WorkerHeartbeat(Base):
