@@ -3,7 +3,9 @@ back to their original routing key. A redriven message keeps its message id, so 
 processed it skips it (inbox): it is processed once. Discarding removes dead letters for good. Each letter
 redriven or discarded leaves one audit row, committed only when its action was done."""
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
 
 PREVIEW_CHARS = 300
+RELEASE_WAIT_S = 5.0
 
 
 class UnknownQueue(ValueError):
@@ -68,7 +71,9 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
         reason = f"delivery_limit: never acknowledged in {deliveries} deliveries"
     elif reason is None and death:
         reason = str(death.get("reason"))
-    text = message.body.decode("utf-8", errors="replace")
+    head = message.body[: PREVIEW_CHARS * 4]  # enough bytes for PREVIEW_CHARS characters of UTF-8
+    text = head.decode("utf-8", errors="replace")
+    more = len(text) > PREVIEW_CHARS or len(message.body) > len(head)
     when = message.timestamp or death.get("time")
     return DeadLetter(
         message_id=message.message_id,
@@ -77,7 +82,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
         deliveries=deliveries if isinstance(deliveries, int) else None,
         dead_lettered_from=str(headers.get("x-schedcu-queue") or death.get("queue") or "") or None,
         at=when.astimezone(UTC).isoformat() if isinstance(when, datetime) else None,
-        body_preview=text[:PREVIEW_CHARS] + ("..." if len(text) > PREVIEW_CHARS else ""),
+        body_preview=text[:PREVIEW_CHARS] + ("..." if more else ""),
     )
 
 
@@ -89,6 +94,17 @@ async def depths(amqp_url: str, queues: Sequence[ConsumerQueue]) -> dict[str, in
             declared = await channel.declare_queue(queue.dead_letter_name, passive=True)
             counts[queue.dead_letter_name] = declared.declaration_result.message_count or 0
         return counts
+
+
+async def _back_in_place(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue, letters: int) -> None:
+    """Wait (5 s at most) until the dead-letter queue shows `letters` letters again: the broker puts the letters
+    taken and released back a moment after the release, and whoever looks next must see them."""
+    deadline = time.monotonic() + RELEASE_WAIT_S
+    while time.monotonic() < deadline:
+        dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
+        if (dlq.declaration_result.message_count or 0) >= letters:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> list[AbstractIncomingMessage]:
@@ -104,13 +120,24 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
 
 
 async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[DeadLetter]:
-    """The dead letters of `queue` (the first `limit`, or all), left in place."""
+    """The dead letters of `queue` (the first `limit`, or all), left in place. Each is described as it arrives
+    and its body let go: one body at a time is in memory, however many letters are shown."""
+    letters = []
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()
-        held = await _take(channel, queue)
-        for message in held:
-            await message.nack(requeue=True)
-        return [describe(m) for m in held[:limit]]
+        dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
+        count = dlq.declaration_result.message_count or 0
+        last = None
+        for _ in range(count if limit is None else min(count, limit)):
+            message = await dlq.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            letters.append(describe(message))
+            last = message
+        if last is not None:
+            await last.nack(multiple=True, requeue=True)
+            await _back_in_place(channel, queue, count)
+    return letters
 
 
 def chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bool:
@@ -153,7 +180,8 @@ async def redrive(
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         events = await channel.get_exchange(EVENTS_EXCHANGE.name)
-        for message in await _take(channel, queue):
+        held = await _take(channel, queue)
+        for message in held:
             letter = describe(message)
             if letter.routing_key is None or not chosen(letter, message_id, reason):
                 await message.nack(requeue=True)
@@ -171,6 +199,7 @@ async def redrive(
                 )  # fmt: skip
                 await message.ack()
             redriven.append(letter)
+        await _back_in_place(channel, queue, len(held) - len(redriven))
     return redriven
 
 
@@ -191,7 +220,8 @@ async def discard(
     discarded = []
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()
-        for message in await _take(channel, queue):
+        held = await _take(channel, queue)
+        for message in held:
             letter = describe(message)
             if not chosen(letter, message_id, reason):
                 await message.nack(requeue=True)
@@ -199,6 +229,7 @@ async def discard(
             async with _audited(transaction, actor, "discard", queue, letter):
                 await message.ack()
             discarded.append(letter)
+        await _back_in_place(channel, queue, len(held) - len(discarded))
     return discarded
 
 

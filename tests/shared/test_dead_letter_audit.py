@@ -1,8 +1,10 @@
 """Redriving and discarding dead letters, on every queue with its longest routing key and a long message id:
 each letter leaves exactly one audit row, and an action that fails (here: the database refuses the audit row)
-leaves the letter in its dead-letter queue, unpublished, with no audit row."""
+leaves the letter in its dead-letter queue, unpublished, with no audit row. Listing letters holds one body at a
+time."""
 
 import asyncio
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 
@@ -127,3 +129,29 @@ def test_an_action_whose_audit_row_fails_leaves_the_letter_in_place(dlq_services
     eventually(lambda: message_id in parked_ids(dlq_services, queue), 10, "the letter back in its dead-letter queue")
     assert audit_rows(dlq_services, queue, message_id) == []
     assert depth(dlq_services, queue.name) == waiting  # not redriven either
+
+
+def test_listing_dead_letters_holds_one_body_at_a_time(dlq_services: Services) -> None:
+    registry = REGISTRIES["coverage"]
+    size = 4_000_000
+    message_ids = [f"big-{uuid.uuid4()}" for _ in range(5)]
+    for message_id in message_ids:
+        amqp_client.park_in_dead_letters(
+            dlq_services.amqp_url,
+            registry.queue.dead_letter_name,
+            b"x" * size,
+            "command.coverage.calculate",
+            message_id,
+        )
+
+    tracemalloc.start()
+    try:
+        letters = asyncio.run(dead_letters.peek(dlq_services.amqp_url, registry.queue, limit=None))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert set(message_ids) <= {letter.message_id for letter in letters}
+    assert all(len(letter.body_preview) <= dead_letters.PREVIEW_CHARS + 3 for letter in letters)
+    assert peak < 3 * size, peak  # not the 5 bodies at once
+    assert set(message_ids) <= parked_ids(dlq_services, registry.queue)  # all left in place
