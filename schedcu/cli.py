@@ -104,16 +104,12 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             letters = asyncio.run(dead_letters.peek(url, queue, args.limit if command == "show" else None))
             if command == "discard":
                 letters = [x for x in letters if dead_letters.chosen(x, args.message_id, args.reason)]
-        elif command == "redrive":
-            letters = asyncio.run(dead_letters.redrive(url, queue, args.message_id, args.reason))
         else:
-            letters = asyncio.run(dead_letters.discard(url, queue, args.message_id, args.reason))
+            act = dead_letters.redrive if command == "redrive" else dead_letters.discard
+            letters = asyncio.run(act(url, queue, args.message_id, args.reason, actor=actor(), transaction=transaction))
     except dead_letters.UnknownQueue as error:
         raise UsageMistake(str(error)) from None
-    done = command in ("redrive", "discard") and (command == "redrive" or args.yes)
-    if done and letters:
-        with transaction() as session:
-            dead_letters.audit(session, actor(), command, queue, letters)
+    done = command == "redrive" or (command == "discard" and args.yes)
     if args.json:
         print(dead_letters.as_json(letters))
         return 0
@@ -278,8 +274,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logs.configure("cli", get_settings().log_format)
     args = parser().parse_args(argv)
+    if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped
+        from schedcu.printable import PrintableStream
+
+        sys.stdout = PrintableStream(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PrintableStream(sys.stderr)  # type: ignore[assignment]
+    logs.configure("cli", get_settings().log_format)
     if args.command != "worker" and not args.debug:
         # The broker clients log each failed connection attempt; a command says it once, in its last line.
         for library in ("aiormq", "aio_pika"):

@@ -8,7 +8,7 @@ import csv
 import io
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -58,15 +58,31 @@ def _calculation(session: Session, version_id: uuid.UUID) -> dict[str, Any]:
     return calc
 
 
+# a spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A text that a spreadsheet would read as a formula, prefixed with `'` so that it stays text."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def csv_bytes(rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV (UTF-8, CRLF) with every text cell safe to open in a spreadsheet: every CSV export writes through it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return out.getvalue().encode("utf-8")
+
+
 def cells_csv(session: Session, version_id: uuid.UUID) -> bytes:
     """The cells of the version's latest coverage calculation, one row each; people joined by `; `."""
     calc = _calculation(session, version_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for c in cells(session, uuid.UUID(calc["calculation_id"])):
-        writer.writerow([*(c[k] for k in CSV_COLUMNS[:5]), "; ".join(c["people"]), c["status"], c["mandatory"]])
-    return out.getvalue().encode("utf-8")
+    rows = (
+        [*(c[k] for k in CSV_COLUMNS[:5]), "; ".join(c["people"]), c["status"], c["mandatory"]]
+        for c in cells(session, uuid.UUID(calc["calculation_id"]))
+    )
+    return csv_bytes([CSV_COLUMNS, *rows])
 
 
 # --- iCalendar -----------------------------------------------------------------------------------------------

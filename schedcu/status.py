@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schedcu.errors import where
+from schedcu.printable import clear_screen
 from schedcu.registries import all_registries
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
 from shared.messaging.topology import UNROUTED_QUEUE
@@ -190,5 +191,6 @@ def watch(session_factory: Any, settings: Settings, every_s: float) -> None:
     while True:
         with session_factory() as session:
             text = render(collect(session, settings))
-        print("\033[2J\033[H" + text, flush=True)
+        clear_screen()
+        print(text, flush=True)
         time.sleep(every_s)

@@ -45,6 +45,13 @@ class Tolerant(BaseModel):
                     log.warning("ignoring the unknown field %r of %s", name, cls.__name__)
         return data
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("holds a NUL character, which no text stored by schedcu may hold")
+        return value
+
 
 class UpstreamContract(Tolerant, Contract):
     """A message upstream systems or operators publish: read tolerantly; a newer schema version is refused."""
@@ -122,11 +129,15 @@ class ImportAccepted(WorkflowMessage):
 
 
 class ImportRejected(Contract):
-    """The answer to an ImportRequested that cannot be run: it failed validation, has a newer schema version,
-    or reuses a request id with a different period, group, template or Amion account."""
+    """The answer to an ImportRequested that cannot be run: its template source is not valid, it failed
+    validation otherwise, has a newer schema version, reuses a request id with a different period, group,
+    template or Amion account, or reuses the message id of an earlier message with another body."""
 
     routing_key: ClassVar[str] = "event.import.rejected"
-    code: Literal["INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED", "REQUEST_ID_REUSED"]
+    code: Literal[
+        "INVALID_TEMPLATE_SOURCE", "INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED", "REQUEST_ID_REUSED",
+        "MESSAGE_ID_REUSED",
+    ]  # fmt: skip
     reason: str
     request_message_id: str
     request_correlation_id: str | None

@@ -585,21 +585,16 @@ class Console:
             return self.not_found(request, f"no dead letter {message_id} in {queue.dead_letter_name}")
         return self.render(request, "dead_letter.html", queue=queue.consumer, letter=found[0])
 
-    def _audit_letters(self, user: str, action: str, queue: Any, letters: list[Any]) -> None:
-        from shared.db.session import transaction
-        from shared.messaging import dead_letters
-
-        with transaction() as session:
-            dead_letters.audit(session, user, action, queue, letters)
-
     def redrive(self, request: Request, form: params.LettersForm, user: str) -> Response:
+        from shared.db.session import transaction
         from shared.messaging import dead_letters
 
         queue, message_id, reason = self._queue(request), form.message_id, form.reason
         if message_id is None and reason is None:
             raise HTTPException(400, "redrive one message (message_id) or one group (reason)")
-        letters = asyncio.run(dead_letters.redrive(self.settings.amqp_url, queue, message_id, reason))
-        self._audit_letters(user, "redrive", queue, letters)
+        letters = asyncio.run(
+            dead_letters.redrive(self.settings.amqp_url, queue, message_id, reason, actor=user, transaction=transaction)
+        )
         return self.done(request, "/dead-letters", notice=f"{len(letters)} redriven from {queue.dead_letter_name}")
 
     def confirm_discard(self, request: Request, q: params.DiscardQuery) -> Response:
@@ -616,6 +611,7 @@ class Console:
         )  # fmt: skip
 
     def discard(self, request: Request, form: params.LettersForm, user: str) -> Response:
+        from shared.db.session import transaction
         from shared.messaging import dead_letters
 
         queue, message_id, reason = self._queue(request), form.message_id, form.reason
@@ -624,8 +620,9 @@ class Console:
         if form.confirmed != "yes":
             which = {"message_id": message_id} if message_id else {"reason": reason}
             return RedirectResponse(f"/dead-letters/{queue.consumer}/discard?{urlencode(which)}", 303)
-        letters = asyncio.run(dead_letters.discard(self.settings.amqp_url, queue, message_id, reason))
-        self._audit_letters(user, "discard", queue, letters)
+        letters = asyncio.run(
+            dead_letters.discard(self.settings.amqp_url, queue, message_id, reason, actor=user, transaction=transaction)
+        )
         return self.done(request, "/dead-letters", notice=f"{len(letters)} discarded from {queue.dead_letter_name}")
 
     # ---- exports: the CLI's `schedcu export ...` and `schedcu oncall`, for any signed-in user

@@ -6,10 +6,11 @@ retried with exponential backoff and full jitter (tenacity); a `Retry-After` is 
 back the account's other requests. `NOFI=Bad password` is an authentication error, never retried: it stops
 the whole scrape. Any other failure is the month's alone: the other months go on.
 
-The password travels in the query (`Lo=`), so every URL is a secret. Nothing this module logs, traces or
-raises contains it: URLs are shown with `Lo=***`, httpx exceptions (which carry the request URL) are replaced
-by our own exceptions raised outside the `except` block (no `__context__` pointing at them), and httpx's own
-request log line is redacted by a filter on the `httpx` logger.
+The password travels in the query (`Lo=`), so every URL is a secret. Nothing this module logs, traces, raises
+or returns contains it: a response body is redacted (every `Lo=` value, and the password in each form the URL
+could be echoed in) before anyone reads or archives it, URLs are shown with `Lo=***`, httpx exceptions (which
+carry the request URL) are replaced by our own exceptions raised outside the `except` block (no `__context__`
+pointing at them), and httpx's own request log line is redacted by a filter on the `httpx` logger.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ import calendar
 import codecs
 import email.utils
 import hashlib
+import html
 import logging
 import re
 from collections.abc import Iterable
@@ -68,6 +70,22 @@ def _install_log_redaction() -> None:
 
 
 _install_log_redaction()
+
+
+def password_forms(password: str) -> list[str]:
+    """Every way a page may echo the password of the URL it was asked for: as is (or with `+` for a space),
+    percent-encoded as httpx sent it or as `quote`/`quote_plus` write it, each of those encoded once more (the
+    URL inside another URL's query), with either case of hex digit, and all of them HTML-escaped. Longest
+    first, so that no form is left half replaced."""
+    if not password:
+        return []
+    sent = str(httpx.QueryParams({"Lo": password})).removeprefix("Lo=")
+    plus = password.replace(" ", "+")
+    encoded = {password, plus, sent, quote(password), quote(password, safe=""), quote_plus(password)}
+    encoded |= {quote(form, safe="") for form in encoded}
+    encoded |= {re.sub(r"%[0-9A-F]{2}", lambda hexes: hexes.group().lower(), form) for form in encoded}
+    forms = encoded | {html.escape(form) for form in encoded}
+    return sorted(forms, key=len, reverse=True)
 
 
 class AmionAuthError(Exception):
@@ -195,6 +213,7 @@ class AmionClient:
         self._max_page_bytes = max_page_bytes
         self._backoff = wait_random_exponential(multiplier=backoff_s, max=max_backoff_s)
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, verify=client_context())
+        self._password_forms = password_forms(password)
 
     async def __aenter__(self) -> Self:
         return self
@@ -209,9 +228,8 @@ class AmionClient:
 
     def _redact(self, text: str) -> str:
         text = redact_url(text)
-        if self._password:
-            for form in {self._password, quote_plus(self._password), quote(self._password)}:
-                text = text.replace(form, "***")
+        for form in self._password_forms:
+            text = text.replace(form, "***")
         return text
 
     def _url(self, month: date) -> httpx.URL:
@@ -283,7 +301,9 @@ class AmionClient:
         if raw is None:
             raise AmionFetchError(f"Amion {safe_url}: the page is larger than {self._max_page_bytes} bytes")
 
-        body = raw.decode(_charset(headers), errors="replace")
+        text = raw.decode(_charset(headers), errors="replace")
+        # an error page may echo the URL asked for: the body is archived and parsed without the password
+        body = self._redact(text)
         page = FetchedPage(
             month=month,
             url=safe_url,
@@ -303,7 +323,7 @@ class AmionClient:
             raise _RetryableError(f"Amion {safe_url}: HTTP {status}", retry_after)
         if status != 200:
             raise AmionFetchError(f"Amion {safe_url}: HTTP {status}")
-        if body.lstrip().startswith("NOFI=Bad password"):
+        if text.lstrip().startswith("NOFI=Bad password"):
             raise AmionAuthError(f"Amion refused the view password ({safe_url})", page)
 
     async def _get(self, url: httpx.URL) -> tuple[int, httpx.Headers, bytes | None]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -17,14 +17,15 @@ from shared.states import Specialty
 class RosterEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    # a real address (email-validator's syntax rules): it names the person's calendar file
+    email: EmailStr
     specialty: Specialty
     aliases: list[str] = Field(default_factory=list)
 
     @field_validator("email")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.strip().lower()
+        return value.lower()
 
 
 _ENTRIES = TypeAdapter(list[RosterEntry])

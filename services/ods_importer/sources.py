@@ -1,12 +1,14 @@
 """Where a template comes from: inline in the request, a file in the drop folder, or an http(s) URL."""
 
+import asyncio
 import base64
 import binascii
+import functools
 import ipaddress
 import socket
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -42,14 +44,20 @@ def from_drop_folder(relative: str, drop_folder: Path | None, limit: int) -> byt
     """A file inside the drop folder: `..`, absolute paths and symbolic links may not lead out of it."""
     if drop_folder is None:
         raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", "No drop folder is configured for template paths.")
-    root = drop_folder.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", f"The path {relative!r} is outside the drop folder.")
-    if not path.is_file():
-        raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", f"No template file {relative!r} in the drop folder.")
-    with path.open("rb") as file:
-        data = file.read(limit + 1)  # the file may grow after any size check
+    try:
+        root = drop_folder.resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", f"The path {relative!r} is outside the drop folder.")
+        if not path.is_file():
+            raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", f"No template file {relative!r} in the drop folder.")
+        with path.open("rb") as file:
+            data = file.read(limit + 1)  # the file may grow after any size check
+    except (OSError, ValueError) as error:  # a NUL byte (ValueError), a name too long, no permission
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise TemplateSourceError(
+            "INVALID_TEMPLATE_SOURCE", f"The path {relative!r} cannot be read from the drop folder: {reason}."
+        ) from None
     if len(data) > limit:
         raise _too_large(limit)
     return data
@@ -136,7 +144,8 @@ def _normalise_host(host: str) -> str:
 
 def from_url(url: str, limit: int, timeout_s: float, hosts: Sequence[str] = ()) -> bytes:
     """GET the URL from a listed host, following at most MAX_REDIRECTS redirects, each checked like the first;
-    more than `limit` bytes are refused as they arrive, and so is a download longer than `timeout_s`.
+    more than `limit` bytes are refused as they arrive, and so is a fetch longer than `timeout_s` in all (name
+    lookups, connections, headers and body of every hop: a server sending a byte a second stops there too).
 
     Each hop's host is resolved once here, its addresses checked, and the request sent to a checked address
     (the URL's host replaced by that IP, the Host header and TLS server name set to the real host, so the
@@ -146,35 +155,38 @@ def from_url(url: str, limit: int, timeout_s: float, hosts: Sequence[str] = ()) 
 
     Error texts name hosts but never repeat a URL: it may carry a token.
     """
-    allowed = UrlHosts.of(hosts)
-    deadline = time.monotonic() + timeout_s
-    target = httpx.URL(url)
+    return asyncio.run(_fetch(url, limit, timeout_s, UrlHosts.of(hosts)))
+
+
+async def _fetch(url: str, limit: int, timeout_s: float, allowed: UrlHosts) -> bytes:
     try:
-        with httpx.Client(
-            timeout=timeout_s, follow_redirects=False, trust_env=False, verify=client_context(trust_env=False)
-        ) as client:
-            for hop in range(MAX_REDIRECTS + 1):
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("download deadline passed")
-                addresses = _checked_addresses(target, allowed, redirected=hop > 0)
-                with _send(client, target, addresses) as response:
-                    if not response.has_redirect_location:
-                        return _body(response, limit, deadline)
-                    target = target.join(response.headers["location"])
-    except httpx.InvalidURL:
+        async with asyncio.timeout(timeout_s):
+            target = httpx.URL(url)
+            async with httpx.AsyncClient(
+                timeout=timeout_s, follow_redirects=False, trust_env=False, verify=client_context(trust_env=False)
+            ) as client:
+                for hop in range(MAX_REDIRECTS + 1):
+                    addresses = await _checked_addresses(target, allowed, redirected=hop > 0)
+                    async with _send(client, target, addresses) as response:
+                        if not response.has_redirect_location:
+                            return await _body(response, limit)
+                        target = target.join(response.headers["location"])
+    except (httpx.InvalidURL, ValueError):
         raise TemplateSourceError(
             "INVALID_TEMPLATE_SOURCE", "The template URL, or a URL it redirected to, is not a valid URL."
         ) from None
-    except httpx.TimeoutException:
+    except (TimeoutError, httpx.TimeoutException):
         raise TemplateSourceError(_FETCH_FAILED, f"Fetching the template took longer than {timeout_s:g} s.") from None
     except httpx.HTTPError as error:
         raise TemplateSourceError(_FETCH_FAILED, f"Could not fetch the template: {type(error).__name__}.") from None
     raise TemplateSourceError(_FETCH_FAILED, f"The template URL redirected more than {MAX_REDIRECTS} times.")
 
 
-def _checked_addresses(url: httpx.URL, allowed: UrlHosts, *, redirected: bool) -> list[IPAddress]:
+async def _checked_addresses(url: httpx.URL, allowed: UrlHosts, *, redirected: bool) -> list[IPAddress]:
     """The addresses of the URL's host, once each is known to be allowed; TEMPLATE_URL_REFUSED otherwise."""
     subject = "The template URL redirected to" if redirected else "The template URL names"
+    if url.port is not None and not 0 < url.port < 65_536:  # httpx parses any number of digits
+        raise httpx.InvalidURL("port out of range")
     if url.scheme not in ("http", "https"):
         raise TemplateSourceError(_REFUSED, f"{subject} a {url.scheme!r} URL; only http and https are accepted.")
     host = _normalise_host(url.host)
@@ -183,7 +195,7 @@ def _checked_addresses(url: httpx.URL, allowed: UrlHosts, *, redirected: bool) -
             _REFUSED,
             f"{subject} host {host!r}, which is not allowed: {allowed.describe()}. Nothing was fetched from it.",
         )
-    addresses = _resolve(url)
+    addresses = await _resolve(url)
     if not allowed.names(host):
         for address in addresses:
             if (problem := address_problem(address)) is not None:
@@ -195,10 +207,16 @@ def _checked_addresses(url: httpx.URL, allowed: UrlHosts, *, redirected: bool) -
     return addresses
 
 
-def _resolve(url: httpx.URL) -> list[IPAddress]:
+# name lookups block: they run here, so that a fetch past its deadline returns without waiting for one
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="template-url-dns")
+
+
+async def _resolve(url: httpx.URL) -> list[IPAddress]:
     host = url.raw_host.decode("ascii")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        found = socket.getaddrinfo(host, url.port or (443 if url.scheme == "https" else 80), type=socket.SOCK_STREAM)
+        found = await asyncio.get_running_loop().run_in_executor(_RESOLVER, lookup)
     except (socket.gaierror, UnicodeError):
         raise TemplateSourceError(
             _FETCH_FAILED, f"The template URL's host {url.host!r} could not be resolved."
@@ -208,8 +226,8 @@ def _resolve(url: httpx.URL) -> list[IPAddress]:
     return list(dict.fromkeys(addresses))
 
 
-@contextmanager
-def _send(client: httpx.Client, url: httpx.URL, addresses: list[IPAddress]) -> Iterator[httpx.Response]:
+@asynccontextmanager
+async def _send(client: httpx.AsyncClient, url: httpx.URL, addresses: list[IPAddress]) -> AsyncIterator[httpx.Response]:
     """GET `url` from the first of `addresses` that accepts a connection."""
     host_header = url.netloc.decode("ascii")
     extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
@@ -218,7 +236,7 @@ def _send(client: httpx.Client, url: httpx.URL, addresses: list[IPAddress]) -> I
             "GET", url.copy_with(host=str(address)), headers={"Host": host_header}, extensions=extensions
         )
         try:
-            response = client.send(request, stream=True)
+            response = await client.send(request, stream=True)
         except httpx.ConnectError:
             if index == len(addresses) - 1:
                 raise
@@ -226,11 +244,11 @@ def _send(client: httpx.Client, url: httpx.URL, addresses: list[IPAddress]) -> I
         try:
             yield response
         finally:
-            response.close()
+            await response.aclose()
         return
 
 
-def _body(response: httpx.Response, limit: int, deadline: float) -> bytes:
+async def _body(response: httpx.Response, limit: int) -> bytes:
     if not response.is_success:
         raise TemplateSourceError(_FETCH_FAILED, f"The template URL answered HTTP {response.status_code}.")
     declared = response.headers.get("content-length", "")
@@ -238,12 +256,10 @@ def _body(response: httpx.Response, limit: int, deadline: float) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
-        if time.monotonic() > deadline:
-            raise httpx.ReadTimeout("download deadline passed")
         chunks.append(chunk)
     return b"".join(chunks)
 

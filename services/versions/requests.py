@@ -6,7 +6,6 @@ request under a reused id: refused (`REQUEST_ID_REUSED`), naming the workflow th
 nobody takes the first request's result for the second's."""
 
 import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -23,11 +22,6 @@ def request_fingerprint(request: ImportRequested) -> dict[str, Any]:
         "template": hashlib.sha256(content.encode()).hexdigest(),
         "amion_account": request.amion_account,
     }
-
-
-def request_digest(request: ImportRequested) -> str:
-    """A short digest of the fingerprint: requests with one id but different contents differ in it."""
-    return hashlib.sha256(json.dumps(request_fingerprint(request), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def reuse_reason(known: ImportRequested, request: ImportRequested, workflow_id: uuid.UUID) -> str | None:

@@ -12,16 +12,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Row, String, Table, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.versions import phases
 from services.versions.phases import PHASES
-from services.versions.requests import request_digest, reuse_reason, reused_text
+from services.versions.requests import reuse_reason, reused_text
 from services.versions.workflow import (
     Ended,
     Limits,
@@ -323,12 +323,17 @@ class Saga:
 
 def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
     """Create the workflow for a request and send phase 1, answering ImportAccepted; the identical request again
-    is answered with the existing workflow, a request id reused for another request with ImportRejected. The
-    inbox key holds the request's digest: a producer that reuses a message id for another request is answered
-    too, never skipped as a duplicate."""
+    is answered with the existing workflow, a request id reused for another request with ImportRejected. A
+    message id reused with another body (a producer that derives message ids from request ids, as `schedcu
+    submit` does) is answered the same way when its request id names a workflow, else MESSAGE_ID_REUSED."""
     workflow_id = ids.workflow_id_for(request.request_id)
-    delivery = replace(delivery, message_id=f"{delivery.message_id}#{request_digest(request)}")
     with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped == "reused":
+            if work.session.get(Workflow, workflow_id) is None:
+                _reject_reused_message(work, request)
+            else:
+                _answer_known_request(work, request, workflow_id, f"-{(delivery.body_sha256 or '')[:16]}")
+            return
         if work.skipped:
             return
         created = work.session.execute(
@@ -408,18 +413,22 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
     """Answer an ImportRequested that failed validation with ImportRejected (the dead-letter entry stays)."""
     try:
         fields = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's recursion limit
         fields = None
     fields = fields if isinstance(fields, dict) else {}
     request_id = fields.get("request_id")
     version = fields.get("schema_version")
-    newer = isinstance(version, int) and version > SCHEMA_VERSION
+    code: Literal["INVALID_TEMPLATE_SOURCE", "INVALID_REQUEST", "SCHEMA_VERSION_UNSUPPORTED"] = "INVALID_REQUEST"
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        code = "SCHEMA_VERSION_UNSUPPORTED"
+    elif "template" in fields and not _valid_template(fields["template"]):
+        code = "INVALID_TEMPLATE_SOURCE"
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
         work.publish(
             ImportRejected(
-                code="SCHEMA_VERSION_UNSUPPORTED" if newer else "INVALID_REQUEST",
+                code=code,
                 reason=reason,
                 request_message_id=delivery.message_id,
                 request_correlation_id=delivery.correlation_id,
@@ -429,7 +438,15 @@ def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
         )
 
 
-def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, reason: str) -> None:
+def _valid_template(template: object) -> bool:
+    try:
+        TemplateSource.model_validate(template)
+    except ValidationError:
+        return False
+    return True
+
+
+def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, reason: str, tag: str) -> None:
     log.warning("request id %s reused: %s", request.request_id, reason)
     work.publish(
         ImportRejected(
@@ -440,21 +457,38 @@ def _reject_reused(work: UnitOfWork, request: ImportRequested, workflow_id: uuid
             request_id=request.request_id,
             workflow_id=workflow_id,
         ),
-        "rejected",
+        f"rejected{tag}",
     )
 
 
-def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID) -> None:
+def _reject_reused_message(work: UnitOfWork, request: ImportRequested) -> None:
+    message_id = work.delivery.message_id
+    log.warning("message id %s reused by request %s", message_id, request.request_id)
+    work.publish(
+        ImportRejected(
+            code="MESSAGE_ID_REUSED",
+            reason=f"message id {message_id!r} was used before by a message with another body; send every new "
+            "message with a new message id",
+            request_message_id=message_id,
+            request_correlation_id=work.delivery.correlation_id,
+            request_id=request.request_id,
+        ),
+        f"reused-{(work.delivery.body_sha256 or '')[:16]}",
+    )
+
+
+def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_id: uuid.UUID, tag: str = "") -> None:
+    """`tag` tells this answer's message id apart from the answers to earlier messages with the same id."""
     existing = work.session.get(Workflow, workflow_id)
     assert existing is not None
     if existing.kind != WorkflowKind.IMPORT:
         reason = reused_text(request.request_id, workflow_id, "a re-scrape started by the watch")
-        _reject_reused(work, request, workflow_id, reason)
+        _reject_reused(work, request, workflow_id, reason, tag)
         return
     known = ImportRequested.model_validate(existing.request)
     reason = reuse_reason(known, request, workflow_id)
     if reason is not None:
-        _reject_reused(work, request, workflow_id, reason)
+        _reject_reused(work, request, workflow_id, reason, tag)
         return
     log.info("request %s already has workflow %s (%s)", request.request_id, workflow_id, existing.state)
     work.publish(
@@ -465,7 +499,7 @@ def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_i
             period=known.period,
             state=existing.state,
         ),
-        "accepted",
+        f"accepted{tag}",
     )
 
 

@@ -281,7 +281,7 @@ class Proposal(Base):
     schedule_date: Mapped[date] = mapped_column(Date)
     role: Mapped[str] = mapped_column(String(30))  # the line's responsible role
     assign_role: Mapped[str] = mapped_column(String(30))  # the role as written the candidate would take
-    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the line's span; None before 0012
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the line's span; None before 0014
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cells: Mapped[list[Any]] = mapped_column(default=list)
     open_cells: Mapped[list[Any]] = mapped_column(default=list)
@@ -315,10 +315,11 @@ class AuditRecord(Base):
     at: Mapped[datetime] = _now()
     actor: Mapped[str] = mapped_column(String(200))
     entity: Mapped[str] = mapped_column(String(50))
-    entity_id: Mapped[str] = mapped_column(String(100))
+    entity_id: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(50))
-    from_state: Mapped[str | None] = mapped_column(String(30))
-    to_state: Mapped[str | None] = mapped_column(String(30))
+    # text: a state, or a dead letter's queue and routing key
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -329,7 +330,7 @@ class Workflow(Base):
     __tablename__ = "workflows"  # owner: versions
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(String(200), unique=True)
-    correlation_id: Mapped[str | None] = mapped_column(String(200))  # the upstream request's, for every event
+    correlation_id: Mapped[str | None] = mapped_column(Text)  # the upstream request's, for every event
     group_name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(30))
     kind: Mapped[str] = mapped_column(String(20), default=WorkflowKind.IMPORT, server_default=WorkflowKind.IMPORT.value)
@@ -361,8 +362,8 @@ class WorkflowPhase(Base):
 class OutboxMessage(Base):
     __tablename__ = "outbox"  # written only through shared/messaging
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    correlation_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(Text, unique=True)
+    correlation_id: Mapped[str] = mapped_column(Text)
     routing_key: Mapped[str] = mapped_column(String(200))
     message_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -374,8 +375,9 @@ class OutboxMessage(Base):
 class InboxMessage(Base):
     __tablename__ = "inbox"  # written only through shared/messaging
     consumer: Mapped[str] = mapped_column(String(50), primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
     processed_at: Mapped[datetime] = _now()
+    body_sha256: Mapped[str | None] = mapped_column(String(64))  # None: processed before bodies were hashed
 
 
 class WorkerHeartbeat(Base):

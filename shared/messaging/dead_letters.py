@@ -1,9 +1,13 @@
 """Operators' view of the dead-letter queues: how deep, what is in them and why, and redriving messages
 back to their original routing key. A redriven message keeps its message id, so a consumer that already
-processed it skips it (inbox): it is processed once. Discarding removes dead letters for good."""
+processed it skips it (inbox): it is processed once. Discarding removes dead letters for good. Each letter
+redriven or discarded leaves one audit row, committed only when its action was done."""
 
+import asyncio
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +22,7 @@ from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
 
 PREVIEW_CHARS = 300
+RELEASE_WAIT_S = 5.0
 
 
 class UnknownQueue(ValueError):
@@ -66,7 +71,9 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
         reason = f"delivery_limit: never acknowledged in {deliveries} deliveries"
     elif reason is None and death:
         reason = str(death.get("reason"))
-    text = message.body.decode("utf-8", errors="replace")
+    head = message.body[: PREVIEW_CHARS * 4]  # enough bytes for PREVIEW_CHARS characters of UTF-8
+    text = head.decode("utf-8", errors="replace")
+    more = len(text) > PREVIEW_CHARS or len(message.body) > len(head)
     when = message.timestamp or death.get("time")
     return DeadLetter(
         message_id=message.message_id,
@@ -75,7 +82,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
         deliveries=deliveries if isinstance(deliveries, int) else None,
         dead_lettered_from=str(headers.get("x-schedcu-queue") or death.get("queue") or "") or None,
         at=when.astimezone(UTC).isoformat() if isinstance(when, datetime) else None,
-        body_preview=text[:PREVIEW_CHARS] + ("..." if len(text) > PREVIEW_CHARS else ""),
+        body_preview=text[:PREVIEW_CHARS] + ("..." if more else ""),
     )
 
 
@@ -87,6 +94,17 @@ async def depths(amqp_url: str, queues: Sequence[ConsumerQueue]) -> dict[str, in
             declared = await channel.declare_queue(queue.dead_letter_name, passive=True)
             counts[queue.dead_letter_name] = declared.declaration_result.message_count or 0
         return counts
+
+
+async def _back_in_place(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue, letters: int) -> None:
+    """Wait (5 s at most) until the dead-letter queue shows `letters` letters again: the broker puts the letters
+    taken and released back a moment after the release, and whoever looks next must see them."""
+    deadline = time.monotonic() + RELEASE_WAIT_S
+    while time.monotonic() < deadline:
+        dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
+        if (dlq.declaration_result.message_count or 0) >= letters:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> list[AbstractIncomingMessage]:
@@ -102,77 +120,117 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
 
 
 async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[DeadLetter]:
-    """The dead letters of `queue` (the first `limit`, or all), left in place."""
+    """The dead letters of `queue` (the first `limit`, or all), left in place. Each is described as it arrives
+    and its body let go: one body at a time is in memory, however many letters are shown."""
+    letters = []
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()
-        held = await _take(channel, queue)
-        for message in held:
-            await message.nack(requeue=True)
-        return [describe(m) for m in held[:limit]]
+        dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
+        count = dlq.declaration_result.message_count or 0
+        last = None
+        for _ in range(count if limit is None else min(count, limit)):
+            message = await dlq.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            letters.append(describe(message))
+            last = message
+        if last is not None:
+            await last.nack(multiple=True, requeue=True)
+            await _back_in_place(channel, queue, count)
+    return letters
 
 
 def chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bool:
     return (message_id is None or letter.message_id == message_id) and (reason is None or letter.reason == reason)
 
 
-async def redrive(
-    amqp_url: str, queue: ConsumerQueue, message_id: str | None = None, reason: str | None = None
-) -> list[DeadLetter]:
-    """Publish dead letters (all, or the one with `message_id`, or those dead-lettered for `reason`) back to
-    their routing key; each leaves the dead-letter queue only after the broker confirmed its republication."""
-    redriven = []
-    async with await aio_pika.connect(amqp_url) as connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        events = await channel.get_exchange(EVENTS_EXCHANGE.name)
-        for message in await _take(channel, queue):
-            letter = describe(message)
-            if letter.routing_key is None or not chosen(letter, message_id, reason):
-                await message.nack(requeue=True)
-                continue
-            headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
-            await events.publish(
-                aio_pika.Message(
-                    message.body, headers=headers, message_id=message.message_id,
-                    correlation_id=message.correlation_id, content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=letter.routing_key,
-                mandatory=True,
-            )  # fmt: skip
-            await message.ack()
-            redriven.append(letter)
-    return redriven
+Transaction = Callable[[], AbstractContextManager[Session]]
 
 
-async def discard(
-    amqp_url: str, queue: ConsumerQueue, message_id: str | None = None, reason: str | None = None
-) -> list[DeadLetter]:
-    """Remove dead letters for good (the one with `message_id`, or those dead-lettered for `reason`); at least
-    one of the two must be given."""
-    if message_id is None and reason is None:
-        raise ValueError("discard needs a message id or a reason")
-    discarded = []
-    async with await aio_pika.connect(amqp_url) as connection:
-        channel = await connection.channel()
-        for message in await _take(channel, queue):
-            letter = describe(message)
-            if chosen(letter, message_id, reason):
-                await message.ack()
-                discarded.append(letter)
-            else:
-                await message.nack(requeue=True)
-    return discarded
-
-
-def audit(session: Session, actor: str, action: str, queue: ConsumerQueue, letters: Sequence[DeadLetter]) -> None:
-    """One audit record per letter redriven or discarded, in the caller's transaction."""
-    for letter in letters:
+@asynccontextmanager
+async def _audited(
+    transaction: Transaction, actor: str, action: str, queue: ConsumerQueue, letter: DeadLetter
+) -> AsyncIterator[None]:
+    """The letter's audit row, flushed before the action (so a row the database refuses stops it while the
+    message is still in the queue) and committed after it (an action that fails leaves no row)."""
+    with transaction() as session:
         record(
             session, actor=actor, entity="dead_letter", entity_id=f"{queue.dead_letter_name}/{letter.message_id}",
             action=action, from_state=queue.dead_letter_name,
             to_state=letter.routing_key if action == "redrive" else None, reason=letter.reason,
             details={"deliveries": letter.deliveries, "at": letter.at},
         )  # fmt: skip
+        session.flush()
+        yield
+
+
+async def redrive(
+    amqp_url: str,
+    queue: ConsumerQueue,
+    message_id: str | None = None,
+    reason: str | None = None,
+    *,
+    actor: str,
+    transaction: Transaction,
+) -> list[DeadLetter]:
+    """Publish dead letters (all, or the one with `message_id`, or those dead-lettered for `reason`) back to
+    their routing key, each with one audit row by `actor`; each leaves the dead-letter queue only after the
+    broker confirmed its republication. A failure stops there: the letters not redriven stay in the queue."""
+    redriven = []
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        events = await channel.get_exchange(EVENTS_EXCHANGE.name)
+        held = await _take(channel, queue)
+        for message in held:
+            letter = describe(message)
+            if letter.routing_key is None or not chosen(letter, message_id, reason):
+                await message.nack(requeue=True)
+                continue
+            headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
+            async with _audited(transaction, actor, "redrive", queue, letter):
+                await events.publish(
+                    aio_pika.Message(
+                        message.body, headers=headers, message_id=message.message_id,
+                        correlation_id=message.correlation_id, content_type=message.content_type,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=letter.routing_key,
+                    mandatory=True,
+                )  # fmt: skip
+                await message.ack()
+            redriven.append(letter)
+        await _back_in_place(channel, queue, len(held) - len(redriven))
+    return redriven
+
+
+async def discard(
+    amqp_url: str,
+    queue: ConsumerQueue,
+    message_id: str | None = None,
+    reason: str | None = None,
+    *,
+    actor: str,
+    transaction: Transaction,
+) -> list[DeadLetter]:
+    """Remove dead letters for good (the one with `message_id`, or those dead-lettered for `reason`; at least
+    one of the two must be given), each with one audit row by `actor`. A failure stops there: the letters not
+    discarded stay in the queue."""
+    if message_id is None and reason is None:
+        raise ValueError("discard needs a message id or a reason")
+    discarded = []
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        held = await _take(channel, queue)
+        for message in held:
+            letter = describe(message)
+            if not chosen(letter, message_id, reason):
+                await message.nack(requeue=True)
+                continue
+            async with _audited(transaction, actor, "discard", queue, letter):
+                await message.ack()
+            discarded.append(letter)
+        await _back_in_place(channel, queue, len(held) - len(discarded))
+    return discarded
 
 
 def as_json(letters: list[DeadLetter]) -> str:

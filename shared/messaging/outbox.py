@@ -5,6 +5,7 @@ wrote at once; rows written by a process without a relay (the command line) or l
 are found by the relays' polling.
 """
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from shared.contracts import Contract
 from shared.db.models import OutboxMessage
 
+MAX_MESSAGE_ID_BYTES = 255  # an AMQP short string
 WORKFLOW_HEADER = "x-schedcu-workflow-id"  # what the log context and operators key on; the correlation id is the
 # upstream request's
 _WROTE = "schedcu_outbox_written"
@@ -65,8 +67,11 @@ def add(session: Session, message: Contract, *, message_id: str, correlation_id:
     """Stage `message` for publishing once the surrounding transaction commits.
 
     The current trace context goes with it, so the consumer's span joins the same trace, and so does the
-    workflow id of a workflow's message, for the consumer's log lines.
+    workflow id of a workflow's message, for the consumer's log lines. A message id longer than AMQP allows is
+    replaced by its SHA-256, still the same for the same id.
     """
+    if len(message_id.encode()) > MAX_MESSAGE_ID_BYTES:  # an id derived from a long upstream one
+        message_id = "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
     headers: dict[str, str] = {}
     propagate.inject(headers)
     workflow_id = getattr(message, "workflow_id", None)

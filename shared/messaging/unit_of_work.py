@@ -22,7 +22,7 @@ from shared.contracts import Contract
 from shared.db.models import Workflow, WorkflowPhase
 from shared.db.session import transaction
 from shared.messaging import inbox, outbox
-from shared.messaging.consumer import Delivery
+from shared.messaging.consumer import Delivery, Unprocessable
 from shared.states import Phase, PhaseState, WorkflowState
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Fence:
         return attempt == self.attempt and phase_state == PhaseState.RUNNING and workflow_state == WorkflowState.RUNNING
 
 
-Skipped = Literal["duplicate", "superseded"] | None
+Skipped = Literal["duplicate", "reused", "superseded"] | None
 
 
 @dataclass
@@ -61,10 +61,12 @@ class UnitOfWork:
     session: Session
     delivery: Delivery
     skipped: Skipped = None
+    published: bool = False
 
     def publish(self, message: Contract, suffix: str = "result") -> None:
         """Stage `message` in the outbox as this delivery's `suffix` answer: its id derives from the delivery's,
         and it keeps the delivery's correlation id."""
+        self.published = True
         outbox.add(
             self.session,
             message,
@@ -81,7 +83,8 @@ def superseded(fence: Fence) -> bool:
 @contextmanager
 def unit_of_work(consumer: str, delivery: Delivery, fence: Fence | None = None) -> Iterator[UnitOfWork]:
     """The delivery's transaction. `skipped` says when the body must write nothing: a message already processed
-    by `consumer`, or an attempt that `fence` says is superseded."""
+    by `consumer`, a new message reusing the id of one processed (`reused`: dead-lettered unless the body
+    published an answer), or an attempt that `fence` says is superseded."""
     with transaction() as session:
         work = UnitOfWork(session, delivery)
         if fence is not None and not fence.holds(session):
@@ -90,7 +93,13 @@ def unit_of_work(consumer: str, delivery: Delivery, fence: Fence | None = None) 
                 consumer, fence.attempt, fence.phase, fence.workflow_id,
             )  # fmt: skip
             work.skipped = "superseded"
-        elif not inbox.first_delivery(session, consumer, delivery.message_id):
-            log.info("%s: skipping duplicate %s", consumer, delivery.message_id)
-            work.skipped = "duplicate"
+        else:
+            work.skipped = inbox.first_delivery(session, consumer, delivery.message_id, delivery.body_sha256)
+            if work.skipped == "duplicate":
+                log.info("%s: skipping duplicate %s", consumer, delivery.message_id)
         yield work
+        if work.skipped == "reused" and not work.published:
+            raise Unprocessable(
+                f"message id {delivery.message_id!r} was processed before with another body: a new message needs "
+                "a new message id"
+            )

@@ -1,4 +1,5 @@
 import asyncio
+import html
 import logging
 import socket
 import time
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ import yaml
 
 from schedcu.fake_amion import FakeAmion, load_truth
 from services.amion_scraper.client import AmionAuthError, AmionClient, Politeness, month_query
+from services.amion_scraper.pages import parse_page
 from services.amion_scraper.report import parse_report
 from services.amion_scraper.rows import months_of_period
 
@@ -141,6 +144,37 @@ async def test_bad_password_is_an_auth_error_not_retried_and_stops_every_month(
     text = _all_text(info.value) + caplog.text + info.value.page.url
     for form in ("wrong pw", "wrong+pw", "wrong%20pw"):
         assert form not in text
+
+
+ECHOED_PASSWORD = "s3cret pw/&<x>"
+
+
+def _echoing(request: httpx.Request) -> httpx.Response:
+    """Amion's error pages repeating the URL asked for, each month's in other encodings, none behind `Lo=`."""
+    sent = str(request.url)  # ...?Lo=s3cret+pw%2F%26%3Cx%3E&Rpt=...
+    password = request.url.params["Lo"]
+    pages = {
+        "1-26": (404, f"<html><body>Not found: {html.escape(sent)} (password {html.escape(password)})</body></html>"),
+        "2-26": (200, f"NOFI=Unknown password {password} in {unquote(sent).replace('Lo=', 'login ')}"),
+        "3-26": (500, f"<a href='/retry?next={quote(sent, safe='')}'>again</a> {quote(password)} {sent.lower()}"),
+    }
+    status, body = pages[request.url.params["Month"]]
+    return httpx.Response(status, text=body)
+
+
+async def test_a_page_echoing_the_url_is_kept_without_the_password_in_any_encoding() -> None:
+    transport = httpx.MockTransport(_echoing)
+    async with AmionClient(
+        AMION, ECHOED_PASSWORD, politeness=_quick(), attempts=1, transport=transport
+    ) as client:  # fmt: skip
+        fetched = await client.fetch_months(months_of_period(date(2026, 1, 1), date(2026, 3, 31)))
+    bodies = [page.body for month in fetched for page in month.responses]
+    assert len(bodies) == 3 and all("***" in body for body in bodies)
+    findings = [f.text for month in fetched if month.page for f in parse_page(month.page.body).findings]
+    errors = [month.error or "" for month in fetched]
+    for text in [*bodies, *findings, *errors]:
+        assert "s3cret" not in text.lower()
+        assert "x%3e" not in text.lower() and "x&gt;" not in text and "x%253e" not in text.lower()
 
 
 def _closed_port() -> int:

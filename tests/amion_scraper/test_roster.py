@@ -91,3 +91,17 @@ def test_an_invalid_roster_changes_nothing_and_says_why(services: Services, tmp_
     assert done.returncode == 1
     assert "not a valid roster" in done.stderr and "specialty" in done.stderr
     assert _people(services) == before
+
+
+@pytest.mark.parametrize("email", ["../../../../tmp/x/pwned@x", "pwned@x", "a/b@hospital.local"])
+def test_an_email_that_is_not_a_real_address_is_refused(services: Services, tmp_path: Path, email: str) -> None:
+    before = _people(services)
+    bad = tmp_path / "roster.csv"
+    with bad.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["name", "email", "specialty", "aliases"], ["Pwned, Pat", email, "BOTH", ""]])
+
+    done = _import(services, bad)
+
+    assert done.returncode == 1
+    assert "not a valid roster" in done.stderr and "value is not a valid email address" in done.stderr
+    assert _people(services) == before

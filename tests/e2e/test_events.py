@@ -87,6 +87,67 @@ def test_an_invalid_request_is_rejected_and_still_dead_lettered(pipeline: Pipeli
     assert "amion_account" in dead.headers["x-schedcu-reason"]
 
 
+def test_a_request_nested_a_hundred_thousand_deep_is_rejected_with_an_answer(pipeline: Pipeline) -> None:
+    body = b'{"schema_version": 1, "request_id": "deep", "group": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    message_id = str(uuid.uuid4())
+    events = amqp_client.publish_and_collect(
+        pipeline.services.amqp_url, body, ANSWERS, "corr-deep", "event.import.rejected", message_id=message_id
+    )
+
+    ((key, _, rejected),) = events
+    valid_against_asyncapi(key, rejected)
+    assert rejected["code"] == "INVALID_REQUEST" and "recursion limit exceeded" in rejected["reason"]
+    assert rejected["request_message_id"] == message_id
+    dead = amqp_client.find_dead_letter(pipeline.services.amqp_url, "schedcu.versions.dead-letter", message_id)
+    assert "recursion limit exceeded" in dead.headers["x-schedcu-reason"]
+
+
+def test_a_new_request_reusing_a_message_id_is_rejected_not_dropped(pipeline: Pipeline) -> None:
+    message_id = f"reused-{uuid.uuid4()}"
+    first, second = f"first-{uuid.uuid4()}", f"second-{uuid.uuid4()}"
+    url = pipeline.services.amqp_url
+    body = json.dumps(request(pipeline, first)).encode()
+    events = amqp_client.publish_and_collect(url, body, ANSWERS, first, "event.import.accepted", message_id=message_id)
+    assert [key for key, _, _ in events] == ["event.import.accepted"]
+
+    body = json.dumps(request(pipeline, second)).encode()
+    events = amqp_client.publish_and_collect(url, body, ANSWERS, second, "event.import.rejected", message_id=message_id)
+
+    ((key, _, rejected),) = events
+    valid_against_asyncapi(key, rejected)
+    assert (rejected["code"], rejected["request_id"], rejected["request_message_id"]) == (
+        "MESSAGE_ID_REUSED",
+        second,
+        message_id,
+    )
+    assert pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=second) == [(0,)]
+
+
+def test_a_command_reusing_a_message_id_is_dead_lettered_with_the_reason(pipeline: Pipeline) -> None:
+    message_id = f"reused-{uuid.uuid4()}"
+    request_id = f"taken-{uuid.uuid4()}"
+    url = pipeline.services.amqp_url
+    body = json.dumps(request(pipeline, request_id)).encode()
+    amqp_client.publish_and_collect(url, body, ANSWERS, request_id, "event.import.accepted", message_id=message_id)
+
+    command = {"schema_version": 1, "version_id": str(uuid.uuid4()), "requested_by": "test"}
+    amqp_client.publish(url, json.dumps(command).encode(), "command.versions.promote", message_id)
+
+    dead = amqp_client.find_dead_letter(url, "schedcu.versions.dead-letter", message_id)
+    assert f"message id {message_id!r} was processed before with another body" in dead.headers["x-schedcu-reason"]
+
+
+def test_a_request_with_the_longest_message_id_amqp_allows_is_answered(pipeline: Pipeline) -> None:
+    request_id = f"long-id-{uuid.uuid4()}"
+    message_id = f"{uuid.uuid4()}-".ljust(255, "m")
+    body = json.dumps(request(pipeline, request_id)).encode()
+    events = amqp_client.publish_and_collect(
+        pipeline.services.amqp_url, body, ANSWERS, request_id, "event.import.accepted", message_id=message_id
+    )
+    assert [key for key, _, _ in events] == ["event.import.accepted"]
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
+
+
 def test_a_newer_schema_version_is_rejected_with_that_reason(pipeline: Pipeline) -> None:
     body = request(pipeline, f"future-{uuid.uuid4()}", schema_version=2)
     ((_, _, rejected),) = send(pipeline, body, "event.import.rejected", "corr-future")

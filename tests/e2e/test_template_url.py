@@ -1,5 +1,6 @@
-"""Template URLs on the real pipeline: only listed hosts are fetched, and neither a URL nor a redirect can make
-the importer reach an internal address. The workers run with SCHEDCU_TEMPLATE_URL_HOSTS=["localhost"]."""
+"""Template sources on the real pipeline: only listed hosts are fetched, neither a URL nor a redirect can make
+the importer reach an internal address, and a source that cannot even be opened is answered at once. The workers
+run with SCHEDCU_TEMPLATE_URL_HOSTS=["localhost"]."""
 
 import json
 import subprocess
@@ -137,3 +138,25 @@ def test_template_on_a_listed_host_is_imported(url_pipeline: Pipeline, listed: R
     assert url_pipeline.wait_terminal(workflow_id) == "COMPLETED"
     assert listed.requests == ["/template.ods"]
     assert url_pipeline.query("SELECT count(*) FROM schedule_versions WHERE workflow_id = :w", w=workflow_id) == [(1,)]
+
+
+def test_a_url_that_cannot_be_parsed_fails_the_workflow_at_once(url_pipeline: Pipeline) -> None:
+    """Not a crash of the handler (redelivered, dead-lettered, the workflow running until its deadline)."""
+    workflow_id = submit_url(url_pipeline, "http://0177.0.0.1/x.ods", "unparsable")
+
+    message = refusal(url_pipeline, workflow_id)
+    assert (message["severity"], message["code"]) == ("ERROR", "INVALID_TEMPLATE_SOURCE")
+    assert message["text"] == "The template URL, or a URL it redirected to, is not a valid URL."
+
+
+def test_a_path_with_a_nul_byte_is_rejected_as_an_invalid_template_source(url_pipeline: Pipeline) -> None:
+    request_id = f"nul-{uuid.uuid4()}"
+    body = amqp_client.import_requested(request_id, b"", *WEEK)
+    body["template"] = {"filename": "template.ods", "path": "march/t\x00.ods"}
+
+    rejected = amqp_client.publish_and_receive(
+        url_pipeline.services.amqp_url, json.dumps(body).encode(), "event.import.rejected", {"request_id": request_id}
+    )
+    assert rejected["code"] == "INVALID_TEMPLATE_SOURCE"
+    assert "template.path: Value error, holds a NUL character" in rejected["reason"]
+    assert url_pipeline.query("SELECT count(*) FROM workflows WHERE request_id = :r", r=request_id) == [(0,)]

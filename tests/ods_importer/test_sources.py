@@ -1,11 +1,14 @@
 """Template sources: inline, a file in the drop folder, an http(s) URL (a real local HTTP server)."""
 
 import base64
+import contextlib
 import ipaddress
+import itertools
 import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +82,15 @@ def test_symlink_leading_out_of_the_drop_folder_is_refused(drop: Path) -> None:
 def test_missing_file_and_unconfigured_drop_folder(drop: Path) -> None:
     assert "No template file" in refused(lambda: sources.from_drop_folder("nope.ods", drop, LIMIT))[1]
     assert "No drop folder" in refused(lambda: sources.from_drop_folder("march/t.ods", None, LIMIT))[1]
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"), [("march/t\x00.ods", "embedded null byte"), ("x" * 300 + ".ods", "File name too long")]
+)
+def test_path_the_system_cannot_open_is_an_invalid_source(drop: Path, path: str, reason: str) -> None:
+    code, text = refused(lambda: sources.from_drop_folder(path, drop, LIMIT))
+    assert code == "INVALID_TEMPLATE_SOURCE"
+    assert text == f"The path {path!r} cannot be read from the drop folder: {reason}."
 
 
 def test_drop_folder_file_over_the_limit(drop: Path) -> None:
@@ -272,6 +284,50 @@ def test_unreachable_url_does_not_repeat_the_url() -> None:
     code, text = refused(lambda: sources.from_url(url, LIMIT, 5, LOCAL))
     assert code == "TEMPLATE_FETCH_FAILED"
     assert "s3cret" not in text
+
+
+@pytest.mark.parametrize("url", ["http://0177.0.0.1/x.ods", "http://[::1/x.ods", "http://localhost:99999/x.ods"])
+def test_url_that_cannot_be_parsed_is_an_invalid_source(url: str) -> None:
+    code, text = refused(lambda: sources.from_url(url, LIMIT, 5, ["*", "0177.0.0.1", "localhost"]))
+    assert code == "INVALID_TEMPLATE_SOURCE"
+    assert text == "The template URL, or a URL it redirected to, is not a valid URL."
+
+
+@contextmanager
+def dripping(every_s: float, for_s: float) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 (its port) answering any request with headers that come one byte every
+    `every_s` for `for_s`, then hanging up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65_536)
+                header = itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000)
+                for _ in range(int(for_s / every_s)):
+                    if stop.wait(every_s):
+                        return
+                    conn.sendall(bytes([next(header)]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_off_at_the_fetch_deadline() -> None:
+    with dripping(every_s=0.1, for_s=8) as port:
+        started = time.monotonic()
+        code, text = refused(lambda: sources.from_url(f"http://127.0.0.1:{port}/t.ods", LIMIT, 1, LOCAL))
+        took = time.monotonic() - started
+    assert (code, text) == ("TEMPLATE_FETCH_FAILED", "Fetching the template took longer than 1 s.")
+    assert took < 2.5
 
 
 def test_url_is_refused_when_no_host_is_listed(server: Server) -> None:

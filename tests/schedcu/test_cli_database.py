@@ -1,5 +1,6 @@
 """`schedcu status`, `roster import` and `workflows list` against a real database, as an operator runs them."""
 
+import json
 import os
 import subprocess
 import uuid
@@ -101,3 +102,26 @@ def test_workflows_list_filters_by_group_and_by_request(services: Services) -> N
     assert by_group.returncode == 0, by_group.stderr
     assert sorted(line.split()[-1] for line in by_group.stdout.splitlines()[1:]) == [f"req-a-{mark}", f"req-b-{mark}"]
     assert [line.split()[-1] for line in by_request.stdout.splitlines()[1:]] == [f"req-c-{mark}"]
+
+
+def test_control_characters_from_outside_are_printed_as_escapes_not_sent_to_the_terminal(services: Services) -> None:
+    mark = uuid.uuid4().hex[:8]
+    request_id = f"evil-{mark}\x1b[2J\x1b]0;owned\x07\r\u202eexe.pdf\x9b31m"
+    with Session(services.engine) as session, session.begin():
+        session.add(
+            Workflow(
+                id=uuid.uuid4(), request_id=request_id, group_name=f"g-{mark}", state=WorkflowState.RUNNING, request={}
+            )
+        )
+    try:
+        listed = schedcu(services, "workflows", "list", "--group", f"g-{mark}")
+        as_json = schedcu(services, "workflows", "list", "--group", f"g-{mark}", "--json")
+    finally:
+        with Session(services.engine) as session, session.begin():
+            session.execute(delete(Workflow).where(Workflow.request_id == request_id))
+
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.splitlines()[1:]
+    assert line.endswith(f"evil-{mark}\\x1b[2J\\x1b]0;owned\\x07\\r\\u202eexe.pdf\\x9b31m")
+    assert not {"\x1b", "\x07", "\r", "\u202e", "\x9b"} & set(listed.stdout)
+    assert json.loads(as_json.stdout)[0]["request_id"] == request_id  # JSON keeps the value, escaped

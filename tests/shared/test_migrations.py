@@ -87,12 +87,12 @@ def test_a_message_written_to_the_outbox_wakes_no_listener(services: Services) -
         writer.execute("DELETE FROM outbox WHERE message_id = 'm-notify'")
 
 
-def test_0012_makes_open_per_cell_proposals_obsolete_with_the_reason_and_keeps_final_ones_cell(
+def test_0014_makes_open_per_cell_proposals_obsolete_with_the_reason_and_keeps_final_ones_cell(
     services: Services,
 ) -> None:
-    """A database at 0011 with an open and an approved proposal, each for one cell: after 0012 the open one is
+    """A database at 0013 with an open and an approved proposal, each for one cell: after 0014 the open one is
     OBSOLETE with a history entry saying why, and each keeps its cell as the only one it fills."""
-    with database_at(services, "0011") as (url, engine):
+    with database_at(services, "0013") as (url, engine):
         with engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO hospital_groups (id, name) VALUES (1, 'g');"
@@ -118,5 +118,5 @@ def test_0012_makes_open_per_cell_proposals_obsolete_with_the_reason_and_keeps_f
             ("APPROVED", [{"window": "Mid  12am-1am", "worklist": "Allen US", "status": "UNCOVERED"}], []),
         ]
         ((actor, before, after, reason),) = history
-        assert (actor, before, after) == ("migration 0012", "PROPOSED", "OBSOLETE")
+        assert (actor, before, after) == ("migration 0014", "PROPOSED", "OBSOLETE")
         assert reason.startswith("proposals fill a whole role on a date now, one per gap line")

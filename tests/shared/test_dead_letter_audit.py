@@ -1,0 +1,157 @@
+"""Redriving and discarding dead letters, on every queue with its longest routing key and a long message id:
+each letter leaves exactly one audit row, and an action that fails (here: the database refuses the audit row)
+leaves the letter in its dead-letter queue, unpublished, with no audit row. Listing letters holds one body at a
+time."""
+
+import asyncio
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+
+import aio_pika
+import pytest
+import sqlalchemy.exc
+from faststream.rabbit import RabbitBroker
+from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
+
+from schedcu.registries import all_registries
+from shared.messaging import dead_letters, topology
+from shared.messaging.topology import ConsumerQueue
+from shared.registry import Registry
+from shared.settings import get_settings
+from tests.conftest import Services, eventually, provisioned
+from tests.support import amqp_client
+
+pytestmark = pytest.mark.integration
+
+REASON = "worker crashed (test)"  # what amqp_client.park_in_dead_letters records
+REGISTRIES = {r.service: r for r in all_registries()}
+
+
+async def _declare(amqp_url: str) -> None:
+    broker = RabbitBroker(amqp_url, logger=None)
+    await broker.connect()
+    await topology.declare(broker, get_settings().delivery_limit, [r.queue for r in REGISTRIES.values()])
+    await broker.stop()
+
+
+@pytest.fixture(scope="module")
+def dlq_services() -> Iterator[Services]:
+    """A database and vhost of their own, with no worker: a redriven letter waits in its work queue."""
+    with provisioned(f"schedcu_test_dlq_{uuid.uuid4().hex[:8]}") as services:
+        asyncio.run(_declare(services.amqp_url))
+        yield services
+
+
+def longest_routing_key(registry: Registry) -> str:
+    return max(registry.routing_keys, key=len)
+
+
+def park(services: Services, registry: Registry) -> str:
+    """A letter in the queue's dead-letter queue, with a message id of 240 characters (AMQP allows 255)."""
+    message_id = f"{uuid.uuid4()}-".ljust(240, "m")
+    amqp_client.park_in_dead_letters(
+        services.amqp_url, registry.queue.dead_letter_name, b'{"x": 1}', longest_routing_key(registry), message_id
+    )
+    return message_id
+
+
+def parked_ids(services: Services, queue: ConsumerQueue) -> set[str | None]:
+    return {letter.message_id for letter in asyncio.run(dead_letters.peek(services.amqp_url, queue, limit=None))}
+
+
+def depth(services: Services, queue_name: str) -> int:
+    async def count() -> int:
+        async with await aio_pika.connect(services.amqp_url) as connection:
+            declared = await (await connection.channel()).declare_queue(queue_name, passive=True)
+            return declared.declaration_result.message_count or 0
+
+    return asyncio.run(count())
+
+
+def audit_rows(services: Services, queue: ConsumerQueue, message_id: str) -> list[tuple[str, str, str, str | None]]:
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT actor, action, from_state, to_state FROM audit_log WHERE entity_id = :e ORDER BY id"),
+            {"e": f"{queue.dead_letter_name}/{message_id}"},
+        )
+        return [(r.actor, r.action, r.from_state, r.to_state) for r in rows]
+
+
+def act(services: Services, action: str, queue: ConsumerQueue, message_id: str) -> list[dead_letters.DeadLetter]:
+    run = dead_letters.redrive if action == "redrive" else dead_letters.discard
+    transaction = sessionmaker(services.engine).begin
+    return asyncio.run(run(services.amqp_url, queue, message_id, actor="olga", transaction=transaction))
+
+
+@pytest.mark.parametrize("service", sorted(REGISTRIES))
+def test_redrive_and_discard_each_leave_exactly_one_audit_row(dlq_services: Services, service: str) -> None:
+    registry = REGISTRIES[service]
+    queue, routing_key = registry.queue, longest_routing_key(registry)
+    redriven, discarded = park(dlq_services, registry), park(dlq_services, registry)
+    waiting = depth(dlq_services, queue.name)
+
+    assert [x.message_id for x in act(dlq_services, "redrive", queue, redriven)] == [redriven]
+    assert [x.message_id for x in act(dlq_services, "discard", queue, discarded)] == [discarded]
+
+    assert audit_rows(dlq_services, queue, redriven) == [("olga", "redrive", queue.dead_letter_name, routing_key)]
+    assert audit_rows(dlq_services, queue, discarded) == [("olga", "discard", queue.dead_letter_name, None)]
+    assert not parked_ids(dlq_services, queue) & {redriven, discarded}
+    assert depth(dlq_services, queue.name) == waiting + 1  # the redriven letter, back in its work queue
+
+
+@pytest.fixture
+def audit_refused(dlq_services: Services) -> Iterator[None]:
+    """The database refuses every audit row while the test runs."""
+    with dlq_services.engine.begin() as conn:
+        conn.execute(text(
+            "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'audit refused (test)'; END $$ LANGUAGE plpgsql;"
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+        ))  # fmt: skip
+    yield
+    with dlq_services.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_audit ON audit_log; DROP FUNCTION refuse_audit()"))
+
+
+@pytest.mark.usefixtures("audit_refused")
+@pytest.mark.parametrize("action", ["redrive", "discard"])
+def test_an_action_whose_audit_row_fails_leaves_the_letter_in_place(dlq_services: Services, action: str) -> None:
+    registry = REGISTRIES["amion_scraper"]  # the longest dead-letter queue name
+    queue = registry.queue
+    message_id = park(dlq_services, registry)
+    waiting = depth(dlq_services, queue.name)
+
+    with pytest.raises(sqlalchemy.exc.DBAPIError, match="audit refused"):
+        act(dlq_services, action, queue, message_id)
+
+    eventually(lambda: message_id in parked_ids(dlq_services, queue), 10, "the letter back in its dead-letter queue")
+    assert audit_rows(dlq_services, queue, message_id) == []
+    assert depth(dlq_services, queue.name) == waiting  # not redriven either
+
+
+def test_listing_dead_letters_holds_one_body_at_a_time(dlq_services: Services) -> None:
+    registry = REGISTRIES["coverage"]
+    size = 4_000_000
+    message_ids = [f"big-{uuid.uuid4()}" for _ in range(5)]
+    for message_id in message_ids:
+        amqp_client.park_in_dead_letters(
+            dlq_services.amqp_url,
+            registry.queue.dead_letter_name,
+            b"x" * size,
+            "command.coverage.calculate",
+            message_id,
+        )
+
+    tracemalloc.start()
+    try:
+        letters = asyncio.run(dead_letters.peek(dlq_services.amqp_url, registry.queue, limit=None))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert set(message_ids) <= {letter.message_id for letter in letters}
+    assert all(len(letter.body_preview) <= dead_letters.PREVIEW_CHARS + 3 for letter in letters)
+    assert peak < 3 * size, peak  # not the 5 bodies at once
+    assert set(message_ids) <= parked_ids(dlq_services, registry.queue)  # all left in place
