@@ -3,14 +3,13 @@
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import NoReturn
 
-import aio_pika
-import psycopg
-import sqlalchemy.exc
+import pydantic
 
 from schedcu.arguments import actor, month, new_file, uuid_id
 from schedcu.commands import amion as amion_cli
@@ -21,13 +20,13 @@ from schedcu.commands import ods as ods_cli
 from schedcu.commands import proposals as proposals_cli
 from schedcu.commands import versions as versions_cli
 from schedcu.commands import watch as watch_cli
-from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
+from schedcu.errors import FAILURE, INTERRUPTED, USAGE, Mistake, UsageMistake
+from schedcu.explain import explain, settings_problem
 from schedcu.registries import WORKERS
 from shared import logs
 from shared.settings import get_settings
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader stopped
-INTERRUPTED = 130  # 128 + SIGINT
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,18 +37,26 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from schedcu.infra import ensure_database_exists
     from shared.db.migrate import upgrade
 
-    upgrade()
+    url = get_settings().database_url
+    if ensure_database_exists(url):
+        print(f"created the database {make_url(url).database}")
+    upgrade(url)
     print("database is at the latest migration")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from schedcu.infra import listening
     from schedcu.registries import all_queues, registry
     from shared.worker import run
 
-    run(registry(args.name), all_queues(), port=args.port)
+    fix = "give another --port (0: a free one), or change SCHEDCU_HTTP_PORT / SCHEDCU_HTTP_HOST"
+    run(registry(args.name), all_queues(), listening(get_settings().http_host, args.port, fix))
     return 0
 
 
@@ -212,31 +219,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def explain(error: Exception) -> tuple[int, str]:
-    """The exit status and one line for an error that ends a command."""
-    settings = get_settings()
-    if isinstance(error, Mistake):
-        return error.status, str(error)
-    if isinstance(error, sqlalchemy.exc.ProgrammingError) and isinstance(
-        error.orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn
-    ):
-        return INFRASTRUCTURE, "the database schema is older than this schedcu: run `schedcu db upgrade`"
-    if isinstance(error, sqlalchemy.exc.OperationalError):
-        why = error.orig.__class__.__name__ if error.orig else "connection"
-        return INFRASTRUCTURE, (
-            f"cannot use the database at {where(settings.database_url)} ({why}): "
-            "check SCHEDCU_DATABASE_URL and that PostgreSQL runs"
-        )
-    if isinstance(error, aio_pika.exceptions.AMQPConnectionError | ConnectionError):
-        return INFRASTRUCTURE, (
-            f"cannot reach RabbitMQ at {where(settings.amqp_url)} ({error.__class__.__name__}): "
-            "check SCHEDCU_AMQP_URL and that RabbitMQ runs"
-        )
-    if isinstance(error, OSError) and error.filename:
-        return USAGE, f"cannot use {error.filename}: {error.strerror}"
-    return FAILURE, f"unexpected {error.__class__.__name__}: {error} (run with --debug for the traceback)"
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command; every error ends in one line on stderr (a traceback too with --debug)."""
     try:
@@ -251,17 +233,24 @@ def run(args: argparse.Namespace) -> int:
         return INTERRUPTED
     except Exception as error:
         status, message = explain(error)
-        if args.debug or args.command == "worker":  # a worker's crash goes to its log in full
+        if args.debug or (args.command == "worker" and not isinstance(error, Mistake)):  # a crash, to its log in full
             traceback.print_exc()
         print(f"schedcu: {message}", file=sys.stderr)
         return status
 
 
 def main(argv: list[str] | None = None) -> None:
-    logs.configure("cli", get_settings().log_format)
+    """The command; `schedcu/__main__.py` starts it with Ctrl-C ending the process quietly until it runs."""
+    try:
+        settings = get_settings()
+    except pydantic.ValidationError as error:
+        print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
+        sys.exit(USAGE)
+    logs.configure("cli", settings.log_format)
     args = parser().parse_args(argv)
     if args.command != "worker" and not args.debug:
         # The broker clients log each failed connection attempt; a command says it once, in its last line.
         for library in ("aiormq", "aio_pika"):
             logging.getLogger(library).setLevel(logging.CRITICAL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C ends the command (run: status 130)
     sys.exit(run(args))

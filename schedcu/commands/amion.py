@@ -58,13 +58,17 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     import yaml
     from sqlalchemy.orm import Session
 
-    from services.amion_scraper.roster import read_roster, reconcile
+    from services.amion_scraper.roster import RosterError, read_roster, reconcile
     from shared.db.session import engine
 
     try:
         entries = read_roster(args.file)
-    except (ValueError, yaml.YAMLError) as error:  # pydantic's ValidationError is a ValueError
-        print(f"roster: {args.file} is not a valid roster: {error}", file=sys.stderr)
+    except RosterError as error:
+        for problem in error.problems:
+            print(f"roster: {args.file} is not a valid roster: {problem}", file=sys.stderr)
+        return 1
+    except (ValueError, yaml.YAMLError) as error:  # not YAML, not UTF-8
+        print(f"roster: {args.file} is not a valid roster: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     with Session(engine()) as session:  # committed only at the end: a dry run or a refusal writes nothing
         before = _people(session)

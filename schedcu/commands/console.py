@@ -10,10 +10,10 @@ DEFAULT_PORT = 8080
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from schedcu.console.app import create_app
     from schedcu.console.users import UsersFileError, load_users
+    from schedcu.infra import listening
+    from shared.serving import serve
 
     settings = get_settings()
     if settings.console_users_file is None:
@@ -24,8 +24,10 @@ def cmd_console(args: argparse.Namespace) -> int:
         users = load_users(settings.console_users_file)
     except UsersFileError as error:
         raise UsageMistake(str(error)) from None
-    print(f"schedcu console on http://{args.host}:{args.port}/ for {len(users)} users", flush=True)
-    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None)
+    sock = listening(args.host, args.port, "give another --port")  # before the URL is printed: it must answer
+    port = sock.getsockname()[1]
+    print(f"schedcu console on http://{args.host}:{port}/ for {len(users)} users", flush=True)
+    serve(create_app(users, settings), sock)
     return 0
 
 
