@@ -113,7 +113,9 @@ def dependencies(broker: RabbitBroker) -> Dependencies:
 
 def health_endpoint(broker: RabbitBroker, gates: Dependencies) -> Any:
     """200 when both the broker and the database answer; otherwise 503, "degraded" and what is down. A
-    failed check closes that dependency's gate, so work waits for it as well."""
+    failed check closes that dependency's gate, so work waits for it as well. The body names this process's
+    instance, as its heartbeat does: `schedcu status` tells a worker from another process now on its port."""
+    instance = metrics.instance_name()
 
     @get
     async def health(scope: Scope) -> AsgiResponse:
@@ -125,7 +127,7 @@ def health_endpoint(broker: RabbitBroker, gates: Dependencies) -> Any:
             if not answers[name]:
                 gate.close("/health check failed")
         down = [name for name, up in answers.items() if not up]
-        body = {"status": "degraded" if down else "ok", "down": down, **answers}
+        body = {"status": "degraded" if down else "ok", "down": down, **answers, "instance": instance}
         return AsgiResponse(
             json.dumps(body).encode(), 503 if down else 200, headers={"content-type": "application/json"}
         )
