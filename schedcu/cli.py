@@ -6,12 +6,13 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import pydantic
 
-from schedcu.arguments import actor, month, new_file, uuid_id
+from schedcu.arguments import actor, count, month, new_file, port, seconds, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
@@ -30,10 +31,22 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line; subcommands' parsers are of this class too."""
+    """argparse whose usage errors are one line; subcommands' parsers are of this class too. A command with
+    `--from` and `--to` refuses a `--from` after its `--to`."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+    def parse_known_args(
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        first, last = (self._option_string_actions.get(option) for option in ("--from", "--to"))
+        if first is not None and last is not None:
+            start, end = getattr(parsed, first.dest, None), getattr(parsed, last.dest, None)
+            if start is not None and end is not None and start > end:
+                self.error(f"--from {start} is after --to {end}: give a --from on or before the --to")
+        return parsed, extras
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
@@ -166,7 +179,7 @@ def parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="run one service's worker")
     w.add_argument("name", choices=sorted(WORKERS))
-    w.add_argument("--port", type=int, default=get_settings().http_port, help="/health and /metrics port")
+    w.add_argument("--port", type=port, default=get_settings().http_port, help="/health and /metrics port")
     w.set_defaults(func=cmd_worker)
 
     a = sub.add_parser("asyncapi", help="print the AsyncAPI document")
@@ -183,7 +196,7 @@ def parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--json", action="store_true")
     st.add_argument("--watch", action="store_true", help="refresh until interrupted")
-    st.add_argument("--every", type=float, default=5.0, help="seconds between refreshes with --watch")
+    st.add_argument("--every", type=seconds, default=5.0, help="seconds between refreshes with --watch")
     st.set_defaults(func=cmd_status)
 
     v = sub.add_parser("verify", help="re-derive the stored invariants; exit 1 on any violation")
@@ -196,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)
     qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
     qs.add_argument("queue", help="versions, ods_importer, amion_scraper or coverage")
-    qs.add_argument("--limit", type=int, default=20)
+    qs.add_argument("--limit", type=count, default=20)
     qs.add_argument("--json", action="store_true")
     qs.set_defaults(func=cmd_dlq)
     qr = q.add_parser("redrive", help="publish dead letters back to their original routing key (audited)")

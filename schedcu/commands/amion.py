@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schedcu.arguments import existing_file, month, uuid_id
+from schedcu.arguments import existing_file, month, port, uuid_id
 from schedcu.errors import Mistake
 from shared.cli_support import Subparsers
 from shared.findings import Finding, has_errors
@@ -157,7 +157,7 @@ def cmd_amion_reparse(args: argparse.Namespace) -> int:
 
 def register(sub: Subparsers) -> None:
     f = sub.add_parser("fake-amion", help="serve a fake Amion (reports, grid, faults) from a ground-truth file")
-    f.add_argument("--port", type=int, default=8999)
+    f.add_argument("--port", type=port, default=8999)
     f.add_argument("--host", default="127.0.0.1")
     f.add_argument("--truth", required=True)
     f.set_defaults(func=cmd_fake_amion)

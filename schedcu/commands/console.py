@@ -2,6 +2,7 @@
 
 import argparse
 
+from schedcu.arguments import port
 from schedcu.errors import UsageMistake
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
@@ -25,14 +26,13 @@ def cmd_console(args: argparse.Namespace) -> int:
     except UsersFileError as error:
         raise UsageMistake(str(error)) from None
     sock = listening(args.host, args.port, "give another --port")  # before the URL is printed: it must answer
-    port = sock.getsockname()[1]
-    print(f"schedcu console on http://{args.host}:{port}/ for {len(users)} users", flush=True)
+    print(f"schedcu console on http://{args.host}:{sock.getsockname()[1]}/ for {len(users)} users", flush=True)
     serve(create_app(users, settings), sock)
     return 0
 
 
 def register(sub: Subparsers) -> None:
     c = sub.add_parser("console", help="the operators' web console (workflows, versions, dead letters, status)")
-    c.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    c.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     c.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     c.set_defaults(func=cmd_console)

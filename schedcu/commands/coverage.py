@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from schedcu.arguments import actor, iso_date, new_file, uuid_id
+from schedcu.arguments import actor, count, iso_date, new_file, seconds, uuid_id
 from schedcu.terminal import print_cells, print_gap_groups, print_summary
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
@@ -169,13 +169,13 @@ def register(sub: Subparsers) -> None:
     recalc = c.add_parser("recalc", help="calculate a version's coverage again (after corrections)")
     recalc.add_argument("version", type=uuid_id)
     recalc.add_argument("--wait", action="store_true", help="wait for the result and print it")
-    recalc.add_argument("--timeout", type=float, default=120.0)
+    recalc.add_argument("--timeout", type=seconds, default=120.0)
     recalc.set_defaults(func=cmd_coverage_recalc)
 
     gaps = sub.add_parser("gaps", help="each gap of the latest coverage with its candidates, ranked by fairness")
     gaps.add_argument("version", type=uuid_id)
     gaps.add_argument("--date", type=iso_date, help="YYYY-MM-DD: that date's gaps only")
-    gaps.add_argument("--top", type=int, default=3, help="candidates shown per gap (default 3; --json gives all)")
+    gaps.add_argument("--top", type=count, default=3, help="candidates shown per gap (default 3; --json gives all)")
     gaps.add_argument("--json", action="store_true", help="every gap, every candidate and who is left out, why")
     gaps.set_defaults(func=cmd_gaps)
 
