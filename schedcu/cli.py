@@ -21,7 +21,7 @@ from schedcu.commands import ods as ods_cli
 from schedcu.commands import proposals as proposals_cli
 from schedcu.commands import versions as versions_cli
 from schedcu.commands import watch as watch_cli
-from schedcu.errors import FAILURE, INTERRUPTED, USAGE, Mistake, UsageMistake
+from schedcu.errors import FAILURE, INTERRUPTED, USAGE, InfrastructureMistake, Mistake, UsageMistake, where
 from schedcu.explain import explain, settings_problem
 from schedcu.registries import WORKERS
 from shared import logs
@@ -50,14 +50,23 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    import psycopg
     from sqlalchemy.engine import make_url
 
     from schedcu.infra import ensure_database_exists
     from shared.db.migrate import upgrade
 
     url = get_settings().database_url
-    if ensure_database_exists(url):
-        print(f"created the database {make_url(url).database}")
+    target = make_url(url)
+    try:
+        created = ensure_database_exists(url)
+    except psycopg.errors.InsufficientPrivilege:
+        raise InfrastructureMistake(
+            f'PostgreSQL at {where(url)} has no database "{target.database}" and user "{target.username}" may not '
+            "create one: create it, or give the user CREATEDB"
+        ) from None
+    if created:
+        print(f"created the database {target.database}")
     upgrade(url)
     print("database is at the latest migration")
     return 0

@@ -48,9 +48,14 @@ def _health(heartbeat: WorkerHeartbeat, seen_s: float, settings: Settings) -> tu
     return "unhealthy", "down: " + ", ".join(body.get("down") or ["?"])
 
 
+def gone_after_s(settings: Settings) -> float:
+    """SCHEDCU_STATUS_GONE_AFTER_S, but never less than three heartbeats: a running worker is always listed."""
+    return max(settings.status_gone_after_s, 3 * settings.metrics_interval_s)
+
+
 def workers(session: Session, settings: Settings, now: datetime) -> list[dict[str, Any]]:
     """The workers seen within SCHEDCU_STATUS_GONE_AFTER_S; older heartbeats are of workers long gone."""
-    since = now - timedelta(seconds=settings.status_gone_after_s)
+    since = now - timedelta(seconds=gone_after_s(settings))
     rows = session.scalars(
         select(WorkerHeartbeat)
         .where(WorkerHeartbeat.last_seen >= since)
@@ -156,7 +161,7 @@ def collect(session: Session, settings: Settings) -> dict[str, Any]:
         "problems": problems(broker, found_workers, queue_rows),
         "broker": broker,
         "workers": found_workers,
-        "gone_after_s": settings.status_gone_after_s,
+        "gone_after_s": gone_after_s(settings),
         "queues_from": source,
         "queues": queue_rows,
         "outbox": {"backlog": backlog, "oldest_age_s": round(_age(oldest, now) or 0.0, 1)},

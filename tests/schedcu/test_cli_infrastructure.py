@@ -107,6 +107,28 @@ def test_db_upgrade_creates_a_missing_database(services: Services, missing_datab
     assert schedcu(services, "versions", "list", database_url=missing_database).returncode == 0
 
 
+@pytest.fixture
+def role_without_createdb(services: Services) -> Iterator[str]:
+    name = f"schedcu_test_nocreatedb_{os.getpid()}"
+    admin = make_url(services.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN NOCREATEDB')
+    yield name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def test_db_upgrade_by_a_user_who_may_not_create_the_database_says_so(
+    services: Services, role_without_createdb: str
+) -> None:
+    url = database(services, username=role_without_createdb, database="no_such_database")
+
+    assert_one_line(
+        schedcu(services, "db", "upgrade", database_url=url),
+        3, f'user "{role_without_createdb}" may not create one', "give the user CREATEDB",
+    )  # fmt: skip
+
+
 def test_an_unknown_vhost_is_named(services: Services) -> None:
     done = schedcu(services, "dlq", "list", amqp_url=broker(services, vhost="no-such-vhost"))
 
