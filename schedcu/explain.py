@@ -45,7 +45,10 @@ def database_problem(error: Exception, database_url: str) -> str:
     if said:
         return f"{at} refused the connection ({_masked(said, url.password)}): check SCHEDCU_DATABASE_URL"
     reason = "connection refused" if "Connection refused" in text else _masked(text.splitlines()[0], url.password)
-    return f"cannot reach {at} ({reason}): check SCHEDCU_DATABASE_URL and that PostgreSQL runs"
+    return (
+        f"cannot use the database at {where(database_url)} ({reason}): "
+        "check SCHEDCU_DATABASE_URL and that PostgreSQL runs"
+    )
 
 
 def broker_problem(error: BaseException, amqp_url: str) -> str | None:
