@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pydantic
+import pydantic_settings
 
 from schedcu.arguments import actor, count, month, new_file, port, seconds, uuid_id
 from schedcu.commands import amion as amion_cli
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     """The command; `schedcu/__main__.py` starts it with Ctrl-C ending the process quietly until it runs."""
     try:
         settings = get_settings()
-    except pydantic.ValidationError as error:
+    except (pydantic.ValidationError, pydantic_settings.SettingsError) as error:
         print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
         sys.exit(USAGE)
     logs.configure("cli", settings.log_format)
