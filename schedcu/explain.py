@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 # what the server says after "FATAL:" when it refuses a connection (English server messages)
 _REFUSAL = re.compile(r"FATAL:\s+(.*)")
+_QUOTED = re.compile(r'"([^"]*)"')
 
 
 def settings_problem(error: "ValidationError | SettingsError") -> str:
@@ -26,7 +27,7 @@ def settings_problem(error: "ValidationError | SettingsError") -> str:
         return f"{name} is not valid JSON: write it as JSON (README, Settings)"
     problems = []
     for e in error.errors():
-        name, *inner = (f"item {part + 1}" if isinstance(part, int) else str(part) for part in e["loc"])
+        name, *inner = [f"item {part + 1}" if isinstance(part, int) else str(part) for part in e["loc"]] or ["?"]
         field = f" ({'.'.join(inner)})" if inner else ""
         problems.append(f"SCHEDCU_{name.upper()}{field}: {e['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)
@@ -34,24 +35,25 @@ def settings_problem(error: "ValidationError | SettingsError") -> str:
 
 def database_problem(error: Exception, database_url: str) -> str:
     """`error`: a psycopg (or SQLAlchemy-wrapped) OperationalError."""
-    url = urlsplit(database_url)
-    user, database = unquote(url.username or ""), unquote(url.path.lstrip("/"))
+    password = urlsplit(database_url).password
     at = f"PostgreSQL at {where(database_url)}"
     text = str(getattr(error, "orig", None) or error)
     refusal = _REFUSAL.search(text)
     said = refusal.group(1).strip() if refusal else ""
+    named = _QUOTED.search(said)
+    name = named.group(1) if named else ""  # the role or database, as the server names it
     if said.startswith("role ") and said.endswith("does not exist"):
-        return f'{at} has no role "{user}": check the user in SCHEDCU_DATABASE_URL'
+        return f'{at} has no role "{name}": check the user in SCHEDCU_DATABASE_URL'
     if said.startswith("database ") and said.endswith("does not exist"):
         return (
-            f'{at} has no database "{database}": `schedcu db upgrade` creates it, '
+            f'{at} has no database "{name}": `schedcu db upgrade` creates it, '
             "or check the database name in SCHEDCU_DATABASE_URL"
         )
-    if "password authentication failed" in said:
-        return f'{at} refused the password of user "{user}": check SCHEDCU_DATABASE_URL'
+    if said.startswith("password authentication failed"):
+        return f'{at} refused the password of user "{name}": check SCHEDCU_DATABASE_URL'
     if said:
-        return f"{at} refused the connection ({_masked(said, url.password)}): check SCHEDCU_DATABASE_URL"
-    reason = "connection refused" if "Connection refused" in text else _masked(text.splitlines()[0], url.password)
+        return f"{at} refused the connection ({_masked(said, password)}): check SCHEDCU_DATABASE_URL"
+    reason = "connection refused" if "Connection refused" in text else _masked(text.splitlines()[0], password)
     return (
         f"cannot use the database at {where(database_url)} ({reason}): "
         "check SCHEDCU_DATABASE_URL and that PostgreSQL runs"
