@@ -87,7 +87,8 @@ def test_a_dead_worker_whose_port_another_took_is_gone_not_ok(
     workers = listed(services)
     shown = status(services).stdout
 
-    assert (workers[dead]["health"], workers[dead]["note"]) == ("gone", f"its port answers for {living}")
+    assert workers[dead]["health"] == "gone"
+    assert workers[dead]["note"] == f"its port answers for {living}"
     assert workers[living]["health"] == "ok"
     assert f"{dead:<28} gone" in shown and f"(its port answers for {living})" in shown
 
