@@ -68,6 +68,15 @@ def test_an_unknown_group_is_refused_with_the_known_groups(services: Services, c
     assert str(version_id) in schedcu(services, "versions", "list", "--group", known).stdout
 
 
+@pytest.mark.parametrize("command", ["gaps", "coverage show"])
+def test_a_date_outside_the_version_is_refused_with_its_period(services: Services, command: str) -> None:
+    version_id = new_version(services, "dates", date(2026, 3, 1), date(2026, 3, 31), cells=None)
+
+    done = schedcu(services, *command.split(), str(version_id), "--date", "2026-04-15")
+
+    assert_one_line(done, 2, f"--date 2026-04-15 is outside the period of version {version_id}, 2026-03-01..2026-03-31")
+
+
 @pytest.mark.parametrize(
     ("at", "status", "words"),
     [
