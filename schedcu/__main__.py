@@ -12,7 +12,8 @@ def _interrupted(_signal: int, _frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _interrupted)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the parent has it ignored
+        signal.signal(signal.SIGINT, _interrupted)
     from schedcu.cli import main as command
 
     command()

@@ -275,5 +275,6 @@ def main(argv: list[str] | None = None) -> None:
         # The broker clients log each failed connection attempt; a command says it once, in its last line.
         for library in ("aiormq", "aio_pika"):
             logging.getLogger(library).setLevel(logging.CRITICAL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C ends the command (run: status 130)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored by the parent (a background job): stays so
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C ends the command (run: status 130)
     sys.exit(run(args))
