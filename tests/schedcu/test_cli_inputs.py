@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from schedcu.processes import schedcu_command
@@ -59,10 +60,14 @@ def test_a_value_out_of_range_is_refused_before_anything_runs(
 def test_an_unknown_group_is_refused_with_the_known_groups(services: Services, command: tuple[str, ...]) -> None:
     known = f"north-{uuid.uuid4().hex[:8]}"
     version_id = new_version(services, known, date(2026, 3, 1), date(2026, 3, 31), cells=None)
+    workflow_id = uuid.uuid4()
     with Session(services.engine) as session, session.begin():
-        session.add(Workflow(id=uuid.uuid4(), request_id=f"r-{known}", group_name=known, state="RUNNING", request={}))
-
-    line = assert_one_line(schedcu(services, *command, "--group", "nosuch"), 2, "no hospital group 'nosuch'")
+        session.add(Workflow(id=workflow_id, request_id=f"r-{known}", group_name=known, state="FAILED", request={}))
+    try:
+        line = assert_one_line(schedcu(services, *command, "--group", "nosuch"), 2, "no hospital group 'nosuch'")
+    finally:
+        with Session(services.engine) as session, session.begin():
+            session.execute(delete(Workflow).where(Workflow.id == workflow_id))
 
     assert line.split("; the known groups: ")[1].split(", ").count(known) == 1
     assert str(version_id) in schedcu(services, "versions", "list", "--group", known).stdout
