@@ -36,6 +36,42 @@ def months_count(text: str) -> int:
     return int(text)
 
 
+def count(text: str) -> int:
+    """A whole number, 0 or more (how many to show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count: give a whole number, 0 or more, e.g. 3")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give seconds, more than 0, e.g. 5 or 0.5")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on; 0: a free one."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 1 to 65535, or 0 for a free one")
+    return int(text)
+
+
+def reason(text: str) -> str:
+    """Why an operator acts, for the audit: not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a reason in words, e.g. --reason 'wrong template uploaded'")
+    return text.strip()
+
+
 def existing_file(text: str) -> Path:
     path = Path(text)
     if path.is_dir():

@@ -3,16 +3,17 @@
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import aio_pika
-import psycopg
-import sqlalchemy.exc
+import pydantic
+import pydantic_settings
 
-from schedcu.arguments import actor, month, months_count, new_file, uuid_id
+from schedcu.arguments import actor, count, month, months_count, new_file, port, seconds, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
@@ -21,35 +22,64 @@ from schedcu.commands import ods as ods_cli
 from schedcu.commands import proposals as proposals_cli
 from schedcu.commands import versions as versions_cli
 from schedcu.commands import watch as watch_cli
-from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, UsageMistake, where
+from schedcu.errors import FAILURE, INTERRUPTED, USAGE, InfrastructureMistake, Mistake, UsageMistake, where
+from schedcu.explain import explain, settings_problem
 from schedcu.registries import WORKERS
 from shared import logs
 from shared.settings import get_settings
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader stopped
-INTERRUPTED = 130  # 128 + SIGINT
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line; subcommands' parsers are of this class too."""
+    """argparse whose usage errors are one line; subcommands' parsers are of this class too. A command with
+    `--from` and `--to` refuses a `--from` after its `--to`."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        first, last = (self._option_string_actions.get(option) for option in ("--from", "--to"))
+        if first is not None and last is not None:
+            start, end = getattr(parsed, first.dest, None), getattr(parsed, last.dest, None)
+            if start is not None and end is not None and start > end:
+                self.error(f"--from {start} is after --to {end}: give a --from on or before the --to")
+        return parsed, extras
+
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from schedcu.infra import ensure_database_exists
     from shared.db.migrate import upgrade
 
-    upgrade()
+    url = get_settings().database_url
+    target = make_url(url)
+    try:
+        created = ensure_database_exists(url)
+    except psycopg.errors.InsufficientPrivilege:
+        raise InfrastructureMistake(
+            f'PostgreSQL at {where(url)} has no database "{target.database}" and user "{target.username}" may not '
+            "create one: create it, or give the user CREATEDB"
+        ) from None
+    if created:
+        print(f"created the database {target.database}")
+    upgrade(url)
     print("database is at the latest migration")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from schedcu.infra import listening
     from schedcu.registries import all_queues, registry
     from shared.worker import run
 
-    run(registry(args.name), all_queues(), port=args.port)
+    fix = "give another --port (0: a free one), or change SCHEDCU_HTTP_PORT / SCHEDCU_HTTP_HOST"
+    run(registry(args.name), all_queues(), listening(get_settings().http_host, args.port, fix))
     return 0
 
 
@@ -164,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="run one service's worker")
     w.add_argument("name", choices=sorted(WORKERS))
-    w.add_argument("--port", type=int, default=get_settings().http_port, help="/health and /metrics port")
+    w.add_argument("--port", type=port, default=get_settings().http_port, help="/health and /metrics port")
     w.set_defaults(func=cmd_worker)
 
     a = sub.add_parser("asyncapi", help="print the AsyncAPI document")
@@ -192,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--json", action="store_true")
     st.add_argument("--watch", action="store_true", help="refresh until interrupted")
-    st.add_argument("--every", type=float, default=5.0, help="seconds between refreshes with --watch")
+    st.add_argument("--every", type=seconds, default=5.0, help="seconds between refreshes with --watch")
     st.set_defaults(func=cmd_status)
 
     v = sub.add_parser("verify", help="re-derive the stored invariants; exit 1 on any violation")
@@ -205,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)
     qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
     qs.add_argument("queue", help="versions, ods_importer, amion_scraper or coverage")
-    qs.add_argument("--limit", type=int, default=20)
+    qs.add_argument("--limit", type=count, default=20)
     qs.add_argument("--json", action="store_true")
     qs.set_defaults(func=cmd_dlq)
     qr = q.add_parser("redrive", help="publish dead letters back to their original routing key (audited)")
@@ -228,31 +258,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def explain(error: Exception) -> tuple[int, str]:
-    """The exit status and one line for an error that ends a command."""
-    settings = get_settings()
-    if isinstance(error, Mistake):
-        return error.status, str(error)
-    if isinstance(error, sqlalchemy.exc.ProgrammingError) and isinstance(
-        error.orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn
-    ):
-        return INFRASTRUCTURE, "the database schema is older than this schedcu: run `schedcu db upgrade`"
-    if isinstance(error, sqlalchemy.exc.OperationalError):
-        why = error.orig.__class__.__name__ if error.orig else "connection"
-        return INFRASTRUCTURE, (
-            f"cannot use the database at {where(settings.database_url)} ({why}): "
-            "check SCHEDCU_DATABASE_URL and that PostgreSQL runs"
-        )
-    if isinstance(error, aio_pika.exceptions.AMQPConnectionError | ConnectionError):
-        return INFRASTRUCTURE, (
-            f"cannot reach RabbitMQ at {where(settings.amqp_url)} ({error.__class__.__name__}): "
-            "check SCHEDCU_AMQP_URL and that RabbitMQ runs"
-        )
-    if isinstance(error, OSError) and error.filename:
-        return USAGE, f"cannot use {error.filename}: {error.strerror}"
-    return FAILURE, f"unexpected {error.__class__.__name__}: {error} (run with --debug for the traceback)"
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the command; every error ends in one line on stderr (a traceback too with --debug)."""
     try:
@@ -267,22 +272,30 @@ def run(args: argparse.Namespace) -> int:
         return INTERRUPTED
     except Exception as error:
         status, message = explain(error)
-        if args.debug or args.command == "worker":  # a worker's crash goes to its log in full
+        if args.debug or (args.command == "worker" and not isinstance(error, Mistake)):  # a crash, to its log in full
             traceback.print_exc()
         print(f"schedcu: {message}", file=sys.stderr)
         return status
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command; `schedcu/__main__.py` starts it with Ctrl-C ending the process quietly until it runs."""
+    try:
+        settings = get_settings()
+    except (pydantic.ValidationError, pydantic_settings.SettingsError) as error:
+        print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
+        sys.exit(USAGE)
     args = parser().parse_args(argv)
     if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped
         from schedcu.printable import PrintableStream
 
         sys.stdout = PrintableStream(sys.stdout)  # type: ignore[assignment]
         sys.stderr = PrintableStream(sys.stderr)  # type: ignore[assignment]
-    logs.configure("cli", get_settings().log_format)
+    logs.configure("cli", settings.log_format)
     if args.command != "worker" and not args.debug:
         # The broker clients log each failed connection attempt; a command says it once, in its last line.
         for library in ("aiormq", "aio_pika"):
             logging.getLogger(library).setLevel(logging.CRITICAL)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored by the parent (a background job): stays so
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C ends the command (run: status 130)
     sys.exit(run(args))

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 USAGE = 2  # the command line is wrong: argparse's own errors, bad ids or dates, missing files, refused input
 INFRASTRUCTURE = 3  # PostgreSQL or RabbitMQ cannot be used
 FAILURE = 1  # the command ran and the answer is "no": violations, a refused action
+INTERRUPTED = 130  # 128 + SIGINT: stopped by Ctrl-C
 
 
 class Mistake(Exception):

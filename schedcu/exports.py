@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from sqlalchemy import func, select
@@ -208,6 +209,29 @@ def production_version(session: Session, group: str | None, day: date) -> tuple[
         groups = ", ".join(name for _, name in found)
         raise UsageMistake(f"several groups have a production version for {day.isoformat()} ({groups}): give --group")
     return found[0][0], found[0][1]
+
+
+def local_instant(at: datetime, tz: ZoneInfo) -> datetime:
+    """`at` as an instant: as given with an offset, else read on the wall clock of `tz`. A wall time the clocks
+    skip (spring forward) names no instant and one they pass twice (fall back) names two: both are a
+    UsageMistake that says so, the second with both instants to choose from."""
+    if at.tzinfo is not None:
+        return at
+    first, second = at.replace(tzinfo=tz, fold=0), at.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    wall = at.isoformat(timespec="minutes")
+    moved = first.astimezone(UTC).astimezone(tz)
+    if moved.replace(tzinfo=None) != at:
+        raise UsageMistake(
+            f"{wall} does not exist in {tz.key}: the clocks skip it when they go forward; give a time outside "
+            f"the gap, or with its offset (e.g. {moved.isoformat(timespec='minutes')})"
+        )
+    raise UsageMistake(
+        f"{wall} happens twice in {tz.key}, when the clocks go back: give which one, "
+        f"{first.isoformat(timespec='minutes')} ({first.tzname()}) or {second.isoformat(timespec='minutes')} "
+        f"({second.tzname()})"
+    )
 
 
 def on_call(

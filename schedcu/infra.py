@@ -10,6 +10,9 @@ from urllib.parse import urlparse
 import psycopg
 from sqlalchemy.engine import make_url
 
+from schedcu.errors import UsageMistake
+from shared.serving import listening_socket
+
 
 class MissingService(RuntimeError):
     pass
@@ -30,14 +33,22 @@ def docker_available() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
-def ensure_database_exists(url: str) -> None:
-    """Create the database named in `url` when the server has no such database yet."""
+def ensure_database_exists(url: str) -> bool:
+    """Create the database named in `url` when the server has no such database yet; True when created. The
+    server's maintenance database is used only then, so a user without access to it can still migrate."""
     target = make_url(url)
+    try:
+        psycopg.connect(target.set(drivername="postgresql").render_as_string(hide_password=False)).close()
+        return False
+    except psycopg.OperationalError as error:
+        if f'database "{target.database}" does not exist' not in str(error):
+            raise
     admin = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{target.database}"')
+    return not exists
 
 
 def resolve(database_url: str, amqp_url: str, stack: ExitStack) -> tuple[str, str]:
@@ -75,6 +86,14 @@ def resolve(database_url: str, amqp_url: str, stack: ExitStack) -> tuple[str, st
 def _hostport(url: str) -> str:
     parsed = urlparse(url.replace("postgresql+psycopg", "postgresql"))
     return f"{parsed.hostname}:{parsed.port}"
+
+
+def listening(host: str, port: int, fix: str) -> socket.socket:
+    """A socket bound for a server (shared/serving.py); one that cannot be bound is a usage mistake ending in `fix`."""
+    try:
+        return listening_socket(host, port)
+    except OSError as error:
+        raise UsageMistake(f"cannot listen on {host}:{port} ({error.strerror}): {fix}") from None
 
 
 def free_port() -> int:

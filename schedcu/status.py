@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schedcu.errors import where
+from schedcu.explain import broker_problem
 from schedcu.printable import clear_screen
 from schedcu.registries import all_registries
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
@@ -19,31 +19,55 @@ from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import Settings
 from shared.states import PhaseState, WorkflowState
 
+SERVICES = [r.service for r in all_registries()]
 QUEUE_NAMES = [name for r in all_registries() for name in (r.queue.name, r.queue.dead_letter_name)] + [
     UNROUTED_QUEUE.name
 ]
-RECENT_WORKERS_S = 3600
 
 
 def _age(then: datetime | None, now: datetime) -> float | None:
     return (now - then).total_seconds() if then else None
 
 
+def _health(heartbeat: WorkerHeartbeat, seen_s: float, settings: Settings) -> tuple[str, str]:
+    """The worker's health and a note. A worker is known by its instance: a port that answers for another
+    process (the worker died and something else took its port) means this one is gone."""
+    try:
+        response = httpx.get(heartbeat.health_url, timeout=2.0)
+    except httpx.HTTPError:
+        stale = seen_s > 3 * settings.metrics_interval_s
+        return ("gone", "") if stale else ("unreachable", f"nothing answers at {heartbeat.health_url}")
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    answered = body.get("instance") if isinstance(body, dict) else None
+    if answered != heartbeat.instance:
+        return "gone", f"its port answers for {answered or 'another program'}"
+    if response.status_code == 200:
+        return "ok", ""
+    return "unhealthy", "down: " + ", ".join(body.get("down") or ["?"])
+
+
+def gone_after_s(settings: Settings) -> float:
+    """SCHEDCU_STATUS_GONE_AFTER_S, but never less than three heartbeats: a running worker is always listed."""
+    return max(settings.status_gone_after_s, 3 * settings.metrics_interval_s)
+
+
 def workers(session: Session, settings: Settings, now: datetime) -> list[dict[str, Any]]:
-    rows = session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.service, WorkerHeartbeat.instance)).all()
+    """The workers seen within SCHEDCU_STATUS_GONE_AFTER_S; older heartbeats are of workers long gone."""
+    since = now - timedelta(seconds=gone_after_s(settings))
+    rows = session.scalars(
+        select(WorkerHeartbeat)
+        .where(WorkerHeartbeat.last_seen >= since)
+        .order_by(WorkerHeartbeat.service, WorkerHeartbeat.instance)
+    ).all()
     found = []
     for w in rows:
         seen = _age(w.last_seen, now) or 0.0
-        if seen > RECENT_WORKERS_S:
-            continue
-        try:
-            response = httpx.get(w.health_url, timeout=2.0)
-            health = "ok" if response.status_code == 200 else f"unhealthy {response.text.strip()}"
-        except httpx.HTTPError:
-            health = "unreachable"
-        if seen > 3 * settings.metrics_interval_s and health == "unreachable":
-            health = "gone"
-        found.append({"service": w.service, "instance": w.instance, "health": health, "last_seen_s": round(seen, 1)})
+        health, note = _health(w, seen, settings)
+        found.append({"service": w.service, "instance": w.instance, "health": health, "note": note,
+                      "last_seen_s": round(seen, 1)})  # fmt: skip
     return found
 
 
@@ -127,15 +151,18 @@ def collect(session: Session, settings: Settings) -> dict[str, Any]:
     try:
         source, queue_rows = queues(settings)
         broker = "ok"
-    except (aio_pika.exceptions.AMQPConnectionError, ConnectionError) as error:
-        source, queue_rows = "nowhere", []
-        broker = f"unreachable at {where(settings.amqp_url)} ({error.__class__.__name__}): check SCHEDCU_AMQP_URL"
+    except Exception as error:
+        problem = broker_problem(error, settings.amqp_url)
+        if problem is None:
+            raise
+        source, queue_rows, broker = "nowhere", [], problem
     found_workers = workers(session, settings, now)
     return {
         "at": now.isoformat(),
         "problems": problems(broker, found_workers, queue_rows),
         "broker": broker,
         "workers": found_workers,
+        "gone_after_s": gone_after_s(settings),
         "queues_from": source,
         "queues": queue_rows,
         "outbox": {"backlog": backlog, "oldest_age_s": round(_age(oldest, now) or 0.0, 1)},
@@ -146,14 +173,14 @@ def collect(session: Session, settings: Settings) -> dict[str, Any]:
 
 def problems(broker: str, found_workers: list[dict[str, Any]], queue_rows: list[dict[str, Any]]) -> list[str]:
     """What makes the system unhealthy: `schedcu status` exits 1 when this is not empty."""
-    found = [] if broker == "ok" else [f"broker {broker}"]
+    found = [] if broker == "ok" else [broker]
     found += [
-        f"worker {w['service']} {w['instance']} {w['health']}"
+        f"worker {w['service']} {w['instance']} {w['health']} ({w['note']})"
         for w in found_workers
         if w["health"] not in ("ok", "gone")  # a worker stopped on purpose is gone; its service may run elsewhere
     ]
     running = {w["service"] for w in found_workers if w["health"] != "gone"}
-    found += [f"no running {service} worker" for service in sorted({w["service"] for w in found_workers} - running)]
+    found += [f"no running {service} worker" for service in SERVICES if service not in running]
     found += [f"queue {q['queue']} not declared" for q in queue_rows if q.get("missing")]
     return found
 
@@ -163,12 +190,15 @@ def render(status: dict[str, Any]) -> str:
     lines += [f"UNHEALTHY: {p}" for p in status["problems"]] or ["healthy"]
     lines += ["", "workers"]
     if not status["workers"]:
-        lines.append("  none has reported in the last hour")
+        lines.append(f"  none has reported in the last {status['gone_after_s']:.0f} s")
     for w in status["workers"]:
-        lines.append(f"  {w['service']:<14} {w['instance']:<28} {w['health']:<12} seen {w['last_seen_s']:.0f} s ago")
+        note = f"  ({w['note']})" if w["note"] else ""
+        lines.append(
+            f"  {w['service']:<14} {w['instance']:<28} {w['health']:<12} seen {w['last_seen_s']:.0f} s ago{note}"
+        )
     lines += ["", f"queues (from {status['queues_from']})"]
     if status["broker"] != "ok":
-        lines.append(f"  broker {status['broker']}")
+        lines.append(f"  {status['broker']}")
     for q in status["queues"]:
         if q.get("missing"):
             lines.append(f"  {q['queue']:<38} not declared")

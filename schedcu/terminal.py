@@ -8,8 +8,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schedcu.errors import Mistake, UsageMistake
 from services.coverage.gap_lines import GapGroup, lines_text
 from shared.coverage_text import coverage_sentence, unknown_months
+
+
+def confirm(question: str, refusal: str) -> None:
+    """Go on when the operator answers yes to `question` at a terminal. Elsewhere (a script, a pipe) nobody can
+    answer: `refusal` says how to confirm on the command line."""
+    if not sys.stdin.isatty():
+        raise UsageMistake(refusal)
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise Mistake("not confirmed: nothing done")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "  ") -> str:

@@ -4,6 +4,9 @@ violation.
 Per version (the latest coverage calculation against the rows it was computed from):
 - `cells`: recomputing coverage from the stored template, assignments and people gives exactly the stored
   cells: every shift instance's cells once, none other, with the same status and people;
+- `calculation_settings`, instead of `cells` when that is why they differ: the coverage settings (holidays, named
+  with their dates; zone, rest hours, worklist specialties) changed since the calculation, which a
+  recalculation brings up to date;
 - `calculation_fresh`: the calculation is newer than every assignment and manual correction of the version;
 - `assignments_match_batch`: the version's Amion assignments (`assignments`) all come from its latest applied
   scrape batch (COMPLETE or PARTIAL), which is the batch the calculation used; manual corrections are in
@@ -16,8 +19,8 @@ Global (with `--all`):
 
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from schedcu.queries.coverage import cells as stored_cells
 from services.coverage import assignments
-from services.coverage.calculation import CalculationOptions, compute
-from services.coverage.store import load_inputs
+from services.coverage.calculation import CalculationOptions, compute, fingerprints
+from services.coverage.store import VersionInputs, load_inputs
 from shared.db import version_state
 from shared.db.models import (
     AssignmentRow,
@@ -68,29 +71,54 @@ class Verification:
 CellKey = tuple[str, str, str, str, str, tuple[str, ...]]
 
 
-def _cell_differences(session: Session, version_id: uuid.UUID, calculation_id: uuid.UUID, settings: Settings) -> str:
-    """'' when recomputing gives the stored cells, else what differs."""
-    inputs = load_inputs(session, version_id)
-    assert inputs is not None
-    result = compute(inputs, CalculationOptions.from_settings(settings))
-    expected: Counter[CellKey] = Counter(
+def _cells(inputs: VersionInputs, options: CalculationOptions) -> Counter[CellKey]:
+    return Counter(
         (c.schedule_date.isoformat(), c.window, c.worklist, c.role, str(c.status),
          tuple(inputs.people[p].name for p in c.people))
-        for c in result.cells
+        for c in compute(inputs, options).cells
     )  # fmt: skip
+
+
+def _check_cells(
+    session: Session, version_id: uuid.UUID, calculation: CoverageCalculation, settings: Settings
+) -> Violation | None:
+    """None when recomputing gives the stored cells. Otherwise, when the coverage settings changed since the
+    calculation, what changed and the recalculation to run (holidays are named with their dates when recomputing
+    with those dates' holiday status flipped gives the stored cells); else the cells that differ."""
+    subject = f"version {version_id}"
+    inputs = load_inputs(session, version_id)
+    assert inputs is not None
+    options = CalculationOptions.from_settings(settings)
+    expected = _cells(inputs, options)
     found: Counter[CellKey] = Counter(
         (c["schedule_date"], c["window"], c["worklist"], c["role"], c["status"], tuple(c["people"]))
-        for c in stored_cells(session, calculation_id)
+        for c in stored_cells(session, calculation.id)
     )
     if expected == found:
-        return ""
+        return None
     missing, extra = expected - found, found - expected
+    recalc = f"run `schedcu coverage recalc {version_id}`"
+    days = {date.fromisoformat(key[0]) for key in (missing + extra)}
+    if _cells(inputs, replace(options, holidays=options.holidays ^ days)) == found:
+        now = [f"{d} is a holiday now" for d in sorted(days & options.holidays)]
+        before = [f"{d} is no longer a holiday" for d in sorted(days - options.holidays)]
+        return Violation(
+            "calculation_settings", subject,
+            f"holidays changed since the calculation ({', '.join(now + before)}; SCHEDCU_HOLIDAYS): {recalc}",
+        )  # fmt: skip
+    if calculation.inputs_key is not None and calculation.inputs_key != fingerprints(inputs, options).inputs_key:
+        return Violation(
+            "calculation_settings", subject,
+            "the coverage settings changed since the calculation (SCHEDCU_HOLIDAYS, SCHEDCU_TIME_ZONE, "
+            f"SCHEDCU_REST_HOURS or SCHEDCU_WORKLIST_SPECIALTIES): {recalc}",
+        )  # fmt: skip
     shown = [f"missing {k}" for k in list(missing)[:SHOWN_DIFFERENCES]]
     shown += [f"unexpected {k}" for k in list(extra)[:SHOWN_DIFFERENCES]]
-    return (
-        f"{sum(missing.values())} expected cells missing or different, {sum(extra.values())} stored cells not "
-        f"expected (of {sum(expected.values())}): " + "; ".join(shown)
-    )
+    return Violation(
+        "cells", subject,
+        f"calculation {calculation.id}: {sum(missing.values())} expected cells missing or different, "
+        f"{sum(extra.values())} stored cells not expected (of {sum(expected.values())}): " + "; ".join(shown),
+    )  # fmt: skip
 
 
 def _check_version(session: Session, version: ScheduleVersion, settings: Settings, report: Verification) -> None:
@@ -136,9 +164,9 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
                       f"calculation {calculation.id} ({calculation.created_at.isoformat()}) is older than an "
                       f"assignment stored at {newest.isoformat()}")
         )  # fmt: skip
-    differences = _cell_differences(session, version.id, calculation.id, settings)
-    if differences:
-        report.violations.append(Violation("cells", subject, f"calculation {calculation.id}: {differences}"))
+    cells = _check_cells(session, version.id, calculation, settings)
+    if cells is not None:
+        report.violations.append(cells)
 
 
 def _check_workflows(session: Session, settings: Settings, now: datetime, report: Verification) -> None:

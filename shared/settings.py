@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.states import WorklistSpecialty
@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     drop_folder: Path | None = None
     console_users_file: Path | None = None  # `schedcu console`: users with their role and token hash (a secret)
+    status_gone_after_s: float = Field(default=120.0, gt=0)  # `schedcu status` stops listing a worker unseen this long
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg(cls, url: str) -> str:
+        """`postgres://` and `postgresql://`, as libpq and hosting services write them, mean psycopg 3 here.
+        The message names no part of the URL: it may hold a password."""
+        scheme, separator, rest = url.partition("://")
+        if separator and scheme in ("postgres", "postgresql"):
+            return f"postgresql+psycopg://{rest}"
+        if scheme != "postgresql+psycopg" or not separator:
+            raise ValueError("give a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+        return url
 
     @property
     def tz(self) -> ZoneInfo:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from faststream.rabbit import RabbitBroker
@@ -42,6 +41,7 @@ from shared.messaging.faults import (
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Periodic, Registry
+from shared.serving import serve
 from shared.settings import Settings, get_settings
 from shared.telemetry import setup_tracing
 
@@ -113,7 +113,9 @@ def dependencies(broker: RabbitBroker) -> Dependencies:
 
 def health_endpoint(broker: RabbitBroker, gates: Dependencies) -> Any:
     """200 when both the broker and the database answer; otherwise 503, "degraded" and what is down. A
-    failed check closes that dependency's gate, so work waits for it as well."""
+    failed check closes that dependency's gate, so work waits for it as well. The body names this process's
+    instance, as its heartbeat does: `schedcu status` tells a worker from another process now on its port."""
+    instance = metrics.instance_name()
 
     @get
     async def health(scope: Scope) -> AsgiResponse:
@@ -125,7 +127,7 @@ def health_endpoint(broker: RabbitBroker, gates: Dependencies) -> Any:
             if not answers[name]:
                 gate.close("/health check failed")
         down = [name for name, up in answers.items() if not up]
-        body = {"status": "degraded" if down else "ok", "down": down, **answers}
+        body = {"status": "degraded" if down else "ok", "down": down, **answers, "instance": instance}
         return AsgiResponse(
             json.dumps(body).encode(), 503 if down else 200, headers={"content-type": "application/json"}
         )
@@ -225,21 +227,13 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
     )
 
 
-def _bound_port(host: str, port: int) -> int:
-    """The port to serve on: `port`, or a free one when it is 0 (so the heartbeat can say where)."""
-    if port:
-        return port
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def run(registry: Registry, queues: Sequence[ConsumerQueue], port: int) -> None:
-    """Serve until SIGTERM/SIGINT; in-flight messages finish (graceful timeout) before the process exits."""
+def run(registry: Registry, queues: Sequence[ConsumerQueue], sock: socket.socket) -> None:
+    """Serve /health and /metrics on `sock` (shared/serving.py) until SIGTERM/SIGINT; in-flight messages finish
+    (graceful timeout) before the process exits."""
     settings = get_settings()
     logs.configure(registry.service, settings.log_format)
-    port = _bound_port(settings.http_host, port)
+    host, port = sock.getsockname()[:2]
     # bound to every interface (a container): others reach it by the pod's or container's address, not its name
-    shown_host = socket.gethostbyname(socket.gethostname()) if settings.http_host == "0.0.0.0" else settings.http_host
+    shown_host = socket.gethostbyname(socket.gethostname()) if host == "0.0.0.0" else host
     app = create_app(registry, queues, f"http://{shown_host}:{port}/health")
-    uvicorn.run(app, host=settings.http_host, port=port, log_config=None, log_level="info")
+    serve(app, sock, log_level="info")

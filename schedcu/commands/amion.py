@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schedcu.arguments import existing_file, month, uuid_id
+from schedcu.arguments import existing_file, month, port, uuid_id
 from schedcu.errors import Mistake
 from shared.cli_support import Subparsers
 from shared.findings import Finding, has_errors
@@ -58,13 +58,17 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     import yaml
     from sqlalchemy.orm import Session
 
-    from services.amion_scraper.roster import read_roster, reconcile
+    from services.amion_scraper.roster import RosterError, read_roster, reconcile
     from shared.db.session import engine
 
     try:
         entries = read_roster(args.file)
-    except (ValueError, yaml.YAMLError) as error:  # pydantic's ValidationError is a ValueError
-        print(f"roster: {args.file} is not a valid roster: {error}", file=sys.stderr)
+    except RosterError as error:
+        for problem in error.problems:
+            print(f"roster: {args.file} is not a valid roster: {problem}", file=sys.stderr)
+        return 1
+    except (ValueError, yaml.YAMLError) as error:  # not YAML, not UTF-8
+        print(f"roster: {args.file} is not a valid roster: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     with Session(engine()) as session:  # committed only at the end: a dry run or a refusal writes nothing
         before = _people(session)
@@ -153,7 +157,7 @@ def cmd_amion_reparse(args: argparse.Namespace) -> int:
 
 def register(sub: Subparsers) -> None:
     f = sub.add_parser("fake-amion", help="serve a fake Amion (reports, grid, faults) from a ground-truth file")
-    f.add_argument("--port", type=int, default=8999)
+    f.add_argument("--port", type=port, default=8999)
     f.add_argument("--host", default="127.0.0.1")
     f.add_argument("--truth", required=True)
     f.set_defaults(func=cmd_fake_amion)

@@ -2,6 +2,7 @@
 
 import argparse
 
+from schedcu.arguments import port
 from schedcu.errors import UsageMistake
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
@@ -10,11 +11,11 @@ DEFAULT_PORT = 8080
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from schedcu.console.app import create_app
     from schedcu.console.http import ConsoleH11Protocol
     from schedcu.console.users import UsersFileError, WatchedUsers
+    from schedcu.infra import listening
+    from shared.serving import serve
 
     settings = get_settings()
     if settings.console_users_file is None:
@@ -25,13 +26,14 @@ def cmd_console(args: argparse.Namespace) -> int:
         users = WatchedUsers(settings.console_users_file)
     except UsersFileError as error:
         raise UsageMistake(str(error)) from None
-    print(f"schedcu console on http://{args.host}:{args.port}/ for {len(users.users())} users", flush=True)
-    uvicorn.run(create_app(users, settings), host=args.host, port=args.port, log_config=None, http=ConsoleH11Protocol)
+    sock = listening(args.host, args.port, "give another --port")  # before the URL is printed: it must answer
+    print(f"schedcu console on http://{args.host}:{sock.getsockname()[1]}/ for {len(users.users())} users", flush=True)
+    serve(create_app(users, settings), sock, http=ConsoleH11Protocol)
     return 0
 
 
 def register(sub: Subparsers) -> None:
     c = sub.add_parser("console", help="the operators' web console (workflows, versions, dead letters, status)")
-    c.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    c.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     c.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     c.set_defaults(func=cmd_console)

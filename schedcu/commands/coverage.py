@@ -6,12 +6,27 @@ import json
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from schedcu.arguments import actor, iso_date, new_file, uuid_id
+from schedcu.arguments import actor, count, iso_date, new_file, seconds, uuid_id
+from schedcu.errors import UsageMistake
 from schedcu.terminal import print_cells, print_gap_groups, print_summary
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
+
+
+def within_period(session: Any, version_id: uuid.UUID, day: date | None) -> None:
+    """Refuse a --date outside the version's period: it would show no gaps, as if there were none."""
+    from shared.db.models import ScheduleVersion
+
+    version = session.get(ScheduleVersion, version_id)
+    if day is not None and version is not None and not version.period_start <= day <= version.period_end:
+        raise UsageMistake(
+            f"--date {day} is outside the period of version {version_id}, "
+            f"{version.period_start}..{version.period_end}: give a date within it"
+        )
 
 
 def cmd_coverage_show(args: argparse.Namespace) -> int:
@@ -20,6 +35,7 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     with transaction() as session:
+        within_period(session, args.version, args.date)
         calc = latest_calculation(session, args.version)
         day_cells = cells(session, uuid.UUID(calc["calculation_id"]), args.date) if calc and args.date else None
         groups = (
@@ -51,6 +67,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     with transaction() as session:
+        within_period(session, args.version, args.date)
         report = gap_report(session, args.version, CalculationOptions.from_settings(settings), args.date)
     if report is None:
         print(f"no coverage calculated for version {args.version}", file=sys.stderr)
@@ -169,13 +186,13 @@ def register(sub: Subparsers) -> None:
     recalc = c.add_parser("recalc", help="calculate a version's coverage again (after corrections)")
     recalc.add_argument("version", type=uuid_id)
     recalc.add_argument("--wait", action="store_true", help="wait for the result and print it")
-    recalc.add_argument("--timeout", type=float, default=120.0)
+    recalc.add_argument("--timeout", type=seconds, default=120.0)
     recalc.set_defaults(func=cmd_coverage_recalc)
 
     gaps = sub.add_parser("gaps", help="each gap of the latest coverage with its candidates, ranked by fairness")
     gaps.add_argument("version", type=uuid_id)
     gaps.add_argument("--date", type=iso_date, help="YYYY-MM-DD: that date's gaps only")
-    gaps.add_argument("--top", type=int, default=3, help="candidates shown per gap (default 3; --json gives all)")
+    gaps.add_argument("--top", type=count, default=3, help="candidates shown per gap (default 3; --json gives all)")
     gaps.add_argument("--json", action="store_true", help="every gap, every candidate and who is left out, why")
     gaps.set_defaults(func=cmd_gaps)
 

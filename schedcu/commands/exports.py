@@ -64,13 +64,11 @@ def calendar_path(folder: Path, email: str) -> Path:
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
-    from schedcu.exports import on_call
+    from schedcu.exports import local_instant, on_call
     from shared.db.session import transaction
 
     settings = get_settings()
-    at = args.at or datetime.now(UTC)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=settings.tz)
+    at = datetime.now(UTC) if args.at is None else local_instant(args.at, settings.tz)
     with transaction() as session:
         answer = on_call(session, args.worklist, at, settings, args.group)
     print(json.dumps(answer, indent=2))

@@ -8,7 +8,8 @@ import time
 import uuid
 from typing import Any
 
-from schedcu.arguments import actor, existing_file, iso_date, uuid_id
+from schedcu.arguments import actor, count, existing_file, iso_date, reason, seconds, uuid_id
+from schedcu.errors import Mistake, UsageMistake
 from shared.cli_support import Subparsers
 from shared.settings import get_settings
 from shared.states import TERMINAL as TERMINAL_STATES
@@ -162,9 +163,11 @@ def cmd_workflows_show(args: argparse.Namespace) -> int:
 
 def cmd_workflows_list(args: argparse.Namespace) -> int:
     from schedcu.queries.versions import workflow_rows
+    from shared.db.models import Workflow
     from shared.db.session import transaction
 
     with transaction() as session:
+        known_group(session, args.group, Workflow.group_name)
         rows = workflow_rows(session, args.state, args.limit, group=args.group, request_id=args.request)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -178,17 +181,11 @@ def cmd_workflows_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operate(workflow_id: uuid.UUID, action: str, reason: str | None) -> int:
-    from services.versions import saga
+def _operate(action: Any) -> int:
     from services.versions.workflow import Refused
 
     try:
-        if action == "retry":
-            phase = saga.retry(workflow_id, actor())
-            print(f"workflow {workflow_id}: retrying from {phase}")
-        else:
-            saga.cancel(workflow_id, actor(), reason or "no reason given")
-            print(f"workflow {workflow_id}: cancelled")
+        print(action())
     except Refused as error:
         print(f"refused: {error}", file=sys.stderr)
         return 1
@@ -196,18 +193,50 @@ def _operate(workflow_id: uuid.UUID, action: str, reason: str | None) -> int:
 
 
 def cmd_workflows_retry(args: argparse.Namespace) -> int:
-    return _operate(args.id, "retry", None)
+    from services.versions import saga
+
+    return _operate(lambda: f"workflow {args.id}: retrying from {saga.retry(args.id, actor())}")
 
 
 def cmd_workflows_cancel(args: argparse.Namespace) -> int:
-    return _operate(args.id, "cancel", args.reason)
+    from schedcu.terminal import confirm
+    from services.versions import saga
+
+    if not args.yes:
+        view = workflow(args.id)
+        if view is None:
+            raise Mistake(f"no workflow {args.id} (see `schedcu workflows list`)")
+        confirm(
+            f"Cancel workflow {args.id} (request {view['request_id']}, group {view['group']}, {view['state']})? "
+            "It ends FAILED.",
+            f"cancelling workflow {args.id} cannot be undone: add --yes to confirm (at a terminal you are asked)",
+        )
+
+    def cancel() -> str:
+        saga.cancel(args.id, actor(), args.reason)
+        return f"workflow {args.id}: cancelled"
+
+    return _operate(cancel)
+
+
+def known_group(session: Any, group: str | None, names: Any) -> None:
+    """Refuse a hospital group not among `names` (a column): an unknown one would list nothing and say nothing."""
+    from sqlalchemy import select
+
+    if group is None:
+        return
+    known = session.scalars(select(names).distinct().order_by(names)).all()
+    if group not in known:
+        raise UsageMistake(f"no hospital group {group!r}; the known groups: {', '.join(known) or 'none yet'}")
 
 
 def cmd_versions_list(args: argparse.Namespace) -> int:
     from schedcu.queries.versions import version_rows
+    from shared.db.models import HospitalGroup
     from shared.db.session import transaction
 
     with transaction() as session:
+        known_group(session, args.group, HospitalGroup.name)
         rows = version_rows(session, args.group, args.state)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -329,7 +358,7 @@ def register(sub: Subparsers) -> None:
     s.add_argument("--request-id", help="idempotency key (default: a new one)")
     s.add_argument("--requested-by", default="cli")
     s.add_argument("--wait", action="store_true", help="wait for the workflow to end, showing progress")
-    s.add_argument("--timeout", type=float, default=600.0)
+    s.add_argument("--timeout", type=seconds, default=600.0)
     s.add_argument(
         "--dry-run", action="store_true", help="run the three phases here and roll back: what would the version hold?"
     )
@@ -344,15 +373,16 @@ def register(sub: Subparsers) -> None:
     ls.add_argument("--state", choices=sorted(TERMINAL | {"RUNNING"}))
     ls.add_argument("--group", help="only this hospital group's workflows")
     ls.add_argument("--request", help="only the workflow of this request id")
-    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--limit", type=count, default=50)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_workflows_list)
     retry = wf.add_parser("retry", help="run a failed workflow again from its failed phase")
     retry.add_argument("id", type=uuid_id)
     retry.set_defaults(func=cmd_workflows_retry)
-    cancel = wf.add_parser("cancel", help="stop a running workflow (it ends FAILED)")
+    cancel = wf.add_parser("cancel", help="stop a running workflow (it ends FAILED); asks first unless --yes")
     cancel.add_argument("id", type=uuid_id)
-    cancel.add_argument("--reason")
+    cancel.add_argument("--reason", type=reason, required=True, help="why, kept in the workflow's history")
+    cancel.add_argument("--yes", action="store_true", help="cancel without asking")
     cancel.set_defaults(func=cmd_workflows_cancel)
 
     v = sub.add_parser("versions", help="schedule versions").add_subparsers(dest="v_command", required=True)
@@ -382,5 +412,5 @@ def register(sub: Subparsers) -> None:
     vx.add_argument("a", type=uuid_id)
     vx.add_argument("b", type=uuid_id)
     vx.add_argument("--json", action="store_true")
-    vx.add_argument("--limit", type=int, default=10, help="items shown per kind of change")
+    vx.add_argument("--limit", type=count, default=10, help="items shown per kind of change")
     vx.set_defaults(func=cmd_versions_diff)

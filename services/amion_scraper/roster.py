@@ -2,11 +2,13 @@
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,16 @@ class RosterEntry(BaseModel):
 
 
 _ENTRIES = TypeAdapter(list[RosterEntry])
+COLUMNS = ("name", "email", "specialty", "aliases")  # aliases may be left out
+REQUIRED_COLUMNS = COLUMNS[:3]
+
+
+class RosterError(ValueError):
+    """A roster that cannot be read: one line per problem, naming the row (or entry) and the column."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 def read_roster(path: Path) -> list[RosterEntry]:
@@ -36,15 +48,43 @@ def read_roster(path: Path) -> list[RosterEntry]:
     (aliases separated by `;`)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".csv":
-        rows = [
-            {**row, "aliases": [a.strip() for a in (row.get("aliases") or "").split(";") if a.strip()]}
-            for row in csv.DictReader(io.StringIO(text))
-        ]
-        return _ENTRIES.validate_python(rows)
+        reader = csv.DictReader(io.StringIO(text))
+        columns = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        unknown = [c for c in columns if c not in COLUMNS]
+        if missing or unknown:
+            wrong = ", ".join([*(f"missing {c}" for c in missing), *(f"unknown {c!r}" for c in unknown)])
+            raise RosterError([f"columns: {wrong}; expected the header {','.join(COLUMNS)} (aliases may be left out)"])
+        rows, lines = [], []
+        for row in reader:
+            rows.append({**row, "aliases": [a.strip() for a in (row.get("aliases") or "").split(";") if a.strip()]})
+            lines.append(f"row {reader.line_num}")  # the file's line: the header is row 1
+        return _validated(rows, lambda i: lines[i], "column")
     data = yaml.safe_load(text)
     if isinstance(data, dict):
         data = data.get("people")
-    return _ENTRIES.validate_python(data)
+    return _validated(data, lambda i: f"entry {i + 1}", "field")
+
+
+def _validated(data: object, row: Callable[[int], str], column: str) -> list[RosterEntry]:
+    try:
+        return _ENTRIES.validate_python(data)
+    except ValidationError as error:
+        problems = []
+        for e in error.errors():
+            where = [row(e["loc"][0]) if isinstance(e["loc"][0], int) else str(e["loc"][0])] if e["loc"] else []
+            where += [f"{column} {'.'.join(str(part) for part in e['loc'][1:])}"] if len(e["loc"]) > 1 else []
+            problems.append(f"{', '.join(where) or 'the file'}: {_problem(e)}")
+        raise RosterError(problems) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"unknown, expected {', '.join(COLUMNS)}"
+    if error["type"] == "string_pattern_mismatch" and error["loc"][-1] == "email":
+        return f"{error['input']!r} is not an email address"
+    shown = f" (got {error['input']!r})" if error["type"] != "missing" and isinstance(error["input"], str) else ""
+    return error["msg"] + shown
 
 
 @dataclass(frozen=True)

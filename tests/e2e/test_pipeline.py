@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -169,7 +170,9 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
     for name, worker in pipeline.workers.items():
         health = httpx.get(worker.health_url, timeout=10)
         assert health.status_code == 200, name
-        assert health.json() == {"status": "ok", "down": [], "broker": True, "database": True}, name
+        assert worker.popen is not None
+        instance = f"{socket.gethostname()}:{worker.popen.pid}"  # as in its heartbeat
+        assert health.json() == {"status": "ok", "down": [], "broker": True, "database": True, "instance": instance}
         assert httpx.get(f"{worker.health_url}/live", timeout=10).json() == {"status": "alive"}, name
         metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
         assert 'schedcu_build_info{version="' in metrics, name

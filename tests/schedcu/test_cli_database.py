@@ -6,6 +6,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
@@ -32,12 +33,21 @@ def schedcu(services: Services, *args: str, amqp_url: str | None = None) -> subp
     return subprocess.run(schedcu_command(*args), env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_status_with_the_broker_down_shows_the_database_side_and_exits_1(services: Services) -> None:
-    done = schedcu(services, "status", amqp_url=UNREACHABLE_BROKER)
+@pytest.mark.parametrize(
+    ("vhost", "problem"),
+    [(None, "cannot reach RabbitMQ at 127.0.0.1:1"), ("no-such-vhost", 'refused vhost "no-such-vhost"')],
+)
+def test_status_with_the_broker_down_shows_the_database_side_and_exits_1(
+    services: Services, vhost: str | None, problem: str
+) -> None:
+    url = urlsplit(services.amqp_url)
+    amqp_url = UNREACHABLE_BROKER if vhost is None else urlunsplit(url._replace(path=f"/{vhost}"))
+
+    done = schedcu(services, "status", amqp_url=amqp_url)
 
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert "UNHEALTHY: broker unreachable at 127.0.0.1:1" in done.stdout
+    assert problem in next(line for line in done.stdout.splitlines() if line.startswith("UNHEALTHY: "))
     assert "SCHEDCU_AMQP_URL" in done.stdout and "s3cret" not in done.stdout
     assert "outbox: " in done.stdout and "workflows: " in done.stdout and "latest failures" in done.stdout
 

@@ -74,3 +74,26 @@ def test_an_assignment_newer_than_the_calculation_and_from_another_batch_are_vio
     finally:
         pipeline.query("DELETE FROM assignments WHERE id = :i RETURNING id", i=added[0][0])
     assert verify(pipeline, str(version))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("holidays", "what"),
+    [
+        ('["2026-03-03"]', "2026-03-03 is a holiday now"),
+        ('["2026-03-02", "2026-12-25"]', "2026-03-02 is a holiday now"),
+    ],
+)
+def test_a_holiday_set_since_the_calculation_is_explained_with_the_recalculation_to_run(
+    pipeline: Pipeline, version: uuid.UUID, holidays: str, what: str
+) -> None:
+    done = subprocess.run(
+        schedcu_command("verify", str(version)), env={**pipeline.env, "SCHEDCU_HOLIDAYS": holidays},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines() == [
+        "1 versions checked",
+        f"VIOLATION calculation_settings: version {version}: holidays changed since the calculation ({what}; "
+        f"SCHEDCU_HOLIDAYS): run `schedcu coverage recalc {version}`",
+    ]

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -115,8 +116,12 @@ def test_database_outage_while_requests_stream_in_loses_nothing(
         healthy = {name: health(w.health_url) for name, w in pipeline.workers.items()}
         logs = {path.name: path.read_text(encoding="utf-8") for path in pipeline.log_dir.glob("*.log")}
 
-    assert all(body == {"status": "degraded", "down": ["database"], "broker": True, "database": False}
-               for body in degraded.values()), degraded  # fmt: skip
+    pids = {name: worker.popen.pid for name, worker in pipeline.workers.items() if worker.popen is not None}
+    assert degraded == {
+        name: {"status": "degraded", "down": ["database"], "broker": True, "database": False,
+               "instance": f"{socket.gethostname()}:{pid}"}
+        for name, pid in pids.items()
+    }  # fmt: skip
     assert set(states.values()) == {"COMPLETED"}, states
     assert sum(dead.values()) == 0, dead
     assert all(status == 200 for status, _ in healthy.values()), healthy

@@ -132,7 +132,7 @@ def test_cancel_ends_a_running_workflow_failed(saga: Pipeline) -> None:
         workflow_id = submit(saga, "cancel")
         eventually(lambda: attempt_of(saga, workflow_id, "ODS_IMPORT") == 1, 30, "phase 1 to start")
         cancelled = subprocess.run(
-            schedcu_command("workflows", "cancel", str(workflow_id), "--reason", "wrong template"),
+            schedcu_command("workflows", "cancel", str(workflow_id), "--reason", "wrong template", "--yes"),
             env=saga.env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert cancelled.returncode == 0, cancelled.stderr
