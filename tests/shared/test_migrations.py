@@ -76,3 +76,47 @@ def test_a_message_written_to_the_outbox_wakes_no_listener(services: Services) -
         )
         assert list(listener.notifies(timeout=1.0)) == []
         writer.execute("DELETE FROM outbox WHERE message_id = 'm-notify'")
+
+
+def test_0014_removes_the_password_that_archived_pages_echoed(services: Services) -> None:
+    name = f"schedcu_test_0014_{os.getpid()}"
+    url = make_url(services.database_url).set(database=name).render_as_string(False)
+    ensure_database_exists(url)
+    engine = create_engine(url)
+    echoed = (
+        "<html>Not found: /cgi-bin/ocs?Month=3-26&amp;Lo=s3cret+pw&amp;Rpt=619 "
+        '{"url": "ocs?LO=s3cret%20pw\\"x"} lo=s3cret </html>'
+    )
+    try:
+        upgrade(url, "0013")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO hospital_groups (id, name) VALUES (1, 'g');"
+                "INSERT INTO schedule_versions (id, group_id, workflow_id, period_start, period_end, "
+                "template_name, template_sha256, layout, findings) VALUES ('00000000-0000-0000-0000-000000000001', 1, "
+                "gen_random_uuid(), '2026-03-01', '2026-03-31', 't.ods', '0', 'TEMPLATE', '[]');"
+                "INSERT INTO scrape_batches (id, version_id, workflow_id, account, state, months, findings) VALUES "
+                "('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001', gen_random_uuid(), "
+                "'a', 'FAILED', '{}', '[]')"
+            ))  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO amion_pages (batch_id, month, url, status, fetched_at, sha256, body) VALUES "
+                    "('00000000-0000-0000-0000-000000000002', '2026-03-01', 'ocs?Lo=***', 404, now(), '0', :b), "
+                    "('00000000-0000-0000-0000-000000000002', '2026-04-01', 'ocs?Lo=***', 200, now(), '0', "
+                    "'NOFI=No file')"
+                ),
+                {"b": echoed},
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            bodies = conn.execute(text("SELECT body FROM amion_pages ORDER BY month")).scalars().all()
+        assert bodies == [
+            '<html>Not found: /cgi-bin/ocs?Month=3-26&amp;Lo=***&amp;Rpt=619 {"url": "ocs?LO=***\\"x"} lo=*** </html>',
+            "NOFI=No file",
+        ]
+    finally:
+        engine.dispose()
+        admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
