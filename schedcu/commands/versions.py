@@ -65,22 +65,24 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.dry_run:
         return print_dry_run(request)
     workflow_id = ids.workflow_id_for(request_id)
+    if not args.wait:  # publish only, as an upstream system does; the saga answers a reused id on the bus
+        asyncio.run(publish_request(get_settings(), request))
+        print(f"workflow {workflow_id} (request {request_id})", flush=True)
+        return 0
     with transaction() as session:
         known = workflow_request(session, workflow_id)
     if known is not None:
-        return _already_known(args, request, workflow_id, *known)
+        return _already_known(request, workflow_id, *known, args.timeout)
     asyncio.run(publish_request(get_settings(), request))
     print(f"workflow {workflow_id} (request {request_id})", flush=True)
-    if not args.wait:
-        return 0
     return _waited(workflow_id, args.timeout)
 
 
 def _already_known(
-    args: argparse.Namespace, request: Any, workflow_id: uuid.UUID, kind: str, state: str, stored: dict[str, Any]
+    request: Any, workflow_id: uuid.UUID, kind: str, state: str, stored: dict[str, Any], timeout_s: float
 ) -> int:
-    """A request id that already names a workflow: the identical request is answered with that workflow (and
-    waited for with --wait); another request under it is refused, as the saga refuses it."""
+    """`submit --wait` with a request id that already names a workflow: the identical request is answered with
+    that workflow, waited for; another request under it is refused, as the saga refuses it."""
     from services.versions.requests import reuse_reason, reused_text
     from shared.contracts import ImportRequested
     from shared.states import WorkflowKind
@@ -93,9 +95,7 @@ def _already_known(
         print(f"ImportRejected REQUEST_ID_REUSED: {reason}", file=sys.stderr)
         return 1
     print(f"request {request.request_id} was already submitted: workflow {workflow_id} is {state}", flush=True)
-    if not args.wait:
-        return 0
-    return _waited(workflow_id, args.timeout)
+    return _waited(workflow_id, timeout_s)
 
 
 def _waited(workflow_id: uuid.UUID, timeout_s: float) -> int:
@@ -357,7 +357,10 @@ def register(sub: Subparsers) -> None:
     s.add_argument("--amion-account", required=True)
     s.add_argument("--request-id", help="idempotency key (default: a new one)")
     s.add_argument("--requested-by", default="cli")
-    s.add_argument("--wait", action="store_true", help="wait for the workflow to end, showing progress")
+    s.add_argument(
+        "--wait", action="store_true",
+        help="wait for the workflow to end, showing progress; a request id already used is answered at once",
+    )  # fmt: skip
     s.add_argument("--timeout", type=seconds, default=600.0)
     s.add_argument(
         "--dry-run", action="store_true", help="run the three phases here and roll back: what would the version hold?"

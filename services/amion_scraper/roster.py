@@ -81,8 +81,6 @@ def _validated(data: object, row: Callable[[int], str], column: str) -> list[Ros
 def _problem(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return f"unknown, expected {', '.join(COLUMNS)}"
-    if error["type"] == "string_pattern_mismatch" and error["loc"][-1] == "email":
-        return f"{error['input']!r} is not an email address"
     shown = f" (got {error['input']!r})" if error["type"] != "missing" and isinstance(error["input"], str) else ""
     return error["msg"] + shown
 

@@ -281,7 +281,7 @@ class Proposal(Base):
     schedule_date: Mapped[date] = mapped_column(Date)
     role: Mapped[str] = mapped_column(String(30))  # the line's responsible role
     assign_role: Mapped[str] = mapped_column(String(30))  # the role as written the candidate would take
-    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the line's span; None before 0014
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the line's span; None before 0015
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cells: Mapped[list[Any]] = mapped_column(default=list)
     open_cells: Mapped[list[Any]] = mapped_column(default=list)

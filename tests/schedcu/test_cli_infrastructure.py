@@ -214,5 +214,6 @@ def test_a_roster_csv_with_wrong_values_has_one_line_per_problem_naming_row_and_
     assert done.stderr.splitlines() == [
         f"roster: {roster} is not a valid roster: row 2, column specialty: "
         "Input should be 'BODY_ONLY', 'NEURO_ONLY' or 'BOTH' (got 'CARDIO')",
-        f"roster: {roster} is not a valid roster: row 3, column email: 'bo-at-example.org' is not an email address",
+        f"roster: {roster} is not a valid roster: row 3, column email: value is not a valid email address: An email "
+        "address must have an @-sign. (got 'bo-at-example.org')",
     ]

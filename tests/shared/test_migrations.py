@@ -87,12 +87,46 @@ def test_a_message_written_to_the_outbox_wakes_no_listener(services: Services) -
         writer.execute("DELETE FROM outbox WHERE message_id = 'm-notify'")
 
 
-def test_0014_makes_open_per_cell_proposals_obsolete_with_the_reason_and_keeps_final_ones_cell(
+def test_0014_removes_the_password_that_archived_pages_echoed(services: Services) -> None:
+    echoed = (
+        "<html>Not found: /cgi-bin/ocs?Month=3-26&amp;Lo=s3cret+pw&amp;Rpt=619 "
+        '{"url": "ocs?LO=s3cret%20pw\\"x"} lo=s3cret </html>'
+    )
+    with database_at(services, "0013") as (url, engine):
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO hospital_groups (id, name) VALUES (1, 'g');"
+                "INSERT INTO schedule_versions (id, group_id, workflow_id, period_start, period_end, "
+                "template_name, template_sha256, layout, findings) VALUES ('00000000-0000-0000-0000-000000000001', 1, "
+                "gen_random_uuid(), '2026-03-01', '2026-03-31', 't.ods', '0', 'TEMPLATE', '[]');"
+                "INSERT INTO scrape_batches (id, version_id, workflow_id, account, state, months, findings) VALUES "
+                "('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001', gen_random_uuid(), "
+                "'a', 'FAILED', '{}', '[]')"
+            ))  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO amion_pages (batch_id, month, url, status, fetched_at, sha256, body) VALUES "
+                    "('00000000-0000-0000-0000-000000000002', '2026-03-01', 'ocs?Lo=***', 404, now(), '0', :b), "
+                    "('00000000-0000-0000-0000-000000000002', '2026-04-01', 'ocs?Lo=***', 200, now(), '0', "
+                    "'NOFI=No file')"
+                ),
+                {"b": echoed},
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            bodies = conn.execute(text("SELECT body FROM amion_pages ORDER BY month")).scalars().all()
+        assert bodies == [
+            '<html>Not found: /cgi-bin/ocs?Month=3-26&amp;Lo=***&amp;Rpt=619 {"url": "ocs?LO=***\\"x"} lo=*** </html>',
+            "NOFI=No file",
+        ]
+
+
+def test_0015_makes_open_per_cell_proposals_obsolete_with_the_reason_and_keeps_final_ones_cell(
     services: Services,
 ) -> None:
-    """A database at 0013 with an open and an approved proposal, each for one cell: after 0014 the open one is
+    """A database at 0014 with an open and an approved proposal, each for one cell: after 0015 the open one is
     OBSOLETE with a history entry saying why, and each keeps its cell as the only one it fills."""
-    with database_at(services, "0013") as (url, engine):
+    with database_at(services, "0014") as (url, engine):
         with engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO hospital_groups (id, name) VALUES (1, 'g');"
@@ -118,5 +152,5 @@ def test_0014_makes_open_per_cell_proposals_obsolete_with_the_reason_and_keeps_f
             ("APPROVED", [{"window": "Mid  12am-1am", "worklist": "Allen US", "status": "UNCOVERED"}], []),
         ]
         ((actor, before, after, reason),) = history
-        assert (actor, before, after) == ("migration 0014", "PROPOSED", "OBSOLETE")
+        assert (actor, before, after) == ("migration 0015", "PROPOSED", "OBSOLETE")
         assert reason.startswith("proposals fill a whole role on a date now, one per gap line")

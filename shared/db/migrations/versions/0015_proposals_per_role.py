@@ -2,16 +2,16 @@
 leaves open, with why, replace the single cell; at most one open proposal per version, date and role. Open
 per-cell proposals become OBSOLETE with the reason; final ones keep their cell as their only one (coverage)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -34,7 +34,7 @@ def upgrade() -> None:
     op.execute(
         sa.text(
             "INSERT INTO proposal_history (proposal_id, actor, action, from_state, to_state, from_person_id, "
-            "to_person_id, reason) SELECT id, 'migration 0014', 'obsolete', state, 'OBSOLETE', person_id, person_id, "
+            "to_person_id, reason) SELECT id, 'migration 0015', 'obsolete', state, 'OBSOLETE', person_id, person_id, "
             f":reason FROM proposals WHERE {OPEN}"
         ).bindparams(reason=REPLACED)
     )
