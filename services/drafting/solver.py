@@ -70,13 +70,30 @@ class DraftModel:
         slots = self.facts.slots
         return {(slots[s].day, slots[s].role): p for (p, s), var in self.x.items() if solver.BooleanValue(var)}
 
-    def hint(self, assignment: Assignment) -> None:
-        self.model.ClearHints()
+    def hint(self, assignment: Assignment, workers: int) -> None:
+        """Hint every variable: the draft's `x` and `keep`, and the values they imply for the rest (found by a
+        solve with `x` fixed). A complete feasible hint is the next level's first solution; when the draft
+        breaks a rule (a kept row in conflict) only `x` and `keep` are hinted."""
         slots = self.facts.slots
-        for (p, s), var in self.x.items():
-            self.model.AddHint(var, assignment.get((slots[s].day, slots[s].role)) == p)
-        for k, lit in self.keep.items():
-            self.model.AddHint(lit, assignment.get((k.day, k.role)) == k.person_id)
+        held = {v.Index(): int(assignment.get((slots[s].day, slots[s].role)) == p) for (p, s), v in self.x.items()}
+        held |= {v.Index(): int(assignment.get((k.day, k.role)) == k.person_id) for k, v in self.keep.items()}
+        completion = self.model.Clone()
+        completion.ClearObjective()
+        completion.ClearHints()
+        for index, value in held.items():
+            completion.Add(completion.GetIntVarFromProtoIndex(index) == value)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = 10.0
+        solver.parameters.num_workers = workers
+        status = solver.Solve(completion)
+        self.model.ClearHints()
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            for index in range(len(completion.Proto().variables)):
+                var = self.model.GetIntVarFromProtoIndex(index)
+                self.model.AddHint(var, solver.Value(completion.GetIntVarFromProtoIndex(index)))
+        else:
+            for index, value in held.items():
+                self.model.AddHint(self.model.GetIntVarFromProtoIndex(index), value)
 
     def works(self, p: int, day: date) -> Bit:
         """The person's night on `day`: a variable within the period, a constant from the bookings."""
@@ -372,11 +389,11 @@ def solve_levels(
     deadline = time.monotonic() + time_limit
     current: dict[tuple[date, str], int] | None = None
     reports: list[LevelReport] = []
-    if hint is not None:
-        dm.hint(hint)
     for n, level in enumerate(order):
         began = time.monotonic()
         expr = term(dm, level)
+        if current is not None or hint is not None:
+            dm.hint(current if current is not None else hint, workers)
         if isinstance(expr, int):
             reports.append(LevelReport(level, expr, expr, True, 0.0))
             continue
@@ -413,5 +430,4 @@ def solve_levels(
             value = dm.facts.score(current)[level]
             reports.append(LevelReport(level, value, None, False, seconds))
         dm.model.Add(expr >= value if level.maximise else expr <= value)
-        dm.hint(current)
     return Solved(current, tuple(reports))
