@@ -3,9 +3,8 @@ the explanations, so that all of them judge a draft alike. Pure, no I/O.
 
 - Who could hold a role-date (and so earns a fair share of it): active that date, not on time off, and of a
   specialty that `night_ok` allows on that role in some combination of the date's other roles (each unfilled
-  or held by someone of any specialty). On the real template a `NEURO_ONLY` reader may hold `MidL` only beside
-  a `BODY_ONLY` reader on `MidC` (the Body sheets); judged with the other roles unfilled they could hold
-  nothing, earn no share and never be drafted, which no scheduling office would accept.
+  or held by someone of any specialty). Judged with the other roles unfilled, a reader whom the template allows
+  on a role only beside a partner would never be drafted there nor earn a share of it.
 - Two shifts of one person clash when their hours overlap (touching ends do not) or when one ends in the
   morning (05:00-12:00 local, both included) and the other starts less than the rest period after that end
   (services/coverage/rest.py says the same for coverage).
@@ -362,18 +361,17 @@ class Facts:
             }
             on[rd.role] = person.specialty
             if not self.night_ok(rd.day, self.combo(rd.day, on)):
-                others = names_text(
-                    [
-                        f"{self.readers[at[i]].name} ({self.readers[at[i]].specialty}) on {self.slots[i].role}"
-                        for i in self.on_day[rd.day]
-                        if i in at and i != slot
-                    ]
-                )
+                others = [
+                    f"{self.readers[at[i]].name} ({self.readers[at[i]].specialty}) on {self.slots[i].role}"
+                    for i in self.on_day[rd.day]
+                    if i in at and i != slot
+                ]
+                beside = f"beside {names_text(others)}" if others else "with the night's other roles open"
                 found.append(
                     reason(
                         "variant",
-                        f"as {person.specialty} would leave a worklist nobody may read beside {others} "
-                        "under the night's variant",
+                        f"as {person.specialty} would leave a worklist nobody may read {beside} under the night's "
+                        "variant",
                     )
                 )
         hours = self.hours_of(slot, pid)
