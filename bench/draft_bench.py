@@ -123,7 +123,6 @@ def instance(name: str, start: date, end: date, people: int, seed: int) -> Insta
     per_person = len(slots) / people
     both = [r for r in readers if r.specialty is Specialty.BOTH]
     body = [r for r in readers if r.specialty is Specialty.BODY_ONLY]
-    neuro = [r for r in readers if r.specialty is Specialty.NEURO_ONLY]
     time_off = []
     for r in readers:
         if rng.random() < 0.5:
@@ -133,7 +132,7 @@ def instance(name: str, start: date, end: date, people: int, seed: int) -> Insta
     rotations = (
         Rotation(0, "ON1", both[0].id, start, end),
         Rotation(1, "MidC", body[0].id, start, end),
-        Rotation(1, "MidL", neuro[0].id, start, end),
+        Rotation(1, "MidL", both[8].id, start, end),
         Rotation(3, "Mid3", both[1].id, start, end),
         Rotation(4, "ON2", both[2].id, start, end),
     )

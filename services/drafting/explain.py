@@ -57,7 +57,12 @@ def unhonored(facts: Facts, assignment: Assignment) -> tuple[Unhonored, ...]:
         if at.get(s) == pid:
             continue
         rd = facts.slots[s]
-        reasons = tuple(facts.reasons(pid, s, held, at)) or (FREE,)
+        kept = [
+            reason("kept", f"gives way to {facts.readers[k.person_id].name}, who is kept on it")
+            for k in facts.kept_on.get(s, ())
+            if k.person_id != pid and at.get(s) == k.person_id
+        ]
+        reasons = (*kept, *facts.reasons(pid, s, held, at)) or (FREE,)
         what = "exception" if (rd.day, rd.role) in exceptions else "rotation"
         holder = f" ({facts.readers[at[s]].name} holds it)" if s in at else " (it stays unfilled)"
         name = facts.readers[pid].name

@@ -82,7 +82,7 @@ def fair_limits(limits: Limits, fte: float) -> Limits:
 class Facts:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        tz, rest = problem.tz, problem.rest
+        self.tz, self.rest = problem.tz, problem.rest
         self.days = dates(problem.start, problem.end)
         in_period = [rd for rd in problem.role_dates if problem.start <= rd.day <= problem.end]
         self.slots: tuple[RoleDate, ...] = tuple(sorted(in_period, key=lambda rd: rd.day))
@@ -126,7 +126,7 @@ class Facts:
             for i, rd in enumerate(self.slots)
         ]
         self.near: list[list[int]] = [[] for _ in self.slots]  # later slots whose hours may clash
-        self.reach = 2 + rest.days  # in days: farther apart, two shifts neither overlap nor cut a rest
+        self.reach = 2 + self.rest.days  # in days: farther apart, two shifts neither overlap nor cut a rest
         for i, a in enumerate(self.slots):
             for j in range(i + 1, len(self.slots)):
                 b = self.slots[j]
@@ -134,7 +134,6 @@ class Facts:
                     break
                 if b.day != a.day:
                     self.near[i].append(j)
-        self.tz, self.rest = tz, rest
         self.shares = self._shares()
         self.rotation_targets = self._rotation_targets()
         self.weekends = [d for d in dates(problem.start - timedelta(days=1), problem.end) if d.weekday() == 5]

@@ -201,3 +201,21 @@ def test_kept_assignments_that_conflict_are_named_and_the_run_goes_on() -> None:
         )
         == []
     )
+
+
+def test_a_rotation_gives_way_to_a_kept_assignment_and_says_so() -> None:
+    r, s = people(("R", Specialty.BOTH), ("S", Specialty.BOTH))
+    problem = Problem(
+        start=MONDAY,
+        end=MONDAY,
+        role_dates=role_dates(MONDAY, 1, ("ON1",)),
+        readers=(r, s),
+        night_ok=anybody,
+        tz=TZ,
+        kept=(Kept(MONDAY, "ON1", s.id),),
+        rotations=(Rotation(0, "ON1", r.id, MONDAY, MONDAY),),
+    )
+    result = draft(problem, time_limit=5)
+    assert result.assignment == {(MONDAY, "ON1"): s.id}
+    (refused,) = result.unhonored
+    assert refused.text == "2026-11-02 ON1: the rotation's R gives way to S, who is kept on it (S holds it)."
