@@ -47,6 +47,8 @@ def kept_conflicts(dm: DraftModel, seconds: float, workers: int) -> tuple[list[l
             hold = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
             break
         core = [by_index[i] for i in solver.SufficientAssumptionsForInfeasibility()]
+        if not core:  # infeasible whatever is kept: `night_ok` refuses even an empty night
+            break
         for k in list(core):
             smaller = [c for c in core if c is not k]
             if (

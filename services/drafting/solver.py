@@ -361,7 +361,7 @@ _TWO_WORKERS = ("max_lp", "core")
 _TWO_WORKERS_MAX = ("default_lp", "core")
 _MAX_LEVELS = frozenset(most for most, _ in FAIRNESS_LEVELS.values())
 # shares of the time left, by how hard the level is to prove (measured on the benchmark's instances)
-_SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 3} | {
+_SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
     level: share for most, total in FAIRNESS_LEVELS.values() for level, share in ((most, 2), (total, 3))
 }
 
