@@ -244,6 +244,8 @@ def report(inst: Instance, solved: Draft, baseline: Draft) -> list[str]:
         print(f"  unfilled: {u.text}")
     for c in solved.conflicts:
         print(f"  conflict: {c}")
+    for u in baseline.unfilled[:2]:
+        print(f"  greedy unfilled ({len(baseline.unfilled)} in all), e.g.: {u.text}")
     failures = []
     facts = Facts(p)
     for who, d in (("solver", solved), ("greedy", baseline)):
