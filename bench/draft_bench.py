@@ -165,6 +165,8 @@ def instance(name: str, start: date, end: date, people: int, seed: int) -> Insta
     history = {}
     yearly = 12 * per_person
     for r in readers:
+        if r.specialty is Specialty.NEURO_ONLY:  # the real template has no role they may hold: no nights, no share
+            continue
         share_n = yearly * r.fte
         share_w = share_n * 2 / 7
         share_h = share_n * 10 / 365
