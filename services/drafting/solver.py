@@ -1,0 +1,439 @@
+"""The CP-SAT model of a draft and its lexicographic solve. Pure: inputs in, assignments and figures out.
+
+Variables: `x[p, s]` = person p holds role-date s, made only for those who could hold it (and for the kept
+person of a kept role-date, whatever the rules say, so that a kept row that breaks one shows as a conflict
+rather than vanishing). Each kept row has a literal `keep[k]` that forces its `x`; a draft makes them hard
+unless they cannot all hold, a repair may leave them soft and count the dropped ones (`Level.KEPT_DROPPED`).
+
+Hard constraints: a role-date holds at most one person; one role per person per date; shifts of one person
+whose hours overlap or cut the rest after a morning end exclude each other (kept bookings around the period
+included); per date, the specialties on its roles (0 unfilled, else the person's) form a combination
+`night_ok` allows (AddAllowedAssignments over the combinations of the specialties present); limits on
+nights per period, runs of nights, free days between runs and weekends.
+
+Levels (`model.Level`), each an integer expression:
+- UNFILLED: mandatory role-dates without a person;
+- ROTATIONS: (role-date, person) rotation targets held (maximised);
+- per fairness category (holidays, weekends, nights), over the people active in the period: with
+  dev = 1000 x (nights held in history and period) - fair share in thousandths, the largest |dev|, then
+  the sum of |dev|;
+- REQUESTS: the weight of requests met (maximised);
+- SPACING: pairs of consecutive nights plus pairs of consecutive weekends worked, per person.
+
+`solve_levels` optimises them one after the other, each with its share of the time left; it then fixes the
+level at its optimum (or the best value found) and hints the next level with the solution so far.
+"""
+
+import itertools
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ortools.sat.python import cp_model
+
+from services.drafting.facts import SPECIALTIES, Facts
+from services.drafting.model import (
+    FAIRNESS_LEVELS,
+    SHARE_UNIT,
+    Assignment,
+    Kept,
+    Level,
+    LevelReport,
+)
+from shared.roles import DAY
+from shared.states import Specialty
+
+_CODE: dict[Specialty | None, int] = {None: 0} | {s: i + 1 for i, s in enumerate(SPECIALTIES)}
+Expr = cp_model.LinearExprT
+
+
+Bit = cp_model.IntVar | int  # a 0/1 variable, or a constant where the rules or the bookings decide
+
+
+@dataclass
+class DraftModel:
+    facts: Facts
+    model: cp_model.CpModel
+    x: dict[tuple[int, int], cp_model.IntVar]  # (person, slot) -> held
+    keep: dict[Kept, cp_model.IntVar]  # kept row on a role-date of the period -> it holds
+    by_person: dict[int, list[int]] = field(default_factory=dict)  # person -> the slots they may hold
+    by_slot: dict[int, list[cp_model.IntVar]] = field(default_factory=dict)  # slot -> its x
+    terms: dict[Level, Expr] = field(default_factory=dict)  # built when a level is first solved
+    best: dict[Level, int] = field(default_factory=dict)  # each level's trivial best: no draft does better
+    _works: dict[tuple[int, date], Bit] = field(default_factory=dict)
+    _weekends: dict[tuple[int, date], Bit] = field(default_factory=dict)
+
+    def assignment(self, solver: cp_model.CpSolver) -> dict[tuple[date, str], int]:
+        slots = self.facts.slots
+        return {(slots[s].day, slots[s].role): p for (p, s), var in self.x.items() if solver.BooleanValue(var)}
+
+    def hint(self, assignment: Assignment, workers: int, seconds: float) -> None:
+        """Hint every variable: the draft's `x` and `keep`, and the values they imply for the rest (found by a
+        solve with `x` fixed). A complete feasible hint is the next level's first solution; when the draft
+        breaks a rule (a kept row in conflict) only `x` and `keep` are hinted."""
+        slots = self.facts.slots
+        held = {v.Index(): int(assignment.get((slots[s].day, slots[s].role)) == p) for (p, s), v in self.x.items()}
+        held |= {v.Index(): int(assignment.get((k.day, k.role)) == k.person_id) for k, v in self.keep.items()}
+        completion = self.model.Clone()
+        completion.ClearObjective()
+        completion.ClearHints()
+        for index, value in held.items():
+            completion.Add(completion.GetIntVarFromProtoIndex(index) == value)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = seconds
+        solver.parameters.num_workers = workers
+        status = solver.Solve(completion)
+        self.model.ClearHints()
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            for index in range(len(completion.Proto().variables)):
+                var = self.model.GetIntVarFromProtoIndex(index)
+                self.model.AddHint(var, solver.Value(completion.GetIntVarFromProtoIndex(index)))
+        else:
+            for index, value in held.items():
+                self.model.AddHint(self.model.GetIntVarFromProtoIndex(index), value)
+
+    def works(self, p: int, day: date) -> Bit:
+        """The person's night on `day`: a variable within the period, a constant from the bookings."""
+        key = (p, day)
+        if key not in self._works:
+            facts = self.facts
+            nights = [
+                self.x[(p, s)] for s in facts.on_day.get(day, ()) if (p, s) in self.x and facts.slots[s].role != DAY
+            ]
+            if day in facts.booked_nights.get(p, ()):
+                self._works[key] = 1
+            elif not nights:
+                self._works[key] = 0
+            elif len(nights) == 1:
+                self._works[key] = nights[0]
+            else:
+                w = self.model.NewBoolVar(f"w{p}_{day}")
+                self.model.Add(w == sum(nights))
+                self._works[key] = w
+        return self._works[key]
+
+    def weekend(self, p: int, sat: date) -> Bit:
+        """The person works the weekend of `sat`: a night in the period on the Saturday or the Sunday."""
+        key = (p, sat)
+        if key not in self._weekends:
+            facts = self.facts
+            days = [d for d in (sat, sat + timedelta(days=1)) if facts.problem.start <= d <= facts.problem.end]
+            values = [self.works(p, d) for d in days]
+            variables = [v for v in values if not isinstance(v, int)]
+            if 1 in [v for v in values if isinstance(v, int)]:
+                self._weekends[key] = 1
+            elif not variables:
+                self._weekends[key] = 0
+            else:
+                wk = self.model.NewBoolVar(f"wk{p}_{sat}")
+                self.model.AddMaxEquality(wk, variables)
+                self._weekends[key] = wk
+        return self._weekends[key]
+
+
+def build(facts: Facts) -> DraftModel:
+    m = cp_model.CpModel()
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for s, eligible in enumerate(facts.eligible):
+        for p in (*eligible, *(k.person_id for k in facts.kept_on.get(s, ()))):
+            if (p, s) not in x:
+                x[(p, s)] = m.NewBoolVar(f"x{p}_{s}")
+                if p not in eligible:
+                    m.Add(x[(p, s)] == 0)
+    keep: dict[Kept, cp_model.IntVar] = {}
+    for s, ks in facts.kept_on.items():
+        for k in ks:
+            keep[k] = m.NewBoolVar(f"keep{k.person_id}_{s}")
+            m.AddImplication(keep[k], x[(k.person_id, s)])
+    by_person: dict[int, list[int]] = defaultdict(list)
+    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    for (p, s), var in x.items():
+        by_person[p].append(s)
+        by_slot[s].append(var)
+    dm = DraftModel(facts, m, x, keep, dict(by_person), dict(by_slot))
+    for holders in by_slot.values():
+        m.AddAtMostOne(holders)
+    for p, slots in by_person.items():
+        _person_rules(dm, p, sorted(slots))
+    _specialties(dm)
+    return dm
+
+
+def _person_rules(dm: DraftModel, p: int, slots: list[int]) -> None:
+    facts, m, x = dm.facts, dm.model, dm.x
+    mine = set(slots)
+    per_day: dict[date, list[int]] = defaultdict(list)
+    for s in slots:
+        per_day[facts.slots[s].day].append(s)
+    for day, on_day in per_day.items():
+        if day in facts.booked_days.get(p, ()):
+            for s in on_day:
+                m.Add(x[(p, s)] == 0)
+        m.AddAtMostOne(x[(p, s)] for s in on_day)
+    for s in slots:
+        hours = facts.hours_of(s, p)
+        if any(k.hours and facts.clash(hours, k.hours) for k in facts.bookings.get(p, ())):
+            m.Add(x[(p, s)] == 0)
+        later: dict[date, list[int]] = defaultdict(list)
+        for t in facts.near[s]:
+            if t in mine and facts.clash(hours, facts.hours_of(t, p)):
+                later[facts.slots[t].day].append(t)
+        for group in later.values():
+            m.Add(x[(p, s)] + sum(x[(p, t)] for t in group) <= 1)
+    limits = facts.limits[p]
+    start, end = facts.problem.start, facts.problem.end
+    one = timedelta(days=1)
+    if limits.nights is not None:
+        m.Add(sum(dm.works(p, d) for d in facts.days) <= limits.nights)
+    if limits.consecutive is not None:
+        c = limits.consecutive
+        for first in _span(start - c * one, end):
+            window = [dm.works(p, first + i * one) for i in range(c + 1)]
+            if not all(isinstance(w, int) for w in window):
+                m.Add(sum(window) <= c)
+    if limits.free_between:
+        for d in _span(start - (limits.free_between + 1) * one, end):
+            for j in range(2, limits.free_between + 1):
+                bits = (dm.works(p, d), dm.works(p, d + one), dm.works(p, d + j * one))
+                if not all(isinstance(b, int) for b in bits):
+                    m.Add(bits[0] - bits[1] + bits[2] <= 1)
+    if limits.weekends is not None:
+        m.Add(sum(dm.weekend(p, sat) for sat in facts.weekends) <= limits.weekends)
+
+
+def _span(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _specialties(dm: DraftModel) -> None:
+    """Per date, the specialties on its roles form an allowed combination. Only the specialties of people who
+    may hold each role are enumerated."""
+    facts, m, x = dm.facts, dm.model, dm.x
+    for day, slots in facts.on_day.items():
+        codes: list[cp_model.IntVar] = []
+        options: list[list[Specialty | None]] = []
+        for s in slots:
+            holders = [p for p in facts.readers if (p, s) in x]
+            present = {facts.readers[p].specialty for p in holders}
+            options.append([None, *(sp for sp in SPECIALTIES if sp in present)])
+            code = m.NewIntVar(0, len(SPECIALTIES), f"sp{s}")
+            m.Add(code == sum(_CODE[facts.readers[p].specialty] * x[(p, s)] for p in holders))
+            codes.append(code)
+        allowed = facts.allowed_combos(day, options)
+        m.AddAllowedAssignments(codes, [[_CODE[v] for v in values] for values in allowed])
+
+
+def term(dm: DraftModel, level: Level) -> Expr:
+    """The level's expression, its variables and constraints added to the model the first time (so that the
+    earlier levels search a smaller model)."""
+    if level not in dm.terms:
+        _BUILDERS[level](dm)
+    return dm.terms[level]
+
+
+def _kept(dm: DraftModel) -> None:
+    dm.terms[Level.KEPT_DROPPED] = sum(1 - lit for lit in dm.keep.values())
+    dm.best[Level.KEPT_DROPPED] = 0
+
+
+def _unfilled(dm: DraftModel) -> None:
+    m = dm.model
+    open_slots = []
+    for s, rd in enumerate(dm.facts.slots):
+        if rd.mandatory:
+            u = m.NewBoolVar(f"open{s}")
+            m.Add(u + sum(dm.by_slot.get(s, [])) == 1)
+            open_slots.append(u)
+    unfilled = m.NewIntVar(0, len(open_slots), "unfilled")
+    m.Add(unfilled == sum(open_slots))
+    dm.terms[Level.UNFILLED], dm.best[Level.UNFILLED] = unfilled, 0
+
+
+def _rotations(dm: DraftModel) -> None:
+    rotations = [dm.x[(p, s)] for s, p in dm.facts.rotation_targets if (p, s) in dm.x]
+    dm.terms[Level.ROTATIONS], dm.best[Level.ROTATIONS] = sum(rotations), len(rotations)
+
+
+def _fairness(dm: DraftModel) -> None:
+    facts, m, x = dm.facts, dm.model, dm.x
+    for category, (most, total) in FAIRNESS_LEVELS.items():
+        inside = set(facts.slots_in(category))
+        absolute: list[Expr] = []
+        constants: list[int] = []
+        bounds: list[int] = []
+        for r in facts.active:
+            held = [x[(r.id, s)] for s in dm.by_person.get(r.id, ()) if s in inside]
+            constant = SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category]
+            if not held:
+                constants.append(abs(constant))
+                continue
+            bound = abs(constant) + SHARE_UNIT * len(held)
+            dev = m.NewIntVar(-bound, bound, f"dev{r.id}_{category.name}")
+            m.Add(dev == SHARE_UNIT * sum(held) + constant)
+            a = m.NewIntVar(0, bound, f"abs{r.id}_{category.name}")
+            m.AddAbsEquality(a, dev)
+            # |dev| only takes its values at whole nights: the chord between the two counts around its
+            # minimum lets the LP see that (without it the LP bound is the fractional optimum, far too low)
+            k = -constant // SHARE_UNIT
+            low, high = abs(SHARE_UNIT * k + constant), abs(SHARE_UNIT * (k + 1) + constant)
+            m.Add(a >= low + (high - low) * (sum(held) - k))
+            absolute.append(a)
+            bounds.append(bound)
+        if absolute:
+            floor = max(constants, default=0)
+            top = m.NewIntVar(min(floor, max(bounds)), max(floor, *bounds), f"max{category.name}")
+            m.AddMaxEquality(top, [*absolute, *([floor] if constants else [])])
+            dm.terms[most] = top
+        else:
+            dm.terms[most] = max(constants, default=0)
+        dm.terms[total] = sum(absolute) + sum(constants)
+        dm.best |= {most: max(constants, default=0), total: sum(constants)}
+
+
+def _requests(dm: DraftModel) -> None:
+    facts, m, x = dm.facts, dm.model, dm.x
+    met: list[Expr] = []
+    best = 0
+    for n, q in enumerate(facts.problem.requests):
+        matches = [
+            x[(q.person_id, s)]
+            for s in dm.by_person.get(q.person_id, ())
+            if q.matches(facts.slots[s].day, facts.slots[s].role)
+        ]
+        if not matches:
+            met.append(0 if q.on else q.weight)
+            best += 0 if q.on else q.weight
+            continue
+        hit = m.NewBoolVar(f"req{n}")
+        if q.on:
+            m.Add(hit <= sum(matches))
+        else:
+            for var in matches:
+                m.AddImplication(var, hit.Not())
+        met.append(q.weight * hit)
+        best += q.weight
+    dm.terms[Level.REQUESTS], dm.best[Level.REQUESTS] = sum(met), best
+
+
+def _spacing(dm: DraftModel) -> None:
+    facts, m = dm.facts, dm.model
+    pairs: list[Expr] = []
+    one = timedelta(days=1)
+    for r in facts.active:
+        nights = [dm.works(r.id, d) for d in facts.days]
+        consecutive = [_both(m, a, b) for a, b in itertools.pairwise(nights)]
+        pairs += consecutive
+        pairs += [_both(m, dm.weekend(r.id, sat), dm.weekend(r.id, sat + 7 * one)) for sat in facts.weekends[:-1]]
+        # n nights in at most `runs` runs make at least n - runs consecutive pairs
+        gap = facts.limits[r.id].free_between or 0
+        runs = (len(facts.days) - 1) // (gap + 1) + 1
+        m.Add(sum(consecutive) >= sum(nights) - runs)
+    dm.terms[Level.SPACING], dm.best[Level.SPACING] = sum(pairs), 0
+
+
+_BUILDERS = {
+    Level.KEPT_DROPPED: _kept,
+    Level.UNFILLED: _unfilled,
+    Level.ROTATIONS: _rotations,
+    Level.REQUESTS: _requests,
+    Level.SPACING: _spacing,
+} | dict.fromkeys([level for pair in FAIRNESS_LEVELS.values() for level in pair], _fairness)
+
+
+def _both(m: cp_model.CpModel, a: Bit, b: Bit) -> Expr:
+    """At least a AND b (the spacing level is minimised, so it is exactly that at an optimum)."""
+    if isinstance(a, int):
+        return b if a else 0
+    if isinstance(b, int):
+        return a if b else 0
+    z = m.NewBoolVar("")
+    m.Add(z >= a + b - 1)
+    return z
+
+
+# the subsolvers on 2 workers, measured on the benchmark's instances: max_lp and core prove the unfilled level
+# and the fairness sums in seconds where CP-SAT's default pair stops at a wide gap; the largest deviations
+# are proven sooner by default_lp and core
+_TWO_WORKERS = ("max_lp", "core")
+_TWO_WORKERS_MAX = ("default_lp", "core")
+_MAX_LEVELS = frozenset(most for most, _ in FAIRNESS_LEVELS.values())
+# shares of the time left, by how hard the level is to prove (measured on the benchmark's instances)
+_SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
+    level: share for most, total in FAIRNESS_LEVELS.values() for level, share in ((most, 2), (total, 3))
+}
+
+
+class _StopAt(cp_model.CpSolverSolutionCallback):
+    """Stops the search at a solution as good as the level's trivial best: nothing better exists."""
+
+    def __init__(self, best: int, maximise: bool) -> None:
+        super().__init__()
+        self.best, self.maximise = best, maximise
+
+    def on_solution_callback(self) -> None:
+        value = round(self.ObjectiveValue())
+        if (value >= self.best) if self.maximise else (value <= self.best):
+            self.StopSearch()
+
+
+@dataclass(frozen=True)
+class Solved:
+    assignment: dict[tuple[date, str], int] | None  # None: no solution within the time
+    levels: tuple[LevelReport, ...]
+
+
+def solve_levels(
+    dm: DraftModel,
+    order: Sequence[Level],
+    time_limit: float,
+    workers: int,
+    hint: Assignment | None = None,
+) -> Solved:
+    """Each level in turn, with its share of the time left (levels that finish early leave theirs to the next),
+    fixed at its value before the next."""
+    deadline = time.monotonic() + time_limit
+    current: dict[tuple[date, str], int] | None = None
+    reports: list[LevelReport] = []
+    for n, level in enumerate(order):
+        began = time.monotonic()
+        expr = term(dm, level)
+        if current is not None or hint is not None:
+            dm.hint(current if current is not None else hint, workers, max(0.1, min(10.0, deadline - began)))
+        if isinstance(expr, int):
+            reports.append(LevelReport(level, expr, expr, True, 0.0))
+            continue
+        if level.maximise:
+            dm.model.Maximize(expr)
+        else:
+            dm.model.Minimize(expr)
+        solver = cp_model.CpSolver()
+        shares = [_SHARE.get(later, 1) for later in order[n:]]
+        solver.parameters.max_time_in_seconds = max(0.1, (deadline - time.monotonic()) * shares[0] / sum(shares))
+        solver.parameters.num_workers = workers
+        if workers == 2:
+            for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else _TWO_WORKERS:
+                solver.parameters.subsolvers.append(name)
+        best = dm.best[level]
+        status = solver.Solve(dm.model, _StopAt(best, level.maximise))
+        seconds = time.monotonic() - began
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            current = dm.assignment(solver)
+            value = round(solver.ObjectiveValue())
+            bound = solver.BestObjectiveBound()
+            # CP-SAT's bound can be weaker than the trivial one (the presolved objective loses its domain)
+            if level.maximise:
+                bound_value = min(math.floor(bound + 1e-6), best)
+            else:
+                bound_value = max(math.ceil(bound - 1e-6), best)
+            proven = status == cp_model.OPTIMAL or value == bound_value
+            reports.append(LevelReport(level, value, bound_value, proven, seconds))
+        elif current is None:
+            return Solved(None, tuple(reports))
+        else:
+            value = dm.facts.score(current)[level]
+            reports.append(LevelReport(level, value, None, False, seconds))
+        dm.model.Add(expr >= value if level.maximise else expr <= value)
+    return Solved(current, tuple(reports))

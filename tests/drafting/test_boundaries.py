@@ -1,0 +1,19 @@
+"""The drafting engine is pure and keeps to the service boundary: it imports only `shared/`, itself and the
+solver, nothing that does I/O."""
+
+from tests.test_architecture import ROOT, imported_modules, violations
+
+
+def test_drafting_imports_only_shared_and_itself() -> None:
+    assert violations("services/drafting", {None, "drafting"}) == []
+
+
+def test_drafting_does_no_io() -> None:
+    io = ("sqlalchemy", "psycopg", "faststream", "aio_pika", "httpx", "os", "pathlib", "shared.db", "shared.messaging")
+    found = [
+        f"{path.name} imports {module}"
+        for path in sorted((ROOT / "services" / "drafting").glob("*.py"))
+        for module in imported_modules(path)
+        if module.split(".")[0] in io or module.startswith(io)
+    ]
+    assert found == []
