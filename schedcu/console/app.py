@@ -723,7 +723,8 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
 
 
 def _instant(text: str | None, settings: Settings) -> datetime:
-    """`at` as ISO 8601; without an offset, in the configured zone; absent: now."""
+    """`at` as ISO 8601; without an offset, on the configured zone's wall clock (a time it skips or passes twice
+    is refused, as `schedcu oncall --at` refuses it); absent: now."""
     if not text:
         return datetime.now(settings.tz)
     try:
@@ -732,7 +733,9 @@ def _instant(text: str | None, settings: Settings) -> datetime:
         raise UsageMistake(f"{text!r} is not a time: give ISO 8601, e.g. 2026-03-09T22:00-05:00") from None
     if not params.MIN_DATE <= at.date() <= params.MAX_DATE:
         raise UsageMistake(f"{text!r} is out of range: give a time from {params.MIN_DATE} to {params.MAX_DATE}")
-    return at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
+    from schedcu.exports import local_instant
+
+    return local_instant(at, settings.tz)
 
 
 def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
