@@ -478,14 +478,17 @@ class Console:
     def fairness_page(self, request: Request, q: params.FairnessQuery) -> Response:
         from schedcu.coverage_page import fairness_section
         from services.coverage.calculation import CalculationOptions
-        from services.coverage.fairness import fairness_report
+        from services.coverage.fairness import OutsidePeriod, fairness_report
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
-        with transaction() as session:
-            report = fairness_report(
-                session, version_id, CalculationOptions.from_settings(self.settings), q.start, q.end
-            )
+        try:
+            with transaction() as session:
+                report = fairness_report(
+                    session, version_id, CalculationOptions.from_settings(self.settings), q.start, q.end
+                )
+        except OutsidePeriod as error:
+            raise UsageMistake(str(error)) from None
         if report is None:
             return self.not_found(request, f"no schedule version {version_id}")
         return self.render(
