@@ -116,14 +116,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_fairness(args: argparse.Namespace) -> int:
+    from schedcu.errors import UsageMistake
     from services.coverage.calculation import CalculationOptions
-    from services.coverage.fairness import fairness_report
+    from services.coverage.fairness import OutsidePeriod, fairness_report
     from shared.db.session import transaction
 
-    with transaction() as session:
-        report = fairness_report(
-            session, args.version, CalculationOptions.from_settings(get_settings()), args.start, args.end
-        )
+    try:
+        with transaction() as session:
+            report = fairness_report(
+                session, args.version, CalculationOptions.from_settings(get_settings()), args.start, args.end
+            )
+    except OutsidePeriod as error:
+        raise UsageMistake(str(error)) from None
     if report is None:
         print(f"schedule version {args.version} does not exist", file=sys.stderr)
         return 1

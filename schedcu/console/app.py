@@ -478,14 +478,17 @@ class Console:
     def fairness_page(self, request: Request, q: params.FairnessQuery) -> Response:
         from schedcu.coverage_page import fairness_section
         from services.coverage.calculation import CalculationOptions
-        from services.coverage.fairness import fairness_report
+        from services.coverage.fairness import OutsidePeriod, fairness_report
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
-        with transaction() as session:
-            report = fairness_report(
-                session, version_id, CalculationOptions.from_settings(self.settings), q.start, q.end
-            )
+        try:
+            with transaction() as session:
+                report = fairness_report(
+                    session, version_id, CalculationOptions.from_settings(self.settings), q.start, q.end
+                )
+        except OutsidePeriod as error:
+            raise UsageMistake(str(error)) from None
         if report is None:
             return self.not_found(request, f"no schedule version {version_id}")
         return self.render(
@@ -723,7 +726,8 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
 
 
 def _instant(text: str | None, settings: Settings) -> datetime:
-    """`at` as ISO 8601; without an offset, in the configured zone; absent: now."""
+    """`at` as ISO 8601; without an offset, on the configured zone's wall clock (a time it skips or passes twice
+    is refused, as `schedcu oncall --at` refuses it); absent: now."""
     if not text:
         return datetime.now(settings.tz)
     try:
@@ -732,7 +736,9 @@ def _instant(text: str | None, settings: Settings) -> datetime:
         raise UsageMistake(f"{text!r} is not a time: give ISO 8601, e.g. 2026-03-09T22:00-05:00") from None
     if not params.MIN_DATE <= at.date() <= params.MAX_DATE:
         raise UsageMistake(f"{text!r} is out of range: give a time from {params.MIN_DATE} to {params.MAX_DATE}")
-    return at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
+    from schedcu.exports import local_instant
+
+    return local_instant(at, settings.tz)
 
 
 def create_app(users: WatchedUsers, settings: Settings) -> Starlette:

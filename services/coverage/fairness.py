@@ -99,15 +99,26 @@ class FairnessReport:
         }
 
 
+class OutsidePeriod(ValueError):
+    """The dates asked for share no date with the version's period; the text says which are."""
+
+
 def fairness_report(
     session: Session, version_id: uuid.UUID, options: CalculationOptions, start: date | None, end: date | None
 ) -> FairnessReport | None:
-    """None when the version does not exist; the period defaults to the version's."""
+    """None when the version does not exist; the period defaults to the version's. OutsidePeriod when the dates
+    asked for are not within it."""
     inputs = load_inputs(session, version_id)
     if inputs is None:
         return None
-    start = start or inputs.version.period_start
-    end = end or inputs.version.period_end
+    first, last = inputs.version.period_start, inputs.version.period_end
+    start = start or first
+    end = end or last
+    if start > end or end < first or start > last:
+        raise OutsidePeriod(
+            f"{start.isoformat()} .. {end.isoformat()} is not within the version's period "
+            f"{first.isoformat()} .. {last.isoformat()}: give dates within it"
+        )
     within = [a for a in inputs.assignments if start <= a.schedule_date <= end]
     booked = (
         flat_booked_shifts(inputs.flat_shifts, within)

@@ -77,6 +77,8 @@ def test_on_call_answers_as_json(client: TestClient, march: uuid.UUID) -> None:
         ("/oncall", {"worklist": "CPMC US", "at": "tonight"}, 400, "'tonight' is not a time"),
         ("/oncall", {"worklist": "CPMC US", "at": "2031-01-01T12:00", "group": GROUP}, 404, "no production version"),
         ("/oncall", {}, 400, "give the worklist"),
+        ("/oncall", {"worklist": "CPMC US", "at": "2026-03-08T02:30"}, 400, "does not exist in America/New_York"),
+        ("/oncall", {"worklist": "CPMC US", "at": "2026-11-01T01:30"}, 400, "happens twice in America/New_York"),
     ],
 )
 def test_on_call_mistakes_get_one_line(

@@ -390,6 +390,11 @@ def test_fairness_counts_every_person_of_the_period(services: Services) -> None:
         services_env(services), "fairness", str(version_id), "--from", str(TUE), "--to", str(TUE)
     ).stdout
     assert "fairness of version" in text_view and "2026-03-03 .. 2026-03-03" in text_view
+    outside = schedcu(services_env(services), "fairness", str(version_id), "--from", "2026-04-01")
+    assert outside.returncode == 2 and outside.stderr.strip() == (
+        "schedcu: 2026-04-01 .. 2026-03-08 is not within the version's period 2026-03-02 .. 2026-03-08: give dates "
+        "within it"
+    )
 
 
 def test_flat_layout_override_conflict_at_the_roles_hours(services: Services) -> None:
