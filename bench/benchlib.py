@@ -13,7 +13,8 @@ from schedcu.demo_data import ROSTER
 from schedcu.infra import ensure_database_exists
 from schedcu.sample_template import sample_template
 from services.coverage.candidates import GapCandidates, rank_candidates, template_slots
-from services.coverage.rules import (
+from services.ods_importer.workbook import parse_workbook
+from shared.coverage_rules import (
     Assignment,
     CoverageResult,
     Person,
@@ -23,7 +24,6 @@ from services.coverage.rules import (
     template_role_hours,
     worklist_specialties,
 )
-from services.ods_importer.workbook import parse_workbook
 from shared.db.migrate import upgrade
 from shared.schedule_days import dates_between
 from shared.settings import get_settings

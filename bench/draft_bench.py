@@ -3,7 +3,7 @@
     .venv/bin/python bench/draft_bench.py [--only month|quarter] [--workers 2] [--seed 7]
 
 Seeded synthetic instances on tests/data/real/templates/cuSchedNormalized.ods (its windows and role hours as
-the coverage rules give them, the night's specialty combinations from `services.coverage.rules.calculate`):
+the coverage rules give them, the night's specialty combinations from `shared.coverage_rules.calculate`):
 a month with 14 people and a quarter with 40, with FTE shares, people joining and leaving, standing
 rotations (one refused by time off), exceptions (to another person and to nobody), time off, weighted
 requests, kept assignments (one the night before the period) and twelve months of history.
@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from services.coverage.rules import Assignment, Person, calculate, template_role_hours
 from services.drafting.engine import draft, greedy_draft
 from services.drafting.facts import Facts, lexicographic
 from services.drafting.model import (
@@ -48,6 +47,7 @@ from services.drafting.model import (
     TimeOff,
 )
 from services.ods_importer.workbook import parse_workbook
+from shared.coverage_rules import Assignment, Person, calculate, template_role_hours
 from shared.roles import DAY, MID_BODY, MID_NEURO, ON_BODY, ON_NEURO
 from shared.schedule_days import day_type
 from shared.states import CellStatus, Specialty

@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.coverage.gap_lines import GapGroup, lines_text
-from services.coverage.rules import CellStatus
+from shared.coverage_rules import CellStatus
 from shared.coverage_text import coverage_sentence, unknown_months
 from shared.schedule_days import DayType, dates_between, day_type
 

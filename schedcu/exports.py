@@ -22,11 +22,11 @@ from schedcu.ods_writer import Cell, Styled, write_ods
 from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
 from services.coverage.gap_lines import GapGroup
 from services.coverage.gaps import flat_booked_shifts
-from services.coverage.rest import Interval, Shift
-from services.coverage.rules import booked_shifts, window_interval
 from services.coverage.store import VersionInputs, load_inputs
+from shared.coverage_rules import booked_shifts, window_interval
 from shared.db import version_state
 from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
+from shared.rest import Interval, Shift
 from shared.settings import Settings
 from shared.states import CellStatus, VersionState
 

@@ -34,7 +34,7 @@ def imported_modules(path: Path, source: str | None = None) -> list[str]:
 
 
 def owner_of(module: str) -> str | None:
-    """`services.coverage.rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
+    """`shared.coverage_rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
     parts = module.split(".")
     if parts[0] == "services" and len(parts) > 1:
         return parts[1]

@@ -62,8 +62,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from services.coverage.calculation import CalculationOptions
     from services.coverage.gap_lines import group_gaps, lines_text
     from services.coverage.gaps import gap_report
-    from services.coverage.rest import hours_text
     from shared.db.session import transaction
+    from shared.rest import hours_text
 
     settings = get_settings()
     with transaction() as session:

@@ -336,9 +336,9 @@ class Console:
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gap_lines import group_gaps
         from services.coverage.gaps import gap_report
-        from services.coverage.rest import hours_text
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
+        from shared.rest import hours_text
 
         version_id, day = request.path_params["id"], q.date
         with transaction() as session:

@@ -30,8 +30,6 @@ from sqlalchemy.orm import Session
 from services.coverage.changes import Changes, changes
 from services.coverage.flat_rules import calculate_flat
 from services.coverage.proposal_upkeep import after_calculation
-from services.coverage.rest import DEFAULT_REST
-from services.coverage.rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
 from services.coverage.store import (
     Fingerprints,
     PreviousCalculation,
@@ -44,6 +42,8 @@ from services.coverage.store import (
     stored_cells,
 )
 from shared import ids
+from shared.coverage_rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
+from shared.rest import DEFAULT_REST
 from shared.schedule_days import dates_between
 from shared.settings import Settings
 

@@ -28,8 +28,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift
-from services.coverage.rest import Interval, Shift, Timeline, hours_text, timelines, too_little_rest
-from services.coverage.rules import (
+from shared.coverage_rules import (
     Assignment,
     Cell,
     Person,
@@ -38,6 +37,7 @@ from services.coverage.rules import (
     merged_intervals,
     window_interval,
 )
+from shared.rest import Interval, Shift, Timeline, hours_text, timelines, too_little_rest
 from shared.roles import DAY, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
 from shared.states import CellStatus, Specialty, WorklistSpecialty
 from shared.template_model import Category, Window

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import Candidate, GapCandidates, LeftOut
-from services.coverage.rules import Person
+from shared.coverage_rules import Person
 from shared.states import CellStatus
 
 GapKey = tuple[str, str, str, str]  # (schedule date ISO, window, worklist, role), as the summary names a gap

@@ -25,8 +25,8 @@ from services.coverage.candidates import (
     template_slots,
 )
 from services.coverage.flat_rules import FlatShift
-from services.coverage.rest import Interval, Shift
-from services.coverage.rules import (
+from services.coverage.store import VersionInputs, load_inputs
+from shared.coverage_rules import (
     Assignment,
     Cell,
     CellStatus,
@@ -37,8 +37,8 @@ from services.coverage.rules import (
     template_role_hours,
     worklist_specialties,
 )
-from services.coverage.store import VersionInputs, load_inputs
 from shared.db.models import CoverageCalculation, PersonRow, calculation_cells
+from shared.rest import Interval, Shift
 
 
 @dataclass(frozen=True)

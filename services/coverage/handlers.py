@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from services.coverage.calculation import Calculated, CalculationOptions, calculate_and_store, calculation_id_for
 from services.coverage.changes import CellChange, StoredCell
 from services.coverage.gaps import rank_gaps
-from services.coverage.rules import Cell, Gap
 from services.coverage.store import gap_contract, summary_contract, version_scope
 from shared.contracts import (
     CalculateCoverage,
@@ -26,6 +25,7 @@ from shared.contracts import (
     CoverageFailed,
     GapCandidate,
 )
+from shared.coverage_rules import Cell, Gap
 from shared.messaging.consumer import Delivery, Handler, in_thread
 from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import get_settings

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from services.coverage.candidates import GAP_STATUSES
 from services.coverage.override_conflicts import AmionBooking, Override, override_conflicts
 from services.coverage.proposal_states import OPEN, Action, transition
-from services.coverage.rest import Shift
-from services.coverage.rules import Assignment, CoverageResult, booked_shifts, shifts_of
 from services.coverage.store import VersionInputs
+from shared.coverage_rules import Assignment, CoverageResult, booked_shifts, shifts_of
 from shared.db.models import AssignmentCorrection, Proposal, ProposalHistory
+from shared.rest import Shift
 from shared.states import AssignmentSource, CellStatus, ProposalState
 
 ACTOR = "coverage"

@@ -21,7 +21,8 @@ from services.coverage import assignments
 from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
-from services.coverage.rules import (
+from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
+from shared.coverage_rules import (
     Assignment,
     Cell,
     CoverageResult,
@@ -32,7 +33,6 @@ from services.coverage.rules import (
     WorklistSpecialty,
     gap_severity,
 )
-from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
 from shared.coverage_text import coverage_sentence
 from shared.db.models import (
     CoverageCalculation,

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import GapCandidates, rank_candidates, template_slots
-from services.coverage.rules import (
+from shared.coverage_rules import (
     Assignment,
     Person,
     Specialty,

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.coverage.rules import Assignment, Person, Specialty, calculate, window_interval
+from shared.coverage_rules import Assignment, Person, Specialty, calculate, window_interval
 from shared.roles import MID_3, MID_C, ON1
 from shared.schedule_days import DayType
 from shared.template_model import Category, Responsibility, Variant, Window

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift, calculate_flat
-from services.coverage.rules import Assignment, Cell, CellStatus, Gap, Person, Specialty, WorklistSpecialty
+from shared.coverage_rules import Assignment, Cell, CellStatus, Gap, Person, Specialty, WorklistSpecialty
 from shared.findings import Severity
 from shared.roles import MID_C, ON1, ON2
 

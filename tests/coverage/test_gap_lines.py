@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import Candidate, GapCandidates, LeftOut, Slot
 from services.coverage.gap_lines import OpenCell, critical_keys, group_gaps
-from services.coverage.rules import Person
+from shared.coverage_rules import Person
 from shared.states import CellStatus, Specialty
 
 NY = ZoneInfo("America/New_York")

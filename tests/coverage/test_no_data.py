@@ -12,8 +12,8 @@ from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow
 from services.coverage.amion_data import NO_SCRAPE, UNFINISHED, Batch, amion_data
 from services.coverage.flat_rules import calculate_flat
-from services.coverage.rules import Assignment, CellStatus, calculate
 from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthResult
+from shared.coverage_rules import Assignment, CellStatus, calculate
 from shared.coverage_text import coverage_sentence
 from shared.roles import MID_C, ON1, ON2
 from tests.coverage.test_flat_rules import shift

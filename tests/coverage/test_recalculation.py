@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store, compute, fingerprints
-from services.coverage.rules import CoverageResult
 from services.coverage.store import load_inputs, stored_cells
+from shared.coverage_rules import CoverageResult
 from shared.db.models import AssignmentRow, PersonRow
 from shared.states import CellStatus
 from tests.conftest import Services

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift, calculate_flat
-from services.coverage.rules import Assignment, Person, Specialty, calculate
+from shared.coverage_rules import Assignment, Person, Specialty, calculate
 from shared.roles import MID_C, ON1
 from shared.schedule_days import DayType
 from shared.template_model import Category, Responsibility, Variant, Window

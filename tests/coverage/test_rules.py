@@ -6,7 +6,7 @@ from datetime import date, time
 import pytest
 
 from services.coverage.calculation import CalculationOptions
-from services.coverage.rules import (
+from shared.coverage_rules import (
     Assignment,
     Cell,
     CellStatus,

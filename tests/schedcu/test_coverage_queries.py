@@ -15,11 +15,11 @@ from schedcu.demo_data import ROSTER
 from schedcu.ods_writer import write_ods
 from schedcu.sample_template import sample_template
 from services.coverage.calculation import CalculationOptions, calculate_and_store
-from services.coverage.rules import CoverageResult
 from services.ods_importer.expansion import expand, expand_flat
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from shared.contracts import Period
+from shared.coverage_rules import CoverageResult
 from shared.db.models import AssignmentRow, PersonRow, ScrapeBatch
 from shared.db.statements import recorded
 from shared.findings import has_errors

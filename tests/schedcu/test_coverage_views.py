@@ -12,7 +12,7 @@ from schedcu.coverage_page import render_page
 from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
 from services.coverage.gap_lines import GapGroup, GroupCandidate
-from services.coverage.rules import Person
+from shared.coverage_rules import Person
 from shared.db.models import PersonRow
 from shared.states import Specialty
 
