@@ -12,8 +12,13 @@ EVENTS_EXCHANGE = RabbitExchange(
     "schedcu.events", type=ExchangeType.TOPIC, durable=True, arguments={"alternate-exchange": UNROUTED_EXCHANGE.name}
 )
 DEAD_LETTER_EXCHANGE = RabbitExchange("schedcu.dead-letter", type=ExchangeType.DIRECT, durable=True)
+# Quorum like every queue a message passes through: a classic queue lives on one node, and while that node is
+# down the events routed to it come back to the relay as unroutable.
 UNROUTED_QUEUE = RabbitQueue(
-    "schedcu.unrouted", durable=True, arguments={"x-max-length": 10_000, "x-overflow": "drop-head"}
+    "schedcu.unrouted",
+    queue_type=QueueType.QUORUM,
+    durable=True,
+    arguments={"x-max-length": 10_000, "x-overflow": "drop-head"},
 )
 
 

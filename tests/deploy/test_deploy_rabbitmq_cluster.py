@@ -112,12 +112,6 @@ def test_every_quorum_queue_grows_to_a_replica_on_each_of_the_three_nodes(conf: 
     assert found["cluster_partition_handling"] == "pause_minority"
 
 
-def test_the_work_queues_the_cluster_replicates_are_quorum_queues() -> None:
-    definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
-    types = {q["name"]: q["arguments"]["x-queue-type"] for q in definitions["queues"]}
-    assert {name for name, kind in types.items() if kind != "quorum"} == {"schedcu.unrouted"}
-
-
 # --- Kubernetes ----------------------------------------------------------------------------------------------
 
 
