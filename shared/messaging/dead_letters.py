@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.orm import Session
 
 from shared.audit import record
+from shared.messaging.connection import connect
 from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
 from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
@@ -80,7 +81,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
 
 
 async def depths(amqp_url: str, queues: Sequence[ConsumerQueue]) -> dict[str, int]:
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         counts = {}
         for queue in queues:
@@ -103,7 +104,7 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
 
 async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[DeadLetter]:
     """The dead letters of `queue` (the first `limit`, or all), left in place."""
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         held = await _take(channel, queue)
         for message in held:
@@ -121,7 +122,7 @@ async def redrive(
     """Publish dead letters (all, or the one with `message_id`, or those dead-lettered for `reason`) back to
     their routing key; each leaves the dead-letter queue only after the broker confirmed its republication."""
     redriven = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         events = await channel.get_exchange(EVENTS_EXCHANGE.name)
         for message in await _take(channel, queue):
@@ -152,7 +153,7 @@ async def discard(
     if message_id is None and reason is None:
         raise ValueError("discard needs a message id or a reason")
     discarded = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         for message in await _take(channel, queue):
             letter = describe(message)
