@@ -60,6 +60,7 @@ from schedcu.submit import import_request
 from shared import ids
 from shared.contracts import ImportRequested, Period
 from shared.db.migrate import upgrade
+from shared.messaging.connection import connect
 from shared.states import TERMINAL
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
@@ -251,8 +252,9 @@ def start_fake_amion(months: int, env: dict[str, str], work: Path, stack: ExitSt
 
 
 async def publish(amqp_url: str, requests: list[ImportRequested], rate: float | None, sent: dict[str, float]) -> None:
-    """Publish persistent, confirmed requests on one connection, at `rate` per second or at once."""
-    async with await aio_pika.connect(amqp_url) as connection:
+    """Publish persistent, confirmed requests on one connection (to the first host of `amqp_url` that answers), at
+    `rate` per second or at once."""
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange("schedcu.events")
         began = time.monotonic()
