@@ -321,7 +321,16 @@ def verify(env: dict[str, str]) -> tuple[str, bool]:
     return (f"{violations(done.stdout)} violations" if done.returncode == 1 else f"error {done.returncode}"), False
 
 
-def run_victim(role: str, args: argparse.Namespace, work: Path) -> tuple[Row, list[str]]:
+@dataclass(frozen=True)
+class Plan:
+    workflows: int
+    replicas: int
+    kill_after: int
+    deadline: float
+    database_server: str | None = None  # SCHEDCU_DATABASE_URL's server when None
+
+
+def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
     """One fresh cluster, one node of `role` killed: the row of the matrix and the lines that explain it."""
     name = f"schedcu_cluster_{os.getpid()}_{role.replace('-', '_')}"
     kill = Kill(role, args.kill_after)
@@ -335,7 +344,7 @@ def run_victim(role: str, args: argparse.Namespace, work: Path) -> tuple[Row, li
         ctl = ("rabbitmqctl", "-n", nodes[0].name)
         # the vhost goes with the nodes (deleting it first would wait on the queues' replicas on the killed node)
         db, env, _ = stack.enter_context(
-            bench_environment(name, args.workflows, amqp_url(nodes), ctl, drop_vhost=False)
+            bench_environment(name, args.workflows, amqp_url(nodes), ctl, False, args.database_server)
         )
         # declared and their leaders spread over the nodes before the workers connect (moving a leader drops the
         # connections of its consumers); the workers declare it again, as they do at every start
@@ -428,6 +437,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     roles = ROLES if args.victim == "each" else (args.victim,)
+    plan = Plan(args.workflows, args.replicas, args.kill_after, args.deadline)
     rows, explained = [], []
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp:
         work = Path(tmp)
@@ -435,7 +445,7 @@ def main() -> int:
         for role in roles:
             print(f"--- victim {role}", flush=True)
             try:
-                row, lines = run_victim(role, args, work)
+                row, lines = run_victim(role, plan, work)
             except Exception as error:  # one broken run is a failed row; the others still run
                 row, lines = not_run(role, f"could not run: {type(error).__name__}: {error}"), []
             for line in lines:
