@@ -64,10 +64,6 @@ def shown(url: str | URL) -> str:
     return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
 
 
-def shown_all(amqp_url: str) -> str:
-    return ", ".join(shown(url) for url in urls(amqp_url))
-
-
 async def connect(amqp_url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> AbstractConnection:
     """A connection to the first host of `amqp_url` that answers; each is tried once, in order."""
     failure: BaseException | None = None

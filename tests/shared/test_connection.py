@@ -14,7 +14,7 @@ import pytest
 
 from schedcu.errors import where
 from schedcu.infra import free_port
-from shared.messaging.connection import AmqpUrlError, FailoverBroker, FailoverConnection, connect, shown_all, urls
+from shared.messaging.connection import AmqpUrlError, FailoverBroker, FailoverConnection, connect, shown, urls
 from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost
 
 
@@ -30,7 +30,7 @@ def test_each_host_gets_the_credentials_the_virtual_host_and_the_query() -> None
 
 def test_hosts_are_shown_without_credentials() -> None:
     url = "amqp://user:secret@rabbit-1:5672,rabbit-2/schedcu"
-    assert shown_all(url) == "rabbit-1:5672, rabbit-2"
+    assert [shown(one) for one in urls(url)] == ["rabbit-1:5672", "rabbit-2"]
     assert where(url) == "rabbit-1:5672,rabbit-2"
     for wrong in ("http://user:secret@rabbit-1/", "amqp://user:secret@/schedcu", "user:secret@rabbit-1"):
         with pytest.raises(AmqpUrlError) as refused:
