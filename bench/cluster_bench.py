@@ -192,21 +192,22 @@ def local_queues(node: Node, vhost: str) -> set[str]:
     }
 
 
-def long_lived_connections(nodes: list[Node], survivor: Node) -> Counter[str]:
-    """Client connections per node open for LONG_LIVED_S or more (polled until there are some, at most 60 s)."""
+def long_lived_connections(nodes: list[Node], survivor: Node, expected: int) -> Counter[str]:
+    """Client connections per node open for LONG_LIVED_S or more, once there are `expected` of them (one per
+    worker process; polled, at most 60 s)."""
     by_port = {n.port: n.name for n in nodes}
     deadline = time.monotonic() + 60
     while True:
         listed = json.loads(survivor.ctl("list_connections", "port", "connected_at", "--formatter", "json") or "[]")
         old = (time.time() - LONG_LIVED_S) * 1000
         held = Counter(by_port[c["port"]] for c in listed if c["port"] in by_port and c["connected_at"] <= old)
-        if held or time.monotonic() > deadline:
+        if sum(held.values()) >= expected or time.monotonic() > deadline:
             return held
         time.sleep(0.5)
 
 
-def choose(role: str, nodes: list[Node], vhost: str) -> tuple[Node, str]:
-    """The node to kill for `role`, and why it was chosen."""
+def choose(role: str, nodes: list[Node], vhost: str, workers: int) -> tuple[Node, str]:
+    """The node to kill for `role` (with `workers` processes connected), and why it was chosen."""
     by_name = {n.name: n for n in nodes}
     listed = queues(nodes[0], vhost)
     if role == "leaders":
@@ -214,7 +215,7 @@ def choose(role: str, nodes: list[Node], vhost: str) -> tuple[Node, str]:
         name, count = leading.most_common(1)[0]
         return by_name[name], f"leads {count} of {len(WORK_QUEUES)} work queues"
     if role == "connections":
-        held = long_lived_connections(nodes, nodes[0])
+        held = long_lived_connections(nodes, nodes[0], workers)
         name, count = held.most_common(1)[0]
         return by_name[name], f"holds {count} of {sum(held.values())} long-lived connections"
     classic = sorted(q["name"] for q in listed if q["type"] == "classic")
@@ -367,7 +368,7 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
 
         # leaders and long-lived connections stay where they are until a node goes: chosen now, the kill itself
         # waits for nothing but the kill point
-        kill.node, kill.why = choose(role, nodes, name)
+        kill.node, kill.why = choose(role, nodes, name, len(workers))
         requests = [request(f"cluster-{os.getpid()}-{role}-{i:03d}", i) for i in range(args.workflows)]
         ids = [r.request_id for r in requests]
         sent: dict[str, float] = {}
