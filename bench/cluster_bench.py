@@ -1,20 +1,41 @@
-"""The pipeline on a three-node RabbitMQ cluster on this machine, with one node killed mid-run: nothing is lost.
+"""The pipeline on a three-node RabbitMQ cluster on this machine, one node killed mid-run, and an account of every
+workflow that can fail.
 
-    .venv/bin/python bench/cluster_bench.py [--workflows N] [--replicas R] [--kill-after K]
+    .venv/bin/python bench/cluster_bench.py [--victim leaders|connections|any-classic|each] [--kill-after K]
+        [--workflows N] [--replicas R] [--deadline S]
 
-Starts three RabbitMQ nodes of this run's own (node names `schedcu-bench-<pid>-<i>@localhost`, ports, data and log
-directories of their own; the shared node on 5672 is never touched), clusters them with `rabbitmqctl
-join_cluster`, and runs the workers of bench/pipeline_bench.py (a database of this run's own, the fake Amion)
-against the cluster. The workers and the publisher reach the cluster through one address, as they would
-through a Kubernetes Service or compose's DNS alias: a small TCP forwarder in this process that connects each
-new connection to the next node that accepts it. Once K workflows (default 5) have finished, the node holding
-the most worker connections is killed with SIGKILL; the run then waits until every workflow is terminal and
-counts them from the database, and checks that the outbox drained and no dead-letter queue holds anything.
-Every node is stopped and its directories removed on every exit path.
+For each victim role (`each`: the three in turn, each on a fresh cluster) it starts three RabbitMQ nodes of its
+own (node names `schedcu-bench-<pid>-<role>-<i>@localhost`, ports, data and log directories of their own; the
+shared node on 5672 is never touched), clusters them with `rabbitmqctl join_cluster`, and runs the workers of
+bench/pipeline_bench.py (a database of the run's own, the fake Amion) against them. The workers list the three
+nodes in SCHEDCU_AMQP_URL, each worker starting from another node (as VMs that list their local node first), and
+declare the topology themselves (SCHEDCU_DECLARE_TOPOLOGY=true); it is declared first, and the quorum queues'
+leaders spread over the nodes (`rabbitmq-queues rebalance quorum`). A downstream subscriber's queue takes every
+final event.
+
+The node of the role is chosen from the broker's own figures before the requests are published (leaders and
+long-lived connections stay put until a node goes), and killed with SIGKILL once K workflows have finished
+(`--kill-after`, default 5; 0: as soon as the requests are published):
+
+- `leaders`: the node leading most work queues;
+- `connections`: the node holding most client connections open for 2 s or more (short-lived ones, the
+  metrics' and the command line's, are left out);
+- `any-classic`: the node of a classic queue of the vhost; with none (every queue is a quorum queue), the node
+  leading `schedcu.unrouted`, the queue that used to be classic.
+
+The run waits until every workflow is terminal or the deadline (`--deadline`, default 240 s after publishing)
+passes, then until the outbox and the work queues are empty (at most 30 s more), and counts, from the database
+and from a surviving node: completed, lost (a request without a workflow, or an ended workflow without its final
+event), duplicated (versions per workflow, scrape batches applied per workflow, calculations per version and
+final events per workflow beyond one, by distinct message id), stuck (not terminal), dead letters, the outbox
+left and the oldest outbox row seen after the kill (at most 10 s), queues the survivors could not report, and
+`schedcu verify --all`. It prints the matrix (one row per victim) and exits 1 when any figure is off; it never
+ends in a timeout. Every node is stopped and its directories removed on every exit path.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import pwd
 import shutil
@@ -27,19 +48,32 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from pipeline_bench import DEFAULT_AMQP_URL, Database, bench_environment, cpu_s, percentile, request, run_workflows
+import httpx
+from faultlib import bus
+from faultlib.accounting import WORK_QUEUES, Facts, Row, account, matrix, not_run
+from faultlib.run import WORKFLOW_FACTS, final_events, violations, workflow_facts
+from pipeline_bench import DEFAULT_AMQP_URL, Database, bench_environment, publish, request
+from prometheus_client.parser import text_string_to_metric_families
 
 from schedcu import processes
 from schedcu.infra import free_port
-from schedcu.registries import WORKERS, registry
+from schedcu.registries import all_queues
+from shared.messaging import topology
+from shared.messaging.topology import UNROUTED_QUEUE
+from shared.settings import get_settings
 
 NODES = 3
+ROLES = ("leaders", "connections", "any-classic")
 BOOT_TIMEOUT_S = 120.0
-OUTBOX_DRAIN_S = 30.0
+LONG_LIVED_S = 2.0
+QUIET_S = 30.0  # after every workflow ended: how long the outbox and the work queues may take to empty
+OUTBOX_AGE_LIMIT_S = 10.0
+COMPLETED = frozenset({"COMPLETED"})
 
 
 @dataclass
@@ -51,13 +85,19 @@ class Node:
     beam_pid: int | None = None
 
     def ctl(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(["rabbitmqctl", "-n", self.name, "-q", *args], capture_output=True, text=True)
+        done = subprocess.run(
+            ["rabbitmqctl", "-n", self.name, "-q", *args], capture_output=True, text=True, timeout=90, check=False
+        )
         if check and done.returncode != 0:
             raise RuntimeError(f"rabbitmqctl -n {self.name} {' '.join(args)}: {done.stderr.strip() or done.stdout}")
         return done.stdout
 
     def answers(self) -> bool:
         return subprocess.run(["rabbitmqctl", "-n", self.name, "-q", "ping"], capture_output=True).returncode == 0
+
+    @property
+    def alive(self) -> bool:
+        return self.beam_pid is not None and Path(f"/proc/{self.beam_pid}").exists()
 
     def start(self) -> None:
         """Start the node (as the rabbitmq user the package's scripts switch to) and wait until it runs."""
@@ -85,7 +125,7 @@ class Node:
         self.beam_pid = int(self.ctl("eval", "list_to_integer(os:getpid()).").strip())
 
     def stop(self) -> None:
-        if self.beam_pid is not None and Path(f"/proc/{self.beam_pid}").exists():
+        if self.alive:
             self.ctl("stop", check=False)
 
     def kill(self) -> None:
@@ -94,11 +134,12 @@ class Node:
 
 
 @contextmanager
-def cluster(work: Path) -> Iterator[list[Node]]:
+def cluster(work: Path, tag: str) -> Iterator[list[Node]]:
     """Three running nodes joined into one cluster; stopped afterwards."""
     owner = pwd.getpwnam("rabbitmq") if os.geteuid() == 0 else None
+    work.mkdir()
     nodes = [
-        Node(f"schedcu-bench-{os.getpid()}-{i}@localhost", free_port(), free_port(), work / f"node-{i}")
+        Node(f"schedcu-bench-{os.getpid()}-{tag}-{i}@localhost", free_port(), free_port(), work / f"node-{i}")
         for i in range(1, NODES + 1)
     ]
     with ExitStack() as stack:
@@ -120,70 +161,273 @@ def cluster(work: Path) -> Iterator[list[Node]]:
         yield nodes
 
 
-class Forwarder:
-    """One address for the cluster: each accepted connection is piped to the next node (round robin) that
-    accepts a connection; when that node dies the connection drops and the client's reconnection lands on
-    another node. What a Kubernetes Service or a DNS name with the nodes' addresses does for the workers."""
+def amqp_url(nodes: list[Node], first: int = 0) -> str:
+    """Every node in SCHEDCU_AMQP_URL, from node `first` on."""
+    order = nodes[first:] + nodes[:first]
+    return DEFAULT_AMQP_URL.replace("127.0.0.1:5672", ",".join(f"127.0.0.1:{n.port}" for n in order))
 
-    def __init__(self, nodes: list[Node]) -> None:
-        self.nodes = nodes
-        self.port = free_port()
-        self.connections: Counter[str] = Counter()  # node name -> open client connections
-        self._next = 0
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
 
-    async def _serve(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+def short(node: Node) -> str:
+    return f"n{node.name.rsplit('-', 1)[1].split('@')[0]}"
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for _ in range(len(self.nodes)):
-            node = self.nodes[self._next % len(self.nodes)]
-            self._next += 1
-            try:
-                upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", node.port)
-            except OSError:
-                continue
-            self.connections[node.name] += 1
-            try:
-                await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
-            finally:
-                self.connections[node.name] -= 1
+
+def leaders(listed: list[dict[str, Any]], nodes: list[Node], only: tuple[str, ...] | None = None) -> str:
+    shown = {n.name: short(n) for n in nodes}
+    return ", ".join(
+        f"{q['name'].removeprefix('schedcu.')} {shown.get(q.get('leader') or '', '?')}"
+        for q in listed
+        if only is None or q["name"] in only
+    )
+
+
+def queues(node: Node, vhost: str) -> list[dict[str, Any]]:
+    """Every queue of the vhost as `node` reports it; a queue it cannot read has no integer `messages`."""
+    out = node.ctl("list_queues", "-p", vhost, "name", "type", "leader", "messages", "--formatter", "json")
+    return list(json.loads(out or "[]"))
+
+
+def local_queues(node: Node, vhost: str) -> set[str]:
+    return {
+        q["name"] for q in json.loads(node.ctl("list_queues", "-p", vhost, "--local", "name", "--formatter", "json"))
+    }
+
+
+def long_lived_connections(nodes: list[Node], survivor: Node, expected: int) -> Counter[str]:
+    """Client connections per node open for LONG_LIVED_S or more, once there are `expected` of them (one per
+    worker process; polled, at most 60 s)."""
+    by_port = {n.port: n.name for n in nodes}
+    deadline = time.monotonic() + 60
+    while True:
+        listed = json.loads(survivor.ctl("list_connections", "port", "connected_at", "--formatter", "json") or "[]")
+        old = (time.time() - LONG_LIVED_S) * 1000
+        held = Counter(by_port[c["port"]] for c in listed if c["port"] in by_port and c["connected_at"] <= old)
+        if sum(held.values()) >= expected or time.monotonic() > deadline:
+            return held
+        time.sleep(0.5)
+
+
+def choose(role: str, nodes: list[Node], vhost: str, workers: int) -> tuple[Node, str]:
+    """The node to kill for `role` (with `workers` processes connected), and why it was chosen."""
+    by_name = {n.name: n for n in nodes}
+    listed = queues(nodes[0], vhost)
+    if role == "leaders":
+        leading = Counter(q["leader"] for q in listed if q["name"] in WORK_QUEUES and q.get("leader") in by_name)
+        name, count = leading.most_common(1)[0]
+        return by_name[name], f"leads {count} of {len(WORK_QUEUES)} work queues"
+    if role == "connections":
+        held = long_lived_connections(nodes, nodes[0], workers)
+        name, count = held.most_common(1)[0]
+        return by_name[name], f"holds {count} of {sum(held.values())} long-lived connections"
+    classic = sorted(q["name"] for q in listed if q["type"] == "classic")
+    if classic:
+        (home,) = [n for n in nodes if classic[0] in local_queues(n, vhost)]
+        return home, f"holds the classic queue {classic[0]}"
+    (unrouted,) = [q for q in listed if q["name"] == UNROUTED_QUEUE.name]
+    return by_name[unrouted["leader"]], f"no classic queue; leads {UNROUTED_QUEUE.name} (classic before)"
+
+
+@dataclass
+class Kill:
+    role: str
+    after: int
+    node: Node | None = None
+    why: str = ""
+    at: float | None = None  # epoch seconds
+    finished_then: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Watch:
+    """What the run saw while it waited: the oldest outbox row after the kill."""
+
+    oldest_outbox_s: float = 0.0
+    samples: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def kill_when_due(kill: Kill, db_url: str, name: str, ids: list[str], stop: threading.Event) -> None:
+    assert kill.node is not None
+    watch = Database(db_url, name)
+    try:
+        while not stop.is_set() and len(watch.finished(ids)) < kill.after:
+            time.sleep(0.05)
+        if stop.is_set():
             return
-        writer.close()
+        kill.node.kill()
+        kill.at = time.time()
+        kill.finished_then = len(watch.finished(ids))
+    except Exception as error:  # reported in the row: the run goes on and is counted
+        kill.error = f"{type(error).__name__}: {error}"
+    finally:
+        watch.conn.close()
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+def oldest_outbox_s(db: Database) -> float:
+    value = db.rows("SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox")[0][0]
+    return float(value)  # type: ignore[arg-type]
+
+
+def wait_for_the_end(db: Database, ids: list[str], kill: Kill, deadline: float, watch: Watch) -> None:
+    """Until every workflow is terminal, or the deadline; sampling the outbox's oldest row once the node died."""
+    while time.monotonic() < deadline:
+        if kill.at is not None:
+            watch.oldest_outbox_s = max(watch.oldest_outbox_s, oldest_outbox_s(db))
+            watch.samples += 1
+        if len(db.finished(ids)) == len(ids) and (kill.at is not None or kill.error is not None):
+            return
+        time.sleep(0.25)
+
+
+def broker_figures(survivor: Node, vhost: str) -> tuple[dict[str, int], list[str]]:
+    """Messages per queue (ready and unacknowledged), and the queues the survivor could not report."""
+    counts, unavailable = {}, []
+    for q in queues(survivor, vhost):
+        if isinstance(q.get("messages"), int):
+            counts[q["name"]] = q["messages"]
+        else:
+            unavailable.append(q["name"])
+    return counts, unavailable
+
+
+def settle(db: Database, survivor: Node, vhost: str) -> None:
+    """Until the outbox and the work queues are empty, at most QUIET_S."""
+    deadline = time.monotonic() + QUIET_S
+    while time.monotonic() < deadline:
+        counts, _ = broker_figures(survivor, vhost)
+        if not db.rows("SELECT count(*) FROM outbox")[0][0] and not any(counts.get(q) for q in WORK_QUEUES):
+            return
+        time.sleep(0.5)
+
+
+def inbox_skips(workers: dict[str, processes.Process]) -> int:
+    """Deliveries the workers' inboxes skipped (a message handled before, delivered again)."""
+    total = 0.0
+    for worker in workers.values():
         try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._server.close)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+            text = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for family in text_string_to_metric_families(text):
+            if family.name == "schedcu_inbox_duplicates":
+                total += sum(s.value for s in family.samples if s.name.endswith("_total"))
+    return int(total)
 
 
-def queue_members(node: Node, vhost: str) -> dict[str, str]:
-    """Queue name -> how many members (replicas) it has, from `list_queues`."""
-    out = node.ctl("list_queues", "-p", vhost, "--no-table-headers", "name", "type", "members")
-    found = {}
-    for line in out.splitlines():
-        name, kind, members = line.split("\t", 2)
-        found[name] = str(members.count("@")) if kind == "quorum" else kind
-    return found
+def verify(env: dict[str, str]) -> tuple[str, bool]:
+    done = subprocess.run(processes.schedcu_command("verify", "--all", "--json"), env=env, capture_output=True,
+                          text=True, timeout=180, check=False)  # fmt: skip
+    if done.returncode == 0:
+        return "clean", True
+    return (f"{violations(done.stdout)} violations" if done.returncode == 1 else f"error {done.returncode}"), False
+
+
+@dataclass(frozen=True)
+class Plan:
+    workflows: int
+    replicas: int
+    kill_after: int
+    deadline: float
+    database_server: str | None = None  # SCHEDCU_DATABASE_URL's server when None
+
+
+def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
+    """One fresh cluster, one node of `role` killed: the row of the matrix and the lines that explain it."""
+    name = f"schedcu_cluster_{os.getpid()}_{role.replace('-', '_')}"
+    kill = Kill(role, args.kill_after)
+    watch = Watch()
+    lines: list[str] = []
+    with ExitStack() as stack:
+        started = time.monotonic()
+        nodes = stack.enter_context(cluster(work / role, role))
+        lines.append(f"cluster of {NODES} nodes up in {time.monotonic() - started:.0f} s: "
+                     + ", ".join(f"{short(n)} {n.name} :{n.port}" for n in nodes))  # fmt: skip
+        ctl = ("rabbitmqctl", "-n", nodes[0].name)
+        # the vhost goes with the nodes (deleting it first would wait on the queues' replicas on the killed node)
+        db, env, _ = stack.enter_context(
+            bench_environment(name, args.workflows, amqp_url(nodes), ctl, False, args.database_server)
+        )
+        # declared and their leaders spread over the nodes before the workers connect (moving a leader drops the
+        # connections of its consumers); the workers declare it again, as they do at every start
+        asyncio.run(topology.declare(env["SCHEDCU_AMQP_URL"], get_settings().delivery_limit, all_queues()))
+        subprocess.run(["rabbitmq-queues", "-n", nodes[0].name, "-q", "rebalance", "quorum", "--vhost-pattern", name],
+                       capture_output=True, timeout=120, check=True)  # fmt: skip
+        log_dir = work / f"logs-{role}"
+        log_dir.mkdir()
+        workers = {}
+        for i, (worker, k) in enumerate((w, k) for w in processes.WORKER_NAMES for k in range(1, args.replicas + 1)):
+            own = {**env, "SCHEDCU_AMQP_URL": f"{amqp_url(nodes, i % NODES)}{name}"}
+            workers[f"{worker}#{k}"] = processes.worker(worker, own, log_dir).start()
+        for w in workers.values():
+            stack.callback(w.stop)
+        for w in workers.values():
+            w.wait_healthy(timeout_s=120)
+        node_url = {n.name: f"amqp://guest:guest@127.0.0.1:{n.port}/{name}" for n in nodes}
+        bus.declare_subscriber_queue(node_url[nodes[0].name], bus.FINAL_QUEUE, ("event.workflow.*",))
+        lines.append("queue leaders: " + leaders(queues(nodes[0], name), nodes))
+
+        # leaders and long-lived connections stay where they are until a node goes: chosen now, the kill itself
+        # waits for nothing but the kill point
+        kill.node, kill.why = choose(role, nodes, name, len(workers))
+        requests = [request(f"cluster-{os.getpid()}-{role}-{i:03d}", i) for i in range(args.workflows)]
+        ids = [r.request_id for r in requests]
+        sent: dict[str, float] = {}
+        asyncio.run(publish(env["SCHEDCU_AMQP_URL"], requests, None, sent))
+        stop_killer = threading.Event()
+        stack.callback(stop_killer.set)
+        killer = threading.Thread(
+            target=kill_when_due, args=(kill, db.conn.info.dsn, name, ids, stop_killer), daemon=True
+        )
+        killer.start()
+        wait_for_the_end(db, ids, kill, time.monotonic() + args.deadline, watch)
+        stop_killer.set()
+        killer.join(timeout=30)
+        survivor = next(n for n in nodes if n.alive)
+        settle(db, survivor, name)
+
+        finals, again = final_events(bus.drain(node_url[survivor.name], bus.FINAL_QUEUE))
+        workflows = workflow_facts(db.rows(WORKFLOW_FACTS), finals)  # type: ignore[arg-type]
+        outbox = int(db.rows("SELECT count(*) FROM outbox")[0][0])  # type: ignore[call-overload]
+        try:
+            counts, unavailable = broker_figures(survivor, name)
+        except RuntimeError as error:
+            counts, unavailable = {}, [f"all ({error})"]
+        checked, verify_ok = verify(env)
+        skipped = inbox_skips(workers)
+        facts = Facts(
+            published=sent, workflows=workflows, outbox_rows=outbox, queue_messages=counts, poison=0,
+            verify=checked, verify_ok=verify_ok, fault_end=kill.at, allowed_states=COMPLETED,
+        )  # fmt: skip
+        victim = short(kill.node) if kill.node else "none"
+        row = account(f"{role} ({victim})", facts)
+        if again:
+            row.notes.append(f"{again} final events delivered again with their message id")
+        if kill.at is None:
+            row.passed = False
+            row.notes.append(f"no node killed: {kill.error or 'the kill point was never reached'}")
+        if watch.oldest_outbox_s > OUTBOX_AGE_LIMIT_S:
+            row.passed = False
+            row.notes.append(f"an outbox row waited {watch.oldest_outbox_s:.1f} s after the kill")
+        if unavailable:
+            row.passed = False
+            row.notes.append(f"queues the survivors could not report: {', '.join(unavailable)}")
+        if kill.node is not None:
+            lines.append(f"killed {short(kill.node)} {kill.node.name} ({kill.why}) after {kill.finished_then} "
+                         f"workflows finished")  # fmt: skip
+        lines.append(f"outbox: oldest row after the kill {watch.oldest_outbox_s:.1f} s (limit {OUTBOX_AGE_LIMIT_S:.0f} "
+                     f"s, {watch.samples} samples), {outbox} rows left; queues unavailable: {len(unavailable)}; "
+                     f"redeliveries the inboxes skipped: {skipped}")  # fmt: skip
+        lines.append("work queue leaders afterwards: " + leaders(queues(survivor, name), nodes, WORK_QUEUES))
+    return row, lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--victim", choices=(*ROLES, "each"), default="each")
     parser.add_argument("--workflows", type=int, default=30)
     parser.add_argument("--replicas", type=int, default=1, help="replicas per worker")
     parser.add_argument("--kill-after", type=int, default=5, help="kill a node once this many workflows finished")
+    parser.add_argument("--deadline", type=float, default=240.0, help="seconds after publishing to wait for the end")
     args = parser.parse_args()
     if shutil.which("rabbitmq-server") is None:
         print("cluster_bench: rabbitmq-server is not installed", file=sys.stderr)
@@ -193,86 +437,29 @@ def main() -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
-    name = f"schedcu_cluster_{os.getpid()}"
-    with ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cluster-bench-")))
+    roles = ROLES if args.victim == "each" else (args.victim,)
+    plan = Plan(args.workflows, args.replicas, args.kill_after, args.deadline)
+    rows, explained = [], []
+    with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp:
+        work = Path(tmp)
         os.chmod(work, 0o755)  # the nodes run as the rabbitmq user
-        started = time.monotonic()
-        nodes = stack.enter_context(cluster(work))
-        print(f"cluster of {NODES} nodes up in {time.monotonic() - started:.1f} s: {', '.join(n.name for n in nodes)}")
-        forwarder = Forwarder(nodes)
-        stack.callback(forwarder.close)
-        amqp_root = DEFAULT_AMQP_URL.replace(":5672/", f":{forwarder.port}/")
-        ctl = ("rabbitmqctl", "-n", nodes[0].name)
-        # the vhost goes with the nodes (deleting it first would wait on the queues' replicas on the killed node)
-        db, env, _ = stack.enter_context(bench_environment(name, args.workflows, amqp_root, ctl, drop_vhost=False))
-        log_dir = work / "logs"
-        log_dir.mkdir()
-        workers = {
-            f"{worker}#{k}": processes.worker(worker, env, log_dir).start()
-            for worker in processes.WORKER_NAMES
-            for k in range(1, args.replicas + 1)
-        }
-        for w in workers.values():
-            stack.callback(w.stop)
-        for w in workers.values():
-            w.wait_healthy(timeout_s=120)
-        members = queue_members(nodes[0], name)
-        work_queues = [registry(w).queue.name for w in WORKERS]
-        print("quorum queues and their replicas: " + ", ".join(f"{q} {members[q]}" for q in work_queues))
-        print(f"worker connections per node: {dict(forwarder.connections)}")
-
-        requests = [request(f"cluster-{os.getpid()}-{i:03d}", i) for i in range(args.workflows)]
-        ids = [r.request_id for r in requests]
-        killed: list[str] = []
-
-        def kill_when_due() -> None:
-            while len(db_watch.finished(ids)) < args.kill_after:
-                time.sleep(0.1)
-            victim = max(nodes, key=lambda n: forwarder.connections[n.name])
-            print(f"killing {victim.name} (beam pid {victim.beam_pid}, {forwarder.connections[victim.name]} "
-                  f"connections) after {len(db_watch.finished(ids))} workflows finished")  # fmt: skip
-            victim.kill()
-            killed.append(victim.name)
-
-        db_watch = Database(db.conn.info.dsn, name)
-        stack.callback(db_watch.conn.close)
-        killer = threading.Thread(target=kill_when_due, daemon=True)
-        killer.start()
-        cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
-        sent = run_workflows(db, env["SCHEDCU_AMQP_URL"], requests, None)
-        killer.join(timeout=5)
-        cpu = sum(cpu_s(w.popen.pid) - cpu_before[k] for k, w in workers.items() if w.popen)
-        done = db.finished(ids)
-        span = max(f for _, f in done.values()) - min(sent.values())
-        latencies = [done[r][1] - sent[r] for r in sent]
-        states = Counter(state for state, _ in done.values())
-        in_db = dict(db.rows("SELECT state, count(*) FROM workflows WHERE request_id = ANY(%s) GROUP BY state", ids))
-        deadline = time.monotonic() + OUTBOX_DRAIN_S  # the final events commit with the workflow, then go out
-        while (outbox := db.rows("SELECT count(*) FROM outbox")[0][0]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        survivor = next(n for n in nodes if n.name not in killed)
-        dead_letters = {q: c for q, c in queue_depths(survivor, name).items() if q.endswith(".dead-letter")}
-
-        print(f"\n{args.workflows} workflows, {args.replicas} replica(s) per worker, node killed: {', '.join(killed)}")
-        print(f"  terminal          {len(done)} of {args.workflows}: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))  # fmt: skip
-        print(f"  in the database   {dict(sorted(in_db.items()))}, outbox rows left unpublished {outbox}")
-        print(f"  dead letters      {sum(dead_letters.values())} ({dead_letters})")
-        print(f"  lost              {args.workflows - len(done)}")
-        print(f"  throughput        {args.workflows / span:.2f} workflows/s ({span:.2f} s, node kill included)")
-        print(f"  latency           p50 {percentile(latencies, 50):.2f} s, p99 {percentile(latencies, 99):.2f} s")
-        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (worker processes)")
-        print(f"  worker connections per node afterwards: {dict(forwarder.connections)}")
-        members = queue_members(survivor, name)
-        print("  quorum queues and their replicas: " + ", ".join(f"{q} {members[q]}" for q in work_queues))
-        lost = args.workflows - len(done) + sum(dead_letters.values()) + outbox
-    return 1 if lost or not killed else 0
-
-
-def queue_depths(node: Node, vhost: str) -> dict[str, int]:
-    out = node.ctl("list_queues", "-p", vhost, "--no-table-headers", "name", "messages")
-    return {name: int(count) for name, count in (line.split("\t") for line in out.splitlines())}
+        for role in roles:
+            print(f"--- victim {role}", flush=True)
+            try:
+                row, lines = run_victim(role, plan, work)
+            except Exception as error:  # one broken run is a failed row; the others still run
+                row, lines = not_run(role, f"could not run: {type(error).__name__}: {error}"), []
+            for line in lines:
+                print(f"  {line}", flush=True)
+            rows.append(row)
+            explained += [f"{row.scenario}: {line}" for line in lines if line.startswith(("killed", "outbox"))]
+    version = subprocess.run(["rabbitmqctl", "version"], capture_output=True, text=True, check=False).stdout.strip()
+    print(f"\n{args.workflows} workflows per victim, {args.replicas} replica(s) per worker, node killed after "
+          f"{args.kill_after} finished; RabbitMQ {version}\n")  # fmt: skip
+    print(matrix(rows))
+    for line in explained:
+        print(line)
+    return 0 if all(r.passed for r in rows) else 1
 
 
 if __name__ == "__main__":

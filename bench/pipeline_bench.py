@@ -60,6 +60,7 @@ from schedcu.submit import import_request
 from shared import ids
 from shared.contracts import ImportRequested, Period
 from shared.db.migrate import upgrade
+from shared.messaging.connection import connect
 from shared.states import TERMINAL
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
@@ -215,11 +216,16 @@ class Database:
 
 @contextmanager
 def provisioned(
-    name: str, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",), drop_vhost: bool = True
+    name: str,
+    amqp_root: str,
+    rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",),
+    drop_vhost: bool = True,
+    database_server: str | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """A fresh migrated database and a vhost of this run's own on the broker at `amqp_root` (administered with
-    `rabbitmqctl`); both dropped afterwards (the vhost unless `drop_vhost` is False: a broker of the run's own)."""
-    server = make_url(os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL))
+    """A fresh migrated database (on `database_server`, else SCHEDCU_DATABASE_URL's) and a vhost of this run's own
+    on the broker at `amqp_root` (administered with `rabbitmqctl`); both dropped afterwards (the vhost unless
+    `drop_vhost` is False: a broker of the run's own)."""
+    server = make_url(database_server or os.environ.get("SCHEDCU_DATABASE_URL", DEFAULT_DATABASE_URL))
     database_url = server.set(database=name).render_as_string(False)
     admin_url = server.set(drivername="postgresql", database="postgres").render_as_string(False)
     with ExitStack() as stack:
@@ -251,8 +257,9 @@ def start_fake_amion(months: int, env: dict[str, str], work: Path, stack: ExitSt
 
 
 async def publish(amqp_url: str, requests: list[ImportRequested], rate: float | None, sent: dict[str, float]) -> None:
-    """Publish persistent, confirmed requests on one connection, at `rate` per second or at once."""
-    async with await aio_pika.connect(amqp_url) as connection:
+    """Publish persistent, confirmed requests on one connection (to the first host of `amqp_url` that answers), at
+    `rate` per second or at once."""
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange("schedcu.events")
         began = time.monotonic()
@@ -380,12 +387,19 @@ def pipeline(
 
 @contextmanager
 def bench_environment(
-    name: str, workflows: int, amqp_root: str, rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",), drop_vhost: bool = True
+    name: str,
+    workflows: int,
+    amqp_root: str,
+    rabbitmqctl: tuple[str, ...] = ("rabbitmqctl",),
+    drop_vhost: bool = True,
+    database_server: str | None = None,
 ) -> Iterator[tuple[Database, dict[str, str], Path]]:
     """Everything a run needs but the workers: the database and vhost `name`, the roster, the fake Amion with the
     truth of `workflows` months, and the workers' environment (also put in this process's, for the floor)."""
     with ExitStack() as stack:
-        database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root, rabbitmqctl, drop_vhost))
+        database_url, amqp_url = stack.enter_context(
+            provisioned(name, amqp_root, rabbitmqctl, drop_vhost, database_server)
+        )
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-bench-")))
         env = {**os.environ, "SCHEDCU_DATABASE_URL": database_url, "SCHEDCU_AMQP_URL": amqp_url,
                "SCHEDCU_BENCH_AMION_PASSWORD": AMION_PASSWORD, "SCHEDCU_LOG_FORMAT": "json"}  # fmt: skip

@@ -23,6 +23,5 @@ class InfrastructureMistake(Mistake):
 
 
 def where(url: str) -> str:
-    """host:port of a URL, never its user or password."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port}" if parts.port else parts.hostname or "localhost"
+    """host:port of a URL (each host of a multi-host AMQP URL), never its user or password."""
+    return urlsplit(url).netloc.rpartition("@")[2] or "localhost"

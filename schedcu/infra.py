@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 import psycopg
 from sqlalchemy.engine import make_url
 
-from schedcu.errors import UsageMistake
+from schedcu.errors import UsageMistake, where
+from shared.messaging.connection import urls
 from shared.serving import listening_socket
 
 
@@ -19,12 +20,15 @@ class MissingService(RuntimeError):
 
 
 def _answers(url: str, default_port: int) -> bool:
-    parsed = urlparse(url.replace("postgresql+psycopg", "postgresql"))
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
+    """Whether the server (any host of a multi-host AMQP URL) accepts a connection."""
+    for one in urls(url) if url.startswith("amqp") else [url]:
+        parsed = urlparse(one.replace("postgresql+psycopg", "postgresql"))
+        try:
+            with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def docker_available() -> bool:
@@ -84,8 +88,7 @@ def resolve(database_url: str, amqp_url: str, stack: ExitStack) -> tuple[str, st
 
 
 def _hostport(url: str) -> str:
-    parsed = urlparse(url.replace("postgresql+psycopg", "postgresql"))
-    return f"{parsed.hostname}:{parsed.port}"
+    return where(url.replace("postgresql+psycopg", "postgresql"))
 
 
 def listening(host: str, port: int, fix: str) -> socket.socket:

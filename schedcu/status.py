@@ -15,6 +15,7 @@ from schedcu.explain import broker_problem
 from schedcu.printable import clear_screen
 from schedcu.registries import all_registries
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
+from shared.messaging.connection import connect
 from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import Settings
 from shared.states import PhaseState, WorkflowState
@@ -72,7 +73,7 @@ def workers(session: Session, settings: Settings, now: datetime) -> list[dict[st
 
 
 async def _queues_by_declaration(amqp_url: str) -> list[dict[str, Any]]:
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         found = []
         for name in QUEUE_NAMES:
             channel = await connection.channel()

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from shared import logs, metrics
 from shared.db.session import engine
 from shared.messaging import topology
+from shared.messaging.connection import FailoverBroker
 from shared.messaging.consumer import MessageLogContext, subscribe
 from shared.messaging.faults import (
     BROKER_PROBE,
@@ -55,11 +56,10 @@ def make_broker(
     on_close: Callable[[object, BaseException | None], None],
 ) -> RabbitBroker:
     """The broker connection; `on_close` is called whenever it is lost and at every failed reconnect."""
-    return RabbitBroker(
+    return FailoverBroker(
         settings.amqp_url,
         graceful_timeout=settings.graceful_timeout_s,
         default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
-        reconnect_interval=1.0,  # back within about a second of the broker's return, not aio-pika's 5 s
         on_close=[on_close],
         middlewares=[
             RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
@@ -165,9 +165,9 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
     """The worker of `registry`; `queues` are every service's, declared at start (unless preloaded)."""
     settings = get_settings()
     service = registry.service
-    # the broker gate logs an outage once; aio-pika and aiormq would log every reconnect attempt
+    # the broker gate and the connection log an outage once; aio-pika and aiormq would log every reconnect attempt
     for chatty in ("aio_pika.robust_connection", "aiormq.connection"):
-        logging.getLogger(chatty).setLevel(logging.ERROR)
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)
     tracer_provider = setup_tracing(service, settings)
     running: list[asyncio.Task[None]] = []
     stopping = asyncio.Event()
@@ -184,7 +184,7 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
         registry.handlers,
         settings.delivery_limit,
         gates.database,
-        declare=settings.declare_topology,
+        declare=False,  # declared (or preloaded) before the broker starts; its channel only checks the queue is there
         rejecters=registry.rejecters,
     )
     relay = OutboxRelay(broker, engine(), settings.outbox_poll_s, gates.database, gates.broker)
@@ -198,7 +198,7 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
     async def declare_topology() -> None:
         await broker.connect()
         if settings.declare_topology:
-            await topology.declare(broker, settings.delivery_limit, queues)
+            await topology.declare(settings.amqp_url, settings.delivery_limit, queues, needs=[registry.queue.name])
 
     async def start_background() -> None:
         running.append(asyncio.create_task(relay.run(), name="outbox-relay"))

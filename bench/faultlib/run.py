@@ -318,48 +318,10 @@ class Run:
         return f"error {done.returncode}", False
 
     def facts(self, published: dict[str, float], allowed_states: frozenset[str]) -> Facts:
-        received = bus.drain(self.amqp_url, bus.FINAL_QUEUE)
-        # a relay that loses its database between the broker's confirm and deleting the row publishes the row
-        # again with the same message id: a redelivery that subscribers skip, not a second event
-        distinct = {(str(json.loads(m.body).get("workflow_id")), m.message_id) for m in received}
-        finals = Counter(workflow_id for workflow_id, _ in distinct)
-        if len(received) > len(distinct):
-            self.notes.append(f"{len(received) - len(distinct)} final events delivered again with their message id")
-        rows = self.query(
-            """
-            SELECT w.request_id, w.id::text, w.state, extract(epoch FROM w.finished_at)::float8,
-              (SELECT count(*) FROM schedule_versions v WHERE v.workflow_id = w.id),
-              (SELECT count(*) FROM coverage_calculations c JOIN schedule_versions v ON v.id = c.version_id
-                WHERE v.workflow_id = w.id),
-              (SELECT count(*) FROM scrape_batches b WHERE b.workflow_id = w.id AND b.state IN ('COMPLETE', 'PARTIAL')),
-              (SELECT p.state FROM workflow_phases p WHERE p.workflow_id = w.id AND p.phase = 'AMION_SCRAPE'),
-              (SELECT p.state FROM workflow_phases p WHERE p.workflow_id = w.id AND p.phase = 'COVERAGE'),
-              EXISTS (
-                SELECT 1 FROM schedule_versions v
-                JOIN LATERAL (SELECT c.scrape_batch_id, c.created_at FROM coverage_calculations c
-                              WHERE c.version_id = v.id ORDER BY c.created_at DESC LIMIT 1) latest ON true
-                JOIN assignments a ON a.version_id = v.id AND a.source = 'AMION'
-                WHERE v.workflow_id = w.id
-                  AND (a.created_at > latest.created_at OR a.scrape_batch_id <> latest.scrape_batch_id))
-            FROM workflows w
-            """
-        )
-        workflows = [
-            WorkflowFacts(
-                request_id=r[0],
-                workflow_id=r[1],
-                state=r[2],
-                finished_at=r[3],
-                versions=r[4],
-                calculations=r[5],
-                applied_batches=r[6],
-                amion_phase=r[7],
-                coverage_phase=r[8],
-                stale_assignments=r[9],
-                final_events=finals.get(r[1], 0),
-            )
-            for r in rows
-        ]
+        finals, again = final_events(bus.drain(self.amqp_url, bus.FINAL_QUEUE))
+        if again:
+            self.notes.append(f"{again} final events delivered again with their message id")
+        workflows = workflow_facts(self.query(WORKFLOW_FACTS), finals)
         [(outbox,)] = self.query("SELECT count(*) FROM outbox")
         verify, verify_ok = self.verify()
         return Facts(
@@ -373,6 +335,54 @@ class Run:
             fault_end=self.fault_end,
             allowed_states=allowed_states,
         )
+
+
+# One row per workflow: what it left in the database, for WorkflowFacts.
+WORKFLOW_FACTS = """
+SELECT w.request_id, w.id::text, w.state, extract(epoch FROM w.finished_at)::float8,
+  (SELECT count(*) FROM schedule_versions v WHERE v.workflow_id = w.id),
+  (SELECT count(*) FROM coverage_calculations c JOIN schedule_versions v ON v.id = c.version_id
+    WHERE v.workflow_id = w.id),
+  (SELECT count(*) FROM scrape_batches b WHERE b.workflow_id = w.id AND b.state IN ('COMPLETE', 'PARTIAL')),
+  (SELECT p.state FROM workflow_phases p WHERE p.workflow_id = w.id AND p.phase = 'AMION_SCRAPE'),
+  (SELECT p.state FROM workflow_phases p WHERE p.workflow_id = w.id AND p.phase = 'COVERAGE'),
+  EXISTS (
+    SELECT 1 FROM schedule_versions v
+    JOIN LATERAL (SELECT c.scrape_batch_id, c.created_at FROM coverage_calculations c
+                  WHERE c.version_id = v.id ORDER BY c.created_at DESC LIMIT 1) latest ON true
+    JOIN assignments a ON a.version_id = v.id AND a.source = 'AMION'
+    WHERE v.workflow_id = w.id
+      AND (a.created_at > latest.created_at OR a.scrape_batch_id <> latest.scrape_batch_id))
+FROM workflows w
+"""
+
+
+def workflow_facts(rows: list[tuple[Any, ...]], finals: Counter[str]) -> list[WorkflowFacts]:
+    """`rows` of WORKFLOW_FACTS, with the final events received per workflow id (`finals`)."""
+    return [
+        WorkflowFacts(
+            request_id=r[0],
+            workflow_id=r[1],
+            state=r[2],
+            finished_at=r[3],
+            versions=r[4],
+            calculations=r[5],
+            applied_batches=r[6],
+            amion_phase=r[7],
+            coverage_phase=r[8],
+            stale_assignments=r[9],
+            final_events=finals.get(r[1], 0),
+        )
+        for r in rows
+    ]
+
+
+def final_events(received: list[bus.Captured]) -> tuple[Counter[str], int]:
+    """Final events per workflow id, by distinct message id; and how many were deliveries of one already
+    counted (a relay that lost its database between the broker's confirm and deleting the row publishes it
+    again with the same message id: a redelivery that subscribers skip, not a second event)."""
+    distinct = {(str(json.loads(m.body).get("workflow_id")), m.message_id) for m in received}
+    return Counter(workflow_id for workflow_id, _ in distinct), len(received) - len(distinct)
 
 
 def violations(report: str) -> str:

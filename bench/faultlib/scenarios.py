@@ -3,13 +3,17 @@
 import json
 import os
 import random
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import bus
-from .run import Run, Stream
+from .accounting import Row
+from .run import Environment, Run, Stream
 
 COMPLETED = frozenset({"COMPLETED"})
 WITH_WARNINGS = frozenset({"COMPLETED", "COMPLETED_WITH_WARNINGS"})
@@ -36,6 +40,8 @@ class Scenario:
     use_proxy: bool = False
     tap: bool = False  # copies of commands and results kept in bus.TAP_QUEUE from the start
     extra: Callable[[Run, int, bus.Captured], list[bus.Captured]] = lambda run, i, request: [request]
+    # a scenario that needs servers of its own (a RabbitMQ cluster) instead of the suite's node, and accounts itself
+    own_servers: Callable[[Environment], Row] | None = None
 
 
 def wait_published(stream: Stream, n: int) -> None:
@@ -170,6 +176,31 @@ def with_poison(run: Run, i: int, request: bus.Captured) -> list[bus.Captured]:
     return [request, bus.Captured(routing_key, body, f"poison-{i}", None, {})]
 
 
+NODE_KILL_AFTER = 5  # workflows finished when the node is killed
+NODE_KILL_DEADLINE_S = 240.0
+
+
+def node_kill(role: str) -> Callable[[Environment], Row]:
+    """A three-node RabbitMQ cluster of the scenario's own (bench/cluster_bench.py), the suite's PostgreSQL: the
+    node of `role` killed with SIGKILL once NODE_KILL_AFTER workflows finished."""
+
+    def run(env: Environment) -> Row:
+        from cluster_bench import Plan, run_victim  # bench/ is on the path of bench/faults.py
+
+        plan = Plan(env.workflows, 1, NODE_KILL_AFTER, NODE_KILL_DEADLINE_S, env.pg.url("postgres"))
+        work = Path(tempfile.mkdtemp(prefix=f"schedcu-faults-node-kill-{role}-"))
+        work.chmod(0o755)  # the nodes run as the rabbitmq user
+        try:
+            row, lines = run_victim(role, plan, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        row.scenario = f"node-kill-{role}"
+        row.notes.extend(line for line in lines if line.startswith(("killed", "outbox")))
+        return row
+
+    return run
+
+
 SLOW_AMION_SETTINGS = {"AMION_TIMEOUT_MIN_S": "6"}
 
 SCENARIOS: dict[str, Scenario] = {
@@ -228,6 +259,19 @@ SCENARIOS: dict[str, Scenario] = {
             f"{DB_ERROR_RATE:.0%} of packets to PostgreSQL reset their connection for {DB_ERROR_WINDOW_S:.0f} s",
             database_errors,
             use_proxy=True,
+        ),
+        *(
+            Scenario(
+                f"node-kill-{role}",
+                f"three-node RabbitMQ cluster, kill -9 of the node {what} after {NODE_KILL_AFTER} workflows ended",
+                nothing,
+                own_servers=node_kill(role),
+            )
+            for role, what in (
+                ("leaders", "leading most work queues"),
+                ("connections", "holding most worker connections"),
+                ("any-classic", "of a classic queue, or leading schedcu.unrouted"),
+            )
         ),
     )
 }

@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.orm import Session
 
 from shared.audit import record
+from shared.messaging.connection import connect
 from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
 from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
@@ -87,7 +88,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
 
 
 async def depths(amqp_url: str, queues: Sequence[ConsumerQueue]) -> dict[str, int]:
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         counts = {}
         for queue in queues:
@@ -123,7 +124,7 @@ async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[D
     """The dead letters of `queue` (the first `limit`, or all), left in place. Each is described as it arrives
     and its body let go: one body at a time is in memory, however many letters are shown."""
     letters = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
         count = dlq.declaration_result.message_count or 0
@@ -177,7 +178,7 @@ async def redrive(
     their routing key, each with one audit row by `actor`; each leaves the dead-letter queue only after the
     broker confirmed its republication. A failure stops there: the letters not redriven stay in the queue."""
     redriven = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         events = await channel.get_exchange(EVENTS_EXCHANGE.name)
         held = await _take(channel, queue)
@@ -218,7 +219,7 @@ async def discard(
     if message_id is None and reason is None:
         raise ValueError("discard needs a message id or a reason")
     discarded = []
-    async with await aio_pika.connect(amqp_url) as connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         held = await _take(channel, queue)
         for message in held:

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import aiormq.exceptions
 import psycopg
 import sqlalchemy.exc
+from pamqp.commands import Basic
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class Failure(enum.Enum):
     DATABASE_DOWN = "database unavailable"
     BROKER_DOWN = "broker unavailable"
     TRANSIENT = "transient"  # serialization failure, deadlock, lock or statement timeout, pool timeout
+    # a publish the broker answered with basic.nack: it could not take the message (in a cluster: a queue's leader
+    # went away while the message was on its way); publishing it again is safe (message ids, inboxes)
+    NACKED = "not taken by the broker"
     DETERMINISTIC = "deterministic"
 
     @property
@@ -100,6 +104,8 @@ def _classify_one(error: BaseException) -> Failure:
         return Failure.DATABASE_DOWN
     if isinstance(error, sqlalchemy.exc.TimeoutError):  # no pooled connection free in time
         return Failure.TRANSIENT
+    if isinstance(error, aiormq.exceptions.DeliveryError) and isinstance(error.frame, Basic.Nack):
+        return Failure.NACKED
     if isinstance(error, aiormq.exceptions.AMQPConnectionError | aiormq.exceptions.ChannelInvalidStateError):
         return Failure.BROKER_DOWN
     if isinstance(error, ConnectionError | TimeoutError):

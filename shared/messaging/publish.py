@@ -3,10 +3,9 @@ persistent, routed and confirmed. Workers never use this: they write to the outb
 
 from collections.abc import Sequence
 
-from faststream.rabbit import RabbitBroker
-
 from shared.contracts import Contract
 from shared.messaging import topology
+from shared.messaging.connection import FailoverBroker
 from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import Settings
 
@@ -20,9 +19,9 @@ async def publish_now(
     correlation_id: str,
 ) -> None:
     """Publish `message`, declaring the topology of `queues` first (unless the broker's definitions hold it)."""
-    async with RabbitBroker(settings.amqp_url, app_id="schedcu-cli") as broker:
-        if settings.declare_topology:
-            await topology.declare(broker, settings.delivery_limit, queues)
+    if settings.declare_topology:
+        await topology.declare(settings.amqp_url, settings.delivery_limit, queues)
+    async with FailoverBroker(settings.amqp_url, app_id="schedcu-cli") as broker:
         await broker.publish(
             message.model_dump_json().encode(),
             exchange=EVENTS_EXCHANGE,

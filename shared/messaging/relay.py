@@ -12,12 +12,13 @@ releases its locks with its transaction; the rows are published again with the s
 consumers' inboxes skip. The relay talks to PostgreSQL directly (psycopg, async) on its event loop: a batch
 costs one transaction and no thread hand-off.
 
-When the broker is unavailable the relay leaves the rows it could not publish unlocked at commit (any relay
-may take them at once) and waits for the broker gate, which reopens within about a second of the broker's
-return; the outbox is then published right away. A row the broker refuses for another reason (a
-permission, an exchange missing) gets a lease (`claimed_until`) and is tried again when it runs out, without
-holding up the rows after it. While the database is down the relay waits for the database gate. Each of
-these is logged once per change of state, not on every poll.
+A row the broker nacked (in a cluster, a queue's leader went away while the message was on its way) stays
+unlocked and is published again at the next poll. When the broker is unavailable the relay leaves the rows it
+could not publish unlocked at commit (any relay may take them at once) and waits for the broker gate, which
+reopens within about a second of the broker's return; the outbox is then published right away. A row the broker
+refuses for another reason (a permission, an exchange missing) gets a lease (`claimed_until`) and is tried again
+when it runs out, without holding up the rows after it. While the database is down the relay waits for the
+database gate. Each of these is logged once per change of state, not on every poll (a nacked row once per nack).
 """
 
 import asyncio
@@ -85,6 +86,9 @@ class OutboxRelay:
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
                     published.append(row.id)
+                elif classify(outcome) is Failure.NACKED:
+                    log.info("%s was not taken by the broker (%s); publishing it again", row.message_id,
+                             describe(outcome))  # fmt: skip
                 elif classify(outcome).transient:
                     self._broker_gate.close(outcome)  # the row stays unclaimed: published once the broker is back
                 else:

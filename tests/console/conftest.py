@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from faststream.rabbit import RabbitBroker
 from starlette.testclient import TestClient
 
 from schedcu import processes
@@ -93,17 +92,10 @@ def running_console(env: dict[str, str], work: Path, users_file: Path) -> Iterat
         server.stop()
 
 
-async def _declare(amqp_url: str) -> None:
-    broker = RabbitBroker(amqp_url, logger=None)
-    await broker.connect()
-    await topology.declare(broker, get_settings().delivery_limit, all_queues())
-    await broker.stop()
-
-
 @pytest.fixture(scope="module")
 def console_services() -> Iterator[Services]:
     with provisioned(f"schedcu_test_console_{uuid.uuid4().hex[:8]}") as services:
-        asyncio.run(_declare(services.amqp_url))
+        asyncio.run(topology.declare(services.amqp_url, get_settings().delivery_limit, all_queues()))
         yield services
 
 

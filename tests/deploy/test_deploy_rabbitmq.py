@@ -1,19 +1,16 @@
 """deploy/rabbitmq/definitions.json against the code: the same exchanges, queues, arguments and bindings as
-`shared.messaging.topology.declare` makes, and one least-privilege user per service."""
+`shared.messaging.topology.of` says, and one least-privilege user per service."""
 
-import asyncio
 import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from faststream.rabbit import RabbitExchange, RabbitQueue
 
 from schedcu.registries import WORKERS, registry
 from shared.messaging import topology
@@ -27,39 +24,11 @@ OPERATOR = "schedcu-operator"
 BUILT_IN_EXCHANGES = ("amq.default", "amq.direct", "amq.fanout", "amq.headers", "amq.match", "amq.topic")
 
 
-@dataclass
-class Declared:
-    """What `topology.declare` asks the broker for, recorded instead of sent."""
-
-    exchanges: dict[str, RabbitExchange] = field(default_factory=dict)
-    queues: dict[str, RabbitQueue] = field(default_factory=dict)
-    bindings: set[tuple[str, str, str]] = field(default_factory=set)
-
-    async def declare_exchange(self, exchange: RabbitExchange) -> RabbitExchange:
-        self.exchanges[exchange.name] = exchange
-        return exchange
-
-    async def declare_queue(self, queue: RabbitQueue) -> "Bindable":
-        self.queues[queue.name] = queue
-        return Bindable(self, queue.name)
-
-
-@dataclass
-class Bindable:
-    declared: Declared
-    queue: str
-
-    async def bind(self, exchange: RabbitExchange, routing_key: str | None = None) -> None:
-        self.declared.bindings.add((exchange.name, self.queue, routing_key or ""))
-
-
 CONSUMERS = {registry(name).service: registry(name).queue for name in WORKERS}
 
 
-def declared_by_code() -> Declared:
-    declared = Declared()
-    asyncio.run(topology.declare(declared, Settings().delivery_limit, list(CONSUMERS.values())))  # type: ignore[arg-type]
-    return declared
+def declared_by_code() -> topology.Topology:
+    return topology.of(Settings().delivery_limit, list(CONSUMERS.values()))
 
 
 def in_vhost(kind: str) -> list[dict[str, Any]]:
@@ -100,7 +69,7 @@ def test_definitions_hold_the_schedcu_vhost() -> None:
 def test_exchanges_are_the_ones_the_code_declares() -> None:
     code = {
         e.name: {"type": e.type.value, "durable": e.durable, "auto_delete": e.auto_delete, "arguments": e.arguments}
-        for e in declared_by_code().exchanges.values()
+        for e in declared_by_code().exchanges
     }
     defined = {
         e["name"]: {k: e[k] for k in ("type", "durable", "auto_delete", "arguments")} for e in in_vhost("exchanges")
@@ -112,7 +81,7 @@ def test_exchanges_are_the_ones_the_code_declares() -> None:
 def test_queues_and_their_arguments_are_the_ones_the_code_declares() -> None:
     code = {
         q.name: {"durable": q.durable, "auto_delete": q.auto_delete, "arguments": q.arguments or {}}
-        for q in declared_by_code().queues.values()
+        for q in declared_by_code().queues
     }
     defined = {q["name"]: {k: q[k] for k in ("durable", "auto_delete", "arguments")} for q in in_vhost("queues")}
     assert defined == code
@@ -133,7 +102,7 @@ def test_bindings_are_the_ones_the_code_declares() -> None:
     for b in in_vhost("bindings"):
         assert b["destination_type"] == "queue"
         defined.add((b["source"], b["destination"], b["routing_key"]))
-    assert defined == declared_by_code().bindings
+    assert defined == {(b.exchange, b.queue, b.routing_key) for b in declared_by_code().bindings}
 
 
 def test_no_policy_overrides_the_queue_arguments_the_code_sets() -> None:

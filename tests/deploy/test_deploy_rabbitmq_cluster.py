@@ -10,7 +10,9 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+from yarl import URL
 
+from shared.messaging.connection import urls
 from tests.deploy.test_deploy import DEPLOY, KUBERNETES_VERSION, compose, load_all
 
 CLUSTER_COMPOSE = DEPLOY / "compose.rabbitmq-cluster.yaml"
@@ -66,14 +68,37 @@ def test_compose_with_the_cluster_file_is_valid_against_the_compose_specificatio
     assert errors == []
 
 
-def test_compose_cluster_runs_three_nodes_the_workers_reach_by_the_one_name_they_know() -> None:
+def node_name(service: dict[str, Any]) -> str:
+    return str(service["environment"]["RABBITMQ_NODENAME"])
+
+
+def resolvable_names(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """Name -> the compose services Docker's DNS answers it with: each service's name and its network aliases
+    (`hostname:` is not resolvable by the other containers)."""
+    names: dict[str, list[str]] = {}
+    for service_name, service in spec["services"].items():
+        aliases = [a for net in (service.get("networks") or {}).values() for a in ((net or {}).get("aliases") or [])]
+        for name in {service_name, *aliases}:
+            names.setdefault(name, []).append(service_name)
+    return names
+
+
+def test_compose_cluster_nodes_are_named_after_their_services_and_the_workers_list_all_three() -> None:
     services = merged_compose()["services"]
-    hostnames = [services[node]["hostname"] for node in NODES]
-    assert hostnames == ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]
-    for node in NODES[1:]:
-        assert services[node]["networks"]["default"]["aliases"] == ["rabbitmq"]
-    for worker in ("ods-importer", "amion-scraper", "coverage", "versions"):
-        assert "@rabbitmq:5672/" in services[worker]["environment"]["SCHEDCU_AMQP_URL"]
+    for node in NODES:
+        assert services[node]["hostname"] == node
+        assert node_name(services[node]) == f"rabbit@{node}"
+    for client in ("ods-importer", "amion-scraper", "coverage", "versions", "operator"):
+        hosts = urls(services[client]["environment"]["SCHEDCU_AMQP_URL"])
+        assert [URL(h).host for h in hosts] == list(NODES), client
+
+
+def test_compose_cluster_first_node_keeps_the_single_nodes_name_and_volume() -> None:
+    single = compose()["services"]["rabbitmq"]
+    first = merged_compose()["services"]["rabbitmq"]
+    assert node_name(first) == node_name(single)
+    data = [v for v in single["volumes"] if not v.startswith("./")]
+    assert data and set(data) <= set(first["volumes"])
 
 
 def test_compose_cluster_nodes_share_the_cookie_and_load_the_cluster_config_and_definitions() -> None:
@@ -90,12 +115,16 @@ def test_compose_cluster_nodes_share_the_cookie_and_load_the_cluster_config_and_
     assert (DEPLOY / spec["secrets"]["rabbitmq_erlang_cookie"]["file"]).read_text(encoding="utf-8").strip()
 
 
-def test_cluster_config_names_every_compose_node_as_a_peer() -> None:
+def test_cluster_config_peers_are_the_compose_nodes_by_names_docker_resolves_to_them_alone() -> None:
     conf = cluster_conf()
     assert conf["cluster_formation.peer_discovery_backend"] == "classic_config"
     peers = sorted(v for k, v in conf.items() if k.startswith("cluster_formation.classic_config.nodes."))
-    hostnames = sorted(merged_compose()["services"][node]["hostname"] for node in NODES)
-    assert peers == [f"rabbit@{hostname}" for hostname in hostnames]
+    spec = merged_compose()
+    assert peers == sorted(node_name(spec["services"][node]) for node in NODES)
+    names = resolvable_names(spec)
+    for peer in peers:
+        host = peer.split("@", 1)[1]
+        assert names.get(host) == [host], f"{peer}: {host} must resolve to its own service only, not {names.get(host)}"
 
 
 def test_cluster_config_keeps_the_single_node_listeners() -> None:
@@ -110,12 +139,6 @@ def test_every_quorum_queue_grows_to_a_replica_on_each_of_the_three_nodes(conf: 
     assert found["quorum_queue.continuous_membership_reconciliation.target_group_size"] == "3"
     assert found["cluster_formation.target_cluster_size_hint"] == "3"
     assert found["cluster_partition_handling"] == "pause_minority"
-
-
-def test_the_work_queues_the_cluster_replicates_are_quorum_queues() -> None:
-    definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
-    types = {q["name"]: q["arguments"]["x-queue-type"] for q in definitions["queues"]}
-    assert {name for name, kind in types.items() if kind != "quorum"} == {"schedcu.unrouted"}
 
 
 # --- Kubernetes ----------------------------------------------------------------------------------------------
@@ -190,3 +213,22 @@ def test_kubernetes_workers_reach_the_cluster_through_its_client_service() -> No
     assert [d["metadata"]["name"] for d in client] == ["schedcu-rabbitmq"]
     assert "5672" in str([p["port"] for p in client[0]["spec"]["ports"]])
     assert "schedcu-rabbitmq.schedcu.svc" in (K8S_RABBITMQ / "kustomization.yaml").read_text(encoding="utf-8")
+
+
+def test_kubernetes_liveness_probe_tolerates_the_wait_for_peers() -> None:
+    """`ping` answers while the node waits for its peers (what `status` or a port check does not); the probe
+    must not restart a node in that wait."""
+    (container,) = k8s_object("StatefulSet")["spec"]["template"]["spec"]["containers"]
+    probe = container["livenessProbe"]
+    assert probe["exec"]["command"] == ["rabbitmq-diagnostics", "-q", "ping"]
+    tolerated = probe["initialDelaySeconds"] + probe["periodSeconds"] * probe.get("failureThreshold", 3)
+    assert tolerated >= 5 * 60
+
+
+def test_every_rabbitmq_of_deploy_is_the_one_version_the_docs_name_beside_the_local_one() -> None:
+    images = set(re.findall(r"image: (rabbitmq:[\w.-]+)", "\n".join(p.read_text() for p in DEPLOY.rglob("*.yaml"))))
+    assert images == {"rabbitmq:3.13-management"}
+    definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+    assert definitions["rabbit_version"].startswith("3.13.")
+    operations = (DEPLOY.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert "RabbitMQ 3.13" in operations and "3.10" in operations

@@ -52,10 +52,9 @@ async def amqp_url() -> AsyncIterator[str]:
 async def consume(
     amqp_url: str, handler: Callable[[CalculateCoverage, Delivery], Awaitable[None]], database: DependencyGate
 ) -> RabbitBroker:
+    await topology.declare(amqp_url, LIMIT, [QUEUE])
     broker = RabbitBroker(amqp_url, logger=None)
     subscribe(broker, QUEUE, {CalculateCoverage: handler}, LIMIT, database)
-    await broker.connect()
-    await topology.declare(broker, LIMIT, [QUEUE])
     await broker.start()
     return broker
 

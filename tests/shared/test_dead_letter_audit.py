@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import aio_pika
 import pytest
 import sqlalchemy.exc
-from faststream.rabbit import RabbitBroker
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
@@ -29,18 +28,13 @@ REASON = "worker crashed (test)"  # what amqp_client.park_in_dead_letters record
 REGISTRIES = {r.service: r for r in all_registries()}
 
 
-async def _declare(amqp_url: str) -> None:
-    broker = RabbitBroker(amqp_url, logger=None)
-    await broker.connect()
-    await topology.declare(broker, get_settings().delivery_limit, [r.queue for r in REGISTRIES.values()])
-    await broker.stop()
-
-
 @pytest.fixture(scope="module")
 def dlq_services() -> Iterator[Services]:
     """A database and vhost of their own, with no worker: a redriven letter waits in its work queue."""
     with provisioned(f"schedcu_test_dlq_{uuid.uuid4().hex[:8]}") as services:
-        asyncio.run(_declare(services.amqp_url))
+        asyncio.run(
+            topology.declare(services.amqp_url, get_settings().delivery_limit, [r.queue for r in REGISTRIES.values()])
+        )
         yield services
 
 

@@ -11,6 +11,7 @@ import psycopg
 import psycopg.errors
 import pytest
 import sqlalchemy.exc
+from pamqp.commands import Basic
 from sqlalchemy import create_engine, text
 
 from shared.messaging.faults import (
@@ -78,6 +79,8 @@ def refused_by_rabbitmq() -> BaseException:
         (lambda: wrapped(psycopg.errors.UndefinedTable('relation "nope" does not exist')), Failure.DETERMINISTIC),
         (lambda: wrapped(psycopg.errors.NumericValueOutOfRange("integer out of range")), Failure.DETERMINISTIC),
         (lambda: aiormq.exceptions.ChannelNotFoundEntity("NOT_FOUND - no exchange"), Failure.DETERMINISTIC),
+        (lambda: aiormq.exceptions.DeliveryError(None, Basic.Nack(delivery_tag=7)), Failure.NACKED),
+        (lambda: aiormq.exceptions.DeliveryError(None, Basic.Return(312, "NO_ROUTE")), Failure.DETERMINISTIC),
     ],
 )
 def test_failures_are_classified(make: object, expected: Failure) -> None:

@@ -4,7 +4,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from faststream.rabbit import RabbitBroker
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
@@ -29,15 +28,7 @@ READ_GAUGES = (
 
 @pytest.fixture(scope="module", autouse=True)
 def dead_letter_queues(services: Services) -> None:
-    async def declare() -> None:
-        broker = RabbitBroker(services.amqp_url, logger=None)
-        await broker.connect()
-        try:
-            await topology.declare(broker, get_settings().delivery_limit, all_queues())
-        finally:
-            await broker.stop()
-
-    asyncio.run(declare())
+    asyncio.run(topology.declare(services.amqp_url, get_settings().delivery_limit, all_queues()))
 
 
 def exposed() -> dict[str, list[tuple[dict[str, str], float]]]:
