@@ -1,0 +1,304 @@
+"""`schedcu draft ...`: the drafting inputs (limits, person, hours, rotation, exception, timeoff, request), each
+change audited, and the draft runs (new, runs, show)."""
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from schedcu.arguments import actor, iso_date
+from shared.cli_support import Subparsers
+
+LIMIT_OPTIONS = (
+    ("nights", "nights per period (scaled by FTE)"),
+    ("consecutive", "the longest run of nights"),
+    ("free_between", "free days between two runs of nights"),
+    ("weekends", "weekends with a night per period"),
+)
+
+
+def limit_value(text: str) -> int | None:
+    """A limit: a whole number, or `none` to clear it."""
+    if text.strip().lower() == "none":
+        return None
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a limit: give a whole number, or none to clear it")
+    return int(text)
+
+
+def optional_date(text: str) -> Any:
+    return None if text.strip().lower() == "none" else iso_date(text)
+
+
+def fte(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an FTE share: give a number, e.g. 0.8") from None
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options the command line gave (they default to argparse.SUPPRESS: absent means unchanged)."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def _run(change: Callable[[Any], object]) -> int:
+    """Run `change(session)` in one transaction; a refused input is one line on stderr and status 1."""
+    from services.drafting.inputs import InputError
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            shown = change(session)
+    except InputError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if isinstance(shown, list):
+        for line in shown:
+            print(line)
+    elif shown is not None:
+        print(shown)
+    return 0
+
+
+def _settings_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {'-' if v is None else v}" for k, v in values.items())
+
+
+def cmd_limits(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    values = _given(args, inputs.LIMITS)
+    if not values:
+        return _run(lambda s: f"{args.group}: {_settings_text(inputs.group_limits(s, args.group))}")
+    return _run(
+        lambda s: (
+            f"{args.group}: {_settings_text(inputs.set_group_limits(s, args.group, values, args.actor, args.reason))}"
+        )
+    )
+
+
+def cmd_person(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    values = _given(args, inputs.PERSON_COLUMNS)
+    if args.person is None:
+        return _run(lambda s: [f"{name}: {_settings_text(v)}" for name, v in inputs.people_settings(s, args.group)])
+    if not values:
+        raise_usage("say what to set: --fte, --from, --to or a limit (list them all: `schedcu draft person GROUP`)")
+    return _run(
+        lambda s: (
+            f"{args.person}: "
+            + _settings_text(inputs.set_person(s, args.group, args.person, values, args.actor, args.reason))
+        )
+    )
+
+
+def raise_usage(message: str) -> NoReturn:
+    from schedcu.errors import UsageMistake
+
+    raise UsageMistake(message)
+
+
+def cmd_hours(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.role is None:
+        return _run(lambda s: [f"{role:<8} {hours}" for role, hours in inputs.role_hours(s, args.group)])
+    if (args.hours is None) == (not args.clear):
+        raise_usage("give the role's HOURS (e.g. 10p-8a), or --clear for the template's span")
+    return _run(lambda s: inputs.set_hours(s, args.group, args.role, args.hours, args.actor, args.reason))
+
+
+def cmd_rotation(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(lambda s: [str(r) for r in inputs.rotations(s, args.group)])
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_rotation(s, args.id, args.actor, args.reason) or f"removed rotation {args.id}"
+        )
+    return _run(
+        lambda s: (
+            "added rotation "
+            + str(
+                inputs.add_rotation(
+                    s, args.group, args.weekday, args.role, args.person, args.first, args.last, args.actor, args.reason
+                )
+            )
+        )
+    )
+
+
+def cmd_exception(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(
+            lambda s: [
+                f"{i:>5}  {day} {role:<8} {name or 'nobody (drafted)'}"
+                for i, day, role, name in inputs.exceptions(s, args.group)
+            ]
+        )
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_exception(s, args.id, args.actor, args.reason) or f"removed exception {args.id}"
+        )
+    if (args.person is None) == (not args.nobody):
+        raise_usage("give the PERSON who holds the role that date, or --nobody")
+    return _run(
+        lambda s: inputs.set_exception(s, args.group, args.date, args.role, args.person, args.actor, args.reason)
+    )
+
+
+def cmd_timeoff(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(
+            lambda s: [
+                f"{i:>5}  {name:<24} {first} .. {last}{f'  ({note})' if note else ''}"
+                for i, name, first, last, note in inputs.time_off(s, args.person)
+            ]
+        )
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_time_off(s, args.id, args.actor, args.reason) or f"removed time off {args.id}"
+        )
+    return _run(
+        lambda s: (
+            "added time off "
+            + str(inputs.add_time_off(s, args.person, args.first, args.last, args.actor, args.note, args.reason))
+        )
+    )
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(lambda s: [str(r) for r in inputs.requests(s, args.group)])
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_request(s, args.id, args.actor, args.reason) or f"removed request {args.id}"
+        )
+    return _run(
+        lambda s: "added request "
+        + str(
+            inputs.add_request(
+                s, args.group, args.person, args.kind == "on", args.weight, args.actor, args.date, args.weekday,
+                args.role, args.reason,
+            )
+        )
+    )  # fmt: skip
+
+
+def _audited(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--actor", default=actor(), help="who makes the change (default: the login name)")
+    p.add_argument("--reason", help="why, for the audit log")
+
+
+def _with_id(sub: Any, what: str, func: Callable[[argparse.Namespace], int]) -> None:
+    p = sub.add_parser("remove", help=f"remove a {what} by its id (see list)")
+    p.add_argument("id", type=int)
+    _audited(p)
+    p.set_defaults(func=func)
+
+
+def register(sub: Subparsers) -> None:
+    d = sub.add_parser("draft", help="drafting: its inputs (audited) and its runs")
+    ds = d.add_subparsers(dest="draft_command", required=True)
+
+    lim = ds.add_parser("limits", help="a group's limits: show them, or set (a number) or clear (none) some")
+    lim.add_argument("group")
+    for name, text in LIMIT_OPTIONS:
+        lim.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, type=limit_value, default=argparse.SUPPRESS, help=text
+        )
+    _audited(lim)
+    lim.set_defaults(func=cmd_limits)
+
+    per = ds.add_parser("person", help="a person's FTE, active dates and limits in a group (no PERSON: list them)")
+    per.add_argument("group")
+    per.add_argument("person", nargs="?", help="email, or exact name or Amion alias")
+    per.add_argument("--fte", type=fte, default=argparse.SUPPRESS, help="share of a full-time post, e.g. 0.8")
+    per.add_argument("--from", dest="active_from", type=optional_date, default=argparse.SUPPRESS,
+                     help="first active date, YYYY-MM-DD (none: open)")  # fmt: skip
+    per.add_argument("--to", dest="active_to", type=optional_date, default=argparse.SUPPRESS,
+                     help="last active date, YYYY-MM-DD (none: open)")  # fmt: skip
+    for name, text in LIMIT_OPTIONS:
+        per.add_argument(f"--{name.replace('_', '-')}", dest=name, type=limit_value, default=argparse.SUPPRESS,
+                         help=f"{text} (none: the group's)")  # fmt: skip
+    _audited(per)
+    per.set_defaults(func=cmd_person)
+
+    hrs = ds.add_parser("hours", help="a role's hours in a group where they differ from the template (no ROLE: list)")
+    hrs.add_argument("group")
+    hrs.add_argument("role", nargs="?")
+    hrs.add_argument("hours", nargs="?", help="START-END as Amion labels them, e.g. 10p-8a or 17:00-01:00")
+    hrs.add_argument("--clear", action="store_true", help="the template's span again")
+    _audited(hrs)
+    hrs.set_defaults(func=cmd_hours)
+
+    rot = ds.add_parser("rotation", help="standing rotations: (weekday, role) -> person over dates")
+    rs = rot.add_subparsers(dest="action", required=True)
+    ra = rs.add_parser("add", help="PERSON holds ROLE every WEEKDAY from --from to --to")
+    ra.add_argument("group")
+    ra.add_argument("weekday", help="mon .. sun")
+    ra.add_argument("role")
+    ra.add_argument("person")
+    ra.add_argument("--from", dest="first", type=iso_date, required=True)
+    ra.add_argument("--to", dest="last", type=iso_date, required=True)
+    _audited(ra)
+    ra.set_defaults(func=cmd_rotation)
+    rl = rs.add_parser("list")
+    rl.add_argument("group")
+    rl.set_defaults(func=cmd_rotation)
+    _with_id(rs, "rotation", cmd_rotation)
+
+    exc = ds.add_parser("exception", help="one date's exception to the rotations: another person, or nobody")
+    es = exc.add_subparsers(dest="action", required=True)
+    ea = es.add_parser("add", help="ROLE on DATE goes to PERSON, or --nobody (the role is drafted)")
+    ea.add_argument("group")
+    ea.add_argument("date", type=iso_date)
+    ea.add_argument("role")
+    ea.add_argument("person", nargs="?")
+    ea.add_argument("--nobody", action="store_true")
+    _audited(ea)
+    ea.set_defaults(func=cmd_exception)
+    el = es.add_parser("list")
+    el.add_argument("group")
+    el.set_defaults(func=cmd_exception)
+    _with_id(es, "exception", cmd_exception)
+
+    off = ds.add_parser("timeoff", help="time off (hard), by schedule date, in every group")
+    ts = off.add_subparsers(dest="action", required=True)
+    ta = ts.add_parser("add", help="PERSON is off from --from to --to")
+    ta.add_argument("person")
+    ta.add_argument("--from", dest="first", type=iso_date, required=True)
+    ta.add_argument("--to", dest="last", type=iso_date, required=True)
+    ta.add_argument("--note")
+    _audited(ta)
+    ta.set_defaults(func=cmd_timeoff)
+    tl = ts.add_parser("list")
+    tl.add_argument("person", nargs="?")
+    tl.set_defaults(func=cmd_timeoff)
+    _with_id(ts, "time off", cmd_timeoff)
+
+    req = ds.add_parser("request", help="weighted requests (soft): on or off a date, a weekday, a role")
+    qs = req.add_subparsers(dest="action", required=True)
+    qa = qs.add_parser("add", help="PERSON wants to be on (or off) a --date, a --weekday or every date")
+    qa.add_argument("group")
+    qa.add_argument("person")
+    qa.add_argument("kind", choices=("on", "off"))
+    qa.add_argument("--date", type=iso_date)
+    qa.add_argument("--weekday")
+    qa.add_argument("--role")
+    qa.add_argument("--weight", type=int, default=1, help="1 to 100 (default 1)")
+    _audited(qa)
+    qa.set_defaults(func=cmd_request)
+    ql = qs.add_parser("list")
+    ql.add_argument("group")
+    ql.set_defaults(func=cmd_request)
+    _with_id(qs, "request", cmd_request)
