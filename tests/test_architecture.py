@@ -12,8 +12,6 @@ from shared.db.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
-# services whose pure engine has landed and whose worker has not: no registry, no queue yet
-ENGINES_WITHOUT_WORKER = ["drafting"]
 
 
 def imported_modules(path: Path, source: str | None = None) -> list[str]:
@@ -181,7 +179,7 @@ def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
 
 def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() -> None:
     registries = all_registries()
-    assert sorted(r.service for r in registries) == [s for s in SERVICES if s not in ENGINES_WITHOUT_WORKER]
+    assert sorted(r.service for r in registries) == SERVICES
     for r in registries:
         assert r.handlers
         for key in r.routing_keys:

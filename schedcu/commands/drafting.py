@@ -2,12 +2,20 @@
 change audited, and the draft runs (new, runs, show)."""
 
 import argparse
+import asyncio
+import json
 import sys
+import time
+import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from schedcu.arguments import actor, iso_date
+from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
 from shared.cli_support import Subparsers
+from shared.settings import get_settings
+
+FINAL_RUN_STATES = ("completed", "failed", "crashed")
 
 LIMIT_OPTIONS = (
     ("nights", "nights per period (scaled by FTE)"),
@@ -194,6 +202,134 @@ def cmd_request(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
 
+def workers_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of solver workers: give 1 to 64")
+    return int(text)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from schedcu.registries import all_queues
+    from services.drafting.runs import run_id_for, run_view
+    from shared.contracts import DraftSchedule
+    from shared.db.models import ScheduleVersion
+    from shared.db.session import transaction
+    from shared.messaging.publish import publish_now
+
+    with transaction() as session:
+        exists = session.get(ScheduleVersion, args.version) is not None
+    if not exists:
+        print(f"schedule version {args.version} does not exist", file=sys.stderr)
+        return 1
+    message_id = f"draft:{args.version}:{uuid.uuid4()}"
+    command = DraftSchedule(
+        version_id=args.version, requested_by=args.actor, reason=args.reason, time_limit_s=args.time_limit,
+        workers=args.workers,
+    )  # fmt: skip
+    asyncio.run(publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=message_id))
+    run_id = run_id_for(message_id)
+    print(f"draft requested: run {run_id}", flush=True)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        with transaction() as session:
+            view = run_view(session, run_id)
+        if view is not None and view["state"] in FINAL_RUN_STATES:
+            print_run(view, None)
+            return 0 if view["state"] == "completed" else 1
+        time.sleep(0.5)
+    print(f"run {run_id} did not end within {args.timeout:.0f} s (see `schedcu draft runs`)", file=sys.stderr)
+    return 2
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from services.drafting.runs import run_rows
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        found = run_rows(session, args.version, args.limit)
+        lines = [
+            f"{r.id}  {r.version_id}  {r.state:<9} {r.outcome or '-':<8} "
+            f"{'-' if r.filled is None else f'{r.filled}/{r.to_fill}':>9} filled  "
+            f"{'-' if r.seconds is None else f'{r.seconds:.1f} s':>8}  {r.started_at:%Y-%m-%d %H:%M}  {r.actor}"
+            f"{f' ({r.reason})' if r.reason else ''}"
+            for r in found
+        ]
+    if not lines:
+        print("no draft runs")
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from services.drafting.runs import run_view
+    from services.drafting.store import kept_of
+    from shared.db.models import PersonRow
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        view = run_view(session, args.run)
+        if view is None:
+            print(f"draft run {args.run} does not exist", file=sys.stderr)
+            return 1
+        kept = kept_of(session, uuid.UUID(view["version_id"]))
+        holding = {k.person_id for k in kept}
+        names = dict(session.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.id.in_(holding))).all())
+    view["kept_rows"] = [{"date": k.day.isoformat(), "role": k.role, "person": names[k.person_id]} for k in kept]
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    print_run(view, view["kept_rows"])
+    return 0
+
+
+def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
+    """The run's figures, then (with `kept`) its grid of dates x roles (kept rows marked *), the unfilled roles with
+    their reasons and the rotations left unhonored."""
+    outcome = f", {view['outcome']}" if view["outcome"] else ""
+    print(f"run {view['run_id']} of version {view['version_id']}: {view['state']}{outcome}")
+    if view["error"]:
+        print(f"  {view['error']}")
+    if view["to_fill"] is not None:
+        solver = f"{view['seconds']:.1f} s, {view['workers']} workers, limit {view['time_limit_s']:g} s"
+        filled = f"{view['filled']} of {view['to_fill']} roles filled ({view['kept']} kept)"
+        print(f"  {filled}, {view['unfilled']} unfilled, {solver}")
+    if view["levels"]:
+        print(f"  {'level':38} {'value':>10} {'bound':>10} {'proven':>7} {'time s':>7}")
+    for r in view["levels"]:
+        fairness = r["level"].endswith(("largest deviation", "sum of deviations"))
+        shown = [("-" if v is None else f"{v / 1000:.3f}" if fairness else str(v)) for v in (r["value"], r["bound"])]
+        print(
+            f"  {r['level']:38} {shown[0]:>10} {shown[1]:>10} {'yes' if r['proven'] else 'no':>7} {r['seconds']:7.2f}"
+        )
+    if kept is None:
+        return
+    grid: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in view["rows"]:
+        grid[row["date"]][row["role"]] = row["person"]
+    for row in kept:
+        grid[row["date"]].setdefault(row["role"], row["person"] + " *")
+    for u in view["explanations"].get("unfilled", []):
+        grid[u["date"]][u["role"]] = "(unfilled)"
+    roles = list(dict.fromkeys(role for day in sorted(grid) for role in grid[day]))
+    if grid:
+        print()
+        print(f"  {'date':<11}" + "".join(f"{role:<20}" for role in roles))
+        for day in sorted(grid):
+            print(f"  {day:<11}" + "".join(f"{grid[day].get(role, ''):<20}" for role in roles))
+        print("  * kept: the version's own assignment")
+    for u in view["explanations"].get("unfilled", []):
+        print(f"  unfilled: {u['text']}")
+    for u in view["explanations"].get("unhonored", []):
+        print(f"  rotation not honored: {u['text']}")
+    for c in view["explanations"].get("conflicts", []):
+        print(f"  kept assignments in conflict: {c}")
+
+
 def _audited(p: argparse.ArgumentParser) -> None:
     p.add_argument("--actor", default=actor(), help="who makes the change (default: the login name)")
     p.add_argument("--reason", help="why, for the audit log")
@@ -209,6 +345,26 @@ def _with_id(sub: Any, what: str, func: Callable[[argparse.Namespace], int]) -> 
 def register(sub: Subparsers) -> None:
     d = sub.add_parser("draft", help="drafting: its inputs (audited) and its runs")
     ds = d.add_subparsers(dest="draft_command", required=True)
+
+    new = ds.add_parser("new", help="draft a version's period (the drafting worker runs the solver)")
+    new.add_argument("version", type=uuid_id)
+    new.add_argument("--time-limit", type=seconds, help="solver seconds (default: SCHEDCU_DRAFT_TIME_LIMIT_S)")
+    new.add_argument("--workers", type=workers_count, help="CP-SAT workers (default: SCHEDCU_DRAFT_WORKERS)")
+    new.add_argument("--wait", action="store_true", help="wait for the run to end and print it")
+    new.add_argument("--timeout", type=seconds, default=600.0, help="how long --wait waits (default 600 s)")
+    new.add_argument("--actor", default=actor(), help="who starts the run (default: the login name)")
+    new.add_argument("--reason", help="why, for the run history")
+    new.set_defaults(func=cmd_new)
+
+    rn = ds.add_parser("runs", help="the draft runs, newest first")
+    rn.add_argument("--version", type=uuid_id, help="one version's only")
+    rn.add_argument("--limit", type=count, default=50)
+    rn.set_defaults(func=cmd_runs)
+
+    sh = ds.add_parser("show", help="a run: figures per level, grid of dates x roles, unfilled roles with reasons")
+    sh.add_argument("run", type=uuid_id)
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=cmd_show)
 
     lim = ds.add_parser("limits", help="a group's limits: show them, or set (a number) or clear (none) some")
     lim.add_argument("group")

@@ -89,9 +89,8 @@ def test_the_version_and_the_inputs_become_the_problem(services: Services) -> No
         (1, "Mid3", hill, may1, may31)
     ]
     assert [(e.day, e.role, e.person_id) for e in problem.exceptions] == [(date(2026, 5, 12), "Mid3", None)]
-    assert [(t.person_id, sorted(t.days)) for t in problem.time_off] == [
-        (jones, [may1, date(2026, 5, 2), date(2026, 5, 3)])
-    ]
+    off = [sorted(t.days) for t in problem.time_off if t.person_id == jones]  # time off holds in every group
+    assert off == [[may1, date(2026, 5, 2), date(2026, 5, 3)]]
     assert [(r.person_id, r.on, r.weight, r.weekday, r.role) for r in problem.requests] == [(king, False, 2, 5, "ON1")]
     assert rotation > 0
 
