@@ -235,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="dlq_command", required=True)
     q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)
     qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
-    qs.add_argument("queue", help="versions, ods_importer, amion_scraper or coverage")
+    qs.add_argument("queue", help="versions, ods_importer, amion_scraper, coverage or drafting")
     qs.add_argument("--limit", type=count, default=20)
     qs.add_argument("--json", action="store_true")
     qs.set_defaults(func=cmd_dlq)

@@ -13,7 +13,7 @@ import pytest
 
 from schedcu.processes import schedcu_command
 from shared import ids
-from tests.conftest import Pipeline
+from tests.conftest import Pipeline, eventually
 from tests.support import amqp_client
 
 pytestmark = pytest.mark.integration
@@ -81,3 +81,36 @@ def test_a_draft_run_honors_rotations_and_time_off_and_explains_what_stays_unfil
     grid = cli(pipeline, "draft", "show", run_id).stdout
     monday = next(line for line in grid.splitlines() if line.startswith(f"  {mondays[0].isoformat()} "))
     assert person in monday
+
+
+def run_state(pipeline: Pipeline, run_id: str) -> tuple[str, int] | None:
+    found = pipeline.query("SELECT state, attempts FROM draft_runs WHERE id = :r", r=run_id)
+    return found[0] if found else None
+
+
+def solving(pipeline: Pipeline, run_id: str) -> bool:
+    """The drafting worker has read the problem and started the solver on the run."""
+    return any(f"draft run {run_id}:" in log.read_text(encoding="utf-8") for log in pipeline.log_dir.glob("drafting-*"))
+
+
+def test_a_worker_killed_mid_solve_leaves_no_rows_and_the_run_is_solved_again(pipeline: Pipeline) -> None:
+    version_id = imported(pipeline)
+    done = cli(pipeline, "draft", "new", str(version_id), "--time-limit", "30", "--workers", "1")
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    eventually(lambda: solving(pipeline, run_id), what="the solver to start on the run")
+    pipeline.workers["drafting"].kill()
+
+    assert run_state(pipeline, run_id) == ("running", 1)
+    assert pipeline.query("SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == [(0,)]
+    pipeline.restart("drafting")
+    state = eventually(lambda: (s := run_state(pipeline, run_id)) and s[0] != "running" and s, 120, "the retried run")
+    assert state == ("completed", 2)
+    retried = pipeline.query(
+        "SELECT action, from_state, to_state FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r", r=run_id
+    )
+    assert retried == [("retry", "crashed", "running")]
+    rows = pipeline.query(
+        "SELECT count(*), count(DISTINCT (schedule_date, role)) FROM draft_rows WHERE run_id = :r", r=run_id
+    )
+    filled = pipeline.query("SELECT filled FROM draft_runs WHERE id = :r", r=run_id)
+    assert rows == [(filled[0][0], filled[0][0])]
