@@ -367,9 +367,6 @@ class DraftSchedule(Contract):
     has an id derived from this message's id; a redelivery continues the same run."""
 
     routing_key: ClassVar[str] = "command.drafting.draft"
-    workflow_id: uuid.UUID | None = None
-    request_id: str | None = None
-    attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
     requested_by: str = Field(min_length=1, max_length=200)
     reason: str | None = Field(default=None, max_length=2000)
@@ -394,11 +391,8 @@ class DraftProposed(Contract):
 
     routing_key: ClassVar[str] = "event.draft.proposed"
     run_id: uuid.UUID
-    workflow_id: uuid.UUID | None
-    request_id: str | None
     group: str
     period: Period
-    attempt: int = Field(ge=1)
     version_id: uuid.UUID
     outcome: Literal["OPTIMAL", "FEASIBLE", "GREEDY"]
     to_fill: int = Field(description="Role-dates of the period")
@@ -414,11 +408,8 @@ class DraftFailed(Contract):
 
     routing_key: ClassVar[str] = "event.draft.failed"
     run_id: uuid.UUID
-    workflow_id: uuid.UUID | None
-    request_id: str | None
     group: str | None
     period: Period | None
-    attempt: int = Field(ge=1)
     version_id: uuid.UUID
     reason: str
 

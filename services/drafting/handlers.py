@@ -46,13 +46,15 @@ def scope(session: Session, command: DraftSchedule) -> tuple[str, Period] | None
     return None if found is None else (found[0], Period(start=found[1], end=found[2]))
 
 
-def refuse(delivery: Delivery, answer: dict[str, Any], reason: str, started: bool) -> None:
+def refuse(delivery: Delivery, answer: dict[str, Any], found: tuple[str, Period] | None, reason: str) -> None:
+    """End the run `failed` (when the version exists, the run was started) and answer `DraftFailed`."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
-        if started:
+        if found is not None:
             runs.fail(work.session, answer["run_id"], reason)
-        work.publish(DraftFailed(**answer, group=None, period=None, reason=reason))
+        group, period = found if found is not None else (None, None)
+        work.publish(DraftFailed(**answer, group=group, period=period, reason=reason))
 
 
 def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
@@ -60,13 +62,12 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
     run_id = runs.run_id_for(delivery.message_id)
     time_limit = command.time_limit_s or settings.draft_time_limit_s
     workers = command.workers or settings.draft_workers
-    answer = {"run_id": run_id, "workflow_id": command.workflow_id, "request_id": command.request_id,
-              "attempt": command.attempt, "version_id": command.version_id}  # fmt: skip
+    answer = {"run_id": run_id, "version_id": command.version_id}
     with transaction() as session:
         found = scope(session, command)
         started = found is not None and runs.start(session, run_id, command, time_limit, workers)
     if found is None:
-        refuse(delivery, answer, f"Schedule version {command.version_id} does not exist.", False)
+        refuse(delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
         return
     if not started:
         log.info("draft run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
@@ -75,7 +76,7 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         with transaction() as session:
             problem = load_problem(session, command.version_id, options_from(settings))
     except DraftRefused as error:
-        refuse(delivery, answer, str(error), True)
+        refuse(delivery, answer, found, str(error))
         return
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
