@@ -21,6 +21,7 @@ from shared.db.session import transaction
 from shared.messaging.consumer import Delivery, Handler, in_thread
 from shared.messaging.unit_of_work import unit_of_work
 from shared.settings import Settings, get_settings
+from shared.states import DraftRunState
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,19 @@ def scope(session: Session, command: DraftSchedule) -> tuple[str, Period] | None
     return None if found is None else (found[0], Period(start=found[1], end=found[2]))
 
 
-def refuse(delivery: Delivery, answer: dict[str, Any], found: tuple[str, Period] | None, reason: str) -> None:
-    """End the run `failed` (when the version exists, the run was started) and answer `DraftFailed`."""
+def refuse(
+    delivery: Delivery,
+    answer: dict[str, Any],
+    found: tuple[str, Period] | None,
+    reason: str,
+    state: DraftRunState = DraftRunState.FAILED,
+) -> None:
+    """End the run `state` (when the version exists, the run was started) and answer `DraftFailed`."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
         if found is not None:
-            runs.fail(work.session, answer["run_id"], reason)
+            runs.fail(work.session, answer["run_id"], reason, state)
         group, period = found if found is not None else (None, None)
         work.publish(DraftFailed(**answer, group=group, period=period, reason=reason))
 
@@ -65,12 +72,20 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
     answer = {"run_id": run_id, "version_id": command.version_id}
     with transaction() as session:
         found = scope(session, command)
-        started = found is not None and runs.start(session, run_id, command, time_limit, workers)
+        started = None
+        if found is not None:
+            started = runs.start(session, run_id, command, time_limit, workers, settings.draft_attempts)
     if found is None:
         refuse(delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
         return
-    if not started:
+    if started is runs.Start.ENDED:
         log.info("draft run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
+        return
+    if started is runs.Start.EXHAUSTED:
+        why = (
+            f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped mid-solve"
+        )
+        refuse(delivery, answer, found, why, DraftRunState.CRASHED)
         return
     try:
         with transaction() as session:

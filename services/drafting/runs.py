@@ -4,12 +4,14 @@ A run is marked `running` in a transaction of its own as its solve starts, so th
 it. Its result (the rows, the figures, the state `completed` or `failed`) commits in the delivery's unit of
 work, with the inbox row and the answer event: a worker killed mid-solve leaves the run `running` with no row.
 The redelivered command then finds it so, records the attempt that died as crashed in the audit log, and
-solves again (`attempts` counts them).
+solves again (`attempts` counts them), up to `SCHEDCU_DRAFT_ATTEMPTS`; after that many attempts died, the run
+ends `crashed` instead of killing one more worker.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -28,8 +30,16 @@ def run_id_for(message_id: str) -> uuid.UUID:
     return ids.derived_id(message_id, "draft-run")
 
 
-def start(session: Session, run_id: uuid.UUID, command: DraftSchedule, time_limit_s: float, workers: int) -> bool:
-    """Mark the run `running` (a new one, or one whose earlier attempt died); False when it has ended already."""
+class Start(Enum):
+    SOLVE = "solve"  # a new run, or one whose earlier attempt died with attempts left: solve it
+    ENDED = "ended"  # the run has ended: the command is a duplicate
+    EXHAUSTED = "exhausted"  # every allowed attempt died mid-solve: end the run crashed
+
+
+def start(
+    session: Session, run_id: uuid.UUID, command: DraftSchedule, time_limit_s: float, workers: int, attempts: int
+) -> Start:
+    """Mark the run `running`: a new one, or one whose earlier attempt died (while fewer than `attempts` died)."""
     inserted = session.execute(
         pg_insert(DraftRun)
         .values(
@@ -45,15 +55,17 @@ def start(session: Session, run_id: uuid.UUID, command: DraftSchedule, time_limi
         .returning(DraftRun.id)
     ).first()
     if inserted is not None:
-        return True
-    attempts = session.scalar(
-        update(DraftRun)
+        return Start.SOLVE
+    died = session.scalar(
+        select(DraftRun.attempts)
         .where(DraftRun.id == run_id, DraftRun.state == DraftRunState.RUNNING)
-        .values(attempts=DraftRun.attempts + 1, started_at=func.now())
-        .returning(DraftRun.attempts)
+        .with_for_update()
     )
-    if attempts is None:
-        return False
+    if died is None:
+        return Start.ENDED
+    if died >= attempts:
+        return Start.EXHAUSTED
+    session.execute(update(DraftRun).where(DraftRun.id == run_id).values(attempts=died + 1, started_at=func.now()))
     audit.record(
         session,
         actor="drafting",
@@ -62,10 +74,10 @@ def start(session: Session, run_id: uuid.UUID, command: DraftSchedule, time_limi
         action="retry",
         from_state=DraftRunState.CRASHED,
         to_state=DraftRunState.RUNNING,
-        reason=f"attempt {attempts - 1} ended without a result (its worker stopped mid-solve); solving again",
-        details={"attempt": attempts},
+        reason=f"attempt {died} ended without a result (its worker stopped mid-solve); solving again",
+        details={"attempt": died + 1},
     )
-    return True
+    return Start.SOLVE
 
 
 def level_contracts(levels: tuple[LevelReport, ...]) -> list[DraftLevel]:
@@ -139,11 +151,10 @@ def complete(session: Session, run_id: uuid.UUID, problem: Problem, result: Draf
     return found
 
 
-def fail(session: Session, run_id: uuid.UUID, reason: str) -> None:
+def fail(session: Session, run_id: uuid.UUID, reason: str, state: DraftRunState = DraftRunState.FAILED) -> None:
+    """End the run `failed` (or `crashed`) with the reason."""
     session.execute(
-        update(DraftRun)
-        .where(DraftRun.id == run_id)
-        .values(state=DraftRunState.FAILED, error=reason, finished_at=func.now())
+        update(DraftRun).where(DraftRun.id == run_id).values(state=state, error=reason, finished_at=func.now())
     )
 
 

@@ -86,3 +86,22 @@ def test_a_version_that_cannot_be_drafted_ends_its_run_failed(services: Services
     missing, missing_run = run(uuid.uuid4())
     assert one(services, "SELECT 1 FROM draft_runs WHERE id = :r", r=missing_run) is None
     assert one(services, "SELECT 1 FROM inbox WHERE consumer = 'drafting' AND message_id = :m", m=missing.message_id)
+
+
+def test_a_run_whose_every_attempt_died_ends_crashed(services: Services, on_test_database: None) -> None:
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, date(2026, 6, 8), date(2026, 6, 14))
+    delivery = Delivery(f"draft:{uuid.uuid4()}", None, DraftSchedule.routing_key, True)
+    run_id = run_id_for(delivery.message_id)
+    with services.engine.begin() as conn:  # as two attempts killed mid-solve leave it (SCHEDCU_DRAFT_ATTEMPTS 2)
+        conn.execute(
+            text("INSERT INTO draft_runs (id, version_id, state, actor, time_limit_s, workers, attempts) "
+                 "VALUES (:r, :v, 'running', 'tests', 5, 1, 2)"), {"r": run_id, "v": version_id},
+        )  # fmt: skip
+    draft_schedule(DraftSchedule(version_id=version_id, requested_by="tests"), delivery)
+
+    assert one(services, "SELECT state, error, attempts FROM draft_runs WHERE id = :r", r=run_id) == (
+        "crashed", "every one of its 2 attempts ended without a result: its worker stopped mid-solve", 2
+    )  # fmt: skip
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (0,)
+    assert one(services, "SELECT 1 FROM inbox WHERE consumer = 'drafting' AND message_id = :m", m=delivery.message_id)
