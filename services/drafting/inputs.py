@@ -400,7 +400,7 @@ def exceptions(session: Session, group: str) -> list[tuple[int, date, str, str |
         .where(DraftException.group_id == gid)
         .order_by(DraftException.schedule_date, DraftException.role)
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(i, day, role, name) for i, day, role, name in rows]
 
 
 def remove_exception(session: Session, exception_id: int, actor: str, reason: str | None = None) -> None:
@@ -440,7 +440,8 @@ def time_off(session: Session, person: str | None = None) -> list[tuple[int, str
     ).join(PersonRow, PersonRow.id == DraftTimeOff.person_id)
     if person is not None:
         query = query.where(DraftTimeOff.person_id == find_person(session, person).id)
-    return [tuple(r) for r in session.execute(query.order_by(DraftTimeOff.first_date, PersonRow.name))]  # type: ignore[misc]
+    rows = session.execute(query.order_by(DraftTimeOff.first_date, PersonRow.name))
+    return [(i, name, first, last, note) for i, name, first, last, note in rows]
 
 
 def remove_time_off(session: Session, row_id: int, actor: str, reason: str | None = None) -> None:

@@ -140,5 +140,19 @@ def test_the_commands_refuse_in_one_line_and_list_what_they_stored(services: Ser
     assert (wrong.returncode, wrong.stderr) == (1, "'8x' is not a time of day: write 10p, 8a, 12mn or 22:00.\n")
     usage = schedcu("exception", "add", GROUP, "2026-07-07", "MidC")
     assert usage.returncode == 2 and "--nobody" in usage.stderr
+    nobody = schedcu("exception", "add", GROUP, "2026-07-07", "MidC", "--nobody", "--reason", "Fox away")
+    assert nobody.stdout == "2026-07-07 MidC: nobody (the role is drafted)\n", nobody.stderr
+    exception_id = schedcu("exception", "list", GROUP).stdout.split()[0]
+    assert schedcu("exception", "remove", exception_id).stdout == f"removed exception {exception_id}\n"
+    off = schedcu("timeoff", "add", "Hill, Hal", "--from", "2026-07-10", "--to", "2026-07-12", "--note", "course")
+    assert off.returncode == 0, off.stderr
+    assert (
+        "Hill, Hal                2026-07-10 .. 2026-07-12  (course)" in schedcu("timeoff", "list", "Hill, Hal").stdout
+    )
+    request = schedcu("request", "add", GROUP, "Hill, Hal", "on", "--weekday", "fri", "--role", "ON2", "--weight", "4")
+    assert request.returncode == 0, request.stderr
+    assert "Hill, Hal                on ON2 fri (weight 4)" in schedcu("request", "list", GROUP).stdout
+    person = schedcu("person", GROUP, "Hill, Hal", "--fte", "0.8", "--to", "2026-07-20")
+    assert person.stdout.startswith("Hill, Hal: fte 0.8, active from -, active to 2026-07-20"), person.stderr
     limits = schedcu("limits", GROUP, "--weekends", "2", "--nights", "none")
     assert limits.stdout.strip().endswith("weekends 2")
