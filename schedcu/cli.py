@@ -17,6 +17,7 @@ from schedcu.arguments import actor, count, month, months_count, new_file, port,
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import console as console_cli
 from schedcu.commands import coverage as coverage_cli
+from schedcu.commands import drafting as drafting_cli
 from schedcu.commands import exports as exports_cli
 from schedcu.commands import ods as ods_cli
 from schedcu.commands import proposals as proposals_cli
@@ -234,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="dlq_command", required=True)
     q.add_parser("list", help="depth of every dead-letter queue").set_defaults(func=cmd_dlq)
     qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
-    qs.add_argument("queue", help="versions, ods_importer, amion_scraper or coverage")
+    qs.add_argument("queue", help="versions, ods_importer, amion_scraper, coverage or drafting")
     qs.add_argument("--limit", type=count, default=20)
     qs.add_argument("--json", action="store_true")
     qs.set_defaults(func=cmd_dlq)
@@ -253,6 +254,7 @@ def parser() -> argparse.ArgumentParser:
     qd.set_defaults(func=cmd_dlq)
 
     areas = (ods_cli, amion_cli, coverage_cli, versions_cli, watch_cli, proposals_cli, exports_cli, console_cli)
+    areas += (drafting_cli,)
     for service_cli in areas:
         service_cli.register(sub)
     return p

@@ -1,4 +1,4 @@
-"""The main job, end to end: services found, database migrated, four workers and a fake Amion started,
+"""The main job, end to end: services found, database migrated, five workers and a fake Amion started,
 a generated month submitted, waited for, its coverage summary printed, everything stopped."""
 
 import asyncio

@@ -2,7 +2,7 @@
 
 The database (`schedcu_dev` unless SCHEDCU_DATABASE_URL names one) is created when missing and migrated; a
 sample template, a roster, a fake-Amion truth, the console's users file and an env file for the CLI are
-written under the work folder; the fake Amion, the four workers and the console run as children; some months
+written under the work folder; the fake Amion, the five workers and the console run as children; some months
 are imported (a month imported by an earlier start is not imported again); the console's URL and login are
 printed. It runs until SIGINT or SIGTERM, then stops every child and exits 0."""
 

@@ -1,6 +1,6 @@
 """A whole schedcu on this machine, for `schedcu demo` and `schedcu dev`: PostgreSQL and RabbitMQ found, the
 database created and migrated, a sample template, a roster and an Amion ground truth written and the roster
-loaded, the fake Amion and the four workers started. Every child is stopped when the caller's stack closes."""
+loaded, the fake Amion and the five workers started. Every child is stopped when the caller's stack closes."""
 
 import json
 import os
@@ -46,7 +46,7 @@ def start(
     workdir: Path, months: list[date], amion_account: str, database_url: str, amqp_url: str, stack: ExitStack
 ) -> LocalSystem:
     """The files under `workdir`, the roster loaded, the fake Amion serving the truth of `months` as
-    `amion_account`, and the four workers healthy. This process's settings point at the same services."""
+    `amion_account`, and the five workers healthy. This process's settings point at the same services."""
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     template = workdir / "sample-template.ods"

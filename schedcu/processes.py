@@ -15,7 +15,7 @@ import httpx
 
 from schedcu.infra import free_port
 
-WORKER_NAMES = ("ods-importer", "amion-scraper", "coverage", "versions")
+WORKER_NAMES = ("ods-importer", "amion-scraper", "coverage", "versions", "drafting")
 
 
 @dataclass

@@ -10,6 +10,7 @@ WORKERS = {
     "amion-scraper": "services.amion_scraper.registry",
     "coverage": "services.coverage.registry",
     "versions": "services.versions.registry",
+    "drafting": "services.drafting.registry",
 }
 
 

@@ -362,6 +362,58 @@ class CoverageFailed(Contract):
     reason: str
 
 
+class DraftSchedule(Contract):
+    """Operator -> drafting: draft a version's period from its rules (services/drafting). The run it starts
+    has an id derived from this message's id; a redelivery continues the same run."""
+
+    routing_key: ClassVar[str] = "command.drafting.draft"
+    version_id: uuid.UUID
+    requested_by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="None: the drafting setting")
+    workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
+
+
+class DraftLevel(BaseModel):
+    """One level of the lexicographic objective: its value, the best bound, whether it is proven, its time.
+    Fairness levels count thousandths of a night."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    level: str
+    value: int
+    bound: int | None
+    proven: bool
+    seconds: float
+
+
+class DraftProposed(Contract):
+    """drafting -> subscribers: a run completed; its rows are PROPOSED (kept assignments stay as they are)."""
+
+    routing_key: ClassVar[str] = "event.draft.proposed"
+    run_id: uuid.UUID
+    group: str
+    period: Period
+    version_id: uuid.UUID
+    outcome: Literal["OPTIMAL", "FEASIBLE", "GREEDY"]
+    to_fill: int = Field(description="Role-dates of the period")
+    filled: int
+    unfilled: int
+    kept: int = Field(description="Role-dates held by the version's own assignments")
+    levels: list[DraftLevel]
+    seconds: float
+
+
+class DraftFailed(Contract):
+    """drafting -> subscribers: the version cannot be drafted (it does not exist, or has the flat layout)."""
+
+    routing_key: ClassVar[str] = "event.draft.failed"
+    run_id: uuid.UUID
+    group: str | None
+    period: Period | None
+    version_id: uuid.UUID
+    reason: str
+
+
 class WorkflowCompleted(WorkflowMessage):
     routing_key: ClassVar[str] = "event.workflow.completed"
     state: Literal[WorkflowState.COMPLETED, WorkflowState.COMPLETED_WITH_WARNINGS]
@@ -489,6 +541,9 @@ CONTRACTS: tuple[type[Contract], ...] = (
     CoverageCalculated,
     CoverageChanged,
     CoverageFailed,
+    DraftSchedule,
+    DraftProposed,
+    DraftFailed,
     WorkflowCompleted,
     WorkflowFailed,
     PromoteVersion,

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     watch_jitter_s: float = Field(default=60.0, ge=0)  # each next check moves by up to this either way
     watch_tick_s: float = Field(default=5.0, gt=0)  # how often the versions worker looks for groups due
     watch_staging: bool = False
+    # drafting: the solver's time limit and CP-SAT workers (a command may give its own), the history window
+    draft_time_limit_s: float = Field(default=30.0, gt=0)
+    draft_workers: int = Field(default=2, ge=1)
+    draft_attempts: int = Field(default=2, ge=1)  # a run whose attempts all died mid-solve ends crashed
+    draft_history_days: int = Field(default=365, ge=0)
     http_host: str = "127.0.0.1"  # 0.0.0.0 in a container
     http_port: int = 0  # /health and /metrics; 0 picks a free port
     declare_topology: bool = True  # false: the broker's definitions are preloaded; declare passively only

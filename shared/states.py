@@ -112,3 +112,17 @@ class ProposalState(StrEnum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     OBSOLETE = "OBSOLETE"
+
+
+class DraftRunState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CRASHED = "crashed"  # its worker died mid-solve and the run was not retried
+
+
+class DraftRowState(StrEnum):
+    PROPOSED = "PROPOSED"
+    EDITED = "EDITED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"

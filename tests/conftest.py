@@ -1,5 +1,5 @@
 """Real PostgreSQL and RabbitMQ (SCHEDCU_DATABASE_URL / SCHEDCU_AMQP_URL, else localhost, else Docker via
-testcontainers), a fresh database per test session, and the four workers plus the fake Amion as separate
+testcontainers), a fresh database per test session, and the five workers plus the fake Amion as separate
 processes."""
 
 import asyncio
@@ -177,7 +177,7 @@ class Pipeline:
 def running_pipeline(
     services: Services, work: Path, replicas: int = 1, months: tuple[date, ...] = (MONTH,), **settings: str
 ) -> Iterator[Pipeline]:
-    """The fake Amion (the demo truth of `months`) and `replicas` processes of each of the four workers on
+    """The fake Amion (the demo truth of `months`) and `replicas` processes of each of the five workers on
     `services`, with extra SCHEDCU_ settings. Replicas after the first are named `<worker>#<n>`."""
     log_dir = work / "logs"
     log_dir.mkdir()

@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -307,6 +308,136 @@ class ProposalHistory(Base):
     from_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     to_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DraftGroup(Base):
+    """A hospital group's drafting limits (None: no limit): nights per period (scaled by FTE), the longest run
+    of nights, free days between two runs, weekends per period."""
+
+    __tablename__ = "draft_groups"  # owner: drafting
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id", ondelete="CASCADE"), primary_key=True)
+    nights: Mapped[int | None] = mapped_column(Integer)
+    consecutive: Mapped[int | None] = mapped_column(Integer)
+    free_between: Mapped[int | None] = mapped_column(Integer)
+    weekends: Mapped[int | None] = mapped_column(Integer)
+
+
+class DraftPerson(Base):
+    """A person as a group drafts them: FTE share, active dates (None: open), limits over the group's."""
+
+    __tablename__ = "draft_people"  # owner: drafting
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    fte: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    active_from: Mapped[date | None] = mapped_column(Date)
+    active_to: Mapped[date | None] = mapped_column(Date)
+    nights: Mapped[int | None] = mapped_column(Integer)
+    consecutive: Mapped[int | None] = mapped_column(Integer)
+    free_between: Mapped[int | None] = mapped_column(Integer)
+    weekends: Mapped[int | None] = mapped_column(Integer)
+
+
+class DraftRoleHours(Base):
+    """A role's hours in a group where they differ from the template's span (`ON 10p-8a`); an end at or before
+    the start is on the next day."""
+
+    __tablename__ = "draft_role_hours"  # owner: drafting
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(30), primary_key=True)
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+
+
+class DraftRotation(Base):
+    """A standing rotation: the person holds the role every `weekday` (Monday 0) from `first_date` to
+    `last_date`."""
+
+    __tablename__ = "draft_rotations"  # owner: drafting
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    first_date: Mapped[date] = mapped_column(Date)
+    last_date: Mapped[date] = mapped_column(Date)
+
+
+class DraftException(Base):
+    """One date's exception to the rotations: another person on the role, or nobody (None)."""
+
+    __tablename__ = "draft_exceptions"  # owner: drafting
+    __table_args__ = (UniqueConstraint("group_id", "schedule_date", "role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
+class DraftTimeOff(Base):
+    """A person's time off, schedule dates `first_date` to `last_date`, in every group."""
+
+    __tablename__ = "draft_time_off"  # owner: drafting
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    first_date: Mapped[date] = mapped_column(Date)
+    last_date: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DraftRequest(Base):
+    """A weighted wish: on (hold a matching role) or off (hold none), for a date, a weekday or the whole period,
+    optionally one role."""
+
+    __tablename__ = "draft_requests"  # owner: drafting
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("hospital_groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    wants_on: Mapped[bool] = mapped_column(Boolean)
+    weight: Mapped[int] = mapped_column(Integer)
+    schedule_date: Mapped[date | None] = mapped_column(Date)
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(30))
+
+
+class DraftRun(Base):
+    """One draft of a version: who started it and why, its state (DraftRunState), the roles to fill, filled,
+    unfilled and kept, the solver's figures per level, the explanations, the time taken."""
+
+    __tablename__ = "draft_runs"  # owner: drafting
+    __table_args__ = (Index("ix_draft_runs_version", "version_id"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedule_versions.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    time_limit_s: Mapped[float] = mapped_column(Float)
+    workers: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    outcome: Mapped[str | None] = mapped_column(String(20))  # OPTIMAL | FEASIBLE | GREEDY
+    to_fill: Mapped[int | None] = mapped_column(Integer)
+    filled: Mapped[int | None] = mapped_column(Integer)
+    unfilled: Mapped[int | None] = mapped_column(Integer)
+    kept: Mapped[int | None] = mapped_column(Integer)
+    levels: Mapped[list[Any]] = mapped_column(default=list)
+    explanations: Mapped[dict[str, Any]] = mapped_column(default=dict)  # unfilled, unhonored, conflicts, dropped
+    error: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DraftRowRecord(Base):
+    """One drafted assignment of a run (kept assignments stay in the version's own tables)."""
+
+    __tablename__ = "draft_rows"  # owner: drafting
+    __table_args__ = (UniqueConstraint("run_id", "schedule_date", "role"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("draft_runs.id", ondelete="CASCADE"))
+    schedule_date: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    state: Mapped[str] = mapped_column(String(20))  # DraftRowState
 
 
 class AuditRecord(Base):

@@ -146,7 +146,7 @@ def test_from_a_fresh_clone_to_a_console_with_three_months_and_back_to_no_proces
     completed = {re.search(rf"^{m}: COMPLETED \(version ([0-9a-f-]{{36}})\)$", output, re.MULTILINE) for m in months}
     assert {found.group(1) for found in completed if found} == versions, output
     assert f"/{make_url(clone.env['SCHEDCU_DATABASE_URL']).database}, RabbitMQ" in output
-    assert len(children) == 6, "the fake Amion, four workers and the console"
+    assert len(children) == 7, "the fake Amion, five workers and the console"
     assert status == 0
     assert "Traceback" not in dev.text()
     assert not left_behind(children), "a process of schedcu dev outlived it"

@@ -166,6 +166,13 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
     request_id = f"metrics-{uuid.uuid4()}"
     amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
     pipeline.wait_terminal(ids.workflow_id_for(request_id))
+    # the import reaches four workers; a draft of its version reaches the fifth
+    version_id = str(ids.version_id_for(ids.workflow_id_for(request_id)))
+    drafted = subprocess.run(
+        schedcu_command("draft", "new", version_id, "--time-limit", "1", "--wait"),
+        env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert drafted.returncode == 0, drafted.stderr
 
     for name, worker in pipeline.workers.items():
         health = httpx.get(worker.health_url, timeout=10)

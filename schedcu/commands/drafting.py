@@ -1,0 +1,460 @@
+"""`schedcu draft ...`: the drafting inputs (limits, person, hours, rotation, exception, timeoff, request), each
+change audited, and the draft runs (new, runs, show)."""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
+from shared.cli_support import Subparsers
+from shared.settings import get_settings
+
+FINAL_RUN_STATES = ("completed", "failed", "crashed")
+
+LIMIT_OPTIONS = (
+    ("nights", "nights per period (scaled by FTE)"),
+    ("consecutive", "the longest run of nights"),
+    ("free_between", "free days between two runs of nights"),
+    ("weekends", "weekends with a night per period"),
+)
+
+
+def limit_value(text: str) -> int | None:
+    """A limit: a whole number, or `none` to clear it."""
+    if text.strip().lower() == "none":
+        return None
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a limit: give a whole number, or none to clear it")
+    return int(text)
+
+
+def optional_date(text: str) -> Any:
+    return None if text.strip().lower() == "none" else iso_date(text)
+
+
+def fte(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an FTE share: give a number, e.g. 0.8") from None
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options the command line gave (they default to argparse.SUPPRESS: absent means unchanged)."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def _run(change: Callable[[Any], object]) -> int:
+    """Run `change(session)` in one transaction; a refused input is one line on stderr and status 1."""
+    from services.drafting.inputs import InputError
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            shown = change(session)
+    except InputError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if isinstance(shown, list):
+        for line in shown:
+            print(line)
+    elif shown is not None:
+        print(shown)
+    return 0
+
+
+def _settings_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {'-' if v is None else v}" for k, v in values.items())
+
+
+def cmd_limits(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    values = _given(args, inputs.LIMITS)
+    if not values:
+        return _run(lambda s: f"{args.group}: {_settings_text(inputs.group_limits(s, args.group))}")
+    return _run(
+        lambda s: (
+            f"{args.group}: {_settings_text(inputs.set_group_limits(s, args.group, values, args.actor, args.reason))}"
+        )
+    )
+
+
+def cmd_person(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    values = _given(args, inputs.PERSON_COLUMNS)
+    if args.person is None:
+        return _run(lambda s: [f"{name}: {_settings_text(v)}" for name, v in inputs.people_settings(s, args.group)])
+    if not values:
+        raise_usage("say what to set: --fte, --from, --to or a limit (list them all: `schedcu draft person GROUP`)")
+    return _run(
+        lambda s: (
+            f"{args.person}: "
+            + _settings_text(inputs.set_person(s, args.group, args.person, values, args.actor, args.reason))
+        )
+    )
+
+
+def raise_usage(message: str) -> NoReturn:
+    from schedcu.errors import UsageMistake
+
+    raise UsageMistake(message)
+
+
+def cmd_hours(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.role is None:
+        return _run(lambda s: [f"{role:<8} {hours}" for role, hours in inputs.role_hours(s, args.group)])
+    if (args.hours is None) == (not args.clear):
+        raise_usage("give the role's HOURS (e.g. 10p-8a), or --clear for the template's span")
+    return _run(lambda s: inputs.set_hours(s, args.group, args.role, args.hours, args.actor, args.reason))
+
+
+def cmd_rotation(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(lambda s: [str(r) for r in inputs.rotations(s, args.group)])
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_rotation(s, args.id, args.actor, args.reason) or f"removed rotation {args.id}"
+        )
+    return _run(
+        lambda s: (
+            "added rotation "
+            + str(
+                inputs.add_rotation(
+                    s, args.group, args.weekday, args.role, args.person, args.first, args.last, args.actor, args.reason
+                )
+            )
+        )
+    )
+
+
+def cmd_exception(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(
+            lambda s: [
+                f"{i:>5}  {day} {role:<8} {name or 'nobody (drafted)'}"
+                for i, day, role, name in inputs.exceptions(s, args.group)
+            ]
+        )
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_exception(s, args.id, args.actor, args.reason) or f"removed exception {args.id}"
+        )
+    if (args.person is None) == (not args.nobody):
+        raise_usage("give the PERSON who holds the role that date, or --nobody")
+    return _run(
+        lambda s: inputs.set_exception(s, args.group, args.date, args.role, args.person, args.actor, args.reason)
+    )
+
+
+def cmd_timeoff(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(
+            lambda s: [
+                f"{i:>5}  {name:<24} {first} .. {last}{f'  ({note})' if note else ''}"
+                for i, name, first, last, note in inputs.time_off(s, args.person)
+            ]
+        )
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_time_off(s, args.id, args.actor, args.reason) or f"removed time off {args.id}"
+        )
+    return _run(
+        lambda s: (
+            "added time off "
+            + str(inputs.add_time_off(s, args.person, args.first, args.last, args.actor, args.note, args.reason))
+        )
+    )
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    from services.drafting import inputs
+
+    if args.action == "list":
+        return _run(lambda s: [str(r) for r in inputs.requests(s, args.group)])
+    if args.action == "remove":
+        return _run(
+            lambda s: inputs.remove_request(s, args.id, args.actor, args.reason) or f"removed request {args.id}"
+        )
+    return _run(
+        lambda s: "added request "
+        + str(
+            inputs.add_request(
+                s, args.group, args.person, args.kind == "on", args.weight, args.actor, args.date, args.weekday,
+                args.role, args.reason,
+            )
+        )
+    )  # fmt: skip
+
+
+def workers_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of solver workers: give 1 to 64")
+    return int(text)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from schedcu.registries import all_queues
+    from services.drafting.runs import run_id_for, run_view
+    from shared.contracts import DraftSchedule
+    from shared.db.models import ScheduleVersion
+    from shared.db.session import transaction
+    from shared.messaging.publish import publish_now
+
+    with transaction() as session:
+        exists = session.get(ScheduleVersion, args.version) is not None
+    if not exists:
+        print(f"schedule version {args.version} does not exist", file=sys.stderr)
+        return 1
+    message_id = f"draft:{args.version}:{uuid.uuid4()}"
+    command = DraftSchedule(
+        version_id=args.version, requested_by=args.actor, reason=args.reason, time_limit_s=args.time_limit,
+        workers=args.workers,
+    )  # fmt: skip
+    asyncio.run(publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=message_id))
+    run_id = run_id_for(message_id)
+    print(f"draft requested: run {run_id}", flush=True)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        with transaction() as session:
+            view = run_view(session, run_id)
+        if view is not None and view["state"] in FINAL_RUN_STATES:
+            print_run(view, None)
+            return 0 if view["state"] == "completed" else 1
+        time.sleep(0.5)
+    print(f"run {run_id} did not end within {args.timeout:.0f} s (see `schedcu draft runs`)", file=sys.stderr)
+    return 2
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from services.drafting.runs import run_rows
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        found = run_rows(session, args.version, args.limit)
+        lines = [
+            f"{r.id}  {r.version_id}  {r.state:<9} {r.outcome or '-':<8} "
+            f"{'-' if r.filled is None else f'{r.filled}/{r.to_fill}':>9} filled  "
+            f"{'-' if r.seconds is None else f'{r.seconds:.1f} s':>8}  {r.started_at:%Y-%m-%d %H:%M}  {r.actor}"
+            f"{f' ({r.reason})' if r.reason else ''}"
+            for r in found
+        ]
+    if not lines:
+        print("no draft runs")
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from services.drafting.runs import run_view
+    from services.drafting.store import kept_of
+    from shared.db.models import PersonRow
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        view = run_view(session, args.run)
+        if view is None:
+            print(f"draft run {args.run} does not exist", file=sys.stderr)
+            return 1
+        kept = kept_of(session, uuid.UUID(view["version_id"]))
+        holding = {k.person_id for k in kept}
+        names = dict(session.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.id.in_(holding))).all())
+    view["kept_rows"] = [{"date": k.day.isoformat(), "role": k.role, "person": names[k.person_id]} for k in kept]
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    print_run(view, view["kept_rows"])
+    return 0
+
+
+def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
+    """The run's figures, then (with `kept`) its grid of dates x roles (kept rows marked *), the unfilled roles with
+    their reasons and the rotations left unhonored."""
+    outcome = f", {view['outcome']}" if view["outcome"] else ""
+    print(f"run {view['run_id']} of version {view['version_id']}: {view['state']}{outcome}")
+    if view["error"]:
+        print(f"  {view['error']}")
+    if view["to_fill"] is not None:
+        solver = f"{view['seconds']:.1f} s, {view['workers']} workers, limit {view['time_limit_s']:g} s"
+        filled = f"{view['filled']} of {view['to_fill']} roles filled ({view['kept']} kept)"
+        print(f"  {filled}, {view['unfilled']} unfilled, {solver}")
+    if view["levels"]:
+        print(f"  {'level':38} {'value':>10} {'bound':>10} {'proven':>7} {'time s':>7}")
+    for r in view["levels"]:
+        fairness = r["level"].endswith(("largest deviation", "sum of deviations"))
+        shown = [("-" if v is None else f"{v / 1000:.3f}" if fairness else str(v)) for v in (r["value"], r["bound"])]
+        print(
+            f"  {r['level']:38} {shown[0]:>10} {shown[1]:>10} {'yes' if r['proven'] else 'no':>7} {r['seconds']:7.2f}"
+        )
+    if kept is None:
+        return
+    grid: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in view["rows"]:
+        grid[row["date"]][row["role"]] = row["person"]
+    for row in kept:
+        grid[row["date"]].setdefault(row["role"], row["person"] + " *")
+    for u in view["explanations"].get("unfilled", []):
+        grid[u["date"]][u["role"]] = "(unfilled)"
+    roles = list(dict.fromkeys(role for day in sorted(grid) for role in grid[day]))
+    if grid:
+        print()
+        print(f"  {'date':<11}" + "".join(f"{role:<20}" for role in roles))
+        for day in sorted(grid):
+            print(f"  {day:<11}" + "".join(f"{grid[day].get(role, ''):<20}" for role in roles))
+        print("  * kept: the version's own assignment")
+    for u in view["explanations"].get("unfilled", []):
+        print(f"  unfilled: {u['text']}")
+    for u in view["explanations"].get("unhonored", []):
+        print(f"  rotation not honored: {u['text']}")
+    for c in view["explanations"].get("conflicts", []):
+        print(f"  kept assignments in conflict: {c}")
+
+
+def _audited(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--actor", default=actor(), help="who makes the change (default: the login name)")
+    p.add_argument("--reason", help="why, for the audit log")
+
+
+def _with_id(sub: Any, what: str, func: Callable[[argparse.Namespace], int]) -> None:
+    p = sub.add_parser("remove", help=f"remove a {what} by its id (see list)")
+    p.add_argument("id", type=int)
+    _audited(p)
+    p.set_defaults(func=func)
+
+
+def register(sub: Subparsers) -> None:
+    d = sub.add_parser("draft", help="drafting: its inputs (audited) and its runs")
+    ds = d.add_subparsers(dest="draft_command", required=True)
+
+    new = ds.add_parser("new", help="draft a version's period (the drafting worker runs the solver)")
+    new.add_argument("version", type=uuid_id)
+    new.add_argument("--time-limit", type=seconds, help="solver seconds (default: SCHEDCU_DRAFT_TIME_LIMIT_S)")
+    new.add_argument("--workers", type=workers_count, help="CP-SAT workers (default: SCHEDCU_DRAFT_WORKERS)")
+    new.add_argument("--wait", action="store_true", help="wait for the run to end and print it")
+    new.add_argument("--timeout", type=seconds, default=600.0, help="how long --wait waits (default 600 s)")
+    new.add_argument("--actor", default=actor(), help="who starts the run (default: the login name)")
+    new.add_argument("--reason", help="why, for the run history")
+    new.set_defaults(func=cmd_new)
+
+    rn = ds.add_parser("runs", help="the draft runs, newest first")
+    rn.add_argument("--version", type=uuid_id, help="one version's only")
+    rn.add_argument("--limit", type=count, default=50)
+    rn.set_defaults(func=cmd_runs)
+
+    sh = ds.add_parser("show", help="a run: figures per level, grid of dates x roles, unfilled roles with reasons")
+    sh.add_argument("run", type=uuid_id)
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=cmd_show)
+
+    lim = ds.add_parser("limits", help="a group's limits: show them, or set (a number) or clear (none) some")
+    lim.add_argument("group")
+    for name, text in LIMIT_OPTIONS:
+        lim.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, type=limit_value, default=argparse.SUPPRESS, help=text
+        )
+    _audited(lim)
+    lim.set_defaults(func=cmd_limits)
+
+    per = ds.add_parser("person", help="a person's FTE, active dates and limits in a group (no PERSON: list them)")
+    per.add_argument("group")
+    per.add_argument("person", nargs="?", help="email, or exact name or Amion alias")
+    per.add_argument("--fte", type=fte, default=argparse.SUPPRESS, help="share of a full-time post, e.g. 0.8")
+    per.add_argument("--from", dest="active_from", type=optional_date, default=argparse.SUPPRESS,
+                     help="first active date, YYYY-MM-DD (none: open)")  # fmt: skip
+    per.add_argument("--to", dest="active_to", type=optional_date, default=argparse.SUPPRESS,
+                     help="last active date, YYYY-MM-DD (none: open)")  # fmt: skip
+    for name, text in LIMIT_OPTIONS:
+        per.add_argument(f"--{name.replace('_', '-')}", dest=name, type=limit_value, default=argparse.SUPPRESS,
+                         help=f"{text} (none: the group's)")  # fmt: skip
+    _audited(per)
+    per.set_defaults(func=cmd_person)
+
+    hrs = ds.add_parser("hours", help="a role's hours in a group where they differ from the template (no ROLE: list)")
+    hrs.add_argument("group")
+    hrs.add_argument("role", nargs="?")
+    hrs.add_argument("hours", nargs="?", help="START-END as Amion labels them, e.g. 10p-8a or 17:00-01:00")
+    hrs.add_argument("--clear", action="store_true", help="the template's span again")
+    _audited(hrs)
+    hrs.set_defaults(func=cmd_hours)
+
+    rot = ds.add_parser("rotation", help="standing rotations: (weekday, role) -> person over dates")
+    rs = rot.add_subparsers(dest="action", required=True)
+    ra = rs.add_parser("add", help="PERSON holds ROLE every WEEKDAY from --from to --to")
+    ra.add_argument("group")
+    ra.add_argument("weekday", help="mon .. sun")
+    ra.add_argument("role")
+    ra.add_argument("person")
+    ra.add_argument("--from", dest="first", type=iso_date, required=True)
+    ra.add_argument("--to", dest="last", type=iso_date, required=True)
+    _audited(ra)
+    ra.set_defaults(func=cmd_rotation)
+    rl = rs.add_parser("list")
+    rl.add_argument("group")
+    rl.set_defaults(func=cmd_rotation)
+    _with_id(rs, "rotation", cmd_rotation)
+
+    exc = ds.add_parser("exception", help="one date's exception to the rotations: another person, or nobody")
+    es = exc.add_subparsers(dest="action", required=True)
+    ea = es.add_parser("add", help="ROLE on DATE goes to PERSON, or --nobody (the role is drafted)")
+    ea.add_argument("group")
+    ea.add_argument("date", type=iso_date)
+    ea.add_argument("role")
+    ea.add_argument("person", nargs="?")
+    ea.add_argument("--nobody", action="store_true")
+    _audited(ea)
+    ea.set_defaults(func=cmd_exception)
+    el = es.add_parser("list")
+    el.add_argument("group")
+    el.set_defaults(func=cmd_exception)
+    _with_id(es, "exception", cmd_exception)
+
+    off = ds.add_parser("timeoff", help="time off (hard), by schedule date, in every group")
+    ts = off.add_subparsers(dest="action", required=True)
+    ta = ts.add_parser("add", help="PERSON is off from --from to --to")
+    ta.add_argument("person")
+    ta.add_argument("--from", dest="first", type=iso_date, required=True)
+    ta.add_argument("--to", dest="last", type=iso_date, required=True)
+    ta.add_argument("--note")
+    _audited(ta)
+    ta.set_defaults(func=cmd_timeoff)
+    tl = ts.add_parser("list")
+    tl.add_argument("person", nargs="?")
+    tl.set_defaults(func=cmd_timeoff)
+    _with_id(ts, "time off", cmd_timeoff)
+
+    req = ds.add_parser("request", help="weighted requests (soft): on or off a date, a weekday, a role")
+    qs = req.add_subparsers(dest="action", required=True)
+    qa = qs.add_parser("add", help="PERSON wants to be on (or off) a --date, a --weekday or every date")
+    qa.add_argument("group")
+    qa.add_argument("person")
+    qa.add_argument("kind", choices=("on", "off"))
+    qa.add_argument("--date", type=iso_date)
+    qa.add_argument("--weekday")
+    qa.add_argument("--role")
+    qa.add_argument("--weight", type=int, default=1, help="1 to 100 (default 1)")
+    _audited(qa)
+    qa.set_defaults(func=cmd_request)
+    ql = qs.add_parser("list")
+    ql.add_argument("group")
+    ql.set_defaults(func=cmd_request)
+    _with_id(qs, "request", cmd_request)
