@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from schedcu.registries import all_registries
+from shared.contracts import CONTRACTS
 from shared.db.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,3 +178,21 @@ def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() ->
         assert r.handlers
         for key in r.routing_keys:
             assert any(fnmatchcase(key, binding.replace("*", "[!.]*")) for binding in r.queue.bindings), key
+
+
+def contracts_built(package: Path) -> set[str]:
+    """The contracts a package's code builds: called (`OdsImported(...)`) or handed to a builder
+    (`_event(ProposalCreated, ...)`)."""
+    names = {contract.__name__ for contract in CONTRACTS}
+    found = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Call) and _called_name(node) != "isinstance":
+                found.update(n.id for n in (node.func, *node.args) if isinstance(n, ast.Name) and n.id in names)
+    return found
+
+
+def test_a_registry_declares_every_message_its_service_builds_and_no_other() -> None:
+    """The relay publishes, and the broker account may publish, only what the registry declares."""
+    for r in all_registries():
+        assert {c.__name__ for c in r.publishes} == contracts_built(ROOT / "services" / r.service), r.service
