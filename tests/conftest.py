@@ -179,12 +179,12 @@ def running_pipeline(
     work: Path,
     replicas: int = 1,
     months: tuple[date, ...] = (MONTH,),
-    amqp_urls: Mapping[str, str] | None = None,
+    worker_env: Mapping[str, Mapping[str, str]] | None = None,
     **settings: str,
 ) -> Iterator[Pipeline]:
     """The fake Amion (the demo truth of `months`) and `replicas` processes of each of the four workers on
-    `services`, with extra SCHEDCU_ settings; a worker named in `amqp_urls` logs in to the broker with its URL.
-    Replicas after the first are named `<worker>#<n>`."""
+    `services`, with extra SCHEDCU_ settings, and a worker named in `worker_env` with its own environment variables
+    on top (its own broker or database login). Replicas after the first are named `<worker>#<n>`."""
     log_dir = work / "logs"
     log_dir.mkdir()
     truth_file = work / "truth.yaml"
@@ -208,7 +208,7 @@ def running_pipeline(
     env.update({f"SCHEDCU_{key.upper()}": value for key, value in settings.items()})
     workers = {
         name if n == 1 else f"{name}#{n}": processes.worker(
-            name, {**env, "SCHEDCU_AMQP_URL": (amqp_urls or {}).get(name, services.amqp_url)}, log_dir
+            name, {**env, **(worker_env or {}).get(name, {})}, log_dir
         ).start()
         for name in processes.WORKER_NAMES
         for n in range(1, replicas + 1)

@@ -10,6 +10,7 @@ from pathlib import Path
 from schedcu.registries import all_registries
 from shared.contracts import CONTRACTS
 from shared.db.models import Base
+from shared.db.roles import OWNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
@@ -69,35 +70,6 @@ def test_the_check_sees_a_foreign_import() -> None:
     assert {"amion_scraper", "schedcu", "versions"} <= tree_owners
 
 
-# Every table and the one package whose code writes it (migrations aside). `shared` writes only the
-# messaging and audit tables, through its helpers.
-OWNERS: dict[str, str] = {
-    "hospital_groups": "services/ods_importer",
-    "hospitals": "services/ods_importer",
-    "schedule_versions": "services/ods_importer",
-    "template_windows": "services/ods_importer",
-    "template_responsibilities": "services/ods_importer",
-    "shift_instances": "services/ods_importer",
-    "people": "services/amion_scraper",
-    "scrape_batches": "services/amion_scraper",
-    "amion_pages": "services/amion_scraper",
-    "assignments": "services/amion_scraper",
-    "amion_request_slots": "services/amion_scraper",
-    "coverage_calculations": "services/coverage",
-    "coverage_cells": "services/coverage",
-    "coverage_cell_dates": "services/coverage",
-    "assignment_corrections": "services/coverage",
-    "proposals": "services/coverage",
-    "proposal_history": "services/coverage",
-    "workflows": "services/versions",
-    "workflow_phases": "services/versions",
-    "version_lifecycle": "services/versions",
-    "amion_watches": "services/versions",
-    "inbox": "shared",
-    "outbox": "shared",
-    "worker_heartbeats": "shared",
-    "audit_log": "shared",
-}
 WRITING_CALLS = {"insert", "update", "delete", "pg_insert"}
 RAW_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
 

@@ -114,8 +114,8 @@ def test_a_forged_user_id_is_refused(accounts: Accounts) -> None:
 def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
     accounts: Accounts, tmp_path: Path
 ) -> None:
-    worker_urls = {name: accounts.of(f"schedcu-{name}") for name in WORKERS}
-    with running_pipeline(accounts.services, tmp_path, amqp_urls=worker_urls, declare_topology="false") as pipeline:
+    logins = {name: {"SCHEDCU_AMQP_URL": accounts.of(f"schedcu-{name}")} for name in WORKERS}
+    with running_pipeline(accounts.services, tmp_path, worker_env=logins, declare_topology="false") as pipeline:
         request_id = f"accounts-{uuid.uuid4()}"
         period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
         body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
