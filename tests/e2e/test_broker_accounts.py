@@ -2,7 +2,8 @@
 own on the local broker, its topology declared as the code declares it, and every user of the definitions
 created (under a name of this run's own, with a random password) with the definitions' permissions and topic
 permissions. Upstream may only ask for imports, a worker may only say what is its own, nobody may sign as
-someone else, and the pipeline completes a month with every worker on its own account."""
+someone else, the operator redrives any dead letter signed as itself, and the pipeline completes a month with every
+worker on its own account."""
 
 import asyncio
 import calendar
@@ -21,11 +22,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aio_pika
 import aiormq
 import pytest
+from sqlalchemy.orm import sessionmaker
 
-from schedcu.registries import WORKERS, all_queues
+from schedcu.registries import WORKERS, all_queues, registry
 from shared import ids
 from shared.contracts import ImportRequested
-from shared.messaging import topology
+from shared.messaging import dead_letters, topology
 from shared.settings import Settings
 from tests.conftest import MONTH, Services, provisioned, running_pipeline
 from tests.support import amqp_client
@@ -109,6 +111,25 @@ def test_a_forged_user_id_is_refused(accounts: Accounts) -> None:
     coverage, versions = accounts.of("schedcu-coverage"), accounts.of("schedcu-versions")
     with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed):
         publish(coverage, "event.coverage.failed", user_id=login(versions))
+
+
+def test_the_operator_redrives_a_letter_of_any_routing_key_signed_as_itself(accounts: Accounts) -> None:
+    queue, message_id = registry("coverage").queue, str(uuid.uuid4())
+    amqp_client.park_in_dead_letters(
+        accounts.services.amqp_url, queue.dead_letter_name, b"{}", "command.coverage.calculate", message_id
+    )
+    operator = accounts.of("schedcu-operator")
+    transaction = sessionmaker(accounts.services.engine).begin
+    redriven = asyncio.run(dead_letters.redrive(operator, queue, message_id, actor="olga", transaction=transaction))
+    assert [letter.message_id for letter in redriven] == [message_id]
+
+    async def take() -> aio_pika.abc.AbstractIncomingMessage | None:
+        async with await aio_pika.connect(accounts.services.amqp_url) as connection:
+            work = await (await connection.channel()).get_queue(queue.name)
+            return await work.get(no_ack=True, fail=False)
+
+    back = asyncio.run(take())
+    assert back is not None and (back.message_id, back.user_id) == (message_id, login(operator))
 
 
 def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
