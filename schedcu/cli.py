@@ -74,6 +74,21 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_roles(_: argparse.Namespace) -> int:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from shared.db import roles
+
+    url = make_url(get_settings().database_url)
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
+        created = roles.ensure(conn, str(url.database))
+    for role in created:
+        print(f"created the role {role} (without a password: set one with ALTER ROLE {role} PASSWORD ...)")
+    print(f"granted each schedcu role its privileges on {url.database}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from schedcu.infra import listening
     from schedcu.registries import all_queues, registry
@@ -192,6 +207,9 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    db.add_parser("roles", help="create the per-service roles and grant them (again after every upgrade)").set_defaults(
+        func=cmd_db_roles
+    )
 
     w = sub.add_parser("worker", help="run one service's worker")
     w.add_argument("name", choices=sorted(WORKERS))

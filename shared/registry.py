@@ -1,6 +1,7 @@
 """What one service's worker is: its queue (with the routing keys bound to it), its handlers, the periodic jobs
-it runs and its rejecters. Each service declares one `Registry` in `services/<name>/registry.py`; `schedcu worker`
-runs it, and the operator commands (`status`, `dlq`) collect them all (`schedcu/registries.py`)."""
+it runs, its rejecters and the messages it publishes. Each service declares one `Registry` in
+`services/<name>/registry.py`; `schedcu worker` runs it, and the operator commands (`status`, `dlq`) collect them
+all (`schedcu/registries.py`)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,6 +32,9 @@ class Registry:
     handlers: Mapping[type[Contract], Handler]
     periodic: Sequence[Periodic] = ()
     rejecters: Mapping[type[Contract], Rejecter] = field(default_factory=dict)
+    # every message the service's code sends (its handlers, and the operator actions in its package): its relay
+    # publishes only these, and its broker account may publish only their routing keys
+    publishes: Sequence[type[Contract]] = ()
 
     @property
     def service(self) -> str:
@@ -39,3 +43,7 @@ class Registry:
     @property
     def routing_keys(self) -> tuple[str, ...]:
         return tuple(contract.routing_key for contract in self.handlers)
+
+    @property
+    def published_keys(self) -> tuple[str, ...]:
+        return tuple(contract.routing_key for contract in self.publishes)

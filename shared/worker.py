@@ -28,7 +28,7 @@ from sqlalchemy import text
 from shared import logs, metrics
 from shared.db.session import engine
 from shared.messaging import topology
-from shared.messaging.connection import FailoverBroker
+from shared.messaging.connection import FailoverBroker, login
 from shared.messaging.consumer import MessageLogContext, subscribe
 from shared.messaging.faults import (
     BROKER_PROBE,
@@ -187,7 +187,15 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
         declare=False,  # declared (or preloaded) before the broker starts; its channel only checks the queue is there
         rejecters=registry.rejecters,
     )
-    relay = OutboxRelay(broker, engine(), settings.outbox_poll_s, gates.database, gates.broker)
+    relay = OutboxRelay(
+        broker,
+        engine(),
+        settings.outbox_poll_s,
+        gates.database,
+        gates.broker,
+        routing_keys=registry.published_keys,
+        user_id=login(settings.amqp_url),
+    )
     started_at = datetime.now(UTC)
     gauges = Periodic(
         "metrics",

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -175,10 +175,16 @@ class Pipeline:
 
 @contextmanager
 def running_pipeline(
-    services: Services, work: Path, replicas: int = 1, months: tuple[date, ...] = (MONTH,), **settings: str
+    services: Services,
+    work: Path,
+    replicas: int = 1,
+    months: tuple[date, ...] = (MONTH,),
+    worker_env: Mapping[str, Mapping[str, str]] | None = None,
+    **settings: str,
 ) -> Iterator[Pipeline]:
     """The fake Amion (the demo truth of `months`) and `replicas` processes of each of the five workers on
-    `services`, with extra SCHEDCU_ settings. Replicas after the first are named `<worker>#<n>`."""
+    `services`, with extra SCHEDCU_ settings, and a worker named in `worker_env` with its own environment variables
+    on top (its own broker or database login). Replicas after the first are named `<worker>#<n>`."""
     log_dir = work / "logs"
     log_dir.mkdir()
     truth_file = work / "truth.yaml"
@@ -201,7 +207,9 @@ def running_pipeline(
     )
     env.update({f"SCHEDCU_{key.upper()}": value for key, value in settings.items()})
     workers = {
-        name if n == 1 else f"{name}#{n}": processes.worker(name, env, log_dir).start()
+        name if n == 1 else f"{name}#{n}": processes.worker(
+            name, {**env, **(worker_env or {}).get(name, {})}, log_dir
+        ).start()
         for name in processes.WORKER_NAMES
         for n in range(1, replicas + 1)
     }

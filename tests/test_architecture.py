@@ -8,7 +8,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from schedcu.registries import all_registries
+from shared.contracts import CONTRACTS
 from shared.db.models import Base
+from shared.db.roles import OWNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
@@ -66,44 +68,6 @@ def test_the_check_sees_a_foreign_import() -> None:
     assert {"amion_scraper", "schedcu", "versions"} <= tree_owners
 
 
-# Every table and the one package whose code writes it (migrations aside). `shared` writes only the
-# messaging and audit tables, through its helpers.
-OWNERS: dict[str, str] = {
-    "hospital_groups": "services/ods_importer",
-    "hospitals": "services/ods_importer",
-    "schedule_versions": "services/ods_importer",
-    "template_windows": "services/ods_importer",
-    "template_responsibilities": "services/ods_importer",
-    "shift_instances": "services/ods_importer",
-    "people": "services/amion_scraper",
-    "scrape_batches": "services/amion_scraper",
-    "amion_pages": "services/amion_scraper",
-    "assignments": "services/amion_scraper",
-    "amion_request_slots": "services/amion_scraper",
-    "coverage_calculations": "services/coverage",
-    "coverage_cells": "services/coverage",
-    "coverage_cell_dates": "services/coverage",
-    "assignment_corrections": "services/coverage",
-    "proposals": "services/coverage",
-    "proposal_history": "services/coverage",
-    "workflows": "services/versions",
-    "workflow_phases": "services/versions",
-    "version_lifecycle": "services/versions",
-    "amion_watches": "services/versions",
-    "draft_groups": "services/drafting",
-    "draft_people": "services/drafting",
-    "draft_role_hours": "services/drafting",
-    "draft_rotations": "services/drafting",
-    "draft_exceptions": "services/drafting",
-    "draft_time_off": "services/drafting",
-    "draft_requests": "services/drafting",
-    "draft_runs": "services/drafting",
-    "draft_rows": "services/drafting",
-    "inbox": "shared",
-    "outbox": "shared",
-    "worker_heartbeats": "shared",
-    "audit_log": "shared",
-}
 WRITING_CALLS = {"insert", "update", "delete", "pg_insert"}
 RAW_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
 
@@ -184,3 +148,21 @@ def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() ->
         assert r.handlers
         for key in r.routing_keys:
             assert any(fnmatchcase(key, binding.replace("*", "[!.]*")) for binding in r.queue.bindings), key
+
+
+def contracts_built(package: Path) -> set[str]:
+    """The contracts a package's code builds: called (`OdsImported(...)`) or handed to a builder
+    (`_event(ProposalCreated, ...)`)."""
+    names = {contract.__name__ for contract in CONTRACTS}
+    found = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Call) and _called_name(node) != "isinstance":
+                found.update(n.id for n in (node.func, *node.args) if isinstance(n, ast.Name) and n.id in names)
+    return found
+
+
+def test_a_registry_declares_every_message_its_service_builds_and_no_other() -> None:
+    """The relay publishes, and the broker account may publish, only what the registry declares."""
+    for r in all_registries():
+        assert {c.__name__ for c in r.publishes} == contracts_built(ROOT / "services" / r.service), r.service

@@ -1,7 +1,28 @@
-"""The coverage worker: its queue, its handlers (shared/registry.py)."""
+"""The coverage worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
 from services.coverage.handlers import HANDLERS
+from shared.contracts import (
+    CalculateCoverage,
+    CoverageCalculated,
+    CoverageChanged,
+    CoverageFailed,
+    ProposalApproved,
+    ProposalCreated,
+    ProposalRejected,
+)
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
-REGISTRY = Registry(ConsumerQueue("coverage", ("command.coverage.*",)), HANDLERS)
+REGISTRY = Registry(
+    ConsumerQueue("coverage", ("command.coverage.*",)),
+    HANDLERS,
+    publishes=(
+        CoverageCalculated,
+        CoverageChanged,
+        CoverageFailed,
+        ProposalCreated,
+        ProposalApproved,
+        ProposalRejected,
+        CalculateCoverage,  # the recalculation an approved proposal asks for
+    ),
+)

@@ -1,7 +1,10 @@
-"""The ods_importer worker: its queue, its handlers (shared/registry.py)."""
+"""The ods_importer worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
 from services.ods_importer.handlers import HANDLERS
+from shared.contracts import OdsImported, OdsImportFailed
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
-REGISTRY = Registry(ConsumerQueue("ods_importer", ("command.ods_importer.*",)), HANDLERS)
+REGISTRY = Registry(
+    ConsumerQueue("ods_importer", ("command.ods_importer.*",)), HANDLERS, publishes=(OdsImported, OdsImportFailed)
+)

@@ -1,7 +1,20 @@
-"""The versions worker: its queue, the saga's handlers, the deadline sweep and the rejecter that answers an
-invalid request (shared/registry.py)."""
+"""The versions worker: its queue, the saga's handlers, the deadline sweep, the rejecter that answers an
+invalid request and what it publishes (shared/registry.py)."""
 
 from services.versions.handlers import HANDLERS, PERIODIC, REJECTERS
+from shared.contracts import (
+    CalculateCoverage,
+    CheckAmion,
+    ImportAccepted,
+    ImportRejected,
+    ImportTemplate,
+    ScrapeAmion,
+    VersionArchived,
+    VersionPromoted,
+    VersionTransitionRefused,
+    WorkflowCompleted,
+    WorkflowFailed,
+)
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
@@ -20,4 +33,17 @@ REGISTRY = Registry(
     HANDLERS,
     PERIODIC,
     REJECTERS,
+    publishes=(
+        ImportAccepted,
+        ImportRejected,
+        ImportTemplate,
+        ScrapeAmion,
+        CheckAmion,
+        CalculateCoverage,
+        WorkflowCompleted,
+        WorkflowFailed,
+        VersionPromoted,
+        VersionArchived,
+        VersionTransitionRefused,
+    ),
 )

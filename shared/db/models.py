@@ -1,7 +1,8 @@
 """The schema, as SQLAlchemy 2 mapped classes. Migrations (shared/db/migrations) create it.
 
-Each table has one owner, the only package whose code writes it (named next to `__tablename__`; the table
-in docs/architecture.md; tests/test_architecture.py checks it). Others read it."""
+Each table has one owner, the only package whose code writes it (named next to `__tablename__`; the map in
+shared/db/roles.py, which grants each service's PostgreSQL role its writes; the table in docs/architecture.md;
+tests/test_architecture.py checks it). Others read it."""
 
 import uuid
 from datetime import date, datetime, time

@@ -58,6 +58,12 @@ def urls(amqp_url: str) -> list[str]:
     return [f"{scheme}://{userinfo}{at}{host}{rest[end:]}" for host in hosts]
 
 
+def login(amqp_url: str) -> str | None:
+    """The user `amqp_url` logs in as: what a publisher sets as a message's `user_id`, which RabbitMQ checks
+    against the connection's user (a forged one is refused)."""
+    return URL(urls(amqp_url)[0]).user
+
+
 def shown(url: str | URL) -> str:
     """`host:port` of one host's URL."""
     parsed = URL(str(url))

@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.orm import Session
 
 from shared.audit import record
-from shared.messaging.connection import connect
+from shared.messaging.connection import connect, login
 from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
 from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import get_settings
@@ -193,7 +193,7 @@ async def redrive(
                     aio_pika.Message(
                         message.body, headers=headers, message_id=message.message_id,
                         correlation_id=message.correlation_id, content_type=message.content_type,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=login(amqp_url),
                     ),
                     routing_key=letter.routing_key,
                     mandatory=True,

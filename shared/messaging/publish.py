@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from shared.contracts import Contract
 from shared.messaging import topology
-from shared.messaging.connection import FailoverBroker
+from shared.messaging.connection import FailoverBroker, login
 from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
 from shared.settings import Settings
 
@@ -32,4 +32,5 @@ async def publish_now(
             correlation_id=correlation_id,
             content_type="application/json",
             message_type=type(message).__name__,
+            user_id=login(settings.amqp_url),
         )

@@ -5,6 +5,9 @@ the rest: rows written by the command line, or left by a process that died befor
 NOTIFY for every commit would wake every relay of every worker for each row, and all but one would find
 nothing to publish.)
 
+A relay publishes only the routing keys its service publishes (`Registry.publishes`): its broker account may
+publish nothing else. Each message carries the account's name as its AMQP `user_id`.
+
 One transaction per batch, on the relay's own connection: the rows are locked (`FOR UPDATE SKIP LOCKED`, so
 several relays never publish the same row at once), published together (their confirms pipelined), and the
 confirmed ones deleted before it commits. A relay that dies mid-batch, or loses its database connection,
@@ -24,6 +27,7 @@ database gate. Each of these is logged once per change of state, not on every po
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -45,7 +49,7 @@ BATCH = 100
 
 CLAIM = """
     SELECT id, message_id, correlation_id, routing_key, message_type, body, headers FROM outbox
-    WHERE claimed_until IS NULL OR claimed_until < now()
+    WHERE (claimed_until IS NULL OR claimed_until < now()) AND routing_key = ANY(%(keys)s)
     ORDER BY id LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 """
@@ -66,9 +70,19 @@ class Claimed:
 
 class OutboxRelay:
     def __init__(
-        self, broker: RabbitBroker, engine: Engine, poll_s: float, database: DependencyGate, broker_gate: DependencyGate
+        self,
+        broker: RabbitBroker,
+        engine: Engine,
+        poll_s: float,
+        database: DependencyGate,
+        broker_gate: DependencyGate,
+        *,
+        routing_keys: Sequence[str],
+        user_id: str | None,
     ) -> None:
         self._broker = broker
+        self._routing_keys = list(routing_keys)
+        self._user_id = user_id
         self._engine = engine
         self._poll_s = poll_s
         self._database = database
@@ -80,7 +94,7 @@ class OutboxRelay:
         """Publish one batch in one transaction on `conn`; returns how many rows it claimed."""
         async with conn.transaction():
             async with conn.cursor(row_factory=class_row(Claimed)) as cursor:
-                rows = await (await cursor.execute(CLAIM, {"limit": BATCH})).fetchall()
+                rows = await (await cursor.execute(CLAIM, {"limit": BATCH, "keys": self._routing_keys})).fetchall()
             outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
             published, refused = [], []
             for row, outcome in zip(rows, outcomes, strict=True):
@@ -117,6 +131,7 @@ class OutboxRelay:
                 message_type=row.message_type,
                 content_type="application/json",
                 headers=dict(row.headers),
+                user_id=self._user_id,
             )
         finally:
             context.detach(token)

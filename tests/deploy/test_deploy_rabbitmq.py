@@ -1,5 +1,6 @@
 """deploy/rabbitmq/definitions.json against the code: the same exchanges, queues, arguments and bindings as
-`shared.messaging.topology.of` says, and one least-privilege user per service."""
+`shared.messaging.topology.of` says, one least-privilege user per service, whose topic permissions let it publish
+only the routing keys its registry says it publishes, and an upstream user that may only ask for imports."""
 
 import base64
 import hashlib
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from schedcu.registries import WORKERS, registry
+from shared.contracts import CONTRACTS, ImportRequested
 from shared.messaging import topology
 from shared.settings import Settings
 
@@ -20,6 +22,8 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DEFINITIONS = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
 VHOST = "schedcu"
 OPERATOR = "schedcu-operator"
+UPSTREAM = "schedcu-upstream"
+ROUTING_KEYS = sorted(contract.routing_key for contract in CONTRACTS)
 # RabbitMQ's own exchanges exist in every vhost; no schedcu user may publish to or configure them.
 BUILT_IN_EXCHANGES = ("amq.default", "amq.direct", "amq.fanout", "amq.headers", "amq.match", "amq.topic")
 
@@ -111,7 +115,7 @@ def test_no_policy_overrides_the_queue_arguments_the_code_sets() -> None:
 
 def test_every_user_is_a_worker_or_the_operator_and_has_permissions() -> None:
     users = {u["name"] for u in DEFINITIONS["users"]}
-    assert users == {*worker_users(), OPERATOR}
+    assert users == {*worker_users(), OPERATOR, UPSTREAM}
     assert set(permissions()) == users
 
 
@@ -127,14 +131,14 @@ def test_a_worker_publishes_only_to_the_events_and_dead_letter_exchanges(user: s
     assert matching(permissions()[user]["write"], all_queues()) == set(), "write on a queue allows binding it"
 
 
-@pytest.mark.parametrize("user", sorted({*(f"schedcu-{name}" for name in WORKERS), OPERATOR}))
+@pytest.mark.parametrize("user", sorted({*(f"schedcu-{name}" for name in WORKERS), OPERATOR, UPSTREAM}))
 def test_no_user_can_declare_or_delete_anything(user: str) -> None:
     assert matching(permissions()[user]["configure"], all_queues() + all_exchanges()) == set()
 
 
 def test_no_user_but_the_operator_reads_another_services_queue() -> None:
     for user, entry in permissions().items():
-        others = set(all_queues()) - {CONSUMERS[worker_users()[user]].name} if user != OPERATOR else set()
+        others = set(all_queues()) - {CONSUMERS[worker_users()[user]].name} if user in worker_users() else set()
         assert matching(entry["read"], sorted(others)) == set(), user
 
 
@@ -143,6 +147,42 @@ def test_the_operator_reads_dead_letters_and_unrouted_events_and_publishes_event
     parked = {q.dead_letter_name for q in CONSUMERS.values()} | {topology.UNROUTED_QUEUE.name}
     assert matching(operator["read"], all_queues()) == parked
     assert matching(operator["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
+
+
+def topic_permissions() -> dict[str, dict[str, str]]:
+    entries = DEFINITIONS["topic_permissions"]
+    assert {entry["vhost"] for entry in entries} == {VHOST}
+    assert {entry["exchange"] for entry in entries} == {topology.EVENTS_EXCHANGE.name}
+    assert len({entry["user"] for entry in entries}) == len(entries)
+    return {entry["user"]: entry for entry in entries}
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_a_worker_publishes_only_the_routing_keys_its_registry_declares(worker: str) -> None:
+    published = topic_permissions()[f"schedcu-{worker}"]
+    assert matching(published["write"], ROUTING_KEYS) == set(registry(worker).published_keys)
+    assert matching(published["read"], ROUTING_KEYS) == set()
+
+
+def test_the_coverage_worker_may_not_say_what_the_scraper_says_nor_command_versions() -> None:
+    published = topic_permissions()["schedcu-coverage"]["write"]
+    assert matching(published, ROUTING_KEYS) >= {"event.coverage.calculated", "event.coverage.failed"}
+    assert not matching(published, ["event.amion.scraped", "command.versions.promote", "command.versions.archive"])
+
+
+def test_upstream_may_only_ask_for_an_import_and_read_nothing() -> None:
+    upstream = permissions()[UPSTREAM]
+    assert matching(upstream["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
+    assert matching(upstream["write"], all_queues()) == set()
+    assert matching(upstream["read"], all_queues() + all_exchanges()) == set()
+    topics = topic_permissions()[UPSTREAM]
+    assert matching(topics["write"], ROUTING_KEYS) == {ImportRequested.routing_key}
+    assert matching(topics["read"], ROUTING_KEYS) == set()
+
+
+def test_every_user_but_the_operator_has_its_routing_keys_limited() -> None:
+    """The operator redrives dead letters, whatever their routing key: its publishing stays unlimited."""
+    assert set(topic_permissions()) == {*worker_users(), UPSTREAM}
 
 
 def rabbit_sha256_matches(password_hash: str, password: str) -> bool:

@@ -14,7 +14,15 @@ import pytest
 
 from schedcu.errors import where
 from schedcu.infra import free_port
-from shared.messaging.connection import AmqpUrlError, FailoverBroker, FailoverConnection, connect, shown, urls
+from shared.messaging.connection import (
+    AmqpUrlError,
+    FailoverBroker,
+    FailoverConnection,
+    connect,
+    login,
+    shown,
+    urls,
+)
 from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost
 
 
@@ -26,6 +34,12 @@ def test_each_host_gets_the_credentials_the_virtual_host_and_the_query() -> None
     ]
     assert urls("amqps://rabbit-1,rabbit-2") == ["amqps://rabbit-1", "amqps://rabbit-2"]
     assert urls("amqp://guest:guest@127.0.0.1:5672/") == ["amqp://guest:guest@127.0.0.1:5672/"]
+
+
+def test_the_login_is_the_urls_user_decoded_and_none_without_one() -> None:
+    assert login("amqp://schedcu-coverage:p%40ss@rabbit-1,rabbit-2/schedcu") == "schedcu-coverage"
+    assert login("amqp://a%40b:p@rabbit-1/") == "a@b"
+    assert login("amqp://rabbit-1/schedcu") is None
 
 
 def test_hosts_are_shown_without_credentials() -> None:

@@ -1,0 +1,144 @@
+"""The broker accounts of deploy/rabbitmq/definitions.json, enforced by a real RabbitMQ: a vhost of this module's
+own on the local broker, its topology declared as the code declares it, and every user of the definitions
+created (under a name of this run's own, with a random password) with the definitions' permissions and topic
+permissions. Upstream may only ask for imports, a worker may only say what is its own, nobody may sign as
+someone else, the operator redrives any dead letter signed as itself, and the pipeline completes a month with every
+worker on its own account."""
+
+import asyncio
+import calendar
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aio_pika
+import aiormq
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from schedcu.registries import WORKERS, all_queues, registry
+from shared import ids
+from shared.contracts import ImportRequested
+from shared.messaging import dead_letters, topology
+from shared.settings import Settings
+from tests.conftest import MONTH, Services, provisioned, running_pipeline
+from tests.support import amqp_client
+
+DEFINITIONS = json.loads(
+    (Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8")
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl for the local broker")
+
+
+@dataclass(frozen=True)
+class Accounts:
+    services: Services
+    urls: dict[str, str]  # user of the definitions -> the URL logging in as this run's copy of it
+
+    def of(self, user: str) -> str:
+        return self.urls[user]
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def accounts() -> Iterator[Accounts]:
+    with ExitStack() as stack:
+        services = stack.enter_context(provisioned(f"schedcu_test_accounts_{os.getpid()}"))
+        asyncio.run(topology.declare(services.amqp_url, Settings().delivery_limit, all_queues()))
+        url = urlsplit(services.amqp_url)
+        vhost = url.path.lstrip("/")
+        suffix = uuid.uuid4().hex[:8]
+        topics = {entry["user"]: entry for entry in DEFINITIONS["topic_permissions"]}
+        urls = {}
+        for entry in DEFINITIONS["permissions"]:
+            name, password = f"{entry['user']}-{suffix}", secrets.token_urlsafe(16)
+            rabbitmqctl("add_user", name, password)
+            stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_user", name], check=False, capture_output=True)
+            rabbitmqctl("set_permissions", "-p", vhost, name, entry["configure"], entry["write"], entry["read"])
+            if (t := topics.get(entry["user"])) is not None:
+                rabbitmqctl("set_topic_permissions", "-p", vhost, name, t["exchange"], t["write"], t["read"])
+            netloc = f"{quote(name, safe='')}:{quote(password, safe='')}@{url.hostname}:{url.port or 5672}"
+            urls[entry["user"]] = urlunsplit(url._replace(netloc=netloc))
+        yield Accounts(services, urls)
+
+
+def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None) -> None:
+    """Publish an empty JSON object, confirmed: raises when the broker refuses it."""
+
+    async def run() -> None:
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE.name, ensure=False)
+            await exchange.publish(
+                aio_pika.Message(b"{}", content_type="application/json", user_id=user_id), routing_key=routing_key
+            )
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def login(amqp_url: str) -> str:
+    return str(urlsplit(amqp_url).username)
+
+
+def test_upstream_may_ask_for_an_import_but_not_command_a_promotion(accounts: Accounts) -> None:
+    upstream = accounts.of("schedcu-upstream")
+    publish(upstream, ImportRequested.routing_key, user_id=login(upstream))
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        publish(upstream, "command.versions.promote")
+
+
+def test_the_coverage_worker_may_say_its_own_events_but_not_a_scrape(accounts: Accounts) -> None:
+    coverage = accounts.of("schedcu-coverage")
+    publish(coverage, "event.coverage.failed", user_id=login(coverage))
+    for foreign in ("event.amion.scraped", "command.versions.archive"):
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+            publish(coverage, foreign)
+
+
+def test_a_forged_user_id_is_refused(accounts: Accounts) -> None:
+    coverage, versions = accounts.of("schedcu-coverage"), accounts.of("schedcu-versions")
+    with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed):
+        publish(coverage, "event.coverage.failed", user_id=login(versions))
+
+
+def test_the_operator_redrives_a_letter_of_any_routing_key_signed_as_itself(accounts: Accounts) -> None:
+    queue, message_id = registry("coverage").queue, str(uuid.uuid4())
+    amqp_client.park_in_dead_letters(
+        accounts.services.amqp_url, queue.dead_letter_name, b"{}", "command.coverage.calculate", message_id
+    )
+    operator = accounts.of("schedcu-operator")
+    transaction = sessionmaker(accounts.services.engine).begin
+    redriven = asyncio.run(dead_letters.redrive(operator, queue, message_id, actor="olga", transaction=transaction))
+    assert [letter.message_id for letter in redriven] == [message_id]
+
+    async def take() -> aio_pika.abc.AbstractIncomingMessage | None:
+        async with await aio_pika.connect(accounts.services.amqp_url) as connection:
+            work = await (await connection.channel()).get_queue(queue.name)
+            return await work.get(no_ack=True, fail=False)
+
+    back = asyncio.run(take())
+    assert back is not None and (back.message_id, back.user_id) == (message_id, login(operator))
+
+
+def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
+    accounts: Accounts, tmp_path: Path
+) -> None:
+    logins = {name: {"SCHEDCU_AMQP_URL": accounts.of(f"schedcu-{name}")} for name in WORKERS}
+    with running_pipeline(accounts.services, tmp_path, worker_env=logins, declare_topology="false") as pipeline:
+        request_id = f"accounts-{uuid.uuid4()}"
+        period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
+        body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+        amqp_client.publish(accounts.of("schedcu-upstream"), body)
+        assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"

@@ -1,0 +1,91 @@
+"""The PostgreSQL roles of `shared.db.roles` on a database of this module's own: the ODS importer (the worker that
+parses untrusted spreadsheets) cannot write another service's table nor rewrite the audit log, and the pipeline
+and `schedcu verify` pass with every worker and the operator on their own role."""
+
+import calendar
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from schedcu.processes import schedcu_command
+from schedcu.registries import WORKERS
+from shared import ids
+from shared.db import roles
+from tests.conftest import MONTH, Services, provisioned, running_pipeline
+from tests.support import amqp_client
+
+ALL_ROLES = [roles.MIGRATION_ROLE, roles.OPERATOR_ROLE, *roles.SERVICE_ROLES.values()]
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    """A database of its own, granted by `schedcu db roles`; the roles it created are dropped after the database."""
+    with provisioned(f"schedcu_test_roles_{os.getpid()}") as provided:
+        admin = libpq(make_url(provided.database_url).set(database="postgres").render_as_string(False))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            existing = {
+                row[0] for row in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [ALL_ROLES])
+            }
+        subprocess.run(
+            schedcu_command("db", "roles"), env={**os.environ, "SCHEDCU_DATABASE_URL": provided.database_url},
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        yield provided
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for role in set(ALL_ROLES) - existing:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def as_role(services: Services, role: str) -> str:
+    return make_url(services.database_url).set(username=role, password=None).render_as_string(False)
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO assignments DEFAULT VALUES",
+        "UPDATE assignments SET person_id = person_id",
+        "DELETE FROM assignments",
+        "UPDATE audit_log SET reason = reason",
+        "DELETE FROM audit_log",
+    ],
+)
+def test_the_ods_importer_cannot_write_assignments_nor_rewrite_the_audit_log(
+    services: Services, statement: str
+) -> None:
+    importer = as_role(services, roles.SERVICE_ROLES["ods_importer"])
+    with psycopg.connect(libpq(importer)) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
+def test_the_pipeline_and_verify_pass_with_every_worker_and_the_operator_on_its_own_role(
+    services: Services, tmp_path: Path
+) -> None:
+    own = {name: {"SCHEDCU_DATABASE_URL": as_role(services, f"schedcu_{name.replace('-', '_')}")} for name in WORKERS}
+    with running_pipeline(services, tmp_path, worker_env=own) as pipeline:
+        request_id = f"roles-{uuid.uuid4()}"
+        period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
+        amqp_client.publish(
+            services.amqp_url, json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+        )
+        assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=120) == "COMPLETED"
+        done = subprocess.run(
+            schedcu_command("verify", "--all", "--json"),
+            env={**pipeline.env, "SCHEDCU_DATABASE_URL": as_role(services, roles.OPERATOR_ROLE)},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        report = json.loads(done.stdout)
+        assert done.returncode == 0, report["violations"]
+        assert report["versions_checked"] == 1
