@@ -6,7 +6,7 @@ A message's routing key says which contract it is; its body is the model as JSON
 
 import logging
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -168,6 +168,17 @@ class ScrapeAmion(WorkflowMessage):
     )
 
 
+class DateSpan(BaseModel):
+    """`days` dates from `start`."""
+
+    start: date
+    days: int = Field(ge=1, le=31)
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+
 class CheckAmion(Contract):
     """Versions (the watch) -> amion_scraper: has Amion's content for these months of the version changed since
     its applied scrape batch? Fetches the months and stores nothing; answered by AmionChecked."""
@@ -177,7 +188,12 @@ class CheckAmion(Contract):
     group: str
     version_id: uuid.UUID
     amion_account: str
-    months: list[date] = Field(description="The first day of every month to compare (today's month on)")
+    months: list[date] = Field(
+        default_factory=list, description="The first day of every month to compare (today's month on)"
+    )
+    near: DateSpan | None = Field(
+        default=None, description="A near-term check: only these dates are compared (one small request); no months"
+    )
 
 
 class AmionChecked(Contract):

@@ -15,7 +15,9 @@ A re-scrape (`months_from`, the watch's) fetches the months from that one on; th
 of the version's applied batch, archived again with the new batch and assessed with the fetched ones, so the
 new batch is as complete as a full scrape. A check (`CheckAmion`, the watch's) fetches the months it names,
 compares their content with the applied batch's pages (services/amion_scraper/changes.py) and answers
-`AmionChecked`; it stores nothing.
+`AmionChecked`; it stores nothing. A near-term check (`near`: the next days) fetches only those dates, in one
+request of the report (`Day`, `Days`; the grid has no such page: the months that hold them), and compares only
+their rows.
 """
 
 import asyncio
@@ -25,14 +27,24 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy.orm import Session
+
 from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
-from services.amion_scraper.changes import changed_months
+from services.amion_scraper.changes import changed_in_span, changed_months
 from services.amion_scraper.client import AmionAuthError, AmionClient, FetchedPage, MonthFetch, Politeness
 from services.amion_scraper.rate_limit import SharedPoliteness
 from services.amion_scraper.rows import month_key, months_of_period
 from shared import ids
-from shared.contracts import AmionChecked, AmionScraped, AmionScrapeFailed, CheckAmion, Contract, ScrapeAmion
+from shared.contracts import (
+    AmionChecked,
+    AmionScraped,
+    AmionScrapeFailed,
+    CheckAmion,
+    Contract,
+    DateSpan,
+    ScrapeAmion,
+)
 from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
 from shared.messaging import inbox
@@ -67,12 +79,12 @@ def politeness_for(name: str, account: AmionAccount) -> Politeness:
     return _POLITENESS[name]
 
 
-async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[MonthFetch]:
+def _client(name: str, account: AmionAccount) -> AmionClient:
     try:
         password = account.password().get_secret_value()
     except (LookupError, OSError):
         raise ScrapeError(f"No password is configured for Amion account {name!r}.") from None
-    client = AmionClient(
+    return AmionClient(
         account.base_url,
         password,
         source=account.source,
@@ -82,9 +94,23 @@ async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[Mo
         attempts=account.attempts,
         backoff_s=account.backoff_s,
     )
+
+
+async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[MonthFetch]:
     try:
-        async with client:
+        async with _client(name, account) as client:
             return await client.fetch_months(months)
+    except AmionAuthError as error:
+        raise ScrapeError(f"Amion refused the password of account {name!r}.", (error.page,)) from None
+
+
+async def fetch_span(name: str, account: AmionAccount, span: DateSpan) -> list[MonthFetch]:
+    """The dates of `span`: one request of the report (`Day`, `Days`); the months that hold them from the grid."""
+    if account.source != "report":
+        return await fetch(name, account, sorted({span.start.replace(day=1), span.end.replace(day=1)}))
+    try:
+        async with _client(name, account) as client:
+            return [await client.fetch_days(span.start, span.days)]
     except AmionAuthError as error:
         raise ScrapeError(f"Amion refused the password of account {name!r}.", (error.page,)) from None
 
@@ -217,14 +243,28 @@ def close_superseded_batch(batch_id: uuid.UUID) -> None:
         store.finish_batch(session, batch_id, BatchState.SUPERSEDED, {}, [])
 
 
+def _changed(command: CheckAmion, session: Session, fetched: dict[date, str]) -> list[date]:
+    span = command.near
+    months = sorted(fetched) if span is None else sorted({span.start.replace(day=1), span.end.replace(day=1)})
+    applied = store.applied_batch(session, command.version_id)
+    stored = {} if applied is None else store.archived_pages(session, applied, months)
+    if span is None:
+        return changed_months(fetched, stored)
+    if len(fetched) == 1:  # the report of the span's dates
+        return changed_in_span(next(iter(fetched.values())), stored, span.start, span.end)
+    return [m for m in changed_months(fetched, stored) if m in months]  # the grid's months, compared whole
+
+
 def answer_check(command: CheckAmion, delivery: Delivery, fetched: dict[date, str]) -> None:
-    """Compare the fetched months with the applied batch's pages and answer; nothing but the answer is written."""
+    """Compare the fetched pages with the applied batch's and answer; nothing but the answer is written."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
-        applied = store.applied_batch(work.session, command.version_id)
-        stored = {} if applied is None else store.archived_pages(work.session, applied, sorted(fetched))
-        changed = changed_months(fetched, stored)
+        try:
+            changed = _changed(command, work.session, fetched)
+        except ValueError as error:  # the span's page is not one we can read
+            work.publish(_checked(command, WatchOutcome.FAILED, reason=f"Amion's page: {error}"))
+            return
         outcome = WatchOutcome.CHANGED if changed else WatchOutcome.UNCHANGED
         work.publish(_checked(command, outcome, changed_months=[month_key(m) for m in changed]))
 
@@ -249,7 +289,10 @@ async def check(command: CheckAmion, delivery: Delivery) -> None:
     try:
         if account is None:
             raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
-        fetched = await fetch(command.amion_account, account, command.months)
+        if command.near is None:
+            fetched = await fetch(command.amion_account, account, command.months)
+        else:
+            fetched = await fetch_span(command.amion_account, account, command.near)
     except ScrapeError as error:
         await asyncio.to_thread(answer_failed_check, command, delivery, str(error))
         return
