@@ -6,11 +6,19 @@ Design:
   (every `watch_interval_s`, moved by up to `watch_jitter_s` either way so groups spread out), the last check,
   its outcome, and the last change. A group gets its row the first time it has a version to watch; its first
   check comes one interval later (the version was just scraped).
+- The near-term watch: each group also has a next near-term check (every `watch_near_interval_s`, moved by up to
+  `watch_near_jitter_s`): it compares only the dates of the next `watch_near_hours`, one small Amion request
+  (the report's `Day` and `Days`). A full check covers those dates too, so a group due for both gets the full one.
 - `tick` (a periodic job of the versions worker, every `watch_tick_s`) takes the groups due and not paused,
-  sends one `CheckAmion` per watched version to amion_scraper (only the months of the version's period from
-  today's on; a version with a running workflow is left to it) and moves the next check on, in one transaction.
-- The scraper fetches those months under the account's politeness, compares Amion's content month by month
-  with the pages of the version's applied scrape batch and answers `AmionChecked`; it writes nothing.
+  sends one `CheckAmion` per watched version to amion_scraper (the months of the version's period from today's
+  on, or the near-term dates; a version with a running workflow is left to it) and moves the next checks on, in
+  one transaction. It keeps to each Amion account's request budget: `amion_check_budgets` holds when the
+  checks already sent to the account end at its politeness, and a group is sent only while that is at most
+  `watch_backlog_s` away, near-term checks first, then the longest due; the others stay due for a later tick.
+  So near-term checks never wait behind a queue of full ones, and no account is sent more than it can answer
+  (the scraper's politeness, services/amion_scraper/rate_limit.py, spaces the requests themselves).
+- The scraper fetches under the account's politeness, compares Amion's content with the pages of the version's
+  applied scrape batch and answers `AmionChecked`; it writes nothing.
 - `on_amion_checked` records the time and outcome of the check: when Amion is unchanged that is the only
   write. CHANGED starts a RESCRAPE workflow (services/versions/saga.py `start_rescrape`, trigger `watch`): the
   scrape and coverage phases, fenced and timed like an import's; its coverage publishes `CoverageChanged`.
@@ -23,15 +31,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.versions.saga import start_rescrape
 from shared import audit
-from shared.contracts import AmionChecked, CheckAmion
+from shared.contracts import AmionChecked, CheckAmion, DateSpan
 from shared.db import version_state
-from shared.db.models import AmionWatch, HospitalGroup, ScheduleVersion, Workflow
+from shared.db.models import AmionCheckBudget, AmionWatch, HospitalGroup, ScheduleVersion, Workflow
 from shared.db.session import transaction
 from shared.messaging import outbox
 from shared.messaging.consumer import Delivery
@@ -110,49 +118,152 @@ def _busy(session: Session, version_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return {v for v in found if v is not None}
 
 
+def near_span(start: date, end: date, now: datetime, settings: Settings) -> DateSpan | None:
+    """The dates of `start..end` within the next `watch_near_hours` (local dates, from today's); None when none."""
+    if settings.watch_near_hours <= 0:
+        return None
+    first = max(start, now.astimezone(settings.tz).date())
+    last = min(end, (now + timedelta(hours=settings.watch_near_hours)).astimezone(settings.tz).date())
+    return DateSpan(start=first, days=(last - first).days + 1) if first <= last else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One CheckAmion to send, and how many Amion requests it costs its account."""
+
+    target: Target
+    months: list[date]
+    near: DateSpan | None
+    requests: int
+
+
+def requests_of(target: Target, months: list[date], near: DateSpan | None, settings: Settings) -> int:
+    """What a check costs Amion: a near-term check one request of the report (the grid: the months that hold its
+    dates), a full check one request per month."""
+    account = settings.amion_accounts.get(target.amion_account)
+    if near is None:
+        return len(months)
+    if account is None or account.source == "report":
+        return 1
+    return len({near.start.replace(day=1), near.end.replace(day=1)})
+
+
+def requests_per_s(account: str, settings: Settings) -> float:
+    known = settings.amion_accounts.get(account)
+    return known.requests_per_s if known is not None else 1.0
+
+
+def schedule(
+    due: list[tuple[int, datetime, list[Check]]], busy_until: dict[str, datetime], now: datetime, settings: Settings
+) -> list[list[Check]]:
+    """The groups' checks to send now, within each account's request budget. `due` holds each due group's checks
+    with its rank (0: near-term, 1: full) and since when it is due; near-term ones go first, then the longest
+    due. A group is sent while every account it asks is busy (with the checks sent before, at its politeness)
+    for at most `watch_backlog_s`; the others stay due. Moves `busy_until` on."""
+    sent = []
+    for _, _, checks in sorted(due, key=lambda d: (d[0], d[1])):
+        accounts = {c.target.amion_account for c in checks}
+        if any((busy_until.get(a, now) - now).total_seconds() > settings.watch_backlog_s for a in accounts):
+            continue
+        for check in checks:
+            account = check.target.amion_account
+            seconds = check.requests / requests_per_s(account, settings)
+            busy_until[account] = max(busy_until.get(account, now), now) + timedelta(seconds=seconds)
+        sent.append(checks)
+    return sent
+
+
 def tick(settings: Settings | None = None, rng: random.Random | None = None) -> int:
-    """Send the checks of every group due; returns how many groups were due."""
+    """Send the checks of the groups due, within each account's budget; returns how many groups were sent."""
     settings = settings or get_settings()
     rng = rng or random.Random()
     now = _now()
     today = now.astimezone(settings.tz).date()
+
+    def next_full() -> datetime:
+        return next_check(now, settings.watch_interval_s, settings.watch_jitter_s, rng)
+
+    def next_near() -> datetime:
+        return next_check(now, settings.watch_near_interval_s, settings.watch_near_jitter_s, rng)
+
     with transaction() as session:
         targets = watched_versions(session, today, settings.watch_staging)
         if not targets:
             return 0
         groups = sorted({t.group for t in targets})
         first_checks = [
-            {"group_name": g, "next_check_at": next_check(now, settings.watch_interval_s, settings.watch_jitter_s, rng)}
-            for g in groups
+            {"group_name": g, "next_check_at": next_full(), "next_near_check_at": next_near()} for g in groups
         ]
         session.execute(
             insert(AmionWatch).values(first_checks).on_conflict_do_nothing(index_elements=[AmionWatch.group_name])
         )
+        near_on = settings.watch_near_hours > 0
+        is_due = AmionWatch.next_check_at <= now
+        if near_on:
+            is_due = or_(is_due, AmionWatch.next_near_check_at <= now, AmionWatch.next_near_check_at.is_(None))
         due = session.scalars(
             select(AmionWatch)
-            .where(AmionWatch.group_name.in_(groups), AmionWatch.paused.is_(False), AmionWatch.next_check_at <= now)
+            .where(AmionWatch.group_name.in_(groups), AmionWatch.paused.is_(False), is_due)
             .with_for_update(skip_locked=True)
         ).all()
         if not due:
             return 0
-        due_groups = {w.group_name for w in due}
-        checked = [t for t in targets if t.group in due_groups]
+        by_group = {w.group_name: w for w in due}
+        checked = [t for t in targets if t.group in by_group]
         busy = _busy(session, [t.version_id for t in checked])
+        candidates: dict[str, list[Check]] = {g: [] for g in by_group}
         for target in checked:
-            months = months_to_check(target.start, target.end, today)
-            if target.version_id in busy or not months:
+            if target.version_id in busy:
                 continue
-            check_id = f"{target.group}:{now.isoformat()}"
-            outbox.add(
-                session,
-                CheckAmion(check_id=check_id, group=target.group, version_id=target.version_id,
-                           amion_account=target.amion_account, months=months),
-                message_id=f"watch:{check_id}:{target.version_id}",
-                correlation_id=f"watch:{target.group}",
+            if by_group[target.group].next_check_at <= now:
+                months = months_to_check(target.start, target.end, today)
+                if months:
+                    candidates[target.group].append(Check(target, months, None, len(months)))
+            elif (span := near_span(target.start, target.end, now, settings)) is not None:
+                candidates[target.group].append(Check(target, [], span, requests_of(target, [], span, settings)))
+        accounts = sorted({c.target.amion_account for checks in candidates.values() for c in checks})
+        budgets = {
+            b.account: b
+            for b in session.scalars(
+                select(AmionCheckBudget).where(AmionCheckBudget.account.in_(accounts)).with_for_update()
+            )
+        }
+        busy_until = {a: b.busy_until for a, b in budgets.items()}
+        due_list = [
+            (
+                0 if w.next_check_at > now else 1,
+                w.next_check_at if w.next_check_at <= now else w.next_near_check_at or now,
+                candidates[w.group_name],
+            )
+            for w in due
+        ]
+        sent = schedule(due_list, busy_until, now, settings)
+        sent_groups = {checks[0].target.group for checks in sent if checks}
+        for checks in sent:
+            for check in checks:
+                kind = "near" if check.near is not None else "full"
+                check_id = f"{check.target.group}:{kind}:{now.isoformat()}"
+                outbox.add(
+                    session,
+                    CheckAmion(check_id=check_id, group=check.target.group, version_id=check.target.version_id,
+                               amion_account=check.target.amion_account, months=check.months, near=check.near),
+                    message_id=f"watch:{check_id}:{check.target.version_id}",
+                    correlation_id=f"watch:{check.target.group}",
+                )  # fmt: skip
+        if busy_until != {a: b.busy_until for a, b in budgets.items()}:
+            session.execute(
+                insert(AmionCheckBudget)
+                .values([{"account": a, "busy_until": t} for a, t in busy_until.items()])
+                .on_conflict_do_update(index_elements=[AmionCheckBudget.account],
+                                       set_={"busy_until": insert(AmionCheckBudget).excluded.busy_until})
             )  # fmt: skip
         for watch in due:
-            watch.next_check_at = next_check(now, settings.watch_interval_s, settings.watch_jitter_s, rng)
-        return len(due)
+            if watch.group_name not in sent_groups and candidates[watch.group_name]:
+                continue  # stays due: its account's budget is spent for now
+            if watch.next_check_at <= now:
+                watch.next_check_at = next_full()
+            watch.next_near_check_at = next_near()
+        return len(sent_groups)
 
 
 def on_amion_checked(event: AmionChecked, delivery: Delivery) -> None:
