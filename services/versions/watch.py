@@ -173,6 +173,33 @@ def schedule(
     return sent
 
 
+def budget_problems(targets: list[Target], now: datetime, settings: Settings) -> dict[str, str]:
+    """Per Amion account whose politeness cannot carry its groups' checks at their intervals, what happens
+    instead: the checks queue, and each comes about `demand / budget` times its interval apart."""
+    today = now.astimezone(settings.tz).date()
+    demand: dict[str, float] = {}
+    groups: dict[str, set[str]] = {}
+    for target in targets:
+        months = months_to_check(target.start, target.end, today)
+        per_s = len(months) / settings.watch_interval_s
+        if (span := near_span(target.start, target.end, now, settings)) is not None:
+            per_s += requests_of(target, months, span, settings) / settings.watch_near_interval_s
+        demand[target.amion_account] = demand.get(target.amion_account, 0.0) + per_s
+        groups.setdefault(target.amion_account, set()).add(target.group)
+    problems = {}
+    for account, needed in sorted(demand.items()):
+        budget = requests_per_s(account, settings)
+        if needed > budget:
+            stretch = needed / budget
+            problems[account] = (
+                f"Amion account {account}: {len(groups[account])} groups need {needed:.2f} requests/s, more than "
+                f"its politeness of {budget:g}/s: near-term checks come about every "
+                f"{settings.watch_near_interval_s * stretch:.0f} s (target {settings.watch_near_interval_s:.0f} s), "
+                f"full checks every {settings.watch_interval_s * stretch:.0f} s; spread the groups over more accounts"
+            )
+    return problems
+
+
 def tick(settings: Settings | None = None, rng: random.Random | None = None) -> int:
     """Send the checks of the groups due, within each account's budget; returns how many groups were sent."""
     settings = settings or get_settings()
