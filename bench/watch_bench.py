@@ -20,24 +20,34 @@ message, a claim and a delete, are not counted).
 
 import argparse
 import asyncio
+import bisect
+import functools
+import itertools
 import json
+import math
 import os
+import random
 import re
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, timedelta
+from contextlib import ExitStack
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import yaml
 from benchlib import fresh_database
+from pipeline_bench import provisioned
 from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.fake_amion import FakeAmion
 from schedcu.sample_template import sample_template
@@ -62,6 +72,8 @@ from shared.states import VersionState, WorkflowState
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 PASSWORD = "bench pass"
+STATEMENTS_PER_GROUP = 3
+NEAR_TARGET_S = 120.0
 WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)", re.IGNORECASE)
 
 
@@ -83,14 +95,23 @@ def write_truth(path: Path, months: list[date]) -> None:
     path.write_text(yaml.safe_dump({"password": PASSWORD, "assignments": assignments}), encoding="utf-8")
 
 
-def production_version(engine: Engine, template: bytes, group: str, start: date, end: date) -> uuid.UUID:
-    """The template imported for the period by an import workflow of account `group`, then promoted."""
-    parsed = parse_workbook(template)
+@functools.cache
+def parsed_template(template: bytes) -> Any:
+    return parse_workbook(template)
+
+
+def production_version(
+    engine: Engine, template: bytes, group: str, start: date, end: date, account: str | None = None
+) -> uuid.UUID:
+    """The template imported for the period by an import workflow of `account` (default: one named as the group),
+    then promoted."""
+    parsed = parsed_template(template)
     assert parsed.layout is Layout.TEMPLATE, parsed.findings
     version_id, workflow_id = uuid.uuid4(), uuid.uuid4()
     request = ImportRequested(
         request_id=f"bench-{group}", group=group, period=Period(start=start, end=end),
-        template=TemplateSource(filename="bench.ods", path="bench.ods"), amion_account=group, requested_by="bench",
+        template=TemplateSource(filename="bench.ods", path="bench.ods"), amion_account=account or group,
+        requested_by="bench",
     )  # fmt: skip
     with Session(engine) as session, session.begin():
         session.execute(
@@ -155,21 +176,26 @@ def writes(statements: list[Any]) -> Counter[str]:
     )
 
 
-async def watch_cycle(groups: int, template: bytes, database_url: str, work: Path) -> None:
+async def watch_cycle(groups: int, accounts: int, template: bytes, database_url: str, work: Path) -> bool:
+    """Prints the cycle; False when a group cost more than STATEMENTS_PER_GROUP statements or wrote more than the
+    check's bookkeeping."""
     month = next_month(date.today())
     period_end = next_month(month) - timedelta(days=1)
     truth_path = work / "truth.yaml"
     write_truth(truth_path, [month])
-    names = [f"group-{n:02d}" for n in range(groups)]
+    names = [f"group-{n:03d}" for n in range(groups)]
+    account_names = [f"account-{n:02d}" for n in range(accounts)]
     side = create_engine(database_url)
     with FakeAmion(truth_path) as fake:
-        configure(database_url, fake.base_url, names, 1.0)
+        configure(database_url, fake.base_url, account_names, 1000.0)  # politeness lifted
         engine = shared_engine()
         with Session(engine) as session, session.begin():
             session.execute(pg_insert(PersonRow).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
-        for name in names:
-            version_id = production_version(engine, template, name, month, period_end)
-            store_scrape(version_id, name, month, period_end, await fetched_pages(name, [month]))
+        pages = {a: await fetched_pages(a, [month]) for a in account_names}
+        for n, name in enumerate(names):
+            account = account_names[n % accounts]
+            version_id = production_version(engine, template, name, month, period_end, account)
+            store_scrape(version_id, account, month, period_end, pages[account])
         settings = get_settings().model_copy(update={"watch_jitter_s": 0.0})
         watch.tick(settings)  # the groups' watches, their first checks an interval away: made due now
         with side.begin() as conn:
@@ -195,14 +221,19 @@ async def watch_cycle(groups: int, template: bytes, database_url: str, work: Pat
         after_rows = {t: side.connect().execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
         requests = fake.ocs_requests - requests_before
     side.dispose()
-    print(f"1. watch cycle over {groups} groups, Amion unchanged (one month each, one account each)")
+    print(f"1. watch cycle over {groups} groups on {accounts} accounts, Amion unchanged (one month each), politeness"
+          " lifted")  # fmt: skip
     print(f"   groups due {due}, checks {len(checks)}, answers {dict(outcomes)}, Amion requests {requests}")
-    print(f"   time {took:.2f} s ({took / groups * 1000:.1f} ms per group, the checks concurrent)")
-    print(f"   SQL statements {len(statements)}: {len(statements) / groups:.1f} per group")
+    print(f"   cycle time {took:.2f} s ({took / groups * 1000:.1f} ms per group, the checks concurrent)")
+    per_group = len(statements) / groups
+    statements_ok = per_group <= STATEMENTS_PER_GROUP
+    print(f"   SQL statements {len(statements)}: {per_group:.1f} per group (target <= {STATEMENTS_PER_GROUP}: "
+          f"{'yes' if statements_ok else 'NO'})")  # fmt: skip
     for write, n in sorted(writes(statements).items()):
         print(f"     {write:<40} {n:>4}  ({n / groups:.2f} per group)")
     changed = {t: after_rows[t] - before_rows[t] for t in tables}
     print(f"   rows added: {changed} (no batch, page, assignment, workflow or calculation)")
+    return statements_ok and not any(changed.values())
 
 
 def remove_mid3(path: Path, day: date) -> Callable[[], None]:
@@ -289,10 +320,170 @@ async def one_change(runs: int, template: bytes, database_url: str, work: Path) 
                   f"{statistics.median(times):.3f} s, {counted} statements")  # fmt: skip
 
 
+async def consume_changes(
+    amqp_url: str, seen: dict[str, list[float]], ready: threading.Event, stop: threading.Event
+) -> None:
+    """Every CoverageChanged on the vhost: version id -> the times it arrived."""
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind("schedcu.events", "event.coverage.changed")
+
+        async def received(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                seen.setdefault(json.loads(message.body)["version_id"], []).append(time.time())
+
+        await queue.consume(received)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+
+
+def edit_tonight(path: Path, day: date, removed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Remove `day`'s ON1 assignment from the truth file (returns it), or put `removed` back; written at once."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if removed is None:
+        (on1,) = [a for a in data["assignments"] if a["date"] == day.isoformat() and a["label"].startswith("ON1")]
+        data["assignments"].remove(on1)
+    else:
+        data["assignments"].append(removed)
+    aside = path.with_suffix(".new")
+    aside.write_text(yaml.safe_dump(data), encoding="utf-8")
+    aside.replace(path)
+    return on1 if removed is None else None
+
+
+def per_minute(times: list[float]) -> int:
+    """The most requests within any 60 s."""
+    return max((bisect.bisect_right(times, t + 60.0) - i for i, t in enumerate(times)), default=0)
+
+
+def near_term(groups: int, accounts: int, changes: int, template: bytes, work: Path) -> bool:
+    """Tonight's assignment removed (then put back) in one account's Amion at a time, with the four workers
+    running at default watch settings: the time until every group of that account has announced
+    `CoverageChanged`. False when the slowest is over NEAR_TARGET_S or an account was asked faster than its
+    politeness."""
+    tz = get_settings().tz
+    tonight = datetime.now(tz).date()
+    end = tonight + timedelta(days=6)
+    months = sorted({tonight.replace(day=1), end.replace(day=1)})
+    account_names = [f"account-{n}" for n in range(accounts)]
+    name = f"schedcu_bench_near_{os.getpid()}"
+    amqp_root = os.environ.get("SCHEDCU_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    with ExitStack() as stack:
+        database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root))
+        truths = {a: work / f"near-{a}.yaml" for a in account_names}
+        fakes = {}
+        for account, path in truths.items():
+            write_truth(path, months)
+            fakes[account] = stack.enter_context(FakeAmion(path))
+        os.environ["SCHEDCU_DATABASE_URL"] = database_url
+        os.environ["SCHEDCU_BENCH_AMION_PASSWORD"] = PASSWORD
+        os.environ["SCHEDCU_AMION_ACCOUNTS"] = json.dumps(
+            {a: {"base_url": fakes[a].base_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD"} for a in account_names}
+        )
+        get_settings.cache_clear()
+        shared_engine.cache_clear()
+        engine = shared_engine()
+        with Session(engine) as session, session.begin():
+            session.execute(pg_insert(PersonRow).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
+        versions: dict[str, list[str]] = {a: [] for a in account_names}
+        for account in account_names:
+            pages = asyncio.run(fetched_pages(account, months))
+            for n in range(groups // accounts):
+                group = f"{account}-group-{n:02d}"
+                version_id = production_version(engine, template, group, tonight, end, account)
+                store_scrape(version_id, account, tonight, end, pages)
+                recalculate(version_id, 0)
+                versions[account].append(str(version_id))
+        with engine.begin() as conn:
+            conn.execute(delete(OutboxMessage))  # the set-up's own events: nobody waits for them
+        requests_before = {a: len(f.request_times) for a, f in fakes.items()}
+
+        seen: dict[str, list[float]] = {}
+        ready, stop = threading.Event(), threading.Event()
+        consumer = threading.Thread(
+            target=lambda: asyncio.run(consume_changes(amqp_url, seen, ready, stop)), daemon=True
+        )
+        consumer.start()
+        stack.callback(consumer.join)
+        stack.callback(stop.set)
+        ready.wait(30)
+        env = {**os.environ, "SCHEDCU_AMQP_URL": amqp_url}
+        log_dir = work / "near-logs"
+        log_dir.mkdir(exist_ok=True)
+        workers = [processes.worker(w, env, log_dir).start() for w in processes.WORKER_NAMES]
+        for w in workers:
+            stack.callback(w.stop)
+        for w in workers:
+            w.wait_healthy(timeout_s=120)
+        started = time.time()
+        first_checked = deadline_at(NEAR_TARGET_S * 2)
+        while time.monotonic() < first_checked:  # every group's first near-term check: the watch in its stride
+            with engine.connect() as conn:
+                if (
+                    conn.execute(
+                        text("SELECT count(*) FROM amion_watches WHERE last_check_at IS NOT NULL")
+                    ).scalar_one()
+                    >= groups
+                ):
+                    break
+            time.sleep(1)
+        print(f"3. near-term watch through the four workers, {groups} groups on {accounts} accounts, default settings "
+              f"(near-term every {get_settings().watch_near_interval_s:.0f} s, full every "
+              f"{get_settings().watch_interval_s:.0f} s, politeness {1.0:g} request/s)")  # fmt: skip
+        print(f"   every group checked once {time.time() - started:.0f} s after the workers started")
+        latencies: list[float] = []
+        removed: dict[str, dict[str, Any] | None] = dict.fromkeys(account_names)
+        rng = random.Random(7)
+        n = 0
+        while n < changes:
+            for account in account_names:
+                if n >= changes:
+                    break
+                time.sleep(rng.uniform(0, 10))  # changes land at any point of the checks' rhythm
+                counts = {v: len(seen.get(v, [])) for v in versions[account]}
+                changed_at = time.time()
+                removed[account] = edit_tonight(truths[account], tonight, removed[account])
+                until = deadline_at(NEAR_TARGET_S * 3)
+                while time.monotonic() < until and any(len(seen.get(v, [])) <= counts[v] for v in versions[account]):
+                    time.sleep(0.2)
+                arrivals = [seen[v][counts[v]] for v in versions[account] if len(seen.get(v, [])) > counts[v]]
+                latency = (max(arrivals) - changed_at) if len(arrivals) == len(versions[account]) else math.inf
+                latencies.append(latency)
+                print(
+                    f"   change {n + 1:>2} ({account}): every group's CoverageChanged after {latency:.1f} s", flush=True
+                )
+                n += 1
+        times = {a: sorted(f.request_times[requests_before[a] :]) for a, f in fakes.items()}
+    p50, worst = statistics.median(latencies), max(latencies)
+    print(
+        f"   change -> CoverageChanged of every group of the account: p50 {p50:.1f} s, max {worst:.1f} s over "
+        f"{len(latencies)} changes (target max <= {NEAR_TARGET_S:.0f} s: {'yes' if worst <= NEAR_TARGET_S else 'NO'})"
+    )
+    polite = True
+    for account, stamps in times.items():
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        closest = min(gaps, default=math.inf)
+        polite = polite and closest >= 1.0
+        span_min = (stamps[-1] - stamps[0]) / 60 if len(stamps) > 1 else 0.0
+        print(f"   {account}: {len(stamps)} requests in {span_min:.1f} min, at most {per_minute(stamps)} in a minute "
+              f"(politeness 60), closest two {closest:.3f} s apart")  # fmt: skip
+    return worst <= NEAR_TARGET_S and polite
+
+
+def deadline_at(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--groups", type=int, default=50)
+    parser.add_argument("--groups", type=int, default=500, help="groups of the unchanged cycle (default 500)")
+    parser.add_argument("--accounts", type=int, default=10, help="accounts of the unchanged cycle (default 10)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--near-groups", type=int, default=50, help="groups of the near-term run (default 50)")
+    parser.add_argument("--near-accounts", type=int, default=5, help="accounts of the near-term run (default 5)")
+    parser.add_argument("--changes", type=int, default=20, help="changes of the near-term run (default 20; 0: none)")
     parser.add_argument("--template", type=Path, default=REAL_TEMPLATE)
     parser.add_argument("--work", type=Path, default=Path(".schedcu/bench-watch"))
     parser.add_argument("--database", default="schedcu_bench_watch", help="dropped and created again")
@@ -303,9 +494,13 @@ def main() -> None:
     loads = os.getloadavg()
     print(f"watch benchmark: template {args.template if args.template.exists() else 'sample_template()'}")
     print(f"load average before {loads[0]:.1f} ({os.cpu_count()} CPUs)")
-    asyncio.run(watch_cycle(args.groups, template, database_url, args.work))
+    met = asyncio.run(watch_cycle(args.groups, args.accounts, template, database_url, args.work))
     asyncio.run(one_change(args.runs, template, database_url, args.work))
+    if args.changes:
+        met = near_term(args.near_groups, args.near_accounts, args.changes, template, args.work) and met
     print(f"load average after {os.getloadavg()[0]:.1f}")
+    if not met:
+        raise SystemExit("a target was missed")
 
 
 if __name__ == "__main__":

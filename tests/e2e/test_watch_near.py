@@ -68,7 +68,7 @@ def edit_truth(pipeline: Pipeline, day: date) -> dict[str, Any]:
 
 
 def request_times(pipeline: Pipeline) -> list[float]:
-    stats = httpx.get(pipeline.fake.health_url.replace("/truth", "/stats"), timeout=5).json()
+    stats = httpx.get(f"{pipeline.amion_root}/stats", timeout=5).json()
     times: list[float] = stats["request_times"]
     return times
 
