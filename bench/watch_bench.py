@@ -383,7 +383,6 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
             {a: {"base_url": fakes[a].base_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD"} for a in account_names}
         )
         get_settings.cache_clear()
-        shared_engine.cache_clear()
         engine = shared_engine()
         with Session(engine) as session, session.begin():
             session.execute(pg_insert(PersonRow).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
@@ -400,15 +399,6 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
             conn.execute(delete(OutboxMessage))  # the set-up's own events: nobody waits for them
         requests_before = {a: len(f.request_times) for a, f in fakes.items()}
 
-        seen: dict[str, list[float]] = {}
-        ready, stop = threading.Event(), threading.Event()
-        consumer = threading.Thread(
-            target=lambda: asyncio.run(consume_changes(amqp_url, seen, ready, stop)), daemon=True
-        )
-        consumer.start()
-        stack.callback(consumer.join)
-        stack.callback(stop.set)
-        ready.wait(30)
         env = {**os.environ, "SCHEDCU_AMQP_URL": amqp_url}
         log_dir = work / "near-logs"
         log_dir.mkdir(exist_ok=True)
@@ -417,6 +407,15 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
             stack.callback(w.stop)
         for w in workers:
             w.wait_healthy(timeout_s=120)
+        seen: dict[str, list[float]] = {}
+        ready, stop = threading.Event(), threading.Event()
+        consumer = threading.Thread(
+            target=lambda: asyncio.run(consume_changes(amqp_url, seen, ready, stop)), daemon=True
+        )
+        consumer.start()
+        stack.callback(consumer.join)
+        stack.callback(stop.set)
+        ready.wait(30)  # the workers declared the exchange
         started = time.time()
         first_checked = deadline_at(NEAR_TARGET_S * 2)
         while time.monotonic() < first_checked:  # every group's first near-term check: the watch in its stride

@@ -171,6 +171,8 @@ class ScrapeAmion(WorkflowMessage):
 class DateSpan(BaseModel):
     """`days` dates from `start`."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     start: date
     days: int = Field(ge=1, le=31)
 
@@ -179,15 +181,13 @@ class DateSpan(BaseModel):
         return self.start + timedelta(days=self.days - 1)
 
 
-class CheckAmion(Contract):
-    """Versions (the watch) -> amion_scraper: has Amion's content for these months of the version changed since
-    its applied scrape batch? Fetches the months and stores nothing; answered by AmionChecked."""
+class VersionCheck(BaseModel):
+    """One version to compare with Amion: the months of its period from today's on, or only its near-term dates."""
 
-    routing_key: ClassVar[str] = "command.amion_scraper.check"
-    check_id: str = Field(description="The watch round of the group this check belongs to")
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     group: str
     version_id: uuid.UUID
-    amion_account: str
     months: list[date] = Field(
         default_factory=list, description="The first day of every month to compare (today's month on)"
     )
@@ -196,16 +196,37 @@ class CheckAmion(Contract):
     )
 
 
-class AmionChecked(Contract):
-    """amion_scraper -> versions: what a CheckAmion found. CHANGED starts a re-scrape workflow."""
+class CheckAmion(Contract):
+    """Versions (the watch) -> amion_scraper: has Amion's content changed for these versions of one account since
+    their applied scrape batches? One message per account and watch round; fetches and stores nothing; answered
+    by AmionChecked."""
 
-    routing_key: ClassVar[str] = "event.amion.checked"
-    check_id: str
+    routing_key: ClassVar[str] = "command.amion_scraper.check"
+    check_id: str = Field(description="The watch round of the account this check belongs to")
+    amion_account: str
+    versions: list[VersionCheck] = Field(min_length=1)
+
+
+class VersionChecked(BaseModel):
+    """What the check found for one version. CHANGED starts a re-scrape workflow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     group: str
     version_id: uuid.UUID
+    near: bool = Field(default=False, description="A near-term check")
     outcome: WatchOutcome
     changed_months: list[str] = Field(default_factory=list, description='"YYYY-MM" of each month that changed')
     reason: str | None = Field(default=None, description="FAILED: why Amion could not be read")
+
+
+class AmionChecked(Contract):
+    """amion_scraper -> versions: what a CheckAmion found, version by version."""
+
+    routing_key: ClassVar[str] = "event.amion.checked"
+    check_id: str
+    amion_account: str
+    results: list[VersionChecked]
 
 
 class CalculateCoverage(Contract):

@@ -92,6 +92,7 @@ OWNERS: dict[str, str] = {
     "workflow_phases": "services/versions",
     "version_lifecycle": "services/versions",
     "amion_watches": "services/versions",
+    "amion_check_budgets": "services/versions",
     "inbox": "shared",
     "outbox": "shared",
     "worker_heartbeats": "shared",

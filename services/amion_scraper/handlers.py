@@ -27,8 +27,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy.orm import Session
-
 from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.changes import changed_in_span, changed_months
@@ -44,6 +42,8 @@ from shared.contracts import (
     Contract,
     DateSpan,
     ScrapeAmion,
+    VersionCheck,
+    VersionChecked,
 )
 from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
@@ -243,65 +243,79 @@ def close_superseded_batch(batch_id: uuid.UUID) -> None:
         store.finish_batch(session, batch_id, BatchState.SUPERSEDED, {}, [])
 
 
-def _changed(command: CheckAmion, session: Session, fetched: dict[date, str]) -> list[date]:
-    span = command.near
-    months = sorted(fetched) if span is None else sorted({span.start.replace(day=1), span.end.replace(day=1)})
-    applied = store.applied_batch(session, command.version_id)
-    stored = {} if applied is None else store.archived_pages(session, applied, months)
+def _changed(version: VersionCheck, fetched: dict[date, str], stored: dict[date, str]) -> list[date]:
+    span = version.near
     if span is None:
         return changed_months(fetched, stored)
     if len(fetched) == 1:  # the report of the span's dates
         return changed_in_span(next(iter(fetched.values())), stored, span.start, span.end)
+    months = {span.start.replace(day=1), span.end.replace(day=1)}
     return [m for m in changed_months(fetched, stored) if m in months]  # the grid's months, compared whole
 
 
-def answer_check(command: CheckAmion, delivery: Delivery, fetched: dict[date, str]) -> None:
-    """Compare the fetched pages with the applied batch's and answer; nothing but the answer is written."""
+def _result(version: VersionCheck, outcome: WatchOutcome, **more: object) -> VersionChecked:
+    return VersionChecked(group=version.group, version_id=version.version_id, near=version.near is not None,
+                          outcome=outcome, **more)  # type: ignore[arg-type]  # fmt: skip
+
+
+def answer_check(command: CheckAmion, delivery: Delivery, fetched: list[dict[date, str] | str]) -> None:
+    """Compare each version's fetched pages (or the reason they could not be fetched) with its applied batch's and
+    answer, in one transaction for the whole account; nothing but the answer is written."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
-        try:
-            changed = _changed(command, work.session, fetched)
-        except ValueError as error:  # the span's page is not one we can read
-            work.publish(_checked(command, WatchOutcome.FAILED, reason=f"Amion's page: {error}"))
-            return
-        outcome = WatchOutcome.CHANGED if changed else WatchOutcome.UNCHANGED
-        work.publish(_checked(command, outcome, changed_months=[month_key(m) for m in changed]))
+        wanted = {
+            v.version_id: sorted(pages) if v.near is None else sorted({v.near.start.replace(day=1),
+                                                                      v.near.end.replace(day=1)})
+            for v, pages in zip(command.versions, fetched, strict=True)
+            if not isinstance(pages, str)
+        }  # fmt: skip
+        stored = store.applied_pages(work.session, wanted)
+        results = []
+        for version, pages in zip(command.versions, fetched, strict=True):
+            if isinstance(pages, str):
+                results.append(_result(version, WatchOutcome.FAILED, reason=pages))
+                continue
+            try:
+                changed = _changed(version, pages, stored.get(version.version_id, {}))
+            except ValueError as error:  # the span's page is not one we can read
+                results.append(_result(version, WatchOutcome.FAILED, reason=f"Amion's page: {error}"))
+                continue
+            outcome = WatchOutcome.CHANGED if changed else WatchOutcome.UNCHANGED
+            results.append(_result(version, outcome, changed_months=[month_key(m) for m in changed]))
+        work.publish(AmionChecked(check_id=command.check_id, amion_account=command.amion_account, results=results))
 
 
-def _checked(command: CheckAmion, outcome: WatchOutcome, **more: object) -> AmionChecked:
-    return AmionChecked(check_id=command.check_id, group=command.group, version_id=command.version_id,
-                        outcome=outcome, **more)  # type: ignore[arg-type]  # fmt: skip
-
-
-def answer_failed_check(command: CheckAmion, delivery: Delivery, reason: str) -> None:
-    with unit_of_work(CONSUMER, delivery) as work:
-        if not work.skipped:
-            work.publish(_checked(command, WatchOutcome.FAILED, reason=reason))
+async def _fetch_version(name: str, account: AmionAccount, version: VersionCheck) -> dict[date, str] | str:
+    """The version's pages, month -> body, or why they could not be fetched."""
+    try:
+        if version.near is None:
+            fetched = await fetch(name, account, version.months)
+        else:
+            fetched = await fetch_span(name, account, version.near)
+    except ScrapeError as error:
+        return str(error)
+    failed = [f"{month_key(f.month)}: {f.error}" for f in fetched if f.page is None]
+    if failed:
+        return "; ".join(failed)
+    return {f.month: f.page.body for f in fetched if f.page is not None}
 
 
 async def check(command: CheckAmion, delivery: Delivery) -> None:
-    """The watch's question: has Amion's content of these months changed since the version's applied batch?"""
+    """The watch's question for one account's versions: has Amion's content changed since their applied batches?
+    The versions' requests go out together, under the account's politeness."""
     if await asyncio.to_thread(_processed, delivery.message_id):
         log.info("not checking for %s (duplicate)", delivery.message_id)
         return
     account = get_settings().amion_accounts.get(command.amion_account)
-    try:
-        if account is None:
-            raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
-        if command.near is None:
-            fetched = await fetch(command.amion_account, account, command.months)
-        else:
-            fetched = await fetch_span(command.amion_account, account, command.near)
-    except ScrapeError as error:
-        await asyncio.to_thread(answer_failed_check, command, delivery, str(error))
-        return
-    failed = [f"{month_key(f.month)}: {f.error}" for f in fetched if f.page is None]
-    if failed:
-        await asyncio.to_thread(answer_failed_check, command, delivery, "; ".join(failed))
-        return
-    pages = {f.month: f.page.body for f in fetched if f.page is not None}
-    await asyncio.to_thread(answer_check, command, delivery, pages)
+    fetched: list[dict[date, str] | str]
+    if account is None:
+        fetched = [f"Unknown Amion account {command.amion_account!r}."] * len(command.versions)
+    else:
+        fetched = list(
+            await asyncio.gather(*(_fetch_version(command.amion_account, account, v) for v in command.versions))
+        )
+    await asyncio.to_thread(answer_check, command, delivery, fetched)
 
 
 def _processed(message_id: str) -> bool:

@@ -10,18 +10,19 @@ Design:
   `watch_near_jitter_s`): it compares only the dates of the next `watch_near_hours`, one small Amion request
   (the report's `Day` and `Days`). A full check covers those dates too, so a group due for both gets the full one.
 - `tick` (a periodic job of the versions worker, every `watch_tick_s`) takes the groups due and not paused,
-  sends one `CheckAmion` per watched version to amion_scraper (the months of the version's period from today's
-  on, or the near-term dates; a version with a running workflow is left to it) and moves the next checks on, in
-  one transaction. It keeps to each Amion account's request budget: `amion_check_budgets` holds when the
+  sends one `CheckAmion` per Amion account to amion_scraper, listing each watched version of those groups with
+  what to compare (the months of its period from today's on, or its near-term dates; a version with a running
+  workflow is left to it), and moves the next checks on, in one transaction. It keeps to each Amion account's request budget: `amion_check_budgets` holds when the
   checks already sent to the account end at its politeness, and a group is sent only while that is at most
   `watch_backlog_s` away, near-term checks first, then the longest due; the others stay due for a later tick.
   So near-term checks never wait behind a queue of full ones, and no account is sent more than it can answer
   (the scraper's politeness, services/amion_scraper/rate_limit.py, spaces the requests themselves).
 - The scraper fetches under the account's politeness, compares Amion's content with the pages of the version's
   applied scrape batch and answers `AmionChecked`; it writes nothing.
-- `on_amion_checked` records the time and outcome of the check: when Amion is unchanged that is the only
-  write. CHANGED starts a RESCRAPE workflow (services/versions/saga.py `start_rescrape`, trigger `watch`): the
-  scrape and coverage phases, fenced and timed like an import's; its coverage publishes `CoverageChanged`.
+- `on_amion_checked` records the time and outcome of each group's check (one statement for the account's
+  unchanged groups): when Amion is unchanged that is the only write. CHANGED starts a RESCRAPE workflow
+  (services/versions/saga.py `start_rescrape`, trigger `watch`): the scrape and coverage phases, fenced and timed
+  like an import's; its coverage publishes `CoverageChanged`. A near-term change starts the same re-scrape.
 - Operators pause and resume a group (`schedcu watch pause|resume`), audited.
 """
 
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from services.versions.saga import start_rescrape
 from shared import audit
-from shared.contracts import AmionChecked, CheckAmion, DateSpan
+from shared.contracts import AmionChecked, CheckAmion, DateSpan, VersionCheck, VersionChecked
 from shared.db import version_state
 from shared.db.models import AmionCheckBudget, AmionWatch, HospitalGroup, ScheduleVersion, Workflow
 from shared.db.session import transaction
@@ -266,17 +267,20 @@ def tick(settings: Settings | None = None, rng: random.Random | None = None) -> 
         ]
         sent = schedule(due_list, busy_until, now, settings)
         sent_groups = {checks[0].target.group for checks in sent if checks}
-        for checks in sent:
-            for check in checks:
-                kind = "near" if check.near is not None else "full"
-                check_id = f"{check.target.group}:{kind}:{now.isoformat()}"
-                outbox.add(
-                    session,
-                    CheckAmion(check_id=check_id, group=check.target.group, version_id=check.target.version_id,
-                               amion_account=check.target.amion_account, months=check.months, near=check.near),
-                    message_id=f"watch:{check_id}:{check.target.version_id}",
-                    correlation_id=f"watch:{check.target.group}",
-                )  # fmt: skip
+        by_account: dict[str, list[VersionCheck]] = {}
+        for check in (c for checks in sent for c in checks):
+            t = check.target
+            by_account.setdefault(t.amion_account, []).append(
+                VersionCheck(group=t.group, version_id=t.version_id, months=check.months, near=check.near)
+            )
+        for account, versions in sorted(by_account.items()):
+            check_id = f"{account}:{now.isoformat()}"
+            outbox.add(
+                session,
+                CheckAmion(check_id=check_id, amion_account=account, versions=versions),
+                message_id=f"watch:{check_id}",
+                correlation_id=f"watch:{account}",
+            )
         if busy_until != {a: b.busy_until for a, b in budgets.items()}:
             session.execute(
                 insert(AmionCheckBudget)
@@ -293,31 +297,52 @@ def tick(settings: Settings | None = None, rng: random.Random | None = None) -> 
         return len(sent_groups)
 
 
+def _group_outcomes(event: AmionChecked) -> dict[str, VersionChecked]:
+    """Each group's outcome: of its versions' results, a change first, then a failure."""
+    rank = {WatchOutcome.CHANGED: 0, WatchOutcome.FAILED: 1, WatchOutcome.UNCHANGED: 2}
+    outcomes: dict[str, VersionChecked] = {}
+    for result in event.results:
+        kept = outcomes.get(result.group)
+        if kept is None or rank[result.outcome] < rank[kept.outcome]:
+            outcomes[result.group] = result
+    return outcomes
+
+
 def on_amion_checked(event: AmionChecked, delivery: Delivery) -> None:
-    """The time and outcome of the check; a change starts a re-scrape of the version."""
+    """The time and outcome of each group's check, in one statement; a change starts a re-scrape of the version."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
         now = _now()
-        values: dict[str, object] = {"last_check_at": now, "last_outcome": event.outcome, "last_error": event.reason}
-        if event.outcome is WatchOutcome.CHANGED:
-            values["last_change_at"] = now
-        work.session.execute(update(AmionWatch).where(AmionWatch.group_name == event.group).values(**values))
-        if event.outcome is not WatchOutcome.CHANGED:
+        outcomes = _group_outcomes(event)
+        rows = [
+            {"group_name": group, "last_check_at": now, "last_outcome": r.outcome, "last_error": r.reason,
+             **({"last_change_at": now} if r.outcome is WatchOutcome.CHANGED else {})}
+            for group, r in outcomes.items()
+        ]  # fmt: skip
+        unchanged = [r for r in rows if "last_change_at" not in r]
+        if unchanged:
+            work.session.execute(update(AmionWatch), unchanged)
+        changed = [r for r in event.results if r.outcome is WatchOutcome.CHANGED]
+        if not changed:
             return
-        if _busy(work.session, [event.version_id]):
-            log.info("Amion changed for version %s, which a running workflow already handles", event.version_id)
-            return
-        import_workflow_id = work.session.scalar(
-            select(ScheduleVersion.workflow_id).where(ScheduleVersion.id == event.version_id)
-        )
-        if import_workflow_id is None:
-            return
-        workflow_id = start_rescrape(
-            work.session, event.version_id, import_workflow_id, f"{event.check_id}:{event.version_id}"
-        )
-        log.info("Amion changed (%s) for version %s: re-scrape workflow %s",
-                 ", ".join(event.changed_months), event.version_id, workflow_id)  # fmt: skip
+        work.session.execute(update(AmionWatch), [r for r in rows if "last_change_at" in r])
+        busy = _busy(work.session, [r.version_id for r in changed])
+        for result in changed:
+            if result.version_id in busy:
+                log.info("Amion changed for version %s, which a running workflow already handles", result.version_id)
+                continue
+            import_workflow_id = work.session.scalar(
+                select(ScheduleVersion.workflow_id).where(ScheduleVersion.id == result.version_id)
+            )
+            if import_workflow_id is None:
+                continue
+            kind = "near" if result.near else "full"
+            workflow_id = start_rescrape(
+                work.session, result.version_id, import_workflow_id, f"{event.check_id}:{kind}:{result.version_id}"
+            )
+            log.info("Amion changed (%s) for version %s: re-scrape workflow %s",
+                     ", ".join(result.changed_months), result.version_id, workflow_id)  # fmt: skip
 
 
 def set_paused(session: Session, group: str, paused: bool, actor: str, reason: str | None) -> bool:
