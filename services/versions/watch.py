@@ -12,11 +12,12 @@ Design:
 - `tick` (a periodic job of the versions worker, every `watch_tick_s`) takes the groups due and not paused,
   sends one `CheckAmion` per Amion account to amion_scraper, listing each watched version of those groups with
   what to compare (the months of its period from today's on, or its near-term dates; a version with a running
-  workflow is left to it), and moves the next checks on, in one transaction. It keeps to each Amion account's request budget: `amion_check_budgets` holds when the
-  checks already sent to the account end at its politeness, and a group is sent only while that is at most
-  `watch_backlog_s` away, near-term checks first, then the longest due; the others stay due for a later tick.
-  So near-term checks never wait behind a queue of full ones, and no account is sent more than it can answer
-  (the scraper's politeness, services/amion_scraper/rate_limit.py, spaces the requests themselves).
+  workflow is left to it), and moves the next checks on, in one transaction. It keeps to each Amion account's
+  request budget: `amion_check_budgets` holds when the checks already sent to the account end at its
+  politeness, and a group is sent only while that is at most `watch_backlog_s` away, near-term checks first,
+  then the longest due; the others stay due for a later tick. So near-term checks never wait behind a queue of
+  full ones, and no account is sent more than it can answer (the scraper's politeness,
+  services/amion_scraper/rate_limit.py, spaces the requests themselves).
 - The scraper fetches under the account's politeness, compares Amion's content with the pages of the version's
   applied scrape batch and answers `AmionChecked`; it writes nothing.
 - `on_amion_checked` records the time and outcome of each group's check (one statement for the account's
