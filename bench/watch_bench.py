@@ -217,13 +217,17 @@ async def watch_cycle(groups: int, accounts: int, template: bytes, database_url:
                 delivery = Delivery(mid, "bench", AmionChecked.routing_key, False)
                 await asyncio.to_thread(watch.on_amion_checked, AmionChecked.model_validate_json(body), delivery)
             took = time.perf_counter() - began
-        outcomes = Counter(AmionChecked.model_validate_json(body).outcome.value for _, body in answers)
+        outcomes = Counter(
+            r.outcome.value for _, body in answers for r in AmionChecked.model_validate_json(body).results
+        )
         after_rows = {t: side.connect().execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
         requests = fake.ocs_requests - requests_before
     side.dispose()
     print(f"1. watch cycle over {groups} groups on {accounts} accounts, Amion unchanged (one month each), politeness"
           " lifted")  # fmt: skip
-    print(f"   groups due {due}, checks {len(checks)}, answers {dict(outcomes)}, Amion requests {requests}")
+    print(
+        f"   groups due {due}, CheckAmion messages {len(checks)}, versions {dict(outcomes)}, Amion requests {requests}"
+    )
     print(f"   cycle time {took:.2f} s ({took / groups * 1000:.1f} ms per group, the checks concurrent)")
     per_group = len(statements) / groups
     statements_ok = per_group <= STATEMENTS_PER_GROUP
@@ -343,7 +347,7 @@ def edit_tonight(path: Path, day: date, removed: dict[str, Any] | None) -> dict[
     """Remove `day`'s ON1 assignment from the truth file (returns it), or put `removed` back; written at once."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if removed is None:
-        (on1,) = [a for a in data["assignments"] if a["date"] == day.isoformat() and a["label"].startswith("ON1")]
+        (on1,) = [a for a in data["assignments"] if str(a["date"]) == day.isoformat() and a["label"].startswith("ON1")]
         data["assignments"].remove(on1)
     else:
         data["assignments"].append(removed)
@@ -435,25 +439,31 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
         latencies: list[float] = []
         removed: dict[str, dict[str, Any] | None] = dict.fromkeys(account_names)
         rng = random.Random(7)
-        n = 0
-        while n < changes:
-            for account in account_names:
-                if n >= changes:
+        while len(latencies) < changes:  # a round: one change in each account, at random points of the rhythm
+            round_accounts = account_names[: changes - len(latencies)]
+            offsets = {a: time.time() + rng.uniform(0, get_settings().watch_near_interval_s) for a in round_accounts}
+            counts: dict[str, dict[str, int]] = {}
+            changed_at: dict[str, float] = {}
+            until = deadline_at(get_settings().watch_near_interval_s + NEAR_TARGET_S * 3)
+            while time.monotonic() < until:
+                for account in round_accounts:
+                    if account not in changed_at and time.time() >= offsets[account]:
+                        counts[account] = {v: len(seen.get(v, [])) for v in versions[account]}
+                        changed_at[account] = time.time()
+                        removed[account] = edit_tonight(truths[account], tonight, removed[account])
+                if len(changed_at) == len(round_accounts) and all(
+                    len(seen.get(v, [])) > counts[a][v] for a in round_accounts for v in versions[a]
+                ):
                     break
-                time.sleep(rng.uniform(0, 10))  # changes land at any point of the checks' rhythm
-                counts = {v: len(seen.get(v, [])) for v in versions[account]}
-                changed_at = time.time()
-                removed[account] = edit_tonight(truths[account], tonight, removed[account])
-                until = deadline_at(NEAR_TARGET_S * 3)
-                while time.monotonic() < until and any(len(seen.get(v, [])) <= counts[v] for v in versions[account]):
-                    time.sleep(0.2)
-                arrivals = [seen[v][counts[v]] for v in versions[account] if len(seen.get(v, [])) > counts[v]]
-                latency = (max(arrivals) - changed_at) if len(arrivals) == len(versions[account]) else math.inf
+                time.sleep(0.2)
+            for account in round_accounts:
+                arrivals = [seen[v][counts[account][v]] for v in versions[account]
+                            if len(seen.get(v, [])) > counts[account][v]]  # fmt: skip
+                complete = len(arrivals) == len(versions[account])
+                latency = max(arrivals) - changed_at[account] if complete else math.inf
                 latencies.append(latency)
-                print(
-                    f"   change {n + 1:>2} ({account}): every group's CoverageChanged after {latency:.1f} s", flush=True
-                )
-                n += 1
+                print(f"   change {len(latencies):>2} ({account}): every group's CoverageChanged after {latency:.1f} s",
+                      flush=True)  # fmt: skip
         times = {a: sorted(f.request_times[requests_before[a] :]) for a, f in fakes.items()}
     p50, worst = statistics.median(latencies), max(latencies)
     print(
