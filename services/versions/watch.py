@@ -283,12 +283,12 @@ def tick(settings: Settings | None = None, rng: random.Random | None = None) -> 
                 correlation_id=f"watch:{account}",
             )
         if busy_until != {a: b.busy_until for a, b in budgets.items()}:
+            upsert = insert(AmionCheckBudget).values([{"account": a, "busy_until": t} for a, t in busy_until.items()])
             session.execute(
-                insert(AmionCheckBudget)
-                .values([{"account": a, "busy_until": t} for a, t in busy_until.items()])
-                .on_conflict_do_update(index_elements=[AmionCheckBudget.account],
-                                       set_={"busy_until": insert(AmionCheckBudget).excluded.busy_until})
-            )  # fmt: skip
+                upsert.on_conflict_do_update(
+                    index_elements=[AmionCheckBudget.account], set_={"busy_until": upsert.excluded.busy_until}
+                )
+            )
         for watch in due:
             if watch.group_name not in sent_groups and candidates[watch.group_name]:
                 continue  # stays due: its account's budget is spent for now
