@@ -4,7 +4,15 @@ import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from services.versions.watch import Check, Target, months_to_check, near_span, next_check, schedule
+from services.versions.watch import (
+    Check,
+    Target,
+    budget_problems,
+    months_to_check,
+    near_span,
+    next_check,
+    schedule,
+)
 from shared.contracts import DateSpan
 from shared.settings import AmionAccount, Settings
 
@@ -71,3 +79,17 @@ def test_one_busy_account_does_not_hold_back_another() -> None:
     busy_until = {"a": NOW + timedelta(seconds=60)}
     due = [(0, NOW, [_check("g1", "a", 1, near=True)]), (0, NOW, [_check("g2", "b", 1, near=True)])]
     assert [checks[0].target.group for checks in schedule(due, busy_until, NOW, settings)] == ["g2"]
+
+
+def test_watch_status_names_an_account_whose_politeness_cannot_carry_its_groups() -> None:
+    settings = Settings(amion_accounts={"busy": AmionAccount(), "quiet": AmionAccount()})
+    period = (date(2026, 11, 1), date(2026, 12, 31))  # two months from today's: 2 requests per full check
+
+    def targets(account: str, n: int) -> list[Target]:
+        return [Target(f"{account}-{k}", uuid.uuid4(), *period, uuid.uuid4(), account) for k in range(n)]
+
+    # per group 1/90 + 2/900 = 0.0133 requests/s: 1 request/s carries 75 groups
+    problems = budget_problems(targets("busy", 80) + targets("quiet", 70), NOW, settings)
+    assert list(problems) == ["busy"]
+    assert "80 groups need 1.07 requests/s" in problems["busy"]
+    assert "near-term checks come about every 96 s (target 90 s)" in problems["busy"]
