@@ -1,21 +1,32 @@
-"""The watch of Amion: a cycle over many unchanged groups, and one change in a one-year production version.
+"""The watch of Amion: a cycle over many unchanged groups, one change in a one-year production version, and
+tonight's changes through the four workers.
 
-    .venv/bin/python bench/watch_bench.py [--groups 50] [--runs 3] [--template FILE.ods] [--database NAME]
+    .venv/bin/python bench/watch_bench.py [--groups 500] [--accounts 10] [--runs 3] [--near-groups 50]
+        [--near-accounts 5] [--changes 20] [--template FILE.ods] [--database NAME]
 
-Uses a fresh database (`schedcu_bench_watch` unless `--database`) on the server of SCHEDCU_DATABASE_URL
-(dropped and created again) and an in-process fake Amion; the workers' handlers run in this process, as the
-workers run them, with the outbox read and emptied in between the way the relay does (its two statements per
-message, a claim and a delete, are not counted).
+Sections 1 and 2 use a fresh database (`schedcu_bench_watch` unless `--database`) on the server of
+SCHEDCU_DATABASE_URL (dropped and created again) and an in-process fake Amion; the workers' handlers run in this
+process, as the workers run them, with the outbox read and emptied in between the way the relay does (its two
+statements per message, a claim and a delete, are not counted).
 
-1. A watch cycle over `--groups` groups, each with a production version of next month whose Amion data has not
-   changed: the versions worker's tick, each group's check in the scraper (one account per group, as groups
-   have), and the answers back in the versions worker. Printed: the time, Amion requests, and the SQL
-   statements per group, with every write by table: only the time of the check (`amion_watches`), the inbox
-   and outbox rows of the two messages, and the account's politeness slot; no batch, page, workflow or
-   calculation.
+1. A watch cycle over `--groups` groups spread over `--accounts` accounts, politeness lifted (1,000 requests/s),
+   each group with a production version of next month whose Amion data has not changed: the versions worker's
+   tick (one CheckAmion per account), the checks in the scraper, and the answers back in the versions worker.
+   Printed: the cycle time, Amion requests, and the SQL statements per group (target at most 3), with every
+   write by table: only the time of the check (`amion_watches`), the watch's account budget, the inbox and
+   outbox rows of the messages, and the accounts' politeness slots; no batch, page, workflow or calculation.
 2. A one-year production version (from next month), one Mid 3 assignment removed in Amion: from the re-scrape's
    Amion responses to `CoverageChanged` in the outbox (the scrape phase's transaction, then the coverage
    phase's), target under 1 s; and the recalculation alone when 1, 31 or 365 dates changed.
+3. The near-term watch through the four worker processes at default watch settings, on a database and a
+   broker vhost of its own (removed afterwards) and one in-process fake Amion per account (1 request/s, the
+   default politeness): `--near-groups` groups on `--near-accounts` accounts, each with a production version of
+   the week from today. Once every group has been checked, rounds of one change per account, each at a random
+   point of the near-term interval: tonight's ON1 assignment removed (then put back). Printed: per change the
+   time until every group of that account announced `CoverageChanged`, their p50 and max (target max 120 s),
+   and per account the most requests within a minute and the closest two (never closer than the politeness).
+
+Exits 1 when a target is missed.
 """
 
 import argparse
