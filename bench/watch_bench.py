@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 import yaml
 from benchlib import fresh_database
 from pipeline_bench import provisioned
@@ -368,6 +369,12 @@ def edit_tonight(path: Path, day: date, removed: dict[str, Any] | None) -> dict[
     return on1 if removed is None else None
 
 
+def request_times(fake_root: str) -> list[float]:
+    """When each request reached that fake Amion (its request log)."""
+    times: list[float] = httpx.get(f"{fake_root}/stats", timeout=10).json()["request_times"]
+    return times
+
+
 def per_minute(times: list[float]) -> int:
     """The most requests within any 60 s."""
     return max((bisect.bisect_right(times, t + 60.0) - i for i, t in enumerate(times)), default=0)
@@ -388,14 +395,23 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
     with ExitStack() as stack:
         database_url, amqp_url = stack.enter_context(provisioned(name, amqp_root))
         truths = {a: work / f"near-{a}.yaml" for a in account_names}
-        fakes = {}
+        fakes: dict[str, str] = {}  # account -> the root URL of its fake Amion, a process of its own
+        log_dir = work / "near-logs"
+        log_dir.mkdir(exist_ok=True)
         for account, path in truths.items():
             write_truth(path, months)
-            fakes[account] = stack.enter_context(FakeAmion(path))
+            (log_dir / account).mkdir(exist_ok=True)
+            fake = processes.fake_amion(path, dict(os.environ), log_dir / account).start()
+            stack.callback(fake.stop)
+            fake.wait_healthy()
+            fakes[account] = fake.health_url.removesuffix("/truth")
         os.environ["SCHEDCU_DATABASE_URL"] = database_url
         os.environ["SCHEDCU_BENCH_AMION_PASSWORD"] = PASSWORD
         os.environ["SCHEDCU_AMION_ACCOUNTS"] = json.dumps(
-            {a: {"base_url": fakes[a].base_url, "password_env": "SCHEDCU_BENCH_AMION_PASSWORD"} for a in account_names}
+            {
+                a: {"base_url": f"{fakes[a]}/cgi-bin/ocs", "password_env": "SCHEDCU_BENCH_AMION_PASSWORD"}
+                for a in account_names
+            }
         )
         get_settings.cache_clear()
         engine = shared_engine()
@@ -412,11 +428,9 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
                 versions[account].append(str(version_id))
         with engine.begin() as conn:
             conn.execute(delete(OutboxMessage))  # the set-up's own events: nobody waits for them
-        requests_before = {a: len(f.request_times) for a, f in fakes.items()}
+        requests_before = {a: len(request_times(root)) for a, root in fakes.items()}
 
         env = {**os.environ, "SCHEDCU_AMQP_URL": amqp_url}
-        log_dir = work / "near-logs"
-        log_dir.mkdir(exist_ok=True)
         workers = [processes.worker(w, env, log_dir).start() for w in processes.WORKER_NAMES]
         for w in workers:
             stack.callback(w.stop)
@@ -475,7 +489,7 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
                 latencies.append(latency)
                 print(f"   change {len(latencies):>2} ({account}): every group's CoverageChanged after {latency:.1f} s",
                       flush=True)  # fmt: skip
-        times = {a: sorted(f.request_times[requests_before[a] :]) for a, f in fakes.items()}
+        times = {a: request_times(root)[requests_before[a] :] for a, root in fakes.items()}
     p50, worst = statistics.median(latencies), max(latencies)
     print(
         f"   change -> CoverageChanged of every group of the account: p50 {p50:.1f} s, max {worst:.1f} s over "
