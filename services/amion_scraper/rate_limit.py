@@ -5,8 +5,10 @@ whichever is later, its last reservation or now. The row lock of that upsert ord
 all processes, so request starts are at least an interval apart however many replicas scrape the account.
 
 Amion sees arrivals, not starts. A start is reserved on PostgreSQL's clock and the request leaves when the
-client's sleep ends; a request that waits less in the client or travels faster than the one before it arrives
-closer to it than the interval (up to 18 ms measured). The account's `arrival_margin_s` (default 50 ms) is
+client has slept until that time by its own clock; a request that leaves later than its slot or travels faster
+than the one before it arrives closer to it than the interval (up to 18 ms measured; sleeping for the wait the
+server computed instead left up to 76 ms late with ten checks in flight in one process, as the watch's
+near-term checks are). The account's `arrival_margin_s` (default 50 ms) is
 added to every spacing, so arrivals stay at least the configured interval apart while such differences stay
 under the margin.
 """
