@@ -6,9 +6,9 @@ all processes, so request starts are at least an interval apart however many rep
 
 Amion sees arrivals, not starts. A start is reserved on PostgreSQL's clock and the request leaves when the
 client has slept until that time by its own clock; a request that leaves later than its slot or travels faster
-than the one before it arrives closer to it than the interval (up to 18 ms measured; sleeping for the wait the
-server computed instead left up to 76 ms late with ten checks in flight in one process, as the watch's
-near-term checks are). The account's `arrival_margin_s` (default 50 ms) is
+than the one before it arrives closer to it than the interval (up to 18 ms measured; when the client slept
+for the wait the server computed, ten checks in flight in one process, as the watch sends them, brought two
+arrivals 0.974 s apart at a 1 s interval). The account's `arrival_margin_s` (default 50 ms) is
 added to every spacing, so arrivals stay at least the configured interval apart while such differences stay
 under the margin.
 """
