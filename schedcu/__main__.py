@@ -1,6 +1,6 @@
-"""`python -m schedcu` and the `schedcu` command. Ctrl-C while the command loads (imports take most of its first
-second) ends it at once, quietly, with status 130 (128 + SIGINT); `schedcu.cli.main` hands Ctrl-C over to the
-command once it runs."""
+"""`python -m schedcu` and the `schedcu` command. Ctrl-C while the command loads (a command that uses the
+database spends a few tenths of a second importing) ends it at once, quietly, with status 130 (128 + SIGINT);
+`schedcu.cli.main` hands Ctrl-C over to the command once it runs."""
 
 import os
 import signal

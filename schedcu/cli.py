@@ -10,9 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import pydantic
-import pydantic_settings
-
 from schedcu.arguments import actor, count, month, months_count, new_file, port, seconds, uuid_id
 from schedcu.commands import amion as amion_cli
 from schedcu.commands import console as console_cli
@@ -26,8 +23,6 @@ from schedcu.commands import watch as watch_cli
 from schedcu.errors import FAILURE, INTERRUPTED, USAGE, InfrastructureMistake, Mistake, UsageMistake, where
 from schedcu.explain import explain, settings_problem
 from schedcu.registries import WORKERS
-from shared import logs
-from shared.settings import get_settings
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader stopped
 
@@ -57,6 +52,7 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 
     from schedcu.infra import ensure_database_exists
     from shared.db.migrate import upgrade
+    from shared.settings import get_settings
 
     url = get_settings().database_url
     target = make_url(url)
@@ -79,6 +75,7 @@ def cmd_db_roles(_: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
     from shared.db import roles
+    from shared.settings import get_settings
 
     url = make_url(get_settings().database_url)
     with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
@@ -92,10 +89,13 @@ def cmd_db_roles(_: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from schedcu.infra import listening
     from schedcu.registries import all_queues, registry
+    from shared.settings import get_settings
     from shared.worker import run
 
+    settings = get_settings()
+    http_port = settings.http_port if args.port is None else args.port
     fix = "give another --port (0: a free one), or change SCHEDCU_HTTP_PORT / SCHEDCU_HTTP_HOST"
-    run(registry(args.name), all_queues(), listening(get_settings().http_host, args.port, fix))
+    run(registry(args.name), all_queues(), listening(settings.http_host, http_port, fix))
     return 0
 
 
@@ -132,6 +132,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     from schedcu.registries import all_queues
     from shared.db.session import transaction
     from shared.messaging import dead_letters
+    from shared.settings import get_settings
 
     url = get_settings().amqp_url
     command = args.dlq_command
@@ -173,6 +174,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from schedcu import status
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     settings = get_settings()
     if args.watch:
@@ -191,6 +193,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from schedcu import verify
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     if args.version is None and not args.all:
         raise UsageMistake("give a version id, or --all")
@@ -213,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="run one service's worker")
     w.add_argument("name", choices=sorted(WORKERS))
-    w.add_argument("--port", type=port, default=get_settings().http_port, help="/health and /metrics port")
+    w.add_argument("--port", type=port, help="/health and /metrics port (default: SCHEDCU_HTTP_PORT)")
     w.set_defaults(func=cmd_worker)
 
     a = sub.add_parser("asyncapi", help="print the AsyncAPI document")
@@ -300,12 +303,18 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """The command; `schedcu/__main__.py` starts it with Ctrl-C ending the process quietly until it runs."""
+    args = parser().parse_args(argv)  # before the settings: help and argument errors need no heavy import
+    import pydantic
+    import pydantic_settings
+
+    from shared import logs
+    from shared.settings import get_settings
+
     try:
         settings = get_settings()
     except (pydantic.ValidationError, pydantic_settings.SettingsError) as error:
         print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
         sys.exit(USAGE)
-    args = parser().parse_args(argv)
     if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped
         from schedcu.printable import PrintableStream
 

@@ -13,11 +13,14 @@ A label is printed as it is in the report and in the grid, so the grid shows hou
 with them; such hours must be the assignment's `start` and `end`.
 
 Endpoints:
-- `GET /cgi-bin/ocs?Lo=..&Rpt=619|625c|619tabs|625ctabs&Month=M-YY[&Days=N]`: the report (ISO-8859-1);
+- `GET /cgi-bin/ocs?Lo=..&Rpt=619|625c|619tabs|625ctabs&Month=M-YY[&Day=D][&Days=N]`: the report (ISO-8859-1)
+  of `N` dates from day `D` (default 1) of the month, across the month's end as Amion's;
   `GET /cgi-bin/ocs?Lo=..&Page=Call&Month=M-YY`: the monthly grid (HTML, ISO-8859-1). A wrong or missing
   `Lo` gives 200 `NOFI=Bad password`; a month without rows 200 `NOFI=No file`.
 - The truth file is read again whenever it changes.
-- `GET /truth`: the assignments as JSON. `GET /stats`: `{"ocs_requests": n, "by_month": {"3-26": n}}`.
+- `GET /truth`: the assignments as JSON. `GET /stats`: `{"ocs_requests": n, "by_month": {"3-26": n},
+  "request_times": [t, ...]}`, `t` the arrival of each ocs request (seconds since the epoch; the last 10,000):
+  one fake serves one account, so these are the account's requests, to check its politeness.
 - `GET /faults`, `POST /faults`, `DELETE /faults` (clears them): injected faults. The body of a POST is
   `{"latency_s": 2.0}` (every ocs response delayed) and/or `{"rules": [rule, ...]}` (appended). A rule
   applies to the next `times` requests (default 1; null: every one) for its `month` (`"3-26"`; absent: any):
@@ -36,7 +39,8 @@ import socket
 import struct
 import sys
 import threading
-from collections import Counter
+import time as clock
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -180,6 +184,7 @@ class _Server(ThreadingHTTPServer):
         self.rules: list[FaultRule] = []
         self.ocs_requests = 0
         self.by_month: Counter[str] = Counter()
+        self.request_times: deque[float] = deque(maxlen=10_000)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -218,11 +223,13 @@ class _Server(ThreadingHTTPServer):
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            return {"ocs_requests": self.ocs_requests, "by_month": dict(self.by_month)}
+            return {"ocs_requests": self.ocs_requests, "by_month": dict(self.by_month),
+                    "request_times": list(self.request_times)}  # fmt: skip
 
     def take_fault(self, month: str) -> tuple[float, FaultRule | None]:
         """Count the request; the global latency and the first rule that applies to it (used up by one)."""
         with self.lock:
+            self.request_times.append(clock.time())
             self.ocs_requests += 1
             self.by_month[month] += 1
             for rule in self.rules:
@@ -338,9 +345,11 @@ class _Handler(BaseHTTPRequestHandler):
         if month is None or not (report in _REPORTS or page == "Call"):
             self._send(HTTPStatus.BAD_REQUEST, f"fake amion serves Rpt={'|'.join(_REPORTS)} or Page=Call, Month=M-YY")
             return
-        days = arg("Days")
-        end = month + timedelta(days=int(days)) if days.isdigit() and page != "Call" else _next_month(month)
-        rows = _rows_between(self.server.truth.assignments, month, end)
+        start, days = month, arg("Days")
+        if arg("Day").isdigit() and page != "Call":
+            start = month + timedelta(days=int(arg("Day")) - 1)
+        end = start + timedelta(days=int(days)) if days.isdigit() and page != "Call" else _next_month(month)
+        rows = _rows_between(self.server.truth.assignments, start, end)
         if fault == "no_file" or not rows:
             self._send(200, "NOFI=No file")
             return
@@ -425,6 +434,12 @@ class FakeAmion:
     @property
     def ocs_requests(self) -> int:
         return self._running[0].stats()["ocs_requests"]
+
+    @property
+    def request_times(self) -> list[float]:
+        """When each ocs request arrived (seconds since the epoch), oldest first."""
+        times: list[float] = self._running[0].stats()["request_times"]
+        return times
 
     def requests_for(self, month: str) -> int:
         """Requests served for Amion's `Month` value, e.g. `"3-26"`."""

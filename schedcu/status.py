@@ -13,17 +13,11 @@ from sqlalchemy.orm import Session
 
 from schedcu.explain import broker_problem
 from schedcu.printable import clear_screen
-from schedcu.registries import all_registries
+from schedcu.registries import QUEUE_NAMES, SERVICES
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
 from shared.messaging.connection import connect
-from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import Settings
 from shared.states import PhaseState, WorkflowState
-
-SERVICES = [r.service for r in all_registries()]
-QUEUE_NAMES = [name for r in all_registries() for name in (r.queue.name, r.queue.dead_letter_name)] + [
-    UNROUTED_QUEUE.name
-]
 
 
 def _age(then: datetime | None, now: datetime) -> float | None:

@@ -5,12 +5,14 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from schedcu.errors import Mistake, UsageMistake
-from services.coverage.gap_lines import GapGroup, lines_text
 from shared.coverage_text import coverage_sentence, unknown_months
+
+if TYPE_CHECKING:  # the coverage rules load only for the commands that print gaps
+    from services.coverage.gap_lines import GapGroup
 
 
 def confirm(question: str, refusal: str) -> None:
@@ -44,7 +46,7 @@ def _counts(title: str, counts: Mapping[str, Mapping[str, int]], statuses: Seque
     return table([title, *statuses], rows)
 
 
-def print_gap_groups(groups: Sequence[GapGroup], tz: ZoneInfo, top: int = 3, indent: str = "  ") -> None:
+def print_gap_groups(groups: "Sequence[GapGroup]", tz: ZoneInfo, top: int = 3, indent: str = "  ") -> None:
     """Each group on a line, then its `top` candidates."""
     for group in groups:
         print(f"{indent}{group.text(tz)}")
@@ -58,13 +60,15 @@ def print_gap_groups(groups: Sequence[GapGroup], tz: ZoneInfo, top: int = 3, ind
 
 def print_summary(
     calc: Mapping[str, Any],
-    groups: Sequence[GapGroup] | None = None,
+    groups: "Sequence[GapGroup] | None" = None,
     tz: ZoneInfo | None = None,
     limit: int | None = 20,
     day: str | None = None,
 ) -> None:
     """The summary, then the critical gaps as `groups` (at most `limit` of them; None: all; times in `tz`),
     or only their count when no groups are given."""
+    from services.coverage.gap_lines import lines_text
+
     s = calc["summary"]
     statuses = list(s["by_status"])
     print(f"coverage of version {calc['version_id']} (calculation {calc['calculation_id']})")

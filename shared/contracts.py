@@ -6,7 +6,7 @@ A message's routing key says which contract it is; its body is the model as JSON
 
 import logging
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -168,28 +168,65 @@ class ScrapeAmion(WorkflowMessage):
     )
 
 
+class DateSpan(BaseModel):
+    """`days` dates from `start`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: date
+    days: int = Field(ge=1, le=31)
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+
+class VersionCheck(BaseModel):
+    """One version to compare with Amion: the months of its period from today's on, or only its near-term dates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str
+    version_id: uuid.UUID
+    months: list[date] = Field(
+        default_factory=list, description="The first day of every month to compare (today's month on)"
+    )
+    near: DateSpan | None = Field(
+        default=None, description="A near-term check: only these dates are compared (one small request); no months"
+    )
+
+
 class CheckAmion(Contract):
-    """Versions (the watch) -> amion_scraper: has Amion's content for these months of the version changed since
-    its applied scrape batch? Fetches the months and stores nothing; answered by AmionChecked."""
+    """Versions (the watch) -> amion_scraper: has Amion's content changed for these versions of one account since
+    their applied scrape batches? One message per account and watch round; fetches and stores nothing; answered
+    by AmionChecked."""
 
     routing_key: ClassVar[str] = "command.amion_scraper.check"
-    check_id: str = Field(description="The watch round of the group this check belongs to")
-    group: str
-    version_id: uuid.UUID
+    check_id: str = Field(description="The watch round of the account this check belongs to")
     amion_account: str
-    months: list[date] = Field(description="The first day of every month to compare (today's month on)")
+    versions: list[VersionCheck] = Field(min_length=1)
 
 
-class AmionChecked(Contract):
-    """amion_scraper -> versions: what a CheckAmion found. CHANGED starts a re-scrape workflow."""
+class VersionChecked(BaseModel):
+    """What the check found for one version. CHANGED starts a re-scrape workflow."""
 
-    routing_key: ClassVar[str] = "event.amion.checked"
-    check_id: str
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     group: str
     version_id: uuid.UUID
+    near: bool = Field(default=False, description="A near-term check")
     outcome: WatchOutcome
     changed_months: list[str] = Field(default_factory=list, description='"YYYY-MM" of each month that changed')
     reason: str | None = Field(default=None, description="FAILED: why Amion could not be read")
+
+
+class AmionChecked(Contract):
+    """amion_scraper -> versions: what a CheckAmion found, version by version."""
+
+    routing_key: ClassVar[str] = "event.amion.checked"
+    check_id: str
+    amion_account: str
+    results: list[VersionChecked]
 
 
 class CalculateCoverage(Contract):

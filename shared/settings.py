@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     watch_interval_s: float = Field(default=900.0, gt=0)
     watch_jitter_s: float = Field(default=60.0, ge=0)  # each next check moves by up to this either way
     watch_tick_s: float = Field(default=5.0, gt=0)  # how often the versions worker looks for groups due
+    # the near-term watch: the next `watch_near_hours` of each watched version, checked every
+    # `watch_near_interval_s` (moved by up to `watch_near_jitter_s`) with one small Amion request
+    watch_near_hours: float = Field(default=48.0, ge=0)  # 0: no near-term checks
+    watch_near_interval_s: float = Field(default=90.0, gt=0)
+    watch_near_jitter_s: float = Field(default=10.0, ge=0)
+    # a check is sent only while the account's checks already sent end within this many seconds (at its
+    # politeness): what is not sent stays due, near-term checks first
+    watch_backlog_s: float = Field(default=5.0, gt=0)
     watch_staging: bool = False
     # drafting: the solver's time limit and CP-SAT workers (a command may give its own), the history window
     draft_time_limit_s: float = Field(default=30.0, gt=0)

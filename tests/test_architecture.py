@@ -7,10 +7,12 @@ import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from schedcu import registries as registries_module
 from schedcu.registries import all_registries
 from shared.contracts import CONTRACTS
 from shared.db.models import Base
 from shared.db.roles import OWNERS
+from shared.messaging.topology import UNROUTED_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
@@ -144,6 +146,9 @@ def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
 def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() -> None:
     registries = all_registries()
     assert sorted(r.service for r in registries) == SERVICES
+    assert [r.service for r in registries] == registries_module.SERVICES
+    queues = [name for r in registries for name in (r.queue.name, r.queue.dead_letter_name)]
+    assert [*queues, UNROUTED_QUEUE.name] == registries_module.QUEUE_NAMES
     for r in registries:
         assert r.handlers
         for key in r.routing_keys:

@@ -6,13 +6,15 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schedcu.arguments import existing_file, month, port, uuid_id
 from schedcu.errors import Mistake
 from shared.cli_support import Subparsers
-from shared.findings import Finding, has_errors
 from shared.states import BatchState
+
+if TYPE_CHECKING:
+    from shared.findings import Finding
 
 MAX_PAGE_FILE_BYTES = 5_000_000
 
@@ -108,7 +110,7 @@ def read_page(path: Path) -> str:
         return raw.decode("iso-8859-1")
 
 
-def _print_findings(findings: list[Finding] | tuple[Finding, ...]) -> None:
+def _print_findings(findings: "list[Finding] | tuple[Finding, ...]") -> None:
     for f in findings:
         where = f" [{f.location}]" if f.location else ""
         print(f"{f.severity.value:<7} {f.code}{where}: {f.text}", file=sys.stderr)
@@ -117,6 +119,7 @@ def _print_findings(findings: list[Finding] | tuple[Finding, ...]) -> None:
 def cmd_amion_parse(args: argparse.Namespace) -> int:
     from services.amion_scraper.pages import parse_page
     from services.amion_scraper.rows import row_json
+    from shared.findings import has_errors
 
     path = args.file
     if path.stat().st_size > MAX_PAGE_FILE_BYTES:

@@ -5,7 +5,6 @@ import argparse
 from schedcu.arguments import port
 from schedcu.errors import UsageMistake
 from shared.cli_support import Subparsers
-from shared.settings import get_settings
 
 DEFAULT_PORT = 8080
 
@@ -16,6 +15,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from schedcu.console.users import UsersFileError, WatchedUsers
     from schedcu.infra import listening
     from shared.serving import serve
+    from shared.settings import get_settings
 
     settings = get_settings()
     if settings.console_users_file is None:

@@ -1,7 +1,6 @@
 """`schedcu coverage show|report|recalc`, `schedcu gaps` and `schedcu assignments add|remove`."""
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -12,9 +11,7 @@ from typing import Any
 
 from schedcu.arguments import actor, count, iso_date, new_file, seconds, uuid_id
 from schedcu.errors import UsageMistake
-from schedcu.terminal import print_cells, print_gap_groups, print_summary
 from shared.cli_support import Subparsers
-from shared.settings import get_settings
 
 
 def within_period(session: Any, version_id: uuid.UUID, day: date | None) -> None:
@@ -31,7 +28,9 @@ def within_period(session: Any, version_id: uuid.UUID, day: date | None) -> None
 
 def cmd_coverage_show(args: argparse.Namespace) -> int:
     from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
+    from schedcu.terminal import print_cells, print_summary
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     settings = get_settings()
     with transaction() as session:
@@ -59,11 +58,13 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
+    from schedcu.terminal import print_gap_groups
     from services.coverage.calculation import CalculationOptions
     from services.coverage.gap_lines import group_gaps, lines_text
     from services.coverage.gaps import gap_report
     from shared.db.session import transaction
     from shared.rest import hours_text
+    from shared.settings import get_settings
 
     settings = get_settings()
     with transaction() as session:
@@ -93,6 +94,7 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
     from services.coverage.fairness import fairness_report
     from services.coverage.gap_lines import lines_text
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     settings = get_settings()
     with transaction() as session:
@@ -113,13 +115,17 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage_recalc(args: argparse.Namespace) -> int:
+    import asyncio
+
     from schedcu.queries.coverage import calculation_view
     from schedcu.registries import all_queues
+    from schedcu.terminal import print_summary
     from services.coverage.calculation import calculation_id_for
     from shared.contracts import CalculateCoverage
     from shared.db.models import ScheduleVersion
     from shared.db.session import transaction
     from shared.messaging.publish import publish_now
+    from shared.settings import get_settings
 
     with transaction() as session:
         exists = session.get(ScheduleVersion, args.version) is not None

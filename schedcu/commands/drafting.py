@@ -2,7 +2,6 @@
 change audited, and the draft runs (new, runs, show)."""
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -13,7 +12,6 @@ from typing import Any, NoReturn
 
 from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
 from shared.cli_support import Subparsers
-from shared.settings import get_settings
 
 FINAL_RUN_STATES = ("completed", "failed", "crashed")
 
@@ -209,12 +207,15 @@ def workers_count(text: str) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    import asyncio
+
     from schedcu.registries import all_queues
     from services.drafting.runs import run_id_for, run_view
     from shared.contracts import DraftSchedule
     from shared.db.models import ScheduleVersion
     from shared.db.session import transaction
     from shared.messaging.publish import publish_now
+    from shared.settings import get_settings
 
     with transaction() as session:
         exists = session.get(ScheduleVersion, args.version) is not None

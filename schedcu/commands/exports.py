@@ -10,12 +10,12 @@ from pathlib import Path
 from schedcu.arguments import folder, iso_datetime, new_file, uuid_id
 from schedcu.errors import UsageMistake
 from shared.cli_support import Subparsers
-from shared.settings import get_settings
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from schedcu import exports
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     settings = get_settings()
     with transaction() as session:
@@ -66,6 +66,7 @@ def calendar_path(folder: Path, email: str) -> Path:
 def cmd_oncall(args: argparse.Namespace) -> int:
     from schedcu.exports import local_instant, on_call
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     settings = get_settings()
     at = datetime.now(UTC) if args.at is None else local_instant(args.at, settings.tz)

@@ -6,9 +6,7 @@ import sys
 from typing import Any
 
 from schedcu.arguments import actor, iso_date, uuid_id
-from schedcu.terminal import print_view, table
 from shared.cli_support import Subparsers
-from shared.settings import get_settings
 from shared.states import ProposalState
 
 
@@ -30,6 +28,7 @@ def _step(args: argparse.Namespace) -> int:
     from services.coverage import proposals
     from services.coverage.calculation import CalculationOptions
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     options = CalculationOptions.from_settings(get_settings())
     recalculation = None
@@ -56,6 +55,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from services.coverage import proposals
     from services.coverage.calculation import CalculationOptions
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     options = CalculationOptions.from_settings(get_settings())
     try:
@@ -72,7 +72,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from schedcu.queries.proposals import proposals
+    from schedcu.terminal import table
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     with transaction() as session:
         found = proposals(session, args.version, get_settings().tz, args.state)
@@ -108,7 +110,9 @@ def _print_proposal(found: dict[str, Any]) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from schedcu.queries.proposals import proposal
+    from schedcu.terminal import print_view
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     with transaction() as session:
         found = proposal(session, args.proposal, get_settings().tz)
@@ -117,9 +121,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_fairness(args: argparse.Namespace) -> int:
     from schedcu.errors import UsageMistake
+    from schedcu.terminal import table
     from services.coverage.calculation import CalculationOptions
     from services.coverage.fairness import OutsidePeriod, fairness_report
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     try:
         with transaction() as session:

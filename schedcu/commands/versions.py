@@ -1,7 +1,6 @@
 """`schedcu submit` and `schedcu workflows ...`."""
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -11,7 +10,6 @@ from typing import Any
 from schedcu.arguments import actor, count, existing_file, iso_date, reason, seconds, uuid_id
 from schedcu.errors import Mistake, UsageMistake
 from shared.cli_support import Subparsers
-from shared.settings import get_settings
 from shared.states import TERMINAL as TERMINAL_STATES
 from shared.states import VersionState, WorkflowState
 
@@ -46,11 +44,14 @@ def wait_for(workflow_id: uuid.UUID, timeout_s: float, label: str = "") -> dict[
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    import asyncio
+
     from schedcu.queries.versions import workflow_request
     from schedcu.submit import check_request, import_request, publish_request
     from shared import ids
     from shared.contracts import Period
     from shared.db.session import transaction
+    from shared.settings import get_settings
 
     check_request(args.template, args.start, args.end, args.amion_account, get_settings())
     request_id = args.request_id or f"cli-{uuid.uuid4()}"
@@ -115,6 +116,7 @@ def _print_findings(findings: Any) -> None:
 def print_dry_run(request: Any) -> int:
     from schedcu.dry_run import dry_run
     from schedcu.terminal import print_summary
+    from shared.settings import get_settings
 
     report = dry_run(request, get_settings())
     print("DRY RUN: the three phases ran and were rolled back; nothing was stored or published.")

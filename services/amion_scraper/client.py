@@ -123,7 +123,7 @@ class MonthFetch:
     """Everything Amion answered for one month (every attempt's response, in order), and why the month
     could not be fetched when it could not."""
 
-    month: date
+    month: date  # the first day of the month, or of the span of `fetch_days`
     responses: tuple[FetchedPage, ...] = ()
     error: str | None = None
 
@@ -174,12 +174,20 @@ class Politeness:
         self._next_start = max(self._next_start, asyncio.get_running_loop().time() + seconds)
 
 
+def _month_text(day: date) -> str:
+    return f"{day.month}-{day.year % 100:02d}"
+
+
 def month_query(month: date, source: Source, report: ReportKind) -> dict[str, str | int]:
     """The query (without `Lo`) that asks Amion for one month."""
-    month_text = f"{month.month}-{month.year % 100:02d}"
     if source == "grid":
-        return {"Page": "Call", "Month": month_text}
-    return {"Rpt": report, "Month": month_text, "Days": calendar.monthrange(month.year, month.month)[1]}
+        return {"Page": "Call", "Month": _month_text(month)}
+    return {"Rpt": report, "Month": _month_text(month), "Days": calendar.monthrange(month.year, month.month)[1]}
+
+
+def days_query(start: date, days: int, report: ReportKind) -> dict[str, str | int]:
+    """The query (without `Lo`) that asks Amion's report for `days` dates from `start`, across a month's end."""
+    return {"Rpt": report, "Month": _month_text(start), "Day": start.day, "Days": days}
 
 
 class AmionClient:
@@ -232,15 +240,24 @@ class AmionClient:
             text = text.replace(form, "***")
         return text
 
-    def _url(self, month: date) -> httpx.URL:
+    def _url(self, query: dict[str, str | int]) -> httpx.URL:
         # httpx form-encodes params: a space in the password goes out as `+`, as Amion expects.
-        query = month_query(month, self._source, self._report)
         return httpx.URL(self._base_url, params={"Lo": self._password, **query})
 
     async def fetch_month(self, month: date) -> MonthFetch:
         """The month's page with every response received on the way. Raises only AmionAuthError."""
         month = month.replace(day=1)
-        url = self._url(month)
+        return await self._fetch(month, month_query(month, self._source, self._report))
+
+    async def fetch_days(self, start: date, days: int) -> MonthFetch:
+        """The report of `days` dates from `start` in one request (its `month` is `start`); for a report account
+        only (the grid has no such page). Raises only AmionAuthError."""
+        if self._source != "report":
+            raise ValueError("only Amion's report serves a span of days")
+        return await self._fetch(start, days_query(start, days, self._report))
+
+    async def _fetch(self, month: date, query: dict[str, str | int]) -> MonthFetch:
+        url = self._url(query)
         safe_url = redact_url(str(url))
         responses: list[FetchedPage] = []
         error: str | None = None

@@ -15,7 +15,9 @@ A re-scrape (`months_from`, the watch's) fetches the months from that one on; th
 of the version's applied batch, archived again with the new batch and assessed with the fetched ones, so the
 new batch is as complete as a full scrape. A check (`CheckAmion`, the watch's) fetches the months it names,
 compares their content with the applied batch's pages (services/amion_scraper/changes.py) and answers
-`AmionChecked`; it stores nothing.
+`AmionChecked`; it stores nothing. A near-term check (`near`: the next days) fetches only those dates, in one
+request of the report (`Day`, `Days`; the grid has no such page: the months that hold them), and compares only
+their rows.
 """
 
 import asyncio
@@ -27,12 +29,22 @@ from datetime import date
 
 from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
-from services.amion_scraper.changes import changed_months
+from services.amion_scraper.changes import changed_in_span, changed_months
 from services.amion_scraper.client import AmionAuthError, AmionClient, FetchedPage, MonthFetch, Politeness
 from services.amion_scraper.rate_limit import SharedPoliteness
 from services.amion_scraper.rows import month_key, months_of_period
 from shared import ids
-from shared.contracts import AmionChecked, AmionScraped, AmionScrapeFailed, CheckAmion, Contract, ScrapeAmion
+from shared.contracts import (
+    AmionChecked,
+    AmionScraped,
+    AmionScrapeFailed,
+    CheckAmion,
+    Contract,
+    DateSpan,
+    ScrapeAmion,
+    VersionCheck,
+    VersionChecked,
+)
 from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
 from shared.messaging import inbox
@@ -67,12 +79,12 @@ def politeness_for(name: str, account: AmionAccount) -> Politeness:
     return _POLITENESS[name]
 
 
-async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[MonthFetch]:
+def _client(name: str, account: AmionAccount) -> AmionClient:
     try:
         password = account.password().get_secret_value()
     except (LookupError, OSError):
         raise ScrapeError(f"No password is configured for Amion account {name!r}.") from None
-    client = AmionClient(
+    return AmionClient(
         account.base_url,
         password,
         source=account.source,
@@ -82,9 +94,23 @@ async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[Mo
         attempts=account.attempts,
         backoff_s=account.backoff_s,
     )
+
+
+async def fetch(name: str, account: AmionAccount, months: list[date]) -> list[MonthFetch]:
     try:
-        async with client:
+        async with _client(name, account) as client:
             return await client.fetch_months(months)
+    except AmionAuthError as error:
+        raise ScrapeError(f"Amion refused the password of account {name!r}.", (error.page,)) from None
+
+
+async def fetch_span(name: str, account: AmionAccount, span: DateSpan) -> list[MonthFetch]:
+    """The dates of `span`: one request of the report (`Day`, `Days`); the months that hold them from the grid."""
+    if account.source != "report":
+        return await fetch(name, account, sorted({span.start.replace(day=1), span.end.replace(day=1)}))
+    try:
+        async with _client(name, account) as client:
+            return [await client.fetch_days(span.start, span.days)]
     except AmionAuthError as error:
         raise ScrapeError(f"Amion refused the password of account {name!r}.", (error.page,)) from None
 
@@ -217,48 +243,79 @@ def close_superseded_batch(batch_id: uuid.UUID) -> None:
         store.finish_batch(session, batch_id, BatchState.SUPERSEDED, {}, [])
 
 
-def answer_check(command: CheckAmion, delivery: Delivery, fetched: dict[date, str]) -> None:
-    """Compare the fetched months with the applied batch's pages and answer; nothing but the answer is written."""
+def _changed(version: VersionCheck, fetched: dict[date, str], stored: dict[date, str]) -> list[date]:
+    span = version.near
+    if span is None:
+        return changed_months(fetched, stored)
+    if len(fetched) == 1:  # the report of the span's dates
+        return changed_in_span(next(iter(fetched.values())), stored, span.start, span.end)
+    months = {span.start.replace(day=1), span.end.replace(day=1)}
+    return [m for m in changed_months(fetched, stored) if m in months]  # the grid's months, compared whole
+
+
+def _result(version: VersionCheck, outcome: WatchOutcome, **more: object) -> VersionChecked:
+    return VersionChecked(group=version.group, version_id=version.version_id, near=version.near is not None,
+                          outcome=outcome, **more)  # type: ignore[arg-type]  # fmt: skip
+
+
+def answer_check(command: CheckAmion, delivery: Delivery, fetched: list[dict[date, str] | str]) -> None:
+    """Compare each version's fetched pages (or the reason they could not be fetched) with its applied batch's and
+    answer, in one transaction for the whole account; nothing but the answer is written."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
-        applied = store.applied_batch(work.session, command.version_id)
-        stored = {} if applied is None else store.archived_pages(work.session, applied, sorted(fetched))
-        changed = changed_months(fetched, stored)
-        outcome = WatchOutcome.CHANGED if changed else WatchOutcome.UNCHANGED
-        work.publish(_checked(command, outcome, changed_months=[month_key(m) for m in changed]))
+        wanted = {
+            v.version_id: sorted(pages) if v.near is None else sorted({v.near.start.replace(day=1),
+                                                                      v.near.end.replace(day=1)})
+            for v, pages in zip(command.versions, fetched, strict=True)
+            if not isinstance(pages, str)
+        }  # fmt: skip
+        stored = store.applied_pages(work.session, wanted)
+        results = []
+        for version, pages in zip(command.versions, fetched, strict=True):
+            if isinstance(pages, str):
+                results.append(_result(version, WatchOutcome.FAILED, reason=pages))
+                continue
+            try:
+                changed = _changed(version, pages, stored.get(version.version_id, {}))
+            except ValueError as error:  # the span's page is not one we can read
+                results.append(_result(version, WatchOutcome.FAILED, reason=f"Amion's page: {error}"))
+                continue
+            outcome = WatchOutcome.CHANGED if changed else WatchOutcome.UNCHANGED
+            results.append(_result(version, outcome, changed_months=[month_key(m) for m in changed]))
+        work.publish(AmionChecked(check_id=command.check_id, amion_account=command.amion_account, results=results))
 
 
-def _checked(command: CheckAmion, outcome: WatchOutcome, **more: object) -> AmionChecked:
-    return AmionChecked(check_id=command.check_id, group=command.group, version_id=command.version_id,
-                        outcome=outcome, **more)  # type: ignore[arg-type]  # fmt: skip
-
-
-def answer_failed_check(command: CheckAmion, delivery: Delivery, reason: str) -> None:
-    with unit_of_work(CONSUMER, delivery) as work:
-        if not work.skipped:
-            work.publish(_checked(command, WatchOutcome.FAILED, reason=reason))
+async def _fetch_version(name: str, account: AmionAccount, version: VersionCheck) -> dict[date, str] | str:
+    """The version's pages, month -> body, or why they could not be fetched."""
+    try:
+        if version.near is None:
+            fetched = await fetch(name, account, version.months)
+        else:
+            fetched = await fetch_span(name, account, version.near)
+    except ScrapeError as error:
+        return str(error)
+    failed = [f"{month_key(f.month)}: {f.error}" for f in fetched if f.page is None]
+    if failed:
+        return "; ".join(failed)
+    return {f.month: f.page.body for f in fetched if f.page is not None}
 
 
 async def check(command: CheckAmion, delivery: Delivery) -> None:
-    """The watch's question: has Amion's content of these months changed since the version's applied batch?"""
+    """The watch's question for one account's versions: has Amion's content changed since their applied batches?
+    The versions' requests go out together, under the account's politeness."""
     if await asyncio.to_thread(_processed, delivery.message_id):
         log.info("not checking for %s (duplicate)", delivery.message_id)
         return
     account = get_settings().amion_accounts.get(command.amion_account)
-    try:
-        if account is None:
-            raise ScrapeError(f"Unknown Amion account {command.amion_account!r}.")
-        fetched = await fetch(command.amion_account, account, command.months)
-    except ScrapeError as error:
-        await asyncio.to_thread(answer_failed_check, command, delivery, str(error))
-        return
-    failed = [f"{month_key(f.month)}: {f.error}" for f in fetched if f.page is None]
-    if failed:
-        await asyncio.to_thread(answer_failed_check, command, delivery, "; ".join(failed))
-        return
-    pages = {f.month: f.page.body for f in fetched if f.page is not None}
-    await asyncio.to_thread(answer_check, command, delivery, pages)
+    fetched: list[dict[date, str] | str]
+    if account is None:
+        fetched = [f"Unknown Amion account {command.amion_account!r}."] * len(command.versions)
+    else:
+        fetched = list(
+            await asyncio.gather(*(_fetch_version(command.amion_account, account, v) for v in command.versions))
+        )
+    await asyncio.to_thread(answer_check, command, delivery, fetched)
 
 
 def _processed(message_id: str) -> bool:

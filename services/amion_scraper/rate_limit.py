@@ -5,14 +5,16 @@ whichever is later, its last reservation or now. The row lock of that upsert ord
 all processes, so request starts are at least an interval apart however many replicas scrape the account.
 
 Amion sees arrivals, not starts. A start is reserved on PostgreSQL's clock and the request leaves when the
-client's sleep ends; a request that waits less in the client or travels faster than the one before it arrives
-closer to it than the interval (up to 18 ms measured). The account's `arrival_margin_s` (default 50 ms) is
+client has slept until that time by its own clock; a request that leaves later than its slot or travels faster
+than the one before it arrives closer to it than the interval (up to 18 ms measured; when the client slept
+for the wait the server computed, ten checks in flight in one process, as the watch sends them, brought two
+arrivals 0.974 s apart at a 1 s interval). The account's `arrival_margin_s` (default 50 ms) is
 added to every spacing, so arrivals stay at least the configured interval apart while such differences stay
 under the margin.
 """
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 
@@ -62,7 +64,11 @@ class SharedPoliteness(Politeness):
         self._engine = engine
 
     async def wait_turn(self) -> None:
-        _, wait_s = await asyncio.to_thread(reserve_start, self._engine, self._account, self._interval)
+        # Until the slot by this host's clock (kept in step with PostgreSQL's host by NTP), not for the wait the
+        # server computed: the answer may reach the event loop late (many requests share the thread pool and the
+        # loop), and a request that leaves late lets the next one, on time, arrive closer than the interval.
+        slot, _ = await asyncio.to_thread(reserve_start, self._engine, self._account, self._interval)
+        wait_s = (slot - datetime.now(UTC)).total_seconds()
         if wait_s > 0:
             await asyncio.sleep(wait_s)
 

@@ -91,6 +91,36 @@ def applied_batch(session: Session, version_id: uuid.UUID) -> uuid.UUID | None:
     )
 
 
+def applied_pages(session: Session, months: Mapping[uuid.UUID, Sequence[date]]) -> dict[uuid.UUID, dict[date, str]]:
+    """For each version, its applied batch's page of each of its `months` (as `applied_batch` and
+    `archived_pages`), in one statement for all of them."""
+    if not months:
+        return {}
+    applied = (
+        select(ScrapeBatch.version_id, ScrapeBatch.id)
+        .distinct(ScrapeBatch.version_id)
+        .where(
+            ScrapeBatch.version_id.in_(list(months)),
+            ScrapeBatch.state.in_([s.value for s in APPLIED_BATCH_STATES]),
+            ScrapeBatch.finished_at.is_not(None),
+        )
+        .order_by(ScrapeBatch.version_id, ScrapeBatch.finished_at.desc())
+        .subquery()
+    )
+    wanted = sorted({m for ms in months.values() for m in ms})
+    found = session.execute(
+        select(applied.c.version_id, AmionPage.month, AmionPage.body)
+        .join(AmionPage, AmionPage.batch_id == applied.c.id)
+        .where(AmionPage.status == 200, AmionPage.month.in_(wanted))
+        .order_by(AmionPage.fetched_at, AmionPage.id)
+    )
+    pages: dict[uuid.UUID, dict[date, str]] = {}
+    for version_id, month, body in found:
+        if month in months[version_id]:
+            pages.setdefault(version_id, {})[month] = body
+    return pages
+
+
 def copy_pages(session: Session, from_batch: uuid.UUID, to_batch: uuid.UUID, months: Sequence[date]) -> None:
     """The archived responses of `months` in `from_batch` archived again with `to_batch`: a re-scrape keeps the
     pages it did not fetch again, so each batch holds every page its assignments come from."""

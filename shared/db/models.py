@@ -531,10 +531,20 @@ class AmionWatch(Base):
     group_name: Mapped[str] = mapped_column(String(200), primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     next_check_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_near_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the next 48 hours' check
     last_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_change_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_outcome: Mapped[str | None] = mapped_column(String(20))  # WatchOutcome
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AmionCheckBudget(Base):
+    """When the checks the watch has sent to an Amion account end, at the account's politeness: the watch sends
+    more only while that is near (services/versions/watch.py)."""
+
+    __tablename__ = "amion_check_budgets"  # owner: versions
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)
+    busy_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AmionRequestSlot(Base):

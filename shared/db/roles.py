@@ -38,6 +38,7 @@ OWNERS: dict[str, str] = {
     "workflow_phases": "services/versions",
     "version_lifecycle": "services/versions",
     "amion_watches": "services/versions",
+    "amion_check_budgets": "services/versions",
     "draft_groups": "services/drafting",
     "draft_people": "services/drafting",
     "draft_role_hours": "services/drafting",

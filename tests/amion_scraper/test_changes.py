@@ -2,7 +2,7 @@
 
 from datetime import date, datetime, time
 
-from services.amion_scraper.changes import changed_months, content_key
+from services.amion_scraper.changes import changed_in_span, changed_months, content_key
 from services.amion_scraper.grid import render_grid
 from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow
@@ -48,3 +48,17 @@ def test_no_file_then_a_month_of_rows_is_a_change_and_a_month_never_stored_has_c
 def test_the_grid_and_the_report_of_the_same_rows_agree() -> None:
     grid = render_grid(ROWS, MARCH, date(2026, 3, 31))
     assert changed_months({MARCH: grid}, {MARCH: render_grid(ROWS, MARCH, date(2026, 3, 31))}) == []
+
+
+def test_a_span_compares_only_its_dates_across_the_months_end() -> None:
+    april = date(2026, 4, 1)
+    march_rows = [*ROWS, AmionRow(date(2026, 3, 31), "ON1 10p-8a", "Adams, Ada", time(22), time(8))]
+    april_rows = [AmionRow(date(2026, 4, 1), "ON1 10p-8a", "Chen, Cleo", time(22), time(8))]
+    stored = {MARCH: report(march_rows), april: render_report(april_rows, april)}
+    span = render_report([march_rows[-1], *april_rows], date(2026, 3, 31))
+    assert changed_in_span(span, stored, date(2026, 3, 31), date(2026, 4, 1)) == []
+    assert changed_in_span(
+        render_report(april_rows, date(2026, 3, 31)), stored, date(2026, 3, 31), date(2026, 4, 1)
+    ) == [MARCH]
+    assert changed_in_span(span, {MARCH: report(march_rows)}, date(2026, 3, 31), date(2026, 4, 1)) == [april]
+    assert changed_in_span(span, stored, date(2026, 3, 30), date(2026, 4, 1)) == []  # nobody on the 30th, then or now

@@ -107,6 +107,17 @@ async def test_fetches_two_months_from_the_fake(fake: FakeAmion, caplog: pytest.
     _assert_no_secret(caplog.text)
 
 
+async def test_a_span_of_days_is_one_request_across_the_months_end(fake: FakeAmion) -> None:
+    async with AmionClient(fake.base_url, PASSWORD, politeness=_quick()) as client:
+        fetched = await client.fetch_days(date(2026, 1, 31), 2)
+    assert fetched.page is not None and "Month=1-26&Day=31&Days=2" in fetched.page.url
+    assert parse_report(fetched.page.body).rows == load_truth(Path(str(fake.truth))).assignments[1:]
+    assert fake.ocs_requests == 1
+    async with AmionClient(fake.base_url, PASSWORD, politeness=_quick()) as client:
+        later = await client.fetch_days(date(2026, 1, 6), 3)
+    assert later.page is not None and later.page.body.startswith("NOFI=No file")  # Jan 6-8: nobody on call
+
+
 async def test_grid_source_asks_for_page_call(fake: FakeAmion) -> None:
     async with AmionClient(fake.base_url, PASSWORD, source="grid", politeness=_quick()) as client:
         fetched = await client.fetch_month(date(2026, 1, 1))

@@ -186,7 +186,13 @@ async def test_faults_api_over_http(fake: FakeAmion) -> None:
         assert (await http.get("/cgi-bin/ocs", params=ocs)).status_code == 503
         assert (await http.get("/cgi-bin/ocs", params=ocs)).text.startswith("Assignments for March 2026")
         assert (await http.get("/faults")).json() == {"latency_s": 0.25, "rules": []}
-        assert (await http.get("/stats")).json() == {"ocs_requests": 4, "by_month": {"3-26": 3, "1-26": 1}}
+        stats = (await http.get("/stats")).json()
+        assert {k: stats[k] for k in ("ocs_requests", "by_month")} == {
+            "ocs_requests": 4,
+            "by_month": {"3-26": 3, "1-26": 1},
+        }
+        times = stats["request_times"]
+        assert len(times) == 4 and times == sorted(times)
 
         await http.post("/faults", json={"rules": [{"fault": "reset", "times": None}]})
         assert (await http.delete("/faults")).json() == {"latency_s": 0.0, "rules": []}
