@@ -9,7 +9,7 @@ One of the reads is the version's scrape batches, which say which dates have Ami
 
 import json
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -41,12 +41,10 @@ from shared.db.models import (
     ScheduleVersion,
     ScrapeBatch,
     ShiftInstanceRow,
-    TemplateResponsibility,
-    TemplateWindow,
 )
-from shared.schedule_days import DayType
+from shared.db.templates import template_windows
 from shared.states import CellStatus, Layout
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.template_model import Window
 
 
 @dataclass(frozen=True)
@@ -61,32 +59,6 @@ class VersionInputs:
     @property
     def flat(self) -> bool:
         return self.version.layout == Layout.FLAT
-
-
-def _windows(session: Session, version_id: uuid.UUID) -> list[Window]:
-    window_rows = session.scalars(
-        select(TemplateWindow).where(TemplateWindow.version_id == version_id).order_by(TemplateWindow.id)
-    ).all()
-    responsibilities: dict[int, list[Responsibility]] = defaultdict(list)
-    for window_id, worklist, role in session.execute(
-        select(TemplateResponsibility.window_id, TemplateResponsibility.worklist, TemplateResponsibility.role)
-        .join(TemplateWindow)
-        .where(TemplateWindow.version_id == version_id)
-        .order_by(TemplateResponsibility.id)
-    ):
-        responsibilities[window_id].append(Responsibility(worklist=worklist, role=role))
-    return [
-        Window(
-            sheet=w.sheet,
-            category=Category(w.category),
-            day_type=DayType(w.day_type) if w.day_type else None,
-            variant=Variant(w.variant) if w.variant else None,
-            start=w.start_time,
-            end=w.end_time,
-            responsibilities=tuple(responsibilities[w.id]),
-        )
-        for w in window_rows
-    ]
 
 
 def _flat_shifts(session: Session, version_id: uuid.UUID) -> list[FlatShift]:
@@ -168,7 +140,7 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
     }
     return VersionInputs(
         version=version,
-        windows=[] if flat else _windows(session, version_id),
+        windows=[] if flat else template_windows(session, version_id),
         flat_shifts=_flat_shifts(session, version_id) if flat else [],
         assignments=version_assignments,
         people=people,

@@ -48,13 +48,10 @@ from shared.db.models import (
     DraftTimeOff,
     PersonRow,
     ScheduleVersion,
-    TemplateResponsibility,
-    TemplateWindow,
 )
-from shared.schedule_days import DayType, dates_between
+from shared.db.templates import template_windows
+from shared.schedule_days import dates_between
 from shared.states import Layout, Specialty, VersionState
-from shared.template_model import Category as WindowCategory
-from shared.template_model import Responsibility, Variant, Window
 
 DEFAULT_HISTORY_DAYS = 365
 
@@ -69,32 +66,6 @@ class Options:
     holidays: frozenset[date] = frozenset()
     rest: timedelta = timedelta(hours=10)
     history_days: int = DEFAULT_HISTORY_DAYS
-
-
-def windows_of(session: Session, version_id: uuid.UUID) -> list[Window]:
-    rows = session.scalars(
-        select(TemplateWindow).where(TemplateWindow.version_id == version_id).order_by(TemplateWindow.id)
-    ).all()
-    responsibilities: dict[int, list[Responsibility]] = defaultdict(list)
-    for window_id, worklist, role in session.execute(
-        select(TemplateResponsibility.window_id, TemplateResponsibility.worklist, TemplateResponsibility.role)
-        .join(TemplateWindow)
-        .where(TemplateWindow.version_id == version_id)
-        .order_by(TemplateResponsibility.id)
-    ):
-        responsibilities[window_id].append(Responsibility(worklist=worklist, role=role))
-    return [
-        Window(
-            sheet=w.sheet,
-            category=WindowCategory(w.category),
-            day_type=DayType(w.day_type) if w.day_type else None,
-            variant=Variant(w.variant) if w.variant else None,
-            start=w.start_time,
-            end=w.end_time,
-            responsibilities=tuple(responsibilities[w.id]),
-        )
-        for w in rows
-    ]
 
 
 def kept_of(session: Session, version_id: uuid.UUID) -> list[Kept]:
@@ -219,7 +190,7 @@ def group_inputs(session: Session, group_id: int, start: date, end: date, with_w
 def _problem(
     session: Session, version: ScheduleVersion, options: Options, with_wishes: bool, history: Mapping[int, History]
 ) -> Problem:
-    windows = windows_of(session, version.id)
+    windows = template_windows(session, version.id)
     start, end = version.period_start, version.period_end
     inputs = group_inputs(session, version.group_id, start, end, with_wishes)
     kept = kept_of(session, version.id)
