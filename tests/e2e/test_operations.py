@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from schedcu import processes
 from shared import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
@@ -45,7 +46,7 @@ def submit(pipeline: Pipeline, request_id: str) -> uuid.UUID:
 
 
 def test_two_replicas_of_each_worker_complete_every_workflow_once(replicated: Pipeline) -> None:
-    assert len(replicated.workers) == 8
+    assert len(replicated.workers) == 2 * len(processes.WORKER_NAMES)
     workflows = [submit(replicated, f"replicas-{n}-{uuid.uuid4()}") for n in range(8)]
     for workflow_id in workflows:
         assert replicated.wait_terminal(workflow_id, timeout_s=120) == "COMPLETED"

@@ -128,6 +128,10 @@ async def test_no_host_answering_raises_the_last_error_without_the_password(amqp
     assert "guest:guest" not in str(refused.value)
 
 
+def logged(logs: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in logs.records if r.name == "shared.messaging.connection"]
+
+
 @pytest.fixture
 async def broker_logs(caplog: pytest.LogCaptureFixture) -> AsyncIterator[pytest.LogCaptureFixture]:
     caplog.set_level(logging.INFO, logger="shared.messaging.connection")
@@ -148,9 +152,11 @@ async def test_a_worker_broker_connects_past_a_refusing_host_and_reconnects_to_t
             await going.close()
             await until(lambda: connection.url.port == real and connection.connected.is_set(), "the reconnect")
             assert await broker.ping(2.0)
+            # the line saying it is back comes from the reconnect's callbacks, which may run after `connected`
+            await until(lambda: any("back" in line for line in logged(broker_logs)), "the line saying it is back")
         finally:
             await broker.stop()
-    said = [r.getMessage() for r in broker_logs.records if r.name == "shared.messaging.connection"]
+    said = logged(broker_logs)
     lost = [line for line in said if "lost" in line]
     back = [line for line in said if "back" in line]
     assert len(lost) == 1 and len(back) == 1, said
