@@ -1,8 +1,8 @@
 """The pipeline on a three-node RabbitMQ cluster on this machine, one node killed mid-run, and an account of every
 workflow that can fail.
 
-    .venv/bin/python bench/cluster_bench.py [--victim leaders|connections|any-classic|each] [--kill-after K]
-        [--workflows N] [--replicas R] [--deadline S]
+    .venv/bin/python bench/cluster_bench.py [--victim leaders|connections|any-classic|final-publisher|each]
+        [--kill-after K] [--workflows N] [--replicas R] [--deadline S]
 
 For each victim role (`each`: the three in turn, each on a fresh cluster) it starts three RabbitMQ nodes of its
 own (node names `schedcu-bench-<pid>-<role>-<i>@localhost`, ports, data and log directories of their own; the
@@ -21,7 +21,10 @@ long-lived connections stay put until a node goes), and killed with SIGKILL once
 - `connections`: the node holding most client connections open for 2 s or more (short-lived ones, the
   metrics' and the command line's, are left out);
 - `any-classic`: the node of a classic queue of the vhost; with none (every queue is a quorum queue), the node
-  leading `schedcu.unrouted`, the queue that used to be classic.
+  leading `schedcu.unrouted`, the queue that used to be classic;
+- `final-publisher`: the node the versions worker (the one publisher of the final events) connects to first,
+  which also leads the downstream subscriber's queue: the publisher loses its connection and the queue its
+  leader at once, and the outbox relay publishes into the queue while its new leader is being elected.
 
 The run waits until every workflow is terminal or the deadline (`--deadline`, default 240 s after publishing)
 passes, then until the outbox and the work queues are empty (at most 30 s more), and counts, from the database
@@ -68,7 +71,8 @@ from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import get_settings
 
 NODES = 3
-ROLES = ("leaders", "connections", "any-classic")
+ROLES = ("leaders", "connections", "any-classic", "final-publisher")
+FINAL_PUBLISHER = "versions#1"
 BOOT_TIMEOUT_S = 120.0
 LONG_LIVED_S = 2.0
 QUIET_S = 30.0  # after every workflow ended: how long the outbox and the work queues may take to empty
@@ -300,8 +304,9 @@ def settle(db: Database, survivor: Node, vhost: str) -> None:
         time.sleep(0.5)
 
 
-def inbox_skips(workers: dict[str, processes.Process]) -> int:
-    """Deliveries the workers' inboxes skipped (a message handled before, delivered again)."""
+def counted(workers: dict[str, processes.Process], name: str) -> int:
+    """The workers' counter `name`, summed: for `schedcu_inbox_duplicates`, deliveries the inboxes skipped (a
+    message handled before, delivered again); for `schedcu_outbox_nacked`, rows the broker nacked."""
     total = 0.0
     for worker in workers.values():
         try:
@@ -309,7 +314,7 @@ def inbox_skips(workers: dict[str, processes.Process]) -> int:
         except httpx.HTTPError:
             continue
         for family in text_string_to_metric_families(text):
-            if family.name == "schedcu_inbox_duplicates":
+            if family.name == name:
                 total += sum(s.value for s in family.samples if s.name.endswith("_total"))
     return int(total)
 
@@ -354,21 +359,27 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
                        capture_output=True, timeout=120, check=True)  # fmt: skip
         log_dir = work / f"logs-{role}"
         log_dir.mkdir()
-        workers = {}
+        workers, first_node = {}, {}
         for i, (worker, k) in enumerate((w, k) for w in processes.WORKER_NAMES for k in range(1, args.replicas + 1)):
             own = {**env, "SCHEDCU_AMQP_URL": f"{amqp_url(nodes, i % NODES)}{name}"}
             workers[f"{worker}#{k}"] = processes.worker(worker, own, log_dir).start()
+            first_node[f"{worker}#{k}"] = nodes[i % NODES]
         for w in workers.values():
             stack.callback(w.stop)
         for w in workers.values():
             w.wait_healthy(timeout_s=120)
         node_url = {n.name: f"amqp://guest:guest@127.0.0.1:{n.port}/{name}" for n in nodes}
-        bus.declare_subscriber_queue(node_url[nodes[0].name], bus.FINAL_QUEUE, ("event.workflow.*",))
+        # declared through the final events' publisher's first node, which leads it (client-local leaders)
+        publisher_node = first_node[FINAL_PUBLISHER]
+        bus.declare_subscriber_queue(node_url[publisher_node.name], bus.FINAL_QUEUE, ("event.workflow.*",))
         lines.append("queue leaders: " + leaders(queues(nodes[0], name), nodes))
 
         # leaders and long-lived connections stay where they are until a node goes: chosen now, the kill itself
         # waits for nothing but the kill point
-        kill.node, kill.why = choose(role, nodes, name, len(workers))
+        if role == "final-publisher":
+            kill.node, kill.why = publisher_node, f"{FINAL_PUBLISHER}'s first node, leading {bus.FINAL_QUEUE}"
+        else:
+            kill.node, kill.why = choose(role, nodes, name, len(workers))
         requests = [request(f"cluster-{os.getpid()}-{role}-{i:03d}", i) for i in range(args.workflows)]
         ids = [r.request_id for r in requests]
         sent: dict[str, float] = {}
@@ -393,7 +404,8 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
         except RuntimeError as error:
             counts, unavailable = {}, [f"all ({error})"]
         checked, verify_ok = verify(env)
-        skipped = inbox_skips(workers)
+        skipped = counted(workers, "schedcu_inbox_duplicates")
+        nacked = counted(workers, "schedcu_outbox_nacked")
         facts = Facts(
             published=sent, workflows=workflows, outbox_rows=outbox, queue_messages=counts, poison=0,
             verify=checked, verify_ok=verify_ok, fault_end=kill.at, allowed_states=COMPLETED,
@@ -416,7 +428,7 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
                          f"workflows finished")  # fmt: skip
         lines.append(f"outbox: oldest row after the kill {watch.oldest_outbox_s:.1f} s (limit {OUTBOX_AGE_LIMIT_S:.0f} "
                      f"s, {watch.samples} samples), {outbox} rows left; queues unavailable: {len(unavailable)}; "
-                     f"redeliveries the inboxes skipped: {skipped}")  # fmt: skip
+                     f"redeliveries the inboxes skipped: {skipped}; rows nacked, sent again: {nacked}")  # fmt: skip
         lines.append("work queue leaders afterwards: " + leaders(queues(survivor, name), nodes, WORK_QUEUES))
     return row, lines
 

@@ -58,6 +58,9 @@ class Reading(Collector):
 INBOX_DUPLICATES = Counter(
     "schedcu_inbox_duplicates", "Deliveries skipped because the inbox had them", ["consumer"], registry=REGISTRY
 )
+OUTBOX_NACKED = Counter(
+    "schedcu_outbox_nacked", "Outbox rows the broker nacked, published again on a new channel", registry=REGISTRY
+)
 PHASE_DURATION = Histogram(
     "schedcu_phase_duration_seconds",
     "Duration of a workflow phase attempt, by phase and outcome",

@@ -195,6 +195,7 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
         gates.broker,
         routing_keys=registry.published_keys,
         user_id=login(settings.amqp_url),
+        app_id=f"schedcu-{service}",
     )
     started_at = datetime.now(UTC)
     gauges = Periodic(

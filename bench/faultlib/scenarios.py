@@ -271,6 +271,7 @@ SCENARIOS: dict[str, Scenario] = {
                 ("leaders", "leading most work queues"),
                 ("connections", "holding most worker connections"),
                 ("any-classic", "of a classic queue, or leading schedcu.unrouted"),
+                ("final-publisher", "the versions worker connects to, leading the final events' queue"),
             )
         ),
     )

@@ -15,8 +15,11 @@ releases its locks with its transaction; the rows are published again with the s
 consumers' inboxes skip. The relay talks to PostgreSQL directly (psycopg, async) on its event loop: a batch
 costs one transaction and no thread hand-off.
 
-A row the broker nacked (in a cluster, a queue's leader went away while the message was on its way) stays
-unlocked and is published again at the next poll. When the broker is unavailable the relay leaves the rows it
+The relay publishes on a channel of its own (publisher confirms, on the worker's connection), and replaces it
+after a nack. A row the broker nacked (in a cluster, a queue's leader went away while the message was on its
+way) stays unlocked and is published again at the next poll, on the new channel: RabbitMQ 3.10 can leave a
+channel that published to a quorum queue while its leader was being re-elected nacking every later publish to
+that queue, while a new channel is served by the new leader. When the broker is unavailable the relay leaves the rows it
 could not publish unlocked at commit (any relay may take them at once) and waits for the broker gate, which
 reopens within about a second of the broker's return; the outbox is then published right away. A row the broker
 refuses for another reason (a permission, an exchange missing) gets a lease (`claimed_until`) and is tried again
@@ -32,17 +35,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import aio_pika
 import psycopg
+from aio_pika.abc import AbstractChannel, AbstractExchange
 from faststream.rabbit import RabbitBroker
-from opentelemetry import context, propagate
+from opentelemetry import context, propagate, trace
 from psycopg.rows import class_row
 from sqlalchemy import Engine
 
 from shared.messaging import outbox
 from shared.messaging.faults import TRANSIENT, DependencyGate, Failure, classify, describe, unless_stopped
 from shared.messaging.topology import EVENTS_EXCHANGE
+from shared.metrics import OUTBOX_NACKED
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 LEASE = timedelta(seconds=30)
 BATCH = 100
@@ -79,10 +86,14 @@ class OutboxRelay:
         *,
         routing_keys: Sequence[str],
         user_id: str | None,
+        app_id: str,
     ) -> None:
         self._broker = broker
         self._routing_keys = list(routing_keys)
         self._user_id = user_id
+        self._app_id = app_id
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
         self._engine = engine
         self._poll_s = poll_s
         self._database = database
@@ -101,6 +112,7 @@ class OutboxRelay:
                 if outcome is None:
                     published.append(row.id)
                 elif classify(outcome) is Failure.NACKED:
+                    OUTBOX_NACKED.inc()
                     log.info("%s was not taken by the broker (%s); publishing it again", row.message_id,
                              describe(outcome))  # fmt: skip
                 elif classify(outcome).transient:
@@ -111,28 +123,45 @@ class OutboxRelay:
                         row.message_id, row.routing_key, LEASE, describe(outcome),
                     )  # fmt: skip
                     refused.append(row.id)
+            if len(published) < len(rows):
+                await self._drop_channel()
             if published:
                 await conn.execute(DELETE, {"ids": published})
             if refused:
                 await conn.execute(LEASE_OUT, {"ids": refused, "lease": LEASE})
         return len(rows)
 
+    async def _events(self) -> AbstractExchange:
+        if self._exchange is None or self._exchange.channel.is_closed:
+            connection = await self._broker.connect()
+            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchange = await self._channel.get_exchange(EVENTS_EXCHANGE.name, ensure=False)
+        return self._exchange
+
+    async def _drop_channel(self) -> None:
+        channel, self._channel, self._exchange = self._channel, None, None
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(Exception):  # a channel that cannot even close is gone already
+                await channel.close()
+
     async def _publish(self, row: Claimed) -> None:
         token = context.attach(propagate.extract(row.headers))
         try:
-            await self._broker.publish(
-                row.body,
-                exchange=EVENTS_EXCHANGE,
-                routing_key=row.routing_key,
-                persist=True,
-                mandatory=True,
-                message_id=row.message_id,
-                correlation_id=row.correlation_id,
-                message_type=row.message_type,
-                content_type="application/json",
-                headers=dict(row.headers),
-                user_id=self._user_id,
-            )
+            with tracer.start_as_current_span(f"{row.routing_key} publish", kind=trace.SpanKind.PRODUCER):
+                headers = dict(row.headers)
+                propagate.inject(headers)
+                message = aio_pika.Message(
+                    row.body,
+                    headers=headers,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=row.message_id,
+                    correlation_id=row.correlation_id,
+                    type=row.message_type,
+                    user_id=self._user_id,
+                    app_id=self._app_id,
+                )
+                await (await self._events()).publish(message, routing_key=row.routing_key, mandatory=True)
         finally:
             context.detach(token)
 
@@ -140,7 +169,10 @@ class OutboxRelay:
         """Publish until stopped: when this process commits outbox rows, and every `poll_s`."""
         loop = asyncio.get_running_loop()
         with outbox.on_commit(lambda: loop.call_soon_threadsafe(self._wake.set)):
-            await self._run()
+            try:
+                await self._run()
+            finally:
+                await self._drop_channel()
 
     async def _run(self) -> None:
         dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
