@@ -12,7 +12,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from services.drafting.handlers import draft_schedule
-from services.drafting.runs import run_id_for
+from shared.ids import draft_run_id as run_id_for
 from shared.contracts import DraftSchedule
 from shared.db.models import AssignmentRow
 from shared.messaging.consumer import Delivery
