@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 START, END = date(2026, 5, 4), date(2026, 5, 17)  # Amion's truth holds March only
 GROUP = "test-group"  # amqp_client.import_requested's
+PERIOD = ("--start", START.isoformat(), "--end", END.isoformat())
 ROTATION = ("mon", "ON1", "Adams, Ada")
 OFF = ("Evans, Eve", date(2026, 5, 6), date(2026, 5, 8))
 
@@ -50,7 +51,7 @@ def test_a_draft_run_honors_rotations_and_time_off_and_explains_what_stays_unfil
     who, first, last = OFF
     cli(pipeline, "draft", "timeoff", "add", who, "--from", first.isoformat(), "--to", last.isoformat())
 
-    done = cli(pipeline, "draft", "new", str(version_id), "--time-limit", "15", "--wait", "--reason", "e2e", ok=False)
+    done = cli(pipeline, "draft", "new", GROUP, *PERIOD, "--time-limit", "15", "--wait", "--reason", "e2e", ok=False)
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = done.stdout.split("run ", 1)[1].split()[0]
     assert "nights: sum of deviations" in done.stdout
@@ -94,8 +95,8 @@ def solving(pipeline: Pipeline, run_id: str) -> bool:
 
 
 def test_a_worker_killed_mid_solve_leaves_no_rows_and_the_run_is_solved_again(pipeline: Pipeline) -> None:
-    version_id = imported(pipeline)
-    done = cli(pipeline, "draft", "new", str(version_id), "--time-limit", "30", "--workers", "1")
+    imported(pipeline)
+    done = cli(pipeline, "draft", "new", GROUP, *PERIOD, "--time-limit", "30", "--workers", "1")
     run_id = done.stdout.split("run ", 1)[1].split()[0]
     eventually(lambda: solving(pipeline, run_id), what="the solver to start on the run")
     pipeline.workers["drafting"].kill()
