@@ -281,6 +281,74 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 2
 
 
+def draft_row(text: str) -> tuple[date, str]:
+    """DATE:ROLE, e.g. 2026-05-04:ON1."""
+    day, _, role = text.partition(":")
+    if not role:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a row: give DATE:ROLE, e.g. 2026-05-04:ON1")
+    return iso_date(day), role
+
+
+def _decided(change: Callable[[Any], str]) -> int:
+    """Run `change(session)` in one transaction; a refusal is one line on stderr and status 1."""
+    from services.coverage.corrections import CorrectionError
+    from services.drafting.approval import ApprovalError
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            said = change(session)
+    except (ApprovalError, CorrectionError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(said)
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from services.coverage.corrections import find_person
+    from services.drafting import approval
+    from services.drafting.handlers import options_from
+    from shared.db.models import PersonRow
+    from shared.roles import normalize_role
+    from shared.settings import get_settings
+
+    role = normalize_role(args.role) or args.role
+
+    def change(session: Any) -> str:
+        from sqlalchemy import select
+
+        person = find_person(session.scalars(select(PersonRow)).all(), args.person)
+        options = options_from(get_settings())
+        approval.edit(session, args.run, args.date, role, person, options, args.actor, args.reason)
+        return f"edited: {person.name} on {role} on {args.date.isoformat()}"
+
+    return _decided(change)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from schedcu.draft_approval import approve
+
+    def change(session: Any) -> str:
+        moved, calculation = approve(session, args.run, args.row, args.actor, args.reason)
+        if calculation is None:
+            return "no proposed or edited row to approve"
+        return f"approved {len(moved)} rows as DRAFT assignments; recalculation requested: calculation {calculation}"
+
+    return _decided(change)
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from services.drafting.approval import decide
+    from shared.states import DraftRowState
+
+    def change(session: Any) -> str:
+        _, moved = decide(session, args.run, args.row, DraftRowState.REJECTED, args.actor, args.reason)
+        return f"rejected {len(moved)} rows"
+
+    return _decided(change)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from services.drafting.runs import run_rows
     from shared.db.session import transaction
@@ -407,6 +475,23 @@ def register(sub: Subparsers) -> None:
     sh.add_argument("run", type=uuid_id)
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=cmd_show)
+
+    ed = ds.add_parser("edit", help="put PERSON on ROLE on DATE in a draft, checked against every hard rule")
+    ed.add_argument("run", type=uuid_id)
+    ed.add_argument("--date", type=iso_date, required=True)
+    ed.add_argument("--role", required=True)
+    ed.add_argument("--person", required=True, help="email, or exact name or Amion alias")
+    _audited(ed)
+    ed.set_defaults(func=cmd_edit)
+    for name, func, text in (
+        ("approve", cmd_approve, "approve a draft's rows: they become the version's assignments (source DRAFT)"),
+        ("reject", cmd_reject, "reject a draft's rows"),
+    ):
+        p = ds.add_parser(name, help=f"{text}; the whole draft, or --row DATE:ROLE ...")
+        p.add_argument("run", type=uuid_id)
+        p.add_argument("--row", type=draft_row, nargs="+", help="DATE:ROLE, e.g. 2026-05-04:ON1 (default: every row)")
+        _audited(p)
+        p.set_defaults(func=func)
 
     lim = ds.add_parser("limits", help="a group's limits: show them, or set (a number) or clear (none) some")
     lim.add_argument("group")

@@ -25,6 +25,6 @@ REGISTRY = Registry(
         ProposalCreated,
         ProposalApproved,
         ProposalRejected,
-        CalculateCoverage,  # the recalculation an approved proposal asks for
+        CalculateCoverage,  # the recalculation an approved proposal or draft asks for
     ),
 )
