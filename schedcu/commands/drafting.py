@@ -349,6 +349,31 @@ def cmd_reject(args: argparse.Namespace) -> int:
     return _decided(change)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from schedcu import exports
+    from schedcu.commands.exports import calendar_path
+    from shared.db.session import transaction
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    with transaction() as session:
+        approved = exports.approved_draft(session, args.run, settings)
+    out = Path(args.out)
+    if args.format == "ics":
+        out.mkdir(exist_ok=True)
+        files = {calendar_path(out, email): data for email, data in exports.draft_calendars(approved, settings).items()}
+    elif args.format == "csv":
+        files = {out: exports.draft_csv(approved, settings)}
+    else:
+        files = {out: exports.draft_workbook(approved)}
+    for path, data in files.items():
+        path.write_bytes(data)
+    print(f"wrote {len(approved.rows)} approved rows of run {args.run} into {len(files)} file(s) at {out}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from services.drafting.runs import run_rows
     from shared.db.session import transaction
@@ -492,6 +517,12 @@ def register(sub: Subparsers) -> None:
         p.add_argument("--row", type=draft_row, nargs="+", help="DATE:ROLE, e.g. 2026-05-04:ON1 (default: every row)")
         _audited(p)
         p.set_defaults(func=func)
+
+    ex = ds.add_parser("export", help="a draft's approved rows: CSV (one row per date, role, person), ICS, ODS")
+    ex.add_argument("run", type=uuid_id)
+    ex.add_argument("--format", choices=("csv", "ics", "ods"), required=True)
+    ex.add_argument("--out", required=True, help="FILE.csv, FILE.ods, or a FOLDER for one EMAIL.ics per person")
+    ex.set_defaults(func=cmd_export)
 
     lim = ds.add_parser("limits", help="a group's limits: show them, or set (a number) or clear (none) some")
     lim.add_argument("group")
