@@ -350,17 +350,20 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from schedcu import exports
+    from schedcu.arguments import folder, new_file
     from schedcu.commands.exports import calendar_path
+    from schedcu.errors import UsageMistake
     from shared.db.session import transaction
     from shared.settings import get_settings
 
+    try:
+        out = (folder if args.format == "ics" else new_file)(args.out)
+    except argparse.ArgumentTypeError as error:
+        raise UsageMistake(f"--out: {error}") from None
     settings = get_settings()
     with transaction() as session:
         approved = exports.approved_draft(session, args.run, settings)
-    out = Path(args.out)
     if args.format == "ics":
         out.mkdir(exist_ok=True)
         files = {calendar_path(out, email): data for email, data in exports.draft_calendars(approved, settings).items()}
