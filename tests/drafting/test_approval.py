@@ -42,7 +42,11 @@ def test_an_edit_that_keeps_every_rule_is_allowed() -> None:
         ((day(2), "ON1", A.id), {"time_off": (TimeOff(A.id, frozenset({day(2)})),)}, "time off"),
         ((day(0), "EVE", A.id), {}, "ON1"),  # already holds ON1 that date
         ((day(1), "EVE", A.id), {}, "rest"),  # ON1 ends 08:00, EVE starts 17:00: 9 h of a 10 h rest
-        ((day(0), "ON2", C.id), {}, "may not hold it as BODY_ONLY"),  # a BODY_ONLY reader may not hold ON2 under the night's rule
+        (
+            (day(0), "ON2", C.id),
+            {},
+            "may not hold it as BODY_ONLY",
+        ),  # a BODY_ONLY reader may not hold ON2 under the night's rule
         ((day(2), "ON1", D.id), {"limits": Limits(consecutive=2), "kept": (Kept(day(0), "EVE", D.id),)}, "limit"),
     ],
 )
