@@ -243,6 +243,15 @@ class CalculateCoverage(Contract):
         default=None, description="Check a draft: the version's assignments with the run's rows, nothing stored"
     )
 
+    @model_validator(mode="after")
+    def _draft_in_a_workflow(self) -> Self:
+        workflow = (self.workflow_id, self.request_id, self.group, self.period)
+        if self.draft_run_id is not None and None in workflow:
+            raise ValueError(
+                "a draft's check (draft_run_id) is a DRAFT workflow's phase: it needs the workflow's fields"
+            )
+        return self
+
 
 class PhaseResult(WorkflowMessage):
     attempt: int = Field(ge=1, description="The attempt of the phase command this answers")

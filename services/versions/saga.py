@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from services.versions import phases
 from services.versions.phases import KIND_PHASES
-from services.versions.requests import reuse_reason, reused_text
+from services.versions.requests import kind_text, reuse_reason, reused_text
 from services.versions.workflow import (
     Ended,
     Limits,
@@ -561,8 +561,7 @@ def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_i
     existing = work.session.get(Workflow, workflow_id)
     assert existing is not None
     if existing.kind != WorkflowKind.IMPORT:
-        started = "a re-scrape started by the watch" if existing.kind == WorkflowKind.RESCRAPE else "a draft"
-        reason = reused_text(request.request_id, workflow_id, started)
+        reason = reused_text(request.request_id, workflow_id, kind_text(existing.kind))
         _reject_reused(work, request, workflow_id, reason, tag)
         return
     known = ImportRequested.model_validate(existing.request)
