@@ -1,6 +1,6 @@
 """The drafting engine is pure and keeps to the service boundary: it imports only `shared/`, itself and the
-solver, nothing that does I/O. The worker's modules around it (its inputs, the problem builder, the runs, approval, the
-handlers and the registry) do the I/O."""
+solver, nothing that does I/O. The worker's modules around it (its inputs, the problem builder, the runs, the
+approval, the handlers and the registry) do the I/O."""
 
 from tests.test_architecture import ROOT, imported_modules, violations
 
