@@ -1,5 +1,5 @@
 """Ask a worker to act on one version (`coverage recalc`, `draft new`): the version must exist; the command is
-published now (persistent, confirmed, routed) and what was asked is printed."""
+published now (persistent, confirmed, routed; correlation id: the version) and what was asked is printed."""
 
 import asyncio
 import sys
@@ -20,6 +20,8 @@ def ask(version_id: uuid.UUID, command: Contract, message_id: str, said: str) ->
     if not exists:
         print(f"schedule version {version_id} does not exist", file=sys.stderr)
         return 1
-    asyncio.run(publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=message_id))
+    asyncio.run(
+        publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=str(version_id))
+    )
     print(said, flush=True)
     return 0
