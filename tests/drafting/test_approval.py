@@ -1,10 +1,12 @@
-"""Approving a draft, the pure part: an edit is refused with the rule it would break, in a scheduler's words, and
-an approval or rejection moves the whole draft's open rows or only the rows picked."""
+"""Approving a draft, the pure part: an edit is refused with the rule it would break, in a scheduler's words, an
+approval or rejection moves the whole draft's open rows or only the rows picked, and drift names where Amion
+differs from the approved draft."""
 
 from datetime import date, timedelta
 
 import pytest
 
+from services.coverage.drift import drift_findings
 from services.drafting.approval import ApprovalError, Row, chosen, edit_refusals
 from services.drafting.model import Kept, Limits, Problem, Reader, TimeOff
 from shared.states import DraftRowState, Specialty
@@ -86,3 +88,11 @@ def test_picked_rows_move_alone_and_a_closed_or_unknown_row_is_refused() -> None
         chosen(ROWS, [(day(0), "ON1"), (day(1), "ON1")])
     with pytest.raises(ApprovalError, match="no row 2026-11-26 ON1"):
         chosen(ROWS, [(day(3), "ON1")])
+
+
+def test_drift_names_each_role_date_where_amion_has_other_people_than_the_approved_draft() -> None:
+    drafted = {(day(0), "ON1"): "Adams", (day(0), "ON2"): "Baker", (day(1), "ON1"): "Cole"}
+    amion = {(day(0), "ON1"): ["Adams"], (day(0), "ON2"): ["Diaz", "Evans"]}
+    assert [(f.severity, f.code, f.text) for f in drift_findings(drafted, amion)] == [
+        ("INFO", "DRIFT", "2026-11-23 ON2: Amion has Diaz, Evans, the approved draft Baker")
+    ]

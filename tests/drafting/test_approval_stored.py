@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from schedcu.commands.drafting import draft_version as cli_draft_version
 from schedcu.draft_approval import approve
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting import approval
@@ -94,3 +95,18 @@ def test_edit_approve_per_row_and_drift(services: Services, on_test_database: No
     assert drift == [("INFO", f"{day} {role}: Amion has {names[amion_person]}, the approved draft {names[holder]}")]
     held = [c.people for c in calculated.result.cells if c.schedule_date == day and c.role == role]
     assert held and all(names[holder] not in people for people in held)
+
+
+def test_a_draft_of_a_period_fills_the_groups_newest_version_of_exactly_that_period(services: Services) -> None:
+    group = f"period-{uuid.uuid4().hex[:8]}"
+    with Session(services.engine) as session, session.begin():  # each import in a transaction of its own
+        draft_version(session, START, END, group=group)
+    with Session(services.engine) as session, session.begin():
+        newest = draft_version(session, START, END, group=group)
+    with Session(services.engine) as session:
+        assert cli_draft_version(session, group, START, END) == newest
+        refused = cli_draft_version(session, group, START, date(2026, 7, 31))
+    assert refused == (
+        f"group {group} has no version for {START} .. 2026-07-31 to draft: import the period's template first "
+        "(`schedcu submit`), then draft it"
+    )
