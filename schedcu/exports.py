@@ -1,5 +1,6 @@
 """A version's data for other tools: its coverage cells as CSV, each person's assignments as iCalendar, its
-coverage as an ODS workbook, and who is on call for a worklist at a time (`schedcu export`, `schedcu oncall`).
+coverage as an ODS workbook, and who is on call for a worklist at a time (`schedcu export`, `schedcu oncall`);
+an approved draft as CSV, iCalendar and ODS (`schedcu draft export`).
 
 Plain functions over a session that return bytes or JSON-able data; a version, person or worklist that does not
 exist is a `Mistake` (one line, see schedcu/errors.py)."""
@@ -9,6 +10,7 @@ import io
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,12 +25,12 @@ from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculat
 from services.coverage.gap_lines import GapGroup
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import booked_shifts, window_interval
+from shared.coverage_rules import Assignment, booked_shifts, window_interval
 from shared.db import version_state
-from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
+from shared.db.models import DraftRowRecord, DraftRun, HospitalGroup, PersonRow, ScheduleVersion
 from shared.rest import Interval, Shift
 from shared.settings import Settings
-from shared.states import CellStatus, VersionState
+from shared.states import AssignmentSource, CellStatus, DraftRowState, VersionState
 
 CSV_COLUMNS = ("schedule_date", "window", "worklist", "hospital", "role", "people", "status", "mandatory")
 # worst first: a worklist's square on a date shows its worst window, as the HTML report does
@@ -130,9 +132,15 @@ def calendars(
             shift = shifts.get((a.schedule_date, a.role, a.person_id))
             events[a.person_id].append(_event(version_id, group, a.schedule_date, a.role, a.person_id, shift, settings))
     chosen = people if email is not None else {pid: people[pid] for pid in events}
+    return _calendars(chosen, events, group, inputs.version)
+
+
+def _calendars(
+    people: Mapping[int, tuple[str, str]], events: Mapping[int, list[Event]], group: str, version: ScheduleVersion
+) -> dict[str, bytes]:
     return {
-        address: _calendar(f"{name}, {group}", events.get(pid, []), inputs.version)
-        for pid, (address, name) in sorted(chosen.items(), key=lambda item: item[1][0])
+        address: _calendar(f"{name}, {group}", events.get(pid, []), version)
+        for pid, (address, name) in sorted(people.items(), key=lambda item: item[1][0])
     }
 
 
@@ -164,6 +172,88 @@ def _calendar(name: str, events: Sequence[Event], version: ScheduleVersion) -> b
         calendar.add_component(event)
     calendar.add_missing_timezones(version.period_start - timedelta(days=1), version.period_end + timedelta(days=2))
     return bytes(calendar.to_ical())
+
+
+# --- an approved draft ----------------------------------------------------------------------------------------
+
+DRAFT_CSV_COLUMNS = ("schedule_date", "role", "person", "email", "starts_at", "ends_at")
+
+
+@dataclass(frozen=True)
+class ApprovedDraft:
+    """A run's APPROVED rows with their hours (the version's windows, as coverage reads them) and people."""
+
+    run_id: uuid.UUID
+    inputs: VersionInputs
+    group: str
+    rows: list[Assignment]
+    people: dict[int, tuple[str, str]]  # id -> (email, name)
+    shifts: dict[tuple[date, str, int], Shift]
+
+
+def approved_draft(session: Session, run_id: uuid.UUID, settings: Settings) -> ApprovedDraft:
+    run = session.get(DraftRun, run_id)
+    if run is None:
+        raise Mistake(f"draft run {run_id} does not exist (see `schedcu draft runs`)")
+    rows = [
+        Assignment(schedule_date=day, role=role, person_id=pid, source=AssignmentSource.DRAFT)
+        for day, role, pid in session.execute(
+            select(DraftRowRecord.schedule_date, DraftRowRecord.role, DraftRowRecord.person_id)
+            .where(DraftRowRecord.run_id == run_id, DraftRowRecord.state == DraftRowState.APPROVED)
+            .order_by(DraftRowRecord.schedule_date, DraftRowRecord.role)
+        )
+    ]
+    if not rows:
+        raise Mistake(f"draft run {run_id} has no approved row (`schedcu draft approve {run_id}`)")
+    inputs = _inputs(session, run.version_id)
+    people = {
+        pid: (email, name)
+        for pid, email, name in session.execute(
+            select(PersonRow.id, PersonRow.email, PersonRow.name).where(PersonRow.id.in_({r.person_id for r in rows}))
+        )
+    }
+    shifts = booked_shifts(inputs.windows, rows, frozenset(settings.holidays), settings.tz)
+    return ApprovedDraft(
+        run_id, inputs, _group_name(session, inputs.version), rows, people,
+        {(s.schedule_date, s.role, s.person_id): s for s in shifts},
+    )  # fmt: skip
+
+
+def draft_csv(draft: ApprovedDraft, settings: Settings) -> bytes:
+    """One row per date, role and person; the hours as local ISO times (empty when the role has none that date)."""
+    rows = []
+    for a in draft.rows:
+        email, name = draft.people[a.person_id]
+        shift = draft.shifts.get((a.schedule_date, a.role, a.person_id))
+        hours = ("", "") if shift is None else (
+            shift.start.astimezone(settings.tz).isoformat(), shift.end.astimezone(settings.tz).isoformat()
+        )  # fmt: skip
+        rows.append([a.schedule_date.isoformat(), a.role, name, email, *hours])
+    return csv_bytes([DRAFT_CSV_COLUMNS, *rows])
+
+
+def draft_calendars(draft: ApprovedDraft, settings: Settings) -> dict[str, bytes]:
+    """email -> that person's approved draft rows as iCalendar, as `calendars` writes a version's."""
+    events: dict[int, list[Event]] = defaultdict(list)
+    for a in draft.rows:
+        shift = draft.shifts.get((a.schedule_date, a.role, a.person_id))
+        events[a.person_id].append(
+            _event(draft.inputs.version.id, draft.group, a.schedule_date, a.role, a.person_id, shift, settings)
+        )
+    return _calendars(draft.people, events, draft.group, draft.inputs.version)
+
+
+def draft_workbook(draft: ApprovedDraft) -> bytes:
+    """One sheet per month: dates down, the drafted roles across, each square the person approved there."""
+    roles = list(dict.fromkeys(sorted(a.role for a in draft.rows)))
+    held = {(a.schedule_date, a.role): draft.people[a.person_id][1] for a in draft.rows}
+    version = draft.inputs.version
+    months: dict[str, list[list[Cell | Styled]]] = {}
+    for n in range((version.period_end - version.period_start).days + 1):
+        day = version.period_start + timedelta(days=n)
+        sheet = months.setdefault(f"{day:%Y-%m}", [["date", *roles]])
+        sheet.append([day, *(held.get((day, role), "") for role in roles)])
+    return write_ods(list(months.items()), {})
 
 
 # --- who is on call ------------------------------------------------------------------------------------------

@@ -239,6 +239,18 @@ class CalculateCoverage(Contract):
     period: Period | None = None
     attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
+    draft_run_id: uuid.UUID | None = Field(
+        default=None, description="Check a draft: the version's assignments with the run's rows, nothing stored"
+    )
+
+    @model_validator(mode="after")
+    def _draft_in_a_workflow(self) -> Self:
+        workflow = (self.workflow_id, self.request_id, self.group, self.period)
+        if self.draft_run_id is not None and None in workflow:
+            raise ValueError(
+                "a draft's check (draft_run_id) is a DRAFT workflow's phase: it needs the workflow's fields"
+            )
+        return self
 
 
 class PhaseResult(WorkflowMessage):
@@ -400,10 +412,16 @@ class CoverageFailed(Contract):
 
 
 class DraftSchedule(Contract):
-    """Operator -> drafting: draft a version's period from its rules (services/drafting). The run it starts
-    has an id derived from this message's id; a redelivery continues the same run."""
+    """Coordinator -> drafting: a DRAFT workflow's draft phase, a version's period from its rules
+    (services/drafting). The run it starts has an id derived from this message's id; a redelivery continues the
+    same run."""
 
     routing_key: ClassVar[str] = "command.drafting.draft"
+    workflow_id: uuid.UUID | None = None
+    request_id: str | None = None
+    group: str | None = None
+    period: Period | None = None
+    attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
     requested_by: str = Field(min_length=1, max_length=200)
     reason: str | None = Field(default=None, max_length=2000)
@@ -427,6 +445,9 @@ class DraftProposed(Contract):
     """drafting -> subscribers: a run completed; its rows are PROPOSED (kept assignments stay as they are)."""
 
     routing_key: ClassVar[str] = "event.draft.proposed"
+    workflow_id: uuid.UUID | None = None
+    request_id: str | None = None
+    attempt: int = Field(default=1, ge=1)
     run_id: uuid.UUID
     group: str
     period: Period
@@ -444,11 +465,38 @@ class DraftFailed(Contract):
     """drafting -> subscribers: the version cannot be drafted (it does not exist, or has the flat layout)."""
 
     routing_key: ClassVar[str] = "event.draft.failed"
+    workflow_id: uuid.UUID | None = None
+    request_id: str | None = None
+    attempt: int = Field(default=1, ge=1)
     run_id: uuid.UUID
     group: str | None
     period: Period | None
     version_id: uuid.UUID
     reason: str
+
+
+class DraftChecked(PhaseResult):
+    """coverage -> coordinator: a DRAFT workflow's coverage, calculated on the version's assignments plus the
+    run's PROPOSED, EDITED and APPROVED rows, every date counted as known. Not stored as the version's coverage:
+    a draft counts only once approved."""
+
+    routing_key: ClassVar[str] = "event.coverage.draft_checked"
+    version_id: uuid.UUID
+    run_id: uuid.UUID
+    summary: CoverageSummary
+    findings: list[Finding] = Field(description="REST_VIOLATION, DOUBLE_BOOKED, DUPLICATE_ASSIGNMENT and the like")
+
+
+class RequestDraft(UpstreamContract):
+    """Operator -> coordinator: draft a version's period (a DRAFT workflow: DraftSchedule, then the draft's
+    coverage)."""
+
+    routing_key: ClassVar[str] = "command.versions.draft"
+    version_id: uuid.UUID
+    requested_by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="None: the drafting setting")
+    workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
 
 
 class WorkflowCompleted(WorkflowMessage):
@@ -581,6 +629,8 @@ CONTRACTS: tuple[type[Contract], ...] = (
     DraftSchedule,
     DraftProposed,
     DraftFailed,
+    DraftChecked,
+    RequestDraft,
     WorkflowCompleted,
     WorkflowFailed,
     PromoteVersion,

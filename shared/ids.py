@@ -28,3 +28,8 @@ def command_message_id(workflow_id: uuid.UUID, phase: str, attempt: int) -> str:
 
 def result_message_id(command_message_id: str) -> str:
     return f"{command_message_id}:result"
+
+
+def draft_run_id(draft_message_id: str) -> uuid.UUID:
+    """The draft run a `DraftSchedule` message starts: the same for every redelivery of it."""
+    return derived_id(draft_message_id, "draft-run")

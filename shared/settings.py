@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     draft_workers: int = Field(default=2, ge=1)
     draft_attempts: int = Field(default=2, ge=1)  # a run whose attempts all died mid-solve ends crashed
     draft_history_days: int = Field(default=365, ge=0)
+    # a DRAFT workflow's draft phase may take its attempts' time limits plus this (reading, writing, queueing)
+    draft_margin_s: float = Field(default=300.0, gt=0)
     http_host: str = "127.0.0.1"  # 0.0.0.0 in a container
     http_port: int = 0  # /health and /metrics; 0 picks a free port
     declare_topology: bool = True  # false: the broker's definitions are preloaded; declare passively only

@@ -8,6 +8,7 @@ class Phase(StrEnum):
     ODS_IMPORT = "ODS_IMPORT"
     AMION_SCRAPE = "AMION_SCRAPE"
     COVERAGE = "COVERAGE"
+    DRAFT = "DRAFT"
 
 
 class PhaseState(StrEnum):
@@ -28,6 +29,7 @@ class WorkflowState(StrEnum):
 class WorkflowKind(StrEnum):
     IMPORT = "IMPORT"  # an ImportRequested: template, Amion, coverage
     RESCRAPE = "RESCRAPE"  # a version's Amion data again, then its coverage (started by the watch)
+    DRAFT = "DRAFT"  # a draft of a version's period, then the coverage of the version with the draft's rows
 
 
 class WorkflowTrigger(StrEnum):
@@ -73,6 +75,7 @@ class AssignmentSource(StrEnum):
     AMION = "AMION"  # `assignments`, written by amion_scraper
     MANUAL = "MANUAL"  # `assignment_corrections`, written by coverage
     OVERRIDE = "OVERRIDE"  # a manual assignment that replaced Amion's people of the role that date
+    DRAFT = "DRAFT"  # an approved draft row (`assignment_corrections`, written on approval)
 
 
 class Layout(StrEnum):

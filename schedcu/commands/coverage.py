@@ -115,29 +115,19 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage_recalc(args: argparse.Namespace) -> int:
-    import asyncio
-
     from schedcu.queries.coverage import calculation_view
-    from schedcu.registries import all_queues
     from schedcu.terminal import print_summary
+    from schedcu.version_command import ask
     from services.coverage.calculation import calculation_id_for
     from shared.contracts import CalculateCoverage
-    from shared.db.models import ScheduleVersion
     from shared.db.session import transaction
-    from shared.messaging.publish import publish_now
-    from shared.settings import get_settings
 
-    with transaction() as session:
-        exists = session.get(ScheduleVersion, args.version) is not None
-    if not exists:
-        print(f"schedule version {args.version} does not exist", file=sys.stderr)
-        return 1
     message_id = f"recalc:{args.version}:{uuid.uuid4()}"
-    command = CalculateCoverage(workflow_id=None, version_id=args.version)
-    queues = all_queues()
-    asyncio.run(publish_now(get_settings(), command, queues, message_id=message_id, correlation_id=str(args.version)))
     calculation_id = calculation_id_for(message_id)
-    print(f"recalculation requested: calculation {calculation_id}", flush=True)
+    command = CalculateCoverage(workflow_id=None, version_id=args.version)
+    asked = ask(args.version, command, message_id, f"recalculation requested: calculation {calculation_id}")
+    if asked:
+        return asked
     if not args.wait:
         return 0
     deadline = time.monotonic() + args.timeout

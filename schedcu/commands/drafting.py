@@ -8,12 +8,11 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from typing import Any, NoReturn
 
 from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
 from shared.cli_support import Subparsers
-
-FINAL_RUN_STATES = ("completed", "failed", "crashed")
 
 LIMIT_OPTIONS = (
     ("nights", "nights per period (scaled by FTE)"),
@@ -206,42 +205,176 @@ def workers_count(text: str) -> int:
     return int(text)
 
 
+def draft_version(session: Any, group: str, start: date, end: date) -> uuid.UUID | str:
+    """The version a draft of `group` over start..end fills: the group's newest version with exactly that period,
+    neither archived nor deleted; else why there is none."""
+    from sqlalchemy import select
+
+    from shared.db import version_state
+    from shared.db.models import HospitalGroup, ScheduleVersion
+    from shared.states import VersionState
+
+    found = session.execute(
+        version_state.with_lifecycle(
+            select(ScheduleVersion.id, version_state.state(), version_state.not_deleted())
+            .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+            .where(
+                HospitalGroup.name == group, ScheduleVersion.period_start == start, ScheduleVersion.period_end == end
+            )
+            .order_by(ScheduleVersion.created_at.desc())
+        )
+    ).all()
+    usable = [version_id for version_id, state, not_deleted in found if not_deleted and state != VersionState.ARCHIVED]
+    if usable:
+        return usable[0]
+    return (
+        f"group {group} has no version for {start} .. {end} to draft: import the period's template first "
+        "(`schedcu submit`), then draft it"
+    )
+
+
 def cmd_new(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from schedcu.registries import all_queues
-    from services.drafting.runs import run_id_for, run_view
-    from shared.contracts import DraftSchedule
-    from shared.db.models import ScheduleVersion
+    from schedcu.queries.versions import workflow_view
+    from schedcu.version_command import ask
+    from services.drafting.runs import run_view
+    from services.versions.saga import draft_request_id
+    from shared import ids
+    from shared.contracts import RequestDraft
     from shared.db.session import transaction
-    from shared.messaging.publish import publish_now
-    from shared.settings import get_settings
+    from shared.states import TERMINAL, Phase
 
-    with transaction() as session:
-        exists = session.get(ScheduleVersion, args.version) is not None
-    if not exists:
-        print(f"schedule version {args.version} does not exist", file=sys.stderr)
+    if args.end < args.start:
+        print(f"--end {args.end} is before --start {args.start}", file=sys.stderr)
         return 1
-    message_id = f"draft:{args.version}:{uuid.uuid4()}"
-    command = DraftSchedule(
-        version_id=args.version, requested_by=args.actor, reason=args.reason, time_limit_s=args.time_limit,
+    with transaction() as session:
+        version = draft_version(session, args.group, args.start, args.end)
+    if isinstance(version, str):
+        print(version, file=sys.stderr)
+        return 1
+    message_id = f"draft:{version}:{uuid.uuid4()}"
+    workflow_id = ids.workflow_id_for(draft_request_id(message_id))
+    run_id = ids.draft_run_id(ids.command_message_id(workflow_id, Phase.DRAFT, 1))
+    command = RequestDraft(
+        version_id=version, requested_by=args.actor, reason=args.reason, time_limit_s=args.time_limit,
         workers=args.workers,
     )  # fmt: skip
-    asyncio.run(publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=message_id))
-    run_id = run_id_for(message_id)
-    print(f"draft requested: run {run_id}", flush=True)
-    if not args.wait:
-        return 0
+    said = f"draft of version {version} requested: workflow {workflow_id}, run {run_id}"
+    asked = ask(version, command, message_id, said)
+    if asked or not args.wait:
+        return asked
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         with transaction() as session:
+            workflow = workflow_view(session, workflow_id)
             view = run_view(session, run_id)
-        if view is not None and view["state"] in FINAL_RUN_STATES:
-            print_run(view, None)
-            return 0 if view["state"] == "completed" else 1
+        if workflow is not None and workflow["state"] in TERMINAL:
+            if view is not None:
+                print_run(view, None)
+            for phase in workflow["phases"]:
+                for message in phase["attempts"][-1]["messages"] if phase["attempts"] else []:
+                    print(f"  {phase['phase']}: {message['text']}")
+            print(f"workflow {workflow_id}: {workflow['state']}")
+            return 0 if workflow["state"] != "FAILED" else 1
         time.sleep(0.5)
-    print(f"run {run_id} did not end within {args.timeout:.0f} s (see `schedcu draft runs`)", file=sys.stderr)
+    print(f"draft workflow {workflow_id} did not end within {args.timeout:.0f} s (see `schedcu draft runs`)",
+          file=sys.stderr)  # fmt: skip
     return 2
+
+
+def draft_row(text: str) -> tuple[date, str]:
+    """DATE:ROLE, e.g. 2026-05-04:ON1."""
+    day, _, role = text.partition(":")
+    if not role:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a row: give DATE:ROLE, e.g. 2026-05-04:ON1")
+    return iso_date(day), role
+
+
+def _decided(change: Callable[[Any], str]) -> int:
+    """Run `change(session)` in one transaction; a refusal is one line on stderr and status 1."""
+    from services.coverage.corrections import CorrectionError
+    from services.drafting.approval import ApprovalError
+    from shared.db.session import transaction
+
+    try:
+        with transaction() as session:
+            said = change(session)
+    except (ApprovalError, CorrectionError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(said)
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from services.coverage.corrections import find_person
+    from services.drafting import approval
+    from services.drafting.handlers import options_from
+    from shared.db.models import PersonRow
+    from shared.roles import normalize_role
+    from shared.settings import get_settings
+
+    role = normalize_role(args.role) or args.role
+
+    def change(session: Any) -> str:
+        from sqlalchemy import select
+
+        person = find_person(session.scalars(select(PersonRow)).all(), args.person)
+        options = options_from(get_settings())
+        approval.edit(session, args.run, args.date, role, person, options, args.actor, args.reason)
+        return f"edited: {person.name} on {role} on {args.date.isoformat()}"
+
+    return _decided(change)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from schedcu.draft_approval import approve
+
+    def change(session: Any) -> str:
+        moved, calculation = approve(session, args.run, args.row, args.actor, args.reason)
+        if calculation is None:
+            return "no proposed or edited row to approve"
+        return f"approved {len(moved)} rows as DRAFT assignments; recalculation requested: calculation {calculation}"
+
+    return _decided(change)
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from services.drafting.approval import decide
+    from shared.states import DraftRowState
+
+    def change(session: Any) -> str:
+        _, moved = decide(session, args.run, args.row, DraftRowState.REJECTED, args.actor, args.reason)
+        return f"rejected {len(moved)} rows"
+
+    return _decided(change)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from schedcu import exports
+    from schedcu.arguments import folder, new_file
+    from schedcu.commands.exports import calendar_path
+    from schedcu.errors import UsageMistake
+    from shared.db.session import transaction
+    from shared.settings import get_settings
+
+    try:
+        out = (folder if args.format == "ics" else new_file)(args.out)
+    except argparse.ArgumentTypeError as error:
+        raise UsageMistake(f"--out: {error}") from None
+    settings = get_settings()
+    with transaction() as session:
+        approved = exports.approved_draft(session, args.run, settings)
+    if args.format == "ics":
+        out.mkdir(exist_ok=True)
+        files = {calendar_path(out, email): data for email, data in exports.draft_calendars(approved, settings).items()}
+    elif args.format == "csv":
+        files = {out: exports.draft_csv(approved, settings)}
+    else:
+        files = {out: exports.draft_workbook(approved)}
+    for path, data in files.items():
+        path.write_bytes(data)
+    print(f"wrote {len(approved.rows)} approved rows of run {args.run} into {len(files)} file(s) at {out}")
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -347,11 +480,15 @@ def register(sub: Subparsers) -> None:
     d = sub.add_parser("draft", help="drafting: its inputs (audited) and its runs")
     ds = d.add_subparsers(dest="draft_command", required=True)
 
-    new = ds.add_parser("new", help="draft a version's period (the drafting worker runs the solver)")
-    new.add_argument("version", type=uuid_id)
+    new = ds.add_parser(
+        "new", help="draft a group's period: the group's version of exactly that period (a DRAFT workflow)"
+    )
+    new.add_argument("group")
+    new.add_argument("--start", type=iso_date, required=True, help="the period's first schedule date, YYYY-MM-DD")
+    new.add_argument("--end", type=iso_date, required=True, help="the period's last schedule date, YYYY-MM-DD")
     new.add_argument("--time-limit", type=seconds, help="solver seconds (default: SCHEDCU_DRAFT_TIME_LIMIT_S)")
     new.add_argument("--workers", type=workers_count, help="CP-SAT workers (default: SCHEDCU_DRAFT_WORKERS)")
-    new.add_argument("--wait", action="store_true", help="wait for the run to end and print it")
+    new.add_argument("--wait", action="store_true", help="wait for the draft and its coverage, and print them")
     new.add_argument("--timeout", type=seconds, default=600.0, help="how long --wait waits (default 600 s)")
     new.add_argument("--actor", default=actor(), help="who starts the run (default: the login name)")
     new.add_argument("--reason", help="why, for the run history")
@@ -366,6 +503,29 @@ def register(sub: Subparsers) -> None:
     sh.add_argument("run", type=uuid_id)
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=cmd_show)
+
+    ed = ds.add_parser("edit", help="put PERSON on ROLE on DATE in a draft, checked against every hard rule")
+    ed.add_argument("run", type=uuid_id)
+    ed.add_argument("--date", type=iso_date, required=True)
+    ed.add_argument("--role", required=True)
+    ed.add_argument("--person", required=True, help="email, or exact name or Amion alias")
+    _audited(ed)
+    ed.set_defaults(func=cmd_edit)
+    for name, func, text in (
+        ("approve", cmd_approve, "approve a draft's rows: they become the version's assignments (source DRAFT)"),
+        ("reject", cmd_reject, "reject a draft's rows"),
+    ):
+        p = ds.add_parser(name, help=f"{text}; the whole draft, or --row DATE:ROLE ...")
+        p.add_argument("run", type=uuid_id)
+        p.add_argument("--row", type=draft_row, nargs="+", help="DATE:ROLE, e.g. 2026-05-04:ON1 (default: every row)")
+        _audited(p)
+        p.set_defaults(func=func)
+
+    ex = ds.add_parser("export", help="a draft's approved rows: CSV (one row per date, role, person), ICS, ODS")
+    ex.add_argument("run", type=uuid_id)
+    ex.add_argument("--format", choices=("csv", "ics", "ods"), required=True)
+    ex.add_argument("--out", required=True, help="FILE.csv, FILE.ods, or a FOLDER for one EMAIL.ics per person")
+    ex.set_defaults(func=cmd_export)
 
     lim = ds.add_parser("limits", help="a group's limits: show them, or set (a number) or clear (none) some")
     lim.add_argument("group")

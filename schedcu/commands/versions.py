@@ -84,12 +84,12 @@ def _already_known(
 ) -> int:
     """`submit --wait` with a request id that already names a workflow: the identical request is answered with
     that workflow, waited for; another request under it is refused, as the saga refuses it."""
-    from services.versions.requests import reuse_reason, reused_text
+    from services.versions.requests import kind_text, reuse_reason, reused_text
     from shared.contracts import ImportRequested
     from shared.states import WorkflowKind
 
     if kind != WorkflowKind.IMPORT:
-        reason = reused_text(request.request_id, workflow_id, "a re-scrape started by the watch")
+        reason = reused_text(request.request_id, workflow_id, kind_text(kind))
     else:
         reason = reuse_reason(ImportRequested.model_validate(stored), request, workflow_id)
     if reason is not None:

@@ -41,7 +41,7 @@ from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, auth
 from schedcu.errors import Mistake, UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
-from shared.states import Phase, PhaseState, ProposalState, WorkflowState
+from shared.states import Phase, PhaseState, ProposalState, WorkflowKind, WorkflowState
 
 if TYPE_CHECKING:
     from services.coverage.gap_lines import GapGroup
@@ -267,7 +267,7 @@ class Console:
         phases = {Phase(p["phase"]): PhaseState(p["state"]) for p in view["phases"]}
         return self.render(
             request, "workflow.html", wf=view, running=view["state"] == WorkflowState.RUNNING,
-            retry_from=retry_phase(WorkflowState(view["state"]), phases),
+            retry_from=retry_phase(WorkflowKind(view["kind"]), WorkflowState(view["state"]), phases),
         )  # fmt: skip
 
     def retry_workflow(self, request: Request, form: params.NoFields, user: str) -> Response:

@@ -1,13 +1,16 @@
 """A version's assignments as coverage counts them: Amion's (the `assignments` table, written by the Amion
 scraper) minus the ones an operator hid, plus the people an operator added (`assignment_corrections`, this
-service's table; services/coverage/corrections.py writes it). One query, used by the coverage calculation,
+service's table; services/coverage/corrections.py writes it). An approved draft row (source `DRAFT`) counts only
+while Amion has nobody on its role that date: Amion stays the source of truth, and where it differs the
+calculation reports `DRIFT` (services/coverage/drift.py). One query, used by the coverage calculation,
 the corrections themselves, `schedcu verify` and `schedcu versions diff`."""
 
 import uuid
 
-from sqlalchemy import DateTime, Integer, Subquery, and_, cast, exists, literal, null, select, union_all
+from sqlalchemy import DateTime, Exists, Integer, Subquery, and_, cast, exists, literal, null, or_, select, union_all
 
 from shared.db.models import AssignmentCorrection, AssignmentRow
+from shared.states import AssignmentSource
 
 FROM_AMION, FROM_CORRECTION = 0, 1  # the `kind` column; Amion's rows come first, each kind in id order
 
@@ -41,8 +44,25 @@ def effective(version_id: uuid.UUID) -> Subquery:
         cast(null(), DateTime(timezone=True)).label("starts_at"),
         cast(null(), DateTime(timezone=True)).label("ends_at"),
         AssignmentCorrection.created_at,
-    ).where(and_(AssignmentCorrection.version_id == version_id, AssignmentCorrection.source.is_not(None)))
+    ).where(
+        and_(
+            AssignmentCorrection.version_id == version_id,
+            AssignmentCorrection.source.is_not(None),
+            or_(AssignmentCorrection.source != AssignmentSource.DRAFT, ~amion_holds(version_id)),
+        )
+    )
     return union_all(amion, added).subquery("effective_assignments")
+
+
+def amion_holds(version_id: uuid.UUID) -> Exists:
+    """Whether Amion has someone (not hidden) on the correction's role and date."""
+    hidden = AssignmentCorrection.__table__.alias("hiding")
+    return exists().where(
+        AssignmentRow.version_id == version_id,
+        AssignmentRow.schedule_date == AssignmentCorrection.schedule_date,
+        AssignmentRow.role == AssignmentCorrection.role,
+        ~exists().where(hidden.c.version_id == version_id, hidden.c.hides_assignment_id == AssignmentRow.id),
+    )
 
 
 def newest_change(version_id: uuid.UUID) -> Subquery:

@@ -20,7 +20,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from services.coverage.changes import Changes, changes
+from services.coverage.drift import drift
 from services.coverage.flat_rules import calculate_flat
 from services.coverage.proposal_upkeep import after_calculation
 from services.coverage.store import (
@@ -175,6 +176,9 @@ def calculate_and_store(
         tally = kept_tally(session, previous.id, recomputed) + Tally.of(computed.cells)
         summary = Summary.of_tally(tally, no_data=inputs.amion.missing)
         result = CoverageResult(cells=computed.cells, findings=computed.findings, summary=summary)
+    drifted = drift(session, version_id)
+    if drifted:
+        result = replace(result, findings=(*result.findings, *drifted))
     previous_id = previous.id if previous else None
     store_calculation(session, calculation_id, inputs, result, fresh, keys, previous_id, recomputed)
     return Calculated(inputs, result, previous_id, recomputed, None if previous is None else changes(before, fresh))

@@ -5,7 +5,7 @@ stored them, and services/coverage/assignments.py combines the two.
 - `add` adds a person with source `MANUAL`, the reason in `note`. With `replace`, the role's other
   assignments that date are removed first; the new one is then an `OVERRIDE` when one of them came from
   Amion, else `MANUAL`. An approved proposal (services/coverage/proposals.py) adds an `OVERRIDE` without
-  removing anyone.
+  removing anyone; an approved draft row (services/drafting/approval.py) adds a `DRAFT` one.
 - `remove` removes the person's assignment to the role that date: a manual one is deleted, an Amion one is
   hidden by a correction naming its row.
 - Every assignment added or removed writes one `audit_log` row (entity `assignment`): action `add`,
@@ -195,9 +195,10 @@ def add(
     reason_text: str,
     actor: str,
     replace: bool = False,
-    override: bool = False,
+    source: AssignmentSource | None = None,
 ) -> list[Change]:
-    """`override`: the new assignment is an `OVERRIDE` whatever it replaces (an approved proposal's)."""
+    """`source`: the new assignment's whatever it replaces (`OVERRIDE` for an approved proposal, `DRAFT` for an
+    approved draft row); else `OVERRIDE` when it replaces Amion's, `MANUAL` otherwise."""
     role, reason = _role(role_text), _reason(reason_text)
     _version(session, version_id, day)
     person = find_person(session.scalars(select(PersonRow)).all(), person_text)
@@ -208,8 +209,9 @@ def add(
         raise CorrectionError(f"{person.name} is already on {role} on {day.isoformat()}.")
     replaced = present if replace else []
     changes = _remove(session, actor, reason, version_id, day, role, replaced)
-    overrides = override or any(row.from_amion for row in replaced)
-    source = AssignmentSource.OVERRIDE if overrides else AssignmentSource.MANUAL
+    if source is None:
+        overrides = any(row.from_amion for row in replaced)
+        source = AssignmentSource.OVERRIDE if overrides else AssignmentSource.MANUAL
     session.execute(
         insert(AssignmentCorrection).values(
             version_id=version_id, schedule_date=day, role=role, person_id=person.id, source=source, note=reason

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.coverage.calculation import Calculated, CalculationOptions, calculate_and_store, calculation_id_for
 from services.coverage.changes import CellChange, StoredCell
+from services.coverage.draft_check import check_draft
 from services.coverage.gaps import rank_gaps
 from services.coverage.store import gap_contract, summary_contract, version_scope
 from shared.contracts import (
@@ -23,6 +24,7 @@ from shared.contracts import (
     CoverageCalculated,
     CoverageChanged,
     CoverageFailed,
+    DraftChecked,
     GapCandidate,
 )
 from shared.coverage_rules import Cell, Gap
@@ -71,7 +73,32 @@ def _changed_cells(found: Sequence[CellChange]) -> list[ChangedCell]:
     ]  # fmt: skip
 
 
+def draft_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
+    """A DRAFT workflow's coverage phase: the draft checked, nothing stored (services/coverage/draft_check.py)."""
+    assert command.draft_run_id is not None and command.workflow_id is not None
+    assert command.request_id is not None and command.group is not None and command.period is not None
+    options = CalculationOptions.from_settings(get_settings())
+    answer = {"workflow_id": command.workflow_id, "request_id": command.request_id, "group": command.group,
+              "period": command.period, "attempt": command.attempt, "version_id": command.version_id}  # fmt: skip
+    with unit_of_work(CONSUMER, delivery, Fence(command.workflow_id, Phase.COVERAGE, command.attempt)) as work:
+        if work.skipped:
+            return
+        result = check_draft(work.session, command.version_id, command.draft_run_id, options)
+        if result is None:
+            reason = f"Schedule version {command.version_id} does not exist."
+            work.publish(CoverageFailed(**answer, reason=reason))
+            return
+        work.publish(
+            DraftChecked(
+                **answer, run_id=command.draft_run_id, summary=summary_contract(result), findings=list(result.findings)
+            )
+        )
+
+
 def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
+    if command.draft_run_id is not None:
+        draft_coverage(command, delivery)
+        return
     options = CalculationOptions.from_settings(get_settings())
     calculation_id = calculation_id_for(delivery.message_id)
     fence = None if command.workflow_id is None else Fence(command.workflow_id, Phase.COVERAGE, command.attempt)

@@ -59,7 +59,7 @@ from shared.db.models import (
     ScheduleVersion,
 )
 from shared.messaging import outbox
-from shared.states import ProposalState, VersionState
+from shared.states import AssignmentSource, ProposalState, VersionState
 
 LISTED = 10  # lines without a candidate named in the text of `create`
 
@@ -322,7 +322,7 @@ def approve(
     try:
         corrections.add(
             session, proposal.version_id, proposal.schedule_date, proposal.assign_role, person.email, reason, actor,
-            override=True,
+            source=AssignmentSource.OVERRIDE,
         )  # fmt: skip
     except corrections.CorrectionError as error:
         raise ProposalError(str(error)) from None

@@ -6,6 +6,7 @@ from shared.contracts import (
     CoverageCalculated,
     CoverageChanged,
     CoverageFailed,
+    DraftChecked,
     ProposalApproved,
     ProposalCreated,
     ProposalRejected,
@@ -20,9 +21,10 @@ REGISTRY = Registry(
         CoverageCalculated,
         CoverageChanged,
         CoverageFailed,
+        DraftChecked,
         ProposalCreated,
         ProposalApproved,
         ProposalRejected,
-        CalculateCoverage,  # the recalculation an approved proposal asks for
+        CalculateCoverage,  # the recalculation an approved proposal or draft asks for
     ),
 )

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from services.drafting import runs
 from services.drafting.engine import draft
 from services.drafting.store import DraftRefused, Options, load_problem
+from shared import ids
 from shared.contracts import DraftFailed, DraftProposed, DraftSchedule, Period
 from shared.db.models import HospitalGroup, ScheduleVersion
 from shared.db.session import transaction
 from shared.messaging.consumer import Delivery, Handler, in_thread
-from shared.messaging.unit_of_work import unit_of_work
+from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import Settings, get_settings
-from shared.states import DraftRunState
+from shared.states import DraftRunState, Phase
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,13 @@ def scope(session: Session, command: DraftSchedule) -> tuple[str, Period] | None
     return None if found is None else (found[0], Period(start=found[1], end=found[2]))
 
 
+def fence_of(command: DraftSchedule) -> Fence | None:
+    """A DRAFT workflow's draft phase: its answer counts only while this attempt is the phase's current one."""
+    return None if command.workflow_id is None else Fence(command.workflow_id, Phase.DRAFT, command.attempt)
+
+
 def refuse(
+    command: DraftSchedule,
     delivery: Delivery,
     answer: dict[str, Any],
     found: tuple[str, Period] | None,
@@ -55,7 +62,7 @@ def refuse(
     state: DraftRunState = DraftRunState.FAILED,
 ) -> None:
     """End the run `state` (when the version exists, the run was started) and answer `DraftFailed`."""
-    with unit_of_work(CONSUMER, delivery) as work:
+    with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
         if work.skipped:
             return
         if found is not None:
@@ -66,17 +73,18 @@ def refuse(
 
 def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
     settings = get_settings()
-    run_id = runs.run_id_for(delivery.message_id)
+    run_id = ids.draft_run_id(delivery.message_id)
     time_limit = command.time_limit_s or settings.draft_time_limit_s
     workers = command.workers or settings.draft_workers
-    answer = {"run_id": run_id, "version_id": command.version_id}
+    answer = {"workflow_id": command.workflow_id, "request_id": command.request_id, "attempt": command.attempt,
+              "run_id": run_id, "version_id": command.version_id}  # fmt: skip
     with transaction() as session:
         found = scope(session, command)
         started = None
         if found is not None:
             started = runs.start(session, run_id, command, time_limit, workers, settings.draft_attempts)
     if found is None:
-        refuse(delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
+        refuse(command, delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
         return
     if started is runs.Start.ENDED:
         log.info("draft run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
@@ -85,18 +93,18 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         why = (
             f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped mid-solve"
         )
-        refuse(delivery, answer, found, why, DraftRunState.CRASHED)
+        refuse(command, delivery, answer, found, why, DraftRunState.CRASHED)
         return
     try:
         with transaction() as session:
             problem = load_problem(session, command.version_id, options_from(settings))
     except DraftRefused as error:
-        refuse(delivery, answer, found, str(error))
+        refuse(command, delivery, answer, found, str(error))
         return
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
     result = draft(problem, time_limit=time_limit, workers=workers)
-    with unit_of_work(CONSUMER, delivery) as work:
+    with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
         if work.skipped:
             return
         figures = runs.complete(work.session, run_id, problem, result)

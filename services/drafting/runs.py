@@ -19,15 +19,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.drafting.model import Draft, LevelReport, Problem
-from shared import audit, ids
+from shared import audit
 from shared.contracts import DraftLevel, DraftSchedule
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
 from shared.states import DraftRowState, DraftRunState
-
-
-def run_id_for(message_id: str) -> uuid.UUID:
-    """The run a `DraftSchedule` message starts: the same for every redelivery of it."""
-    return ids.derived_id(message_id, "draft-run")
 
 
 class Start(Enum):

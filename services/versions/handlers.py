@@ -11,10 +11,14 @@ from shared.contracts import (
     ArchiveVersion,
     CoverageCalculated,
     CoverageFailed,
+    DraftChecked,
+    DraftFailed,
+    DraftProposed,
     ImportRequested,
     OdsImported,
     OdsImportFailed,
     PromoteVersion,
+    RequestDraft,
 )
 from shared.messaging.consumer import Handler, Rejecter, in_thread
 from shared.registry import Periodic
@@ -28,6 +32,10 @@ HANDLERS: dict[type, Handler] = {
     AmionScrapeFailed: in_thread(saga.on_amion_scrape_failed),
     CoverageCalculated: in_thread(saga.on_coverage_calculated),
     CoverageFailed: in_thread(saga.on_coverage_failed),
+    RequestDraft: in_thread(saga.start_draft),
+    DraftProposed: in_thread(saga.on_draft_proposed),
+    DraftFailed: in_thread(saga.on_draft_failed),
+    DraftChecked: in_thread(saga.on_draft_checked),
     PromoteVersion: in_thread(commands.on_promote),
     ArchiveVersion: in_thread(commands.on_archive),
     AmionChecked: in_thread(watch.on_amion_checked),

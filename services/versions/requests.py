@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from shared.contracts import ImportRequested
+from shared.states import WorkflowKind
 
 
 def request_fingerprint(request: ImportRequested) -> dict[str, Any]:
@@ -40,6 +41,11 @@ def reused_text(request_id: str, workflow_id: uuid.UUID, why: str) -> str:
         f"request id {request_id!r} already names workflow {workflow_id} ({why}); send a new request id for a new "
         "request"
     )
+
+
+def kind_text(kind: str) -> str:
+    """What started a workflow that is not an import, for a refusal of its request id."""
+    return "a draft" if kind == WorkflowKind.DRAFT else "a re-scrape started by the watch"
 
 
 def _described(request: ImportRequested) -> str:

@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.versions import phases
-from services.versions.phases import PHASES
-from services.versions.requests import reuse_reason, reused_text
+from services.versions.phases import KIND_PHASES
+from services.versions.requests import kind_text, reuse_reason, reused_text
 from services.versions.workflow import (
     Ended,
     Limits,
@@ -42,6 +42,10 @@ from shared.contracts import (
     Contract,
     CoverageCalculated,
     CoverageFailed,
+    DraftChecked,
+    DraftFailed,
+    DraftProposed,
+    DraftSchedule,
     ImportAccepted,
     ImportRejected,
     ImportRequested,
@@ -50,12 +54,13 @@ from shared.contracts import (
     OdsImportFailed,
     Period,
     PhaseResult,
+    RequestDraft,
     ScrapeAmion,
     TemplateSource,
     WorkflowCompleted,
     WorkflowFailed,
 )
-from shared.db.models import Workflow, WorkflowPhase
+from shared.db.models import HospitalGroup, ScheduleVersion, Workflow, WorkflowPhase
 from shared.db.session import transaction
 from shared.findings import Finding, Severity
 from shared.messaging import outbox
@@ -79,26 +84,31 @@ def _findings(findings: list[Finding]) -> list[Message]:
     return [{"at": _now().isoformat(), **f.model_dump(mode="json")} for f in findings]
 
 
-def limits_for(request: ImportRequested) -> Limits:
-    settings = get_settings()
-    start, end = request.period.start, request.period.end
-    return Limits(
-        attempts={spec.phase: phases.attempts(spec.phase, settings) for spec in PHASES},
-        timeouts={spec.phase: phases.timeout(spec.phase, settings, start, end) for spec in PHASES},
-    )
-
-
 class StoredRequest(BaseModel):
-    """The fields of a workflow's stored ImportRequested that every step needs: all but the template, which only
-    phase 1's command carries (and which is most of the request's size)."""
+    """The fields of a workflow's stored request that every step needs: of an ImportRequested all but the
+    template, which only phase 1's command carries (and which is most of the request's size); of a DRAFT, the
+    draft's reason, time limit and workers too."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     request_id: str
     group: str
     period: Period
-    amion_account: str
+    amion_account: str | None = None  # None: a DRAFT's
     requested_by: str
+    reason: str | None = None
+    time_limit_s: float | None = None
+    workers: int | None = None
+
+
+def limits_for(request: StoredRequest, kind: WorkflowKind) -> Limits:
+    settings = get_settings()
+    start, end = request.period.start, request.period.end
+    specs = KIND_PHASES[kind]
+    return Limits(
+        attempts={spec.phase: phases.attempts(spec.phase, settings) for spec in specs},
+        timeouts={spec.phase: phases.timeout(spec.phase, settings, start, end, request.time_limit_s) for spec in specs},
+    )
 
 
 _workflows = cast(Table, Workflow.__table__)
@@ -175,7 +185,8 @@ class Saga:
         self.request = StoredRequest.model_validate(workflow.request)
         self._template = template
         self._saved = {phase: replace(run, messages=list(run.messages)) for phase, run in runs.items()}
-        self.machine = WorkflowMachine(WorkflowState(workflow.state), runs, limits_for(self.request), kind=self.kind)
+        limits = limits_for(self.request, self.kind)
+        self.machine = WorkflowMachine(WorkflowState(workflow.state), runs, limits, kind=self.kind)
 
     @classmethod
     def load(cls, session: Session, workflow_id: uuid.UUID, template: TemplateSource | None = None) -> "Saga | None":
@@ -277,7 +288,13 @@ class Saga:
                 **self.context(), attempt=attempt, template=self._template_source(), requested_by=request.requested_by
             )
         assert self.version_id is not None
+        if phase is Phase.DRAFT:
+            return DraftSchedule(
+                **self.context(), attempt=attempt, version_id=self.version_id, requested_by=request.requested_by,
+                reason=request.reason, time_limit_s=request.time_limit_s, workers=request.workers,
+            )  # fmt: skip
         if phase is Phase.AMION_SCRAPE:
+            assert request.amion_account is not None
             return ScrapeAmion(
                 **self.context(),
                 attempt=attempt,
@@ -285,7 +302,16 @@ class Saga:
                 amion_account=request.amion_account,
                 months_from=self._months_from(),
             )
-        return CalculateCoverage(**self.context(), attempt=attempt, version_id=self.version_id)
+        return CalculateCoverage(
+            **self.context(), attempt=attempt, version_id=self.version_id, draft_run_id=self.draft_run_id()
+        )
+
+    def draft_run_id(self) -> uuid.UUID | None:
+        """A DRAFT's run: the one its draft phase's last attempt started."""
+        if self.kind != WorkflowKind.DRAFT:
+            return None
+        attempt = self.machine.phases[Phase.DRAFT].attempt
+        return ids.draft_run_id(ids.command_message_id(self.workflow_id, Phase.DRAFT, attempt))
 
     def _months_from(self) -> date | None:
         """A re-scrape fetches the months from the one it started in (in the group's zone) on."""
@@ -352,7 +378,7 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
         if created is None:
             _answer_known_request(work, request, workflow_id)
             return
-        _insert_phases(work.session, workflow_id)
+        _insert_phases(work.session, workflow_id, WorkflowKind.IMPORT)
         saga = Saga.load(work.session, workflow_id, request.template)
         assert saga is not None
         saga.machine.begin(_now())
@@ -360,13 +386,13 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
         work.publish(ImportAccepted(**saga.context(), state=saga.machine.state), "accepted")
 
 
-def _insert_phases(session: Session, workflow_id: uuid.UUID) -> None:
+def _insert_phases(session: Session, workflow_id: uuid.UUID, kind: WorkflowKind) -> None:
     session.execute(
         insert(_phases),
         [
             {"workflow_id": workflow_id, "phase": spec.phase.value, "position": spec.position,
              "critical": spec.critical, "state": PhaseState.PENDING.value, "attempt": 0, "messages": []}
-            for spec in PHASES
+            for spec in KIND_PHASES[kind]
         ],
     )  # fmt: skip
 
@@ -401,12 +427,65 @@ def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: 
     ).first()
     if created is None:
         return workflow_id
-    _insert_phases(session, workflow_id)
+    _insert_phases(session, workflow_id, WorkflowKind.RESCRAPE)
     saga = Saga.load(session, workflow_id)
     assert saga is not None
     saga.machine.begin(_now())
     saga.save()
     return workflow_id
+
+
+def draft_request_id(message_id: str) -> str:
+    """A DRAFT workflow's request id: one per RequestDraft message."""
+    return f"draft:{message_id}"[:200]
+
+
+def start_draft(command: RequestDraft, delivery: Delivery) -> None:
+    """A DRAFT workflow of the version: its draft phase (DraftSchedule), then the coverage of the version with
+    the draft's rows. The same message again finds the workflow it started; a version that does not exist starts
+    nothing (the command line checks it before it asks)."""
+    request_id = draft_request_id(delivery.message_id)
+    workflow_id = ids.workflow_id_for(request_id)
+    with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped:
+            return
+        scope = work.session.execute(
+            select(HospitalGroup.name, ScheduleVersion.period_start, ScheduleVersion.period_end)
+            .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
+            .where(ScheduleVersion.id == command.version_id)
+        ).first()
+        if scope is None:
+            log.warning("draft of version %s not started: the version does not exist", command.version_id)
+            return
+        group, start, end = scope
+        stored = StoredRequest(
+            request_id=request_id, group=group, period=Period(start=start, end=end),
+            requested_by=command.requested_by, reason=command.reason, time_limit_s=command.time_limit_s,
+            workers=command.workers,
+        )  # fmt: skip
+        created = work.session.execute(
+            insert(Workflow)
+            .values(
+                id=workflow_id,
+                request_id=request_id,
+                correlation_id=delivery.correlation_id or request_id,
+                group_name=group,
+                state=WorkflowState.RUNNING,
+                kind=WorkflowKind.DRAFT,
+                version_id=command.version_id,
+                request=stored.model_dump(mode="json"),
+                created_at=_now(),
+            )
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(Workflow.id)
+        ).first()
+        if created is None:
+            return
+        _insert_phases(work.session, workflow_id, WorkflowKind.DRAFT)
+        saga = Saga.load(work.session, workflow_id)
+        assert saga is not None
+        saga.machine.begin(_now())
+        saga.save()
 
 
 def reject_request(body: bytes, delivery: Delivery, reason: str) -> None:
@@ -482,7 +561,7 @@ def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_i
     existing = work.session.get(Workflow, workflow_id)
     assert existing is not None
     if existing.kind != WorkflowKind.IMPORT:
-        reason = reused_text(request.request_id, workflow_id, "a re-scrape started by the watch")
+        reason = reused_text(request.request_id, workflow_id, kind_text(existing.kind))
         _reject_reused(work, request, workflow_id, reason, tag)
         return
     known = ImportRequested.model_validate(existing.request)
@@ -504,7 +583,7 @@ def _answer_known_request(work: UnitOfWork, request: ImportRequested, workflow_i
 
 
 def _on_result(
-    event: PhaseResult | CoverageCalculated | CoverageFailed,
+    event: PhaseResult | CoverageCalculated | CoverageFailed | DraftProposed | DraftFailed,
     phase: Phase,
     delivery: Delivery,
     step: Callable[[Saga, datetime], Verdict],
@@ -593,6 +672,43 @@ def on_coverage_failed(event: CoverageFailed, delivery: Delivery) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         messages = [note(now, event.reason, Severity.WARNING, "COVERAGE_FAILED")]
         return saga.machine.fail(Phase.COVERAGE, event.attempt, now, event.reason, messages, True)
+
+    _on_result(event, Phase.COVERAGE, delivery, step)
+
+
+def on_draft_proposed(event: DraftProposed, delivery: Delivery) -> None:
+    def step(saga: Saga, now: datetime) -> Verdict:
+        summary = (
+            f"draft run {event.run_id} {event.outcome}: {event.filled} of {event.to_fill} roles filled "
+            f"({event.kept} kept), {event.seconds:.1f} s"
+        )
+        unfilled = [
+            note(now, f"{event.unfilled} roles left unfilled (`schedcu draft show {event.run_id}` says why)",
+                 Severity.WARNING, "DRAFT_UNFILLED")
+        ] if event.unfilled else []  # fmt: skip
+        return saga.machine.succeed(Phase.DRAFT, event.attempt, now, [note(now, summary), *unfilled])
+
+    _on_result(event, Phase.DRAFT, delivery, step)
+
+
+def on_draft_failed(event: DraftFailed, delivery: Delivery) -> None:
+    def step(saga: Saga, now: datetime) -> Verdict:
+        messages = [note(now, event.reason, Severity.WARNING, "DRAFT_FAILED")]
+        return saga.machine.fail(Phase.DRAFT, event.attempt, now, event.reason, messages, False)
+
+    _on_result(event, Phase.DRAFT, delivery, step)
+
+
+def on_draft_checked(event: DraftChecked, delivery: Delivery) -> None:
+    def step(saga: Saga, now: datetime) -> Verdict:
+        s = event.summary
+        summary = (
+            f"coverage of draft run {event.run_id}: {s.cells} cells, ratio {s.coverage_ratio:.3f}, "
+            f"{s.critical_gaps} critical gaps, {len(event.findings)} findings"
+        )
+        return saga.machine.succeed(
+            Phase.COVERAGE, event.attempt, now, [note(now, summary), *_findings(event.findings)]
+        )
 
     _on_result(event, Phase.COVERAGE, delivery, step)
 

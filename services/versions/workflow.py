@@ -1,7 +1,9 @@
 """A workflow as a state machine: phases, attempts, deadlines, criticality, terminal states and fencing.
 
-Two kinds (`WorkflowKind`): an IMPORT runs every phase; a RESCRAPE (the watch saw Amion change) starts at the
-Amion scrape of an existing version and runs the coverage after it, its template phase SKIPPED from the start.
+Three kinds (`WorkflowKind`), each with its phases (services/versions/phases.py): an IMPORT runs template, Amion
+and coverage; a RESCRAPE (the watch saw Amion change) starts at the Amion scrape of an existing version and runs
+the coverage after it, its template phase SKIPPED from the start; a DRAFT drafts a version's period, then
+calculates the coverage of the version with the draft's rows.
 
 Pure: no database, no broker, no clock. Time, attempts and limits come in as values; what must happen next
 comes out as effects (`StartAttempt`: send the phase's command for this attempt; `Ended`: announce the end),
@@ -21,14 +23,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from services.versions.phases import FIRST_PHASE, PHASES, SPECS
+from services.versions.phases import FIRST_PHASE, KIND_PHASES, PhaseSpec
 from shared.findings import Severity
 from shared.states import TERMINAL, Phase, PhaseState, WorkflowKind, WorkflowState
 
 Message = dict[str, Any]
 
 # Codes that leave the workflow with warnings even at a lower severity than ERROR.
-WARNING_CODES = frozenset({"AMION_DATA_MISSING"})
+WARNING_CODES = frozenset({"AMION_DATA_MISSING", "DRAFT_UNFILLED"})
 
 
 class Refused(Exception):
@@ -79,12 +81,12 @@ class Ended:
 Effect = StartAttempt | Ended
 
 
-def retry_phase(state: WorkflowState, phases: Mapping[Phase, PhaseState]) -> Phase | None:
+def retry_phase(kind: WorkflowKind, state: WorkflowState, phases: Mapping[Phase, PhaseState]) -> Phase | None:
     """Where an operator's retry starts: the first failed phase of an ended workflow; None when it would be
     refused."""
     if state not in TERMINAL:
         return None
-    return next((spec.phase for spec in PHASES if phases.get(spec.phase) == PhaseState.FAILED), None)
+    return next((spec.phase for spec in KIND_PHASES[kind] if phases.get(spec.phase) == PhaseState.FAILED), None)
 
 
 def note(now: datetime, text: str, severity: Severity = Severity.INFO, code: str = "NOTE") -> Message:
@@ -101,7 +103,15 @@ class WorkflowMachine:
 
     @classmethod
     def new(cls, limits: Limits, kind: WorkflowKind = WorkflowKind.IMPORT) -> "WorkflowMachine":
-        return cls(WorkflowState.RUNNING, {spec.phase: PhaseRun(spec.phase) for spec in PHASES}, limits, kind=kind)
+        runs = {spec.phase: PhaseRun(spec.phase) for spec in KIND_PHASES[kind]}
+        return cls(WorkflowState.RUNNING, runs, limits, kind=kind)
+
+    @property
+    def specs(self) -> tuple[PhaseSpec, ...]:
+        return KIND_PHASES[self.kind]
+
+    def _spec(self, phase: Phase) -> PhaseSpec:
+        return next(spec for spec in self.specs if spec.phase is phase)
 
     @property
     def finished(self) -> bool:
@@ -109,8 +119,8 @@ class WorkflowMachine:
 
     def begin(self, now: datetime) -> None:
         """Start the kind's first phase; the phases before it are SKIPPED."""
-        first = SPECS[FIRST_PHASE[self.kind]]
-        for spec in PHASES:
+        first = self._spec(FIRST_PHASE[self.kind])
+        for spec in self.specs:
             if spec.position < first.position:
                 self.phases[spec.phase].state = PhaseState.SKIPPED
         self._start(first.phase, now)
@@ -153,11 +163,11 @@ class WorkflowMachine:
 
     def retry(self, actor: str, now: datetime) -> Phase:
         """An operator's retry of an ended workflow, from its first failed phase; later phases run again."""
-        first = retry_phase(self.state, {phase: run.state for phase, run in self.phases.items()})
+        first = retry_phase(self.kind, self.state, {phase: run.state for phase, run in self.phases.items()})
         if first is None:
             raise Refused(f"the workflow is {self.state} with no failed phase: nothing to retry")
-        for spec in PHASES:
-            if spec.position > SPECS[first].position:
+        for spec in self.specs:
+            if spec.position > self._spec(first).position:
                 later = self.phases[spec.phase]
                 later.state, later.started_at, later.finished_at = PhaseState.PENDING, None, None
                 later.deadline_at = None
@@ -212,15 +222,15 @@ class WorkflowMachine:
 
     def _after(self, phase: Phase, now: datetime) -> None:
         """The next phase, or the end when `phase` was the last."""
-        position = SPECS[phase].position
-        following = [spec.phase for spec in PHASES if spec.position > position]
+        position = self._spec(phase).position
+        following = [spec.phase for spec in self.specs if spec.position > position]
         if following:
             self._start(following[0], now)
         else:
             self._complete()
 
     def _after_failure(self, phase: Phase, why: str, now: datetime) -> None:
-        if SPECS[phase].critical:
+        if self._spec(phase).critical:
             self._end(WorkflowState.FAILED, f"{phase.value} failed: {why}")
         else:
             self._after(phase, now)

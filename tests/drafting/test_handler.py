@@ -12,9 +12,9 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from services.drafting.handlers import draft_schedule
-from services.drafting.runs import run_id_for
 from shared.contracts import DraftSchedule
 from shared.db.models import AssignmentRow
+from shared.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services

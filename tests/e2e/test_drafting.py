@@ -1,14 +1,20 @@
-"""Drafting through the real drafting worker: a version imported by the pipeline (a fortnight Amion has nothing
-for, so that nothing is kept), a standing rotation and a time off stored with `schedcu draft ...`, then
+"""Drafting through the real workers: a version imported by the pipeline (a period Amion has nothing for, so that
+nothing is kept), a standing rotation and a time off stored with `schedcu draft ...`, then
 `schedcu draft new --wait`: the run completes, its rows honor the rotation, the person on time off holds nothing
-those dates, and every role is filled or listed as unfilled with each person's reason."""
+those dates, and every role is filled or listed as unfilled with each person's reason. A month drafted as the
+DRAFT workflow: DraftProposed, the coverage worker's own check of the draft, approval, and the exports."""
 
+import csv
+import io
 import json
 import subprocess
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import ezodf
+import icalendar
 import pytest
 
 from schedcu.processes import schedcu_command
@@ -20,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 START, END = date(2026, 5, 4), date(2026, 5, 17)  # Amion's truth holds March only
 GROUP = "test-group"  # amqp_client.import_requested's
+PERIOD = ("--start", START.isoformat(), "--end", END.isoformat())
 ROTATION = ("mon", "ON1", "Adams, Ada")
 OFF = ("Evans, Eve", date(2026, 5, 6), date(2026, 5, 8))
 
@@ -33,9 +40,9 @@ def cli(pipeline: Pipeline, *args: str, ok: bool = True) -> subprocess.Completed
     return done
 
 
-def imported(pipeline: Pipeline) -> uuid.UUID:
+def imported(pipeline: Pipeline, start: date = START, end: date = END) -> uuid.UUID:
     request_id = f"draft-{uuid.uuid4()}"
-    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, START.isoformat(), END.isoformat()))
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, start.isoformat(), end.isoformat()))
     amqp_client.publish(pipeline.services.amqp_url, body.encode())
     workflow_id = ids.workflow_id_for(request_id)
     assert pipeline.wait_terminal(workflow_id) in ("COMPLETED", "COMPLETED_WITH_WARNINGS")
@@ -50,7 +57,7 @@ def test_a_draft_run_honors_rotations_and_time_off_and_explains_what_stays_unfil
     who, first, last = OFF
     cli(pipeline, "draft", "timeoff", "add", who, "--from", first.isoformat(), "--to", last.isoformat())
 
-    done = cli(pipeline, "draft", "new", str(version_id), "--time-limit", "15", "--wait", "--reason", "e2e", ok=False)
+    done = cli(pipeline, "draft", "new", GROUP, *PERIOD, "--time-limit", "15", "--wait", "--reason", "e2e", ok=False)
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = done.stdout.split("run ", 1)[1].split()[0]
     assert "nights: sum of deviations" in done.stdout
@@ -94,8 +101,8 @@ def solving(pipeline: Pipeline, run_id: str) -> bool:
 
 
 def test_a_worker_killed_mid_solve_leaves_no_rows_and_the_run_is_solved_again(pipeline: Pipeline) -> None:
-    version_id = imported(pipeline)
-    done = cli(pipeline, "draft", "new", str(version_id), "--time-limit", "30", "--workers", "1")
+    imported(pipeline)
+    done = cli(pipeline, "draft", "new", GROUP, *PERIOD, "--time-limit", "30", "--workers", "1")
     run_id = done.stdout.split("run ", 1)[1].split()[0]
     eventually(lambda: solving(pipeline, run_id), what="the solver to start on the run")
     pipeline.workers["drafting"].kill()
@@ -114,3 +121,72 @@ def test_a_worker_killed_mid_solve_leaves_no_rows_and_the_run_is_solved_again(pi
     )
     filled = pipeline.query("SELECT filled FROM draft_runs WHERE id = :r", r=run_id)
     assert rows == [(filled[0][0], filled[0][0])]
+
+
+MONTH_START, MONTH_END = date(2026, 9, 1), date(2026, 9, 30)  # the demo roster and template; Amion has nothing
+EVENTS = f"e2e-drafting-{uuid.uuid4().hex[:8]}"
+RULE_BREAKS = {"REST_VIOLATION", "DOUBLE_BOOKED", "DUPLICATE_ASSIGNMENT"}
+
+
+def events_until(pipeline: Pipeline, wanted: set[str], version_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+    """The subscriber's events of the version, by routing key, until every one of `wanted` has come (the events of
+    earlier tests' drafts are passed over)."""
+    found: dict[str, dict[str, Any]] = {}
+    while not wanted <= found.keys():
+        event = amqp_client.take(pipeline.services.amqp_url, EVENTS, timeout_s=180)
+        assert event is not None, f"no {wanted - found.keys()} within 180 s"
+        if event[1]["version_id"] == str(version_id):
+            found[event[0]] = event[1]
+    return found
+
+
+def test_the_demo_month_is_drafted_checked_by_coverage_approved_and_exported(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    bindings = ["event.draft.proposed", "event.coverage.draft_checked", "event.coverage.changed"]
+    amqp_client.subscribe(pipeline.services.amqp_url, EVENTS, bindings)
+    version_id = imported(pipeline, MONTH_START, MONTH_END)
+    month = ("--start", MONTH_START.isoformat(), "--end", MONTH_END.isoformat())
+
+    done = cli(pipeline, "draft", "new", GROUP, *month, "--time-limit", "20", "--wait", ok=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    events = events_until(pipeline, {"event.draft.proposed", "event.coverage.draft_checked"}, version_id)
+    proposed, checked = events["event.draft.proposed"], events["event.coverage.draft_checked"]
+    assert (proposed["run_id"], proposed["version_id"]) == (run_id, str(version_id))
+    assert (proposed["to_fill"], proposed["filled"], proposed["unfilled"], proposed["kept"]) == (30 * 5, 150, 0, 0)
+    assert (checked["run_id"], checked["workflow_id"]) == (run_id, proposed["workflow_id"])
+    assert checked["summary"]["critical_gaps"] == 0 and checked["summary"]["unknown_cells"] == 0
+    assert not [f for f in checked["findings"] if f["code"] in RULE_BREAKS]
+    assert "workflow " in done.stdout and done.stdout.rstrip().endswith("COMPLETED")
+
+    approved = cli(pipeline, "draft", "approve", run_id, "--actor", "chief")
+    calculation = approved.stdout.rsplit("calculation ", 1)[1].split()[0]
+    assert "approved 150 rows as DRAFT assignments" in approved.stdout
+    eventually(lambda: pipeline.query("SELECT 1 FROM coverage_calculations WHERE id = :c", c=calculation),
+               what="the recalculation after the approval")  # fmt: skip
+    assert pipeline.query(
+        "SELECT source, count(*) FROM assignment_corrections WHERE version_id = :v GROUP BY source", v=version_id
+    ) == [("DRAFT", 150)]
+    assert (
+        events_until(pipeline, {"event.coverage.changed"}, version_id)["event.coverage.changed"]["calculation_id"]
+        == calculation
+    )
+
+    cli(pipeline, "draft", "export", run_id, "--format", "csv", "--out", str(tmp_path / "draft.csv"))
+    cli(pipeline, "draft", "export", run_id, "--format", "ods", "--out", str(tmp_path / "draft.ods"))
+    cli(pipeline, "draft", "export", run_id, "--format", "ics", "--out", str(tmp_path / "calendars"))
+    table = list(csv.reader(io.StringIO((tmp_path / "draft.csv").read_text(encoding="utf-8"))))
+    assert table[0] == ["schedule_date", "role", "person", "email", "starts_at", "ends_at"]
+    assert len(table) == 151 and {row[0] for row in table[1:]} == {
+        (MONTH_START + timedelta(days=n)).isoformat() for n in range(30)
+    }
+    assert all(row[4] and row[5] for row in table[1:])
+    sheet = ezodf.opendoc(str(tmp_path / "draft.ods")).sheets["2026-09"]
+    assert sheet.nrows() == 31 and sheet[0, 0].value == "date"
+    events_in = [
+        component
+        for path in (tmp_path / "calendars").glob("*.ics")
+        for component in icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT")
+    ]
+    assert len(events_in) == 150

@@ -167,9 +167,9 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
     amqp_client.publish(pipeline.services.amqp_url, request_body(pipeline, request_id))
     pipeline.wait_terminal(ids.workflow_id_for(request_id))
     # the import reaches four workers; a draft of its version reaches the fifth
-    version_id = str(ids.version_id_for(ids.workflow_id_for(request_id)))
     drafted = subprocess.run(
-        schedcu_command("draft", "new", version_id, "--time-limit", "1", "--wait"),
+        schedcu_command("draft", "new", "test-group", "--start", WEEK[0], "--end", WEEK[1], "--time-limit", "1",
+                        "--wait"),
         env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert drafted.returncode == 0, drafted.stderr

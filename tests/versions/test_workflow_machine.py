@@ -314,3 +314,47 @@ def test_a_rescrape_whose_scrape_fails_still_calculates_and_ends_with_warnings()
     (ended,) = effects(machine)
     assert isinstance(ended, Ended) and ended.state == WorkflowState.COMPLETED_WITH_WARNINGS
     assert ended.warnings == ("AMION_SCRAPE failed",)
+
+
+DRAFT = Phase.DRAFT
+DRAFT_LIMITS = Limits(attempts={DRAFT: 1, COVERAGE: 1},
+                      timeouts={DRAFT: timedelta(minutes=5), COVERAGE: timedelta(minutes=2)})  # fmt: skip
+
+
+def drafting() -> WorkflowMachine:
+    machine = WorkflowMachine.new(DRAFT_LIMITS, WorkflowKind.DRAFT)
+    machine.begin(T0)
+    return machine
+
+
+def test_a_draft_drafts_then_checks_the_draft_with_the_coverage_and_completes() -> None:
+    machine = drafting()
+    assert effects(machine) == [StartAttempt(DRAFT, 1)]
+    assert states(machine) == {DRAFT: (PhaseState.RUNNING, 1), COVERAGE: (PhaseState.PENDING, 0)}
+    assert machine.succeed(DRAFT, 1, at(20), [note(at(20), "70 of 70 roles filled")]) is Verdict.ACCEPTED
+    assert effects(machine) == [StartAttempt(COVERAGE, 1)]
+    assert machine.succeed(COVERAGE, 1, at(21), []) is Verdict.ACCEPTED
+    assert effects(machine) == [Ended(WorkflowState.COMPLETED, 2)]
+
+
+def test_a_draft_with_unfilled_roles_completes_with_a_warning_and_a_refused_draft_fails() -> None:
+    machine = drafting()
+    effects(machine)
+    unfilled = note(at(1), "2 roles left unfilled", Severity.WARNING, "DRAFT_UNFILLED")
+    machine.succeed(DRAFT, 1, at(1), [unfilled])
+    machine.succeed(COVERAGE, 1, at(2), [])
+    assert effects(machine)[-1] == Ended(WorkflowState.COMPLETED_WITH_WARNINGS, 2, warnings=("2 roles left unfilled",))
+
+    refused = drafting()
+    effects(refused)
+    assert refused.fail(DRAFT, 1, at(1), "the flat layout", [], retryable=False) is Verdict.ACCEPTED
+    assert effects(refused) == [Ended(WorkflowState.FAILED, 1, "DRAFT failed: the flat layout")]
+    assert refused.phases[COVERAGE].state == PhaseState.SKIPPED
+
+
+def test_a_draft_answer_from_a_superseded_attempt_changes_nothing() -> None:
+    machine = drafting()
+    effects(machine)
+    assert machine.time_out(DRAFT, at(301)) is True
+    assert effects(machine)[-1] == Ended(WorkflowState.FAILED, 1, "DRAFT failed: attempt 1 timed out after 301 s")
+    assert machine.succeed(DRAFT, 1, at(302), []) is Verdict.NOT_RUNNING
