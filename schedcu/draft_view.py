@@ -13,6 +13,11 @@ from services.drafting.model import SHARE_UNIT, Category, Level
 CATEGORIES = (Category.NIGHTS, Category.WEEKENDS, Category.HOLIDAYS)
 
 
+def settings_text(values: Mapping[str, Any]) -> str:
+    """Drafting settings (limits, FTE, active dates) as `nights 4, consecutive -` (-: not set)."""
+    return ", ".join(f"{k.replace('_', ' ')} {'-' if v is None else v}" for k, v in values.items())
+
+
 @dataclass(frozen=True)
 class Cell:
     person: str | None  # None: unfilled

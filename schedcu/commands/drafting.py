@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
+from schedcu.draft_view import settings_text
 from shared.cli_support import Subparsers
 
 FINAL_RUN_STATES = ("completed", "failed", "crashed")
@@ -66,19 +67,15 @@ def _run(change: Callable[[Any], object]) -> int:
     return 0
 
 
-def _settings_text(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {'-' if v is None else v}" for k, v in values.items())
-
-
 def cmd_limits(args: argparse.Namespace) -> int:
     from services.drafting import inputs
 
     values = _given(args, inputs.LIMITS)
     if not values:
-        return _run(lambda s: f"{args.group}: {_settings_text(inputs.group_limits(s, args.group))}")
+        return _run(lambda s: f"{args.group}: {settings_text(inputs.group_limits(s, args.group))}")
     return _run(
         lambda s: (
-            f"{args.group}: {_settings_text(inputs.set_group_limits(s, args.group, values, args.actor, args.reason))}"
+            f"{args.group}: {settings_text(inputs.set_group_limits(s, args.group, values, args.actor, args.reason))}"
         )
     )
 
@@ -88,13 +85,13 @@ def cmd_person(args: argparse.Namespace) -> int:
 
     values = _given(args, inputs.PERSON_COLUMNS)
     if args.person is None:
-        return _run(lambda s: [f"{name}: {_settings_text(v)}" for name, v in inputs.people_settings(s, args.group)])
+        return _run(lambda s: [f"{name}: {settings_text(v)}" for name, v in inputs.people_settings(s, args.group)])
     if not values:
         raise_usage("say what to set: --fte, --from, --to or a limit (list them all: `schedcu draft person GROUP`)")
     return _run(
         lambda s: (
             f"{args.person}: "
-            + _settings_text(inputs.set_person(s, args.group, args.person, values, args.actor, args.reason))
+            + settings_text(inputs.set_person(s, args.group, args.person, values, args.actor, args.reason))
         )
     )
 
