@@ -98,6 +98,7 @@ def test_a_run_page_shows_the_figures_the_grid_the_unfilled_role_and_the_fairnes
             .where(DraftRowRecord.run_id == drafted)
         ).all()
     assert run.state == "completed" and run.unfilled == 1
+    assert run.progress is not None and run.progress["levels"] == len(run.levels)  # the worker recorded its solve
     levels = cells(page.text, "levels")
     assert levels[0] == ["level", "value", "bound", "proven", "time"]
     assert [r[0] for r in levels[1:]] == [level["level"] for level in run.levels]
