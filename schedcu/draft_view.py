@@ -2,6 +2,7 @@
 level values in their units, the progress of a solve, the fairness table and its chart (inline SVG, drawn here on
 the server: no script)."""
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -119,9 +120,9 @@ def fairness_chart(rows: Sequence[FairRow]) -> str:
         parts.append(f'<text x="{NAME_W - 8}" y="{y + BAR_H - 1}" text-anchor="end">{escape(row.name)}</text>')
     for k, category in enumerate(CATEGORIES):
         left = NAME_W + k * (PANEL_W + GAP)
-        top = max([max(r.by_category[category].total, r.by_category[category].share) for r in rows] + [1.0])
+        top = math.ceil(max([max(r.by_category[category].total, r.by_category[category].share) for r in rows] + [1.0]))
         scale = PANEL_W / top
-        parts.append(f'<text x="{left}" y="14" class="panel">{escape(category.value)} (0 to {top:g})</text>')
+        parts.append(f'<text x="{left}" y="14" class="panel">{escape(category.value)} (0 to {top} nights)</text>')
         parts.append(f'<line x1="{left}" y1="20" x2="{left}" y2="{TOP + ROW_H * len(rows)}" class="axis"/>')
         for n, row in enumerate(rows):
             fair, y = row.by_category[category], TOP + ROW_H * n

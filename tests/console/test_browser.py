@@ -7,22 +7,26 @@ Post/Redirect/Get after an action, asserting what the pages show."""
 import json
 import re
 import shutil
+import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schedcu.processes import schedcu_command
 from shared import ids
 from shared.db.models import AuditRecord
 from tests.conftest import Pipeline, eventually
@@ -321,6 +325,83 @@ def test_discard_a_dead_letter_after_confirming(pipeline: Pipeline, console: str
     wait_for(browser, "#who")
     assert not row_of(browser, message_id)
     assert audited(pipeline, f"{dlq}/{message_id}") == [("olga", "discard")]
+
+
+def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
+    pipeline: Pipeline, console: str, browser: WebDriver
+) -> None:
+    request_id = f"browser-draft-{uuid.uuid4()}"  # a June week: Amion holds March only, so nothing is kept
+    body = amqp_client.import_requested(request_id, pipeline.template, "2026-06-01", "2026-06-07")
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+    workflow_id = ids.workflow_id_for(request_id)
+    assert pipeline.wait_terminal(workflow_id) in ("COMPLETED", "COMPLETED_WITH_WARNINGS")
+    version_id = ids.version_id_for(workflow_id)
+
+    browser.get(f"{console}/drafting")
+    wait_for(browser, "#groups").find_element(By.LINK_TEXT, "test-group").click()
+    form = wait_for(browser, "#rotation-form")
+    Select(form.find_element(By.NAME, "weekday")).select_by_visible_text("mon")
+    form.find_element(By.NAME, "role").send_keys("ON1")
+    form.find_element(By.NAME, "person").send_keys("Adams, Ada")
+    for name, day in (("from", "2026-06-01"), ("to", "2026-06-07")):
+        browser.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, name), day)
+    form.find_element(By.ID, "add-rotation").click()
+    rotation = re.fullmatch(r"added rotation (\d+)", wait_for(browser, "#notice").text)
+    assert rotation is not None
+    assert "Adams, Ada" in browser.find_element(By.CSS_SELECTOR, f'#rotations tr[data-id="{rotation[1]}"]').text
+
+    started = subprocess.run(
+        schedcu_command("draft", "new", str(version_id), "--time-limit", "20", "--reason", "browser"),
+        env=pipeline.env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    run_id = started.stdout.split("run ", 1)[1].split()[0]
+    eventually(lambda: pipeline.query("SELECT 1 FROM draft_runs WHERE id = :r", r=run_id), WAIT_S, "the run to start")
+    browser.get(f"{console}/drafting/runs/{run_id}")
+    # a running run's page reloads itself until the run ends
+    WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.ID, "state").text == "completed"
+    )
+    assert browser.find_element(By.ID, "outcome").text in ("OPTIMAL", "FEASIBLE")
+    assert not browser.find_elements(By.ID, "progress")
+
+    roles = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#grid tr:first-child th")][1:]
+    grid = {
+        row.get_attribute("data-date"): [td.text for td in row.find_elements(By.TAG_NAME, "td")[1:]]
+        for row in browser.find_elements(By.CSS_SELECTOR, "#grid tr[data-date]")
+    }
+    assert len(grid) == 7 and grid["2026-06-01"][roles.index("ON1")] == "Adams, Ada"  # the rotation, honored
+    nights = Counter(name for names in grid.values() for name in names if name and name != "(unfilled)")
+
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg#fairness-chart g.bar")
+    people = browser.find_elements(By.CSS_SELECTOR, "#fairness tr")[1:]
+    assert people and len(bars) == 3 * len(people)
+    drawn = {
+        bar.get_attribute("data-person"): (
+            int(bar.get_attribute("data-held") or 0),
+            bar.find_element(By.CSS_SELECTOR, "rect.held").size["width"],
+        )
+        for bar in bars
+        if bar.get_attribute("data-category") == "nights"
+    }
+    assert {name: held for name, (held, _) in drawn.items() if held} == dict(nights)  # no history in this group
+    assert all((width > 0) == (held > 0) for held, width in drawn.values())
+    most = max(nights, key=lambda name: nights[name])
+    assert drawn[most][1] == max(width for _, width in drawn.values())  # the most nights, the longest bar
+
+    browser.set_window_size(500, 900)
+    try:
+        browser.refresh()
+        wait_for(browser, "#fairness-chart")
+        width = browser.execute_script("return window.innerWidth")
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    finally:
+        browser.set_window_size(1400, 1000)
+
+    browser.find_element(By.LINK_TEXT, "test-group").click()
+    row = wait_for(browser, f'#rotations tr[data-id="{rotation[1]}"]')
+    row.find_element(By.CSS_SELECTOR, "button.remove").click()
+    assert wait_for(browser, "#notice").text == f"removed rotation {rotation[1]}"
+    assert audited(pipeline, f"rotation:{rotation[1]}") == [("olga", "add"), ("olga", "remove")]
 
 
 def test_console_log_has_no_token(console: str, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -51,7 +51,8 @@ def test_each_person_gets_a_bar_per_category_scaled_against_the_fair_share() -> 
     assert ada["share"] == round(nights + 5 * scale, 1)  # a share of 5 nights: one below the 6 held
     assert (other["before"], other["held"], other["share"]) == (0, round(scale, 1), round(nights + 2 * scale, 1))
     weekends = drawn[("Adams, Ada", "weekend nights")]
-    assert weekends["share"] == NAME_W + (PANEL_W + GAP) + PANEL_W  # 2.5 shared is the weekend panel's top
+    # the weekend panel's top: the 2.5 shared, rounded up to whole nights
+    assert weekends["share"] == round(NAME_W + (PANEL_W + GAP) + 2.5 * PANEL_W / 3, 1)
     assert ada["title"] == "Adams, Ada, nights: 6 held (2 before, 4 this period); fair share 5.00"
     holidays = drawn[("Adams, Ada", "holiday nights")]
     assert holidays["before"] == holidays["held"] == 0  # nothing held, nothing shared: an empty bar
