@@ -8,6 +8,7 @@ solves again (`attempts` counts them), up to `SCHEDCU_DRAFT_ATTEMPTS`; after tha
 ends `crashed` instead of killing one more worker.
 """
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from services.drafting.model import Draft, Level, LevelReport, Problem, Progress
@@ -28,6 +30,8 @@ from shared.db.session import transaction
 from shared.states import DraftRowState, DraftRunState
 
 PROGRESS_EVERY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def run_id_for(message_id: str) -> uuid.UUID:
@@ -195,12 +199,15 @@ class ProgressRecorder:
             "value": progress.value, "bound": progress.bound, "seconds_left": round(progress.seconds_left, 1),
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }  # fmt: skip
-        with transaction() as session:
-            session.execute(
-                update(DraftRun)
-                .where(DraftRun.id == self.run_id, DraftRun.state == DraftRunState.RUNNING)
-                .values(progress=stored)
-            )
+        try:
+            with transaction() as session:
+                session.execute(
+                    update(DraftRun)
+                    .where(DraftRun.id == self.run_id, DraftRun.state == DraftRunState.RUNNING)
+                    .values(progress=stored)
+                )
+        except OperationalError as error:  # the progress only informs: a database away for a moment stops no solve
+            log.warning("draft run %s: progress not recorded (%s)", self.run_id, type(error).__name__)
 
 
 # reads, for the operator commands

@@ -1,6 +1,7 @@
 """Progress on a solve: the engine reports each level as it starts and each solution it finds through the callable
 it is given (best value so far, bound, seconds left), and the worker's recorder stores it on the running run, at
-most once a second within a level and at once when a new level starts."""
+most once a second within a level and at once when a new level starts, and goes on solving when it cannot
+reach the database."""
 
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from schedcu.infra import free_port
 from services.drafting.engine import draft
 from services.drafting.facts import Facts
 from services.drafting.model import DRAFT_ORDER, Level, Progress
@@ -108,3 +110,18 @@ def test_the_recorder_stores_progress_at_most_every_second_and_at_each_new_level
     clock.now += 5
     record(Progress(Level.ROTATIONS, 2, 10, 4, 4, 20.0))  # the run has ended: left as it was
     assert stored(services, run_id)["value"] is None
+
+
+def test_a_database_out_of_reach_stops_no_solve(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SCHEDCU_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
+    get_settings.cache_clear()
+    run_id = uuid.uuid4()
+    try:
+        result = draft(small_problem(3), time_limit=5, workers=1, progress=ProgressRecorder(run_id))
+    finally:
+        get_settings.cache_clear()
+
+    assert [r.level for r in result.levels] == list(DRAFT_ORDER)
+    assert f"draft run {run_id}: progress not recorded (OperationalError)" in caplog.text
