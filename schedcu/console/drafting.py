@@ -32,6 +32,8 @@ def _given(form: params.Params, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 class DraftingPages:
+    """The drafting pages and actions, rendered and answered through the console's own (`Console`)."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
 

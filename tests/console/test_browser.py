@@ -246,6 +246,7 @@ def test_every_page_fits_a_500_px_window(
         f"/versions/{gapped_version}/gaps", f"/versions/{gapped_version}/proposals",
         f"/versions/{gapped_version}/fairness", f"/versions/diff?a={gapped_version}&b={gapped_version}",
         "/proposals", "/dead-letters", *(f"/proposals/{p}" for (p,) in proposal),
+        "/drafting", "/drafting/runs", "/drafting/time-off", "/drafting/groups/test-group",
     ]  # fmt: skip
     browser.set_window_size(500, 900)
     try:
