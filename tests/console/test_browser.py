@@ -374,20 +374,26 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     nights = Counter(name for names in grid.values() for name in names if name and name != "(unfilled)")
 
     bars = browser.find_elements(By.CSS_SELECTOR, "svg#fairness-chart g.bar")
-    people = browser.find_elements(By.CSS_SELECTOR, "#fairness tr")[1:]
-    assert people and len(bars) == 3 * len(people)
+    # the table's nights: held before (history: the group's production versions of the year before) + this week
+    rows = [row.find_elements(By.TAG_NAME, "td") for row in browser.find_elements(By.CSS_SELECTOR, "#fairness tr")[1:]]
+    table = {cells[0].text: tuple(int(n) for n in cells[2].text.split(" + ")) for cells in rows}
+    assert {name: held for name, (_, held) in table.items() if held} == dict(nights)
+    assert table and len(bars) == 3 * len(table)
     drawn = {
         bar.get_attribute("data-person"): (
             int(bar.get_attribute("data-held") or 0),
+            bar.find_element(By.CSS_SELECTOR, "rect.before").size["width"],
             bar.find_element(By.CSS_SELECTOR, "rect.held").size["width"],
         )
         for bar in bars
         if bar.get_attribute("data-category") == "nights"
     }
-    assert {name: held for name, (held, _) in drawn.items() if held} == dict(nights)  # no history in this group
-    assert all((width > 0) == (held > 0) for held, width in drawn.values())
-    most = max(nights, key=lambda name: nights[name])
-    assert drawn[most][1] == max(width for _, width in drawn.values())  # the most nights, the longest bar
+    for name, (before, held) in table.items():
+        total, before_width, held_width = drawn[name]
+        assert total == before + held and (before_width > 0) == (before > 0) and (held_width > 0) == (held > 0)
+    most = max(table, key=lambda name: sum(table[name]))
+    longest = max(drawn, key=lambda name: drawn[name][1] + drawn[name][2])
+    assert sum(table[longest]) == sum(table[most])  # the most nights, the longest bar
 
     browser.set_window_size(500, 900)
     try:
