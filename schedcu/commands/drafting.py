@@ -6,12 +6,12 @@ import json
 import sys
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from typing import Any, NoReturn
 
 from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
+from schedcu.draft_view import settings_text
 from shared.cli_support import Subparsers
 
 LIMIT_OPTIONS = (
@@ -66,19 +66,15 @@ def _run(change: Callable[[Any], object]) -> int:
     return 0
 
 
-def _settings_text(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {'-' if v is None else v}" for k, v in values.items())
-
-
 def cmd_limits(args: argparse.Namespace) -> int:
     from services.drafting import inputs
 
     values = _given(args, inputs.LIMITS)
     if not values:
-        return _run(lambda s: f"{args.group}: {_settings_text(inputs.group_limits(s, args.group))}")
+        return _run(lambda s: f"{args.group}: {settings_text(inputs.group_limits(s, args.group))}")
     return _run(
         lambda s: (
-            f"{args.group}: {_settings_text(inputs.set_group_limits(s, args.group, values, args.actor, args.reason))}"
+            f"{args.group}: {settings_text(inputs.set_group_limits(s, args.group, values, args.actor, args.reason))}"
         )
     )
 
@@ -88,13 +84,13 @@ def cmd_person(args: argparse.Namespace) -> int:
 
     values = _given(args, inputs.PERSON_COLUMNS)
     if args.person is None:
-        return _run(lambda s: [f"{name}: {_settings_text(v)}" for name, v in inputs.people_settings(s, args.group)])
+        return _run(lambda s: [f"{name}: {settings_text(v)}" for name, v in inputs.people_settings(s, args.group)])
     if not values:
         raise_usage("say what to set: --fte, --from, --to or a limit (list them all: `schedcu draft person GROUP`)")
     return _run(
         lambda s: (
             f"{args.person}: "
-            + _settings_text(inputs.set_person(s, args.group, args.person, values, args.actor, args.reason))
+            + settings_text(inputs.set_person(s, args.group, args.person, values, args.actor, args.reason))
         )
     )
 
@@ -398,22 +394,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from services.drafting.runs import run_view
-    from services.drafting.store import kept_of
-    from shared.db.models import PersonRow
+    from schedcu.queries.drafting import run_detail
     from shared.db.session import transaction
 
     with transaction() as session:
-        view = run_view(session, args.run)
-        if view is None:
-            print(f"draft run {args.run} does not exist", file=sys.stderr)
-            return 1
-        kept = kept_of(session, uuid.UUID(view["version_id"]))
-        holding = {k.person_id for k in kept}
-        names = dict(session.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.id.in_(holding))).all())
-    view["kept_rows"] = [{"date": k.day.isoformat(), "role": k.role, "person": names[k.person_id]} for k in kept]
+        view = run_detail(session, args.run)
+    if view is None:
+        print(f"draft run {args.run} does not exist", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(view, indent=2))
         return 0
@@ -422,12 +410,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
-    """The run's figures, then (with `kept`) its grid of dates x roles (kept rows marked *), the unfilled roles with
-    their reasons and the rotations left unhonored."""
+    """The run's figures (while it solves, its progress), then (with `kept`) its grid of dates x roles (kept rows
+    marked *), the unfilled roles with their reasons, the rotations left unhonored and the fairness table."""
+    from schedcu.draft_view import CATEGORIES, fairness_rows, grid, progress_text, value_text
+
     outcome = f", {view['outcome']}" if view["outcome"] else ""
     print(f"run {view['run_id']} of version {view['version_id']}: {view['state']}{outcome}")
     if view["error"]:
         print(f"  {view['error']}")
+    progress = progress_text(view["progress"]) if view["state"] == "running" else None
+    if progress:
+        print(f"  {progress}")
     if view["to_fill"] is not None:
         solver = f"{view['seconds']:.1f} s, {view['workers']} workers, limit {view['time_limit_s']:g} s"
         filled = f"{view['filled']} of {view['to_fill']} roles filled ({view['kept']} kept)"
@@ -435,26 +428,22 @@ def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
     if view["levels"]:
         print(f"  {'level':38} {'value':>10} {'bound':>10} {'proven':>7} {'time s':>7}")
     for r in view["levels"]:
-        fairness = r["level"].endswith(("largest deviation", "sum of deviations"))
-        shown = [("-" if v is None else f"{v / 1000:.3f}" if fairness else str(v)) for v in (r["value"], r["bound"])]
+        shown = [value_text(r["level"], v) for v in (r["value"], r["bound"])]
         print(
             f"  {r['level']:38} {shown[0]:>10} {shown[1]:>10} {'yes' if r['proven'] else 'no':>7} {r['seconds']:7.2f}"
         )
     if kept is None:
         return
-    grid: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in view["rows"]:
-        grid[row["date"]][row["role"]] = row["person"]
-    for row in kept:
-        grid[row["date"]].setdefault(row["role"], row["person"] + " *")
-    for u in view["explanations"].get("unfilled", []):
-        grid[u["date"]][u["role"]] = "(unfilled)"
-    roles = list(dict.fromkeys(role for day in sorted(grid) for role in grid[day]))
-    if grid:
+    roles, days = grid({**view, "kept_rows": kept})
+    if days:
         print()
         print(f"  {'date':<11}" + "".join(f"{role:<20}" for role in roles))
-        for day in sorted(grid):
-            print(f"  {day:<11}" + "".join(f"{grid[day].get(role, ''):<20}" for role in roles))
+        for day, cells in days:
+            texts = [
+                "" if c is None else "(unfilled)" if c.person is None else c.person + " *" * c.kept
+                for c in (cells.get(role) for role in roles)
+            ]
+            print(f"  {day:<11}" + "".join(f"{text:<20}" for text in texts))
         print("  * kept: the version's own assignment")
     for u in view["explanations"].get("unfilled", []):
         print(f"  unfilled: {u['text']}")
@@ -462,6 +451,15 @@ def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
         print(f"  rotation not honored: {u['text']}")
     for c in view["explanations"].get("conflicts", []):
         print(f"  kept assignments in conflict: {c}")
+    people = fairness_rows(view["fairness"])
+    if people:
+        print()
+        print("  fairness: nights held (history + this period) against the fair share, per category")
+        print(f"  {'person':<24}" + "".join(f"{c.value:>30}" for c in CATEGORIES))
+        for row in people:
+            cells = [row.by_category[c] for c in CATEGORIES]
+            texts = [f"{f.before}+{f.held} / {f.share:.2f} ({f.deviation:+.2f})" for f in cells]
+            print(f"  {row.name:<24}" + "".join(f"{text:>30}" for text in texts))
 
 
 def _audited(p: argparse.ArgumentParser) -> None:

@@ -742,6 +742,8 @@ def _instant(text: str | None, settings: Settings) -> datetime:
 
 
 def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
+    from schedcu.console import drafting
+
     console = Console(settings)
     act = console.action
     routes = [
@@ -776,6 +778,7 @@ def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
         Route("/dead-letters/{queue}/redrive", act(console.redrive, params.LettersForm), methods=["POST"]),
         Route("/dead-letters/{queue}/discard", page(console.confirm_discard, params.DiscardQuery), methods=["GET"]),
         Route("/dead-letters/{queue}/discard", act(console.discard, params.LettersForm), methods=["POST"]),
+        *drafting.routes(console),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(

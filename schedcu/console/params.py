@@ -166,3 +166,64 @@ class LettersForm(Params):
     message_id: LongText | None = None
     reason: LongText | None = None
     confirmed: Literal["yes"] | None = None
+
+
+# ---- drafting: the inputs' forms (`schedcu draft ...`); an empty field is absent, `none` clears a setting
+
+MAX_LIMIT = 1_000
+Limit = Annotated[int, Field(le=MAX_LIMIT)] | Literal["none"]  # inputs.py refuses one too small, with the rule
+Share = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class DraftRunsQuery(Params):
+    version: VersionId | None = None
+
+
+class LimitsForm(ReasonForm):
+    nights: Limit | None = None
+    consecutive: Limit | None = None
+    free_between: Limit | None = None
+    weekends: Limit | None = None
+
+
+class DraftPersonForm(LimitsForm):
+    person: Text
+    fte: Share | None = None
+    active_from: Day | Literal["none"] | None = None
+    active_to: Day | Literal["none"] | None = None
+
+
+class HoursForm(ReasonForm):
+    role: Text
+    hours: Text | None = None  # absent: the template's span again
+
+
+class RotationForm(ReasonForm):
+    weekday: Text
+    role: Text
+    person: Text
+    first: Day = Field(alias="from")
+    last: Day = Field(alias="to")
+
+
+class ExceptionForm(ReasonForm):
+    date: Day
+    role: Text
+    person: Text | None = None
+    nobody: Literal["yes"] | None = None
+
+
+class RequestForm(ReasonForm):
+    person: Text
+    kind: Literal["on", "off"]
+    date: Day | None = None
+    weekday: Text | None = None
+    role: Text | None = None
+    weight: int = 1
+
+
+class TimeOffForm(ReasonForm):
+    person: Text
+    first: Day = Field(alias="from")
+    last: Day = Field(alias="to")
+    note: Text | None = None

@@ -16,7 +16,17 @@ from ortools.sat.python import cp_model
 from services.drafting.explain import kept_conflict, unfilled, unhonored
 from services.drafting.facts import Facts
 from services.drafting.greedy import greedy
-from services.drafting.model import DRAFT_ORDER, Assignment, Draft, Kept, Level, LevelReport, Outcome, Problem
+from services.drafting.model import (
+    DRAFT_ORDER,
+    Assignment,
+    Draft,
+    Kept,
+    Level,
+    LevelReport,
+    Outcome,
+    Problem,
+    ProgressReport,
+)
 from services.drafting.solver import DraftModel, build, solve_levels
 
 
@@ -85,6 +95,7 @@ def _draft(
         conflicts=conflicts,
         dropped=dropped,
         seconds=time.monotonic() - began,
+        fairness=facts.fairness(assignment),
     )
 
 
@@ -96,8 +107,15 @@ def greedy_draft(problem: Problem, order: Sequence[Level] = DRAFT_ORDER) -> Draf
     return _draft(facts, assignment, levels, Outcome.GREEDY, (), began)
 
 
-def draft(problem: Problem, time_limit: float = 30.0, workers: int = 2, order: Sequence[Level] = DRAFT_ORDER) -> Draft:
-    """The lexicographic draft within about `time_limit` seconds on `workers` CP-SAT workers."""
+def draft(
+    problem: Problem,
+    time_limit: float = 30.0,
+    workers: int = 2,
+    order: Sequence[Level] = DRAFT_ORDER,
+    progress: ProgressReport | None = None,
+) -> Draft:
+    """The lexicographic draft within about `time_limit` seconds on `workers` CP-SAT workers; `progress` hears
+    how the solve goes (`solve_levels`)."""
     began = time.monotonic()
     facts = Facts(problem)
     baseline = greedy(facts)
@@ -109,7 +127,7 @@ def draft(problem: Problem, time_limit: float = 30.0, workers: int = 2, order: S
             dm.model.Add(lit == 1)
     else:
         order = (Level.KEPT_DROPPED, *order)
-    solved = solve_levels(dm, order, time_limit - (time.monotonic() - began), workers, hint=baseline)
+    solved = solve_levels(dm, order, time_limit - (time.monotonic() - began), workers, hint=baseline, progress=progress)
     if solved.assignment is None:
         levels = _reports(facts, baseline, order, time.monotonic() - began)
         return _draft(facts, baseline, levels, Outcome.GREEDY, conflicts, began)

@@ -25,9 +25,11 @@ from services.drafting.model import (
     SHARE_UNIT,
     Assignment,
     Category,
+    FairShare,
     Kept,
     Level,
     Limits,
+    PersonFairness,
     Problem,
     Reason,
     RoleDate,
@@ -425,6 +427,19 @@ class Facts:
             - self.shares[r.id][category]
             for r in self.active
         ]
+
+    def fairness(self, assignment: Assignment) -> tuple[PersonFairness, ...]:
+        """Per person active in the period and category: nights held before and in the period, and the share."""
+        held, _ = self.holdings(assignment)
+        inside = {c: set(self.slots_in(c)) for c in Category}
+        return tuple(
+            PersonFairness(r.id, r.name, r.fte, tuple(self._fair_share(r.id, c, held, inside[c]) for c in Category))
+            for r in self.active
+        )
+
+    def _fair_share(self, pid: int, category: Category, held: Mapping[int, set[int]], inside: set[int]) -> FairShare:
+        return FairShare(category, self.held_before(pid, category), len(held.get(pid, set()) & inside),
+                         self.shares[pid][category])  # fmt: skip
 
     def request_met(self, held: Mapping[int, set[int]]) -> int:
         total = 0

@@ -103,7 +103,7 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         return
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
-    result = draft(problem, time_limit=time_limit, workers=workers)
+    result = draft(problem, time_limit=time_limit, workers=workers, progress=runs.ProgressRecorder(run_id))
     with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
         if work.skipped:
             return

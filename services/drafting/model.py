@@ -265,6 +265,40 @@ class Unhonored:
     text: str
 
 
+@dataclass(frozen=True)
+class FairShare:
+    """One person's nights of one category against their fair share, over history and the period."""
+
+    category: Category
+    held_before: int  # nights held in history
+    held: int  # nights held in the period, kept ones included
+    share: int  # the fair share over history and period, in thousandths of a night
+
+
+@dataclass(frozen=True)
+class PersonFairness:
+    person_id: int
+    name: str
+    fte: float
+    shares: tuple[FairShare, ...]  # one per category, in `Category` order
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a solve stands: the level being solved (`number` of `levels`), its best value so far and CP-SAT's
+    bound (None before the level's first solution), and the seconds left of the solve."""
+
+    level: Level
+    number: int
+    levels: int
+    value: int | None
+    bound: int | None
+    seconds_left: float
+
+
+ProgressReport = Callable[[Progress], None]
+
+
 class Outcome(StrEnum):
     OPTIMAL = "OPTIMAL"  # every level proven
     FEASIBLE = "FEASIBLE"  # a solver draft, some level not proven
@@ -281,3 +315,4 @@ class Draft:
     conflicts: tuple[str, ...]  # kept assignments that cannot all hold, in words
     dropped: tuple[Kept, ...]  # the kept assignments the draft could not keep
     seconds: float
+    fairness: tuple[PersonFairness, ...] = ()  # per person active in the period, by name

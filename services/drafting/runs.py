@@ -8,21 +8,30 @@ solves again (`attempts` counts them), up to `SCHEDCU_DRAFT_ATTEMPTS`; after tha
 ends `crashed` instead of killing one more worker.
 """
 
+import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from services.drafting.model import Draft, LevelReport, Problem
+from services.drafting.model import Draft, Level, LevelReport, Problem, Progress
 from shared import audit
 from shared.contracts import DraftLevel, DraftSchedule
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
+from shared.db.session import transaction
 from shared.states import DraftRowState, DraftRunState
+
+PROGRESS_EVERY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class Start(Enum):
@@ -119,6 +128,17 @@ def explanations(result: Draft) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def fairness(result: Draft) -> list[dict[str, Any]]:
+    """Per person: name, FTE and, per category, nights held before and in the period and the fair share (in
+    thousandths of a night, history and period)."""
+    return [
+        {"person_id": f.person_id, "name": f.name, "fte": f.fte,
+         "categories": {s.category.value: {"before": s.held_before, "held": s.held, "share": s.share}
+                        for s in f.shares}}
+        for f in result.fairness
+    ]  # fmt: skip
+
+
 def complete(session: Session, run_id: uuid.UUID, problem: Problem, result: Draft) -> Counts:
     found = counts(problem, result)
     rows = [
@@ -139,6 +159,7 @@ def complete(session: Session, run_id: uuid.UUID, problem: Problem, result: Draf
             kept=found.kept,
             levels=[c.model_dump() for c in level_contracts(result.levels)],
             explanations=explanations(result),
+            fairness=fairness(result),
             seconds=result.seconds,
             finished_at=func.now(),
         )
@@ -151,6 +172,37 @@ def fail(session: Session, run_id: uuid.UUID, reason: str, state: DraftRunState 
     session.execute(
         update(DraftRun).where(DraftRun.id == run_id).values(state=state, error=reason, finished_at=func.now())
     )
+
+
+class ProgressRecorder:
+    """A `ProgressReport` that stores the progress on the running run, each time in a short transaction of its own:
+    whenever a new level starts, and at most once every `every_s` seconds within a level."""
+
+    def __init__(
+        self, run_id: uuid.UUID, every_s: float = PROGRESS_EVERY_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.run_id, self.every_s, self.clock = run_id, every_s, clock
+        self.last: tuple[float, Level] | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        now = self.clock()
+        if self.last is not None and self.last[1] == progress.level and now - self.last[0] < self.every_s:
+            return
+        self.last = (now, progress.level)
+        stored = {
+            "level": progress.level.value, "number": progress.number, "levels": progress.levels,
+            "value": progress.value, "bound": progress.bound, "seconds_left": round(progress.seconds_left, 1),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }  # fmt: skip
+        try:
+            with transaction() as session:
+                session.execute(
+                    update(DraftRun)
+                    .where(DraftRun.id == self.run_id, DraftRun.state == DraftRunState.RUNNING)
+                    .values(progress=stored)
+                )
+        except OperationalError as error:  # the progress only informs: a database away for a moment stops no solve
+            log.warning("draft run %s: progress not recorded (%s)", self.run_id, type(error).__name__)
 
 
 # reads, for the operator commands
@@ -190,6 +242,8 @@ def run_view(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
         "kept": run.kept,
         "levels": run.levels,
         "explanations": run.explanations,
+        "fairness": run.fairness,
+        "progress": run.progress,
         "error": run.error,
         "seconds": run.seconds,
         "started_at": run.started_at.isoformat(),

@@ -29,7 +29,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from ortools.sat.python import cp_model
@@ -42,6 +42,8 @@ from services.drafting.model import (
     Kept,
     Level,
     LevelReport,
+    Progress,
+    ProgressReport,
 )
 from shared.roles import DAY
 from shared.states import Specialty
@@ -366,16 +368,27 @@ _SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
 }
 
 
-class _StopAt(cp_model.CpSolverSolutionCallback):
-    """Stops the search at a solution as good as the level's trivial best: nothing better exists."""
+def _bound(level: Level, bound: float, best: int) -> int:
+    """CP-SAT's bound as a whole value, or the level's trivial best where that is better: CP-SAT's can be weaker
+    (the presolved objective loses its domain)."""
+    return min(math.floor(bound + 1e-6), best) if level.maximise else max(math.ceil(bound - 1e-6), best)
 
-    def __init__(self, best: int, maximise: bool) -> None:
+
+class _Watch(cp_model.CpSolverSolutionCallback):
+    """At each solution of a level: reports the progress (the best value so far, the bound, the time left) through
+    `progress`, and stops the search at a solution as good as the level's trivial best (nothing better exists)."""
+
+    def __init__(self, best: int, at: Progress, deadline: float, progress: ProgressReport | None) -> None:
         super().__init__()
-        self.best, self.maximise = best, maximise
+        self.best, self.at, self.deadline, self.progress = best, at, deadline, progress
 
     def on_solution_callback(self) -> None:
         value = round(self.ObjectiveValue())
-        if (value >= self.best) if self.maximise else (value <= self.best):
+        if self.progress is not None:
+            bound = _bound(self.at.level, self.BestObjectiveBound(), self.best)
+            left = max(0.0, self.deadline - time.monotonic())
+            self.progress(replace(self.at, value=value, bound=bound, seconds_left=left))
+        if (value >= self.best) if self.at.level.maximise else (value <= self.best):
             self.StopSearch()
 
 
@@ -391,9 +404,10 @@ def solve_levels(
     time_limit: float,
     workers: int,
     hint: Assignment | None = None,
+    progress: ProgressReport | None = None,
 ) -> Solved:
     """Each level in turn, with its share of the time left (levels that finish early leave theirs to the next),
-    fixed at its value before the next."""
+    fixed at its value before the next. `progress` hears of each level as it starts and of each solution found."""
     deadline = time.monotonic() + time_limit
     current: dict[tuple[date, str], int] | None = None
     reports: list[LevelReport] = []
@@ -405,6 +419,9 @@ def solve_levels(
         if isinstance(expr, int):
             reports.append(LevelReport(level, expr, expr, True, 0.0))
             continue
+        at = Progress(level, n + 1, len(order), None, None, max(0.0, deadline - time.monotonic()))
+        if progress is not None:
+            progress(at)
         if level.maximise:
             dm.model.Maximize(expr)
         else:
@@ -417,17 +434,12 @@ def solve_levels(
             for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else _TWO_WORKERS:
                 solver.parameters.subsolvers.append(name)
         best = dm.best[level]
-        status = solver.Solve(dm.model, _StopAt(best, level.maximise))
+        status = solver.Solve(dm.model, _Watch(best, at, deadline, progress))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             current = dm.assignment(solver)
             value = round(solver.ObjectiveValue())
-            bound = solver.BestObjectiveBound()
-            # CP-SAT's bound can be weaker than the trivial one (the presolved objective loses its domain)
-            if level.maximise:
-                bound_value = min(math.floor(bound + 1e-6), best)
-            else:
-                bound_value = max(math.ceil(bound - 1e-6), best)
+            bound_value = _bound(level, solver.BestObjectiveBound(), best)
             proven = status == cp_model.OPTIMAL or value == bound_value
             reports.append(LevelReport(level, value, bound_value, proven, seconds))
         elif current is None:

@@ -403,7 +403,8 @@ class DraftRequest(Base):
 
 class DraftRun(Base):
     """One draft of a version: who started it and why, its state (DraftRunState), the roles to fill, filled,
-    unfilled and kept, the solver's figures per level, the explanations, the time taken."""
+    unfilled and kept, the solver's figures per level, the explanations, the fairness per person, the time taken;
+    while it solves, its progress."""
 
     __tablename__ = "draft_runs"  # owner: drafting
     __table_args__ = (Index("ix_draft_runs_version", "version_id"),)
@@ -422,6 +423,8 @@ class DraftRun(Base):
     kept: Mapped[int | None] = mapped_column(Integer)
     levels: Mapped[list[Any]] = mapped_column(default=list)
     explanations: Mapped[dict[str, Any]] = mapped_column(default=dict)  # unfilled, unhonored, conflicts, dropped
+    fairness: Mapped[list[Any]] = mapped_column(default=list)  # per person: nights held and fair share per category
+    progress: Mapped[dict[str, Any] | None]  # while it solves: the level, best value, bound, seconds left, at
     error: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime] = _now()

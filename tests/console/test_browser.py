@@ -7,22 +7,26 @@ Post/Redirect/Get after an action, asserting what the pages show."""
 import json
 import re
 import shutil
+import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schedcu.processes import schedcu_command
 from shared import ids
 from shared.db.models import AuditRecord
 from tests.conftest import Pipeline, eventually
@@ -242,6 +246,7 @@ def test_every_page_fits_a_500_px_window(
         f"/versions/{gapped_version}/gaps", f"/versions/{gapped_version}/proposals",
         f"/versions/{gapped_version}/fairness", f"/versions/diff?a={gapped_version}&b={gapped_version}",
         "/proposals", "/dead-letters", *(f"/proposals/{p}" for (p,) in proposal),
+        "/drafting", "/drafting/runs", "/drafting/time-off", "/drafting/groups/test-group",
     ]  # fmt: skip
     browser.set_window_size(500, 900)
     try:
@@ -321,6 +326,89 @@ def test_discard_a_dead_letter_after_confirming(pipeline: Pipeline, console: str
     wait_for(browser, "#who")
     assert not row_of(browser, message_id)
     assert audited(pipeline, f"{dlq}/{message_id}") == [("olga", "discard")]
+
+
+def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
+    pipeline: Pipeline, console: str, browser: WebDriver
+) -> None:
+    request_id = f"browser-draft-{uuid.uuid4()}"  # a June week: Amion holds March only, so nothing is kept
+    body = amqp_client.import_requested(request_id, pipeline.template, "2026-06-01", "2026-06-07")
+    amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
+    workflow_id = ids.workflow_id_for(request_id)
+    assert pipeline.wait_terminal(workflow_id) in ("COMPLETED", "COMPLETED_WITH_WARNINGS")
+    version_id = ids.version_id_for(workflow_id)
+
+    browser.get(f"{console}/drafting")
+    wait_for(browser, "#groups").find_element(By.LINK_TEXT, "test-group").click()
+    form = wait_for(browser, "#rotation-form")
+    Select(form.find_element(By.NAME, "weekday")).select_by_visible_text("mon")
+    form.find_element(By.NAME, "role").send_keys("ON1")
+    form.find_element(By.NAME, "person").send_keys("Adams, Ada")
+    for name, day in (("from", "2026-06-01"), ("to", "2026-06-07")):
+        browser.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, name), day)
+    form.find_element(By.ID, "add-rotation").click()
+    rotation = re.fullmatch(r"added rotation (\d+)", wait_for(browser, "#notice").text)
+    assert rotation is not None
+    assert "Adams, Ada" in browser.find_element(By.CSS_SELECTOR, f'#rotations tr[data-id="{rotation[1]}"]').text
+
+    started = subprocess.run(
+        schedcu_command("draft", "new", str(version_id), "--time-limit", "20", "--reason", "browser"),
+        env=pipeline.env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    run_id = started.stdout.split("run ", 1)[1].split()[0]
+    eventually(lambda: pipeline.query("SELECT 1 FROM draft_runs WHERE id = :r", r=run_id), WAIT_S, "the run to start")
+    browser.get(f"{console}/drafting/runs/{run_id}")
+    # a running run's page reloads itself until the run ends
+    WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.ID, "state").text == "completed"
+    )
+    assert browser.find_element(By.ID, "outcome").text in ("OPTIMAL", "FEASIBLE")
+    assert not browser.find_elements(By.ID, "progress")
+
+    roles = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#grid tr:first-child th")][1:]
+    grid = {
+        row.get_attribute("data-date"): [td.text for td in row.find_elements(By.TAG_NAME, "td")[1:]]
+        for row in browser.find_elements(By.CSS_SELECTOR, "#grid tr[data-date]")
+    }
+    assert len(grid) == 7 and grid["2026-06-01"][roles.index("ON1")] == "Adams, Ada"  # the rotation, honored
+    nights = Counter(name for names in grid.values() for name in names if name and name != "(unfilled)")
+
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg#fairness-chart g.bar")
+    # the table's nights: held before (history: the group's production versions of the year before) + this week
+    rows = [row.find_elements(By.TAG_NAME, "td") for row in browser.find_elements(By.CSS_SELECTOR, "#fairness tr")[1:]]
+    table = {cells[0].text: tuple(int(n) for n in cells[2].text.split(" + ")) for cells in rows}
+    assert {name: held for name, (_, held) in table.items() if held} == dict(nights)
+    assert table and len(bars) == 3 * len(table)
+    drawn = {
+        bar.get_attribute("data-person"): (
+            int(bar.get_attribute("data-held") or 0),
+            bar.find_element(By.CSS_SELECTOR, "rect.before").size["width"],
+            bar.find_element(By.CSS_SELECTOR, "rect.held").size["width"],
+        )
+        for bar in bars
+        if bar.get_attribute("data-category") == "nights"
+    }
+    for name, (before, held) in table.items():
+        total, before_width, held_width = drawn[name]
+        assert total == before + held and (before_width > 0) == (before > 0) and (held_width > 0) == (held > 0)
+    most = max(table, key=lambda name: sum(table[name]))
+    longest = max(drawn, key=lambda name: drawn[name][1] + drawn[name][2])
+    assert sum(table[longest]) == sum(table[most])  # the most nights, the longest bar
+
+    browser.set_window_size(500, 900)
+    try:
+        browser.refresh()
+        wait_for(browser, "#fairness-chart")
+        width = browser.execute_script("return window.innerWidth")
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    finally:
+        browser.set_window_size(1400, 1000)
+
+    browser.find_element(By.LINK_TEXT, "test-group").click()
+    row = wait_for(browser, f'#rotations tr[data-id="{rotation[1]}"]')
+    row.find_element(By.CSS_SELECTOR, "button.remove").click()
+    assert wait_for(browser, "#notice").text == f"removed rotation {rotation[1]}"
+    assert audited(pipeline, f"rotation:{rotation[1]}") == [("olga", "add"), ("olga", "remove")]
 
 
 def test_console_log_has_no_token(console: str, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -22,7 +22,7 @@ from schedcu.console.users import WatchedUsers
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
 from services.versions import saga
-from shared.db.models import PersonRow
+from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
 from shared.settings import get_settings
 from tests.conftest import Services
 from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
@@ -61,7 +61,8 @@ HOSTILE = [
 
 @dataclass(frozen=True)
 class Known:
-    """Ids and names that exist, so that a route gets past its "not found" to its parameters."""
+    """Ids and names that exist (a queue, a person, a group), so that a route gets past its "not found" to its
+    parameters."""
 
     ids: tuple[str, ...]
     names: tuple[str, ...]
@@ -73,8 +74,13 @@ def known(console_services: Services) -> Known:
     with Session(console_services.engine) as session, session.begin():
         created = proposals.create(session, version_id, CalculationOptions.from_settings(get_settings()), "fuzz", MON)
         email = session.scalars(select(PersonRow.email).order_by(PersonRow.id)).first()
-    assert email is not None
-    return Known(ids=(str(version_id), str(created.proposals[0]), "WORKFLOW"), names=("versions", email))
+        group = session.scalar(
+            select(HospitalGroup.name)
+            .join(ScheduleVersion, ScheduleVersion.group_id == HospitalGroup.id)
+            .where(ScheduleVersion.id == version_id)
+        )
+    assert email is not None and group is not None
+    return Known(ids=(str(version_id), str(created.proposals[0]), "WORKFLOW"), names=("versions", email, group))
 
 
 @pytest.fixture
