@@ -13,9 +13,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy.exc
 from psycopg import sql
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from schedcu import local
 from schedcu.processes import schedcu_command
 from schedcu.registries import WORKERS
 from shared import ids
@@ -100,6 +103,20 @@ def test_a_worker_reads_the_tables_its_code_reads(services: Services) -> None:
     with psycopg.connect(libpq(coverage)) as conn:
         for table in ("assignments", "shift_instances", "coverage_cells", "inbox", "audit_log"):
             conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+
+
+def test_demo_and_dev_run_each_worker_on_its_own_role_through_one_login(services: Services) -> None:
+    urls = local.worker_database_urls(services.database_url)
+    engine = create_engine(urls["ods-importer"])
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar() == roles.SERVICE_ROLES["ods_importer"]
+            conn.execute(text("SELECT count(*) FROM shift_instances"))
+            with pytest.raises(sqlalchemy.exc.ProgrammingError, match="permission denied for table assignments"):
+                conn.execute(text("SELECT count(*) FROM assignments"))
+    finally:
+        engine.dispose()
+    assert make_url(urls["coverage"]).query["options"] == "-c role=schedcu_coverage"
 
 
 def test_the_pipeline_and_verify_pass_with_every_worker_and_the_operator_on_its_own_role(
