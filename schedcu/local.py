@@ -47,9 +47,9 @@ def migrated_database(database_url: str, amqp_url: str, stack: ExitStack) -> tup
 
 
 def worker_database_urls(database_url: str) -> dict[str, str]:
-    """Each worker's database URL, on its own role (shared/db/roles.py) chosen at connection (`options=-c role=`),
-    the roles created and granted on the database; `database_url` for every worker when its user may not create
-    the roles or become them (said once)."""
+    """Each worker's database URL, on its own role (shared/db/roles.py) chosen at connection (`options=-crole=`,
+    without a space: a URL encodes it as `+`, which libpq does not decode), the roles created and granted on the
+    database; `database_url` for every worker when its user may not create the roles or become them (said once)."""
     url = make_url(database_url)
     try:
         with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
@@ -64,7 +64,7 @@ def worker_database_urls(database_url: str) -> dict[str, str]:
         print(f"user {url.username} may not create or become the schedcu roles: every worker runs as it", flush=True)
         return {name: database_url for name in processes.WORKER_NAMES}
     on_role = {
-        name: url.update_query_dict({"options": f"-c role={roles.SERVICE_ROLES[name.replace('-', '_')]}"})
+        name: url.update_query_dict({"options": f"-crole={roles.SERVICE_ROLES[name.replace('-', '_')]}"})
         for name in processes.WORKER_NAMES
     }
     return {name: worker_url.render_as_string(False) for name, worker_url in on_role.items()}

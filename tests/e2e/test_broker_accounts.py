@@ -2,8 +2,8 @@
 own on the local broker, its topology declared as the code declares it, and every user of the definitions
 created (under a name of this run's own, with a random password) with the definitions' permissions and topic
 permissions. Upstream may only ask for imports, a worker may only say what is its own, nobody may sign as
-someone else, the operator redrives any dead letter signed as itself, and the pipeline completes a month with every
-worker on its own account."""
+someone else, the operator redrives any dead letter signed as itself, the pipeline completes a month with every
+worker on its own account, and a worker dead-letters unread a message from an account that may not send it."""
 
 import asyncio
 import calendar
@@ -29,7 +29,7 @@ from shared import ids
 from shared.contracts import ImportRequested
 from shared.messaging import dead_letters, topology
 from shared.settings import Settings
-from tests.conftest import MONTH, Services, provisioned, running_pipeline
+from tests.conftest import MONTH, Pipeline, Services, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 
 DEFINITIONS = json.loads(
@@ -43,6 +43,7 @@ pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="nee
 class Accounts:
     services: Services
     urls: dict[str, str]  # user of the definitions -> the URL logging in as this run's copy of it
+    names: str  # this run's accounts' names, as SCHEDCU_BROKER_ACCOUNTS gives them
 
     def of(self, user: str) -> str:
         return self.urls[user]
@@ -71,7 +72,7 @@ def accounts() -> Iterator[Accounts]:
                 rabbitmqctl("set_topic_permissions", "-p", vhost, name, t["exchange"], t["write"], t["read"])
             netloc = f"{quote(name, safe='')}:{quote(password, safe='')}@{url.hostname}:{url.port or 5672}"
             urls[entry["user"]] = urlunsplit(url._replace(netloc=netloc))
-        yield Accounts(services, urls)
+        yield Accounts(services, urls, f"schedcu-{{name}}-{suffix}")
 
 
 def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None) -> None:
@@ -132,13 +133,50 @@ def test_the_operator_redrives_a_letter_of_any_routing_key_signed_as_itself(acco
     assert back is not None and (back.message_id, back.user_id) == (message_id, login(operator))
 
 
+@pytest.fixture(scope="module")
+def pipeline(accounts: Accounts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The five workers, each on its own account and so checking each message's sender."""
+    logins = {
+        name: {"SCHEDCU_AMQP_URL": accounts.of(f"schedcu-{name}"), "SCHEDCU_BROKER_ACCOUNTS": accounts.names}
+        for name in WORKERS
+    }
+    work = tmp_path_factory.mktemp("accounts")
+    with running_pipeline(accounts.services, work, worker_env=logins, declare_topology="false") as running:
+        yield running
+
+
 def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
-    accounts: Accounts, tmp_path: Path
+    accounts: Accounts, pipeline: Pipeline
 ) -> None:
-    logins = {name: {"SCHEDCU_AMQP_URL": accounts.of(f"schedcu-{name}")} for name in WORKERS}
-    with running_pipeline(accounts.services, tmp_path, worker_env=logins, declare_topology="false") as pipeline:
-        request_id = f"accounts-{uuid.uuid4()}"
-        period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
-        body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
-        amqp_client.publish(accounts.of("schedcu-upstream"), body)
-        assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"
+    request_id = f"accounts-{uuid.uuid4()}"
+    period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+    upstream = accounts.of("schedcu-upstream")
+    amqp_client.publish(upstream, body, user_id=login(upstream))
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"
+    assert "checking each message's sender" in next(pipeline.log_dir.glob("versions-*.log")).read_text()
+
+
+@pytest.mark.parametrize(
+    ("user_id", "reason"),
+    [
+        ("guest", "user 'guest' may not send event.amion.scraped"),
+        (None, "event.amion.scraped carries no AMQP user_id: its sender is unknown"),
+    ],
+)
+def test_a_scrape_said_by_an_account_that_may_not_say_it_is_dead_lettered_unread(
+    accounts: Accounts, pipeline: Pipeline, user_id: str | None, reason: str
+) -> None:
+    """The broker's administrator account may publish anything (its permissions are not the definitions'): the
+    versions worker still refuses a scrape it did not get from the Amion scraper's account."""
+    admin = accounts.services.amqp_url
+    assert login(admin) == "guest"
+    queue = registry("versions").queue
+    forged = amqp_client.publish(admin, b'{"assignments": 9999}', "event.amion.scraped", user_id=user_id)
+
+    def parked() -> list[dead_letters.DeadLetter]:
+        letters = asyncio.run(dead_letters.peek(admin, queue, limit=None))
+        return [letter for letter in letters if letter.message_id == forged]
+
+    [letter] = eventually(parked, 60, "the forged scrape in the versions dead-letter queue")
+    assert letter.reason == reason and letter.routing_key == "event.amion.scraped"

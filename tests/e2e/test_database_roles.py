@@ -116,7 +116,9 @@ def test_demo_and_dev_run_each_worker_on_its_own_role_through_one_login(services
                 conn.execute(text("SELECT count(*) FROM assignments"))
     finally:
         engine.dispose()
-    assert make_url(urls["coverage"]).query["options"] == "-c role=schedcu_coverage"
+    relay_dsn = libpq(urls["coverage"])  # as the outbox relay connects: libpq's own URL parsing
+    with psycopg.connect(relay_dsn) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (roles.SERVICE_ROLES["coverage"],)
 
 
 def test_the_pipeline_and_verify_pass_with_every_worker_and_the_operator_on_its_own_role(

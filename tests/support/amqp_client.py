@@ -26,7 +26,9 @@ def import_requested(request_id: str, template: bytes, start: str, end: str, acc
     }
 
 
-async def _publish(channel: aio_pika.abc.AbstractChannel, body: bytes, routing_key: str, message_id: str) -> None:
+async def _publish(
+    channel: aio_pika.abc.AbstractChannel, body: bytes, routing_key: str, message_id: str, user_id: str | None = None
+) -> None:
     exchange = await channel.get_exchange(EXCHANGE)
     await exchange.publish(
         aio_pika.Message(
@@ -34,18 +36,26 @@ async def _publish(channel: aio_pika.abc.AbstractChannel, body: bytes, routing_k
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message_id,
+            user_id=user_id,
         ),
         routing_key=routing_key,
         mandatory=True,
     )
 
 
-def publish(amqp_url: str, body: bytes, routing_key: str = "import.requested", message_id: str | None = None) -> str:
+def publish(
+    amqp_url: str,
+    body: bytes,
+    routing_key: str = "import.requested",
+    message_id: str | None = None,
+    user_id: str | None = None,
+) -> str:
+    """Publish `body`, signed `user_id` (the login, which RabbitMQ checks) when given; its message id."""
     message_id = message_id or str(uuid.uuid4())
 
     async def run() -> None:
         async with await aio_pika.connect(amqp_url) as connection:
-            await _publish(await connection.channel(), body, routing_key, message_id)
+            await _publish(await connection.channel(), body, routing_key, message_id, user_id)
 
     asyncio.run(run())
     return message_id
