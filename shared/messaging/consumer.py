@@ -34,7 +34,7 @@ from shared.logs import MESSAGE_CONTEXT, MessageIds
 from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Failure, classify, describe
 from shared.messaging.outbox import WORKFLOW_HEADER
 from shared.messaging.senders import Senders
-from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, work_queue
+from shared.messaging.topology import DEAD_LETTER_EXCHANGE, ConsumerQueue, exchange_for, work_queue
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,10 @@ def subscribe(
     dead-lettered unread."""
 
     @broker.subscriber(
-        work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL, decoder=undecoded
+        work_queue(queue, delivery_limit, declare),
+        exchange_for(queue.bindings[0]),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=undecoded,
     )
     async def on_message(message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message

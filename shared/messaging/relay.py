@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 
 from shared.messaging import outbox
 from shared.messaging.faults import TRANSIENT, DependencyGate, Failure, classify, describe, unless_stopped
-from shared.messaging.topology import EVENTS_EXCHANGE
+from shared.messaging.topology import exchange_for
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class OutboxRelay:
         try:
             await self._broker.publish(
                 row.body,
-                exchange=EVENTS_EXCHANGE,
+                exchange=exchange_for(row.routing_key),
                 routing_key=row.routing_key,
                 persist=True,
                 mandatory=True,

@@ -81,7 +81,7 @@ def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None) -> N
     async def run() -> None:
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE.name, ensure=False)
+            exchange = await channel.get_exchange(topology.exchange_for(routing_key).name, ensure=False)
             await exchange.publish(
                 aio_pika.Message(b"{}", content_type="application/json", user_id=user_id), routing_key=routing_key
             )

@@ -11,6 +11,11 @@ from typing import Any
 import aio_pika
 
 EXCHANGE = "schedcu.events"
+COMMANDS_EXCHANGE = "schedcu.commands"  # `command.*`: apart from the events
+
+
+def exchange_of(routing_key: str) -> str:
+    return COMMANDS_EXCHANGE if routing_key.startswith("command.") else EXCHANGE
 
 
 def import_requested(request_id: str, template: bytes, start: str, end: str, account: str = "test") -> dict[str, Any]:
@@ -29,7 +34,7 @@ def import_requested(request_id: str, template: bytes, start: str, end: str, acc
 async def _publish(
     channel: aio_pika.abc.AbstractChannel, body: bytes, routing_key: str, message_id: str, user_id: str | None = None
 ) -> None:
-    exchange = await channel.get_exchange(EXCHANGE)
+    exchange = await channel.get_exchange(exchange_of(routing_key))
     await exchange.publish(
         aio_pika.Message(
             body,
@@ -77,7 +82,7 @@ def publish_and_receive(
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await queue.bind(EXCHANGE, routing_key=binding)
+            await queue.bind(exchange_of(binding), routing_key=binding)
             await _publish(channel, body, routing_key, message_id or str(uuid.uuid4()))
             async with queue.iterator() as messages:
                 async for message in messages:
@@ -156,7 +161,7 @@ def publish_and_collect(
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             for binding in bindings:
-                await queue.bind(EXCHANGE, routing_key=binding)
+                await queue.bind(exchange_of(binding), routing_key=binding)
             exchange = await channel.get_exchange(EXCHANGE)
             await exchange.publish(
                 aio_pika.Message(
@@ -187,7 +192,7 @@ def subscribe(amqp_url: str, queue_name: str, bindings: list[str]) -> None:
             channel = await connection.channel()
             queue = await channel.declare_queue(queue_name, durable=True)
             for binding in bindings:
-                await queue.bind(EXCHANGE, routing_key=binding)
+                await queue.bind(exchange_of(binding), routing_key=binding)
 
     asyncio.run(run())
 
