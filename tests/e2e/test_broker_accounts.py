@@ -75,13 +75,15 @@ def accounts() -> Iterator[Accounts]:
         yield Accounts(services, urls, f"schedcu-{{name}}-{suffix}")
 
 
-def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None) -> None:
-    """Publish an empty JSON object, confirmed: raises when the broker refuses it."""
+def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None, exchange_name: str | None = None) -> None:
+    """Publish an empty JSON object to the exchange of `routing_key` (or `exchange_name`), confirmed: raises when the
+    broker refuses it."""
 
     async def run() -> None:
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange(topology.exchange_for(routing_key).name, ensure=False)
+            name = exchange_name or topology.exchange_for(routing_key).name
+            exchange = await channel.get_exchange(name, ensure=False)
             await exchange.publish(
                 aio_pika.Message(b"{}", content_type="application/json", user_id=user_id), routing_key=routing_key
             )
@@ -106,6 +108,20 @@ def test_the_coverage_worker_may_say_its_own_events_but_not_a_scrape(accounts: A
     for foreign in ("event.amion.scraped", "command.versions.archive"):
         with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
             publish(coverage, foreign)
+
+
+def test_commands_travel_on_their_own_exchange_which_only_the_accounts_that_command_may_write_to(
+    accounts: Accounts,
+) -> None:
+    coverage, importer = accounts.of("schedcu-coverage"), accounts.of("schedcu-ods-importer")
+    publish(coverage, "command.coverage.calculate", user_id=login(coverage))
+    assert topology.exchange_for("command.coverage.calculate") == topology.COMMANDS_EXCHANGE
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):  # not on the events' exchange
+        publish(coverage, "command.coverage.calculate", exchange_name=topology.EVENTS_EXCHANGE.name)
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):  # the importer commands nothing
+        publish(importer, "command.coverage.calculate", user_id=login(importer))
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        publish(accounts.of("schedcu-upstream"), "command.versions.promote")
 
 
 def test_a_forged_user_id_is_refused(accounts: Accounts) -> None:
