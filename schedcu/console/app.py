@@ -127,7 +127,7 @@ def _unauthorized(conn: HTTPConnection, error: Exception) -> Response:
     if isinstance(error, Throttled):
         return _plain(
             conn,
-            f"too many failed sign-ins from this {error.who}: try again in {error.retry_after_s} s",
+            f"too many failed sign-ins {error.who}: try again in {error.retry_after_s} s",
             429,
             {"Retry-After": str(error.retry_after_s)},
         )

@@ -18,7 +18,7 @@ MAX_KEYS = 100_000  # beyond this many addresses and names, the ones with no rec
 
 def keys(address: str | None, user: str | None) -> list[str]:
     """What a sign-in counts against: its address and, with basic auth, the user name it gave."""
-    return [f"address {address}"] + ([f"user {user}"] if user else [])
+    return [f"from address {address}"] + ([f"for user {user}"] if user else [])
 
 
 class SignInThrottle:

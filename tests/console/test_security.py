@@ -47,10 +47,10 @@ def test_failed_sign_ins_from_one_address_are_answered_429_until_the_window_pass
     for _ in range(LIMIT):
         assert throttle.retry_after(counted) is None
         throttle.failed(counted)
-    assert throttle.retry_after(counted) == ("address 10.0.0.9", WINDOW_S)
+    assert throttle.retry_after(counted) == ("from address 10.0.0.9", WINDOW_S)
     assert throttle.retry_after(keys("10.0.0.8", None)) is None
     now[0] = WINDOW_S - 1
-    assert throttle.retry_after(counted) == ("address 10.0.0.9", 1.0)
+    assert throttle.retry_after(counted) == ("from address 10.0.0.9", 1.0)
     now[0] = WINDOW_S
     assert throttle.retry_after(counted) is None
 
@@ -64,7 +64,7 @@ def test_wrong_tokens_from_one_address_get_a_429_that_says_when_to_try_again(
 
     throttled = guesser.get("/status", headers=bearer(OPERATOR_TOKEN))  # even the right token, from there
     assert throttled.status_code == 429
-    assert "too many failed sign-ins from this address" in throttled.text
+    assert "too many failed sign-ins from address 203.0.113.7: try again in" in throttled.text
     assert 0 < int(throttled.headers["Retry-After"]) <= WINDOW_S
     assert from_address("203.0.113.8").get("/status", headers=bearer(OPERATOR_TOKEN)).status_code == 200
 
@@ -77,7 +77,7 @@ def test_wrong_tokens_for_one_user_from_many_addresses_throttle_that_user_only(
         assert answer.status_code == 401
     elsewhere = from_address("192.0.2.1")
     olga = elsewhere.get("/status", auth=("olga", OPERATOR_TOKEN))
-    assert olga.status_code == 429 and "too many failed sign-ins from this user olga" in olga.text
+    assert olga.status_code == 429 and "too many failed sign-ins for user olga" in olga.text
     assert elsewhere.get("/status", auth=("rita", READER_TOKEN)).status_code == 200
 
 
