@@ -88,14 +88,16 @@ def cmd_db_roles(_: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from schedcu.infra import listening
-    from schedcu.registries import all_queues, registry
+    from schedcu.registries import all_queues, registry, senders
+    from shared.messaging.connection import login
     from shared.settings import get_settings
     from shared.worker import run
 
     settings = get_settings()
     http_port = settings.http_port if args.port is None else args.port
     fix = "give another --port (0: a free one), or change SCHEDCU_HTTP_PORT / SCHEDCU_HTTP_HOST"
-    run(registry(args.name), all_queues(), listening(settings.http_host, http_port, fix))
+    checked = senders(args.name, settings.broker_accounts, login(settings.amqp_url))
+    run(registry(args.name), all_queues(), listening(settings.http_host, http_port, fix), checked)
     return 0
 
 

@@ -1,6 +1,7 @@
 """A whole schedcu on this machine, for `schedcu demo` and `schedcu dev`: PostgreSQL and RabbitMQ found, the
-database created and migrated, a sample template, a roster and an Amion ground truth written and the roster
-loaded, the fake Amion and the five workers started. Every child is stopped when the caller's stack closes."""
+database created and migrated and its roles granted, a sample template, a roster and an Amion ground truth written
+and the roster loaded, the fake Amion and the five workers started, each on its own database role. Every child is
+stopped when the caller's stack closes."""
 
 import json
 import os
@@ -9,13 +10,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import yaml
+from sqlalchemy.engine import make_url
 
 from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.infra import ensure_database_exists, resolve
 from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import read_roster, reconcile
+from shared.db import roles
 from shared.db.migrate import upgrade
 from shared.db.session import transaction
 from shared.settings import get_settings
@@ -40,6 +44,30 @@ def migrated_database(database_url: str, amqp_url: str, stack: ExitStack) -> tup
     upgrade(database_url)
     print("database migrated", flush=True)
     return database_url, amqp_url
+
+
+def worker_database_urls(database_url: str) -> dict[str, str]:
+    """Each worker's database URL, on its own role (shared/db/roles.py) chosen at connection (`options=-crole=`,
+    without a space: a URL encodes it as `+`, which libpq does not decode), the roles created and granted on the
+    database; `database_url` for every worker when its user may not create the roles or become them (said once)."""
+    url = make_url(database_url)
+    try:
+        with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
+            roles.ensure(conn, str(url.database))
+            members = conn.execute(
+                "SELECT bool_and(pg_has_role(current_user, rolname, 'MEMBER')) FROM pg_roles WHERE rolname = ANY(%s)",
+                [list(roles.SERVICE_ROLES.values())],
+            ).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        members = None
+    if not (members and members[0]):
+        print(f"user {url.username} may not create or become the schedcu roles: every worker runs as it", flush=True)
+        return {name: database_url for name in processes.WORKER_NAMES}
+    on_role = {
+        name: url.update_query_dict({"options": f"-crole={roles.SERVICE_ROLES[name.replace('-', '_')]}"})
+        for name in processes.WORKER_NAMES
+    }
+    return {name: worker_url.render_as_string(False) for name, worker_url in on_role.items()}
 
 
 def start(
@@ -76,7 +104,11 @@ def start(
     )
     get_settings.cache_clear()
     env = dict(os.environ)
-    workers = [started(processes.worker(name, env, logs), stack) for name in processes.WORKER_NAMES]
+    urls = worker_database_urls(database_url)
+    workers = [
+        started(processes.worker(name, {**env, "SCHEDCU_DATABASE_URL": urls[name]}, logs), stack)
+        for name in processes.WORKER_NAMES
+    ]
     for w in workers:
         w.wait_healthy()
     print(f"fake Amion and workers {', '.join(processes.WORKER_NAMES)} running (logs in {logs})", flush=True)

@@ -4,6 +4,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # `schedcu --help` lists the workers without importing the messaging stack
+    from shared.messaging.senders import Senders
     from shared.messaging.topology import ConsumerQueue
     from shared.registry import Registry
 
@@ -32,3 +33,22 @@ def all_registries() -> "list[Registry]":
 def all_queues() -> "list[ConsumerQueue]":
     """Every service's queue: what a worker declares at start, and what the operator commands look at."""
     return [r.queue for r in all_registries()]
+
+
+def senders(worker: str, accounts: str, login: str | None) -> "Senders | None":
+    """Who may send what, by the broker accounts' names (`accounts`, `{name}` standing for a worker, `upstream` or
+    `operator`): each worker's account its registry's `publishes`, upstream's `import.requested`, the operator's
+    anything. None (nothing checked) unless `worker` logs in (`login`) as its own account: workers sharing one
+    account cannot tell each other apart."""
+    from shared.contracts import ImportRequested
+    from shared.messaging.senders import Senders
+
+    if login != accounts.format(name=worker):
+        return None
+    by_key: dict[str, set[str]] = {ImportRequested.routing_key: {accounts.format(name="upstream")}}
+    for name in WORKERS:
+        for key in registry(name).published_keys:
+            by_key.setdefault(key, set()).add(accounts.format(name=name))
+    return Senders(
+        {key: frozenset(users) for key, users in by_key.items()}, frozenset({accounts.format(name="operator")})
+    )

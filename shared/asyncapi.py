@@ -8,7 +8,7 @@ import yaml
 from pydantic.json_schema import models_json_schema
 
 from shared.contracts import CONTRACTS, Contract, ImportRequested
-from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
+from shared.messaging.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, exchange_for
 
 REF = "#/components/schemas/{model}"
 CORRELATION_RULE = (
@@ -48,7 +48,12 @@ def document(queues: Sequence[ConsumerQueue], version: str = "0.1.0") -> dict[st
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
-                    "exchange": {"name": EVENTS_EXCHANGE.name, "type": "topic", "durable": True, "autoDelete": False},
+                    "exchange": {
+                        "name": exchange_for(contract.routing_key).name,
+                        "type": "topic",
+                        "durable": True,
+                        "autoDelete": False,
+                    },
                 }
             },
         }
@@ -67,8 +72,9 @@ def document(queues: Sequence[ConsumerQueue], version: str = "0.1.0") -> dict[st
         "info": {
             "title": "schedcu",
             "version": version,
-            "description": "Messages of schedcu on the RabbitMQ topic exchange "
-            f"`{EVENTS_EXCHANGE.name}`. The routing key names the message; the body is JSON.",
+            "description": "Messages of schedcu on the RabbitMQ topic exchanges "
+            f"`{EVENTS_EXCHANGE.name}` (events and `import.requested`) and `{COMMANDS_EXCHANGE.name}` "
+            "(`command.*`). The routing key names the message; the body is JSON.",
         },
         "defaultContentType": "application/json",
         "servers": {"rabbitmq": {"host": "localhost:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}},

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedcu"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # the broker accounts' names, `{name}` a worker's (ods-importer ...), `upstream` or `operator`: a worker logged
+    # in as its own account dead-letters a message whose AMQP user_id may not send it (shared/messaging/senders.py)
+    broker_accounts: str = Field(default="schedcu-{name}", pattern=r"\{name\}")
     amion_accounts: dict[str, AmionAccount] = Field(default_factory=dict)
     time_zone: str = "America/New_York"
     holidays: list[date] = Field(default_factory=list)

@@ -40,6 +40,7 @@ from shared.messaging.faults import (
     unless_stopped,
 )
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.senders import Senders
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Periodic, Registry
 from shared.serving import serve
@@ -161,7 +162,9 @@ async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.
         await unless_stopped(stopping, asyncio.sleep(job.interval_s(settings)))
 
 
-def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: str) -> AsgiFastStream:
+def create_app(
+    registry: Registry, queues: Sequence[ConsumerQueue], health_url: str, senders: Senders | None = None
+) -> AsgiFastStream:
     """The worker of `registry`; `queues` are every service's, declared at start (unless preloaded)."""
     settings = get_settings()
     service = registry.service
@@ -186,6 +189,7 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
         gates.database,
         declare=False,  # declared (or preloaded) before the broker starts; its channel only checks the queue is there
         rejecters=registry.rejecters,
+        senders=senders,
     )
     relay = OutboxRelay(
         broker,
@@ -236,13 +240,17 @@ def create_app(registry: Registry, queues: Sequence[ConsumerQueue], health_url: 
     )
 
 
-def run(registry: Registry, queues: Sequence[ConsumerQueue], sock: socket.socket) -> None:
+def run(registry: Registry, queues: Sequence[ConsumerQueue], sock: socket.socket, senders: Senders | None) -> None:
     """Serve /health and /metrics on `sock` (shared/serving.py) until SIGTERM/SIGINT; in-flight messages finish
-    (graceful timeout) before the process exits."""
+    (graceful timeout) before the process exits. With `senders`, each message's sender is checked."""
     settings = get_settings()
     logs.configure(registry.service, settings.log_format)
+    if senders is None:
+        log.info("not checking senders: this worker does not log in to the broker as its own account")
+    else:
+        log.info("checking each message's sender (AMQP user_id) against the broker accounts")
     host, port = sock.getsockname()[:2]
     # bound to every interface (a container): others reach it by the pod's or container's address, not its name
     shown_host = socket.gethostbyname(socket.gethostname()) if host == "0.0.0.0" else host
-    app = create_app(registry, queues, f"http://{shown_host}:{port}/health")
+    app = create_app(registry, queues, f"http://{shown_host}:{port}/health", senders)
     serve(app, sock, log_level="info")

@@ -126,7 +126,7 @@ async def reset_broker(amqp_url: str) -> None:
             await channel.queue_delete(queue.name)
             await channel.queue_delete(queue.dead_letter_name)
         await channel.queue_delete("schedcu.unrouted")
-        for exchange in ("schedcu.events", "schedcu.dead-letter", "schedcu.unrouted"):
+        for exchange in ("schedcu.events", "schedcu.commands", "schedcu.dead-letter", "schedcu.unrouted"):
             await channel.exchange_delete(exchange)
 
 

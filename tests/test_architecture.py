@@ -1,6 +1,6 @@
 """The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself,
-`shared/` imports no service, no service imports the operator package `schedcu/`, and each table is
-written by its owner only."""
+`shared/` imports no service, no service imports the operator package `schedcu/`, each table is
+written by its owner only, and each worker's database role reads exactly the tables its code reads."""
 
 import ast
 import re
@@ -11,7 +11,7 @@ from schedcu import registries as registries_module
 from schedcu.registries import all_registries
 from shared.contracts import CONTRACTS
 from shared.db.models import Base
-from shared.db.roles import OWNERS
+from shared.db.roles import OWNERS, READS, VIEWS
 from shared.messaging.topology import UNROUTED_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +141,76 @@ def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
         "text('UPDATE coverage_cells SET status = 1')\n"
     )
     assert written_tables(module) == {"assignments", "workflows", "coverage_cells"}
+
+
+RAW_READ = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_]+)", re.IGNORECASE)
+
+
+def module_path(module: str) -> Path | None:
+    """The file of a module of this repository; None for any other module."""
+    base = ROOT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def worker_modules(service: str) -> set[Path]:
+    """Every module of this repository a worker of `service` runs: its registry and the worker runner, and what
+    they import, transitively (the models' definitions and the migrations aside)."""
+    seen: set[Path] = set()
+    todo = [f"services.{service}.registry", "shared.worker"]
+    while todo:
+        path = module_path(todo.pop())
+        if path is None or path in seen or path.name == "models.py" or "migrations" in path.parts:
+            continue
+        seen.add(path)
+        todo += [m for m in imported_modules(path) if m.split(".")[0] in {"services", "shared"}]
+    return seen
+
+
+def referenced_tables(path: Path) -> set[str]:
+    """The tables and views a module names: its mapped classes and views (imported from shared.db.models, in any
+    expression) and those its raw SQL reads (FROM, JOIN)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tables = mapped_tables() | {view: view for view in VIEWS}
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "shared.db.models":
+            names.update({alias.asname or alias.name: alias.name for alias in node.names})
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and names.get(node.id) in tables:
+            found.add(tables[names[node.id]])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.update(m.lower() for m in RAW_READ.findall(node.value) if m.lower() in OWNERS | VIEWS)
+    return found
+
+
+def test_each_worker_role_reads_exactly_the_other_tables_its_code_reads() -> None:
+    owners = OWNERS | VIEWS
+    for service in SERVICES:
+        named = set().union(*map(referenced_tables, worker_modules(service)))
+        foreign = {table for table in named if owners[table] not in (f"services/{service}", "shared")}
+        assert set(READS[service]) == foreign, service
+        assert len(READS[service]) == len(foreign), f"{service}: a table listed twice"
+
+
+def test_the_check_sees_every_kind_of_read(tmp_path: Path) -> None:
+    module = tmp_path / "store.py"
+    module.write_text(
+        "from shared.db.models import PersonRow as P, ShiftInstanceRow, calculation_cells\n"
+        "rows = session.scalars(select(P.id, calculation_cells.c.id))\n"
+        "table = cast(Table, ShiftInstanceRow.__table__)\n"
+        "text('SELECT 1 FROM coverage_cells c JOIN assignments a ON true')\n"
+    )
+    assert referenced_tables(module) == {
+        "people",
+        "shift_instances",
+        "calculation_cells",
+        "coverage_cells",
+        "assignments",
+    }
 
 
 def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() -> None:

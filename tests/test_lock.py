@@ -39,3 +39,11 @@ def test_bootstrap_installs_only_the_locked_files() -> None:
     assert "pip install --quiet --require-hashes --requirement requirements.lock" in bootstrap
     assert "--no-deps --no-build-isolation --editable ." in bootstrap
     assert "requirements.lock -nt .venv/.installed" in bootstrap
+
+
+def test_the_release_audit_checks_every_locked_file_strictly_and_the_release_steps_say_so() -> None:
+    audit = (ROOT / "bin" / "audit").read_text(encoding="utf-8")
+    assert 'pip-audit" --strict --require-hashes --disable-pip --requirement requirements.lock' in audit
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    release = next(line for line in readme if "**Release.**" in line)
+    assert "`bin/audit`" in release

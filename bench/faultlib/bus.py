@@ -9,6 +9,13 @@ from typing import Any
 import aio_pika
 
 EXCHANGE = "schedcu.events"
+COMMANDS_EXCHANGE = "schedcu.commands"  # `command.*`: apart from the events
+
+
+def exchange_of(routing_key: str) -> str:
+    return COMMANDS_EXCHANGE if routing_key.startswith("command.") else EXCHANGE
+
+
 FINAL_QUEUE = "faults.final-events"  # bound to event.workflow.*: what a downstream subscriber receives
 TAP_QUEUE = "faults.tap"  # copies of phase commands and results, to deliver some of them twice
 TAP_BINDINGS = ("command.#", "event.ods.*", "event.amion.*", "event.coverage.*")
@@ -26,8 +33,8 @@ class Captured:
 async def _publish(url: str, messages: list[Captured]) -> None:
     async with await aio_pika.connect(url, timeout=5) as connection:
         channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
         for m in messages:
+            exchange = await channel.get_exchange(exchange_of(m.routing_key))
             await exchange.publish(
                 aio_pika.Message(
                     m.body,
@@ -61,7 +68,7 @@ async def _declare(url: str, queue: str, bindings: tuple[str, ...]) -> None:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
         for key in bindings:
-            await declared.bind(EXCHANGE, routing_key=key)
+            await declared.bind(exchange_of(key), routing_key=key)
 
 
 def declare_subscriber_queue(url: str, queue: str, bindings: tuple[str, ...]) -> None:

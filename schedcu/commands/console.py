@@ -1,6 +1,8 @@
 """`schedcu console [--port P] [--host H]`: the operators' web console, served by uvicorn."""
 
 import argparse
+import ipaddress
+import sys
 
 from schedcu.arguments import port
 from schedcu.errors import UsageMistake
@@ -27,9 +29,21 @@ def cmd_console(args: argparse.Namespace) -> int:
     except UsersFileError as error:
         raise UsageMistake(str(error)) from None
     sock = listening(args.host, args.port, "give another --port")  # before the URL is printed: it must answer
+    if not loopback(sock.getsockname()[0]):
+        print(
+            f"warning: the console serves plain HTTP on {args.host}: tokens and schedules cross the network in clear; "
+            "serve it on 127.0.0.1 behind a TLS proxy (deploy/console-proxy/Caddyfile, README Console)",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"schedcu console on http://{args.host}:{sock.getsockname()[1]}/ for {len(users.users())} users", flush=True)
     serve(create_app(users, settings), sock, http=ConsoleH11Protocol)
     return 0
+
+
+def loopback(address: str) -> bool:
+    """Whether the console's bound address is this machine only (127.0.0.0/8, ::1)."""
+    return ipaddress.ip_address(address).is_loopback
 
 
 def register(sub: Subparsers) -> None:

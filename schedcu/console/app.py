@@ -5,6 +5,8 @@ before anything is read or done, and answer with a redirect to the page that sho
 (Post/Redirect/Get: the outcome travels in a signed cookie read once)."""
 
 import asyncio
+import dataclasses
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -35,9 +37,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from schedcu.console import params
+from schedcu.console import params, throttle
+from schedcu.console.http import SECURITY_HEADERS
 from schedcu.console.params import BadParameter, Params
-from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, csrf_key
+from schedcu.console.redaction import redact_secrets
+from schedcu.console.throttle import SignInThrottle
+from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, credentials, csrf_key
 from schedcu.errors import Mistake, UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
@@ -79,19 +84,38 @@ class UsersUnavailable(AuthenticationError):
     """The users file cannot be read or is wrong: nobody can be checked."""
 
 
+class Throttled(AuthenticationError):
+    """Too many failed sign-ins from this address or for this user: 429 until `retry_after_s` has passed."""
+
+    def __init__(self, who: str, retry_after_s: float) -> None:
+        super().__init__(who)
+        self.who = who
+        self.retry_after_s = math.ceil(retry_after_s)
+
+
 class TokenAuthentication(AuthenticationBackend):
-    """The request's user, by the users file as it is now (read again whenever it changes)."""
+    """The request's user, by the users file as it is now (read again whenever it changes). A wrong token counts
+    against its address and the user name it gives (`throttle.py`)."""
 
     def __init__(self, users: WatchedUsers) -> None:
         self.users = users
+        self.throttle = SignInThrottle()
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
         try:
             users = self.users.users()
         except UsersFileError as error:
             raise UsersUnavailable(str(error)) from None
-        user = authenticate(users, conn.headers.get("authorization"))
+        authorization = conn.headers.get("authorization")
+        given = credentials(authorization)
+        counted = throttle.keys(conn.client.host if conn.client else None, given[0] if given else None)
+        throttled = self.throttle.retry_after(counted) if authorization else None
+        if throttled is not None:
+            raise Throttled(*throttled)
+        user = authenticate(users, authorization)
         if user is None:
+            if authorization:
+                self.throttle.failed(counted)
             raise AuthenticationError("a token is needed")
         scopes = [READ, ACT] if user.role == Role.OPERATOR else [READ]
         return AuthCredentials(scopes), ConsoleUser(user)
@@ -100,6 +124,13 @@ class TokenAuthentication(AuthenticationBackend):
 def _unauthorized(conn: HTTPConnection, error: Exception) -> Response:
     if isinstance(error, UsersUnavailable):
         return _plain(conn, f"{error}; nobody can sign in until it is fixed", 503)
+    if isinstance(error, Throttled):
+        return _plain(
+            conn,
+            f"too many failed sign-ins {error.who}: try again in {error.retry_after_s} s",
+            429,
+            {"Retry-After": str(error.retry_after_s)},
+        )
     return _plain(
         conn,
         "give your console token (bearer, or basic auth with your user name)",
@@ -134,8 +165,10 @@ class RefuseControlCharacters:
         await self.app(scope, receive, send)
 
 
-class NoFraming:
-    """Other sites may not frame the console's pages (a framed confirmation page could be clicked blindly)."""
+class SecurityHeaders:
+    """`SECURITY_HEADERS` on every answer: other sites may not frame the pages (a framed confirmation page could
+    be clicked blindly), a browser sniffs no type, sends no referrer and stores no page (they show personal
+    schedules)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -144,11 +177,19 @@ class NoFraming:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["X-Frame-Options"] = "DENY"
-                headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+                for name, value in SECURITY_HEADERS:
+                    headers[name.decode()] = value.decode()
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ConsoleApp(Starlette):
+    """Starlette whose outermost layer is `SecurityHeaders`: a 500 is answered by Starlette's error middleware,
+    which runs outside the middleware an app is given."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 class Console:
@@ -586,7 +627,10 @@ class Console:
         found = [x for x in letters if message_id and x.message_id == message_id]
         if not found:
             return self.not_found(request, f"no dead letter {message_id} in {queue.dead_letter_name}")
-        return self.render(request, "dead_letter.html", queue=queue.consumer, letter=found[0])
+        letter = found[0]
+        if ACT not in request.auth.scopes:
+            letter = dataclasses.replace(letter, body_preview=redact_secrets(letter.body_preview))
+        return self.render(request, "dead_letter.html", queue=queue.consumer, letter=letter)
 
     def redrive(self, request: Request, form: params.LettersForm, user: str) -> Response:
         from shared.db.session import transaction
@@ -741,7 +785,7 @@ def _instant(text: str | None, settings: Settings) -> datetime:
     return local_instant(at, settings.tz)
 
 
-def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
+def create_app(users: WatchedUsers, settings: Settings) -> ConsoleApp:
     from schedcu.console import drafting
 
     console = Console(settings)
@@ -781,10 +825,9 @@ def create_app(users: WatchedUsers, settings: Settings) -> Starlette:
         *drafting.routes(console),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(
+    return ConsoleApp(
         routes=routes,
         middleware=[
-            Middleware(NoFraming),
             Middleware(AuthenticationMiddleware, backend=TokenAuthentication(users), on_error=_unauthorized),
             Middleware(RefuseControlCharacters, console=console),
         ],

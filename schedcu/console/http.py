@@ -10,6 +10,14 @@ import h11
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 
+# on every answer of the console, its own 414 and 431 included (app.py's SecurityHeaders adds them to the app's)
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
 LINGER_S = 5.0
 LINGER_BYTES = 16 * 1024 * 1024
 TOO_LONG = {
@@ -35,6 +43,7 @@ class ConsoleH11Protocol(H11Protocol):
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", str(len(TOO_LONG[status])).encode()),
             (b"connection", b"close"),
+            *SECURITY_HEADERS,
         ]
         for event in (
             h11.Response(status_code=status, headers=headers, reason=STATUS_PHRASES[status]),

@@ -135,21 +135,28 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def authenticate(users: list[User], authorization: str | None) -> User | None:
-    """The user whose token the `Authorization` header carries (bearer, or basic with the user's name)."""
+def credentials(authorization: str | None) -> tuple[str | None, str] | None:
+    """The user name (basic auth; None for a bearer token) and the token the `Authorization` header carries."""
     if not authorization:
         return None
-    scheme, _, credentials = authorization.partition(" ")
-    name: str | None = None
+    scheme, _, given = authorization.partition(" ")
     if scheme.lower() == "bearer":
-        token = credentials.strip()
-    elif scheme.lower() == "basic":
+        return None, given.strip()
+    if scheme.lower() == "basic":
         try:
-            name, _, token = base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")
+            name, _, token = base64.b64decode(given.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-    else:
+        return name, token
+    return None
+
+
+def authenticate(users: list[User], authorization: str | None) -> User | None:
+    """The user whose token the `Authorization` header carries (bearer, or basic with the user's name)."""
+    given = credentials(authorization)
+    if given is None:
         return None
+    name, token = given
     offered = token_hash(token)
     found = None
     for user in users:  # every user is compared, so the time taken does not say which one matched

@@ -1,11 +1,12 @@
-"""One PostgreSQL role per service, granted from the table owner map (`OWNERS`).
+"""One PostgreSQL role per service, granted from the table owner map (`OWNERS`) and the read map (`READS`).
 
-A worker's role reads every table, writes the tables its service owns and the messaging helper tables, and may
-only append to `audit_log`. The operator's role (the command line and the console, which run every service's
-operator actions) writes every table and also only appends to `audit_log`. The migration role may create in the
-schema: `schedcu db upgrade` run as it on a new database makes it the tables' owner. `schedcu db roles` creates
-the roles (without passwords: the administrator sets them) and grants; it is idempotent and is run again after
-every `schedcu db upgrade`, so that new tables get their grants.
+A worker's role reads and writes the tables its service owns and the messaging helper tables, reads the other
+services' tables its code reads (`READS`) and no other, and may only append to `audit_log`. The operator's role
+(the command line and the console, which run every service's operator actions) reads and writes every table and
+also only appends to `audit_log`. The migration role may create in the schema: `schedcu db upgrade` run as it on a
+new database makes it the tables' owner. `schedcu db roles` creates the roles (without passwords: the
+administrator sets them) and grants; it is idempotent and is run again after every `schedcu db upgrade`, so that
+new tables get their grants.
 """
 
 from collections.abc import Iterable
@@ -53,8 +54,26 @@ OWNERS: dict[str, str] = {
     "worker_heartbeats": "shared",
     "audit_log": "shared",
 }
+# Every view (shared/db/models.py) and the package that owns the tables it reads: read by its role like a table.
+VIEWS: dict[str, str] = {"calculation_cells": "services/coverage"}
 AUDIT_LOG = "audit_log"
 HELPERS = tuple(table for table, owner in OWNERS.items() if owner == "shared" and table != AUDIT_LOG)
+# The other services' tables each service's code reads (tests/test_architecture.py derives them from the code and
+# compares): its worker's role may read these, its own tables, the helpers and `audit_log` (an insert returns the
+# row's generated columns), and nothing else. Every worker's unit of work reads its workflow's row and phases.
+READS: dict[str, tuple[str, ...]] = {
+    "ods_importer": ("workflows", "workflow_phases"),
+    "amion_scraper": ("workflows", "workflow_phases"),
+    "coverage": (
+        "hospital_groups", "schedule_versions", "template_windows", "template_responsibilities", "shift_instances",
+        "people", "scrape_batches", "assignments", "workflows", "workflow_phases", "draft_rows",
+    ),
+    "versions": ("hospital_groups", "schedule_versions", "coverage_calculations", "calculation_cells"),
+    "drafting": (
+        "hospital_groups", "schedule_versions", "template_windows", "template_responsibilities", "version_lifecycle",
+        "people", "assignments", "assignment_corrections", "workflows", "workflow_phases",
+    ),
+}  # fmt: skip
 # PostgreSQL lets a role lock rows (`FOR SHARE`) only with UPDATE on a column: a worker's unit of work locks its
 # workflow's row (shared/messaging/unit_of_work.py), so each worker may update that one timestamp of it
 LOCKED_BY_EVERY_WORKER = ("workflows", "updated_at")
@@ -71,6 +90,15 @@ def writes(role: str) -> list[str]:
         return [table for table in OWNERS if table != AUDIT_LOG]
     service = next(service for service, name in SERVICE_ROLES.items() if name == role)
     return [table for table, owner in OWNERS.items() if owner == f"services/{service}"] + list(HELPERS)
+
+
+def reads(role: str) -> list[str]:
+    """The tables `role` may read."""
+    if role == OPERATOR_ROLE:
+        return [*OWNERS, *VIEWS]
+    service = next(service for service, name in SERVICE_ROLES.items() if name == role)
+    own_views = [view for view, owner in VIEWS.items() if owner == f"services/{service}"]
+    return [*writes(role), *own_views, *READS[service], AUDIT_LOG]
 
 
 def _tables(names: Iterable[str]) -> sql.Composable:
@@ -97,7 +125,7 @@ def ensure(conn: Connection[Any], database: str) -> list[str]:
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), who))
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(who))
             conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(who))
-            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(who))
+            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_tables(reads(role)), who))
             conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(who))
             conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON {} TO {}").format(_tables(writes(role)), who))
             conn.execute(sql.SQL("GRANT INSERT ON {} TO {}").format(sql.Identifier(AUDIT_LOG), who))

@@ -2,7 +2,8 @@
 
 A message whose routing key names no contract of this consumer, or whose body does not validate, can
 never succeed: it is copied to the queue's dead-letter queue with the reason in `x-schedcu-reason` and
-acknowledged, so the worker goes on.
+acknowledged, so the worker goes on. So is a message whose sender (AMQP `user_id`) may not send it, when the
+worker checks senders (`shared.messaging.senders`).
 
 A handler's failure is classified (`shared.messaging.faults`). A transient one (the database or the broker
 unavailable, a serialization failure, a deadlock, a timeout) never counts toward the delivery limit: the
@@ -32,7 +33,8 @@ from shared.contracts import BY_ROUTING_KEY, Contract
 from shared.logs import MESSAGE_CONTEXT, MessageIds
 from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Failure, classify, describe
 from shared.messaging.outbox import WORKFLOW_HEADER
-from shared.messaging.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, work_queue
+from shared.messaging.senders import Senders
+from shared.messaging.topology import DEAD_LETTER_EXCHANGE, ConsumerQueue, exchange_for, work_queue
 
 log = logging.getLogger(__name__)
 
@@ -209,12 +211,17 @@ def subscribe(
     database: DependencyGate,
     declare: bool = True,
     rejecters: Mapping[type[Contract], Rejecter] | None = None,
+    senders: Senders | None = None,
 ) -> None:
     """Consume `queue`; with `declare` False the queue must exist (broker definitions) and is only checked.
-    No handler starts while `database` is closed."""
+    No handler starts while `database` is closed. With `senders`, a message its sender may not send is
+    dead-lettered unread."""
 
     @broker.subscriber(
-        work_queue(queue, delivery_limit, declare), EVENTS_EXCHANGE, ack_policy=AckPolicy.MANUAL, decoder=undecoded
+        work_queue(queue, delivery_limit, declare),
+        exchange_for(queue.bindings[0]),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=undecoded,
     )
     async def on_message(message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message
@@ -233,6 +240,11 @@ def subscribe(
         delivery = Delivery(
             message_id, raw.correlation_id, raw.routing_key or "", raw.redelivered, hashlib.sha256(raw.body).hexdigest()
         )
+        refused = senders.refusal(raw.user_id, delivery.routing_key) if senders is not None else None
+        if refused is not None:
+            log.warning("dead-lettering %s from %s: %s", message_id, queue.name, refused)
+            await park(refused)
+            return
         try:
             body = parse(raw, handlers)
         except Unprocessable as error:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shared.audit import record
 from shared.messaging.connection import connect, login
 from shared.messaging.consumer import DELIVERIES_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
-from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
+from shared.messaging.topology import ConsumerQueue, exchange_for
 from shared.settings import get_settings
 
 PREVIEW_CHARS = 300
@@ -180,7 +180,6 @@ async def redrive(
     redriven = []
     async with await connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        events = await channel.get_exchange(EVENTS_EXCHANGE.name)
         held = await _take(channel, queue)
         for message in held:
             letter = describe(message)
@@ -188,8 +187,9 @@ async def redrive(
                 await message.nack(requeue=True)
                 continue
             headers = {k: v for k, v in (message.headers or {}).items() if not str(k).startswith("x-")}
+            exchange = await channel.get_exchange(exchange_for(letter.routing_key).name, ensure=False)
             async with _audited(transaction, actor, "redrive", queue, letter):
-                await events.publish(
+                await exchange.publish(
                     aio_pika.Message(
                         message.body, headers=headers, message_id=message.message_id,
                         correlation_id=message.correlation_id, content_type=message.content_type,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from shared.contracts import Contract
 from shared.messaging import topology
 from shared.messaging.connection import FailoverBroker, login
-from shared.messaging.topology import EVENTS_EXCHANGE, ConsumerQueue
+from shared.messaging.topology import ConsumerQueue, exchange_for
 from shared.settings import Settings
 
 
@@ -24,7 +24,7 @@ async def publish_now(
     async with FailoverBroker(settings.amqp_url, app_id="schedcu-cli") as broker:
         await broker.publish(
             message.model_dump_json().encode(),
-            exchange=EVENTS_EXCHANGE,
+            exchange=exchange_for(message.routing_key),
             routing_key=message.routing_key,
             persist=True,
             mandatory=True,

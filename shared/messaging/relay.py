@@ -45,7 +45,7 @@ from sqlalchemy import Engine
 
 from shared.messaging import outbox
 from shared.messaging.faults import TRANSIENT, DependencyGate, Failure, classify, describe, unless_stopped
-from shared.messaging.topology import EVENTS_EXCHANGE
+from shared.messaging.topology import exchange_for
 from shared.metrics import OUTBOX_NACKED
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class OutboxRelay:
         self._user_id = user_id
         self._app_id = app_id
         self._channel: AbstractChannel | None = None
-        self._exchange: AbstractExchange | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
         self._engine = engine
         self._poll_s = poll_s
         self._database = database
@@ -131,15 +131,19 @@ class OutboxRelay:
                 await conn.execute(LEASE_OUT, {"ids": refused, "lease": LEASE})
         return len(rows)
 
-    async def _events(self) -> AbstractExchange:
-        if self._exchange is None or self._exchange.channel.is_closed:
+    async def _exchange(self, routing_key: str) -> AbstractExchange:
+        """The exchange of `routing_key` on the relay's channel, opened when there is none."""
+        if self._channel is None or self._channel.is_closed:
             connection = await self._broker.connect()
             self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchange = await self._channel.get_exchange(EVENTS_EXCHANGE.name, ensure=False)
-        return self._exchange
+            self._exchanges = {}
+        name = exchange_for(routing_key).name
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
+        return self._exchanges[name]
 
     async def _drop_channel(self) -> None:
-        channel, self._channel, self._exchange = self._channel, None, None
+        channel, self._channel, self._exchanges = self._channel, None, {}
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(Exception):  # a channel that cannot even close is gone already
                 await channel.close()
@@ -161,7 +165,8 @@ class OutboxRelay:
                     user_id=self._user_id,
                     app_id=self._app_id,
                 )
-                await (await self._events()).publish(message, routing_key=row.routing_key, mandatory=True)
+                exchange = await self._exchange(row.routing_key)
+                await exchange.publish(message, routing_key=row.routing_key, mandatory=True)
         finally:
             context.detach(token)
 

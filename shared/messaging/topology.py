@@ -29,6 +29,11 @@ UNROUTED_EXCHANGE = RabbitExchange("schedcu.unrouted", type=ExchangeType.FANOUT,
 EVENTS_EXCHANGE = RabbitExchange(
     "schedcu.events", type=ExchangeType.TOPIC, durable=True, arguments={"alternate-exchange": UNROUTED_EXCHANGE.name}
 )
+# Commands (`command.*`) on an exchange of their own: a subscriber allowed to read the events cannot bind a queue to
+# the commands, and only the accounts that command something may write to it. A command nobody consumes comes back
+# to its mandatory publish (no alternate exchange): that is a mistake, not an event nobody listens to yet.
+COMMANDS_EXCHANGE = RabbitExchange("schedcu.commands", type=ExchangeType.TOPIC, durable=True)
+COMMAND_PREFIX = "command."
 DEAD_LETTER_EXCHANGE = RabbitExchange("schedcu.dead-letter", type=ExchangeType.DIRECT, durable=True)
 # Quorum like every queue a message passes through: a classic queue lives on one node, and while that node is
 # down the events routed to it come back to the relay as unroutable.
@@ -38,6 +43,11 @@ UNROUTED_QUEUE = RabbitQueue(
     durable=True,
     arguments={"x-max-length": 10_000, "x-overflow": "drop-head"},
 )
+
+
+def exchange_for(routing_key: str) -> RabbitExchange:
+    """The exchange a message with `routing_key` is published to (and a queue bound for it binds to)."""
+    return COMMANDS_EXCHANGE if routing_key.startswith(COMMAND_PREFIX) else EVENTS_EXCHANGE
 
 
 @dataclass(frozen=True)
@@ -94,9 +104,10 @@ def of(delivery_limit: int, queues: Sequence[ConsumerQueue]) -> Topology:
     bindings = [Binding(UNROUTED_EXCHANGE.name, UNROUTED_QUEUE.name, "")]
     for queue in queues:
         declared += [work_queue(queue, delivery_limit), dead_letter_queue(queue)]
-        bindings += [Binding(EVENTS_EXCHANGE.name, queue.name, key) for key in queue.bindings]
+        bindings += [Binding(exchange_for(key).name, queue.name, key) for key in queue.bindings]
         bindings.append(Binding(DEAD_LETTER_EXCHANGE.name, queue.dead_letter_name, queue.dead_letter_name))
-    return Topology((UNROUTED_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE), tuple(declared), tuple(bindings))
+    exchanges = (UNROUTED_EXCHANGE, EVENTS_EXCHANGE, COMMANDS_EXCHANGE, DEAD_LETTER_EXCHANGE)
+    return Topology(exchanges, tuple(declared), tuple(bindings))
 
 
 @dataclass(frozen=True)

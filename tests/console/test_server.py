@@ -104,6 +104,8 @@ def test_an_oversized_request_is_answered_not_reset(console: Console, where: str
         connection.request("GET", path, headers=headers)
         answer = connection.getresponse()
         assert answer.status == status and text in answer.read().decode()
+        assert answer.getheader("X-Content-Type-Options") == "nosniff"
+        assert answer.getheader("Cache-Control") == "no-store"
     finally:
         connection.close()
     assert console.status(READER_TOKEN, "/workflows") == 200  # the console goes on serving

@@ -283,9 +283,16 @@ def test_image_user_is_the_one_kubernetes_runs_as() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     user = re.findall(r"^USER (\d+)", dockerfile, re.MULTILINE)
     assert user and user[-1] != "0"
-    assert re.search(r"^FROM python:3\.11-slim\s*$", dockerfile, re.MULTILINE)
     pods = [d["spec"]["template"]["spec"] for _, d in kubernetes_documents() if d["kind"] in ("Deployment", "Job")]
     assert {pod["securityContext"]["runAsUser"] for pod in pods} == {int(user[-1])}
+
+
+def test_every_stage_of_the_image_starts_from_the_base_pinned_by_digest() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    base = re.findall(r"^ARG BASE=(\S+)$", dockerfile, re.MULTILINE)
+    assert len(base) == 1 and re.fullmatch(r"python:3\.11-slim@sha256:[0-9a-f]{64}", base[0]), base
+    stages = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert stages == ["${BASE}", "${BASE}"]
 
 
 # --- settings ------------------------------------------------------------------------------------------------

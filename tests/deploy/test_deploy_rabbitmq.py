@@ -124,10 +124,12 @@ def test_a_worker_reads_only_its_own_queue(user: str) -> None:
     assert matching(permissions()[user]["read"], all_queues()) == {CONSUMERS[worker_users()[user]].name}
 
 
-@pytest.mark.parametrize("user", sorted(f"schedcu-{name}" for name in WORKERS))
-def test_a_worker_publishes_only_to_the_events_and_dead_letter_exchanges(user: str) -> None:
-    expected = {topology.EVENTS_EXCHANGE.name, topology.DEAD_LETTER_EXCHANGE.name}
-    assert matching(permissions()[user]["write"], all_exchanges()) == expected
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_a_worker_publishes_only_to_the_dead_letter_exchange_and_those_of_its_messages(worker: str) -> None:
+    """A worker that sends no command may not write to the commands exchange at all."""
+    user = f"schedcu-{worker}"
+    expected = {topology.exchange_for(key).name for key in registry(worker).published_keys}
+    assert matching(permissions()[user]["write"], all_exchanges()) == {*expected, topology.DEAD_LETTER_EXCHANGE.name}
     assert matching(permissions()[user]["write"], all_queues()) == set(), "write on a queue allows binding it"
 
 
@@ -142,32 +144,55 @@ def test_no_user_but_the_operator_reads_another_services_queue() -> None:
         assert matching(entry["read"], sorted(others)) == set(), user
 
 
-def test_the_operator_reads_dead_letters_and_unrouted_events_and_publishes_events() -> None:
+def test_the_operator_reads_dead_letters_and_unrouted_events_and_publishes_events_and_commands() -> None:
     operator = permissions()[OPERATOR]
     parked = {q.dead_letter_name for q in CONSUMERS.values()} | {topology.UNROUTED_QUEUE.name}
     assert matching(operator["read"], all_queues()) == parked
-    assert matching(operator["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
+    assert matching(operator["write"], all_exchanges()) == {
+        topology.EVENTS_EXCHANGE.name,
+        topology.COMMANDS_EXCHANGE.name,
+    }
 
 
-def topic_permissions() -> dict[str, dict[str, str]]:
+def test_commands_are_bound_on_the_commands_exchange_and_events_on_the_events_exchange() -> None:
+    for binding in in_vhost("bindings"):
+        if binding["source"] in (topology.EVENTS_EXCHANGE.name, topology.COMMANDS_EXCHANGE.name):
+            assert binding["source"] == topology.exchange_for(binding["routing_key"]).name, binding
+    commands = {b["routing_key"] for b in in_vhost("bindings") if b["source"] == topology.COMMANDS_EXCHANGE.name}
+    assert commands == {key for queue in CONSUMERS.values() for key in queue.bindings if key.startswith("command.")}
+
+
+def topic_permissions() -> dict[tuple[str, str], dict[str, str]]:
+    """(user, exchange) -> the user's topic permission on that exchange."""
     entries = DEFINITIONS["topic_permissions"]
     assert {entry["vhost"] for entry in entries} == {VHOST}
-    assert {entry["exchange"] for entry in entries} == {topology.EVENTS_EXCHANGE.name}
-    assert len({entry["user"] for entry in entries}) == len(entries)
-    return {entry["user"]: entry for entry in entries}
+    assert {entry["exchange"] for entry in entries} <= {topology.EVENTS_EXCHANGE.name, topology.COMMANDS_EXCHANGE.name}
+    found = {(entry["user"], entry["exchange"]): entry for entry in entries}
+    assert len(found) == len(entries)
+    return found
+
+
+def published_keys(user: str) -> set[str]:
+    """The routing keys `user` may publish: on each exchange it may write to, those its topic permission there
+    allows (RabbitMQ allows every key on an exchange the user has no topic permission for)."""
+    keys = set()
+    for exchange in matching(permissions()[user]["write"], all_exchanges()) - {topology.DEAD_LETTER_EXCHANGE.name}:
+        entry = topic_permissions().get((user, exchange))
+        assert entry is not None, f"{user} may publish any routing key on {exchange}"
+        assert matching(entry["read"], ROUTING_KEYS) == set()
+        keys |= {key for key in matching(entry["write"], ROUTING_KEYS) if topology.exchange_for(key).name == exchange}
+    return keys
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
 def test_a_worker_publishes_only_the_routing_keys_its_registry_declares(worker: str) -> None:
-    published = topic_permissions()[f"schedcu-{worker}"]
-    assert matching(published["write"], ROUTING_KEYS) == set(registry(worker).published_keys)
-    assert matching(published["read"], ROUTING_KEYS) == set()
+    assert published_keys(f"schedcu-{worker}") == set(registry(worker).published_keys)
 
 
 def test_the_coverage_worker_may_not_say_what_the_scraper_says_nor_command_versions() -> None:
-    published = topic_permissions()["schedcu-coverage"]["write"]
-    assert matching(published, ROUTING_KEYS) >= {"event.coverage.calculated", "event.coverage.failed"}
-    assert not matching(published, ["event.amion.scraped", "command.versions.promote", "command.versions.archive"])
+    published = published_keys("schedcu-coverage")
+    assert published >= {"event.coverage.calculated", "event.coverage.failed"}
+    assert not published & {"event.amion.scraped", "command.versions.promote", "command.versions.archive"}
 
 
 def test_upstream_may_only_ask_for_an_import_and_read_nothing() -> None:
@@ -175,14 +200,12 @@ def test_upstream_may_only_ask_for_an_import_and_read_nothing() -> None:
     assert matching(upstream["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
     assert matching(upstream["write"], all_queues()) == set()
     assert matching(upstream["read"], all_queues() + all_exchanges()) == set()
-    topics = topic_permissions()[UPSTREAM]
-    assert matching(topics["write"], ROUTING_KEYS) == {ImportRequested.routing_key}
-    assert matching(topics["read"], ROUTING_KEYS) == set()
+    assert published_keys(UPSTREAM) == {ImportRequested.routing_key}
 
 
 def test_every_user_but_the_operator_has_its_routing_keys_limited() -> None:
     """The operator redrives dead letters, whatever their routing key: its publishing stays unlimited."""
-    assert set(topic_permissions()) == {*worker_users(), UPSTREAM}
+    assert {user for user, _ in topic_permissions()} == {*worker_users(), UPSTREAM}
 
 
 def rabbit_sha256_matches(password_hash: str, password: str) -> bool:

@@ -36,7 +36,7 @@ MARCH = ("2026-03-01", "2026-03-31")
 
 @dataclass(frozen=True)
 class Capture:
-    """A private queue bound to every event on `schedcu.events`, for the whole module."""
+    """A private queue bound to every message on `schedcu.events` and `schedcu.commands`, for the whole module."""
 
     amqp_url: str
     queue: str
@@ -59,7 +59,8 @@ def _bind_capture(amqp_url: str) -> Capture:
     async def run() -> None:
         async with await aio_pika.connect(amqp_url) as connection:
             queue = await (await connection.channel()).declare_queue(name, durable=False, auto_delete=False)
-            await queue.bind(amqp_client.EXCHANGE, routing_key="#")
+            for exchange in (amqp_client.EXCHANGE, amqp_client.COMMANDS_EXCHANGE):
+                await queue.bind(exchange, routing_key="#")
 
     asyncio.run(run())
     return Capture(amqp_url, name)

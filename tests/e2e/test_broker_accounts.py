@@ -2,8 +2,8 @@
 own on the local broker, its topology declared as the code declares it, and every user of the definitions
 created (under a name of this run's own, with a random password) with the definitions' permissions and topic
 permissions. Upstream may only ask for imports, a worker may only say what is its own, nobody may sign as
-someone else, the operator redrives any dead letter signed as itself, and the pipeline completes a month with every
-worker on its own account."""
+someone else, the operator redrives any dead letter signed as itself, the pipeline completes a month with every
+worker on its own account, and a worker dead-letters unread a message from an account that may not send it."""
 
 import asyncio
 import calendar
@@ -29,7 +29,7 @@ from shared import ids
 from shared.contracts import ImportRequested
 from shared.messaging import dead_letters, topology
 from shared.settings import Settings
-from tests.conftest import MONTH, Services, provisioned, running_pipeline
+from tests.conftest import MONTH, Pipeline, Services, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 
 DEFINITIONS = json.loads(
@@ -43,6 +43,7 @@ pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="nee
 class Accounts:
     services: Services
     urls: dict[str, str]  # user of the definitions -> the URL logging in as this run's copy of it
+    names: str  # this run's accounts' names, as SCHEDCU_BROKER_ACCOUNTS gives them
 
     def of(self, user: str) -> str:
         return self.urls[user]
@@ -60,32 +61,44 @@ def accounts() -> Iterator[Accounts]:
         url = urlsplit(services.amqp_url)
         vhost = url.path.lstrip("/")
         suffix = uuid.uuid4().hex[:8]
-        topics = {entry["user"]: entry for entry in DEFINITIONS["topic_permissions"]}
         urls = {}
         for entry in DEFINITIONS["permissions"]:
             name, password = f"{entry['user']}-{suffix}", secrets.token_urlsafe(16)
             rabbitmqctl("add_user", name, password)
             stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_user", name], check=False, capture_output=True)
             rabbitmqctl("set_permissions", "-p", vhost, name, entry["configure"], entry["write"], entry["read"])
-            if (t := topics.get(entry["user"])) is not None:
+            for t in (t for t in DEFINITIONS["topic_permissions"] if t["user"] == entry["user"]):
                 rabbitmqctl("set_topic_permissions", "-p", vhost, name, t["exchange"], t["write"], t["read"])
             netloc = f"{quote(name, safe='')}:{quote(password, safe='')}@{url.hostname}:{url.port or 5672}"
             urls[entry["user"]] = urlunsplit(url._replace(netloc=netloc))
-        yield Accounts(services, urls)
+        yield Accounts(services, urls, f"schedcu-{{name}}-{suffix}")
 
 
-def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None) -> None:
-    """Publish an empty JSON object, confirmed: raises when the broker refuses it."""
+def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None, exchange_name: str | None = None) -> None:
+    """Publish an empty JSON object to the exchange of `routing_key` (or `exchange_name`), confirmed: raises when the
+    broker refuses it."""
 
     async def run() -> None:
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE.name, ensure=False)
+            name = exchange_name or topology.exchange_for(routing_key).name
+            exchange = await channel.get_exchange(name, ensure=False)
             await exchange.publish(
                 aio_pika.Message(b"{}", content_type="application/json", user_id=user_id), routing_key=routing_key
             )
 
     asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def take(amqp_url: str, queue: str) -> aio_pika.abc.AbstractIncomingMessage | None:
+    """The next message of `queue`, taken off it, once it is there (30 s at most)."""
+
+    async def get() -> aio_pika.abc.AbstractIncomingMessage | None:
+        async with await aio_pika.connect(amqp_url) as connection:
+            work = await (await connection.channel()).get_queue(queue)
+            return await work.get(no_ack=True, fail=False)
+
+    return eventually(lambda: asyncio.run(get()), 30, f"a message in {queue}")
 
 
 def login(amqp_url: str) -> str:
@@ -107,6 +120,21 @@ def test_the_coverage_worker_may_say_its_own_events_but_not_a_scrape(accounts: A
             publish(coverage, foreign)
 
 
+def test_commands_travel_on_their_own_exchange_which_only_the_accounts_that_command_may_write_to(
+    accounts: Accounts,
+) -> None:
+    coverage, importer = accounts.of("schedcu-coverage"), accounts.of("schedcu-ods-importer")
+    publish(coverage, "command.coverage.calculate", user_id=login(coverage))
+    routed = take(accounts.services.amqp_url, registry("coverage").queue.name)  # from schedcu.commands
+    assert routed is not None and routed.user_id == login(coverage)
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):  # not on the events' exchange
+        publish(coverage, "command.coverage.calculate", exchange_name=topology.EVENTS_EXCHANGE.name)
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):  # the importer commands nothing
+        publish(importer, "command.coverage.calculate", user_id=login(importer))
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        publish(accounts.of("schedcu-upstream"), "command.versions.promote")
+
+
 def test_a_forged_user_id_is_refused(accounts: Accounts) -> None:
     coverage, versions = accounts.of("schedcu-coverage"), accounts.of("schedcu-versions")
     with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed):
@@ -123,22 +151,54 @@ def test_the_operator_redrives_a_letter_of_any_routing_key_signed_as_itself(acco
     redriven = asyncio.run(dead_letters.redrive(operator, queue, message_id, actor="olga", transaction=transaction))
     assert [letter.message_id for letter in redriven] == [message_id]
 
-    async def take() -> aio_pika.abc.AbstractIncomingMessage | None:
-        async with await aio_pika.connect(accounts.services.amqp_url) as connection:
-            work = await (await connection.channel()).get_queue(queue.name)
-            return await work.get(no_ack=True, fail=False)
-
-    back = asyncio.run(take())
+    back = take(accounts.services.amqp_url, queue.name)
     assert back is not None and (back.message_id, back.user_id) == (message_id, login(operator))
 
 
+@pytest.fixture(scope="module")
+def pipeline(accounts: Accounts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The five workers, each on its own account and so checking each message's sender."""
+    logins = {
+        name: {"SCHEDCU_AMQP_URL": accounts.of(f"schedcu-{name}"), "SCHEDCU_BROKER_ACCOUNTS": accounts.names}
+        for name in WORKERS
+    }
+    work = tmp_path_factory.mktemp("accounts")
+    with running_pipeline(accounts.services, work, worker_env=logins, declare_topology="false") as running:
+        yield running
+
+
 def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
-    accounts: Accounts, tmp_path: Path
+    accounts: Accounts, pipeline: Pipeline
 ) -> None:
-    logins = {name: {"SCHEDCU_AMQP_URL": accounts.of(f"schedcu-{name}")} for name in WORKERS}
-    with running_pipeline(accounts.services, tmp_path, worker_env=logins, declare_topology="false") as pipeline:
-        request_id = f"accounts-{uuid.uuid4()}"
-        period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
-        body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
-        amqp_client.publish(accounts.of("schedcu-upstream"), body)
-        assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"
+    request_id = f"accounts-{uuid.uuid4()}"
+    period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+    upstream = accounts.of("schedcu-upstream")
+    amqp_client.publish(upstream, body, user_id=login(upstream))
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"
+    assert "checking each message's sender" in next(pipeline.log_dir.glob("versions-*.log")).read_text()
+
+
+@pytest.mark.parametrize(
+    ("user_id", "reason"),
+    [
+        ("guest", "user 'guest' may not send event.amion.scraped"),
+        (None, "event.amion.scraped carries no AMQP user_id: its sender is unknown"),
+    ],
+)
+def test_a_scrape_said_by_an_account_that_may_not_say_it_is_dead_lettered_unread(
+    accounts: Accounts, pipeline: Pipeline, user_id: str | None, reason: str
+) -> None:
+    """The broker's administrator account may publish anything (its permissions are not the definitions'): the
+    versions worker still refuses a scrape it did not get from the Amion scraper's account."""
+    admin = accounts.services.amqp_url
+    assert login(admin) == "guest"
+    queue = registry("versions").queue
+    forged = amqp_client.publish(admin, b'{"assignments": 9999}', "event.amion.scraped", user_id=user_id)
+
+    def parked() -> list[dead_letters.DeadLetter]:
+        letters = asyncio.run(dead_letters.peek(admin, queue, limit=None))
+        return [letter for letter in letters if letter.message_id == forged]
+
+    [letter] = eventually(parked, 60, "the forged scrape in the versions dead-letter queue")
+    assert letter.reason == reason and letter.routing_key == "event.amion.scraped"

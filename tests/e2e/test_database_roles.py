@@ -1,6 +1,7 @@
 """The PostgreSQL roles of `shared.db.roles` on a database of this module's own: the ODS importer (the worker that
-parses untrusted spreadsheets) cannot write another service's table nor rewrite the audit log, and the pipeline
-and `schedcu verify` pass with every worker and the operator on their own role."""
+parses untrusted spreadsheets) cannot write another service's table, no role but the owner rewrites the audit log,
+a worker cannot read what its code does not read, and the pipeline and `schedcu verify` pass with every worker and
+the operator on their own role."""
 
 import calendar
 import json
@@ -12,9 +13,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy.exc
 from psycopg import sql
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from schedcu import local
 from schedcu.processes import schedcu_command
 from schedcu.registries import WORKERS
 from shared import ids
@@ -70,6 +74,53 @@ def test_the_ods_importer_cannot_write_assignments_nor_rewrite_the_audit_log(
         conn.execute(statement)
 
 
+@pytest.mark.parametrize("role", [roles.OPERATOR_ROLE, *roles.SERVICE_ROLES.values()])
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET reason = 'rewritten'", "DELETE FROM audit_log"])
+def test_no_role_but_the_owner_rewrites_the_audit_log(services: Services, role: str, statement: str) -> None:
+    with psycopg.connect(libpq(as_role(services, role))) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("service", "table"),
+    [
+        ("ods_importer", "assignments"),
+        ("ods_importer", "people"),
+        ("amion_scraper", "coverage_cells"),
+        ("versions", "assignments"),
+        ("coverage", "draft_requests"),
+        ("drafting", "amion_pages"),
+    ],
+)
+def test_a_worker_cannot_read_a_table_its_code_does_not_read(services: Services, service: str, table: str) -> None:
+    worker = as_role(services, roles.SERVICE_ROLES[service])
+    with psycopg.connect(libpq(worker)) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+
+
+def test_a_worker_reads_the_tables_its_code_reads(services: Services) -> None:
+    coverage = as_role(services, roles.SERVICE_ROLES["coverage"])
+    with psycopg.connect(libpq(coverage)) as conn:
+        for table in ("assignments", "shift_instances", "coverage_cells", "inbox", "audit_log"):
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+
+
+def test_demo_and_dev_run_each_worker_on_its_own_role_through_one_login(services: Services) -> None:
+    urls = local.worker_database_urls(services.database_url)
+    engine = create_engine(urls["ods-importer"])
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar() == roles.SERVICE_ROLES["ods_importer"]
+            conn.execute(text("SELECT count(*) FROM shift_instances"))
+            with pytest.raises(sqlalchemy.exc.ProgrammingError, match="permission denied for table assignments"):
+                conn.execute(text("SELECT count(*) FROM assignments"))
+    finally:
+        engine.dispose()
+    relay_dsn = libpq(urls["coverage"])  # as the outbox relay connects: libpq's own URL parsing
+    with psycopg.connect(relay_dsn) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (roles.SERVICE_ROLES["coverage"],)
+
+
 def test_the_pipeline_and_verify_pass_with_every_worker_and_the_operator_on_its_own_role(
     services: Services, tmp_path: Path
 ) -> None:
@@ -86,6 +137,7 @@ def test_the_pipeline_and_verify_pass_with_every_worker_and_the_operator_on_its_
             env={**pipeline.env, "SCHEDCU_DATABASE_URL": as_role(services, roles.OPERATOR_ROLE)},
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
+        assert done.stdout, done.stderr
         report = json.loads(done.stdout)
         assert done.returncode == 0, report["violations"]
         assert report["versions_checked"] == 1

@@ -63,7 +63,7 @@ async def publish(broker: RabbitBroker, message_id: str) -> None:
     command = CalculateCoverage(version_id=uuid.uuid4())
     await broker.publish(
         command.model_dump_json(),
-        exchange=topology.EVENTS_EXCHANGE,
+        exchange=topology.COMMANDS_EXCHANGE,
         routing_key=CalculateCoverage.routing_key,
         message_id=message_id,
         persist=True,

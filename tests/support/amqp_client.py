@@ -11,6 +11,11 @@ from typing import Any
 import aio_pika
 
 EXCHANGE = "schedcu.events"
+COMMANDS_EXCHANGE = "schedcu.commands"  # `command.*`: apart from the events
+
+
+def exchange_of(routing_key: str) -> str:
+    return COMMANDS_EXCHANGE if routing_key.startswith("command.") else EXCHANGE
 
 
 def import_requested(request_id: str, template: bytes, start: str, end: str, account: str = "test") -> dict[str, Any]:
@@ -26,26 +31,36 @@ def import_requested(request_id: str, template: bytes, start: str, end: str, acc
     }
 
 
-async def _publish(channel: aio_pika.abc.AbstractChannel, body: bytes, routing_key: str, message_id: str) -> None:
-    exchange = await channel.get_exchange(EXCHANGE)
+async def _publish(
+    channel: aio_pika.abc.AbstractChannel, body: bytes, routing_key: str, message_id: str, user_id: str | None = None
+) -> None:
+    exchange = await channel.get_exchange(exchange_of(routing_key))
     await exchange.publish(
         aio_pika.Message(
             body,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message_id,
+            user_id=user_id,
         ),
         routing_key=routing_key,
         mandatory=True,
     )
 
 
-def publish(amqp_url: str, body: bytes, routing_key: str = "import.requested", message_id: str | None = None) -> str:
+def publish(
+    amqp_url: str,
+    body: bytes,
+    routing_key: str = "import.requested",
+    message_id: str | None = None,
+    user_id: str | None = None,
+) -> str:
+    """Publish `body`, signed `user_id` (the login, which RabbitMQ checks) when given; its message id."""
     message_id = message_id or str(uuid.uuid4())
 
     async def run() -> None:
         async with await aio_pika.connect(amqp_url) as connection:
-            await _publish(await connection.channel(), body, routing_key, message_id)
+            await _publish(await connection.channel(), body, routing_key, message_id, user_id)
 
     asyncio.run(run())
     return message_id
@@ -67,7 +82,7 @@ def publish_and_receive(
         async with await aio_pika.connect(amqp_url) as connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await queue.bind(EXCHANGE, routing_key=binding)
+            await queue.bind(exchange_of(binding), routing_key=binding)
             await _publish(channel, body, routing_key, message_id or str(uuid.uuid4()))
             async with queue.iterator() as messages:
                 async for message in messages:
@@ -146,7 +161,7 @@ def publish_and_collect(
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             for binding in bindings:
-                await queue.bind(EXCHANGE, routing_key=binding)
+                await queue.bind(exchange_of(binding), routing_key=binding)
             exchange = await channel.get_exchange(EXCHANGE)
             await exchange.publish(
                 aio_pika.Message(
@@ -177,7 +192,7 @@ def subscribe(amqp_url: str, queue_name: str, bindings: list[str]) -> None:
             channel = await connection.channel()
             queue = await channel.declare_queue(queue_name, durable=True)
             for binding in bindings:
-                await queue.bind(EXCHANGE, routing_key=binding)
+                await queue.bind(exchange_of(binding), routing_key=binding)
 
     asyncio.run(run())
 
