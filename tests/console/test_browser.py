@@ -336,7 +336,6 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
     workflow_id = ids.workflow_id_for(request_id)
     assert pipeline.wait_terminal(workflow_id) in ("COMPLETED", "COMPLETED_WITH_WARNINGS")
-    version_id = ids.version_id_for(workflow_id)
 
     browser.get(f"{console}/drafting")
     wait_for(browser, "#groups").find_element(By.LINK_TEXT, "test-group").click()
@@ -352,7 +351,8 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     assert "Adams, Ada" in browser.find_element(By.CSS_SELECTOR, f'#rotations tr[data-id="{rotation[1]}"]').text
 
     started = subprocess.run(
-        schedcu_command("draft", "new", str(version_id), "--time-limit", "20", "--reason", "browser"),
+        schedcu_command("draft", "new", "test-group", "--start", "2026-06-01", "--end", "2026-06-07",
+                        "--time-limit", "20", "--reason", "browser"),
         env=pipeline.env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     run_id = started.stdout.split("run ", 1)[1].split()[0]
