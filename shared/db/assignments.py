@@ -1,7 +1,7 @@
 """A version's assignments as coverage counts them: Amion's (the `assignments` table, written by the Amion
-scraper) minus the ones an operator hid, plus the people an operator added (`assignment_corrections`, this
-service's table; services/coverage/corrections.py writes it). One query, used by the coverage calculation,
-the corrections themselves, `schedcu verify` and `schedcu versions diff`."""
+scraper) minus the ones an operator hid, plus the people an operator added (`assignment_corrections`,
+services/coverage/corrections.py writes it). One query, used by the coverage calculation, the corrections
+themselves, the drafting problem builder, `schedcu verify` and `schedcu versions diff`."""
 
 import uuid
 
