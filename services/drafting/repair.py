@@ -20,7 +20,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from services.drafting.explain import unfilled
+from services.drafting.engine import kept_conflicts
+from services.drafting.explain import kept_conflict, unfilled
 from services.drafting.facts import Facts
 from services.drafting.model import (
     FAIRNESS_LEVELS,
@@ -32,7 +33,7 @@ from services.drafting.model import (
     TimeOff,
     Unfilled,
 )
-from services.drafting.solver import build, solve_levels, term
+from services.drafting.solver import DraftModel, build, solve_levels, term
 
 REPAIR_ORDER = (
     Level.UNFILLED,
@@ -80,6 +81,7 @@ class Repair:
     levels: tuple[LevelReport, ...]
     unfilled: tuple[Unfilled, ...]  # targets left open, with every person's reason
     fairness: tuple[FairnessEffect, ...]
+    conflicts: tuple[str, ...]  # the published schedule's own conflicts, left as they are
     seconds: float
     solve_seconds: float
 
@@ -147,6 +149,33 @@ def _fairness(facts: Facts, before: Assignment, after: Assignment) -> tuple[Fair
     )
 
 
+def _targets(facts: Facts, away: Collection[tuple[int, date]], gaps: Collection[tuple[date, str]]) -> list[int]:
+    held = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
+    return sorted(
+        {s for s, pid in held.items() if (pid, facts.slots[s].day) in away}
+        | {facts.index[g] for g in gaps if g in facts.index and facts.index[g] not in held}
+    )
+
+
+def _restricted(facts: Facts, targets: Collection[int], first: date, last: date) -> DraftModel:
+    """The model where only role-dates from `first` to `last` change hands and only the targets among the open
+    ones are filled, with each level's trivial best: the open role-dates that stay open, the kept rows nobody may
+    keep (their person is away)."""
+    dm = build(facts)
+    slots = facts.slots
+    before = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
+    for (pid, s), var in dm.x.items():
+        if (pid != before[s] and not first <= slots[s].day <= last) if s in before else s not in targets:
+            dm.model.Add(var == 0)
+    term(dm, Level.UNFILLED)
+    dm.best[Level.UNFILLED] = sum(rd.mandatory for s, rd in enumerate(slots) if s not in before and s not in targets)
+    term(dm, Level.KEPT_DROPPED)
+    dm.best[Level.KEPT_DROPPED] = sum(
+        k.person_id not in facts.eligible[s] for s, ks in facts.kept_on.items() for k in ks
+    )
+    return dm
+
+
 def repair(
     problem: Problem,
     unavailable: Sequence[TimeOff],
@@ -158,40 +187,36 @@ def repair(
     workers: int = 2,
 ) -> Repair:
     """Fill the roles `unavailable` people hold on their dates, and the open `gaps`, with the fewest changes.
-    `why` names the unavailability in the first moves' text; `earliest`: nothing before it changes."""
+    `why` names the unavailability in the first moves' text; `earliest`: nothing before it changes.
+
+    Kept rows that break a rule among themselves already (the published schedule's own conflicts, found as the
+    drafting engine finds them) are not the sick call's to mend: their role-dates leave the model and the rows
+    stay as bookings of their people, reported in `conflicts`."""
     began = time.monotonic()
-    facts = Facts(replace(problem, time_off=(*problem.time_off, *unavailable)))
+    problem = replace(problem, time_off=(*problem.time_off, *unavailable))
     away = {(t.person_id, day) for t in unavailable for day in t.days}
-    before = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
-    targets = sorted(
-        {s for s, pid in before.items() if (pid, facts.slots[s].day) in away}
-        | {facts.index[g] for g in gaps if g in facts.index and facts.index[g] not in before}
-    )
-    slots = facts.slots
-    key = {s: (slots[s].day, slots[s].role) for s in range(len(slots))}
-    kept_assignment = {key[s]: pid for s, pid in before.items()}
+    facts = Facts(problem)
+    targets = _targets(facts, away, gaps)
     if not targets:
-        return Repair(kept_assignment, (), (), 0, 0, (), (), _fairness(facts, kept_assignment, kept_assignment),
-                      time.monotonic() - began, 0.0)  # fmt: skip
-    days = [slots[s].day for s in targets]
-    first = min(days) - timedelta(days=reach)
-    if earliest is not None:
-        first = max(first, earliest)
+        kept = {(facts.slots[s].day, facts.slots[s].role): ks[0].person_id for s, ks in facts.kept_on.items()}
+        return Repair(kept, (), (), 0, 0, (), (), _fairness(facts, kept, kept), (), time.monotonic() - began, 0.0)
+    days = [facts.slots[s].day for s in targets]
+    first = max(min(days) - timedelta(days=reach), earliest or problem.start)
     last = max(days) + timedelta(days=reach)
-    dm = build(facts)
-    chosen = set(targets)
-    for (pid, s), var in dm.x.items():
-        # out of reach, a held role-date keeps its person or none; an open one that is no target stays open
-        if (pid != before[s] and not first <= slots[s].day <= last) if s in before else s not in chosen:
-            dm.model.Add(var == 0)
-    # each level's trivial best, so that the search stops there: the open role-dates that stay open, the kept
-    # rows nobody may keep (their person is away)
-    term(dm, Level.UNFILLED)
-    dm.best[Level.UNFILLED] = sum(slots[s].mandatory for s in range(len(slots)) if s not in before and s not in chosen)
-    term(dm, Level.KEPT_DROPPED)
-    dm.best[Level.KEPT_DROPPED] = sum(
-        k.person_id not in facts.eligible[s] for s, ks in facts.kept_on.items() for k in ks
-    )
+    dm = _restricted(facts, targets, first, last)
+    standing = [k for ks in facts.kept_on.values() for k in ks if (k.person_id, k.day) not in away]
+    cores, _ = kept_conflicts(dm, time_limit / 4, workers, standing)
+    conflicts = tuple(kept_conflict(facts, core) for core in cores)
+    if cores:
+        frozen = {(k.day, k.role) for core in cores for k in core}
+        problem = replace(problem, role_dates=tuple(rd for rd in problem.role_dates if (rd.day, rd.role) not in frozen))
+        facts = Facts(problem)
+        targets = _targets(facts, away, gaps)
+        dm = _restricted(facts, targets, first, last)
+    slots = facts.slots
+    key = {s: (rd.day, rd.role) for s, rd in enumerate(slots)}
+    before = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
+    kept_assignment = {key[s]: pid for s, pid in before.items()}
     hint = {key[s]: pid for s, pid in before.items() if s not in targets}
     solve_began = time.monotonic()
     solved = solve_levels(dm, REPAIR_ORDER, time_limit - (time.monotonic() - began), workers, hint=hint)
@@ -212,6 +237,7 @@ def repair(
         levels=solved.levels,
         unfilled=tuple(u for u in unfilled(facts, after_assignment) if (u.day, u.role) in target_keys),
         fairness=_fairness(facts, kept_assignment, after_assignment),
+        conflicts=conflicts,
         seconds=time.monotonic() - began,
         solve_seconds=solve_seconds,
     )

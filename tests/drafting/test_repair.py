@@ -90,3 +90,14 @@ def test_with_no_fix_the_run_completes_and_names_the_blocking_rule_for_each_pers
         f"{WED.isoformat()} ON1: of the three readers who could hold it, A and P are on time off and B holds ON2 "
         "that night."
     )
+
+
+def test_the_published_schedules_own_conflicts_stay_as_they_are_and_are_reported() -> None:
+    """C already works four nights in a row (limit 3): that is not the sick call's to mend."""
+    published = {(MON, "ON"): C, (TUE, "ON"): C, (WED, "ON"): C, (THU, "ON"): C, (FRI, "ON"): A, (SAT, "ON"): P}
+    result = repair(week(("ON",), published, readers=(A, C, D, P)), sick(P, SAT))
+    assert result.changes == 1 and result.proven
+    (move,) = result.moves
+    assert (move.day, move.person_id, move.displaced_id) == (SAT, D.id, P.id)
+    (conflict,) = result.conflicts
+    assert "C on ON" in conflict and "fourth night in a row (limit 3)" in conflict
