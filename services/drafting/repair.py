@@ -15,25 +15,33 @@ kept assignments are the version's, the people unavailable and the open gaps in;
   every person with the rule that blocks them (services/drafting/explain.py).
 """
 
+import math
 import time
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+
+from ortools.sat.python import cp_model
 
 from services.drafting.engine import kept_conflicts
 from services.drafting.explain import kept_conflict, unfilled
 from services.drafting.facts import Facts
 from services.drafting.model import (
     FAIRNESS_LEVELS,
+    SHARE_UNIT,
     Assignment,
     Category,
+    History,
     Level,
     LevelReport,
+    Limits,
     Problem,
     TimeOff,
     Unfilled,
 )
-from services.drafting.solver import DraftModel, build, solve_levels, term
+from services.drafting.solver import TWO_WORKERS, DraftModel, StopAt, build, solve_levels, term
+from shared.roles import DAY
 
 REPAIR_ORDER = (
     Level.UNFILLED,
@@ -157,23 +165,103 @@ def _targets(facts: Facts, away: Collection[tuple[int, date]], gaps: Collection[
     )
 
 
-def _restricted(facts: Facts, targets: Collection[int], first: date, last: date) -> DraftModel:
-    """The model where only role-dates from `first` to `last` change hands and only the targets among the open
-    ones are filled, with each level's trivial best: the open role-dates that stay open, the kept rows nobody may
-    keep (their person is away)."""
+def _window(full: Facts, first: date, last: date, frozen: Collection[tuple[date, str]]) -> Facts:
+    """The facts of the role-dates from `first` to `last` (less the `frozen` ones), judged as in the whole period:
+    the kept rows outside are bookings (overlap, rest, runs of nights); what they hold and the shares their
+    role-dates earn pass into each person's history, so that deviations are the period's; and the limits per
+    period are what the rows outside leave (never below what a person holds inside already)."""
+    problem = full.problem
+    inside = tuple(rd for rd in problem.role_dates if first <= rd.day <= last and (rd.day, rd.role) not in frozen)
+    inside_keys = {(rd.day, rd.role) for rd in inside}
+    earned: dict[int, dict[Category, float]] = defaultdict(lambda: defaultdict(float))
+    held_out: dict[int, dict[Category, int]] = defaultdict(lambda: defaultdict(int))
+    nights_in: dict[int, set[date]] = defaultdict(set)
+    nights_out: dict[int, set[date]] = defaultdict(set)
+    for s, rd in enumerate(full.slots):
+        if (rd.day, rd.role) in inside_keys:
+            total = sum(full.readers[pid].fte for pid in full.eligible[s])
+            for pid in full.eligible[s]:
+                for category in full.categories(rd.day):
+                    earned[pid][category] += full.readers[pid].fte / total
+        for k in full.kept_on.get(s, ())[:1]:
+            if (rd.day, rd.role) not in inside_keys:  # frozen rows inside are bookings: they count here too
+                for category in full.categories(rd.day):
+                    held_out[k.person_id][category] += 1
+            if rd.role != DAY:
+                (nights_in if first <= rd.day <= last else nights_out)[k.person_id].add(rd.day)
+    history = {}
+    for r in full.active:
+        before = problem.history.get(r.id, History())
+        history[r.id] = History(
+            held={c: before.held.get(c, 0) + held_out[r.id][c] for c in Category},
+            share={c: full.shares[r.id][c] / SHARE_UNIT - earned[r.id][c] for c in Category},
+        )
+    window = Facts(replace(problem, start=first, end=last, role_dates=inside, history=history))
+    for pid, limits in full.limits.items():
+        nights, weekends = limits.nights, limits.weekends
+        if nights is not None:
+            nights = max(nights - len(nights_out[pid]), len(nights_in[pid]))
+        if weekends is not None:
+            outside = full.weekends_worked(nights_out[pid]) - full.weekends_worked(nights_in[pid])
+            weekends = max(weekends - len(outside), len(window.weekends_worked(nights_in[pid])))
+        window.limits[pid] = Limits(nights, limits.consecutive, limits.free_between, weekends)
+    return window
+
+
+def _restricted(facts: Facts, targets: Collection[int]) -> DraftModel:
+    """The model where only the targets among the open role-dates are filled, with each level's trivial best: the
+    open role-dates that stay open, the kept rows nobody may keep (their person is away)."""
     dm = build(facts)
-    slots = facts.slots
     before = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
-    for (pid, s), var in dm.x.items():
-        if (pid != before[s] and not first <= slots[s].day <= last) if s in before else s not in targets:
+    for (_, s), var in dm.x.items():
+        if s not in before and s not in targets:
             dm.model.Add(var == 0)
     term(dm, Level.UNFILLED)
-    dm.best[Level.UNFILLED] = sum(rd.mandatory for s, rd in enumerate(slots) if s not in before and s not in targets)
+    dm.best[Level.UNFILLED] = sum(
+        rd.mandatory for s, rd in enumerate(facts.slots) if s not in before and s not in targets
+    )
     term(dm, Level.KEPT_DROPPED)
     dm.best[Level.KEPT_DROPPED] = sum(
         k.person_id not in facts.eligible[s] for s, ks in facts.kept_on.items() for k in ks
     )
     return dm
+
+
+def _fewest(
+    dm: DraftModel, seconds: float, workers: int, hint: Assignment
+) -> tuple[dict[tuple[date, str], int] | None, tuple[LevelReport, LevelReport]]:
+    """The first two levels in one solve, weighted so that one more role filled outweighs every kept row (the
+    lexicographic order), then fixed: near the published schedule the solver finds the fewest changes far sooner
+    than by first filling the roles anyhow and then moving rows back."""
+    began = time.monotonic()
+    unfilled_, dropped = term(dm, Level.UNFILLED), term(dm, Level.KEPT_DROPPED)
+    weight = len(dm.keep) + 1
+    dm.hint(hint, workers, max(0.1, seconds / 4))
+    dm.model.Minimize(weight * unfilled_ + dropped)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.1, seconds - (time.monotonic() - began))
+    solver.parameters.num_workers = workers
+    if workers == 2:
+        solver.parameters.subsolvers.extend(TWO_WORKERS)
+    best_u, best_d = dm.best[Level.UNFILLED], dm.best[Level.KEPT_DROPPED]
+    status = solver.Solve(dm.model, StopAt(weight * best_u + best_d, maximise=False))
+    took = time.monotonic() - began
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, (LevelReport(Level.UNFILLED, best_u, None, False, took),
+                      LevelReport(Level.KEPT_DROPPED, best_d, None, False, took))  # fmt: skip
+    u, d = divmod(round(solver.ObjectiveValue()), weight)
+    if status == cp_model.OPTIMAL or (u, d) == (best_u, best_d):
+        bound_u, bound_d = u, d
+    else:
+        total = math.ceil(solver.BestObjectiveBound() - 1e-6)
+        bound_u = max(best_u, total // weight)
+        bound_d = max(best_d, total - weight * u) if bound_u == u else best_d
+    dm.model.Add(unfilled_ <= u)
+    dm.model.Add(dropped <= d)
+    return dm.assignment(solver), (
+        LevelReport(Level.UNFILLED, u, bound_u, bound_u == u, took),
+        LevelReport(Level.KEPT_DROPPED, d, bound_d, bound_d == d, took),
+    )
 
 
 def repair(
@@ -195,49 +283,46 @@ def repair(
     began = time.monotonic()
     problem = replace(problem, time_off=(*problem.time_off, *unavailable))
     away = {(t.person_id, day) for t in unavailable for day in t.days}
-    facts = Facts(problem)
-    targets = _targets(facts, away, gaps)
+    full = Facts(problem)
+    before = {s: ks[0].person_id for s, ks in full.kept_on.items()}
+    kept = {(full.slots[s].day, full.slots[s].role): pid for s, pid in before.items()}
+    targets = _targets(full, away, gaps)
     if not targets:
-        kept = {(facts.slots[s].day, facts.slots[s].role): ks[0].person_id for s, ks in facts.kept_on.items()}
-        return Repair(kept, (), (), 0, 0, (), (), _fairness(facts, kept, kept), (), time.monotonic() - began, 0.0)
-    days = [facts.slots[s].day for s in targets]
-    first = max(min(days) - timedelta(days=reach), earliest or problem.start)
-    last = max(days) + timedelta(days=reach)
-    dm = _restricted(facts, targets, first, last)
+        return Repair(kept, (), (), 0, 0, (), (), _fairness(full, kept, kept), (), time.monotonic() - began, 0.0)
+    target_keys = {(full.slots[s].day, full.slots[s].role) for s in targets}
+    days = [day for day, _ in target_keys]
+    first = max(min(days) - timedelta(days=reach), earliest or problem.start, problem.start)
+    last = min(max(days) + timedelta(days=reach), problem.end)
+    facts = _window(full, first, last, ())
+    dm = _restricted(facts, _targets(facts, away, gaps))
     standing = [k for ks in facts.kept_on.values() for k in ks if (k.person_id, k.day) not in away]
     cores, _ = kept_conflicts(dm, time_limit / 4, workers, standing)
-    conflicts = tuple(kept_conflict(facts, core) for core in cores)
     if cores:
-        frozen = {(k.day, k.role) for core in cores for k in core}
-        problem = replace(problem, role_dates=tuple(rd for rd in problem.role_dates if (rd.day, rd.role) not in frozen))
-        facts = Facts(problem)
-        targets = _targets(facts, away, gaps)
-        dm = _restricted(facts, targets, first, last)
-    slots = facts.slots
-    key = {s: (rd.day, rd.role) for s, rd in enumerate(slots)}
-    before = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
-    kept_assignment = {key[s]: pid for s, pid in before.items()}
-    hint = {key[s]: pid for s, pid in before.items() if s not in targets}
+        facts = _window(full, first, last, {(k.day, k.role) for core in cores for k in core})
+        dm = _restricted(facts, _targets(facts, away, gaps))
+    hint = {key: pid for key, pid in kept.items() if key in facts.index and key not in target_keys}
     solve_began = time.monotonic()
-    solved = solve_levels(dm, REPAIR_ORDER, time_limit - (time.monotonic() - began), workers, hint=hint)
+    found, fewest = _fewest(dm, time_limit - (time.monotonic() - began), workers, hint)
+    rest = REPAIR_ORDER[2:]
+    solved = solve_levels(dm, rest, time_limit - (time.monotonic() - began), workers, hint=found or hint)
     solve_seconds = time.monotonic() - solve_began
-    after_assignment = solved.assignment if solved.assignment is not None else hint
-    after = {facts.index[k]: pid for k, pid in after_assignment.items()}
-    moves = _moves(facts, before, after, away, why)
+    levels = (*fewest, *solved.levels)
+    inside = solved.assignment if solved.assignment is not None else found or hint
+    after_assignment = {key: pid for key, pid in kept.items() if key not in facts.index} | dict(inside)
+    after = {full.index[key]: pid for key, pid in after_assignment.items()}
+    moves = _moves(full, before, after, away, why)
     filled_gaps = sum(before.get(s) is None and s in after for s in targets)  # changes KEPT_DROPPED does not count
-    dropped = next((r for r in solved.levels if r.level is Level.KEPT_DROPPED), None)
-    bound = None if dropped is None or dropped.bound is None else dropped.bound + filled_gaps
-    target_keys = {key[s] for s in targets}
+    bound = None if fewest[1].bound is None else fewest[1].bound + filled_gaps
     return Repair(
         assignment=after_assignment,
         targets=tuple(sorted(target_keys)),
         moves=moves,
         changes=len(moves),
         lower_bound=bound,
-        levels=solved.levels,
-        unfilled=tuple(u for u in unfilled(facts, after_assignment) if (u.day, u.role) in target_keys),
-        fairness=_fairness(facts, kept_assignment, after_assignment),
-        conflicts=conflicts,
+        levels=levels,
+        unfilled=tuple(u for u in unfilled(full, after_assignment) if (u.day, u.role) in target_keys),
+        fairness=_fairness(full, kept, after_assignment),
+        conflicts=tuple(kept_conflict(full, core) for core in cores),
         seconds=time.monotonic() - began,
         solve_seconds=solve_seconds,
     )

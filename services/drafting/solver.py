@@ -357,7 +357,7 @@ def _both(m: cp_model.CpModel, a: Bit, b: Bit) -> Expr:
 # the subsolvers on 2 workers, measured on the benchmark's instances: max_lp and core prove the unfilled level
 # and the fairness sums in seconds where CP-SAT's default pair stops at a wide gap; the largest deviations
 # are proven sooner by default_lp and core
-_TWO_WORKERS = ("max_lp", "core")
+TWO_WORKERS = ("max_lp", "core")
 _TWO_WORKERS_MAX = ("default_lp", "core")
 _MAX_LEVELS = frozenset(most for most, _ in FAIRNESS_LEVELS.values())
 # shares of the time left, by how hard the level is to prove (measured on the benchmark's instances)
@@ -366,7 +366,7 @@ _SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
 }
 
 
-class _StopAt(cp_model.CpSolverSolutionCallback):
+class StopAt(cp_model.CpSolverSolutionCallback):
     """Stops the search at a solution as good as the level's trivial best: nothing better exists."""
 
     def __init__(self, best: int, maximise: bool) -> None:
@@ -414,10 +414,10 @@ def solve_levels(
         solver.parameters.max_time_in_seconds = max(0.1, (deadline - time.monotonic()) * shares[0] / sum(shares))
         solver.parameters.num_workers = workers
         if workers == 2:
-            for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else _TWO_WORKERS:
+            for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else TWO_WORKERS:
                 solver.parameters.subsolvers.append(name)
         best = dm.best[level]
-        status = solver.Solve(dm.model, _StopAt(best, level.maximise))
+        status = solver.Solve(dm.model, StopAt(best, level.maximise))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             current = dm.assignment(solver)
