@@ -9,25 +9,37 @@ ends `crashed` instead of killing one more worker.
 """
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.drafting.model import Draft, LevelReport, Problem
+from services.drafting.model import Draft, LevelReport, Problem, Unfilled
 from shared import audit, ids
-from shared.contracts import DraftLevel, DraftSchedule
+from shared.contracts import DraftLevel
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
-from shared.states import DraftRowState, DraftRunState
+from shared.states import DraftRowState, DraftRunKind, DraftRunState
 
 
 def run_id_for(message_id: str) -> uuid.UUID:
     """The run a `DraftSchedule` message starts: the same for every redelivery of it."""
     return ids.derived_id(message_id, "draft-run")
+
+
+class Asked(Protocol):
+    """What starts a run: the version, who asks and why."""
+
+    @property
+    def version_id(self) -> uuid.UUID: ...
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
 
 
 class Start(Enum):
@@ -37,9 +49,16 @@ class Start(Enum):
 
 
 def start(
-    session: Session, run_id: uuid.UUID, command: DraftSchedule, time_limit_s: float, workers: int, attempts: int
+    session: Session,
+    run_id: uuid.UUID,
+    command: Asked,
+    time_limit_s: float,
+    workers: int,
+    attempts: int,
+    repair: dict[str, Any] | None = None,
 ) -> Start:
-    """Mark the run `running`: a new one, or one whose earlier attempt died (while fewer than `attempts` died)."""
+    """Mark the run `running`: a new one, or one whose earlier attempt died (while fewer than `attempts` died).
+    `repair`: what a repair run repairs (services/drafting/repairs.py); the run's kind is then `repair`."""
     inserted = session.execute(
         pg_insert(DraftRun)
         .values(
@@ -50,6 +69,8 @@ def start(
             reason=command.reason,
             time_limit_s=time_limit_s,
             workers=workers,
+            kind=DraftRunKind.DRAFT if repair is None else DraftRunKind.REPAIR,
+            repair=repair,
         )
         .on_conflict_do_nothing(index_elements=[DraftRun.id])
         .returning(DraftRun.id)
@@ -108,13 +129,17 @@ def drafted(problem: Problem, result: Draft) -> dict[tuple[date, str], int]:
     return {key: pid for key, pid in result.assignment.items() if (*key, pid) not in kept}
 
 
+def explanations_of(unfilled: Iterable[Unfilled]) -> list[dict[str, Any]]:
+    return [
+        {"date": u.day.isoformat(), "role": u.role, "text": u.text,
+         "people": [{"name": e.name, "reasons": [r.text for r in e.reasons]} for e in u.people]}
+        for u in unfilled
+    ]  # fmt: skip
+
+
 def explanations(result: Draft) -> dict[str, Any]:
     return {
-        "unfilled": [
-            {"date": u.day.isoformat(), "role": u.role, "text": u.text,
-             "people": [{"name": e.name, "reasons": [r.text for r in e.reasons]} for e in u.people]}
-            for u in result.unfilled
-        ],
+        "unfilled": explanations_of(result.unfilled),
         "unhonored": [
             {"date": u.day.isoformat(), "role": u.role, "person_id": u.person_id, "text": u.text}
             for u in result.unhonored
