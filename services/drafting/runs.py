@@ -207,6 +207,8 @@ def run_view(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
     return {
         "run_id": str(run.id),
         "version_id": str(run.version_id),
+        "kind": run.kind,
+        "repair": run.repair,
         "state": run.state,
         "actor": run.actor,
         "reason": run.reason,

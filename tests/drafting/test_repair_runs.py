@@ -1,0 +1,111 @@
+"""Repair runs in this process, on the test database: a sick call becomes a run whose rows are the chain's moves
+and `RepairProposed` in the outbox; approving applies every move as an audited OVERRIDE and requests a
+recalculation; approving after one of its role-dates changed in Amion is refused and applies nothing."""
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
+
+from schedcu import repairs as deciding
+from services.drafting.handlers import repair_schedule
+from services.drafting.repairs import RepairRefused
+from services.drafting.runs import run_id_for
+from shared.contracts import RepairProposed, RepairSchedule
+from shared.db.models import AssignmentRow
+from shared.messaging.consumer import Delivery
+from tests.conftest import Services
+from tests.drafting.test_handler import on_test_database, one  # noqa: F401 - the fixture
+from tests.schedcu.test_coverage_queries import template_version
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("on_test_database")]
+
+START = date.today() + timedelta(days=10)  # repairs never move what is past
+SICK_DAY = START + timedelta(days=3)
+
+
+def sick_call(services: Services) -> tuple[uuid.UUID, uuid.UUID, int]:
+    """A published week (every role held) and a sick call for the person on ON1 on SICK_DAY: the version, the
+    run and the person."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+    sick = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
+               "role = 'ON1'", v=version_id, d=SICK_DAY)  # fmt: skip
+    assert sick is not None
+    delivery = Delivery(f"repair:{uuid.uuid4()}", None, RepairSchedule.routing_key, False)
+    command = RepairSchedule(
+        version_id=version_id, requested_by="tests", reason="sick call", person_id=sick[0], first=SICK_DAY,
+        time_limit_s=10, workers=1,
+    )  # fmt: skip
+    repair_schedule(command, delivery)
+    return version_id, run_id_for(delivery.message_id), sick[0]
+
+
+def proposed(services: Services, run_id: uuid.UUID) -> RepairProposed:
+    with services.engine.connect() as conn:
+        bodies = conn.execute(text("SELECT body FROM outbox WHERE routing_key = 'event.repair.proposed'")).scalars()
+        events = [RepairProposed.model_validate_json(body) for body in bodies]
+    (event,) = [e for e in events if e.run_id == run_id]
+    return event
+
+
+def test_a_sick_call_is_repaired_and_approved_all_together(services: Services) -> None:
+    version_id, run_id, sick = sick_call(services)
+
+    assert one(services, "SELECT kind, state FROM draft_runs WHERE id = :r", r=run_id) == ("repair", "completed")
+    event = proposed(services, run_id)
+    assert [(g.date, g.role) for g in event.gaps] == [(SICK_DAY, "ON1")]
+    first = event.moves[0]
+    assert (first.date, first.role, first.displaced_id, first.rule, first.after) == (
+        SICK_DAY, "ON1", sick, "unavailable", None,
+    )  # fmt: skip
+    assert first.person_id is not None and first.person_id != sick
+    assert event.changes == len(event.moves) and event.unfilled == []
+    assert event.proven and event.lower_bound == event.changes
+    assert [f.category for f in event.fairness] == ["holiday nights", "weekend nights", "nights"]
+    rows = one(services, "SELECT count(*), min(position) FROM draft_rows WHERE run_id = :r AND state = 'PROPOSED'",
+               r=run_id)  # fmt: skip
+    assert rows == (event.changes, 0)
+
+    with Session(services.engine) as session, session.begin():
+        approved = deciding.approve(session, run_id, "chief")
+    assert approved.moves[0] == first.text
+    assert one(services, "SELECT person_id, source FROM assignment_corrections WHERE version_id = :v AND "
+               "schedule_date = :d AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (
+        first.person_id, "OVERRIDE",
+    )  # fmt: skip
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r AND state = 'APPROVED'", r=run_id) == (
+        event.changes,
+    )  # fmt: skip
+    assert one(services, "SELECT actor, action, to_state FROM audit_log WHERE entity = 'draft_run' AND "
+               "entity_id = :r", r=str(run_id)) == ("chief", "approve", "APPROVED")  # fmt: skip
+    assert one(services, "SELECT 1 FROM outbox WHERE message_id = :m", m=f"repair:{run_id}:recalculate")
+
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused, match="no open move"):
+        deciding.approve(session, run_id, "chief")
+
+
+def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(services: Services) -> None:
+    version_id, run_id, sick = sick_call(services)
+    with Session(services.engine) as session, session.begin():  # Amion drops the sick person's row meanwhile
+        session.execute(
+            delete(AssignmentRow).where(
+                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == SICK_DAY,
+                AssignmentRow.role == "ON1",
+            )
+        )  # fmt: skip
+    sick_name = one(services, "SELECT name FROM people WHERE id = :p", p=sick)
+    assert sick_name is not None
+
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
+        deciding.approve(session, run_id, "chief")
+    assert str(refused.value) == (
+        f"Refused, nothing applied: ON1 on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
+        f"{sick_name[0]}, it now has nobody). Start a new repair."
+    )
+    assert one(services, "SELECT count(*) FROM assignment_corrections WHERE version_id = :v", v=version_id) == (0,)
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r AND state <> 'PROPOSED'", r=run_id) == (
+        0,
+    )  # fmt: skip
