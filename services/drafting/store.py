@@ -33,7 +33,7 @@ from services.drafting.model import (
     RotationException,
     TimeOff,
 )
-from services.drafting.template import night_ok_from_rules, role_dates
+from services.drafting.template import kept_night_ok, night_kind, role_dates
 from shared.db import version_state
 from shared.db.assignments import effective
 from shared.db.models import (
@@ -184,7 +184,7 @@ def _problem(
         end=end,
         role_dates=role_dates(windows, start, end, options.holidays, options.tz, inputs.hours),
         readers=tuple(readers),
-        night_ok=night_ok_from_rules(windows, options.holidays, options.tz),
+        night_ok=kept_night_ok(tuple(windows), options.holidays, options.tz),
         tz=options.tz,
         kept=tuple(kept),
         rotations=inputs.rotations,
@@ -196,6 +196,7 @@ def _problem(
         rest=options.rest,
         holidays=options.holidays,
         history=history,
+        night_kind=night_kind(options.holidays),
     )
 
 
