@@ -276,7 +276,6 @@ def recheck(session: Session, run: DraftRun, problem: Problem, actor: str) -> li
             )
         )
     }
-    gone = {m["position"] for m in run.repair["moves"] if m["person_id"] is None}  # roles left open
     why: list[str] = []
     while True:
         rows = _open_rows(session, run.id)
@@ -292,7 +291,7 @@ def recheck(session: Session, run: DraftRun, problem: Problem, actor: str) -> li
         failing: dict[DraftRowRecord, str] = {}
         for row in rows:
             slot = facts.index.get((row.schedule_date, row.role))
-            if row.after_position is not None and row.after_position in rejected - gone:
+            if row.after_position in rejected:
                 failing[row] = f"it follows from move {row.after_position}, which was rejected"
             elif slot is not None and (reasons := facts.reasons(row.person_id, slot, held, at)):
                 failing[row] = f"{facts.readers[row.person_id].name} {reasons[0].text}"

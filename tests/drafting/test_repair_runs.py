@@ -1,6 +1,7 @@
 """Repair runs in this process, on the test database: a sick call becomes a run whose rows are the chain's moves
 and `RepairProposed` in the outbox; approving applies every move as an audited OVERRIDE and requests a
-recalculation; approving after one of its role-dates changed in Amion is refused and applies nothing."""
+recalculation; approving after one of its role-dates changed in Amion is refused and applies nothing; rejecting a
+move rejects those that follow from it."""
 
 import uuid
 from datetime import date, timedelta
@@ -10,12 +11,13 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from schedcu import repairs as deciding
-from services.drafting.handlers import repair_schedule
+from services.drafting.handlers import options_from, repair_schedule
 from services.drafting.repairs import RepairRefused
 from services.drafting.runs import run_id_for
 from shared.contracts import RepairProposed, RepairSchedule
 from shared.db.models import AssignmentRow
 from shared.messaging.consumer import Delivery
+from shared.settings import get_settings
 from tests.conftest import Services
 from tests.drafting.test_handler import on_test_database, one  # noqa: F401 - the fixture
 from tests.schedcu.test_coverage_queries import template_version
@@ -109,3 +111,32 @@ def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(s
     assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r AND state <> 'PROPOSED'", r=run_id) == (
         0,
     )  # fmt: skip
+
+
+def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Services) -> None:
+    """A chain of two as the engine words it: A takes the sick person's ON1, B takes A's MidC that night (A holds
+    ON1 then). Rejecting the first move leaves the second pointless: the re-check rejects it, saying why."""
+    version_id, run_id, sick = sick_call(services)
+    (a,), (b,) = (
+        one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND role = :r",
+            v=version_id, d=SICK_DAY, r=role)
+        for role in ("MidC", "MidL")
+    )  # fmt: skip
+    with services.engine.begin() as conn:  # the run's moves replaced by a chain of two
+        conn.execute(text("DELETE FROM draft_rows WHERE run_id = :r"), {"r": run_id})
+        conn.execute(
+            text("INSERT INTO draft_rows (run_id, schedule_date, role, person_id, state, displaced_person_id, "
+                 "position, after_position, rule, because) VALUES "
+                 "(:r, :d, 'ON1', :a, 'PROPOSED', :sick, 0, NULL, 'unavailable', 'A takes ON1'), "
+                 "(:r, :d, 'MidC', :b, 'PROPOSED', :a, 1, 0, 'same date', 'B takes MidC')"),
+            {"r": run_id, "d": SICK_DAY, "a": a, "b": b, "sick": sick},
+        )  # fmt: skip
+    with Session(services.engine) as session, session.begin():
+        why = deciding.reject(session, run_id, 0, "A is on leave", "chief", options_from(get_settings()))
+    assert why == [f"move 1 (MidC on {SICK_DAY.isoformat()}) rejected: it follows from move 0, which was rejected"]
+    assert one(services, "SELECT string_agg(state, ',' ORDER BY position) FROM draft_rows WHERE run_id = :r",
+               r=run_id) == ("REJECTED,REJECTED",)  # fmt: skip
+    assert one(services, "SELECT count(*) FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r AND "
+               "action = 'reject'", r=str(run_id)) == (2,)  # fmt: skip
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused, match="no open move"):
+        deciding.approve(session, run_id, "chief")
