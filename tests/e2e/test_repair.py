@@ -59,12 +59,15 @@ def edit_truth(pipeline: Pipeline, change: Any) -> None:
     aside.replace(path)
 
 
-def take(pipeline: Pipeline, routing_key: str) -> dict[str, Any]:
-    """The next event with `routing_key` on the test's queue (others before it are passed over)."""
+def take(pipeline: Pipeline, routing_key: str, day: date | None = None) -> dict[str, Any]:
+    """The next event with `routing_key` (and a gap on `day`) on the test's queue; others are passed over."""
 
     def next_one() -> dict[str, Any] | None:
         taken = amqp_client.take(pipeline.services.amqp_url, EVENTS, 5)
-        return taken[1] if taken and taken[0] == routing_key else None
+        if not taken or taken[0] != routing_key:
+            return None
+        gaps = taken[1].get("gaps", taken[1].get("gaps_opened", []))
+        return taken[1] if day is None or any(g["date"] == day.isoformat() for g in gaps) else None
 
     return eventually(next_one, 90, routing_key)
 
@@ -173,3 +176,31 @@ def test_approving_a_repair_whose_row_changed_in_amion_meanwhile_is_refused(
         "SELECT count(*) FROM assignment_corrections WHERE note = :n", n=f"repair {run_id} approved"
     ) == [(0,)]
     assert pipeline.query("SELECT DISTINCT state FROM draft_rows WHERE run_id = :r", r=run_id) == [("PROPOSED",)]
+
+
+def test_a_gap_that_closes_by_itself_makes_its_open_repair_obsolete(pipeline: Pipeline, promoted: uuid.UUID) -> None:
+    day = MONTH.replace(day=6)
+    removed: list[dict[str, Any]] = []
+
+    def remove(assignments: list[dict[str, Any]]) -> None:
+        (mid3,) = [a for a in assignments if a["date"] == day.isoformat() and a["label"].startswith("Mid 3")]
+        removed.append(mid3)
+        assignments.remove(mid3)
+
+    edit_truth(pipeline, remove)
+    proposed = take(pipeline, "event.repair.proposed", day)
+    assert proposed["gaps"] == [{"date": day.isoformat(), "role": "Mid3"}]
+
+    edit_truth(pipeline, lambda assignments: assignments.append(removed[0]))  # Amion has it again
+    eventually(
+        lambda: (
+            pipeline.query("SELECT DISTINCT state FROM draft_rows WHERE run_id = :r", r=proposed["run_id"])
+            == [("OBSOLETE",)]
+        ),
+        90,
+        "the repair made obsolete",
+    )
+    assert pipeline.query(
+        "SELECT actor, action, reason FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r",
+        r=proposed["run_id"],
+    ) == [("drafting", "obsolete", "its gap closed by itself")]
