@@ -6,8 +6,9 @@ writes across two services in one transaction.
   through services/coverage/corrections.py (the displaced person's assignment removed: an Amion one hidden),
   audited; the rows become `APPROVED` (audited on the run); and a recalculation is requested in the outbox, whose
   `CoverageChanged` follows.
-- `reject`: one move, with a reason; the moves left are re-checked, and those that follow from a rejected move or
-  now break a hard rule are rejected too, each with why.
+- `reject`: one move, with a reason; `edit`: another person on one move, refused with the rule they would break.
+  Either way the moves left are re-checked: those that follow from the changed move or now break a hard rule are
+  rejected, each with why.
 """
 
 import uuid
@@ -20,6 +21,7 @@ from services.coverage.calculation import calculation_id_for
 from services.drafting import repairs
 from services.drafting.store import Options, load_problem
 from shared.contracts import CalculateCoverage
+from shared.db.models import DraftRun
 from shared.messaging import outbox
 from shared.states import DraftRowState
 
@@ -53,4 +55,14 @@ def approve(session: Session, run_id: uuid.UUID, actor: str) -> Approved:
 def reject(session: Session, run_id: uuid.UUID, position: int, reason: str, actor: str, options: Options) -> list[str]:
     """Why each further move was rejected by the re-check."""
     run = repairs.reject(session, run_id, position, reason, actor)
-    return repairs.recheck(session, run, load_problem(session, run.version_id, options), actor)
+    return repairs.recheck(session, run, load_problem(session, run.version_id, options), actor, {position: "rejected"})
+
+
+def edit(session: Session, run_id: uuid.UUID, position: int, person_id: int, actor: str, options: Options) -> list[str]:
+    """Why each further move was rejected by the re-check."""
+    run = session.get(DraftRun, run_id)
+    if run is None:
+        raise repairs.RepairRefused(f"No repair run {run_id}.")
+    problem = load_problem(session, run.version_id, options)
+    repairs.edit(session, run_id, position, person_id, problem, actor)
+    return repairs.recheck(session, run, problem, actor, {position: "edited"})

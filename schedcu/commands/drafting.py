@@ -308,20 +308,25 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_repair_decide(args: argparse.Namespace) -> int:
     from schedcu import repairs as deciding
     from services.drafting.handlers import options_from
+    from services.drafting.inputs import InputError, find_person
     from services.drafting.repairs import RepairRefused
     from shared.db.session import transaction
     from shared.settings import get_settings
 
     try:
         with transaction() as session:
+            options = options_from(get_settings())
             if args.draft_command == "repair-approve":
                 approved = deciding.approve(session, args.run, args.actor)
                 lines = [*approved.moves, f"approved; recalculation requested: calculation {approved.recalculation_id}"]
+            elif args.draft_command == "repair-edit":
+                person = find_person(session, args.person)
+                lines = [f"move {args.move} goes to {person.name}"]
+                lines += deciding.edit(session, args.run, args.move, person.id, args.actor, options)
             else:
-                options = options_from(get_settings())
                 lines = [f"move {args.move} rejected"]
                 lines += deciding.reject(session, args.run, args.move, args.reason, args.actor, options)
-    except RepairRefused as error:
+    except (RepairRefused, InputError) as error:
         print(error, file=sys.stderr)
         return 1
     for line in lines:
@@ -480,6 +485,13 @@ def register(sub: Subparsers) -> None:
     ra_.add_argument("run", type=uuid_id)
     ra_.add_argument("--actor", default=actor(), help="who approves (default: the login name)")
     ra_.set_defaults(func=cmd_repair_decide)
+
+    re_ = ds.add_parser("repair-edit", help="put another PERSON on one move of a repair run; the others are re-checked")
+    re_.add_argument("run", type=uuid_id)
+    re_.add_argument("move", type=int, help="the move's position (see `draft show RUN`)")
+    re_.add_argument("person", help="email, or exact name or Amion alias")
+    re_.add_argument("--actor", default=actor(), help="who edits (default: the login name)")
+    re_.set_defaults(func=cmd_repair_decide)
 
     rr = ds.add_parser("repair-reject", help="reject one move of a repair run; the others are re-checked")
     rr.add_argument("run", type=uuid_id)

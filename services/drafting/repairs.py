@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from services.drafting import runs
 from services.drafting.facts import Facts
-from services.drafting.model import SHARE_UNIT, Problem, TimeOff
+from services.drafting.model import SHARE_UNIT, Problem, Reason, TimeOff
 from services.drafting.repair import Repair
 from shared import audit
 from shared.contracts import Period, RepairFairness, RepairGap, RepairMove, RepairProposed, RepairSchedule
@@ -265,52 +265,107 @@ def decided(
     )  # fmt: skip
 
 
-def recheck(session: Session, run: DraftRun, problem: Problem, actor: str) -> list[str]:
-    """After a move was rejected or edited: reject each open move that follows from a rejected one, or that breaks
-    a hard rule beside the version's assignments and the moves left. Returns why, per move rejected."""
-    rejected = {
-        r.position
-        for r in session.scalars(
-            select(DraftRowRecord).where(
-                DraftRowRecord.run_id == run.id, DraftRowRecord.state == DraftRowState.REJECTED
-            )
-        )
+def _standing(facts: Facts, rows: Iterable[DraftRowRecord]) -> tuple[dict[int, set[int]], dict[int, int]]:
+    """Who holds what with the version's assignments and the open moves applied: person -> slots, slot -> person."""
+    at = {s: ks[0].person_id for s, ks in facts.kept_on.items()}
+    for row in rows:
+        slot = facts.index.get((row.schedule_date, row.role))
+        if slot is not None:
+            at[slot] = row.person_id
+    held: dict[int, set[int]] = defaultdict(set)
+    for slot, pid in at.items():
+        held[pid].add(slot)
+    return held, at
+
+
+def _facts(run: DraftRun, problem: Problem) -> Facts:
+    return Facts(replace(problem, time_off=(*problem.time_off, *unavailable(run.repair))))
+
+
+def _new_breaks(
+    facts: Facts, run: DraftRun, slot: int, person_id: int, held: dict[int, set[int]], at: dict[int, int]
+) -> list[Reason]:
+    """The rules `person_id` on `slot` breaks in `held`/`at` that the repair's own choice for that role-date did
+    not break as proposed: what the published schedule breaks already (a night's variant, say) is not the
+    change's fault."""
+    proposed = {
+        facts.index[(date.fromisoformat(m["date"]), m["role"])]: m["person_id"]
+        for m in run.repair["moves"]
+        if m["person_id"] is not None and (date.fromisoformat(m["date"]), m["role"]) in facts.index
     }
+    base_at = {s: ks[0].person_id for s, ks in facts.kept_on.items()} | proposed
+    base_held: dict[int, set[int]] = defaultdict(set)
+    for s, pid in base_at.items():
+        base_held[pid].add(s)
+    chosen = proposed.get(slot)
+    known = {r.rule for r in facts.reasons(chosen, slot, base_held, base_at)} if chosen is not None else set()
+    return [r for r in facts.reasons(person_id, slot, held, at) if r.rule not in known]
+
+
+def recheck(session: Session, run: DraftRun, problem: Problem, actor: str, changed: dict[int, str]) -> list[str]:
+    """After moves were rejected or edited (`changed`: position -> "rejected" or "edited"): reject each open move
+    that follows from one of them, or that breaks a hard rule beside the version's assignments and the moves left.
+    Returns why, per move rejected."""
+    changed = dict(changed)
+    facts = _facts(run, problem)
     why: list[str] = []
     while True:
         rows = _open_rows(session, run.id)
-        facts = Facts(replace(problem, time_off=(*problem.time_off, *unavailable(run.repair))))
-        at = {facts.index[(k.day, k.role)]: k.person_id for ks in facts.kept_on.values() for k in ks[:1]}
-        for row in rows:
-            slot = facts.index.get((row.schedule_date, row.role))
-            if slot is not None:
-                at[slot] = row.person_id
-        held: dict[int, set[int]] = defaultdict(set)
-        for slot, pid in at.items():
-            held[pid].add(slot)
+        held, at = _standing(facts, rows)
         failing: dict[DraftRowRecord, str] = {}
         for row in rows:
             slot = facts.index.get((row.schedule_date, row.role))
-            if row.after_position in rejected:
-                failing[row] = f"it follows from move {row.after_position}, which was rejected"
-            elif slot is not None and (reasons := facts.reasons(row.person_id, slot, held, at)):
+            if row.after_position in changed and row.after_position != row.position:
+                failing[row] = f"it follows from move {row.after_position}, which was {changed[row.after_position]}"
+            elif slot is not None and (reasons := _new_breaks(facts, run, slot, row.person_id, held, at)):
                 failing[row] = f"{facts.readers[row.person_id].name} {reasons[0].text}"
         if not failing:
             return why
         for row, text in failing.items():
             decided(session, run, [row], DraftRowState.REJECTED, actor, f"re-checked: {text}")
-            rejected.add(row.position)
+            changed[row.position] = "rejected"
             why.append(f"move {row.position} ({row.role} on {row.schedule_date.isoformat()}) rejected: {text}")
+
+
+def _open_row(session: Session, run_id: uuid.UUID, position: int) -> DraftRowRecord:
+    row = next((r for r in _open_rows(session, run_id) if r.position == position), None)
+    if row is None:
+        raise RepairRefused(f"Repair run {run_id} has no open move {position}.")
+    return row
 
 
 def reject(session: Session, run_id: uuid.UUID, position: int, reason: str, actor: str) -> DraftRun:
     run = _run(session, run_id)
-    row = next((r for r in _open_rows(session, run_id) if r.position == position), None)
-    if row is None:
-        raise RepairRefused(f"Repair run {run_id} has no open move {position}.")
+    row = _open_row(session, run_id, position)
     if not reason.strip():
         raise RepairRefused("A reason is required.")
     decided(session, run, [row], DraftRowState.REJECTED, actor, reason.strip())
+    return run
+
+
+def edit(session: Session, run_id: uuid.UUID, position: int, person_id: int, problem: Problem, actor: str) -> DraftRun:
+    """Put another person on the move, refused with the rule they would break beside the version's assignments
+    and the other open moves."""
+    run = _run(session, run_id)
+    row = _open_row(session, run_id, position)
+    facts = _facts(run, problem)
+    if person_id not in facts.readers:
+        raise RepairRefused(f"Person {person_id} may not be drafted.")
+    name = facts.readers[person_id].name
+    if person_id == row.person_id:
+        raise RepairRefused(f"{name} already takes move {position}.")
+    others = [r for r in _open_rows(session, run_id) if r.position != position]
+    held, at = _standing(facts, others)
+    slot = facts.index[(row.schedule_date, row.role)]
+    at[slot] = person_id
+    held[person_id].add(slot)
+    reasons = _new_breaks(facts, run, slot, person_id, held, at)
+    if reasons:
+        raise RepairRefused(
+            f"{name} cannot take {row.role} on {row.schedule_date.isoformat()}: {name} {reasons[0].text}."
+        )
+    row.person_id = person_id
+    decided(session, run, [row], DraftRowState.EDITED, actor, f"move {position} goes to {name}")
     return run
 
 

@@ -140,3 +140,48 @@ def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Servic
                "action = 'reject'", r=str(run_id)) == (2,)  # fmt: skip
     with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused, match="no open move"):
         deciding.approve(session, run_id, "chief")
+
+
+def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_rest(services: Services) -> None:
+    version_id, run_id, sick = sick_call(services)
+    (first,) = one(services, "SELECT person_id FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) or ()
+    (busy,) = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
+                  "role = 'ON2'", v=version_id, d=SICK_DAY) or ()  # fmt: skip
+    (busy_name,) = one(services, "SELECT name FROM people WHERE id = :p", p=busy) or ()
+    options = options_from(get_settings())
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
+        deciding.edit(session, run_id, 0, busy, "chief", options)
+    assert str(refused.value) == (
+        f"{busy_name} cannot take ON1 on {SICK_DAY.isoformat()}: {busy_name} holds ON2 that night."
+    )
+    with (
+        Session(services.engine) as session,
+        session.begin(),
+        pytest.raises(RepairRefused, match="is on time off"),
+    ):
+        deciding.edit(session, run_id, 0, sick, "chief", options)
+    assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
+        first, "PROPOSED",
+    )  # fmt: skip
+
+    with services.engine.connect() as conn:
+        off_that_night = conn.execute(
+            text("SELECT id FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT EXISTS (SELECT 1 "
+                 "FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND a.schedule_date = :d) "
+                 "ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
+        ).scalars().all()  # fmt: skip
+    with Session(services.engine) as session, session.begin():
+        for free in off_that_night:  # the first one whom no rest rule keeps off it
+            try:
+                with session.begin_nested():
+                    assert deciding.edit(session, run_id, 0, free, "chief", options) == []  # the rest still stands
+                break
+            except RepairRefused:
+                continue
+    assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
+        free, "EDITED",
+    )  # fmt: skip
+    with Session(services.engine) as session, session.begin():
+        deciding.approve(session, run_id, "chief")
+    assert one(services, "SELECT person_id FROM assignment_corrections WHERE version_id = :v AND schedule_date = :d "
+               "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free,)  # fmt: skip
