@@ -7,17 +7,18 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from schedcu import repairs as deciding
 from services.drafting.handlers import options_from, repair_schedule
-from services.drafting.repairs import RepairRefused
+from services.drafting.repairs import RepairRefused, production_versions_holding
 from services.drafting.runs import run_id_for
 from shared.contracts import RepairProposed, RepairSchedule
-from shared.db.models import AssignmentRow
+from shared.db.models import AssignmentRow, VersionLifecycle
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
+from shared.states import VersionState
 from tests.conftest import Services
 from tests.drafting.test_handler import on_test_database, one  # noqa: F401 - the fixture
 from tests.schedcu.test_coverage_queries import template_version
@@ -185,3 +186,17 @@ def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_res
         deciding.approve(session, run_id, "chief")
     assert one(services, "SELECT person_id FROM assignment_corrections WHERE version_id = :v AND schedule_date = :d "
                "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free,)  # fmt: skip
+
+
+def test_time_off_over_a_production_versions_dates_names_that_version(services: Services) -> None:
+    """What `schedcu draft timeoff add` repairs: the production versions that assign the person on those dates."""
+    with Session(services.engine) as session, session.begin():
+        staging = template_version(session, START, START + timedelta(days=6))
+        production = template_version(session, START, START + timedelta(days=6))
+        session.execute(insert(VersionLifecycle).values(version_id=production, state=VersionState.PRODUCTION))
+    (person,) = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d "
+                    "AND role = 'ON1'", v=staging, d=SICK_DAY) or ()  # fmt: skip
+    with Session(services.engine) as session:
+        assert production_versions_holding(session, person, SICK_DAY, SICK_DAY) == [production]
+        before = START - timedelta(days=3)
+        assert production_versions_holding(session, person, before, before) == []
