@@ -49,6 +49,7 @@ REPAIR_ORDER = (
     *(level for pair in FAIRNESS_LEVELS.values() for level in pair),
     Level.SPACING,
 )
+LATER_LEVELS = REPAIR_ORDER[2:]  # after the first two, which `_fewest` solves together
 DEFAULT_REACH_DAYS = 7
 UNAVAILABLE = "unavailable"  # the rule of a move off an unavailable person's role
 OPEN_GAP = "gap"  # the rule of a move onto a role-date nobody held
@@ -143,8 +144,9 @@ def _moves(
             because = (
                 f"{_name(facts, old)} {reasons[0].text}" if reasons else f"{_name(facts, old)} gives it up for fairness"
             )
-        what = f"{'the open' if old is None else _name(facts, old) + chr(39) + 's'} {rd.role} on {rd.day.isoformat()}"
-        head = f"{_name(facts, new)} takes {what}" if new is not None else f"{what[0].upper()}{what[1:]} stays open"
+        owner = "the open" if old is None else f"{_name(facts, old)}'s"
+        what = f"{owner} {rd.role} on {rd.day.isoformat()}"
+        head = f"{_name(facts, new)} takes {what}" if new is not None else f"{what} stays open"
         moves.append(Move(rd.day, rd.role, new, old, rule, f"{head}: {because}.", cause[s]))
     return tuple(moves)
 
@@ -303,8 +305,7 @@ def repair(
     hint = {key: pid for key, pid in kept.items() if key in facts.index and key not in target_keys}
     solve_began = time.monotonic()
     found, fewest = _fewest(dm, time_limit - (time.monotonic() - began), workers, hint)
-    rest = REPAIR_ORDER[2:]
-    solved = solve_levels(dm, rest, time_limit - (time.monotonic() - began), workers, hint=found or hint)
+    solved = solve_levels(dm, LATER_LEVELS, time_limit - (time.monotonic() - began), workers, hint=found or hint)
     solve_seconds = time.monotonic() - solve_began
     levels = (*fewest, *solved.levels)
     inside = solved.assignment if solved.assignment is not None else found or hint
