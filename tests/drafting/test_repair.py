@@ -1,8 +1,9 @@
 """Repairing a published week after a sick call: the fewest changes, chains of moves, and no fix explained."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
-from services.drafting.facts import dates
+from services.drafting.facts import Facts, dates
 from services.drafting.model import Kept, Limits, Problem, Reader, TimeOff
 from services.drafting.repair import OPEN_GAP, UNAVAILABLE, repair
 from shared.states import Specialty
@@ -101,3 +102,15 @@ def test_the_published_schedules_own_conflicts_stay_as_they_are_and_are_reported
     assert (move.day, move.person_id, move.displaced_id) == (SAT, D.id, P.id)
     (conflict,) = result.conflicts
     assert "C on ON" in conflict and "fourth night in a row (limit 3)" in conflict
+
+
+def test_two_gaps_on_consecutive_nights_do_not_both_go_to_one_person_past_a_limit() -> None:
+    """P is off Tuesday and Wednesday; C works Monday and D Thursday, each may work two nights in a row: one of
+    them takes each night, never both nights to one of them."""
+    published = {(MON, "ON"): C, (TUE, "ON"): P, (WED, "ON"): P, (THU, "ON"): D}
+    problem = replace(week(("ON",), published, readers=(C, D, P)), limits=Limits(consecutive=2))
+    result = repair(problem, sick(P, TUE, WED))
+    assert result.changes == 2 and result.proven and result.unfilled == ()
+    assert {result.assignment[(TUE, "ON")], result.assignment[(WED, "ON")]} == {C.id, D.id}
+    others = tuple(k for k in problem.kept if k.person_id != P.id)
+    assert Facts(replace(problem, kept=others, time_off=sick(P, TUE, WED))).violations(result.assignment) == []
