@@ -336,6 +336,7 @@ class Console:
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gap_lines import group_gaps
         from services.coverage.gaps import gap_report
+        from services.drafting.repairs import open_targets
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
         from shared.rest import hours_text
@@ -346,9 +347,10 @@ class Console:
                 return self.not_found(request, f"no schedule version {version_id}")
             report = gap_report(session, version_id, CalculationOptions.from_settings(self.settings), day)
             open_proposals = [p for p in proposals(session, version_id, self.settings.tz) if p["state"] in OPEN]
+            repairing = open_targets(session, version_id)
         groups = group_gaps(report.gaps) if report else []
         return self.render(
-            request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN,
+            request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN, repairing=repairing,
             lines=[(g, _proposals_of(g, open_proposals)) for g in groups[:GAPS_SHOWN]], groups=groups,
             tz=self.settings.tz, rest=hours_text(report.rest) if report else None,
         )  # fmt: skip

@@ -186,7 +186,7 @@ def coverage_changed(event: CoverageChanged, delivery: Delivery) -> None:
     with transaction() as session:
         repairs.obsolete(session, event.version_id, {(g.date, g.role) for g in event.gaps_closed}, CONSUMER)
         production = repairs.is_production(session, event.version_id)
-        taken = repairs.open_targets(session, event.version_id) if production else set()
+        taken = set(repairs.open_targets(session, event.version_id)) if production else set()
     opened = sorted(
         {(g.date, g.role) for g in event.gaps_opened if g.severity == Severity.ERROR and today <= g.date <= horizon}
         - taken

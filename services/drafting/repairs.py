@@ -388,19 +388,19 @@ def obsolete(
     return found
 
 
-def open_targets(session: Session, version_id: uuid.UUID) -> set[tuple[date, str]]:
-    """The role-dates that open repair runs of the version are filling."""
-    found: set[tuple[date, str]] = set()
+def open_targets(session: Session, version_id: uuid.UUID) -> dict[tuple[date, str], uuid.UUID]:
+    """The role-dates that repair runs of the version are filling (running, or with open moves), and the run."""
+    found: dict[tuple[date, str], uuid.UUID] = {}
     for run_id, state, repair in session.execute(
         select(DraftRun.id, DraftRun.state, DraftRun.repair).where(
             DraftRun.version_id == version_id, DraftRun.kind == DraftRunKind.REPAIR,
             DraftRun.state.in_([DraftRunState.RUNNING, DraftRunState.COMPLETED]),
-        )
+        ).order_by(DraftRun.started_at)
     ):  # fmt: skip
         if state == DraftRunState.RUNNING:
-            found |= set(gaps_of(repair))
+            found |= dict.fromkeys(gaps_of(repair), run_id)
         elif _open_rows(session, run_id):
-            found |= {(date.fromisoformat(g["date"]), g["role"]) for g in repair["targets"]}
+            found |= {(date.fromisoformat(g["date"]), g["role"]): run_id for g in repair["targets"]}
     return found
 
 

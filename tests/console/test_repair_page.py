@@ -1,19 +1,23 @@
 """The repair page through Starlette's TestClient on a real database: the open gap, the chain as before -> after
-per night, the fairness effect; approve and reject with the form's CSRF token, for operators only."""
+per night, the fairness effect; approve and reject with the form's CSRF token, for operators only; the gap line a
+repair is filling links to it."""
 
 import html
 import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting.handlers import repair_schedule
 from services.drafting.runs import run_id_for
-from shared.contracts import RepairSchedule
+from shared.contracts import RepairGap, RepairSchedule
+from shared.db.models import AssignmentRow
 from shared.messaging.consumer import Delivery
+from shared.settings import get_settings
 from tests.conftest import Services
 from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
 from tests.schedcu.test_coverage_queries import template_version
@@ -83,3 +87,23 @@ def test_operators_reject_one_move_with_a_reason(client: TestClient, settings_fo
     client.post(f"{url}/reject", data={"csrf_token": token, "move": "0", "reason": "on leave"}, headers=operator)
     assert states(settings_for, run_id) == ["REJECTED"]
     assert client.get(f"/repairs/{uuid.uuid4()}", headers=operator).status_code == 404
+
+
+def test_a_gap_line_being_repaired_links_to_its_repair(client: TestClient, settings_for: Services) -> None:
+    with Session(settings_for.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+        session.execute(
+            delete(AssignmentRow).where(
+                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == SICK_DAY,
+                AssignmentRow.role == "Mid3",
+            )
+        )  # fmt: skip
+        calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions.from_settings(get_settings()))
+    delivery = Delivery(f"repair:{uuid.uuid4()}", None, RepairSchedule.routing_key, False)
+    gap = RepairGap(date=SICK_DAY, role="Mid3")
+    repair_schedule(RepairSchedule(version_id=version_id, requested_by="setup", gaps=[gap], workers=1), delivery)
+    run_id = run_id_for(delivery.message_id)
+
+    page = client.get(f"/versions/{version_id}/gaps", headers=bearer(READER_TOKEN)).text
+    assert f'<a class="repair" href="/repairs/{run_id}">open repair</a>' in page
+    assert page.count('class="repair"') == 1  # only the line it repairs
