@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coverage import assignments as version_assignments
+from shared.db import assignments as version_assignments
 from shared.db.models import CoverageCalculation, PersonRow, ShiftInstanceRow, TemplateWindow, calculation_cells
 
 

@@ -10,7 +10,7 @@ Per version (the latest coverage calculation against the rows it was computed fr
 - `calculation_fresh`: the calculation is newer than every assignment and manual correction of the version;
 - `assignments_match_batch`: the version's Amion assignments (`assignments`) all come from its latest applied
   scrape batch (COMPLETE or PARTIAL), which is the batch the calculation used; manual corrections are in
-  `assignment_corrections` (services/coverage/assignments.py combines the two).
+  `assignment_corrections` (shared/db/assignments.py combines the two).
 Global (with `--all`):
 - `workflows_on_time`: no workflow is still running with a phase past its deadline (plus the sweep interval
   and a grace period), or with no phase running;
@@ -27,10 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schedcu.queries.coverage import cells as stored_cells
-from services.coverage import assignments
 from services.coverage.calculation import CalculationOptions, compute, fingerprints
 from services.coverage.store import VersionInputs, load_inputs
-from shared.db import version_state
+from shared.db import assignments, version_state
 from shared.db.models import (
     AssignmentRow,
     CoverageCalculation,

@@ -499,6 +499,88 @@ class RequestDraft(UpstreamContract):
     workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
 
 
+class RepairGap(BaseModel):
+    """A role on a schedule date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    date: date
+    role: str = Field(min_length=1, max_length=30)
+
+
+class RepairSchedule(Contract):
+    """Operator, time off or the drafting worker's own watch -> drafting: repair a version after someone became
+    unavailable (`person_id` from `first` to `last`) or gaps opened (`gaps`), with the fewest changed assignments.
+    The run it starts has an id derived from this message's id."""
+
+    routing_key: ClassVar[str] = "command.drafting.repair"
+    version_id: uuid.UUID
+    requested_by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    person_id: int | None = None
+    first: date | None = None
+    last: date | None = None
+    gaps: list[RepairGap] = Field(default_factory=list, max_length=500)
+    time_limit_s: float | None = Field(default=None, gt=0, le=600, description="None: the repair setting")
+    workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
+
+    @model_validator(mode="after")
+    def _something_to_repair(self) -> Self:
+        if (self.person_id is None) != (self.first is None):
+            raise ValueError("a person and the first date they are unavailable go together")
+        if self.person_id is None and not self.gaps:
+            raise ValueError("name a person who is unavailable, or the gaps to fill")
+        if self.first is not None and self.last is not None and self.last < self.first:
+            raise ValueError("the last date comes before the first")
+        return self
+
+
+class RepairMove(BaseModel):
+    """One changed assignment of a repair: `person` takes the role from `displaced` (None: it was open; a None
+    `person`: it stays open), because of `rule`; `after`: the position of the move that made it necessary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    position: int = Field(ge=0)
+    date: date
+    role: str
+    person_id: int | None
+    person: str | None
+    displaced_id: int | None
+    displaced: str | None
+    rule: str
+    text: str
+    after: int | None
+
+
+class RepairFairness(BaseModel):
+    """One fairness category before and after the repair, in nights: the largest and the summed deviation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    category: str
+    largest_before: float
+    largest_after: float
+    sum_before: float
+    sum_after: float
+
+
+class RepairProposed(Contract):
+    """drafting -> subscribers: a repair run completed; its moves are PROPOSED, to approve all together."""
+
+    routing_key: ClassVar[str] = "event.repair.proposed"
+    run_id: uuid.UUID
+    group: str
+    period: Period
+    version_id: uuid.UUID
+    gaps: list[RepairGap] = Field(description="The role-dates to fill")
+    moves: list[RepairMove] = Field(description="The chain, its first moves first")
+    changes: int = Field(description="Assignments whose person changes")
+    lower_bound: int | None = Field(description="The fewest changes any repair needs, as proven by the solver")
+    proven: bool = Field(description="The change count equals the lower bound")
+    unfilled: list[str] = Field(description="Each gap left open, with the rule that blocks each person")
+    fairness: list[RepairFairness]
+    seconds: float
+    solve_seconds: float
+
+
 class WorkflowCompleted(WorkflowMessage):
     routing_key: ClassVar[str] = "event.workflow.completed"
     state: Literal[WorkflowState.COMPLETED, WorkflowState.COMPLETED_WITH_WARNINGS]
@@ -631,6 +713,8 @@ CONTRACTS: tuple[type[Contract], ...] = (
     DraftFailed,
     DraftChecked,
     RequestDraft,
+    RepairSchedule,
+    RepairProposed,
     WorkflowCompleted,
     WorkflowFailed,
     PromoteVersion,

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     draft_history_days: int = Field(default=365, ge=0)
     # a DRAFT workflow's draft phase may take its attempts' time limits plus this (reading, writing, queueing)
     draft_margin_s: float = Field(default=300.0, gt=0)
+    # repair: the solver's time limit, how many days around the gaps assignments may move, and how far ahead a
+    # production version's new mandatory gaps start a repair by themselves
+    repair_time_limit_s: float = Field(default=5.0, gt=0)
+    repair_reach_days: int = Field(default=7, ge=0)
+    repair_horizon_days: int = Field(default=14, ge=0)
     http_host: str = "127.0.0.1"  # 0.0.0.0 in a container
     http_port: int = 0  # /health and /metrics; 0 picks a free port
     declare_topology: bool = True  # false: the broker's definitions are preloaded; declare passively only

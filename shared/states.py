@@ -129,3 +129,9 @@ class DraftRowState(StrEnum):
     EDITED = "EDITED"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
+    OBSOLETE = "OBSOLETE"  # a repair's move whose gap closed by itself
+
+
+class DraftRunKind(StrEnum):
+    DRAFT = "draft"
+    REPAIR = "repair"

@@ -14,6 +14,8 @@ from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
 from schedcu.draft_view import settings_text
 from shared.cli_support import Subparsers
 
+FINAL_RUN_STATES = ("completed", "failed", "crashed")
+
 LIMIT_OPTIONS = (
     ("nights", "nights per period (scaled by FTE)"),
     ("consecutive", "the longest run of nights"),
@@ -167,12 +169,24 @@ def cmd_timeoff(args: argparse.Namespace) -> int:
         return _run(
             lambda s: inputs.remove_time_off(s, args.id, args.actor, args.reason) or f"removed time off {args.id}"
         )
-    return _run(
+    status = _run(
         lambda s: (
             "added time off "
             + str(inputs.add_time_off(s, args.person, args.first, args.last, args.actor, args.note, args.reason))
         )
     )
+    if status != 0:
+        return status
+    from services.drafting.repairs import production_versions_holding
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        who = inputs.find_person(session, args.person)
+        holding = production_versions_holding(session, who.id, args.first, args.last)
+    for version_id in holding:  # time off over published dates: the production versions are repaired
+        run_id = _request_repair(version_id, who.id, args.first, args.last, args.actor, args.note or "time off")
+        print(f"{who.name} holds roles in production version {version_id} then: repair requested, run {run_id}")
+    return 0
 
 
 def cmd_request(args: argparse.Namespace) -> int:
@@ -370,6 +384,94 @@ def cmd_export(args: argparse.Namespace) -> int:
     for path, data in files.items():
         path.write_bytes(data)
     print(f"wrote {len(approved.rows)} approved rows of run {args.run} into {len(files)} file(s) at {out}")
+
+
+def _request_repair(
+    version_id: uuid.UUID, person_id: int, first: Any, last: Any, actor_name: str, reason: str | None,
+    time_limit: float | None = None,
+) -> uuid.UUID:  # fmt: skip
+    """Publish `RepairSchedule`; the run's id."""
+    import asyncio
+
+    from schedcu.registries import all_queues
+    from shared import ids
+    from shared.contracts import RepairSchedule
+    from shared.messaging.publish import publish_now
+    from shared.settings import get_settings
+
+    message_id = f"repair:{version_id}:{uuid.uuid4()}"
+    command = RepairSchedule(
+        version_id=version_id, requested_by=actor_name, reason=reason, person_id=person_id, first=first,
+        last=last or first, time_limit_s=time_limit,
+    )  # fmt: skip
+    asyncio.run(publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=message_id))
+    return ids.draft_run_id(message_id)
+
+
+def _wait_for(run_id: uuid.UUID, timeout: float) -> int:
+    """Wait for the run to end and print it."""
+    from services.drafting.runs import run_view
+    from shared.db.session import transaction
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with transaction() as session:
+            view = run_view(session, run_id)
+        if view is not None and view["state"] in FINAL_RUN_STATES:
+            print_run(view, None)
+            return 0 if view["state"] == "completed" else 1
+        time.sleep(0.5)
+    print(f"run {run_id} did not end within {timeout:.0f} s (see `schedcu draft runs`)", file=sys.stderr)
+    return 2
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from services.drafting.inputs import InputError, find_person
+    from shared.db.models import ScheduleVersion
+    from shared.db.session import transaction
+
+    with transaction() as session:
+        if session.get(ScheduleVersion, args.version) is None:
+            print(f"schedule version {args.version} does not exist", file=sys.stderr)
+            return 1
+        try:
+            person_id = find_person(session, args.person).id
+        except InputError as error:
+            print(error, file=sys.stderr)
+            return 1
+    if args.last is not None and args.last < args.first:
+        raise_usage("--to comes before --from")
+    run_id = _request_repair(args.version, person_id, args.first, args.last, args.actor, args.reason, args.time_limit)
+    print(f"repair requested: run {run_id}", flush=True)
+    return _wait_for(run_id, args.timeout) if args.wait else 0
+
+
+def cmd_repair_decide(args: argparse.Namespace) -> int:
+    from schedcu import repairs as deciding
+    from services.drafting.handlers import options_from
+    from services.drafting.inputs import InputError, find_person
+    from services.drafting.repairs import RepairRefused
+    from shared.db.session import transaction
+    from shared.settings import get_settings
+
+    try:
+        with transaction() as session:
+            options = options_from(get_settings())
+            if args.draft_command == "repair-approve":
+                approved = deciding.approve(session, args.run, args.actor)
+                lines = [*approved.moves, f"approved; recalculation requested: calculation {approved.recalculation_id}"]
+            elif args.draft_command == "repair-edit":
+                person = find_person(session, args.person)
+                lines = [f"move {args.move} goes to {person.name}"]
+                lines += deciding.edit(session, args.run, args.move, person.id, args.actor, options)
+            else:
+                lines = [f"move {args.move} rejected"]
+                lines += deciding.reject(session, args.run, args.move, args.reason, args.actor, options)
+    except (RepairRefused, InputError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
     return 0
 
 
@@ -432,6 +534,8 @@ def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
         print(
             f"  {r['level']:38} {shown[0]:>10} {shown[1]:>10} {'yes' if r['proven'] else 'no':>7} {r['seconds']:7.2f}"
         )
+    if view.get("repair") and "moves" in view["repair"]:
+        print_repair(view)
     if kept is None:
         return
     roles, days = grid({**view, "kept_rows": kept})
@@ -460,6 +564,26 @@ def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
             cells = [row.by_category[c] for c in CATEGORIES]
             texts = [f"{f.before}+{f.held} / {f.share:.2f} ({f.deviation:+.2f})" for f in cells]
             print(f"  {row.name:<24}" + "".join(f"{text:>30}" for text in texts))
+
+
+def print_repair(view: dict[str, Any]) -> None:
+    """A repair run's chain, each move with its state, and the fairness effect."""
+    repair = view["repair"]
+    bound = repair["lower_bound"]
+    proof = "proven minimal" if repair["proven"] else f"lower bound {'unknown' if bound is None else bound}"
+    print(f"  repair ({repair['why']}): {repair['changes']} changed assignments, {proof}")
+    states = {(row["date"], row["role"]): row["state"] for row in view["rows"]}
+    for move in repair["moves"]:
+        after = f" (follows move {move['after']})" if move["after"] is not None else ""
+        state = states.get((move["date"], move["role"]), "-")
+        print(f"  {move['position']:>3}. {state:<9} {move['text']}{after}")
+    for f in repair["fairness"]:
+        print(
+            f"  fairness, {f['category']}: largest deviation {f['largest_before']:.3f} -> {f['largest_after']:.3f}, "
+            f"sum {f['sum_before']:.3f} -> {f['sum_after']:.3f}"
+        )
+    for c in view["explanations"].get("conflicts", []):
+        print(f"  left as published: {c}")
 
 
 def _audited(p: argparse.ArgumentParser) -> None:
@@ -491,6 +615,37 @@ def register(sub: Subparsers) -> None:
     new.add_argument("--actor", default=actor(), help="who starts the run (default: the login name)")
     new.add_argument("--reason", help="why, for the run history")
     new.set_defaults(func=cmd_new)
+
+    rp = ds.add_parser("repair", help="repair a version after PERSON became unavailable: the fewest changes")
+    rp.add_argument("version", type=uuid_id)
+    rp.add_argument("--person", required=True, help="email, or exact name or Amion alias")
+    rp.add_argument("--from", dest="first", type=iso_date, required=True, help="first date unavailable")
+    rp.add_argument("--to", dest="last", type=iso_date, help="last date unavailable (default: --from)")
+    rp.add_argument("--time-limit", type=seconds, help="solver seconds (default: SCHEDCU_REPAIR_TIME_LIMIT_S)")
+    rp.add_argument("--wait", action="store_true", help="wait for the run to end and print it")
+    rp.add_argument("--timeout", type=seconds, default=120.0, help="how long --wait waits (default 120 s)")
+    rp.add_argument("--actor", default=actor(), help="who asks (default: the login name)")
+    rp.add_argument("--reason", help="why, e.g. sick call")
+    rp.set_defaults(func=cmd_repair)
+
+    ra_ = ds.add_parser("repair-approve", help="apply every open move of a repair run, or none")
+    ra_.add_argument("run", type=uuid_id)
+    ra_.add_argument("--actor", default=actor(), help="who approves (default: the login name)")
+    ra_.set_defaults(func=cmd_repair_decide)
+
+    re_ = ds.add_parser("repair-edit", help="put another PERSON on one move of a repair run; the others are re-checked")
+    re_.add_argument("run", type=uuid_id)
+    re_.add_argument("move", type=int, help="the move's position (see `draft show RUN`)")
+    re_.add_argument("person", help="email, or exact name or Amion alias")
+    re_.add_argument("--actor", default=actor(), help="who edits (default: the login name)")
+    re_.set_defaults(func=cmd_repair_decide)
+
+    rr = ds.add_parser("repair-reject", help="reject one move of a repair run; the others are re-checked")
+    rr.add_argument("run", type=uuid_id)
+    rr.add_argument("move", type=int, help="the move's position (see `draft show RUN`)")
+    rr.add_argument("--reason", required=True)
+    rr.add_argument("--actor", default=actor(), help="who rejects (default: the login name)")
+    rr.set_defaults(func=cmd_repair_decide)
 
     rn = ds.add_parser("runs", help="the draft runs, newest first")
     rn.add_argument("--version", type=uuid_id, help="one version's only")

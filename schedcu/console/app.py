@@ -377,6 +377,7 @@ class Console:
         from services.coverage.calculation import CalculationOptions
         from services.coverage.gap_lines import group_gaps
         from services.coverage.gaps import gap_report
+        from services.drafting.repairs import open_targets
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
         from shared.rest import hours_text
@@ -387,9 +388,10 @@ class Console:
                 return self.not_found(request, f"no schedule version {version_id}")
             report = gap_report(session, version_id, CalculationOptions.from_settings(self.settings), day)
             open_proposals = [p for p in proposals(session, version_id, self.settings.tz) if p["state"] in OPEN]
+            repairing = open_targets(session, version_id)
         groups = group_gaps(report.gaps) if report else []
         return self.render(
-            request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN,
+            request, "gaps.html", version_id=version_id, report=report, day=day, shown=GAPS_SHOWN, repairing=repairing,
             lines=[(g, _proposals_of(g, open_proposals)) for g in groups[:GAPS_SHOWN]], groups=groups,
             tz=self.settings.tz, rest=hours_text(report.rest) if report else None,
         )  # fmt: skip
@@ -497,6 +499,63 @@ class Console:
             return "edited"
 
         return self._proposal_step(request, step)
+
+    # ---- repair runs: the functions of `schedcu draft repair-approve|repair-reject`
+
+    def repair_page(self, request: Request) -> Response:
+        from services.drafting.runs import run_view
+        from shared.db.session import transaction
+
+        run_id = request.path_params["id"]
+        with transaction() as session:
+            view = run_view(session, run_id)
+        if view is None or view["kind"] != "repair":
+            return self.not_found(request, f"no repair run {run_id}")
+        states = {(row["date"], row["role"]): row["state"] for row in view["rows"]}
+        moves = [
+            m | {"state": states.get((m["date"], m["role"]), "-")} for m in (view["repair"] or {}).get("moves", [])
+        ]
+        is_open = any(m["state"] in ("PROPOSED", "EDITED") for m in moves)
+        return self.render(request, "repair.html", r=view, moves=moves, open=is_open)
+
+    def _repair_step(self, request: Request, step: Callable[[Any], str]) -> Response:
+        """`step(session)` in one transaction; its text as the notice, a RepairRefused as the refusal."""
+        from services.drafting.repairs import RepairRefused
+        from shared.db.session import transaction
+
+        to = f"/repairs/{request.path_params['id']}"
+        try:
+            with transaction() as session:
+                message = step(session)
+        except RepairRefused as error:
+            return self.done(request, to, refused=str(error))
+        return self.done(request, to, notice=message)
+
+    def approve_repair(self, request: Request, form: params.NoFields, user: str) -> Response:
+        from schedcu import repairs
+
+        def step(session: Any) -> str:
+            approved = repairs.approve(session, request.path_params["id"], user)
+            n, recalculation = len(approved.moves), approved.recalculation_id
+            return f"approved {n} move{'s' * (n != 1)}; recalculation requested: calculation {recalculation}"
+
+        return self._repair_step(request, step)
+
+    def reject_repair(self, request: Request, form: params.RejectMoveForm, user: str) -> Response:
+        from schedcu import repairs
+        from services.drafting.handlers import options_from
+
+        if form.move is None or not form.reason:
+            return self.done(
+                request, f"/repairs/{request.path_params['id']}", refused="choose a move and give a reason"
+            )
+        move, reason = form.move, form.reason
+
+        def step(session: Any) -> str:
+            why = repairs.reject(session, request.path_params["id"], move, reason, user, options_from(self.settings))
+            return "; ".join([f"move {move} rejected", *why])
+
+        return self._repair_step(request, step)
 
     def approve_proposal(self, request: Request, form: params.NoFields, user: str) -> Response:
         from services.coverage import proposals
@@ -816,6 +875,9 @@ def create_app(users: WatchedUsers, settings: Settings) -> ConsoleApp:
         Route("/proposals/{id:uuid}/edit", act(console.edit_proposal, params.EditProposalForm), methods=["POST"]),
         Route("/proposals/{id:uuid}/approve", act(console.approve_proposal), methods=["POST"]),
         Route("/proposals/{id:uuid}/reject", act(console.reject_proposal, params.ReasonForm), methods=["POST"]),
+        Route("/repairs/{id:uuid}", console.repair_page),
+        Route("/repairs/{id:uuid}/approve", act(console.approve_repair), methods=["POST"]),
+        Route("/repairs/{id:uuid}/reject", act(console.reject_repair, params.RejectMoveForm), methods=["POST"]),
         Route("/versions/{id:uuid}/archive", act(console.archive_version, params.ReasonForm), methods=["POST"]),
         Route("/dead-letters", console.dead_letters_page),
         Route("/dead-letters/{queue}/message", page(console.dead_letter_page, params.DeadLetterQuery)),

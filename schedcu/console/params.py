@@ -162,6 +162,10 @@ class EditProposalForm(Params):
     candidate: Text | None = None
 
 
+class RejectMoveForm(ReasonForm):
+    move: int | None = None
+
+
 class LettersForm(Params):
     message_id: LongText | None = None
     reason: LongText | None = None

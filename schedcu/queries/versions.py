@@ -9,9 +9,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from schedcu.queries import starts_with
-from services.coverage import assignments
 from shared.coverage_text import coverage_sentence, unknown_months
-from shared.db import version_state
+from shared.db import assignments, version_state
 from shared.db.models import (
     AuditRecord,
     CoverageCalculation,

@@ -1,7 +1,7 @@
 """Manual corrections of a version's assignments (`schedcu assignments add|remove`), each one audited.
 
 They are this service's own table, `assignment_corrections`; Amion's `assignments` stay as the scraper
-stored them, and services/coverage/assignments.py combines the two.
+stored them, and shared/db/assignments.py combines the two.
 - `add` adds a person with source `MANUAL`, the reason in `note`. With `replace`, the role's other
   assignments that date are removed first; the new one is then an `OVERRIDE` when one of them came from
   Amion, else `MANUAL`. An approved proposal (services/coverage/proposals.py) adds an `OVERRIDE` without
@@ -29,9 +29,9 @@ from datetime import date
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from services.coverage.assignments import FROM_AMION, effective
 from shared import audit
 from shared.db import version_state
+from shared.db.assignments import FROM_AMION, effective
 from shared.db.models import AssignmentCorrection, PersonRow, ScheduleVersion
 from shared.people import fold_name
 from shared.roles import normalize_role

@@ -29,7 +29,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.coverage import corrections
-from services.coverage.assignments import FROM_AMION, effective
 from services.coverage.calculation import CalculationOptions, calculation_id_for
 from services.coverage.gap_lines import GapGroup, LinePlan, group_gaps
 from services.coverage.gaps import gap_report
@@ -47,6 +46,7 @@ from shared.contracts import (
     ProposedPerson,
 )
 from shared.db import version_state
+from shared.db.assignments import FROM_AMION, effective
 from shared.db.models import (
     OPEN_PROPOSAL_PREDICATE as OPEN_PREDICATE,
 )

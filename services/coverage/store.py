@@ -17,7 +17,6 @@ from datetime import date
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from services.coverage import assignments
 from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
@@ -34,6 +33,7 @@ from shared.coverage_rules import (
     gap_severity,
 )
 from shared.coverage_text import coverage_sentence
+from shared.db import assignments
 from shared.db.models import (
     CoverageCalculation,
     HospitalGroup,

@@ -41,10 +41,12 @@ def _feasible(
     return solver.Solve(dm.model), solver
 
 
-def kept_conflicts(dm: DraftModel, seconds: float, workers: int) -> tuple[list[list[Kept]], bool]:
-    """Smallest conflicting sets of kept rows, one after another (each shrunk by removing rows while the rest
-    of it still conflicts), and whether the rows left are proven to hold together."""
-    remaining = list(dm.keep)
+def kept_conflicts(
+    dm: DraftModel, seconds: float, workers: int, rows: Sequence[Kept] | None = None
+) -> tuple[list[list[Kept]], bool]:
+    """Smallest conflicting sets of kept rows (`rows`, else all), one after another (each shrunk by removing rows
+    while the rest of it still conflicts), and whether the rows left are proven to hold together."""
+    remaining = list(dm.keep if rows is None else rows)
     if not remaining:
         return [], True
     by_index = {dm.keep[k].Index(): k for k in remaining}

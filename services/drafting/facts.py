@@ -15,7 +15,7 @@ the explanations, so that all of them judge a draft alike. Pure, no I/O.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from itertools import product
@@ -84,6 +84,8 @@ def fair_limits(limits: Limits, fte: float) -> Limits:
 class Facts:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
+        self._first_of_kind: dict[Hashable, date] = {}
+        self._possible_of: dict[tuple[Hashable, tuple[str, ...]], frozenset[tuple[int, Specialty]]] = {}
         self.tz, self.rest = problem.tz, problem.rest
         self.days = dates(problem.start, problem.end)
         in_period = [rd for rd in problem.role_dates if problem.start <= rd.day <= problem.end]
@@ -142,19 +144,30 @@ class Facts:
 
     # --- specialty -------------------------------------------------------------------------------------
 
-    @cache  # noqa: B019 - one Facts per problem, kept for the run
     def night_ok(self, day: date, combo: tuple[tuple[str, Specialty | None], ...]) -> bool:
-        """`combo`: every role of the date with the specialty on it (None: unfilled)."""
-        return self.problem.night_ok(day, dict(combo))
+        """`combo`: every role of the date with the specialty on it (None: unfilled). Answers are kept per kind of
+        night (`Problem.night_kind`), judged on the first date of its kind asked about."""
+        kind = self.problem.night_kind(day)
+        self._first_of_kind.setdefault(kind, day)
+        return self._night_ok(kind, combo)
+
+    @cache  # noqa: B019 - one Facts per problem, kept for the run
+    def _night_ok(self, kind: Hashable, combo: tuple[tuple[str, Specialty | None], ...]) -> bool:
+        return self.problem.night_ok(self._first_of_kind[kind], dict(combo))
 
     def combo(self, day: date, on: Mapping[str, Specialty | None]) -> tuple[tuple[str, Specialty | None], ...]:
         return tuple((self.slots[i].role, on.get(self.slots[i].role)) for i in self.on_day[day])
 
-    @cache  # noqa: B019
     def _possible(self, day: date) -> frozenset[tuple[int, Specialty]]:
-        """(position among the date's roles, specialty) pairs that some allowed combination holds."""
-        every = [[None, *SPECIALTIES]] * len(self.on_day[day])
-        return frozenset((n, v) for values in self.allowed_combos(day, every) for n, v in enumerate(values) if v)
+        """(position among the date's roles, specialty) pairs that some allowed combination holds, kept per kind of
+        night and roles."""
+        key = (self.problem.night_kind(day), tuple(self.slots[i].role for i in self.on_day[day]))
+        if key not in self._possible_of:
+            every = [[None, *SPECIALTIES]] * len(self.on_day[day])
+            self._possible_of[key] = frozenset(
+                (n, v) for values in self.allowed_combos(day, every) for n, v in enumerate(values) if v
+            )
+        return self._possible_of[key]
 
     def could(self, slot: int, specialty: Specialty) -> bool:
         """Some combination of the date's other roles lets `specialty` hold `slot`."""

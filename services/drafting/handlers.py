@@ -1,24 +1,35 @@
 """Drafting a version: `DraftSchedule` -> a run with PROPOSED rows, answered by `DraftProposed` (or
-`DraftFailed` when the version cannot be drafted).
+`DraftFailed` when the version cannot be drafted). Repairing one: `RepairSchedule`, or `CoverageChanged` with new
+mandatory gaps in a production version -> a repair run, answered by `RepairProposed`.
 
 The run is marked running first (services/drafting/runs.py); the problem is read, the solver runs outside any
 transaction, and the rows, the run's figures, the inbox row and the answer commit together in one unit of
 work. The time limit and the worker count come from the command, else from the settings."""
 
 import logging
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.drafting import runs
+from services.drafting import repairs, runs
 from services.drafting.engine import draft
+from services.drafting.repair import repair
 from services.drafting.store import DraftRefused, Options, load_problem
 from shared import ids
-from shared.contracts import DraftFailed, DraftProposed, DraftSchedule, Period
+from shared.contracts import (
+    CoverageChanged,
+    DraftFailed,
+    DraftProposed,
+    DraftSchedule,
+    Period,
+    RepairSchedule,
+)
 from shared.db.models import HospitalGroup, ScheduleVersion
 from shared.db.session import transaction
+from shared.findings import Severity
 from shared.messaging.consumer import Delivery, Handler, in_thread
 from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import Settings, get_settings
@@ -38,7 +49,7 @@ def options_from(settings: Settings) -> Options:
     )
 
 
-def scope(session: Session, command: DraftSchedule) -> tuple[str, Period] | None:
+def scope(session: Session, command: runs.Asked) -> tuple[str, Period] | None:
     """The version's group and period; None when it does not exist."""
     found = session.execute(
         select(HospitalGroup.name, ScheduleVersion.period_start, ScheduleVersion.period_end)
@@ -54,7 +65,7 @@ def fence_of(command: DraftSchedule) -> Fence | None:
 
 
 def refuse(
-    command: DraftSchedule,
+    fence: Fence | None,
     delivery: Delivery,
     answer: dict[str, Any],
     found: tuple[str, Period] | None,
@@ -62,7 +73,7 @@ def refuse(
     state: DraftRunState = DraftRunState.FAILED,
 ) -> None:
     """End the run `state` (when the version exists, the run was started) and answer `DraftFailed`."""
-    with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
+    with unit_of_work(CONSUMER, delivery, fence) as work:
         if work.skipped:
             return
         if found is not None:
@@ -84,7 +95,7 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         if found is not None:
             started = runs.start(session, run_id, command, time_limit, workers, settings.draft_attempts)
     if found is None:
-        refuse(command, delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
+        refuse(fence_of(command), delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
         return
     if started is runs.Start.ENDED:
         log.info("draft run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
@@ -93,13 +104,13 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         why = (
             f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped mid-solve"
         )
-        refuse(command, delivery, answer, found, why, DraftRunState.CRASHED)
+        refuse(fence_of(command), delivery, answer, found, why, DraftRunState.CRASHED)
         return
     try:
         with transaction() as session:
             problem = load_problem(session, command.version_id, options_from(settings))
     except DraftRefused as error:
-        refuse(command, delivery, answer, found, str(error))
+        refuse(fence_of(command), delivery, answer, found, str(error))
         return
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
@@ -125,4 +136,77 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
     log.info("draft run %s %s: %d of %d filled", run_id, result.outcome, figures.filled, figures.to_fill)
 
 
-HANDLERS: dict[type, Handler] = {DraftSchedule: in_thread(draft_schedule)}
+def _repair(asked: repairs.Asked, delivery: Delivery, run_id: uuid.UUID) -> None:
+    """A repair run, as a draft run goes: marked running, the problem read, the solve outside any transaction,
+    then the rows, the figures, the inbox row and `RepairProposed` in one unit of work."""
+    settings = get_settings()
+    time_limit = asked.time_limit_s or settings.repair_time_limit_s
+    workers = asked.workers or settings.draft_workers
+    request = asked.request()
+    answer = {"run_id": run_id, "version_id": asked.version_id}
+    with transaction() as session:
+        found = scope(session, asked)
+        started = None
+        if found is not None:
+            started = runs.start(session, run_id, asked, time_limit, workers, settings.draft_attempts, request)
+    if found is None:
+        refuse(None, delivery, answer, None, f"Schedule version {asked.version_id} does not exist.")
+        return
+    if started is runs.Start.ENDED:
+        log.info("repair run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
+        return
+    if started is runs.Start.EXHAUSTED:
+        why = f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped"
+        refuse(None, delivery, answer, found, why, DraftRunState.CRASHED)
+        return
+    try:
+        with transaction() as session:
+            problem = load_problem(session, asked.version_id, options_from(settings))
+    except DraftRefused as error:
+        refuse(None, delivery, answer, found, str(error))
+        return
+    result = repair(
+        problem, repairs.unavailable(request), request["why"], repairs.gaps_of(request),
+        earliest=datetime.now(settings.tz).date(), reach=settings.repair_reach_days, time_limit=time_limit,
+        workers=workers,
+    )  # fmt: skip
+    with unit_of_work(CONSUMER, delivery) as work:
+        if work.skipped:
+            return
+        repairs.complete(work.session, run_id, problem, result, request)
+        work.publish(repairs.proposed(run_id, asked.version_id, found, problem, result))
+    log.info("repair run %s: %d changes (bound %s) in %.2f s", run_id, result.changes, result.lower_bound,
+             result.seconds)  # fmt: skip
+
+
+def repair_schedule(command: RepairSchedule, delivery: Delivery) -> None:
+    _repair(repairs.Asked.of(command), delivery, ids.draft_run_id(delivery.message_id))
+
+
+def coverage_changed(event: CoverageChanged, delivery: Delivery) -> None:
+    """The watch's side of repair: gaps that closed by themselves make their open repairs OBSOLETE; mandatory
+    gaps opened in a PRODUCTION version within the next `repair_horizon_days` start a repair run (unless an open
+    one is filling them already)."""
+    settings = get_settings()
+    today = datetime.now(settings.tz).date()
+    horizon = today + timedelta(days=settings.repair_horizon_days)
+    with transaction() as session:
+        repairs.obsolete(session, event.version_id, {(g.date, g.role) for g in event.gaps_closed}, CONSUMER)
+        production = repairs.is_production(session, event.version_id)
+        taken = set(repairs.open_targets(session, event.version_id)) if production else set()
+    opened = sorted(
+        {(g.date, g.role) for g in event.gaps_opened if g.severity == Severity.ERROR and today <= g.date <= horizon}
+        - taken
+    )
+    if not production or not opened:
+        with unit_of_work(CONSUMER, delivery):  # the inbox row only
+            return
+    asked = repairs.Asked(event.version_id, CONSUMER, "gaps opened", gaps=tuple(opened))
+    _repair(asked, delivery, ids.derived_id(delivery.message_id, "repair-run"))
+
+
+HANDLERS: dict[type, Handler] = {
+    DraftSchedule: in_thread(draft_schedule),
+    RepairSchedule: in_thread(repair_schedule),
+    CoverageChanged: in_thread(coverage_changed),
+}

@@ -10,14 +10,15 @@ into a `Problem`:
   `RoleDate` holds one person.
 - `night_ok(day, {role: specialty or None})`: whether people of those specialties on that date's roles
   (None: the role unfilled) leave no `SPECIALTY_MISMATCH` cell. The caller derives it from the coverage
-  rules themselves; the engine only enumerates it.
+  rules themselves; the engine only enumerates it, once per kind of night when `night_kind` says which dates
+  share the answers (the template's day type), else once per date.
 - `kept`: assignments that stay (Amion's, manual, overrides, approved draft rows). Those on a role-date of
   the period hold it; the others (before or after the period, or a role that is not drafted such as `DAY`)
   are bookings: they take the person's date and count for overlap, rest and the runs of nights.
 - `history`: per person, nights held and fair shares earned over the previous 12 months, per category.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -28,6 +29,14 @@ from shared.states import Specialty
 
 Interval = tuple[datetime, datetime]  # tz-aware, half-open: touching intervals do not overlap
 NightOk = Callable[[date, Mapping[str, Specialty | None]], bool]
+NightKind = Callable[[date], Hashable]  # dates of one kind get the same answers from `night_ok`
+
+
+def each_date(day: date) -> Hashable:
+    """Every date a kind of its own: `night_ok` is asked about each."""
+    return day
+
+
 DEFAULT_REST = timedelta(hours=10)
 SHARE_UNIT = 1000  # fair shares and deviations are counted in thousandths of a night
 
@@ -171,6 +180,7 @@ class Problem:
     rest: timedelta = DEFAULT_REST
     holidays: frozenset[date] = frozenset()
     history: Mapping[int, History] = field(default_factory=dict)
+    night_kind: NightKind = each_date
 
 
 class Level(StrEnum):

@@ -11,27 +11,38 @@ ends `crashed` instead of killing one more worker.
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from services.drafting.model import Draft, Level, LevelReport, Problem, Progress
+from services.drafting.model import Draft, Level, LevelReport, Problem, Progress, Unfilled
 from shared import audit
-from shared.contracts import DraftLevel, DraftSchedule
+from shared.contracts import DraftLevel
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
 from shared.db.session import transaction
-from shared.states import DraftRowState, DraftRunState
+from shared.states import DraftRowState, DraftRunKind, DraftRunState
 
 PROGRESS_EVERY_S = 1.0
 
 log = logging.getLogger(__name__)
+
+
+class Asked(Protocol):
+    """What starts a run: the version, who asks and why."""
+
+    @property
+    def version_id(self) -> uuid.UUID: ...
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
 
 
 class Start(Enum):
@@ -41,9 +52,16 @@ class Start(Enum):
 
 
 def start(
-    session: Session, run_id: uuid.UUID, command: DraftSchedule, time_limit_s: float, workers: int, attempts: int
+    session: Session,
+    run_id: uuid.UUID,
+    command: Asked,
+    time_limit_s: float,
+    workers: int,
+    attempts: int,
+    repair: dict[str, Any] | None = None,
 ) -> Start:
-    """Mark the run `running`: a new one, or one whose earlier attempt died (while fewer than `attempts` died)."""
+    """Mark the run `running`: a new one, or one whose earlier attempt died (while fewer than `attempts` died).
+    `repair`: what a repair run repairs (services/drafting/repairs.py); the run's kind is then `repair`."""
     inserted = session.execute(
         pg_insert(DraftRun)
         .values(
@@ -54,6 +72,8 @@ def start(
             reason=command.reason,
             time_limit_s=time_limit_s,
             workers=workers,
+            kind=DraftRunKind.DRAFT if repair is None else DraftRunKind.REPAIR,
+            repair=repair,
         )
         .on_conflict_do_nothing(index_elements=[DraftRun.id])
         .returning(DraftRun.id)
@@ -112,13 +132,17 @@ def drafted(problem: Problem, result: Draft) -> dict[tuple[date, str], int]:
     return {key: pid for key, pid in result.assignment.items() if (*key, pid) not in kept}
 
 
+def explanations_of(unfilled: Iterable[Unfilled]) -> list[dict[str, Any]]:
+    return [
+        {"date": u.day.isoformat(), "role": u.role, "text": u.text,
+         "people": [{"name": e.name, "reasons": [r.text for r in e.reasons]} for e in u.people]}
+        for u in unfilled
+    ]  # fmt: skip
+
+
 def explanations(result: Draft) -> dict[str, Any]:
     return {
-        "unfilled": [
-            {"date": u.day.isoformat(), "role": u.role, "text": u.text,
-             "people": [{"name": e.name, "reasons": [r.text for r in e.reasons]} for e in u.people]}
-            for u in result.unfilled
-        ],
+        "unfilled": explanations_of(result.unfilled),
         "unhonored": [
             {"date": u.day.isoformat(), "role": u.role, "person_id": u.person_id, "text": u.text}
             for u in result.unhonored
@@ -229,6 +253,8 @@ def run_view(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
     return {
         "run_id": str(run.id),
         "version_id": str(run.version_id),
+        "kind": run.kind,
+        "repair": run.repair,
         "state": run.state,
         "actor": run.actor,
         "reason": run.reason,

@@ -28,7 +28,7 @@ import itertools
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -359,7 +359,7 @@ def _both(m: cp_model.CpModel, a: Bit, b: Bit) -> Expr:
 # the subsolvers on 2 workers, measured on the benchmark's instances: max_lp and core prove the unfilled level
 # and the fairness sums in seconds where CP-SAT's default pair stops at a wide gap; the largest deviations
 # are proven sooner by default_lp and core
-_TWO_WORKERS = ("max_lp", "core")
+TWO_WORKERS = ("max_lp", "core")
 _TWO_WORKERS_MAX = ("default_lp", "core")
 _MAX_LEVELS = frozenset(most for most, _ in FAIRNESS_LEVELS.values())
 # shares of the time left, by how hard the level is to prove (measured on the benchmark's instances)
@@ -374,22 +374,34 @@ def _bound(level: Level, bound: float, best: int) -> int:
     return min(math.floor(bound + 1e-6), best) if level.maximise else max(math.ceil(bound - 1e-6), best)
 
 
-class _Watch(cp_model.CpSolverSolutionCallback):
-    """At each solution of a level: reports the progress (the best value so far, the bound, the time left) through
-    `progress`, and stops the search at a solution as good as the level's trivial best (nothing better exists)."""
+class StopAt(cp_model.CpSolverSolutionCallback):
+    """At each solution: tells `report` (when given) its value and CP-SAT's bound, and stops the search at a
+    solution as good as the trivial best (nothing better exists)."""
 
-    def __init__(self, best: int, at: Progress, deadline: float, progress: ProgressReport | None) -> None:
+    def __init__(self, best: int, maximise: bool, report: Callable[[int, float], None] | None = None) -> None:
         super().__init__()
-        self.best, self.at, self.deadline, self.progress = best, at, deadline, progress
+        self.best, self.maximise, self.report = best, maximise, report
 
     def on_solution_callback(self) -> None:
         value = round(self.ObjectiveValue())
-        if self.progress is not None:
-            bound = _bound(self.at.level, self.BestObjectiveBound(), self.best)
-            left = max(0.0, self.deadline - time.monotonic())
-            self.progress(replace(self.at, value=value, bound=bound, seconds_left=left))
-        if (value >= self.best) if self.at.level.maximise else (value <= self.best):
+        if self.report is not None:
+            self.report(value, self.BestObjectiveBound())
+        if (value >= self.best) if self.maximise else (value <= self.best):
             self.StopSearch()
+
+
+def _reporter(
+    at: Progress, best: int, deadline: float, progress: ProgressReport | None
+) -> Callable[[int, float], None] | None:
+    """What tells `progress` of each solution of the level `at` describes: its value, the bound, the time left."""
+    if progress is None:
+        return None
+
+    def report(value: int, bound: float) -> None:
+        whole = _bound(at.level, bound, best)
+        progress(replace(at, value=value, bound=whole, seconds_left=max(0.0, deadline - time.monotonic())))
+
+    return report
 
 
 @dataclass(frozen=True)
@@ -431,10 +443,10 @@ def solve_levels(
         solver.parameters.max_time_in_seconds = max(0.1, (deadline - time.monotonic()) * shares[0] / sum(shares))
         solver.parameters.num_workers = workers
         if workers == 2:
-            for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else _TWO_WORKERS:
+            for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else TWO_WORKERS:
                 solver.parameters.subsolvers.append(name)
         best = dm.best[level]
-        status = solver.Solve(dm.model, _Watch(best, at, deadline, progress))
+        status = solver.Solve(dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             current = dm.assignment(solver)

@@ -1,8 +1,7 @@
 """The problem builder: a version's draft `Problem` from PostgreSQL.
 
 It reads the version's template windows (services/ods_importer's tables), its kept assignments as coverage counts
-them (Amion's `assignments` minus the ones a correction hides, plus the people corrections add: the same union
-as services/coverage/assignments.py, which this service may not import), the roster (`people`), this service's
+them (shared/db/assignments.py), the roster (`people`), this service's
 inputs (services/drafting/inputs.py) and the history: the group's PRODUCTION versions whose period ends in the
 `history_days` before this one starts, each worked out as a problem of its own, whose kept assignments are the
 nights held and whose role-dates earn the shares (domain §6).
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.drafting.facts import Facts
@@ -34,11 +33,10 @@ from services.drafting.model import (
     RotationException,
     TimeOff,
 )
-from services.drafting.template import night_ok_from_rules, role_dates
+from services.drafting.template import kept_night_ok, night_kind, role_dates
 from shared.db import version_state
+from shared.db.assignments import effective
 from shared.db.models import (
-    AssignmentCorrection,
-    AssignmentRow,
     DraftException,
     DraftGroup,
     DraftPerson,
@@ -70,30 +68,16 @@ class Options:
 
 def kept_of(session: Session, version_id: uuid.UUID) -> list[Kept]:
     """The version's assignments as coverage counts them, Amion's with their own hours where Amion gives them."""
-    hidden = exists().where(
-        AssignmentCorrection.version_id == version_id, AssignmentCorrection.hides_assignment_id == AssignmentRow.id
-    )
-    amion = session.execute(
-        select(
-            AssignmentRow.schedule_date,
-            AssignmentRow.role,
-            AssignmentRow.person_id,
-            AssignmentRow.starts_at,
-            AssignmentRow.ends_at,
+    rows = effective(version_id)
+    found = session.execute(
+        select(rows.c.schedule_date, rows.c.role, rows.c.person_id, rows.c.starts_at, rows.c.ends_at).order_by(
+            rows.c.kind, rows.c.id
         )
-        .where(AssignmentRow.version_id == version_id, ~hidden)
-        .order_by(AssignmentRow.id)
     )
-    added = session.execute(
-        select(AssignmentCorrection.schedule_date, AssignmentCorrection.role, AssignmentCorrection.person_id)
-        .where(and_(AssignmentCorrection.version_id == version_id, AssignmentCorrection.source.is_not(None)))
-        .order_by(AssignmentCorrection.id)
-    )
-    kept = [
+    return [
         Kept(day, role, pid, ((starts, ends),) if starts is not None and ends is not None else ())
-        for day, role, pid, starts, ends in amion
+        for day, role, pid, starts, ends in found
     ]
-    return kept + [Kept(day, role, pid) for day, role, pid in added]
 
 
 def _limits(row: DraftGroup | DraftPerson | None) -> Limits:
@@ -200,7 +184,7 @@ def _problem(
         end=end,
         role_dates=role_dates(windows, start, end, options.holidays, options.tz, inputs.hours),
         readers=tuple(readers),
-        night_ok=night_ok_from_rules(windows, options.holidays, options.tz),
+        night_ok=kept_night_ok(tuple(windows), options.holidays, options.tz),
         tz=options.tz,
         kept=tuple(kept),
         rotations=inputs.rotations,
@@ -212,6 +196,7 @@ def _problem(
         rest=options.rest,
         holidays=options.holidays,
         history=history,
+        night_kind=night_kind(options.holidays),
     )
 
 

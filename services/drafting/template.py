@@ -1,9 +1,9 @@
 """What a draft needs from the template, worked out with the coverage rules themselves (shared/coverage_rules.py):
 the roles to fill on each date with their hours, and the night's allowed specialty combinations. Pure."""
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from services.drafting.model import Interval, NightOk, RoleDate
@@ -52,6 +52,11 @@ def role_dates(
     return tuple(found)
 
 
+def night_kind(holidays: Collection[date]) -> Callable[[date], Hashable]:
+    """The day type, which alone decides the template's answer to `night_ok`."""
+    return partial(day_type, holidays=frozenset(holidays))
+
+
 def night_ok_from_rules(windows: Sequence[Window], holidays: Collection[date], tz: ZoneInfo) -> NightOk:
     """The coverage rules' answer: one placeholder person per filled role, of its specialty, on a one-date
     assignment set; the night is fine when no cell is SPECIALTY_MISMATCH. The template depends on the day type
@@ -73,3 +78,10 @@ def night_ok_from_rules(windows: Sequence[Window], holidays: Collection[date], t
         return ok(kind, tuple(sorted(on.items())))
 
     return night_ok
+
+
+@lru_cache(maxsize=16)
+def kept_night_ok(windows: tuple[Window, ...], holidays: frozenset[date], tz: ZoneInfo) -> NightOk:
+    """`night_ok_from_rules`, kept for the template across problems: a worker that repairs a version again and
+    again asks the coverage rules about each combination once."""
+    return night_ok_from_rules(windows, holidays, tz)

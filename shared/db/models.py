@@ -429,10 +429,15 @@ class DraftRun(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime] = _now()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20), default="draft", server_default="draft")  # DraftRunKind
+    # a repair's request (person, dates, gaps, why) and figures (targets, changes, bound, fairness, every move)
+    repair: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class DraftRowRecord(Base):
-    """One drafted assignment of a run (kept assignments stay in the version's own tables)."""
+    """One drafted assignment of a run (kept assignments stay in the version's own tables). A repair's rows are
+    its moves: the person displaced (None: the role was open), the move's position in the chain, the position
+    of the move it follows from, and the rule that made it necessary."""
 
     __tablename__ = "draft_rows"  # owner: drafting
     __table_args__ = (UniqueConstraint("run_id", "schedule_date", "role"),)
@@ -442,6 +447,11 @@ class DraftRowRecord(Base):
     role: Mapped[str] = mapped_column(String(30))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     state: Mapped[str] = mapped_column(String(20))  # DraftRowState
+    displaced_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    position: Mapped[int | None] = mapped_column(Integer)
+    after_position: Mapped[int | None] = mapped_column(Integer)
+    rule: Mapped[str | None] = mapped_column(String(30))
+    because: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditRecord(Base):

@@ -9,7 +9,7 @@ def test_drafting_imports_only_shared_and_itself() -> None:
     assert violations("services/drafting", {None, "drafting"}) == []
 
 
-WORKER_MODULES = {"inputs.py", "store.py", "runs.py", "approval.py", "handlers.py", "registry.py"}
+WORKER_MODULES = {"inputs.py", "store.py", "runs.py", "approval.py", "repairs.py", "handlers.py", "registry.py"}
 
 
 def test_the_engine_does_no_io() -> None:

@@ -63,7 +63,8 @@ def accounts() -> Iterator[Accounts]:
         suffix = uuid.uuid4().hex[:8]
         urls = {}
         for entry in DEFINITIONS["permissions"]:
-            name, password = f"{entry['user']}-{suffix}", secrets.token_urlsafe(16)
+            # hex: a password starting with "-" would be read by rabbitmqctl as an option
+            name, password = f"{entry['user']}-{suffix}", secrets.token_hex(16)
             rabbitmqctl("add_user", name, password)
             stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_user", name], check=False, capture_output=True)
             rabbitmqctl("set_permissions", "-p", vhost, name, entry["configure"], entry["write"], entry["read"])

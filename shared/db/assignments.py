@@ -1,9 +1,9 @@
 """A version's assignments as coverage counts them: Amion's (the `assignments` table, written by the Amion
-scraper) minus the ones an operator hid, plus the people an operator added (`assignment_corrections`, this
-service's table; services/coverage/corrections.py writes it). An approved draft row (source `DRAFT`) counts only
-while Amion has nobody on its role that date: Amion stays the source of truth, and where it differs the
-calculation reports `DRIFT` (services/coverage/drift.py). One query, used by the coverage calculation,
-the corrections themselves, `schedcu verify` and `schedcu versions diff`."""
+scraper) minus the ones an operator hid, plus the people an operator added (`assignment_corrections`,
+services/coverage/corrections.py writes it). An approved draft row (source `DRAFT`) counts only while Amion has
+nobody on its role that date: Amion stays the source of truth, and where it differs the calculation reports
+`DRIFT` (services/coverage/drift.py). One query, used by the coverage calculation, the corrections themselves,
+the drafting problem builder, `schedcu verify` and `schedcu versions diff`."""
 
 import uuid
 

@@ -1,0 +1,68 @@
+"""Deciding a repair run (services/drafting/repairs.py), for the command line and the console: the operator's side
+writes across two services in one transaction.
+
+- `approve`: every open move of the run or none. Each role-date must still hold what the repair found, else
+  the approval is refused with the reason and nothing is applied. Each move becomes an `OVERRIDE` assignment
+  through services/coverage/corrections.py (the displaced person's assignment removed: an Amion one hidden),
+  audited; the rows become `APPROVED` (audited on the run); and a recalculation is requested in the outbox, whose
+  `CoverageChanged` follows.
+- `reject`: one move, with a reason; `edit`: another person on one move, refused with the rule they would break.
+  Either way the moves left are re-checked: those that follow from the changed move or now break a hard rule are
+  rejected, each with why.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from services.coverage import corrections
+from services.coverage.calculation import calculation_id_for
+from services.drafting import repairs
+from services.drafting.store import Options, load_problem
+from shared.contracts import CalculateCoverage
+from shared.db.models import DraftRun
+from shared.messaging import outbox
+from shared.states import AssignmentSource, DraftRowState
+
+
+@dataclass(frozen=True)
+class Approved:
+    moves: list[str]
+    recalculation_id: uuid.UUID
+
+
+def approve(session: Session, run_id: uuid.UUID, actor: str) -> Approved:
+    found = repairs.approvable(session, run_id)
+    version_id = found.run.version_id
+    reason = f"repair {run_id} approved"
+    applied = []
+    for row in found.rows:
+        try:
+            corrections.add(
+                session, version_id, row.schedule_date, row.role, found.emails[row.person_id], reason, actor,
+                replace=row.displaced_person_id is not None, source=AssignmentSource.OVERRIDE,
+            )  # fmt: skip
+        except corrections.CorrectionError as error:
+            raise repairs.RepairRefused(f"Refused, nothing applied: {row.because} {error}") from None
+        applied.append(row.because or f"{row.role} on {row.schedule_date.isoformat()}")
+    repairs.decided(session, found.run, found.rows, DraftRowState.APPROVED, actor, reason)
+    message_id = f"repair:{run_id}:recalculate"
+    outbox.add(session, CalculateCoverage(version_id=version_id), message_id=message_id, correlation_id=str(version_id))
+    return Approved(applied, calculation_id_for(message_id))
+
+
+def reject(session: Session, run_id: uuid.UUID, position: int, reason: str, actor: str, options: Options) -> list[str]:
+    """Why each further move was rejected by the re-check."""
+    run = repairs.reject(session, run_id, position, reason, actor)
+    return repairs.recheck(session, run, load_problem(session, run.version_id, options), actor, {position: "rejected"})
+
+
+def edit(session: Session, run_id: uuid.UUID, position: int, person_id: int, actor: str, options: Options) -> list[str]:
+    """Why each further move was rejected by the re-check."""
+    run = session.get(DraftRun, run_id)
+    if run is None:
+        raise repairs.RepairRefused(f"No repair run {run_id}.")
+    problem = load_problem(session, run.version_id, options)
+    repairs.edit(session, run_id, position, person_id, problem, actor)
+    return repairs.recheck(session, run, problem, actor, {position: "edited"})

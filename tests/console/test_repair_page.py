@@ -1,0 +1,109 @@
+"""The repair page through Starlette's TestClient on a real database: the open gap, the chain as before -> after
+per night, the fairness effect; approve and reject with the form's CSRF token, for operators only; the gap line a
+repair is filling links to it."""
+
+import html
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from services.coverage.calculation import CalculationOptions, calculate_and_store
+from services.drafting.handlers import repair_schedule
+from shared.contracts import RepairGap, RepairSchedule
+from shared.db.models import AssignmentRow
+from shared.ids import draft_run_id as run_id_for
+from shared.messaging.consumer import Delivery
+from shared.settings import get_settings
+from tests.conftest import Services
+from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
+from tests.schedcu.test_coverage_queries import template_version
+
+pytestmark = pytest.mark.integration
+
+START = date.today() + timedelta(days=10)
+SICK_DAY = START + timedelta(days=2)
+
+
+def repair_run(services: Services) -> uuid.UUID:
+    """A published week and a repair of the person on ON1 on SICK_DAY, by the drafting handler in this process."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+    with services.engine.connect() as conn:
+        sick = conn.execute(
+            text("SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND role = 'ON1'"),
+            {"v": version_id, "d": SICK_DAY},
+        ).scalar_one()
+    delivery = Delivery(f"repair:{uuid.uuid4()}", None, RepairSchedule.routing_key, False)
+    command = RepairSchedule(
+        version_id=version_id, requested_by="setup", reason="sick call", person_id=sick, first=SICK_DAY,
+        time_limit_s=10, workers=1,
+    )  # fmt: skip
+    repair_schedule(command, delivery)
+    return run_id_for(delivery.message_id)
+
+
+def states(services: Services, run_id: uuid.UUID) -> list[str]:
+    with services.engine.connect() as conn:
+        rows = conn.execute(text("SELECT state FROM draft_rows WHERE run_id = :r ORDER BY position"), {"r": run_id})
+        return list(rows.scalars())
+
+
+def test_readers_see_the_chain_and_operators_approve_it(client: TestClient, settings_for: Services) -> None:
+    run_id = repair_run(settings_for)
+    page = html.unescape(client.get(f"/repairs/{run_id}", headers=bearer(READER_TOKEN)).text)
+    assert f"ON1 on {SICK_DAY.isoformat()}" in page  # the open gap
+    assert "is unavailable (sick call)." in page and "proven the fewest" in page
+    assert 'id="fairness"' in page and "nights" in page
+    assert 'id="approve-form"' not in page  # read-only
+
+    url = f"/repairs/{run_id}"
+    operator = bearer(OPERATOR_TOKEN)
+    token = csrf_token(client.get(url, headers=operator).text)
+    assert client.post(f"{url}/approve", data={}, headers=operator).status_code == 403  # no CSRF token
+    answer = client.post(f"{url}/approve", data={"csrf_token": token}, headers=operator, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == url
+    shown = client.get(url, headers=operator).text
+    assert "approved 1 move; recalculation requested" in shown and 'id="approve-form"' not in shown
+    assert states(settings_for, run_id) == ["APPROVED"]
+    with settings_for.engine.connect() as conn:
+        audit = conn.execute(
+            text("SELECT actor, action FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r"),
+            {"r": str(run_id)},
+        ).all()
+    assert [tuple(a) for a in audit] == [("olga", "approve")]
+
+
+def test_operators_reject_one_move_with_a_reason(client: TestClient, settings_for: Services) -> None:
+    run_id = repair_run(settings_for)
+    url = f"/repairs/{run_id}"
+    operator = bearer(OPERATOR_TOKEN)
+    token = csrf_token(client.get(url, headers=operator).text)
+    refused = client.post(f"{url}/reject", data={"csrf_token": token, "move": "0"}, headers=operator)
+    assert "choose a move and give a reason" in refused.text and states(settings_for, run_id) == ["PROPOSED"]
+    client.post(f"{url}/reject", data={"csrf_token": token, "move": "0", "reason": "on leave"}, headers=operator)
+    assert states(settings_for, run_id) == ["REJECTED"]
+    assert client.get(f"/repairs/{uuid.uuid4()}", headers=operator).status_code == 404
+
+
+def test_a_gap_line_being_repaired_links_to_its_repair(client: TestClient, settings_for: Services) -> None:
+    with Session(settings_for.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+        session.execute(
+            delete(AssignmentRow).where(
+                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == SICK_DAY,
+                AssignmentRow.role == "Mid3",
+            )
+        )  # fmt: skip
+        calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions.from_settings(get_settings()))
+    delivery = Delivery(f"repair:{uuid.uuid4()}", None, RepairSchedule.routing_key, False)
+    gap = RepairGap(date=SICK_DAY, role="Mid3")
+    repair_schedule(RepairSchedule(version_id=version_id, requested_by="setup", gaps=[gap], workers=1), delivery)
+    run_id = run_id_for(delivery.message_id)
+
+    page = client.get(f"/versions/{version_id}/gaps", headers=bearer(READER_TOKEN)).text
+    assert f'<a class="repair" href="/repairs/{run_id}">open repair</a>' in page
+    assert page.count('class="repair"') == 1  # only the line it repairs

@@ -1,0 +1,202 @@
+"""Repair runs in this process, on the test database: a sick call becomes a run whose rows are the chain's moves
+and `RepairProposed` in the outbox; approving applies every move as an audited OVERRIDE and requests a
+recalculation; approving after one of its role-dates changed in Amion is refused and applies nothing; rejecting a
+move rejects those that follow from it."""
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import delete, insert, text
+from sqlalchemy.orm import Session
+
+from schedcu import repairs as deciding
+from services.drafting.handlers import options_from, repair_schedule
+from services.drafting.repairs import RepairRefused, production_versions_holding
+from shared.contracts import RepairProposed, RepairSchedule
+from shared.db.models import AssignmentRow, VersionLifecycle
+from shared.ids import draft_run_id as run_id_for
+from shared.messaging.consumer import Delivery
+from shared.settings import get_settings
+from shared.states import VersionState
+from tests.conftest import Services
+from tests.drafting.test_handler import on_test_database, one  # noqa: F401 - the fixture
+from tests.schedcu.test_coverage_queries import template_version
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("on_test_database")]
+
+START = date.today() + timedelta(days=10)  # repairs never move what is past
+SICK_DAY = START + timedelta(days=3)
+
+
+def sick_call(services: Services) -> tuple[uuid.UUID, uuid.UUID, int]:
+    """A published week (every role held) and a sick call for the person on ON1 on SICK_DAY: the version, the
+    run and the person."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+    sick = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
+               "role = 'ON1'", v=version_id, d=SICK_DAY)  # fmt: skip
+    assert sick is not None
+    delivery = Delivery(f"repair:{uuid.uuid4()}", None, RepairSchedule.routing_key, False)
+    command = RepairSchedule(
+        version_id=version_id, requested_by="tests", reason="sick call", person_id=sick[0], first=SICK_DAY,
+        time_limit_s=10, workers=1,
+    )  # fmt: skip
+    repair_schedule(command, delivery)
+    return version_id, run_id_for(delivery.message_id), sick[0]
+
+
+def proposed(services: Services, run_id: uuid.UUID) -> RepairProposed:
+    with services.engine.connect() as conn:
+        bodies = conn.execute(text("SELECT body FROM outbox WHERE routing_key = 'event.repair.proposed'")).scalars()
+        events = [RepairProposed.model_validate_json(body) for body in bodies]
+    (event,) = [e for e in events if e.run_id == run_id]
+    return event
+
+
+def test_a_sick_call_is_repaired_and_approved_all_together(services: Services) -> None:
+    version_id, run_id, sick = sick_call(services)
+
+    assert one(services, "SELECT kind, state FROM draft_runs WHERE id = :r", r=run_id) == ("repair", "completed")
+    event = proposed(services, run_id)
+    assert [(g.date, g.role) for g in event.gaps] == [(SICK_DAY, "ON1")]
+    first = event.moves[0]
+    assert (first.date, first.role, first.displaced_id, first.rule, first.after) == (
+        SICK_DAY, "ON1", sick, "unavailable", None,
+    )  # fmt: skip
+    assert first.person_id is not None and first.person_id != sick
+    assert event.changes == len(event.moves) and event.unfilled == []
+    assert event.proven and event.lower_bound == event.changes
+    assert [f.category for f in event.fairness] == ["holiday nights", "weekend nights", "nights"]
+    rows = one(services, "SELECT count(*), min(position) FROM draft_rows WHERE run_id = :r AND state = 'PROPOSED'",
+               r=run_id)  # fmt: skip
+    assert rows == (event.changes, 0)
+
+    with Session(services.engine) as session, session.begin():
+        approved = deciding.approve(session, run_id, "chief")
+    assert approved.moves[0] == first.text
+    assert one(services, "SELECT person_id, source FROM assignment_corrections WHERE version_id = :v AND "
+               "schedule_date = :d AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (
+        first.person_id, "OVERRIDE",
+    )  # fmt: skip
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r AND state = 'APPROVED'", r=run_id) == (
+        event.changes,
+    )  # fmt: skip
+    assert one(services, "SELECT actor, action, to_state FROM audit_log WHERE entity = 'draft_run' AND "
+               "entity_id = :r", r=str(run_id)) == ("chief", "approve", "APPROVED")  # fmt: skip
+    assert one(services, "SELECT 1 FROM outbox WHERE message_id = :m", m=f"repair:{run_id}:recalculate")
+
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused, match="no open move"):
+        deciding.approve(session, run_id, "chief")
+
+
+def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(services: Services) -> None:
+    version_id, run_id, sick = sick_call(services)
+    with Session(services.engine) as session, session.begin():  # Amion drops the sick person's row meanwhile
+        session.execute(
+            delete(AssignmentRow).where(
+                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == SICK_DAY,
+                AssignmentRow.role == "ON1",
+            )
+        )  # fmt: skip
+    sick_name = one(services, "SELECT name FROM people WHERE id = :p", p=sick)
+    assert sick_name is not None
+
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
+        deciding.approve(session, run_id, "chief")
+    assert str(refused.value) == (
+        f"Refused, nothing applied: ON1 on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
+        f"{sick_name[0]}, it now has nobody). Start a new repair."
+    )
+    assert one(services, "SELECT count(*) FROM assignment_corrections WHERE version_id = :v", v=version_id) == (0,)
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r AND state <> 'PROPOSED'", r=run_id) == (
+        0,
+    )  # fmt: skip
+
+
+def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Services) -> None:
+    """A chain of two as the engine words it: A takes the sick person's ON1, B takes A's MidC that night (A holds
+    ON1 then). Rejecting the first move leaves the second pointless: the re-check rejects it, saying why."""
+    version_id, run_id, sick = sick_call(services)
+    (a,), (b,) = (
+        one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND role = :r",
+            v=version_id, d=SICK_DAY, r=role)
+        for role in ("MidC", "MidL")
+    )  # fmt: skip
+    with services.engine.begin() as conn:  # the run's moves replaced by a chain of two
+        conn.execute(text("DELETE FROM draft_rows WHERE run_id = :r"), {"r": run_id})
+        conn.execute(
+            text("INSERT INTO draft_rows (run_id, schedule_date, role, person_id, state, displaced_person_id, "
+                 "position, after_position, rule, because) VALUES "
+                 "(:r, :d, 'ON1', :a, 'PROPOSED', :sick, 0, NULL, 'unavailable', 'A takes ON1'), "
+                 "(:r, :d, 'MidC', :b, 'PROPOSED', :a, 1, 0, 'same date', 'B takes MidC')"),
+            {"r": run_id, "d": SICK_DAY, "a": a, "b": b, "sick": sick},
+        )  # fmt: skip
+    with Session(services.engine) as session, session.begin():
+        why = deciding.reject(session, run_id, 0, "A is on leave", "chief", options_from(get_settings()))
+    assert why == [f"move 1 (MidC on {SICK_DAY.isoformat()}) rejected: it follows from move 0, which was rejected"]
+    assert one(services, "SELECT string_agg(state, ',' ORDER BY position) FROM draft_rows WHERE run_id = :r",
+               r=run_id) == ("REJECTED,REJECTED",)  # fmt: skip
+    assert one(services, "SELECT count(*) FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r AND "
+               "action = 'reject'", r=str(run_id)) == (2,)  # fmt: skip
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused, match="no open move"):
+        deciding.approve(session, run_id, "chief")
+
+
+def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_rest(services: Services) -> None:
+    version_id, run_id, sick = sick_call(services)
+    (first,) = one(services, "SELECT person_id FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) or ()
+    (busy,) = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
+                  "role = 'ON2'", v=version_id, d=SICK_DAY) or ()  # fmt: skip
+    (busy_name,) = one(services, "SELECT name FROM people WHERE id = :p", p=busy) or ()
+    options = options_from(get_settings())
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
+        deciding.edit(session, run_id, 0, busy, "chief", options)
+    assert str(refused.value) == (
+        f"{busy_name} cannot take ON1 on {SICK_DAY.isoformat()}: {busy_name} holds ON2 that night."
+    )
+    with (
+        Session(services.engine) as session,
+        session.begin(),
+        pytest.raises(RepairRefused, match="is on time off"),
+    ):
+        deciding.edit(session, run_id, 0, sick, "chief", options)
+    assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
+        first, "PROPOSED",
+    )  # fmt: skip
+
+    with services.engine.connect() as conn:
+        off_that_night = conn.execute(
+            text("SELECT id FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT EXISTS (SELECT 1 "
+                 "FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND a.schedule_date = :d) "
+                 "ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
+        ).scalars().all()  # fmt: skip
+    with Session(services.engine) as session, session.begin():
+        for free in off_that_night:  # the first one whom no rest rule keeps off it
+            try:
+                with session.begin_nested():
+                    assert deciding.edit(session, run_id, 0, free, "chief", options) == []  # the rest still stands
+                break
+            except RepairRefused:
+                continue
+    assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
+        free, "EDITED",
+    )  # fmt: skip
+    with Session(services.engine) as session, session.begin():
+        deciding.approve(session, run_id, "chief")
+    assert one(services, "SELECT person_id FROM assignment_corrections WHERE version_id = :v AND schedule_date = :d "
+               "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free,)  # fmt: skip
+
+
+def test_time_off_over_a_production_versions_dates_names_that_version(services: Services) -> None:
+    """What `schedcu draft timeoff add` repairs: the production versions that assign the person on those dates."""
+    with Session(services.engine) as session, session.begin():
+        staging = template_version(session, START, START + timedelta(days=6))
+        production = template_version(session, START, START + timedelta(days=6))
+        session.execute(insert(VersionLifecycle).values(version_id=production, state=VersionState.PRODUCTION))
+    (person,) = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d "
+                    "AND role = 'ON1'", v=staging, d=SICK_DAY) or ()  # fmt: skip
+    with Session(services.engine) as session:
+        assert production_versions_holding(session, person, SICK_DAY, SICK_DAY) == [production]
+        before = START - timedelta(days=3)
+        assert production_versions_holding(session, person, before, before) == []

@@ -1,0 +1,206 @@
+"""Repair through the whole pipeline (real RabbitMQ and PostgreSQL, every worker its own process, the fake Amion):
+after promotion, a Mid 3 assignment removed in Amion brings `RepairProposed` within the watch interval, with a fix
+that fills the gap with the fewest changes; approving it brings `CoverageChanged` closing the gaps and opening none.
+A sick call repaired from the command line whose role Amion gives to someone else meanwhile is refused on approval,
+and nothing is applied.
+
+The module runs its own pipeline with a watch interval of a few seconds over the first week of next month, and a
+repair horizon long enough to reach it."""
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from schedcu.processes import schedcu_command
+from shared import ids
+from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
+from tests.support import amqp_client
+
+pytestmark = pytest.mark.integration
+
+MONTH = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
+PERIOD = (MONTH.isoformat(), MONTH.replace(day=7).isoformat())
+GAP_DAY = MONTH.replace(day=4)  # Mid 3 on call, no BODY_ONLY reader on ON1/ON2 (the demo's every 3rd day)
+SICK_DAY = MONTH.replace(day=5)
+GROUP = "test-group"
+EVENTS = "repair-test-events"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    settings = {"watch_interval_s": "3", "watch_jitter_s": "0.5", "watch_tick_s": "0.5", "repair_horizon_days": "62"}
+    with (
+        provisioned(f"schedcu_test_{os.getpid()}_repair") as services,
+        running_pipeline(services, tmp_path_factory.mktemp("repair"), months=(MONTH,), **settings) as running,
+    ):
+        yield running
+
+
+def cli(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        schedcu_command(*args), env=pipeline.env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def edit_truth(pipeline: Pipeline, change: Any) -> None:
+    """Rewrite the fake Amion's truth file at once (written aside, then renamed over it)."""
+    path = pipeline.log_dir.parent / "truth.yaml"
+    truth = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(truth["assignments"])
+    aside = path.with_suffix(".new")
+    aside.write_text(yaml.safe_dump(truth), encoding="utf-8")
+    aside.replace(path)
+
+
+def take(pipeline: Pipeline, routing_key: str, day: date | None = None) -> dict[str, Any]:
+    """The next event with `routing_key` (and a gap on `day`) on the test's queue; others are passed over."""
+
+    def next_one() -> dict[str, Any] | None:
+        taken = amqp_client.take(pipeline.services.amqp_url, EVENTS, 5)
+        if not taken or taken[0] != routing_key:
+            return None
+        gaps = taken[1].get("gaps", taken[1].get("gaps_opened", []))
+        return taken[1] if day is None or any(g["date"] == day.isoformat() for g in gaps) else None
+
+    return eventually(next_one, 90, routing_key)
+
+
+@pytest.fixture(scope="module")
+def promoted(pipeline: Pipeline) -> uuid.UUID:
+    request_id = f"repair-{uuid.uuid4()}"
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *PERIOD))
+    completed = amqp_client.publish_and_receive(
+        pipeline.services.amqp_url, body.encode(), binding="event.workflow.completed",
+        match={"workflow_id": str(ids.workflow_id_for(request_id))},
+    )  # fmt: skip
+    version_id = uuid.UUID(completed["version_id"])
+    promoted = cli(pipeline, "versions", "promote", str(version_id), "--force", "--reason", "repair test")
+    assert promoted.returncode == 0, promoted.stderr
+    amqp_client.subscribe(pipeline.services.amqp_url, EVENTS, ["event.coverage.changed", "event.repair.proposed"])
+    return version_id
+
+
+def mandatory_gaps(pipeline: Pipeline, calculation_id: str) -> int:
+    """The calculation's mandatory gap cells on GAP_DAY."""
+    ((count,),) = pipeline.query(
+        "SELECT count(*) FROM calculation_cells c WHERE c.calculation_id = :c AND c.schedule_date = :d "
+        "AND c.status IN ('UNCOVERED', 'SPECIALTY_MISMATCH') AND c.mandatory",
+        c=calculation_id, d=GAP_DAY,
+    )  # fmt: skip
+    return int(count)
+
+
+def test_a_gap_opened_in_amion_is_repaired_by_itself_and_approving_closes_it(
+    pipeline: Pipeline, promoted: uuid.UUID
+) -> None:
+    def remove(assignments: list[dict[str, Any]]) -> None:
+        (mid3,) = [a for a in assignments if a["date"] == GAP_DAY.isoformat() and a["label"].startswith("Mid 3")]
+        assignments.remove(mid3)
+
+    edit_truth(pipeline, remove)
+    opened = take(pipeline, "event.coverage.changed")
+    assert {(g["date"], g["role"]) for g in opened["gaps_opened"]} == {(GAP_DAY.isoformat(), "Mid3")}
+
+    proposed = take(pipeline, "event.repair.proposed")
+    assert proposed["version_id"] == str(promoted)
+    assert proposed["gaps"] == [{"date": GAP_DAY.isoformat(), "role": "Mid3"}]
+    assert proposed["unfilled"] == []
+    # somebody of the roster is free that evening: one change, proven the fewest
+    (move,) = proposed["moves"]
+    assert (move["date"], move["role"], move["displaced_id"], move["rule"]) == (
+        GAP_DAY.isoformat(),
+        "Mid3",
+        None,
+        "gap",
+    )
+    assert move["person"] and move["text"].startswith(f"{move['person']} takes the open Mid3")
+    assert (proposed["changes"], proposed["lower_bound"], proposed["proven"]) == (1, 1, True)
+
+    approved = cli(pipeline, "draft", "repair-approve", proposed["run_id"], "--actor", "chief")
+    assert approved.returncode == 0, approved.stderr
+    closed = take(pipeline, "event.coverage.changed")
+    assert {(g["date"], g["role"]) for g in closed["gaps_closed"]} == {(GAP_DAY.isoformat(), "Mid3")}
+    assert [g for g in closed["gaps_opened"] if g["severity"] == "ERROR"] == []
+    assert mandatory_gaps(pipeline, opened["previous_calculation_id"]) == 0  # as published
+    assert mandatory_gaps(pipeline, opened["calculation_id"]) > 0
+    assert mandatory_gaps(pipeline, closed["calculation_id"]) == 0
+    assert pipeline.query(
+        "SELECT action FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r", r=proposed["run_id"]
+    ) == [("approve",)]
+
+
+def test_approving_a_repair_whose_row_changed_in_amion_meanwhile_is_refused(
+    pipeline: Pipeline, promoted: uuid.UUID
+) -> None:
+    truth = yaml.safe_load((pipeline.log_dir.parent / "truth.yaml").read_text(encoding="utf-8"))["assignments"]
+    (midc,) = [a for a in truth if a["date"] == SICK_DAY.isoformat() and a["label"].startswith("MidC")]
+    on_call = {a["name"] for a in truth if a["date"] == SICK_DAY.isoformat()}
+    asked = cli(pipeline, "draft", "repair", str(promoted), "--person", midc["name"], "--from", SICK_DAY.isoformat(),
+                "--reason", "sick call", "--wait")  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    run_id = asked.stdout.split("run ", 1)[1].split()[0]
+    assert f"takes {midc['name']}'s MidC on {SICK_DAY.isoformat()}: {midc['name']} is unavailable" in asked.stdout
+
+    stand_in = next(name for name in ("Hill, Hal", "Jones, Jay", "King, Kim", "Lopez, Lu") if name not in on_call)
+
+    def swap(assignments: list[dict[str, Any]]) -> None:
+        for a in assignments:
+            if a == midc:
+                a["name"] = stand_in
+
+    edit_truth(pipeline, swap)
+    eventually(
+        lambda: pipeline.query(
+            "SELECT 1 FROM assignments a JOIN people p ON p.id = a.person_id WHERE a.version_id = :v "
+            "AND a.schedule_date = :d AND a.role = 'MidC' AND p.name = :n",
+            v=promoted, d=SICK_DAY, n=stand_in,
+        ),
+        90,
+        "the re-scrape of Amion's change",
+    )  # fmt: skip
+
+    refused = cli(pipeline, "draft", "repair-approve", run_id, "--actor", "chief")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"Refused, nothing applied: MidC on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
+        f"{midc['name']}, it now has {stand_in}). Start a new repair."
+    )
+    assert pipeline.query(
+        "SELECT count(*) FROM assignment_corrections WHERE note = :n", n=f"repair {run_id} approved"
+    ) == [(0,)]
+    assert pipeline.query("SELECT DISTINCT state FROM draft_rows WHERE run_id = :r", r=run_id) == [("PROPOSED",)]
+
+
+def test_a_gap_that_closes_by_itself_makes_its_open_repair_obsolete(pipeline: Pipeline, promoted: uuid.UUID) -> None:
+    day = MONTH.replace(day=6)
+    removed: list[dict[str, Any]] = []
+
+    def remove(assignments: list[dict[str, Any]]) -> None:
+        (mid3,) = [a for a in assignments if a["date"] == day.isoformat() and a["label"].startswith("Mid 3")]
+        removed.append(mid3)
+        assignments.remove(mid3)
+
+    edit_truth(pipeline, remove)
+    proposed = take(pipeline, "event.repair.proposed", day)
+    assert proposed["gaps"] == [{"date": day.isoformat(), "role": "Mid3"}]
+
+    edit_truth(pipeline, lambda assignments: assignments.append(removed[0]))  # Amion has it again
+    eventually(
+        lambda: (
+            pipeline.query("SELECT DISTINCT state FROM draft_rows WHERE run_id = :r", r=proposed["run_id"])
+            == [("OBSOLETE",)]
+        ),
+        90,
+        "the repair made obsolete",
+    )
+    assert pipeline.query(
+        "SELECT actor, action, reason FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r",
+        r=proposed["run_id"],
+    ) == [("drafting", "obsolete", "its gap closed by itself")]
