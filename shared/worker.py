@@ -241,6 +241,7 @@ def run(registry: Registry, queues: Sequence[ConsumerQueue], sock: socket.socket
     (graceful timeout) before the process exits."""
     settings = get_settings()
     without_pre_ping()
+    metrics.count_sql(engine())
     logs.configure(registry.service, settings.log_format)
     host, port = sock.getsockname()[:2]
     # bound to every interface (a container): others reach it by the pod's or container's address, not its name
