@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -510,7 +511,7 @@ def main() -> int:
             stack.callback(rabbit.remove)
             rabbit.create()
             amqp_root, ctl = f"amqp://guest:guest@127.0.0.1:{rabbit.port}/", ("rabbitmqctl", "-n", rabbit.node)
-            broker_cpu_s: Callable[[], float] = lambda: cpu_s(rabbit.pid())  # noqa: E731
+            broker_cpu_s: Callable[[], float] = partial(cpu_s, rabbit.pid())
         else:
             amqp_root, ctl = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL), ("rabbitmqctl",)
             broker_cpu_s = shared_broker_cpu_s
