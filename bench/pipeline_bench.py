@@ -1,11 +1,14 @@
 """The pipeline (four worker processes over RabbitMQ) against the in-process floor (the dry run), on this machine.
 
-    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R] [--profile DIR]
+    .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R] [--broker private|shared]
+        [--profile DIR]
 
 Each workflow imports the real template for a month of its own (consecutive months from January 2026) and
 scrapes the fake Amion, which answers at once, with politeness lifted (1,000 requests/s, 1,000 in flight).
-Uses a database `schedcu_bench_<pid>` on the server of SCHEDCU_DATABASE_URL and a vhost of the same name on the
-local broker, both removed on every exit path; the shared servers are never stopped.
+Uses a database `schedcu_bench_<pid>` on the server of SCHEDCU_DATABASE_URL and a vhost of the same name on a
+RabbitMQ node of the run's own (`--broker private`, the default: ports and directories of its own, so that its CPU
+is this run's alone) or on the local broker (`--broker shared`), all removed on every exit path; the shared
+servers are never stopped.
 
 - Floor: `schedcu.dry_run.dry_run` (the same three phases, one process, one transaction rolled back), N times
   in a loop; CPU is this process's.
@@ -14,7 +17,8 @@ local broker, both removed on every exit path; the shared servers are never stop
   throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
   (and its children), also shown net of the workers' idle CPU over the quiet interval (polling, heartbeats);
   PostgreSQL's is that of the backends connected to the bench database (found by their process titles);
-  RabbitMQ's that of the local Erlang VMs (`beam.smp`), net of their idle CPU over the quiet interval. The
+  RabbitMQ's that of the private node's Erlang VM (with `--broker shared`, of every local `beam.smp`, which other
+  work on the machine shares), net of its idle CPU over the quiet interval. The
   machine's CPU per workflow (workers net of idle, PostgreSQL, RabbitMQ; for the floor, this process and
   PostgreSQL) bounds the throughput: at most CPUs / that many workflows per second.
   Messages published = N requests + outbox rows written (outbox id sequence delta; the relay deletes rows
@@ -23,9 +27,15 @@ local broker, both removed on every exit path; the shared servers are never stop
   deleted` in pg_stat_database for the bench database, from before the run until those statistics settled
   after it, minus this script's own queries and minus the workers' idle background (outbox polling,
   heartbeats) measured over a quiet interval beforehand.
+- Per worker, from its /metrics, net of its idle background: transactions and statements on its engine
+  (`schedcu_sql_*`), messages published (its relay's) and consumed (FastStream's counters). The relays' own
+  transactions (one per batch, on a connection of their own) are the rest of the database's count.
+- Targets (one replica of each worker): machine CPU per workflow at most 1.3x the floor's, at most 12
+  transactions per workflow. A missed target is printed with its figure and the exit status is 1.
 - --profile DIR: py-spy (the `bench` extra) samples every worker process during the timed run and writes
-  DIR/<replicas>-<worker>.txt, collapsed stacks of the samples that held the GIL (flamegraph.pl or speedscope
-  read them).
+  DIR/<replicas>-<worker>.txt, collapsed stacks of the threads on CPU (flamegraph.pl or speedscope read them).
+  Not only those holding the GIL: sampling the GIL's holder put a third of the versions worker's samples in
+  pydantic's validation, which timing the validation itself found to be under a millisecond per message.
 """
 
 import argparse
@@ -43,12 +53,16 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 import aio_pika
+import httpx
 import psycopg
 import yaml
+from faultlib.infra import PrivateRabbit
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -76,6 +90,14 @@ STABLE_S = 11.0
 SETTLE_TIMEOUT_S = 60.0
 QUIET_S = 15.0  # one metrics interval (SCHEDCU_METRICS_INTERVAL_S), the longest period of the idle background
 RUN_TIMEOUT_S = 240.0
+TARGET_MACHINE_RATIO = 1.3  # the pipeline's machine CPU per workflow over the floor's, one replica of each worker
+TARGET_XACTS = 12.0  # transactions per workflow, one replica of each worker
+WORKER_FIGURES = {  # per worker, from its /metrics: figure -> (metric family, its sample name)
+    "transactions": ("schedcu_sql_transactions", "schedcu_sql_transactions_total"),
+    "statements": ("schedcu_sql_statements", "schedcu_sql_statements_total"),
+    "published": ("faststream_published_messages", "faststream_published_messages_total"),
+    "consumed": ("faststream_received_messages", "faststream_received_messages_total"),
+}
 
 
 def month(i: int) -> date:
@@ -128,10 +150,25 @@ def backends_cpu_s(database: str) -> float:
     return processes_cpu_s(lambda _, cmdline: f" {database} " in cmdline)
 
 
-def broker_cpu_s() -> float:
+def shared_broker_cpu_s() -> float:
     """The RabbitMQ nodes of this machine (the Erlang VM, `beam.smp`): the bench's vhost shares them with any
-    other, idle here."""
+    other work on the machine."""
     return processes_cpu_s(lambda name, _: name == "beam.smp")
+
+
+def worker_figures(worker: processes.Process) -> dict[str, float]:
+    """The worker's WORKER_FIGURES, read from its /metrics."""
+    text = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
+    totals = dict.fromkeys(WORKER_FIGURES, 0.0)
+    for family in text_string_to_metric_families(text):
+        for figure, (name, sample) in WORKER_FIGURES.items():
+            if family.name == name:
+                totals[figure] += sum(s.value for s in family.samples if s.name == sample)
+    return totals
+
+
+def figures_of(workers: dict[str, processes.Process]) -> dict[str, dict[str, float]]:
+    return {k: worker_figures(w) for k, w in workers.items()}
 
 
 @contextmanager
@@ -144,7 +181,7 @@ def profiled(pids: dict[str, int], out: Path | None, replicas: int) -> Iterator[
     py_spy = str(Path(sys.executable).with_name("py-spy"))
     spies = []
     for name, pid in pids.items():
-        command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--gil", "--subprocesses"]
+        command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--subprocesses"]
         command += ["--output", str(out / f"{replicas}-{name}.txt")]
         spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
@@ -315,11 +352,25 @@ def floor(n: int) -> tuple[float, float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, backends_cpu_s(database) - postgres, covered
 
 
+@dataclass(frozen=True)
+class Result:
+    throughput: float  # workflows/s
+    worker_cpu: float  # seconds per workflow, the worker processes
+    machine_cpu: float  # seconds per workflow: the workers net of idle, PostgreSQL, RabbitMQ
+    xacts: float  # per workflow
+
+
 def pipeline(
-    replicas: int, n: int, rate: float | None, db: Database, env: dict[str, str], work: Path, profile: Path | None
-) -> tuple[float, float, float]:
-    """Runs and prints one replica count; returns (workflows/s, worker CPU seconds per workflow, the machine's CPU
-    seconds per workflow)."""
+    replicas: int,
+    n: int,
+    rate: float | None,
+    db: Database,
+    env: dict[str, str],
+    work: Path,
+    profile: Path | None,
+    broker_cpu_s: Callable[[], float],
+) -> Result:
+    """Runs and prints one replica count."""
     log_dir = work / f"logs-{replicas}"
     log_dir.mkdir()
     with ExitStack() as stack:
@@ -336,8 +387,10 @@ def pipeline(
 
         quiet_before, quiet_own, quiet_t = db.settled(), db.own_xacts, time.monotonic()
         quiet_cpu, quiet_broker = sum(cpu_s(w.popen.pid) for w in workers.values() if w.popen), broker_cpu_s()
+        quiet_figures = figures_of(workers)
         time.sleep(QUIET_S)
         before, own_before, t_before = db.counters(), db.own_xacts, time.monotonic()
+        figures_before = figures_of(workers)
         idle_xacts_per_s = ((before - quiet_before).xacts - (own_before - quiet_own)) / (t_before - quiet_t)
         cpu_before = {k: cpu_s(w.popen.pid) for k, w in workers.items() if w.popen}
         postgres_before, broker_before = backends_cpu_s(db.name), broker_cpu_s()
@@ -355,7 +408,16 @@ def pipeline(
         done = db.finished([r.request_id for r in requests])
 
         delta, own, elapsed = db.settled() - before, db.own_xacts - own_before, time.monotonic() - t_before
+        figures_after = figures_of(workers)
 
+    per_worker = {
+        k: {
+            f: (figures_after[k][f] - figures_before[k][f])
+            - (figures_before[k][f] - quiet_figures[k][f]) / (t_before - quiet_t) * elapsed
+            for f in WORKER_FIGURES
+        }
+        for k in workers
+    }
     latencies = [done[r][1] - sent[r] for r in sent]
     span = max(f for _, f in done.values()) - min(sent.values())
     states: dict[str, int] = {}
@@ -382,7 +444,16 @@ def pipeline(
     print(f"  SQL per workflow  {xacts / n:.1f} transactions (commit+rollback, net of idle {idle_xacts_per_s:.1f}/s "
           f"and this script's {own}), rows inserted {delta.inserted / n:.0f}, updated {delta.updated / n:.0f}, "
           f"deleted {delta.deleted / n:.0f}")  # fmt: skip
-    return n / span, sum(cpu.values()) / n, machine
+    print("  per worker and workflow, net of idle: " + ", ".join(WORKER_FIGURES))
+    for k, figures in per_worker.items():
+        print(
+            f"    {k:<18} "
+            + "  ".join(f"{figures[f] / n:5.1f}" for f in WORKER_FIGURES)
+            + f"   CPU {cpu[k] / n * 1000:.0f} ms"
+        )
+    relays = xacts - sum(figures["transactions"] for figures in per_worker.values())
+    print(f"    {'relays (the rest)':<18} {relays / n:5.1f}")
+    return Result(n / span, sum(cpu.values()) / n, machine, xacts / n)
 
 
 @contextmanager
@@ -424,6 +495,8 @@ def main() -> int:
     parser.add_argument("--workflows", type=int, default=30)
     parser.add_argument("--replicas", default="1,2", help="replica counts per worker, comma-separated")
     parser.add_argument("--rate", type=float, default=None, help="offered workflows/s (default: all at once)")
+    parser.add_argument("--broker", choices=("private", "shared"), default="private",
+                        help="a RabbitMQ node of the run's own (default), or the one of SCHEDCU_AMQP_URL")  # fmt: skip
     parser.add_argument("--profile", type=Path, default=None, help="write py-spy profiles of the workers here")
     args = parser.parse_args()
     replica_counts = [int(r) for r in args.replicas.split(",")]
@@ -432,24 +505,58 @@ def main() -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
-    amqp_root = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL)
-    with bench_environment(f"schedcu_bench_{os.getpid()}", args.workflows, amqp_root) as (db, env, work):
-        print(f"{args.workflows} workflows, one month each of {REAL_TEMPLATE.name}, fake Amion without latency, "
-              f"politeness lifted; {os.cpu_count()} CPUs")  # fmt: skip
-        wall, cpu, postgres, covered = floor(args.workflows)
-        print(f"\nfloor (dry run in one process, {covered}/{args.workflows} with coverage)")
-        print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
-        print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process), "
-              f"PostgreSQL {postgres / args.workflows * 1000:.0f} ms")  # fmt: skip
-        floor_machine = (cpu + postgres) / args.workflows
-        print(f"  machine CPU       {floor_machine * 1000:.0f} ms per workflow (this process, PostgreSQL)")
-        results = {r: pipeline(r, args.workflows, args.rate, db, env, work, args.profile) for r in replica_counts}
-        print("\npipeline / floor")
-        for replicas, (throughput, cpu_per, machine) in results.items():
-            print(f"  {replicas} replica(s): throughput {throughput / (args.workflows / wall):.2f}x, "
-                  f"CPU per workflow {cpu_per / (cpu / args.workflows):.2f}x, "
-                  f"machine CPU per workflow {machine / floor_machine:.2f}x")  # fmt: skip
-    return 0
+    with ExitStack() as stack:
+        if args.broker == "private":
+            rabbit = PrivateRabbit(f"schedcu-pipeline-bench-{os.getpid()}")
+            stack.callback(rabbit.remove)
+            rabbit.create()
+            amqp_root, ctl = f"amqp://guest:guest@127.0.0.1:{rabbit.port}/", ("rabbitmqctl", "-n", rabbit.node)
+            broker_cpu_s: Callable[[], float] = partial(cpu_s, rabbit.pid())
+        else:
+            amqp_root, ctl = os.environ.get("SCHEDCU_AMQP_URL", DEFAULT_AMQP_URL), ("rabbitmqctl",)
+            broker_cpu_s = shared_broker_cpu_s
+        environment = bench_environment(
+            f"schedcu_bench_{os.getpid()}", args.workflows, amqp_root, ctl, drop_vhost=args.broker == "shared"
+        )
+        return run(args, replica_counts, stack.enter_context(environment), broker_cpu_s)
+
+
+def run(
+    args: argparse.Namespace,
+    replica_counts: list[int],
+    environment: tuple[Database, dict[str, str], Path],
+    broker_cpu_s: Callable[[], float],
+) -> int:
+    """The floor and the pipeline for each replica count; 1 when a target is missed."""
+    db, env, work = environment
+    print(f"{args.workflows} workflows, one month each of {REAL_TEMPLATE.name}, fake Amion without latency, "
+          f"politeness lifted; {os.cpu_count()} CPUs; RabbitMQ: {args.broker} node")  # fmt: skip
+    wall, cpu, postgres, covered = floor(args.workflows)
+    print(f"\nfloor (dry run in one process, {covered}/{args.workflows} with coverage)")
+    print(f"  throughput        {args.workflows / wall:6.2f} workflows/s ({wall:.2f} s)")
+    print(f"  CPU per workflow  {cpu / args.workflows * 1000:.0f} ms (this process), "
+          f"PostgreSQL {postgres / args.workflows * 1000:.0f} ms")  # fmt: skip
+    floor_machine = (cpu + postgres) / args.workflows
+    print(f"  machine CPU       {floor_machine * 1000:.0f} ms per workflow (this process, PostgreSQL)")
+    results = {
+        r: pipeline(r, args.workflows, args.rate, db, env, work, args.profile, broker_cpu_s) for r in replica_counts
+    }
+    print("\npipeline / floor")
+    for replicas, result in results.items():
+        print(f"  {replicas} replica(s): throughput {result.throughput / (args.workflows / wall):.2f}x, "
+              f"CPU per workflow {result.worker_cpu / (cpu / args.workflows):.2f}x, "
+              f"machine CPU per workflow {result.machine_cpu / floor_machine:.2f}x")  # fmt: skip
+    if 1 not in results:
+        print("\ntargets: not checked (they are for one replica of each worker)")
+        return 0
+    missed = []
+    ratio = results[1].machine_cpu / floor_machine
+    if ratio > TARGET_MACHINE_RATIO:
+        missed.append(f"machine CPU per workflow {ratio:.2f}x the floor's (target {TARGET_MACHINE_RATIO}x)")
+    if results[1].xacts > TARGET_XACTS:
+        missed.append(f"{results[1].xacts:.1f} transactions per workflow (target {TARGET_XACTS:g})")
+    print("\ntargets (one replica): " + ("; ".join(f"MISSED {m}" for m in missed) if missed else "met"))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from importlib.metadata import version
 from prometheus_client import PLATFORM_COLLECTOR, CollectorRegistry, Counter, Histogram, Info, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow
@@ -68,6 +68,16 @@ PHASE_DURATION = Histogram(
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
+SQL_TRANSACTIONS = Counter(
+    "schedcu_sql_transactions",
+    "Transactions this worker ended on its engine (commit or rollback); the outbox relay's connection is not counted",
+    registry=REGISTRY,
+)
+SQL_STATEMENTS = Counter(
+    "schedcu_sql_statements",
+    "Statements this worker sent on its engine (an executemany counts once); the outbox relay's are not counted",
+    registry=REGISTRY,
+)
 OUTBOX_BACKLOG = Reading("schedcu_outbox_backlog", "Outbox rows waiting to be published")
 OUTBOX_OLDEST = Reading("schedcu_outbox_oldest_age_seconds", "Age of the oldest outbox row (0 when empty)")
 WORKFLOWS = Reading("schedcu_workflows", "Workflows by state", ["state"])
@@ -75,6 +85,13 @@ DEAD_LETTERS = Reading("schedcu_dead_letters", "Messages in each dead-letter que
 _FROM_DATABASE = (OUTBOX_BACKLOG, OUTBOX_OLDEST, WORKFLOWS)
 
 WORKFLOW_STATES = tuple(WorkflowState)
+
+
+def count_sql(engine: Engine) -> None:
+    """Count the transactions and statements of `engine` (SQL_TRANSACTIONS, SQL_STATEMENTS)."""
+    event.listen(engine, "before_cursor_execute", lambda *_: SQL_STATEMENTS.inc())
+    event.listen(engine, "commit", lambda _: SQL_TRANSACTIONS.inc())
+    event.listen(engine, "rollback", lambda _: SQL_TRANSACTIONS.inc())
 
 
 def instance_name() -> str:

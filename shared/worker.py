@@ -7,6 +7,7 @@ and a probe reopens it. `/health` answers 503 naming what is down, and the log s
 and once when it is back."""
 
 import asyncio
+import gc
 import json
 import logging
 import socket
@@ -26,7 +27,7 @@ from prometheus_client import make_asgi_app
 from sqlalchemy import text
 
 from shared import logs, metrics
-from shared.db.session import engine
+from shared.db.session import engine, without_pre_ping
 from shared.messaging import topology
 from shared.messaging.connection import FailoverBroker, login
 from shared.messaging.consumer import MessageLogContext, subscribe
@@ -244,6 +245,8 @@ def run(registry: Registry, queues: Sequence[ConsumerQueue], sock: socket.socket
     """Serve /health and /metrics on `sock` (shared/serving.py) until SIGTERM/SIGINT; in-flight messages finish
     (graceful timeout) before the process exits. With `senders`, each message's sender is checked."""
     settings = get_settings()
+    without_pre_ping()
+    metrics.count_sql(engine())
     logs.configure(registry.service, settings.log_format)
     if senders is None:
         log.info("not checking senders: this worker does not log in to the broker as its own account")
@@ -253,4 +256,7 @@ def run(registry: Registry, queues: Sequence[ConsumerQueue], sock: socket.socket
     # bound to every interface (a container): others reach it by the pod's or container's address, not its name
     shown_host = socket.gethostbyname(socket.gethostname()) if host == "0.0.0.0" else host
     app = create_app(registry, queues, f"http://{shown_host}:{port}/health", senders)
+    # what start-up built lives as long as the process: out of the collector's reach, a full collection no longer
+    # walks the imported modules (measured: 100 to 200 ms each in the coverage and versions workers)
+    gc.freeze()
     serve(app, sock, log_level="info")

@@ -1,9 +1,10 @@
 """Phase 2: fetch the period's months from Amion, archive every page, store the assignments, report.
 
 A message already in the inbox is skipped before any request goes out, so a redelivered command does not
-scrape again. The batch row is written as PENDING in its own short transaction before the fetch (visible
-while it runs, and reused by a redelivery: its id derives from the message id); the phase transaction then
-writes its final state, the pages, the assignments, the inbox row and the event together.
+scrape again. The batch row is written as PENDING before the fetch, in the short transaction that checks the
+inbox and the fence (visible while the fetch runs, and reused by a redelivery: its id derives from the message
+id); the phase transaction then writes its final state, the pages, the assignments, the inbox row and the event
+together.
 
 Fencing: nothing is fetched for an attempt the saga has already moved past, the fetch is cancelled within
 `FENCE_CHECK_S` once the saga times the attempt out (its batch ends `SUPERSEDED`), and the phase transaction
@@ -26,6 +27,9 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
+
+from sqlalchemy.orm import Session
 
 from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
@@ -127,11 +131,6 @@ def fence_of(command: ScrapeAmion) -> Fence:
     return Fence(command.workflow_id, Phase.AMION_SCRAPE, command.attempt)
 
 
-def open_batch(command: ScrapeAmion, batch_id: uuid.UUID) -> None:
-    with transaction() as session:
-        store.open_batch(session, batch_id, command.version_id, command.workflow_id, command.amion_account)
-
-
 @dataclass(frozen=True)
 class Kept:
     """What a re-scrape keeps of the version's applied batch: its pages of the months not fetched again."""
@@ -140,16 +139,30 @@ class Kept:
     pages: dict[date, str] = field(default_factory=dict)
 
 
-def kept_pages(command: ScrapeAmion) -> Kept:
+def kept_pages(session: Session, command: ScrapeAmion) -> Kept:
     """A re-scrape's pages of the months before `months_from`, from the applied batch; nothing otherwise."""
     if command.months_from is None:
         return Kept()
     earlier = [m for m in months_of_period(command.period.start, command.period.end) if m < command.months_from]
+    applied = store.applied_batch(session, command.version_id)
+    if applied is None or not earlier:
+        return Kept()
+    return Kept(applied, store.archived_pages(session, applied, earlier))
+
+
+Skip = Literal["duplicate", "superseded"]
+
+
+def begin_scrape(command: ScrapeAmion, message_id: str, batch_id: uuid.UUID) -> Kept | Skip:
+    """In one transaction: why nothing is to be fetched (the message was processed, or the saga has moved past this
+    attempt), or else the batch opened as PENDING and what a re-scrape keeps."""
     with transaction() as session:
-        applied = store.applied_batch(session, command.version_id)
-        if applied is None or not earlier:
-            return Kept()
-        return Kept(applied, store.archived_pages(session, applied, earlier))
+        if inbox.already_processed(session, CONSUMER, message_id):
+            return "duplicate"
+        if not fence_of(command).holds(session):
+            return "superseded"
+        store.open_batch(session, batch_id, command.version_id, command.workflow_id, command.amion_account)
+        return kept_pages(session, command)
 
 
 def store_scrape(
@@ -192,13 +205,6 @@ def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID,
         )  # fmt: skip
 
 
-def _skip_reason(command: ScrapeAmion, message_id: str) -> str | None:
-    with transaction() as session:
-        if inbox.already_processed(session, CONSUMER, message_id):
-            return "duplicate"
-        return None if fence_of(command).holds(session) else "superseded"
-
-
 async def _unless_superseded(command: ScrapeAmion, fetching: "asyncio.Task[list[MonthFetch]]") -> bool:
     """Wait for `fetching`; cancel it as soon as the saga has moved past this attempt. False when cancelled."""
     while True:
@@ -213,14 +219,12 @@ async def _unless_superseded(command: ScrapeAmion, fetching: "asyncio.Task[list[
 
 
 async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
-    skip = await asyncio.to_thread(_skip_reason, command, delivery.message_id)
-    if skip is not None:
-        log.info("not scraping for %s (%s)", delivery.message_id, skip)
-        return
     batch_id = ids.derived_id(delivery.message_id, "scrape-batch")
-    await asyncio.to_thread(open_batch, command, batch_id)
+    kept = await asyncio.to_thread(begin_scrape, command, delivery.message_id, batch_id)
+    if isinstance(kept, str):
+        log.info("not scraping for %s (%s)", delivery.message_id, kept)
+        return
     account = get_settings().amion_accounts.get(command.amion_account)
-    kept = await asyncio.to_thread(kept_pages, command)
     months = [m for m in months_of_period(command.period.start, command.period.end) if m not in kept.pages]
     try:
         if account is None:

@@ -9,25 +9,37 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.settings import get_settings
 
+_pre_ping = True
+
+
+def without_pre_ping() -> None:
+    """For a worker process, before its first connection: a pooled connection is used without a ping first. The
+    ping is a transaction of its own (SQLAlchemy sends it in autocommit), one more round trip and one more
+    transaction in PostgreSQL for every transaction of the worker. A connection lost meanwhile (the database
+    restarted) fails where it is used instead: SQLAlchemy invalidates the whole pool, the failure is transient
+    (`shared.messaging.faults`) and the handler, the relay or the periodic job runs again on a new connection."""
+    global _pre_ping
+    _pre_ping = False
+
 
 @lru_cache(maxsize=4)
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, pre_ping: bool = True) -> Engine:
     # a server that does not answer fails a connection attempt after 5 s instead of hanging the worker
-    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=pre_ping, connect_args={"connect_timeout": 5})
 
 
 def engine() -> Engine:
-    return engine_for(get_settings().database_url)
+    return engine_for(get_settings().database_url, _pre_ping)
 
 
 @lru_cache(maxsize=4)
-def _sessions(url: str) -> sessionmaker[Session]:
+def _sessions(url: str, pre_ping: bool) -> sessionmaker[Session]:
     # one factory per engine: sessionmaker() makes a Session subclass each time, which costs every transaction
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+    return sessionmaker(engine_for(url, pre_ping), expire_on_commit=False)
 
 
 @contextmanager
 def transaction() -> Iterator[Session]:
     """One unit of work: everything written inside commits together or not at all."""
-    with _sessions(get_settings().database_url).begin() as session:
+    with _sessions(get_settings().database_url, _pre_ping).begin() as session:
         yield session
