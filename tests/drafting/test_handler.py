@@ -21,8 +21,8 @@ from shared.contracts import DraftSchedule, RequestDraft
 from shared.db.models import AssignmentRow
 from shared.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
-from shared.states import Phase
 from shared.settings import get_settings
+from shared.states import Phase
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import flat_version, template_version
 
@@ -155,9 +155,7 @@ def test_a_run_whose_workflow_timed_out_mid_solve_ends_failed_when_its_answer_is
     run_id = run_id_for(delivery.message_id)
     assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
     assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (0,)
-    assert one(services, "SELECT count(*) FROM outbox WHERE message_id = :m", m=f"{delivery.message_id}:result") == (
-        0,
-    )
+    assert one(services, "SELECT count(*) FROM outbox WHERE message_id = :m", m=f"{delivery.message_id}:result") == (0,)
 
 
 def test_a_command_that_comes_after_its_workflow_timed_out_ends_its_run_failed_without_solving(
