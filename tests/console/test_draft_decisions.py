@@ -285,3 +285,24 @@ def test_a_period_drafted_from_the_console_is_asked_as_draft_new_asks_it(
     too_long = {"csrf_token": token, "row": "x" * (MAX_TEXT + 1)}
     long_row = client.post(f"/drafting/runs/{week_run}/approve", data=too_long, headers=OPERATOR)
     assert long_row.status_code == 400
+
+
+def test_a_repair_run_is_not_decided_as_a_draft(
+    client: TestClient, settings_for: Services, week_run: uuid.UUID
+) -> None:
+    repair_id = uuid.uuid4()
+    with Session(settings_for.engine) as session, session.begin():
+        version_id = session.get_one(DraftRun, week_run).version_id
+        session.add(DraftRun(id=repair_id, version_id=version_id, state="completed", actor="setup", time_limit_s=5,
+                             workers=1, kind="repair"))  # fmt: skip
+    token = csrf_token(client.get("/drafting/runs", headers=OPERATOR).text)
+    page = client.get(f"/drafting/runs/{repair_id}", headers=OPERATOR)
+    assert page.status_code == 200 and 'id="approve-all-form"' not in page.text and 'id="edit-form"' not in page.text
+
+    answer = client.post(f"/drafting/runs/{repair_id}/approve", data={"csrf_token": token, "whole": "yes"},
+                         headers=OPERATOR)  # fmt: skip
+
+    assert redirected(answer) and notice(answer.text) == (
+        f"refused: Run {repair_id} is a repair: decide it with `schedcu draft repair-approve|repair-reject` or on "
+        f"/repairs/{repair_id}."
+    )
