@@ -1,7 +1,8 @@
 """An operator's approval of a draft, in one transaction: the rows approved (services/drafting/approval.py), each
 one the version's assignment with source `DRAFT` (services/coverage/corrections.py, audited), and the version's
-coverage recalculated (`CalculateCoverage` in the outbox, so `CoverageChanged` follows). The command line and
-the console share it."""
+coverage recalculated (`CalculateCoverage` in the outbox, so `CoverageChanged` follows); a rejection; an edit
+checked against every hard rule. The command line and the console share them: `approved`, `rejected` and
+`edited` say what they did in one line, and refuse with one of `REFUSED`."""
 
 import uuid
 from collections.abc import Collection
@@ -12,11 +13,28 @@ from sqlalchemy.orm import Session
 
 from services.coverage import corrections
 from services.coverage.calculation import calculation_id_for
+from services.drafting import approval
 from services.drafting.approval import ApprovalError, Row, decide
+from services.drafting.store import Options
 from shared.contracts import CalculateCoverage
 from shared.db.models import PersonRow
 from shared.messaging import outbox
+from shared.roles import normalize_role
 from shared.states import AssignmentSource, DraftRowState
+
+REFUSED = (ApprovalError, corrections.CorrectionError)  # a decision refused, the text saying why
+
+
+def row_key(text: str) -> tuple[date, str]:
+    """DATE:ROLE, e.g. 2026-05-04:ON1; a ValueError says what to give."""
+    day, _, role = text.partition(":")
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        parsed = None
+    if parsed is None or not role:
+        raise ValueError(f"{text[:40]!r} is not a row: give DATE:ROLE, e.g. 2026-05-04:ON1")
+    return parsed, role
 
 
 def approve(
@@ -44,3 +62,30 @@ def approve(
     message_id = f"draft:{run_id}:approved:{uuid.uuid4()}"
     outbox.add(session, CalculateCoverage(version_id=version_id), message_id=message_id, correlation_id=str(run_id))
     return moved, calculation_id_for(message_id)
+
+
+def approved(
+    session: Session, run_id: uuid.UUID, picked: Collection[tuple[date, str]] | None, actor: str, reason: str | None
+) -> str:
+    moved, calculation = approve(session, run_id, picked, actor, reason)
+    if calculation is None:
+        return "no proposed or edited row to approve"
+    return f"approved {len(moved)} rows as DRAFT assignments; recalculation requested: calculation {calculation}"
+
+
+def rejected(
+    session: Session, run_id: uuid.UUID, picked: Collection[tuple[date, str]] | None, actor: str, reason: str | None
+) -> str:
+    _, moved = decide(session, run_id, picked, DraftRowState.REJECTED, actor, reason)
+    return f"rejected {len(moved)} rows"
+
+
+def edited(
+    session: Session, run_id: uuid.UUID, day: date, role: str, person: str, options: Options, actor: str,
+    reason: str | None,
+) -> str:  # fmt: skip
+    """Put the person named (email, exact name or alias) on `role` on `day`, once every hard rule allows it."""
+    role = normalize_role(role) or role
+    found = corrections.find_person(session.scalars(select(PersonRow)).all(), person)
+    approval.edit(session, run_id, day, role, found, options, actor, reason)
+    return f"edited: {found.name} on {role} on {day.isoformat()}"

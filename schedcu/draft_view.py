@@ -23,17 +23,18 @@ def settings_text(values: Mapping[str, Any]) -> str:
 class Cell:
     person: str | None  # None: unfilled
     kept: bool = False  # the version's own assignment, not the draft's
+    state: str | None = None  # a draft row's: PROPOSED, EDITED, APPROVED or REJECTED
 
 
 def grid(view: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, dict[str, Cell]]]]:
     """The roles, and per date (in order) each role's cell: the draft's rows, the kept rows and the unfilled roles."""
     cells: dict[str, dict[str, Cell]] = {}
     for row in view["rows"]:
-        cells.setdefault(row["date"], {})[row["role"]] = Cell(row["person"])
+        cells.setdefault(row["date"], {})[row["role"]] = Cell(row["person"], state=row["state"])
     for row in view["kept_rows"]:
         cells.setdefault(row["date"], {}).setdefault(row["role"], Cell(row["person"], kept=True))
     for u in view["explanations"].get("unfilled", []):
-        cells.setdefault(u["date"], {})[u["role"]] = Cell(None)
+        cells.setdefault(u["date"], {}).setdefault(u["role"], Cell(None))  # unless an edit has filled it since
     days = sorted(cells)
     roles = list(dict.fromkeys(role for day in days for role in cells[day]))
     return roles, [(day, cells[day]) for day in days]

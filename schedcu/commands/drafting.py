@@ -215,63 +215,24 @@ def workers_count(text: str) -> int:
     return int(text)
 
 
-def draft_version(session: Any, group: str, start: date, end: date) -> uuid.UUID | str:
-    """The version a draft of `group` over start..end fills: the group's newest version with exactly that period,
-    neither archived nor deleted; else why there is none."""
-    from sqlalchemy import select
-
-    from shared.db import version_state
-    from shared.db.models import HospitalGroup, ScheduleVersion
-    from shared.states import VersionState
-
-    found = session.execute(
-        version_state.with_lifecycle(
-            select(ScheduleVersion.id, version_state.state(), version_state.not_deleted())
-            .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
-            .where(
-                HospitalGroup.name == group, ScheduleVersion.period_start == start, ScheduleVersion.period_end == end
-            )
-            .order_by(ScheduleVersion.created_at.desc())
-        )
-    ).all()
-    usable = [version_id for version_id, state, not_deleted in found if not_deleted and state != VersionState.ARCHIVED]
-    if usable:
-        return usable[0]
-    return (
-        f"group {group} has no version for {start} .. {end} to draft: import the period's template first "
-        "(`schedcu submit`), then draft it"
-    )
-
-
 def cmd_new(args: argparse.Namespace) -> int:
+    from schedcu.draft_new import NotDrafted, request_draft
     from schedcu.queries.versions import workflow_view
-    from schedcu.version_command import ask
     from services.drafting.runs import run_view
-    from services.versions.saga import draft_request_id
-    from shared import ids
-    from shared.contracts import RequestDraft
     from shared.db.session import transaction
-    from shared.states import TERMINAL, Phase
+    from shared.states import TERMINAL
 
-    if args.end < args.start:
-        print(f"--end {args.end} is before --start {args.start}", file=sys.stderr)
+    try:
+        requested = request_draft(
+            args.group, args.start, args.end, args.actor, args.reason, args.time_limit, args.workers
+        )
+    except NotDrafted as error:
+        print(error, file=sys.stderr)
         return 1
-    with transaction() as session:
-        version = draft_version(session, args.group, args.start, args.end)
-    if isinstance(version, str):
-        print(version, file=sys.stderr)
-        return 1
-    message_id = f"draft:{version}:{uuid.uuid4()}"
-    workflow_id = ids.workflow_id_for(draft_request_id(message_id))
-    run_id = ids.draft_run_id(ids.command_message_id(workflow_id, Phase.DRAFT, 1))
-    command = RequestDraft(
-        version_id=version, requested_by=args.actor, reason=args.reason, time_limit_s=args.time_limit,
-        workers=args.workers,
-    )  # fmt: skip
-    said = f"draft of version {version} requested: workflow {workflow_id}, run {run_id}"
-    asked = ask(version, command, message_id, said)
-    if asked or not args.wait:
-        return asked
+    print(requested.text(), flush=True)
+    if not args.wait:
+        return 0
+    workflow_id, run_id = requested.workflow_id, requested.run_id
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         with transaction() as session:
@@ -280,9 +241,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         if workflow is not None and workflow["state"] in TERMINAL:
             if view is not None:
                 print_run(view, None)
-            for phase in workflow["phases"]:
-                for message in phase["attempts"][-1]["messages"] if phase["attempts"] else []:
-                    print(f"  {phase['phase']}: {message['text']}")
+            for line in phase_lines(workflow_id, workflow["phases"]):
+                print(line)
             print(f"workflow {workflow_id}: {workflow['state']}")
             return 0 if workflow["state"] != "FAILED" else 1
         time.sleep(0.5)
@@ -291,24 +251,39 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 2
 
 
+def phase_lines(workflow_id: uuid.UUID, phases: list[dict[str, Any]]) -> list[str]:
+    """Each phase's messages of its last attempt: its notes, every ERROR and WARNING finding, and how many INFO
+    findings there are (`schedcu workflows show` lists them)."""
+    lines = []
+    for phase in phases:
+        messages = phase["attempts"][-1]["messages"] if phase["attempts"] else []
+        infos = [m for m in messages if m["severity"] == "INFO" and m["code"] != "NOTE"]
+        lines += [f"  {phase['phase']}: {m['text']}" for m in messages if m not in infos]
+        if infos:
+            shown = f"`schedcu workflows show {workflow_id}` lists them"
+            lines.append(f"  {phase['phase']}: {len(infos)} INFO findings ({shown})")
+    return lines
+
+
 def draft_row(text: str) -> tuple[date, str]:
     """DATE:ROLE, e.g. 2026-05-04:ON1."""
-    day, _, role = text.partition(":")
-    if not role:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a row: give DATE:ROLE, e.g. 2026-05-04:ON1")
-    return iso_date(day), role
+    from schedcu.draft_approval import row_key
+
+    try:
+        return row_key(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _decided(change: Callable[[Any], str]) -> int:
     """Run `change(session)` in one transaction; a refusal is one line on stderr and status 1."""
-    from services.coverage.corrections import CorrectionError
-    from services.drafting.approval import ApprovalError
+    from schedcu.draft_approval import REFUSED
     from shared.db.session import transaction
 
     try:
         with transaction() as session:
             said = change(session)
-    except (ApprovalError, CorrectionError) as error:
+    except REFUSED as error:
         print(error, file=sys.stderr)
         return 1
     print(said)
@@ -316,47 +291,24 @@ def _decided(change: Callable[[Any], str]) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from services.coverage.corrections import find_person
-    from services.drafting import approval
+    from schedcu.draft_approval import edited
     from services.drafting.handlers import options_from
-    from shared.db.models import PersonRow
-    from shared.roles import normalize_role
     from shared.settings import get_settings
 
-    role = normalize_role(args.role) or args.role
-
-    def change(session: Any) -> str:
-        from sqlalchemy import select
-
-        person = find_person(session.scalars(select(PersonRow)).all(), args.person)
-        options = options_from(get_settings())
-        approval.edit(session, args.run, args.date, role, person, options, args.actor, args.reason)
-        return f"edited: {person.name} on {role} on {args.date.isoformat()}"
-
-    return _decided(change)
+    options = options_from(get_settings())
+    return _decided(lambda s: edited(s, args.run, args.date, args.role, args.person, options, args.actor, args.reason))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from schedcu.draft_approval import approve
+    from schedcu.draft_approval import approved
 
-    def change(session: Any) -> str:
-        moved, calculation = approve(session, args.run, args.row, args.actor, args.reason)
-        if calculation is None:
-            return "no proposed or edited row to approve"
-        return f"approved {len(moved)} rows as DRAFT assignments; recalculation requested: calculation {calculation}"
-
-    return _decided(change)
+    return _decided(lambda s: approved(s, args.run, args.row, args.actor, args.reason))
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    from services.drafting.approval import decide
-    from shared.states import DraftRowState
+    from schedcu.draft_approval import rejected
 
-    def change(session: Any) -> str:
-        _, moved = decide(session, args.run, args.row, DraftRowState.REJECTED, args.actor, args.reason)
-        return f"rejected {len(moved)} rows"
-
-    return _decided(change)
+    return _decided(lambda s: rejected(s, args.run, args.row, args.actor, args.reason))
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -53,14 +53,19 @@ def calendar_path(folder: Path, email: str) -> Path:
     """`FOLDER/EMAIL.ics`, always inside FOLDER: a character other than a letter, digit, `@`, `.`, `_`, `+` or
     `-` becomes `_`, a leading dot goes, and a name changed so ends in a hash of the email (two emails never
     share a file). A path that still resolves outside FOLDER (a symbolic link there) is refused."""
-    name = re.sub(r"[^A-Za-z0-9@._+-]", "_", email).lstrip(".")[:200]
-    if name != email:
-        name = f"{name}-{hashlib.sha256(email.encode()).hexdigest()[:12]}"
     root = folder.resolve()
-    path = (root / f"{name}.ics").resolve()
+    path = (root / calendar_name(email)).resolve()
     if path.parent != root:
         raise UsageMistake(f"the calendar of {email!r} would be written outside {folder} ({path}): nothing written")
     return path
+
+
+def calendar_name(email: str) -> str:
+    """`EMAIL.ics` as a file name (see `calendar_path`)."""
+    name = re.sub(r"[^A-Za-z0-9@._+-]", "_", email).lstrip(".")[:200]
+    if name != email:
+        name = f"{name}-{hashlib.sha256(email.encode()).hexdigest()[:12]}"
+    return f"{name}.ics"
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:

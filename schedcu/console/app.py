@@ -26,7 +26,7 @@ from starlette.authentication import (
     SimpleUser,
 )
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -262,7 +262,7 @@ class Console:
             sent = await request.form()
             if not self.csrf_valid(sent.get(CSRF_FIELD), request.user):
                 return self.refuse(request, "the form has no valid CSRF token: reload the page and try again")
-            fields = params.parse(form, {k: v for k, v in sent.items() if isinstance(v, str)})
+            fields = params.parse(form, _text_fields(sent))
             return await run_in_threadpool(work, request, fields, request.user.display_name)
 
         endpoint.form = form  # type: ignore[attr-defined]
@@ -740,7 +740,7 @@ class Console:
         version_id = request.path_params["id"]
         with transaction() as session:
             body = cells_csv(session, version_id)
-        return _download(body, "text/csv; charset=utf-8", f"cells-{version_id}.csv")
+        return download(body, "text/csv; charset=utf-8", f"cells-{version_id}.csv")
 
     def coverage_ods(self, request: Request) -> Response:
         from schedcu.exports import coverage_workbook
@@ -749,7 +749,7 @@ class Console:
         version_id = request.path_params["id"]
         with transaction() as session:
             body = coverage_workbook(session, version_id, self.settings)
-        return _download(body, "application/vnd.oasis.opendocument.spreadsheet", f"coverage-{version_id}.ods")
+        return download(body, "application/vnd.oasis.opendocument.spreadsheet", f"coverage-{version_id}.ods")
 
     def calendar(self, request: Request) -> Response:
         from schedcu.exports import calendars
@@ -803,6 +803,15 @@ def _proposals_of(group: "GapGroup", open_proposals: list[dict[str, Any]]) -> li
     ]  # fmt: skip
 
 
+def _text_fields(sent: FormData) -> dict[str, str | list[str]]:
+    """A form's text fields; one sent more than once (the rows ticked in a list) as the list of its values."""
+    values: dict[str, list[str]] = {}
+    for key, value in sent.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, []).append(value)
+    return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
+
+
 def _outcome(request: Request, user: ConsoleUser) -> dict[str, str | None]:
     """The notice or refusal an action left for this page (`Console.done`), once."""
     try:
@@ -824,7 +833,7 @@ def page(show: Callable[[Request, P], Response], query: type[P]) -> Callable[[Re
     return endpoint
 
 
-def _download(body: bytes, media_type: str, filename: str) -> Response:
+def download(body: bytes, media_type: str, filename: str) -> Response:
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -1,9 +1,13 @@
 """The console's drafting pages: each group's drafting inputs (listed for everyone, changed by operators through
 the functions `schedcu draft ...` calls, audited alike with the console user as the actor), time off, the draft
 runs and one run's page (figures per level, progress while it solves, grid, unfilled roles with each person's
-reason, fairness table and chart)."""
+reason, fairness table and chart). Operators draft a period, and approve, reject and edit a run's rows, through
+the functions of `schedcu draft new|approve|reject|edit`; anyone signed in downloads an approved draft's exports
+(`schedcu draft export`)."""
 
+import io
 import uuid
+import zipfile
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -14,11 +18,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from schedcu.console import params
-from schedcu.console.app import PAGE_SIZE, Console, page
+from schedcu.console.app import PAGE_SIZE, Console, download, page
 from schedcu.draft_view import settings_text
 from shared.db.models import HospitalGroup
 
 REFRESH_S = 5  # a running run's page reloads itself this often (a meta refresh: the console runs no script)
+OPEN_ROWS = ("PROPOSED", "EDITED")  # the rows an approval, a rejection or an edit may still change
+
+
+def run_path(run_id: uuid.UUID | str) -> str:
+    return f"/drafting/runs/{run_id}"
 
 
 def group_path(group: str) -> str:
@@ -228,7 +237,18 @@ class DraftingPages:
 
         with transaction() as session:
             runs = run_rows(session, q.version, PAGE_SIZE)
-        return self.console.render(request, "draft_runs.html", runs=runs, version=q.version)
+            groups = list(session.scalars(select(HospitalGroup.name).order_by(HospitalGroup.name)))
+        return self.console.render(request, "draft_runs.html", runs=runs, version=q.version, groups=groups)
+
+    def draft_new(self, request: Request, form: params.DraftNewForm, user: str) -> Response:
+        """`schedcu draft new GROUP --start --end [--time-limit]`, the console user asking."""
+        from schedcu.draft_new import NotDrafted, request_draft
+
+        try:
+            requested = request_draft(form.group, form.start, form.end, user, form.reason, form.time_limit, None)
+        except NotDrafted as error:
+            return self.console.done(request, "/drafting/runs", refused=str(error))
+        return self.console.done(request, "/drafting/runs", notice=requested.text())
 
     def run_page(self, request: Request) -> Response:
         from schedcu.draft_view import CATEGORIES, fairness_chart, fairness_rows, grid, progress_text, value_text
@@ -247,7 +267,114 @@ class DraftingPages:
             request, "draft_run.html", run=view, group_path=group_path, roles=roles, days=days, fairness=fairness,
             categories=CATEGORIES, chart=fairness_chart(fairness) if fairness else None, value_text=value_text,
             progress=progress_text(view["progress"]) if running else None, refresh=REFRESH_S if running else None,
+            open_rows=OPEN_ROWS, path=run_path(run_id), calendars=self._approved_people(run_id, view),
+            open_count=sum(r["state"] in OPEN_ROWS for r in view["rows"]),
         )  # fmt: skip
+
+    def _approved_people(self, run_id: uuid.UUID, view: dict[str, Any]) -> list[tuple[str, str]]:
+        """(name, email) of each person with an approved row, for their calendar's link."""
+        from schedcu.exports import approved_draft
+        from shared.db.session import transaction
+
+        if not any(r["state"] == "APPROVED" for r in view["rows"]):
+            return []
+        with transaction() as session:
+            people = approved_draft(session, run_id, self.console.settings).people
+        return sorted((name, email) for email, name in people.values())
+
+    # ---- a run's rows decided: the functions of `schedcu draft approve|reject|edit`
+
+    def _decide(self, request: Request, decision: Callable[[Any], str]) -> Response:
+        """`decision(session)` in one transaction; its text as the notice, a refusal (the rule in words) shown."""
+        from schedcu.draft_approval import REFUSED
+        from shared.db.session import transaction
+
+        to = run_path(request.path_params["id"])
+        try:
+            with transaction() as session:
+                notice = decision(session)
+        except REFUSED as error:
+            return self.console.done(request, to, refused=str(error))
+        return self.console.done(request, to, notice=notice)
+
+    def _decide_rows(
+        self, request: Request, form: params.DraftRowsForm, what: str, decision: Callable[[Any, Any], str]
+    ) -> Response:
+        """`decision(session, rows)` on the rows ticked, or (`whole`) every open row; nothing ticked is refused."""
+        if form.whole != "yes" and not form.row:
+            return self.console.done(request, run_path(request.path_params["id"]), refused=f"tick the rows to {what}")
+        picked = None if form.whole == "yes" else list(form.row)
+        return self._decide(request, lambda s: decision(s, picked))
+
+    def approve_rows(self, request: Request, form: params.DraftRowsForm, user: str) -> Response:
+        from schedcu.draft_approval import approved
+
+        run_id = request.path_params["id"]
+        return self._decide_rows(
+            request, form, "approve, or approve every open row", lambda s, p: approved(s, run_id, p, user, form.reason)
+        )
+
+    def reject_rows(self, request: Request, form: params.DraftRowsForm, user: str) -> Response:
+        from schedcu.draft_approval import rejected
+
+        run_id = request.path_params["id"]
+        return self._decide_rows(request, form, "reject", lambda s, p: rejected(s, run_id, p, user, form.reason))
+
+    def edit_row(self, request: Request, form: params.DraftEditForm, user: str) -> Response:
+        from schedcu.draft_approval import edited
+        from services.drafting.handlers import options_from
+
+        options = options_from(self.console.settings)
+        return self._decide(
+            request,
+            lambda s: edited(s, request.path_params["id"], form.date, form.role, form.person, options, user,
+                             form.reason),
+        )  # fmt: skip
+
+    # ---- an approved draft's exports: `schedcu draft export`, for anyone signed in
+
+    def _approved(self, request: Request) -> Any:
+        from schedcu.exports import approved_draft
+        from shared.db.session import transaction
+
+        with transaction() as session:
+            return approved_draft(session, request.path_params["id"], self.console.settings)
+
+    def export_csv(self, request: Request) -> Response:
+        from schedcu.exports import draft_csv
+
+        body = draft_csv(self._approved(request), self.console.settings)
+        return download(body, "text/csv; charset=utf-8", f"draft-{request.path_params['id']}.csv")
+
+    def export_ods(self, request: Request) -> Response:
+        from schedcu.exports import draft_workbook
+
+        body = draft_workbook(self._approved(request))
+        return download(
+            body, "application/vnd.oasis.opendocument.spreadsheet", f"draft-{request.path_params['id']}.ods"
+        )
+
+    def export_calendars(self, request: Request) -> Response:
+        """Every person's calendar in one zip, each named as `schedcu draft export --format ics` names its files."""
+        from schedcu.commands.exports import calendar_name
+        from schedcu.exports import draft_calendars
+
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for email, data in draft_calendars(self._approved(request), self.console.settings).items():
+                archive.writestr(calendar_name(email), data)
+        return download(out.getvalue(), "application/zip", f"draft-{request.path_params['id']}-calendars.zip")
+
+    def export_calendar(self, request: Request) -> Response:
+        from schedcu.exports import draft_calendars
+
+        email = request.path_params["email"]
+        calendars = {k.lower(): v for k, v in draft_calendars(self._approved(request), self.console.settings).items()}
+        if email.lower() not in calendars:
+            return self.console.not_found(
+                request, f"{email} holds no approved row of draft run {request.path_params['id']}"
+            )
+        return Response(calendars[email.lower()], media_type="text/calendar; charset=utf-8")
 
 
 def routes(console: Console) -> list[BaseRoute]:
@@ -270,8 +397,15 @@ def routes(console: Console) -> list[BaseRoute]:
     return [
         Route("/drafting", pages.index_page),
         Route("/drafting/runs", page(pages.runs_page, params.DraftRunsQuery)),
+        Route("/drafting/runs", act(pages.draft_new, params.DraftNewForm), methods=["POST"]),
         Route("/drafting/runs/{id:uuid}", pages.run_page),
-        # the approval of a run's rows (approve, reject, edit) goes here, beside the run's page
+        Route("/drafting/runs/{id:uuid}/approve", act(pages.approve_rows, params.DraftRowsForm), methods=["POST"]),
+        Route("/drafting/runs/{id:uuid}/reject", act(pages.reject_rows, params.DraftRowsForm), methods=["POST"]),
+        Route("/drafting/runs/{id:uuid}/edit", act(pages.edit_row, params.DraftEditForm), methods=["POST"]),
+        Route("/drafting/runs/{id:uuid}/draft.csv", pages.export_csv),
+        Route("/drafting/runs/{id:uuid}/draft.ods", pages.export_ods),
+        Route("/drafting/runs/{id:uuid}/calendars.zip", pages.export_calendars),
+        Route("/drafting/runs/{id:uuid}/calendars/{email}.ics", pages.export_calendar),
         Route("/drafting/time-off", pages.time_off_page),
         Route("/drafting/time-off", act(pages.add_time_off, params.TimeOffForm), methods=["POST"]),
         Route("/drafting/time-off/{row:int}/remove", act(pages.remove_time_off, params.ReasonForm), methods=["POST"]),

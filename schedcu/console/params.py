@@ -231,3 +231,40 @@ class TimeOffForm(ReasonForm):
     first: Day = Field(alias="from")
     last: Day = Field(alias="to")
     note: Text | None = None
+
+
+# ---- drafting: a period drafted, and a run's rows decided (`schedcu draft new|approve|reject|edit`)
+
+
+def _row(text: object) -> tuple[date, str]:
+    from schedcu.draft_approval import row_key
+
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        raise ValueError("give a row as DATE:ROLE")
+    return row_key(text)
+
+
+def _listed(value: object) -> object:
+    """A field sent once (one ticked box) as a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+RowKey = Annotated[tuple[date, str], BeforeValidator(_row)]
+
+
+class DraftNewForm(ReasonForm):
+    group: Text
+    start: Day
+    end: Day
+    time_limit: Annotated[float, Field(gt=0, le=3600)] | None = None
+
+
+class DraftRowsForm(ReasonForm):
+    row: Annotated[list[RowKey], BeforeValidator(_listed), Field(max_length=10_000)] = []
+    whole: Literal["yes"] | None = None  # every open row of the draft
+
+
+class DraftEditForm(ReasonForm):
+    date: Day
+    role: Text
+    person: Text

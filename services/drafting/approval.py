@@ -24,7 +24,7 @@ from services.drafting.model import Assignment, Problem
 from services.drafting.store import Options, load_problem
 from shared import audit
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
-from shared.states import DraftRowState, DraftRunState
+from shared.states import DraftRowState, DraftRunKind, DraftRunState
 
 OPEN = (DraftRowState.PROPOSED, DraftRowState.EDITED)  # the rows an edit, an approval or a rejection may move
 
@@ -76,6 +76,11 @@ def _run(session: Session, run_id: uuid.UUID) -> DraftRun:
     run = session.get(DraftRun, run_id, with_for_update=True)
     if run is None:
         raise ApprovalError(f"Draft run {run_id} does not exist.")
+    if run.kind != DraftRunKind.DRAFT:
+        raise ApprovalError(
+            f"Run {run_id} is a repair: decide it with `schedcu draft repair-approve|repair-reject` or on "
+            f"/repairs/{run_id}."
+        )
     if run.state != DraftRunState.COMPLETED:
         raise ApprovalError(f"Draft run {run_id} is {run.state}: only a completed draft can be edited or approved.")
     return run

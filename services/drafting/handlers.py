@@ -31,13 +31,17 @@ from shared.db.models import HospitalGroup, ScheduleVersion
 from shared.db.session import transaction
 from shared.findings import Severity
 from shared.messaging.consumer import Delivery, Handler, in_thread
-from shared.messaging.unit_of_work import Fence, unit_of_work
+from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
 from shared.settings import Settings, get_settings
 from shared.states import DraftRunState, Phase
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "drafting"
+GAVE_UP = (
+    "the workflow gave up waiting: its draft phase had ended (timed out, cancelled or retried) before this run's "
+    "result, so nothing of it is kept; draft the period again"
+)
 
 
 def options_from(settings: Settings) -> Options:
@@ -72,18 +76,24 @@ def refuse(
     reason: str,
     state: DraftRunState = DraftRunState.FAILED,
 ) -> None:
-    """End the run `state` (when the version exists, the run was started) and answer `DraftFailed`."""
+    """End the run `state` (when the version exists, the run was started) and answer `DraftFailed` (nobody waits
+    for the answer of a superseded attempt: the run ends all the same)."""
     with unit_of_work(CONSUMER, delivery, fence) as work:
-        if work.skipped:
+        if work.skipped not in (None, "superseded"):
             return
         if found is not None:
             runs.fail(work.session, answer["run_id"], reason, state)
+        if work.skipped == "superseded":
+            return
         group, period = found if found is not None else (None, None)
         work.publish(DraftFailed(**answer, group=group, period=period, reason=reason))
 
 
 def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
+    """A workflow's run whose phase has ended (the saga timed it out, or it was cancelled or retried) ends `failed`
+    with `GAVE_UP`: before its solve when the command comes late, else when its result is fenced out."""
     settings = get_settings()
+    fence = fence_of(command)
     run_id = ids.draft_run_id(delivery.message_id)
     time_limit = command.time_limit_s or settings.draft_time_limit_s
     workers = command.workers or settings.draft_workers
@@ -95,7 +105,7 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         if found is not None:
             started = runs.start(session, run_id, command, time_limit, workers, settings.draft_attempts)
     if found is None:
-        refuse(fence_of(command), delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
+        refuse(fence, delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
         return
     if started is runs.Start.ENDED:
         log.info("draft run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
@@ -104,18 +114,27 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
         why = (
             f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped mid-solve"
         )
-        refuse(fence_of(command), delivery, answer, found, why, DraftRunState.CRASHED)
+        refuse(fence, delivery, answer, found, why, DraftRunState.CRASHED)
+        return
+    if fence is not None and superseded(fence):
+        with transaction() as session:
+            runs.fail(session, run_id, GAVE_UP)
+        log.info("draft run %s: its workflow gave up waiting before the solve", run_id)
         return
     try:
         with transaction() as session:
             problem = load_problem(session, command.version_id, options_from(settings))
     except DraftRefused as error:
-        refuse(fence_of(command), delivery, answer, found, str(error))
+        refuse(fence, delivery, answer, found, str(error))
         return
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
     result = draft(problem, time_limit=time_limit, workers=workers, progress=runs.ProgressRecorder(run_id))
-    with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
+    with unit_of_work(CONSUMER, delivery, fence) as work:
+        if work.skipped == "superseded":
+            runs.fail(work.session, run_id, GAVE_UP)
+            log.info("draft run %s: its workflow gave up waiting; the result is dropped", run_id)
+            return
         if work.skipped:
             return
         figures = runs.complete(work.session, run_id, problem, result)

@@ -336,9 +336,9 @@ class Saga:
         self._send(final, f"{self.workflow_id}:final:{ended.run}")
 
     def _ods_findings(self) -> list[Finding]:
-        """The template's ERRORs, when phase 1 failed on them."""
-        run = self.machine.phases[Phase.ODS_IMPORT]
-        if run.state != PhaseState.FAILED:
+        """The template's ERRORs, when phase 1 failed on them (a DRAFT workflow has no import phase)."""
+        run = self.machine.phases.get(Phase.ODS_IMPORT)
+        if run is None or run.state != PhaseState.FAILED:
             return []
         return [
             Finding(severity=Severity(m["severity"]), code=m["code"], text=m["text"], location=m.get("location"))

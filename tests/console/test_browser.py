@@ -1,13 +1,13 @@
 """The console in headless Chromium (Debian's chromium and chromium-driver, through selenium), served by
 `schedcu console` against the running pipeline: a workflow search, a version's heat map (by mouse and by
 keyboard), a proposal for a gap approved until the recalculated coverage shows the cell covered, the open
-proposals of every version, a dead-letter redrive and a discard, every page in a 500 px window, and
-Post/Redirect/Get after an action, asserting what the pages show."""
+proposals of every version, a dead-letter redrive and a discard, a week drafted from its form and approved from
+its run page, every page in a 500 px window, and Post/Redirect/Get after an action, asserting what the pages
+show."""
 
 import json
 import re
 import shutil
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +26,6 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedcu.processes import schedcu_command
 from shared import ids
 from shared.db.models import AuditRecord
 from tests.conftest import Pipeline, eventually
@@ -350,12 +349,17 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     assert rotation is not None
     assert "Adams, Ada" in browser.find_element(By.CSS_SELECTOR, f'#rotations tr[data-id="{rotation[1]}"]').text
 
-    started = subprocess.run(
-        schedcu_command("draft", "new", "test-group", "--start", "2026-06-01", "--end", "2026-06-07",
-                        "--time-limit", "20", "--reason", "browser"),
-        env=pipeline.env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    run_id = started.stdout.split("run ", 1)[1].split()[0]
+    browser.get(f"{console}/drafting/runs")  # the period drafted as `schedcu draft new` drafts it
+    form = wait_for(browser, "#draft-new-form")
+    Select(form.find_element(By.NAME, "group")).select_by_visible_text("test-group")
+    for name, value in (("start", "2026-06-01"), ("end", "2026-06-07"), ("time_limit", "20"), ("reason", "browser")):
+        browser.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, name), value)
+    form.find_element(By.ID, "draft-new").click()
+    requested = re.fullmatch(
+        r"draft of version \S+ requested: workflow \S+, run (\S+)", wait_for(browser, "#notice").text
+    )
+    assert requested is not None
+    run_id = requested[1]
     eventually(lambda: pipeline.query("SELECT 1 FROM draft_runs WHERE id = :r", r=run_id), WAIT_S, "the run to start")
     browser.get(f"{console}/drafting/runs/{run_id}")
     # a running run's page reloads itself until the run ends
@@ -403,6 +407,29 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
         assert browser.execute_script("return document.documentElement.scrollWidth") <= width
     finally:
         browser.set_window_size(1400, 1000)
+
+    # approve two ticked rows, then every open row, from the page
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#grid input[name=row]")
+    assert len(boxes) == sum(nights.values())
+    for box in boxes[:2]:
+        box.click()
+    browser.find_element(By.ID, "approve-selected").click()
+    assert re.fullmatch(r"approved 2 rows as DRAFT assignments; recalculation requested: calculation \S+",
+                        wait_for(browser, "#notice").text)  # fmt: skip
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grid td.row-approved")) == 2
+    browser.find_element(By.ID, "approve-all").click()
+    assert wait_for(browser, "#notice").text.startswith(f"approved {len(boxes) - 2} rows as DRAFT assignments")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grid td.row-approved")) == len(boxes)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#grid input[name=row]")
+    assert (
+        browser.find_element(By.ID, "export-csv").get_attribute("href").endswith(f"/drafting/runs/{run_id}/draft.csv")
+    )
+    approvals = pipeline.query(
+        "SELECT actor, count(*) FROM audit_log WHERE entity = 'draft_row' AND entity_id LIKE :r GROUP BY actor",
+        r=f"{run_id}:%",
+    )
+    assert approvals == [("olga", len(boxes))]
+    assert pipeline.query("SELECT actor FROM draft_runs WHERE id = :r", r=run_id) == [("olga",)]
 
     browser.find_element(By.LINK_TEXT, "test-group").click()
     row = wait_for(browser, f'#rotations tr[data-id="{rotation[1]}"]')

@@ -1,6 +1,7 @@
 """The drafting handler in this process, on the test database: a run keeps the version's own assignments and
 stores only its own rows; a version that cannot be drafted ends its run `failed`; a redelivery of a command
-whose run has ended does nothing."""
+whose run has ended does nothing; a DRAFT workflow that gave up waiting (its draft phase timed out by the saga)
+ends its run `failed` with the reason, whether its answer comes late or its command does."""
 
 import uuid
 from collections.abc import Iterator
@@ -11,12 +12,17 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from services.drafting.handlers import draft_schedule
-from shared.contracts import DraftSchedule
+from services.drafting import handlers
+from services.drafting.handlers import GAVE_UP, draft_schedule
+from services.drafting.model import Draft
+from services.versions import saga
+from shared import ids
+from shared.contracts import DraftSchedule, RequestDraft
 from shared.db.models import AssignmentRow
 from shared.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
+from shared.states import Phase
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import flat_version, template_version
 
@@ -105,3 +111,66 @@ def test_a_run_whose_every_attempt_died_ends_crashed(services: Services, on_test
     )  # fmt: skip
     assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (0,)
     assert one(services, "SELECT 1 FROM inbox WHERE consumer = 'drafting' AND message_id = :m", m=delivery.message_id)
+
+
+def draft_workflow(services: Services, start: date, end: date) -> tuple[uuid.UUID, DraftSchedule, Delivery]:
+    """A DRAFT workflow started by the saga, and its draft phase's command as the drafting worker receives it."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, start, end)
+    asked = Delivery(f"draft:{version_id}:{uuid.uuid4()}", None, RequestDraft.routing_key, False)
+    saga.start_draft(RequestDraft(version_id=version_id, requested_by="tests"), asked)
+    workflow_id = ids.workflow_id_for(saga.draft_request_id(asked.message_id))
+    command = DraftSchedule(
+        workflow_id=workflow_id, attempt=1, version_id=version_id, requested_by="tests", time_limit_s=5, workers=1
+    )
+    message_id = ids.command_message_id(workflow_id, Phase.DRAFT, 1)
+    return workflow_id, command, Delivery(message_id, None, DraftSchedule.routing_key, False)
+
+
+def time_out_draft_phase(services: Services, workflow_id: uuid.UUID) -> None:
+    """The saga's sweep finds the draft phase past its deadline and fails it, and so the workflow."""
+    with services.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE workflow_phases SET deadline_at = now() - interval '1 second' WHERE workflow_id = :w"),
+            {"w": workflow_id},
+        )
+    assert saga.sweep_timeouts() == 1
+    assert one(services, "SELECT state FROM workflows WHERE id = :w", w=workflow_id) == ("FAILED",)
+
+
+def test_a_run_whose_workflow_timed_out_mid_solve_ends_failed_when_its_answer_is_fenced_out(
+    services: Services, on_test_database: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id, command, delivery = draft_workflow(services, date(2026, 6, 15), date(2026, 6, 21))
+    solve = handlers.draft
+
+    def slow_solve(*args: Any, **kwargs: Any) -> Draft:
+        result = solve(*args, **kwargs)
+        time_out_draft_phase(services, workflow_id)  # the saga gives up while the solver still runs
+        return result
+
+    monkeypatch.setattr(handlers, "draft", slow_solve)
+    draft_schedule(command, delivery)
+
+    run_id = run_id_for(delivery.message_id)
+    assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (0,)
+    assert one(services, "SELECT count(*) FROM outbox WHERE message_id = :m", m=f"{delivery.message_id}:result") == (0,)
+
+
+def test_a_command_that_comes_after_its_workflow_timed_out_ends_its_run_failed_without_solving(
+    services: Services, on_test_database: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id, command, delivery = draft_workflow(services, date(2026, 6, 22), date(2026, 6, 28))
+    time_out_draft_phase(services, workflow_id)
+
+    def no_solve(*args: Any, **kwargs: Any) -> Draft:
+        raise AssertionError("a run nobody waits for is not solved")
+
+    monkeypatch.setattr(handlers, "draft", no_solve)
+    draft_schedule(command, delivery)
+
+    run_id = run_id_for(delivery.message_id)
+    assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
+    draft_schedule(command, delivery)  # redelivered: the run has ended
+    assert one(services, "SELECT state, attempts FROM draft_runs WHERE id = :r", r=run_id) == ("failed", 1)
