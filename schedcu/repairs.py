@@ -9,18 +9,22 @@ writes across two services in one transaction.
 - `reject`: one move, with a reason; `edit`: another person on one move, refused with the rule they would break.
   Either way the moves left are re-checked: those that follow from the changed move or now break a hard rule are
   rejected, each with why.
+- `add_time_off`: time off entered, and a repair requested (in the outbox, in the same transaction) for every
+  production version that assigns the person a role on those dates: a crash after the commit cannot lose it.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
 from services.coverage import corrections
 from services.coverage.calculation import calculation_id_for
-from services.drafting import repairs
+from services.drafting import inputs, repairs
 from services.drafting.store import Options, load_problem
-from shared.contracts import CalculateCoverage
+from shared import ids
+from shared.contracts import CalculateCoverage, RepairSchedule
 from shared.db.models import DraftRun
 from shared.messaging import outbox
 from shared.states import AssignmentSource, DraftRowState
@@ -50,6 +54,36 @@ def approve(session: Session, run_id: uuid.UUID, actor: str) -> Approved:
     message_id = f"repair:{run_id}:recalculate"
     outbox.add(session, CalculateCoverage(version_id=version_id), message_id=message_id, correlation_id=str(version_id))
     return Approved(applied, calculation_id_for(message_id))
+
+
+@dataclass(frozen=True)
+class TimeOffAdded:
+    row_id: int
+    person: str
+    repairs: list[tuple[uuid.UUID, uuid.UUID]]  # (production version, repair run)
+
+    def lines(self) -> list[str]:
+        return [f"added time off {self.row_id}"] + [
+            f"{self.person} holds roles in production version {version_id} then: repair requested, run {run_id}"
+            for version_id, run_id in self.repairs
+        ]
+
+
+def add_time_off(
+    session: Session, person: str, first: date, last: date, actor: str, note: str | None, reason: str | None
+) -> TimeOffAdded:
+    row_id = inputs.add_time_off(session, person, first, last, actor, note, reason)
+    who = inputs.find_person(session, person)
+    requested = []
+    for version_id in repairs.production_versions_holding(session, who.id, first, last):
+        message_id = f"repair:{version_id}:time-off:{row_id}"
+        command = RepairSchedule(
+            version_id=version_id, requested_by=actor, reason=note or "time off", person_id=who.id, first=first,
+            last=last,
+        )  # fmt: skip
+        outbox.add(session, command, message_id=message_id, correlation_id=message_id)
+        requested.append((version_id, ids.draft_run_id(message_id)))
+    return TimeOffAdded(row_id, who.name, requested)
 
 
 def reject(session: Session, run_id: uuid.UUID, position: int, reason: str, actor: str, options: Options) -> list[str]:

@@ -169,24 +169,14 @@ def cmd_timeoff(args: argparse.Namespace) -> int:
         return _run(
             lambda s: inputs.remove_time_off(s, args.id, args.actor, args.reason) or f"removed time off {args.id}"
         )
-    status = _run(
-        lambda s: (
-            "added time off "
-            + str(inputs.add_time_off(s, args.person, args.first, args.last, args.actor, args.note, args.reason))
-        )
-    )
-    if status != 0:
-        return status
-    from services.drafting.repairs import production_versions_holding
-    from shared.db.session import transaction
+    from schedcu import repairs
 
-    with transaction() as session:
-        who = inputs.find_person(session, args.person)
-        holding = production_versions_holding(session, who.id, args.first, args.last)
-    for version_id in holding:  # time off over published dates: the production versions are repaired
-        run_id = _request_repair(version_id, who.id, args.first, args.last, args.actor, args.note or "time off")
-        print(f"{who.name} holds roles in production version {version_id} then: repair requested, run {run_id}")
-    return 0
+    # over dates a production version assigns to the person, its repair is requested with the time off
+    return _run(
+        lambda s: repairs.add_time_off(
+            s, args.person, args.first, args.last, args.actor, args.note, args.reason
+        ).lines()
+    )
 
 
 def cmd_request(args: argparse.Namespace) -> int:

@@ -200,3 +200,49 @@ def test_time_off_over_a_production_versions_dates_names_that_version(services: 
         assert production_versions_holding(session, person, SICK_DAY, SICK_DAY) == [production]
         before = START - timedelta(days=3)
         assert production_versions_holding(session, person, before, before) == []
+
+
+def test_time_off_over_a_production_versions_dates_puts_its_repair_in_the_outbox_of_the_same_transaction(
+    services: Services,
+) -> None:
+    """`schedcu draft timeoff add` over published dates: the time off and its `RepairSchedule` commit together, so
+    a crash after the commit cannot lose the repair (a relay publishes it), and an entry rolled back requests none.
+    The command in the outbox starts the repair run it names."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+        session.execute(insert(VersionLifecycle).values(version_id=version_id, state=VersionState.PRODUCTION))
+    (email,) = one(
+        services, "SELECT p.email FROM assignments a JOIN people p ON p.id = a.person_id WHERE a.version_id = :v "
+        "AND a.schedule_date = :d AND a.role = 'ON1'", v=version_id, d=SICK_DAY,
+    ) or ()  # fmt: skip
+
+    class Crash(Exception):
+        pass
+
+    with pytest.raises(Crash), Session(services.engine) as session, session.begin():
+        deciding.add_time_off(session, email, SICK_DAY, SICK_DAY, "chief", "flu", None)
+        raise Crash
+    requested = (
+        "SELECT message_id, body FROM outbox WHERE routing_key = 'command.drafting.repair' AND message_id LIKE :v"
+    )
+    with services.engine.connect() as conn:
+        assert conn.execute(text(requested), {"v": f"repair:{version_id}:%"}).all() == []
+
+    with Session(services.engine) as session, session.begin():
+        added = deciding.add_time_off(session, email, SICK_DAY, SICK_DAY, "chief", "flu", None)
+    run_id = dict(added.repairs)[version_id]  # earlier tests' production versions hold the same person too
+    assert f"{added.person} holds roles in production version {version_id} then: repair requested, run {run_id}" in (
+        added.lines()
+    )
+    with services.engine.connect() as conn:
+        ((message_id, body),) = conn.execute(text(requested), {"v": f"repair:{version_id}:%"}).all()
+    command = RepairSchedule.model_validate_json(body)
+    assert (command.version_id, command.first, command.last, command.reason) == (version_id, SICK_DAY, SICK_DAY, "flu")
+    assert one(services, "SELECT first_date, note FROM draft_time_off WHERE id = :i", i=added.row_id) == (
+        SICK_DAY, "flu",
+    )  # fmt: skip
+
+    repair_schedule(command.model_copy(update={"time_limit_s": 10, "workers": 1}),
+                    Delivery(message_id, message_id, RepairSchedule.routing_key, False))  # fmt: skip
+    assert one(services, "SELECT kind, state FROM draft_runs WHERE id = :r", r=run_id) == ("repair", "completed")
+    assert proposed(services, run_id).changes >= 1
