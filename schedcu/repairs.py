@@ -6,7 +6,8 @@ writes across two services in one transaction.
   through services/coverage/corrections.py (the displaced person's assignment removed: an Amion one hidden),
   audited; the rows become `APPROVED` (audited on the run); and a recalculation is requested in the outbox, whose
   `CoverageChanged` follows.
-- `reject`: one move, with a reason; `edit`: another person on one move, refused with the rule they would break.
+- `reject`: one move, with a reason; `edit`: another person (an email, a name or an alias) on one move, refused
+  with the rule they would break.
   Either way the moves left are re-checked: those that follow from the changed move or now break a hard rule are
   rejected, each with why.
 - `add_time_off`: time off entered, and a repair requested (in the outbox, in the same transaction) for every
@@ -92,11 +93,16 @@ def reject(session: Session, run_id: uuid.UUID, position: int, reason: str, acto
     return repairs.recheck(session, run, load_problem(session, run.version_id, options), actor, {position: "rejected"})
 
 
-def edit(session: Session, run_id: uuid.UUID, position: int, person_id: int, actor: str, options: Options) -> list[str]:
-    """Why each further move was rejected by the re-check."""
+def edit(session: Session, run_id: uuid.UUID, position: int, person: str, actor: str, options: Options) -> list[str]:
+    """`person` (an email, a name or an alias) on the move; the move, then why each further move was rejected by
+    the re-check."""
     run = session.get(DraftRun, run_id)
     if run is None:
         raise repairs.RepairRefused(f"No repair run {run_id}.")
+    try:
+        who = inputs.find_person(session, person)
+    except inputs.InputError as error:
+        raise repairs.RepairRefused(str(error)) from None
     problem = load_problem(session, run.version_id, options)
-    repairs.edit(session, run_id, position, person_id, problem, actor)
-    return repairs.recheck(session, run, problem, actor, {position: "edited"})
+    repairs.edit(session, run_id, position, who.id, problem, actor)
+    return [f"move {position} goes to {who.name}", *repairs.recheck(session, run, problem, actor, {position: "edited"})]

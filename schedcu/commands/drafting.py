@@ -439,7 +439,6 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_repair_decide(args: argparse.Namespace) -> int:
     from schedcu import repairs as deciding
     from services.drafting.handlers import options_from
-    from services.drafting.inputs import InputError, find_person
     from services.drafting.repairs import RepairRefused
     from shared.db.session import transaction
     from shared.settings import get_settings
@@ -451,13 +450,11 @@ def cmd_repair_decide(args: argparse.Namespace) -> int:
                 approved = deciding.approve(session, args.run, args.actor)
                 lines = [*approved.moves, f"approved; recalculation requested: calculation {approved.recalculation_id}"]
             elif args.draft_command == "repair-edit":
-                person = find_person(session, args.person)
-                lines = [f"move {args.move} goes to {person.name}"]
-                lines += deciding.edit(session, args.run, args.move, person.id, args.actor, options)
+                lines = deciding.edit(session, args.run, args.move, args.person, args.actor, options)
             else:
                 lines = [f"move {args.move} rejected"]
                 lines += deciding.reject(session, args.run, args.move, args.reason, args.actor, options)
-    except (RepairRefused, InputError) as error:
+    except RepairRefused as error:
         print(error, file=sys.stderr)
         return 1
     for line in lines:

@@ -148,10 +148,11 @@ def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_res
     (first,) = one(services, "SELECT person_id FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) or ()
     (busy,) = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
                   "role = 'ON2'", v=version_id, d=SICK_DAY) or ()  # fmt: skip
-    (busy_name,) = one(services, "SELECT name FROM people WHERE id = :p", p=busy) or ()
+    busy_name, busy_email = one(services, "SELECT name, email FROM people WHERE id = :p", p=busy) or ()
+    (sick_email,) = one(services, "SELECT email FROM people WHERE id = :p", p=sick) or ()
     options = options_from(get_settings())
     with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
-        deciding.edit(session, run_id, 0, busy, "chief", options)
+        deciding.edit(session, run_id, 0, busy_email, "chief", options)
     assert str(refused.value) == (
         f"{busy_name} cannot take ON1 on {SICK_DAY.isoformat()}: {busy_name} holds ON2 that night."
     )
@@ -160,32 +161,34 @@ def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_res
         session.begin(),
         pytest.raises(RepairRefused, match="is on time off"),
     ):
-        deciding.edit(session, run_id, 0, sick, "chief", options)
+        deciding.edit(session, run_id, 0, sick_email, "chief", options)
     assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
         first, "PROPOSED",
     )  # fmt: skip
 
     with services.engine.connect() as conn:
         off_that_night = conn.execute(
-            text("SELECT id FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT EXISTS (SELECT 1 "
-                 "FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND a.schedule_date = :d) "
-                 "ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
-        ).scalars().all()  # fmt: skip
+            text("SELECT id, name, email FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT "
+                 "EXISTS (SELECT 1 FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND "
+                 "a.schedule_date = :d) ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
+        ).all()  # fmt: skip
     with Session(services.engine) as session, session.begin():
         for free in off_that_night:  # the first one whom no rest rule keeps off it
             try:
                 with session.begin_nested():
-                    assert deciding.edit(session, run_id, 0, free, "chief", options) == []  # the rest still stands
+                    # the rest still stands
+                    moved = deciding.edit(session, run_id, 0, free.email, "chief", options)
+                    assert moved == [f"move 0 goes to {free.name}"]
                 break
             except RepairRefused:
                 continue
     assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
-        free, "EDITED",
+        free.id, "EDITED",
     )  # fmt: skip
     with Session(services.engine) as session, session.begin():
         deciding.approve(session, run_id, "chief")
     assert one(services, "SELECT person_id FROM assignment_corrections WHERE version_id = :v AND schedule_date = :d "
-               "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free,)  # fmt: skip
+               "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free.id,)  # fmt: skip
 
 
 def test_time_off_over_a_production_versions_dates_names_that_version(services: Services) -> None:
