@@ -24,8 +24,7 @@ from services.coverage import corrections
 from services.coverage.calculation import calculation_id_for
 from services.drafting import inputs, repairs
 from services.drafting.store import Options, load_problem
-from shared import ids
-from shared.contracts import CalculateCoverage, RepairSchedule
+from shared.contracts import CalculateCoverage
 from shared.db.models import DraftRun
 from shared.messaging import outbox
 from shared.states import AssignmentSource, DraftRowState
@@ -75,15 +74,7 @@ def add_time_off(
 ) -> TimeOffAdded:
     row_id = inputs.add_time_off(session, person, first, last, actor, note, reason)
     who = inputs.find_person(session, person)
-    requested = []
-    for version_id in repairs.production_versions_holding(session, who.id, first, last):
-        message_id = f"repair:{version_id}:time-off:{row_id}"
-        command = RepairSchedule(
-            version_id=version_id, requested_by=actor, reason=note or "time off", person_id=who.id, first=first,
-            last=last,
-        )  # fmt: skip
-        outbox.add(session, command, message_id=message_id, correlation_id=message_id)
-        requested.append((version_id, ids.draft_run_id(message_id)))
+    requested = repairs.request_for_time_off(session, row_id, who.id, first, last, actor, note or "time off")
     return TimeOffAdded(row_id, who.name, requested)
 
 
