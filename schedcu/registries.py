@@ -18,7 +18,10 @@ WORKERS = {
 # Each worker's service, as its registry names it (tests/test_architecture.py checks): what `schedcu status`
 # looks for without importing every service's handlers.
 SERVICES = ["ods_importer", "amion_scraper", "coverage", "versions", "drafting"]
-QUEUE_NAMES = [name for s in SERVICES for name in (f"schedcu.{s}", f"schedcu.{s}.dead-letter")] + ["schedcu.unrouted"]
+LANES = ["drafting.repair"]  # the further queues of workers (shared/registry.py `Lane`), after the services' own
+QUEUE_NAMES = [name for s in SERVICES + LANES for name in (f"schedcu.{s}", f"schedcu.{s}.dead-letter")] + [
+    "schedcu.unrouted"
+]
 
 
 def registry(worker: str) -> "Registry":
@@ -31,8 +34,8 @@ def all_registries() -> "list[Registry]":
 
 
 def all_queues() -> "list[ConsumerQueue]":
-    """Every service's queue: what a worker declares at start, and what the operator commands look at."""
-    return [r.queue for r in all_registries()]
+    """Every service's queues: what a worker declares at start, and what the operator commands look at."""
+    return [queue for r in all_registries() for queue in r.queues]
 
 
 def senders(worker: str, accounts: str, login: str | None) -> "Senders | None":

@@ -6,19 +6,23 @@ writes across two services in one transaction.
   through services/coverage/corrections.py (the displaced person's assignment removed: an Amion one hidden),
   audited; the rows become `APPROVED` (audited on the run); and a recalculation is requested in the outbox, whose
   `CoverageChanged` follows.
-- `reject`: one move, with a reason; `edit`: another person on one move, refused with the rule they would break.
+- `reject`: one move, with a reason; `edit`: another person (an email, a name or an alias) on one move, refused
+  with the rule they would break.
   Either way the moves left are re-checked: those that follow from the changed move or now break a hard rule are
   rejected, each with why.
+- `add_time_off`: time off entered, and a repair requested (in the outbox, in the same transaction) for every
+  production version that assigns the person a role on those dates: a crash after the commit cannot lose it.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
 from services.coverage import corrections
 from services.coverage.calculation import calculation_id_for
-from services.drafting import repairs
+from services.drafting import inputs, repairs
 from services.drafting.store import Options, load_problem
 from shared.contracts import CalculateCoverage
 from shared.db.models import DraftRun
@@ -52,17 +56,44 @@ def approve(session: Session, run_id: uuid.UUID, actor: str) -> Approved:
     return Approved(applied, calculation_id_for(message_id))
 
 
+@dataclass(frozen=True)
+class TimeOffAdded:
+    row_id: int
+    person: str
+    repairs: list[tuple[uuid.UUID, uuid.UUID]]  # (production version, repair run)
+
+    def lines(self) -> list[str]:
+        return [f"added time off {self.row_id}"] + [
+            f"{self.person} holds roles in production version {version_id} then: repair requested, run {run_id}"
+            for version_id, run_id in self.repairs
+        ]
+
+
+def add_time_off(
+    session: Session, person: str, first: date, last: date, actor: str, note: str | None, reason: str | None
+) -> TimeOffAdded:
+    row_id = inputs.add_time_off(session, person, first, last, actor, note, reason)
+    who = inputs.find_person(session, person)
+    requested = repairs.request_for_time_off(session, row_id, who.id, first, last, actor, note or "time off")
+    return TimeOffAdded(row_id, who.name, requested)
+
+
 def reject(session: Session, run_id: uuid.UUID, position: int, reason: str, actor: str, options: Options) -> list[str]:
     """Why each further move was rejected by the re-check."""
     run = repairs.reject(session, run_id, position, reason, actor)
     return repairs.recheck(session, run, load_problem(session, run.version_id, options), actor, {position: "rejected"})
 
 
-def edit(session: Session, run_id: uuid.UUID, position: int, person_id: int, actor: str, options: Options) -> list[str]:
-    """Why each further move was rejected by the re-check."""
+def edit(session: Session, run_id: uuid.UUID, position: int, person: str, actor: str, options: Options) -> list[str]:
+    """`person` (an email, a name or an alias) on the move; the move, then why each further move was rejected by
+    the re-check."""
     run = session.get(DraftRun, run_id)
     if run is None:
         raise repairs.RepairRefused(f"No repair run {run_id}.")
+    try:
+        who = inputs.find_person(session, person)
+    except inputs.InputError as error:
+        raise repairs.RepairRefused(str(error)) from None
     problem = load_problem(session, run.version_id, options)
-    repairs.edit(session, run_id, position, person_id, problem, actor)
-    return repairs.recheck(session, run, problem, actor, {position: "edited"})
+    repairs.edit(session, run_id, position, who.id, problem, actor)
+    return [f"move {position} goes to {who.name}", *repairs.recheck(session, run, problem, actor, {position: "edited"})]

@@ -61,7 +61,7 @@ def document(queues: Sequence[ConsumerQueue], version: str = "0.1.0") -> dict[st
         if contract is not ImportRequested:
             operations[f"send{name}"] = {"action": "send", "channel": channel_ref}
         for queue in consumers_of(contract, queues):
-            operations[f"receive{name}On{queue.split('.')[-1]}"] = {
+            operations[f"receive{name}On{queue.removeprefix('schedcu.')}"] = {
                 "action": "receive",
                 "channel": channel_ref,
                 "bindings": {"amqp": {"ack": True}},

@@ -27,6 +27,15 @@ def in_thread(job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
 
 
 @dataclass(frozen=True)
+class Lane:
+    """A further queue of a worker, consumed beside its first one with a prefetch of its own: its messages never wait
+    for a delivery slot held by the first queue's long work (a repair behind drafts that solve for minutes)."""
+
+    queue: ConsumerQueue
+    handlers: Mapping[type[Contract], Handler]
+
+
+@dataclass(frozen=True)
 class Registry:
     queue: ConsumerQueue
     handlers: Mapping[type[Contract], Handler]
@@ -35,14 +44,25 @@ class Registry:
     # every message the service's code sends (its handlers, and the operator actions in its package): its relay
     # publishes only these, and its broker account may publish only their routing keys
     publishes: Sequence[type[Contract]] = ()
+    lanes: Sequence[Lane] = ()
 
     @property
     def service(self) -> str:
         return self.queue.consumer
 
     @property
+    def queues(self) -> tuple[ConsumerQueue, ...]:
+        """The worker's queues: its first one, then its lanes'."""
+        return (self.queue, *(lane.queue for lane in self.lanes))
+
+    @property
+    def subscriptions(self) -> tuple[tuple[ConsumerQueue, Mapping[type[Contract], Handler]], ...]:
+        """Each queue with the handlers of the messages it receives."""
+        return ((self.queue, self.handlers), *((lane.queue, lane.handlers) for lane in self.lanes))
+
+    @property
     def routing_keys(self) -> tuple[str, ...]:
-        return tuple(contract.routing_key for contract in self.handlers)
+        return tuple(contract.routing_key for _, handlers in self.subscriptions for contract in handlers)
 
     @property
     def published_keys(self) -> tuple[str, ...]:

@@ -182,16 +182,17 @@ def create_app(
 
     broker = make_broker(settings, service, tracer_provider, connection_lost)
     gates = dependencies(broker)
-    subscribe(
-        broker,
-        registry.queue,
-        registry.handlers,
-        settings.delivery_limit,
-        gates.database,
-        declare=False,  # declared (or preloaded) before the broker starts; its channel only checks the queue is there
-        rejecters=registry.rejecters,
-        senders=senders,
-    )
+    for queue, handlers in registry.subscriptions:
+        subscribe(
+            broker,
+            queue,
+            handlers,
+            settings.delivery_limit,
+            gates.database,
+            declare=False,  # declared (or preloaded) before the broker starts; its channel only checks it is there
+            rejecters=registry.rejecters,
+            senders=senders,
+        )
     relay = OutboxRelay(
         broker,
         engine(),
@@ -212,7 +213,9 @@ def create_app(
     async def declare_topology() -> None:
         await broker.connect()
         if settings.declare_topology:
-            await topology.declare(settings.amqp_url, settings.delivery_limit, queues, needs=[registry.queue.name])
+            await topology.declare(
+                settings.amqp_url, settings.delivery_limit, queues, needs=[q.name for q in registry.queues]
+            )
 
     async def start_background() -> None:
         running.append(asyncio.create_task(relay.run(), name="outbox-relay"))

@@ -217,12 +217,13 @@ def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() ->
     registries = all_registries()
     assert sorted(r.service for r in registries) == SERVICES
     assert [r.service for r in registries] == registries_module.SERVICES
-    queues = [name for r in registries for name in (r.queue.name, r.queue.dead_letter_name)]
+    queues = [name for r in registries for q in r.queues for name in (q.name, q.dead_letter_name)]
     assert [*queues, UNROUTED_QUEUE.name] == registries_module.QUEUE_NAMES
     for r in registries:
         assert r.handlers
-        for key in r.routing_keys:
-            assert any(fnmatchcase(key, binding.replace("*", "[!.]*")) for binding in r.queue.bindings), key
+        for queue, handlers in r.subscriptions:
+            for key in (contract.routing_key for contract in handlers):
+                assert any(fnmatchcase(key, binding.replace("*", "[!.]*")) for binding in queue.bindings), key
 
 
 def contracts_built(package: Path) -> set[str]:

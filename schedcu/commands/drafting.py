@@ -169,24 +169,14 @@ def cmd_timeoff(args: argparse.Namespace) -> int:
         return _run(
             lambda s: inputs.remove_time_off(s, args.id, args.actor, args.reason) or f"removed time off {args.id}"
         )
-    status = _run(
-        lambda s: (
-            "added time off "
-            + str(inputs.add_time_off(s, args.person, args.first, args.last, args.actor, args.note, args.reason))
-        )
-    )
-    if status != 0:
-        return status
-    from services.drafting.repairs import production_versions_holding
-    from shared.db.session import transaction
+    from schedcu import repairs
 
-    with transaction() as session:
-        who = inputs.find_person(session, args.person)
-        holding = production_versions_holding(session, who.id, args.first, args.last)
-    for version_id in holding:  # time off over published dates: the production versions are repaired
-        run_id = _request_repair(version_id, who.id, args.first, args.last, args.actor, args.note or "time off")
-        print(f"{who.name} holds roles in production version {version_id} then: repair requested, run {run_id}")
-    return 0
+    # over dates a production version assigns to the person, its repair is requested with the time off
+    return _run(
+        lambda s: repairs.add_time_off(
+            s, args.person, args.first, args.last, args.actor, args.note, args.reason
+        ).lines()
+    )
 
 
 def cmd_request(args: argparse.Namespace) -> int:
@@ -401,7 +391,6 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_repair_decide(args: argparse.Namespace) -> int:
     from schedcu import repairs as deciding
     from services.drafting.handlers import options_from
-    from services.drafting.inputs import InputError, find_person
     from services.drafting.repairs import RepairRefused
     from shared.db.session import transaction
     from shared.settings import get_settings
@@ -413,13 +402,11 @@ def cmd_repair_decide(args: argparse.Namespace) -> int:
                 approved = deciding.approve(session, args.run, args.actor)
                 lines = [*approved.moves, f"approved; recalculation requested: calculation {approved.recalculation_id}"]
             elif args.draft_command == "repair-edit":
-                person = find_person(session, args.person)
-                lines = [f"move {args.move} goes to {person.name}"]
-                lines += deciding.edit(session, args.run, args.move, person.id, args.actor, options)
+                lines = deciding.edit(session, args.run, args.move, args.person, args.actor, options)
             else:
                 lines = [f"move {args.move} rejected"]
                 lines += deciding.reject(session, args.run, args.move, args.reason, args.actor, options)
-    except (RepairRefused, InputError) as error:
+    except RepairRefused as error:
         print(error, file=sys.stderr)
         return 1
     for line in lines:

@@ -500,7 +500,7 @@ class Console:
 
         return self._proposal_step(request, step)
 
-    # ---- repair runs: the functions of `schedcu draft repair-approve|repair-reject`
+    # ---- repair runs: the functions of `schedcu draft repair-approve|repair-reject|repair-edit`
 
     def repair_page(self, request: Request) -> Response:
         from services.drafting.runs import run_view
@@ -554,6 +554,20 @@ class Console:
         def step(session: Any) -> str:
             why = repairs.reject(session, request.path_params["id"], move, reason, user, options_from(self.settings))
             return "; ".join([f"move {move} rejected", *why])
+
+        return self._repair_step(request, step)
+
+    def edit_repair(self, request: Request, form: params.EditMoveForm, user: str) -> Response:
+        from schedcu import repairs
+        from services.drafting.handlers import options_from
+
+        if form.move is None or not form.person:
+            return self.done(request, f"/repairs/{request.path_params['id']}", refused="choose a move and a person")
+        move, person = form.move, form.person
+
+        def step(session: Any) -> str:
+            options = options_from(self.settings)
+            return "; ".join(repairs.edit(session, request.path_params["id"], move, person, user, options))
 
         return self._repair_step(request, step)
 
@@ -887,6 +901,7 @@ def create_app(users: WatchedUsers, settings: Settings) -> ConsoleApp:
         Route("/repairs/{id:uuid}", console.repair_page),
         Route("/repairs/{id:uuid}/approve", act(console.approve_repair), methods=["POST"]),
         Route("/repairs/{id:uuid}/reject", act(console.reject_repair, params.RejectMoveForm), methods=["POST"]),
+        Route("/repairs/{id:uuid}/edit", act(console.edit_repair, params.EditMoveForm), methods=["POST"]),
         Route("/versions/{id:uuid}/archive", act(console.archive_version, params.ReasonForm), methods=["POST"]),
         Route("/dead-letters", console.dead_letters_page),
         Route("/dead-letters/{queue}/message", page(console.dead_letter_page, params.DeadLetterQuery)),

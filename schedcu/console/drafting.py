@@ -208,11 +208,11 @@ class DraftingPages:
         return self.console.render(request, "draft_time_off.html", rows=rows)
 
     def add_time_off(self, request: Request, form: params.TimeOffForm, user: str) -> Response:
-        from services.drafting import inputs
+        from schedcu import repairs
 
-        def change(s: Any) -> str:
-            added = inputs.add_time_off(s, form.person, form.first, form.last, user, form.note, form.reason)
-            return f"added time off {added}"
+        def change(s: Any) -> str:  # over dates a production version assigns, its repair is requested with it
+            added = repairs.add_time_off(s, form.person, form.first, form.last, user, form.note, form.reason)
+            return "; ".join(added.lines())
 
         return self._change(request, "/drafting/time-off", change)
 

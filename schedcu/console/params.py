@@ -166,6 +166,11 @@ class RejectMoveForm(ReasonForm):
     move: int | None = None
 
 
+class EditMoveForm(Params):
+    move: int | None = None
+    person: Text | None = None  # an email, a name or an Amion alias, as `schedcu draft repair-edit` takes
+
+
 class LettersForm(Params):
     message_id: LongText | None = None
     reason: LongText | None = None

@@ -224,8 +224,9 @@ def coverage_changed(event: CoverageChanged, delivery: Delivery) -> None:
     _repair(asked, delivery, ids.derived_id(delivery.message_id, "repair-run"))
 
 
-HANDLERS: dict[type, Handler] = {
-    DraftSchedule: in_thread(draft_schedule),
+HANDLERS: dict[type, Handler] = {DraftSchedule: in_thread(draft_schedule)}
+# on a queue of their own (services/drafting/registry.py): a repair never waits for a slot behind drafts
+REPAIR_HANDLERS: dict[type, Handler] = {
     RepairSchedule: in_thread(repair_schedule),
     CoverageChanged: in_thread(coverage_changed),
 }

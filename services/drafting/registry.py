@@ -1,12 +1,16 @@
-"""The drafting worker: its queue, its handlers and what it publishes (shared/registry.py)."""
+"""The drafting worker: its queues, its handlers and what it publishes (shared/registry.py). Repairs (a sick call,
+the watch's gaps) come on a lane of their own, so that a repair is proposed within seconds while drafts solve."""
 
-from services.drafting.handlers import HANDLERS
-from shared.contracts import DraftFailed, DraftProposed, RepairProposed
+from services.drafting.handlers import HANDLERS, REPAIR_HANDLERS
+from shared.contracts import DraftFailed, DraftProposed, RepairProposed, RepairSchedule
 from shared.messaging.topology import ConsumerQueue
-from shared.registry import Registry
+from shared.registry import Lane, Registry
 
 REGISTRY = Registry(
-    ConsumerQueue("drafting", ("command.drafting.*", "event.coverage.changed")),
+    ConsumerQueue("drafting", ("command.drafting.draft",)),
     HANDLERS,
-    publishes=(DraftProposed, DraftFailed, RepairProposed),
+    publishes=(DraftProposed, DraftFailed, RepairProposed, RepairSchedule),  # the repair time off entered asks for
+    lanes=(
+        Lane(ConsumerQueue("drafting.repair", ("command.drafting.repair", "event.coverage.changed")), REPAIR_HANDLERS),
+    ),
 )

@@ -27,11 +27,12 @@ from services.drafting import runs
 from services.drafting.facts import Facts
 from services.drafting.model import SHARE_UNIT, Problem, Reason, TimeOff
 from services.drafting.repair import Repair
-from shared import audit
+from shared import audit, ids
 from shared.contracts import Period, RepairFairness, RepairGap, RepairMove, RepairProposed, RepairSchedule
 from shared.db import version_state
 from shared.db.assignments import effective
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow, ScheduleVersion
+from shared.messaging import outbox
 from shared.schedule_days import dates_between
 from shared.states import DraftRowState, DraftRunKind, DraftRunState, VersionState
 
@@ -433,3 +434,19 @@ def production_versions_holding(session: Session, person_id: int, first: date, l
         ):
             found.append(version_id)
     return found
+
+
+def request_for_time_off(
+    session: Session, time_off_id: int, person_id: int, first: date, last: date, actor: str, reason: str
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """For the time off just entered: `RepairSchedule` in the outbox of the caller's transaction for each production
+    version that assigns the person a role on those dates; (version, repair run) of each."""
+    requested = []
+    for version_id in production_versions_holding(session, person_id, first, last):
+        message_id = f"repair:{version_id}:time-off:{time_off_id}"
+        command = RepairSchedule(
+            version_id=version_id, requested_by=actor, reason=reason, person_id=person_id, first=first, last=last
+        )
+        outbox.add(session, command, message_id=message_id, correlation_id=message_id)
+        requested.append((version_id, ids.draft_run_id(message_id)))
+    return requested

@@ -1,6 +1,6 @@
 """The repair page through Starlette's TestClient on a real database: the open gap, the chain as before -> after
-per night, the fairness effect; approve and reject with the form's CSRF token, for operators only; the gap line a
-repair is filling links to it."""
+per night, the fairness effect; approve, reject and edit a move with the form's CSRF token, for operators only; the
+gap line a repair is filling links to it."""
 
 import html
 import uuid
@@ -87,6 +87,60 @@ def test_operators_reject_one_move_with_a_reason(client: TestClient, settings_fo
     client.post(f"{url}/reject", data={"csrf_token": token, "move": "0", "reason": "on leave"}, headers=operator)
     assert states(settings_for, run_id) == ["REJECTED"]
     assert client.get(f"/repairs/{uuid.uuid4()}", headers=operator).status_code == 404
+
+
+def test_operators_edit_a_move_refused_with_the_rule_the_person_would_break(
+    client: TestClient, settings_for: Services
+) -> None:
+    run_id = repair_run(settings_for)
+    url = f"/repairs/{run_id}"
+    operator = bearer(OPERATOR_TOKEN)
+    page = client.get(url, headers=operator).text
+    assert 'id="edit-form"' in page and 'id="edit-form"' not in client.get(url, headers=bearer(READER_TOKEN)).text
+    token = csrf_token(page)
+    with settings_for.engine.connect() as conn:
+        version_id, moved = conn.execute(
+            text("SELECT r.version_id, w.person_id FROM draft_runs r JOIN draft_rows w ON w.run_id = r.id "
+                 "WHERE r.id = :r AND w.position = 0"), {"r": run_id},
+        ).one()  # fmt: skip
+        busy_name, busy_email = conn.execute(
+            text("SELECT p.name, p.email FROM assignments a JOIN people p ON p.id = a.person_id WHERE "
+                 "a.version_id = :v AND a.schedule_date = :d AND a.role = 'ON2'"), {"v": version_id, "d": SICK_DAY},
+        ).one()  # fmt: skip
+        off_that_night = conn.execute(
+            text("SELECT p.id, p.name FROM people p WHERE p.specialty = 'BOTH' AND p.id <> :m AND NOT EXISTS (SELECT "
+                 "1 FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND a.schedule_date = :d) "
+                 "ORDER BY p.id"), {"v": version_id, "m": moved, "d": SICK_DAY},
+        ).all()  # fmt: skip
+
+    def edit(person: str) -> str:
+        form = {"csrf_token": token, "move": "0", "person": person}
+        return html.unescape(client.post(f"{url}/edit", data=form, headers=operator).text)
+
+    assert "choose a move and a person" in edit("")
+    assert "No person is called 'Nobody, N'" in edit("Nobody, N")
+    refused = edit(busy_email)
+    assert f"{busy_name} cannot take ON1 on {SICK_DAY.isoformat()}: {busy_name} holds ON2 that night." in refused
+    assert states(settings_for, run_id) == ["PROPOSED"]
+
+    for free in off_that_night:  # the first one whom no rest rule keeps off it
+        answer = edit(free.name)
+        if f"move 0 goes to {free.name}" in answer:
+            break
+        assert f"{free.name} cannot take ON1 on {SICK_DAY.isoformat()}: {free.name} " in answer
+    assert states(settings_for, run_id) == ["EDITED"]
+    with settings_for.engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT person_id FROM draft_rows WHERE run_id = :r AND position = 0"), {"r": run_id}
+            ).scalar_one()
+            == free.id
+        )
+        audit = conn.execute(
+            text("SELECT actor, action FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r"),
+            {"r": str(run_id)},
+        ).all()
+    assert [tuple(a) for a in audit] == [("olga", "edit")]
 
 
 def test_a_gap_line_being_repaired_links_to_its_repair(client: TestClient, settings_for: Services) -> None:

@@ -145,6 +145,7 @@ ACTIONS: dict[str, Callable[[Targets], tuple[str, dict[str, str]]]] = {
     # refused before any work: a run id is not needed (tests/console/test_repair_page.py decides real ones)
     "approve repair": lambda t: (f"/repairs/{uuid.UUID(int=1)}/approve", {}),
     "reject repair": lambda t: (f"/repairs/{uuid.UUID(int=1)}/reject", {"move": "0", "reason": "not needed"}),
+    "edit repair": lambda t: (f"/repairs/{uuid.UUID(int=1)}/edit", {"move": "0", "person": "nobody@example.org"}),
 }
 
 

@@ -28,11 +28,11 @@ ROUTING_KEYS = sorted(contract.routing_key for contract in CONTRACTS)
 BUILT_IN_EXCHANGES = ("amq.default", "amq.direct", "amq.fanout", "amq.headers", "amq.match", "amq.topic")
 
 
-CONSUMERS = {registry(name).service: registry(name).queue for name in WORKERS}
+CONSUMERS = [queue for name in WORKERS for queue in registry(name).queues]  # each worker's queue and its lanes'
 
 
 def declared_by_code() -> topology.Topology:
-    return topology.of(Settings().delivery_limit, list(CONSUMERS.values()))
+    return topology.of(Settings().delivery_limit, CONSUMERS)
 
 
 def in_vhost(kind: str) -> list[dict[str, Any]]:
@@ -48,9 +48,9 @@ def permissions() -> dict[str, dict[str, str]]:
     return {entry["user"]: entry for entry in entries}
 
 
-def worker_users() -> dict[str, str]:
-    """RabbitMQ user -> the consumer whose queue it reads, for every worker of `schedcu worker`."""
-    return {f"schedcu-{name}": registry(name).service for name in WORKERS}
+def worker_users() -> dict[str, set[str]]:
+    """RabbitMQ user -> the queues it reads (its worker's), for every worker of `schedcu worker`."""
+    return {f"schedcu-{name}": {queue.name for queue in registry(name).queues} for name in WORKERS}
 
 
 def all_queues() -> list[str]:
@@ -93,7 +93,7 @@ def test_queues_and_their_arguments_are_the_ones_the_code_declares() -> None:
 
 def test_every_consumer_queue_is_a_quorum_queue_dead_lettering_to_its_own_dead_letter_queue() -> None:
     queues = {q["name"]: q["arguments"] for q in in_vhost("queues")}
-    for consumer in CONSUMERS.values():
+    for consumer in CONSUMERS:
         assert queues[consumer.name]["x-queue-type"] == "quorum"
         assert queues[consumer.name]["x-dead-letter-exchange"] == topology.DEAD_LETTER_EXCHANGE.name
         assert queues[consumer.name]["x-dead-letter-routing-key"] == consumer.dead_letter_name
@@ -121,7 +121,7 @@ def test_every_user_is_a_worker_or_the_operator_and_has_permissions() -> None:
 
 @pytest.mark.parametrize("user", sorted(f"schedcu-{name}" for name in WORKERS))
 def test_a_worker_reads_only_its_own_queue(user: str) -> None:
-    assert matching(permissions()[user]["read"], all_queues()) == {CONSUMERS[worker_users()[user]].name}
+    assert matching(permissions()[user]["read"], all_queues()) == worker_users()[user]
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
@@ -140,13 +140,13 @@ def test_no_user_can_declare_or_delete_anything(user: str) -> None:
 
 def test_no_user_but_the_operator_reads_another_services_queue() -> None:
     for user, entry in permissions().items():
-        others = set(all_queues()) - {CONSUMERS[worker_users()[user]].name} if user in worker_users() else set()
+        others = set(all_queues()) - worker_users()[user] if user in worker_users() else set()
         assert matching(entry["read"], sorted(others)) == set(), user
 
 
 def test_the_operator_reads_dead_letters_and_unrouted_events_and_publishes_events_and_commands() -> None:
     operator = permissions()[OPERATOR]
-    parked = {q.dead_letter_name for q in CONSUMERS.values()} | {topology.UNROUTED_QUEUE.name}
+    parked = {q.dead_letter_name for q in CONSUMERS} | {topology.UNROUTED_QUEUE.name}
     assert matching(operator["read"], all_queues()) == parked
     assert matching(operator["write"], all_exchanges()) == {
         topology.EVENTS_EXCHANGE.name,
@@ -159,7 +159,7 @@ def test_commands_are_bound_on_the_commands_exchange_and_events_on_the_events_ex
         if binding["source"] in (topology.EVENTS_EXCHANGE.name, topology.COMMANDS_EXCHANGE.name):
             assert binding["source"] == topology.exchange_for(binding["routing_key"]).name, binding
     commands = {b["routing_key"] for b in in_vhost("bindings") if b["source"] == topology.COMMANDS_EXCHANGE.name}
-    assert commands == {key for queue in CONSUMERS.values() for key in queue.bindings if key.startswith("command.")}
+    assert commands == {key for queue in CONSUMERS for key in queue.bindings if key.startswith("command.")}
 
 
 def topic_permissions() -> dict[tuple[str, str], dict[str, str]]:

@@ -148,10 +148,11 @@ def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_res
     (first,) = one(services, "SELECT person_id FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) or ()
     (busy,) = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
                   "role = 'ON2'", v=version_id, d=SICK_DAY) or ()  # fmt: skip
-    (busy_name,) = one(services, "SELECT name FROM people WHERE id = :p", p=busy) or ()
+    busy_name, busy_email = one(services, "SELECT name, email FROM people WHERE id = :p", p=busy) or ()
+    (sick_email,) = one(services, "SELECT email FROM people WHERE id = :p", p=sick) or ()
     options = options_from(get_settings())
     with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
-        deciding.edit(session, run_id, 0, busy, "chief", options)
+        deciding.edit(session, run_id, 0, busy_email, "chief", options)
     assert str(refused.value) == (
         f"{busy_name} cannot take ON1 on {SICK_DAY.isoformat()}: {busy_name} holds ON2 that night."
     )
@@ -160,32 +161,34 @@ def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_res
         session.begin(),
         pytest.raises(RepairRefused, match="is on time off"),
     ):
-        deciding.edit(session, run_id, 0, sick, "chief", options)
+        deciding.edit(session, run_id, 0, sick_email, "chief", options)
     assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
         first, "PROPOSED",
     )  # fmt: skip
 
     with services.engine.connect() as conn:
         off_that_night = conn.execute(
-            text("SELECT id FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT EXISTS (SELECT 1 "
-                 "FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND a.schedule_date = :d) "
-                 "ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
-        ).scalars().all()  # fmt: skip
+            text("SELECT id, name, email FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT "
+                 "EXISTS (SELECT 1 FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND "
+                 "a.schedule_date = :d) ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
+        ).all()  # fmt: skip
     with Session(services.engine) as session, session.begin():
         for free in off_that_night:  # the first one whom no rest rule keeps off it
             try:
                 with session.begin_nested():
-                    assert deciding.edit(session, run_id, 0, free, "chief", options) == []  # the rest still stands
+                    # the rest still stands
+                    moved = deciding.edit(session, run_id, 0, free.email, "chief", options)
+                    assert moved == [f"move 0 goes to {free.name}"]
                 break
             except RepairRefused:
                 continue
     assert one(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND position = 0", r=run_id) == (
-        free, "EDITED",
+        free.id, "EDITED",
     )  # fmt: skip
     with Session(services.engine) as session, session.begin():
         deciding.approve(session, run_id, "chief")
     assert one(services, "SELECT person_id FROM assignment_corrections WHERE version_id = :v AND schedule_date = :d "
-               "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free,)  # fmt: skip
+               "AND role = 'ON1' AND source IS NOT NULL", v=version_id, d=SICK_DAY) == (free.id,)  # fmt: skip
 
 
 def test_time_off_over_a_production_versions_dates_names_that_version(services: Services) -> None:
@@ -200,3 +203,49 @@ def test_time_off_over_a_production_versions_dates_names_that_version(services: 
         assert production_versions_holding(session, person, SICK_DAY, SICK_DAY) == [production]
         before = START - timedelta(days=3)
         assert production_versions_holding(session, person, before, before) == []
+
+
+def test_time_off_over_a_production_versions_dates_puts_its_repair_in_the_outbox_of_the_same_transaction(
+    services: Services,
+) -> None:
+    """`schedcu draft timeoff add` over published dates: the time off and its `RepairSchedule` commit together, so
+    a crash after the commit cannot lose the repair (a relay publishes it), and an entry rolled back requests none.
+    The command in the outbox starts the repair run it names."""
+    with Session(services.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+        session.execute(insert(VersionLifecycle).values(version_id=version_id, state=VersionState.PRODUCTION))
+    (email,) = one(
+        services, "SELECT p.email FROM assignments a JOIN people p ON p.id = a.person_id WHERE a.version_id = :v "
+        "AND a.schedule_date = :d AND a.role = 'ON1'", v=version_id, d=SICK_DAY,
+    ) or ()  # fmt: skip
+
+    class Crash(Exception):
+        pass
+
+    with pytest.raises(Crash), Session(services.engine) as session, session.begin():
+        deciding.add_time_off(session, email, SICK_DAY, SICK_DAY, "chief", "flu", None)
+        raise Crash
+    requested = (
+        "SELECT message_id, body FROM outbox WHERE routing_key = 'command.drafting.repair' AND message_id LIKE :v"
+    )
+    with services.engine.connect() as conn:
+        assert conn.execute(text(requested), {"v": f"repair:{version_id}:%"}).all() == []
+
+    with Session(services.engine) as session, session.begin():
+        added = deciding.add_time_off(session, email, SICK_DAY, SICK_DAY, "chief", "flu", None)
+    run_id = dict(added.repairs)[version_id]  # earlier tests' production versions hold the same person too
+    assert f"{added.person} holds roles in production version {version_id} then: repair requested, run {run_id}" in (
+        added.lines()
+    )
+    with services.engine.connect() as conn:
+        ((message_id, body),) = conn.execute(text(requested), {"v": f"repair:{version_id}:%"}).all()
+    command = RepairSchedule.model_validate_json(body)
+    assert (command.version_id, command.first, command.last, command.reason) == (version_id, SICK_DAY, SICK_DAY, "flu")
+    assert one(services, "SELECT first_date, note FROM draft_time_off WHERE id = :i", i=added.row_id) == (
+        SICK_DAY, "flu",
+    )  # fmt: skip
+
+    repair_schedule(command.model_copy(update={"time_limit_s": 10, "workers": 1}),
+                    Delivery(message_id, message_id, RepairSchedule.routing_key, False))  # fmt: skip
+    assert one(services, "SELECT kind, state FROM draft_runs WHERE id = :r", r=run_id) == ("repair", "completed")
+    assert proposed(services, run_id).changes >= 1

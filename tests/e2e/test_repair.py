@@ -204,3 +204,48 @@ def test_a_gap_that_closes_by_itself_makes_its_open_repair_obsolete(pipeline: Pi
         "SELECT actor, action, reason FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r",
         r=proposed["run_id"],
     ) == [("drafting", "obsolete", "its gap closed by itself")]
+
+
+def draft_state(pipeline: Pipeline, run_id: str) -> str | None:
+    found = pipeline.query("SELECT state FROM draft_runs WHERE id = :r", r=run_id)
+    return found[0][0] if found else None
+
+
+def test_a_repair_asked_while_a_long_draft_solves_is_proposed_before_the_draft_ends(
+    pipeline: Pipeline, promoted: uuid.UUID
+) -> None:
+    """The drafting worker answers a sick call within seconds while it solves a draft of another period."""
+    start = (MONTH + timedelta(days=32)).replace(day=1)  # Amion has nothing then: the draft fills every role
+    end = start + timedelta(days=27)
+    request_id = f"repair-draft-{uuid.uuid4()}"
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, start.isoformat(), end.isoformat()))
+    amqp_client.publish(pipeline.services.amqp_url, body.encode())
+    assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) in ("COMPLETED", "COMPLETED_WITH_WARNINGS")
+    asked = cli(pipeline, "draft", "new", GROUP, "--start", start.isoformat(), "--end", end.isoformat(),
+                "--time-limit", "60", "--workers", "2")  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    draft_run = asked.stdout.split("run ", 1)[1].split()[0]
+    eventually(
+        lambda: any(f"draft run {draft_run}:" in log.read_text(encoding="utf-8")
+                    for log in pipeline.log_dir.glob("drafting-*")),
+        120, "the solver to start on the draft",
+    )  # fmt: skip
+
+    day = MONTH.replace(day=2)
+    truth = yaml.safe_load((pipeline.log_dir.parent / "truth.yaml").read_text(encoding="utf-8"))["assignments"]
+    sick = next(a["name"] for a in truth if a["date"] == day.isoformat() and a["label"].startswith("ON"))
+    repair = cli(pipeline, "draft", "repair", str(promoted), "--person", sick, "--from", day.isoformat(),
+                 "--reason", "sick call")  # fmt: skip
+    assert repair.returncode == 0, repair.stderr
+    repair_run = repair.stdout.split("run ", 1)[1].split()[0]
+
+    def repair_proposed() -> dict[str, Any] | None:
+        taken = amqp_client.take(pipeline.services.amqp_url, EVENTS, 5)
+        found = taken is not None and taken[0] == "event.repair.proposed" and taken[1]["run_id"] == repair_run
+        return taken[1] if found else None
+
+    proposed = eventually(repair_proposed, 60, "the repair's RepairProposed")
+    assert proposed["moves"] and proposed["unfilled"] == []
+    assert draft_state(pipeline, draft_run) == "running"  # the draft still solves
+    assert eventually(lambda: draft_state(pipeline, draft_run) != "running" and draft_state(pipeline, draft_run),
+                      120, "the draft to end") == "completed"  # fmt: skip

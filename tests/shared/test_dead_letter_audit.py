@@ -39,7 +39,8 @@ def dlq_services() -> Iterator[Services]:
 
 
 def longest_routing_key(registry: Registry) -> str:
-    return max(registry.routing_keys, key=len)
+    """The longest routing key bound to the registry's first queue (a lane's go to the lane's queue)."""
+    return max((contract.routing_key for contract in registry.handlers), key=len)
 
 
 def park(services: Services, registry: Registry) -> str:
