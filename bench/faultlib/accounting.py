@@ -173,7 +173,9 @@ def _seconds(value: float | None) -> str:
 
 def matrix(rows: Sequence[Row]) -> str:
     """One line per scenario, then each failed row's notes."""
-    lines = ["  ".join(name.rjust(width) if i else name.ljust(width) for i, (name, width) in enumerate(COLUMNS))]
+    first = max([COLUMNS[0][1], *(len(r.scenario) for r in rows)])
+    columns = [(COLUMNS[0][0], first), *COLUMNS[1:]]
+    lines = ["  ".join(name.rjust(width) if i else name.ljust(width) for i, (name, width) in enumerate(columns))]
     for r in rows:
         cells = (
             r.scenario, r.requests, r.completed, r.warnings, r.failed, r.lost, r.duplicated, r.stuck,
@@ -183,7 +185,7 @@ def matrix(rows: Sequence[Row]) -> str:
         lines.append(
             "  ".join(
                 str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True))
+                for i, (c, (_, w)) in enumerate(zip(cells, columns, strict=True))
             )
         )
     for r in rows:
