@@ -247,7 +247,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from schedcu.queries.versions import workflow_view
     from schedcu.version_command import ask
     from services.drafting.runs import run_view
-    from services.versions.saga import draft_request_id
+    from services.versions.starts import draft_request_id
     from shared import ids
     from shared.contracts import RequestDraft
     from shared.db.session import transaction

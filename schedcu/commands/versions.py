@@ -195,14 +195,14 @@ def _operate(action: Any) -> int:
 
 
 def cmd_workflows_retry(args: argparse.Namespace) -> int:
-    from services.versions import saga
+    from services.versions import operator_actions
 
-    return _operate(lambda: f"workflow {args.id}: retrying from {saga.retry(args.id, actor())}")
+    return _operate(lambda: f"workflow {args.id}: retrying from {operator_actions.retry(args.id, actor())}")
 
 
 def cmd_workflows_cancel(args: argparse.Namespace) -> int:
     from schedcu.terminal import confirm
-    from services.versions import saga
+    from services.versions import operator_actions
 
     if not args.yes:
         view = workflow(args.id)
@@ -215,7 +215,7 @@ def cmd_workflows_cancel(args: argparse.Namespace) -> int:
         )
 
     def cancel() -> str:
-        saga.cancel(args.id, actor(), args.reason)
+        operator_actions.cancel(args.id, actor(), args.reason)
         return f"workflow {args.id}: cancelled"
 
     return _operate(cancel)

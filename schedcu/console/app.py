@@ -312,25 +312,25 @@ class Console:
         )  # fmt: skip
 
     def retry_workflow(self, request: Request, form: params.NoFields, user: str) -> Response:
-        from services.versions import saga
+        from services.versions import operator_actions
         from services.versions.workflow import Refused
 
         to = f"/workflows/{request.path_params['id']}"
         try:
-            phase = saga.retry(request.path_params["id"], user)
+            phase = operator_actions.retry(request.path_params["id"], user)
         except Refused as error:
             return self.done(request, to, refused=str(error))
         return self.done(request, to, notice=f"retrying from {phase}")
 
     def cancel_workflow(self, request: Request, form: params.ReasonForm, user: str) -> Response:
-        from services.versions import saga
+        from services.versions import operator_actions
         from services.versions.workflow import Refused
 
         to = f"/workflows/{request.path_params['id']}"
         if form.reason is None:
             return self.done(request, to, refused="give the reason for the cancel: it is recorded with the workflow")
         try:
-            saga.cancel(request.path_params["id"], user, form.reason)
+            operator_actions.cancel(request.path_params["id"], user, form.reason)
         except Refused as error:
             return self.done(request, to, refused=str(error))
         return self.done(request, to, notice="cancelled")

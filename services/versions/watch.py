@@ -22,7 +22,7 @@ Design:
   applied scrape batch and answers `AmionChecked`; it writes nothing.
 - `on_amion_checked` records the time and outcome of each group's check (one statement for the account's
   unchanged groups): when Amion is unchanged that is the only write. CHANGED starts a RESCRAPE workflow
-  (services/versions/saga.py `start_rescrape`, trigger `watch`): the scrape and coverage phases, fenced and timed
+  (services/versions/starts.py `start_rescrape`, trigger `watch`): the scrape and coverage phases, fenced and timed
   like an import's; its coverage publishes `CoverageChanged`. A near-term change starts the same re-scrape.
 - Operators pause and resume a group (`schedcu watch pause|resume`), audited.
 """
@@ -37,7 +37,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.versions.saga import start_rescrape
+from services.versions.starts import start_rescrape
 from shared import audit
 from shared.contracts import AmionChecked, CheckAmion, DateSpan, VersionCheck, VersionChecked
 from shared.db import version_state
