@@ -54,7 +54,9 @@ def run(workflows: int) -> tuple[float, float]:
     from shared.contracts import AmionScraped, CoverageFailed, ImportRequested, OdsImported
     from shared.db.session import engine
     from shared.messaging.consumer import Delivery
+    from shared.settings import get_settings
 
+    settings = get_settings()
     sent = [0]
     event.listen(engine(), "before_cursor_execute", lambda *_: sent.__setitem__(0, sent[0] + 1))
 
@@ -66,18 +68,20 @@ def run(workflows: int) -> tuple[float, float]:
         def delivery(kind: str) -> Delivery:
             return Delivery(f"{kind}:{r.request_id}", r.request_id, kind, False)
 
-        intake.start_workflow(r, delivery("request"))
+        intake.start_workflow(r, delivery("request"), settings)
         results.on_ods_imported(
             OdsImported(**context, attempt=1, version_id=version_id, windows=12, shift_instances=509),
             delivery("ods"),
+            settings,
         )
         results.on_amion_scraped(
             AmionScraped(**context, attempt=1, version_id=version_id, batch_id=uuid.uuid4(), state="COMPLETE",
                          assignments=100),
             delivery("amion"),
+            settings,
         )  # fmt: skip
         results.on_coverage_failed(
-            CoverageFailed(**context, attempt=1, version_id=version_id, reason="bench"), delivery("coverage")
+            CoverageFailed(**context, attempt=1, version_id=version_id, reason="bench"), delivery("coverage"), settings
         )
 
     requests = [request(f"saga-bench-{i}", i % 120) for i in range(WARM_UP + workflows)]

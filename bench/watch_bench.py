@@ -227,7 +227,9 @@ async def watch_cycle(groups: int, accounts: int, template: bytes, database_url:
             answers = take_outbox(side, AmionChecked.routing_key)
             for mid, body in answers:
                 delivery = Delivery(mid, "bench", AmionChecked.routing_key, False)
-                await asyncio.to_thread(watch.on_amion_checked, AmionChecked.model_validate_json(body), delivery)
+                await asyncio.to_thread(
+                    watch.on_amion_checked, AmionChecked.model_validate_json(body), delivery, settings
+                )
             took = time.perf_counter() - began
         outcomes = Counter(
             r.outcome.value for _, body in answers for r in AmionChecked.model_validate_json(body).results

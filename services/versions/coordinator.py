@@ -36,7 +36,7 @@ from shared.db.models import Workflow, WorkflowPhase
 from shared.findings import Finding, Severity
 from shared.messaging import outbox
 from shared.metrics import PHASE_DURATION
-from shared.settings import get_settings
+from shared.settings import Settings
 from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState
 
 CONSUMER = "versions"
@@ -63,8 +63,7 @@ class StoredRequest(BaseModel):
     workers: int | None = None
 
 
-def limits_for(request: StoredRequest, kind: WorkflowKind) -> Limits:
-    settings = get_settings()
+def limits_for(request: StoredRequest, kind: WorkflowKind, settings: Settings) -> Limits:
     start, end = request.period.start, request.period.end
     specs = KIND_PHASES[kind]
     return Limits(
@@ -136,8 +135,10 @@ class Saga:
         workflow: Row[Any],
         runs: dict[Phase, PhaseRun],
         template: TemplateSource | None,
+        settings: Settings,
     ) -> None:
         self.session = session
+        self.settings = settings
         self.workflow_id = workflow_id
         self.correlation_id: str = workflow.correlation_id
         self.kind = WorkflowKind(workflow.kind)
@@ -147,11 +148,13 @@ class Saga:
         self.request = StoredRequest.model_validate(workflow.request)
         self._template = template
         self._saved = {phase: replace(run, messages=list(run.messages)) for phase, run in runs.items()}
-        limits = limits_for(self.request, self.kind)
+        limits = limits_for(self.request, self.kind, settings)
         self.machine = WorkflowMachine(WorkflowState(workflow.state), runs, limits, kind=self.kind)
 
     @classmethod
-    def load(cls, session: Session, workflow_id: uuid.UUID, template: TemplateSource | None = None) -> "Saga | None":
+    def load(
+        cls, session: Session, workflow_id: uuid.UUID, settings: Settings, template: TemplateSource | None = None
+    ) -> "Saga | None":
         """The workflow, its row locked until the transaction ends; `template`, when the caller has the request's
         at hand, spares reading it for a phase 1 command."""
         workflow = session.execute(_LOCK_WORKFLOW, {"workflow_id": workflow_id}).first()
@@ -170,7 +173,7 @@ class Saga:
             )
             for r in session.execute(_READ_PHASES, {"workflow_id": workflow_id})
         }
-        return cls(session, workflow_id, workflow, runs, template)
+        return cls(session, workflow_id, workflow, runs, template, settings)
 
     def context(self) -> dict[str, Any]:
         """The fields of every message of this workflow that say which request it serves."""
@@ -279,7 +282,7 @@ class Saga:
         """A re-scrape fetches the months from the one it started in (in the group's zone) on."""
         if self.kind != WorkflowKind.RESCRAPE:
             return None
-        today = self.created_at.astimezone(get_settings().tz).date()
+        today = self.created_at.astimezone(self.settings.tz).date()
         return max(today, self.request.period.start).replace(day=1)
 
     def _end(self, ended: Ended, at: datetime) -> None:

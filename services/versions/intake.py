@@ -16,12 +16,13 @@ from shared.contracts import SCHEMA_VERSION, ImportAccepted, ImportRejected, Imp
 from shared.db.models import Workflow
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import UnitOfWork, unit_of_work
+from shared.settings import Settings
 from shared.states import WorkflowKind, WorkflowState
 
 log = logging.getLogger(__name__)
 
 
-def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
+def start_workflow(request: ImportRequested, delivery: Delivery, settings: Settings) -> None:
     """Create the workflow for a request and send phase 1, answering ImportAccepted; the identical request again
     is answered with the existing workflow, a request id reused for another request with ImportRejected. A
     message id reused with another body (a producer that derives message ids from request ids, as `schedcu
@@ -53,7 +54,7 @@ def start_workflow(request: ImportRequested, delivery: Delivery) -> None:
             _answer_known_request(work, request, workflow_id)
             return
         insert_phases(work.session, workflow_id, WorkflowKind.IMPORT)
-        saga = Saga.load(work.session, workflow_id, request.template)
+        saga = Saga.load(work.session, workflow_id, settings, request.template)
         assert saga is not None
         saga.machine.begin(now())
         saga.save()

@@ -9,6 +9,7 @@ from services.versions.coordinator import Saga, now, record_durations
 from services.versions.workflow import Refused, WorkflowMachine
 from shared import audit
 from shared.db.session import transaction
+from shared.settings import Settings
 from shared.states import Phase
 
 T = TypeVar("T")
@@ -20,10 +21,11 @@ def _operate(
     action: str,
     reason: str | None,
     change: Callable[[WorkflowMachine, datetime], T],
+    settings: Settings,
 ) -> T:
     """Run an operator's action on one workflow and audit it with its actor, in one transaction."""
     with transaction() as session:
-        saga = Saga.load(session, workflow_id)
+        saga = Saga.load(session, workflow_id, settings)
         if saga is None:
             raise Refused(f"no workflow {workflow_id}")
         before = saga.machine.state
@@ -36,11 +38,11 @@ def _operate(
         return result
 
 
-def retry(workflow_id: uuid.UUID, actor: str) -> Phase:
+def retry(workflow_id: uuid.UUID, actor: str, settings: Settings) -> Phase:
     """An operator's retry of a failed workflow from its failed phase; returns that phase."""
-    return _operate(workflow_id, actor, "retry", None, lambda machine, now: machine.retry(actor, now))
+    return _operate(workflow_id, actor, "retry", None, lambda machine, now: machine.retry(actor, now), settings)
 
 
-def cancel(workflow_id: uuid.UUID, actor: str, reason: str) -> None:
+def cancel(workflow_id: uuid.UUID, actor: str, reason: str, settings: Settings) -> None:
     """An operator stops a running workflow; it ends FAILED."""
-    _operate(workflow_id, actor, "cancel", reason, lambda machine, now: machine.cancel(actor, reason, now))
+    _operate(workflow_id, actor, "cancel", reason, lambda machine, now: machine.cancel(actor, reason, now), settings)

@@ -22,6 +22,7 @@ from shared.contracts import (
 from shared.findings import Finding, Severity
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
+from shared.settings import Settings
 from shared.states import Phase
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def _on_result(
     event: PhaseResult | CoverageCalculated | CoverageFailed | DraftProposed | DraftFailed,
     phase: Phase,
     delivery: Delivery,
+    settings: Settings,
     step: Callable[[Saga, datetime], Verdict],
 ) -> None:
     if event.workflow_id is None:
@@ -42,7 +44,7 @@ def _on_result(
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
             return
-        saga = Saga.load(work.session, event.workflow_id)
+        saga = Saga.load(work.session, event.workflow_id, settings)
         if saga is None:
             log.warning("ignoring %s: no workflow %s", delivery.routing_key, event.workflow_id)
             return
@@ -61,7 +63,7 @@ def _on_result(
         record_durations(saga.save())
 
 
-def on_ods_imported(event: OdsImported, delivery: Delivery) -> None:
+def on_ods_imported(event: OdsImported, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         if saga.machine.accepts(Phase.ODS_IMPORT, event.attempt) is Verdict.ACCEPTED:
             saga.version_id = event.version_id
@@ -70,37 +72,37 @@ def on_ods_imported(event: OdsImported, delivery: Delivery) -> None:
             Phase.ODS_IMPORT, event.attempt, now, [note(now, summary), *_findings(event.findings)]
         )
 
-    _on_result(event, Phase.ODS_IMPORT, delivery, step)
+    _on_result(event, Phase.ODS_IMPORT, delivery, settings, step)
 
 
-def on_ods_import_failed(event: OdsImportFailed, delivery: Delivery) -> None:
+def on_ods_import_failed(event: OdsImportFailed, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         why = "the template has errors; no version was created"
         return saga.machine.fail(Phase.ODS_IMPORT, event.attempt, now, why, _findings(event.findings), False)
 
-    _on_result(event, Phase.ODS_IMPORT, delivery, step)
+    _on_result(event, Phase.ODS_IMPORT, delivery, settings, step)
 
 
-def on_amion_scraped(event: AmionScraped, delivery: Delivery) -> None:
+def on_amion_scraped(event: AmionScraped, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         summary = f"scrape batch {event.batch_id} {event.state}: {event.assignments} assignments"
         return saga.machine.succeed(
             Phase.AMION_SCRAPE, event.attempt, now, [note(now, summary), *_findings(event.findings)]
         )
 
-    _on_result(event, Phase.AMION_SCRAPE, delivery, step)
+    _on_result(event, Phase.AMION_SCRAPE, delivery, settings, step)
 
 
-def on_amion_scrape_failed(event: AmionScrapeFailed, delivery: Delivery) -> None:
+def on_amion_scrape_failed(event: AmionScrapeFailed, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         messages = [note(now, event.reason, Severity.WARNING, "AMION_SCRAPE_FAILED"), *_findings(event.findings)]
         why = "the scrape failed" if event.retryable else event.reason
         return saga.machine.fail(Phase.AMION_SCRAPE, event.attempt, now, why, messages, event.retryable)
 
-    _on_result(event, Phase.AMION_SCRAPE, delivery, step)
+    _on_result(event, Phase.AMION_SCRAPE, delivery, settings, step)
 
 
-def on_coverage_calculated(event: CoverageCalculated, delivery: Delivery) -> None:
+def on_coverage_calculated(event: CoverageCalculated, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         s = event.summary
         summary = (
@@ -114,18 +116,18 @@ def on_coverage_calculated(event: CoverageCalculated, delivery: Delivery) -> Non
         ]  # fmt: skip
         return saga.machine.succeed(Phase.COVERAGE, event.attempt, now, [note(now, summary), *missing])
 
-    _on_result(event, Phase.COVERAGE, delivery, step)
+    _on_result(event, Phase.COVERAGE, delivery, settings, step)
 
 
-def on_coverage_failed(event: CoverageFailed, delivery: Delivery) -> None:
+def on_coverage_failed(event: CoverageFailed, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         messages = [note(now, event.reason, Severity.WARNING, "COVERAGE_FAILED")]
         return saga.machine.fail(Phase.COVERAGE, event.attempt, now, event.reason, messages, True)
 
-    _on_result(event, Phase.COVERAGE, delivery, step)
+    _on_result(event, Phase.COVERAGE, delivery, settings, step)
 
 
-def on_draft_proposed(event: DraftProposed, delivery: Delivery) -> None:
+def on_draft_proposed(event: DraftProposed, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         summary = (
             f"draft run {event.run_id} {event.outcome}: {event.filled} of {event.to_fill} roles filled "
@@ -137,18 +139,18 @@ def on_draft_proposed(event: DraftProposed, delivery: Delivery) -> None:
         ] if event.unfilled else []  # fmt: skip
         return saga.machine.succeed(Phase.DRAFT, event.attempt, now, [note(now, summary), *unfilled])
 
-    _on_result(event, Phase.DRAFT, delivery, step)
+    _on_result(event, Phase.DRAFT, delivery, settings, step)
 
 
-def on_draft_failed(event: DraftFailed, delivery: Delivery) -> None:
+def on_draft_failed(event: DraftFailed, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         messages = [note(now, event.reason, Severity.WARNING, "DRAFT_FAILED")]
         return saga.machine.fail(Phase.DRAFT, event.attempt, now, event.reason, messages, False)
 
-    _on_result(event, Phase.DRAFT, delivery, step)
+    _on_result(event, Phase.DRAFT, delivery, settings, step)
 
 
-def on_draft_checked(event: DraftChecked, delivery: Delivery) -> None:
+def on_draft_checked(event: DraftChecked, delivery: Delivery, settings: Settings) -> None:
     def step(saga: Saga, now: datetime) -> Verdict:
         s = event.summary
         summary = (
@@ -159,4 +161,4 @@ def on_draft_checked(event: DraftChecked, delivery: Delivery) -> None:
             Phase.COVERAGE, event.attempt, now, [note(now, summary), *_findings(event.findings)]
         )
 
-    _on_result(event, Phase.COVERAGE, delivery, step)
+    _on_result(event, Phase.COVERAGE, delivery, settings, step)

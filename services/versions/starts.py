@@ -13,12 +13,15 @@ from shared.contracts import ImportRequested, Period, RequestDraft
 from shared.db.models import HospitalGroup, ScheduleVersion, Workflow
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
+from shared.settings import Settings
 from shared.states import WorkflowKind, WorkflowState, WorkflowTrigger
 
 log = logging.getLogger(__name__)
 
 
-def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: uuid.UUID, cause: str) -> uuid.UUID:
+def start_rescrape(
+    session: Session, version_id: uuid.UUID, import_workflow_id: uuid.UUID, cause: str, settings: Settings
+) -> uuid.UUID:
     """A RESCRAPE workflow of `version_id`, triggered by the watch: the version's import request under a request
     id of its own (`watch:<cause>`), starting at the Amion scrape, stored without its template (no phase of a
     re-scrape reads it). The same cause gives the same workflow."""
@@ -49,7 +52,7 @@ def start_rescrape(session: Session, version_id: uuid.UUID, import_workflow_id: 
     if created is None:
         return workflow_id
     insert_phases(session, workflow_id, WorkflowKind.RESCRAPE)
-    saga = Saga.load(session, workflow_id)
+    saga = Saga.load(session, workflow_id, settings)
     assert saga is not None
     saga.machine.begin(now())
     saga.save()
@@ -61,7 +64,7 @@ def draft_request_id(message_id: str) -> str:
     return f"draft:{message_id}"[:200]
 
 
-def start_draft(command: RequestDraft, delivery: Delivery) -> None:
+def start_draft(command: RequestDraft, delivery: Delivery, settings: Settings) -> None:
     """A DRAFT workflow of the version: its draft phase (DraftSchedule), then the coverage of the version with
     the draft's rows. The same message again finds the workflow it started; a version that does not exist starts
     nothing (the command line checks it before it asks)."""
@@ -103,7 +106,7 @@ def start_draft(command: RequestDraft, delivery: Delivery) -> None:
         if created is None:
             return
         insert_phases(work.session, workflow_id, WorkflowKind.DRAFT)
-        saga = Saga.load(work.session, workflow_id)
+        saga = Saga.load(work.session, workflow_id, settings)
         assert saga is not None
         saga.machine.begin(now())
         saga.save()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from services.versions.coordinator import Saga, now, record_durations
 from shared.db.models import Workflow, WorkflowPhase
 from shared.db.session import transaction
+from shared.settings import Settings
 from shared.states import Phase, PhaseState, WorkflowState
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,14 @@ def due_phases(session: Session, limit: int = 100) -> list[tuple[uuid.UUID, Phas
     return [(workflow_id, Phase(phase)) for workflow_id, phase in rows]
 
 
-def sweep_timeouts() -> int:
+def sweep_timeouts(settings: Settings) -> int:
     """Retry or fail every running phase past its deadline; returns how many were handled."""
     with transaction() as session:
         due = due_phases(session)
     handled = 0
     for workflow_id, phase in due:
         with transaction() as session:
-            saga = Saga.load(session, workflow_id)
+            saga = Saga.load(session, workflow_id, settings)
             if saga is None:
                 continue
             attempt = saga.machine.phases[phase].attempt

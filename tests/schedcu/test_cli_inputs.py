@@ -117,6 +117,7 @@ def running(quiet: Services) -> uuid.UUID:
     intake.start_workflow(
         ImportRequested.model_validate(body),
         Delivery(message_id=f"m-{request_id}", correlation_id=None, routing_key="import.requested", redelivered=False),
+        get_settings(),
     )
     return ids.workflow_id_for(request_id)
 
