@@ -2,8 +2,6 @@
 settings (steps read none of their own), as the handlers of its subscriptions and its periodic jobs."""
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 from services.versions import commands, intake, results, starts, sweeper, watch
 from shared.contracts import (
@@ -22,33 +20,25 @@ from shared.contracts import (
     PromoteVersion,
     RequestDraft,
 )
-from shared.messaging.consumer import Delivery, Handler, Rejecter, in_thread
+from shared.messaging.consumer import Handler, Rejecter, given_settings, in_thread
 from shared.registry import Periodic
 from shared.registry import in_thread as job_in_thread
-from shared.settings import Settings, get_settings
-
-
-def _configured(step: Callable[[Any, Delivery, Settings], None]) -> Handler:
-    """`step` given the settings when a message arrives (the process's, read once: a test chooses them before it
-    starts the worker)."""
-    return in_thread(lambda message, delivery: step(message, delivery, get_settings()))
-
 
 HANDLERS: dict[type, Handler] = {
-    ImportRequested: _configured(intake.start_workflow),
-    OdsImported: _configured(results.on_ods_imported),
-    OdsImportFailed: _configured(results.on_ods_import_failed),
-    AmionScraped: _configured(results.on_amion_scraped),
-    AmionScrapeFailed: _configured(results.on_amion_scrape_failed),
-    CoverageCalculated: _configured(results.on_coverage_calculated),
-    CoverageFailed: _configured(results.on_coverage_failed),
-    RequestDraft: _configured(starts.start_draft),
-    DraftProposed: _configured(results.on_draft_proposed),
-    DraftFailed: _configured(results.on_draft_failed),
-    DraftChecked: _configured(results.on_draft_checked),
+    ImportRequested: in_thread(given_settings(intake.start_workflow)),
+    OdsImported: in_thread(given_settings(results.on_ods_imported)),
+    OdsImportFailed: in_thread(given_settings(results.on_ods_import_failed)),
+    AmionScraped: in_thread(given_settings(results.on_amion_scraped)),
+    AmionScrapeFailed: in_thread(given_settings(results.on_amion_scrape_failed)),
+    CoverageCalculated: in_thread(given_settings(results.on_coverage_calculated)),
+    CoverageFailed: in_thread(given_settings(results.on_coverage_failed)),
+    RequestDraft: in_thread(given_settings(starts.start_draft)),
+    DraftProposed: in_thread(given_settings(results.on_draft_proposed)),
+    DraftFailed: in_thread(given_settings(results.on_draft_failed)),
+    DraftChecked: in_thread(given_settings(results.on_draft_checked)),
     PromoteVersion: in_thread(commands.on_promote),
     ArchiveVersion: in_thread(commands.on_archive),
-    AmionChecked: _configured(watch.on_amion_checked),
+    AmionChecked: in_thread(given_settings(watch.on_amion_checked)),
 }
 
 REJECTERS: dict[type, Rejecter] = {
