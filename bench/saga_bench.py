@@ -49,12 +49,14 @@ def main() -> int:
 
 def run(workflows: int) -> tuple[float, float]:
     # imported once the database is chosen: the engine is made from the settings on first use
-    from services.versions import saga
+    from services.versions import intake, results
     from shared import ids
     from shared.contracts import AmionScraped, CoverageFailed, ImportRequested, OdsImported
     from shared.db.session import engine
     from shared.messaging.consumer import Delivery
+    from shared.settings import get_settings
 
+    settings = get_settings()
     sent = [0]
     event.listen(engine(), "before_cursor_execute", lambda *_: sent.__setitem__(0, sent[0] + 1))
 
@@ -66,18 +68,20 @@ def run(workflows: int) -> tuple[float, float]:
         def delivery(kind: str) -> Delivery:
             return Delivery(f"{kind}:{r.request_id}", r.request_id, kind, False)
 
-        saga.start_workflow(r, delivery("request"))
-        saga.on_ods_imported(
+        intake.start_workflow(r, delivery("request"), settings)
+        results.on_ods_imported(
             OdsImported(**context, attempt=1, version_id=version_id, windows=12, shift_instances=509),
             delivery("ods"),
+            settings,
         )
-        saga.on_amion_scraped(
+        results.on_amion_scraped(
             AmionScraped(**context, attempt=1, version_id=version_id, batch_id=uuid.uuid4(), state="COMPLETE",
                          assignments=100),
             delivery("amion"),
+            settings,
         )  # fmt: skip
-        saga.on_coverage_failed(
-            CoverageFailed(**context, attempt=1, version_id=version_id, reason="bench"), delivery("coverage")
+        results.on_coverage_failed(
+            CoverageFailed(**context, attempt=1, version_id=version_id, reason="bench"), delivery("coverage"), settings
         )
 
     requests = [request(f"saga-bench-{i}", i % 120) for i in range(WARM_UP + workflows)]

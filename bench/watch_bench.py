@@ -162,13 +162,13 @@ def store_scrape(version_id: uuid.UUID, account: str, start: date, end: date, pa
             ),
             {"b": batch_id, "months": [p.month for p in pages], "bodies": [p.body or "" for p in pages]},
         )
-        scrape_store.record_outcome(session, batch_id, version_id, outcome)
+        scrape_store.record_outcome(session, batch_id, version_id, outcome, get_settings().tz)
 
 
 def recalculate(version_id: uuid.UUID, n: int) -> None:
     """The coverage worker's handling of a recalculation: store, compare, announce."""
     delivery = Delivery(f"bench-calc-{version_id}-{n}", "bench", CalculateCoverage.routing_key, False)
-    coverage.calculate_coverage(CalculateCoverage(version_id=version_id), delivery)
+    coverage.calculate_coverage(CalculateCoverage(version_id=version_id), delivery, get_settings())
 
 
 def take_outbox(engine: Engine, routing_key: str) -> list[tuple[str, bytes]]:
@@ -227,7 +227,9 @@ async def watch_cycle(groups: int, accounts: int, template: bytes, database_url:
             answers = take_outbox(side, AmionChecked.routing_key)
             for mid, body in answers:
                 delivery = Delivery(mid, "bench", AmionChecked.routing_key, False)
-                await asyncio.to_thread(watch.on_amion_checked, AmionChecked.model_validate_json(body), delivery)
+                await asyncio.to_thread(
+                    watch.on_amion_checked, AmionChecked.model_validate_json(body), delivery, settings
+                )
             took = time.perf_counter() - began
         outcomes = Counter(
             r.outcome.value for _, body in answers for r in AmionChecked.model_validate_json(body).results

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ class ReplayError(Exception):
     """The batch cannot be re-parsed; the text says why."""
 
 
-def reparse(session: Session, batch_id: uuid.UUID, accounts: Mapping[str, AmionAccount]) -> ScrapeOutcome:
+def reparse(session: Session, batch_id: uuid.UUID, accounts: Mapping[str, AmionAccount], tz: ZoneInfo) -> ScrapeOutcome:
     """Parse, map and match the batch's archived pages again (today's parser, role mapping and roster), and
     store the outcome as the batch's state and the version's AMION assignments, in the caller's transaction.
     A month with no archived page (it was never fetched) is an ERROR month, as it was in the scrape."""
@@ -40,5 +41,5 @@ def reparse(session: Session, batch_id: uuid.UUID, accounts: Mapping[str, AmionA
     ]
     people = store.active_people(session)
     outcome = assess(pages, version.period_start, version.period_end, account.role_mapping, people)
-    store.record_outcome(session, batch_id, version.id, outcome)
+    store.record_outcome(session, batch_id, version.id, outcome, tz)
     return outcome

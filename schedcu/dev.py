@@ -22,12 +22,12 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from schedcu import local, processes
-from schedcu.commands.versions import TERMINAL, wait_for, workflow
 from schedcu.console.users import Role, token_hash
 from schedcu.demo_data import add_months, month_period
 from schedcu.errors import UsageMistake
 from schedcu.infra import MissingService
 from schedcu.submit import import_request, publish_request
+from schedcu.workflow_progress import TERMINAL, wait_for, workflow
 from shared import ids
 from shared.contracts import Period
 from shared.settings import get_settings

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schedcu.registries import all_queues
-from services.versions.saga import draft_request_id
+from services.versions.starts import draft_request_id
 from shared import ids
 from shared.contracts import RequestDraft
 from shared.db import version_state

@@ -68,7 +68,7 @@ def _store_scrape(
     amion_store.open_batch(session, batch_id, command.version_id, command.workflow_id, command.amion_account)
     people = amion_store.active_people(session)
     outcome = assess(scraped, command.period.start, command.period.end, account.role_mapping, people)
-    amion_store.record_outcome(session, batch_id, command.version_id, outcome)
+    amion_store.record_outcome(session, batch_id, command.version_id, outcome, settings.tz)
     return outcome
 
 

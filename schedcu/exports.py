@@ -6,12 +6,15 @@ Plain functions over a session that return bytes or JSON-able data; a version, p
 exist is a `Mistake` (one line, see schedcu/errors.py)."""
 
 import csv
+import hashlib
 import io
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -426,3 +429,22 @@ def coverage_workbook(session: Session, version_id: uuid.UUID, settings: Setting
     start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
     sheets = [*_month_sheets(all_cells, start, end), ("Gaps", _gap_rows(groups, settings))]
     return write_ods(sheets, {str(status): colour for status, colour in STATUS_COLOURS.items()})
+
+
+def calendar_name(email: str) -> str:
+    """`EMAIL.ics` as a file name (see `calendar_path`)."""
+    name = re.sub(r"[^A-Za-z0-9@._+-]", "_", email).lstrip(".")[:200]
+    if name != email:
+        name = f"{name}-{hashlib.sha256(email.encode()).hexdigest()[:12]}"
+    return f"{name}.ics"
+
+
+def calendar_path(folder: Path, email: str) -> Path:
+    """`FOLDER/EMAIL.ics`, always inside FOLDER: a character other than a letter, digit, `@`, `.`, `_`, `+` or
+    `-` becomes `_`, a leading dot goes, and a name changed so ends in a hash of the email (two emails never
+    share a file). A path that still resolves outside FOLDER (a symbolic link there) is refused."""
+    root = folder.resolve()
+    path = (root / calendar_name(email)).resolve()
+    if path.parent != root:
+        raise UsageMistake(f"the calendar of {email!r} would be written outside {folder} ({path}): nothing written")
+    return path

@@ -15,15 +15,15 @@ from shared.settings import Settings
 
 @dataclass(frozen=True)
 class Periodic:
-    """A job the worker runs every `interval_s(settings)` seconds until it stops."""
+    """A job the worker runs, given its settings, every `interval_s(settings)` seconds until it stops."""
 
     name: str
     interval_s: Callable[[Settings], float]
-    run: Callable[[], Awaitable[object]]
+    run: Callable[[Settings], Awaitable[object]]
 
 
-def in_thread(job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
-    return lambda: asyncio.to_thread(job)
+def in_thread(job: Callable[[Settings], object]) -> Callable[[Settings], Awaitable[object]]:
+    return lambda settings: asyncio.to_thread(job, settings)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ async def run_periodically(job: Periodic, settings: Settings, stopping: asyncio.
     failures = 0
     while await unless_stopped(stopping, gates.database.wait_open()):
         try:
-            await job.run()
+            await job.run(settings)
         except Exception as error:
             if not gates.close_for(error):
                 failures += 1
@@ -207,7 +207,7 @@ def create_app(
     gauges = Periodic(
         "metrics",
         lambda s: s.metrics_interval_s,
-        lambda: metrics.refresh(settings.amqp_url, engine(), service, health_url, started_at, queues),
+        lambda _: metrics.refresh(settings.amqp_url, engine(), service, health_url, started_at, queues),
     )
 
     async def declare_topology() -> None:

@@ -1,6 +1,7 @@
 """The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself,
 `shared/` imports no service, no service imports the operator package `schedcu/`, each table is
-written by its owner only, and each worker's database role reads exactly the tables its code reads."""
+written by its owner only, each worker's database role reads exactly the tables its code reads, no import
+cycle runs through the code and only the command line imports a command module."""
 
 import ast
 import re
@@ -68,6 +69,72 @@ def test_the_check_sees_a_foreign_import() -> None:
     source = "from services.amion_scraper.matching import fold_name\nimport schedcu.cli\nfrom ..versions import saga\n"
     tree_owners = {owner_of(m) for m in imported_modules(module, source)}
     assert {"amion_scraper", "schedcu", "versions"} <= tree_owners
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of `schedcu`, `services` and `shared` (a package by its `__init__`) to the modules of the three
+    it imports, at module level or inside a function."""
+    paths = {}
+    for package in ("schedcu", "services", "shared"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                parts = path.relative_to(ROOT).with_suffix("").parts
+                paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return {module: {m for m in imported_modules(path) if m in paths and m != module} for module, path in paths.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import one another, directly or through others (Tarjan's strongly connected
+    components of more than one module), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_check_sees_a_cycle_through_a_function_level_import() -> None:
+    module = ROOT / "schedcu" / "console" / "probe.py"  # never written: only its path is used
+    source = "def later():\n    from schedcu.cli import main\n"
+    graph = {"schedcu.console.probe": set(imported_modules(module, source)) & {"schedcu.cli"}, "schedcu.cli": set()}
+    graph["schedcu.cli"].add("schedcu.console.probe")
+    graph["schedcu.other"] = {"schedcu.cli"}
+    assert cycles(graph) == [["schedcu.cli", "schedcu.console.probe"]]
+
+
+def test_only_the_command_line_imports_a_command_module() -> None:
+    """A helper several commands (or the demo, or the console) use lives in a module that is not a command."""
+    found = [
+        f"{module} imports {imported}"
+        for module, imported_set in import_graph().items()
+        if module != "schedcu.cli"
+        for imported in sorted(imported_set)
+        if imported.startswith("schedcu.commands.")
+    ]
+    assert found == []
 
 
 WRITING_CALLS = {"insert", "update", "delete", "pg_insert"}

@@ -148,7 +148,8 @@ def cmd_amion_reparse(args: argparse.Namespace) -> int:
 
     try:
         with transaction() as session:
-            outcome = reparse(session, args.batch, get_settings().amion_accounts)
+            settings = get_settings()
+            outcome = reparse(session, args.batch, settings.amion_accounts, settings.tz)
     except ReplayError as error:
         print(f"reparse: {error}", file=sys.stderr)
         return 2

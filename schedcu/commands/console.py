@@ -12,8 +12,8 @@ DEFAULT_PORT = 8080
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from schedcu.console.app import create_app
     from schedcu.console.http import ConsoleH11Protocol
+    from schedcu.console.routes import create_app
     from schedcu.console.users import UsersFileError, WatchedUsers
     from schedcu.infra import listening
     from shared.serving import serve

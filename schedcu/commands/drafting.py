@@ -304,7 +304,6 @@ def cmd_reject(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from schedcu import exports
     from schedcu.arguments import folder, new_file
-    from schedcu.commands.exports import calendar_path
     from schedcu.errors import UsageMistake
     from shared.db.session import transaction
     from shared.settings import get_settings
@@ -318,7 +317,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         approved = exports.approved_draft(session, args.run, settings)
     if args.format == "ics":
         out.mkdir(exist_ok=True)
-        files = {calendar_path(out, email): data for email, data in exports.draft_calendars(approved, settings).items()}
+        files = {
+            exports.calendar_path(out, email): data
+            for email, data in exports.draft_calendars(approved, settings).items()
+        }
     elif args.format == "csv":
         files = {out: exports.draft_csv(approved, settings)}
     else:

@@ -1,9 +1,7 @@
 """`schedcu export cells|ics|ods` and `schedcu oncall`: a version's data for other tools (schedcu/exports.py)."""
 
 import argparse
-import hashlib
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +36,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _calendar_files(args: argparse.Namespace, calendars: dict[str, bytes]) -> dict[Path, bytes]:
+    from schedcu import exports
+
     convert = new_file if args.person is not None else folder
     try:
         out = convert(args.out)
@@ -46,26 +46,7 @@ def _calendar_files(args: argparse.Namespace, calendars: dict[str, bytes]) -> di
     if args.person is not None:
         return {out: next(iter(calendars.values()))}
     out.mkdir(exist_ok=True)
-    return {calendar_path(out, email): data for email, data in calendars.items()}
-
-
-def calendar_path(folder: Path, email: str) -> Path:
-    """`FOLDER/EMAIL.ics`, always inside FOLDER: a character other than a letter, digit, `@`, `.`, `_`, `+` or
-    `-` becomes `_`, a leading dot goes, and a name changed so ends in a hash of the email (two emails never
-    share a file). A path that still resolves outside FOLDER (a symbolic link there) is refused."""
-    root = folder.resolve()
-    path = (root / calendar_name(email)).resolve()
-    if path.parent != root:
-        raise UsageMistake(f"the calendar of {email!r} would be written outside {folder} ({path}): nothing written")
-    return path
-
-
-def calendar_name(email: str) -> str:
-    """`EMAIL.ics` as a file name (see `calendar_path`)."""
-    name = re.sub(r"[^A-Za-z0-9@._+-]", "_", email).lstrip(".")[:200]
-    if name != email:
-        name = f"{name}-{hashlib.sha256(email.encode()).hexdigest()[:12]}"
-    return f"{name}.ics"
+    return {exports.calendar_path(out, email): data for email, data in calendars.items()}
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:

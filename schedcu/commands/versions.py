@@ -3,44 +3,14 @@
 import argparse
 import json
 import sys
-import time
 import uuid
 from typing import Any
 
 from schedcu.arguments import actor, count, existing_file, iso_date, reason, seconds, uuid_id
 from schedcu.errors import Mistake, UsageMistake
+from schedcu.workflow_progress import TERMINAL, print_workflow, wait_for, workflow
 from shared.cli_support import Subparsers
-from shared.states import TERMINAL as TERMINAL_STATES
 from shared.states import VersionState, WorkflowState
-
-TERMINAL = {str(s) for s in TERMINAL_STATES}
-
-
-def workflow(workflow_id: uuid.UUID) -> dict[str, Any] | None:
-    from schedcu.queries.versions import workflow_view
-    from shared.db.session import transaction
-
-    with transaction() as session:
-        return workflow_view(session, workflow_id)
-
-
-def wait_for(workflow_id: uuid.UUID, timeout_s: float, label: str = "") -> dict[str, Any] | None:
-    """Poll the workflow until it ends, printing every phase change as it happens (after `label`)."""
-    deadline = time.monotonic() + timeout_s
-    seen: dict[str, tuple[str, int]] = {}
-    view = None
-    while time.monotonic() < deadline:
-        view = workflow(workflow_id)
-        if view is not None:
-            for phase in view["phases"]:
-                now = (phase["state"], phase["attempt"])
-                if seen.get(phase["phase"]) != now:
-                    seen[phase["phase"]] = now
-                    print(f"  {label}{phase['phase']:<13} {phase['state']:<9} attempt {phase['attempt']}", flush=True)
-            if view["state"] in TERMINAL:
-                return view
-        time.sleep(0.5)
-    return view
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -137,26 +107,6 @@ def print_dry_run(request: Any) -> int:
     return 0
 
 
-def print_workflow(view: dict[str, Any]) -> None:
-    print(
-        f"workflow {view['workflow_id']}  {view['kind']} (trigger {view['trigger']})  request {view['request_id']}  "
-        f"group {view['group']}"
-    )
-    print(f"state {view['state']}  version {view['version_id']}  created {view['created_at']}")
-    for p in view["phases"]:
-        duration = f"{p['duration_s']:.2f} s" if p["duration_s"] is not None else "-"
-        print(
-            f"  {p['phase']:<13} {p['state']:<9} attempt {p['attempt']}  started {p['started_at'] or '-'}  "
-            f"took {duration}"
-        )
-        for attempt in p["attempts"]:
-            if len(p["attempts"]) > 1:
-                print(f"    attempt {attempt['attempt']}")
-            for m in attempt["messages"]:
-                where = f" [{m['location']}]" if m.get("location") else ""
-                print(f"      {m['severity']:<7} {m['code']}: {m['text']}{where}")
-
-
 def cmd_workflows_show(args: argparse.Namespace) -> int:
     from schedcu.terminal import print_view
 
@@ -195,14 +145,18 @@ def _operate(action: Any) -> int:
 
 
 def cmd_workflows_retry(args: argparse.Namespace) -> int:
-    from services.versions import saga
+    from services.versions import operator_actions
+    from shared.settings import get_settings
 
-    return _operate(lambda: f"workflow {args.id}: retrying from {saga.retry(args.id, actor())}")
+    return _operate(
+        lambda: f"workflow {args.id}: retrying from {operator_actions.retry(args.id, actor(), get_settings())}"
+    )
 
 
 def cmd_workflows_cancel(args: argparse.Namespace) -> int:
     from schedcu.terminal import confirm
-    from services.versions import saga
+    from services.versions import operator_actions
+    from shared.settings import get_settings
 
     if not args.yes:
         view = workflow(args.id)
@@ -215,7 +169,7 @@ def cmd_workflows_cancel(args: argparse.Namespace) -> int:
         )
 
     def cancel() -> str:
-        saga.cancel(args.id, actor(), args.reason)
+        operator_actions.cancel(args.id, actor(), args.reason, get_settings())
         return f"workflow {args.id}: cancelled"
 
     return _operate(cancel)

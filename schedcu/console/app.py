@@ -1,8 +1,8 @@
-"""The console's routes. Pages are plain `def` endpoints (Starlette runs them in its thread pool, where the
-database sessions and `asyncio.run` of the broker tools belong), their query string parsed by `page` into the
-route's model (`params.py`); actions go through `action`, which checks the role, the CSRF token and the form
-before anything is read or done, and answer with a redirect to the page that shows the outcome
-(Post/Redirect/Get: the outcome travels in a signed cookie read once)."""
+"""The console's pages and actions (the route table is `routes.py`). Pages are plain `def` endpoints (Starlette
+runs them in its thread pool, where the database sessions and `asyncio.run` of the broker tools belong), their
+query string parsed by `page` into the route's model (`params.py`); actions go through `action`, which checks the
+role, the CSRF token and the form before anything is read or done, and answer with a redirect to the page that
+shows the outcome (Post/Redirect/Get: the outcome travels in a signed cookie read once)."""
 
 import asyncio
 import dataclasses
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
-import aio_pika
-import sqlalchemy.exc
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.authentication import (
@@ -28,22 +26,18 @@ from starlette.authentication import (
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schedcu.console import params, throttle
 from schedcu.console.http import SECURITY_HEADERS
-from schedcu.console.params import BadParameter, Params
+from schedcu.console.params import Params
 from schedcu.console.redaction import redact_secrets
 from schedcu.console.throttle import SignInThrottle
 from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, credentials, csrf_key
-from schedcu.errors import Mistake, UsageMistake
+from schedcu.errors import UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
 from shared.settings import Settings
 from shared.states import Phase, PhaseState, ProposalState, WorkflowKind, WorkflowState
@@ -121,7 +115,7 @@ class TokenAuthentication(AuthenticationBackend):
         return AuthCredentials(scopes), ConsoleUser(user)
 
 
-def _unauthorized(conn: HTTPConnection, error: Exception) -> Response:
+def unauthorized(conn: HTTPConnection, error: Exception) -> Response:
     if isinstance(error, UsersUnavailable):
         return _plain(conn, f"{error}; nobody can sign in until it is fixed", 503)
     if isinstance(error, Throttled):
@@ -312,25 +306,25 @@ class Console:
         )  # fmt: skip
 
     def retry_workflow(self, request: Request, form: params.NoFields, user: str) -> Response:
-        from services.versions import saga
+        from services.versions import operator_actions
         from services.versions.workflow import Refused
 
         to = f"/workflows/{request.path_params['id']}"
         try:
-            phase = saga.retry(request.path_params["id"], user)
+            phase = operator_actions.retry(request.path_params["id"], user, self.settings)
         except Refused as error:
             return self.done(request, to, refused=str(error))
         return self.done(request, to, notice=f"retrying from {phase}")
 
     def cancel_workflow(self, request: Request, form: params.ReasonForm, user: str) -> Response:
-        from services.versions import saga
+        from services.versions import operator_actions
         from services.versions.workflow import Refused
 
         to = f"/workflows/{request.path_params['id']}"
         if form.reason is None:
             return self.done(request, to, refused="give the reason for the cancel: it is recorded with the workflow")
         try:
-            saga.cancel(request.path_params["id"], user, form.reason)
+            operator_actions.cancel(request.path_params["id"], user, form.reason, self.settings)
         except Refused as error:
             return self.done(request, to, refused=str(error))
         return self.done(request, to, notice="cancelled")
@@ -799,7 +793,7 @@ class Console:
 
     def unavailable(self, request: Request, error: Exception) -> Response:
         """PostgreSQL or RabbitMQ cannot be used: the CLI's one line in a banner, never a traceback."""
-        from schedcu.cli import explain
+        from schedcu.explain import explain
 
         _, message = explain(error)
         return self.error(request, 503, message, banner=True)
@@ -865,65 +859,3 @@ def _instant(text: str | None, settings: Settings) -> datetime:
     from schedcu.exports import local_instant
 
     return local_instant(at, settings.tz)
-
-
-def create_app(users: WatchedUsers, settings: Settings) -> ConsoleApp:
-    from schedcu.console import drafting
-
-    console = Console(settings)
-    act = console.action
-    routes = [
-        Route("/", lambda _: RedirectResponse("/status", 303)),
-        Route("/status", console.status_page),
-        Route("/workflows", page(console.workflows_page, params.WorkflowsQuery)),
-        Route("/workflows/{id:uuid}", console.workflow_page),
-        Route("/workflows/{id:uuid}/retry", act(console.retry_workflow), methods=["POST"]),
-        Route("/workflows/{id:uuid}/cancel", act(console.cancel_workflow, params.ReasonForm), methods=["POST"]),
-        Route("/versions", page(console.versions_page, params.VersionsQuery)),
-        Route("/versions/diff", page(console.diff_page, params.DiffQuery)),
-        Route("/versions/{id:uuid}", console.version_page),
-        Route("/versions/{id:uuid}/gaps", page(console.gaps_page, params.GapsQuery)),
-        Route("/versions/{id:uuid}/cells.csv", console.cells_csv),
-        Route("/versions/{id:uuid}/coverage.ods", console.coverage_ods),
-        Route("/versions/{id:uuid}/calendars/{email}.ics", console.calendar),
-        Route("/oncall", page(console.on_call, params.OnCallQuery)),
-        Route("/versions/{id:uuid}/promote", act(console.promote_version, params.PromoteForm), methods=["POST"]),
-        Route("/versions/{id:uuid}/proposals", page(console.proposals_page, params.VersionProposalsQuery)),
-        Route(
-            "/versions/{id:uuid}/proposals", act(console.create_proposals, params.CreateProposalsForm), methods=["POST"]
-        ),
-        Route("/versions/{id:uuid}/fairness", page(console.fairness_page, params.FairnessQuery)),
-        Route("/proposals", page(console.open_proposals_page, params.OpenProposalsQuery)),
-        Route("/proposals/{id:uuid}", console.proposal_page),
-        Route("/proposals/{id:uuid}/edit", act(console.edit_proposal, params.EditProposalForm), methods=["POST"]),
-        Route("/proposals/{id:uuid}/approve", act(console.approve_proposal), methods=["POST"]),
-        Route("/proposals/{id:uuid}/reject", act(console.reject_proposal, params.ReasonForm), methods=["POST"]),
-        Route("/repairs/{id:uuid}", console.repair_page),
-        Route("/repairs/{id:uuid}/approve", act(console.approve_repair), methods=["POST"]),
-        Route("/repairs/{id:uuid}/reject", act(console.reject_repair, params.RejectMoveForm), methods=["POST"]),
-        Route("/repairs/{id:uuid}/edit", act(console.edit_repair, params.EditMoveForm), methods=["POST"]),
-        Route("/versions/{id:uuid}/archive", act(console.archive_version, params.ReasonForm), methods=["POST"]),
-        Route("/dead-letters", console.dead_letters_page),
-        Route("/dead-letters/{queue}/message", page(console.dead_letter_page, params.DeadLetterQuery)),
-        Route("/dead-letters/{queue}/redrive", act(console.redrive, params.LettersForm), methods=["POST"]),
-        Route("/dead-letters/{queue}/discard", page(console.confirm_discard, params.DiscardQuery), methods=["GET"]),
-        Route("/dead-letters/{queue}/discard", act(console.discard, params.LettersForm), methods=["POST"]),
-        *drafting.routes(console),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-    ]
-    return ConsoleApp(
-        routes=routes,
-        middleware=[
-            Middleware(AuthenticationMiddleware, backend=TokenAuthentication(users), on_error=_unauthorized),
-            Middleware(RefuseControlCharacters, console=console),
-        ],
-        exception_handlers={
-            Exception: console.failed,
-            HTTPException: console.http_error,
-            BadParameter: console.bad_parameter,
-            Mistake: console.mistake,
-            sqlalchemy.exc.OperationalError: console.unavailable,
-            aio_pika.exceptions.AMQPConnectionError: console.unavailable,
-            ConnectionError: console.unavailable,
-        },
-    )

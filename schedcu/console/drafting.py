@@ -356,8 +356,7 @@ class DraftingPages:
 
     def export_calendars(self, request: Request) -> Response:
         """Every person's calendar in one zip, each named as `schedcu draft export --format ics` names its files."""
-        from schedcu.commands.exports import calendar_name
-        from schedcu.exports import draft_calendars
+        from schedcu.exports import calendar_name, draft_calendars
 
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

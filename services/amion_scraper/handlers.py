@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -52,9 +53,9 @@ from shared.contracts import (
 from shared.db.session import engine, transaction
 from shared.findings import Finding, Severity
 from shared.messaging import inbox
-from shared.messaging.consumer import Delivery, Handler
+from shared.messaging.consumer import Delivery, Handler, given_settings
 from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
-from shared.settings import AmionAccount, get_settings
+from shared.settings import AmionAccount, Settings
 from shared.states import BatchState, Phase, WatchOutcome
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def store_scrape(
     batch_id: uuid.UUID,
     fetched: list[MonthFetch],
     account: AmionAccount,
+    tz: ZoneInfo,
     kept: Kept | None = None,
 ) -> None:
     kept = kept or Kept()
@@ -185,7 +187,7 @@ def store_scrape(
         if kept.batch_id is not None:
             store.copy_pages(work.session, kept.batch_id, batch_id, sorted(kept.pages))
         store.archive(work.session, batch_id, [page for f in fetched for page in f.responses])
-        store.record_outcome(work.session, batch_id, command.version_id, outcome)
+        store.record_outcome(work.session, batch_id, command.version_id, outcome, tz)
         work.publish(_event(command, batch_id, outcome))
 
 
@@ -218,13 +220,13 @@ async def _unless_superseded(command: ScrapeAmion, fetching: "asyncio.Task[list[
             return False
 
 
-async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
+async def scrape(command: ScrapeAmion, delivery: Delivery, settings: Settings) -> None:
     batch_id = ids.derived_id(delivery.message_id, "scrape-batch")
     kept = await asyncio.to_thread(begin_scrape, command, delivery.message_id, batch_id)
     if isinstance(kept, str):
         log.info("not scraping for %s (%s)", delivery.message_id, kept)
         return
-    account = get_settings().amion_accounts.get(command.amion_account)
+    account = settings.amion_accounts.get(command.amion_account)
     months = [m for m in months_of_period(command.period.start, command.period.end) if m not in kept.pages]
     try:
         if account is None:
@@ -239,7 +241,7 @@ async def scrape(command: ScrapeAmion, delivery: Delivery) -> None:
         log.warning("scrape for %s failed: %s", command.workflow_id, error)
         await asyncio.to_thread(store_failure, command, delivery, batch_id, error)
         return
-    await asyncio.to_thread(store_scrape, command, delivery, batch_id, fetched, account, kept)
+    await asyncio.to_thread(store_scrape, command, delivery, batch_id, fetched, account, settings.tz, kept)
 
 
 def close_superseded_batch(batch_id: uuid.UUID) -> None:
@@ -305,13 +307,13 @@ async def _fetch_version(name: str, account: AmionAccount, version: VersionCheck
     return {f.month: f.page.body for f in fetched if f.page is not None}
 
 
-async def check(command: CheckAmion, delivery: Delivery) -> None:
+async def check(command: CheckAmion, delivery: Delivery, settings: Settings) -> None:
     """The watch's question for one account's versions: has Amion's content changed since their applied batches?
     The versions' requests go out together, under the account's politeness."""
     if await asyncio.to_thread(_processed, delivery.message_id):
         log.info("not checking for %s (duplicate)", delivery.message_id)
         return
-    account = get_settings().amion_accounts.get(command.amion_account)
+    account = settings.amion_accounts.get(command.amion_account)
     fetched: list[dict[date, str] | str]
     if account is None:
         fetched = [f"Unknown Amion account {command.amion_account!r}."] * len(command.versions)
@@ -327,4 +329,4 @@ def _processed(message_id: str) -> bool:
         return inbox.already_processed(session, CONSUMER, message_id)
 
 
-HANDLERS: dict[type, Handler] = {ScrapeAmion: scrape, CheckAmion: check}
+HANDLERS: dict[type, Handler] = {ScrapeAmion: given_settings(scrape), CheckAmion: given_settings(check)}

@@ -14,7 +14,6 @@ from shared.amion_data import MonthResult
 from shared.db.models import AmionPage, AssignmentRow, PersonRow, ScrapeBatch
 from shared.findings import Finding
 from shared.people import PersonRef
-from shared.settings import get_settings
 from shared.states import APPLIED_BATCH_STATES, AssignmentSource, BatchState
 
 from .assessment import ScrapeOutcome
@@ -160,11 +159,10 @@ def replace_assignments(
     version_id: uuid.UUID,
     batch_id: uuid.UUID,
     matched: Sequence[MatchedAssignment],
-    tz: ZoneInfo | None = None,
+    tz: ZoneInfo,
 ) -> None:
     """The version's AMION assignments become `matched`, each with the hours Amion gives it as instants in
-    the group's zone `tz` (default: the `time_zone` setting), NULL where Amion gives none."""
-    zone = tz or get_settings().tz
+    the group's zone `tz` (the `time_zone` setting), NULL where Amion gives none."""
     session.execute(
         delete(AssignmentRow).where(
             AssignmentRow.version_id == version_id, AssignmentRow.source == AssignmentSource.AMION
@@ -174,7 +172,7 @@ def replace_assignments(
         return
     rows = []
     for m in matched:
-        starts_at, ends_at = m.interval(zone) or (None, None)
+        starts_at, ends_at = m.interval(tz) or (None, None)
         rows.append([m.schedule_date.isoformat(), m.role, m.person_id, m.label, m.note,
                      starts_at and starts_at.isoformat(), ends_at and ends_at.isoformat()])  # fmt: skip
     session.execute(
@@ -183,9 +181,12 @@ def replace_assignments(
     )
 
 
-def record_outcome(session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome) -> None:
-    """The batch's final state; unless it FAILED, the version's AMION assignments become the outcome's."""
+def record_outcome(
+    session: Session, batch_id: uuid.UUID, version_id: uuid.UUID, outcome: ScrapeOutcome, tz: ZoneInfo
+) -> None:
+    """The batch's final state; unless it FAILED, the version's AMION assignments become the outcome's (their hours
+    instants in the group's zone `tz`)."""
     months = {month: MonthResult(result, outcome.reasons.get(month)) for month, result in outcome.months.items()}
     finish_batch(session, batch_id, outcome.state, months, outcome.findings)
     if outcome.state != BatchState.FAILED:
-        replace_assignments(session, version_id, batch_id, outcome.assignments)
+        replace_assignments(session, version_id, batch_id, outcome.assignments, tz)

@@ -28,9 +28,9 @@ from shared.contracts import (
     GapCandidate,
 )
 from shared.coverage_rules import Cell, Gap
-from shared.messaging.consumer import Delivery, Handler, in_thread
+from shared.messaging.consumer import Delivery, Handler, given_settings, in_thread
 from shared.messaging.unit_of_work import Fence, unit_of_work
-from shared.settings import get_settings
+from shared.settings import Settings
 from shared.states import Phase
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,11 @@ def _changed_cells(found: Sequence[CellChange]) -> list[ChangedCell]:
     ]  # fmt: skip
 
 
-def draft_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
+def draft_coverage(command: CalculateCoverage, delivery: Delivery, settings: Settings) -> None:
     """A DRAFT workflow's coverage phase: the draft checked, nothing stored (services/coverage/draft_check.py)."""
     assert command.draft_run_id is not None and command.workflow_id is not None
     assert command.request_id is not None and command.group is not None and command.period is not None
-    options = CalculationOptions.from_settings(get_settings())
+    options = CalculationOptions.from_settings(settings)
     answer = {"workflow_id": command.workflow_id, "request_id": command.request_id, "group": command.group,
               "period": command.period, "attempt": command.attempt, "version_id": command.version_id}  # fmt: skip
     with unit_of_work(CONSUMER, delivery, Fence(command.workflow_id, Phase.COVERAGE, command.attempt)) as work:
@@ -95,11 +95,11 @@ def draft_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
         )
 
 
-def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
+def calculate_coverage(command: CalculateCoverage, delivery: Delivery, settings: Settings) -> None:
     if command.draft_run_id is not None:
-        draft_coverage(command, delivery)
+        draft_coverage(command, delivery, settings)
         return
-    options = CalculationOptions.from_settings(get_settings())
+    options = CalculationOptions.from_settings(settings)
     calculation_id = calculation_id_for(delivery.message_id)
     fence = None if command.workflow_id is None else Fence(command.workflow_id, Phase.COVERAGE, command.attempt)
     answer = {"workflow_id": command.workflow_id, "request_id": command.request_id, "attempt": command.attempt,
@@ -146,4 +146,4 @@ def calculate_coverage(command: CalculateCoverage, delivery: Delivery) -> None:
             work.publish(changed, "changed")
 
 
-HANDLERS: dict[type, Handler] = {CalculateCoverage: in_thread(calculate_coverage)}
+HANDLERS: dict[type, Handler] = {CalculateCoverage: in_thread(given_settings(calculate_coverage))}

@@ -12,9 +12,9 @@ from shared import ids
 from shared.contracts import ImportTemplate, OdsImported, OdsImportFailed
 from shared.db.models import ScheduleVersion
 from shared.findings import Finding, has_errors
-from shared.messaging.consumer import Delivery, Handler, in_thread
+from shared.messaging.consumer import Delivery, Handler, given_settings, in_thread
 from shared.messaging.unit_of_work import Fence, unit_of_work
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.states import Phase
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ def prepare(command: ImportTemplate, settings: Settings) -> Import:
     return Import(data, parsed, shifts, findings)
 
 
-def import_template(command: ImportTemplate, delivery: Delivery) -> None:
-    result = prepare(command, get_settings())
+def import_template(command: ImportTemplate, delivery: Delivery, settings: Settings) -> None:
+    result = prepare(command, settings)
     request = {**command.context(), "attempt": command.attempt}
     with unit_of_work(CONSUMER, delivery, Fence(command.workflow_id, Phase.ODS_IMPORT, command.attempt)) as work:
         if work.skipped:
@@ -104,4 +104,4 @@ def import_template(command: ImportTemplate, delivery: Delivery) -> None:
         )
 
 
-HANDLERS: dict[type, Handler] = {ImportTemplate: in_thread(import_template)}
+HANDLERS: dict[type, Handler] = {ImportTemplate: in_thread(given_settings(import_template))}

@@ -22,7 +22,7 @@ Design:
   applied scrape batch and answers `AmionChecked`; it writes nothing.
 - `on_amion_checked` records the time and outcome of each group's check (one statement for the account's
   unchanged groups): when Amion is unchanged that is the only write. CHANGED starts a RESCRAPE workflow
-  (services/versions/saga.py `start_rescrape`, trigger `watch`): the scrape and coverage phases, fenced and timed
+  (services/versions/starts.py `start_rescrape`, trigger `watch`): the scrape and coverage phases, fenced and timed
   like an import's; its coverage publishes `CoverageChanged`. A near-term change starts the same re-scrape.
 - Operators pause and resume a group (`schedcu watch pause|resume`), audited.
 """
@@ -37,7 +37,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.versions.saga import start_rescrape
+from services.versions.starts import start_rescrape
 from shared import audit
 from shared.contracts import AmionChecked, CheckAmion, DateSpan, VersionCheck, VersionChecked
 from shared.db import version_state
@@ -46,7 +46,7 @@ from shared.db.session import transaction
 from shared.messaging import outbox
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.states import VersionState, WatchOutcome, WorkflowState
 
 log = logging.getLogger(__name__)
@@ -202,9 +202,8 @@ def budget_problems(targets: list[Target], now: datetime, settings: Settings) ->
     return problems
 
 
-def tick(settings: Settings | None = None, rng: random.Random | None = None) -> int:
+def tick(settings: Settings, rng: random.Random | None = None) -> int:
     """Send the checks of the groups due, within each account's budget; returns how many groups were sent."""
-    settings = settings or get_settings()
     rng = rng or random.Random()
     now = _now()
     today = now.astimezone(settings.tz).date()
@@ -309,7 +308,7 @@ def _group_outcomes(event: AmionChecked) -> dict[str, VersionChecked]:
     return outcomes
 
 
-def on_amion_checked(event: AmionChecked, delivery: Delivery) -> None:
+def on_amion_checked(event: AmionChecked, delivery: Delivery, settings: Settings) -> None:
     """The time and outcome of each group's check, in one statement; a change starts a re-scrape of the version."""
     with unit_of_work(CONSUMER, delivery) as work:
         if work.skipped:
@@ -340,7 +339,11 @@ def on_amion_checked(event: AmionChecked, delivery: Delivery) -> None:
                 continue
             kind = "near" if result.near else "full"
             workflow_id = start_rescrape(
-                work.session, result.version_id, import_workflow_id, f"{event.check_id}:{kind}:{result.version_id}"
+                work.session,
+                result.version_id,
+                import_workflow_id,
+                f"{event.check_id}:{kind}:{result.version_id}",
+                settings,
             )
             log.info("Amion changed (%s) for version %s: re-scrape workflow %s",
                      ", ".join(result.changed_months), result.version_id, workflow_id)  # fmt: skip

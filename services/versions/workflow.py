@@ -7,7 +7,7 @@ calculates the coverage of the version with the draft's rows.
 
 Pure: no database, no broker, no clock. Time, attempts and limits come in as values; what must happen next
 comes out as effects (`StartAttempt`: send the phase's command for this attempt; `Ended`: announce the end),
-which the saga (services/versions/saga.py) turns into outbox rows in the same transaction.
+which the coordinator (services/versions/coordinator.py) turns into outbox rows in the same transaction.
 
 Fencing: a phase result counts only when it comes from the phase's current attempt while the phase runs and
 the workflow has not ended (`accepts`). Anything else is `LATE` or `NOT_RUNNING` and changes nothing.

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aio_pika import IncomingMessage
 from aiormq.exceptions import ChannelInvalidStateError
@@ -35,6 +35,7 @@ from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Fa
 from shared.messaging.outbox import WORKFLOW_HEADER
 from shared.messaging.senders import Senders
 from shared.messaging.topology import DEAD_LETTER_EXCHANGE, ConsumerQueue, exchange_for, work_queue
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,15 @@ def in_thread(step: Callable[[Any, Delivery], Any]) -> Handler:
         await asyncio.to_thread(step, message, delivery)
 
     return handle
+
+
+R = TypeVar("R")
+
+
+def given_settings(step: Callable[[Any, Delivery, Settings], R]) -> Callable[[Any, Delivery], R]:
+    """`step` given the process's settings, for a service's wiring (its composition root): read when a message
+    arrives, once per process (a test chooses them before it starts the worker)."""
+    return lambda message, delivery: step(message, delivery, get_settings())
 
 
 class Unprocessable(Exception):

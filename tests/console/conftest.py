@@ -14,7 +14,7 @@ import yaml
 from starlette.testclient import TestClient
 
 from schedcu import processes
-from schedcu.console.app import create_app
+from schedcu.console.routes import create_app
 from schedcu.console.users import WatchedUsers, token_hash
 from schedcu.infra import free_port
 from schedcu.registries import all_queues

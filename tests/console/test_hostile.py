@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from schedcu.console.app import JSON_PATHS, create_app
+from schedcu.console.app import JSON_PATHS
 from schedcu.console.params import MAX_PAGE
+from schedcu.console.routes import create_app
 from schedcu.console.users import WatchedUsers
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
-from services.versions import saga
+from services.versions import operator_actions
 from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
 from shared.settings import get_settings
 from tests.conftest import Services
@@ -86,7 +87,7 @@ def known(console_services: Services) -> Known:
 @pytest.fixture
 def client(settings_for: Services, users: WatchedUsers, known: Known) -> Iterator[TestClient]:
     failed = start_workflow()
-    saga.cancel(failed, "fuzz", "a failed workflow to look at")
+    operator_actions.cancel(failed, "fuzz", "a failed workflow to look at", get_settings())
     with TestClient(create_app(users, get_settings()), raise_server_exceptions=False) as test_client:
         test_client.workflow_id = str(failed)  # type: ignore[attr-defined]
         yield test_client

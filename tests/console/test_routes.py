@@ -22,14 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from schedcu.console.app import CSRF_MAX_AGE_S, PAGE_SIZE, create_app
+from schedcu.console.app import CSRF_MAX_AGE_S, PAGE_SIZE
+from schedcu.console.routes import create_app
 from schedcu.console.users import WatchedUsers, token_hash
 from schedcu.sample_template import sample_template
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
 from services.coverage.gap_lines import group_gaps
 from services.coverage.gaps import gap_report
-from services.versions import lifecycle, saga
+from services.versions import intake, lifecycle, operator_actions
 from shared import ids
 from shared.contracts import ImportRequested
 from shared.db.models import (
@@ -77,9 +78,10 @@ def start_workflow(group: str = "test-group") -> uuid.UUID:
     """A workflow that stays RUNNING: no worker consumes this vhost's commands."""
     request_id = f"console-{uuid.uuid4()}"
     body = amqp_client.import_requested(request_id, sample_template(), "2026-03-02", "2026-03-08") | {"group": group}
-    saga.start_workflow(
+    intake.start_workflow(
         ImportRequested.model_validate(body),
         Delivery(message_id=f"m-{request_id}", correlation_id=None, routing_key="import.requested", redelivered=False),
+        get_settings(),
     )
     return ids.workflow_id_for(request_id)
 
@@ -116,7 +118,7 @@ class Targets:
 @pytest.fixture
 def targets(settings_for: Services, with_proposals: tuple[uuid.UUID, uuid.UUID]) -> Targets:
     running, failed = start_workflow(), start_workflow()
-    saga.cancel(failed, "setup", "to have a failed workflow")
+    operator_actions.cancel(failed, "setup", "to have a failed workflow", get_settings())
     group = f"g-{uuid.uuid4().hex[:8]}"
     staging = new_version(settings_for, group, date(2026, 3, 1), date(2026, 3, 31), cells=None)
     production = new_version(settings_for, group, date(2026, 5, 1), date(2026, 5, 31), cells=None)

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from schedcu import processes
-from schedcu.console.app import create_app
 from schedcu.console.redaction import redact_secrets
+from schedcu.console.routes import create_app
 from schedcu.console.throttle import LIMIT, WINDOW_S, SignInThrottle, keys
 from schedcu.console.users import WatchedUsers
 from schedcu.infra import free_port

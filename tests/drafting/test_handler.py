@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.drafting import handlers
 from services.drafting.handlers import GAVE_UP, draft_schedule
 from services.drafting.model import Draft
-from services.versions import saga
+from services.versions import starts, sweeper
 from shared import ids
 from shared.contracts import DraftSchedule, RequestDraft
 from shared.db.models import AssignmentRow
@@ -118,8 +118,8 @@ def draft_workflow(services: Services, start: date, end: date) -> tuple[uuid.UUI
     with Session(services.engine) as session, session.begin():
         version_id = template_version(session, start, end)
     asked = Delivery(f"draft:{version_id}:{uuid.uuid4()}", None, RequestDraft.routing_key, False)
-    saga.start_draft(RequestDraft(version_id=version_id, requested_by="tests"), asked)
-    workflow_id = ids.workflow_id_for(saga.draft_request_id(asked.message_id))
+    starts.start_draft(RequestDraft(version_id=version_id, requested_by="tests"), asked, get_settings())
+    workflow_id = ids.workflow_id_for(starts.draft_request_id(asked.message_id))
     command = DraftSchedule(
         workflow_id=workflow_id, attempt=1, version_id=version_id, requested_by="tests", time_limit_s=5, workers=1
     )
@@ -134,7 +134,7 @@ def time_out_draft_phase(services: Services, workflow_id: uuid.UUID) -> None:
             text("UPDATE workflow_phases SET deadline_at = now() - interval '1 second' WHERE workflow_id = :w"),
             {"w": workflow_id},
         )
-    assert saga.sweep_timeouts() == 1
+    assert sweeper.sweep_timeouts(get_settings()) == 1
     assert one(services, "SELECT state FROM workflows WHERE id = :w", w=workflow_id) == ("FAILED",)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from schedcu.processes import schedcu_command
 from schedcu.sample_template import sample_template
-from services.versions import saga
+from services.versions import intake
 from shared import ids
 from shared.contracts import ImportRequested
 from shared.db.models import Workflow
@@ -114,9 +114,10 @@ def quiet() -> Iterator[Services]:
 def running(quiet: Services) -> uuid.UUID:
     request_id = f"cancel-{uuid.uuid4()}"
     body = amqp_client.import_requested(request_id, sample_template(), "2026-03-02", "2026-03-08")
-    saga.start_workflow(
+    intake.start_workflow(
         ImportRequested.model_validate(body),
         Delivery(message_id=f"m-{request_id}", correlation_id=None, routing_key="import.requested", redelivered=False),
+        get_settings(),
     )
     return ids.workflow_id_for(request_id)
 
