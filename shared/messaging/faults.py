@@ -87,6 +87,9 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         if isinstance(current, sqlalchemy.exc.DBAPIError) and isinstance(current.orig, BaseException):
             pending.append(current.orig)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        # aiormq cancels what waits on a connection it lost with the loss as the reason (`task.cancel(error)`)
+        if isinstance(current, asyncio.CancelledError) and current.args and isinstance(current.args[0], BaseException):
+            pending.append(current.args[0])
 
 
 def _classify_one(error: BaseException) -> Failure:

@@ -115,7 +115,8 @@ class OutboxRelay:
                     OUTBOX_NACKED.inc()
                     log.info("%s was not taken by the broker (%s); publishing it again", row.message_id,
                              describe(outcome))  # fmt: skip
-                elif classify(outcome).transient:
+                elif classify(outcome).transient or isinstance(outcome, asyncio.CancelledError):
+                    # a publish cancelled under the relay (not the relay itself): its connection went away
                     self._broker_gate.close(outcome)  # the row stays unclaimed: published once the broker is back
                 else:
                     log.warning(

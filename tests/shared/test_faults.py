@@ -72,6 +72,12 @@ def refused_by_rabbitmq() -> BaseException:
         (refused_by_rabbitmq, Failure.BROKER_DOWN),
         (lambda: aiormq.exceptions.ConnectionClosed(320, "CONNECTION_FORCED - shutdown"), Failure.BROKER_DOWN),
         (lambda: aiormq.exceptions.ChannelInvalidStateError("channel closed"), Failure.BROKER_DOWN),
+        # a publish whose connection died under it: aiormq cancels it with the loss as the reason
+        (
+            lambda: asyncio.CancelledError(aiormq.exceptions.AMQPConnectionError("Server connection reset")),
+            Failure.BROKER_DOWN,
+        ),
+        (lambda: asyncio.CancelledError(), Failure.DETERMINISTIC),
         (lambda: ValueError("no shift on 2026-03-02"), Failure.DETERMINISTIC),
         (lambda: KeyError("RES_BODY"), Failure.DETERMINISTIC),
         (lambda: FileNotFoundError("template.ods"), Failure.DETERMINISTIC),
