@@ -37,7 +37,7 @@ from shared.states import DraftRunState, Phase
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "drafting"
+CONSUMER = "drafting"  # its inbox rows and its registry's queue are named by it
 GAVE_UP = (
     "the workflow gave up waiting: its draft phase had ended (timed out, cancelled or retried) before this run's "
     "result, so nothing of it is kept; draft the period again"
