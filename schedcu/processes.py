@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 
 from schedcu.infra import free_port
+from schedcu.registries import WORKERS
 
-WORKER_NAMES = ("ods-importer", "amion-scraper", "coverage", "versions", "drafting")
+WORKER_NAMES = tuple(WORKERS)  # in the order they start
 
 
 @dataclass

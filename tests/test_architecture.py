@@ -210,6 +210,27 @@ def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
     assert written_tables(module) == {"assignments", "workflows", "coverage_cells"}
 
 
+def reads_settings(path: Path) -> bool:
+    """Whether a module calls `get_settings()` (by any import name) rather than being given its settings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return any(isinstance(node, ast.Call) and _called_name(node) == "get_settings" for node in ast.walk(tree))
+
+
+def test_only_a_services_registry_reads_the_settings() -> None:
+    """A service's steps are given the worker's settings (`given_settings` in its wiring); only its composition
+    root, the `registry` module the worker is built from, may read them."""
+    readers = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "services").rglob("*.py")) if reads_settings(p)]
+    assert [r for r in readers if not re.fullmatch(r"services/[a-z_]+/registry\.py", r)] == []
+
+
+def test_the_check_sees_a_settings_read(tmp_path: Path) -> None:
+    module = tmp_path / "handlers.py"
+    module.write_text("from shared import settings\n\ndef step():\n    return settings.get_settings().tz\n")
+    assert reads_settings(module)
+    module.write_text("def step(message, delivery, settings):\n    return settings.tz\n")
+    assert not reads_settings(module)
+
+
 RAW_READ = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_]+)", re.IGNORECASE)
 
 

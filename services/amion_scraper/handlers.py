@@ -60,7 +60,7 @@ from shared.states import BatchState, Phase, WatchOutcome
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "amion_scraper"
+CONSUMER = "amion_scraper"  # its inbox rows and its registry's queue are named by it
 
 _POLITENESS: dict[str, Politeness] = {}
 FENCE_CHECK_S = 2.0  # how often a running scrape asks whether the saga has moved past its attempt

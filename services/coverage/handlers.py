@@ -35,7 +35,7 @@ from shared.states import Phase
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "coverage"
+CONSUMER = "coverage"  # its inbox rows and its registry's queue are named by it
 MAX_GAPS_IN_EVENT = 50
 TOP_CANDIDATES = 3
 

@@ -1,6 +1,6 @@
 """The coverage worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
-from services.coverage.handlers import HANDLERS
+from services.coverage.handlers import CONSUMER, HANDLERS
 from shared.contracts import (
     CalculateCoverage,
     CoverageCalculated,
@@ -15,7 +15,7 @@ from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
 REGISTRY = Registry(
-    ConsumerQueue("coverage", ("command.coverage.*",)),
+    ConsumerQueue(CONSUMER, ("command.coverage.*",)),
     HANDLERS,
     publishes=(
         CoverageCalculated,

@@ -30,14 +30,14 @@ from shared.contracts import (
 from shared.db.models import HospitalGroup, ScheduleVersion
 from shared.db.session import transaction
 from shared.findings import Severity
-from shared.messaging.consumer import Delivery, Handler, in_thread
+from shared.messaging.consumer import Delivery, Handler, given_settings, in_thread
 from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.states import DraftRunState, Phase
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "drafting"
+CONSUMER = "drafting"  # its inbox rows and its registry's queue are named by it
 GAVE_UP = (
     "the workflow gave up waiting: its draft phase had ended (timed out, cancelled or retried) before this run's "
     "result, so nothing of it is kept; draft the period again"
@@ -89,10 +89,9 @@ def refuse(
         work.publish(DraftFailed(**answer, group=group, period=period, reason=reason))
 
 
-def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
+def draft_schedule(command: DraftSchedule, delivery: Delivery, settings: Settings) -> None:
     """A workflow's run whose phase has ended (the saga timed it out, or it was cancelled or retried) ends `failed`
     with `GAVE_UP`: before its solve when the command comes late, else when its result is fenced out."""
-    settings = get_settings()
     fence = fence_of(command)
     run_id = ids.draft_run_id(delivery.message_id)
     time_limit = command.time_limit_s or settings.draft_time_limit_s
@@ -155,10 +154,9 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery) -> None:
     log.info("draft run %s %s: %d of %d filled", run_id, result.outcome, figures.filled, figures.to_fill)
 
 
-def _repair(asked: repairs.Asked, delivery: Delivery, run_id: uuid.UUID) -> None:
+def _repair(asked: repairs.Asked, delivery: Delivery, run_id: uuid.UUID, settings: Settings) -> None:
     """A repair run, as a draft run goes: marked running, the problem read, the solve outside any transaction,
     then the rows, the figures, the inbox row and `RepairProposed` in one unit of work."""
-    settings = get_settings()
     time_limit = asked.time_limit_s or settings.repair_time_limit_s
     workers = asked.workers or settings.draft_workers
     request = asked.request()
@@ -198,15 +196,14 @@ def _repair(asked: repairs.Asked, delivery: Delivery, run_id: uuid.UUID) -> None
              result.seconds)  # fmt: skip
 
 
-def repair_schedule(command: RepairSchedule, delivery: Delivery) -> None:
-    _repair(repairs.Asked.of(command), delivery, ids.draft_run_id(delivery.message_id))
+def repair_schedule(command: RepairSchedule, delivery: Delivery, settings: Settings) -> None:
+    _repair(repairs.Asked.of(command), delivery, ids.draft_run_id(delivery.message_id), settings)
 
 
-def coverage_changed(event: CoverageChanged, delivery: Delivery) -> None:
+def coverage_changed(event: CoverageChanged, delivery: Delivery, settings: Settings) -> None:
     """The watch's side of repair: gaps that closed by themselves make their open repairs OBSOLETE; mandatory
     gaps opened in a PRODUCTION version within the next `repair_horizon_days` start a repair run (unless an open
     one is filling them already)."""
-    settings = get_settings()
     today = datetime.now(settings.tz).date()
     horizon = today + timedelta(days=settings.repair_horizon_days)
     with transaction() as session:
@@ -221,12 +218,12 @@ def coverage_changed(event: CoverageChanged, delivery: Delivery) -> None:
         with unit_of_work(CONSUMER, delivery):  # the inbox row only
             return
     asked = repairs.Asked(event.version_id, CONSUMER, "gaps opened", gaps=tuple(opened))
-    _repair(asked, delivery, ids.derived_id(delivery.message_id, "repair-run"))
+    _repair(asked, delivery, ids.derived_id(delivery.message_id, "repair-run"), settings)
 
 
-HANDLERS: dict[type, Handler] = {DraftSchedule: in_thread(draft_schedule)}
+HANDLERS: dict[type, Handler] = {DraftSchedule: in_thread(given_settings(draft_schedule))}
 # on a queue of their own (services/drafting/registry.py): a repair never waits for a slot behind drafts
 REPAIR_HANDLERS: dict[type, Handler] = {
-    RepairSchedule: in_thread(repair_schedule),
-    CoverageChanged: in_thread(coverage_changed),
+    RepairSchedule: in_thread(given_settings(repair_schedule)),
+    CoverageChanged: in_thread(given_settings(coverage_changed)),
 }

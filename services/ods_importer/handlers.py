@@ -19,7 +19,7 @@ from shared.states import Phase
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "ods_importer"
+CONSUMER = "ods_importer"  # its inbox rows and its registry's queue are named by it
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The ods_importer worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
-from services.ods_importer.handlers import HANDLERS
+from services.ods_importer.handlers import CONSUMER, HANDLERS
 from shared.contracts import OdsImported, OdsImportFailed
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 
 REGISTRY = Registry(
-    ConsumerQueue("ods_importer", ("command.ods_importer.*",)), HANDLERS, publishes=(OdsImported, OdsImportFailed)
+    ConsumerQueue(CONSUMER, ("command.ods_importer.*",)), HANDLERS, publishes=(OdsImported, OdsImportFailed)
 )

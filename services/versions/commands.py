@@ -7,11 +7,10 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from services.versions import lifecycle
+from services.versions.coordinator import CONSUMER
 from shared.contracts import ArchiveVersion, PromoteVersion, VersionTransitionRefused
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
-
-CONSUMER = "versions"
 
 
 def _apply(

@@ -39,7 +39,7 @@ from shared.metrics import PHASE_DURATION
 from shared.settings import Settings
 from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState
 
-CONSUMER = "versions"
+CONSUMER = "versions"  # its inbox rows and its registry's queue are named by it
 
 
 def now() -> datetime:

@@ -1,6 +1,7 @@
 """The versions worker: its queue, the saga's handlers, the deadline sweep, the rejecter that answers an
 invalid request and what it publishes (shared/registry.py)."""
 
+from services.versions.coordinator import CONSUMER
 from services.versions.handlers import HANDLERS, PERIODIC, REJECTERS
 from shared.contracts import (
     CalculateCoverage,
@@ -21,7 +22,7 @@ from shared.registry import Registry
 
 REGISTRY = Registry(
     ConsumerQueue(
-        "versions",
+        CONSUMER,
         (
             "import.requested",
             "command.versions.*",

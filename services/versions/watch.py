@@ -37,6 +37,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from services.versions.coordinator import CONSUMER
 from services.versions.starts import start_rescrape
 from shared import audit
 from shared.contracts import AmionChecked, CheckAmion, DateSpan, VersionCheck, VersionChecked
@@ -50,8 +51,6 @@ from shared.settings import Settings
 from shared.states import VersionState, WatchOutcome, WorkflowState
 
 log = logging.getLogger(__name__)
-
-CONSUMER = "versions"
 
 
 class UnknownGroup(Exception):

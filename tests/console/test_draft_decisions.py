@@ -53,7 +53,7 @@ def drafted_week(services: Services) -> uuid.UUID:
         patch.setenv("SCHEDCU_DATABASE_URL", services.database_url)
         get_settings.cache_clear()
         command = DraftSchedule(version_id=version_id, requested_by="setup", time_limit_s=5, workers=1)
-        draft_schedule(command, delivery)
+        draft_schedule(command, delivery, get_settings())
     get_settings.cache_clear()
     return run_id_for(delivery.message_id)
 

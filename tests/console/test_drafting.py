@@ -69,7 +69,7 @@ def drafted(console_services: Services) -> uuid.UUID:
         command = DraftSchedule(
             version_id=version_id, requested_by="setup", reason="console", time_limit_s=5, workers=1
         )
-        draft_schedule(command, delivery)
+        draft_schedule(command, delivery, get_settings())
     get_settings.cache_clear()
     return run_id_for(delivery.message_id)
 

@@ -42,7 +42,7 @@ def repair_run(services: Services) -> uuid.UUID:
         version_id=version_id, requested_by="setup", reason="sick call", person_id=sick, first=SICK_DAY,
         time_limit_s=10, workers=1,
     )  # fmt: skip
-    repair_schedule(command, delivery)
+    repair_schedule(command, delivery, get_settings())
     return run_id_for(delivery.message_id)
 
 
@@ -155,7 +155,9 @@ def test_a_gap_line_being_repaired_links_to_its_repair(client: TestClient, setti
         calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions.from_settings(get_settings()))
     delivery = Delivery(f"repair:{uuid.uuid4()}", None, RepairSchedule.routing_key, False)
     gap = RepairGap(date=SICK_DAY, role="Mid3")
-    repair_schedule(RepairSchedule(version_id=version_id, requested_by="setup", gaps=[gap], workers=1), delivery)
+    repair_schedule(
+        RepairSchedule(version_id=version_id, requested_by="setup", gaps=[gap], workers=1), delivery, get_settings()
+    )
     run_id = run_id_for(delivery.message_id)
 
     page = client.get(f"/versions/{version_id}/gaps", headers=bearer(READER_TOKEN)).text

@@ -47,7 +47,9 @@ def drafted(services: Services) -> tuple[uuid.UUID, uuid.UUID]:
     with Session(services.engine) as session, session.begin():
         version_id = draft_version(session, START, END, group=f"approval-{uuid.uuid4().hex[:8]}")
     delivery = Delivery(f"draft:{uuid.uuid4()}", None, DraftSchedule.routing_key, False)
-    draft_schedule(DraftSchedule(version_id=version_id, requested_by="tests", time_limit_s=5, workers=1), delivery)
+    draft_schedule(
+        DraftSchedule(version_id=version_id, requested_by="tests", time_limit_s=5, workers=1), delivery, get_settings()
+    )
     return version_id, draft_run_id(delivery.message_id)
 
 

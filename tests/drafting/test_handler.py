@@ -40,7 +40,7 @@ def on_test_database(services: Services, monkeypatch: pytest.MonkeyPatch) -> Ite
 def run(version_id: uuid.UUID) -> tuple[Delivery, uuid.UUID]:
     delivery = Delivery(f"draft:{uuid.uuid4()}", None, DraftSchedule.routing_key, False)
     command = DraftSchedule(version_id=version_id, requested_by="tests", reason="handler", time_limit_s=5, workers=1)
-    draft_schedule(command, delivery)
+    draft_schedule(command, delivery, get_settings())
     return delivery, run_id_for(delivery.message_id)
 
 
@@ -75,7 +75,7 @@ def test_a_run_drafts_around_the_kept_assignments(services: Services, on_test_da
     assert drafted is not None and drafted[0] == filled - kept and drafted[1] <= len(dropped)
     assert one(services, "SELECT 1 FROM inbox WHERE consumer = 'drafting' AND message_id = :m", m=delivery.message_id)
 
-    draft_schedule(DraftSchedule(version_id=version_id, requested_by="tests"), delivery)  # redelivered
+    draft_schedule(DraftSchedule(version_id=version_id, requested_by="tests"), delivery, get_settings())  # redelivered
     assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (filled - kept,)
     assert one(services, "SELECT attempts FROM draft_runs WHERE id = :r", r=run_id) == (1,)
 
@@ -104,7 +104,7 @@ def test_a_run_whose_every_attempt_died_ends_crashed(services: Services, on_test
             text("INSERT INTO draft_runs (id, version_id, state, actor, time_limit_s, workers, attempts) "
                  "VALUES (:r, :v, 'running', 'tests', 5, 1, 2)"), {"r": run_id, "v": version_id},
         )  # fmt: skip
-    draft_schedule(DraftSchedule(version_id=version_id, requested_by="tests"), delivery)
+    draft_schedule(DraftSchedule(version_id=version_id, requested_by="tests"), delivery, get_settings())
 
     assert one(services, "SELECT state, error, attempts FROM draft_runs WHERE id = :r", r=run_id) == (
         "crashed", "every one of its 2 attempts ended without a result: its worker stopped mid-solve", 2
@@ -150,7 +150,7 @@ def test_a_run_whose_workflow_timed_out_mid_solve_ends_failed_when_its_answer_is
         return result
 
     monkeypatch.setattr(handlers, "draft", slow_solve)
-    draft_schedule(command, delivery)
+    draft_schedule(command, delivery, get_settings())
 
     run_id = run_id_for(delivery.message_id)
     assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
@@ -168,9 +168,9 @@ def test_a_command_that_comes_after_its_workflow_timed_out_ends_its_run_failed_w
         raise AssertionError("a run nobody waits for is not solved")
 
     monkeypatch.setattr(handlers, "draft", no_solve)
-    draft_schedule(command, delivery)
+    draft_schedule(command, delivery, get_settings())
 
     run_id = run_id_for(delivery.message_id)
     assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
-    draft_schedule(command, delivery)  # redelivered: the run has ended
+    draft_schedule(command, delivery, get_settings())  # redelivered: the run has ended
     assert one(services, "SELECT state, attempts FROM draft_runs WHERE id = :r", r=run_id) == ("failed", 1)

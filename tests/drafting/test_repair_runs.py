@@ -42,7 +42,7 @@ def sick_call(services: Services) -> tuple[uuid.UUID, uuid.UUID, int]:
         version_id=version_id, requested_by="tests", reason="sick call", person_id=sick[0], first=SICK_DAY,
         time_limit_s=10, workers=1,
     )  # fmt: skip
-    repair_schedule(command, delivery)
+    repair_schedule(command, delivery, get_settings())
     return version_id, run_id_for(delivery.message_id), sick[0]
 
 
@@ -246,6 +246,6 @@ def test_time_off_over_a_production_versions_dates_puts_its_repair_in_the_outbox
     )  # fmt: skip
 
     repair_schedule(command.model_copy(update={"time_limit_s": 10, "workers": 1}),
-                    Delivery(message_id, message_id, RepairSchedule.routing_key, False))  # fmt: skip
+                    Delivery(message_id, message_id, RepairSchedule.routing_key, False), get_settings())  # fmt: skip
     assert one(services, "SELECT kind, state FROM draft_runs WHERE id = :r", r=run_id) == ("repair", "completed")
     assert proposed(services, run_id).changes >= 1
