@@ -221,8 +221,9 @@ def test_a_repair_asked_while_a_long_draft_solves_is_proposed_before_the_draft_e
     body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, start.isoformat(), end.isoformat()))
     amqp_client.publish(pipeline.services.amqp_url, body.encode())
     assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) in ("COMPLETED", "COMPLETED_WITH_WARNINGS")
+    # a time limit long enough to outlast a repair on a loaded machine
     asked = cli(pipeline, "draft", "new", GROUP, "--start", start.isoformat(), "--end", end.isoformat(),
-                "--time-limit", "60", "--workers", "2")  # fmt: skip
+                "--time-limit", "90", "--workers", "2")  # fmt: skip
     assert asked.returncode == 0, asked.stderr
     draft_run = asked.stdout.split("run ", 1)[1].split()[0]
     eventually(
@@ -248,4 +249,4 @@ def test_a_repair_asked_while_a_long_draft_solves_is_proposed_before_the_draft_e
     assert proposed["moves"] and proposed["unfilled"] == []
     assert draft_state(pipeline, draft_run) == "running"  # the draft still solves
     assert eventually(lambda: draft_state(pipeline, draft_run) != "running" and draft_state(pipeline, draft_run),
-                      120, "the draft to end") == "completed"  # fmt: skip
+                      180, "the draft to end") == "completed"  # fmt: skip
