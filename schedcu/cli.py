@@ -329,4 +329,8 @@ def main(argv: list[str] | None = None) -> None:
             logging.getLogger(library).setLevel(logging.CRITICAL)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored by the parent (a background job): stays so
         signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C ends the command (run: status 130)
-    sys.exit(run(args))
+    code = run(args)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        # Ctrl-C while Python exits ends it at once, as interrupted, without a traceback from its exit handlers
+        signal.signal(signal.SIGINT, lambda _signal, _frame: os._exit(INTERRUPTED))
+    sys.exit(code)
