@@ -312,6 +312,12 @@ def repair(
     after_assignment = {key: pid for key, pid in kept.items() if key not in facts.index} | dict(inside)
     after = {full.index[key]: pid for key, pid in after_assignment.items()}
     moves = _moves(full, before, after, away, why)
+    left_open = tuple(u for u in unfilled(full, after_assignment) if (u.day, u.role) in target_keys)
+    if found is None:  # no answer is not an impossible one: the reasons only say why nobody is free as things stand
+        ran_out = (
+            f"no fill found within {time_limit:g} s (the solver ran out of time; a longer time limit may find one)"
+        )
+        left_open = tuple(replace(u, text=f"{ran_out}; {u.text}") for u in left_open)
     filled_gaps = sum(before.get(s) is None and s in after for s in targets)  # changes KEPT_DROPPED does not count
     bound = None if fewest[1].bound is None else fewest[1].bound + filled_gaps
     return Repair(
@@ -321,7 +327,7 @@ def repair(
         changes=len(moves),
         lower_bound=bound,
         levels=levels,
-        unfilled=tuple(u for u in unfilled(full, after_assignment) if (u.day, u.role) in target_keys),
+        unfilled=left_open,
         fairness=_fairness(full, kept, after_assignment),
         conflicts=tuple(kept_conflict(full, core) for core in cores),
         seconds=time.monotonic() - began,

@@ -3,6 +3,8 @@
 from dataclasses import replace
 from datetime import date, timedelta
 
+from ortools.sat.python import cp_model
+
 from services.drafting.facts import Facts, dates
 from services.drafting.model import Kept, Limits, Problem, Reader, TimeOff
 from services.drafting.repair import OPEN_GAP, UNAVAILABLE, repair
@@ -91,6 +93,23 @@ def test_with_no_fix_the_run_completes_and_names_the_blocking_rule_for_each_pers
         f"{WED.isoformat()} ON1: of the three readers who could hold it, A and P are on time off and B holds ON2 "
         "that night."
     )
+
+
+def test_a_solver_that_runs_out_of_time_says_so_instead_of_calling_the_gap_unfillable(monkeypatch) -> None:
+    published = {(MON, "ON"): A, (TUE, "ON"): A, (WED, "ON"): B, (THU, "ON"): B, (FRI, "ON"): C, (SAT, "ON"): C}
+
+    class OutOfTime(cp_model.CpSolver):
+        def Solve(self, model: cp_model.CpModel, callback: object = None) -> int:
+            return cp_model.UNKNOWN
+
+    monkeypatch.setattr(cp_model, "CpSolver", OutOfTime)
+    result = repair(week(("ON",), published, readers=(A, B, C, D)), sick(A, TUE), time_limit=2)
+    (gap,) = result.unfilled
+    assert gap.text.startswith(
+        "no fill found within 2 s (the solver ran out of time; a longer time limit may find one); "
+        f"{TUE.isoformat()} ON: "
+    )
+    assert result.lower_bound is None and not result.proven
 
 
 def test_the_published_schedules_own_conflicts_stay_as_they_are_and_are_reported() -> None:
