@@ -29,10 +29,10 @@ from services.coverage.store import load_inputs, store_calculation, stored_cells
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
-from shared.contracts import Period
 from shared.db.models import AssignmentRow, PersonRow, ScrapeBatch
 from shared.db.statements import recorded
-from shared.schedule_days import dates_between
+from shared.kernel.contracts import Period
+from shared.kernel.schedule_days import dates_between
 from shared.settings import get_settings
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"

@@ -52,7 +52,6 @@ from services.drafting.store import load_problem
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import parse_workbook
-from shared.contracts import Period, RepairSchedule
 from shared.db.models import (
     AssignmentRow,
     DraftGroup,
@@ -62,11 +61,12 @@ from shared.db.models import (
     ScrapeBatch,
     VersionLifecycle,
 )
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import Period, RepairSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import Layout, VersionState
 from shared.messaging.publish import publish_now
-from shared.schedule_days import dates_between
 from shared.settings import get_settings
-from shared.states import Layout, VersionState
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "tests/data/real/templates/cuSchedNormalized.ods"
 PEOPLE = 40

@@ -73,14 +73,14 @@ from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from services.versions import watch
-from shared.contracts import AmionChecked, CalculateCoverage, CheckAmion, ImportRequested, Period, TemplateSource
 from shared.db.models import AssignmentRow, OutboxMessage, PersonRow, VersionLifecycle, Workflow
 from shared.db.session import engine as shared_engine
 from shared.db.statements import recorded
+from shared.kernel.contracts import AmionChecked, CalculateCoverage, CheckAmion, ImportRequested, Period, TemplateSource
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import VersionState, WorkflowState
 from shared.messaging.consumer import Delivery
-from shared.schedule_days import dates_between
 from shared.settings import get_settings
-from shared.states import VersionState, WorkflowState
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 PASSWORD = "bench pass"

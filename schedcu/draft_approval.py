@@ -16,11 +16,11 @@ from services.coverage.calculation import calculation_id_for
 from services.drafting import approval
 from services.drafting.approval import ApprovalError, Row, decide
 from services.drafting.store import Options
-from shared.contracts import CalculateCoverage
 from shared.db.models import PersonRow
+from shared.kernel.contracts import CalculateCoverage
+from shared.kernel.roles import normalize_role
+from shared.kernel.states import AssignmentSource, DraftRowState
 from shared.messaging import outbox
-from shared.roles import normalize_role
-from shared.states import AssignmentSource, DraftRowState
 
 REFUSED = (ApprovalError, corrections.CorrectionError)  # a decision refused, the text saying why
 

@@ -21,11 +21,11 @@ from services.amion_scraper.rows import months_of_period
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.ods_importer.handlers import prepare
 from services.ods_importer.store import store_version
-from shared.contracts import ImportRequested, ImportTemplate, ScrapeAmion
 from shared.db.session import engine
-from shared.findings import Finding, Severity
+from shared.kernel.contracts import ImportRequested, ImportTemplate, ScrapeAmion
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.states import BatchState
 from shared.settings import Settings
-from shared.states import BatchState
 
 
 @dataclass

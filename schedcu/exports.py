@@ -28,12 +28,12 @@ from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculat
 from services.coverage.gap_lines import GapGroup
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import Assignment, booked_shifts, window_interval
 from shared.db import version_state
 from shared.db.models import DraftRowRecord, DraftRun, HospitalGroup, PersonRow, ScheduleVersion
-from shared.rest import Interval, Shift
+from shared.kernel.coverage_rules import Assignment, booked_shifts, window_interval
+from shared.kernel.rest import Interval, Shift
+from shared.kernel.states import AssignmentSource, CellStatus, DraftRowState, VersionState
 from shared.settings import Settings
-from shared.states import AssignmentSource, CellStatus, DraftRowState, VersionState
 
 CSV_COLUMNS = ("schedule_date", "window", "worklist", "hospital", "role", "people", "status", "mandatory")
 # worst first: a worklist's square on a date shows its worst window, as the HTML report does

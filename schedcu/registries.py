@@ -43,7 +43,7 @@ def senders(worker: str, accounts: str, login: str | None) -> "Senders | None":
     `operator`): each worker's account its registry's `publishes`, upstream's `import.requested`, the operator's
     anything. None (nothing checked) unless `worker` logs in (`login`) as its own account: workers sharing one
     account cannot tell each other apart."""
-    from shared.contracts import ImportRequested
+    from shared.kernel.contracts import ImportRequested
     from shared.messaging.senders import Senders
 
     if login != accounts.format(name=worker):

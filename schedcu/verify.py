@@ -39,8 +39,8 @@ from shared.db.models import (
     Workflow,
     WorkflowPhase,
 )
+from shared.kernel.states import APPLIED_BATCH_STATES, AssignmentSource, PhaseState, WorkflowState
 from shared.settings import Settings
-from shared.states import APPLIED_BATCH_STATES, AssignmentSource, PhaseState, WorkflowState
 
 GRACE = timedelta(seconds=30)
 SHOWN_DIFFERENCES = 5

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shared.contracts import Contract
+from shared.kernel.contracts import Contract
 from shared.messaging.consumer import Handler, Rejecter
 from shared.messaging.topology import ConsumerQueue
 from shared.settings import Settings

@@ -1,5 +1,6 @@
 """The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself,
-`shared/` imports no service, no service imports the operator package `schedcu/`, each table is
+`shared/` imports no service, the domain kernel `shared/kernel/` imports nothing of `shared/` outside itself, no
+service imports the operator package `schedcu/`, each table is
 written by its owner only, each worker's database role reads exactly the tables its code reads, no import
 cycle runs through the code and only the command line imports a command module."""
 
@@ -10,9 +11,9 @@ from pathlib import Path
 
 from schedcu import registries as registries_module
 from schedcu.registries import all_registries
-from shared.contracts import CONTRACTS
 from shared.db.models import Base
 from shared.db.roles import OWNERS, READS, VIEWS
+from shared.kernel.contracts import CONTRACTS
 from shared.messaging.topology import UNROUTED_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def imported_modules(path: Path, source: str | None = None) -> list[str]:
 
 
 def owner_of(module: str) -> str | None:
-    """`shared.coverage_rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
+    """`shared.kernel.coverage_rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
     parts = module.split(".")
     if parts[0] == "services" and len(parts) > 1:
         return parts[1]
@@ -62,6 +63,47 @@ def test_a_service_imports_only_shared_and_itself() -> None:
 
 def test_shared_imports_no_service_and_no_operator_code() -> None:
     assert violations("shared", {None}) == []
+
+
+def outside_the_kernel(module: str) -> bool:
+    """Whether a module the kernel imports is not for it: the infrastructure (`shared.*` outside
+    `shared.kernel`), a service or the operator package."""
+    parts = module.split(".")
+    return owner_of(module) is not None or (parts[0] == "shared" and len(parts) > 1 and parts[1] != "kernel")
+
+
+def kernel_violations(sources: dict[Path, str | None]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path, source in sources.items()
+        for module in imported_modules(path, source)
+        if outside_the_kernel(module)
+    ]
+
+
+def test_the_kernel_imports_nothing_outside_itself() -> None:
+    """The infrastructure may import the kernel, never the other way."""
+    kernel = sorted((ROOT / "shared" / "kernel").rglob("*.py"))
+    assert len(kernel) > 10
+    assert kernel_violations(dict.fromkeys(kernel)) == []
+
+
+def test_the_check_sees_the_kernel_import_infrastructure() -> None:
+    module = ROOT / "shared" / "kernel" / "probe.py"  # never written: only its path is used
+    source = (
+        "from shared.kernel.findings import Finding\n"
+        "from . import states\n"
+        "from shared import settings\n"
+        "from ..db.models import Workflow\n"
+        "def later():\n"
+        "    import services.coverage.store\n"
+    )
+    assert kernel_violations({module: source}) == [
+        "shared/kernel/probe.py imports shared.settings",
+        "shared/kernel/probe.py imports shared.db.models",
+        "shared/kernel/probe.py imports shared.db.models.Workflow",
+        "shared/kernel/probe.py imports services.coverage.store",
+    ]
 
 
 def test_the_check_sees_a_foreign_import() -> None:

@@ -27,8 +27,8 @@ from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
-from shared import ids
 from shared.db.migrate import upgrade
+from shared.kernel import ids
 
 from . import bus
 from .accounting import TERMINAL, WORK_QUEUES, Facts, WorkflowFacts

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from schedcu.arguments import existing_file, month, port, uuid_id
 from schedcu.errors import Mistake
 from shared.cli_support import Subparsers
-from shared.states import BatchState
+from shared.kernel.states import BatchState
 
 if TYPE_CHECKING:
-    from shared.findings import Finding
+    from shared.kernel.findings import Finding
 
 MAX_PAGE_FILE_BYTES = 5_000_000
 
@@ -119,7 +119,7 @@ def _print_findings(findings: "list[Finding] | tuple[Finding, ...]") -> None:
 def cmd_amion_parse(args: argparse.Namespace) -> int:
     from services.amion_scraper.pages import parse_page
     from services.amion_scraper.rows import row_json
-    from shared.findings import has_errors
+    from shared.kernel.findings import has_errors
 
     path = args.file
     if path.stat().st_size > MAX_PAGE_FILE_BYTES:

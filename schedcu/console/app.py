@@ -39,8 +39,8 @@ from schedcu.console.throttle import SignInThrottle
 from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, credentials, csrf_key
 from schedcu.errors import UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
+from shared.kernel.states import Phase, PhaseState, ProposalState, WorkflowKind, WorkflowState
 from shared.settings import Settings
-from shared.states import Phase, PhaseState, ProposalState, WorkflowKind, WorkflowState
 
 if TYPE_CHECKING:
     from services.coverage.gap_lines import GapGroup
@@ -334,7 +334,7 @@ class Console:
     def versions_page(self, request: Request, q: params.VersionsQuery) -> Response:
         from schedcu.queries.versions import latest_coverage, version_rows
         from shared.db.session import transaction
-        from shared.states import VersionState
+        from shared.kernel.states import VersionState
 
         with transaction() as session:
             rows = version_rows(session, q.group, q.state, prefix=True)
@@ -374,7 +374,7 @@ class Console:
         from services.drafting.repairs import open_targets
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
-        from shared.rest import hours_text
+        from shared.kernel.rest import hours_text
 
         version_id, day = request.path_params["id"], q.date
         with transaction() as session:

@@ -9,7 +9,6 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from schedcu.queries import starts_with
-from shared.coverage_text import coverage_sentence, unknown_months
 from shared.db import assignments, version_state
 from shared.db.models import (
     AuditRecord,
@@ -22,6 +21,7 @@ from shared.db.models import (
     Workflow,
     WorkflowPhase,
 )
+from shared.kernel.coverage_text import coverage_sentence, unknown_months
 
 
 def workflow_request(session: Session, workflow_id: uuid.UUID) -> tuple[str, str, dict[str, Any]] | None:

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
-from shared.findings import Finding, Severity
-from shared.people import PersonRef
-from shared.states import BatchState
+from shared.kernel.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.people import PersonRef
+from shared.kernel.states import BatchState
 
 from .matching import MatchedAssignment, map_roles, match_people
 from .pages import EMPTY_MONTH, is_empty_month, parse_page

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from lxml import html as lxml_html
 from parsel import Selector
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
 
 from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized, month_label, split_label, squash
 

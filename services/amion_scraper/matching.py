@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
-from shared.people import PersonRef, fold_name
-from shared.roles import normalize_role
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.people import PersonRef, fold_name
+from shared.kernel.roles import normalize_role
 
 from .rows import AmionRow, amion_interval, split_label
 

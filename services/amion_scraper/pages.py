@@ -3,7 +3,7 @@ or a report (`Rpt=619`/`625c`, CSV or tabs). Pure."""
 
 from datetime import date
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
 
 from .grid import parse_grid
 from .report import parse_report

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import PersonRow
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 
 
 class RosterEntry(BaseModel):

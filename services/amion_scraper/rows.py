@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
 
 PLACEHOLDER = "---"
 

@@ -10,11 +10,11 @@ from sqlalchemy import delete, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from shared.amion_data import MonthResult
 from shared.db.models import AmionPage, AssignmentRow, PersonRow, ScrapeBatch
-from shared.findings import Finding
-from shared.people import PersonRef
-from shared.states import APPLIED_BATCH_STATES, AssignmentSource, BatchState
+from shared.kernel.amion_data import MonthResult
+from shared.kernel.findings import Finding
+from shared.kernel.people import PersonRef
+from shared.kernel.states import APPLIED_BATCH_STATES, AssignmentSource, BatchState
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage

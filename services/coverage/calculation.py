@@ -42,10 +42,10 @@ from services.coverage.store import (
     store_calculation,
     stored_cells,
 )
-from shared import ids
-from shared.coverage_rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
-from shared.rest import DEFAULT_REST
-from shared.schedule_days import dates_between
+from shared.kernel import ids
+from shared.kernel.coverage_rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
+from shared.kernel.rest import DEFAULT_REST
+from shared.kernel.schedule_days import dates_between
 from shared.settings import Settings
 
 

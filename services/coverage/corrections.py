@@ -33,9 +33,9 @@ from shared import audit
 from shared.db import version_state
 from shared.db.assignments import FROM_AMION, effective
 from shared.db.models import AssignmentCorrection, PersonRow, ScheduleVersion
-from shared.people import fold_name
-from shared.roles import normalize_role
-from shared.states import AssignmentSource, VersionState
+from shared.kernel.people import fold_name
+from shared.kernel.roles import normalize_role
+from shared.kernel.states import AssignmentSource, VersionState
 
 MAX_REASON_CHARS = 2000
 

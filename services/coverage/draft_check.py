@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import Assignment, CoverageResult, Person, Specialty
 from shared.db.models import DraftRowRecord, PersonRow
-from shared.states import AssignmentSource, DraftRowState
+from shared.kernel.coverage_rules import Assignment, CoverageResult, Person, Specialty
+from shared.kernel.states import AssignmentSource, DraftRowState
 
 STANDING = (DraftRowState.PROPOSED, DraftRowState.EDITED, DraftRowState.APPROVED)
 

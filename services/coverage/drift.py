@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db.models import AssignmentCorrection, AssignmentRow, PersonRow
-from shared.findings import Finding, Severity
-from shared.states import AssignmentSource
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.states import AssignmentSource
 
 RoleDate = tuple[date, str]
 

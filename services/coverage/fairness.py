@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from services.coverage.calculation import CalculationOptions
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.store import load_inputs
-from shared.coverage_rules import Assignment, booked_shifts
 from shared.db.models import PersonRow
-from shared.rest import Interval, Shift
-from shared.roles import DAY
+from shared.kernel.coverage_rules import Assignment, booked_shifts
+from shared.kernel.rest import Interval, Shift
+from shared.kernel.roles import DAY
 
 
 @dataclass(frozen=True)

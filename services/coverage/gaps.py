@@ -26,7 +26,8 @@ from services.coverage.candidates import (
 )
 from services.coverage.flat_rules import FlatShift
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import (
+from shared.db.models import CoverageCalculation, PersonRow, calculation_cells
+from shared.kernel.coverage_rules import (
     Assignment,
     Cell,
     CellStatus,
@@ -37,8 +38,7 @@ from shared.coverage_rules import (
     template_role_hours,
     worklist_specialties,
 )
-from shared.db.models import CoverageCalculation, PersonRow, calculation_cells
-from shared.rest import Interval, Shift
+from shared.kernel.rest import Interval, Shift
 
 
 @dataclass(frozen=True)

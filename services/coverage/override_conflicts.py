@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from shared.coverage_rules import Assignment
-from shared.findings import Finding, Severity
-from shared.rest import Shift
+from shared.kernel.coverage_rules import Assignment
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.rest import Shift
 
 CODE = "OVERRIDE_CONFLICTS_WITH_AMION"
 

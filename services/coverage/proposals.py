@@ -34,17 +34,6 @@ from services.coverage.gap_lines import GapGroup, LinePlan, group_gaps
 from services.coverage.gaps import gap_report
 from services.coverage.proposal_states import OPEN, Action, IllegalTransition, transition
 from services.coverage.store import version_scope
-from shared.contracts import (
-    CalculateCoverage,
-    OpenProposalCell,
-    Period,
-    ProposalApproved,
-    ProposalCell,
-    ProposalCreated,
-    ProposalEvent,
-    ProposalRejected,
-    ProposedPerson,
-)
 from shared.db import version_state
 from shared.db.assignments import FROM_AMION, effective
 from shared.db.models import (
@@ -58,8 +47,19 @@ from shared.db.models import (
     ProposalHistory,
     ScheduleVersion,
 )
+from shared.kernel.contracts import (
+    CalculateCoverage,
+    OpenProposalCell,
+    Period,
+    ProposalApproved,
+    ProposalCell,
+    ProposalCreated,
+    ProposalEvent,
+    ProposalRejected,
+    ProposedPerson,
+)
+from shared.kernel.states import AssignmentSource, ProposalState, VersionState
 from shared.messaging import outbox
-from shared.states import AssignmentSource, ProposalState, VersionState
 
 LISTED = 10  # lines without a candidate named in the text of `create`
 

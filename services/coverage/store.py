@@ -20,19 +20,6 @@ from sqlalchemy.orm import Session
 from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
-from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
-from shared.coverage_rules import (
-    Assignment,
-    Cell,
-    CoverageResult,
-    Gap,
-    Person,
-    Specialty,
-    Tally,
-    WorklistSpecialty,
-    gap_severity,
-)
-from shared.coverage_text import coverage_sentence
 from shared.db import assignments
 from shared.db.models import (
     CoverageCalculation,
@@ -43,8 +30,21 @@ from shared.db.models import (
     ShiftInstanceRow,
 )
 from shared.db.templates import template_windows
-from shared.states import CellStatus, Layout
-from shared.template_model import Window
+from shared.kernel.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
+from shared.kernel.coverage_rules import (
+    Assignment,
+    Cell,
+    CoverageResult,
+    Gap,
+    Person,
+    Specialty,
+    Tally,
+    WorklistSpecialty,
+    gap_severity,
+)
+from shared.kernel.coverage_text import coverage_sentence
+from shared.kernel.states import CellStatus, Layout
+from shared.kernel.template_model import Window
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from services.drafting.model import Assignment, Problem
 from services.drafting.store import Options, load_problem
 from shared import audit
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
-from shared.states import DraftRowState, DraftRunKind, DraftRunState
+from shared.kernel.states import DraftRowState, DraftRunKind, DraftRunState
 
 OPEN = (DraftRowState.PROPOSED, DraftRowState.EDITED)  # the rows an edit, an approval or a rejection may move
 

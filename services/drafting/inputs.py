@@ -29,8 +29,8 @@ from shared.db.models import (
     HospitalGroup,
     PersonRow,
 )
-from shared.people import fold_name
-from shared.roles import DAY, normalize_role
+from shared.kernel.people import fold_name
+from shared.kernel.roles import DAY, normalize_role
 
 LIMITS = ("nights", "consecutive", "free_between", "weekends")
 LIMIT_LEAST = {"nights": 0, "consecutive": 1, "free_between": 0, "weekends": 0}

@@ -27,14 +27,15 @@ from services.drafting import runs
 from services.drafting.facts import Facts
 from services.drafting.model import SHARE_UNIT, Problem, Reason, TimeOff
 from services.drafting.repair import Repair
-from shared import audit, ids
-from shared.contracts import Period, RepairFairness, RepairGap, RepairMove, RepairProposed, RepairSchedule
+from shared import audit
 from shared.db import version_state
 from shared.db.assignments import effective
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow, ScheduleVersion
+from shared.kernel import ids
+from shared.kernel.contracts import Period, RepairFairness, RepairGap, RepairMove, RepairProposed, RepairSchedule
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import DraftRowState, DraftRunKind, DraftRunState, VersionState
 from shared.messaging import outbox
-from shared.schedule_days import dates_between
-from shared.states import DraftRowState, DraftRunKind, DraftRunState, VersionState
 
 OPEN_ROWS = (DraftRowState.PROPOSED, DraftRowState.EDITED)
 

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from services.drafting.model import Draft, Level, LevelReport, Problem, Progress, Unfilled
 from shared import audit
-from shared.contracts import DraftLevel
 from shared.db.models import DraftRowRecord, DraftRun, PersonRow
 from shared.db.session import transaction
-from shared.states import DraftRowState, DraftRunKind, DraftRunState
+from shared.kernel.contracts import DraftLevel
+from shared.kernel.states import DraftRowState, DraftRunKind, DraftRunState
 
 PROGRESS_EVERY_S = 1.0
 

@@ -48,8 +48,8 @@ from shared.db.models import (
     ScheduleVersion,
 )
 from shared.db.templates import template_windows
-from shared.schedule_days import dates_between
-from shared.states import Layout, Specialty, VersionState
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import Layout, Specialty, VersionState
 
 DEFAULT_HISTORY_DAYS = 365
 

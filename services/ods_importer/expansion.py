@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from services.ods_importer.flat import FlatRow
 from services.ods_importer.messages import error, warning
-from shared.findings import Finding
-from shared.schedule_days import dates_between, day_type
-from shared.template_model import Window
+from shared.kernel.findings import Finding
+from shared.kernel.schedule_days import dates_between, day_type
+from shared.kernel.template_model import Window
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import TypeVar
 
 from services.ods_importer.messages import cell_ref, error, info
 from services.ods_importer.ods_reader import Sheet
-from shared.findings import Finding
-from shared.roles import normalize_role
+from shared.kernel.findings import Finding
+from shared.kernel.roles import normalize_role
 
 MAX_ROLE = 30  # shift_instances.role
 MAX_LABEL = 100  # shift_instances.hospital, shift_instances.study_type

@@ -1,6 +1,6 @@
 """The importer's messages: findings with a stable code, and spreadsheet cell references for their location."""
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
 
 
 def error(code: str, text: str, location: str | None = None) -> Finding:

@@ -18,7 +18,7 @@ from typing import IO, TypeVar
 
 from lxml import etree
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
 
 ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
 

@@ -15,8 +15,8 @@ from typing import TypeAlias
 
 import httpx
 
-from shared.contracts import TemplateSource
-from shared.findings import Finding, Severity
+from shared.kernel.contracts import TemplateSource
+from shared.kernel.findings import Finding, Severity
 from shared.tls import client_context
 
 

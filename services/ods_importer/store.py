@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from services.ods_importer.expansion import ShiftInstance
 from services.ods_importer.workbook import Layout
 from shared import audit
-from shared.contracts import Period
 from shared.db.models import (
     Base,
     Hospital,
@@ -24,9 +23,10 @@ from shared.db.models import (
     TemplateResponsibility,
     TemplateWindow,
 )
-from shared.findings import Finding
-from shared.states import VersionState
-from shared.template_model import Window
+from shared.kernel.contracts import Period
+from shared.kernel.findings import Finding
+from shared.kernel.states import VersionState
+from shared.kernel.template_model import Window
 
 BATCH_ROWS = 10_000
 

@@ -7,10 +7,10 @@ from datetime import time
 
 from services.ods_importer.messages import cell_ref, column_letters, error, warning
 from services.ods_importer.ods_reader import Sheet
-from shared.findings import Finding, Severity
-from shared.roles import normalize_role
-from shared.schedule_days import DayType
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.roles import normalize_role
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 
 MAX_SHEET_NAME = 200  # template_windows.sheet
 MAX_WORKLIST = 200  # template_responsibilities.worklist

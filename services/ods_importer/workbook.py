@@ -9,10 +9,10 @@ from services.ods_importer.flat import FlatRow
 from services.ods_importer.messages import error, warning
 from services.ods_importer.ods_reader import DEFAULT_LIMITS, OdsLimits, OdsReadError, Sheet, iter_sheets
 from services.ods_importer.template import invalid_sheet_name, parse_window_name, parse_window_sheet
-from shared.findings import Finding
+from shared.kernel.findings import Finding
+from shared.kernel.states import Layout
+from shared.kernel.template_model import Window
 from shared.settings import Settings
-from shared.states import Layout
-from shared.template_model import Window
 
 
 @dataclass(frozen=True)

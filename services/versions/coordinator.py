@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from services.versions import phases
 from services.versions.phases import KIND_PHASES
 from services.versions.workflow import Ended, Limits, PhaseRun, StartAttempt, WorkflowMachine
-from shared import ids
-from shared.contracts import (
+from shared.db.models import Workflow, WorkflowPhase
+from shared.kernel import ids
+from shared.kernel.contracts import (
     CalculateCoverage,
     Contract,
     DraftSchedule,
@@ -32,12 +33,11 @@ from shared.contracts import (
     WorkflowCompleted,
     WorkflowFailed,
 )
-from shared.db.models import Workflow, WorkflowPhase
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.states import Phase, PhaseState, WorkflowKind, WorkflowState
 from shared.messaging import outbox
 from shared.metrics import PHASE_DURATION
 from shared.settings import Settings
-from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState
 
 CONSUMER = "versions"  # its inbox rows and its registry's queue are named by it
 

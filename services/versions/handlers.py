@@ -4,7 +4,7 @@ settings (steps read none of their own), as the handlers of its subscriptions an
 import asyncio
 
 from services.versions import commands, intake, results, starts, sweeper, watch
-from shared.contracts import (
+from shared.kernel.contracts import (
     AmionChecked,
     AmionScraped,
     AmionScrapeFailed,

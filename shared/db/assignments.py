@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import DateTime, Exists, Integer, Subquery, and_, cast, exists, literal, null, or_, select, union_all
 
 from shared.db.models import AssignmentCorrection, AssignmentRow
-from shared.states import AssignmentSource
+from shared.kernel.states import AssignmentSource
 
 FROM_AMION, FROM_CORRECTION = 0, 1  # the `kind` column; Amion's rows come first, each kind in id order
 

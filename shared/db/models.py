@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.states import BatchState, Layout, PhaseState, VersionState, WorkflowKind, WorkflowTrigger
+from shared.kernel.states import BatchState, Layout, PhaseState, VersionState, WorkflowKind, WorkflowTrigger
 
 
 class Base(DeclarativeBase):

@@ -29,7 +29,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
-from shared.contracts import BY_ROUTING_KEY, Contract
+from shared.kernel.contracts import BY_ROUTING_KEY, Contract
 from shared.logs import MESSAGE_CONTEXT, MessageIds
 from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Failure, classify, describe
 from shared.messaging.outbox import WORKFLOW_HEADER

@@ -24,9 +24,9 @@ from services.drafting import inputs
 from services.drafting.approval import edit_refusals
 from services.drafting.handlers import draft_schedule, options_from
 from services.drafting.store import load_problem
-from shared.contracts import DraftSchedule
 from shared.db.models import AuditRecord, DraftRowRecord, DraftRun, OutboxMessage, PersonRow
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import DraftSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services

@@ -22,7 +22,6 @@ from starlette.testclient import TestClient
 from schedcu.processes import schedcu_command
 from services.drafting import inputs
 from services.drafting.handlers import draft_schedule
-from shared.contracts import DraftSchedule
 from shared.db.models import (
     AuditRecord,
     DraftException,
@@ -36,7 +35,8 @@ from shared.db.models import (
     DraftTimeOff,
     PersonRow,
 )
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import DraftSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services

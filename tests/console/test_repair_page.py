@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting.handlers import repair_schedule
-from shared.contracts import RepairGap, RepairSchedule
 from shared.db.models import AssignmentRow
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import RepairGap, RepairSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services

@@ -31,8 +31,6 @@ from services.coverage.calculation import CalculationOptions
 from services.coverage.gap_lines import group_gaps
 from services.coverage.gaps import gap_report
 from services.versions import intake, lifecycle, operator_actions
-from shared import ids
-from shared.contracts import ImportRequested
 from shared.db.models import (
     AssignmentCorrection,
     AuditRecord,
@@ -43,6 +41,8 @@ from shared.db.models import (
     VersionLifecycle,
     Workflow,
 )
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested
 from shared.messaging import dead_letters
 from shared.messaging.consumer import Delivery
 from shared.messaging.topology import ConsumerQueue

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from schedcu.processes import schedcu_command
 from services.coverage import corrections
-from shared import ids
 from shared.db import assignments
 from shared.db.models import PersonRow, VersionLifecycle
+from shared.kernel import ids
 from tests.conftest import Pipeline, Services
 from tests.schedcu.test_coverage_queries import template_version
 from tests.support import amqp_client

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store, compute, fingerprints
 from services.coverage.store import load_inputs, stored_cells
-from shared.coverage_rules import CoverageResult
 from shared.db.models import AssignmentRow, PersonRow
-from shared.states import CellStatus
+from shared.kernel.coverage_rules import CoverageResult
+from shared.kernel.states import CellStatus
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import NY, imported_version
 from tests.support.real_data import REAL_TEMPLATE

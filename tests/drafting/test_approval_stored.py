@@ -17,9 +17,9 @@ from schedcu.draft_new import draft_version as cli_draft_version
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting import approval
 from services.drafting.handlers import draft_schedule, options_from
-from shared.contracts import DraftSchedule
 from shared.db.models import AssignmentRow, PersonRow
-from shared.ids import draft_run_id
+from shared.kernel.contracts import DraftSchedule
+from shared.kernel.ids import draft_run_id
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services

@@ -16,13 +16,13 @@ from services.drafting import handlers
 from services.drafting.handlers import GAVE_UP, draft_schedule
 from services.drafting.model import Draft
 from services.versions import starts, sweeper
-from shared import ids
-from shared.contracts import DraftSchedule, RequestDraft
 from shared.db.models import AssignmentRow
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel import ids
+from shared.kernel.contracts import DraftSchedule, RequestDraft
+from shared.kernel.ids import draft_run_id as run_id_for
+from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
-from shared.states import Phase
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import flat_version, template_version
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from schedcu import repairs as deciding
 from services.drafting.handlers import options_from, repair_schedule
 from services.drafting.repairs import RepairRefused, production_versions_holding
-from shared.contracts import RepairProposed, RepairSchedule
 from shared.db.models import AssignmentRow, VersionLifecycle
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import RepairProposed, RepairSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
+from shared.kernel.states import VersionState
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
-from shared.states import VersionState
 from tests.conftest import Services
 from tests.drafting.test_handler import on_test_database, one  # noqa: F401 - the fixture
 from tests.schedcu.test_coverage_queries import template_version

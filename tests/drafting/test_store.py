@@ -13,7 +13,7 @@ from services.drafting.facts import Facts
 from services.drafting.model import Category, Kept
 from services.drafting.store import DraftRefused, Options, load_problem
 from shared.db.models import AssignmentCorrection, AssignmentRow, VersionLifecycle
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 from tests.conftest import Services
 from tests.drafting.stored import NY, draft_version
 from tests.schedcu.test_coverage_queries import flat_version, roster_ids

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from schedcu import local
 from schedcu.processes import schedcu_command
 from schedcu.registries import WORKERS
-from shared import ids
 from shared.db import roles
+from shared.kernel import ids
 from tests.conftest import MONTH, Services, provisioned, running_pipeline
 from tests.support import amqp_client
 

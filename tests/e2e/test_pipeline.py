@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually
 from tests.support import amqp_client
 

@@ -17,7 +17,7 @@ from schedcu.demo_data import ROSTER
 from schedcu.processes import schedcu_command
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.models import PersonRow, Workflow
-from shared.states import WorkflowState
+from shared.kernel.states import WorkflowState
 from tests.conftest import Services
 from tests.schedcu.test_cli_mistakes import UNREACHABLE_BROKER, assert_one_line
 

@@ -18,12 +18,12 @@ from services.coverage.calculation import CalculationOptions, calculate_and_stor
 from services.ods_importer.expansion import expand, expand_flat
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
-from shared.contracts import Period
-from shared.coverage_rules import CoverageResult
 from shared.db.models import AssignmentRow, PersonRow, ScrapeBatch
 from shared.db.statements import recorded
-from shared.findings import has_errors
-from shared.schedule_days import dates_between
+from shared.kernel.contracts import Period
+from shared.kernel.coverage_rules import CoverageResult
+from shared.kernel.findings import has_errors
+from shared.kernel.schedule_days import dates_between
 from tests.conftest import Services
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from schedcu.coverage_page import render_page
 from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
 from services.coverage.gap_lines import GapGroup, GroupCandidate
-from shared.coverage_rules import Person
 from shared.db.models import PersonRow
-from shared.states import Specialty
+from shared.kernel.coverage_rules import Person
+from shared.kernel.states import Specialty
 
 SUMMARY = {
     "total": 5,

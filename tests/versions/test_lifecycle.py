@@ -18,7 +18,6 @@ from schedcu.processes import schedcu_command
 from schedcu.queries.versions import version_rows
 from services.ods_importer.store import group_id
 from services.versions import lifecycle
-from shared import ids
 from shared.db.models import (
     AuditRecord,
     CoverageCalculation,
@@ -28,6 +27,7 @@ from shared.db.models import (
     ShiftInstanceRow,
     VersionLifecycle,
 )
+from shared.kernel import ids
 from tests.conftest import Pipeline, Services
 from tests.support import amqp_client
 

@@ -33,7 +33,7 @@ leaves open are written down next to the code that makes them:
   variant, as instants in the group's zone (a window starting before noon is in the early hours of the next
   day). A person's two roles overlap when any of their hours overlap; touching ends do not. A role without
   Amion hours and named by no window (`DAY`) overlaps nothing.
-- `REST_VIOLATION` uses the same hours, across schedule dates (`shared/rest.py`).
+- `REST_VIOLATION` uses the same hours, across schedule dates (`shared/kernel/rest.py`).
 """
 
 import re
@@ -47,13 +47,13 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from shared.amion_data import month_key
-from shared.findings import Finding, Severity
-from shared.rest import DEFAULT_REST, Shift, rest_violations
-from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
-from shared.schedule_days import DayType, dates_between, day_type
-from shared.states import AssignmentSource, CellStatus, Specialty, WorklistSpecialty
-from shared.template_model import Category, Variant, Window
+from shared.kernel.amion_data import month_key
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.rest import DEFAULT_REST, Shift, rest_violations
+from shared.kernel.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
+from shared.kernel.schedule_days import DayType, dates_between, day_type
+from shared.kernel.states import AssignmentSource, CellStatus, Specialty, WorklistSpecialty
+from shared.kernel.template_model import Category, Variant, Window
 
 TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH, CellStatus.NO_DATA)
 FLAT_STATUSES = (

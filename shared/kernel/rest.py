@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
 
 MORNING_START, MORNING_END = time(5), time(12)
 DEFAULT_REST = timedelta(hours=10)
