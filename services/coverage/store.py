@@ -227,7 +227,9 @@ class PreviousCalculation:
     date_keys: dict[str, str] | None
 
 
-def latest_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+def previous_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+    """The fingerprints of the version's latest calculation, which a new one compares its own with (the operator's
+    view of a calculation is `schedcu.queries.coverage.latest_calculation`)."""
     row = session.execute(
         select(CoverageCalculation.id, CoverageCalculation.inputs_key, CoverageCalculation.date_keys)
         .where(CoverageCalculation.version_id == version_id)
