@@ -244,7 +244,7 @@ def test_a_table_is_written_by_its_owner_only() -> None:
 def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
     module = tmp_path / "handlers.py"
     module.write_text(
-        "from shared.db.models import AssignmentRow as Row, CoverageCell, Workflow\n"
+        "from shared.db.models import Assignment as Row, CoverageCell, Workflow\n"
         "session.execute(delete(Row).where(Row.id == 1))\n"
         "session.add(Workflow(id=1))\n"
         "text('UPDATE coverage_cells SET status = 1')\n"
@@ -329,9 +329,9 @@ def test_each_worker_role_reads_exactly_the_other_tables_its_code_reads() -> Non
 def test_the_check_sees_every_kind_of_read(tmp_path: Path) -> None:
     module = tmp_path / "store.py"
     module.write_text(
-        "from shared.db.models import PersonRow as P, ShiftInstanceRow, calculation_cells\n"
+        "from shared.db.models import Person as P, ShiftInstance, calculation_cells\n"
         "rows = session.scalars(select(P.id, calculation_cells.c.id))\n"
-        "table = cast(Table, ShiftInstanceRow.__table__)\n"
+        "table = cast(Table, ShiftInstance.__table__)\n"
         "text('SELECT 1 FROM coverage_cells c JOIN assignments a ON true')\n"
     )
     assert referenced_tables(module) == {

@@ -26,7 +26,7 @@ def cmd_fake_amion(args: argparse.Namespace) -> int:
     return 0
 
 
-Person = tuple[str, str, tuple[str, ...], bool]  # name, specialty, aliases, active
+RosterEntry = tuple[str, str, tuple[str, ...], bool]  # name, specialty, aliases, active
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class RosterDiff:
     deactivated: list[str]
 
 
-def roster_diff(before: dict[str, Person], after: dict[str, Person]) -> RosterDiff:
+def roster_diff(before: dict[str, RosterEntry], after: dict[str, RosterEntry]) -> RosterDiff:
     """Who an import adds, changes and makes inactive, by email, from the people before and after it."""
     return RosterDiff(
         added=sorted(set(after) - set(before)),
@@ -45,14 +45,12 @@ def roster_diff(before: dict[str, Person], after: dict[str, Person]) -> RosterDi
     )
 
 
-def _people(session: Any) -> dict[str, Person]:
+def _people(session: Any) -> dict[str, RosterEntry]:
     from sqlalchemy import select
 
-    from shared.db.models import PersonRow
+    from shared.db.models import Person
 
-    rows = session.execute(
-        select(PersonRow.email, PersonRow.name, PersonRow.specialty, PersonRow.aliases, PersonRow.active)
-    )
+    rows = session.execute(select(Person.email, Person.name, Person.specialty, Person.aliases, Person.active))
     return {email: (name, specialty, tuple(aliases), active) for email, name, specialty, aliases, active in rows}
 
 

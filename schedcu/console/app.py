@@ -439,7 +439,7 @@ class Console:
         from schedcu.queries.proposals import proposal
         from services.coverage import proposals
         from services.coverage.calculation import CalculationOptions
-        from shared.db.models import PersonRow, Proposal
+        from shared.db.models import Person, Proposal
         from shared.db.session import transaction
 
         proposal_id = request.path_params["id"]
@@ -458,7 +458,7 @@ class Console:
                 except proposals.ProposalError as error:
                     no_gap = str(error)
                 else:
-                    emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
+                    emails = {pid: value for pid, value in session.execute(select(Person.id, Person.email))}
                     candidates = [
                         {"email": emails[c.person.id], "name": c.person.name, "fills": c.fills, "gaps": line.gaps,
                          "nights": c.nights, "weekends": c.weekends, "holidays": c.holidays}

@@ -24,19 +24,19 @@ from shared.db import assignments
 from shared.db.models import (
     CoverageCalculation,
     HospitalGroup,
-    PersonRow,
+    Person,
     ScheduleVersion,
     ScrapeBatch,
-    ShiftInstanceRow,
+    ShiftInstance,
 )
 from shared.db.templates import template_windows
+from shared.kernel import coverage_rules
 from shared.kernel.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
 from shared.kernel.coverage_rules import (
     Assignment,
     Cell,
     CoverageResult,
     Gap,
-    Person,
     Specialty,
     Tally,
     WorklistSpecialty,
@@ -53,7 +53,7 @@ class VersionInputs:
     windows: list[Window]  # template layout
     flat_shifts: list[FlatShift]  # flat layout
     assignments: list[Assignment]
-    people: dict[int, Person]
+    people: dict[int, coverage_rules.Person]
     amion: AmionData  # the applied scrape batch and the dates without Amion data
 
     @property
@@ -64,18 +64,18 @@ class VersionInputs:
 def _flat_shifts(session: Session, version_id: uuid.UUID) -> list[FlatShift]:
     rows = session.execute(
         select(
-            ShiftInstanceRow.schedule_date,
-            ShiftInstanceRow.role,
-            ShiftInstanceRow.hospital,
-            ShiftInstanceRow.study_type,
-            ShiftInstanceRow.starts_at,
-            ShiftInstanceRow.ends_at,
-            ShiftInstanceRow.desired_coverage,
-            ShiftInstanceRow.mandatory,
-            ShiftInstanceRow.specialty_constraint,
+            ShiftInstance.schedule_date,
+            ShiftInstance.role,
+            ShiftInstance.hospital,
+            ShiftInstance.study_type,
+            ShiftInstance.starts_at,
+            ShiftInstance.ends_at,
+            ShiftInstance.desired_coverage,
+            ShiftInstance.mandatory,
+            ShiftInstance.specialty_constraint,
         )
-        .where(ShiftInstanceRow.version_id == version_id, ShiftInstanceRow.window_id.is_(None))
-        .order_by(ShiftInstanceRow.schedule_date, ShiftInstanceRow.id)
+        .where(ShiftInstance.version_id == version_id, ShiftInstance.window_id.is_(None))
+        .order_by(ShiftInstance.schedule_date, ShiftInstance.id)
     )
     return [
         FlatShift(
@@ -131,11 +131,9 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
         for d, role, pid, source, starts_at, ends_at in found
     ]
     people = {
-        pid: Person(id=pid, name=name, specialty=Specialty(specialty))
+        pid: coverage_rules.Person(id=pid, name=name, specialty=Specialty(specialty))
         for pid, name, specialty in session.execute(
-            select(PersonRow.id, PersonRow.name, PersonRow.specialty).where(
-                PersonRow.id.in_(select(effective.c.person_id))
-            )
+            select(Person.id, Person.name, Person.specialty).where(Person.id.in_(select(effective.c.person_id)))
         )
     }
     return VersionInputs(

@@ -35,7 +35,7 @@ from shared.db.models import (
     AssignmentCorrection,
     AuditRecord,
     OutboxMessage,
-    PersonRow,
+    Person,
     Proposal,
     ProposalHistory,
     VersionLifecycle,
@@ -435,7 +435,7 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
         assert report is not None
         lines = group_gaps(report.gaps)
         monday = sum(line.plan() is not None for line in lines)
-        emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
+        emails = {pid: value for pid, value in session.execute(select(Person.id, Person.email))}
 
     path = f"/versions/{version_id}/proposals"
     csrf = csrf_token(client.get(path, headers=headers).text)
@@ -478,7 +478,7 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
     assert 'method="post"' not in approved.text  # nothing more to do with it
     with Session(settings_for.engine) as session:
         new_person = session.get_one(Proposal, first).person_id
-        names = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.name))}
+        names = {pid: value for pid, value in session.execute(select(Person.id, Person.name))}
         corrections = session.execute(
             select(AssignmentCorrection.role, AssignmentCorrection.person_id, AssignmentCorrection.source)
             .where(AssignmentCorrection.version_id == version_id)
