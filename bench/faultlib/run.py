@@ -38,12 +38,6 @@ from .infra import PrivatePostgres, PrivateRabbit
 AMION_PASSWORD = "faults pass"
 AMION_ACCOUNT = "faults"
 MONTH = date(2026, 3, 1)
-QUEUE_OF = {
-    "versions": "schedcu.versions",
-    "ods-importer": "schedcu.ods_importer",
-    "amion-scraper": "schedcu.amion_scraper",
-    "coverage": "schedcu.coverage",
-}
 
 QUIET_HOLD_S = 6.0
 

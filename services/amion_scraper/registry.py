@@ -1,4 +1,4 @@
-"""The amion_scraper worker: its queue, its handlers and what it publishes (shared/registry.py)."""
+"""The amion-scraper worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
 from services.amion_scraper.handlers import CONSUMER, HANDLERS
 from shared.kernel.contracts import AmionChecked, AmionScraped, AmionScrapeFailed

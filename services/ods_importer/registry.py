@@ -1,4 +1,4 @@
-"""The ods_importer worker: its queue, its handlers and what it publishes (shared/registry.py)."""
+"""The ods-importer worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
 from services.ods_importer.handlers import CONSUMER, HANDLERS
 from shared.kernel.contracts import OdsImported, OdsImportFailed
