@@ -1,8 +1,8 @@
-"""The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself,
-`shared/` imports no service, the domain kernel `shared/kernel/` imports nothing of `shared/` outside itself, no
-service imports the operator package `schedcu/`, each table is
-written by its owner only, each worker's database role reads exactly the tables its code reads, no import
-cycle runs through the code and only the command line imports a command module."""
+"""The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself, `shared/`
+imports no service, the domain kernel `shared/kernel/` imports nothing of `shared/` outside itself, no service
+imports the operator package `schedcu/`, each table is written by its owner only, a finding is built through its
+code only, each worker's database role reads exactly the tables its code reads, no import cycle runs through the
+code and only the command line imports a command module."""
 
 import ast
 import re
@@ -250,6 +250,29 @@ def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
         "text('UPDATE coverage_cells SET status = 1')\n"
     )
     assert written_tables(module) == {"assignments", "workflows", "coverage_cells"}
+
+
+def builds_findings_by_hand(path: Path, source: str | None = None) -> bool:
+    """Whether a module calls `Finding(...)` instead of the finding's code (`UNKNOWN_ROLE(text, where)`)."""
+    text = path.read_text(encoding="utf-8") if source is None else source
+    return any(isinstance(n, ast.Call) and _called_name(n) == "Finding" for n in ast.walk(ast.parse(text)))
+
+
+def test_a_finding_is_built_through_its_code_only() -> None:
+    """Each code is declared once with its severity (`shared/kernel/findings.py`), so no code is given two."""
+    found = [
+        path.relative_to(ROOT).as_posix()
+        for package in ("schedcu", "services", "shared", "bench", "tests")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts and builds_findings_by_hand(path)
+    ]
+    assert found == ["shared/kernel/findings.py"]
+
+
+def test_the_check_sees_a_finding_built_by_hand() -> None:
+    probe = ROOT / "services" / "coverage" / "probe.py"  # never written: only its path is used
+    assert builds_findings_by_hand(probe, "f = Finding(severity=Severity.ERROR, code='X', text='t')\n")
+    assert not builds_findings_by_hand(probe, "f = UNKNOWN_ROLE('t', 'Sheet!A1')\n")
 
 
 def reads_settings(path: Path) -> bool:

@@ -51,7 +51,7 @@ from shared.kernel.contracts import (
     VersionCheck,
     VersionChecked,
 )
-from shared.kernel.findings import Finding, Severity
+from shared.kernel.findings import AMION_SCRAPE_FAILED
 from shared.kernel.states import BatchState, Phase, WatchOutcome
 from shared.messaging import inbox
 from shared.messaging.consumer import Delivery, Handler, given_settings
@@ -193,7 +193,7 @@ def store_scrape(
 
 def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, error: ScrapeError) -> None:
     reason = str(error)
-    finding = Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=reason)
+    finding = AMION_SCRAPE_FAILED(reason)
     with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
         if work.skipped:
             return

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db.models import Assignment, AssignmentCorrection, Person
-from shared.kernel.findings import Finding, Severity
+from shared.kernel.findings import DRIFT, Finding
 from shared.kernel.states import AssignmentSource
 
 RoleDate = tuple[date, str]
@@ -20,11 +20,9 @@ RoleDate = tuple[date, str]
 def drift_findings(drafted: Mapping[RoleDate, str], amion: Mapping[RoleDate, Sequence[str]]) -> list[Finding]:
     """One finding per role-date of the approved draft where Amion has people and not the draft's. Pure."""
     return [
-        Finding(
-            severity=Severity.INFO,
-            code="DRIFT",
-            text=f"{day.isoformat()} {role}: Amion has {', '.join(amion[(day, role)])}, the approved draft {person}",
-            location=f"{day.isoformat()} {role}",
+        DRIFT(
+            f"{day.isoformat()} {role}: Amion has {', '.join(amion[(day, role)])}, the approved draft {person}",
+            f"{day.isoformat()} {role}",
         )
         for (day, role), person in sorted(drafted.items())
         if amion.get((day, role)) and person not in amion[(day, role)]

@@ -43,7 +43,7 @@ from shared.kernel.coverage_rules import (
     shifts_of,
     written_roles,
 )
-from shared.kernel.findings import Finding, Severity
+from shared.kernel.findings import SPECIALTY_CONSTRAINT
 from shared.kernel.rest import DEFAULT_REST, Shift, rest_violations
 from shared.kernel.roles import MID_3, MID_BODY, MID_C, MID_L, MID_NEURO
 from shared.kernel.schedule_days import dates_between, day_type
@@ -122,14 +122,10 @@ def calculate_flat(
                     qualifying += 1
                     continue
                 findings.append(
-                    Finding(
-                        severity=Severity.WARNING,
-                        code="SPECIALTY_CONSTRAINT",
-                        text=(
-                            f"{person.name} ({person.specialty}) is on {shift.role} on {day.isoformat()} but "
-                            f"may not read {shift.worklist} ({constraint}); not counted."
-                        ),
-                        location=day.isoformat(),
+                    SPECIALTY_CONSTRAINT(
+                        f"{person.name} ({person.specialty}) is on {shift.role} on {day.isoformat()} but "
+                        f"may not read {shift.worklist} ({constraint}); not counted.",
+                        day.isoformat(),
                     )
                 )
             status = flat_status(len(assigned), qualifying, shift.desired_coverage)

@@ -305,11 +305,7 @@ class Saga:
         run = self.machine.phases.get(Phase.ODS_IMPORT)
         if run is None or run.state != PhaseState.FAILED:
             return []
-        return [
-            Finding(severity=Severity(m["severity"]), code=m["code"], text=m["text"], location=m.get("location"))
-            for m in run.final_messages()
-            if m.get("severity") == Severity.ERROR.value
-        ]
+        return [Finding.model_validate(m) for m in run.final_messages() if m.get("severity") == Severity.ERROR.value]
 
 
 def insert_phases(session: Session, workflow_id: uuid.UUID, kind: WorkflowKind) -> None:
