@@ -26,7 +26,7 @@ from services.amion_scraper.client import AmionClient, Politeness, Source
 from services.amion_scraper.grid import parse_grid, render_grid
 from services.amion_scraper.report import parse_report, render_report
 from services.amion_scraper.rows import months_of_period
-from shared.people import PersonRef
+from shared.kernel.people import PersonRef
 
 PASSWORD = "bench pass"
 FIRST = date(2026, 1, 1)

@@ -14,7 +14,8 @@ from schedcu.infra import ensure_database_exists
 from schedcu.sample_template import sample_template
 from services.coverage.candidates import GapCandidates, rank_candidates, template_slots
 from services.ods_importer.workbook import parse_workbook
-from shared.coverage_rules import (
+from shared.db.migrate import upgrade
+from shared.kernel.coverage_rules import (
     Assignment,
     CoverageResult,
     Person,
@@ -24,11 +25,10 @@ from shared.coverage_rules import (
     template_role_hours,
     worklist_specialties,
 )
-from shared.db.migrate import upgrade
-from shared.schedule_days import dates_between
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import WorklistSpecialty
+from shared.kernel.template_model import Window
 from shared.settings import get_settings
-from shared.states import WorklistSpecialty
-from shared.template_model import Window
 
 ROLES = ("ON1", "ON2", "MidC", "MidL", "Mid3")
 START, END = date(2026, 1, 1), date(2026, 12, 31)

@@ -29,10 +29,10 @@ from services.coverage.store import load_inputs, store_calculation, stored_cells
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
-from shared.contracts import Period
-from shared.db.models import AssignmentRow, PersonRow, ScrapeBatch
+from shared.db.models import Assignment, Person, ScrapeBatch
 from shared.db.statements import recorded
-from shared.schedule_days import dates_between
+from shared.kernel.contracts import Period
+from shared.kernel.schedule_days import dates_between
 from shared.settings import get_settings
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
@@ -62,8 +62,8 @@ def create_version(engine: Engine, template: bytes, start: date, end: date) -> u
             findings=parsed.findings,
             actor="bench",
         )
-        session.execute(pg_insert(PersonRow).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
-        people = session.query(PersonRow.id).order_by(PersonRow.id).all()
+        session.execute(pg_insert(Person).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
+        people = session.query(Person.id).order_by(Person.id).all()
         batch_id = uuid.uuid4()  # a complete scrape: every date has Amion data
         months = {f"{d.year:04d}-{d.month:02d}": {"outcome": "OK"} for d in dates_between(start, end)}
         session.execute(
@@ -73,7 +73,7 @@ def create_version(engine: Engine, template: bytes, start: date, end: date) -> u
             )
         )  # fmt: skip
         session.execute(
-            insert(AssignmentRow),
+            insert(Assignment),
             [
                 {
                     "version_id": version_id,

@@ -3,7 +3,7 @@
     .venv/bin/python bench/draft_bench.py [--only month|quarter] [--workers 2] [--seed 7]
 
 Seeded synthetic instances on tests/data/real/templates/cuSchedNormalized.ods (its windows and role hours as
-the coverage rules give them, the night's specialty combinations from `shared.coverage_rules.calculate`):
+the coverage rules give them, the night's specialty combinations from `shared.kernel.coverage_rules.calculate`):
 a month with 14 people and a quarter with 40, with FTE shares, people joining and leaving, standing
 rotations (one refused by time off), exceptions (to another person and to nobody), time off, weighted
 requests, kept assignments (one the night before the period) and twelve months of history.
@@ -47,11 +47,11 @@ from services.drafting.model import (
     TimeOff,
 )
 from services.ods_importer.workbook import parse_workbook
-from shared.coverage_rules import Assignment, Person, calculate, template_role_hours
-from shared.roles import DAY, MID_BODY, MID_NEURO, ON_BODY, ON_NEURO
-from shared.schedule_days import day_type
-from shared.states import CellStatus, Specialty
-from shared.template_model import Window
+from shared.kernel.coverage_rules import Assignment, Person, calculate, template_role_hours
+from shared.kernel.roles import DAY, MID_BODY, MID_NEURO, ON_BODY, ON_NEURO
+from shared.kernel.schedule_days import day_type
+from shared.kernel.states import CellStatus, Specialty
+from shared.kernel.template_model import Window
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "tests/data/real/templates/cuSchedNormalized.ods"
 TZ = ZoneInfo("America/New_York")

@@ -167,8 +167,8 @@ def year_insert(template: bytes, runs: int = 3) -> dict[str, Any]:
     from services.ods_importer.expansion import expand
     from services.ods_importer.store import store_version
     from services.ods_importer.workbook import Layout
-    from shared.contracts import Period
     from shared.db.migrate import upgrade
+    from shared.kernel.contracts import Period
     from shared.settings import get_settings
 
     settings = get_settings()

@@ -71,11 +71,11 @@ from schedcu import processes
 from schedcu.demo_data import ROSTER, month_period, truth
 from schedcu.infra import ensure_database_exists
 from schedcu.submit import import_request
-from shared import ids
-from shared.contracts import ImportRequested, Period
 from shared.db.migrate import upgrade
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested, Period
+from shared.kernel.states import TERMINAL
 from shared.messaging.connection import connect
-from shared.states import TERMINAL
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -52,21 +52,21 @@ from services.drafting.store import load_problem
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import parse_workbook
-from shared.contracts import Period, RepairSchedule
 from shared.db.models import (
-    AssignmentRow,
+    Assignment,
     DraftGroup,
     DraftTimeOff,
     HospitalGroup,
-    PersonRow,
+    Person,
     ScrapeBatch,
     VersionLifecycle,
 )
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import Period, RepairSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import Layout, VersionState
 from shared.messaging.publish import publish_now
-from shared.schedule_days import dates_between
 from shared.settings import get_settings
-from shared.states import Layout, VersionState
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "tests/data/real/templates/cuSchedNormalized.ods"
 PEOPLE = 40
@@ -91,7 +91,7 @@ def published_quarter(database_url: str, start: date, end: date) -> uuid.UUID:
         )  # fmt: skip
         session.execute(insert(VersionLifecycle).values(version_id=version_id, state=VersionState.PRODUCTION))
         session.execute(
-            insert(PersonRow),
+            insert(Person),
             [{"name": f"Reader {i:02d}", "email": f"reader{i:02d}@example.org", "specialty": s, "aliases": []}
              for i, s in enumerate(rng.sample(specialties, len(specialties)), start=1)],
         )  # fmt: skip
@@ -116,7 +116,7 @@ def published_quarter(database_url: str, start: date, end: date) -> uuid.UUID:
             )
         )  # fmt: skip
         session.execute(
-            insert(AssignmentRow),
+            insert(Assignment),
             [{"version_id": version_id, "schedule_date": day, "role": role, "person_id": pid, "source": "AMION",
               "scrape_batch_id": batch_id} for (day, role), pid in published.assignment.items()],
         )  # fmt: skip

@@ -50,9 +50,9 @@ def main() -> int:
 def run(workflows: int) -> tuple[float, float]:
     # imported once the database is chosen: the engine is made from the settings on first use
     from services.versions import intake, results
-    from shared import ids
-    from shared.contracts import AmionScraped, CoverageFailed, ImportRequested, OdsImported
     from shared.db.session import engine
+    from shared.kernel import ids
+    from shared.kernel.contracts import AmionScraped, CoverageFailed, ImportRequested, OdsImported
     from shared.messaging.consumer import Delivery
     from shared.settings import get_settings
 

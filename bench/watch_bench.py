@@ -73,14 +73,14 @@ from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
 from services.versions import watch
-from shared.contracts import AmionChecked, CalculateCoverage, CheckAmion, ImportRequested, Period, TemplateSource
-from shared.db.models import AssignmentRow, OutboxMessage, PersonRow, VersionLifecycle, Workflow
+from shared.db.models import Assignment, OutboxMessage, Person, VersionLifecycle, Workflow
 from shared.db.session import engine as shared_engine
 from shared.db.statements import recorded
+from shared.kernel.contracts import AmionChecked, CalculateCoverage, CheckAmion, ImportRequested, Period, TemplateSource
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import VersionState, WorkflowState
 from shared.messaging.consumer import Delivery
-from shared.schedule_days import dates_between
 from shared.settings import get_settings
-from shared.states import VersionState, WorkflowState
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 PASSWORD = "bench pass"
@@ -202,7 +202,7 @@ async def watch_cycle(groups: int, accounts: int, template: bytes, database_url:
         configure(database_url, fake.base_url, account_names, 1000.0)  # politeness lifted
         engine = shared_engine()
         with Session(engine) as session, session.begin():
-            session.execute(pg_insert(PersonRow).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
+            session.execute(pg_insert(Person).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
         pages = {a: await fetched_pages(a, [month]) for a in account_names}
         for n, name in enumerate(names):
             account = account_names[n % accounts]
@@ -272,11 +272,11 @@ def remove_mid3(path: Path, day: date) -> Callable[[], None]:
 def change_dates(engine: Engine, version_id: uuid.UUID, days: list[date], n: int) -> None:
     """MidC on `days` goes to another person of the roster (a different one each round `n`)."""
     with Session(engine) as session, session.begin():
-        people = session.scalars(select(PersonRow.id).where(PersonRow.specialty == "BOTH").order_by(PersonRow.id)).all()
+        people = session.scalars(select(Person.id).where(Person.specialty == "BOTH").order_by(Person.id)).all()
         session.execute(
-            update(AssignmentRow)
-            .where(AssignmentRow.version_id == version_id, AssignmentRow.role == "MidC",
-                   AssignmentRow.schedule_date.in_(days))
+            update(Assignment)
+            .where(Assignment.version_id == version_id, Assignment.role == "MidC",
+                   Assignment.schedule_date.in_(days))
             .values(person_id=people[n % len(people)])
         )  # fmt: skip
 
@@ -418,7 +418,7 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
         get_settings.cache_clear()
         engine = shared_engine()
         with Session(engine) as session, session.begin():
-            session.execute(pg_insert(PersonRow).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
+            session.execute(pg_insert(Person).values(ROSTER).on_conflict_do_nothing(index_elements=["email"]))
         versions: dict[str, list[str]] = {a: [] for a in account_names}
         for account in account_names:
             pages = asyncio.run(fetched_pages(account, months))

@@ -10,8 +10,8 @@ from services.amion_scraper import store
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.rows import months_of_period
 from shared.db.models import ScheduleVersion, ScrapeBatch
+from shared.kernel.states import BatchState
 from shared.settings import AmionAccount
-from shared.states import BatchState
 
 
 class ReplayError(Exception):

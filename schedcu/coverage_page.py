@@ -25,9 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.coverage.gap_lines import GapGroup, lines_text
-from shared.coverage_rules import CellStatus
-from shared.coverage_text import coverage_sentence, unknown_months
-from shared.schedule_days import DayType, dates_between, day_type
+from shared.kernel.coverage_rules import CellStatus
+from shared.kernel.coverage_text import coverage_sentence, unknown_months
+from shared.kernel.schedule_days import DayType, dates_between, day_type
 
 # worst first: the colour of a (date, worklist) is that of its worst window
 _RANK = {

@@ -16,11 +16,11 @@ from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculat
 from schedcu.submit import import_request, publish_request
 from schedcu.terminal import print_summary
 from schedcu.workflow_progress import TERMINAL, print_workflow, wait_for
-from shared import ids
-from shared.contracts import Period
 from shared.db.session import transaction
+from shared.kernel import ids
+from shared.kernel.contracts import Period
+from shared.kernel.states import WorkflowState
 from shared.settings import get_settings
-from shared.states import WorkflowState
 
 
 def run_demo(month: str | None, workdir: Path) -> int:

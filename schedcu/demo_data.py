@@ -5,7 +5,7 @@ import random
 from datetime import date
 from typing import Any
 
-from shared.schedule_days import dates_between
+from shared.kernel.schedule_days import dates_between
 
 ROSTER: list[dict[str, Any]] = [
     {"name": "Adams, Ada", "email": "ada.adams@example.org", "specialty": "BOTH", "aliases": ["Adams, A"]},

@@ -28,8 +28,8 @@ from schedcu.errors import UsageMistake
 from schedcu.infra import MissingService
 from schedcu.submit import import_request, publish_request
 from schedcu.workflow_progress import TERMINAL, wait_for, workflow
-from shared import ids
-from shared.contracts import Period
+from shared.kernel import ids
+from shared.kernel.contracts import Period
 from shared.settings import get_settings
 
 DATABASE = "schedcu_dev"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db import assignments as version_assignments
-from shared.db.models import CoverageCalculation, PersonRow, ShiftInstanceRow, TemplateWindow, calculation_cells
+from shared.db.models import CoverageCalculation, Person, ShiftInstance, TemplateWindow, calculation_cells
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ def compare(a: Keyed, b: Keyed) -> Changes:
 def shift_instances(session: Session, version_id: uuid.UUID) -> Keyed:
     rows = session.execute(
         select(
-            ShiftInstanceRow.schedule_date, TemplateWindow.sheet, ShiftInstanceRow.hospital,
-            ShiftInstanceRow.study_type, ShiftInstanceRow.role, ShiftInstanceRow.starts_at, ShiftInstanceRow.ends_at,
-            ShiftInstanceRow.desired_coverage, ShiftInstanceRow.mandatory, ShiftInstanceRow.specialty_constraint,
+            ShiftInstance.schedule_date, TemplateWindow.sheet, ShiftInstance.hospital,
+            ShiftInstance.study_type, ShiftInstance.role, ShiftInstance.starts_at, ShiftInstance.ends_at,
+            ShiftInstance.desired_coverage, ShiftInstance.mandatory, ShiftInstance.specialty_constraint,
         )
-        .outerjoin(TemplateWindow, TemplateWindow.id == ShiftInstanceRow.window_id)
-        .where(ShiftInstanceRow.version_id == version_id)
+        .outerjoin(TemplateWindow, TemplateWindow.id == ShiftInstance.window_id)
+        .where(ShiftInstance.version_id == version_id)
     ).all()  # fmt: skip
     return {
         (r.schedule_date, r.sheet or f"{r.hospital} {r.study_type}", r.role): {
@@ -63,8 +63,8 @@ def shift_instances(session: Session, version_id: uuid.UUID) -> Keyed:
 def assignments(session: Session, version_id: uuid.UUID) -> Keyed:
     effective = version_assignments.effective(version_id)
     rows = session.execute(
-        select(effective.c.schedule_date, effective.c.role, PersonRow.email, PersonRow.name, effective.c.source).join(
-            PersonRow, PersonRow.id == effective.c.person_id
+        select(effective.c.schedule_date, effective.c.role, Person.email, Person.name, effective.c.source).join(
+            Person, Person.id == effective.c.person_id
         )
     ).all()
     return {

@@ -16,11 +16,11 @@ from services.coverage.calculation import calculation_id_for
 from services.drafting import approval
 from services.drafting.approval import ApprovalError, Row, decide
 from services.drafting.store import Options
-from shared.contracts import CalculateCoverage
-from shared.db.models import PersonRow
+from shared.db.models import Person
+from shared.kernel.contracts import CalculateCoverage
+from shared.kernel.roles import normalize_role
+from shared.kernel.states import AssignmentSource, DraftRowState
 from shared.messaging import outbox
-from shared.roles import normalize_role
-from shared.states import AssignmentSource, DraftRowState
 
 REFUSED = (ApprovalError, corrections.CorrectionError)  # a decision refused, the text saying why
 
@@ -45,9 +45,7 @@ def approve(
     if not moved:
         return moved, None
     emails = dict(
-        session.execute(
-            select(PersonRow.id, PersonRow.email).where(PersonRow.id.in_([r.person_id for r in moved]))
-        ).all()
+        session.execute(select(Person.id, Person.email).where(Person.id.in_([r.person_id for r in moved]))).all()
     )
     why = reason or f"draft run {run_id} approved"
     for row in moved:
@@ -86,6 +84,6 @@ def edited(
 ) -> str:  # fmt: skip
     """Put the person named (email, exact name or alias) on `role` on `day`, once every hard rule allows it."""
     role = normalize_role(role) or role
-    found = corrections.find_person(session.scalars(select(PersonRow)).all(), person)
+    found = corrections.find_person(session.scalars(select(Person)).all(), person)
     approval.edit(session, run_id, day, role, found, options, actor, reason)
     return f"edited: {found.name} on {role} on {day.isoformat()}"

@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 
 from schedcu.registries import all_queues
 from services.versions.starts import draft_request_id
-from shared import ids
-from shared.contracts import RequestDraft
 from shared.db import version_state
 from shared.db.models import HospitalGroup, ScheduleVersion
 from shared.db.session import transaction
+from shared.kernel import ids
+from shared.kernel.contracts import RequestDraft
+from shared.kernel.states import Phase, VersionState
 from shared.messaging.publish import publish_now
 from shared.settings import get_settings
-from shared.states import Phase, VersionState
 
 
 class NotDrafted(Exception):

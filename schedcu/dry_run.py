@@ -21,11 +21,11 @@ from services.amion_scraper.rows import months_of_period
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.ods_importer.handlers import prepare
 from services.ods_importer.store import store_version
-from shared.contracts import ImportRequested, ImportTemplate, ScrapeAmion
 from shared.db.session import engine
-from shared.findings import Finding, Severity
+from shared.kernel.contracts import ImportRequested, ImportTemplate, ScrapeAmion
+from shared.kernel.findings import AMION_SCRAPE_FAILED, Finding
+from shared.kernel.states import BatchState
 from shared.settings import Settings
-from shared.states import BatchState
 
 
 @dataclass
@@ -48,13 +48,12 @@ class DryRunOutcome:
 async def _scrape(request: ImportRequested, command: ScrapeAmion, settings: Settings) -> list[MonthPage] | Finding:
     account = settings.amion_accounts.get(request.amion_account)
     if account is None:
-        return Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED",
-                       text=f"Unknown Amion account {request.amion_account!r}.")  # fmt: skip
+        return AMION_SCRAPE_FAILED(f"Unknown Amion account {request.amion_account!r}.")  # fmt: skip
     try:
         months = months_of_period(request.period.start, request.period.end)
         fetched = await fetch(request.amion_account, account, months)
     except ScrapeError as error:
-        return Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=str(error))
+        return AMION_SCRAPE_FAILED(str(error))
     return [MonthPage(f.month, f.page.body if f.page else None, f.error) for f in fetched]
 
 

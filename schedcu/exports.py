@@ -28,12 +28,12 @@ from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculat
 from services.coverage.gap_lines import GapGroup
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import Assignment, booked_shifts, window_interval
 from shared.db import version_state
-from shared.db.models import DraftRowRecord, DraftRun, HospitalGroup, PersonRow, ScheduleVersion
-from shared.rest import Interval, Shift
+from shared.db.models import DraftRowRecord, DraftRun, HospitalGroup, Person, ScheduleVersion
+from shared.kernel.coverage_rules import Assignment, booked_shifts, window_interval
+from shared.kernel.rest import Interval, Shift
+from shared.kernel.states import AssignmentSource, CellStatus, DraftRowState, VersionState
 from shared.settings import Settings
-from shared.states import AssignmentSource, CellStatus, DraftRowState, VersionState
 
 CSV_COLUMNS = ("schedule_date", "window", "worklist", "hospital", "role", "people", "status", "mandatory")
 # worst first: a worklist's square on a date shows its worst window, as the HTML report does
@@ -121,9 +121,9 @@ def calendars(
     the configured zone (whose VTIMEZONE the calendar carries); an assignment whose role has no hours that date
     is an all-day event. `email`: only that person (a UsageMistake when nobody has it)."""
     inputs = _inputs(session, version_id)
-    query = select(PersonRow.id, PersonRow.email, PersonRow.name)
+    query = select(Person.id, Person.email, Person.name)
     if email is not None:
-        query = query.where(func.lower(PersonRow.email) == email.strip().lower())
+        query = query.where(func.lower(Person.email) == email.strip().lower())
     people = {pid: (address, name) for pid, address, name in session.execute(query)}
     if email is not None and not people:
         raise UsageMistake(f"nobody has the email {email!r}: check the roster (`schedcu roster import`)")
@@ -212,7 +212,7 @@ def approved_draft(session: Session, run_id: uuid.UUID, settings: Settings) -> A
     people = {
         pid: (email, name)
         for pid, email, name in session.execute(
-            select(PersonRow.id, PersonRow.email, PersonRow.name).where(PersonRow.id.in_({r.person_id for r in rows}))
+            select(Person.id, Person.email, Person.name).where(Person.id.in_({r.person_id for r in rows}))
         )
     }
     shifts = booked_shifts(inputs.windows, rows, frozenset(settings.holidays), settings.tz)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.infra import ensure_database_exists, resolve
+from schedcu.registries import WORKERS
 from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import read_roster, reconcile
 from shared.db import roles
@@ -64,7 +65,7 @@ def worker_database_urls(database_url: str) -> dict[str, str]:
         print(f"user {url.username} may not create or become the schedcu roles: every worker runs as it", flush=True)
         return {name: database_url for name in processes.WORKER_NAMES}
     on_role = {
-        name: url.update_query_dict({"options": f"-crole={roles.SERVICE_ROLES[name.replace('-', '_')]}"})
+        name: url.update_query_dict({"options": f"-crole={roles.SERVICE_ROLES[WORKERS[name]]}"})
         for name in processes.WORKER_NAMES
     }
     return {name: worker_url.render_as_string(False) for name, worker_url in on_role.items()}

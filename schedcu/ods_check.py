@@ -5,8 +5,8 @@ from datetime import time
 from typing import Any
 
 from services.ods_importer.workbook import Layout, ParsedWorkbook
-from shared.findings import Severity
-from shared.template_model import Window
+from shared.kernel.findings import Severity
+from shared.kernel.template_model import Window
 
 
 def workbook_view(name: str, parsed: ParsedWorkbook) -> dict[str, Any]:

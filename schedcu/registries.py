@@ -1,4 +1,9 @@
-"""Every service's registry, by the name `schedcu worker` knows it by."""
+"""Every service's registry, by the name `schedcu worker` knows its worker by.
+
+A worker's name (`ods-importer`) is what an operator types and what the deployment names (processes, broker
+accounts, compose services, Kubernetes objects, whose names allow no `_`); its service's name (`ods_importer`) is
+the Python package's and the code's (queues, routing keys, database roles, table owners, metrics). `WORKERS` is the
+one place that turns the first into the second."""
 
 import importlib
 from typing import TYPE_CHECKING
@@ -8,16 +13,14 @@ if TYPE_CHECKING:  # `schedcu --help` lists the workers without importing the me
     from shared.messaging.topology import ConsumerQueue
     from shared.registry import Registry
 
-WORKERS = {
-    "ods-importer": "services.ods_importer.registry",
-    "amion-scraper": "services.amion_scraper.registry",
-    "coverage": "services.coverage.registry",
-    "versions": "services.versions.registry",
-    "drafting": "services.drafting.registry",
+WORKERS = {  # each worker's service, `services/<service>/`, whose registry names it so (tests/test_architecture.py)
+    "ods-importer": "ods_importer",
+    "amion-scraper": "amion_scraper",
+    "coverage": "coverage",
+    "versions": "versions",
+    "drafting": "drafting",
 }
-# Each worker's service, as its registry names it (tests/test_architecture.py checks): what `schedcu status`
-# looks for without importing every service's handlers.
-SERVICES = ["ods_importer", "amion_scraper", "coverage", "versions", "drafting"]
+SERVICES = list(WORKERS.values())  # what `schedcu status` looks for without importing every service's handlers
 LANES = ["drafting.repair"]  # the further queues of workers (shared/registry.py `Lane`), after the services' own
 QUEUE_NAMES = [name for s in SERVICES + LANES for name in (f"schedcu.{s}", f"schedcu.{s}.dead-letter")] + [
     "schedcu.unrouted"
@@ -25,7 +28,7 @@ QUEUE_NAMES = [name for s in SERVICES + LANES for name in (f"schedcu.{s}", f"sch
 
 
 def registry(worker: str) -> "Registry":
-    found: Registry = importlib.import_module(WORKERS[worker]).REGISTRY
+    found: Registry = importlib.import_module(f"services.{WORKERS[worker]}.registry").REGISTRY
     return found
 
 
@@ -43,7 +46,7 @@ def senders(worker: str, accounts: str, login: str | None) -> "Senders | None":
     `operator`): each worker's account its registry's `publishes`, upstream's `import.requested`, the operator's
     anything. None (nothing checked) unless `worker` logs in (`login`) as its own account: workers sharing one
     account cannot tell each other apart."""
-    from shared.contracts import ImportRequested
+    from shared.kernel.contracts import ImportRequested
     from shared.messaging.senders import Senders
 
     if login != accounts.format(name=worker):

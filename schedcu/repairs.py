@@ -24,10 +24,10 @@ from services.coverage import corrections
 from services.coverage.calculation import calculation_id_for
 from services.drafting import inputs, repairs
 from services.drafting.store import Options, load_problem
-from shared.contracts import CalculateCoverage
 from shared.db.models import DraftRun
+from shared.kernel.contracts import CalculateCoverage
+from shared.kernel.states import AssignmentSource, DraftRowState
 from shared.messaging import outbox
-from shared.states import AssignmentSource, DraftRowState
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from schedcu.explain import broker_problem
 from schedcu.printable import clear_screen
 from schedcu.registries import QUEUE_NAMES, SERVICES
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
+from shared.kernel.states import PhaseState, WorkflowState
 from shared.messaging.connection import connect
 from shared.settings import Settings
-from shared.states import PhaseState, WorkflowState
 
 
 def _age(then: datetime | None, now: datetime) -> float | None:

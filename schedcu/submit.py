@@ -8,8 +8,8 @@ from pathlib import Path
 from schedcu.errors import UsageMistake
 from schedcu.registries import all_queues
 from services.ods_importer.expansion import validate_period
-from shared import ids
-from shared.contracts import ImportRequested, Period, TemplateSource
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested, Period, TemplateSource
 from shared.messaging.publish import publish_now
 from shared.settings import Settings
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from schedcu.errors import Mistake, UsageMistake
-from shared.coverage_text import coverage_sentence, unknown_months
+from shared.kernel.coverage_text import coverage_sentence, unknown_months
 
 if TYPE_CHECKING:  # the coverage rules load only for the commands that print gaps
     from services.coverage.gap_lines import GapGroup

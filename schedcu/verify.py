@@ -31,7 +31,7 @@ from services.coverage.calculation import CalculationOptions, compute, fingerpri
 from services.coverage.store import VersionInputs, load_inputs
 from shared.db import assignments, version_state
 from shared.db.models import (
-    AssignmentRow,
+    Assignment,
     CoverageCalculation,
     OutboxMessage,
     ScheduleVersion,
@@ -39,8 +39,8 @@ from shared.db.models import (
     Workflow,
     WorkflowPhase,
 )
+from shared.kernel.states import APPLIED_BATCH_STATES, AssignmentSource, PhaseState, WorkflowState
 from shared.settings import Settings
-from shared.states import APPLIED_BATCH_STATES, AssignmentSource, PhaseState, WorkflowState
 
 GRACE = timedelta(seconds=30)
 SHOWN_DIFFERENCES = 5
@@ -135,9 +135,9 @@ def _check_version(session: Session, version: ScheduleVersion, settings: Setting
         .limit(1)
     ).first()
     sources = session.execute(
-        select(AssignmentRow.scrape_batch_id, func.count())
-        .where(AssignmentRow.version_id == version.id, AssignmentRow.source == AssignmentSource.AMION)
-        .group_by(AssignmentRow.scrape_batch_id)
+        select(Assignment.scrape_batch_id, func.count())
+        .where(Assignment.version_id == version.id, Assignment.source == AssignmentSource.AMION)
+        .group_by(Assignment.scrape_batch_id)
     ).all()
     applied = batch.id if batch is not None else None
     foreign = {str(batch_id): n for batch_id, n in sources if batch_id != applied}

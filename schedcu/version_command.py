@@ -6,9 +6,9 @@ import sys
 import uuid
 
 from schedcu.registries import all_queues
-from shared.contracts import Contract
 from shared.db.models import ScheduleVersion
 from shared.db.session import transaction
+from shared.kernel.contracts import Contract
 from shared.messaging.publish import publish_now
 from shared.settings import get_settings
 

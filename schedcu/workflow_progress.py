@@ -5,7 +5,7 @@ import time
 import uuid
 from typing import Any
 
-from shared.states import TERMINAL as TERMINAL_STATES
+from shared.kernel.states import TERMINAL as TERMINAL_STATES
 
 TERMINAL = {str(s) for s in TERMINAL_STATES}
 

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from pydantic.json_schema import models_json_schema
 
-from shared.contracts import CONTRACTS, Contract, ImportRequested
+from shared.kernel.contracts import CONTRACTS, Contract, ImportRequested
 from shared.messaging.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, exchange_for
 
 REF = "#/components/schemas/{model}"

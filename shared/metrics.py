@@ -17,9 +17,9 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow
+from shared.kernel.states import WorkflowState
 from shared.messaging.dead_letters import depths
 from shared.messaging.topology import ConsumerQueue
-from shared.states import WorkflowState
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)

@@ -3,11 +3,10 @@ it runs, its rejecters and the messages it publishes. Each service declares one 
 `services/<name>/registry.py`; `schedcu worker` runs it, and the operator commands (`status`, `dlq`) collect them
 all (`schedcu/registries.py`)."""
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from shared.contracts import Contract
+from shared.kernel.contracts import Contract
 from shared.messaging.consumer import Handler, Rejecter
 from shared.messaging.topology import ConsumerQueue
 from shared.settings import Settings
@@ -20,10 +19,6 @@ class Periodic:
     name: str
     interval_s: Callable[[Settings], float]
     run: Callable[[Settings], Awaitable[object]]
-
-
-def in_thread(job: Callable[[Settings], object]) -> Callable[[Settings], Awaitable[object]]:
-    return lambda settings: asyncio.to_thread(job, settings)
 
 
 @dataclass(frozen=True)

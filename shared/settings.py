@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.states import WorklistSpecialty
+from shared.kernel.states import WorklistSpecialty
 
 
 class AmionAccount(BaseModel):

@@ -1,7 +1,8 @@
-"""The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself,
-`shared/` imports no service, no service imports the operator package `schedcu/`, each table is
-written by its owner only, each worker's database role reads exactly the tables its code reads, no import
-cycle runs through the code and only the command line imports a command module."""
+"""The tree's boundaries, read from the source with `ast`: a service imports only `shared/` and itself, `shared/`
+imports no service, the domain kernel `shared/kernel/` imports nothing of `shared/` outside itself, no service
+imports the operator package `schedcu/`, each table is written by its owner only, a finding is built through its
+code only, each worker's database role reads exactly the tables its code reads, no import cycle runs through the
+code and only the command line imports a command module."""
 
 import ast
 import re
@@ -10,9 +11,9 @@ from pathlib import Path
 
 from schedcu import registries as registries_module
 from schedcu.registries import all_registries
-from shared.contracts import CONTRACTS
 from shared.db.models import Base
 from shared.db.roles import OWNERS, READS, VIEWS
+from shared.kernel.contracts import CONTRACTS
 from shared.messaging.topology import UNROUTED_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def imported_modules(path: Path, source: str | None = None) -> list[str]:
 
 
 def owner_of(module: str) -> str | None:
-    """`shared.coverage_rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
+    """`shared.kernel.coverage_rules` -> `coverage`; `schedcu...` -> `schedcu`; anything else -> None."""
     parts = module.split(".")
     if parts[0] == "services" and len(parts) > 1:
         return parts[1]
@@ -62,6 +63,47 @@ def test_a_service_imports_only_shared_and_itself() -> None:
 
 def test_shared_imports_no_service_and_no_operator_code() -> None:
     assert violations("shared", {None}) == []
+
+
+def outside_the_kernel(module: str) -> bool:
+    """Whether a module the kernel imports is not for it: the infrastructure (`shared.*` outside
+    `shared.kernel`), a service or the operator package."""
+    parts = module.split(".")
+    return owner_of(module) is not None or (parts[0] == "shared" and len(parts) > 1 and parts[1] != "kernel")
+
+
+def kernel_violations(sources: dict[Path, str | None]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path, source in sources.items()
+        for module in imported_modules(path, source)
+        if outside_the_kernel(module)
+    ]
+
+
+def test_the_kernel_imports_nothing_outside_itself() -> None:
+    """The infrastructure may import the kernel, never the other way."""
+    kernel = sorted((ROOT / "shared" / "kernel").rglob("*.py"))
+    assert len(kernel) > 10
+    assert kernel_violations(dict.fromkeys(kernel)) == []
+
+
+def test_the_check_sees_the_kernel_import_infrastructure() -> None:
+    module = ROOT / "shared" / "kernel" / "probe.py"  # never written: only its path is used
+    source = (
+        "from shared.kernel.findings import Finding\n"
+        "from . import states\n"
+        "from shared import settings\n"
+        "from ..db.models import Workflow\n"
+        "def later():\n"
+        "    import services.coverage.store\n"
+    )
+    assert kernel_violations({module: source}) == [
+        "shared/kernel/probe.py imports shared.settings",
+        "shared/kernel/probe.py imports shared.db.models",
+        "shared/kernel/probe.py imports shared.db.models.Workflow",
+        "shared/kernel/probe.py imports services.coverage.store",
+    ]
 
 
 def test_the_check_sees_a_foreign_import() -> None:
@@ -202,12 +244,35 @@ def test_a_table_is_written_by_its_owner_only() -> None:
 def test_the_check_sees_every_kind_of_write(tmp_path: Path) -> None:
     module = tmp_path / "handlers.py"
     module.write_text(
-        "from shared.db.models import AssignmentRow as Row, CoverageCell, Workflow\n"
+        "from shared.db.models import Assignment as Row, CoverageCell, Workflow\n"
         "session.execute(delete(Row).where(Row.id == 1))\n"
         "session.add(Workflow(id=1))\n"
         "text('UPDATE coverage_cells SET status = 1')\n"
     )
     assert written_tables(module) == {"assignments", "workflows", "coverage_cells"}
+
+
+def builds_findings_by_hand(path: Path, source: str | None = None) -> bool:
+    """Whether a module calls `Finding(...)` instead of the finding's code (`UNKNOWN_ROLE(text, where)`)."""
+    text = path.read_text(encoding="utf-8") if source is None else source
+    return any(isinstance(n, ast.Call) and _called_name(n) == "Finding" for n in ast.walk(ast.parse(text)))
+
+
+def test_a_finding_is_built_through_its_code_only() -> None:
+    """Each code is declared once with its severity (`shared/kernel/findings.py`), so no code is given two."""
+    found = [
+        path.relative_to(ROOT).as_posix()
+        for package in ("schedcu", "services", "shared", "bench", "tests")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts and builds_findings_by_hand(path)
+    ]
+    assert found == ["shared/kernel/findings.py"]
+
+
+def test_the_check_sees_a_finding_built_by_hand() -> None:
+    probe = ROOT / "services" / "coverage" / "probe.py"  # never written: only its path is used
+    assert builds_findings_by_hand(probe, "f = Finding(severity=Severity.ERROR, code='X', text='t')\n")
+    assert not builds_findings_by_hand(probe, "f = UNKNOWN_ROLE('t', 'Sheet!A1')\n")
 
 
 def reads_settings(path: Path) -> bool:
@@ -287,9 +352,9 @@ def test_each_worker_role_reads_exactly_the_other_tables_its_code_reads() -> Non
 def test_the_check_sees_every_kind_of_read(tmp_path: Path) -> None:
     module = tmp_path / "store.py"
     module.write_text(
-        "from shared.db.models import PersonRow as P, ShiftInstanceRow, calculation_cells\n"
+        "from shared.db.models import Person as P, ShiftInstance, calculation_cells\n"
         "rows = session.scalars(select(P.id, calculation_cells.c.id))\n"
-        "table = cast(Table, ShiftInstanceRow.__table__)\n"
+        "table = cast(Table, ShiftInstance.__table__)\n"
         "text('SELECT 1 FROM coverage_cells c JOIN assignments a ON true')\n"
     )
     assert referenced_tables(module) == {

@@ -27,8 +27,8 @@ from schedcu import processes
 from schedcu.demo_data import ROSTER, truth
 from schedcu.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
-from shared import ids
 from shared.db.migrate import upgrade
+from shared.kernel import ids
 
 from . import bus
 from .accounting import TERMINAL, WORK_QUEUES, Facts, WorkflowFacts
@@ -38,12 +38,6 @@ from .infra import PrivatePostgres, PrivateRabbit
 AMION_PASSWORD = "faults pass"
 AMION_ACCOUNT = "faults"
 MONTH = date(2026, 3, 1)
-QUEUE_OF = {
-    "versions": "schedcu.versions",
-    "ods-importer": "schedcu.ods_importer",
-    "amion-scraper": "schedcu.amion_scraper",
-    "coverage": "schedcu.coverage",
-}
 
 QUIET_HOLD_S = 6.0
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from schedcu.arguments import existing_file, month, port, uuid_id
 from schedcu.errors import Mistake
 from shared.cli_support import Subparsers
-from shared.states import BatchState
+from shared.kernel.states import BatchState
 
 if TYPE_CHECKING:
-    from shared.findings import Finding
+    from shared.kernel.findings import Finding
 
 MAX_PAGE_FILE_BYTES = 5_000_000
 
@@ -26,7 +26,7 @@ def cmd_fake_amion(args: argparse.Namespace) -> int:
     return 0
 
 
-Person = tuple[str, str, tuple[str, ...], bool]  # name, specialty, aliases, active
+RosterEntry = tuple[str, str, tuple[str, ...], bool]  # name, specialty, aliases, active
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class RosterDiff:
     deactivated: list[str]
 
 
-def roster_diff(before: dict[str, Person], after: dict[str, Person]) -> RosterDiff:
+def roster_diff(before: dict[str, RosterEntry], after: dict[str, RosterEntry]) -> RosterDiff:
     """Who an import adds, changes and makes inactive, by email, from the people before and after it."""
     return RosterDiff(
         added=sorted(set(after) - set(before)),
@@ -45,14 +45,12 @@ def roster_diff(before: dict[str, Person], after: dict[str, Person]) -> RosterDi
     )
 
 
-def _people(session: Any) -> dict[str, Person]:
+def _people(session: Any) -> dict[str, RosterEntry]:
     from sqlalchemy import select
 
-    from shared.db.models import PersonRow
+    from shared.db.models import Person
 
-    rows = session.execute(
-        select(PersonRow.email, PersonRow.name, PersonRow.specialty, PersonRow.aliases, PersonRow.active)
-    )
+    rows = session.execute(select(Person.email, Person.name, Person.specialty, Person.aliases, Person.active))
     return {email: (name, specialty, tuple(aliases), active) for email, name, specialty, aliases, active in rows}
 
 
@@ -119,7 +117,7 @@ def _print_findings(findings: "list[Finding] | tuple[Finding, ...]") -> None:
 def cmd_amion_parse(args: argparse.Namespace) -> int:
     from services.amion_scraper.pages import parse_page
     from services.amion_scraper.rows import row_json
-    from shared.findings import has_errors
+    from shared.kernel.findings import has_errors
 
     path = args.file
     if path.stat().st_size > MAX_PAGE_FILE_BYTES:

@@ -63,7 +63,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from services.coverage.gap_lines import group_gaps, lines_text
     from services.coverage.gaps import gap_report
     from shared.db.session import transaction
-    from shared.rest import hours_text
+    from shared.kernel.rest import hours_text
     from shared.settings import get_settings
 
     settings = get_settings()
@@ -119,8 +119,8 @@ def cmd_coverage_recalc(args: argparse.Namespace) -> int:
     from schedcu.terminal import print_summary
     from schedcu.version_command import ask
     from services.coverage.calculation import calculation_id_for
-    from shared.contracts import CalculateCoverage
     from shared.db.session import transaction
+    from shared.kernel.contracts import CalculateCoverage
 
     message_id = f"recalc:{args.version}:{uuid.uuid4()}"
     calculation_id = calculation_id_for(message_id)

@@ -210,7 +210,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from schedcu.queries.versions import workflow_view
     from services.drafting.runs import run_view
     from shared.db.session import transaction
-    from shared.states import TERMINAL
+    from shared.kernel.states import TERMINAL
 
     try:
         requested = request_draft(
@@ -338,8 +338,8 @@ def _request_repair(
     import asyncio
 
     from schedcu.registries import all_queues
-    from shared import ids
-    from shared.contracts import RepairSchedule
+    from shared.kernel import ids
+    from shared.kernel.contracts import RepairSchedule
     from shared.messaging.publish import publish_now
     from shared.settings import get_settings
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from schedcu.arguments import actor, iso_date, uuid_id
 from shared.cli_support import Subparsers
-from shared.states import ProposalState
+from shared.kernel.states import ProposalState
 
 
 def _role(p: dict[str, Any]) -> str:

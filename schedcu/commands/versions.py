@@ -10,7 +10,7 @@ from schedcu.arguments import actor, count, existing_file, iso_date, reason, sec
 from schedcu.errors import Mistake, UsageMistake
 from schedcu.workflow_progress import TERMINAL, print_workflow, wait_for, workflow
 from shared.cli_support import Subparsers
-from shared.states import VersionState, WorkflowState
+from shared.kernel.states import VersionState, WorkflowState
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -18,9 +18,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     from schedcu.queries.versions import workflow_request
     from schedcu.submit import check_request, import_request, publish_request
-    from shared import ids
-    from shared.contracts import Period
     from shared.db.session import transaction
+    from shared.kernel import ids
+    from shared.kernel.contracts import Period
     from shared.settings import get_settings
 
     check_request(args.template, args.start, args.end, args.amion_account, get_settings())
@@ -55,8 +55,8 @@ def _already_known(
     """`submit --wait` with a request id that already names a workflow: the identical request is answered with
     that workflow, waited for; another request under it is refused, as the saga refuses it."""
     from services.versions.requests import kind_text, reuse_reason, reused_text
-    from shared.contracts import ImportRequested
-    from shared.states import WorkflowKind
+    from shared.kernel.contracts import ImportRequested
+    from shared.kernel.states import WorkflowKind
 
     if kind != WorkflowKind.IMPORT:
         reason = reused_text(request.request_id, workflow_id, kind_text(kind))

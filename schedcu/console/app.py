@@ -39,8 +39,8 @@ from schedcu.console.throttle import SignInThrottle
 from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, credentials, csrf_key
 from schedcu.errors import UsageMistake
 from services.coverage.proposal_states import OPEN as OPEN_PROPOSAL_STATES
+from shared.kernel.states import Phase, PhaseState, ProposalState, WorkflowKind, WorkflowState
 from shared.settings import Settings
-from shared.states import Phase, PhaseState, ProposalState, WorkflowKind, WorkflowState
 
 if TYPE_CHECKING:
     from services.coverage.gap_lines import GapGroup
@@ -334,7 +334,7 @@ class Console:
     def versions_page(self, request: Request, q: params.VersionsQuery) -> Response:
         from schedcu.queries.versions import latest_coverage, version_rows
         from shared.db.session import transaction
-        from shared.states import VersionState
+        from shared.kernel.states import VersionState
 
         with transaction() as session:
             rows = version_rows(session, q.group, q.state, prefix=True)
@@ -374,7 +374,7 @@ class Console:
         from services.drafting.repairs import open_targets
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
-        from shared.rest import hours_text
+        from shared.kernel.rest import hours_text
 
         version_id, day = request.path_params["id"], q.date
         with transaction() as session:
@@ -439,7 +439,7 @@ class Console:
         from schedcu.queries.proposals import proposal
         from services.coverage import proposals
         from services.coverage.calculation import CalculationOptions
-        from shared.db.models import PersonRow, Proposal
+        from shared.db.models import Person, Proposal
         from shared.db.session import transaction
 
         proposal_id = request.path_params["id"]
@@ -458,7 +458,7 @@ class Console:
                 except proposals.ProposalError as error:
                     no_gap = str(error)
                 else:
-                    emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
+                    emails = {pid: value for pid, value in session.execute(select(Person.id, Person.email))}
                     candidates = [
                         {"email": emails[c.person.id], "name": c.person.name, "fills": c.fills, "gaps": line.gaps,
                          "nights": c.nights, "weekends": c.weekends, "holidays": c.holidays}

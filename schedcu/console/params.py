@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from shared.states import ProposalState, VersionState, WorkflowState
+from shared.kernel.states import ProposalState, VersionState, WorkflowState
 
 MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 100_000

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.drafting.runs import run_view
 from services.drafting.store import kept_of
-from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
+from shared.db.models import HospitalGroup, Person, ScheduleVersion
 
 
 def run_detail(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
@@ -26,6 +26,6 @@ def run_detail(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
     view |= {"group": group, "period": {"start": start.isoformat(), "end": end.isoformat()}}
     kept = kept_of(session, version_id)
     holding = {k.person_id for k in kept}
-    names = dict(session.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.id.in_(holding))).all())
+    names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(holding))).all())
     view["kept_rows"] = [{"date": k.day.isoformat(), "role": k.role, "person": names[k.person_id]} for k in kept]
     return view

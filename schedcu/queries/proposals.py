@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session, aliased
 
 from schedcu.queries import starts_with
 from services.coverage.proposal_states import OPEN
-from shared.db.models import HospitalGroup, PersonRow, Proposal, ProposalHistory, ScheduleVersion
+from shared.db.models import HospitalGroup, Person, Proposal, ProposalHistory, ScheduleVersion
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> str | None:
     return at.astimezone(tz).isoformat() if at is not None else None
 
 
-def _view(p: Proposal, person: PersonRow, tz: ZoneInfo) -> dict[str, Any]:
+def _view(p: Proposal, person: Person, tz: ZoneInfo) -> dict[str, Any]:
     """`start`/`end`: the gap line's span (None for proposals made before lines); `fills`: its gaps the person
     fills; `stays_open`: those they leave open, with why."""
     return {
@@ -41,8 +41,8 @@ def _view(p: Proposal, person: PersonRow, tz: ZoneInfo) -> dict[str, Any]:
 def proposals(session: Session, version_id: uuid.UUID, tz: ZoneInfo, state: str | None = None) -> list[dict[str, Any]]:
     """By date, start, role, then creation."""
     query = (
-        select(Proposal, PersonRow)
-        .join(PersonRow, PersonRow.id == Proposal.person_id)
+        select(Proposal, Person)
+        .join(Person, Person.id == Proposal.person_id)
         .where(Proposal.version_id == version_id)
         .order_by(Proposal.schedule_date, Proposal.starts_at, Proposal.assign_role, Proposal.created_at)
     )
@@ -59,9 +59,9 @@ def open_proposals(
     query = (
         select(
             Proposal.id, Proposal.version_id, HospitalGroup.name, Proposal.schedule_date, Proposal.assign_role,
-            PersonRow.name, Proposal.state, Proposal.created_at,
+            Person.name, Proposal.state, Proposal.created_at,
         )
-        .join(PersonRow, PersonRow.id == Proposal.person_id)
+        .join(Person, Person.id == Proposal.person_id)
         .join(ScheduleVersion, ScheduleVersion.id == Proposal.version_id)
         .join(HospitalGroup, HospitalGroup.id == ScheduleVersion.group_id)
         .where(Proposal.state.in_([str(s) for s in OPEN]))
@@ -72,7 +72,7 @@ def open_proposals(
     if group:
         query = query.where(starts_with(HospitalGroup.name, group))
     if person:
-        query = query.where(starts_with(PersonRow.name, person))
+        query = query.where(starts_with(Person.name, person))
     return [
         {
             "proposal_id": str(proposal_id), "version_id": str(version_id), "group": group_name,
@@ -85,13 +85,11 @@ def open_proposals(
 def proposal(session: Session, proposal_id: uuid.UUID, tz: ZoneInfo) -> dict[str, Any] | None:
     """The proposal with its history, oldest step first."""
     found = session.execute(
-        select(Proposal, PersonRow)
-        .join(PersonRow, PersonRow.id == Proposal.person_id)
-        .where(Proposal.id == proposal_id)
+        select(Proposal, Person).join(Person, Person.id == Proposal.person_id).where(Proposal.id == proposal_id)
     ).first()
     if found is None:
         return None
-    before, after = aliased(PersonRow), aliased(PersonRow)
+    before, after = aliased(Person), aliased(Person)
     history = [
         {
             "at": h.at.isoformat(),

@@ -9,19 +9,19 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from schedcu.queries import starts_with
-from shared.coverage_text import coverage_sentence, unknown_months
 from shared.db import assignments, version_state
 from shared.db.models import (
     AuditRecord,
     CoverageCalculation,
     HospitalGroup,
-    PersonRow,
+    Person,
     ScheduleVersion,
-    ShiftInstanceRow,
+    ShiftInstance,
     VersionLifecycle,
     Workflow,
     WorkflowPhase,
 )
+from shared.kernel.coverage_text import coverage_sentence, unknown_months
 
 
 def workflow_request(session: Session, workflow_id: uuid.UUID) -> tuple[str, str, dict[str, Any]] | None:
@@ -172,9 +172,9 @@ def assigned_people(session: Session, version_id: uuid.UUID) -> list[dict[str, s
     """Everyone with an assignment in the version (Amion's or a correction), by name."""
     effective = assignments.effective(version_id)
     rows = session.execute(
-        select(PersonRow.name, PersonRow.email)
-        .where(PersonRow.id.in_(select(effective.c.person_id)))
-        .order_by(PersonRow.name, PersonRow.email)
+        select(Person.name, Person.email)
+        .where(Person.id.in_(select(effective.c.person_id)))
+        .order_by(Person.name, Person.email)
     )
     return [{"name": name, "email": email} for name, email in rows]
 
@@ -221,7 +221,7 @@ def version_view(session: Session, version_id: uuid.UUID) -> dict[str, Any] | No
         "template": version.template_name,
         "template_sha256": version.template_sha256,
         "workflow_id": str(version.workflow_id),
-        "shift_instances": session.scalar(select(func.count()).where(ShiftInstanceRow.version_id == version_id)),
+        "shift_instances": session.scalar(select(func.count()).where(ShiftInstance.version_id == version_id)),
         "assignments": session.scalar(select(func.count()).select_from(assignments.effective(version_id))),
         "findings": version.findings,
         "coverage": coverage,

@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
-from shared.findings import Finding, Severity
-from shared.people import PersonRef
-from shared.states import BatchState
+from shared.kernel.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthOutcome
+from shared.kernel.findings import EMPTY_MONTH, MONTH_NOT_FETCHED, Finding, Severity
+from shared.kernel.people import PersonRef
+from shared.kernel.states import BatchState
 
 from .matching import MatchedAssignment, map_roles, match_people
-from .pages import EMPTY_MONTH, is_empty_month, parse_page
+from .pages import is_empty_month, parse_page
 from .rows import AmionRow, month_key, month_label
-
-MONTH_NOT_FETCHED = "MONTH_NOT_FETCHED"
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class ScrapeOutcome:
     def retryable(self) -> bool:
         """Whether another attempt may do better: some month could not be fetched (Amion unreachable,
         overloaded), as opposed to pages that were fetched and could not be read."""
-        return any(f.code == MONTH_NOT_FETCHED for f in self.findings)
+        return any(f.code == MONTH_NOT_FETCHED.code for f in self.findings)
 
     @property
     def reason(self) -> str:
@@ -70,7 +68,7 @@ def _month_rows(page: MonthPage, start: date, end: date) -> _Month:
     where = month_label(page.month)
     if page.body is None:
         text = f"Amion could not be read for {where}: {page.error or 'no page'}"
-        finding = Finding(severity=Severity.ERROR, code=MONTH_NOT_FETCHED, text=text, location=where)
+        finding = MONTH_NOT_FETCHED(text, where)
         return _Month("ERROR", text, [], [finding])
     parsed = parse_page(page.body, page.month)
     findings = list(parsed.findings)
@@ -82,7 +80,7 @@ def _month_rows(page: MonthPage, start: date, end: date) -> _Month:
     rows = [r for r in parsed.rows if start <= r.schedule_date <= end]
     if not rows:
         text = f"Amion listed no assignments for {where} within the period."
-        findings.append(Finding(severity=Severity.WARNING, code=EMPTY_MONTH, text=text, location=where))
+        findings.append(EMPTY_MONTH(text, where))
         return _Month("EMPTY", NO_ASSIGNMENTS, [], findings)
     return _Month("OK", None, rows, findings)
 

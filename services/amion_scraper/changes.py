@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from services.amion_scraper.pages import parse_page
 from services.amion_scraper.rows import AmionRow
-from shared.findings import Severity
+from shared.kernel.findings import Severity
 
 
 def content_key(body: str, month: date) -> str:

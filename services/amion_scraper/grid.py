@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from lxml import html as lxml_html
 from parsel import Selector
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import BAD_CELL, INCOMPLETE_PAGE, Finding
 
 from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized, month_label, split_label, squash
 
@@ -193,10 +193,6 @@ class _GridError(ValueError):
     pass
 
 
-def _finding(code: str, text: str, where: str, severity: Severity = Severity.WARNING) -> Finding:
-    return Finding(severity=severity, code=code, text=text, location=where or None)
-
-
 def _parse_table(
     table: lxml_html.HtmlElement, calendar: _Calendar, where: str
 ) -> tuple[list[AmionRow], list[Finding], set[date]]:
@@ -231,8 +227,8 @@ def _parse_table(
             if day is None or not label:
                 why = "under no day" if day is None else "in a row without a label"
                 names = ", ".join(name for name, _ in entries)
-                findings.append(_finding("BAD_CELL", f"Amion grid{' for ' + where if where else ''}: "
-                                         f"{names} {why} skipped", where))  # fmt: skip
+                findings.append(BAD_CELL(f"Amion grid{' for ' + where if where else ''}: "
+                                         f"{names} {why} skipped", where or None))  # fmt: skip
                 continue
             rows.extend(AmionRow(day, label, name, start, end, note=note) for name, note in entries)
     return rows, findings, days_shown
@@ -277,12 +273,10 @@ def parse_grid(page: str, month: date | None = None) -> ParsedPage:
         if missing:
             shown = sorted(d.day for d in _month_days(month) - missing)
             findings.append(
-                _finding(
-                    "INCOMPLETE_PAGE",
+                INCOMPLETE_PAGE(
                     f"The Amion grid for {where} shows days {shown[0]}-{shown[-1]} only, not the whole month "
                     "(a cut-off page?)",
-                    where,
-                    Severity.ERROR,
+                    where or None,
                 )
             )
     return ParsedPage(rows=tuple(rows), findings=tuple(findings))

@@ -38,8 +38,9 @@ from services.amion_scraper.changes import changed_in_span, changed_months
 from services.amion_scraper.client import AmionAuthError, AmionClient, FetchedPage, MonthFetch, Politeness
 from services.amion_scraper.rate_limit import SharedPoliteness
 from services.amion_scraper.rows import month_key, months_of_period
-from shared import ids
-from shared.contracts import (
+from shared.db.session import engine, transaction
+from shared.kernel import ids
+from shared.kernel.contracts import (
     AmionChecked,
     AmionScraped,
     AmionScrapeFailed,
@@ -50,13 +51,12 @@ from shared.contracts import (
     VersionCheck,
     VersionChecked,
 )
-from shared.db.session import engine, transaction
-from shared.findings import Finding, Severity
+from shared.kernel.findings import AMION_SCRAPE_FAILED
+from shared.kernel.states import BatchState, Phase, WatchOutcome
 from shared.messaging import inbox
 from shared.messaging.consumer import Delivery, Handler, given_settings
 from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
 from shared.settings import AmionAccount, Settings
-from shared.states import BatchState, Phase, WatchOutcome
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def store_scrape(
 
 def store_failure(command: ScrapeAmion, delivery: Delivery, batch_id: uuid.UUID, error: ScrapeError) -> None:
     reason = str(error)
-    finding = Finding(severity=Severity.ERROR, code="AMION_SCRAPE_FAILED", text=reason)
+    finding = AMION_SCRAPE_FAILED(reason)
     with unit_of_work(CONSUMER, delivery, fence_of(command)) as work:
         if work.skipped:
             return

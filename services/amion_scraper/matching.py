@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
-from shared.people import PersonRef, fold_name
-from shared.roles import normalize_role
+from shared.kernel.findings import (
+    AMBIGUOUS_PERSON,
+    INVALID_ROLE_MAPPING,
+    UNKNOWN_PEOPLE,
+    UNMAPPED_LABEL,
+    Finding,
+)
+from shared.kernel.people import PersonRef, fold_name
+from shared.kernel.roles import normalize_role
 
 from .rows import AmionRow, amion_interval, split_label
 
@@ -46,14 +52,7 @@ def _compile_mapping(mapping: Sequence[tuple[str, str]]) -> tuple[list[tuple[re.
                 compiled.append((regex, canonical))
                 continue
             why = f"maps to {role!r}, which is not a known role"
-        findings.append(
-            Finding(
-                severity=Severity.ERROR,
-                code="INVALID_ROLE_MAPPING",
-                text=f"Amion label pattern {pattern!r} {why}; it is ignored",
-                location=pattern,
-            )
-        )
+        findings.append(INVALID_ROLE_MAPPING(f"Amion label pattern {pattern!r} {why}; it is ignored", pattern))
     return compiled, findings
 
 
@@ -80,12 +79,7 @@ def map_roles(
             mapped.append((row, role))
     for label, count in unmapped.items():
         findings.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="UNMAPPED_LABEL",
-                text=f"Amion label {label!r} maps to no role; {count} row{'s' * (count != 1)} skipped",
-                location=label,
-            )
+            UNMAPPED_LABEL(f"Amion label {label!r} maps to no role; {count} row{'s' * (count != 1)} skipped", label)
         )
     return mapped, findings
 
@@ -130,20 +124,11 @@ def match_people(
 
     findings: list[Finding] = []
     if unknown:
-        findings.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="UNKNOWN_PEOPLE",
-                text="Unknown people in Amion: " + ", ".join(unknown.values()),
-            )
-        )
+        findings.append(UNKNOWN_PEOPLE("Unknown people in Amion: " + ", ".join(unknown.values())))
     for name in ambiguous.values():
         findings.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="AMBIGUOUS_PERSON",
-                text=f"Amion name {name!r} matches more than one person in the roster; its rows are skipped",
-                location=name,
+            AMBIGUOUS_PERSON(
+                f"Amion name {name!r} matches more than one person in the roster; its rows are skipped", name
             )
         )
     return matched, findings

@@ -3,35 +3,21 @@ or a report (`Rpt=619`/`625c`, CSV or tabs). Pure."""
 
 from datetime import date
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import AMION_AUTH_FAILED, AMION_ERROR, EMPTY_MONTH
 
 from .grid import parse_grid
 from .report import parse_report
 from .rows import ParsedPage, month_label
 
-EMPTY_MONTH = "EMPTY_MONTH"
-
 
 def _nofi(reply: str, where: str) -> ParsedPage:
     place = f" for {where}" if where else ""
     if reply.lower() == "no file":
-        finding = Finding(
-            severity=Severity.WARNING, code=EMPTY_MONTH, text=f"Amion has no file{place}.", location=where or None
-        )
+        finding = EMPTY_MONTH(f"Amion has no file{place}.", where or None)
     elif reply.lower() == "bad password":
-        finding = Finding(
-            severity=Severity.ERROR,
-            code="AMION_AUTH_FAILED",
-            text=f"Amion refused the view password{place}.",
-            location=where or None,
-        )
+        finding = AMION_AUTH_FAILED(f"Amion refused the view password{place}.", where or None)
     else:
-        finding = Finding(
-            severity=Severity.ERROR,
-            code="AMION_ERROR",
-            text=f"Amion answered {reply[:200]!r}{place}.",
-            location=where or None,
-        )
+        finding = AMION_ERROR(f"Amion answered {reply[:200]!r}{place}.", where or None)
     return ParsedPage(rows=(), findings=(finding,))
 
 
@@ -51,4 +37,4 @@ def parse_page(body: str, month: date | None = None) -> ParsedPage:
 
 
 def is_empty_month(parsed: ParsedPage) -> bool:
-    return any(f.code == EMPTY_MONTH for f in parsed.findings)
+    return any(f.code == EMPTY_MONTH.code for f in parsed.findings)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Literal
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import BAD_ROW, UNFILLED_SLOTS, Finding
 
 from .rows import MONTH_NAMES, PLACEHOLDER, AmionRow, ParsedPage, layout_unrecognized, squash
 
@@ -149,11 +149,9 @@ class _Findings:
 
     def bad_row(self, line_no: int, why: str) -> None:
         self.items.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="BAD_ROW",
-                text=f"Amion report line {line_no} skipped: {why}",
-                location=f"{self.where} line {line_no}" if self.where else f"line {line_no}",
+            BAD_ROW(
+                f"Amion report line {line_no} skipped: {why}",
+                f"{self.where} line {line_no}" if self.where else f"line {line_no}",
             )
         )
 
@@ -216,11 +214,8 @@ def parse_report(text: str, where: str = "") -> ParsedPage:
 
 def _unfilled_slots(count: int, where: str) -> Finding:
     place = f" in {where}" if where else ""
-    return Finding(
-        severity=Severity.INFO,
-        code="UNFILLED_SLOTS",
-        text=f"{count} unfilled Amion slot{'s' * (count != 1)} ('{PLACEHOLDER}'){place} skipped",
-        location=where or None,
+    return UNFILLED_SLOTS(
+        f"{count} unfilled Amion slot{'s' * (count != 1)} ('{PLACEHOLDER}'){place} skipped", where or None
     )
 
 

@@ -12,8 +12,8 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import PersonRow
-from shared.states import Specialty
+from shared.db.models import Person
+from shared.kernel.states import Specialty
 
 
 class RosterEntry(BaseModel):
@@ -95,13 +95,13 @@ class RosterChange:
 def reconcile(session: Session, entries: list[RosterEntry]) -> RosterChange:
     """Make the people table match the roster; people missing from it become inactive (never deleted:
     past assignments keep pointing at them)."""
-    existing = {p.email: p for p in session.scalars(select(PersonRow))}
+    existing = {p.email: p for p in session.scalars(select(Person))}
     added = updated = 0
     for entry in entries:
         person = existing.get(entry.email)
         values = {"name": entry.name, "specialty": entry.specialty, "aliases": entry.aliases, "active": True}
         if person is None:
-            session.add(PersonRow(email=entry.email, **values))
+            session.add(Person(email=entry.email, **values))
             added += 1
         elif any(getattr(person, k) != v for k, v in values.items()):
             for key, value in values.items():
@@ -110,5 +110,5 @@ def reconcile(session: Session, entries: list[RosterEntry]) -> RosterChange:
     listed = {e.email for e in entries}
     gone = [email for email, p in existing.items() if email not in listed and p.active]
     if gone:
-        session.execute(update(PersonRow).where(PersonRow.email.in_(gone)).values(active=False))
+        session.execute(update(Person).where(Person.email.in_(gone)).values(active=False))
     return RosterChange(added=added, updated=updated, deactivated=len(gone))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import LAYOUT_UNRECOGNIZED, Finding
 
 PLACEHOLDER = "---"
 
@@ -172,10 +172,5 @@ class ParsedPage:
 def layout_unrecognized(where: str, why: str, kind: str = "Amion page") -> ParsedPage:
     """The ERROR for a page that is not what was expected; `where` names the month when it is known."""
     place = f" for {where}" if where else ""
-    finding = Finding(
-        severity=Severity.ERROR,
-        code="LAYOUT_UNRECOGNIZED",
-        text=f"The {kind}{place} is not in a layout schedcu recognises ({why})",
-        location=where or None,
-    )
+    finding = LAYOUT_UNRECOGNIZED(f"The {kind}{place} is not in a layout schedcu recognises ({why})", where or None)
     return ParsedPage(rows=(), findings=(finding,))

@@ -10,11 +10,11 @@ from sqlalchemy import delete, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from shared.amion_data import MonthResult
-from shared.db.models import AmionPage, AssignmentRow, PersonRow, ScrapeBatch
-from shared.findings import Finding
-from shared.people import PersonRef
-from shared.states import APPLIED_BATCH_STATES, AssignmentSource, BatchState
+from shared.db.models import AmionPage, Assignment, Person, ScrapeBatch
+from shared.kernel.amion_data import MonthResult
+from shared.kernel.findings import Finding
+from shared.kernel.people import PersonRef
+from shared.kernel.states import APPLIED_BATCH_STATES, AssignmentSource, BatchState
 
 from .assessment import ScrapeOutcome
 from .client import FetchedPage
@@ -137,7 +137,7 @@ def copy_pages(session: Session, from_batch: uuid.UUID, to_batch: uuid.UUID, mon
 
 
 def active_people(session: Session) -> list[PersonRef]:
-    found = session.execute(select(PersonRow.id, PersonRow.name, PersonRow.aliases).where(PersonRow.active))
+    found = session.execute(select(Person.id, Person.name, Person.aliases).where(Person.active))
     return [PersonRef(id=pid, name=name, aliases=tuple(aliases)) for pid, name, aliases in found]
 
 
@@ -164,9 +164,7 @@ def replace_assignments(
     """The version's AMION assignments become `matched`, each with the hours Amion gives it as instants in
     the group's zone `tz` (the `time_zone` setting), NULL where Amion gives none."""
     session.execute(
-        delete(AssignmentRow).where(
-            AssignmentRow.version_id == version_id, AssignmentRow.source == AssignmentSource.AMION
-        )
+        delete(Assignment).where(Assignment.version_id == version_id, Assignment.source == AssignmentSource.AMION)
     )
     if not matched:
         return

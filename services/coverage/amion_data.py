@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shared.amion_data import MonthResult, month_key
-from shared.schedule_days import dates_between
-from shared.states import APPLIED_BATCH_STATES, BatchState
+from shared.kernel.amion_data import MonthResult, month_key
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import APPLIED_BATCH_STATES, BatchState
 
 NO_SCRAPE = "no Amion scrape has been stored"
 UNFINISHED = "the Amion scrape did not finish"

@@ -37,15 +37,15 @@ from services.coverage.store import (
     VersionInputs,
     calculation_cells,
     kept_tally,
-    latest_calculation,
     load_inputs,
+    previous_calculation,
     store_calculation,
     stored_cells,
 )
-from shared import ids
-from shared.coverage_rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
-from shared.rest import DEFAULT_REST
-from shared.schedule_days import dates_between
+from shared.kernel import ids
+from shared.kernel.coverage_rules import Assignment, CoverageResult, Summary, Tally, WorklistSpecialty, calculate
+from shared.kernel.rest import DEFAULT_REST
+from shared.kernel.schedule_days import dates_between
 from shared.settings import Settings
 
 
@@ -163,7 +163,7 @@ def calculate_and_store(
     if inputs is None:
         return None
     keys = fingerprints(inputs, options)
-    previous = latest_calculation(session, version_id)
+    previous = previous_calculation(session, version_id)
     recomputed = dates_to_recompute(keys, previous)
     computed = after_calculation(
         session, calculation_id, inputs, compute(inputs, options, recomputed), options.holidays, options.tz, recomputed

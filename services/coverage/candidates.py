@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift
-from shared.coverage_rules import (
+from shared.kernel.coverage_rules import (
     Assignment,
     Cell,
     Person,
@@ -37,10 +37,10 @@ from shared.coverage_rules import (
     merged_intervals,
     window_interval,
 )
-from shared.rest import Interval, Shift, Timeline, hours_text, timelines, too_little_rest
-from shared.roles import DAY, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
-from shared.states import CellStatus, Specialty, WorklistSpecialty
-from shared.template_model import Category, Window
+from shared.kernel.rest import Interval, Shift, Timeline, hours_text, timelines, too_little_rest
+from shared.kernel.roles import DAY, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
+from shared.kernel.states import CellStatus, Specialty, WorklistSpecialty
+from shared.kernel.template_model import Category, Window
 
 GAP_STATUSES = frozenset({CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH})
 RoleHours = Callable[[date, str], tuple[Interval, ...]]  # (schedule date, role as written) -> its hours

@@ -3,7 +3,7 @@ the gaps opened and closed. Pure.
 
 Cells are compared as stored: keyed by (date, window, worklist), with the responsible people by name. A cell
 in one calculation only (the night's Body/Neuro variant switched sheets) is a change with no old or no new
-side. A gap is a cell the summary counts as a critical gap (shared/coverage_rules.py `gap_severity`);
+side. A gap is a cell the summary counts as a critical gap (shared/kernel/coverage_rules.py `gap_severity`);
 opened and closed are compared on (date, window, worklist, role, status), so a gap whose status changed
 (`UNCOVERED` to `SPECIALTY_MISMATCH`) closes as the one and opens as the other.
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from shared.coverage_rules import Gap, gap_severity
-from shared.states import CellStatus
+from shared.kernel.coverage_rules import Gap, gap_severity
+from shared.kernel.states import CellStatus
 
 COVERING = frozenset({CellStatus.COVERED, CellStatus.FULL})
 

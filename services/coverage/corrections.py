@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session
 from shared import audit
 from shared.db import version_state
 from shared.db.assignments import FROM_AMION, effective
-from shared.db.models import AssignmentCorrection, PersonRow, ScheduleVersion
-from shared.people import fold_name
-from shared.roles import normalize_role
-from shared.states import AssignmentSource, VersionState
+from shared.db.models import AssignmentCorrection, Person, ScheduleVersion
+from shared.kernel.people import fold_name
+from shared.kernel.roles import normalize_role
+from shared.kernel.states import AssignmentSource, VersionState
 
 MAX_REASON_CHARS = 2000
 
@@ -59,7 +59,7 @@ class Change:
         return f"{verb}: {self.person} on {self.role} on {self.schedule_date.isoformat()}{source}"
 
 
-def find_person(people: Sequence[PersonRow], text: str) -> PersonRow:
+def find_person(people: Sequence[Person], text: str) -> Person:
     """The one person whose email is `text`, or whose name or an alias equals it (case and spacing folded)."""
     wanted = fold_name(text)
     by_email = [p for p in people if p.email.lower() == wanted]
@@ -140,7 +140,7 @@ class Assigned:
     id: int
     from_amion: bool
     source: str
-    person: PersonRow
+    person: Person
 
 
 def _remove(
@@ -178,8 +178,8 @@ def assigned(session: Session, version_id: uuid.UUID, day: date, role: str) -> l
     return [
         Assigned(row_id, kind == FROM_AMION, source, person)
         for kind, row_id, source, person in session.execute(
-            select(rows.c.kind, rows.c.id, rows.c.source, PersonRow)
-            .join(PersonRow, PersonRow.id == rows.c.person_id)
+            select(rows.c.kind, rows.c.id, rows.c.source, Person)
+            .join(Person, Person.id == rows.c.person_id)
             .where(rows.c.schedule_date == day, rows.c.role == role)
             .order_by(rows.c.kind, rows.c.id)
         )
@@ -201,7 +201,7 @@ def add(
     approved draft row); else `OVERRIDE` when it replaces Amion's, `MANUAL` otherwise."""
     role, reason = _role(role_text), _reason(reason_text)
     _version(session, version_id, day)
-    person = find_person(session.scalars(select(PersonRow)).all(), person_text)
+    person = find_person(session.scalars(select(Person)).all(), person_text)
     if not person.active:
         raise CorrectionError(f"{person.name} ({person.email}) is inactive in the roster.")
     present = assigned(session, version_id, day, role)
@@ -233,7 +233,7 @@ def remove(
 ) -> list[Change]:
     role, reason = _role(role_text), _reason(reason_text)
     _version(session, version_id, day)
-    person = find_person(session.scalars(select(PersonRow)).all(), person_text)
+    person = find_person(session.scalars(select(Person)).all(), person_text)
     rows = [row for row in assigned(session, version_id, day, role) if row.person.id == person.id]
     if not rows:
         raise CorrectionError(f"{person.name} is not on {role} on {day.isoformat()}.")

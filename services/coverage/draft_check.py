@@ -12,14 +12,17 @@ from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import Assignment, CoverageResult, Person, Specialty
-from shared.db.models import DraftRowRecord, PersonRow
-from shared.states import AssignmentSource, DraftRowState
+from shared.db.models import DraftRowRecord, Person
+from shared.kernel import coverage_rules
+from shared.kernel.coverage_rules import Assignment, CoverageResult, Specialty
+from shared.kernel.states import AssignmentSource, DraftRowState
 
 STANDING = (DraftRowState.PROPOSED, DraftRowState.EDITED, DraftRowState.APPROVED)
 
 
-def with_draft(inputs: VersionInputs, drafted: list[Assignment], people: dict[int, Person]) -> VersionInputs:
+def with_draft(
+    inputs: VersionInputs, drafted: list[Assignment], people: dict[int, coverage_rules.Person]
+) -> VersionInputs:
     """The version's inputs with the drafted assignments added and every date known. Pure."""
     return replace(
         inputs,
@@ -37,8 +40,8 @@ def check_draft(
     if inputs is None:
         return None
     rows = session.execute(
-        select(DraftRowRecord.schedule_date, DraftRowRecord.role, PersonRow.id, PersonRow.name, PersonRow.specialty)
-        .join(PersonRow, PersonRow.id == DraftRowRecord.person_id)
+        select(DraftRowRecord.schedule_date, DraftRowRecord.role, Person.id, Person.name, Person.specialty)
+        .join(Person, Person.id == DraftRowRecord.person_id)
         .where(DraftRowRecord.run_id == run_id, DraftRowRecord.state.in_(STANDING))
         .order_by(DraftRowRecord.schedule_date, DraftRowRecord.id)
     ).all()
@@ -46,5 +49,8 @@ def check_draft(
         Assignment(schedule_date=d, role=role, person_id=pid, source=AssignmentSource.DRAFT)
         for d, role, pid, _, _ in rows
     ]
-    people = {pid: Person(id=pid, name=name, specialty=Specialty(specialty)) for _, _, pid, name, specialty in rows}
+    people = {
+        pid: coverage_rules.Person(id=pid, name=name, specialty=Specialty(specialty))
+        for _, _, pid, name, specialty in rows
+    }
     return compute(with_draft(inputs, drafted, people), options)

@@ -10,9 +10,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.models import AssignmentCorrection, AssignmentRow, PersonRow
-from shared.findings import Finding, Severity
-from shared.states import AssignmentSource
+from shared.db.models import Assignment, AssignmentCorrection, Person
+from shared.kernel.findings import DRIFT, Finding
+from shared.kernel.states import AssignmentSource
 
 RoleDate = tuple[date, str]
 
@@ -20,11 +20,9 @@ RoleDate = tuple[date, str]
 def drift_findings(drafted: Mapping[RoleDate, str], amion: Mapping[RoleDate, Sequence[str]]) -> list[Finding]:
     """One finding per role-date of the approved draft where Amion has people and not the draft's. Pure."""
     return [
-        Finding(
-            severity=Severity.INFO,
-            code="DRIFT",
-            text=f"{day.isoformat()} {role}: Amion has {', '.join(amion[(day, role)])}, the approved draft {person}",
-            location=f"{day.isoformat()} {role}",
+        DRIFT(
+            f"{day.isoformat()} {role}: Amion has {', '.join(amion[(day, role)])}, the approved draft {person}",
+            f"{day.isoformat()} {role}",
         )
         for (day, role), person in sorted(drafted.items())
         if amion.get((day, role)) and person not in amion[(day, role)]
@@ -35,8 +33,8 @@ def drift(session: Session, version_id: uuid.UUID) -> list[Finding]:
     drafted = {
         (day, role): name
         for day, role, name in session.execute(
-            select(AssignmentCorrection.schedule_date, AssignmentCorrection.role, PersonRow.name)
-            .join(PersonRow, PersonRow.id == AssignmentCorrection.person_id)
+            select(AssignmentCorrection.schedule_date, AssignmentCorrection.role, Person.name)
+            .join(Person, Person.id == AssignmentCorrection.person_id)
             .where(AssignmentCorrection.version_id == version_id, AssignmentCorrection.source == AssignmentSource.DRAFT)
         )
     }
@@ -47,10 +45,10 @@ def drift(session: Session, version_id: uuid.UUID) -> list[Finding]:
     )
     amion: dict[RoleDate, list[str]] = defaultdict(list)
     for day, role, name in session.execute(
-        select(AssignmentRow.schedule_date, AssignmentRow.role, PersonRow.name)
-        .join(PersonRow, PersonRow.id == AssignmentRow.person_id)
-        .where(AssignmentRow.version_id == version_id, AssignmentRow.id.not_in(hidden))
-        .order_by(AssignmentRow.id)
+        select(Assignment.schedule_date, Assignment.role, Person.name)
+        .join(Person, Person.id == Assignment.person_id)
+        .where(Assignment.version_id == version_id, Assignment.id.not_in(hidden))
+        .order_by(Assignment.id)
     ):
         if (day, role) in drafted:
             amion[(day, role)].append(name)

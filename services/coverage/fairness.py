@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from services.coverage.calculation import CalculationOptions
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.store import load_inputs
-from shared.coverage_rules import Assignment, booked_shifts
-from shared.db.models import PersonRow
-from shared.rest import Interval, Shift
-from shared.roles import DAY
+from shared.db.models import Person
+from shared.kernel.coverage_rules import Assignment, booked_shifts
+from shared.kernel.rest import Interval, Shift
+from shared.kernel.roles import DAY
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,6 @@ def fairness_report(
     for shift in booked:
         shifts[shift.person_id].append(shift)
     names = {
-        pid: (name, active)
-        for pid, name, active in session.execute(select(PersonRow.id, PersonRow.name, PersonRow.active))
+        pid: (name, active) for pid, name, active in session.execute(select(Person.id, Person.name, Person.active))
     }
     return FairnessReport(version_id, start, end, fairness(within, shifts, names, start, end, options.holidays))

@@ -15,7 +15,7 @@ on its schedule date. The choices the domain text leaves open:
   e.g. `ON1 22:00-08:00`. A DST night changes the hours' length, never the number of cells.
 - `DOUBLE_BOOKED` compares instants: the hours Amion gives an assignment, else the start and end of its
   role's shifts that date (see `rules.day_checks`); `MISSING_MIDC` applies when the version has any Mid shift,
-  except on dates without Amion data. `REST_VIOLATION` uses the same hours (`shared/rest.py`).
+  except on dates without Amion data. `REST_VIOLATION` uses the same hours (`shared/kernel/rest.py`).
 - A date without Amion data (`no_data`): a cell that manual assignments make `FULL` stays `FULL`, every
   other cell is `NO_DATA` (as in the template layout).
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.coverage_rules import (
+from shared.kernel.coverage_rules import (
     FLAT_STATUSES,
     Assignment,
     Cell,
@@ -43,10 +43,10 @@ from shared.coverage_rules import (
     shifts_of,
     written_roles,
 )
-from shared.findings import Finding, Severity
-from shared.rest import DEFAULT_REST, Shift, rest_violations
-from shared.roles import MID_3, MID_BODY, MID_C, MID_L, MID_NEURO
-from shared.schedule_days import dates_between, day_type
+from shared.kernel.findings import SPECIALTY_CONSTRAINT
+from shared.kernel.rest import DEFAULT_REST, Shift, rest_violations
+from shared.kernel.roles import MID_3, MID_BODY, MID_C, MID_L, MID_NEURO
+from shared.kernel.schedule_days import dates_between, day_type
 
 _MID_ROLES = frozenset({MID_C, MID_L, MID_3, MID_BODY, MID_NEURO})
 
@@ -122,14 +122,10 @@ def calculate_flat(
                     qualifying += 1
                     continue
                 findings.append(
-                    Finding(
-                        severity=Severity.WARNING,
-                        code="SPECIALTY_CONSTRAINT",
-                        text=(
-                            f"{person.name} ({person.specialty}) is on {shift.role} on {day.isoformat()} but "
-                            f"may not read {shift.worklist} ({constraint}); not counted."
-                        ),
-                        location=day.isoformat(),
+                    SPECIALTY_CONSTRAINT(
+                        f"{person.name} ({person.specialty}) is on {shift.role} on {day.isoformat()} but "
+                        f"may not read {shift.worklist} ({constraint}); not counted.",
+                        day.isoformat(),
                     )
                 )
             status = flat_status(len(assigned), qualifying, shift.desired_coverage)

@@ -15,8 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import Candidate, GapCandidates, LeftOut
-from shared.coverage_rules import Person
-from shared.states import CellStatus
+from shared.kernel.coverage_rules import Person
+from shared.kernel.states import CellStatus
 
 GapKey = tuple[str, str, str, str]  # (schedule date ISO, window, worklist, role), as the summary names a gap
 

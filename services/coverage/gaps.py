@@ -26,19 +26,19 @@ from services.coverage.candidates import (
 )
 from services.coverage.flat_rules import FlatShift
 from services.coverage.store import VersionInputs, load_inputs
-from shared.coverage_rules import (
+from shared.db.models import CoverageCalculation, Person, calculation_cells
+from shared.kernel import coverage_rules
+from shared.kernel.coverage_rules import (
     Assignment,
     Cell,
     CellStatus,
-    Person,
     Specialty,
     booked_shifts,
     shifts_of,
     template_role_hours,
     worklist_specialties,
 )
-from shared.db.models import CoverageCalculation, PersonRow, calculation_cells
-from shared.rest import Interval, Shift
+from shared.kernel.rest import Interval, Shift
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class GapReport:
     def to_dict(self, tz: ZoneInfo) -> dict[str, Any]:
         """JSON-able: every gap with all its candidates (best first) and everybody left out, with reasons."""
 
-        def person(p: Person) -> dict[str, Any]:
+        def person(p: coverage_rules.Person) -> dict[str, Any]:
             return {"person_id": p.id, "name": p.name, "specialty": str(p.specialty)}
 
         return {
@@ -133,12 +133,12 @@ def rank_gaps(
 ) -> list[GapCandidates]:
     """The candidates of each gap among `cells`, in cell order, against the version's `inputs` and the whole
     roster (one query)."""
-    people: dict[int, Person] = {}
+    people: dict[int, coverage_rules.Person] = {}
     active: list[int] = []
     for pid, name, specialty, is_active in session.execute(
-        select(PersonRow.id, PersonRow.name, PersonRow.specialty, PersonRow.active)
+        select(Person.id, Person.name, Person.specialty, Person.active)
     ):
-        people[pid] = Person(pid, name, Specialty(specialty))
+        people[pid] = coverage_rules.Person(pid, name, Specialty(specialty))
         if is_active:
             active.append(pid)
     assignments = [a for a in inputs.assignments if a.person_id in people]

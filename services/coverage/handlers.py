@@ -17,7 +17,7 @@ from services.coverage.changes import CellChange, StoredCell
 from services.coverage.draft_check import check_draft
 from services.coverage.gaps import rank_gaps
 from services.coverage.store import gap_contract, summary_contract, version_scope
-from shared.contracts import (
+from shared.kernel.contracts import (
     CalculateCoverage,
     CellState,
     ChangedCell,
@@ -27,11 +27,11 @@ from shared.contracts import (
     DraftChecked,
     GapCandidate,
 )
-from shared.coverage_rules import Cell, Gap
+from shared.kernel.coverage_rules import Cell, Gap
+from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery, Handler, given_settings, in_thread
 from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import Settings
-from shared.states import Phase
 
 log = logging.getLogger(__name__)
 

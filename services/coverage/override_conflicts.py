@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from shared.coverage_rules import Assignment
-from shared.findings import Finding, Severity
-from shared.rest import Shift
-
-CODE = "OVERRIDE_CONFLICTS_WITH_AMION"
+from shared.kernel.coverage_rules import Assignment
+from shared.kernel.findings import OVERRIDE_CONFLICTS_WITH_AMION, Finding
+from shared.kernel.rest import Shift
 
 
 @dataclass(frozen=True)
@@ -78,5 +76,5 @@ def override_conflicts(
                 )
             else:
                 continue
-            findings.append(Finding(severity=Severity.WARNING, code=CODE, text=text, location=day))
+            findings.append(OVERRIDE_CONFLICTS_WITH_AMION(text, day))
     return findings

@@ -9,7 +9,7 @@ APPROVED, REJECTED and OBSOLETE are final: nothing leaves them."""
 
 from enum import StrEnum
 
-from shared.states import ProposalState
+from shared.kernel.states import ProposalState
 
 
 class Action(StrEnum):

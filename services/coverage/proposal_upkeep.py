@@ -25,10 +25,10 @@ from services.coverage.candidates import GAP_STATUSES
 from services.coverage.override_conflicts import AmionBooking, Override, override_conflicts
 from services.coverage.proposal_states import OPEN, Action, transition
 from services.coverage.store import VersionInputs
-from shared.coverage_rules import Assignment, CoverageResult, booked_shifts, shifts_of
 from shared.db.models import AssignmentCorrection, Proposal, ProposalHistory
-from shared.rest import Shift
-from shared.states import AssignmentSource, CellStatus, ProposalState
+from shared.kernel.coverage_rules import Assignment, CoverageResult, booked_shifts, shifts_of
+from shared.kernel.rest import Shift
+from shared.kernel.states import AssignmentSource, CellStatus, ProposalState
 
 ACTOR = "coverage"
 

@@ -34,7 +34,20 @@ from services.coverage.gap_lines import GapGroup, LinePlan, group_gaps
 from services.coverage.gaps import gap_report
 from services.coverage.proposal_states import OPEN, Action, IllegalTransition, transition
 from services.coverage.store import version_scope
-from shared.contracts import (
+from shared.db import version_state
+from shared.db.assignments import FROM_AMION, effective
+from shared.db.models import (
+    OPEN_PROPOSAL_PREDICATE as OPEN_PREDICATE,
+)
+from shared.db.models import (
+    AssignmentCorrection,
+    CoverageCalculation,
+    Person,
+    Proposal,
+    ProposalHistory,
+    ScheduleVersion,
+)
+from shared.kernel.contracts import (
     CalculateCoverage,
     OpenProposalCell,
     Period,
@@ -45,21 +58,8 @@ from shared.contracts import (
     ProposalRejected,
     ProposedPerson,
 )
-from shared.db import version_state
-from shared.db.assignments import FROM_AMION, effective
-from shared.db.models import (
-    OPEN_PROPOSAL_PREDICATE as OPEN_PREDICATE,
-)
-from shared.db.models import (
-    AssignmentCorrection,
-    CoverageCalculation,
-    PersonRow,
-    Proposal,
-    ProposalHistory,
-    ScheduleVersion,
-)
+from shared.kernel.states import AssignmentSource, ProposalState, VersionState
 from shared.messaging import outbox
-from shared.states import AssignmentSource, ProposalState, VersionState
 
 LISTED = 10  # lines without a candidate named in the text of `create`
 
@@ -93,7 +93,7 @@ def _publish(session: Session, message: CalculateCoverage | ProposalEvent, messa
 
 
 def _event(
-    cls: type[ProposalEvent], scope: tuple[str, Period], proposal: Proposal, person: PersonRow, by: str, **extra: object
+    cls: type[ProposalEvent], scope: tuple[str, Period], proposal: Proposal, person: Person, by: str, **extra: object
 ) -> ProposalEvent:
     group, period = scope
     return cls(
@@ -214,7 +214,7 @@ def create(
         )  # fmt: skip
     scope = version_scope(session, version_id)
     rows = session.scalars(select(Proposal).where(Proposal.id.in_(inserted))).all()
-    people = {p.id: p for p in session.scalars(select(PersonRow).where(PersonRow.id.in_({r.person_id for r in rows})))}
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_({r.person_id for r in rows})))}
     for row in sorted(rows, key=lambda r: (r.schedule_date, r.starts_at, r.assign_role)):
         event = _event(ProposalCreated, scope, row, people[row.person_id], actor)
         _publish(session, event, f"proposal:{row.id}:created")
@@ -252,7 +252,7 @@ def current_line(session: Session, proposal: Proposal, options: CalculationOptio
     return found
 
 
-def _plan(line: GapGroup, person: PersonRow) -> LinePlan:
+def _plan(line: GapGroup, person: Person) -> LinePlan:
     plan = line.plan(person.id)
     if plan is not None:
         return plan
@@ -285,9 +285,9 @@ def edit(
     return proposal
 
 
-def _find(session: Session, text: str) -> PersonRow:
+def _find(session: Session, text: str) -> Person:
     try:
-        return corrections.find_person(session.scalars(select(PersonRow)).all(), text)
+        return corrections.find_person(session.scalars(select(Person)).all(), text)
     except corrections.CorrectionError as error:
         raise ProposalError(str(error)) from None
 
@@ -298,7 +298,7 @@ def approve(
     """The approved proposal and the id of the coverage calculation its approval requested."""
     proposal = _locked(session, proposal_id)
     target = _step(proposal, Action.APPROVE)
-    person = session.get_one(PersonRow, proposal.person_id)
+    person = session.get_one(Person, proposal.person_id)
     plan = _plan(current_line(session, proposal, options), person)
     fills, stays_open = _cells(plan)
     lost = sorted(_keys(proposal.cells) - _keys(fills))
@@ -362,7 +362,7 @@ def reject(session: Session, proposal_id: uuid.UUID, reason_text: str, actor: st
     proposal.state, proposal.updated_at = target, func.now()
     session.flush()
     _history(session, proposal, actor, Action.REJECT, from_state, proposal.person_id, reason)
-    person = session.get_one(PersonRow, proposal.person_id)
+    person = session.get_one(Person, proposal.person_id)
     event = _event(
         ProposalRejected, version_scope(session, proposal.version_id), proposal, person, actor, reason=reason
     )

@@ -1,7 +1,7 @@
 """The coverage worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
 from services.coverage.handlers import CONSUMER, HANDLERS
-from shared.contracts import (
+from shared.kernel.contracts import (
     CalculateCoverage,
     CoverageCalculated,
     CoverageChanged,

@@ -20,31 +20,31 @@ from sqlalchemy.orm import Session
 from services.coverage.amion_data import AmionData, Batch, amion_data
 from services.coverage.changes import StoredCell
 from services.coverage.flat_rules import FlatShift
-from shared.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
-from shared.coverage_rules import (
+from shared.db import assignments
+from shared.db.models import (
+    CoverageCalculation,
+    HospitalGroup,
+    Person,
+    ScheduleVersion,
+    ScrapeBatch,
+    ShiftInstance,
+)
+from shared.db.templates import template_windows
+from shared.kernel import coverage_rules
+from shared.kernel.contracts import CoverageGap, CoverageSummary, GapCandidate, Period, UnknownMonth
+from shared.kernel.coverage_rules import (
     Assignment,
     Cell,
     CoverageResult,
     Gap,
-    Person,
     Specialty,
     Tally,
     WorklistSpecialty,
     gap_severity,
 )
-from shared.coverage_text import coverage_sentence
-from shared.db import assignments
-from shared.db.models import (
-    CoverageCalculation,
-    HospitalGroup,
-    PersonRow,
-    ScheduleVersion,
-    ScrapeBatch,
-    ShiftInstanceRow,
-)
-from shared.db.templates import template_windows
-from shared.states import CellStatus, Layout
-from shared.template_model import Window
+from shared.kernel.coverage_text import coverage_sentence
+from shared.kernel.states import CellStatus, Layout
+from shared.kernel.template_model import Window
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class VersionInputs:
     windows: list[Window]  # template layout
     flat_shifts: list[FlatShift]  # flat layout
     assignments: list[Assignment]
-    people: dict[int, Person]
+    people: dict[int, coverage_rules.Person]
     amion: AmionData  # the applied scrape batch and the dates without Amion data
 
     @property
@@ -64,18 +64,18 @@ class VersionInputs:
 def _flat_shifts(session: Session, version_id: uuid.UUID) -> list[FlatShift]:
     rows = session.execute(
         select(
-            ShiftInstanceRow.schedule_date,
-            ShiftInstanceRow.role,
-            ShiftInstanceRow.hospital,
-            ShiftInstanceRow.study_type,
-            ShiftInstanceRow.starts_at,
-            ShiftInstanceRow.ends_at,
-            ShiftInstanceRow.desired_coverage,
-            ShiftInstanceRow.mandatory,
-            ShiftInstanceRow.specialty_constraint,
+            ShiftInstance.schedule_date,
+            ShiftInstance.role,
+            ShiftInstance.hospital,
+            ShiftInstance.study_type,
+            ShiftInstance.starts_at,
+            ShiftInstance.ends_at,
+            ShiftInstance.desired_coverage,
+            ShiftInstance.mandatory,
+            ShiftInstance.specialty_constraint,
         )
-        .where(ShiftInstanceRow.version_id == version_id, ShiftInstanceRow.window_id.is_(None))
-        .order_by(ShiftInstanceRow.schedule_date, ShiftInstanceRow.id)
+        .where(ShiftInstance.version_id == version_id, ShiftInstance.window_id.is_(None))
+        .order_by(ShiftInstance.schedule_date, ShiftInstance.id)
     )
     return [
         FlatShift(
@@ -131,11 +131,9 @@ def load_inputs(session: Session, version_id: uuid.UUID) -> VersionInputs | None
         for d, role, pid, source, starts_at, ends_at in found
     ]
     people = {
-        pid: Person(id=pid, name=name, specialty=Specialty(specialty))
+        pid: coverage_rules.Person(id=pid, name=name, specialty=Specialty(specialty))
         for pid, name, specialty in session.execute(
-            select(PersonRow.id, PersonRow.name, PersonRow.specialty).where(
-                PersonRow.id.in_(select(effective.c.person_id))
-            )
+            select(Person.id, Person.name, Person.specialty).where(Person.id.in_(select(effective.c.person_id)))
         )
     }
     return VersionInputs(
@@ -227,7 +225,9 @@ class PreviousCalculation:
     date_keys: dict[str, str] | None
 
 
-def latest_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+def previous_calculation(session: Session, version_id: uuid.UUID) -> PreviousCalculation | None:
+    """The fingerprints of the version's latest calculation, which a new one compares its own with (the operator's
+    view of a calculation is `schedcu.queries.coverage.latest_calculation`)."""
     row = session.execute(
         select(CoverageCalculation.id, CoverageCalculation.inputs_key, CoverageCalculation.date_keys)
         .where(CoverageCalculation.version_id == version_id)

@@ -23,8 +23,8 @@ from services.drafting.facts import Facts
 from services.drafting.model import Assignment, Problem
 from services.drafting.store import Options, load_problem
 from shared import audit
-from shared.db.models import DraftRowRecord, DraftRun, PersonRow
-from shared.states import DraftRowState, DraftRunKind, DraftRunState
+from shared.db.models import DraftRowRecord, DraftRun, Person
+from shared.kernel.states import DraftRowState, DraftRunKind, DraftRunState
 
 OPEN = (DraftRowState.PROPOSED, DraftRowState.EDITED)  # the rows an edit, an approval or a rejection may move
 
@@ -107,7 +107,7 @@ def _audit(session: Session, actor: str, reason: str | None, run_id: uuid.UUID, 
 
 
 def edit(
-    session: Session, run_id: uuid.UUID, day: date, role: str, person: PersonRow, options: Options, actor: str,
+    session: Session, run_id: uuid.UUID, day: date, role: str, person: Person, options: Options, actor: str,
     reason: str | None,
 ) -> Row:  # fmt: skip
     """Put `person` on `role` on `day` in the draft (state EDITED), once the hard rules allow it."""
@@ -146,9 +146,7 @@ def decide(
     run = _run(session, run_id)
     moved = chosen(rows_of(session, run_id), picked)
     names = dict(
-        session.execute(
-            select(PersonRow.id, PersonRow.name).where(PersonRow.id.in_([r.person_id for r in moved]))
-        ).all()
+        session.execute(select(Person.id, Person.name).where(Person.id.in_([r.person_id for r in moved]))).all()
     )
     for row in moved:
         session.execute(

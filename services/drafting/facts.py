@@ -7,7 +7,7 @@ the explanations, so that all of them judge a draft alike. Pure, no I/O.
   on a role only beside a partner would never be drafted there nor earn a share of it.
 - Two shifts of one person clash when their hours overlap (touching ends do not) or when one ends in the
   morning (05:00-12:00 local, both included) and the other starts less than the rest period after that end
-  (shared/rest.py says the same for coverage).
+  (shared/kernel/rest.py says the same for coverage).
 - A night is a schedule date on which the person holds a role other than `DAY`; limits count nights, kept
   bookings around the period included for the runs of nights.
 - A weekend is the Saturday-Sunday pair of a Saturday from the day before the period to its end; it is
@@ -34,8 +34,8 @@ from services.drafting.model import (
     Reason,
     RoleDate,
 )
-from shared.roles import DAY
-from shared.states import Specialty
+from shared.kernel.roles import DAY
+from shared.kernel.states import Specialty
 
 MORNING_START, MORNING_END = time(5), time(12)
 SPECIALTIES = (Specialty.BODY_ONLY, Specialty.NEURO_ONLY, Specialty.BOTH)

@@ -18,8 +18,10 @@ from services.drafting import repairs, runs
 from services.drafting.engine import draft
 from services.drafting.repair import repair
 from services.drafting.store import DraftRefused, Options, load_problem
-from shared import ids
-from shared.contracts import (
+from shared.db.models import HospitalGroup, ScheduleVersion
+from shared.db.session import transaction
+from shared.kernel import ids
+from shared.kernel.contracts import (
     CoverageChanged,
     DraftFailed,
     DraftProposed,
@@ -27,13 +29,11 @@ from shared.contracts import (
     Period,
     RepairSchedule,
 )
-from shared.db.models import HospitalGroup, ScheduleVersion
-from shared.db.session import transaction
-from shared.findings import Severity
+from shared.kernel.findings import Severity
+from shared.kernel.states import DraftRunState, Phase
 from shared.messaging.consumer import Delivery, Handler, given_settings, in_thread
 from shared.messaging.unit_of_work import Fence, superseded, unit_of_work
 from shared.settings import Settings
-from shared.states import DraftRunState, Phase
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from shared.db.models import (
     DraftRotation,
     DraftTimeOff,
     HospitalGroup,
-    PersonRow,
+    Person,
 )
-from shared.people import fold_name
-from shared.roles import DAY, normalize_role
+from shared.kernel.people import fold_name
+from shared.kernel.roles import DAY, normalize_role
 
 LIMITS = ("nights", "consecutive", "free_between", "weekends")
 LIMIT_LEAST = {"nights": 0, "consecutive": 1, "free_between": 0, "weekends": 0}
@@ -62,7 +62,7 @@ def group_id(session: Session, name: str) -> int:
 def find_person(session: Session, text: str) -> Named:
     """The one person whose email is `text`, or whose name or an alias equals it (case and spacing folded)."""
     wanted = fold_name(text)
-    people = session.execute(select(PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.aliases)).all()
+    people = session.execute(select(Person.id, Person.name, Person.email, Person.aliases)).all()
     matches = [p for p in people if p.email.lower() == wanted] or [
         p for p in people if fold_name(p.name) == wanted or any(fold_name(a) == wanted for a in p.aliases)
     ]
@@ -237,10 +237,10 @@ def set_person(
 def people_settings(session: Session, group: str) -> list[tuple[str, dict[str, Any]]]:
     gid = group_id(session, group)
     rows = session.execute(
-        select(PersonRow.name, DraftPerson)
-        .join(PersonRow, PersonRow.id == DraftPerson.person_id)
+        select(Person.name, DraftPerson)
+        .join(Person, Person.id == DraftPerson.person_id)
         .where(DraftPerson.group_id == gid)
-        .order_by(PersonRow.name)
+        .order_by(Person.name)
     )
     return [(name, _row(p, PERSON_COLUMNS)) for name, p in rows]
 
@@ -301,8 +301,8 @@ def add_rotation(
     )
     _span(first, last)
     clash = session.scalar(
-        select(PersonRow.name)
-        .join(DraftRotation, DraftRotation.person_id == PersonRow.id)
+        select(Person.name)
+        .join(DraftRotation, DraftRotation.person_id == Person.id)
         .where(
             DraftRotation.group_id == gid,
             DraftRotation.weekday == day,
@@ -342,8 +342,8 @@ class RotationLine:
 def rotations(session: Session, group: str) -> list[RotationLine]:
     gid = group_id(session, group)
     rows = session.execute(
-        select(DraftRotation, PersonRow.name)
-        .join(PersonRow, PersonRow.id == DraftRotation.person_id)
+        select(DraftRotation, Person.name)
+        .join(Person, Person.id == DraftRotation.person_id)
         .where(DraftRotation.group_id == gid)
         .order_by(DraftRotation.weekday, DraftRotation.role, DraftRotation.first_date)
     )
@@ -395,8 +395,8 @@ def set_exception(
 def exceptions(session: Session, group: str) -> list[tuple[int, date, str, str | None]]:
     gid = group_id(session, group)
     rows = session.execute(
-        select(DraftException.id, DraftException.schedule_date, DraftException.role, PersonRow.name)
-        .outerjoin(PersonRow, PersonRow.id == DraftException.person_id)
+        select(DraftException.id, DraftException.schedule_date, DraftException.role, Person.name)
+        .outerjoin(Person, Person.id == DraftException.person_id)
         .where(DraftException.group_id == gid)
         .order_by(DraftException.schedule_date, DraftException.role)
     )
@@ -436,11 +436,11 @@ def add_time_off(
 
 def time_off(session: Session, person: str | None = None) -> list[tuple[int, str, date, date, str | None]]:
     query = select(
-        DraftTimeOff.id, PersonRow.name, DraftTimeOff.first_date, DraftTimeOff.last_date, DraftTimeOff.note
-    ).join(PersonRow, PersonRow.id == DraftTimeOff.person_id)
+        DraftTimeOff.id, Person.name, DraftTimeOff.first_date, DraftTimeOff.last_date, DraftTimeOff.note
+    ).join(Person, Person.id == DraftTimeOff.person_id)
     if person is not None:
         query = query.where(DraftTimeOff.person_id == find_person(session, person).id)
-    rows = session.execute(query.order_by(DraftTimeOff.first_date, PersonRow.name))
+    rows = session.execute(query.order_by(DraftTimeOff.first_date, Person.name))
     return [(i, name, first, last, note) for i, name, first, last, note in rows]
 
 
@@ -513,10 +513,10 @@ class RequestLine:
 def requests(session: Session, group: str) -> list[RequestLine]:
     gid = group_id(session, group)
     rows = session.execute(
-        select(DraftRequest, PersonRow.name)
-        .join(PersonRow, PersonRow.id == DraftRequest.person_id)
+        select(DraftRequest, Person.name)
+        .join(Person, Person.id == DraftRequest.person_id)
         .where(DraftRequest.group_id == gid)
-        .order_by(PersonRow.name, DraftRequest.id)
+        .order_by(Person.name, DraftRequest.id)
     )
     return [RequestLine(r.id, name, r.wants_on, r.weight, r.schedule_date, r.weekday, r.role) for r, name in rows]
 

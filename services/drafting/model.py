@@ -25,7 +25,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 
 Interval = tuple[datetime, datetime]  # tz-aware, half-open: touching intervals do not overlap
 NightOk = Callable[[date, Mapping[str, Specialty | None]], bool]

@@ -2,7 +2,7 @@
 the watch's gaps) come on a lane of their own, so that a repair is proposed within seconds while drafts solve."""
 
 from services.drafting.handlers import CONSUMER, HANDLERS, REPAIR_HANDLERS
-from shared.contracts import DraftFailed, DraftProposed, RepairProposed, RepairSchedule
+from shared.kernel.contracts import DraftFailed, DraftProposed, RepairProposed, RepairSchedule
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Lane, Registry
 

@@ -41,7 +41,7 @@ from services.drafting.model import (
     Unfilled,
 )
 from services.drafting.solver import TWO_WORKERS, DraftModel, StopAt, build, solve_levels, term
-from shared.roles import DAY
+from shared.kernel.roles import DAY
 
 REPAIR_ORDER = (
     Level.UNFILLED,

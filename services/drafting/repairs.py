@@ -27,14 +27,15 @@ from services.drafting import runs
 from services.drafting.facts import Facts
 from services.drafting.model import SHARE_UNIT, Problem, Reason, TimeOff
 from services.drafting.repair import Repair
-from shared import audit, ids
-from shared.contracts import Period, RepairFairness, RepairGap, RepairMove, RepairProposed, RepairSchedule
+from shared import audit
 from shared.db import version_state
 from shared.db.assignments import effective
-from shared.db.models import DraftRowRecord, DraftRun, PersonRow, ScheduleVersion
+from shared.db.models import DraftRowRecord, DraftRun, Person, ScheduleVersion
+from shared.kernel import ids
+from shared.kernel.contracts import Period, RepairFairness, RepairGap, RepairMove, RepairProposed, RepairSchedule
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import DraftRowState, DraftRunKind, DraftRunState, VersionState
 from shared.messaging import outbox
-from shared.schedule_days import dates_between
-from shared.states import DraftRowState, DraftRunKind, DraftRunState, VersionState
 
 OPEN_ROWS = (DraftRowState.PROPOSED, DraftRowState.EDITED)
 
@@ -232,7 +233,7 @@ def approvable(session: Session, run_id: uuid.UUID) -> Approvable:
     if not rows:
         raise RepairRefused(f"Repair run {run_id} has no open move to approve.")
     now = holders(session, run.version_id, {(r.schedule_date, r.role) for r in rows})
-    people = {p.id: p for p in session.scalars(select(PersonRow))}
+    people = {p.id: p for p in session.scalars(select(Person))}
     for row in rows:
         expected = set() if row.displaced_person_id is None else {row.displaced_person_id}
         found = now.get((row.schedule_date, row.role), set())

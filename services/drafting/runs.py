@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from services.drafting.model import Draft, Level, LevelReport, Problem, Progress, Unfilled
 from shared import audit
-from shared.contracts import DraftLevel
-from shared.db.models import DraftRowRecord, DraftRun, PersonRow
+from shared.db.models import DraftRowRecord, DraftRun, Person
 from shared.db.session import transaction
-from shared.states import DraftRowState, DraftRunKind, DraftRunState
+from shared.kernel.contracts import DraftLevel
+from shared.kernel.states import DraftRowState, DraftRunKind, DraftRunState
 
 PROGRESS_EVERY_S = 1.0
 
@@ -245,8 +245,8 @@ def run_view(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
     if run is None:
         return None
     rows = session.execute(
-        select(DraftRowRecord.schedule_date, DraftRowRecord.role, PersonRow.name, DraftRowRecord.state)
-        .join(PersonRow, PersonRow.id == DraftRowRecord.person_id)
+        select(DraftRowRecord.schedule_date, DraftRowRecord.role, Person.name, DraftRowRecord.state)
+        .join(Person, Person.id == DraftRowRecord.person_id)
         .where(DraftRowRecord.run_id == run_id)
         .order_by(DraftRowRecord.schedule_date, DraftRowRecord.id)
     )

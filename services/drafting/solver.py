@@ -45,8 +45,8 @@ from services.drafting.model import (
     Progress,
     ProgressReport,
 )
-from shared.roles import DAY
-from shared.states import Specialty
+from shared.kernel.roles import DAY
+from shared.kernel.states import Specialty
 
 _CODE: dict[Specialty | None, int] = {None: 0} | {s: i + 1 for i, s in enumerate(SPECIALTIES)}
 Expr = cp_model.LinearExprT

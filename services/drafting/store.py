@@ -44,12 +44,12 @@ from shared.db.models import (
     DraftRoleHours,
     DraftRotation,
     DraftTimeOff,
-    PersonRow,
+    Person,
     ScheduleVersion,
 )
 from shared.db.templates import template_windows
-from shared.schedule_days import dates_between
-from shared.states import Layout, Specialty, VersionState
+from shared.kernel.schedule_days import dates_between
+from shared.kernel.states import Layout, Specialty, VersionState
 
 DEFAULT_HISTORY_DAYS = 365
 
@@ -90,9 +90,9 @@ def _readers(session: Session, group_id: int, holding: Collection[int]) -> tuple
     """The active roster and whoever holds a kept assignment, with the group's settings for each."""
     settings = {p.person_id: p for p in session.scalars(select(DraftPerson).where(DraftPerson.group_id == group_id))}
     people = session.execute(
-        select(PersonRow.id, PersonRow.name, PersonRow.specialty)
-        .where(PersonRow.active | PersonRow.id.in_(list(holding)))
-        .order_by(PersonRow.id)
+        select(Person.id, Person.name, Person.specialty)
+        .where(Person.active | Person.id.in_(list(holding)))
+        .order_by(Person.id)
     )
     readers = []
     for pid, name, specialty in people:

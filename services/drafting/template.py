@@ -1,5 +1,6 @@
-"""What a draft needs from the template, worked out with the coverage rules themselves (shared/coverage_rules.py):
-the roles to fill on each date with their hours, and the night's allowed specialty combinations. Pure."""
+"""What a draft needs from the template, worked out with the coverage rules themselves
+(shared/kernel/coverage_rules.py): the roles to fill on each date with their hours, and the night's allowed specialty
+combinations. Pure."""
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
@@ -7,11 +8,11 @@ from functools import cache, lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from services.drafting.model import Interval, NightOk, RoleDate
-from shared.coverage_rules import Assignment, Person, calculate, template_role_hours
-from shared.roles import DAY, MID_BODY, MID_NEURO, ON_BODY, ON_NEURO
-from shared.schedule_days import dates_between, day_type
-from shared.states import CellStatus, Specialty
-from shared.template_model import Window
+from shared.kernel.coverage_rules import Assignment, Person, calculate, template_role_hours
+from shared.kernel.roles import DAY, MID_BODY, MID_NEURO, ON_BODY, ON_NEURO
+from shared.kernel.schedule_days import dates_between, day_type
+from shared.kernel.states import CellStatus, Specialty
+from shared.kernel.template_model import Window
 
 # roles a window marks that nobody is assigned to as written: the effective roles of the Body and Neuro sheets,
 # and DAY, which a draft never fills

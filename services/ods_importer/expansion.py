@@ -7,10 +7,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.ods_importer.flat import FlatRow
-from services.ods_importer.messages import error, warning
-from shared.findings import Finding
-from shared.schedule_days import dates_between, day_type
-from shared.template_model import Window
+from shared.kernel.findings import INVALID_DATE_RANGE, NO_SHIFTS_IN_PERIOD, OUTSIDE_PERIOD, Finding
+from shared.kernel.schedule_days import dates_between, day_type
+from shared.kernel.template_model import Window
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,9 @@ def expand_flat(
     period = f"{start.isoformat()} .. {end.isoformat()}"
     if outside:
         text = f"{outside} shift row(s) dated outside the requested period {period} were ignored."
-        findings.append(warning("OUTSIDE_PERIOD", text))
+        findings.append(OUTSIDE_PERIOD(text))
     if not instances:
-        findings.append(error("NO_SHIFTS_IN_PERIOD", f"No shift row is dated in {period}."))
+        findings.append(NO_SHIFTS_IN_PERIOD(f"No shift row is dated in {period}."))
     return instances, findings
 
 
@@ -109,4 +108,4 @@ def validate_period(start: date, end: date, max_days: int = 400) -> list[Finding
         text = f"The period {start.isoformat()} .. {end.isoformat()} is longer than {max_days} days."
     else:
         return []
-    return [error("INVALID_DATE_RANGE", text)]
+    return [INVALID_DATE_RANGE(text)]

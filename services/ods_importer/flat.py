@@ -7,10 +7,21 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import TypeVar
 
-from services.ods_importer.messages import cell_ref, error, info
+from services.ods_importer.messages import cell_ref
 from services.ods_importer.ods_reader import Sheet
-from shared.findings import Finding
-from shared.roles import normalize_role
+from shared.kernel.findings import (
+    DUPLICATE_COLUMN,
+    INVALID_DATE,
+    INVALID_NUMBER,
+    INVALID_TIME,
+    INVALID_VALUE,
+    MISSING_COLUMN,
+    MISSING_VALUE,
+    UNKNOWN_COLUMN,
+    Code,
+    Finding,
+)
+from shared.kernel.roles import normalize_role
 
 MAX_ROLE = 30  # shift_instances.role
 MAX_LABEL = 100  # shift_instances.hospital, shift_instances.study_type
@@ -126,17 +137,16 @@ def _header(sheet: Sheet, header_row: int, findings: list[Finding]) -> dict[str,
         name = _HEADER_NAMES.get(_fold(text))
         label = text.strip()
         if name is None:
-            findings.append(info("UNKNOWN_COLUMN", f"Column {label!r} is not a flat-layout column; ignored.", where))
+            findings.append(UNKNOWN_COLUMN(f"Column {label!r} is not a flat-layout column; ignored.", where))
         elif name in columns:
-            findings.append(error("DUPLICATE_COLUMN", f"Column {name} appears twice (here as {label!r}).", where))
+            findings.append(DUPLICATE_COLUMN(f"Column {name} appears twice (here as {label!r}).", where))
             usable = False
         else:
             columns[name] = column
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         findings.append(
-            error(
-                "MISSING_COLUMN",
+            MISSING_COLUMN(
                 f"The header row lacks {', '.join(missing)}; the flat layout's columns are {EXPECTED_HEADER}.",
                 cell_ref(sheet.name, header_row, 0),
             )
@@ -159,17 +169,17 @@ class _RowReader:
         self.failed = False
 
     def shift(self) -> FlatRow | None:
-        schedule_date = self._read("Date", _parse_date, "INVALID_DATE", "a date (an ODS date, or text YYYY-MM-DD)")
-        role = self._read("ShiftType", _parse_role, "INVALID_VALUE", f"a shift type of at most {MAX_ROLE} characters")
-        hospital = self._read("Hospital", _parse_label, "INVALID_VALUE", f"at most {MAX_LABEL} characters")
-        study_type = self._read("StudyType", _parse_label, "INVALID_VALUE", f"at most {MAX_LABEL} characters")
-        specialty = self._read("SpecialtyConstraint", _parse_specialty, "INVALID_VALUE", "Body, Neuro or empty")
+        schedule_date = self._read("Date", _parse_date, INVALID_DATE, "a date (an ODS date, or text YYYY-MM-DD)")
+        role = self._read("ShiftType", _parse_role, INVALID_VALUE, f"a shift type of at most {MAX_ROLE} characters")
+        hospital = self._read("Hospital", _parse_label, INVALID_VALUE, f"at most {MAX_LABEL} characters")
+        study_type = self._read("StudyType", _parse_label, INVALID_VALUE, f"at most {MAX_LABEL} characters")
+        specialty = self._read("SpecialtyConstraint", _parse_specialty, INVALID_VALUE, "Body, Neuro or empty")
         desired = self._read(
-            "DesiredCoverage", _parse_coverage, "INVALID_NUMBER", f"a whole number from 1 to {MAX_DESIRED_COVERAGE}"
+            "DesiredCoverage", _parse_coverage, INVALID_NUMBER, f"a whole number from 1 to {MAX_DESIRED_COVERAGE}"
         )
-        mandatory = self._read("Mandatory", _parse_bool, "INVALID_VALUE", "yes or no (true/false, 1/0)")
-        start = self._read("Start", _parse_time, "INVALID_TIME", "a time such as 17:00 or 5 pm")
-        end = self._read("End", _parse_time, "INVALID_TIME", "a time such as 08:00 or 8 am")
+        mandatory = self._read("Mandatory", _parse_bool, INVALID_VALUE, "yes or no (true/false, 1/0)")
+        start = self._read("Start", _parse_time, INVALID_TIME, "a time such as 17:00 or 5 pm")
+        end = self._read("End", _parse_time, INVALID_TIME, "a time such as 08:00 or 8 am")
         if self.failed:
             return None
         assert schedule_date is not None and role is not None and start is not None and end is not None
@@ -186,13 +196,13 @@ class _RowReader:
             location=cell_ref(self.sheet, self.row_index, 0),
         )
 
-    def _read(self, name: str, parse: Callable[[str], _T], code: str, expected: str) -> _T | None:
+    def _read(self, name: str, parse: Callable[[str], _T], code: Code, expected: str) -> _T | None:
         """The parsed cell; None for an empty optional cell. An unparseable or missing required one is an ERROR."""
         column = self.columns.get(name)
         text = self.row[column].strip() if column is not None and column < len(self.row) else ""
         if not text:
             if name in REQUIRED:
-                self._fail("MISSING_VALUE", f"{name} is empty; every shift needs one.", column)
+                self._fail(MISSING_VALUE, f"{name} is empty; every shift needs one.", column)
             return None
         try:
             return parse(text)
@@ -200,10 +210,10 @@ class _RowReader:
             self._fail(code, f"{name} {text[:60]!r} is not {expected}.", column)
             return None
 
-    def _fail(self, code: str, text: str, column: int | None) -> None:
+    def _fail(self, code: Code, text: str, column: int | None) -> None:
         self.failed = True
         where = cell_ref(self.sheet, self.row_index, column if column is not None else 0)
-        self.findings.append(error(code, text, where))
+        self.findings.append(code(text, where))
 
 
 def _parse_date(text: str) -> date:

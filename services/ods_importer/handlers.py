@@ -8,14 +8,14 @@ from services.ods_importer import sources
 from services.ods_importer.expansion import ShiftInstance, expand, expand_flat, validate_period
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_workbook, reader_limits
-from shared import ids
-from shared.contracts import ImportTemplate, OdsImported, OdsImportFailed
 from shared.db.models import ScheduleVersion
-from shared.findings import Finding, has_errors
+from shared.kernel import ids
+from shared.kernel.contracts import ImportTemplate, OdsImported, OdsImportFailed
+from shared.kernel.findings import Finding, has_errors
+from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery, Handler, given_settings, in_thread
 from shared.messaging.unit_of_work import Fence, unit_of_work
 from shared.settings import Settings
-from shared.states import Phase
 
 log = logging.getLogger(__name__)
 

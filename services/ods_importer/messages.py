@@ -1,18 +1,4 @@
-"""The importer's messages: findings with a stable code, and spreadsheet cell references for their location."""
-
-from shared.findings import Finding, Severity
-
-
-def error(code: str, text: str, location: str | None = None) -> Finding:
-    return Finding(severity=Severity.ERROR, code=code, text=text, location=location)
-
-
-def warning(code: str, text: str, location: str | None = None) -> Finding:
-    return Finding(severity=Severity.WARNING, code=code, text=text, location=location)
-
-
-def info(code: str, text: str, location: str | None = None) -> Finding:
-    return Finding(severity=Severity.INFO, code=code, text=text, location=location)
+"""Spreadsheet cell references, the location of the importer's findings (their codes: `shared.kernel.findings`)."""
 
 
 def cell_ref(sheet: str, row_index: int, column: int) -> str:

@@ -18,7 +18,21 @@ from typing import IO, TypeVar
 
 from lxml import etree
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import (
+    CELL_TOO_LONG,
+    DECOMPRESSION_BOMB,
+    ENCRYPTED_ODS,
+    FILE_TOO_LARGE,
+    NOT_AN_ODS,
+    ROW_TOO_LARGE,
+    TOO_MANY_CELLS,
+    TOO_MANY_COLUMNS,
+    TOO_MANY_ROWS,
+    TOO_MANY_SHEETS,
+    TRUNCATED_FILE,
+    UNSAFE_XML,
+    Finding,
+)
 
 ODS_MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
 
@@ -82,17 +96,16 @@ DEFAULT_LIMITS = OdsLimits()
 
 
 class OdsReadError(Exception):
-    def __init__(self, code: str, text: str, location: str | None = None) -> None:
-        super().__init__(f"{code}: {text}")
-        self.finding = Finding(severity=Severity.ERROR, code=code, text=text, location=location)
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(f"{finding.code}: {finding.text}")
+        self.finding = finding
 
 
 def iter_sheets(data: bytes, limits: OdsLimits = OdsLimits()) -> Iterator[Sheet]:
     """Check the package at once, then stream its sheets one by one; every problem is an OdsReadError."""
     if len(data) > limits.max_file_bytes:
         raise OdsReadError(
-            "FILE_TOO_LARGE",
-            f"The file is {len(data):,} bytes; the limit is {limits.max_file_bytes:,} bytes.",
+            FILE_TOO_LARGE(f"The file is {len(data):,} bytes; the limit is {limits.max_file_bytes:,} bytes.")
         )
     package = _open_package(data, limits)
     return _stream_sheets(package, limits)
@@ -104,23 +117,23 @@ def _open_package(data: bytes, limits: OdsLimits) -> zipfile.ZipFile:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         if data.startswith(b"PK\x03\x04"):
             raise OdsReadError(
-                "TRUNCATED_FILE", "The file starts like an ODS but its end is missing: it is truncated."
+                TRUNCATED_FILE("The file starts like an ODS but its end is missing: it is truncated.")
             ) from exc
-        raise OdsReadError("NOT_AN_ODS", "The file is not an ODS spreadsheet (it is not a zip archive).") from exc
+        raise OdsReadError(NOT_AN_ODS("The file is not an ODS spreadsheet (it is not a zip archive).")) from exc
     names = set(package.namelist())
     if "mimetype" not in names:
         if _looks_like_excel(names, ""):
-            raise OdsReadError("NOT_AN_ODS", _EXCEL_TEXT)
-        raise OdsReadError("NOT_AN_ODS", "The file is a zip archive but not an ODS spreadsheet (no mimetype).")
+            raise OdsReadError(NOT_AN_ODS(_EXCEL_TEXT))
+        raise OdsReadError(NOT_AN_ODS("The file is a zip archive but not an ODS spreadsheet (no mimetype)."))
     mimetype = _read_member(package, "mimetype", 1024).decode("ascii", "replace").strip()
     if mimetype != ODS_MIMETYPE:
         if _looks_like_excel(names, mimetype):
-            raise OdsReadError("NOT_AN_ODS", _EXCEL_TEXT)
-        raise OdsReadError("NOT_AN_ODS", f"The file is not an ODS spreadsheet (its type is {mimetype!r}).")
+            raise OdsReadError(NOT_AN_ODS(_EXCEL_TEXT))
+        raise OdsReadError(NOT_AN_ODS(f"The file is not an ODS spreadsheet (its type is {mimetype!r})."))
     if _MANIFEST_NAME in names:
         _check_manifest(_read_member(package, _MANIFEST_NAME, limits.max_decompressed_bytes))
     if _CONTENT_NAME not in names:
-        raise OdsReadError("NOT_AN_ODS", "The ODS file is incomplete: content.xml is missing.")
+        raise OdsReadError(NOT_AN_ODS("The ODS file is incomplete: content.xml is missing."))
     _check_declared_size(package.getinfo(_CONTENT_NAME), limits.max_decompressed_bytes)
     return package
 
@@ -132,9 +145,10 @@ def _looks_like_excel(names: set[str], mimetype: str) -> bool:
 def _check_declared_size(info: zipfile.ZipInfo, limit: int) -> None:
     if info.file_size > limit:
         raise OdsReadError(
-            "DECOMPRESSION_BOMB",
-            f"{info.filename} would unpack to {info.file_size:,} bytes; the limit is {limit:,} bytes.",
-            info.filename,
+            DECOMPRESSION_BOMB(
+                f"{info.filename} would unpack to {info.file_size:,} bytes; the limit is {limit:,} bytes.",
+                info.filename,
+            )
         )
 
 
@@ -148,9 +162,9 @@ def _open_member(package: zipfile.ZipFile, name: str, limit: int) -> "_GuardedRe
     try:
         return _GuardedReader(package.open(name), limit, name)
     except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
-        raise OdsReadError("ENCRYPTED_ODS", _ENCRYPTED_TEXT) from exc
+        raise OdsReadError(ENCRYPTED_ODS(_ENCRYPTED_TEXT)) from exc
     except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError) as exc:
-        raise OdsReadError("TRUNCATED_FILE", f"The file is damaged: {name} cannot be opened.", name) from exc
+        raise OdsReadError(TRUNCATED_FILE(f"The file is damaged: {name} cannot be opened.", name)) from exc
 
 
 def _guard_zip_errors(read: Callable[[], _T], name: str) -> _T:
@@ -158,7 +172,7 @@ def _guard_zip_errors(read: Callable[[], _T], name: str) -> _T:
         return read()
     except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
         raise OdsReadError(
-            "TRUNCATED_FILE", f"The file is damaged or truncated: {name} cannot be read to the end.", name
+            TRUNCATED_FILE(f"The file is damaged or truncated: {name} cannot be read to the end.", name)
         ) from exc
 
 
@@ -167,12 +181,12 @@ def _check_manifest(manifest: bytes) -> None:
         root = etree.fromstring(manifest, _safe_parser())
     except etree.XMLSyntaxError as exc:
         raise OdsReadError(
-            "TRUNCATED_FILE", "The file is damaged: its manifest is not readable.", _MANIFEST_NAME
+            TRUNCATED_FILE("The file is damaged: its manifest is not readable.", _MANIFEST_NAME)
         ) from exc
     if _has_dtd(root):
         raise _unsafe(_MANIFEST_NAME)
     if next(root.iter(_M_ENCRYPTION), None) is not None:
-        raise OdsReadError("ENCRYPTED_ODS", _ENCRYPTED_TEXT)
+        raise OdsReadError(ENCRYPTED_ODS(_ENCRYPTED_TEXT))
 
 
 def _safe_parser() -> etree.XMLParser:
@@ -185,7 +199,7 @@ def _has_dtd(elem: etree._Element) -> bool:
 
 
 def _unsafe(member: str) -> OdsReadError:
-    return OdsReadError("UNSAFE_XML", f"{member} contains a DOCTYPE or entity declaration, which is refused.", member)
+    return OdsReadError(UNSAFE_XML(f"{member} contains a DOCTYPE or entity declaration, which is refused.", member))
 
 
 class _GuardedReader(io.RawIOBase):
@@ -219,13 +233,14 @@ class _GuardedReader(io.RawIOBase):
         self.count += len(data)
         if self.count > self._limit:
             raise OdsReadError(
-                "DECOMPRESSION_BOMB", f"{self._name} unpacks to more than {self._limit:,} bytes.", self._name
+                DECOMPRESSION_BOMB(f"{self._name} unpacks to more than {self._limit:,} bytes.", self._name)
             )
         if self._span_limit is not None and self.count - self.span_start > self._span_limit:
             raise OdsReadError(
-                "ROW_TOO_LARGE",
-                f"Sheet {self._span_sheet!r} has a row of more than {self._span_limit:,} bytes, the limit.",
-                self._span_sheet,
+                ROW_TOO_LARGE(
+                    f"Sheet {self._span_sheet!r} has a row of more than {self._span_limit:,} bytes, the limit.",
+                    self._span_sheet,
+                )
             )
         window = self._tail + data  # a marker may straddle two reads
         if any(marker in window for marker in _UNSAFE_MARKERS):
@@ -260,15 +275,16 @@ def _stream_sheets(package: zipfile.ZipFile, limits: OdsLimits) -> Iterator[Shee
                 raise _unsafe(_CONTENT_NAME)
         except etree.XMLSyntaxError as exc:
             raise OdsReadError(
-                "TRUNCATED_FILE",
-                "The file is damaged or truncated: content.xml breaks off before the spreadsheet ends.",
-                _CONTENT_NAME,
+                TRUNCATED_FILE(
+                    "The file is damaged or truncated: content.xml breaks off before the spreadsheet ends.",
+                    _CONTENT_NAME,
+                )
             ) from exc
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
             raise OdsReadError(
-                "TRUNCATED_FILE",
-                "The file is damaged or truncated: content.xml cannot be read to the end.",
-                _CONTENT_NAME,
+                TRUNCATED_FILE(
+                    "The file is damaged or truncated: content.xml cannot be read to the end.", _CONTENT_NAME
+                )
             ) from exc
 
 
@@ -324,7 +340,7 @@ class _SheetBuilder:
                 self.sheet_count += 1
                 if self.sheet_count > self.limits.max_sheets:
                     raise OdsReadError(
-                        "TOO_MANY_SHEETS", f"The file has more than {self.limits.max_sheets} sheets, the limit."
+                        TOO_MANY_SHEETS(f"The file has more than {self.limits.max_sheets} sheets, the limit.")
                     )
                 self.name = elem.get(_T_NAME) or f"Sheet{self.sheet_count}"
                 self.rows = []
@@ -365,13 +381,13 @@ class _SheetBuilder:
             repeat = 1 if repeated is None else _count(repeated)
             if len(text) > max_chars:
                 raise OdsReadError(
-                    "CELL_TOO_LONG", f"Sheet {self.name!r} has a cell longer than {max_chars:,} characters.", self.name
+                    CELL_TOO_LONG(f"Sheet {self.name!r} has a cell longer than {max_chars:,} characters.", self.name)
                 )
             if len(cells) + pending + repeat > max_columns:
                 raise OdsReadError(
-                    "TOO_MANY_COLUMNS",
-                    f"Sheet {self.name!r} has a row wider than {max_columns} columns, the limit.",
-                    self.name,
+                    TOO_MANY_COLUMNS(
+                        f"Sheet {self.name!r} has a row wider than {max_columns} columns, the limit.", self.name
+                    )
                 )
             if pending:
                 cells.extend([""] * pending)
@@ -387,13 +403,11 @@ class _SheetBuilder:
             return
         if len(self.rows) + self.pending_rows + repeat > self.limits.max_rows:
             raise OdsReadError(
-                "TOO_MANY_ROWS",
-                f"Sheet {self.name!r} has more than {self.limits.max_rows:,} rows, the limit.",
-                self.name,
+                TOO_MANY_ROWS(f"Sheet {self.name!r} has more than {self.limits.max_rows:,} rows, the limit.", self.name)
             )
         self.cell_count += len(cells) * repeat
         if self.cell_count > self.limits.max_cells:
-            raise OdsReadError("TOO_MANY_CELLS", f"The file has more than {self.limits.max_cells:,} cells, the limit.")
+            raise OdsReadError(TOO_MANY_CELLS(f"The file has more than {self.limits.max_cells:,} cells, the limit."))
         if self.pending_rows:
             self.rows.extend([] for _ in range(self.pending_rows))
             self.pending_rows = 0

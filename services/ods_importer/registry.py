@@ -1,7 +1,7 @@
-"""The ods_importer worker: its queue, its handlers and what it publishes (shared/registry.py)."""
+"""The ods-importer worker: its queue, its handlers and what it publishes (shared/registry.py)."""
 
 from services.ods_importer.handlers import CONSUMER, HANDLERS
-from shared.contracts import OdsImported, OdsImportFailed
+from shared.kernel.contracts import OdsImported, OdsImportFailed
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry
 

@@ -15,26 +15,32 @@ from typing import TypeAlias
 
 import httpx
 
-from shared.contracts import TemplateSource
-from shared.findings import Finding, Severity
+from shared.kernel.contracts import TemplateSource
+from shared.kernel.findings import (
+    FILE_TOO_LARGE,
+    INVALID_TEMPLATE_SOURCE,
+    TEMPLATE_FETCH_FAILED,
+    TEMPLATE_URL_REFUSED,
+    Finding,
+)
 from shared.tls import client_context
 
 
 class TemplateSourceError(Exception):
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.finding = Finding(severity=Severity.ERROR, code=code, text=text)
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.text)
+        self.finding = finding
 
 
 def _too_large(limit: int) -> TemplateSourceError:
-    return TemplateSourceError("FILE_TOO_LARGE", f"The template is larger than the limit of {limit:,} bytes.")
+    return TemplateSourceError(FILE_TOO_LARGE(f"The template is larger than the limit of {limit:,} bytes."))
 
 
 def from_inline(encoded: str, limit: int) -> bytes:
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", "The inline template is not valid base64.") from None
+        raise TemplateSourceError(INVALID_TEMPLATE_SOURCE("The inline template is not valid base64.")) from None
     if len(data) > limit:
         raise _too_large(limit)
     return data
@@ -43,20 +49,20 @@ def from_inline(encoded: str, limit: int) -> bytes:
 def from_drop_folder(relative: str, drop_folder: Path | None, limit: int) -> bytes:
     """A file inside the drop folder: `..`, absolute paths and symbolic links may not lead out of it."""
     if drop_folder is None:
-        raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", "No drop folder is configured for template paths.")
+        raise TemplateSourceError(INVALID_TEMPLATE_SOURCE("No drop folder is configured for template paths."))
     try:
         root = drop_folder.resolve()
         path = (root / relative).resolve()
         if not path.is_relative_to(root):
-            raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", f"The path {relative!r} is outside the drop folder.")
+            raise TemplateSourceError(INVALID_TEMPLATE_SOURCE(f"The path {relative!r} is outside the drop folder."))
         if not path.is_file():
-            raise TemplateSourceError("INVALID_TEMPLATE_SOURCE", f"No template file {relative!r} in the drop folder.")
+            raise TemplateSourceError(INVALID_TEMPLATE_SOURCE(f"No template file {relative!r} in the drop folder."))
         with path.open("rb") as file:
             data = file.read(limit + 1)  # the file may grow after any size check
     except (OSError, ValueError) as error:  # a NUL byte (ValueError), a name too long, no permission
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise TemplateSourceError(
-            "INVALID_TEMPLATE_SOURCE", f"The path {relative!r} cannot be read from the drop folder: {reason}."
+            INVALID_TEMPLATE_SOURCE(f"The path {relative!r} cannot be read from the drop folder: {reason}.")
         ) from None
     if len(data) > limit:
         raise _too_large(limit)
@@ -67,8 +73,6 @@ def from_drop_folder(relative: str, drop_folder: Path | None, limit: int) -> byt
 
 HOSTS_SETTING = "SCHEDCU_TEMPLATE_URL_HOSTS"
 MAX_REDIRECTS = 5
-_REFUSED = "TEMPLATE_URL_REFUSED"
-_FETCH_FAILED = "TEMPLATE_FETCH_FAILED"
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -173,13 +177,17 @@ async def _fetch(url: str, limit: int, timeout_s: float, allowed: UrlHosts) -> b
                         target = target.join(response.headers["location"])
     except (httpx.InvalidURL, ValueError):
         raise TemplateSourceError(
-            "INVALID_TEMPLATE_SOURCE", "The template URL, or a URL it redirected to, is not a valid URL."
+            INVALID_TEMPLATE_SOURCE("The template URL, or a URL it redirected to, is not a valid URL.")
         ) from None
     except (TimeoutError, httpx.TimeoutException):
-        raise TemplateSourceError(_FETCH_FAILED, f"Fetching the template took longer than {timeout_s:g} s.") from None
+        raise TemplateSourceError(
+            TEMPLATE_FETCH_FAILED(f"Fetching the template took longer than {timeout_s:g} s.")
+        ) from None
     except httpx.HTTPError as error:
-        raise TemplateSourceError(_FETCH_FAILED, f"Could not fetch the template: {type(error).__name__}.") from None
-    raise TemplateSourceError(_FETCH_FAILED, f"The template URL redirected more than {MAX_REDIRECTS} times.")
+        raise TemplateSourceError(
+            TEMPLATE_FETCH_FAILED(f"Could not fetch the template: {type(error).__name__}.")
+        ) from None
+    raise TemplateSourceError(TEMPLATE_FETCH_FAILED(f"The template URL redirected more than {MAX_REDIRECTS} times."))
 
 
 async def _checked_addresses(url: httpx.URL, allowed: UrlHosts, *, redirected: bool) -> list[IPAddress]:
@@ -188,21 +196,25 @@ async def _checked_addresses(url: httpx.URL, allowed: UrlHosts, *, redirected: b
     if url.port is not None and not 0 < url.port < 65_536:  # httpx parses any number of digits
         raise httpx.InvalidURL("port out of range")
     if url.scheme not in ("http", "https"):
-        raise TemplateSourceError(_REFUSED, f"{subject} a {url.scheme!r} URL; only http and https are accepted.")
+        raise TemplateSourceError(
+            TEMPLATE_URL_REFUSED(f"{subject} a {url.scheme!r} URL; only http and https are accepted.")
+        )
     host = _normalise_host(url.host)
     if not allowed.allows(host):
         raise TemplateSourceError(
-            _REFUSED,
-            f"{subject} host {host!r}, which is not allowed: {allowed.describe()}. Nothing was fetched from it.",
+            TEMPLATE_URL_REFUSED(
+                f"{subject} host {host!r}, which is not allowed: {allowed.describe()}. Nothing was fetched from it."
+            )
         )
     addresses = await _resolve(url)
     if not allowed.names(host):
         for address in addresses:
             if (problem := address_problem(address)) is not None:
                 raise TemplateSourceError(
-                    _REFUSED,
-                    f"{subject} host {host!r}, which resolves to {address}, a {problem} address. Only a host "
-                    f"listed by its own name in {HOSTS_SETTING} may resolve to one. Nothing was fetched from it.",
+                    TEMPLATE_URL_REFUSED(
+                        f"{subject} host {host!r}, which resolves to {address}, a {problem} address. Only a host "
+                        f"listed by its own name in {HOSTS_SETTING} may resolve to one. Nothing was fetched from it."
+                    )
                 )
     return addresses
 
@@ -219,7 +231,7 @@ async def _resolve(url: httpx.URL) -> list[IPAddress]:
         found = await asyncio.get_running_loop().run_in_executor(_RESOLVER, lookup)
     except (socket.gaierror, UnicodeError):
         raise TemplateSourceError(
-            _FETCH_FAILED, f"The template URL's host {url.host!r} could not be resolved."
+            TEMPLATE_FETCH_FAILED(f"The template URL's host {url.host!r} could not be resolved.")
         ) from None
     # the scope of a link-local IPv6 address (`%eth0`) is dropped: such an address is refused unless listed
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
@@ -250,7 +262,7 @@ async def _send(client: httpx.AsyncClient, url: httpx.URL, addresses: list[IPAdd
 
 async def _body(response: httpx.Response, limit: int) -> bytes:
     if not response.is_success:
-        raise TemplateSourceError(_FETCH_FAILED, f"The template URL answered HTTP {response.status_code}.")
+        raise TemplateSourceError(TEMPLATE_FETCH_FAILED(f"The template URL answered HTTP {response.status_code}."))
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)

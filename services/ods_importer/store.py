@@ -11,22 +11,22 @@ from sqlalchemy import Row, String, Table, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.ods_importer.expansion import ShiftInstance
+from services.ods_importer import expansion
 from services.ods_importer.workbook import Layout
 from shared import audit
-from shared.contracts import Period
 from shared.db.models import (
     Base,
     Hospital,
     HospitalGroup,
     ScheduleVersion,
-    ShiftInstanceRow,
+    ShiftInstance,
     TemplateResponsibility,
     TemplateWindow,
 )
-from shared.findings import Finding
-from shared.states import VersionState
-from shared.template_model import Window
+from shared.kernel.contracts import Period
+from shared.kernel.findings import Finding
+from shared.kernel.states import VersionState
+from shared.kernel.template_model import Window
 
 BATCH_ROWS = 10_000
 
@@ -47,7 +47,7 @@ def store_version(
     template_name: str,
     template_sha256: str,
     windows: Sequence[Window],
-    shifts: Sequence[ShiftInstance],
+    shifts: Sequence[expansion.ShiftInstance],
     findings: Sequence[Finding],
     actor: str,
 ) -> None:
@@ -75,7 +75,7 @@ def store_version(
     window_ids = _store_windows(session, version_id, windows)
     _bulk_insert(
         session,
-        ShiftInstanceRow,
+        ShiftInstance,
         {"version_id": version_id},
         {
             "window_id": [None if s.window is None else window_ids[s.window] for s in shifts],

@@ -5,12 +5,24 @@ import re
 from dataclasses import dataclass
 from datetime import time
 
-from services.ods_importer.messages import cell_ref, column_letters, error, warning
+from services.ods_importer.messages import cell_ref, column_letters
 from services.ods_importer.ods_reader import Sheet
-from shared.findings import Finding, Severity
-from shared.roles import normalize_role
-from shared.schedule_days import DayType
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.findings import (
+    DUPLICATE_WORKLIST,
+    EXTRA_BLOCK,
+    INVALID_SHEET_NAME,
+    MULTIPLE_ROLES_MARKED,
+    NO_HEADER_ROW,
+    UNEXPECTED_CELL,
+    UNKNOWN_ROLE,
+    UNMARKED_WORKLIST,
+    VALUE_TOO_LONG,
+    Finding,
+    Severity,
+)
+from shared.kernel.roles import normalize_role
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 
 MAX_SHEET_NAME = 200  # template_windows.sheet
 MAX_WORKLIST = 200  # template_responsibilities.worklist
@@ -97,8 +109,7 @@ def parse_window_sheet(sheet: Sheet, findings: list[Finding]) -> Window | None:
     block = _role_block(header)
     if block is None:
         findings.append(
-            error(
-                "NO_HEADER_ROW",
+            NO_HEADER_ROW(
                 "Row 1 names no role: every cell right of A1 is empty. Row 1 names the roles above their marks.",
                 cell_ref(sheet.name, 0, 0),
             )
@@ -119,8 +130,7 @@ def parse_window_sheet(sheet: Sheet, findings: list[Finding]) -> Window | None:
 
 
 def invalid_sheet_name(name: str) -> Finding:
-    return error(
-        "INVALID_SHEET_NAME",
+    return INVALID_SHEET_NAME(
         f"Sheet name {name[:MAX_SHEET_NAME]!r} does not name a window like 'Mid Weekday Body 5 pm - 6 pm' "
         f"(category, optional Weekday/Weekend, optional Body/Neuro, hours; at most {MAX_SHEET_NAME} characters); "
         "the sheet is skipped.",
@@ -150,7 +160,7 @@ def _header_roles(sheet: str, block: range, header: list[str], findings: list[Fi
         role = normalize_role(text)
         if role is None:
             findings.append(
-                error("UNKNOWN_ROLE", f"Role header {text.strip()!r} is not a known role.", cell_ref(sheet, 0, column))
+                UNKNOWN_ROLE(f"Role header {text.strip()!r} is not a known role.", cell_ref(sheet, 0, column))
             )
         roles[column] = role
     return roles
@@ -171,8 +181,7 @@ def _responsibilities(
                 continue
             if column < block.start:
                 findings.append(
-                    warning(
-                        "UNEXPECTED_CELL",
+                    UNEXPECTED_CELL(
                         f"{value!r} is in a column without a role in row 1; it is ignored.",
                         cell_ref(sheet.name, row_index, column),
                     )
@@ -181,18 +190,15 @@ def _responsibilities(
                 marked.append(roles[column])
             else:
                 findings.append(
-                    warning(
-                        "UNEXPECTED_CELL",
-                        f"{value!r} is not a mark (x); it is ignored.",
-                        cell_ref(sheet.name, row_index, column),
+                    UNEXPECTED_CELL(
+                        f"{value!r} is not a mark (x); it is ignored.", cell_ref(sheet.name, row_index, column)
                     )
                 )
         worklist = row[0].strip()
         if not worklist:
             if marked:
                 findings.append(
-                    warning(
-                        "UNEXPECTED_CELL",
+                    UNEXPECTED_CELL(
                         "A row has marks but no worklist in column A; it is ignored.",
                         cell_ref(sheet.name, row_index, 0),
                     )
@@ -214,24 +220,18 @@ def _worklist_problem(
     sheet: str, row_index: int, worklist: str, seen: set[str], marked: list[str | None]
 ) -> Finding | None:
     if len(worklist) > MAX_WORKLIST or len(worklist.split()[0]) > MAX_HOSPITAL:
-        return error(
-            "VALUE_TOO_LONG",
+        return VALUE_TOO_LONG(
             f"Worklist {worklist[:40]!r}... is too long (at most {MAX_WORKLIST} characters, "
             f"and {MAX_HOSPITAL} for its first word, the hospital).",
             cell_ref(sheet, row_index, 0),
         )
     if worklist in seen:
-        return error(
-            "DUPLICATE_WORKLIST", f"{worklist!r} appears twice in window {sheet!r}.", cell_ref(sheet, row_index, 0)
-        )
+        return DUPLICATE_WORKLIST(f"{worklist!r} appears twice in window {sheet!r}.", cell_ref(sheet, row_index, 0))
     if not marked:
-        return warning(
-            "UNMARKED_WORKLIST", f"Nobody reads {worklist!r} in window {sheet!r}.", cell_ref(sheet, row_index, 0)
-        )
+        return UNMARKED_WORKLIST(f"Nobody reads {worklist!r} in window {sheet!r}.", cell_ref(sheet, row_index, 0))
     if len(marked) > 1:
         names = ", ".join(role or "?" for role in marked)
-        return error(
-            "MULTIPLE_ROLES_MARKED",
+        return MULTIPLE_ROLES_MARKED(
             f"{worklist!r} is marked for several roles ({names}); exactly one role must read it.",
             cell_ref(sheet, row_index, 0),
         )
@@ -251,9 +251,7 @@ def _report_extra_block(sheet: Sheet, first_column: int, findings: list[Finding]
     left, right = min(c for _, c in cells), max(c for _, c in cells)
     area = f"{cell_ref(sheet.name, top, left)}:{column_letters(right)}{bottom + 1}"
     findings.append(
-        warning(
-            "EXTRA_BLOCK",
-            f"Sheet {sheet.name!r} has content right of its role columns ({area}); it is ignored, not merged.",
-            area,
+        EXTRA_BLOCK(
+            f"Sheet {sheet.name!r} has content right of its role columns ({area}); it is ignored, not merged.", area
         )
     )

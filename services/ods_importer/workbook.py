@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 from services.ods_importer import flat
 from services.ods_importer.flat import FlatRow
-from services.ods_importer.messages import error, warning
 from services.ods_importer.ods_reader import DEFAULT_LIMITS, OdsLimits, OdsReadError, Sheet, iter_sheets
 from services.ods_importer.template import invalid_sheet_name, parse_window_name, parse_window_sheet
-from shared.findings import Finding
+from shared.kernel.findings import IGNORED_SHEET, NO_SHIFTS, NO_VALID_SHEETS, UNKNOWN_LAYOUT, Finding
+from shared.kernel.states import Layout
+from shared.kernel.template_model import Window
 from shared.settings import Settings
-from shared.states import Layout
-from shared.template_model import Window
 
 
 @dataclass(frozen=True)
@@ -105,11 +104,7 @@ class _WorkbookParser:
 
     def _ignore_flat(self, name: str) -> None:
         self.findings.append(
-            warning(
-                "IGNORED_SHEET",
-                f"Sheet {name!r} has no header row naming {', '.join(flat.REQUIRED)}; it is ignored.",
-                name,
-            )
+            IGNORED_SHEET(f"Sheet {name!r} has no header row naming {', '.join(flat.REQUIRED)}; it is ignored.", name)
         )
 
     def result(self) -> ParsedWorkbook:
@@ -118,11 +113,11 @@ class _WorkbookParser:
             more = f" and {len(self.unrecognised) - 5} more" if len(self.unrecognised) > 5 else ""
             found = f"Its sheets ({names}{more}) are in neither layout." if self.unrecognised else "It has no sheet."
             text = f"The workbook is in no known layout. {found} {EXPECTED_LAYOUTS}"
-            self.findings.append(error("UNKNOWN_LAYOUT", text))
+            self.findings.append(UNKNOWN_LAYOUT(text))
         elif self.layout is Layout.TEMPLATE and not self.windows:
-            self.findings.append(error("NO_VALID_SHEETS", "No sheet of the template describes a coverage window."))
+            self.findings.append(NO_VALID_SHEETS("No sheet of the template describes a coverage window."))
         elif self.layout is Layout.FLAT and not self.shifts:
-            self.findings.append(error("NO_SHIFTS", "The flat layout's sheets hold no valid shift row."))
+            self.findings.append(NO_SHIFTS("The flat layout's sheets hold no valid shift row."))
         return ParsedWorkbook(
             layout=self.layout, windows=tuple(self.windows), shifts=tuple(self.shifts), findings=tuple(self.findings)
         )

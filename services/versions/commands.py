@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.versions import lifecycle
 from services.versions.coordinator import CONSUMER
-from shared.contracts import ArchiveVersion, PromoteVersion, VersionTransitionRefused
+from shared.kernel.contracts import ArchiveVersion, PromoteVersion, VersionTransitionRefused
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
 

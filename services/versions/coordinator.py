@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from services.versions import phases
 from services.versions.phases import KIND_PHASES
 from services.versions.workflow import Ended, Limits, PhaseRun, StartAttempt, WorkflowMachine
-from shared import ids
-from shared.contracts import (
+from shared.db.models import Workflow, WorkflowPhase
+from shared.kernel import ids
+from shared.kernel.contracts import (
     CalculateCoverage,
     Contract,
     DraftSchedule,
@@ -32,12 +33,11 @@ from shared.contracts import (
     WorkflowCompleted,
     WorkflowFailed,
 )
-from shared.db.models import Workflow, WorkflowPhase
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.states import Phase, PhaseState, WorkflowKind, WorkflowState
 from shared.messaging import outbox
 from shared.metrics import PHASE_DURATION
 from shared.settings import Settings
-from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState
 
 CONSUMER = "versions"  # its inbox rows and its registry's queue are named by it
 
@@ -305,11 +305,7 @@ class Saga:
         run = self.machine.phases.get(Phase.ODS_IMPORT)
         if run is None or run.state != PhaseState.FAILED:
             return []
-        return [
-            Finding(severity=Severity(m["severity"]), code=m["code"], text=m["text"], location=m.get("location"))
-            for m in run.final_messages()
-            if m.get("severity") == Severity.ERROR.value
-        ]
+        return [Finding.model_validate(m) for m in run.final_messages() if m.get("severity") == Severity.ERROR.value]
 
 
 def insert_phases(session: Session, workflow_id: uuid.UUID, kind: WorkflowKind) -> None:

@@ -1,10 +1,8 @@
 """The versions worker's composition root: the saga's steps and the watch of Amion, each given the worker's
 settings (steps read none of their own), as the handlers of its subscriptions and its periodic jobs."""
 
-import asyncio
-
 from services.versions import commands, intake, results, starts, sweeper, watch
-from shared.contracts import (
+from shared.kernel.contracts import (
     AmionChecked,
     AmionScraped,
     AmionScrapeFailed,
@@ -22,7 +20,6 @@ from shared.contracts import (
 )
 from shared.messaging.consumer import Handler, Rejecter, given_settings, in_thread
 from shared.registry import Periodic
-from shared.registry import in_thread as job_in_thread
 
 HANDLERS: dict[type, Handler] = {
     ImportRequested: in_thread(given_settings(intake.start_workflow)),
@@ -41,11 +38,9 @@ HANDLERS: dict[type, Handler] = {
     AmionChecked: in_thread(given_settings(watch.on_amion_checked)),
 }
 
-REJECTERS: dict[type, Rejecter] = {
-    ImportRequested: lambda body, delivery, reason: asyncio.to_thread(intake.reject_request, body, delivery, reason)
-}
+REJECTERS: dict[type, Rejecter] = {ImportRequested: in_thread(intake.reject_request)}
 
 PERIODIC = [
-    Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, job_in_thread(sweeper.sweep_timeouts)),
-    Periodic("amion-watch", lambda settings: settings.watch_tick_s, job_in_thread(watch.tick)),
+    Periodic("saga-timeouts", lambda settings: settings.saga_sweep_s, in_thread(sweeper.sweep_timeouts)),
+    Periodic("amion-watch", lambda settings: settings.watch_tick_s, in_thread(watch.tick)),
 ]

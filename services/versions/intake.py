@@ -11,13 +11,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.versions.coordinator import CONSUMER, Saga, insert_phases, now
 from services.versions.requests import kind_text, reuse_reason, reused_text
-from shared import ids
-from shared.contracts import SCHEMA_VERSION, ImportAccepted, ImportRejected, ImportRequested, TemplateSource
 from shared.db.models import Workflow
+from shared.kernel import ids
+from shared.kernel.contracts import SCHEMA_VERSION, ImportAccepted, ImportRejected, ImportRequested, TemplateSource
+from shared.kernel.states import WorkflowKind, WorkflowState
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import UnitOfWork, unit_of_work
 from shared.settings import Settings
-from shared.states import WorkflowKind, WorkflowState
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from shared import audit
-from shared.contracts import Period, VersionArchived, VersionPromoted
-from shared.coverage_text import unknown_months, unknown_reasons
 from shared.db.models import CoverageCalculation, HospitalGroup, ScheduleVersion, VersionLifecycle, calculation_cells
+from shared.kernel.contracts import Period, VersionArchived, VersionPromoted
+from shared.kernel.coverage_text import unknown_months, unknown_reasons
+from shared.kernel.states import CellStatus, VersionState
 from shared.messaging import outbox
-from shared.states import CellStatus, VersionState
 
 STAGING, PRODUCTION, ARCHIVED = VersionState.STAGING, VersionState.PRODUCTION, VersionState.ARCHIVED
 

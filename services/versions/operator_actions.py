@@ -9,8 +9,8 @@ from services.versions.coordinator import Saga, now, record_durations
 from services.versions.workflow import Refused, WorkflowMachine
 from shared import audit
 from shared.db.session import transaction
+from shared.kernel.states import Phase
 from shared.settings import Settings
-from shared.states import Phase
 
 T = TypeVar("T")
 

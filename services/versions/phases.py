@@ -4,8 +4,8 @@ of attempts."""
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from shared.kernel.states import Phase, WorkflowKind
 from shared.settings import Settings
-from shared.states import Phase, WorkflowKind
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ invalid request and what it publishes (shared/registry.py)."""
 
 from services.versions.coordinator import CONSUMER
 from services.versions.handlers import HANDLERS, PERIODIC, REJECTERS
-from shared.contracts import (
+from shared.kernel.contracts import (
     CalculateCoverage,
     CheckAmion,
     DraftSchedule,

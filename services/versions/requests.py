@@ -9,8 +9,8 @@ import hashlib
 import uuid
 from typing import Any
 
-from shared.contracts import ImportRequested
-from shared.states import WorkflowKind
+from shared.kernel.contracts import ImportRequested
+from shared.kernel.states import WorkflowKind
 
 
 def request_fingerprint(request: ImportRequested) -> dict[str, Any]:

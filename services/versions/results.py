@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.versions.coordinator import CONSUMER, Saga, now, record_durations
 from services.versions.workflow import Message, Verdict, note
-from shared.contracts import (
+from shared.kernel.contracts import (
     AmionScraped,
     AmionScrapeFailed,
     CoverageCalculated,
@@ -19,11 +19,11 @@ from shared.contracts import (
     OdsImportFailed,
     PhaseResult,
 )
-from shared.findings import Finding, Severity
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
 from shared.settings import Settings
-from shared.states import Phase
 
 log = logging.getLogger(__name__)
 

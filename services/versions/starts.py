@@ -8,13 +8,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.versions.coordinator import CONSUMER, Saga, StoredRequest, insert_phases, now
-from shared import ids
-from shared.contracts import ImportRequested, Period, RequestDraft
 from shared.db.models import HospitalGroup, ScheduleVersion, Workflow
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested, Period, RequestDraft
+from shared.kernel.states import WorkflowKind, WorkflowState, WorkflowTrigger
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
 from shared.settings import Settings
-from shared.states import WorkflowKind, WorkflowState, WorkflowTrigger
 
 log = logging.getLogger(__name__)
 

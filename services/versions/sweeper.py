@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from services.versions.coordinator import Saga, now, record_durations
 from shared.db.models import Workflow, WorkflowPhase
 from shared.db.session import transaction
+from shared.kernel.states import Phase, PhaseState, WorkflowState
 from shared.settings import Settings
-from shared.states import Phase, PhaseState, WorkflowState
 
 log = logging.getLogger(__name__)
 

@@ -40,15 +40,15 @@ from sqlalchemy.orm import Session
 from services.versions.coordinator import CONSUMER
 from services.versions.starts import start_rescrape
 from shared import audit
-from shared.contracts import AmionChecked, CheckAmion, DateSpan, VersionCheck, VersionChecked
 from shared.db import version_state
 from shared.db.models import AmionCheckBudget, AmionWatch, HospitalGroup, ScheduleVersion, Workflow
 from shared.db.session import transaction
+from shared.kernel.contracts import AmionChecked, CheckAmion, DateSpan, VersionCheck, VersionChecked
+from shared.kernel.states import VersionState, WatchOutcome, WorkflowState
 from shared.messaging import outbox
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import unit_of_work
 from shared.settings import Settings
-from shared.states import VersionState, WatchOutcome, WorkflowState
 
 log = logging.getLogger(__name__)
 

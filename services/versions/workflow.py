@@ -24,8 +24,8 @@ from enum import StrEnum
 from typing import Any
 
 from services.versions.phases import FIRST_PHASE, KIND_PHASES, PhaseSpec
-from shared.findings import Severity
-from shared.states import TERMINAL, Phase, PhaseState, WorkflowKind, WorkflowState
+from shared.kernel.findings import Severity
+from shared.kernel.states import TERMINAL, Phase, PhaseState, WorkflowKind, WorkflowState
 
 Message = dict[str, Any]
 

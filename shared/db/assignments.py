@@ -9,8 +9,8 @@ import uuid
 
 from sqlalchemy import DateTime, Exists, Integer, Subquery, and_, cast, exists, literal, null, or_, select, union_all
 
-from shared.db.models import AssignmentCorrection, AssignmentRow
-from shared.states import AssignmentSource
+from shared.db.models import Assignment, AssignmentCorrection
+from shared.kernel.states import AssignmentSource
 
 FROM_AMION, FROM_CORRECTION = 0, 1  # the `kind` column; Amion's rows come first, each kind in id order
 
@@ -19,20 +19,20 @@ def effective(version_id: uuid.UUID) -> Subquery:
     """Columns: kind, id (of its table), schedule_date, role, person_id, source, note, starts_at, ends_at,
     created_at."""
     hidden = exists().where(
-        AssignmentCorrection.version_id == version_id, AssignmentCorrection.hides_assignment_id == AssignmentRow.id
+        AssignmentCorrection.version_id == version_id, AssignmentCorrection.hides_assignment_id == Assignment.id
     )
     amion = select(
         literal(FROM_AMION, Integer).label("kind"),
-        AssignmentRow.id,
-        AssignmentRow.schedule_date,
-        AssignmentRow.role,
-        AssignmentRow.person_id,
-        AssignmentRow.source,
-        AssignmentRow.note,
-        AssignmentRow.starts_at,
-        AssignmentRow.ends_at,
-        AssignmentRow.created_at,
-    ).where(AssignmentRow.version_id == version_id, ~hidden)
+        Assignment.id,
+        Assignment.schedule_date,
+        Assignment.role,
+        Assignment.person_id,
+        Assignment.source,
+        Assignment.note,
+        Assignment.starts_at,
+        Assignment.ends_at,
+        Assignment.created_at,
+    ).where(Assignment.version_id == version_id, ~hidden)
     added = select(
         literal(FROM_CORRECTION, Integer).label("kind"),
         AssignmentCorrection.id,
@@ -58,16 +58,16 @@ def amion_holds(version_id: uuid.UUID) -> Exists:
     """Whether Amion has someone (not hidden) on the correction's role and date."""
     hidden = AssignmentCorrection.__table__.alias("hiding")
     return exists().where(
-        AssignmentRow.version_id == version_id,
-        AssignmentRow.schedule_date == AssignmentCorrection.schedule_date,
-        AssignmentRow.role == AssignmentCorrection.role,
-        ~exists().where(hidden.c.version_id == version_id, hidden.c.hides_assignment_id == AssignmentRow.id),
+        Assignment.version_id == version_id,
+        Assignment.schedule_date == AssignmentCorrection.schedule_date,
+        Assignment.role == AssignmentCorrection.role,
+        ~exists().where(hidden.c.version_id == version_id, hidden.c.hides_assignment_id == Assignment.id),
     )
 
 
 def newest_change(version_id: uuid.UUID) -> Subquery:
     """When the version's assignments last changed: its newest Amion row or correction (hidden ones too)."""
     return union_all(
-        select(AssignmentRow.created_at).where(AssignmentRow.version_id == version_id),
+        select(Assignment.created_at).where(Assignment.version_id == version_id),
         select(AssignmentCorrection.created_at).where(AssignmentCorrection.version_id == version_id),
     ).subquery("assignment_changes")

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.states import BatchState, Layout, PhaseState, VersionState, WorkflowKind, WorkflowTrigger
+from shared.kernel.states import BatchState, Layout, PhaseState, VersionState, WorkflowKind, WorkflowTrigger
 
 
 class Base(DeclarativeBase):
@@ -56,7 +56,7 @@ class Hospital(Base):
     name: Mapped[str] = mapped_column(String(100))
 
 
-class PersonRow(Base):
+class Person(Base):
     __tablename__ = "people"  # owner: amion_scraper
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -114,7 +114,7 @@ class TemplateResponsibility(Base):
     role: Mapped[str] = mapped_column(String(30))
 
 
-class ShiftInstanceRow(Base):
+class ShiftInstance(Base):
     __tablename__ = "shift_instances"  # owner: ods_importer
     __table_args__ = (UniqueConstraint("version_id", "schedule_date", "window_id", "role"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -158,7 +158,7 @@ class AmionPage(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
-class AssignmentRow(Base):
+class Assignment(Base):
     __tablename__ = "assignments"  # owner: amion_scraper
     __table_args__ = (Index("ix_assignments_version_date", "version_id", "schedule_date"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db.models import TemplateResponsibility, TemplateWindow
-from shared.schedule_days import DayType
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 
 
 def template_windows(session: Session, version_id: uuid.UUID) -> list[Window]:

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func
 
 from shared.db.models import ScheduleVersion, VersionLifecycle
-from shared.states import VersionState
+from shared.kernel.states import VersionState
 
 
 def state() -> ColumnElement[str]:

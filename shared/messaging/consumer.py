@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from aio_pika import IncomingMessage
 from aiormq.exceptions import ChannelInvalidStateError
@@ -29,7 +29,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
-from shared.contracts import BY_ROUTING_KEY, Contract
+from shared.kernel.contracts import BY_ROUTING_KEY, Contract
 from shared.logs import MESSAGE_CONTEXT, MessageIds
 from shared.messaging.faults import DETERMINISTIC, TRANSIENT, DependencyGate, Failure, classify, describe
 from shared.messaging.outbox import WORKFLOW_HEADER
@@ -57,15 +57,17 @@ class Delivery:
 Handler = Callable[[Any, Delivery], Awaitable[None]]
 # Answers a message of its contract that failed validation (body, delivery, reason) before it is dead-lettered.
 Rejecter = Callable[[bytes, Delivery, str], Awaitable[None]]
+P = ParamSpec("P")
 
 
-def in_thread(step: Callable[[Any, Delivery], Any]) -> Handler:
-    """A handler that runs a synchronous step (database work, parsing) off the event loop."""
+def in_thread(step: Callable[P, object]) -> Callable[P, Awaitable[None]]:
+    """`step`, a synchronous function (database work, parsing), run off the event loop: a handler, a rejecter or a
+    periodic job."""
 
-    async def handle(message: Any, delivery: Delivery) -> None:
-        await asyncio.to_thread(step, message, delivery)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        await asyncio.to_thread(step, *args, **kwargs)
 
-    return handle
+    return run
 
 
 R = TypeVar("R")

@@ -15,8 +15,8 @@ from sqlalchemy import Table, bindparam, event
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from shared.contracts import Contract
 from shared.db.models import OutboxMessage
+from shared.kernel.contracts import Contract
 
 MAX_MESSAGE_ID_BYTES = 255  # an AMQP short string
 WORKFLOW_HEADER = "x-schedcu-workflow-id"  # what the log context and operators key on; the correlation id is the

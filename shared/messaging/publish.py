@@ -3,7 +3,7 @@ persistent, routed and confirmed. Workers never use this: they write to the outb
 
 from collections.abc import Sequence
 
-from shared.contracts import Contract
+from shared.kernel.contracts import Contract
 from shared.messaging import topology
 from shared.messaging.connection import FailoverBroker, login
 from shared.messaging.topology import ConsumerQueue, exchange_for

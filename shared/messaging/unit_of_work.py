@@ -18,12 +18,12 @@ from typing import Literal, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from shared.contracts import Contract
 from shared.db.models import Workflow, WorkflowPhase
 from shared.db.session import transaction
+from shared.kernel.contracts import Contract
+from shared.kernel.states import Phase, PhaseState, WorkflowState
 from shared.messaging import inbox, outbox
 from shared.messaging.consumer import Delivery, Unprocessable
-from shared.states import Phase, PhaseState, WorkflowState
 
 log = logging.getLogger(__name__)
 

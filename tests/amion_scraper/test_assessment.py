@@ -5,8 +5,8 @@ from services.amion_scraper.grid import render_grid
 from services.amion_scraper.pages import parse_page
 from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow
-from shared.findings import Severity
-from shared.people import PersonRef
+from shared.kernel.findings import Severity
+from shared.kernel.people import PersonRef
 
 PEOPLE = [PersonRef(1, "Smith, John"), PersonRef(2, "Doe, Jane", ("J Doe",))]
 MARCH, APRIL, MAY = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)

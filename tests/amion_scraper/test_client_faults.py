@@ -14,8 +14,8 @@ from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.client import AmionAuthError, AmionClient, Politeness, Source
 from services.amion_scraper.report import ReportKind
 from services.amion_scraper.rows import months_of_period, split_label
-from shared.people import PersonRef
-from shared.roles import normalize_role
+from shared.kernel.people import PersonRef
+from shared.kernel.roles import normalize_role
 
 PASSWORD = "fault pw"
 START, END = date(2026, 1, 1), date(2026, 3, 31)

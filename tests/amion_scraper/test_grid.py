@@ -9,7 +9,7 @@ from schedcu.demo_data import truth
 from schedcu.fake_amion import truth_from_dict
 from services.amion_scraper.grid import cell_entries, parse_grid, render_grid
 from services.amion_scraper.rows import AmionRow, split_label
-from shared.findings import Severity
+from shared.kernel.findings import Severity
 from tests.support.real_data import AMION_SAMPLES
 
 APRIL = date(2010, 4, 1)

@@ -13,7 +13,7 @@ from services.amion_scraper.matching import MatchedAssignment
 from services.amion_scraper.pages import parse_page
 from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow, amion_interval, local_instant
-from shared.people import PersonRef
+from shared.kernel.people import PersonRef
 
 NY = ZoneInfo("America/New_York")
 MARCH = date(2026, 3, 1)

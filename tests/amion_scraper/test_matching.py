@@ -2,8 +2,8 @@ from datetime import date, time
 
 from services.amion_scraper.matching import MatchedAssignment, map_roles, match_people
 from services.amion_scraper.report import AmionRow
-from shared.findings import Severity
-from shared.people import PersonRef
+from shared.kernel.findings import Severity
+from shared.kernel.people import PersonRef
 
 D = date(2026, 1, 5)
 

@@ -5,7 +5,7 @@ import pytest
 
 from services.amion_scraper.report import ReportKind, parse_report, render_report
 from services.amion_scraper.rows import AmionRow, ParsedPage
-from shared.findings import Severity
+from shared.kernel.findings import Severity
 from tests.support.real_data import AMION_SAMPLES
 
 

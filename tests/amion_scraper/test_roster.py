@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from schedcu.demo_data import ROSTER
 from schedcu.processes import schedcu_command
 from services.amion_scraper.roster import RosterEntry, reconcile
-from shared.db.models import PersonRow
+from shared.db.models import Person
 from tests.conftest import Services
 
 pytestmark = pytest.mark.integration
@@ -39,9 +39,7 @@ def _import(services: Services, path: Path) -> subprocess.CompletedProcess[str]:
 
 def _people(services: Services) -> dict[str, tuple[str, str, list[str], bool]]:
     with Session(services.engine) as session:
-        found = session.execute(
-            select(PersonRow.email, PersonRow.name, PersonRow.specialty, PersonRow.aliases, PersonRow.active)
-        )
+        found = session.execute(select(Person.email, Person.name, Person.specialty, Person.aliases, Person.active))
         return {email: (name, specialty, aliases, active) for email, name, specialty, aliases, active in found}
 
 

@@ -26,8 +26,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import ids
 from shared.db.models import AuditRecord
+from shared.kernel import ids
 from tests.conftest import Pipeline, eventually
 from tests.console.conftest import OPERATOR_TOKEN, bearer, running_console, write_users_file
 from tests.support import amqp_client

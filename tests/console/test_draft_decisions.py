@@ -24,9 +24,9 @@ from services.drafting import inputs
 from services.drafting.approval import edit_refusals
 from services.drafting.handlers import draft_schedule, options_from
 from services.drafting.store import load_problem
-from shared.contracts import DraftSchedule
-from shared.db.models import AuditRecord, DraftRowRecord, DraftRun, OutboxMessage, PersonRow
-from shared.ids import draft_run_id as run_id_for
+from shared.db.models import AuditRecord, DraftRowRecord, DraftRun, OutboxMessage, Person
+from shared.kernel.contracts import DraftSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services
@@ -244,7 +244,7 @@ def allowed_edit(services: Services, run_id: uuid.UUID) -> tuple[str, str, str]:
     with Session(services.engine) as session:
         version_id = session.get_one(DraftRun, run_id).version_id
         problem = load_problem(session, version_id, options_from(get_settings()))
-        names = dict(session.execute(select(PersonRow.id, PersonRow.name)).all())
+        names = dict(session.execute(select(Person.id, Person.name)).all())
         rows = session.execute(
             select(DraftRowRecord.schedule_date, DraftRowRecord.role, DraftRowRecord.person_id).where(
                 DraftRowRecord.run_id == run_id, DraftRowRecord.state == "PROPOSED"

@@ -22,7 +22,6 @@ from starlette.testclient import TestClient
 from schedcu.processes import schedcu_command
 from services.drafting import inputs
 from services.drafting.handlers import draft_schedule
-from shared.contracts import DraftSchedule
 from shared.db.models import (
     AuditRecord,
     DraftException,
@@ -34,9 +33,10 @@ from shared.db.models import (
     DraftRowRecord,
     DraftRun,
     DraftTimeOff,
-    PersonRow,
+    Person,
 )
-from shared.ids import draft_run_id as run_id_for
+from shared.kernel.contracts import DraftSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services
@@ -61,7 +61,7 @@ def drafted(console_services: Services) -> uuid.UUID:
         version_id = draft_version(session, START, END, GROUP)
         for name in OFF_ON_WEDNESDAY:
             inputs.add_time_off(session, name, WEDNESDAY, WEDNESDAY, "setup")
-        session.add(PersonRow(name=HOSTILE_NAME, email="hostile@example.org", specialty="BOTH", aliases=[]))
+        session.add(Person(name=HOSTILE_NAME, email="hostile@example.org", specialty="BOTH", aliases=[]))
     delivery = Delivery(f"draft:{uuid.uuid4()}", None, DraftSchedule.routing_key, False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SCHEDCU_DATABASE_URL", console_services.database_url)
@@ -103,8 +103,8 @@ def test_a_run_page_shows_the_figures_the_grid_the_unfilled_role_and_the_fairnes
     with Session(settings_for.engine) as session:
         run = session.get_one(DraftRun, drafted)
         rows = session.execute(
-            select(DraftRowRecord.schedule_date, DraftRowRecord.role, PersonRow.name)
-            .join(PersonRow, PersonRow.id == DraftRowRecord.person_id)
+            select(DraftRowRecord.schedule_date, DraftRowRecord.role, Person.name)
+            .join(Person, Person.id == DraftRowRecord.person_id)
             .where(DraftRowRecord.run_id == drafted)
         ).all()
     assert run.state == "completed" and run.unfilled == 1

@@ -23,7 +23,7 @@ from schedcu.console.users import WatchedUsers
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
 from services.versions import operator_actions
-from shared.db.models import HospitalGroup, PersonRow, ScheduleVersion
+from shared.db.models import HospitalGroup, Person, ScheduleVersion
 from shared.settings import get_settings
 from tests.conftest import Services
 from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer, csrf_token
@@ -74,7 +74,7 @@ def known(console_services: Services) -> Known:
     version_id = gapped_week(console_services)
     with Session(console_services.engine) as session, session.begin():
         created = proposals.create(session, version_id, CalculationOptions.from_settings(get_settings()), "fuzz", MON)
-        email = session.scalars(select(PersonRow.email).order_by(PersonRow.id)).first()
+        email = session.scalars(select(Person.email).order_by(Person.id)).first()
         group = session.scalar(
             select(HospitalGroup.name)
             .join(ScheduleVersion, ScheduleVersion.group_id == HospitalGroup.id)

@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting.handlers import repair_schedule
-from shared.contracts import RepairGap, RepairSchedule
-from shared.db.models import AssignmentRow
-from shared.ids import draft_run_id as run_id_for
+from shared.db.models import Assignment
+from shared.kernel.contracts import RepairGap, RepairSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services
@@ -147,9 +147,9 @@ def test_a_gap_line_being_repaired_links_to_its_repair(client: TestClient, setti
     with Session(settings_for.engine) as session, session.begin():
         version_id = template_version(session, START, START + timedelta(days=6))
         session.execute(
-            delete(AssignmentRow).where(
-                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == SICK_DAY,
-                AssignmentRow.role == "Mid3",
+            delete(Assignment).where(
+                Assignment.version_id == version_id, Assignment.schedule_date == SICK_DAY,
+                Assignment.role == "Mid3",
             )
         )  # fmt: skip
         calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions.from_settings(get_settings()))

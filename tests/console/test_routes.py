@@ -31,18 +31,18 @@ from services.coverage.calculation import CalculationOptions
 from services.coverage.gap_lines import group_gaps
 from services.coverage.gaps import gap_report
 from services.versions import intake, lifecycle, operator_actions
-from shared import ids
-from shared.contracts import ImportRequested
 from shared.db.models import (
     AssignmentCorrection,
     AuditRecord,
     OutboxMessage,
-    PersonRow,
+    Person,
     Proposal,
     ProposalHistory,
     VersionLifecycle,
     Workflow,
 )
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested
 from shared.messaging import dead_letters
 from shared.messaging.consumer import Delivery
 from shared.messaging.topology import ConsumerQueue
@@ -435,7 +435,7 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
         assert report is not None
         lines = group_gaps(report.gaps)
         monday = sum(line.plan() is not None for line in lines)
-        emails = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.email))}
+        emails = {pid: value for pid, value in session.execute(select(Person.id, Person.email))}
 
     path = f"/versions/{version_id}/proposals"
     csrf = csrf_token(client.get(path, headers=headers).text)
@@ -478,7 +478,7 @@ def test_an_operator_creates_proposals_edits_one_and_approves_it(client: TestCli
     assert 'method="post"' not in approved.text  # nothing more to do with it
     with Session(settings_for.engine) as session:
         new_person = session.get_one(Proposal, first).person_id
-        names = {pid: value for pid, value in session.execute(select(PersonRow.id, PersonRow.name))}
+        names = {pid: value for pid, value in session.execute(select(Person.id, Person.name))}
         corrections = session.execute(
             select(AssignmentCorrection.role, AssignmentCorrection.person_id, AssignmentCorrection.source)
             .where(AssignmentCorrection.version_id == version_id)

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import GapCandidates, rank_candidates, template_slots
-from shared.coverage_rules import (
+from shared.kernel.coverage_rules import (
     Assignment,
     Person,
     Specialty,
@@ -14,9 +14,9 @@ from shared.coverage_rules import (
     template_role_hours,
     worklist_specialties,
 )
-from shared.roles import MID_C, ON1, ON2, ON_NEURO
-from shared.states import CellStatus
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.roles import MID_C, ON1, ON2, ON_NEURO
+from shared.kernel.states import CellStatus
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 
 NY = ZoneInfo("America/New_York")
 THU, FRI, SAT, SUN, MON, TUE = (date(2024, 6, d) for d in (6, 7, 8, 9, 10, 11))

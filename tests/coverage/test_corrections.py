@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from schedcu.processes import schedcu_command
 from services.coverage import corrections
-from shared import ids
 from shared.db import assignments
-from shared.db.models import PersonRow, VersionLifecycle
+from shared.db.models import Person, VersionLifecycle
+from shared.kernel import ids
 from tests.conftest import Pipeline, Services
 from tests.schedcu.test_coverage_queries import template_version
 from tests.support import amqp_client
@@ -47,8 +47,8 @@ def assigned(services: Services, version_id: uuid.UUID, day: date, *roles: str) 
     effective = assignments.effective(version_id)
     with Session(services.engine) as session:
         found = session.execute(
-            select(effective.c.role, PersonRow.name, effective.c.source, effective.c.note)
-            .join(PersonRow, PersonRow.id == effective.c.person_id)
+            select(effective.c.role, Person.name, effective.c.source, effective.c.note)
+            .join(Person, Person.id == effective.c.person_id)
             .where(effective.c.schedule_date == day, effective.c.role.in_(roles))
             .order_by(effective.c.kind, effective.c.id)
         )

@@ -3,10 +3,10 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.coverage_rules import Assignment, Person, Specialty, calculate, window_interval
-from shared.roles import MID_3, MID_C, ON1
-from shared.schedule_days import DayType
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.coverage_rules import Assignment, Person, Specialty, calculate, window_interval
+from shared.kernel.roles import MID_3, MID_C, ON1
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 
 NY = ZoneInfo("America/New_York")
 MON, TUE = date(2024, 6, 3), date(2024, 6, 4)

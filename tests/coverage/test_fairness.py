@@ -4,8 +4,8 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from services.coverage.fairness import PersonLoad, fairness
-from shared.coverage_rules import Assignment
-from shared.rest import Shift
+from shared.kernel.coverage_rules import Assignment
+from shared.kernel.rest import Shift
 
 NY = ZoneInfo("America/New_York")
 FRI, SAT, SUN, MON = date(2026, 3, 6), date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)

@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift, calculate_flat
-from shared.coverage_rules import Assignment, Cell, CellStatus, Gap, Person, Specialty, WorklistSpecialty
-from shared.findings import Severity
-from shared.roles import MID_C, ON1, ON2
+from shared.kernel.coverage_rules import Assignment, Cell, CellStatus, Gap, Person, Specialty, WorklistSpecialty
+from shared.kernel.findings import Severity
+from shared.kernel.roles import MID_C, ON1, ON2
 
 NY = ZoneInfo("America/New_York")
 FULL, PARTIAL, U, M = CellStatus.FULL, CellStatus.PARTIAL, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH

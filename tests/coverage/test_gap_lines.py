@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from services.coverage.candidates import Candidate, GapCandidates, LeftOut, Slot
 from services.coverage.gap_lines import OpenCell, critical_keys, group_gaps
-from shared.coverage_rules import Person
-from shared.states import CellStatus, Specialty
+from shared.kernel.coverage_rules import Person
+from shared.kernel.states import CellStatus, Specialty
 
 NY = ZoneInfo("America/New_York")
 SAT = date(2026, 3, 14)

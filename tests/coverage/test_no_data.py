@@ -12,10 +12,10 @@ from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow
 from services.coverage.amion_data import NO_SCRAPE, UNFINISHED, Batch, amion_data
 from services.coverage.flat_rules import calculate_flat
-from shared.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthResult
-from shared.coverage_rules import Assignment, CellStatus, calculate
-from shared.coverage_text import coverage_sentence
-from shared.roles import MID_C, ON1, ON2
+from shared.kernel.amion_data import NO_ASSIGNMENTS, NO_FILE, MonthResult
+from shared.kernel.coverage_rules import Assignment, CellStatus, calculate
+from shared.kernel.coverage_text import coverage_sentence
+from shared.kernel.roles import MID_C, ON1, ON2
 from tests.coverage.test_flat_rules import shift
 from tests.coverage.test_rules import (
     ANA,

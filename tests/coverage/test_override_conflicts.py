@@ -6,9 +6,9 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from services.coverage.override_conflicts import AmionBooking, Override, override_conflicts
-from shared.coverage_rules import Assignment
-from shared.findings import Severity
-from shared.rest import Shift
+from shared.kernel.coverage_rules import Assignment
+from shared.kernel.findings import Severity
+from shared.kernel.rest import Shift
 
 NY = ZoneInfo("America/New_York")
 MON, TUE = date(2026, 3, 2), date(2026, 3, 3)

@@ -3,7 +3,7 @@
 import pytest
 
 from services.coverage.proposal_states import OPEN, Action, IllegalTransition, transition
-from shared.states import ProposalState as S
+from shared.kernel.states import ProposalState as S
 
 LEGAL = {
     (S.PROPOSED, Action.EDIT): S.EDITED,

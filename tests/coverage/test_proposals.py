@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions, calculate_and_store
-from shared.db.models import AssignmentRow, PersonRow
+from shared.db.models import Assignment, Person
 from tests.conftest import Services
 from tests.coverage.test_corrections import MON, TUE, assigned, rows, schedcu, services_env, week
 from tests.schedcu.test_coverage_queries import NY, flat_version, imported_version, template_version
@@ -36,14 +36,14 @@ def set_amion(services: Services, version_id: uuid.UUID, day: date, role: str, e
     """Amion's assignment of `role` on `day` becomes `email` (None: nobody), as a new scrape would store it."""
     with Session(services.engine) as session, session.begin():
         session.execute(
-            delete(AssignmentRow).where(
-                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == day, AssignmentRow.role == role
+            delete(Assignment).where(
+                Assignment.version_id == version_id, Assignment.schedule_date == day, Assignment.role == role
             )
         )
         if email is not None:
-            person_id = session.scalar(select(PersonRow.id).where(PersonRow.email == email))
+            person_id = session.scalar(select(Person.id).where(Person.email == email))
             session.execute(
-                insert(AssignmentRow).values(
+                insert(Assignment).values(
                     version_id=version_id, schedule_date=day, role=role, person_id=person_id, source="AMION"
                 )
             )
@@ -170,12 +170,12 @@ def test_without_anyone_for_the_whole_line_the_proposal_names_what_stays_open_an
     """Only Fox (BODY_ONLY) and Ito (NEURO_ONLY) may be proposed: neither fills the whole Mid3 line."""
     version_id, env = real_mid3_gap
     with Session(services.engine) as session, session.begin():
-        session.execute(update(PersonRow).where(PersonRow.specialty == "BOTH").values(active=False))
+        session.execute(update(Person).where(Person.specialty == "BOTH").values(active=False))
     try:
         only_single_specialty_candidates(services, version_id, env)
     finally:
         with Session(services.engine) as session, session.begin():
-            session.execute(update(PersonRow).where(PersonRow.specialty == "BOTH").values(active=True))
+            session.execute(update(Person).where(Person.specialty == "BOTH").values(active=True))
 
 
 def only_single_specialty_candidates(services: Services, version_id: uuid.UUID, env: dict[str, str]) -> None:
@@ -412,7 +412,7 @@ def test_flat_layout_override_conflict_at_the_roles_hours(services: Services) ->
     # Amion books the overridden person on ON1 the same night (22:00-08:00 overlaps 17:00-01:00)
     with Session(services.engine) as session, session.begin():
         session.execute(
-            insert(AssignmentRow).values(
+            insert(Assignment).values(
                 version_id=version_id, schedule_date=MON, role="ON1", person_id=proposal["person"]["person_id"],
                 source="AMION",
             )
@@ -430,9 +430,7 @@ def test_flat_layout_override_conflict_at_the_roles_hours(services: Services) ->
 def test_a_year_of_gaps_becomes_one_proposal_per_night_in_one_step(services: Services) -> None:
     with Session(services.engine) as session, session.begin():
         version_id = template_version(session, date(2026, 1, 1), date(2026, 12, 31))
-        session.execute(
-            delete(AssignmentRow).where(AssignmentRow.version_id == version_id, AssignmentRow.role == "Mid3")
-        )
+        session.execute(delete(Assignment).where(Assignment.version_id == version_id, Assignment.role == "Mid3"))
     recalculate(services, version_id)
     with Session(services.engine) as session, session.begin():
         created = proposals.create(session, version_id, CalculationOptions(tz=NY), "ops")

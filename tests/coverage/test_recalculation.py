@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from services.coverage.calculation import CalculationOptions, calculate_and_store, compute, fingerprints
 from services.coverage.store import load_inputs, stored_cells
-from shared.coverage_rules import CoverageResult
-from shared.db.models import AssignmentRow, PersonRow
-from shared.states import CellStatus
+from shared.db.models import Assignment, Person
+from shared.kernel.coverage_rules import CoverageResult
+from shared.kernel.states import CellStatus
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import NY, imported_version
 from tests.support.real_data import REAL_TEMPLATE
@@ -73,14 +73,14 @@ def test_recomputing_the_changed_dates_equals_a_full_calculation_on_the_real_tem
     # Mid3 leaves on Jan 7; a BODY_ONLY person takes ON1 on Feb 4 (the Body sheets apply that night)
     with Session(services.engine) as session, session.begin():
         session.execute(
-            delete(AssignmentRow).where(AssignmentRow.version_id == version_id,
-                                        AssignmentRow.schedule_date == date(2026, 1, 7), AssignmentRow.role == "Mid3")
+            delete(Assignment).where(Assignment.version_id == version_id,
+                                        Assignment.schedule_date == date(2026, 1, 7), Assignment.role == "Mid3")
         )  # fmt: skip
-        body_only = session.scalars(select(PersonRow.id).where(PersonRow.specialty == "BODY_ONLY")).first()
+        body_only = session.scalars(select(Person.id).where(Person.specialty == "BODY_ONLY")).first()
         session.execute(
-            update(AssignmentRow)
-            .where(AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == date(2026, 2, 4),
-                   AssignmentRow.role == "ON1")
+            update(Assignment)
+            .where(Assignment.version_id == version_id, Assignment.schedule_date == date(2026, 2, 4),
+                   Assignment.role == "ON1")
             .values(person_id=body_only)
         )  # fmt: skip
     calculation_id = uuid.uuid4()
@@ -105,8 +105,8 @@ def test_recomputing_the_changed_dates_equals_a_full_calculation_on_the_real_tem
     # ON1 leaves on Feb 4: the third calculation's other dates are the first's cells, and Jan 7's the second's
     with Session(services.engine) as session, session.begin():
         session.execute(
-            delete(AssignmentRow).where(AssignmentRow.version_id == version_id,
-                                        AssignmentRow.schedule_date == date(2026, 2, 4), AssignmentRow.role == "ON1")
+            delete(Assignment).where(Assignment.version_id == version_id,
+                                        Assignment.schedule_date == date(2026, 2, 4), Assignment.role == "ON1")
         )  # fmt: skip
     third_id = uuid.uuid4()
     with Session(services.engine) as session, session.begin():

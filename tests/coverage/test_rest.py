@@ -5,10 +5,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.coverage.flat_rules import FlatShift, calculate_flat
-from shared.coverage_rules import Assignment, Person, Specialty, calculate
-from shared.roles import MID_C, ON1
-from shared.schedule_days import DayType
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.coverage_rules import Assignment, Person, Specialty, calculate
+from shared.kernel.roles import MID_C, ON1
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 
 NY = ZoneInfo("America/New_York")
 MON, TUE, WED = date(2024, 6, 3), date(2024, 6, 4), date(2024, 6, 5)

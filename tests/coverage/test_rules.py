@@ -6,7 +6,7 @@ from datetime import date, time
 import pytest
 
 from services.coverage.calculation import CalculationOptions
-from shared.coverage_rules import (
+from shared.kernel.coverage_rules import (
     Assignment,
     Cell,
     CellStatus,
@@ -19,11 +19,11 @@ from shared.coverage_rules import (
     worklist_specialties,
     worklist_specialty,
 )
-from shared.findings import Severity
-from shared.roles import MID_3, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
-from shared.schedule_days import DayType
+from shared.kernel.findings import Severity
+from shared.kernel.roles import MID_3, MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 from shared.settings import Settings
-from shared.template_model import Category, Responsibility, Variant, Window
 
 C, U, M = CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH
 ND = CellStatus.NO_DATA

@@ -112,7 +112,7 @@ def test_compose_schema_check_catches_a_misspelt_key() -> None:
 def test_compose_runs_every_worker_with_settable_replicas_and_a_health_check(worker: str) -> None:
     service = compose()["services"][worker]
     assert service["command"] == ["schedcu", "worker", worker]
-    assert service["deploy"]["replicas"] == f"${{{worker.upper().replace('-', '_')}_REPLICAS:-1}}"
+    assert service["deploy"]["replicas"] == f"${{{WORKERS[worker].upper()}_REPLICAS:-1}}"
     assert "/health" in " ".join(service["healthcheck"]["test"])
     assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from schedcu.registries import WORKERS, registry
-from shared.contracts import CONTRACTS, ImportRequested
+from shared.kernel.contracts import CONTRACTS, ImportRequested
 from shared.messaging import topology
 from shared.settings import Settings
 

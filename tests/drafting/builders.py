@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.drafting.model import RoleDate
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 
 TZ = ZoneInfo("America/New_York")
 # role -> (start, end): an end not after the start is on the next day

@@ -11,7 +11,7 @@ from schedcu.sample_template import sample_template
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import parse_workbook
-from shared.contracts import Period
+from shared.kernel.contracts import Period
 from tests.schedcu.test_coverage_queries import roster_ids
 
 GROUP = "drafting-tests"

@@ -9,7 +9,7 @@ import pytest
 from services.coverage.drift import drift_findings
 from services.drafting.approval import ApprovalError, Row, chosen, edit_refusals
 from services.drafting.model import Kept, Limits, Problem, Reader, TimeOff
-from shared.states import DraftRowState, Specialty
+from shared.kernel.states import DraftRowState, Specialty
 from tests.drafting.builders import TZ, anybody, not_two_body_only, role_dates
 
 START = date(2026, 11, 23)

@@ -17,9 +17,9 @@ from schedcu.draft_new import draft_version as cli_draft_version
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting import approval
 from services.drafting.handlers import draft_schedule, options_from
-from shared.contracts import DraftSchedule
-from shared.db.models import AssignmentRow, PersonRow
-from shared.ids import draft_run_id
+from shared.db.models import Assignment, Person
+from shared.kernel.contracts import DraftSchedule
+from shared.kernel.ids import draft_run_id
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services
@@ -61,7 +61,7 @@ def test_edit_approve_per_row_and_drift(services: Services, on_test_database: No
     options = options_from(get_settings())
 
     with Session(services.engine) as session, session.begin():
-        doubled = session.get_one(PersonRow, other)
+        doubled = session.get_one(Person, other)
         with pytest.raises(approval.ApprovalError, match=f"{doubled.name} cannot hold {role} on {day}: .*holds"):
             approval.edit(session, run_id, day, role, doubled, options, "chief", "swap")
     assert rows(services, "SELECT person_id, state FROM draft_rows WHERE run_id = :r AND schedule_date = :d AND "
@@ -88,7 +88,7 @@ def test_edit_approve_per_row_and_drift(services: Services, on_test_database: No
     names = dict(rows(services, "SELECT id, name FROM people"))
     amion_person = next(pid for pid in names if pid not in (holder, other))
     with Session(services.engine) as session, session.begin():  # a scrape after the approval: Amion has another
-        session.add(AssignmentRow(version_id=version_id, schedule_date=day, role=role, person_id=amion_person,
+        session.add(Assignment(version_id=version_id, schedule_date=day, role=role, person_id=amion_person,
                                   source="AMION"))  # fmt: skip
     with Session(services.engine) as session, session.begin():
         calculated = calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions(tz=NY))

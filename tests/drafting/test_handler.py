@@ -16,13 +16,13 @@ from services.drafting import handlers
 from services.drafting.handlers import GAVE_UP, draft_schedule
 from services.drafting.model import Draft
 from services.versions import starts, sweeper
-from shared import ids
-from shared.contracts import DraftSchedule, RequestDraft
-from shared.db.models import AssignmentRow
-from shared.ids import draft_run_id as run_id_for
+from shared.db.models import Assignment
+from shared.kernel import ids
+from shared.kernel.contracts import DraftSchedule, RequestDraft
+from shared.kernel.ids import draft_run_id as run_id_for
+from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
-from shared.states import Phase
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import flat_version, template_version
 
@@ -54,9 +54,7 @@ def test_a_run_drafts_around_the_kept_assignments(services: Services, on_test_da
     with Session(services.engine) as session, session.begin():
         version_id = template_version(session, date(2026, 6, 1), date(2026, 6, 7))  # every role held by Amion
         session.execute(
-            delete(AssignmentRow).where(
-                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date >= date(2026, 6, 5)
-            )
+            delete(Assignment).where(Assignment.version_id == version_id, Assignment.schedule_date >= date(2026, 6, 5))
         )
     delivery, run_id = run(version_id)
 

@@ -21,7 +21,7 @@ from services.drafting.model import (
     Rotation,
     TimeOff,
 )
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, not_two_body_only, role_dates
 
 START = date(2026, 11, 20)  # a Friday: the three dates are Friday, Saturday (a holiday here) and Sunday

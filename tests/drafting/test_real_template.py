@@ -9,7 +9,7 @@ from bench.draft_bench import TZ, Instance, coverage_findings, night_ok_from_rul
 from services.drafting.engine import draft
 from services.drafting.facts import Facts
 from services.drafting.model import Level, Problem, Reader, TimeOff
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 
 START = date(2026, 11, 2)  # a Monday
 B, N, X = Specialty.BODY_ONLY, Specialty.NEURO_ONLY, Specialty.BOTH

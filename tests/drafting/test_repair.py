@@ -8,7 +8,7 @@ from ortools.sat.python import cp_model
 from services.drafting.facts import Facts, dates
 from services.drafting.model import Kept, Limits, Problem, Reader, TimeOff
 from services.drafting.repair import OPEN_GAP, UNAVAILABLE, repair
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, anybody, role_dates
 
 MONDAY = date(2026, 11, 2)

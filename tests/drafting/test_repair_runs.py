@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from schedcu import repairs as deciding
 from services.drafting.handlers import options_from, repair_schedule
 from services.drafting.repairs import RepairRefused, production_versions_holding
-from shared.contracts import RepairProposed, RepairSchedule
-from shared.db.models import AssignmentRow, VersionLifecycle
-from shared.ids import draft_run_id as run_id_for
+from shared.db.models import Assignment, VersionLifecycle
+from shared.kernel.contracts import RepairProposed, RepairSchedule
+from shared.kernel.ids import draft_run_id as run_id_for
+from shared.kernel.states import VersionState
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
-from shared.states import VersionState
 from tests.conftest import Services
 from tests.drafting.test_handler import on_test_database, one  # noqa: F401 - the fixture
 from tests.schedcu.test_coverage_queries import template_version
@@ -94,9 +94,9 @@ def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(s
     version_id, run_id, sick = sick_call(services)
     with Session(services.engine) as session, session.begin():  # Amion drops the sick person's row meanwhile
         session.execute(
-            delete(AssignmentRow).where(
-                AssignmentRow.version_id == version_id, AssignmentRow.schedule_date == SICK_DAY,
-                AssignmentRow.role == "ON1",
+            delete(Assignment).where(
+                Assignment.version_id == version_id, Assignment.schedule_date == SICK_DAY,
+                Assignment.role == "ON1",
             )
         )  # fmt: skip
     sick_name = one(services, "SELECT name FROM people WHERE id = :p", p=sick)

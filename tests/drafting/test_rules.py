@@ -17,7 +17,7 @@ from services.drafting.model import (
     RotationException,
     TimeOff,
 )
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, anybody, hours, not_two_body_only, role_dates
 
 MONDAY = date(2026, 11, 2)

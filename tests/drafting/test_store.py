@@ -12,8 +12,8 @@ from services.drafting import inputs
 from services.drafting.facts import Facts
 from services.drafting.model import Category, Kept
 from services.drafting.store import DraftRefused, Options, load_problem
-from shared.db.models import AssignmentCorrection, AssignmentRow, VersionLifecycle
-from shared.states import Specialty
+from shared.db.models import Assignment, AssignmentCorrection, VersionLifecycle
+from shared.kernel.states import Specialty
 from tests.conftest import Services
 from tests.drafting.stored import NY, draft_version
 from tests.schedcu.test_coverage_queries import flat_version, roster_ids
@@ -34,7 +34,7 @@ def production_month(session: Session, start: date, end: date, people: list[int]
         for d in range((end - start).days + 1)
         for i, role in enumerate(ROLES)
     ]  # fmt: skip
-    session.execute(insert(AssignmentRow), rows)
+    session.execute(insert(Assignment), rows)
     return len(rows)
 
 
@@ -45,13 +45,13 @@ def test_the_version_and_the_inputs_become_the_problem(services: Services) -> No
         april_nights = production_month(session, date(2026, 4, 1), date(2026, 4, 30), people)
         version_id = draft_version(session, may1, may31, GROUP)
         kept_id = session.scalar(
-            insert(AssignmentRow)
+            insert(Assignment)
             .values(version_id=version_id, schedule_date=may1, role="ON1", person_id=people[0], source="AMION",
                     starts_at=datetime(2026, 5, 1, 22, tzinfo=NY), ends_at=datetime(2026, 5, 2, 8, tzinfo=NY))
-            .returning(AssignmentRow.id)
+            .returning(Assignment.id)
         )  # fmt: skip
         session.execute(
-            insert(AssignmentRow).values(
+            insert(Assignment).values(
                 version_id=version_id, schedule_date=may1, role="ON2", person_id=people[1], source="AMION"
             )
         )

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from schedcu import processes
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 

@@ -20,8 +20,8 @@ import pytest
 
 from schedcu.processes import schedcu_command
 from services.amion_scraper.rows import split_label
-from shared import ids
-from shared.roles import normalize_role
+from shared.kernel import ids
+from shared.kernel.roles import normalize_role
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 

@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from schedcu.registries import WORKERS, all_queues, registry
-from shared import ids
-from shared.contracts import ImportRequested
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested
 from shared.messaging import dead_letters, topology
 from shared.settings import Settings
 from tests.conftest import MONTH, Pipeline, Services, eventually, provisioned, running_pipeline

@@ -16,7 +16,7 @@ import pytest
 
 from schedcu.infra import free_port
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, Services, provisioned, running_pipeline
 from tests.support import amqp_client
 from tests.support.amqp_client import import_requested

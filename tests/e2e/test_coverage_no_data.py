@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, provisioned, running_pipeline
 from tests.schedcu.test_coverage_page import chromium
 from tests.support import amqp_client

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from schedcu import local
 from schedcu.processes import schedcu_command
 from schedcu.registries import WORKERS
-from shared import ids
 from shared.db import roles
+from shared.kernel import ids
 from tests.conftest import MONTH, Services, provisioned, running_pipeline
 from tests.support import amqp_client
 
@@ -124,7 +124,7 @@ def test_demo_and_dev_run_each_worker_on_its_own_role_through_one_login(services
 def test_the_pipeline_and_verify_pass_with_every_worker_and_the_operator_on_its_own_role(
     services: Services, tmp_path: Path
 ) -> None:
-    own = {name: {"SCHEDCU_DATABASE_URL": as_role(services, f"schedcu_{name.replace('-', '_')}")} for name in WORKERS}
+    own = {name: {"SCHEDCU_DATABASE_URL": as_role(services, roles.SERVICE_ROLES[WORKERS[name]])} for name in WORKERS}
     with running_pipeline(services, tmp_path, worker_env=own) as pipeline:
         request_id = f"roles-{uuid.uuid4()}"
         period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())

@@ -18,7 +18,7 @@ import icalendar
 import pytest
 
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, eventually
 from tests.support import amqp_client
 

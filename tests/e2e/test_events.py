@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from schedcu.processes import schedcu_command
-from shared import ids
-from shared.contracts import BY_ROUTING_KEY
+from shared.kernel import ids
+from shared.kernel.contracts import BY_ROUTING_KEY
 from tests.conftest import Pipeline
 from tests.support import amqp_client
 

@@ -13,7 +13,7 @@ import pytest
 from schedcu.ods_writer import write_ods
 from schedcu.processes import schedcu_command
 from services.ods_importer.ods_reader import ODS_MIMETYPE
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, eventually
 from tests.support import amqp_client
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from schedcu import processes
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 from tests.support.otlp_receiver import OtlpReceiver

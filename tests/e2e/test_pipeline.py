@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from schedcu.processes import schedcu_command
-from shared import ids
+from schedcu.registries import WORKERS
+from shared.kernel import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually
 from tests.support import amqp_client
 
@@ -184,7 +185,7 @@ def test_every_worker_serves_health_and_prometheus_metrics(pipeline: Pipeline) -
         metrics = httpx.get(worker.health_url.replace("/health", "/metrics"), timeout=10).text
         assert 'schedcu_build_info{version="' in metrics, name
         assert "process_cpu_seconds_total" in metrics and "python_info" in metrics, name
-        assert f'app_name="schedcu-{name.replace("-", "_")}"' in metrics, name
+        assert f'app_name="schedcu-{WORKERS[name]}"' in metrics, name
         assert "faststream_received_messages_total" in metrics, name
         for family in SCHEDCU_METRICS:
             assert family in metrics, (name, family)

@@ -24,7 +24,7 @@ import yaml
 
 from schedcu.demo_data import ROSTER
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from schedcu.processes import schedcu_command
-from shared import ids
+from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 

@@ -5,8 +5,8 @@ import pytest
 
 from services.ods_importer.expansion import ShiftInstance, expand, validate_period
 from services.ods_importer.workbook import parse_workbook
-from shared.schedule_days import DayType
-from shared.template_model import Category, Responsibility, Variant, Window
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Responsibility, Variant, Window
 from tests.support.real_data import REAL_TEMPLATE
 
 NEW_YORK = ZoneInfo("America/New_York")

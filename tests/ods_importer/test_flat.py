@@ -12,7 +12,7 @@ from services.ods_importer.expansion import ShiftInstance, expand_flat
 from services.ods_importer.flat import FlatRow
 from services.ods_importer.ods_reader import Sheet
 from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets, parse_workbook
-from shared.findings import Severity
+from shared.kernel.findings import Severity
 
 NEW_YORK = ZoneInfo("America/New_York")
 HEADER: list[Cell] = [

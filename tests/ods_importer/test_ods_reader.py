@@ -17,7 +17,7 @@ from services.ods_importer.ods_reader import (
     _GuardedReader,
     iter_sheets,
 )
-from shared.findings import Severity
+from shared.kernel.findings import Severity
 from tests.support.real_data import REAL_TEMPLATE
 
 NS = (

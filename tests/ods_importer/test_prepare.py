@@ -11,8 +11,8 @@ from schedcu.sample_template import sample_template
 from services.ods_importer.expansion import ShiftInstance
 from services.ods_importer.handlers import prepare
 from services.ods_importer.workbook import Layout
-from shared.contracts import ImportTemplate, Period, TemplateSource
-from shared.findings import Severity
+from shared.kernel.contracts import ImportTemplate, Period, TemplateSource
+from shared.kernel.findings import Severity
 from shared.settings import Settings
 
 FRIDAY_JULY_3 = date(2026, 7, 3)

@@ -20,7 +20,7 @@ import pytest
 
 from services.ods_importer import sources
 from services.ods_importer.sources import TemplateSourceError
-from shared.contracts import TemplateSource
+from shared.kernel.contracts import TemplateSource
 from shared.tls import client_context
 
 LIMIT = 1_000

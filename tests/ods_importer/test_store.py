@@ -12,8 +12,8 @@ from schedcu.sample_template import sample_template
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
-from shared.contracts import Period
 from shared.db.statements import recorded
+from shared.kernel.contracts import Period
 from shared.settings import Settings
 from tests.conftest import Services
 from tests.support.real_data import REAL_TEMPLATE

@@ -9,9 +9,9 @@ from schedcu.sample_template import sample_template
 from services.ods_importer.ods_reader import OdsLimits, Sheet, iter_sheets
 from services.ods_importer.template import parse_window_name
 from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets, parse_workbook
-from shared.findings import Finding, Severity, has_errors
-from shared.schedule_days import DayType
-from shared.template_model import Category, Variant, Window
+from shared.kernel.findings import Finding, Severity, has_errors
+from shared.kernel.schedule_days import DayType
+from shared.kernel.template_model import Category, Variant, Window
 from tests.support.real_data import REAL_TEMPLATE
 
 MID, ON = Category.MID, Category.ON

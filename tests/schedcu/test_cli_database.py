@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from schedcu.demo_data import ROSTER
 from schedcu.processes import schedcu_command
 from services.amion_scraper.roster import RosterEntry, reconcile
-from shared.db.models import PersonRow, Workflow
-from shared.states import WorkflowState
+from shared.db.models import Person, Workflow
+from shared.kernel.states import WorkflowState
 from tests.conftest import Services
 from tests.schedcu.test_cli_mistakes import UNREACHABLE_BROKER, assert_one_line
 
@@ -64,7 +64,7 @@ def roster(services: Services) -> Iterator[None]:
 
 def _active(services: Services) -> set[str]:
     with Session(services.engine) as session:
-        return set(session.scalars(select(PersonRow.email).where(PersonRow.active)))
+        return set(session.scalars(select(Person.email).where(Person.active)))
 
 
 def test_a_roster_that_drops_most_people_is_refused_without_yes_and_shown_by_dry_run(

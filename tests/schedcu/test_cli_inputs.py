@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from schedcu.processes import schedcu_command
 from schedcu.sample_template import sample_template
 from services.versions import intake
-from shared import ids
-from shared.contracts import ImportRequested
 from shared.db.models import Workflow
+from shared.kernel import ids
+from shared.kernel.contracts import ImportRequested
 from shared.messaging.consumer import Delivery
 from shared.settings import get_settings
 from tests.conftest import Services, provisioned

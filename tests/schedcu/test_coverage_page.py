@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from schedcu.processes import schedcu_command
 from services.coverage.calculation import CalculationOptions, calculate_and_store
-from shared.db.models import AssignmentRow
+from shared.db.models import Assignment
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import NY, template_version
 
@@ -32,10 +32,10 @@ def calculated_march(services: Services) -> tuple[uuid.UUID, uuid.UUID]:
     with Session(services.engine) as session, session.begin():
         version_id = template_version(session, *MARCH)
         session.execute(
-            delete(AssignmentRow).where(
-                AssignmentRow.version_id == version_id,
-                ((AssignmentRow.schedule_date == date(2026, 3, 9)) & (AssignmentRow.role == "Mid3"))
-                | (AssignmentRow.schedule_date == date(2026, 3, 20)),
+            delete(Assignment).where(
+                Assignment.version_id == version_id,
+                ((Assignment.schedule_date == date(2026, 3, 9)) & (Assignment.role == "Mid3"))
+                | (Assignment.schedule_date == date(2026, 3, 20)),
             )
         )
     calculation_id = uuid.uuid4()

@@ -18,12 +18,12 @@ from services.coverage.calculation import CalculationOptions, calculate_and_stor
 from services.ods_importer.expansion import expand, expand_flat
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import Layout, parse_workbook
-from shared.contracts import Period
-from shared.coverage_rules import CoverageResult
-from shared.db.models import AssignmentRow, PersonRow, ScrapeBatch
+from shared.db.models import Assignment, Person, ScrapeBatch
 from shared.db.statements import recorded
-from shared.findings import has_errors
-from shared.schedule_days import dates_between
+from shared.kernel.contracts import Period
+from shared.kernel.coverage_rules import CoverageResult
+from shared.kernel.findings import has_errors
+from shared.kernel.schedule_days import dates_between
 from tests.conftest import Services
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,11 @@ ROLES = ("ON1", "ON2", "MidC", "MidL", "Mid3")
 def roster_ids(session: Session) -> list[int]:
     """The demo roster's people (created when missing), in roster order."""
     session.execute(
-        pg_insert(PersonRow)
+        pg_insert(Person)
         .values([{**p, "active": True} for p in ROSTER])
         .on_conflict_do_nothing(index_elements=["email"])
     )
-    by_email = dict(session.execute(select(PersonRow.email, PersonRow.id)).all())
+    by_email = dict(session.execute(select(Person.email, Person.id)).all())
     return [by_email[p["email"]] for p in ROSTER]
 
 
@@ -74,7 +74,7 @@ def assign_every_date(session: Session, version_id: uuid.UUID, start: date, end:
         for day in dates_between(start, end)
         for i, role in enumerate(ROLES)
     ]
-    session.execute(insert(AssignmentRow), rows)
+    session.execute(insert(Assignment), rows)
     return len(rows)
 
 

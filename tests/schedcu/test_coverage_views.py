@@ -12,9 +12,9 @@ from schedcu.coverage_page import render_page
 from schedcu.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
 from services.coverage.gap_lines import GapGroup, GroupCandidate
-from shared.coverage_rules import Person
-from shared.db.models import PersonRow
-from shared.states import Specialty
+from shared.db.models import Person
+from shared.kernel import coverage_rules
+from shared.kernel.states import Specialty
 
 SUMMARY = {
     "total": 5,
@@ -65,8 +65,8 @@ CELLS = [
 
 
 NY = ZoneInfo("America/New_York")
-ANA = Person(1, "Ana Both", Specialty.BOTH)
-NED = Person(2, "Ned Neuro", Specialty.NEURO_ONLY)
+ANA = coverage_rules.Person(1, "Ana Both", Specialty.BOTH)
+NED = coverage_rules.Person(2, "Ned Neuro", Specialty.NEURO_ONLY)
 
 
 def group(day: date, role: str, hours: tuple[int, int], uncovered: tuple[str, ...], mismatched: tuple[str, ...],
@@ -201,9 +201,9 @@ def test_table_aligns_text_left_and_numbers_right() -> None:
 
 def test_find_person_by_email_name_or_alias_folded() -> None:
     people = [
-        PersonRow(id=1, name="Adams, Ada", email="ada@example.org", aliases=["Adams, A"], active=True),
-        PersonRow(id=2, name="Baker, Ben", email="ben@example.org", aliases=["B Baker"], active=True),
-        PersonRow(id=3, name="Baker, Bo", email="bo@example.org", aliases=["B Baker"], active=True),
+        Person(id=1, name="Adams, Ada", email="ada@example.org", aliases=["Adams, A"], active=True),
+        Person(id=2, name="Baker, Ben", email="ben@example.org", aliases=["B Baker"], active=True),
+        Person(id=3, name="Baker, Bo", email="bo@example.org", aliases=["B Baker"], active=True),
     ]
     assert find_person(people, "ADA@example.org").id == 1
     assert find_person(people, " adams,   ada ").id == 1

@@ -21,7 +21,7 @@ from schedcu.demo_data import ROSTER
 from schedcu.exports import csv_bytes
 from schedcu.processes import schedcu_command
 from services.coverage.calculation import CalculationOptions, calculate_and_store
-from shared.db.models import PersonRow
+from shared.db.models import Person
 from tests.conftest import Services, provisioned
 from tests.schedcu.test_coverage_queries import template_version
 
@@ -45,7 +45,7 @@ def hostile() -> Iterator[Hostile]:
         with Session(services.engine) as session, session.begin():
             version_id = template_version(session, date(2026, 3, 2), date(2026, 3, 8))
             for person, values in ((ROSTER[0], {"name": FORMULA}), (ROSTER[1], {"email": PATH_EMAIL})):
-                session.execute(update(PersonRow).where(PersonRow.email == person["email"]).values(**values))
+                session.execute(update(Person).where(Person.email == person["email"]).values(**values))
         with Session(services.engine) as session, session.begin():
             calculate_and_store(session, version_id, uuid.uuid4(), CalculationOptions(tz=ZoneInfo("America/New_York")))
         yield Hostile(services, version_id)

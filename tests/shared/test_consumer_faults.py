@@ -16,7 +16,7 @@ import sqlalchemy.exc
 from faststream.rabbit import RabbitBroker
 
 from schedcu.registries import registry
-from shared.contracts import CalculateCoverage
+from shared.kernel.contracts import CalculateCoverage
 from shared.messaging import dead_letters, topology
 from shared.messaging.consumer import Delivery, subscribe
 from shared.messaging.faults import Backoff, DependencyGate

@@ -22,8 +22,8 @@ from sqlalchemy import create_engine
 
 from schedcu.infra import ensure_database_exists, free_port
 from schedcu.registries import all_queues
-from shared import ids
 from shared.db.migrate import upgrade
+from shared.kernel import ids
 from shared.messaging import dead_letters
 from tests.conftest import DEFAULT_AMQP_URL, Services, eventually, isolated_vhost, running_pipeline
 from tests.support import amqp_client

@@ -18,16 +18,16 @@ from schedcu.processes import schedcu_command
 from schedcu.queries.versions import version_rows
 from services.ods_importer.store import group_id
 from services.versions import lifecycle
-from shared import ids
 from shared.db.models import (
     AuditRecord,
     CoverageCalculation,
     CoverageCell,
     CoverageCellDate,
     ScheduleVersion,
-    ShiftInstanceRow,
+    ShiftInstance,
     VersionLifecycle,
 )
+from shared.kernel import ids
 from tests.conftest import Pipeline, Services
 from tests.support import amqp_client
 
@@ -216,7 +216,7 @@ def test_diff_lists_added_removed_and_changed_items(services: Services) -> None:
     with Session(services.engine) as session, session.begin():
         for version_id, role in ((a, "ON1"), (a, "ON2"), (b, "ON2"), (b, "Mid3")):
             session.add(
-                ShiftInstanceRow(
+                ShiftInstance(
                     version_id=version_id, window_id=None, schedule_date=date(2026, 3, 1), role=role,
                     hospital="CPMC", study_type="CT", starts_at=at, ends_at=at, desired_coverage=1, mandatory=True,
                 )

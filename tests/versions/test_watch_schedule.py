@@ -13,7 +13,7 @@ from services.versions.watch import (
     next_check,
     schedule,
 )
-from shared.contracts import DateSpan
+from shared.kernel.contracts import DateSpan
 from shared.settings import AmionAccount, Settings
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

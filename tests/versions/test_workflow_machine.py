@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.versions.workflow import Ended, Limits, Refused, StartAttempt, Verdict, WorkflowMachine, note
-from shared.findings import Severity
-from shared.states import Phase, PhaseState, WorkflowKind, WorkflowState
+from shared.kernel.findings import Severity
+from shared.kernel.states import Phase, PhaseState, WorkflowKind, WorkflowState
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ODS, AMION, COVERAGE = Phase.ODS_IMPORT, Phase.AMION_SCRAPE, Phase.COVERAGE

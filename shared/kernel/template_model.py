@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import time
 from enum import StrEnum
 
-from shared.schedule_days import DayType
+from shared.kernel.schedule_days import DayType
 
 
 class Category(StrEnum):
@@ -20,7 +20,7 @@ class Variant(StrEnum):
 @dataclass(frozen=True)
 class Responsibility:
     worklist: str  # trimmed label, e.g. "CPMC CT Neuro"
-    role: str  # canonical role (shared.roles)
+    role: str  # canonical role (shared.kernel.roles)
 
     @property
     def hospital(self) -> str:

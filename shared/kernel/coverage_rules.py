@@ -33,7 +33,7 @@ leaves open are written down next to the code that makes them:
   variant, as instants in the group's zone (a window starting before noon is in the early hours of the next
   day). A person's two roles overlap when any of their hours overlap; touching ends do not. A role without
   Amion hours and named by no window (`DAY`) overlaps nothing.
-- `REST_VIOLATION` uses the same hours, across schedule dates (`shared/rest.py`).
+- `REST_VIOLATION` uses the same hours, across schedule dates (`shared/kernel/rest.py`).
 """
 
 import re
@@ -47,13 +47,21 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from shared.amion_data import month_key
-from shared.findings import Finding, Severity
-from shared.rest import DEFAULT_REST, Shift, rest_violations
-from shared.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
-from shared.schedule_days import DayType, dates_between, day_type
-from shared.states import AssignmentSource, CellStatus, Specialty, WorklistSpecialty
-from shared.template_model import Category, Variant, Window
+from shared.kernel.amion_data import month_key
+from shared.kernel.findings import (
+    DOUBLE_BOOKED,
+    DUPLICATE_ASSIGNMENT,
+    MISSING_MIDC,
+    UNKNOWN_PERSON,
+    WORKLIST_SPECIALTY_CONFLICT,
+    Finding,
+    Severity,
+)
+from shared.kernel.rest import DEFAULT_REST, Shift, rest_violations
+from shared.kernel.roles import MID_BODY, MID_C, MID_L, MID_NEURO, ON1, ON2, ON_BODY, ON_NEURO
+from shared.kernel.schedule_days import DayType, dates_between, day_type
+from shared.kernel.states import AssignmentSource, CellStatus, Specialty, WorklistSpecialty
+from shared.kernel.template_model import Category, Variant, Window
 
 TEMPLATE_STATUSES = (CellStatus.COVERED, CellStatus.UNCOVERED, CellStatus.SPECIALTY_MISMATCH, CellStatus.NO_DATA)
 FLAT_STATUSES = (
@@ -321,14 +329,10 @@ def worklist_specialties(
             specialties[worklist] = WorklistSpecialty.BODY if len(body) > len(neuro) else WorklistSpecialty.NEURO
         if body and neuro:
             findings.append(
-                Finding(
-                    severity=Severity.INFO,
-                    code="WORKLIST_SPECIALTY_CONFLICT",
-                    text=(
-                        f"The Body sheets disagree on {worklist}: a body reader in {', '.join(body)}, a neuro "
-                        f"reader in {', '.join(neuro)}; it is treated as {specialties[worklist]}."
-                    ),
-                    location=worklist,
+                WORKLIST_SPECIALTY_CONFLICT(
+                    f"The Body sheets disagree on {worklist}: a body reader in {', '.join(body)}, a neuro "
+                    f"reader in {', '.join(neuro)}; it is treated as {specialties[worklist]}.",
+                    worklist,
                 )
             )
     return specialties, findings
@@ -515,22 +519,10 @@ def day_checks(
     for (role, pid), n in Counter((a.role, a.person_id) for a in assignments).items():
         if n > 1:
             findings.append(
-                Finding(
-                    severity=Severity.WARNING,
-                    code="DUPLICATE_ASSIGNMENT",
-                    text=f"{people[pid].name} is assigned {n} times to {role} on {where}.",
-                    location=where,
-                )
+                DUPLICATE_ASSIGNMENT(f"{people[pid].name} is assigned {n} times to {role} on {where}.", where)
             )
     if check_midc and kind is DayType.WEEKDAY and not any(a.role == MID_C for a in assignments):
-        findings.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="MISSING_MIDC",
-                text=f"Nobody is assigned to {MID_C} on {where}, a weekday.",
-                location=where,
-            )
-        )
+        findings.append(MISSING_MIDC(f"Nobody is assigned to {MID_C} on {where}, a weekday.", where))
     held: dict[int, list[Assignment]] = defaultdict(list)
     for a in assignments:
         held[a.person_id].append(a)
@@ -543,14 +535,10 @@ def day_checks(
             if _overlap(hours_a, hours_b):
                 reported.add((a.role, b.role))
                 findings.append(
-                    Finding(
-                        severity=Severity.WARNING,
-                        code="DOUBLE_BOOKED",
-                        text=(
-                            f"{people[pid].name} has overlapping roles {a.role} {_hours_text(hours_a, tz)} ({from_a})"
-                            f" and {b.role} {_hours_text(hours_b, tz)} ({from_b}) on {where}."
-                        ),
-                        location=where,
+                    DOUBLE_BOOKED(
+                        f"{people[pid].name} has overlapping roles {a.role} {_hours_text(hours_a, tz)} ({from_a})"
+                        f" and {b.role} {_hours_text(hours_b, tz)} ({from_b}) on {where}.",
+                        where,
                     )
                 )
     return findings
@@ -564,11 +552,7 @@ def assignments_by_date(
     unknown = sorted({a.person_id for a in assignments if a.person_id not in people})
     if unknown:
         findings.append(
-            Finding(
-                severity=Severity.WARNING,
-                code="UNKNOWN_PERSON",
-                text=f"Assignments to unknown people are ignored: ids {', '.join(map(str, unknown))}.",
-            )
+            UNKNOWN_PERSON(f"Assignments to unknown people are ignored: ids {', '.join(map(str, unknown))}.")
         )
     by_date: dict[date, list[Assignment]] = defaultdict(list)
     for a in assignments:

@@ -11,8 +11,8 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.findings import Finding, Severity
-from shared.states import BatchState, WatchOutcome, WorkflowState
+from shared.kernel.findings import Finding, Severity
+from shared.kernel.states import BatchState, WatchOutcome, WorkflowState
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.findings import Finding, Severity
+from shared.kernel.findings import REST_VIOLATION, Finding
 
 MORNING_START, MORNING_END = time(5), time(12)
 DEFAULT_REST = timedelta(hours=10)
@@ -115,7 +115,7 @@ def rest_violations(shifts: Sequence[Shift], names: Mapping[int, str], rest: tim
                     (
                         later.start,
                         names[pid],
-                        Finding(severity=Severity.WARNING, code="REST_VIOLATION", text=text, location=where),
+                        REST_VIOLATION(text, where),
                     )
                 )
     found.sort(key=lambda item: (item[0], item[1]))
