@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually
 from tests.support import amqp_client

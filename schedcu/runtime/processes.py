@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from schedcu.infra import free_port
-from schedcu.registries import WORKERS
+from schedcu.runtime.infra import free_port
+from schedcu.runtime.registries import WORKERS
 
 WORKER_NAMES = tuple(WORKERS)  # in the order they start
 
