@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from schedcu import processes
-from schedcu.demo_data import ROSTER, truth
-from schedcu.fake_amion import truth_from_dict
+from schedcu.runtime import processes
+from schedcu.testing.demo_data import ROSTER, truth
+from schedcu.testing.fake_amion import truth_from_dict
 from services.amion_scraper.assessment import MonthPage, assess
 from services.amion_scraper.client import AmionClient, Politeness, Source
 from services.amion_scraper.grid import parse_grid, render_grid

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 from sqlalchemy.engine import make_url
 
-from schedcu.demo_data import ROSTER
-from schedcu.infra import ensure_database_exists
-from schedcu.sample_template import sample_template
+from schedcu.runtime.infra import ensure_database_exists
+from schedcu.testing.demo_data import ROSTER
+from schedcu.testing.sample_template import sample_template
 from services.coverage.candidates import GapCandidates, rank_candidates, template_slots
 from services.ods_importer.workbook import parse_workbook
 from shared.db.migrate import upgrade

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/candidates_bench.py [--runs N] [--removed FRACTION]
 
-The sample template's windows (schedcu/sample_template.py), the demo roster, five people on call every date
+The sample template's windows (schedcu/testing/sample_template.py), the demo roster, five people on call every date
 of 2026 drawn at random, then a fraction of the assignments removed to open gaps. Coverage is calculated
 once with the pure rules; each run builds the gaps' slots and the bookings' hours and ranks the candidates of
 every gap (`services/coverage/candidates.py`), as `schedcu gaps` does after its reads. Target: under 1 s.

@@ -63,9 +63,9 @@ from faultlib.run import WORKFLOW_FACTS, final_events, violations, workflow_fact
 from pipeline_bench import DEFAULT_AMQP_URL, Database, bench_environment, publish, request
 from prometheus_client.parser import text_string_to_metric_families
 
-from schedcu import processes
-from schedcu.infra import free_port
-from schedcu.registries import all_queues
+from schedcu.runtime import processes
+from schedcu.runtime.infra import free_port
+from schedcu.runtime.registries import all_queues
 from shared.messaging import topology
 from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import get_settings

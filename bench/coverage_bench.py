@@ -22,8 +22,8 @@ from sqlalchemy import Engine, create_engine, func, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schedcu.demo_data import ROSTER
-from schedcu.sample_template import sample_template
+from schedcu.testing.demo_data import ROSTER
+from schedcu.testing.sample_template import sample_template
 from services.coverage.calculation import CalculationOptions, compute
 from services.coverage.store import load_inputs, store_calculation, stored_cells
 from services.ods_importer.expansion import expand

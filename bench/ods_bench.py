@@ -29,8 +29,8 @@ from typing import Any
 
 from lxml import etree
 
-from schedcu.ods_writer import write_ods
-from schedcu.sample_template import SHEETS, WORKLISTS
+from schedcu.testing.sample_template import SHEETS, WORKLISTS
+from schedcu.views.ods_writer import write_ods
 from services.ods_importer.ods_reader import iter_sheets
 from services.ods_importer.workbook import parse_workbook
 
@@ -163,7 +163,7 @@ def year_insert(template: bytes, runs: int = 3) -> dict[str, Any]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.orm import Session
 
-    from schedcu.infra import ensure_database_exists
+    from schedcu.runtime.infra import ensure_database_exists
     from services.ods_importer.expansion import expand
     from services.ods_importer.store import store_version
     from services.ods_importer.workbook import Layout

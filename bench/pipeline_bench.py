@@ -10,7 +10,7 @@ RabbitMQ node of the run's own (`--broker private`, the default: ports and direc
 is this run's alone) or on the local broker (`--broker shared`), all removed on every exit path; the shared
 servers are never stopped.
 
-- Floor: `schedcu.dry_run.dry_run` (the same three phases, one process, one transaction rolled back), N times
+- Floor: `schedcu.operations.dry_run.dry_run` (the same three phases, one process, one transaction rolled back), N times
   in a loop; CPU is this process's.
 - Pipeline, for each replica count: the workers started and warmed by one workflow, then N requests published
   (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
@@ -67,10 +67,10 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.demo_data import ROSTER, month_period, truth
-from schedcu.infra import ensure_database_exists
-from schedcu.submit import import_request
+from schedcu.operations.submit import import_request
+from schedcu.runtime import processes
+from schedcu.runtime.infra import ensure_database_exists
+from schedcu.testing.demo_data import ROSTER, month_period, truth
 from shared.db.migrate import upgrade
 from shared.kernel import ids
 from shared.kernel.contracts import ImportRequested, Period
@@ -340,7 +340,7 @@ def run_workflows(db: Database, amqp_url: str, requests: list[ImportRequested], 
 def floor(n: int) -> tuple[float, float, float, int]:
     """The dry run N times in this process: (wall seconds, CPU seconds, PostgreSQL CPU seconds, runs that produced
     coverage)."""
-    from schedcu.dry_run import dry_run
+    from schedcu.operations.dry_run import dry_run
     from shared.settings import get_settings
 
     settings = get_settings()

@@ -43,7 +43,7 @@ from pipeline_bench import provisioned
 from sqlalchemy import Engine, create_engine, delete, func, insert
 from sqlalchemy.orm import Session
 
-from schedcu import processes
+from schedcu.runtime import processes
 from services.drafting.engine import draft
 from services.drafting.facts import Facts
 from services.drafting.handlers import options_from

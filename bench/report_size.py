@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from benchlib import END, START, synthetic_year
 
-from schedcu.coverage_page import render_page
+from schedcu.views.coverage_page import render_page
 from services.coverage.gap_lines import critical_keys, group_gaps
 
 

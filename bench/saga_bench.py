@@ -19,7 +19,7 @@ from pipeline_bench import DEFAULT_DATABASE_URL, request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from schedcu.infra import ensure_database_exists
+from schedcu.runtime.infra import ensure_database_exists
 from shared.db.migrate import upgrade
 
 WARM_UP = 3

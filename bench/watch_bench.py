@@ -59,10 +59,10 @@ from sqlalchemy import Engine, create_engine, delete, insert, select, text, upda
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.demo_data import ROSTER, truth
-from schedcu.fake_amion import FakeAmion
-from schedcu.sample_template import sample_template
+from schedcu.runtime import processes
+from schedcu.testing.demo_data import ROSTER, truth
+from schedcu.testing.fake_amion import FakeAmion
+from schedcu.testing.sample_template import sample_template
 from services.amion_scraper import handlers as scraper
 from services.amion_scraper import store as scrape_store
 from services.amion_scraper.assessment import MonthPage, assess

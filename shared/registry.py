@@ -1,7 +1,7 @@
 """What one service's worker is: its queue (with the routing keys bound to it), its handlers, the periodic jobs
 it runs, its rejecters and the messages it publishes. Each service declares one `Registry` in
 `services/<name>/registry.py`; `schedcu worker` runs it, and the operator commands (`status`, `dlq`) collect them
-all (`schedcu/registries.py`)."""
+all (`schedcu/runtime/registries.py`)."""
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field

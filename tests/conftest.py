@@ -26,11 +26,11 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.demo_data import ROSTER, truth
-from schedcu.infra import MissingService, ensure_database_exists, resolve
-from schedcu.registries import all_queues
-from schedcu.sample_template import sample_template
+from schedcu.runtime import processes
+from schedcu.runtime.infra import MissingService, ensure_database_exists, resolve
+from schedcu.runtime.registries import all_queues
+from schedcu.testing.demo_data import ROSTER, truth
+from schedcu.testing.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.migrate import upgrade
 

@@ -9,8 +9,8 @@ import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from schedcu import registries as registries_module
-from schedcu.registries import all_registries
+from schedcu.runtime import registries as registries_module
+from schedcu.runtime.registries import all_registries
 from shared.db.models import Base
 from shared.db.roles import OWNERS, READS, VIEWS
 from shared.kernel.contracts import CONTRACTS
@@ -108,7 +108,9 @@ def test_the_check_sees_the_kernel_import_infrastructure() -> None:
 
 def test_the_check_sees_a_foreign_import() -> None:
     module = ROOT / "services" / "coverage" / "probe.py"  # never written: only its path is used
-    source = "from services.amion_scraper.matching import fold_name\nimport schedcu.cli\nfrom ..versions import saga\n"
+    source = (
+        "from services.amion_scraper.matching import fold_name\nimport schedcu.cli.main\nfrom ..versions import saga\n"
+    )
     tree_owners = {owner_of(m) for m in imported_modules(module, source)}
     assert {"amion_scraper", "schedcu", "versions"} <= tree_owners
 
@@ -160,11 +162,14 @@ def test_no_import_cycle() -> None:
 
 def test_the_check_sees_a_cycle_through_a_function_level_import() -> None:
     module = ROOT / "schedcu" / "console" / "probe.py"  # never written: only its path is used
-    source = "def later():\n    from schedcu.cli import main\n"
-    graph = {"schedcu.console.probe": set(imported_modules(module, source)) & {"schedcu.cli"}, "schedcu.cli": set()}
-    graph["schedcu.cli"].add("schedcu.console.probe")
-    graph["schedcu.other"] = {"schedcu.cli"}
-    assert cycles(graph) == [["schedcu.cli", "schedcu.console.probe"]]
+    source = "def later():\n    from schedcu.cli.main import main\n"
+    graph = {
+        "schedcu.console.probe": set(imported_modules(module, source)) & {"schedcu.cli.main"},
+        "schedcu.cli.main": set(),
+    }
+    graph["schedcu.cli.main"].add("schedcu.console.probe")
+    graph["schedcu.other"] = {"schedcu.cli.main"}
+    assert cycles(graph) == [["schedcu.cli.main", "schedcu.console.probe"]]
 
 
 def test_only_the_command_line_imports_a_command_module() -> None:
@@ -172,9 +177,9 @@ def test_only_the_command_line_imports_a_command_module() -> None:
     found = [
         f"{module} imports {imported}"
         for module, imported_set in import_graph().items()
-        if module != "schedcu.cli"
+        if module != "schedcu.cli.main"
         for imported in sorted(imported_set)
-        if imported.startswith("schedcu.commands.")
+        if imported.startswith("schedcu.cli.commands.")
     ]
     assert found == []
 

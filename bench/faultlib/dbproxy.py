@@ -10,7 +10,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 
-from schedcu.infra import free_port
+from schedcu.runtime.infra import free_port
 
 CHUNK = 65536
 

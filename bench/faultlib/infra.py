@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from schedcu.infra import free_port
+from schedcu.runtime.infra import free_port
 
 PG_VERSION = "15"
 

@@ -23,9 +23,9 @@ import yaml
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.demo_data import ROSTER, truth
-from schedcu.sample_template import sample_template
+from schedcu.runtime import processes
+from schedcu.testing.demo_data import ROSTER, truth
+from schedcu.testing.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.migrate import upgrade
 from shared.kernel import ids

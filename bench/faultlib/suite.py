@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from schedcu import processes
+from schedcu.runtime import processes
 
 from . import bus
 from .accounting import Row, account, matrix, not_run

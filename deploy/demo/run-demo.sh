@@ -6,7 +6,7 @@
 set -eu
 demo=${DEMO_DIR:-/demo}
 schedcu roster import "$demo/roster.yaml"
-python -c 'import sys; from schedcu.sample_template import sample_template
+python -c 'import sys; from schedcu.testing.sample_template import sample_template
 sys.stdout.buffer.write(sample_template())' > /tmp/sample-template.ods
 schedcu submit /tmp/sample-template.ods --group demo --start 2027-01-01 --end 2027-01-31 --amion-account demo \
     --request-id "compose-demo-$(date +%s)" --wait | tee /tmp/submit.out

@@ -265,7 +265,7 @@ class Console:
     # ---- status
 
     def status_page(self, request: Request) -> Response:
-        from schedcu import status
+        from schedcu.operations import status
         from shared.db.session import transaction
 
         with transaction() as session:
@@ -345,9 +345,9 @@ class Console:
         )  # fmt: skip
 
     def version_page(self, request: Request) -> Response:
-        from schedcu.coverage_page import heat_map_section
         from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
         from schedcu.queries.versions import assigned_people, version_view
+        from schedcu.views.coverage_page import heat_map_section
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
@@ -526,7 +526,7 @@ class Console:
         return self.done(request, to, notice=message)
 
     def approve_repair(self, request: Request, form: params.NoFields, user: str) -> Response:
-        from schedcu import repairs
+        from schedcu.operations import repairs
 
         def step(session: Any) -> str:
             approved = repairs.approve(session, request.path_params["id"], user)
@@ -536,7 +536,7 @@ class Console:
         return self._repair_step(request, step)
 
     def reject_repair(self, request: Request, form: params.RejectMoveForm, user: str) -> Response:
-        from schedcu import repairs
+        from schedcu.operations import repairs
         from services.drafting.handlers import options_from
 
         if form.move is None or not form.reason:
@@ -552,7 +552,7 @@ class Console:
         return self._repair_step(request, step)
 
     def edit_repair(self, request: Request, form: params.EditMoveForm, user: str) -> Response:
-        from schedcu import repairs
+        from schedcu.operations import repairs
         from services.drafting.handlers import options_from
 
         if form.move is None or not form.person:
@@ -584,7 +584,7 @@ class Console:
         return self._proposal_step(request, step)
 
     def fairness_page(self, request: Request, q: params.FairnessQuery) -> Response:
-        from schedcu.coverage_page import fairness_section
+        from schedcu.views.coverage_page import fairness_section
         from services.coverage.calculation import CalculationOptions
         from services.coverage.fairness import OutsidePeriod, fairness_report
         from shared.db.session import transaction
@@ -639,7 +639,7 @@ class Console:
         return self._transition(request, change)
 
     def diff_page(self, request: Request, q: params.DiffQuery) -> Response:
-        from schedcu.diff import diff, tables
+        from schedcu.operations.diff import diff, tables
         from schedcu.queries.versions import version_rows
         from shared.db.models import ScheduleVersion
         from shared.db.session import transaction
@@ -661,7 +661,7 @@ class Console:
     # ---- dead letters
 
     def _queue(self, request: Request) -> Any:
-        from schedcu.registries import all_queues
+        from schedcu.runtime.registries import all_queues
         from shared.messaging import dead_letters
 
         try:
@@ -670,7 +670,7 @@ class Console:
             raise HTTPException(404, str(error)) from None
 
     def dead_letters_page(self, request: Request) -> Response:
-        from schedcu.registries import all_queues
+        from schedcu.runtime.registries import all_queues
         from shared.messaging import dead_letters
 
         groups = []
@@ -742,7 +742,7 @@ class Console:
     # ---- exports: the CLI's `schedcu export ...` and `schedcu oncall`, for any signed-in user
 
     def cells_csv(self, request: Request) -> Response:
-        from schedcu.exports import cells_csv
+        from schedcu.operations.exports import cells_csv
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
@@ -751,7 +751,7 @@ class Console:
         return download(body, "text/csv; charset=utf-8", f"cells-{version_id}.csv")
 
     def coverage_ods(self, request: Request) -> Response:
-        from schedcu.exports import coverage_workbook
+        from schedcu.operations.exports import coverage_workbook
         from shared.db.session import transaction
 
         version_id = request.path_params["id"]
@@ -760,7 +760,7 @@ class Console:
         return download(body, "application/vnd.oasis.opendocument.spreadsheet", f"coverage-{version_id}.ods")
 
     def calendar(self, request: Request) -> Response:
-        from schedcu.exports import calendars
+        from schedcu.operations.exports import calendars
         from shared.db.session import transaction
 
         with transaction() as session:
@@ -768,7 +768,7 @@ class Console:
         return Response(next(iter(feeds.values())), media_type="text/calendar; charset=utf-8")
 
     def on_call(self, request: Request, q: params.OnCallQuery) -> Response:
-        from schedcu.exports import on_call
+        from schedcu.operations.exports import on_call
         from shared.db.session import transaction
 
         if not q.worklist:
@@ -793,7 +793,7 @@ class Console:
 
     def unavailable(self, request: Request, error: Exception) -> Response:
         """PostgreSQL or RabbitMQ cannot be used: the CLI's one line in a banner, never a traceback."""
-        from schedcu.explain import explain
+        from schedcu.views.explain import explain
 
         _, message = explain(error)
         return self.error(request, 503, message, banner=True)
@@ -856,6 +856,6 @@ def _instant(text: str | None, settings: Settings) -> datetime:
         raise UsageMistake(f"{text!r} is not a time: give ISO 8601, e.g. 2026-03-09T22:00-05:00") from None
     if not params.MIN_DATE <= at.date() <= params.MAX_DATE:
         raise UsageMistake(f"{text!r} is out of range: give a time from {params.MIN_DATE} to {params.MAX_DATE}")
-    from schedcu.exports import local_instant
+    from schedcu.operations.exports import local_instant
 
     return local_instant(at, settings.tz)

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from schedcu.console import params
 from schedcu.console.app import PAGE_SIZE, Console, download, page
-from schedcu.draft_view import settings_text
+from schedcu.views.draft_view import settings_text
 from shared.db.models import HospitalGroup
 
 REFRESH_S = 5  # a running run's page reloads itself this often (a meta refresh: the console runs no script)
@@ -208,7 +208,7 @@ class DraftingPages:
         return self.console.render(request, "draft_time_off.html", rows=rows)
 
     def add_time_off(self, request: Request, form: params.TimeOffForm, user: str) -> Response:
-        from schedcu import repairs
+        from schedcu.operations import repairs
 
         def change(s: Any) -> str:  # over dates a production version assigns, its repair is requested with it
             added = repairs.add_time_off(s, form.person, form.first, form.last, user, form.note, form.reason)
@@ -242,7 +242,7 @@ class DraftingPages:
 
     def draft_new(self, request: Request, form: params.DraftNewForm, user: str) -> Response:
         """`schedcu draft new GROUP --start --end [--time-limit]`, the console user asking."""
-        from schedcu.draft_new import NotDrafted, request_draft
+        from schedcu.operations.draft_new import NotDrafted, request_draft
 
         try:
             requested = request_draft(form.group, form.start, form.end, user, form.reason, form.time_limit, None)
@@ -251,8 +251,8 @@ class DraftingPages:
         return self.console.done(request, "/drafting/runs", notice=requested.text())
 
     def run_page(self, request: Request) -> Response:
-        from schedcu.draft_view import CATEGORIES, fairness_chart, fairness_rows, grid, progress_text, value_text
         from schedcu.queries.drafting import run_detail
+        from schedcu.views.draft_view import CATEGORIES, fairness_chart, fairness_rows, grid, progress_text, value_text
         from shared.db.session import transaction
 
         run_id: uuid.UUID = request.path_params["id"]
@@ -273,7 +273,7 @@ class DraftingPages:
 
     def _approved_people(self, run_id: uuid.UUID, view: dict[str, Any]) -> list[tuple[str, str]]:
         """(name, email) of each person with an approved row, for their calendar's link."""
-        from schedcu.exports import approved_draft
+        from schedcu.operations.exports import approved_draft
         from shared.db.session import transaction
 
         if not any(r["state"] == "APPROVED" for r in view["rows"]):
@@ -286,7 +286,7 @@ class DraftingPages:
 
     def _decide(self, request: Request, decision: Callable[[Any], str]) -> Response:
         """`decision(session)` in one transaction; its text as the notice, a refusal (the rule in words) shown."""
-        from schedcu.draft_approval import REFUSED
+        from schedcu.operations.draft_approval import REFUSED
         from shared.db.session import transaction
 
         to = run_path(request.path_params["id"])
@@ -307,7 +307,7 @@ class DraftingPages:
         return self._decide(request, lambda s: decision(s, picked))
 
     def approve_rows(self, request: Request, form: params.DraftRowsForm, user: str) -> Response:
-        from schedcu.draft_approval import approved
+        from schedcu.operations.draft_approval import approved
 
         run_id = request.path_params["id"]
         return self._decide_rows(
@@ -315,13 +315,13 @@ class DraftingPages:
         )
 
     def reject_rows(self, request: Request, form: params.DraftRowsForm, user: str) -> Response:
-        from schedcu.draft_approval import rejected
+        from schedcu.operations.draft_approval import rejected
 
         run_id = request.path_params["id"]
         return self._decide_rows(request, form, "reject", lambda s, p: rejected(s, run_id, p, user, form.reason))
 
     def edit_row(self, request: Request, form: params.DraftEditForm, user: str) -> Response:
-        from schedcu.draft_approval import edited
+        from schedcu.operations.draft_approval import edited
         from services.drafting.handlers import options_from
 
         options = options_from(self.console.settings)
@@ -334,20 +334,20 @@ class DraftingPages:
     # ---- an approved draft's exports: `schedcu draft export`, for anyone signed in
 
     def _approved(self, request: Request) -> Any:
-        from schedcu.exports import approved_draft
+        from schedcu.operations.exports import approved_draft
         from shared.db.session import transaction
 
         with transaction() as session:
             return approved_draft(session, request.path_params["id"], self.console.settings)
 
     def export_csv(self, request: Request) -> Response:
-        from schedcu.exports import draft_csv
+        from schedcu.operations.exports import draft_csv
 
         body = draft_csv(self._approved(request), self.console.settings)
         return download(body, "text/csv; charset=utf-8", f"draft-{request.path_params['id']}.csv")
 
     def export_ods(self, request: Request) -> Response:
-        from schedcu.exports import draft_workbook
+        from schedcu.operations.exports import draft_workbook
 
         body = draft_workbook(self._approved(request))
         return download(
@@ -356,7 +356,7 @@ class DraftingPages:
 
     def export_calendars(self, request: Request) -> Response:
         """Every person's calendar in one zip, each named as `schedcu draft export --format ics` names its files."""
-        from schedcu.exports import calendar_name, draft_calendars
+        from schedcu.operations.exports import calendar_name, draft_calendars
 
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -365,7 +365,7 @@ class DraftingPages:
         return download(out.getvalue(), "application/zip", f"draft-{request.path_params['id']}-calendars.zip")
 
     def export_calendar(self, request: Request) -> Response:
-        from schedcu.exports import draft_calendars
+        from schedcu.operations.exports import draft_calendars
 
         email = request.path_params["email"]
         calendars = {k.lower(): v for k, v in draft_calendars(self._approved(request), self.console.settings).items()}

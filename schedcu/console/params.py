@@ -242,7 +242,7 @@ class TimeOffForm(ReasonForm):
 
 
 def _row(text: object) -> tuple[date, str]:
-    from schedcu.draft_approval import row_key
+    from schedcu.operations.draft_approval import row_key
 
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise ValueError("give a row as DATE:ROLE")

@@ -6,7 +6,7 @@
   its position in the chain, the position of the move it follows from, and its rule.
 - Approving takes every open row or none (`approvable`): each role-date must still hold exactly what the repair
   found (the displaced person, or nobody), else the approval is refused with the first row that changed and
-  nothing is applied. The operator's side (schedcu/repairs.py) then writes the assignments through
+  nothing is applied. The operator's side (schedcu/operations/repairs.py) then writes the assignments through
   services/coverage/corrections.py in the same transaction, and `decided` marks the rows and audits the run.
 - Rejecting or editing one move re-checks the rest (`recheck`): a move that follows from a rejected one, or that
   breaks a hard rule beside the moves left, is rejected with the reason.

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from schedcu.fake_amion import FakeAmion, load_truth
+from schedcu.testing.fake_amion import FakeAmion, load_truth
 from services.amion_scraper.client import AmionAuthError, AmionClient, Politeness, month_query
 from services.amion_scraper.pages import parse_page
 from services.amion_scraper.report import parse_report

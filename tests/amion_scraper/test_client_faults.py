@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from schedcu.demo_data import ROSTER, truth
-from schedcu.fake_amion import FakeAmion, Truth, truth_from_dict
+from schedcu.testing.demo_data import ROSTER, truth
+from schedcu.testing.fake_amion import FakeAmion, Truth, truth_from_dict
 from services.amion_scraper.assessment import MonthPage, ScrapeOutcome, assess
 from services.amion_scraper.client import AmionAuthError, AmionClient, Politeness, Source
 from services.amion_scraper.report import ReportKind

@@ -5,8 +5,8 @@ from datetime import date, time, timedelta
 import pytest
 from lxml import html as lxml_html
 
-from schedcu.demo_data import truth
-from schedcu.fake_amion import truth_from_dict
+from schedcu.testing.demo_data import truth
+from schedcu.testing.fake_amion import truth_from_dict
 from services.amion_scraper.grid import cell_entries, parse_grid, render_grid
 from services.amion_scraper.rows import AmionRow, split_label
 from shared.kernel.findings import Severity

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedcu.fake_amion import truth_from_dict
+from schedcu.testing.fake_amion import truth_from_dict
 from services.amion_scraper.assessment import MonthPage, assess
 from services.amion_scraper.grid import render_grid
 from services.amion_scraper.matching import MatchedAssignment

@@ -11,8 +11,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedcu.demo_data import ROSTER
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
+from schedcu.testing.demo_data import ROSTER
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.models import Person
 from tests.conftest import Services

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from schedcu import processes
 from schedcu.console.routes import create_app
 from schedcu.console.users import WatchedUsers, token_hash
-from schedcu.infra import free_port
-from schedcu.registries import all_queues
+from schedcu.runtime import processes
+from schedcu.runtime.infra import free_port
+from schedcu.runtime.registries import all_queues
 from shared.messaging import topology
 from shared.settings import get_settings
 from tests.conftest import Services, eventually, provisioned

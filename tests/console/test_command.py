@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from tests.console.conftest import OPERATOR_TOKEN
 from tests.schedcu.test_cli_mistakes import assert_one_line
 

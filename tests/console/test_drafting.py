@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from services.drafting import inputs
 from services.drafting.handlers import draft_schedule
 from shared.db.models import (

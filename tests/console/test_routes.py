@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 from schedcu.console.app import CSRF_MAX_AGE_S, PAGE_SIZE
 from schedcu.console.routes import create_app
 from schedcu.console.users import WatchedUsers, token_hash
-from schedcu.sample_template import sample_template
+from schedcu.testing.sample_template import sample_template
 from services.coverage import proposals
 from services.coverage.calculation import CalculationOptions
 from services.coverage.gap_lines import group_gaps
@@ -69,7 +69,7 @@ PARKED_REASON = "worker crashed (test)"  # what amqp_client.park_in_dead_letters
 
 
 def versions_queue() -> ConsumerQueue:
-    from schedcu.registries import all_queues
+    from schedcu.runtime.registries import all_queues
 
     return dead_letters.consumer_queue("versions", all_queues())
 

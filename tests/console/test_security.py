@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from schedcu import processes
 from schedcu.console.redaction import redact_secrets
 from schedcu.console.routes import create_app
 from schedcu.console.throttle import LIMIT, WINDOW_S, SignInThrottle, keys
 from schedcu.console.users import WatchedUsers
-from schedcu.infra import free_port
+from schedcu.runtime import processes
+from schedcu.runtime.infra import free_port
 from shared.settings import get_settings
 from tests.conftest import Services, eventually
 from tests.console.conftest import OPERATOR_TOKEN, READER_TOKEN, bearer

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from services.coverage import corrections
 from shared.db import assignments
 from shared.db.models import Person, VersionLifecycle

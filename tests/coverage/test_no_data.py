@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from schedcu.terminal import print_summary
+from schedcu.views.terminal import print_summary
 from services.amion_scraper.assessment import MonthPage, assess
 from services.amion_scraper.report import render_report
 from services.amion_scraper.rows import AmionRow

@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from schedcu.fake_amion import load_truth
-from schedcu.registries import WORKERS
+from schedcu.runtime.registries import WORKERS
+from schedcu.testing.fake_amion import load_truth
 from shared.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

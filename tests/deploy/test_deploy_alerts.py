@@ -10,7 +10,7 @@ import yaml
 from faststream.prometheus.container import MetricsContainer
 from prometheus_client import CollectorRegistry
 
-from schedcu.registries import WORKERS
+from schedcu.runtime.registries import WORKERS
 from shared.metrics import REGISTRY
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from schedcu.registries import WORKERS, registry
+from schedcu.runtime.registries import WORKERS, registry
 from shared.kernel.contracts import CONTRACTS, ImportRequested
 from shared.messaging import topology
 from shared.settings import Settings

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from schedcu.sample_template import sample_template
+from schedcu.testing.sample_template import sample_template
 from services.ods_importer.expansion import expand
 from services.ods_importer.store import store_version
 from services.ods_importer.workbook import parse_workbook

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from schedcu.draft_approval import approve
-from schedcu.draft_new import draft_version as cli_draft_version
+from schedcu.operations.draft_approval import approve
+from schedcu.operations.draft_new import draft_version as cli_draft_version
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.drafting import approval
 from services.drafting.handlers import draft_schedule, options_from

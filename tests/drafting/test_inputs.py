@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from services.drafting import inputs
 from services.drafting.inputs import InputError
 from tests.conftest import Services

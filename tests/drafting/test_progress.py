@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from schedcu.infra import free_port
+from schedcu.runtime.infra import free_port
 from services.drafting.engine import draft
 from services.drafting.facts import Facts
 from services.drafting.model import DRAFT_ORDER, Level, Progress

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
-from schedcu import repairs as deciding
+from schedcu.operations import repairs as deciding
 from services.drafting.handlers import options_from, repair_schedule
 from services.drafting.repairs import RepairRefused, production_versions_holding
 from shared.db.models import Assignment, VersionLifecycle

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from schedcu import processes
-from schedcu.processes import schedcu_command
+from schedcu.runtime import processes
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client

@@ -18,7 +18,7 @@ import aio_pika
 import httpx
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from services.amion_scraper.rows import split_label
 from shared.kernel import ids
 from shared.kernel.roles import normalize_role

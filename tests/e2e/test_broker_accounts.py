@@ -24,7 +24,7 @@ import aiormq
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from schedcu.registries import WORKERS, all_queues, registry
+from schedcu.runtime.registries import WORKERS, all_queues, registry
 from shared.kernel import ids
 from shared.kernel.contracts import ImportRequested
 from shared.messaging import dead_letters, topology

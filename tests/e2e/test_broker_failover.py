@@ -14,8 +14,8 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from schedcu.infra import free_port
-from schedcu.processes import schedcu_command
+from schedcu.runtime.infra import free_port
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline, Services, provisioned, running_pipeline
 from tests.support import amqp_client

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, provisioned, running_pipeline
 from tests.schedcu.test_coverage_page import chromium

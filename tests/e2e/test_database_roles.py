@@ -18,9 +18,9 @@ from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from schedcu import local
-from schedcu.processes import schedcu_command
-from schedcu.registries import WORKERS
+from schedcu.runtime import local
+from schedcu.runtime.processes import schedcu_command
+from schedcu.runtime.registries import WORKERS
 from shared.db import roles
 from shared.kernel import ids
 from tests.conftest import MONTH, Services, provisioned, running_pipeline

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from schedcu.demo_data import add_months
-from schedcu.dev import GROUP, USER
-from schedcu.infra import free_port
+from schedcu.runtime.dev import GROUP, USER
+from schedcu.runtime.infra import free_port
+from schedcu.testing.demo_data import add_months
 from tests.conftest import drop_database, eventually, isolated_vhost, servers
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
             "SCHEDCU_AMQP_URL": isolated_vhost(amqp_url, name, stack),
         }
         found = subprocess.run(
-            [sys.executable, "-c", "import schedcu.dev; print(schedcu.dev.__file__)"],
+            [sys.executable, "-c", "import schedcu.runtime.dev; print(schedcu.runtime.dev.__file__)"],
             cwd=path, env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert Path(found.stdout.strip()).is_relative_to(path), "the test would not run the clone's code"

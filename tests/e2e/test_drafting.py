@@ -17,7 +17,7 @@ import ezodf
 import icalendar
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline, eventually
 from tests.support import amqp_client

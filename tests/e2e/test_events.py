@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from shared.kernel.contracts import BY_ROUTING_KEY
 from tests.conftest import Pipeline

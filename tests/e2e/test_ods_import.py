@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from schedcu.ods_writer import write_ods
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
+from schedcu.views.ods_writer import write_ods
 from services.ods_importer.ods_reader import ODS_MIMETYPE
 from shared.kernel import ids
 from tests.conftest import Pipeline, eventually

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from schedcu import processes
+from schedcu.runtime import processes
 from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
-from schedcu.processes import schedcu_command
-from schedcu.registries import WORKERS
+from schedcu.runtime.processes import schedcu_command
+from schedcu.runtime.registries import WORKERS
 from shared.kernel import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually
 from tests.support import amqp_client

@@ -22,8 +22,8 @@ import aio_pika
 import pytest
 import yaml
 
-from schedcu.demo_data import ROSTER
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
+from schedcu.testing.demo_data import ROSTER
 from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client

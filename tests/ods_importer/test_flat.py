@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedcu.ods_writer import Cell, write_ods
+from schedcu.views.ods_writer import Cell, write_ods
 from services.ods_importer.expansion import ShiftInstance, expand_flat
 from services.ods_importer.flat import FlatRow
 from services.ods_importer.ods_reader import Sheet

@@ -7,7 +7,7 @@ from datetime import time as dtime
 
 import pytest
 
-from schedcu.ods_writer import write_ods
+from schedcu.views.ods_writer import write_ods
 from services.ods_importer.ods_reader import (
     DEFAULT_LIMITS,
     ODS_MIMETYPE,

@@ -6,8 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from schedcu.ods_writer import write_ods
-from schedcu.sample_template import sample_template
+from schedcu.testing.sample_template import sample_template
+from schedcu.views.ods_writer import write_ods
 from services.ods_importer.expansion import ShiftInstance
 from services.ods_importer.handlers import prepare
 from services.ods_importer.workbook import Layout

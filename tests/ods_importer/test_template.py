@@ -4,8 +4,8 @@ from datetime import time
 
 import pytest
 
-from schedcu.ods_writer import write_ods
-from schedcu.sample_template import sample_template
+from schedcu.testing.sample_template import sample_template
+from schedcu.views.ods_writer import write_ods
 from services.ods_importer.ods_reader import OdsLimits, Sheet, iter_sheets
 from services.ods_importer.template import parse_window_name
 from services.ods_importer.workbook import Layout, ParsedWorkbook, parse_sheets, parse_workbook

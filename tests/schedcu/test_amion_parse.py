@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from tests.amion_scraper.test_grid import _nonempty_day_cells
 from tests.support.real_data import AMION_SAMPLES
 

@@ -13,8 +13,8 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from schedcu.demo_data import ROSTER
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
+from schedcu.testing.demo_data import ROSTER
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.models import Person, Workflow
 from shared.kernel.states import WorkflowState

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from tests.conftest import Services
 from tests.console.conftest import write_users_file
 from tests.schedcu.test_cli_mistakes import assert_one_line

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from schedcu.processes import schedcu_command
-from schedcu.sample_template import sample_template
+from schedcu.runtime.processes import schedcu_command
+from schedcu.testing.sample_template import sample_template
 from services.versions import intake
 from shared.db.models import Workflow
 from shared.kernel import ids

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from schedcu.ods_writer import write_ods
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
+from schedcu.views.ods_writer import write_ods
 
 UNREACHABLE_BROKER = "amqp://guest:s3cret-pw@127.0.0.1:1/"
 SUBMIT = ("--group", "north", "--amion-account", "north")

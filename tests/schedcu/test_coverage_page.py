@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from shared.db.models import Assignment
 from tests.conftest import Services

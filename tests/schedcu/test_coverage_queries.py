@@ -11,9 +11,9 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schedcu.demo_data import ROSTER
-from schedcu.ods_writer import write_ods
-from schedcu.sample_template import sample_template
+from schedcu.testing.demo_data import ROSTER
+from schedcu.testing.sample_template import sample_template
+from schedcu.views.ods_writer import write_ods
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from services.ods_importer.expansion import expand, expand_flat
 from services.ods_importer.store import store_version

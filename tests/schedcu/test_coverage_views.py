@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedcu.coverage_page import render_page
-from schedcu.terminal import print_summary, table
+from schedcu.views.coverage_page import render_page
+from schedcu.views.terminal import print_summary, table
 from services.coverage.corrections import CorrectionError, find_person
 from services.coverage.gap_lines import GapGroup, GroupCandidate
 from shared.db.models import Person

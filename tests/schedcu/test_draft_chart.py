@@ -4,7 +4,7 @@ SVG stays well-formed whatever a person is called."""
 
 import xml.etree.ElementTree as ET
 
-from schedcu.draft_view import CATEGORIES, GAP, NAME_W, PANEL_W, fairness_chart, fairness_rows
+from schedcu.views.draft_view import CATEGORIES, GAP, NAME_W, PANEL_W, fairness_chart, fairness_rows
 from services.drafting.model import Category
 
 SVG = "{http://www.w3.org/2000/svg}"

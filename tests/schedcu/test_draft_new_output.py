@@ -4,7 +4,7 @@ and only how many INFO findings there are (a month's check has hundreds)."""
 import uuid
 from typing import Any
 
-from schedcu.commands.drafting import phase_lines
+from schedcu.cli.commands.drafting import phase_lines
 
 
 def message(severity: str, code: str, text: str) -> dict[str, Any]:

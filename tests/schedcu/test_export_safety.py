@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from schedcu.demo_data import ROSTER
-from schedcu.exports import csv_bytes
-from schedcu.processes import schedcu_command
+from schedcu.operations.exports import csv_bytes
+from schedcu.runtime.processes import schedcu_command
+from schedcu.testing.demo_data import ROSTER
 from services.coverage.calculation import CalculationOptions, calculate_and_store
 from shared.db.models import Person
 from tests.conftest import Services, provisioned

@@ -18,7 +18,7 @@ from lxml import etree
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from services.ods_importer.ods_reader import iter_sheets
 from services.versions import lifecycle
 from tests.conftest import Services

@@ -3,7 +3,7 @@
 import re
 from zoneinfo import ZoneInfo
 
-from schedcu.coverage_page import render_page
+from schedcu.views.coverage_page import render_page
 from tests.schedcu.test_coverage_views import CALC, CELLS
 
 FAIRNESS = {

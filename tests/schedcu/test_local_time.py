@@ -1,5 +1,6 @@
 """`oncall --at` without an offset is a wall time in SCHEDCU_TIME_ZONE: one the clocks skip or pass twice is
-refused, saying which, and a wall time with its offset is the instant it names (schedcu.exports.local_instant)."""
+refused, saying which, and a wall time with its offset is the instant it names
+(schedcu.operations.exports.local_instant)."""
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -7,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schedcu.errors import UsageMistake
-from schedcu.exports import local_instant
+from schedcu.operations.exports import local_instant
 
 NY = ZoneInfo("America/New_York")
 

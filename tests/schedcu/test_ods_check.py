@@ -7,7 +7,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from schedcu.ods_writer import write_ods
+from schedcu.views.ods_writer import write_ods
 from tests.support.real_data import REAL_TEMPLATE
 
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from schedcu import processes
-from schedcu.infra import free_port
+from schedcu.runtime import processes
+from schedcu.runtime.infra import free_port
 from shared.db.models import WorkerHeartbeat
 from tests.conftest import Services, eventually
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline
 from tests.support import amqp_client

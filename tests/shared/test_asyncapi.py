@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from schedcu.registries import all_queues
+from schedcu.runtime.registries import all_queues
 from shared.asyncapi import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"

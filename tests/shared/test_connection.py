@@ -13,7 +13,7 @@ from contextlib import ExitStack
 import pytest
 
 from schedcu.errors import where
-from schedcu.infra import free_port
+from schedcu.runtime.infra import free_port
 from shared.messaging.connection import (
     AmqpUrlError,
     FailoverBroker,

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy.exc
 from faststream.rabbit import RabbitBroker
 
-from schedcu.registries import registry
+from schedcu.runtime.registries import registry
 from shared.kernel.contracts import CalculateCoverage
 from shared.messaging import dead_letters, topology
 from shared.messaging.consumer import Delivery, subscribe

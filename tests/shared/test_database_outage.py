@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from schedcu.infra import ensure_database_exists, free_port
-from schedcu.registries import all_queues
+from schedcu.runtime.infra import ensure_database_exists, free_port
+from schedcu.runtime.registries import all_queues
 from shared.db.migrate import upgrade
 from shared.kernel import ids
 from shared.messaging import dead_letters

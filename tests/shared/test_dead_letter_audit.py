@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from schedcu.registries import all_registries
+from schedcu.runtime.registries import all_registries
 from shared.messaging import dead_letters, topology
 from shared.messaging.topology import ConsumerQueue
 from shared.registry import Registry

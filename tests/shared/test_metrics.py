@@ -8,7 +8,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
-from schedcu.registries import all_queues
+from schedcu.runtime.registries import all_queues
 from shared import metrics
 from shared.messaging import topology
 from shared.settings import get_settings

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from schedcu.infra import ensure_database_exists
+from schedcu.runtime.infra import ensure_database_exists
 from shared.db.migrate import upgrade
 from shared.db.models import Base
 from tests.conftest import Services

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from schedcu.registries import senders
+from schedcu.runtime.registries import senders
 from shared.settings import Settings
 
 ACCOUNTS = "schedcu-{name}"

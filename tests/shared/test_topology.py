@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from schedcu.registries import all_queues
+from schedcu.runtime.registries import all_queues
 from shared.messaging import topology
 from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from schedcu.diff import diff
-from schedcu.ods_writer import write_ods
-from schedcu.processes import schedcu_command
+from schedcu.operations.diff import diff
 from schedcu.queries.versions import version_rows
+from schedcu.runtime.processes import schedcu_command
+from schedcu.views.ods_writer import write_ods
 from services.ods_importer.store import group_id
 from services.versions import lifecycle
 from shared.db.models import (

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from schedcu.processes import schedcu_command
+from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client

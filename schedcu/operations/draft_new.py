@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedcu.registries import all_queues
+from schedcu.runtime.registries import all_queues
 from services.versions.starts import draft_request_id
 from shared.db import version_state
 from shared.db.models import HospitalGroup, ScheduleVersion

@@ -3,12 +3,11 @@
 import argparse
 import json
 
-from schedcu.arguments import existing_file
-from shared.cli_support import Subparsers
+from schedcu.cli.arguments import Subparsers, existing_file
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from schedcu.ods_check import render_text, workbook_view
+    from schedcu.views.ods_check import render_text, workbook_view
     from services.ods_importer.workbook import parse_workbook, reader_limits
     from shared.settings import get_settings
 

@@ -5,7 +5,7 @@ import asyncio
 import sys
 import uuid
 
-from schedcu.registries import all_queues
+from schedcu.runtime.registries import all_queues
 from shared.db.models import ScheduleVersion
 from shared.db.session import transaction
 from shared.kernel.contracts import Contract

@@ -8,9 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from schedcu.arguments import existing_file, month, port, uuid_id
+from schedcu.cli.arguments import Subparsers, existing_file, month, port, uuid_id
 from schedcu.errors import Mistake
-from shared.cli_support import Subparsers
 from shared.kernel.states import BatchState
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ MAX_PAGE_FILE_BYTES = 5_000_000
 
 
 def cmd_fake_amion(args: argparse.Namespace) -> int:
-    from schedcu.fake_amion import serve
+    from schedcu.testing.fake_amion import serve
 
     serve(args.port, Path(args.truth), host=args.host)
     return 0
@@ -140,7 +139,7 @@ def cmd_amion_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_amion_reparse(args: argparse.Namespace) -> int:
-    from schedcu.amion_replay import ReplayError, reparse
+    from schedcu.operations.amion_replay import ReplayError, reparse
     from shared.db.session import transaction
     from shared.settings import get_settings
 

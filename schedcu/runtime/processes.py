@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from schedcu.infra import free_port
-from schedcu.registries import WORKERS
+from schedcu.runtime.infra import free_port
+from schedcu.runtime.registries import WORKERS
 
 WORKER_NAMES = tuple(WORKERS)  # in the order they start
 
@@ -35,7 +35,7 @@ class Process:
         log.close()
         return self
 
-    def wait_healthy(self, timeout_s: float = 30.0) -> None:
+    def wait_healthy(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.popen is not None

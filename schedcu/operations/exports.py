@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schedcu.errors import Mistake, UsageMistake
-from schedcu.ods_writer import Cell, Styled, write_ods
 from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
+from schedcu.views.ods_writer import Cell, Styled, write_ods
 from services.coverage.gap_lines import GapGroup
 from services.coverage.gaps import flat_booked_shifts
 from services.coverage.store import VersionInputs, load_inputs

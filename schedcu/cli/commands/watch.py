@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from schedcu.cli.arguments import Subparsers
 from schedcu.errors import Mistake
-from shared.cli_support import Subparsers
 
 
 def watch_rows() -> tuple[list[dict[str, Any]], dict[str, str]]:

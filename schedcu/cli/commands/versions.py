@@ -6,18 +6,17 @@ import sys
 import uuid
 from typing import Any
 
-from schedcu.arguments import actor, count, existing_file, iso_date, reason, seconds, uuid_id
+from schedcu.cli.arguments import Subparsers, actor, count, existing_file, iso_date, reason, seconds, uuid_id
 from schedcu.errors import Mistake, UsageMistake
-from schedcu.workflow_progress import TERMINAL, print_workflow, wait_for, workflow
-from shared.cli_support import Subparsers
+from schedcu.operations.workflow_progress import TERMINAL, print_workflow, wait_for, workflow
 from shared.kernel.states import VersionState, WorkflowState
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     import asyncio
 
+    from schedcu.operations.submit import check_request, import_request, publish_request
     from schedcu.queries.versions import workflow_request
-    from schedcu.submit import check_request, import_request, publish_request
     from shared.db.session import transaction
     from shared.kernel import ids
     from shared.kernel.contracts import Period
@@ -84,8 +83,8 @@ def _print_findings(findings: Any) -> None:
 
 
 def print_dry_run(request: Any) -> int:
-    from schedcu.dry_run import dry_run
-    from schedcu.terminal import print_summary
+    from schedcu.operations.dry_run import dry_run
+    from schedcu.views.terminal import print_summary
     from shared.settings import get_settings
 
     report = dry_run(request, get_settings())
@@ -108,7 +107,7 @@ def print_dry_run(request: Any) -> int:
 
 
 def cmd_workflows_show(args: argparse.Namespace) -> int:
-    from schedcu.terminal import print_view
+    from schedcu.views.terminal import print_view
 
     return print_view(workflow(args.id), f"no workflow {args.id}", args.json, print_workflow)
 
@@ -154,7 +153,7 @@ def cmd_workflows_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_workflows_cancel(args: argparse.Namespace) -> int:
-    from schedcu.terminal import confirm
+    from schedcu.views.terminal import confirm
     from services.versions import operator_actions
     from shared.settings import get_settings
 
@@ -232,7 +231,7 @@ def _print_version(view: dict[str, Any]) -> None:
 
 def cmd_versions_show(args: argparse.Namespace) -> int:
     from schedcu.queries.versions import version_view
-    from schedcu.terminal import print_view
+    from schedcu.views.terminal import print_view
     from shared.db.session import transaction
 
     with transaction() as session:
@@ -285,7 +284,7 @@ def cmd_versions_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_versions_diff(args: argparse.Namespace) -> int:
-    from schedcu.diff import diff
+    from schedcu.operations.diff import diff
     from shared.db.session import transaction
 
     with transaction() as session:

@@ -9,9 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schedcu.arguments import actor, count, iso_date, new_file, seconds, uuid_id
+from schedcu.cli.arguments import Subparsers, actor, count, iso_date, new_file, seconds, uuid_id
 from schedcu.errors import UsageMistake
-from shared.cli_support import Subparsers
 
 
 def within_period(session: Any, version_id: uuid.UUID, day: date | None) -> None:
@@ -28,7 +27,7 @@ def within_period(session: Any, version_id: uuid.UUID, day: date | None) -> None
 
 def cmd_coverage_show(args: argparse.Namespace) -> int:
     from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
-    from schedcu.terminal import print_cells, print_summary
+    from schedcu.views.terminal import print_cells, print_summary
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -58,7 +57,7 @@ def cmd_coverage_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from schedcu.terminal import print_gap_groups
+    from schedcu.views.terminal import print_gap_groups
     from services.coverage.calculation import CalculationOptions
     from services.coverage.gap_lines import group_gaps, lines_text
     from services.coverage.gaps import gap_report
@@ -88,8 +87,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage_report(args: argparse.Namespace) -> int:
-    from schedcu.coverage_page import render_page
     from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
+    from schedcu.views.coverage_page import render_page
     from services.coverage.calculation import CalculationOptions
     from services.coverage.fairness import fairness_report
     from services.coverage.gap_lines import lines_text
@@ -115,9 +114,9 @@ def cmd_coverage_report(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage_recalc(args: argparse.Namespace) -> int:
+    from schedcu.operations.version_command import ask
     from schedcu.queries.coverage import calculation_view
-    from schedcu.terminal import print_summary
-    from schedcu.version_command import ask
+    from schedcu.views.terminal import print_summary
     from services.coverage.calculation import calculation_id_for
     from shared.db.session import transaction
     from shared.kernel.contracts import CalculateCoverage

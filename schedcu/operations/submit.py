@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from schedcu.errors import UsageMistake
-from schedcu.registries import all_queues
+from schedcu.runtime.registries import all_queues
 from services.ods_importer.expansion import validate_period
 from shared.kernel import ids
 from shared.kernel.contracts import ImportRequested, Period, TemplateSource

@@ -1,6 +1,6 @@
 """A generated coverage template with the sheets, role headers and marks of the real one (for the demo)."""
 
-from schedcu.ods_writer import write_ods
+from schedcu.views.ods_writer import write_ods
 
 WORKLISTS = (
     "CPMC CT Neuro",

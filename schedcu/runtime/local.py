@@ -14,11 +14,11 @@ import psycopg
 import yaml
 from sqlalchemy.engine import make_url
 
-from schedcu import processes
-from schedcu.demo_data import ROSTER, truth
-from schedcu.infra import ensure_database_exists, resolve
-from schedcu.registries import WORKERS
-from schedcu.sample_template import sample_template
+from schedcu.runtime import processes
+from schedcu.runtime.infra import ensure_database_exists, resolve
+from schedcu.runtime.registries import WORKERS
+from schedcu.testing.demo_data import ROSTER, truth
+from schedcu.testing.sample_template import sample_template
 from services.amion_scraper.roster import read_roster, reconcile
 from shared.db import roles
 from shared.db.migrate import upgrade

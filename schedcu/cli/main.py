@@ -1,4 +1,4 @@
-"""The `schedcu` command: core commands here, the commands of each area in `schedcu/commands/<area>.py`."""
+"""The `schedcu` command: core commands here, the commands of each area in `schedcu/cli/commands/<area>.py`."""
 
 import argparse
 import logging
@@ -10,19 +10,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from schedcu.arguments import actor, count, month, months_count, new_file, port, seconds, uuid_id
-from schedcu.commands import amion as amion_cli
-from schedcu.commands import console as console_cli
-from schedcu.commands import coverage as coverage_cli
-from schedcu.commands import drafting as drafting_cli
-from schedcu.commands import exports as exports_cli
-from schedcu.commands import ods as ods_cli
-from schedcu.commands import proposals as proposals_cli
-from schedcu.commands import versions as versions_cli
-from schedcu.commands import watch as watch_cli
+from schedcu.cli.arguments import actor, count, month, months_count, new_file, port, seconds, uuid_id
+from schedcu.cli.commands import amion as amion_cli
+from schedcu.cli.commands import console as console_cli
+from schedcu.cli.commands import coverage as coverage_cli
+from schedcu.cli.commands import drafting as drafting_cli
+from schedcu.cli.commands import exports as exports_cli
+from schedcu.cli.commands import ods as ods_cli
+from schedcu.cli.commands import proposals as proposals_cli
+from schedcu.cli.commands import versions as versions_cli
+from schedcu.cli.commands import watch as watch_cli
 from schedcu.errors import FAILURE, INTERRUPTED, USAGE, InfrastructureMistake, Mistake, UsageMistake, where
-from schedcu.explain import explain, settings_problem
-from schedcu.registries import WORKERS
+from schedcu.runtime.registries import WORKERS
+from schedcu.views.explain import explain, settings_problem
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader stopped
 
@@ -50,7 +50,7 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from schedcu.infra import ensure_database_exists
+    from schedcu.runtime.infra import ensure_database_exists
     from shared.db.migrate import upgrade
     from shared.settings import get_settings
 
@@ -87,8 +87,8 @@ def cmd_db_roles(_: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from schedcu.infra import listening
-    from schedcu.registries import all_queues, registry, senders
+    from schedcu.runtime.infra import listening
+    from schedcu.runtime.registries import all_queues, registry, senders
     from shared.messaging.connection import login
     from shared.settings import get_settings
     from shared.worker import run
@@ -102,7 +102,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_asyncapi(args: argparse.Namespace) -> int:
-    from schedcu.registries import all_queues
+    from schedcu.runtime.registries import all_queues
     from shared.asyncapi import render
 
     text = render(all_queues())
@@ -114,7 +114,7 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from schedcu.demo import run_demo
+    from schedcu.runtime.demo import run_demo
 
     return run_demo(month=args.month, workdir=Path(args.workdir))
 
@@ -122,7 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from schedcu.dev import run_dev
+    from schedcu.runtime.dev import run_dev
 
     first = date.fromisoformat(f"{args.start}-01") if args.start else date.today().replace(day=1)
     return run_dev(first, args.months, args.port, Path(args.workdir))
@@ -131,7 +131,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     import asyncio
 
-    from schedcu.registries import all_queues
+    from schedcu.runtime.registries import all_queues
     from shared.db.session import transaction
     from shared.messaging import dead_letters
     from shared.settings import get_settings
@@ -174,7 +174,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from schedcu import status
+    from schedcu.operations import status
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -193,7 +193,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import json
 
-    from schedcu import verify
+    from schedcu.operations import verify
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
         sys.exit(USAGE)
     if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped
-        from schedcu.printable import PrintableStream
+        from schedcu.views.printable import PrintableStream
 
         sys.stdout = PrintableStream(sys.stdout)  # type: ignore[assignment]
         sys.stderr = PrintableStream(sys.stderr)  # type: ignore[assignment]

@@ -21,13 +21,13 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
-from schedcu import local, processes
 from schedcu.console.users import Role, token_hash
-from schedcu.demo_data import add_months, month_period
 from schedcu.errors import UsageMistake
-from schedcu.infra import MissingService
-from schedcu.submit import import_request, publish_request
-from schedcu.workflow_progress import TERMINAL, wait_for, workflow
+from schedcu.operations.submit import import_request, publish_request
+from schedcu.operations.workflow_progress import TERMINAL, wait_for, workflow
+from schedcu.runtime import local, processes
+from schedcu.runtime.infra import MissingService
+from schedcu.testing.demo_data import add_months, month_period
 from shared.kernel import ids
 from shared.kernel.contracts import Period
 from shared.settings import get_settings

@@ -5,8 +5,7 @@ import json
 import sys
 from typing import Any
 
-from schedcu.arguments import actor, iso_date, uuid_id
-from shared.cli_support import Subparsers
+from schedcu.cli.arguments import Subparsers, actor, iso_date, uuid_id
 from shared.kernel.states import ProposalState
 
 
@@ -72,7 +71,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from schedcu.queries.proposals import proposals
-    from schedcu.terminal import table
+    from schedcu.views.terminal import table
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -110,7 +109,7 @@ def _print_proposal(found: dict[str, Any]) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from schedcu.queries.proposals import proposal
-    from schedcu.terminal import print_view
+    from schedcu.views.terminal import print_view
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -121,7 +120,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_fairness(args: argparse.Namespace) -> int:
     from schedcu.errors import UsageMistake
-    from schedcu.terminal import table
+    from schedcu.views.terminal import table
     from services.coverage.calculation import CalculationOptions
     from services.coverage.fairness import OutsidePeriod, fairness_report
     from shared.db.session import transaction

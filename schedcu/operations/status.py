@@ -11,9 +11,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schedcu.explain import broker_problem
-from schedcu.printable import clear_screen
-from schedcu.registries import QUEUE_NAMES, SERVICES
+from schedcu.runtime.registries import QUEUE_NAMES, SERVICES
+from schedcu.views.explain import broker_problem
+from schedcu.views.printable import clear_screen
 from shared.db.models import OutboxMessage, WorkerHeartbeat, Workflow, WorkflowPhase
 from shared.kernel.states import PhaseState, WorkflowState
 from shared.messaging.connection import connect

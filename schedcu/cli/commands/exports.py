@@ -1,17 +1,17 @@
-"""`schedcu export cells|ics|ods` and `schedcu oncall`: a version's data for other tools (schedcu/exports.py)."""
+"""`schedcu export cells|ics|ods` and `schedcu oncall`: a version's data for other tools
+(schedcu/operations/exports.py)."""
 
 import argparse
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schedcu.arguments import folder, iso_datetime, new_file, uuid_id
+from schedcu.cli.arguments import Subparsers, folder, iso_datetime, new_file, uuid_id
 from schedcu.errors import UsageMistake
-from shared.cli_support import Subparsers
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from schedcu import exports
+    from schedcu.operations import exports
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -36,7 +36,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _calendar_files(args: argparse.Namespace, calendars: dict[str, bytes]) -> dict[Path, bytes]:
-    from schedcu import exports
+    from schedcu.operations import exports
 
     convert = new_file if args.person is not None else folder
     try:
@@ -50,7 +50,7 @@ def _calendar_files(args: argparse.Namespace, calendars: dict[str, bytes]) -> di
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
-    from schedcu.exports import local_instant, on_call
+    from schedcu.operations.exports import local_instant, on_call
     from shared.db.session import transaction
     from shared.settings import get_settings
 

@@ -8,14 +8,14 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
-from schedcu import local
-from schedcu.coverage_page import render_page
-from schedcu.demo_data import add_months, month_period
-from schedcu.infra import MissingService
+from schedcu.operations.submit import import_request, publish_request
+from schedcu.operations.workflow_progress import TERMINAL, print_workflow, wait_for
 from schedcu.queries.coverage import cells, critical_gap_groups, latest_calculation
-from schedcu.submit import import_request, publish_request
-from schedcu.terminal import print_summary
-from schedcu.workflow_progress import TERMINAL, print_workflow, wait_for
+from schedcu.runtime import local
+from schedcu.runtime.infra import MissingService
+from schedcu.testing.demo_data import add_months, month_period
+from schedcu.views.coverage_page import render_page
+from schedcu.views.terminal import print_summary
 from shared.db.session import transaction
 from shared.kernel import ids
 from shared.kernel.contracts import Period

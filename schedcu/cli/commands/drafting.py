@@ -10,9 +10,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, NoReturn
 
-from schedcu.arguments import actor, count, iso_date, seconds, uuid_id
-from schedcu.draft_view import settings_text
-from shared.cli_support import Subparsers
+from schedcu.cli.arguments import Subparsers, actor, count, iso_date, seconds, uuid_id
+from schedcu.views.draft_view import settings_text
 
 FINAL_RUN_STATES = ("completed", "failed", "crashed")
 
@@ -169,7 +168,7 @@ def cmd_timeoff(args: argparse.Namespace) -> int:
         return _run(
             lambda s: inputs.remove_time_off(s, args.id, args.actor, args.reason) or f"removed time off {args.id}"
         )
-    from schedcu import repairs
+    from schedcu.operations import repairs
 
     # over dates a production version assigns to the person, its repair is requested with the time off
     return _run(
@@ -206,7 +205,7 @@ def workers_count(text: str) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from schedcu.draft_new import NotDrafted, request_draft
+    from schedcu.operations.draft_new import NotDrafted, request_draft
     from schedcu.queries.versions import workflow_view
     from services.drafting.runs import run_view
     from shared.db.session import transaction
@@ -257,7 +256,7 @@ def phase_lines(workflow_id: uuid.UUID, phases: list[dict[str, Any]]) -> list[st
 
 def draft_row(text: str) -> tuple[date, str]:
     """DATE:ROLE, e.g. 2026-05-04:ON1."""
-    from schedcu.draft_approval import row_key
+    from schedcu.operations.draft_approval import row_key
 
     try:
         return row_key(text)
@@ -267,7 +266,7 @@ def draft_row(text: str) -> tuple[date, str]:
 
 def _decided(change: Callable[[Any], str]) -> int:
     """Run `change(session)` in one transaction; a refusal is one line on stderr and status 1."""
-    from schedcu.draft_approval import REFUSED
+    from schedcu.operations.draft_approval import REFUSED
     from shared.db.session import transaction
 
     try:
@@ -281,7 +280,7 @@ def _decided(change: Callable[[Any], str]) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from schedcu.draft_approval import edited
+    from schedcu.operations.draft_approval import edited
     from services.drafting.handlers import options_from
     from shared.settings import get_settings
 
@@ -290,21 +289,21 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from schedcu.draft_approval import approved
+    from schedcu.operations.draft_approval import approved
 
     return _decided(lambda s: approved(s, args.run, args.row, args.actor, args.reason))
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    from schedcu.draft_approval import rejected
+    from schedcu.operations.draft_approval import rejected
 
     return _decided(lambda s: rejected(s, args.run, args.row, args.actor, args.reason))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from schedcu import exports
-    from schedcu.arguments import folder, new_file
+    from schedcu.cli.arguments import folder, new_file
     from schedcu.errors import UsageMistake
+    from schedcu.operations import exports
     from shared.db.session import transaction
     from shared.settings import get_settings
 
@@ -337,7 +336,7 @@ def _request_repair(
     """Publish `RepairSchedule`; the run's id."""
     import asyncio
 
-    from schedcu.registries import all_queues
+    from schedcu.runtime.registries import all_queues
     from shared.kernel import ids
     from shared.kernel.contracts import RepairSchedule
     from shared.messaging.publish import publish_now
@@ -391,7 +390,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_repair_decide(args: argparse.Namespace) -> int:
-    from schedcu import repairs as deciding
+    from schedcu.operations import repairs as deciding
     from services.drafting.handlers import options_from
     from services.drafting.repairs import RepairRefused
     from shared.db.session import transaction
@@ -455,7 +454,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def print_run(view: dict[str, Any], kept: list[dict[str, str]] | None) -> None:
     """The run's figures (while it solves, its progress), then (with `kept`) its grid of dates x roles (kept rows
     marked *), the unfilled roles with their reasons, the rotations left unhonored and the fairness table."""
-    from schedcu.draft_view import CATEGORIES, fairness_rows, grid, progress_text, value_text
+    from schedcu.views.draft_view import CATEGORIES, fairness_rows, grid, progress_text, value_text
 
     outcome = f", {view['outcome']}" if view["outcome"] else ""
     print(f"run {view['run_id']} of version {view['version_id']}: {view['state']}{outcome}")

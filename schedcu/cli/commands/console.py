@@ -4,9 +4,8 @@ import argparse
 import ipaddress
 import sys
 
-from schedcu.arguments import port
+from schedcu.cli.arguments import Subparsers, port
 from schedcu.errors import UsageMistake
-from shared.cli_support import Subparsers
 
 DEFAULT_PORT = 8080
 
@@ -15,7 +14,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from schedcu.console.http import ConsoleH11Protocol
     from schedcu.console.routes import create_app
     from schedcu.console.users import UsersFileError, WatchedUsers
-    from schedcu.infra import listening
+    from schedcu.runtime.infra import listening
     from shared.serving import serve
     from shared.settings import get_settings
 

@@ -1,9 +1,13 @@
-"""argparse `type=` converters: a wrong value is a one-line usage error (exit status 2) naming the fix."""
+"""argparse `type=` converters (a wrong value is a one-line usage error, exit status 2, naming the fix) and
+`Subparsers`, what each command module adds its commands to."""
 
 import argparse
 import uuid
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeAlias
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def uuid_id(text: str) -> uuid.UUID:
