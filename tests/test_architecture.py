@@ -2,10 +2,12 @@
 imports no service, the domain kernel `shared/kernel/` imports nothing of `shared/` outside itself, no service
 imports the operator package `schedcu/`, each table is written by its owner only, a finding is built through its
 code only, each worker's database role reads exactly the tables its code reads, no import cycle runs through the
-code and only the command line imports a command module."""
+code, only the command line imports a command module, and the operator package's views and operations import
+neither the command line nor the console."""
 
 import ast
 import re
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -172,16 +174,75 @@ def test_the_check_sees_a_cycle_through_a_function_level_import() -> None:
     assert cycles(graph) == [["schedcu.cli.main", "schedcu.console.probe"]]
 
 
+def in_room(module: str, room: str) -> bool:
+    """Whether `module` is the package `room` or one of its modules."""
+    return module == room or module.startswith(f"{room}.")
+
+
+def imports_where(
+    graph: dict[str, set[str]], importer: Callable[[str], bool], target: Callable[[str], bool]
+) -> list[str]:
+    """Each import by a module `importer` accepts of a module `target` accepts."""
+    return [
+        f"{module} imports {imported}"
+        for module, imported_set in sorted(graph.items())
+        if importer(module)
+        for imported in sorted(imported_set)
+        if target(imported)
+    ]
+
+
+def command_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Each import of a command module by a module outside the command line."""
+    return imports_where(
+        graph, lambda m: not in_room(m, "schedcu.cli.main"), lambda m: in_room(m, "schedcu.cli.commands")
+    )
+
+
+def front_door_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Each import of the command line or the console by a view or an operation."""
+    below = ("schedcu.views", "schedcu.operations")
+    front_doors = ("schedcu.cli.main", "schedcu.console")
+    return imports_where(
+        graph, lambda m: any(in_room(m, r) for r in below), lambda m: any(in_room(m, r) for r in front_doors)
+    )
+
+
 def test_only_the_command_line_imports_a_command_module() -> None:
     """A helper several commands (or the demo, or the console) use lives in a module that is not a command."""
-    found = [
-        f"{module} imports {imported}"
-        for module, imported_set in import_graph().items()
-        if module != "schedcu.cli.main"
-        for imported in sorted(imported_set)
-        if imported.startswith("schedcu.cli.commands.")
+    assert command_imports(import_graph()) == []
+
+
+def test_views_and_operations_import_neither_the_command_line_nor_the_console() -> None:
+    """What the command line and the console both use sits below them both: a view or an operation that needed
+    either would drag a front door into the other (and close a cycle through it)."""
+    assert front_door_imports(import_graph()) == []
+
+
+def test_the_checks_see_a_front_door_or_a_command_module_imported_from_outside() -> None:
+    views, operations = ROOT / "schedcu" / "views", ROOT / "schedcu" / "operations"  # never written: paths only
+    graph = {
+        "schedcu.views.probe": set(
+            imported_modules(views / "probe.py", "def later():\n    from schedcu.console import app\n")
+        ),
+        "schedcu.operations.probe": set(
+            imported_modules(operations / "probe.py", "from ..cli.commands import versions\n")
+        ),
+        "schedcu.runtime.probe": {"schedcu.cli.commands.versions"},
+        "schedcu.console.probe": {"schedcu.views.terminal", "schedcu.operations.status"},
+        "schedcu.cli.main": {"schedcu.cli.commands.versions", "schedcu.console.routes"},
+    }
+    assert front_door_imports(graph) == [
+        "schedcu.operations.probe imports schedcu.cli.commands",
+        "schedcu.operations.probe imports schedcu.cli.commands.versions",
+        "schedcu.views.probe imports schedcu.console",
+        "schedcu.views.probe imports schedcu.console.app",
     ]
-    assert found == []
+    assert command_imports(graph) == [
+        "schedcu.operations.probe imports schedcu.cli.commands",
+        "schedcu.operations.probe imports schedcu.cli.commands.versions",
+        "schedcu.runtime.probe imports schedcu.cli.commands.versions",
+    ]
 
 
 WRITING_CALLS = {"insert", "update", "delete", "pg_insert"}

@@ -18,9 +18,27 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from schedcu.console import params
-from schedcu.console.app import PAGE_SIZE, Console, download, page
-from schedcu.views.draft_view import settings_text
+from schedcu.console.app import PAGE_SIZE, Console, Pages, download, page
+from schedcu.operations import repairs
+from schedcu.operations.draft_approval import REFUSED, approved, edited, rejected
+from schedcu.operations.draft_new import NotDrafted, request_draft
+from schedcu.operations.exports import approved_draft, calendar_name, draft_calendars, draft_csv, draft_workbook
+from schedcu.queries.drafting import run_detail
+from schedcu.views.draft_view import (
+    CATEGORIES,
+    fairness_chart,
+    fairness_rows,
+    grid,
+    progress_text,
+    settings_text,
+    value_text,
+)
+from services.drafting import inputs
+from services.drafting.handlers import options_from
+from services.drafting.inputs import InputError
+from services.drafting.runs import run_rows
 from shared.db.models import HospitalGroup
+from shared.db.session import transaction
 
 REFRESH_S = 5  # a running run's page reloads itself this often (a meta refresh: the console runs no script)
 OPEN_ROWS = ("PROPOSED", "EDITED")  # the rows an approval, a rejection or an edit may still change
@@ -40,19 +58,13 @@ def _given(form: params.Params, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: None if value == "none" else value for name, value in values.items() if value is not None}
 
 
-class DraftingPages:
-    """The drafting pages and actions, rendered and answered through the console's own (`Console`)."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
+class DraftingPages(Pages):
+    """The drafting pages and actions."""
 
     # ---- inputs
 
     def _change(self, request: Request, to: str, change: Callable[[Any], str]) -> Response:
         """`change(session)` in one transaction; its text as the notice, an InputError as the refusal."""
-        from services.drafting.inputs import InputError
-        from shared.db.session import transaction
-
         try:
             with transaction() as session:
                 notice = change(session)
@@ -61,18 +73,12 @@ class DraftingPages:
         return self.console.done(request, to, notice=notice)
 
     def index_page(self, request: Request) -> Response:
-        from services.drafting.runs import run_rows
-        from shared.db.session import transaction
-
         with transaction() as session:
             groups = list(session.scalars(select(HospitalGroup.name).order_by(HospitalGroup.name)))
             runs = run_rows(session, None, 10)
         return self.console.render(request, "drafting.html", groups=groups, runs=runs, group_path=group_path)
 
     def group_page(self, request: Request) -> Response:
-        from services.drafting import inputs
-        from shared.db.session import transaction
-
         group = request.path_params["group"]
         with transaction() as session:
             try:
@@ -91,8 +97,6 @@ class DraftingPages:
         )
 
     def set_limits(self, request: Request, form: params.LimitsForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
         values = _given(form, inputs.LIMITS)
         if not values:
@@ -104,8 +108,6 @@ class DraftingPages:
         )
 
     def set_person(self, request: Request, form: params.DraftPersonForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
         values = _given(form, inputs.PERSON_COLUMNS)
         if not values:
@@ -120,8 +122,6 @@ class DraftingPages:
         )
 
     def set_hours(self, request: Request, form: params.HoursForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
         if form.hours is None:
             refused = "give the role's hours, e.g. 10p-8a (Clear gives it the template's span again)"
@@ -131,16 +131,12 @@ class DraftingPages:
         )
 
     def clear_hours(self, request: Request, form: params.HoursForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
         return self._change(
             request, group_path(group), lambda s: inputs.set_hours(s, group, form.role, None, user, form.reason)
         )
 
     def add_rotation(self, request: Request, form: params.RotationForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
 
         def change(s: Any) -> str:
@@ -152,8 +148,6 @@ class DraftingPages:
         return self._change(request, group_path(group), change)
 
     def set_exception(self, request: Request, form: params.ExceptionForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
         if (form.person is None) == (form.nobody is None):
             refused = "give the person who holds the role that date, or tick nobody"
@@ -165,8 +159,6 @@ class DraftingPages:
         )
 
     def add_request(self, request: Request, form: params.RequestForm, user: str) -> Response:
-        from services.drafting import inputs
-
         group = request.path_params["group"]
 
         def change(s: Any) -> str:
@@ -182,7 +174,6 @@ class DraftingPages:
         self, what: str, listed: Callable[[Any, str], list[int]], remove: Callable[..., None]
     ) -> Callable[[Request, params.ReasonForm, str], Response]:
         """An action removing the group's `what` whose id the path names (an id of another group is refused)."""
-        from services.drafting.inputs import InputError
 
         def action(request: Request, form: params.ReasonForm, user: str) -> Response:
             group, row = request.path_params["group"], request.path_params["row"]
@@ -200,16 +191,11 @@ class DraftingPages:
     # ---- time off: the person's, in every group
 
     def time_off_page(self, request: Request) -> Response:
-        from services.drafting import inputs
-        from shared.db.session import transaction
-
         with transaction() as session:
             rows = inputs.time_off(session)
         return self.console.render(request, "draft_time_off.html", rows=rows)
 
     def add_time_off(self, request: Request, form: params.TimeOffForm, user: str) -> Response:
-        from schedcu.operations import repairs
-
         def change(s: Any) -> str:  # over dates a production version assigns, its repair is requested with it
             added = repairs.add_time_off(s, form.person, form.first, form.last, user, form.note, form.reason)
             return "; ".join(added.lines())
@@ -217,8 +203,6 @@ class DraftingPages:
         return self._change(request, "/drafting/time-off", change)
 
     def remove_time_off(self, request: Request, form: params.ReasonForm, user: str) -> Response:
-        from services.drafting import inputs
-
         row = request.path_params["row"]
 
         def change(s: Any) -> str:
@@ -232,9 +216,6 @@ class DraftingPages:
     # ---- runs
 
     def runs_page(self, request: Request, q: params.DraftRunsQuery) -> Response:
-        from services.drafting.runs import run_rows
-        from shared.db.session import transaction
-
         with transaction() as session:
             runs = run_rows(session, q.version, PAGE_SIZE)
             groups = list(session.scalars(select(HospitalGroup.name).order_by(HospitalGroup.name)))
@@ -242,8 +223,6 @@ class DraftingPages:
 
     def draft_new(self, request: Request, form: params.DraftNewForm, user: str) -> Response:
         """`schedcu draft new GROUP --start --end [--time-limit]`, the console user asking."""
-        from schedcu.operations.draft_new import NotDrafted, request_draft
-
         try:
             requested = request_draft(form.group, form.start, form.end, user, form.reason, form.time_limit, None)
         except NotDrafted as error:
@@ -251,10 +230,6 @@ class DraftingPages:
         return self.console.done(request, "/drafting/runs", notice=requested.text())
 
     def run_page(self, request: Request) -> Response:
-        from schedcu.queries.drafting import run_detail
-        from schedcu.views.draft_view import CATEGORIES, fairness_chart, fairness_rows, grid, progress_text, value_text
-        from shared.db.session import transaction
-
         run_id: uuid.UUID = request.path_params["id"]
         with transaction() as session:
             view = run_detail(session, run_id)
@@ -273,9 +248,6 @@ class DraftingPages:
 
     def _approved_people(self, run_id: uuid.UUID, view: dict[str, Any]) -> list[tuple[str, str]]:
         """(name, email) of each person with an approved row, for their calendar's link."""
-        from schedcu.operations.exports import approved_draft
-        from shared.db.session import transaction
-
         if not any(r["state"] == "APPROVED" for r in view["rows"]):
             return []
         with transaction() as session:
@@ -286,9 +258,6 @@ class DraftingPages:
 
     def _decide(self, request: Request, decision: Callable[[Any], str]) -> Response:
         """`decision(session)` in one transaction; its text as the notice, a refusal (the rule in words) shown."""
-        from schedcu.operations.draft_approval import REFUSED
-        from shared.db.session import transaction
-
         to = run_path(request.path_params["id"])
         try:
             with transaction() as session:
@@ -307,23 +276,16 @@ class DraftingPages:
         return self._decide(request, lambda s: decision(s, picked))
 
     def approve_rows(self, request: Request, form: params.DraftRowsForm, user: str) -> Response:
-        from schedcu.operations.draft_approval import approved
-
         run_id = request.path_params["id"]
         return self._decide_rows(
             request, form, "approve, or approve every open row", lambda s, p: approved(s, run_id, p, user, form.reason)
         )
 
     def reject_rows(self, request: Request, form: params.DraftRowsForm, user: str) -> Response:
-        from schedcu.operations.draft_approval import rejected
-
         run_id = request.path_params["id"]
         return self._decide_rows(request, form, "reject", lambda s, p: rejected(s, run_id, p, user, form.reason))
 
     def edit_row(self, request: Request, form: params.DraftEditForm, user: str) -> Response:
-        from schedcu.operations.draft_approval import edited
-        from services.drafting.handlers import options_from
-
         options = options_from(self.console.settings)
         return self._decide(
             request,
@@ -334,21 +296,14 @@ class DraftingPages:
     # ---- an approved draft's exports: `schedcu draft export`, for anyone signed in
 
     def _approved(self, request: Request) -> Any:
-        from schedcu.operations.exports import approved_draft
-        from shared.db.session import transaction
-
         with transaction() as session:
             return approved_draft(session, request.path_params["id"], self.console.settings)
 
     def export_csv(self, request: Request) -> Response:
-        from schedcu.operations.exports import draft_csv
-
         body = draft_csv(self._approved(request), self.console.settings)
         return download(body, "text/csv; charset=utf-8", f"draft-{request.path_params['id']}.csv")
 
     def export_ods(self, request: Request) -> Response:
-        from schedcu.operations.exports import draft_workbook
-
         body = draft_workbook(self._approved(request))
         return download(
             body, "application/vnd.oasis.opendocument.spreadsheet", f"draft-{request.path_params['id']}.ods"
@@ -356,8 +311,6 @@ class DraftingPages:
 
     def export_calendars(self, request: Request) -> Response:
         """Every person's calendar in one zip, each named as `schedcu draft export --format ics` names its files."""
-        from schedcu.operations.exports import calendar_name, draft_calendars
-
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for email, data in draft_calendars(self._approved(request), self.console.settings).items():
@@ -365,8 +318,6 @@ class DraftingPages:
         return download(out.getvalue(), "application/zip", f"draft-{request.path_params['id']}-calendars.zip")
 
     def export_calendar(self, request: Request) -> Response:
-        from schedcu.operations.exports import draft_calendars
-
         email = request.path_params["email"]
         calendars = {k.lower(): v for k, v in draft_calendars(self._approved(request), self.console.settings).items()}
         if email.lower() not in calendars:
@@ -377,8 +328,6 @@ class DraftingPages:
 
 
 def routes(console: Console) -> list[BaseRoute]:
-    from services.drafting import inputs
-
     pages, act = DraftingPages(console), console.action
     group = "/drafting/groups/{group}"
 

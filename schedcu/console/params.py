@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from schedcu.operations.draft_approval import row_key
 from shared.kernel.states import ProposalState, VersionState, WorkflowState
 
 MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2099, 12, 31)
@@ -242,8 +243,6 @@ class TimeOffForm(ReasonForm):
 
 
 def _row(text: object) -> tuple[date, str]:
-    from schedcu.operations.draft_approval import row_key
-
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise ValueError("give a row as DATE:ROLE")
     return row_key(text)

@@ -227,7 +227,7 @@ def test_a_fault_of_the_console_is_a_page_that_says_so(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug with a secret: s3cret")
 
-    monkeypatch.setattr("schedcu.queries.versions.version_rows", broken)
+    monkeypatch.setattr("schedcu.console.versions.version_rows", broken)
     client = TestClient(create_app(users, get_settings()), raise_server_exceptions=False)
 
     answer = client.get("/versions", headers=bearer(READER_TOKEN))

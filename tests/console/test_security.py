@@ -93,7 +93,7 @@ def test_every_answer_carries_the_security_headers(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("schedcu.queries.versions.version_rows", broken)
+    monkeypatch.setattr("schedcu.console.versions.version_rows", broken)
     client = TestClient(create_app(users, get_settings()), raise_server_exceptions=False)
     answers = {
         "page": client.get("/status", headers=bearer(READER_TOKEN)),
