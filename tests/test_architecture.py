@@ -110,9 +110,7 @@ def test_the_check_sees_the_kernel_import_infrastructure() -> None:
 
 def test_the_check_sees_a_foreign_import() -> None:
     module = ROOT / "services" / "coverage" / "probe.py"  # never written: only its path is used
-    source = (
-        "from services.amion_scraper.matching import fold_name\nimport schedcu.cli.main\nfrom ..versions import saga\n"
-    )
+    source = "from services.amion_scraper.matching import fold_name\nimport schedcu.cli\nfrom ..versions import saga\n"
     tree_owners = {owner_of(m) for m in imported_modules(module, source)}
     assert {"amion_scraper", "schedcu", "versions"} <= tree_owners
 
@@ -194,15 +192,13 @@ def imports_where(
 
 def command_imports(graph: dict[str, set[str]]) -> list[str]:
     """Each import of a command module by a module outside the command line."""
-    return imports_where(
-        graph, lambda m: not in_room(m, "schedcu.cli.main"), lambda m: in_room(m, "schedcu.cli.commands")
-    )
+    return imports_where(graph, lambda m: not in_room(m, "schedcu.cli"), lambda m: in_room(m, "schedcu.cli.commands"))
 
 
 def front_door_imports(graph: dict[str, set[str]]) -> list[str]:
     """Each import of the command line or the console by a view or an operation."""
     below = ("schedcu.views", "schedcu.operations")
-    front_doors = ("schedcu.cli.main", "schedcu.console")
+    front_doors = ("schedcu.cli", "schedcu.console")
     return imports_where(
         graph, lambda m: any(in_room(m, r) for r in below), lambda m: any(in_room(m, r) for r in front_doors)
     )
