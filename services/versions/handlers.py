@@ -3,12 +3,11 @@ settings (steps read none of their own), as the handlers of its subscriptions an
 
 import asyncio
 
-from services.versions import commands, intake, results, starts, sweeper, watch
+from services.versions import intake, results, starts, sweeper, watch
 from shared.contracts import (
     AmionChecked,
     AmionScraped,
     AmionScrapeFailed,
-    ArchiveVersion,
     CoverageCalculated,
     CoverageFailed,
     DraftChecked,
@@ -17,7 +16,6 @@ from shared.contracts import (
     ImportRequested,
     OdsImported,
     OdsImportFailed,
-    PromoteVersion,
     RequestDraft,
 )
 from shared.messaging.consumer import Handler, Rejecter, given_settings, in_thread
@@ -36,8 +34,6 @@ HANDLERS: dict[type, Handler] = {
     DraftProposed: in_thread(given_settings(results.on_draft_proposed)),
     DraftFailed: in_thread(given_settings(results.on_draft_failed)),
     DraftChecked: in_thread(given_settings(results.on_draft_checked)),
-    PromoteVersion: in_thread(commands.on_promote),
-    ArchiveVersion: in_thread(commands.on_archive),
     AmionChecked: in_thread(given_settings(watch.on_amion_checked)),
 }
 
