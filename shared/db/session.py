@@ -45,7 +45,8 @@ _rolled_back: ContextVar[sessionmaker[Session] | None] = ContextVar("rolled_back
 
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """One unit of work: everything written inside commits together or not at all."""
+    """One unit of work: everything written inside commits together or not at all (inside `rolled_back`: a
+    savepoint of its transaction)."""
     sessions = _rolled_back.get() or _sessions(get_settings().database_url, _pre_ping)
     with sessions.begin() as session:
         yield session
@@ -55,7 +56,7 @@ def transaction() -> Iterator[Session]:
 def rolled_back() -> Iterator[None]:
     """Inside the block every `transaction()` of this context (and of the threads and tasks it starts) is a
     savepoint of one database transaction on one connection, which is rolled back at the end: each sees what the
-    earlier ones wrote, and nothing is ever committed. Only one `transaction()` may be open at a time."""
+    earlier ones wrote, and nothing is ever committed. They share the connection: one at a time, never concurrent."""
     with engine().connect() as connection:
         outer = connection.begin()
         token = _rolled_back.set(
