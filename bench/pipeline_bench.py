@@ -10,8 +10,8 @@ RabbitMQ node of the run's own (`--broker private`, the default: ports and direc
 is this run's alone) or on the local broker (`--broker shared`), all removed on every exit path; the shared
 servers are never stopped.
 
-- Floor: `schedcu.operations.dry_run.dry_run` (the same three phases, one process, one transaction rolled back), N times
-  in a loop; CPU is this process's.
+- Floor: `schedcu.operations.dry_run.dry_run` (the workers' own handlers, the saga's steps among them, in one process
+  without the broker, one transaction rolled back), N times in a loop; CPU is this process's.
 - Pipeline, for each replica count: the workers started and warmed by one workflow, then N requests published
   (all at once, or R per second with --rate). Latency is request published -> `workflows.finished_at`;
   throughput is N over first publish -> last finish. CPU is utime+stime from /proc of each worker process
@@ -346,9 +346,9 @@ def floor(n: int) -> tuple[float, float, float, int]:
     settings = get_settings()
     database = make_url(settings.database_url).database or ""
     requests = [request(f"floor-{i}", i) for i in range(n)]
-    dry_run(request("floor-warm-up", 0), settings)
+    dry_run(request("floor-warm-up", 0))
     wall, cpu, postgres = time.perf_counter(), time.process_time(), backends_cpu_s(database)
-    covered = sum(dry_run(r, settings).coverage is not None for r in requests)
+    covered = sum(dry_run(r).coverage is not None for r in requests)
     return time.perf_counter() - wall, time.process_time() - cpu, backends_cpu_s(database) - postgres, covered
 
 

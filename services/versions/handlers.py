@@ -1,12 +1,11 @@
 """The versions worker's composition root: the saga's steps and the watch of Amion, each given the worker's
 settings (steps read none of their own), as the handlers of its subscriptions and its periodic jobs."""
 
-from services.versions import commands, intake, results, starts, sweeper, watch
+from services.versions import intake, results, starts, sweeper, watch
 from shared.kernel.contracts import (
     AmionChecked,
     AmionScraped,
     AmionScrapeFailed,
-    ArchiveVersion,
     CoverageCalculated,
     CoverageFailed,
     DraftChecked,
@@ -15,7 +14,6 @@ from shared.kernel.contracts import (
     ImportRequested,
     OdsImported,
     OdsImportFailed,
-    PromoteVersion,
     RequestDraft,
 )
 from shared.messaging.consumer import Handler, Rejecter, given_settings, in_thread
@@ -33,8 +31,6 @@ HANDLERS: dict[type, Handler] = {
     DraftProposed: in_thread(given_settings(results.on_draft_proposed)),
     DraftFailed: in_thread(given_settings(results.on_draft_failed)),
     DraftChecked: in_thread(given_settings(results.on_draft_checked)),
-    PromoteVersion: in_thread(commands.on_promote),
-    ArchiveVersion: in_thread(commands.on_archive),
     AmionChecked: in_thread(given_settings(watch.on_amion_checked)),
 }
 

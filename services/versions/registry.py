@@ -13,7 +13,6 @@ from shared.kernel.contracts import (
     ScrapeAmion,
     VersionArchived,
     VersionPromoted,
-    VersionTransitionRefused,
     WorkflowCompleted,
     WorkflowFailed,
 )
@@ -49,6 +48,5 @@ REGISTRY = Registry(
         WorkflowFailed,
         VersionPromoted,
         VersionArchived,
-        VersionTransitionRefused,
     ),
 )

@@ -68,7 +68,7 @@ READS: dict[str, tuple[str, ...]] = {
         "hospital_groups", "schedule_versions", "template_windows", "template_responsibilities", "shift_instances",
         "people", "scrape_batches", "assignments", "workflows", "workflow_phases", "draft_rows",
     ),
-    "versions": ("hospital_groups", "schedule_versions", "coverage_calculations", "calculation_cells"),
+    "versions": ("hospital_groups", "schedule_versions"),
     "drafting": (
         "hospital_groups", "schedule_versions", "template_windows", "template_responsibilities", "version_lifecycle",
         "people", "assignments", "assignment_corrections", "workflows", "workflow_phases",

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
@@ -38,8 +39,31 @@ def _sessions(url: str, pre_ping: bool) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url, pre_ping), expire_on_commit=False)
 
 
+# set by `rolled_back`: the sessions of its one transaction, for its context (and the threads and tasks it starts)
+_rolled_back: ContextVar[sessionmaker[Session] | None] = ContextVar("rolled_back", default=None)
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """One unit of work: everything written inside commits together or not at all."""
-    with _sessions(get_settings().database_url, _pre_ping).begin() as session:
+    """One unit of work: everything written inside commits together or not at all (inside `rolled_back`: a
+    savepoint of its transaction)."""
+    sessions = _rolled_back.get() or _sessions(get_settings().database_url, _pre_ping)
+    with sessions.begin() as session:
         yield session
+
+
+@contextmanager
+def rolled_back() -> Iterator[None]:
+    """Inside the block every `transaction()` of this context (and of the threads and tasks it starts) is a
+    savepoint of one database transaction on one connection, which is rolled back at the end: each sees what the
+    earlier ones wrote, and nothing is ever committed. They share the connection: one at a time, never concurrent."""
+    with engine().connect() as connection:
+        outer = connection.begin()
+        token = _rolled_back.set(
+            sessionmaker(connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        )
+        try:
+            yield
+        finally:
+            _rolled_back.reset(token)
+            outer.rollback()

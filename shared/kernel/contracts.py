@@ -594,25 +594,6 @@ class WorkflowFailed(WorkflowMessage):
     findings: list[Finding] = Field(default_factory=list)
 
 
-class PromoteVersion(UpstreamContract):
-    """Make a STAGING version the group's PRODUCTION version for its period."""
-
-    routing_key: ClassVar[str] = "command.versions.promote"
-    version_id: uuid.UUID
-    requested_by: str = Field(min_length=1, max_length=200)
-    force: bool = False
-    reason: str | None = Field(default=None, max_length=2000)
-
-
-class ArchiveVersion(UpstreamContract):
-    """Retire a PRODUCTION version."""
-
-    routing_key: ClassVar[str] = "command.versions.archive"
-    version_id: uuid.UUID
-    requested_by: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
-
-
 class VersionPromoted(Contract):
     routing_key: ClassVar[str] = "event.version.promoted"
     version_id: uuid.UUID
@@ -630,15 +611,6 @@ class VersionArchived(Contract):
     by: str
     reason: str | None
     superseded_by: uuid.UUID | None = None
-
-
-class VersionTransitionRefused(Contract):
-    """A PromoteVersion or ArchiveVersion that the version's state did not allow."""
-
-    routing_key: ClassVar[str] = "event.version.transition_refused"
-    version_id: uuid.UUID
-    action: Literal["promote", "archive"]
-    reason: str
 
 
 class ProposedPerson(BaseModel):
@@ -717,11 +689,8 @@ CONTRACTS: tuple[type[Contract], ...] = (
     RepairProposed,
     WorkflowCompleted,
     WorkflowFailed,
-    PromoteVersion,
-    ArchiveVersion,
     VersionPromoted,
     VersionArchived,
-    VersionTransitionRefused,
     ProposalCreated,
     ProposalApproved,
     ProposalRejected,

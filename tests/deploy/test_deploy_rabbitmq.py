@@ -192,7 +192,7 @@ def test_a_worker_publishes_only_the_routing_keys_its_registry_declares(worker: 
 def test_the_coverage_worker_may_not_say_what_the_scraper_says_nor_command_versions() -> None:
     published = published_keys("schedcu-coverage")
     assert published >= {"event.coverage.calculated", "event.coverage.failed"}
-    assert not published & {"event.amion.scraped", "command.versions.promote", "command.versions.archive"}
+    assert not published & {"event.amion.scraped", "command.versions.draft"}
 
 
 def test_upstream_may_only_ask_for_an_import_and_read_nothing() -> None:

@@ -106,17 +106,17 @@ def login(amqp_url: str) -> str:
     return str(urlsplit(amqp_url).username)
 
 
-def test_upstream_may_ask_for_an_import_but_not_command_a_promotion(accounts: Accounts) -> None:
+def test_upstream_may_ask_for_an_import_but_not_command_a_draft(accounts: Accounts) -> None:
     upstream = accounts.of("schedcu-upstream")
     publish(upstream, ImportRequested.routing_key, user_id=login(upstream))
     with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
-        publish(upstream, "command.versions.promote")
+        publish(upstream, "command.versions.draft")
 
 
 def test_the_coverage_worker_may_say_its_own_events_but_not_a_scrape(accounts: Accounts) -> None:
     coverage = accounts.of("schedcu-coverage")
     publish(coverage, "event.coverage.failed", user_id=login(coverage))
-    for foreign in ("event.amion.scraped", "command.versions.archive"):
+    for foreign in ("event.amion.scraped", "command.versions.draft"):
         with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
             publish(coverage, foreign)
 
@@ -133,7 +133,7 @@ def test_commands_travel_on_their_own_exchange_which_only_the_accounts_that_comm
     with pytest.raises(aiormq.exceptions.ChannelAccessRefused):  # the importer commands nothing
         publish(importer, "command.coverage.calculate", user_id=login(importer))
     with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
-        publish(accounts.of("schedcu-upstream"), "command.versions.promote")
+        publish(accounts.of("schedcu-upstream"), "command.versions.draft")
 
 
 def test_a_forged_user_id_is_refused(accounts: Accounts) -> None:

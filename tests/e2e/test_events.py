@@ -131,7 +131,7 @@ def test_a_command_reusing_a_message_id_is_dead_lettered_with_the_reason(pipelin
     amqp_client.publish_and_collect(url, body, ANSWERS, request_id, "event.import.accepted", message_id=message_id)
 
     command = {"schema_version": 1, "version_id": str(uuid.uuid4()), "requested_by": "test"}
-    amqp_client.publish(url, json.dumps(command).encode(), "command.versions.promote", message_id)
+    amqp_client.publish(url, json.dumps(command).encode(), "command.versions.draft", message_id)
 
     dead = amqp_client.find_dead_letter(url, "schedcu.versions.dead-letter", message_id)
     assert f"message id {message_id!r} was processed before with another body" in dead.headers["x-schedcu-reason"]

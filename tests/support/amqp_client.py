@@ -95,13 +95,6 @@ def publish_and_receive(
     return asyncio.run(asyncio.wait_for(run(), timeout_s))
 
 
-def publish_command_and_receive(
-    amqp_url: str, routing_key: str, command: dict[str, Any], binding: str, match: dict[str, str]
-) -> dict[str, Any]:
-    body = json.dumps({"schema_version": 1, **command}).encode()
-    return publish_and_receive(amqp_url, body, binding, match, routing_key=routing_key)
-
-
 def find_dead_letter(
     amqp_url: str, queue_name: str, message_id: str, timeout_s: float = 30.0
 ) -> aio_pika.IncomingMessage:

@@ -1,4 +1,5 @@
-"""Schedule-version lifecycle against real PostgreSQL (and, for the broker commands, the running pipeline)."""
+"""Schedule-version lifecycle against real PostgreSQL (and, for the command line and the dry run, the running
+pipeline)."""
 
 import json
 import subprocess
@@ -7,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -230,34 +232,36 @@ def test_diff_lists_added_removed_and_changed_items(services: Services) -> None:
     assert changes["assignments"].counts() == {"added": 0, "removed": 0, "changed": 0}
 
 
-def test_promote_and_archive_commands_over_the_broker_answer_with_events(pipeline: Pipeline) -> None:
+def test_a_promotion_and_an_archive_at_the_command_line_are_announced_to_subscribers(pipeline: Pipeline) -> None:
     request_id = f"promote-{uuid.uuid4()}"
     body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-08")
     amqp_client.publish(pipeline.services.amqp_url, json.dumps(body).encode())
     workflow_id = ids.workflow_id_for(request_id)
     pipeline.wait_terminal(workflow_id)
     version_id = str(ids.version_id_for(workflow_id))
+    subscriber = f"version-events-{uuid.uuid4()}"
+    amqp_client.subscribe(pipeline.services.amqp_url, subscriber, ["event.version.*"])
 
-    refused = amqp_client.publish_command_and_receive(
-        pipeline.services.amqp_url, "command.versions.promote",
-        {"version_id": version_id, "requested_by": "upstream"}, binding="event.version.*",
-        match={"version_id": version_id},
-    )  # fmt: skip
-    assert refused["action"] == "promote" and "critical gap" in refused["reason"]
+    def versions(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            schedcu_command("versions", *args, version_id),
+            env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
 
-    promoted = amqp_client.publish_command_and_receive(
-        pipeline.services.amqp_url, "command.versions.promote",
-        {"version_id": version_id, "requested_by": "upstream", "force": True, "reason": "test"},
-        binding="event.version.promoted", match={"version_id": version_id},
-    )  # fmt: skip
-    assert promoted["forced"] is True and promoted["by"] == "upstream"
+    refused = versions("promote")
+    assert refused.returncode == 1 and "critical gap" in refused.stderr
+    promoted = versions("promote", "--force", "--reason", "test")
+    assert promoted.returncode == 0 and f"version {version_id} is PRODUCTION" in promoted.stdout
+    archived = versions("archive", "--reason", "done")
+    assert archived.returncode == 0 and f"version {version_id} is ARCHIVED" in archived.stdout
 
-    archived = amqp_client.publish_command_and_receive(
-        pipeline.services.amqp_url, "command.versions.archive",
-        {"version_id": version_id, "requested_by": "upstream", "reason": "done"},
-        binding="event.version.archived", match={"version_id": version_id},
-    )  # fmt: skip
-    assert archived["reason"] == "done"
+    announced: dict[str, dict[str, Any]] = {}
+    while len(announced) < 2 and (event := amqp_client.take(pipeline.services.amqp_url, subscriber)) is not None:
+        if event[1]["version_id"] == version_id:
+            announced[event[0]] = event[1]
+    assert announced["event.version.promoted"]["forced"] is True
+    assert announced["event.version.promoted"]["reason"] == "test"
+    assert announced["event.version.archived"]["reason"] == "done"
 
 
 def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline: Pipeline, tmp_path: Path) -> None:

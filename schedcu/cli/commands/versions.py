@@ -85,9 +85,8 @@ def _print_findings(findings: Any) -> None:
 def print_dry_run(request: Any) -> int:
     from schedcu.operations.dry_run import dry_run
     from schedcu.views.terminal import print_summary
-    from shared.settings import get_settings
 
-    report = dry_run(request, get_settings())
+    report = dry_run(request)
     print("DRY RUN: the three phases ran and were rolled back; nothing was stored or published.")
     if report.would_fail:
         print("template: the import would FAIL; no version would be created")
