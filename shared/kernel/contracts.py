@@ -441,17 +441,23 @@ class DraftLevel(BaseModel):
     seconds: float
 
 
-class DraftProposed(Contract):
-    """drafting -> subscribers: a run completed; its rows are PROPOSED (kept assignments stay as they are)."""
+class DraftRunEnded(Contract):
+    """What every answer of a draft run carries: the run, its version, and the DRAFT workflow it serves (None: a
+    draft asked outside a workflow)."""
 
-    routing_key: ClassVar[str] = "event.draft.proposed"
     workflow_id: uuid.UUID | None = None
     request_id: str | None = None
     attempt: int = Field(default=1, ge=1)
     run_id: uuid.UUID
+    version_id: uuid.UUID
+
+
+class DraftProposed(DraftRunEnded):
+    """drafting -> subscribers: a run completed; its rows are PROPOSED (kept assignments stay as they are)."""
+
+    routing_key: ClassVar[str] = "event.draft.proposed"
     group: str
     period: Period
-    version_id: uuid.UUID
     outcome: Literal["OPTIMAL", "FEASIBLE", "GREEDY"]
     to_fill: int = Field(description="Role-dates of the period")
     filled: int
@@ -461,17 +467,12 @@ class DraftProposed(Contract):
     seconds: float
 
 
-class DraftFailed(Contract):
+class DraftFailed(DraftRunEnded):
     """drafting -> subscribers: the version cannot be drafted (it does not exist, or has the flat layout)."""
 
     routing_key: ClassVar[str] = "event.draft.failed"
-    workflow_id: uuid.UUID | None = None
-    request_id: str | None = None
-    attempt: int = Field(default=1, ge=1)
-    run_id: uuid.UUID
     group: str | None
     period: Period | None
-    version_id: uuid.UUID
     reason: str
 
 
