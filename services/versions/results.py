@@ -119,12 +119,21 @@ def on_coverage_calculated(event: CoverageCalculated, delivery: Delivery, settin
     _on_result(event, Phase.COVERAGE, delivery, settings, step)
 
 
-def on_coverage_failed(event: CoverageFailed, delivery: Delivery, settings: Settings) -> None:
-    def step(saga: Saga, now: datetime) -> Verdict:
-        messages = [note(now, event.reason, Severity.WARNING, "COVERAGE_FAILED")]
-        return saga.machine.fail(Phase.COVERAGE, event.attempt, now, event.reason, messages, True)
+def _on_failure(
+    event: CoverageFailed | DraftFailed, phase: Phase, code: str, retryable: bool, delivery: Delivery,
+    settings: Settings,
+) -> None:  # fmt: skip
+    """A phase that failed for the reason its event gives, noted as a warning under `code`."""
 
-    _on_result(event, Phase.COVERAGE, delivery, settings, step)
+    def step(saga: Saga, now: datetime) -> Verdict:
+        messages = [note(now, event.reason, Severity.WARNING, code)]
+        return saga.machine.fail(phase, event.attempt, now, event.reason, messages, retryable)
+
+    _on_result(event, phase, delivery, settings, step)
+
+
+def on_coverage_failed(event: CoverageFailed, delivery: Delivery, settings: Settings) -> None:
+    _on_failure(event, Phase.COVERAGE, "COVERAGE_FAILED", True, delivery, settings)
 
 
 def on_draft_proposed(event: DraftProposed, delivery: Delivery, settings: Settings) -> None:
@@ -143,11 +152,7 @@ def on_draft_proposed(event: DraftProposed, delivery: Delivery, settings: Settin
 
 
 def on_draft_failed(event: DraftFailed, delivery: Delivery, settings: Settings) -> None:
-    def step(saga: Saga, now: datetime) -> Verdict:
-        messages = [note(now, event.reason, Severity.WARNING, "DRAFT_FAILED")]
-        return saga.machine.fail(Phase.DRAFT, event.attempt, now, event.reason, messages, False)
-
-    _on_result(event, Phase.DRAFT, delivery, settings, step)
+    _on_failure(event, Phase.DRAFT, "DRAFT_FAILED", False, delivery, settings)
 
 
 def on_draft_checked(event: DraftChecked, delivery: Delivery, settings: Settings) -> None:
