@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -34,6 +35,7 @@ from schedcu.console.throttle import SignInThrottle
 from schedcu.console.users import Role, User, UsersFileError, WatchedUsers, authenticate, credentials, csrf_key
 from schedcu.errors import UsageMistake
 from schedcu.views.explain import explain
+from shared.db.session import transaction
 from shared.settings import Settings
 
 HERE = Path(__file__).parent
@@ -216,6 +218,16 @@ class Console:
 
     def not_found(self, request: Request, what: str) -> Response:
         return self.error(request, 404, what)
+
+    def act(self, request: Request, to: str, step: Callable[[Session], str], refusals: type[Exception]) -> Response:
+        """`step(session)` in one transaction, then the page `to` with its text as the notice, or with the refusal
+        when it raises one of `refusals` (nothing written)."""
+        try:
+            with transaction() as session:
+                notice = step(session)
+        except refusals as error:
+            return self.done(request, to, refused=str(error))
+        return self.done(request, to, notice=notice)
 
     def done(self, request: Request, to: str, notice: str | None = None, refused: str | None = None) -> Response:
         """The answer to an action: 303 to the page `to`, which shows `notice` or `refused` once."""

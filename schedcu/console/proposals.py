@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -87,36 +88,32 @@ class ProposalPages(Pages):
                     ]  # fmt: skip
         return self.console.render(request, "proposal.html", p=view, open=is_open, candidates=candidates, no_gap=no_gap)
 
-    def _proposal_step(self, request: Request, step: Callable[[Any, Any], str]) -> Response:
-        """`step(session, options)` in one transaction; its text as the notice, a ProposalError as the refusal."""
+    def _proposal_step(self, request: Request, step: Callable[[Session, CalculationOptions], str]) -> Response:
+        """`step(session, options)`: its text as the notice, a ProposalError as the refusal."""
+        options = CalculationOptions.from_settings(self.console.settings)
         to = f"/proposals/{request.path_params['id']}"
-        try:
-            with transaction() as session:
-                message = step(session, CalculationOptions.from_settings(self.console.settings))
-        except proposals.ProposalError as error:
-            return self.console.done(request, to, refused=str(error))
-        return self.console.done(request, to, notice=message)
+        return self.console.act(request, to, lambda session: step(session, options), proposals.ProposalError)
 
     def edit_proposal(self, request: Request, form: params.EditProposalForm, user: str) -> Response:
         candidate = form.candidate
         if candidate is None:
             return self.console.done(request, f"/proposals/{request.path_params['id']}", refused="choose a candidate")
 
-        def step(session: Any, options: Any) -> str:
+        def step(session: Session, options: CalculationOptions) -> str:
             proposals.edit(session, request.path_params["id"], candidate, options, user)
             return "edited"
 
         return self._proposal_step(request, step)
 
     def approve_proposal(self, request: Request, form: params.NoFields, user: str) -> Response:
-        def step(session: Any, options: Any) -> str:
+        def step(session: Session, options: CalculationOptions) -> str:
             _, recalculation = proposals.approve(session, request.path_params["id"], options, user)
             return f"approved: assigned as OVERRIDE; recalculation requested: calculation {recalculation}"
 
         return self._proposal_step(request, step)
 
     def reject_proposal(self, request: Request, form: params.ReasonForm, user: str) -> Response:
-        def step(session: Any, options: Any) -> str:
+        def step(session: Session, options: CalculationOptions) -> str:
             proposals.reject(session, request.path_params["id"], form.reason or "", user)
             return "rejected"
 

@@ -2,8 +2,8 @@
 approve|repair-reject|repair-edit`)."""
 
 from collections.abc import Callable
-from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -31,18 +31,11 @@ class RepairPages(Pages):
         is_open = any(m["state"] in ("PROPOSED", "EDITED") for m in moves)
         return self.console.render(request, "repair.html", r=view, moves=moves, open=is_open)
 
-    def _repair_step(self, request: Request, step: Callable[[Any], str]) -> Response:
-        """`step(session)` in one transaction; its text as the notice, a RepairRefused as the refusal."""
-        to = f"/repairs/{request.path_params['id']}"
-        try:
-            with transaction() as session:
-                message = step(session)
-        except RepairRefused as error:
-            return self.console.done(request, to, refused=str(error))
-        return self.console.done(request, to, notice=message)
+    def _repair_step(self, request: Request, step: Callable[[Session], str]) -> Response:
+        return self.console.act(request, f"/repairs/{request.path_params['id']}", step, RepairRefused)
 
     def approve_repair(self, request: Request, form: params.NoFields, user: str) -> Response:
-        def step(session: Any) -> str:
+        def step(session: Session) -> str:
             approved = repairs.approve(session, request.path_params["id"], user)
             n, recalculation = len(approved.moves), approved.recalculation_id
             return f"approved {n} move{'s' * (n != 1)}; recalculation requested: calculation {recalculation}"
@@ -56,7 +49,7 @@ class RepairPages(Pages):
             )
         move, reason = form.move, form.reason
 
-        def step(session: Any) -> str:
+        def step(session: Session) -> str:
             why = repairs.reject(
                 session, request.path_params["id"], move, reason, user, options_from(self.console.settings)
             )
@@ -71,7 +64,7 @@ class RepairPages(Pages):
             )
         move, person = form.move, form.person
 
-        def step(session: Any) -> str:
+        def step(session: Session) -> str:
             options = options_from(self.console.settings)
             return "; ".join(repairs.edit(session, request.path_params["id"], move, person, user, options))
 

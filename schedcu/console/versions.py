@@ -3,8 +3,8 @@ versions promote|archive`), and the diff of two versions."""
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -53,19 +53,13 @@ class VersionPages(Pages):
         )
         return self.console.render(request, "version.html", v=view, heat_map=heat_map, people=people)
 
-    def _transition(self, request: Request, change: Callable[[Any], str]) -> Response:
-        to = f"/versions/{request.path_params['id']}"
-        try:
-            with transaction() as session:
-                message = change(session)
-        except TransitionRefused as refused:
-            return self.console.done(request, to, refused=str(refused))
-        return self.console.done(request, to, notice=message)
+    def _transition(self, request: Request, change: Callable[[Session], str]) -> Response:
+        return self.console.act(request, f"/versions/{request.path_params['id']}", change, TransitionRefused)
 
     def promote_version(self, request: Request, form: params.PromoteForm, user: str) -> Response:
         version_id, force, reason = request.path_params["id"], form.force == "yes", form.reason
 
-        def change(session: Any) -> str:
+        def change(session: Session) -> str:
             archived = lifecycle.promote(session, version_id, user, force=force, reason=reason)
             return "promoted to PRODUCTION" + (f"; archived {', '.join(map(str, archived))}" if archived else "")
 
@@ -74,7 +68,7 @@ class VersionPages(Pages):
     def archive_version(self, request: Request, form: params.ReasonForm, user: str) -> Response:
         version_id, reason = request.path_params["id"], form.reason
 
-        def change(session: Any) -> str:
+        def change(session: Session) -> str:
             lifecycle.archive(session, version_id, user, reason)
             return "archived"
 
