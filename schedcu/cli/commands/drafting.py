@@ -49,14 +49,16 @@ def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _run(change: Callable[[Any], object]) -> int:
-    """Run `change(session)` in one transaction; a refused input is one line on stderr and status 1."""
+    """Run `change(session)` in one transaction and print what it says; a refused input or decision is one line on
+    stderr and status 1."""
+    from schedcu.operations.draft_approval import REFUSED
     from services.drafting.inputs import InputError
     from shared.db.session import transaction
 
     try:
         with transaction() as session:
             shown = change(session)
-    except InputError as error:
+    except (InputError, *REFUSED) as error:
         print(error, file=sys.stderr)
         return 1
     if isinstance(shown, list):
@@ -264,40 +266,25 @@ def draft_row(text: str) -> tuple[date, str]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _decided(change: Callable[[Any], str]) -> int:
-    """Run `change(session)` in one transaction; a refusal is one line on stderr and status 1."""
-    from schedcu.operations.draft_approval import REFUSED
-    from shared.db.session import transaction
-
-    try:
-        with transaction() as session:
-            said = change(session)
-    except REFUSED as error:
-        print(error, file=sys.stderr)
-        return 1
-    print(said)
-    return 0
-
-
 def cmd_edit(args: argparse.Namespace) -> int:
     from schedcu.operations.draft_approval import edited
     from services.drafting.handlers import options_from
     from shared.settings import get_settings
 
     options = options_from(get_settings())
-    return _decided(lambda s: edited(s, args.run, args.date, args.role, args.person, options, args.actor, args.reason))
+    return _run(lambda s: edited(s, args.run, args.date, args.role, args.person, options, args.actor, args.reason))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
     from schedcu.operations.draft_approval import approved
 
-    return _decided(lambda s: approved(s, args.run, args.row, args.actor, args.reason))
+    return _run(lambda s: approved(s, args.run, args.row, args.actor, args.reason))
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
     from schedcu.operations.draft_approval import rejected
 
-    return _decided(lambda s: rejected(s, args.run, args.row, args.actor, args.reason))
+    return _run(lambda s: rejected(s, args.run, args.row, args.actor, args.reason))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
