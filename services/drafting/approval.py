@@ -1,9 +1,9 @@
 """Approving a draft: its rows go PROPOSED -> EDITED -> APPROVED | REJECTED.
 
-- An edit puts another person on one role-date of a completed run (a row the run left unfilled too). It is
-  checked against every hard rule with the engine's own facts (services/drafting/facts.py), on the version's
-  assignments plus the run's PROPOSED and EDITED rows: a refusal names each rule the edit would break, as the
-  engine's explanations do.
+- An edit puts another person on one role-date of a completed run (a row the run left unfilled too: the run then
+  counts it filled, and its list of unfilled roles drops it). It is checked against every hard rule with the
+  engine's own facts (services/drafting/facts.py), on the version's assignments plus the run's PROPOSED and EDITED
+  rows: a refusal names each rule the edit would break, as the engine's explanations do.
 - Approving (the whole run, or some rows) and rejecting move PROPOSED and EDITED rows only; each change writes one
   `audit_log` row (entity `draft_row`). The approved rows then become the version's assignments (source `DRAFT`,
   services/coverage/corrections.py); the operator's command does both in one transaction.
@@ -128,6 +128,7 @@ def edit(
     if existing is None:
         session.add(DraftRowRecord(run_id=run_id, schedule_date=day, role=role, person_id=person.id,
                                    state=DraftRowState.EDITED))  # fmt: skip
+        _filled(run, day, role)
     else:
         session.execute(
             update(DraftRowRecord)
@@ -136,6 +137,16 @@ def edit(
         )
     _audit(session, actor, reason, run_id, before, DraftRowState.EDITED, person.name)
     return Row(day, role, person.id, DraftRowState.EDITED)
+
+
+def _filled(run: DraftRun, day: date, role: str) -> None:
+    """The run's figures once an edit has filled a role-date it left unfilled."""
+    explained = run.explanations or {}
+    left = [u for u in explained.get("unfilled", []) if (u["date"], u["role"]) != (day.isoformat(), role)]
+    run.explanations = {**explained, "unfilled": left}
+    if run.to_fill is not None and run.filled is not None:
+        run.filled = min(run.to_fill, run.filled + 1)
+        run.unfilled = run.to_fill - run.filled
 
 
 def decide(

@@ -1,5 +1,6 @@
 """Approving a stored draft, on the test database: an edit that breaks a hard rule is refused naming it, an
-edit that keeps them is stored EDITED; approving some rows makes exactly those the version's assignments (source
+edit that keeps them is stored EDITED, and one that fills a role the run left unfilled takes it off the run's
+unfilled roles; approving some rows makes exactly those the version's assignments (source
 DRAFT, audited) and asks for a recalculation; once Amion has someone else on an approved role-date, Amion counts
 and the calculation reports DRIFT."""
 
@@ -9,13 +10,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from schedcu.operations.draft_approval import approve
 from schedcu.operations.draft_new import draft_version as cli_draft_version
+from schedcu.testing.demo_data import ROSTER
 from services.coverage.calculation import CalculationOptions, calculate_and_store
-from services.drafting import approval
+from services.drafting import approval, inputs, runs
 from services.drafting.handlers import draft_schedule, options_from
 from shared.db.models import Assignment, Person
 from shared.kernel.contracts import DraftSchedule
@@ -43,9 +45,12 @@ def rows(services: Services, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
-def drafted(services: Services) -> tuple[uuid.UUID, uuid.UUID]:
+def drafted(services: Services, group: str | None = None, nights: int | None = None) -> tuple[uuid.UUID, uuid.UUID]:
+    """A draft of a version of a group of its own; `nights`: the group's limit of nights per period."""
+    group = group or f"approval-{uuid.uuid4().hex[:8]}"
     with Session(services.engine) as session, session.begin():
-        version_id = draft_version(session, START, END, group=f"approval-{uuid.uuid4().hex[:8]}")
+        version_id = draft_version(session, START, END, group=group)
+        inputs.set_group_limits(session, group, {"nights": nights}, "chief")
     delivery = Delivery(f"draft:{uuid.uuid4()}", None, DraftSchedule.routing_key, False)
     draft_schedule(
         DraftSchedule(version_id=version_id, requested_by="tests", time_limit_s=5, workers=1), delivery, get_settings()
@@ -97,6 +102,32 @@ def test_edit_approve_per_row_and_drift(services: Services, on_test_database: No
     assert drift == [("INFO", f"{day} {role}: Amion has {names[amion_person]}, the approved draft {names[holder]}")]
     held = [c.people for c in calculated.result.cells if c.schedule_date == day and c.role == role]
     assert held and all(names[holder] not in people for people in held)
+
+
+def test_an_edit_that_fills_an_unfilled_role_takes_it_off_the_runs_unfilled_roles(
+    services: Services, on_test_database: None
+) -> None:
+    group = f"approval-{uuid.uuid4().hex[:8]}"
+    _, run_id = drafted(services, group, nights=0)  # nobody may work a night: every role is left unfilled
+    with Session(services.engine) as session:
+        view = runs.run_view(session, run_id)
+    assert view is not None and view["filled"] == 0 and view["unfilled"] == view["to_fill"] > 0
+    open_roles = [(u["date"], u["role"]) for u in view["explanations"]["unfilled"]]
+    assert len(open_roles) == view["to_fill"]
+    day, role = date.fromisoformat(open_roles[0][0]), open_roles[0][1]
+
+    with Session(services.engine) as session, session.begin():
+        inputs.set_group_limits(session, group, {"nights": None}, "chief", "limit lifted")
+        email = next(p["email"] for p in ROSTER if p["specialty"] == "BOTH")
+        person = session.scalars(select(Person).where(Person.email == email)).one()
+        approval.edit(session, run_id, day, role, person, options_from(get_settings()), "chief", "covering")
+
+    with Session(services.engine) as session:
+        after = runs.run_view(session, run_id)
+    assert after is not None
+    assert (after["filled"], after["unfilled"]) == (1, view["to_fill"] - 1)
+    assert [(u["date"], u["role"]) for u in after["explanations"]["unfilled"]] == open_roles[1:]
+    assert [(r["date"], r["role"], r["state"]) for r in after["rows"]] == [(day.isoformat(), role, "EDITED")]
 
 
 def test_a_draft_of_a_period_fills_the_groups_newest_version_of_exactly_that_period(services: Services) -> None:
