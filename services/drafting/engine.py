@@ -9,7 +9,7 @@ is explained.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ortools.sat.python import cp_model
 
@@ -27,7 +27,7 @@ from services.drafting.model import (
     Problem,
     ProgressReport,
 )
-from services.drafting.solver import DraftModel, build, solve_levels
+from services.drafting.solver import DraftModel, Halt, build, solve_levels
 
 
 def _feasible(
@@ -38,7 +38,7 @@ def _feasible(
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = workers
-    return solver.Solve(dm.model), solver
+    return dm.halt.solve(solver, dm.model, None), solver
 
 
 def kept_conflicts(
@@ -115,21 +115,25 @@ def draft(
     workers: int = 2,
     order: Sequence[Level] = DRAFT_ORDER,
     progress: ProgressReport | None = None,
+    given_up: Callable[[], bool] | None = None,
 ) -> Draft:
     """The lexicographic draft within about `time_limit` seconds on `workers` CP-SAT workers; `progress` hears
-    how the solve goes (`solve_levels`)."""
+    how the solve goes (`solve_levels`). Once `given_up()` says that nobody waits for the draft any more (asked
+    between solves and every `HALT_EVERY_S` seconds within one), the solve stops and `Stopped` is raised."""
     began = time.monotonic()
     facts = Facts(problem)
     baseline = greedy(facts)
-    dm = build(facts)
-    cores, hold = kept_conflicts(dm, time_limit / 4, workers)
-    conflicts = tuple(kept_conflict(facts, core) for core in cores)
-    if hold and not cores:
-        for lit in dm.keep.values():
-            dm.model.Add(lit == 1)
-    else:
-        order = (Level.KEPT_DROPPED, *order)
-    solved = solve_levels(dm, order, time_limit - (time.monotonic() - began), workers, hint=baseline, progress=progress)
+    with Halt(given_up) as halt:
+        dm = build(facts, halt)
+        cores, hold = kept_conflicts(dm, time_limit / 4, workers)
+        conflicts = tuple(kept_conflict(facts, core) for core in cores)
+        if hold and not cores:
+            for lit in dm.keep.values():
+                dm.model.Add(lit == 1)
+        else:
+            order = (Level.KEPT_DROPPED, *order)
+        left = time_limit - (time.monotonic() - began)
+        solved = solve_levels(dm, order, left, workers, hint=baseline, progress=progress)
     if solved.assignment is None:
         levels = _reports(facts, baseline, order, time.monotonic() - began)
         return _draft(facts, baseline, levels, Outcome.GREEDY, conflicts, began)

@@ -9,6 +9,7 @@ work. The time limit and the worker count come from the command, else from the s
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.drafting import repairs, runs
 from services.drafting.engine import draft
 from services.drafting.repair import repair
+from services.drafting.solver import Stopped
 from services.drafting.store import DraftRefused, Options, load_problem
 from shared.db.models import HospitalGroup, ScheduleVersion
 from shared.db.session import transaction
@@ -91,7 +93,8 @@ def refuse(
 
 def draft_schedule(command: DraftSchedule, delivery: Delivery, settings: Settings) -> None:
     """A workflow's run whose phase has ended (the saga timed it out, or it was cancelled or retried) ends `failed`
-    with `GAVE_UP`: before its solve when the command comes late, else when its result is fenced out."""
+    with `GAVE_UP`: before its solve when the command comes late, while it solves (the solver asks the fence between
+    solves and every `HALT_EVERY_S` seconds within one, and stops), else when its result is fenced out."""
     fence = fence_of(command)
     run_id = ids.draft_run_id(delivery.message_id)
     time_limit = command.time_limit_s or settings.draft_time_limit_s
@@ -128,7 +131,16 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery, settings: Setting
         return
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
-    result = draft(problem, time_limit=time_limit, workers=workers, progress=runs.ProgressRecorder(run_id))
+    given_up = None if fence is None else partial(superseded, fence)
+    try:
+        result = draft(
+            problem, time_limit=time_limit, workers=workers, progress=runs.ProgressRecorder(run_id), given_up=given_up
+        )
+    except Stopped:
+        with transaction() as session:
+            runs.fail(session, run_id, GAVE_UP)
+        log.info("draft run %s: its workflow gave up waiting; the solve stopped", run_id)
+        return
     with unit_of_work(CONSUMER, delivery, fence) as work:
         if work.skipped == "superseded":
             runs.fail(work.session, run_id, GAVE_UP)

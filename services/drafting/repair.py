@@ -246,7 +246,7 @@ def _fewest(
     if workers == 2:
         solver.parameters.subsolvers.extend(TWO_WORKERS)
     best_u, best_d = dm.best[Level.UNFILLED], dm.best[Level.KEPT_DROPPED]
-    status = solver.Solve(dm.model, StopAt(weight * best_u + best_d, maximise=False))
+    status = dm.halt.solve(solver, dm.model, StopAt(weight * best_u + best_d, maximise=False))
     took = time.monotonic() - began
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, (LevelReport(Level.UNFILLED, best_u, None, False, took),

@@ -22,15 +22,20 @@ Levels (`model.Level`), each an integer expression:
 
 `solve_levels` optimises them one after the other, each with its share of the time left; it then fixes the
 level at its optimum (or the best value found) and hints the next level with the solution so far.
+
+Every solve goes through the model's `Halt`: once whoever waits for the draft has given up, the solve in progress
+stops and `Stopped` is raised.
 """
 
 import itertools
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from types import TracebackType
 
 from ortools.sat.python import cp_model
 
@@ -53,6 +58,71 @@ Expr = cp_model.LinearExprT
 
 
 Bit = cp_model.IntVar | int  # a 0/1 variable, or a constant where the rules or the bookings decide
+HALT_EVERY_S = 2.0
+
+
+class Stopped(Exception):
+    """The solve was stopped before its end: whoever waited for the draft has given up."""
+
+
+class Halt:
+    """Stops a run's solves once `given_up()` says so. While the run solves (inside `with`), a thread of its own asks
+    every `every_s` seconds and stops the CP-SAT search in progress; each solve then raises `Stopped`, and so does
+    the next one asked for. Without `given_up` nothing is asked and the solves run their course."""
+
+    def __init__(self, given_up: Callable[[], bool] | None = None, every_s: float = HALT_EVERY_S) -> None:
+        self.given_up, self.every_s = given_up, every_s
+        self.stopped = threading.Event()
+        self._ended = threading.Event()
+        self._lock = threading.Lock()
+        self._current: cp_model.CpSolver | None = None
+        self._watcher: threading.Thread | None = None
+
+    def __enter__(self) -> "Halt":
+        if self.given_up is not None:
+            self._watcher = threading.Thread(target=self._watch, name="draft-halt", daemon=True)
+            self._watcher.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._ended.set()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    def _watch(self) -> None:
+        assert self.given_up is not None
+        while not self._ended.wait(self.every_s):
+            if not self.stopped.is_set() and self.given_up():
+                self.stopped.set()
+            if self.stopped.is_set():
+                with self._lock:  # again at every turn: a search that began as the flag was set stops too
+                    if self._current is not None:
+                        self._current.stop_search()
+
+    def check(self) -> None:
+        """Ask now (between two solves): `Stopped` once whoever waits has given up."""
+        if not self.stopped.is_set() and self.given_up is not None and self.given_up():
+            self.stopped.set()
+        if self.stopped.is_set():
+            raise Stopped
+
+    def solve(
+        self, solver: cp_model.CpSolver, model: cp_model.CpModel, callback: cp_model.CpSolverSolutionCallback | None
+    ) -> cp_model.CpSolverStatus:
+        with self._lock:
+            if self.stopped.is_set():
+                raise Stopped
+            self._current = solver
+        try:
+            status = solver.Solve(model, callback)
+        finally:
+            with self._lock:
+                self._current = None
+        if self.stopped.is_set():
+            raise Stopped
+        return status
 
 
 @dataclass
@@ -65,6 +135,7 @@ class DraftModel:
     by_slot: dict[int, list[cp_model.IntVar]] = field(default_factory=dict)  # slot -> its x
     terms: dict[Level, Expr] = field(default_factory=dict)  # built when a level is first solved
     best: dict[Level, int] = field(default_factory=dict)  # each level's trivial best: no draft does better
+    halt: Halt = field(default_factory=Halt)  # every solve of the model goes through it
     _works: dict[tuple[int, date], Bit] = field(default_factory=dict)
     _weekends: dict[tuple[int, date], Bit] = field(default_factory=dict)
 
@@ -87,7 +158,7 @@ class DraftModel:
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = seconds
         solver.parameters.num_workers = workers
-        status = solver.Solve(completion)
+        status = self.halt.solve(solver, completion, None)
         self.model.ClearHints()
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             for index in range(len(completion.Proto().variables)):
@@ -136,7 +207,7 @@ class DraftModel:
         return self._weekends[key]
 
 
-def build(facts: Facts) -> DraftModel:
+def build(facts: Facts, halt: Halt | None = None) -> DraftModel:
     m = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     for s, eligible in enumerate(facts.eligible):
@@ -155,7 +226,7 @@ def build(facts: Facts) -> DraftModel:
     for (p, s), var in x.items():
         by_person[p].append(s)
         by_slot[s].append(var)
-    dm = DraftModel(facts, m, x, keep, dict(by_person), dict(by_slot))
+    dm = DraftModel(facts, m, x, keep, dict(by_person), dict(by_slot), halt=halt or Halt())
     for holders in by_slot.values():
         m.AddAtMostOne(holders)
     for p, slots in by_person.items():
@@ -424,6 +495,7 @@ def solve_levels(
     current: dict[tuple[date, str], int] | None = None
     reports: list[LevelReport] = []
     for n, level in enumerate(order):
+        dm.halt.check()
         began = time.monotonic()
         expr = term(dm, level)
         if current is not None or hint is not None:
@@ -446,7 +518,7 @@ def solve_levels(
             for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else TWO_WORKERS:
                 solver.parameters.subsolvers.append(name)
         best = dm.best[level]
-        status = solver.Solve(dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
+        status = dm.halt.solve(solver, dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             current = dm.assignment(solver)

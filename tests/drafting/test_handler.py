@@ -1,7 +1,8 @@
 """The drafting handler in this process, on the test database: a run keeps the version's own assignments and
 stores only its own rows; a version that cannot be drafted ends its run `failed`; a redelivery of a command
 whose run has ended does nothing; a DRAFT workflow that gave up waiting (its draft phase timed out by the saga)
-ends its run `failed` with the reason, whether its answer comes late or its command does."""
+ends its run `failed` with the reason, whether its answer comes late, its command does, or the saga gives up while
+it solves (the solve then stops)."""
 
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from services.drafting import handlers
 from services.drafting.handlers import GAVE_UP, draft_schedule
-from services.drafting.model import Draft
+from services.drafting.model import Draft, Progress, ProgressReport
+from services.drafting.solver import Stopped
 from services.versions import starts, sweeper
 from shared.db.models import Assignment
 from shared.kernel import ids
@@ -154,6 +156,37 @@ def test_a_run_whose_workflow_timed_out_mid_solve_ends_failed_when_its_answer_is
     assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
     assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (0,)
     assert one(services, "SELECT count(*) FROM outbox WHERE message_id = :m", m=f"{delivery.message_id}:result") == (0,)
+
+
+def test_a_run_whose_workflow_times_out_as_it_solves_stops_solving_and_ends_failed(
+    services: Services, on_test_database: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id, command, delivery = draft_workflow(services, date(2026, 6, 8), date(2026, 6, 14))
+    solve = handlers.draft
+    stopped: list[Stopped] = []
+
+    def timed_out_as_it_solves(*args: Any, progress: ProgressReport, **kwargs: Any) -> Draft:
+        def heard(p: Progress) -> None:
+            if p.number == 1 and p.value is None:  # the first level starts: the saga gives up
+                time_out_draft_phase(services, workflow_id)
+            progress(p)
+
+        try:
+            return solve(*args, progress=heard, **kwargs)
+        except Stopped as error:
+            stopped.append(error)
+            raise
+
+    monkeypatch.setattr(handlers, "draft", timed_out_as_it_solves)
+    draft_schedule(command, delivery, get_settings())
+
+    run_id = run_id_for(delivery.message_id)
+    assert len(stopped) == 1, "the solve stopped instead of running its course"
+    assert one(services, "SELECT state, error FROM draft_runs WHERE id = :r", r=run_id) == ("failed", GAVE_UP)
+    assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r", r=run_id) == (0,)
+    assert one(services, "SELECT count(*) FROM outbox WHERE message_id = :m", m=f"{delivery.message_id}:result") == (0,)
+    draft_schedule(command, delivery, get_settings())  # redelivered: the run has ended
+    assert one(services, "SELECT state, attempts FROM draft_runs WHERE id = :r", r=run_id) == ("failed", 1)
 
 
 def test_a_command_that_comes_after_its_workflow_timed_out_ends_its_run_failed_without_solving(
