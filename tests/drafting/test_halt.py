@@ -10,7 +10,7 @@ import pytest
 from services.drafting.engine import draft
 from services.drafting.model import Category, History, Level, Limits, Problem, Progress, Reader, Request
 from services.drafting.solver import HALT_EVERY_S, Stopped
-from shared.states import Specialty
+from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, anybody, role_dates
 
 START = date(2026, 3, 2)
