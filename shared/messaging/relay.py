@@ -10,12 +10,13 @@ publish nothing else. Each message carries the account's name as its AMQP `user_
 
 On the relay's own connection, a batch's rows are locked (`FOR UPDATE SKIP LOCKED`, so several relays never
 publish the same row at once), published together (their confirms pipelined), and the confirmed ones deleted.
-The transaction stays open for the batches of the commits that wake the relay within `HOLD` of its start, so a
+The transaction stays open for the batches of the commits that wake the relay within `HOLD_S` of its start, so a
 burst of commits costs one transaction; a batch is published as soon as it is woken, only the commit of the
-deletions waits. It commits at once when a batch leaves a row unpublished, when it finds nothing, and when the
-relay stops. A relay that dies mid-transaction, or loses its database connection, releases its locks with its
-transaction; the rows are published again with the same message ids, which consumers' inboxes skip. The relay
-talks to PostgreSQL directly (psycopg, async) on its event loop: no thread hand-off.
+deletions waits. It commits at once when its first batch finds nothing, when a batch leaves a row unpublished,
+and when the relay stops. A relay that dies mid-transaction, or loses its database connection, releases its
+locks with its transaction; the rows (up to a second's) are published again with the same message ids, which
+consumers' inboxes skip. The relay talks to PostgreSQL directly (psycopg, async) on its event loop: no thread
+hand-off.
 
 The relay publishes on a channel of its own (publisher confirms, on the worker's connection), and replaces it
 after a nack. A row the broker nacked (in a cluster, a queue's leader went away while the message was on its
