@@ -29,7 +29,7 @@ servers are never stopped.
   heartbeats) measured over a quiet interval beforehand.
 - Per worker, from its /metrics, net of its idle background: transactions and statements on its engine
   (`schedcu_sql_*`), messages published (its relay's) and consumed (FastStream's counters). The relays' own
-  transactions (one per batch, on a connection of their own) are the rest of the database's count.
+  transactions (on a connection of their own) are the rest of the database's count.
 - Targets (one replica of each worker): machine CPU per workflow at most 1.3x the floor's, at most 12
   transactions per workflow. A missed target is printed with its figure and the exit status is 1.
 - --profile DIR: py-spy (the `bench` extra) samples every worker process during the timed run and writes

@@ -8,12 +8,15 @@ nothing to publish.)
 A relay publishes only the routing keys its service publishes (`Registry.publishes`): its broker account may
 publish nothing else. Each message carries the account's name as its AMQP `user_id`.
 
-One transaction per batch, on the relay's own connection: the rows are locked (`FOR UPDATE SKIP LOCKED`, so
-several relays never publish the same row at once), published together (their confirms pipelined), and the
-confirmed ones deleted before it commits. A relay that dies mid-batch, or loses its database connection,
-releases its locks with its transaction; the rows are published again with the same message ids, which
-consumers' inboxes skip. The relay talks to PostgreSQL directly (psycopg, async) on its event loop: a batch
-costs one transaction and no thread hand-off.
+On the relay's own connection, a batch's rows are locked (`FOR UPDATE SKIP LOCKED`, so several relays never
+publish the same row at once), published together (their confirms pipelined), and the confirmed ones deleted.
+The transaction stays open for the batches of the commits that wake the relay within `HOLD_S` of its start, so a
+burst of commits costs one transaction; a batch is published as soon as it is woken, only the commit of the
+deletions waits. It commits at once when its first batch finds nothing, when a batch leaves a row unpublished,
+and when the relay stops. A relay that dies mid-transaction, or loses its database connection, releases its
+locks with its transaction; the rows (up to a second's) are published again with the same message ids, which
+consumers' inboxes skip. The relay talks to PostgreSQL directly (psycopg, async) on its event loop: no thread
+hand-off.
 
 The relay publishes on a channel of its own (publisher confirms, on the worker's connection), and replaces it
 after a nack. A row the broker nacked (in a cluster, a queue's leader went away while the message was on its
@@ -53,6 +56,7 @@ tracer = trace.get_tracer(__name__)
 
 LEASE = timedelta(seconds=30)
 BATCH = 100
+HOLD_S = 1.0  # how long a transaction that published rows stays open for the next wakes' batches
 
 CLAIM = """
     SELECT id, message_id, correlation_id, routing_key, message_type, body, headers FROM outbox
@@ -101,36 +105,60 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
-    async def publish_pending(self, conn: psycopg.AsyncConnection[Any]) -> int:
-        """Publish one batch in one transaction on `conn`; returns how many rows it claimed."""
+    async def publish_pending(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Publish batches in one transaction on `conn`: what is pending, then what the wakes within `HOLD_S`
+        bring."""
+        loop = asyncio.get_running_loop()
+        held_until = loop.time() + HOLD_S
+        holding = False  # once a batch has published rows
         async with conn.transaction():
-            async with conn.cursor(row_factory=class_row(Claimed)) as cursor:
-                rows = await (await cursor.execute(CLAIM, {"limit": BATCH, "keys": self._routing_keys})).fetchall()
-            outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
-            published, refused = [], []
-            for row, outcome in zip(rows, outcomes, strict=True):
-                if outcome is None:
-                    published.append(row.id)
-                elif classify(outcome) is Failure.NACKED:
-                    OUTBOX_NACKED.inc()
-                    log.info("%s was not taken by the broker (%s); publishing it again", row.message_id,
-                             describe(outcome))  # fmt: skip
-                elif classify(outcome).transient or isinstance(outcome, asyncio.CancelledError):
-                    # a publish cancelled under the relay (not the relay itself): its connection went away
-                    self._broker_gate.close(outcome)  # the row stays unclaimed: published once the broker is back
-                else:
-                    log.warning(
-                        "publishing %s (%s) failed, retrying in %s: %s",
-                        row.message_id, row.routing_key, LEASE, describe(outcome),
-                    )  # fmt: skip
-                    refused.append(row.id)
-            if len(published) < len(rows):
-                await self._drop_channel()
-            if published:
-                await conn.execute(DELETE, {"ids": published})
-            if refused:
-                await conn.execute(LEASE_OUT, {"ids": refused, "lease": LEASE})
-        return len(rows)
+            while True:
+                self._wake.clear()
+                claimed, all_published = await self._publish_batch(conn)
+                if not all_published or self._stopping.is_set():
+                    return
+                if claimed == BATCH:
+                    continue
+                holding = holding or claimed > 0
+                if not holding or not await self._woken_within(held_until - loop.time()):
+                    return
+
+    async def _woken_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
+            return True
+        return False
+
+    async def _publish_batch(self, conn: psycopg.AsyncConnection[Any]) -> tuple[int, bool]:
+        """Publish one batch in the open transaction of `conn`: how many rows it claimed, and whether all of
+        them were published."""
+        async with conn.cursor(row_factory=class_row(Claimed)) as cursor:
+            rows = await (await cursor.execute(CLAIM, {"limit": BATCH, "keys": self._routing_keys})).fetchall()
+        outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+        published, refused = [], []
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome is None:
+                published.append(row.id)
+            elif classify(outcome) is Failure.NACKED:
+                OUTBOX_NACKED.inc()
+                log.info("%s was not taken by the broker (%s); publishing it again", row.message_id,
+                         describe(outcome))  # fmt: skip
+            elif classify(outcome).transient or isinstance(outcome, asyncio.CancelledError):
+                # a publish cancelled under the relay (not the relay itself): its connection went away
+                self._broker_gate.close(outcome)  # the row stays unclaimed: published once the broker is back
+            else:
+                log.warning(
+                    "publishing %s (%s) failed, retrying in %s: %s",
+                    row.message_id, row.routing_key, LEASE, describe(outcome),
+                )  # fmt: skip
+                refused.append(row.id)
+        if len(published) < len(rows):
+            await self._drop_channel()
+        if published:
+            await conn.execute(DELETE, {"ids": published})
+        if refused:
+            await conn.execute(LEASE_OUT, {"ids": refused, "lease": LEASE})
+        return len(rows), len(published) == len(rows)
 
     async def _exchange(self, routing_key: str) -> AbstractExchange:
         """The exchange of `routing_key` on the relay's channel, opened when there is none."""
@@ -187,12 +215,9 @@ class OutboxRelay:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                     while await unless_stopped(self._stopping, self._broker_gate.wait_open()):
-                        self._wake.clear()
-                        while await self.publish_pending(conn) == BATCH:
-                            pass
+                        await self.publish_pending(conn)
                         failures = 0
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                        await self._woken_within(self._poll_s)
             except Exception as error:
                 if classify(error) is Failure.DATABASE_DOWN:
                     self._database.close(error)
