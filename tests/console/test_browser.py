@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,6 +69,14 @@ def browser() -> Iterator[WebDriver]:
 
 def wait_for(driver: WebDriver, css: str) -> WebElement:
     return WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
+
+
+def notice_after(driver: WebDriver, button: WebElement) -> str:
+    """Click `button`; the notice of the page the action answers with, never the one of the page before."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, WAIT_S).until(staleness_of(page))
+    return wait_for(driver, "#notice").text
 
 
 def row_of(driver: WebDriver, message_id: str) -> list[WebElement]:
@@ -135,8 +144,8 @@ def test_create_proposals_for_a_versions_gaps_and_approve_one(
 
     browser.get(f"{console}/versions/{version_id}")
     wait_for(browser, "#proposals-link").click()
-    wait_for(browser, "#create-proposals").click()
-    assert re.match(r"[1-9]\d* proposals created .*; 0 gap lines already proposed", wait_for(browser, "#notice").text)
+    created = notice_after(browser, wait_for(browser, "#create-proposals"))
+    assert re.match(r"[1-9]\d* proposals created .*; 0 gap lines already proposed", created)
     rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "tr.proposal") if "2026-03-18" in r.text]
     (row,) = [r for r in rows if r.find_elements(By.CSS_SELECTOR, "td")[1].text.startswith("Mid3")]
     person = row.find_elements(By.CSS_SELECTOR, "td")[5].text
@@ -148,8 +157,8 @@ def test_create_proposals_for_a_versions_gaps_and_approve_one(
     worklist = fills[0].split(" in ")[0]
     assert len(fills) > 1 and not browser.find_elements(By.ID, "stays-open")
     proposal_url = browser.current_url
-    browser.find_element(By.ID, "approve").click()
-    assert wait_for(browser, "#notice").text.startswith("approved: assigned as OVERRIDE; recalculation requested")
+    approved = notice_after(browser, browser.find_element(By.ID, "approve"))
+    assert approved.startswith("approved: assigned as OVERRIDE; recalculation requested")
     assert browser.current_url == proposal_url  # Post/Redirect/Get: the browser is on the proposal's page
     assert browser.find_element(By.ID, "proposal-state").text == "APPROVED"
     history = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#proposal-history tr")[1:]]
@@ -211,8 +220,7 @@ def test_the_heat_map_by_keyboard_tab_to_a_square_and_read_its_tooltip(
 
 def test_the_open_proposals_of_every_version(console: str, browser: WebDriver, gapped_version: uuid.UUID) -> None:
     browser.get(f"{console}/versions/{gapped_version}/proposals")
-    wait_for(browser, "#create-proposals").click()
-    assert re.match(r"[1-9]\d* proposals created", wait_for(browser, "#notice").text)
+    assert re.match(r"[1-9]\d* proposals created", notice_after(browser, wait_for(browser, "#create-proposals")))
 
     browser.find_element(By.LINK_TEXT, "Proposals").click()
     rows = WebDriverWait(browser, WAIT_S).until(
@@ -273,9 +281,7 @@ def test_after_an_action_the_url_is_the_page_and_reload_shows_it(
 
     wait_for(browser, "#promote-form input[name=force]").click()
     browser.find_element(By.CSS_SELECTOR, "#promote-form input[name=reason]").send_keys("checked by phone")
-    browser.find_element(By.ID, "promote").click()
-
-    assert wait_for(browser, "#notice").text.startswith("promoted to PRODUCTION")
+    assert notice_after(browser, browser.find_element(By.ID, "promote")).startswith("promoted to PRODUCTION")
     assert browser.current_url == page
     browser.refresh()  # a GET: no form sent again, no 405
     assert wait_for(browser, "#state").text == "PRODUCTION"
@@ -295,9 +301,7 @@ def test_redrive_a_dead_letter_from_its_group(pipeline: Pipeline, console: str, 
     group = row.find_element(By.XPATH, "ancestor::section")
     assert "worker crashed (test)" in group.find_element(By.CSS_SELECTOR, "h2").text
     assert "import.requested" in row.text
-    row.find_element(By.CSS_SELECTOR, "button.redrive").click()
-
-    assert wait_for(browser, "#notice").text == f"1 redriven from {dlq}"
+    assert notice_after(browser, row.find_element(By.CSS_SELECTOR, "button.redrive")) == f"1 redriven from {dlq}"
     assert not row_of(browser, message_id)
     assert pipeline.wait_terminal(ids.workflow_id_for(request_id)) == "COMPLETED"
     assert audited(pipeline, f"{dlq}/{message_id}") == [("olga", "redrive")]
@@ -317,9 +321,7 @@ def test_discard_a_dead_letter_after_confirming(pipeline: Pipeline, console: str
     row.find_element(By.CSS_SELECTOR, "a.discard").click()
     assert message_id in wait_for(browser, "#what").text
     assert audited(pipeline, f"{dlq}/{message_id}") == []  # nothing happens before the confirmation
-    browser.find_element(By.ID, "confirm").click()
-
-    assert wait_for(browser, "#notice").text == f"1 discarded from {dlq}"
+    assert notice_after(browser, browser.find_element(By.ID, "confirm")) == f"1 discarded from {dlq}"
     assert not row_of(browser, message_id)
     browser.get(f"{console}/dead-letters")
     wait_for(browser, "#who")
@@ -344,8 +346,7 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     form.find_element(By.NAME, "person").send_keys("Adams, Ada")
     for name, day in (("from", "2026-06-01"), ("to", "2026-06-07")):
         browser.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, name), day)
-    form.find_element(By.ID, "add-rotation").click()
-    rotation = re.fullmatch(r"added rotation (\d+)", wait_for(browser, "#notice").text)
+    rotation = re.fullmatch(r"added rotation (\d+)", notice_after(browser, form.find_element(By.ID, "add-rotation")))
     assert rotation is not None
     assert "Adams, Ada" in browser.find_element(By.CSS_SELECTOR, f'#rotations tr[data-id="{rotation[1]}"]').text
 
@@ -354,9 +355,9 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     Select(form.find_element(By.NAME, "group")).select_by_visible_text("test-group")
     for name, value in (("start", "2026-06-01"), ("end", "2026-06-07"), ("time_limit", "20"), ("reason", "browser")):
         browser.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, name), value)
-    form.find_element(By.ID, "draft-new").click()
     requested = re.fullmatch(
-        r"draft of version \S+ requested: workflow \S+, run (\S+)", wait_for(browser, "#notice").text
+        r"draft of version \S+ requested: workflow \S+, run (\S+)",
+        notice_after(browser, form.find_element(By.ID, "draft-new")),
     )
     assert requested is not None
     run_id = requested[1]
@@ -413,12 +414,11 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
     assert len(boxes) == sum(nights.values())
     for box in boxes[:2]:
         box.click()
-    browser.find_element(By.ID, "approve-selected").click()
     assert re.fullmatch(r"approved 2 rows as DRAFT assignments; recalculation requested: calculation \S+",
-                        wait_for(browser, "#notice").text)  # fmt: skip
+                        notice_after(browser, browser.find_element(By.ID, "approve-selected")))  # fmt: skip
     assert len(browser.find_elements(By.CSS_SELECTOR, "#grid td.row-approved")) == 2
-    browser.find_element(By.ID, "approve-all").click()
-    assert wait_for(browser, "#notice").text.startswith(f"approved {len(boxes) - 2} rows as DRAFT assignments")
+    approved_all = notice_after(browser, browser.find_element(By.ID, "approve-all"))
+    assert approved_all.startswith(f"approved {len(boxes) - 2} rows as DRAFT assignments")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#grid td.row-approved")) == len(boxes)
     assert not browser.find_elements(By.CSS_SELECTOR, "#grid input[name=row]")
     assert (
@@ -433,8 +433,9 @@ def test_draft_a_week_and_read_its_run_page_with_the_fairness_chart(
 
     browser.find_element(By.LINK_TEXT, "test-group").click()
     row = wait_for(browser, f'#rotations tr[data-id="{rotation[1]}"]')
-    row.find_element(By.CSS_SELECTOR, "button.remove").click()
-    assert wait_for(browser, "#notice").text == f"removed rotation {rotation[1]}"
+    assert (
+        notice_after(browser, row.find_element(By.CSS_SELECTOR, "button.remove")) == f"removed rotation {rotation[1]}"
+    )
     assert audited(pipeline, f"rotation:{rotation[1]}") == [("olga", "add"), ("olga", "remove")]
 
 
