@@ -55,6 +55,15 @@ def eventually(probe: Callable[[], T | None], timeout_s: float = 60.0, what: str
         time.sleep(0.2)
 
 
+async def until(probe: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+    """`eventually` for a test inside the event loop: polls `probe` without blocking the loop."""
+    deadline = time.monotonic() + timeout_s
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class Services:
     database_url: str
