@@ -21,7 +21,7 @@ from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 from tests.support.amion_watch import cli, edit_truth, import_and_promote, truth
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MONTH = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
 PERIOD = (MONTH.isoformat(), MONTH.replace(day=7).isoformat())

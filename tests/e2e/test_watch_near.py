@@ -21,7 +21,7 @@ from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 from tests.support.amion_watch import edit_truth, import_and_promote
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TONIGHT = datetime.now(ZoneInfo("America/New_York")).date()
 PERIOD = (TONIGHT.isoformat(), (TONIGHT + timedelta(days=6)).isoformat())

@@ -230,6 +230,7 @@ def test_diff_lists_added_removed_and_changed_items(services: Services) -> None:
     assert changes["assignments"].counts() == {"added": 0, "removed": 0, "changed": 0}
 
 
+@pytest.mark.slow
 def test_promote_and_archive_commands_over_the_broker_answer_with_events(pipeline: Pipeline) -> None:
     request_id = f"promote-{uuid.uuid4()}"
     body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-08")
@@ -260,6 +261,7 @@ def test_promote_and_archive_commands_over_the_broker_answer_with_events(pipelin
     assert archived["reason"] == "done"
 
 
+@pytest.mark.slow
 def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline: Pipeline, tmp_path: Path) -> None:
     template = tmp_path / "template.ods"
     template.write_bytes(pipeline.template)
@@ -286,6 +288,7 @@ def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline:
     assert pipeline.query(counted) == before
 
 
+@pytest.mark.slow
 def test_dry_run_of_a_broken_template_says_it_would_fail(pipeline: Pipeline, tmp_path: Path) -> None:
     template = tmp_path / "broken.ods"
     template.write_bytes(write_ods([("Not a window", [["", "ON1"], ["CPMC CT Neuro", "x"]])]))
