@@ -41,6 +41,7 @@ MONTH = date(2026, 3, 1)
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+HEALTHY_S = 120.0  # for a worker to answer: all five import at once, on 2 cores that other runs may load
 
 
 def eventually(probe: Callable[[], T | None], timeout_s: float = 60.0, what: str = "condition") -> T:
@@ -186,7 +187,7 @@ class Pipeline:
     def restart(self, name: str) -> None:
         old = self.workers[name]
         self.workers[name] = processes.worker(name.split("#")[0], self.env, self.log_dir).start()
-        self.workers[name].wait_healthy()
+        self.workers[name].wait_healthy(HEALTHY_S)
         assert old.popen is not None and old.popen.poll() is not None
 
     def set_faults(self, **faults: float) -> None:
@@ -256,7 +257,7 @@ def running_pipeline(
     pipeline = Pipeline(services, env, workers, fake, sample_template(), log_dir)
     try:
         for w in workers.values():
-            w.wait_healthy()
+            w.wait_healthy(HEALTHY_S)
         yield pipeline
     finally:
         for w in pipeline.workers.values():
