@@ -1,6 +1,6 @@
 """Real PostgreSQL and RabbitMQ (SCHEDCU_DATABASE_URL / SCHEDCU_AMQP_URL, else localhost, else Docker via
-testcontainers), a fresh database per test session, and the five workers plus the fake Amion as separate
-processes."""
+testcontainers), a fresh database per test session (each a copy of one migrated once per session), and the five
+workers plus the fake Amion as separate processes."""
 
 import asyncio
 import json
@@ -41,6 +41,7 @@ MONTH = date(2026, 3, 1)
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+HEALTHY_S = 120.0  # for a worker to answer: all five import at once, on 2 cores that other runs may load
 
 
 def eventually(probe: Callable[[], T | None], timeout_s: float = 60.0, what: str = "condition") -> T:
@@ -53,6 +54,15 @@ def eventually(probe: Callable[[], T | None], timeout_s: float = 60.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(0.2)
+
+
+async def until(probe: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+    """`eventually` for a test inside the event loop: polls `probe` without blocking the loop."""
+    deadline = time.monotonic() + timeout_s
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -74,14 +84,41 @@ def servers(stack: ExitStack) -> tuple[str, str]:
         pytest.fail(str(error))
 
 
+_templates: dict[str, str] = {}  # server URL → the URL of its database migrated in this session
+
+
+def migrated_template(server_url: str) -> str:
+    """A database on the server migrated to head once per session, for `provisioned` to copy."""
+    if server_url not in _templates:
+        template_url = make_url(server_url).set(database=f"schedcu_template_{os.getpid()}").render_as_string(False)
+        drop_database(template_url)
+        ensure_database_exists(template_url)
+        upgrade(template_url)
+        _templates[server_url] = template_url
+    return _templates[server_url]
+
+
+def pytest_sessionfinish() -> None:
+    for template_url in _templates.values():
+        drop_database(template_url)
+
+
+def copy_database(template_url: str, database_url: str) -> None:
+    """`database_url`'s database anew as a copy of the template's (CREATE DATABASE ... TEMPLATE)."""
+    drop_database(database_url)
+    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
+        conn.execute(
+            f'CREATE DATABASE "{make_url(database_url).database}" TEMPLATE "{make_url(template_url).database}"'
+        )
+
+
 @contextmanager
 def provisioned(name: str) -> Iterator[Services]:
     """A fresh, migrated database and a broker vhost of their own, both removed afterwards."""
     with ExitStack() as stack:
         server_url, amqp_url = servers(stack)
         database_url = make_url(server_url).set(database=name).render_as_string(False)
-        ensure_database_exists(database_url)
-        upgrade(database_url)
+        copy_database(migrated_template(server_url), database_url)
         amqp_url = isolated_vhost(amqp_url, name, stack)
         engine = create_engine(database_url)
         yield Services(database_url, amqp_url, engine)
@@ -89,9 +126,13 @@ def provisioned(name: str) -> Iterator[Services]:
         drop_database(database_url)
 
 
+def admin_url(database_url: str) -> str:
+    """The server's maintenance database, in libpq's form."""
+    return make_url(database_url).set(drivername="postgresql", database="postgres").render_as_string(False)
+
+
 def drop_database(database_url: str) -> None:
-    admin = make_url(database_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
+    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
 
 
@@ -146,7 +187,7 @@ class Pipeline:
     def restart(self, name: str) -> None:
         old = self.workers[name]
         self.workers[name] = processes.worker(name.split("#")[0], self.env, self.log_dir).start()
-        self.workers[name].wait_healthy()
+        self.workers[name].wait_healthy(HEALTHY_S)
         assert old.popen is not None and old.popen.poll() is not None
 
     def set_faults(self, **faults: float) -> None:
@@ -216,7 +257,7 @@ def running_pipeline(
     pipeline = Pipeline(services, env, workers, fake, sample_template(), log_dir)
     try:
         for w in workers.values():
-            w.wait_healthy()
+            w.wait_healthy(HEALTHY_S)
         yield pipeline
     finally:
         for w in pipeline.workers.values():

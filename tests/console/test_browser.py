@@ -34,6 +34,7 @@ from tests.console.conftest import OPERATOR_TOKEN, bearer, running_console, writ
 from tests.support import amqp_client
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.integration,
     pytest.mark.skipif(
         not (shutil.which("chromium") and shutil.which("chromedriver")), reason="needs chromium and chromium-driver"

@@ -37,16 +37,26 @@ class Console:
         return httpx.get(f"{self.url}{path}", headers=bearer(token), timeout=10).status_code
 
 
-@pytest.fixture
-def console(console_services: Services, tmp_path: Path) -> Iterator[Console]:
+@pytest.fixture(scope="module")
+def served(console_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """One console process for the module's tests."""
     env = {
         **os.environ,
         "SCHEDCU_DATABASE_URL": console_services.database_url,
         "SCHEDCU_AMQP_URL": console_services.amqp_url,
     }
-    users_file = write_users_file(tmp_path / "users.yaml")
-    with running_console(env, tmp_path, users_file) as url:
-        yield Console(url, users_file, tmp_path / "console.log")
+    work = tmp_path_factory.mktemp("console")
+    users_file = write_users_file(work / "users.yaml")
+    with running_console(env, work, users_file) as url:
+        yield Console(url, users_file, work / "console.log")
+
+
+@pytest.fixture
+def console(served: Console) -> Console:
+    """The console with the users file as it was first written again, and taken."""
+    write_users_file(served.users_file)
+    until(served, "the first users file taken", (OPERATOR_TOKEN, 200), (READER_TOKEN, 200))
+    return served
 
 
 def until(console: Console, what: str, *expected: tuple[str, int]) -> None:

@@ -158,6 +158,7 @@ async def recalc_and_receive(pipeline: Pipeline, version_id: uuid.UUID, timeout_
         return await asyncio.wait_for(first_match(), timeout_s)
 
 
+@pytest.mark.slow
 def test_manual_assignment_fills_a_gap_and_recalc_publishes_new_coverage(pipeline: Pipeline) -> None:
     request_id = f"corrections-{uuid.uuid4()}"
     workflow_id = ids.workflow_id_for(request_id)

@@ -24,7 +24,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NY = ZoneInfo("America/New_York")
 PERIOD = ("2026-03-03", "2026-03-04")

@@ -25,7 +25,7 @@ from shared.kernel.roles import normalize_role
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WRONG_PASSWORD = "not the right pass"
 SECRETS = {

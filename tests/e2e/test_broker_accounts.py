@@ -36,7 +36,10 @@ DEFINITIONS = json.loads(
     (Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8")
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl for the local broker")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl for the local broker"),
+]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from tests.conftest import Pipeline, Services, provisioned, running_pipeline
 from tests.support import amqp_client
 from tests.support.amqp_client import import_requested
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WEEK = ("2026-03-02", "2026-03-08")
 REFUSAL = "RabbitMQ refused to declare the queue schedcu.unrouted"

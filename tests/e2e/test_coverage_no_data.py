@@ -28,7 +28,7 @@ from tests.conftest import AMION_PASSWORD, Pipeline, provisioned, running_pipeli
 from tests.schedcu.test_coverage_page import chromium
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WRONG_PASSWORD = "not the right pass"
 PERIOD = ("2026-03-25", "2026-04-07")

@@ -26,6 +26,8 @@ from shared.kernel import ids
 from tests.conftest import MONTH, Services, provisioned, running_pipeline
 from tests.support import amqp_client
 
+pytestmark = pytest.mark.slow
+
 ALL_ROLES = [roles.MIGRATION_ROLE, roles.OPERATOR_ROLE, *roles.SERVICE_ROLES.values()]
 
 

@@ -13,7 +13,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline, eventually
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DLQ = "schedcu.versions.dead-letter"
 

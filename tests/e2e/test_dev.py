@@ -22,7 +22,7 @@ from schedcu.runtime.infra import free_port
 from schedcu.testing.demo_data import add_months
 from tests.conftest import drop_database, eventually, isolated_vhost, servers
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 READY_S = 240.0

@@ -22,7 +22,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline, eventually
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 START, END = date(2026, 5, 4), date(2026, 5, 17)  # Amion's truth holds March only
 GROUP = "test-group"  # amqp_client.import_requested's

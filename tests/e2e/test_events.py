@@ -17,7 +17,7 @@ from shared.kernel.contracts import BY_ROUTING_KEY
 from tests.conftest import Pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ASYNCAPI = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml").read_text("utf-8"))
 WEEK = ("2026-03-02", "2026-03-08")

@@ -13,7 +13,7 @@ from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
 from tests.support.otlp_receiver import OtlpReceiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SERVICES = {"schedcu-versions", "schedcu-ods_importer", "schedcu-amion_scraper", "schedcu-coverage"}
 

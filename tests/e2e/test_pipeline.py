@@ -18,7 +18,7 @@ from shared.kernel import ids
 from tests.conftest import AMION_PASSWORD, Pipeline, eventually
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 WEEK = ("2026-03-02", "2026-03-08")

@@ -16,7 +16,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WEEK = ("2026-03-02", "2026-03-08")  # one month: one request to Amion
 QUIET = {"metrics_interval_s": "3600", "saga_sweep_s": "3600", "watch_tick_s": "3600"}

@@ -28,7 +28,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MONTH = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)  # the watch checks from today's month
 START, END = MONTH.replace(day=9), MONTH.replace(day=18)

@@ -9,21 +9,19 @@ repair horizon long enough to reach it."""
 
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-import yaml
 
-from schedcu.runtime.processes import schedcu_command
 from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
+from tests.support.amion_watch import cli, edit_truth, import_and_promote, truth
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MONTH = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
 PERIOD = (MONTH.isoformat(), MONTH.replace(day=7).isoformat())
@@ -43,22 +41,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         yield running
 
 
-def cli(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        schedcu_command(*args), env=pipeline.env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def edit_truth(pipeline: Pipeline, change: Any) -> None:
-    """Rewrite the fake Amion's truth file at once (written aside, then renamed over it)."""
-    path = pipeline.log_dir.parent / "truth.yaml"
-    truth = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(truth["assignments"])
-    aside = path.with_suffix(".new")
-    aside.write_text(yaml.safe_dump(truth), encoding="utf-8")
-    aside.replace(path)
-
-
 def take(pipeline: Pipeline, routing_key: str, day: date | None = None) -> dict[str, Any]:
     """The next event with `routing_key` (and a gap on `day`) on the test's queue; others are passed over."""
 
@@ -74,15 +56,7 @@ def take(pipeline: Pipeline, routing_key: str, day: date | None = None) -> dict[
 
 @pytest.fixture(scope="module")
 def promoted(pipeline: Pipeline) -> uuid.UUID:
-    request_id = f"repair-{uuid.uuid4()}"
-    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *PERIOD))
-    completed = amqp_client.publish_and_receive(
-        pipeline.services.amqp_url, body.encode(), binding="event.workflow.completed",
-        match={"workflow_id": str(ids.workflow_id_for(request_id))},
-    )  # fmt: skip
-    version_id = uuid.UUID(completed["version_id"])
-    promoted = cli(pipeline, "versions", "promote", str(version_id), "--force", "--reason", "repair test")
-    assert promoted.returncode == 0, promoted.stderr
+    version_id = import_and_promote(pipeline, f"repair-{uuid.uuid4()}", PERIOD, "repair test")
     amqp_client.subscribe(pipeline.services.amqp_url, EVENTS, ["event.coverage.changed", "event.repair.proposed"])
     return version_id
 
@@ -139,9 +113,9 @@ def test_a_gap_opened_in_amion_is_repaired_by_itself_and_approving_closes_it(
 def test_approving_a_repair_whose_row_changed_in_amion_meanwhile_is_refused(
     pipeline: Pipeline, promoted: uuid.UUID
 ) -> None:
-    truth = yaml.safe_load((pipeline.log_dir.parent / "truth.yaml").read_text(encoding="utf-8"))["assignments"]
-    (midc,) = [a for a in truth if a["date"] == SICK_DAY.isoformat() and a["label"].startswith("MidC")]
-    on_call = {a["name"] for a in truth if a["date"] == SICK_DAY.isoformat()}
+    assignments = truth(pipeline)
+    (midc,) = [a for a in assignments if a["date"] == SICK_DAY.isoformat() and a["label"].startswith("MidC")]
+    on_call = {a["name"] for a in assignments if a["date"] == SICK_DAY.isoformat()}
     asked = cli(pipeline, "draft", "repair", str(promoted), "--person", midc["name"], "--from", SICK_DAY.isoformat(),
                 "--reason", "sick call", "--wait")  # fmt: skip
     assert asked.returncode == 0, asked.stderr
@@ -233,8 +207,7 @@ def test_a_repair_asked_while_a_long_draft_solves_is_proposed_before_the_draft_e
     )  # fmt: skip
 
     day = MONTH.replace(day=2)
-    truth = yaml.safe_load((pipeline.log_dir.parent / "truth.yaml").read_text(encoding="utf-8"))["assignments"]
-    sick = next(a["name"] for a in truth if a["date"] == day.isoformat() and a["label"].startswith("ON"))
+    sick = next(a["name"] for a in truth(pipeline) if a["date"] == day.isoformat() and a["label"].startswith("ON"))
     # the repair shares the cores with the draft's solver: it is given time enough to prove its one change
     repair = cli(pipeline, "draft", "repair", str(promoted), "--person", sick, "--from", day.isoformat(),
                  "--reason", "sick call", "--time-limit", "30")  # fmt: skip

@@ -17,7 +17,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline, provisioned, running_pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WEEK = ("2026-03-02", "2026-03-08")
 

@@ -9,22 +9,18 @@ The module runs its own pipeline with a watch interval of a few seconds, over th
 
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from schedcu.runtime.processes import schedcu_command
-from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
+from tests.support.amion_watch import cli, edit_truth, import_and_promote
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MONTH = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
 PERIOD = (MONTH.isoformat(), MONTH.replace(day=7).isoformat())
@@ -43,26 +39,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         running_pipeline(services, tmp_path_factory.mktemp("watch"), months=(MONTH,), **settings) as running,
     ):
         yield running
-
-
-def cli(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        schedcu_command(*args), env=pipeline.env, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def truth_file(pipeline: Pipeline) -> Path:
-    return pipeline.log_dir.parent / "truth.yaml"
-
-
-def edit_truth(pipeline: Pipeline, change: Any) -> None:
-    """Rewrite the fake Amion's truth file at once (written aside, then renamed over it)."""
-    path = truth_file(pipeline)
-    truth = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(truth["assignments"])
-    aside = path.with_suffix(".new")
-    aside.write_text(yaml.safe_dump(truth), encoding="utf-8")
-    aside.replace(path)
 
 
 def counts(pipeline: Pipeline) -> tuple[int, int, int]:
@@ -98,15 +74,7 @@ def gap_keys(gaps: list[dict[str, Any]]) -> set[tuple[str, str, str, str, str]]:
 
 @pytest.fixture(scope="module")
 def promoted(pipeline: Pipeline) -> uuid.UUID:
-    request_id = f"watch-{uuid.uuid4()}"
-    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *PERIOD))
-    completed = amqp_client.publish_and_receive(
-        pipeline.services.amqp_url, body.encode(), binding="event.workflow.completed",
-        match={"workflow_id": str(ids.workflow_id_for(request_id))},
-    )  # fmt: skip
-    version_id = uuid.UUID(completed["version_id"])
-    promoted = cli(pipeline, "versions", "promote", str(version_id), "--force", "--reason", "watch test")
-    assert promoted.returncode == 0, promoted.stderr
+    version_id = import_and_promote(pipeline, f"watch-{uuid.uuid4()}", PERIOD, "watch test")
     amqp_client.subscribe(pipeline.services.amqp_url, EVENTS, ["event.coverage.changed"])
     return version_id
 

@@ -5,9 +5,7 @@ closer than its politeness.
 
 The module runs its own pipeline over a week from today, with a near-term interval of a few seconds."""
 
-import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,14 +16,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import yaml
 
-from schedcu.runtime.processes import schedcu_command
-from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
+from tests.support.amion_watch import edit_truth, import_and_promote
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TONIGHT = datetime.now(ZoneInfo("America/New_York")).date()
 PERIOD = (TONIGHT.isoformat(), (TONIGHT + timedelta(days=6)).isoformat())
@@ -55,16 +51,17 @@ def last_check_at(pipeline: Pipeline) -> Any:
     return rows[0][0] if rows else None
 
 
-def edit_truth(pipeline: Pipeline, day: date) -> dict[str, Any]:
-    """Remove `day`'s ON1 assignment from the fake Amion's truth file at once; returns it."""
-    path = pipeline.log_dir.parent / "truth.yaml"
-    truth = yaml.safe_load(path.read_text(encoding="utf-8"))
-    (on1,) = [a for a in truth["assignments"] if a["date"] == day.isoformat() and a["label"].startswith("ON1")]
-    truth["assignments"].remove(on1)
-    aside = path.with_suffix(".new")
-    aside.write_text(yaml.safe_dump(truth), encoding="utf-8")
-    aside.replace(path)
-    return dict(on1)
+def remove_on1(pipeline: Pipeline, day: date) -> dict[str, Any]:
+    """Remove `day`'s ON1 assignment from the fake Amion at once; returns it."""
+    removed: list[dict[str, Any]] = []
+
+    def remove(assignments: list[dict[str, Any]]) -> None:
+        (on1,) = [a for a in assignments if a["date"] == day.isoformat() and a["label"].startswith("ON1")]
+        assignments.remove(on1)
+        removed.append(on1)
+
+    edit_truth(pipeline, remove)
+    return removed[0]
 
 
 def request_times(pipeline: Pipeline) -> list[float]:
@@ -76,21 +73,12 @@ def request_times(pipeline: Pipeline) -> list[float]:
 def test_tonights_change_is_seen_within_the_near_term_interval_and_amion_is_asked_politely(
     pipeline: Pipeline,
 ) -> None:
-    request_id = f"watch-near-{uuid.uuid4()}"
-    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *PERIOD))
-    completed = amqp_client.publish_and_receive(
-        pipeline.services.amqp_url, body.encode(), binding="event.workflow.completed",
-        match={"workflow_id": str(ids.workflow_id_for(request_id))},
-    )  # fmt: skip
-    version_id = completed["version_id"]
-    promote = schedcu_command("versions", "promote", version_id, "--force", "--reason", "near-term watch test")
-    promoted = subprocess.run(promote, env=pipeline.env, capture_output=True, text=True, timeout=60, check=False)
-    assert promoted.returncode == 0, promoted.stderr
+    version_id = str(import_and_promote(pipeline, f"watch-near-{uuid.uuid4()}", PERIOD, "near-term watch test"))
     amqp_client.subscribe(pipeline.services.amqp_url, EVENTS, ["event.coverage.changed"])
     first = eventually(lambda: last_check_at(pipeline), 60, "a first near-term check")
     eventually(lambda: (later := last_check_at(pipeline)) and later > first, 60, "a second near-term check")
 
-    removed = edit_truth(pipeline, TONIGHT)
+    removed = remove_on1(pipeline, TONIGHT)
     changed_at = time.monotonic()
     deadline = NEAR_INTERVAL_S + NEAR_JITTER_S + TICK_S + PROCESSING_S
     routing_key, changed = amqp_client.take(pipeline.services.amqp_url, EVENTS, deadline) or ("", {})

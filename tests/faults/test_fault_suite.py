@@ -16,6 +16,7 @@ from bench.faultlib.scenarios import CI_SCENARIOS, SCENARIOS
 from bench.faultlib.suite import DEFAULT_PG_OUTAGE_S, private_servers, run_scenario, verify_available
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.faults,
     pytest.mark.skipif(
         shutil.which("pg_createcluster") is None or shutil.which("rabbitmq-server") is None or os.geteuid() != 0,

@@ -18,7 +18,7 @@ from shared.settings import get_settings
 from tests.conftest import Pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # the pipeline: the workers as processes
 
 STORED = (
     "SELECT (SELECT count(*) FROM schedule_versions), (SELECT count(*) FROM workflows), "

@@ -13,7 +13,7 @@ from shared.kernel import ids
 from tests.conftest import Pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def verify(pipeline: Pipeline, *args: str) -> tuple[int, dict[str, Any]]:

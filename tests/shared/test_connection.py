@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -23,7 +22,7 @@ from shared.messaging.connection import (
     shown,
     urls,
 )
-from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost
+from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost, until
 
 
 def test_each_host_gets_the_credentials_the_virtual_host_and_the_query() -> None:
@@ -105,14 +104,6 @@ class Forwarder:
         for writer in self.writers:
             writer.close()
         self.writers.clear()
-
-
-async def until(probe: object, what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not probe():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.mark.integration

@@ -20,20 +20,12 @@ from shared.kernel.contracts import CalculateCoverage
 from shared.messaging import dead_letters, topology
 from shared.messaging.consumer import Delivery, subscribe
 from shared.messaging.faults import Backoff, DependencyGate
-from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost
+from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost, until
 
 pytestmark = pytest.mark.integration
 
 LIMIT = 3
 QUEUE = registry("coverage").queue
-
-
-async def until(probe: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def database_gone() -> sqlalchemy.exc.OperationalError:

@@ -28,7 +28,7 @@ from shared.messaging import dead_letters
 from tests.conftest import DEFAULT_AMQP_URL, Services, eventually, isolated_vhost, running_pipeline
 from tests.support import amqp_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PG_VERSION = "15"
 OUTAGE_S = 15.0

@@ -232,6 +232,7 @@ def test_diff_lists_added_removed_and_changed_items(services: Services) -> None:
     assert changes["assignments"].counts() == {"added": 0, "removed": 0, "changed": 0}
 
 
+@pytest.mark.slow
 def test_a_promotion_and_an_archive_at_the_command_line_are_announced_to_subscribers(pipeline: Pipeline) -> None:
     request_id = f"promote-{uuid.uuid4()}"
     body = amqp_client.import_requested(request_id, pipeline.template, "2026-03-02", "2026-03-08")
@@ -264,6 +265,7 @@ def test_a_promotion_and_an_archive_at_the_command_line_are_announced_to_subscri
     assert announced["event.version.archived"]["reason"] == "done"
 
 
+@pytest.mark.slow
 def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline: Pipeline, tmp_path: Path) -> None:
     template = tmp_path / "template.ods"
     template.write_bytes(pipeline.template)
@@ -290,6 +292,7 @@ def test_dry_run_prints_what_the_version_would_hold_and_stores_nothing(pipeline:
     assert pipeline.query(counted) == before
 
 
+@pytest.mark.slow
 def test_dry_run_of_a_broken_template_says_it_would_fail(pipeline: Pipeline, tmp_path: Path) -> None:
     template = tmp_path / "broken.ods"
     template.write_bytes(write_ods([("Not a window", [["", "ON1"], ["CPMC CT Neuro", "x"]])]))
