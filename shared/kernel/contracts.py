@@ -411,7 +411,17 @@ class CoverageFailed(Contract):
     reason: str
 
 
-class DraftSchedule(Contract):
+class DraftAsk(BaseModel):
+    """Who asks for a draft and why, and the solver's limits for it: the same in the operator's request and in the
+    coordinator's command."""
+
+    requested_by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="None: the drafting setting")
+    workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
+
+
+class DraftSchedule(Contract, DraftAsk):
     """Coordinator -> drafting: a DRAFT workflow's draft phase, a version's period from its rules
     (services/drafting). The run it starts has an id derived from this message's id; a redelivery continues the
     same run."""
@@ -423,10 +433,6 @@ class DraftSchedule(Contract):
     period: Period | None = None
     attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
-    requested_by: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
-    time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="None: the drafting setting")
-    workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
 
 
 class DraftLevel(BaseModel):
@@ -488,16 +494,12 @@ class DraftChecked(PhaseResult):
     findings: list[Finding] = Field(description="REST_VIOLATION, DOUBLE_BOOKED, DUPLICATE_ASSIGNMENT and the like")
 
 
-class RequestDraft(UpstreamContract):
+class RequestDraft(UpstreamContract, DraftAsk):
     """Operator -> coordinator: draft a version's period (a DRAFT workflow: DraftSchedule, then the draft's
     coverage)."""
 
     routing_key: ClassVar[str] = "command.versions.draft"
     version_id: uuid.UUID
-    requested_by: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
-    time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="None: the drafting setting")
-    workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
 
 
 class RepairGap(BaseModel):
