@@ -3,6 +3,7 @@ when a worker is dead."""
 
 import logging
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,10 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# how long past a phase's deadline the sweeper waits for a result committed before it (the fence refuses any
+# later one): a relay publishes it and the saga takes it within milliseconds while the broker is up
+RESULT_GRACE = timedelta(seconds=5)
+
 
 def due_phases(session: Session, limit: int = 100) -> list[tuple[uuid.UUID, Phase]]:
     rows = session.execute(
@@ -23,7 +28,7 @@ def due_phases(session: Session, limit: int = 100) -> list[tuple[uuid.UUID, Phas
         .where(
             Workflow.state == WorkflowState.RUNNING,
             WorkflowPhase.state == PhaseState.RUNNING,
-            WorkflowPhase.deadline_at < now(),
+            WorkflowPhase.deadline_at < now() - RESULT_GRACE,
         )
         .order_by(WorkflowPhase.deadline_at)
         .limit(limit)
@@ -32,7 +37,7 @@ def due_phases(session: Session, limit: int = 100) -> list[tuple[uuid.UUID, Phas
 
 
 def sweep_timeouts(settings: Settings) -> int:
-    """Retry or fail every running phase past its deadline; returns how many were handled."""
+    """Retry or fail every running phase past its deadline (and `RESULT_GRACE`); returns how many were handled."""
     with transaction() as session:
         due = due_phases(session)
     handled = 0

@@ -2,10 +2,13 @@
 together or not at all. Every handler goes through `unit_of_work`.
 
 The fence: a phase command carries its attempt. Its writes and its result commit only while that attempt is
-the phase's current one, the phase is running and the workflow has not ended. The check reads the saga's
-rows (`workflows`, `workflow_phases`, owned by the versions service) and holds a share lock on the workflow
-row until commit; the saga changes a workflow only under that row's exclusive lock, so it cannot start
-another attempt between the check and the commit. A superseded attempt commits nothing.
+the phase's current one, the phase is running, its deadline has not passed and the workflow has not ended. The
+check reads the saga's rows (`workflows`, `workflow_phases`, owned by the versions service) and holds a share
+lock on the workflow row until commit; the saga changes a workflow only under that row's exclusive lock, so it
+cannot start another attempt between the check and the commit. A superseded attempt commits nothing. A result
+that commits before the deadline is still on its way to the saga when the deadline passes; the sweeper gives
+such results `RESULT_GRACE` before it retries the phase (services/versions/sweeper.py), so an attempt never
+stores its work after its successor has started.
 """
 
 import logging
@@ -15,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import Workflow, WorkflowPhase
@@ -31,7 +34,12 @@ log = logging.getLogger(__name__)
 _workflows = cast(Table, Workflow.__table__)
 _phases = cast(Table, WorkflowPhase.__table__)
 _FENCE = (
-    select(_phases.c.attempt, _phases.c.state, _workflows.c.state)
+    select(
+        _phases.c.attempt,
+        _phases.c.state,
+        _workflows.c.state,
+        or_(_phases.c.deadline_at.is_(None), _phases.c.deadline_at > func.now()).label("in_time"),
+    )
     .join(_workflows, _workflows.c.id == _phases.c.workflow_id)
     .where(_phases.c.workflow_id == bindparam("workflow_id"), _phases.c.phase == bindparam("phase"))
     .with_for_update(read=True, of=_workflows)
@@ -45,12 +53,18 @@ class Fence:
     attempt: int
 
     def holds(self, session: Session) -> bool:
-        """Whether this attempt is still current; locks the workflow row (shared) until the transaction ends."""
+        """Whether this attempt is still current and within its deadline; locks the workflow row (shared) until the
+        transaction ends."""
         row = session.execute(_FENCE, {"workflow_id": self.workflow_id, "phase": self.phase.value}).first()
         if row is None:
             return False
-        attempt, phase_state, workflow_state = row
-        return attempt == self.attempt and phase_state == PhaseState.RUNNING and workflow_state == WorkflowState.RUNNING
+        attempt, phase_state, workflow_state, in_time = row
+        return (
+            attempt == self.attempt
+            and phase_state == PhaseState.RUNNING
+            and workflow_state == WorkflowState.RUNNING
+            and bool(in_time)
+        )
 
 
 Skipped = Literal["duplicate", "reused", "superseded"] | None

@@ -6,7 +6,7 @@ it solves (the solve then stops)."""
 
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from shared.kernel.contracts import DraftSchedule, RequestDraft
 from shared.kernel.ids import draft_run_id as run_id_for
 from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery
+from shared.messaging.unit_of_work import Fence, superseded
 from shared.settings import get_settings
 from tests.conftest import Services
 from tests.schedcu.test_coverage_queries import flat_version, template_version
@@ -127,15 +128,34 @@ def draft_workflow(services: Services, start: date, end: date) -> tuple[uuid.UUI
     return workflow_id, command, Delivery(message_id, None, DraftSchedule.routing_key, False)
 
 
-def time_out_draft_phase(services: Services, workflow_id: uuid.UUID) -> None:
-    """The saga's sweep finds the draft phase past its deadline and fails it, and so the workflow."""
+def past_deadline(services: Services, workflow_id: uuid.UUID, by: timedelta) -> None:
     with services.engine.begin() as conn:
         conn.execute(
-            text("UPDATE workflow_phases SET deadline_at = now() - interval '1 second' WHERE workflow_id = :w"),
-            {"w": workflow_id},
+            text("UPDATE workflow_phases SET deadline_at = now() - :by WHERE workflow_id = :w"),
+            {"w": workflow_id, "by": by},
         )
+
+
+def time_out_draft_phase(services: Services, workflow_id: uuid.UUID) -> None:
+    """The saga's sweep finds the draft phase past its deadline and fails it, and so the workflow."""
+    past_deadline(services, workflow_id, sweeper.RESULT_GRACE + timedelta(seconds=1))
     assert sweeper.sweep_timeouts(get_settings()) == 1
     assert one(services, "SELECT state FROM workflows WHERE id = :w", w=workflow_id) == ("FAILED",)
+
+
+def test_past_its_deadline_an_attempt_stores_nothing_and_the_sweeper_waits_a_grace_for_results_in_flight(
+    services: Services, on_test_database: None
+) -> None:
+    """A result committed just before the deadline reaches the saga before the phase is retried, and none can
+    commit after it: an attempt never stores its work once its successor may have started."""
+    workflow_id, command, _ = draft_workflow(services, date(2026, 7, 6), date(2026, 7, 12))
+    fence = Fence(workflow_id, Phase.DRAFT, command.attempt)
+    assert not superseded(fence)
+    past_deadline(services, workflow_id, timedelta(seconds=1))
+    assert superseded(fence)
+    assert sweeper.sweep_timeouts(get_settings()) == 0  # within the grace: a result may be on its way
+    assert one(services, "SELECT state FROM workflows WHERE id = :w", w=workflow_id) == ("RUNNING",)
+    time_out_draft_phase(services, workflow_id)
 
 
 def test_a_run_whose_workflow_timed_out_mid_solve_ends_failed_when_its_answer_is_fenced_out(
