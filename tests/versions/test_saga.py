@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from schedcu.runtime.processes import schedcu_command
+from services.versions import sweeper
 from shared.kernel import ids
 from tests.conftest import Pipeline, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
@@ -96,8 +97,10 @@ def test_workflow_never_stays_running_past_its_timeouts_and_retry_reruns_it(saga
     started = time.monotonic()
     try:
         workflow_id = submit(saga, "dead-ods")
-        # three attempts of TIMEOUT_S each, plus the sweeper's interval per attempt and slack for the broker
-        assert saga.wait_terminal(workflow_id, timeout_s=3 * (TIMEOUT_S + SWEEP_S) + 10) == "FAILED"
+        # three attempts of TIMEOUT_S each, plus the results' grace and the sweeper's interval per attempt, and
+        # slack for the broker
+        grace = sweeper.RESULT_GRACE.total_seconds()
+        assert saga.wait_terminal(workflow_id, timeout_s=3 * (TIMEOUT_S + grace + SWEEP_S) + 10) == "FAILED"
         elapsed = time.monotonic() - started
         assert elapsed >= 3 * TIMEOUT_S
         assert phases(saga, workflow_id) == [
