@@ -5,7 +5,7 @@ nothing it published is published again."""
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aio_pika
 import psycopg
@@ -20,7 +20,7 @@ from shared.kernel.contracts import CalculateCoverage
 from shared.messaging import outbox, topology
 from shared.messaging.faults import Backoff, DependencyGate
 from shared.messaging.relay import HOLD_S, OutboxRelay
-from tests.conftest import Services
+from tests.conftest import Services, provisioned
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,14 @@ async def until(probe: Callable[[], bool], what: str, timeout_s: float) -> None:
     while not probe():
         assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f} s waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    """A database and vhost of their own, with no worker: the session's coverage worker would take the messages
+    these tests read from the coverage queue, and its relays would drain the outbox they count."""
+    with provisioned(f"schedcu_test_relay_{uuid.uuid4().hex[:8]}") as own:
+        yield own
 
 
 @pytest.fixture
