@@ -1,14 +1,15 @@
-"""Settings from the environment (prefix SCHEDCU_), read once per process."""
+"""Settings from the environment (`SCHEDCU_<NAME>`, in any case), read once per process. A list or a mapping is
+written as JSON. Read with pydantic alone: pydantic-settings cost every command a tenth of a second to import."""
 
+import json
 import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_origin
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from shared.kernel.states import WorklistSpecialty
 
@@ -40,8 +41,13 @@ class AmionAccount(BaseModel):
         raise LookupError("no Amion password configured (set password_env or password_file)")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCHEDCU_", env_nested_delimiter="__")
+PREFIX = "SCHEDCU_"
+
+
+class Settings(BaseModel):
+    """Each setting from `SCHEDCU_<NAME>` unless given to the constructor."""
+
+    model_config = ConfigDict(extra="forbid")
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedcu"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -112,6 +118,28 @@ class Settings(BaseSettings):
     drop_folder: Path | None = None
     console_users_file: Path | None = None  # `schedcu console`: users with their role and token hash (a secret)
     status_gone_after_s: float = Field(default=120.0, gt=0)  # `schedcu status` stops listing a worker unseen this long
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment(cls, given: dict[str, Any]) -> dict[str, Any]:
+        environment = {name.upper(): text for name, text in os.environ.items()}
+        found = {
+            name: environment[PREFIX + name.upper()]
+            for name in cls.model_fields
+            if PREFIX + name.upper() in environment
+        }
+        return {**found, **given}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json(cls, value: Any, info: ValidationInfo) -> Any:
+        """A list or a mapping given as text is JSON."""
+        if not isinstance(value, str) or get_origin(cls.model_fields[info.field_name].annotation) not in (list, dict):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("not valid JSON: write it as JSON (README, Settings)") from None
 
     @field_validator("database_url")
     @classmethod

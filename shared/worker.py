@@ -29,8 +29,9 @@ from sqlalchemy import text
 from shared import logs, metrics
 from shared.db.session import engine, without_pre_ping
 from shared.messaging import topology
-from shared.messaging.connection import FailoverBroker, login
+from shared.messaging.connection import login
 from shared.messaging.consumer import MessageLogContext, subscribe
+from shared.messaging.failover_broker import FailoverBroker
 from shared.messaging.faults import (
     BROKER_PROBE,
     DATABASE_PROBE,

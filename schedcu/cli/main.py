@@ -307,14 +307,13 @@ def main(argv: list[str] | None = None) -> None:
     """The command; `schedcu/__main__.py` starts it with Ctrl-C ending the process quietly until it runs."""
     args = parser().parse_args(argv)  # before the settings: help and argument errors need no heavy import
     import pydantic
-    import pydantic_settings
 
     from shared import logs
     from shared.settings import get_settings
 
     try:
         settings = get_settings()
-    except (pydantic.ValidationError, pydantic_settings.SettingsError) as error:
+    except pydantic.ValidationError as error:
         print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
         sys.exit(USAGE)
     if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped

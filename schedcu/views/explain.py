@@ -10,21 +10,14 @@ from schedcu.errors import FAILURE, INFRASTRUCTURE, USAGE, Mistake, where
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
-    from pydantic_settings import SettingsError
 
 # what the server says after "FATAL:" when it refuses a connection (English server messages)
 _REFUSAL = re.compile(r"FATAL:\s+(.*)")
 _QUOTED = re.compile(r'"([^"]*)"')
 
 
-def settings_problem(error: "ValidationError | SettingsError") -> str:
+def settings_problem(error: "ValidationError") -> str:
     """Each wrong setting by its variable, with what is wrong but not its value (it may be a secret)."""
-    from pydantic_settings import SettingsError
-
-    if isinstance(error, SettingsError):  # a list or mapping setting whose text is not JSON
-        field = re.search(r'field "(\w+)"', str(error))
-        name = f"SCHEDCU_{field.group(1).upper()}" if field else "a setting"
-        return f"{name} is not valid JSON: write it as JSON (README, Settings)"
     problems = []
     for e in error.errors():
         name, *inner = [f"item {part + 1}" if isinstance(part, int) else str(part) for part in e["loc"]] or ["?"]

@@ -13,14 +13,14 @@ connection with `aio_pika.connect_robust(**connection_kwargs)`. So:
 - `FailoverConnection` is the robust connection a worker keeps: whenever its connection is lost or an attempt
   to connect fails, it moves to the next host. It hooks `_on_connection_close`, which aio-pika calls in both
   cases (`UnderlayConnection.connect` calls it with the failure of an attempt);
-- `FailoverBroker` is FastStream's `RabbitBroker` whose `_connect` tries each host once and hands
+- `FailoverBroker` (`shared/messaging/failover_broker.py`, apart so that a command that only connects does not
+  import FastStream) is FastStream's `RabbitBroker` whose `_connect` tries each host once and hands
   `connect_robust` the `FailoverConnection` (its `connection_class` argument).
 
 A URL's password never reaches a log line or an error: hosts are shown as `host:port` (`shown`).
 """
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -29,7 +29,6 @@ from typing import Any
 import aio_pika
 from aio_pika import RobustConnection
 from aio_pika.abc import AbstractConnection
-from faststream.rabbit import RabbitBroker
 from yarl import URL
 
 from shared.messaging.faults import Backoff, classify, describe
@@ -136,28 +135,3 @@ class FailoverConnection(RobustConnection):
         self._down_since = None
         self._causes.clear()
         self.reconnect_interval = RECONNECT.first_s  # aio-pika sleeps this long after connecting, too
-
-
-class FailoverBroker(RabbitBroker):
-    """FastStream's broker over every host of a multi-host AMQP URL: it connects to the first host that answers
-    and keeps a `FailoverConnection`."""
-
-    def __init__(self, url: str, *, timeout: float = CONNECT_TIMEOUT_S, **kwargs: Any) -> None:
-        self._urls = urls(url)
-        super().__init__(self._urls[0], timeout=timeout, **kwargs)
-
-    async def _connect(self) -> RobustConnection:
-        failure: BaseException | None = None
-        for url in self._urls:
-            self._connection_kwargs.update(
-                url=url, connection_class=functools.partial(FailoverConnection, hosts=self._urls)
-            )
-            try:
-                return await super()._connect()
-            except Exception as error:
-                if not classify(error).transient:
-                    raise
-                log.info("RabbitMQ at %s did not answer (%s); trying the next host", shown(url), describe(error))
-                failure = error
-        assert failure is not None
-        raise failure

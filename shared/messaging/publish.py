@@ -5,7 +5,8 @@ from collections.abc import Sequence
 
 from shared.kernel.contracts import Contract
 from shared.messaging import topology
-from shared.messaging.connection import FailoverBroker, login
+from shared.messaging.connection import login
+from shared.messaging.failover_broker import FailoverBroker
 from shared.messaging.topology import ConsumerQueue, exchange_for
 from shared.settings import Settings
 

@@ -59,7 +59,7 @@ def test_a_postgres_url_is_taken_for_postgresql(services: Services) -> None:
     [
         ({"database_url": f"mysql://admin:{SECRET}@db.example.org/schedcu"}, ("SCHEDCU_DATABASE_URL", "postgresql://")),
         ({"prefetch": "many"}, ("SCHEDCU_PREFETCH", "integer")),
-        ({"amion_accounts": '{"north": {"password_env": "many"'}, ("SCHEDCU_AMION_ACCOUNTS is not valid JSON",)),
+        ({"amion_accounts": '{"north": {"password_env": "many"'}, ("SCHEDCU_AMION_ACCOUNTS: not valid JSON",)),
         ({"holidays": '["2026-13-01"]'}, ("SCHEDCU_HOLIDAYS (item 1)", "month value is outside")),
     ],
 )

@@ -15,13 +15,13 @@ from schedcu.errors import where
 from schedcu.runtime.infra import free_port
 from shared.messaging.connection import (
     AmqpUrlError,
-    FailoverBroker,
     FailoverConnection,
     connect,
     login,
     shown,
     urls,
 )
+from shared.messaging.failover_broker import FailoverBroker
 from tests.conftest import DEFAULT_AMQP_URL, isolated_vhost, until
 
 
@@ -120,12 +120,12 @@ async def test_no_host_answering_raises_the_last_error_without_the_password(amqp
 
 
 def logged(logs: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in logs.records if r.name == "shared.messaging.connection"]
+    return [r.getMessage() for r in logs.records if r.name.startswith("shared.messaging.")]
 
 
 @pytest.fixture
 async def broker_logs(caplog: pytest.LogCaptureFixture) -> AsyncIterator[pytest.LogCaptureFixture]:
-    caplog.set_level(logging.INFO, logger="shared.messaging.connection")
+    caplog.set_level(logging.INFO, logger="shared.messaging")
     yield caplog
 
 

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any, NoReturn
 
 from schedcu.cli.arguments import Subparsers, actor, count, iso_date, seconds, uuid_id
-from schedcu.views.draft_view import settings_text
 
 FINAL_RUN_STATES = ("completed", "failed", "crashed")
 
@@ -70,6 +69,7 @@ def _run(change: Callable[[Any], object]) -> int:
 
 
 def cmd_limits(args: argparse.Namespace) -> int:
+    from schedcu.views.draft_view import settings_text
     from services.drafting import inputs
 
     values = _given(args, inputs.LIMITS)
@@ -83,6 +83,7 @@ def cmd_limits(args: argparse.Namespace) -> int:
 
 
 def cmd_person(args: argparse.Namespace) -> int:
+    from schedcu.views.draft_view import settings_text
     from services.drafting import inputs
 
     values = _given(args, inputs.PERSON_COLUMNS)
