@@ -229,15 +229,20 @@ class AmionChecked(Contract):
     results: list[VersionChecked]
 
 
-class CalculateCoverage(Contract):
-    """Coordinator (or an operator's recalc, without workflow) -> coverage: phase 3."""
+class PhaseCommand(Contract):
+    """A command that is a workflow's phase, or an operator's own without a workflow (its workflow fields None)."""
 
-    routing_key: ClassVar[str] = "command.coverage.calculate"
     workflow_id: uuid.UUID | None = None
     request_id: str | None = None
     group: str | None = None
     period: Period | None = None
     attempt: int = Field(default=1, ge=1)
+
+
+class CalculateCoverage(PhaseCommand):
+    """Coordinator (or an operator's recalc, without workflow) -> coverage: phase 3."""
+
+    routing_key: ClassVar[str] = "command.coverage.calculate"
     version_id: uuid.UUID
     draft_run_id: uuid.UUID | None = Field(
         default=None, description="Check a draft: the version's assignments with the run's rows, nothing stored"
@@ -421,17 +426,12 @@ class DraftAsk(BaseModel):
     workers: int | None = Field(default=None, ge=1, le=64, description="CP-SAT workers; None: the setting")
 
 
-class DraftSchedule(Contract, DraftAsk):
+class DraftSchedule(PhaseCommand, DraftAsk):
     """Coordinator -> drafting: a DRAFT workflow's draft phase, a version's period from its rules
     (services/drafting). The run it starts has an id derived from this message's id; a redelivery continues the
     same run."""
 
     routing_key: ClassVar[str] = "command.drafting.draft"
-    workflow_id: uuid.UUID | None = None
-    request_id: str | None = None
-    group: str | None = None
-    period: Period | None = None
-    attempt: int = Field(default=1, ge=1)
     version_id: uuid.UUID
 
 
