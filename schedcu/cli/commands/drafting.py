@@ -519,11 +519,35 @@ def _audited(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why, for the audit log")
 
 
-def _with_id(sub: Any, what: str, func: Callable[[argparse.Namespace], int]) -> None:
-    p = sub.add_parser("remove", help=f"remove a {what} by its id (see list)")
-    p.add_argument("id", type=int)
-    _audited(p)
-    p.set_defaults(func=func)
+def _required_span(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="first", type=iso_date, required=True)
+    p.add_argument("--to", dest="last", type=iso_date, required=True)
+
+
+def _input(
+    ds: Any,
+    name: str,
+    help: str,
+    func: Callable[[argparse.Namespace], int],
+    listed_by: str,
+    *,
+    add_help: str,
+    what: str | None = None,
+    listed_by_optional: bool = False,
+) -> argparse.ArgumentParser:
+    """An input's commands, each run by `func`: add, whose parser is returned for its arguments; list by
+    `listed_by`; remove by id (audited)."""
+    actions = ds.add_parser(name, help=help).add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help=add_help)
+    add.set_defaults(func=func)
+    listing = actions.add_parser("list")
+    listing.add_argument(listed_by, nargs="?" if listed_by_optional else None)
+    listing.set_defaults(func=func)
+    remove = actions.add_parser("remove", help=f"remove a {what or name} by its id (see list)")
+    remove.add_argument("id", type=int)
+    _audited(remove)
+    remove.set_defaults(func=func)
+    return add
 
 
 def register(sub: Subparsers) -> None:
@@ -639,54 +663,33 @@ def register(sub: Subparsers) -> None:
     _audited(hrs)
     hrs.set_defaults(func=cmd_hours)
 
-    rot = ds.add_parser("rotation", help="standing rotations: (weekday, role) -> person over dates")
-    rs = rot.add_subparsers(dest="action", required=True)
-    ra = rs.add_parser("add", help="PERSON holds ROLE every WEEKDAY from --from to --to")
+    ra = _input(ds, "rotation", "standing rotations: (weekday, role) -> person over dates", cmd_rotation, "group",
+                add_help="PERSON holds ROLE every WEEKDAY from --from to --to")  # fmt: skip
     ra.add_argument("group")
     ra.add_argument("weekday", help="mon .. sun")
     ra.add_argument("role")
     ra.add_argument("person")
-    ra.add_argument("--from", dest="first", type=iso_date, required=True)
-    ra.add_argument("--to", dest="last", type=iso_date, required=True)
+    _required_span(ra)
     _audited(ra)
-    ra.set_defaults(func=cmd_rotation)
-    rl = rs.add_parser("list")
-    rl.add_argument("group")
-    rl.set_defaults(func=cmd_rotation)
-    _with_id(rs, "rotation", cmd_rotation)
 
-    exc = ds.add_parser("exception", help="one date's exception to the rotations: another person, or nobody")
-    es = exc.add_subparsers(dest="action", required=True)
-    ea = es.add_parser("add", help="ROLE on DATE goes to PERSON, or --nobody (the role is drafted)")
+    ea = _input(ds, "exception", "one date's exception to the rotations: another person, or nobody", cmd_exception,
+                "group", add_help="ROLE on DATE goes to PERSON, or --nobody (the role is drafted)")  # fmt: skip
     ea.add_argument("group")
     ea.add_argument("date", type=iso_date)
     ea.add_argument("role")
     ea.add_argument("person", nargs="?")
     ea.add_argument("--nobody", action="store_true")
     _audited(ea)
-    ea.set_defaults(func=cmd_exception)
-    el = es.add_parser("list")
-    el.add_argument("group")
-    el.set_defaults(func=cmd_exception)
-    _with_id(es, "exception", cmd_exception)
 
-    off = ds.add_parser("timeoff", help="time off (hard), by schedule date, in every group")
-    ts = off.add_subparsers(dest="action", required=True)
-    ta = ts.add_parser("add", help="PERSON is off from --from to --to")
+    ta = _input(ds, "timeoff", "time off (hard), by schedule date, in every group", cmd_timeoff, "person",
+                add_help="PERSON is off from --from to --to", what="time off", listed_by_optional=True)  # fmt: skip
     ta.add_argument("person")
-    ta.add_argument("--from", dest="first", type=iso_date, required=True)
-    ta.add_argument("--to", dest="last", type=iso_date, required=True)
+    _required_span(ta)
     ta.add_argument("--note")
     _audited(ta)
-    ta.set_defaults(func=cmd_timeoff)
-    tl = ts.add_parser("list")
-    tl.add_argument("person", nargs="?")
-    tl.set_defaults(func=cmd_timeoff)
-    _with_id(ts, "time off", cmd_timeoff)
 
-    req = ds.add_parser("request", help="weighted requests (soft): on or off a date, a weekday, a role")
-    qs = req.add_subparsers(dest="action", required=True)
-    qa = qs.add_parser("add", help="PERSON wants to be on (or off) a --date, a --weekday or every date")
+    qa = _input(ds, "request", "weighted requests (soft): on or off a date, a weekday, a role", cmd_request, "group",
+                add_help="PERSON wants to be on (or off) a --date, a --weekday or every date")  # fmt: skip
     qa.add_argument("group")
     qa.add_argument("person")
     qa.add_argument("kind", choices=("on", "off"))
@@ -695,8 +698,3 @@ def register(sub: Subparsers) -> None:
     qa.add_argument("--role")
     qa.add_argument("--weight", type=int, default=1, help="1 to 100 (default 1)")
     _audited(qa)
-    qa.set_defaults(func=cmd_request)
-    ql = qs.add_parser("list")
-    ql.add_argument("group")
-    ql.set_defaults(func=cmd_request)
-    _with_id(qs, "request", cmd_request)
