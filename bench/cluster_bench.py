@@ -4,7 +4,7 @@ workflow that can fail.
     .venv/bin/python bench/cluster_bench.py [--victim leaders|connections|any-classic|final-publisher|each]
         [--kill-after K] [--workflows N] [--replicas R] [--deadline S]
 
-For each victim role (`each`: the three in turn, each on a fresh cluster) it starts three RabbitMQ nodes of its
+For each victim role (`each`: the four in turn, each on a fresh cluster) it starts three RabbitMQ nodes of its
 own (node names `schedcu-bench-<pid>-<role>-<i>@localhost`, ports, data and log directories of their own; the
 shared node on 5672 is never touched), clusters them with `rabbitmqctl join_cluster`, and runs the workers of
 bench/pipeline_bench.py (a database of the run's own, the fake Amion) against them. The workers list the three
@@ -32,8 +32,10 @@ and from a surviving node: completed, lost (a request without a workflow, or an 
 event), duplicated (versions per workflow, scrape batches applied per workflow, calculations per version and
 final events per workflow beyond one, by distinct message id), stuck (not terminal), dead letters, the outbox
 left and the oldest outbox row seen after the kill (at most 10 s), queues the survivors could not report, and
-`schedcu verify --all`. It prints the matrix (one row per victim) and exits 1 when any figure is off; it never
-ends in a timeout. Every node is stopped and its directories removed on every exit path.
+`schedcu verify --all`. Deliveries beyond the inbox's (a message delivered again after the kill) are caught by the
+consumers' inboxes and printed as the redeliveries they skipped; a duplicated effect is what fails a row. It
+prints the matrix (one row per victim) and exits 1 when any figure is off; it never ends in a timeout. Every node
+is stopped and its directories removed on every exit path.
 """
 
 import argparse
@@ -73,6 +75,7 @@ FINAL_PUBLISHER = "versions#1"
 LONG_LIVED_S = 2.0
 QUIET_S = 30.0  # after every workflow ended: how long the outbox and the work queues may take to empty
 OUTBOX_AGE_LIMIT_S = 10.0
+BROKER_ERRORS = (RuntimeError, subprocess.TimeoutExpired)  # rabbitmqctl refused, or did not answer in time
 COMPLETED = frozenset({"COMPLETED"})
 
 
@@ -305,14 +308,17 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
         stop_killer.set()
         killer.join(timeout=30)
         survivor = next(n for n in nodes if n.alive)
-        settle(db, survivor, name)
+        try:
+            settle(db, survivor, name)
+        except BROKER_ERRORS as error:  # what is left is counted below
+            lines.append(f"the survivor could not report its queues while waiting for them to empty: {error}")
 
         finals, again = final_events(bus.drain(node_url[survivor.name], bus.FINAL_QUEUE))
         workflows = workflow_facts(db.rows(WORKFLOW_FACTS), finals)  # type: ignore[arg-type]
         outbox = int(db.rows("SELECT count(*) FROM outbox")[0][0])  # type: ignore[call-overload]
         try:
             counts, unavailable = broker_figures(survivor, name)
-        except RuntimeError as error:
+        except BROKER_ERRORS as error:
             counts, unavailable = {}, [f"all ({error})"]
         checked, verify_ok = verify(env)
         skipped = counted(workers, "schedcu_inbox_duplicates")
@@ -340,7 +346,11 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
         lines.append(f"outbox: oldest row after the kill {watch.oldest_outbox_s:.1f} s (limit {OUTBOX_AGE_LIMIT_S:.0f} "
                      f"s, {watch.samples} samples), {outbox} rows left; queues unavailable: {len(unavailable)}; "
                      f"redeliveries the inboxes skipped: {skipped}; rows nacked, sent again: {nacked}")  # fmt: skip
-        lines.append("work queue leaders afterwards: " + leaders(queues(survivor, name), nodes, WORK_QUEUES))
+        try:
+            afterwards = leaders(queues(survivor, name), nodes, WORK_QUEUES)
+        except BROKER_ERRORS as error:
+            afterwards = f"unknown ({error})"
+        lines.append(f"work queue leaders afterwards: {afterwards}")
     return row, lines
 
 
