@@ -1,12 +1,16 @@
-"""A private PostgreSQL cluster and a private RabbitMQ node for the fault suite, on ports of their own, so
-that stopping or killing them never touches the servers that tests and other work use (5432, 5672)."""
+"""A private PostgreSQL cluster, a private RabbitMQ node and a private three-node RabbitMQ cluster for the fault
+suite, bench/cluster_bench.py and the tests that kill a node, on ports of their own, so that stopping or killing
+them never touches the servers that tests and other work use (5432, 5672)."""
 
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,3 +177,98 @@ class PrivateRabbit:
             except (RuntimeError, subprocess.TimeoutExpired):
                 self.kill()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+NODES = 3
+BOOT_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Node:
+    name: str
+    port: int
+    dist_port: int
+    base: Path
+    beam_pid: int | None = None
+
+    def ctl(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            ["rabbitmqctl", "-n", self.name, "-q", *args], capture_output=True, text=True, timeout=90, check=False
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl -n {self.name} {' '.join(args)}: {done.stderr.strip() or done.stdout}")
+        return done.stdout
+
+    def answers(self) -> bool:
+        return subprocess.run(["rabbitmqctl", "-n", self.name, "-q", "ping"], capture_output=True).returncode == 0
+
+    @property
+    def alive(self) -> bool:
+        return self.beam_pid is not None and Path(f"/proc/{self.beam_pid}").exists()
+
+    def start(self) -> None:
+        """Start the node (as the rabbitmq user the package's scripts switch to) and wait until it runs."""
+        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n", encoding="utf-8")
+        (self.base / "enabled_plugins").write_text("[].\n", encoding="utf-8")
+        (self.base / "rabbitmq-env.conf").write_text("", encoding="utf-8")  # not the shared node's
+        env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(self.base / "rabbitmq-env.conf"),
+            "RABBITMQ_PID_FILE": str(self.base / "pid"),
+        }
+        with (self.base / "server.out").open("ab") as out:
+            subprocess.Popen(["rabbitmq-server"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        while not self.answers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.ctl("await_startup", "-t", str(int(BOOT_TIMEOUT_S)))
+        self.beam_pid = int(self.ctl("eval", "list_to_integer(os:getpid()).").strip())
+
+    def stop(self) -> None:
+        """`rabbitmqctl stop` (also of a node that booted without being seen to), SIGKILL when that fails."""
+        if (self.beam_pid is None and not self.answers()) or (self.beam_pid is not None and not self.alive):
+            return
+        try:
+            self.ctl("stop")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            if self.alive:
+                self.kill()
+
+    def kill(self) -> None:
+        assert self.beam_pid is not None
+        os.kill(self.beam_pid, signal.SIGKILL)
+
+
+@contextmanager
+def cluster(work: Path, tag: str) -> Iterator[list[Node]]:
+    """Three running nodes joined into one cluster; stopped afterwards."""
+    owner = pwd.getpwnam("rabbitmq") if os.geteuid() == 0 else None
+    work.mkdir()
+    nodes = [
+        Node(f"schedcu-bench-{os.getpid()}-{tag}-{i}@localhost", free_port(), free_port(), work / f"node-{i}")
+        for i in range(1, NODES + 1)
+    ]
+    with ExitStack() as stack:
+        for node in nodes:
+            node.base.mkdir()
+            if owner is not None:
+                os.chown(node.base, owner.pw_uid, owner.pw_gid)
+            stack.callback(node.stop)
+        for node in nodes:
+            node.start()
+        for node in nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", nodes[0].name)
+            node.ctl("start_app")
+            node.ctl("await_startup", "-t", str(int(BOOT_TIMEOUT_S)))
+        running = nodes[0].ctl("eval", "length(rabbit_nodes:all_running()).").strip()
+        if running != str(NODES):
+            raise RuntimeError(f"the cluster runs {running} nodes, not {NODES}")
+        yield nodes
