@@ -392,10 +392,9 @@ def render_page(
     """`calc` as `queries.latest_calculation` gives it; `cells` as `queries.cells` gives them; `groups` as
     `queries.critical_gap_groups` gives them; times in `tz`; `fairness` as services/coverage/fairness.py's
     `FairnessReport.to_dict` gives it."""
-    start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
-    title = f"Coverage {start.isoformat()} .. {end.isoformat()}"
+    title = f"Coverage {calc['period']['start']} .. {calc['period']['end']}"
     calculated = datetime.fromisoformat(calc["created_at"]).astimezone(tz)
-    months, tip = _months(cells, groups, start, end, tz, holidays)
+    months, tip = _period_months(calc, cells, groups, tz, holidays)
     total = calc["summary"]["critical_gaps_total"]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -431,9 +430,20 @@ def heat_map_section(
 ) -> str:
     """The page's banner and month-by-month heat maps with their gap lines, styles and tooltip, to embed in
     another page (the console)."""
-    start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
-    months, tip = _months(cells, groups, start, end, tz, holidays)
+    months, tip = _period_months(calc, cells, groups, tz, holidays)
     return f"<style>{_CSS}</style>{_banner(calc['summary'])}{months}{tip}"
+
+
+def _period_months(
+    calc: Mapping[str, Any],
+    cells: Sequence[Mapping[str, Any]],
+    groups: Sequence[GapGroup],
+    tz: ZoneInfo,
+    holidays: Collection[date],
+) -> tuple[str, str]:
+    """The calculation's period month by month, and the tooltip."""
+    start, end = date.fromisoformat(calc["period"]["start"]), date.fromisoformat(calc["period"]["end"])
+    return _months(cells, groups, start, end, tz, holidays)
 
 
 def fairness_section(fairness: Mapping[str, Any] | None) -> str:
