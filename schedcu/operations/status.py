@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aio_pika
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,8 @@ def _age(then: datetime | None, now: datetime) -> float | None:
 def _health(heartbeat: WorkerHeartbeat, seen_s: float, settings: Settings) -> tuple[str, str]:
     """The worker's health and a note. A worker is known by its instance: a port that answers for another
     process (the worker died and something else took its port) means this one is gone."""
+    import httpx  # here, not at the top: a status with no worker to ask answers sooner without it
+
     try:
         response = httpx.get(heartbeat.health_url, timeout=2.0)
     except httpx.HTTPError:
@@ -67,10 +68,13 @@ def workers(session: Session, settings: Settings, now: datetime) -> list[dict[st
 
 
 async def _queues_by_declaration(amqp_url: str) -> list[dict[str, Any]]:
+    """Each queue declared passively, on one channel until a missing queue closes it."""
     async with await connect(amqp_url) as connection:
         found = []
+        channel = await connection.channel()
         for name in QUEUE_NAMES:
-            channel = await connection.channel()
+            if channel.is_closed:
+                channel = await connection.channel()
             try:
                 declared = await channel.declare_queue(name, passive=True)
             except aio_pika.exceptions.ChannelClosed:
@@ -81,17 +85,23 @@ async def _queues_by_declaration(amqp_url: str) -> list[dict[str, Any]]:
         return found
 
 
-def _queues_by_management(settings: Settings) -> list[dict[str, Any]]:
+def _queues_by_management(settings: Settings) -> list[dict[str, Any]] | None:
+    """None when the management API does not answer: the passive declarations answer instead."""
+    import httpx
+
     assert settings.management_url
     amqp = urlsplit(settings.amqp_url)
     vhost = quote(amqp.path.lstrip("/") or "/", safe="")
-    response = httpx.get(
-        f"{settings.management_url.rstrip('/')}/api/queues/{vhost}",
-        params={"columns": "name,messages,messages_unacknowledged,consumers"},
-        auth=(amqp.username or "guest", amqp.password or "guest"),
-        timeout=5.0,
-    )
-    response.raise_for_status()
+    try:
+        response = httpx.get(
+            f"{settings.management_url.rstrip('/')}/api/queues/{vhost}",
+            params={"columns": "name,messages,messages_unacknowledged,consumers"},
+            auth=(amqp.username or "guest", amqp.password or "guest"),
+            timeout=5.0,
+        )
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
     by_name = {q["name"]: q for q in response.json()}
     return [
         {
@@ -105,11 +115,8 @@ def _queues_by_management(settings: Settings) -> list[dict[str, Any]]:
 
 
 def queues(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
-    if settings.management_url:
-        try:
-            return "management API", _queues_by_management(settings)
-        except httpx.HTTPError:
-            pass
+    if settings.management_url and (listed := _queues_by_management(settings)) is not None:
+        return "management API", listed
     return "passive declarations", asyncio.run(_queues_by_declaration(settings.amqp_url))
 
 

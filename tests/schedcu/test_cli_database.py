@@ -1,24 +1,28 @@
 """`schedcu status`, `roster import` and `workflows list` against a real database, as an operator runs them."""
 
+import asyncio
 import json
 import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import pytest
 import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from schedcu.runtime.processes import schedcu_command
+from schedcu.runtime.registries import QUEUE_NAMES
 from schedcu.testing.demo_data import ROSTER
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.models import Person, Workflow
 from shared.kernel.states import WorkflowState
-from tests.conftest import Services
+from tests.conftest import Services, isolated_vhost
 from tests.schedcu.test_cli_mistakes import UNREACHABLE_BROKER, assert_one_line
 
 pytestmark = pytest.mark.integration
@@ -135,3 +139,29 @@ def test_control_characters_from_outside_are_printed_as_escapes_not_sent_to_the_
     assert line.endswith(f"evil-{mark}\\x1b[2J\\x1b]0;owned\\x07\\r\\u202eexe.pdf\\x9b31m")
     assert not {"\x1b", "\x07", "\r", "\u202e", "\x9b"} & set(listed.stdout)
     assert json.loads(as_json.stdout)[0]["request_id"] == request_id  # JSON keeps the value, escaped
+
+
+def test_status_counts_the_declared_queues_and_names_each_missing_one(services: Services) -> None:
+    """On a vhost where one queue holds messages and the others were never declared, the count of the one and
+    every other as not declared (a missing queue closes the channel it was asked on; the next queue is asked on
+    a new one)."""
+    with ExitStack() as stack:
+        amqp_url = isolated_vhost(services.amqp_url, f"schedcu_test_status_{uuid.uuid4().hex[:8]}", stack)
+
+        async def two_messages_on_coverage() -> None:
+            async with await aio_pika.connect(amqp_url) as connection:
+                channel = await connection.channel()
+                await channel.declare_queue("schedcu.coverage", durable=True)
+                for _ in range(2):
+                    await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key="schedcu.coverage")
+
+        asyncio.run(two_messages_on_coverage())
+        done = schedcu(services, "status", "--json", amqp_url=amqp_url)
+
+    assert done.returncode == 1, done.stderr  # no worker runs, queues are missing
+    queues = {q["queue"]: q for q in json.loads(done.stdout)["queues"]}
+    assert queues.keys() == set(QUEUE_NAMES)
+    assert queues["schedcu.coverage"]["messages"] == 2
+    assert [name for name, q in queues.items() if q.get("missing")] == [
+        n for n in QUEUE_NAMES if n != "schedcu.coverage"
+    ]
