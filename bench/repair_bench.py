@@ -9,15 +9,17 @@ filled, the nights balanced) stored as Amion's. The drafting worker then runs as
 
 Each call publishes `RepairSchedule` (a person unavailable on one date, every fifth call on two) and waits for its
 `RepairProposed`. Printed per call: the time from the call to `RepairProposed`, the solve time, the changed
-assignments against the lower bound, whether a direct replacement existed (someone free who breaks no rule), and
-the largest and summed deviation of nights before and after.
+assignments against the lower bound, the roles left open, how many changes a direct replacement implies (when each
+role-date the person holds on those dates has someone free who breaks no rule, each a different person: one change
+per role-date; `-` otherwise), and the largest and summed deviation of nights before and after.
 
 Every fifth call from the third (3, 8, 13, 18) is a chain call: whoever could take the night directly is on time off
 that date (stored as time off, removed after the call), so the only fix is a chain: someone kept off it by a limit
 or the rest rule takes it and somebody else takes one of their nights. The chain's moves are printed under the call.
 
 Targets: median <= 2 s and maximum <= 5 s from the call to `RepairProposed`; the change count proven minimal in at
-least 19 of 20; exactly 1 change when a direct replacement exists. Exit 1 when one is missed.
+least all calls but one (19 of 20); every role filled in every call; when direct replacements exist, exactly one
+change per role-date held (1 for a one-date call). Exit 1 when one is missed.
 
 Run: `.venv/bin/python bench/repair_bench.py [--calls 20] [--seed 11]` (needs PostgreSQL and RabbitMQ as for the
 tests: SCHEDCU_DATABASE_URL, and the broker at amqp://guest:guest@127.0.0.1:5672/ administered by rabbitmqctl).
@@ -70,7 +72,7 @@ from shared.settings import get_settings
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "tests/data/real/templates/cuSchedNormalized.ods"
 PEOPLE = 40
-MEDIAN_TARGET_S, MAX_TARGET_S, PROVEN_TARGET = 2.0, 5.0, 19
+MEDIAN_TARGET_S, MAX_TARGET_S = 2.0, 5.0
 
 
 def published_quarter(database_url: str, start: date, end: date) -> uuid.UUID:
@@ -147,6 +149,22 @@ def candidates(facts: Facts, key: tuple[date, str]) -> tuple[list[int], list[int
     return direct, chained
 
 
+def distinct(options: list[list[int]], taken: frozenset[int] = frozenset()) -> bool:
+    """A different person can be picked from each list."""
+    if not options:
+        return True
+    return any(distinct(options[1:], taken | {p}) for p in options[0] if p not in taken)
+
+
+def direct_changes(problem: Problem, pid: int, first: date, last: date) -> int | None:
+    """With `pid` away from `first` to `last`: the changes a direct replacement of each role-date they hold then
+    makes (one each), when each has one and a different person can take each; None otherwise."""
+    facts = Facts(replace(problem, time_off=(*problem.time_off, TimeOff(pid, frozenset(dates_between(first, last))))))
+    keys = [(k.day, k.role) for k in problem.kept if k.person_id == pid and first <= k.day <= last]
+    options = [candidates(facts, key)[0] for key in keys]
+    return len(keys) if keys and distinct(options) else None
+
+
 def chain_call(
     problem: Problem, held: list[tuple[date, str, int]], rng: random.Random
 ) -> tuple[date, str, int, list[int]]:
@@ -203,19 +221,19 @@ async def sick_calls(amqp_url: str, version_id: uuid.UUID, database_url: str, ca
     await queue.consume(received)
     rows = []
     print(f"{'call':>4} {'person':>6} {'dates':<23} {'to event s':>10} {'solve s':>8} {'changes':>7} {'bound':>5} "
-          f"{'direct':>6}  nights: largest before -> after, sum before -> after")  # fmt: skip
+          f"{'open':>4} {'direct':>6}  nights: largest before -> after, sum before -> after")  # fmt: skip
     for n in range(1, calls + 1):
         chain = n % 5 == 3
         off: list[int] = []
+        direct: int | None = None
         if chain:
-            day, role, pid, others = chain_call(problem, held, rng)
-            last, direct = day, False
+            day, _, pid, others = chain_call(problem, held, rng)
+            last = day
             off = away(engine, others, day)
         else:
-            day, role, pid = rng.choice(held)
+            day, _, pid = rng.choice(held)
             last = day + timedelta(days=1) if n % 5 == 0 else day
-            facts = Facts(replace(problem, time_off=(*problem.time_off, TimeOff(pid, frozenset({day, last})))))
-            direct = last == day and bool(candidates(facts, (day, role))[0])
+            direct = direct_changes(problem, pid, day, last)
         command = RepairSchedule(
             version_id=version_id, requested_by="bench", reason="sick call", person_id=pid, first=day, last=last
         )
@@ -227,7 +245,7 @@ async def sick_calls(amqp_url: str, version_id: uuid.UUID, database_url: str, ca
         rows.append((seconds, event, direct, chain))
         print(
             f"{n:>4} {pid:>6} {day} .. {last.day:02d}{'':>4} {seconds:>10.2f} {event['solve_seconds']:>8.2f} "
-            f"{event['changes']:>7} {event['lower_bound']!s:>5} {'yes' if direct else 'no':>6}  "
+            f"{event['changes']:>7} {event['lower_bound']!s:>5} {len(event['unfilled']):>4} {direct or '-'!s:>6}  "
             f"{nights['largest_before']:.3f} -> {nights['largest_after']:.3f}, "
             f"{nights['sum_before']:.3f} -> {nights['sum_after']:.3f}"
         )
@@ -237,15 +255,20 @@ async def sick_calls(amqp_url: str, version_id: uuid.UUID, database_url: str, ca
                 print(f"{'':>8}{move['position']}. {move['text']}")
     await connection.close()
     times = [s for s, _, _, _ in rows]
-    proven = sum(e["proven"] for _, e, _, _ in rows)
-    direct_wrong = [n for n, (_, e, d, _) in enumerate(rows, start=1) if d and e["changes"] != 1]
+    proven, proven_target = sum(e["proven"] for _, e, _, _ in rows), len(rows) - 1
+    direct_wrong = [n for n, (_, e, d, _) in enumerate(rows, start=1) if d is not None and e["changes"] != d]
+    open_calls = [f"call {n}: {len(e['unfilled'])}" for n, (_, e, _, _) in enumerate(rows, start=1) if e["unfilled"]]
     chains = [f"call {n}: {e['changes']}" for n, (_, e, _, c) in enumerate(rows, start=1) if c]
     median, most = statistics.median(times), max(times)
     print(f"median {median:.2f} s (target <= {MEDIAN_TARGET_S:g}), maximum {most:.2f} s (target <= {MAX_TARGET_S:g})")
-    print(f"proven minimal {proven} of {len(rows)} (target >= {PROVEN_TARGET}); direct replacements with a change "
-          f"count other than 1: {direct_wrong or 'none'}")  # fmt: skip
+    print(f"proven minimal {proven} of {len(rows)} (target >= {proven_target}); direct replacements with a change "
+          f"count other than the role-dates held: {direct_wrong or 'none'}")  # fmt: skip
+    print(f"calls with a role left open: {', '.join(open_calls) or 'none'}")
     print(f"chain calls, changes (direct replacements away): {', '.join(chains)}")
-    return median <= MEDIAN_TARGET_S and most <= MAX_TARGET_S and proven >= PROVEN_TARGET and not direct_wrong
+    return (
+        median <= MEDIAN_TARGET_S and most <= MAX_TARGET_S and proven >= proven_target and not direct_wrong
+        and not open_calls
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -167,6 +167,14 @@ class RejectMoveForm(ReasonForm):
     move: int | None = None
 
 
+class RepairForm(ReasonForm):
+    """A sick call, as `schedcu draft repair VERSION --person P --from D1 [--to D2] [--reason]` takes it."""
+
+    person: Text
+    first: Day = Field(alias="from")
+    last: Day | None = Field(None, alias="to")
+
+
 class EditMoveForm(Params):
     move: int | None = None
     person: Text | None = None  # an email, a name or an Amion alias, as `schedcu draft repair-edit` takes

@@ -1,5 +1,5 @@
-"""Repair runs: one run's moves, and approve, reject and edit a move (the functions of `schedcu draft repair-
-approve|repair-reject|repair-edit`)."""
+"""Repair runs: a sick call from the version page (the function of `schedcu draft repair`), one run's moves, and
+approve, reject and edit a move (the functions of `schedcu draft repair-approve|repair-reject|repair-edit`)."""
 
 from collections.abc import Callable
 
@@ -18,6 +18,15 @@ from shared.db.session import transaction
 
 
 class RepairPages(Pages):
+    def request_repair(self, request: Request, form: params.RepairForm, user: str) -> Response:
+        version_id = request.path_params["id"]
+
+        def step(session: Session) -> str:
+            asked = repairs.request(session, version_id, form.person, form.first, form.last, user, form.reason)
+            return f"repair requested for {asked.person}: run {asked.run_id}, at /repairs/{asked.run_id} once proposed"
+
+        return self.console.act(request, f"/versions/{version_id}", step, RepairRefused)
+
     def repair_page(self, request: Request) -> Response:
         run_id = request.path_params["id"]
         with transaction() as session:
@@ -74,6 +83,7 @@ class RepairPages(Pages):
 def routes(console: Console) -> list[BaseRoute]:
     pages, act = RepairPages(console), console.action
     return [
+        Route("/versions/{id:uuid}/repair", act(pages.request_repair, params.RepairForm), methods=["POST"]),
         Route("/repairs/{id:uuid}", pages.repair_page),
         Route("/repairs/{id:uuid}/approve", act(pages.approve_repair), methods=["POST"]),
         Route("/repairs/{id:uuid}/reject", act(pages.reject_repair, params.RejectMoveForm), methods=["POST"]),

@@ -1,6 +1,8 @@
-"""Deciding a repair run (services/drafting/repairs.py), for the command line and the console: the operator's side
-writes across two services in one transaction.
+"""Asking for and deciding a repair run (services/drafting/repairs.py), for the command line and the console: the
+operator's side writes across two services in one transaction.
 
+- `request`: a sick call (`schedcu draft repair` and the version page's form): `RepairSchedule` in the outbox of
+  the caller's transaction, refused with the reason when the version, the person or the dates do not fit.
 - `approve`: every open move of the run or none. Each role-date must still hold what the repair found, else
   the approval is refused with the reason and nothing is applied. Each move becomes an `OVERRIDE` assignment
   through services/coverage/corrections.py (the displaced person's assignment removed: an Amion one hidden),
@@ -18,16 +20,61 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.coverage import corrections
 from services.coverage.calculation import calculation_id_for
 from services.drafting import inputs, repairs
 from services.drafting.store import Options, load_problem
-from shared.db.models import DraftRun
-from shared.kernel.contracts import CalculateCoverage
+from shared.db import version_state
+from shared.db.models import DraftRun, ScheduleVersion
+from shared.kernel import ids
+from shared.kernel.contracts import CalculateCoverage, RepairSchedule
 from shared.kernel.states import AssignmentSource, DraftRowState
 from shared.messaging import outbox
+
+
+@dataclass(frozen=True)
+class Requested:
+    run_id: uuid.UUID
+    person: str
+
+
+def request(
+    session: Session, version_id: uuid.UUID, person: str, first: date, last: date | None, actor: str,
+    reason: str | None, time_limit_s: float | None = None,
+) -> Requested:  # fmt: skip
+    """`person` (an email, a name or an alias) unavailable from `first` to `last` (default `first`): the repair's
+    `RepairSchedule` in the outbox (the relay of any worker publishes it) and its run's id. RepairRefused, nothing
+    written, when the version does not exist, nobody is called `person`, or the dates are not within the version's
+    period."""
+    last = last or first
+    version = session.scalar(
+        version_state.with_lifecycle(select(ScheduleVersion)).where(
+            ScheduleVersion.id == version_id, version_state.not_deleted()
+        )
+    )
+    if version is None:
+        raise repairs.RepairRefused(f"Schedule version {version_id} does not exist.")
+    try:
+        who = inputs.find_person(session, person)
+    except inputs.InputError as error:
+        raise repairs.RepairRefused(str(error)) from None
+    if last < first:
+        raise repairs.RepairRefused(f"The last date {last.isoformat()} comes before the first {first.isoformat()}.")
+    if first < version.period_start or last > version.period_end:
+        raise repairs.RepairRefused(
+            f"{first.isoformat()} .. {last.isoformat()} is not within the version's period "
+            f"{version.period_start.isoformat()} .. {version.period_end.isoformat()}."
+        )
+    message_id = f"repair:{version_id}:{uuid.uuid4()}"
+    command = RepairSchedule(
+        version_id=version_id, requested_by=actor, reason=reason, person_id=who.id, first=first, last=last,
+        time_limit_s=time_limit_s,
+    )  # fmt: skip
+    outbox.add(session, command, message_id=message_id, correlation_id=message_id)
+    return Requested(ids.draft_run_id(message_id), who.name)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@
   services/coverage/corrections.py in the same transaction, and `decided` marks the rows and audits the run.
 - Rejecting or editing one move re-checks the rest (`recheck`): a move that follows from a rejected one, or that
   breaks a hard rule beside the moves left, is rejected with the reason.
-- Gaps that close by themselves make the open runs repairing them `OBSOLETE` (`obsolete`).
+- Gaps that close by themselves make the open runs the watch started for them `OBSOLETE` (`obsolete`); sick-call
+  runs are left open.
 """
 
 import uuid

@@ -1,8 +1,10 @@
-"""The repair page through Starlette's TestClient on a real database: the open gap, the chain as before -> after
-per night, the fairness effect; approve, reject and edit a move with the form's CSRF token, for operators only; the
-gap line a repair is filling links to it."""
+"""The repair page through Starlette's TestClient on a real database: a sick call from the version page's form (the
+function of `schedcu draft repair`); the open gap, the chain as before -> after per night, the fairness effect;
+approve, reject and edit a move with the form's CSRF token, for operators only; the gap line a repair is filling
+links to it."""
 
 import html
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -50,6 +52,69 @@ def states(services: Services, run_id: uuid.UUID) -> list[str]:
     with services.engine.connect() as conn:
         rows = conn.execute(text("SELECT state FROM draft_rows WHERE run_id = :r ORDER BY position"), {"r": run_id})
         return list(rows.scalars())
+
+
+def outbox_repairs(services: Services, version_id: uuid.UUID) -> list[tuple[str, str]]:
+    with services.engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT message_id, body FROM outbox WHERE routing_key = 'command.drafting.repair' AND "
+                 "message_id LIKE :v ORDER BY id"), {"v": f"repair:{version_id}:%"},
+        )  # fmt: skip
+        return [(m, b) for m, b in found]
+
+
+def test_operators_start_a_sick_call_repair_from_the_version_page(client: TestClient, settings_for: Services) -> None:
+    with Session(settings_for.engine) as session, session.begin():
+        version_id = template_version(session, START, START + timedelta(days=6))
+    with settings_for.engine.connect() as conn:
+        sick_id, sick_name, sick_email = conn.execute(
+            text("SELECT p.id, p.name, p.email FROM assignments a JOIN people p ON p.id = a.person_id WHERE "
+                 "a.version_id = :v AND a.schedule_date = :d AND a.role = 'ON1'"), {"v": version_id, "d": SICK_DAY},
+        ).one()  # fmt: skip
+    url = f"/versions/{version_id}"
+    operator = bearer(OPERATOR_TOKEN)
+    page = client.get(url, headers=operator).text
+    assert 'id="repair-form"' in page
+    assert 'id="repair-form"' not in client.get(url, headers=bearer(READER_TOKEN)).text
+    token = csrf_token(page)
+    form = {"person": sick_email, "from": SICK_DAY.isoformat(), "reason": "sick call"}
+
+    read_only = client.post(f"{url}/repair", data={**form, "csrf_token": token}, headers=bearer(READER_TOKEN))
+    assert read_only.status_code == 403 and "your role is read-only" in read_only.text
+    no_csrf = client.post(f"{url}/repair", data=form, headers=operator)
+    assert no_csrf.status_code == 403 and "no valid CSRF token" in no_csrf.text
+
+    def refused(**changed: str) -> str:
+        answer = client.post(f"{url}/repair", data={**form, **changed, "csrf_token": token}, headers=operator)
+        found = re.search(r'<p class="refused" id="refused">(.*?)</p>', html.unescape(answer.text))
+        assert found, answer.text
+        return found.group(1)
+
+    assert refused(person="Nobody, N").startswith("refused: No person is called 'Nobody, N'")
+    early = START - timedelta(days=30)
+    assert refused(**{"from": early.isoformat()}) == (
+        f"refused: {early.isoformat()} .. {early.isoformat()} is not within the version's period "
+        f"{START.isoformat()} .. {(START + timedelta(days=6)).isoformat()}."
+    )
+    assert refused(to=(SICK_DAY - timedelta(days=1)).isoformat()).startswith("refused: The last date")
+    assert outbox_repairs(settings_for, version_id) == []  # nothing requested by a refusal
+
+    answer = client.post(f"{url}/repair", data={**form, "csrf_token": token}, headers=operator, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == url
+    shown = html.unescape(client.get(url, headers=operator).text)
+    ((message_id, body),) = outbox_repairs(settings_for, version_id)
+    run_id = run_id_for(message_id)
+    assert f"repair requested for {sick_name}: run {run_id}" in shown
+    command = RepairSchedule.model_validate_json(body)
+    assert (command.person_id, command.first, command.last, command.requested_by, command.reason) == (
+        sick_id, SICK_DAY, SICK_DAY, "olga", "sick call",
+    )  # fmt: skip
+
+    # the command the relay publishes starts the run the notice names: its moves are on the repair page
+    delivery = Delivery(message_id, message_id, RepairSchedule.routing_key, False)
+    repair_schedule(command.model_copy(update={"time_limit_s": 10, "workers": 1}), delivery, get_settings())
+    repair_page = html.unescape(client.get(f"/repairs/{run_id}", headers=operator).text)
+    assert f"ON1 on {SICK_DAY.isoformat()}" in repair_page and 'id="approve-form"' in repair_page
 
 
 def test_readers_see_the_chain_and_operators_approve_it(client: TestClient, settings_for: Services) -> None:

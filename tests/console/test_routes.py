@@ -144,6 +144,7 @@ ACTIONS: dict[str, Callable[[Targets], tuple[str, dict[str, str]]]] = {
     "edit proposal": lambda t: (f"/proposals/{t.proposal}/edit", {"candidate": "nobody@example.org"}),
     "approve proposal": lambda t: (f"/proposals/{t.proposal}/approve", {}),
     "reject proposal": lambda t: (f"/proposals/{t.proposal}/reject", {"reason": "not needed"}),
+    "request repair": lambda t: (f"/versions/{t.production}/repair", {"person": "nobody", "from": "2026-05-04"}),
     # refused before any work: a run id is not needed (tests/console/test_repair_page.py decides real ones)
     "approve repair": lambda t: (f"/repairs/{uuid.UUID(int=1)}/approve", {}),
     "reject repair": lambda t: (f"/repairs/{uuid.UUID(int=1)}/reject", {"move": "0", "reason": "not needed"}),

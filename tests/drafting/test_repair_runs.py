@@ -1,13 +1,14 @@
 """Repair runs in this process, on the test database: a sick call becomes a run whose rows are the chain's moves
 and `RepairProposed` in the outbox; approving applies every move as an audited OVERRIDE and requests a
-recalculation; approving after one of its role-dates changed in Amion is refused and applies nothing; rejecting a
-move rejects those that follow from it."""
+recalculation; approving after one of its role-dates changed in Amion (the only move, or the second of a chain) is
+refused and applies nothing; rejecting or editing a move rejects those that follow from it."""
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, text
+from sqlalchemy import Row, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from schedcu.operations import repairs as deciding
@@ -114,16 +115,18 @@ def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(s
     )  # fmt: skip
 
 
-def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Services) -> None:
-    """A chain of two as the engine words it: A takes the sick person's ON1, B takes A's MidC that night (A holds
-    ON1 then). Rejecting the first move leaves the second pointless: the re-check rejects it, saying why."""
-    version_id, run_id, sick = sick_call(services)
-    (a,), (b,) = (
-        one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND role = :r",
-            v=version_id, d=SICK_DAY, r=role)
-        for role in ("MidC", "MidL")
-    )  # fmt: skip
-    with services.engine.begin() as conn:  # the run's moves replaced by a chain of two
+def holder(services: Services, version_id: uuid.UUID, role: str) -> int:
+    found = one(services, "SELECT person_id FROM assignments WHERE version_id = :v AND schedule_date = :d AND "
+                "role = :r", v=version_id, d=SICK_DAY, r=role)  # fmt: skip
+    assert found is not None
+    return int(found[0])
+
+
+def chain_of_two(services: Services, version_id: uuid.UUID, run_id: uuid.UUID, sick: int) -> tuple[int, int]:
+    """The run's moves replaced by a chain of two as the engine words it: A (who holds MidC) takes the sick
+    person's ON1, and B (who holds MidL) takes A's MidC that night, following from the first move. Returns A, B."""
+    a, b = holder(services, version_id, "MidC"), holder(services, version_id, "MidL")
+    with services.engine.begin() as conn:
         conn.execute(text("DELETE FROM draft_rows WHERE run_id = :r"), {"r": run_id})
         conn.execute(
             text("INSERT INTO draft_rows (run_id, schedule_date, role, person_id, state, displaced_person_id, "
@@ -132,6 +135,14 @@ def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Servic
                  "(:r, :d, 'MidC', :b, 'PROPOSED', :a, 1, 0, 'same date', 'B takes MidC')"),
             {"r": run_id, "d": SICK_DAY, "a": a, "b": b, "sick": sick},
         )  # fmt: skip
+    return a, b
+
+
+def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Services) -> None:
+    """Rejecting the first move of a chain of two leaves the second pointless: the re-check rejects it, saying
+    why."""
+    version_id, run_id, sick = sick_call(services)
+    chain_of_two(services, version_id, run_id, sick)
     with Session(services.engine) as session, session.begin():
         why = deciding.reject(session, run_id, 0, "A is on leave", "chief", options_from(get_settings()))
     assert why == [f"move 1 (MidC on {SICK_DAY.isoformat()}) rejected: it follows from move 0, which was rejected"]
@@ -141,6 +152,77 @@ def test_rejecting_a_move_rejects_the_moves_that_follow_from_it(services: Servic
                "action = 'reject'", r=str(run_id)) == (2,)  # fmt: skip
     with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused, match="no open move"):
         deciding.approve(session, run_id, "chief")
+
+
+def free_that_night(services: Services, version_id: uuid.UUID, *besides: int) -> list[Row[Any]]:
+    """People who read everything and hold no role on SICK_DAY, `besides` left out."""
+    with services.engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT id, name, email FROM people p WHERE specialty = 'BOTH' AND NOT (id = ANY(:b)) AND NOT "
+                     "EXISTS (SELECT 1 FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND "
+                     "a.schedule_date = :d) ORDER BY id"), {"v": version_id, "d": SICK_DAY, "b": list(besides)},
+            )
+        )  # fmt: skip
+
+
+def test_editing_the_first_move_of_a_chain_rejects_the_move_that_follows_from_it(services: Services) -> None:
+    """Another person on move 0 frees A's MidC no longer: move 1 (B taking A's MidC) is re-checked and rejected,
+    saying it follows from the edited move; move 0 stands with its new person."""
+    version_id, run_id, sick = sick_call(services)
+    a, b = chain_of_two(services, version_id, run_id, sick)
+    options = options_from(get_settings())
+    with Session(services.engine) as session, session.begin():
+        for free in free_that_night(services, version_id, a, b, sick):  # the first one whom no rest rule keeps off
+            try:
+                with session.begin_nested():
+                    why = deciding.edit(session, run_id, 0, free.email, "chief", options)
+                break
+            except RepairRefused:
+                continue
+    assert why == [
+        f"move 0 goes to {free.name}",
+        f"move 1 (MidC on {SICK_DAY.isoformat()}) rejected: it follows from move 0, which was edited",
+    ]
+    assert one(services, "SELECT string_agg(state || ':' || person_id, ',' ORDER BY position) FROM draft_rows "
+               "WHERE run_id = :r", r=run_id) == (f"EDITED:{free.id},REJECTED:{b}",)  # fmt: skip
+    assert one(services, "SELECT reason FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r AND "
+               "action = 'reject'", r=str(run_id)) == (
+        "re-checked: it follows from move 0, which was edited",
+    )  # fmt: skip
+
+
+def test_approving_a_chain_whose_second_row_changed_in_amion_is_refused_and_applies_nothing(
+    services: Services,
+) -> None:
+    """A chain of two whose first role-date is as the repair found it, but Amion gave A's MidC to someone else
+    meanwhile: the approval names that row and what it has now, and neither move is applied."""
+    version_id, run_id, sick = sick_call(services)
+    a, _ = chain_of_two(services, version_id, run_id, sick)
+    other = holder(services, version_id, "ON2")
+    with Session(services.engine) as session, session.begin():  # Amion's MidC goes to the ON2 reader meanwhile
+        session.execute(
+            update(Assignment)
+            .where(Assignment.version_id == version_id, Assignment.schedule_date == SICK_DAY, Assignment.role == "MidC")
+            .values(person_id=other)
+        )  # fmt: skip
+    with services.engine.connect() as conn:
+        names = dict(conn.execute(text("SELECT id, name FROM people")).tuples().all())
+
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
+        deciding.approve(session, run_id, "chief")
+    assert str(refused.value) == (
+        f"Refused, nothing applied: MidC on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
+        f"{names[a]}, it now has {names[other]}). Start a new repair."
+    )
+    assert one(services, "SELECT count(*) FROM assignment_corrections WHERE version_id = :v", v=version_id) == (0,)
+    assert one(services, "SELECT string_agg(state, ',' ORDER BY position) FROM draft_rows WHERE run_id = :r",
+               r=run_id) == ("PROPOSED,PROPOSED",)  # fmt: skip
+    assert one(services, "SELECT count(*) FROM audit_log WHERE entity = 'draft_run' AND entity_id = :r",
+               r=str(run_id)) == (0,)  # fmt: skip
+    assert one(services, "SELECT count(*) FROM outbox WHERE message_id = :m", m=f"repair:{run_id}:recalculate") == (
+        0,
+    )  # fmt: skip
 
 
 def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_rest(services: Services) -> None:
@@ -166,14 +248,8 @@ def test_editing_a_move_is_refused_with_the_rule_and_otherwise_re_checks_the_res
         first, "PROPOSED",
     )  # fmt: skip
 
-    with services.engine.connect() as conn:
-        off_that_night = conn.execute(
-            text("SELECT id, name, email FROM people p WHERE specialty = 'BOTH' AND id NOT IN (:f, :s) AND NOT "
-                 "EXISTS (SELECT 1 FROM assignments a WHERE a.version_id = :v AND a.person_id = p.id AND "
-                 "a.schedule_date = :d) ORDER BY id"), {"v": version_id, "d": SICK_DAY, "f": first, "s": sick},
-        ).all()  # fmt: skip
     with Session(services.engine) as session, session.begin():
-        for free in off_that_night:  # the first one whom no rest rule keeps off it
+        for free in free_that_night(services, version_id, first, sick):  # the first one whom no rest rule keeps off it
             try:
                 with session.begin_nested():
                     # the rest still stands

@@ -317,28 +317,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {len(approved.rows)} approved rows of run {args.run} into {len(files)} file(s) at {out}")
 
 
-def _request_repair(
-    version_id: uuid.UUID, person_id: int, first: Any, last: Any, actor_name: str, reason: str | None,
-    time_limit: float | None = None,
-) -> uuid.UUID:  # fmt: skip
-    """Publish `RepairSchedule`; the run's id."""
-    import asyncio
-
-    from schedcu.runtime.registries import all_queues
-    from shared.kernel import ids
-    from shared.kernel.contracts import RepairSchedule
-    from shared.messaging.publish import publish_now
-    from shared.settings import get_settings
-
-    message_id = f"repair:{version_id}:{uuid.uuid4()}"
-    command = RepairSchedule(
-        version_id=version_id, requested_by=actor_name, reason=reason, person_id=person_id, first=first,
-        last=last or first, time_limit_s=time_limit,
-    )  # fmt: skip
-    asyncio.run(publish_now(get_settings(), command, all_queues(), message_id=message_id, correlation_id=message_id))
-    return ids.draft_run_id(message_id)
-
-
 def _wait_for(run_id: uuid.UUID, timeout: float) -> int:
     """Wait for the run to end and print it."""
     from services.drafting.runs import run_view
@@ -357,24 +335,20 @@ def _wait_for(run_id: uuid.UUID, timeout: float) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from services.drafting.inputs import InputError, find_person
-    from shared.db.models import ScheduleVersion
+    from schedcu.operations import repairs
+    from services.drafting.repairs import RepairRefused
     from shared.db.session import transaction
 
-    with transaction() as session:
-        if session.get(ScheduleVersion, args.version) is None:
-            print(f"schedule version {args.version} does not exist", file=sys.stderr)
-            return 1
-        try:
-            person_id = find_person(session, args.person).id
-        except InputError as error:
-            print(error, file=sys.stderr)
-            return 1
-    if args.last is not None and args.last < args.first:
-        raise_usage("--to comes before --from")
-    run_id = _request_repair(args.version, person_id, args.first, args.last, args.actor, args.reason, args.time_limit)
-    print(f"repair requested: run {run_id}", flush=True)
-    return _wait_for(run_id, args.timeout) if args.wait else 0
+    try:
+        with transaction() as session:
+            requested = repairs.request(
+                session, args.version, args.person, args.first, args.last, args.actor, args.reason, args.time_limit
+            )
+    except RepairRefused as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"repair requested: run {requested.run_id}", flush=True)
+    return _wait_for(requested.run_id, args.timeout) if args.wait else 0
 
 
 def cmd_repair_decide(args: argparse.Namespace) -> int:
