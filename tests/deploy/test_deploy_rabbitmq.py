@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from schedcu.runtime.registries import WORKERS, registry
-from shared.kernel.contracts import CONTRACTS, ImportRequested
+from shared.kernel.contracts import CONTRACTS, ImportAccepted, ImportRejected, ImportRequested
 from shared.messaging import topology
 from shared.settings import Settings
 
@@ -195,12 +195,17 @@ def test_the_coverage_worker_may_not_say_what_the_scraper_says_nor_command_versi
     assert not published & {"event.amion.scraped", "command.versions.draft"}
 
 
-def test_upstream_may_only_ask_for_an_import_and_read_nothing() -> None:
+def test_upstream_may_only_ask_for_an_import_and_read_only_its_reply_queue() -> None:
     upstream = permissions()[UPSTREAM]
     assert matching(upstream["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
     assert matching(upstream["write"], all_queues()) == set()
-    assert matching(upstream["read"], all_queues() + all_exchanges()) == set()
+    assert matching(upstream["read"], all_queues() + all_exchanges()) == {topology.UPSTREAM_REPLIES_QUEUE.name}
     assert published_keys(UPSTREAM) == {ImportRequested.routing_key}
+
+
+def test_the_upstream_reply_queue_receives_the_answers_to_import_requests_and_nothing_else() -> None:
+    bound = {b["routing_key"] for b in in_vhost("bindings") if b["destination"] == topology.UPSTREAM_REPLIES_QUEUE.name}
+    assert bound == {ImportAccepted.routing_key, ImportRejected.routing_key}
 
 
 def test_every_user_but_the_operator_has_its_routing_keys_limited() -> None:
