@@ -113,6 +113,17 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broker_definitions(args: argparse.Namespace) -> int:
+    from schedcu.runtime.broker_definitions import render
+
+    text = render()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from schedcu.runtime.demo import run_demo
 
@@ -224,6 +235,13 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("asyncapi", help="print the AsyncAPI document")
     a.add_argument("--out", type=new_file)
     a.set_defaults(func=cmd_asyncapi)
+
+    broker = sub.add_parser("broker", help="RabbitMQ").add_subparsers(dest="broker_command", required=True)
+    bd = broker.add_parser(
+        "definitions", help="print or write the broker definitions (deploy/rabbitmq/definitions.json)"
+    )
+    bd.add_argument("--out", type=new_file)
+    bd.set_defaults(func=cmd_broker_definitions)
 
     d = sub.add_parser("demo", help="the whole pipeline on a generated month, end to end")
     d.add_argument("--month", type=month, default=None, help="YYYY-MM (default: next month)")
