@@ -80,8 +80,15 @@ def cmd_db_roles(_: argparse.Namespace) -> int:
     url = make_url(get_settings().database_url)
     with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
         created = roles.ensure(conn, str(url.database))
+        migrated = roles.migrated(conn)
     for role in created:
         print(f"created the role {role} (without a password: set one with ALTER ROLE {role} PASSWORD ...)")
+    if not migrated:
+        print(
+            f"{url.database} has no tables yet: {roles.MIGRATION_ROLE} may create them; run `schedcu db upgrade` "
+            f"as {roles.MIGRATION_ROLE}, then `schedcu db roles` again to grant the other roles"
+        )
+        return 0
     print(f"granted each schedcu role its privileges on {url.database}")
     return 0
 
