@@ -8,7 +8,14 @@ import yaml
 from pydantic.json_schema import models_json_schema
 
 from shared.kernel.contracts import CONTRACTS, Contract, ImportRequested
-from shared.messaging.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ConsumerQueue, exchange_for
+from shared.messaging.topology import (
+    COMMANDS_EXCHANGE,
+    EVENTS_EXCHANGE,
+    UPSTREAM_REPLIES,
+    UPSTREAM_REPLIES_QUEUE,
+    ConsumerQueue,
+    exchange_for,
+)
 
 REF = "#/components/schemas/{model}"
 CORRELATION_RULE = (
@@ -66,6 +73,14 @@ def document(queues: Sequence[ConsumerQueue], version: str = "0.1.0") -> dict[st
                 "channel": channel_ref,
                 "bindings": {"amqp": {"ack": True}},
                 "description": f"consumed from queue {queue}",
+            }
+        if contract.routing_key in UPSTREAM_REPLIES:
+            operations[f"receive{name}OnUpstreamReplies"] = {
+                "action": "receive",
+                "channel": channel_ref,
+                "bindings": {"amqp": {"ack": True}},
+                "description": f"for the upstream system that asked, in queue {UPSTREAM_REPLIES_QUEUE.name} (the one "
+                "queue its broker account may read; beyond 10,000 answers the oldest are dropped)",
             }
     return {
         "asyncapi": "3.0.0",

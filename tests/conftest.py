@@ -33,6 +33,7 @@ from schedcu.testing.demo_data import ROSTER, truth
 from schedcu.testing.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.migrate import upgrade
+from shared.messaging import topology
 
 T = TypeVar("T")
 
@@ -166,7 +167,8 @@ async def reset_broker(amqp_url: str) -> None:
         for queue in all_queues():
             await channel.queue_delete(queue.name)
             await channel.queue_delete(queue.dead_letter_name)
-        await channel.queue_delete("schedcu.unrouted")
+        await channel.queue_delete(topology.UNROUTED_QUEUE.name)
+        await channel.queue_delete(topology.UPSTREAM_REPLIES_QUEUE.name)
         for exchange in ("schedcu.events", "schedcu.commands", "schedcu.dead-letter", "schedcu.unrouted"):
             await channel.exchange_delete(exchange)
 

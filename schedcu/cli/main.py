@@ -80,8 +80,15 @@ def cmd_db_roles(_: argparse.Namespace) -> int:
     url = make_url(get_settings().database_url)
     with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as conn:
         created = roles.ensure(conn, str(url.database))
+        migrated = roles.migrated(conn)
     for role in created:
         print(f"created the role {role} (without a password: set one with ALTER ROLE {role} PASSWORD ...)")
+    if not migrated:
+        print(
+            f"{url.database} has no tables yet: {roles.MIGRATION_ROLE} may create them; run `schedcu db upgrade` "
+            f"as {roles.MIGRATION_ROLE}, then `schedcu db roles` again to grant the other roles"
+        )
+        return 0
     print(f"granted each schedcu role its privileges on {url.database}")
     return 0
 
@@ -106,6 +113,17 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     from shared.asyncapi import render
 
     text = render(all_queues())
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_broker_definitions(args: argparse.Namespace) -> int:
+    from schedcu.runtime.broker_definitions import render
+
+    text = render()
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
@@ -224,6 +242,13 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("asyncapi", help="print the AsyncAPI document")
     a.add_argument("--out", type=new_file)
     a.set_defaults(func=cmd_asyncapi)
+
+    broker = sub.add_parser("broker", help="RabbitMQ").add_subparsers(dest="broker_command", required=True)
+    bd = broker.add_parser(
+        "definitions", help="print or write the broker definitions (deploy/rabbitmq/definitions.json)"
+    )
+    bd.add_argument("--out", type=new_file)
+    bd.set_defaults(func=cmd_broker_definitions)
 
     d = sub.add_parser("demo", help="the whole pipeline on a generated month, end to end")
     d.add_argument("--month", type=month, default=None, help="YYYY-MM (default: next month)")

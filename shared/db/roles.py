@@ -105,9 +105,16 @@ def _tables(names: Iterable[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(name) for name in names)
 
 
+def migrated(conn: Connection[Any]) -> bool:
+    """Whether `schedcu db upgrade` has created the schema's tables."""
+    found = conn.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL").fetchone()
+    return bool(found and found[0])
+
+
 def ensure(conn: Connection[Any], database: str) -> list[str]:
     """Create the roles that are missing and grant each exactly its privileges on `database`'s schema (`conn`
-    in autocommit); returns the roles it created."""
+    in autocommit); returns the roles it created. On a database not migrated yet, only the migration role is
+    granted (what it needs to create the tables): run it again after the upgrade."""
     created = []
     for role in (MIGRATION_ROLE, OPERATOR_ROLE, *SERVICE_ROLES.values()):
         try:
@@ -119,6 +126,8 @@ def ensure(conn: Connection[Any], database: str) -> list[str]:
     owner = sql.Identifier(MIGRATION_ROLE)
     conn.execute(sql.SQL("GRANT ALL ON DATABASE {} TO {}").format(sql.Identifier(database), owner))
     conn.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(owner))
+    if not migrated(conn):
+        return created
     for role in (OPERATOR_ROLE, *SERVICE_ROLES.values()):
         who = sql.Identifier(role)
         with conn.transaction():

@@ -18,6 +18,7 @@ import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 
+from shared.kernel.contracts import ImportAccepted, ImportRejected
 from shared.messaging.connection import connect
 from shared.messaging.faults import describe
 
@@ -43,6 +44,15 @@ UNROUTED_QUEUE = RabbitQueue(
     durable=True,
     arguments={"x-max-length": 10_000, "x-overflow": "drop-head"},
 )
+# The answers to import requests, for the upstream system that asks: the one queue its broker account may read.
+# Bounded as the unrouted queue is: answers nobody reads drop the oldest instead of filling the broker.
+UPSTREAM_REPLIES_QUEUE = RabbitQueue(
+    "schedcu.upstream.replies",
+    queue_type=QueueType.QUORUM,
+    durable=True,
+    arguments={"x-max-length": 10_000, "x-overflow": "drop-head"},
+)
+UPSTREAM_REPLIES = (ImportAccepted.routing_key, ImportRejected.routing_key)
 
 
 def exchange_for(routing_key: str) -> RabbitExchange:
@@ -98,10 +108,11 @@ class Topology:
 
 
 def of(delivery_limit: int, queues: Sequence[ConsumerQueue]) -> Topology:
-    """The exchanges, and each of `queues` (every service's, from the operator package's registries) with its
-    bindings and its dead-letter queue."""
-    declared = [UNROUTED_QUEUE]
+    """The exchanges, the unrouted and upstream reply queues, and each of `queues` (every service's, from the
+    operator package's registries) with its bindings and its dead-letter queue."""
+    declared = [UNROUTED_QUEUE, UPSTREAM_REPLIES_QUEUE]
     bindings = [Binding(UNROUTED_EXCHANGE.name, UNROUTED_QUEUE.name, "")]
+    bindings += [Binding(exchange_for(key).name, UPSTREAM_REPLIES_QUEUE.name, key) for key in UPSTREAM_REPLIES]
     for queue in queues:
         declared += [work_queue(queue, delivery_limit), dead_letter_queue(queue)]
         bindings += [Binding(exchange_for(key).name, queue.name, key) for key in queue.bindings]

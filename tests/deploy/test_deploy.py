@@ -19,6 +19,7 @@ import yaml
 
 from schedcu.runtime.registries import WORKERS
 from schedcu.testing.fake_amion import load_truth
+from shared.db import roles
 from shared.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -114,7 +115,7 @@ def test_compose_runs_every_worker_with_settable_replicas_and_a_health_check(wor
     assert service["command"] == ["schedcu", "worker", worker]
     assert service["deploy"]["replicas"] == f"${{{WORKERS[worker].upper()}_REPLICAS:-1}}"
     assert "/health" in " ".join(service["healthcheck"]["test"])
-    assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert service["depends_on"]["db-roles"]["condition"] == "service_completed_successfully"
     assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
     assert service["environment"]["SCHEDCU_HTTP_HOST"] == "0.0.0.0"
     assert service["environment"]["SCHEDCU_OTEL_EXPORTER"] == "otlp"
@@ -135,6 +136,21 @@ def test_compose_migrates_once_the_database_is_healthy_and_workers_wait_for_it()
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["postgres"]["image"].startswith("postgres:15")
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+
+
+def test_compose_grants_the_database_roles_once_the_migration_is_done() -> None:
+    grants = compose()["services"]["db-roles"]
+    assert grants["command"] == ["schedcu", "db", "roles"]
+    assert grants["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert grants["restart"] == "no"
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_compose_runs_each_worker_on_its_own_database_role(worker: str) -> None:
+    """The one login of the database URL, and at connection (libpq's PGOPTIONS) the worker's role."""
+    environment = compose()["services"][worker]["environment"]
+    assert environment["SCHEDCU_DATABASE_URL_FILE"] == "/run/secrets/database_url"
+    assert environment["PGOPTIONS"] == f"-c role={roles.SERVICE_ROLES[WORKERS[worker]]}"
 
 
 def test_compose_broker_loads_the_definitions_with_management_and_prometheus_plugins() -> None:

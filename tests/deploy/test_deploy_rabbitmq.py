@@ -1,6 +1,7 @@
-"""deploy/rabbitmq/definitions.json against the code: the same exchanges, queues, arguments and bindings as
-`shared.messaging.topology.of` says, one least-privilege user per service, whose topic permissions let it publish
-only the routing keys its registry says it publishes, and an upstream user that may only ask for imports."""
+"""deploy/rabbitmq/definitions.json against the code: the output of `schedcu broker definitions` (the exchanges,
+queues, arguments and bindings `shared.messaging.topology.of` says), one least-privilege user per service, whose
+topic permissions let it publish only the routing keys its registry says it publishes, and an upstream user that
+may only ask for imports and read their answers."""
 
 import base64
 import hashlib
@@ -13,8 +14,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
+from schedcu.runtime import broker_definitions
 from schedcu.runtime.registries import WORKERS, registry
-from shared.kernel.contracts import CONTRACTS, ImportRequested
+from shared.kernel.contracts import CONTRACTS, ImportAccepted, ImportRejected, ImportRequested
 from shared.messaging import topology
 from shared.settings import Settings
 
@@ -29,10 +31,6 @@ BUILT_IN_EXCHANGES = ("amq.default", "amq.direct", "amq.fanout", "amq.headers", 
 
 
 CONSUMERS = [queue for name in WORKERS for queue in registry(name).queues]  # each worker's queue and its lanes'
-
-
-def declared_by_code() -> topology.Topology:
-    return topology.of(Settings().delivery_limit, CONSUMERS)
 
 
 def in_vhost(kind: str) -> list[dict[str, Any]]:
@@ -66,29 +64,16 @@ def matching(pattern: str, names: list[str]) -> set[str]:
     return {name for name in names if re.search(pattern, name)}
 
 
+def test_the_committed_definitions_are_the_generated_ones() -> None:
+    """The exchanges, queues, bindings and accounts are those the topology and the registries give."""
+    assert (DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8") == broker_definitions.render(), (
+        "deploy/rabbitmq/definitions.json is stale: "
+        "run `schedcu broker definitions --out deploy/rabbitmq/definitions.json`"
+    )
+
+
 def test_definitions_hold_the_schedcu_vhost() -> None:
     assert [v["name"] for v in DEFINITIONS["vhosts"]] == [VHOST]
-
-
-def test_exchanges_are_the_ones_the_code_declares() -> None:
-    code = {
-        e.name: {"type": e.type.value, "durable": e.durable, "auto_delete": e.auto_delete, "arguments": e.arguments}
-        for e in declared_by_code().exchanges
-    }
-    defined = {
-        e["name"]: {k: e[k] for k in ("type", "durable", "auto_delete", "arguments")} for e in in_vhost("exchanges")
-    }
-    # an exchange without arguments: None in the code, {} in the definitions
-    assert defined == {name: {**e, "arguments": e["arguments"] or {}} for name, e in code.items()}
-
-
-def test_queues_and_their_arguments_are_the_ones_the_code_declares() -> None:
-    code = {
-        q.name: {"durable": q.durable, "auto_delete": q.auto_delete, "arguments": q.arguments or {}}
-        for q in declared_by_code().queues
-    }
-    defined = {q["name"]: {k: q[k] for k in ("durable", "auto_delete", "arguments")} for q in in_vhost("queues")}
-    assert defined == code
 
 
 def test_every_consumer_queue_is_a_quorum_queue_dead_lettering_to_its_own_dead_letter_queue() -> None:
@@ -99,14 +84,6 @@ def test_every_consumer_queue_is_a_quorum_queue_dead_lettering_to_its_own_dead_l
         assert queues[consumer.name]["x-dead-letter-routing-key"] == consumer.dead_letter_name
         assert queues[consumer.name]["x-delivery-limit"] == Settings().delivery_limit
         assert queues[consumer.dead_letter_name]["x-queue-type"] == "quorum"
-
-
-def test_bindings_are_the_ones_the_code_declares() -> None:
-    defined = set()
-    for b in in_vhost("bindings"):
-        assert b["destination_type"] == "queue"
-        defined.add((b["source"], b["destination"], b["routing_key"]))
-    assert defined == {(b.exchange, b.queue, b.routing_key) for b in declared_by_code().bindings}
 
 
 def test_no_policy_overrides_the_queue_arguments_the_code_sets() -> None:
@@ -195,12 +172,17 @@ def test_the_coverage_worker_may_not_say_what_the_scraper_says_nor_command_versi
     assert not published & {"event.amion.scraped", "command.versions.draft"}
 
 
-def test_upstream_may_only_ask_for_an_import_and_read_nothing() -> None:
+def test_upstream_may_only_ask_for_an_import_and_read_only_its_reply_queue() -> None:
     upstream = permissions()[UPSTREAM]
     assert matching(upstream["write"], all_exchanges()) == {topology.EVENTS_EXCHANGE.name}
     assert matching(upstream["write"], all_queues()) == set()
-    assert matching(upstream["read"], all_queues() + all_exchanges()) == set()
+    assert matching(upstream["read"], all_queues() + all_exchanges()) == {topology.UPSTREAM_REPLIES_QUEUE.name}
     assert published_keys(UPSTREAM) == {ImportRequested.routing_key}
+
+
+def test_the_upstream_reply_queue_receives_the_answers_to_import_requests_and_nothing_else() -> None:
+    bound = {b["routing_key"] for b in in_vhost("bindings") if b["destination"] == topology.UPSTREAM_REPLIES_QUEUE.name}
+    assert bound == {ImportAccepted.routing_key, ImportRejected.routing_key}
 
 
 def test_every_user_but_the_operator_has_its_routing_keys_limited() -> None:

@@ -1,9 +1,10 @@
 """The broker accounts of deploy/rabbitmq/definitions.json, enforced by a real RabbitMQ: a vhost of this module's
 own on the local broker, its topology declared as the code declares it, and every user of the definitions
 created (under a name of this run's own, with a random password) with the definitions' permissions and topic
-permissions. Upstream may only ask for imports, a worker may only say what is its own, nobody may sign as
-someone else, the operator redrives any dead letter signed as itself, the pipeline completes a month with every
-worker on its own account, and a worker dead-letters unread a message from an account that may not send it."""
+permissions. Upstream may only ask for imports and read their answers, a worker may only say what is its own,
+nobody may sign as someone else, the operator redrives any dead letter signed as itself, the pipeline completes a
+month with every worker on its own account, and a worker dead-letters unread a message from an account that may
+not send it."""
 
 import asyncio
 import calendar
@@ -26,7 +27,7 @@ from sqlalchemy.orm import sessionmaker
 
 from schedcu.runtime.registries import WORKERS, all_queues, registry
 from shared.kernel import ids
-from shared.kernel.contracts import ImportRequested
+from shared.kernel.contracts import ImportAccepted, ImportRequested
 from shared.messaging import dead_letters, topology
 from shared.settings import Settings
 from tests.conftest import MONTH, Pipeline, Services, eventually, provisioned, running_pipeline
@@ -94,15 +95,20 @@ def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None, exch
     asyncio.run(asyncio.wait_for(run(), 30))
 
 
-def take(amqp_url: str, queue: str) -> aio_pika.abc.AbstractIncomingMessage | None:
-    """The next message of `queue`, taken off it, once it is there (30 s at most)."""
+def take_now(amqp_url: str, queue: str) -> aio_pika.abc.AbstractIncomingMessage | None:
+    """The next message of `queue`, taken off it, or None when it is empty. Raises when the login may not read it."""
 
     async def get() -> aio_pika.abc.AbstractIncomingMessage | None:
         async with await aio_pika.connect(amqp_url) as connection:
-            work = await (await connection.channel()).get_queue(queue)
+            work = await (await connection.channel()).get_queue(queue, ensure=False)
             return await work.get(no_ack=True, fail=False)
 
-    return eventually(lambda: asyncio.run(get()), 30, f"a message in {queue}")
+    return asyncio.run(asyncio.wait_for(get(), 30))
+
+
+def take(amqp_url: str, queue: str) -> aio_pika.abc.AbstractIncomingMessage | None:
+    """The next message of `queue`, taken off it, once it is there (30 s at most)."""
+    return eventually(lambda: take_now(amqp_url, queue), 30, f"a message in {queue}")
 
 
 def login(amqp_url: str) -> str:
@@ -181,6 +187,31 @@ def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
     amqp_client.publish(upstream, body, user_id=login(upstream))
     assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"
     assert "checking each message's sender" in next(pipeline.log_dir.glob("versions-*.log")).read_text()
+
+
+def test_upstream_takes_the_answer_to_its_request_from_its_reply_queue_and_may_read_no_other(
+    accounts: Accounts, pipeline: Pipeline
+) -> None:
+    request_id = f"replies-{uuid.uuid4()}"
+    period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
+    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+    upstream = accounts.of("schedcu-upstream")
+    amqp_client.publish(upstream, body, user_id=login(upstream))
+
+    def answer() -> aio_pika.abc.AbstractIncomingMessage | None:
+        """The answer to this request, taking the earlier tests' answers off the queue on the way."""
+        while (message := take_now(upstream, topology.UPSTREAM_REPLIES_QUEUE.name)) is not None:
+            if json.loads(message.body).get("request_id") == request_id:
+                return message
+        return None
+
+    accepted = eventually(answer, 60, f"the answer to {request_id} in {topology.UPSTREAM_REPLIES_QUEUE.name}")
+    assert accepted.routing_key == ImportAccepted.routing_key
+    assert accepted.user_id == login(accounts.of("schedcu-versions"))
+    assert json.loads(accepted.body)["workflow_id"] == str(ids.workflow_id_for(request_id))
+    for other in (registry("versions").queue.name, topology.UNROUTED_QUEUE.name):
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+            take_now(upstream, other)
 
 
 @pytest.mark.parametrize(

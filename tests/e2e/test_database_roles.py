@@ -23,7 +23,7 @@ from schedcu.runtime.processes import schedcu_command
 from schedcu.runtime.registries import WORKERS
 from shared.db import roles
 from shared.kernel import ids
-from tests.conftest import MONTH, Services, provisioned, running_pipeline
+from tests.conftest import MONTH, Services, admin_url, drop_database, provisioned, running_pipeline
 from tests.support import amqp_client
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,56 @@ def as_role(services: Services, role: str) -> str:
 
 def libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+@pytest.fixture
+def fresh_database(services: Services) -> Iterator[str]:
+    """An empty database on the same server (no table yet), dropped before the module's roles are."""
+    url = make_url(services.database_url).set(database=f"schedcu_test_owner_{os.getpid()}").render_as_string(False)
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(make_url(url).database))))
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def schedcu_db(command: str, database_url: str) -> str:
+    done = subprocess.run(
+        schedcu_command("db", command), env={**os.environ, "SCHEDCU_DATABASE_URL": database_url},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_on_a_new_database_the_migration_role_owns_the_schema_and_alone_rewrites_the_audit_log(
+    fresh_database: str,
+) -> None:
+    """The order docs/operations.md gives: `db roles`, `db upgrade` as the migration role, `db roles` again."""
+    assert "run `schedcu db upgrade` as schedcu_owner" in schedcu_db("roles", fresh_database)
+    owner_url = make_url(fresh_database).set(username=roles.MIGRATION_ROLE, password=None).render_as_string(False)
+    schedcu_db("upgrade", owner_url)
+    assert "granted each schedcu role its privileges" in schedcu_db("roles", fresh_database)
+
+    with psycopg.connect(libpq(fresh_database)) as conn:
+        owners = dict(
+            conn.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'").fetchall()
+        )
+        view_owners = set(conn.execute("SELECT viewowner FROM pg_views WHERE schemaname = 'public'").fetchall())
+    assert set(roles.OWNERS) <= set(owners)
+    assert {table: owner for table, owner in owners.items() if owner != roles.MIGRATION_ROLE} == {}
+    assert view_owners <= {(roles.MIGRATION_ROLE,)}
+
+    for role in (roles.OPERATOR_ROLE, *roles.SERVICE_ROLES.values()):
+        for statement in ("UPDATE audit_log SET reason = reason", "DELETE FROM audit_log"):
+            as_it = make_url(fresh_database).set(username=role, password=None).render_as_string(False)
+            with psycopg.connect(libpq(as_it)) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with psycopg.connect(libpq(owner_url)) as conn:
+        conn.execute("UPDATE audit_log SET reason = reason")
+        conn.execute("DELETE FROM audit_log")
+        conn.rollback()
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,6 @@ def queue_types(amqp_url: str) -> dict[str, str]:
 def test_the_declared_topology_holds_no_queue_but_quorum_queues(amqp_url: str) -> None:
     assert asyncio.run(topology.declare(amqp_url, 5, all_queues())) == []
     types = queue_types(amqp_url)
-    assert set(types) == {topology.UNROUTED_QUEUE.name, *(q.name for q in all_queues()),
-                          *(q.dead_letter_name for q in all_queues())}  # fmt: skip
+    parked = {topology.UNROUTED_QUEUE.name, topology.UPSTREAM_REPLIES_QUEUE.name}
+    assert set(types) == {*parked, *(q.name for q in all_queues()), *(q.dead_letter_name for q in all_queues())}
     assert {name: kind for name, kind in types.items() if kind != "quorum"} == {}
