@@ -16,7 +16,7 @@ from schedcu.runtime.registries import all_registries
 from shared.db.models import Base
 from shared.db.roles import OWNERS, READS, VIEWS
 from shared.kernel.contracts import CONTRACTS
-from shared.messaging.topology import UNROUTED_QUEUE
+from shared.messaging.topology import UNROUTED_QUEUE, UPSTREAM_REPLIES_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
@@ -433,7 +433,7 @@ def test_each_service_has_one_registry_whose_queue_receives_what_it_handles() ->
     assert sorted(r.service for r in registries) == SERVICES
     assert [r.service for r in registries] == registries_module.SERVICES
     queues = [name for r in registries for q in r.queues for name in (q.name, q.dead_letter_name)]
-    assert [*queues, UNROUTED_QUEUE.name] == registries_module.QUEUE_NAMES
+    assert [*queues, UNROUTED_QUEUE.name, UPSTREAM_REPLIES_QUEUE.name] == registries_module.QUEUE_NAMES
     for r in registries:
         assert r.handlers
         for queue, handlers in r.subscriptions:

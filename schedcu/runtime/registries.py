@@ -23,7 +23,8 @@ WORKERS = {  # each worker's service, `services/<service>/`, whose registry name
 SERVICES = list(WORKERS.values())  # what `schedcu status` looks for without importing every service's handlers
 LANES = ["drafting.repair"]  # the further queues of workers (shared/registry.py `Lane`), after the services' own
 QUEUE_NAMES = [name for s in SERVICES + LANES for name in (f"schedcu.{s}", f"schedcu.{s}.dead-letter")] + [
-    "schedcu.unrouted"
+    "schedcu.unrouted",
+    "schedcu.upstream.replies",
 ]
 
 
