@@ -57,10 +57,7 @@ def request(
     )
     if version is None:
         raise repairs.RepairRefused(f"Schedule version {version_id} does not exist.")
-    try:
-        who = inputs.find_person(session, person)
-    except inputs.InputError as error:
-        raise repairs.RepairRefused(str(error)) from None
+    who = _person(session, person)
     if last < first:
         raise repairs.RepairRefused(f"The last date {last.isoformat()} comes before the first {first.isoformat()}.")
     if first < version.period_start or last > version.period_end:
@@ -137,10 +134,15 @@ def edit(session: Session, run_id: uuid.UUID, position: int, person: str, actor:
     run = session.get(DraftRun, run_id)
     if run is None:
         raise repairs.RepairRefused(f"No repair run {run_id}.")
-    try:
-        who = inputs.find_person(session, person)
-    except inputs.InputError as error:
-        raise repairs.RepairRefused(str(error)) from None
+    who = _person(session, person)
     problem = load_problem(session, run.version_id, options)
     repairs.edit(session, run_id, position, who.id, problem, actor)
     return [f"move {position} goes to {who.name}", *repairs.recheck(session, run, problem, actor, {position: "edited"})]
+
+
+def _person(session: Session, person: str) -> inputs.Named:
+    """The person named by an email, a name or an alias; refused when nobody is."""
+    try:
+        return inputs.find_person(session, person)
+    except inputs.InputError as error:
+        raise repairs.RepairRefused(str(error)) from None

@@ -103,9 +103,7 @@ def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(s
     sick_name = one(services, "SELECT name FROM people WHERE id = :p", p=sick)
     assert sick_name is not None
 
-    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
-        deciding.approve(session, run_id, "chief")
-    assert str(refused.value) == (
+    assert refused_approval(services, run_id) == (
         f"Refused, nothing applied: ON1 on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
         f"{sick_name[0]}, it now has nobody). Start a new repair."
     )
@@ -113,6 +111,13 @@ def test_approving_after_a_row_changed_in_amion_is_refused_and_applies_nothing(s
     assert one(services, "SELECT count(*) FROM draft_rows WHERE run_id = :r AND state <> 'PROPOSED'", r=run_id) == (
         0,
     )  # fmt: skip
+
+
+def refused_approval(services: Services, run_id: uuid.UUID) -> str:
+    """Why approving the run is refused (a test fails when it is not)."""
+    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
+        deciding.approve(session, run_id, "chief")
+    return str(refused.value)
 
 
 def holder(services: Services, version_id: uuid.UUID, role: str) -> int:
@@ -209,9 +214,7 @@ def test_approving_a_chain_whose_second_row_changed_in_amion_is_refused_and_appl
     with services.engine.connect() as conn:
         names = dict(conn.execute(text("SELECT id, name FROM people")).tuples().all())
 
-    with Session(services.engine) as session, session.begin(), pytest.raises(RepairRefused) as refused:
-        deciding.approve(session, run_id, "chief")
-    assert str(refused.value) == (
+    assert refused_approval(services, run_id) == (
         f"Refused, nothing applied: MidC on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
         f"{names[a]}, it now has {names[other]}). Start a new repair."
     )

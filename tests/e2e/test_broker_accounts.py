@@ -177,14 +177,20 @@ def pipeline(accounts: Accounts, tmp_path_factory: pytest.TempPathFactory) -> It
         yield running
 
 
-def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
-    accounts: Accounts, pipeline: Pipeline
-) -> None:
-    request_id = f"accounts-{uuid.uuid4()}"
+def ask_for_a_month_as_upstream(accounts: Accounts, pipeline: Pipeline, prefix: str) -> str:
+    """An import of MONTH published on the upstream account; its request id."""
+    request_id = f"{prefix}-{uuid.uuid4()}"
     period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
     body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
     upstream = accounts.of("schedcu-upstream")
     amqp_client.publish(upstream, body, user_id=login(upstream))
+    return request_id
+
+
+def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
+    accounts: Accounts, pipeline: Pipeline
+) -> None:
+    request_id = ask_for_a_month_as_upstream(accounts, pipeline, "accounts")
     assert pipeline.wait_terminal(ids.workflow_id_for(request_id), timeout_s=180) == "COMPLETED"
     assert "checking each message's sender" in next(pipeline.log_dir.glob("versions-*.log")).read_text()
 
@@ -192,11 +198,8 @@ def test_the_pipeline_completes_a_month_with_every_worker_on_its_own_account(
 def test_upstream_takes_the_answer_to_its_request_from_its_reply_queue_and_may_read_no_other(
     accounts: Accounts, pipeline: Pipeline
 ) -> None:
-    request_id = f"replies-{uuid.uuid4()}"
-    period = (MONTH.isoformat(), MONTH.replace(day=calendar.monthrange(MONTH.year, MONTH.month)[1]).isoformat())
-    body = json.dumps(amqp_client.import_requested(request_id, pipeline.template, *period)).encode()
+    request_id = ask_for_a_month_as_upstream(accounts, pipeline, "replies")
     upstream = accounts.of("schedcu-upstream")
-    amqp_client.publish(upstream, body, user_id=login(upstream))
 
     def answer() -> aio_pika.abc.AbstractIncomingMessage | None:
         """The answer to this request, taking the earlier tests' answers off the queue on the way."""
