@@ -27,10 +27,10 @@ class Account:
     password: str = field(repr=False)
 
     def url(self, amqp_url: str) -> str:
-        """`amqp_url` (its host, port and vhost) logging in as this account."""
+        """`amqp_url` (its hosts and vhost) logging in as this account."""
         url = urlsplit(amqp_url)
-        netloc = f"{quote(self.login, safe='')}:{quote(self.password, safe='')}@{url.hostname}:{url.port or 5672}"
-        return urlunsplit(url._replace(netloc=netloc))
+        hosts = url.netloc.rpartition("@")[2]
+        return urlunsplit(url._replace(netloc=f"{quote(self.login, safe='')}:{quote(self.password, safe='')}@{hosts}"))
 
 
 def add_users(ctl: Ctl, suffix: str = "", added: Callable[[str], object] = lambda login: None) -> dict[str, Account]:
