@@ -9,9 +9,11 @@ own (node names `schedcu-bench-<pid>-<role>-<i>@localhost`, ports, data and log 
 shared node on 5672 is never touched), clusters them with `rabbitmqctl join_cluster`, and runs the workers of
 bench/pipeline_bench.py (a database of the run's own, the fake Amion) against them. The workers list the three
 nodes in SCHEDCU_AMQP_URL, each worker starting from another node (as VMs that list their local node first), and
-declare the topology themselves (SCHEDCU_DECLARE_TOPOLOGY=true); it is declared first, and the quorum queues'
-leaders spread over the nodes (`rabbitmq-queues rebalance quorum`). A downstream subscriber's queue takes every
-final event.
+each logs in as its own broker account of deploy/rabbitmq/definitions.json (created on the cluster with a
+password of the run's own and the definitions' permissions), checking each message's sender and only checking
+that the topology exists (SCHEDCU_DECLARE_TOPOLOGY=false). The administrator (guest) declares it first, and the
+quorum queues' leaders spread over the nodes (`rabbitmq-queues rebalance quorum`); the requests come from the
+upstream account. A downstream subscriber's queue (the administrator's) takes every final event.
 
 The node of the role is chosen from the broker's own figures before the requests are published (leaders and
 long-lived connections stay put until a node goes), and killed with SIGKILL once K workflows have finished
@@ -66,6 +68,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schedcu.runtime import processes
 from schedcu.runtime.registries import all_queues
+from schedcu.testing import broker_accounts
 from shared.messaging import topology
 from shared.messaging.topology import UNROUTED_QUEUE
 from shared.settings import get_settings
@@ -266,16 +269,21 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
         db, env, _ = stack.enter_context(
             bench_environment(name, args.workflows, amqp_url(nodes), ctl, False, args.database_server)
         )
-        # declared and their leaders spread over the nodes before the workers connect (moving a leader drops the
-        # connections of its consumers); the workers declare it again, as they do at every start
+        # the topology declared by the administrator (guest), as the definitions declare it in deploy/, and the
+        # leaders spread over the nodes before the workers connect (moving a leader drops the connections of its
+        # consumers); the workers only check that it exists
         asyncio.run(topology.declare(env["SCHEDCU_AMQP_URL"], get_settings().delivery_limit, all_queues()))
+        accounts = broker_accounts.add_users(nodes[0].ctl)
+        broker_accounts.grant(nodes[0].ctl, name, accounts.values())
+        env = {**env, "SCHEDCU_BROKER_ACCOUNTS": broker_accounts.names(), "SCHEDCU_DECLARE_TOPOLOGY": "false"}
         subprocess.run(["rabbitmq-queues", "-n", nodes[0].name, "-q", "rebalance", "quorum", "--vhost-pattern", name],
                        capture_output=True, timeout=120, check=True)  # fmt: skip
         log_dir = work / f"logs-{role}"
         log_dir.mkdir()
         workers, first_node = {}, {}
         for i, (worker, k) in enumerate((w, k) for w in processes.WORKER_NAMES for k in range(1, args.replicas + 1)):
-            own = {**env, "SCHEDCU_AMQP_URL": f"{amqp_url(nodes, i % NODES)}{name}"}
+            login = accounts[broker_accounts.names().format(name=worker)]
+            own = {**env, "SCHEDCU_AMQP_URL": login.url(f"{amqp_url(nodes, i % NODES)}{name}")}
             workers[f"{worker}#{k}"] = processes.worker(worker, own, log_dir).start()
             first_node[f"{worker}#{k}"] = nodes[i % NODES]
         for w in workers.values():
@@ -297,7 +305,7 @@ def run_victim(role: str, args: Plan, work: Path) -> tuple[Row, list[str]]:
         requests = [request(f"cluster-{os.getpid()}-{role}-{i:03d}", i) for i in range(args.workflows)]
         ids = [r.request_id for r in requests]
         sent: dict[str, float] = {}
-        asyncio.run(publish(env["SCHEDCU_AMQP_URL"], requests, None, sent))
+        asyncio.run(publish(accounts["schedcu-upstream"].url(env["SCHEDCU_AMQP_URL"]), requests, None, sent))
         stop_killer = threading.Event()
         stack.callback(stop_killer.set)
         killer = threading.Thread(

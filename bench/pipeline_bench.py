@@ -75,7 +75,7 @@ from shared.db.migrate import upgrade
 from shared.kernel import ids
 from shared.kernel.contracts import ImportRequested, Period
 from shared.kernel.states import TERMINAL
-from shared.messaging.connection import connect
+from shared.messaging.connection import connect, login
 
 REAL_TEMPLATE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "templates" / "cuSchedNormalized.ods"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -295,7 +295,7 @@ def start_fake_amion(months: int, env: dict[str, str], work: Path, stack: ExitSt
 
 async def publish(amqp_url: str, requests: list[ImportRequested], rate: float | None, sent: dict[str, float]) -> None:
     """Publish persistent, confirmed requests on one connection (to the first host of `amqp_url` that answers), at
-    `rate` per second or at once."""
+    `rate` per second or at once, signed (AMQP `user_id`) as the user `amqp_url` logs in as."""
     async with await connect(amqp_url) as connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange("schedcu.events")
@@ -307,7 +307,7 @@ async def publish(amqp_url: str, requests: list[ImportRequested], rate: float | 
             message = aio_pika.Message(
                 req.model_dump_json().encode(), content_type="application/json", type=type(req).__name__,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT, correlation_id=req.request_id,
-                message_id=ids.import_requested_message_id(req.request_id),
+                message_id=ids.import_requested_message_id(req.request_id), user_id=login(amqp_url),
             )  # fmt: skip
             await exchange.publish(message, routing_key=req.routing_key, mandatory=True)
 

@@ -1,6 +1,7 @@
 """A private PostgreSQL cluster, a private RabbitMQ node and a private three-node RabbitMQ cluster for the fault
 suite, bench/cluster_bench.py and the tests that kill a node, on ports of their own, so that stopping or killing
-them never touches the servers that tests and other work use (5432, 5672)."""
+them never touches the servers that tests and other work use (5432, 5672). The private node has the broker accounts
+of deploy/rabbitmq/definitions.json, with passwords of its own."""
 
 import os
 import pwd
@@ -17,6 +18,7 @@ from pathlib import Path
 import psycopg
 
 from schedcu.runtime.infra import free_port
+from schedcu.testing import broker_accounts
 
 PG_VERSION = "15"
 
@@ -88,6 +90,7 @@ class PrivateRabbit:
     dist_port: int = field(default_factory=free_port)
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="schedcu-faults-rabbit-")))
     running: bool = False
+    accounts: dict[str, broker_accounts.Account] = field(default_factory=dict)  # by user of the definitions
 
     @property
     def node(self) -> str:
@@ -117,6 +120,7 @@ class PrivateRabbit:
         for name in ("rabbitmq.conf", "rabbitmq-env.conf", "enabled_plugins"):
             (self.base / name).chmod(0o666)
         self.start()
+        self.accounts = broker_accounts.add_users(self.ctl)
 
     def start(self, timeout_s: float = 90.0) -> None:
         _run(["rabbitmq-server", "-detached"], env=self.env())
@@ -154,10 +158,17 @@ class PrivateRabbit:
         self.running = False
 
     def add_vhost(self, vhost: str) -> str:
-        """A fresh vhost with guest's permissions; its AMQP URL."""
+        """A fresh vhost, where the accounts have the definitions' permissions and the administrator (guest, who
+        declares the topology and the suite's own queues) may do anything; the administrator's AMQP URL."""
         self.ctl("add_vhost", vhost)
         self.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        broker_accounts.grant(self.ctl, vhost, self.accounts.values())
         return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost}"
+
+    def urls(self, vhost: str) -> dict[str, str]:
+        """The AMQP URL of `vhost` for each account, by its login."""
+        admin = f"amqp://127.0.0.1:{self.port}/{vhost}"
+        return {account.login: account.url(admin) for account in self.accounts.values()}
 
     def queue_messages(self, vhost: str) -> dict[str, int]:
         """Every queue's messages, ready and unacknowledged (a message being handled counts). For a quorum

@@ -1,6 +1,12 @@
 """One scenario's world: a fresh database on the private cluster, a fresh vhost on the private node, the
-fake Amion and the four workers as processes, the stream of import requests, and what they left behind."""
+fake Amion and the workers as processes, the stream of import requests, and what they left behind.
 
+The vhost is set up as deploy/ sets up the broker: the administrator declares the topology, each worker logs in
+as its own account of the definitions (so it checks each message's sender) and only checks that the topology
+exists, the requests come from the upstream account. The suite's own queues (final events, tap) and figures
+(rabbitmqctl) are the administrator's."""
+
+import asyncio
 import base64
 import json
 import os
@@ -24,11 +30,15 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from schedcu.runtime import processes
+from schedcu.runtime.registries import all_queues
+from schedcu.testing import broker_accounts
 from schedcu.testing.demo_data import ROSTER, truth
 from schedcu.testing.sample_template import sample_template
 from services.amion_scraper.roster import RosterEntry, reconcile
 from shared.db.migrate import upgrade
 from shared.kernel import ids
+from shared.messaging import topology
+from shared.settings import Settings
 
 from . import bus
 from .accounting import TERMINAL, WORK_QUEUES, Facts, WorkflowFacts
@@ -101,6 +111,7 @@ def request_message(request_id: str, rng: random.Random, template: bytes) -> bus
         ids.import_requested_message_id(request_id),
         str(ids.workflow_id_for(request_id)),
         {},
+        bus.UPSTREAM,
     )
 
 
@@ -126,7 +137,7 @@ class Stream:
             for i, request in enumerate(self.requests):
                 request_id = json.loads(request.body)["request_id"]
                 self.published[request_id] = time.time()
-                bus.publish(self.run.amqp_url, self.extra(i, request))
+                bus.publish(self.run.urls, self.extra(i, request))
                 time.sleep(self.interval_s)
         except BaseException as error:  # reported by join(): a stream that died must fail the scenario
             self.error = error
@@ -150,7 +161,8 @@ class Run:
     use_proxy: bool
     amion_latency_s: float
     database: str = ""
-    amqp_url: str = ""
+    amqp_url: str = ""  # the administrator's
+    urls: dict[str, str] = field(default_factory=dict)  # the accounts', by login
     worker_env: dict[str, str] = field(default_factory=dict)
     workers: dict[str, processes.Process] = field(default_factory=dict)
     fake_amion: processes.Process | None = None
@@ -186,13 +198,20 @@ class Run:
             reconcile(session, [RosterEntry.model_validate(p) for p in ROSTER])
         engine.dispose()
         self.amqp_url = self.env.rabbit.add_vhost(self.vhost)
+        self.urls = self.env.rabbit.urls(self.vhost)
 
         workers_db = self.database_url
         if self.use_proxy:
             self.proxy = ResettingProxy(self.env.pg.port, self.env.seed).start()
             workers_db = self.env.pg.url(self.database, port=self.proxy.port)
         base = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDCU_")}
-        self.worker_env = {**base, "SCHEDCU_DATABASE_URL": workers_db, "SCHEDCU_AMQP_URL": self.amqp_url}
+        self.worker_env = {
+            **base,
+            "SCHEDCU_DATABASE_URL": workers_db,
+            "SCHEDCU_AMQP_URL": self.urls[bus.OPERATOR],  # as the command line (`schedcu verify`); workers: their own
+            "SCHEDCU_BROKER_ACCOUNTS": broker_accounts.names(),
+            "SCHEDCU_DECLARE_TOPOLOGY": "false",
+        }
         truth_file = self.log_dir / "amion-truth.yaml"
         truth_file.write_text(yaml.safe_dump(truth(MONTH, AMION_PASSWORD)), encoding="utf-8")
         self.fake_amion = processes.fake_amion(truth_file, self.worker_env, self.log_dir).start()
@@ -206,6 +225,10 @@ class Run:
         }
         self.worker_env["SCHEDCU_AMION_ACCOUNTS"] = json.dumps({AMION_ACCOUNT: account})
         self.worker_env.update({f"SCHEDCU_{k}": v for k, v in self.settings.items()})
+        delivery_limit = int(
+            self.worker_env.get("SCHEDCU_DELIVERY_LIMIT", Settings.model_fields["delivery_limit"].default)
+        )
+        asyncio.run(topology.declare(self.amqp_url, delivery_limit, all_queues(), needs=[q.name for q in all_queues()]))
         self.workers = {name: self._worker(name) for name in processes.WORKER_NAMES}
         for worker in self.workers.values():
             worker.wait_healthy(60)
@@ -214,7 +237,8 @@ class Run:
         bus.declare_subscriber_queue(self.amqp_url, bus.FINAL_QUEUE, ("event.workflow.*",))
 
     def _worker(self, name: str) -> processes.Process:
-        return processes.worker(name, self.worker_env, self.log_dir).start()
+        login = {**self.worker_env, "SCHEDCU_AMQP_URL": self.urls[broker_accounts.names().format(name=name)]}
+        return processes.worker(name, login, self.log_dir).start()
 
     def stop(self) -> None:
         for pid in self.paused:

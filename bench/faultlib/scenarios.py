@@ -1,5 +1,6 @@
 """The faults, one scenario each: what is injected, when, and with which settings."""
 
+import dataclasses
 import json
 import os
 import random
@@ -132,14 +133,15 @@ def database_errors(run: Run, stream: Stream) -> None:
 
 def duplicate_request(run: Run, i: int, request: bus.Captured) -> list[bus.Captured]:
     """The request twice with its message id (a redelivery), then once more with a new one (a resubmission)."""
-    again = bus.Captured(request.routing_key, request.body, f"{request.message_id}:again", request.correlation_id, {})
+    again = dataclasses.replace(request, message_id=f"{request.message_id}:again")
     return [request, request, again]
 
 
 def deliver_again(run: Run, rng: random.Random) -> int:
-    """Every other phase command and result seen so far delivered a second time, with its message id."""
+    """Every other phase command and result seen so far delivered a second time, with its message id and sent by
+    the account that sent it."""
     chosen = [m for m in bus.drain(run.amqp_url, bus.TAP_QUEUE) if rng.random() < 0.5]
-    bus.publish(run.amqp_url, chosen)
+    bus.publish(run.urls, chosen)
     return len(chosen)
 
 
@@ -168,12 +170,13 @@ POISON: list[tuple[str, bytes]] = [
 
 
 def with_poison(run: Run, i: int, request: bus.Captured) -> list[bus.Captured]:
-    """Every other request is followed by a message that can never validate."""
+    """Every other request is followed by a message that can never validate, sent by the operator (whose account
+    may send any message, so that it reaches the worker's validation)."""
     if i % 2:
         return [request]
     routing_key, body = POISON[(i // 2) % len(POISON)]
     run.poison += 1
-    return [request, bus.Captured(routing_key, body, f"poison-{i}", None, {})]
+    return [request, bus.Captured(routing_key, body, f"poison-{i}", None, {}, bus.OPERATOR)]
 
 
 NODE_KILL_AFTER = 5  # workflows finished when the node is killed

@@ -10,15 +10,13 @@ import asyncio
 import calendar
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq
@@ -26,16 +24,13 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from schedcu.runtime.registries import WORKERS, all_queues, registry
+from schedcu.testing import broker_accounts
 from shared.kernel import ids
 from shared.kernel.contracts import ImportAccepted, ImportRequested
 from shared.messaging import dead_letters, topology
 from shared.settings import Settings
 from tests.conftest import MONTH, Pipeline, Services, eventually, provisioned, running_pipeline
 from tests.support import amqp_client
-
-DEFINITIONS = json.loads(
-    (Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8")
-)
 
 pytestmark = [
     pytest.mark.slow,
@@ -62,21 +57,17 @@ def accounts() -> Iterator[Accounts]:
     with ExitStack() as stack:
         services = stack.enter_context(provisioned(f"schedcu_test_accounts_{os.getpid()}"))
         asyncio.run(topology.declare(services.amqp_url, Settings().delivery_limit, all_queues()))
-        url = urlsplit(services.amqp_url)
-        vhost = url.path.lstrip("/")
-        suffix = uuid.uuid4().hex[:8]
-        urls = {}
-        for entry in DEFINITIONS["permissions"]:
-            # hex: a password starting with "-" would be read by rabbitmqctl as an option
-            name, password = f"{entry['user']}-{suffix}", secrets.token_hex(16)
-            rabbitmqctl("add_user", name, password)
-            stack.callback(subprocess.run, ["rabbitmqctl", "-q", "delete_user", name], check=False, capture_output=True)
-            rabbitmqctl("set_permissions", "-p", vhost, name, entry["configure"], entry["write"], entry["read"])
-            for t in (t for t in DEFINITIONS["topic_permissions"] if t["user"] == entry["user"]):
-                rabbitmqctl("set_topic_permissions", "-p", vhost, name, t["exchange"], t["write"], t["read"])
-            netloc = f"{quote(name, safe='')}:{quote(password, safe='')}@{url.hostname}:{url.port or 5672}"
-            urls[entry["user"]] = urlunsplit(url._replace(netloc=netloc))
-        yield Accounts(services, urls, f"schedcu-{{name}}-{suffix}")
+        suffix = f"-{uuid.uuid4().hex[:8]}"
+
+        def added(login: str) -> None:
+            stack.callback(
+                subprocess.run, ["rabbitmqctl", "-q", "delete_user", login], check=False, capture_output=True
+            )
+
+        created = broker_accounts.add_users(rabbitmqctl, suffix, added)
+        broker_accounts.grant(rabbitmqctl, urlsplit(services.amqp_url).path.lstrip("/"), created.values())
+        urls = {user: account.url(services.amqp_url) for user, account in created.items()}
+        yield Accounts(services, urls, broker_accounts.names(suffix))
 
 
 def publish(amqp_url: str, routing_key: str, *, user_id: str | None = None, exchange_name: str | None = None) -> None:
