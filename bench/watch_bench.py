@@ -221,9 +221,15 @@ async def watch_cycle(groups: int, accounts: int, template: bytes, database_url:
             due = await asyncio.to_thread(watch.tick, settings)
             checks = take_outbox(side, CheckAmion.routing_key)
             await asyncio.gather(
-                *(scraper.check(CheckAmion.model_validate_json(body), Delivery(mid, "bench", CheckAmion.routing_key,
-                                                                               False)) for mid, body in checks)
-            )  # fmt: skip
+                *(
+                    scraper.check(
+                        CheckAmion.model_validate_json(body),
+                        Delivery(mid, "bench", CheckAmion.routing_key, False),
+                        settings,
+                    )
+                    for mid, body in checks
+                )
+            )
             answers = take_outbox(side, AmionChecked.routing_key)
             for mid, body in answers:
                 delivery = Delivery(mid, "bench", AmionChecked.routing_key, False)
