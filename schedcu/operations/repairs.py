@@ -46,7 +46,7 @@ def request(
     reason: str | None, time_limit_s: float | None = None,
 ) -> Requested:  # fmt: skip
     """`person` (an email, a name or an alias) unavailable from `first` to `last` (default `first`): the repair's
-    `RepairSchedule` in the outbox (the relay of any worker publishes it) and its run's id. RepairRefused, nothing
+    `RepairSchedule` in the outbox (the drafting worker's relay publishes it) and its run's id. RepairRefused, nothing
     written, when the version does not exist, nobody is called `person`, or the dates are not within the version's
     period."""
     last = last or first
