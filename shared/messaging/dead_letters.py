@@ -1,7 +1,8 @@
 """Operators' view of the dead-letter queues: how deep, what is in them and why, and redriving messages
 back to their original routing key. A redriven message keeps its message id, so a consumer that already
 processed it skips it (inbox): it is processed once. Discarding removes dead letters for good. Each letter
-redriven or discarded leaves one audit row, committed only when its action was done."""
+redriven or discarded leaves one audit row, committed only when its action was done. Listing takes the letters
+one at a time and puts them back in their order: `peek` reads a page, `find` looks for one id within a bound."""
 
 import asyncio
 import json
@@ -120,25 +121,58 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
     return held
 
 
-async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None) -> list[DeadLetter]:
-    """The dead letters of `queue` (the first `limit`, or all), left in place. Each is described as it arrives
-    and its body let go: one body at a time is in memory, however many letters are shown."""
-    letters = []
+async def _read(
+    amqp_url: str, queue: ConsumerQueue, most: int | None, visit: Callable[[int, AbstractIncomingMessage], bool]
+) -> int:
+    """Take the letters of `queue` in their order (the first `most`, or all), handing each with its position to
+    `visit` until it answers True, then release them all at once, back in place and in their order. Nothing is
+    kept: a letter's body is let go once `visit` returned (the last one's at the release). The number of letters
+    in the queue."""
     async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
         count = dlq.declaration_result.message_count or 0
         last = None
-        for _ in range(count if limit is None else min(count, limit)):
+        for position in range(count if most is None else min(count, most)):
             message = await dlq.get(no_ack=False, fail=False)
             if message is None:
                 break
-            letters.append(describe(message))
             last = message
+            if visit(position, message):
+                break
         if last is not None:
             await last.nack(multiple=True, requeue=True)
             await _back_in_place(channel, queue, count)
+    return count
+
+
+async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None, offset: int = 0) -> list[DeadLetter]:
+    """The dead letters of `queue` after the first `offset` (the next `limit`, or all), left in place and in
+    their order. AMQP has no random access: the `offset` letters before are taken too, one at a time, and let go
+    unread. Each letter shown is described as it arrives: one body at a time is in memory."""
+    letters = []
+
+    def visit(position: int, message: AbstractIncomingMessage) -> bool:
+        if position >= offset:
+            letters.append(describe(message))
+        return False
+
+    await _read(amqp_url, queue, None if limit is None else offset + limit, visit)
     return letters
+
+
+async def find(amqp_url: str, queue: ConsumerQueue, message_id: str, within: int) -> tuple[DeadLetter | None, int]:
+    """The letter with `message_id` among the first `within` letters of `queue` (None when it is not among them;
+    the scan stops at it), left in place, and the number of letters in the queue."""
+    found = []
+
+    def visit(_: int, message: AbstractIncomingMessage) -> bool:
+        if message.message_id == message_id:
+            found.append(describe(message))
+        return bool(found)
+
+    count = await _read(amqp_url, queue, within, visit)
+    return (found[0] if found else None), count
 
 
 def chosen(letter: DeadLetter, message_id: str | None, reason: str | None) -> bool:
@@ -153,7 +187,13 @@ async def _audited(
     transaction: Transaction, actor: str, action: str, queue: ConsumerQueue, letter: DeadLetter
 ) -> AsyncIterator[None]:
     """The letter's audit row, flushed before the action (so a row the database refuses stops it while the
-    message is still in the queue) and committed after it (an action that fails leaves no row)."""
+    message is still in the queue) and committed after it (an action that fails leaves no row).
+
+    The broker and the database share no transaction: between the action (the letter acknowledged, after its
+    republication was confirmed for a redrive) and the commit there is a window. If the commit fails there (the
+    database lost, the process killed), the letter has left its dead-letter queue but has no audit row; the
+    command or console page fails with the database's error and stops, so it is at most one letter per run, the
+    one it was acting on (docs/operations.md, "Dead letters and how to redrive them", says how to reconcile)."""
     with transaction() as session:
         record(
             session, actor=actor, entity="dead_letter", entity_id=f"{queue.dead_letter_name}/{letter.message_id}",
