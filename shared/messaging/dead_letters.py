@@ -2,7 +2,7 @@
 back to their original routing key. A redriven message keeps its message id, so a consumer that already
 processed it skips it (inbox): it is processed once. Discarding removes dead letters for good. Each letter
 redriven or discarded leaves one audit row, committed only when its action was done. Listing takes the letters
-one at a time and puts them back in their order: `peek` reads a page, `find` looks for one id within a bound."""
+and puts them all back in their order; `peek` describes a page of them, `find` one by its id."""
 
 import asyncio
 import json
@@ -25,6 +25,8 @@ from shared.settings import get_settings
 
 PREVIEW_CHARS = 300
 RELEASE_WAIT_S = 5.0
+# letters a reader holds unreleased: their bodies are in memory together (20 reads a queue about 5 times faster)
+READ_AHEAD = 1
 
 
 class UnknownQueue(ValueError):
@@ -124,32 +126,46 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: ConsumerQueue) -> 
 async def _read(
     amqp_url: str, queue: ConsumerQueue, most: int | None, visit: Callable[[int, AbstractIncomingMessage], bool]
 ) -> int:
-    """Take the letters of `queue` in their order (the first `most`, or all), handing each with its position to
-    `visit` until it answers True, then release them all at once, back in place and in their order. Nothing is
-    kept: a letter's body is let go once `visit` returned (the last one's at the release). The number of letters
-    in the queue."""
+    """Hand the first `most` letters of `queue` (or all) in their order, each with its position, to `visit` until
+    it answers True, and leave every letter in place, in its order. The number of letters in the queue.
+
+    Every letter is taken, however few are visited: a quorum queue puts a released (nacked) letter at its tail,
+    and gives back the letters of a closed channel, or those taken by `basic.get`, at its head but after any
+    given back before, or in no set order. So one consumer takes the letters, at most `READ_AHEAD` unreleased,
+    and releases each in its turn, the queue turning round once; the last ones are released after the consumer
+    is cancelled, so that it never takes a letter twice. A body is let go once `visit` returned."""
     async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
         count = dlq.declaration_result.message_count or 0
-        last = None
-        for position in range(count if most is None else min(count, most)):
-            message = await dlq.get(no_ack=False, fail=False)
-            if message is None:
+        if not count:
+            return 0
+        await channel.set_qos(prefetch_count=READ_AHEAD)
+        arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        consumer = await dlq.consume(arrived.put, no_ack=False)
+        visiting, held = True, []
+        for position in range(count):
+            try:
+                message = await asyncio.wait_for(arrived.get(), RELEASE_WAIT_S)
+            except TimeoutError:  # fewer letters than counted: another reader holds some
                 break
-            last = message
-            if visit(position, message):
-                break
-        if last is not None:
-            await last.nack(multiple=True, requeue=True)
-            await _back_in_place(channel, queue, count)
+            if visiting and (most is None or position < most):
+                visiting = not visit(position, message)
+            if position < count - READ_AHEAD:
+                await message.nack(requeue=True)
+            else:
+                held.append(message.delivery_tag)
+        await dlq.cancel(consumer)
+        underlay = await channel.get_underlay_channel()
+        for tag in held:
+            await underlay.basic_nack(delivery_tag=tag, requeue=True)
+        await _back_in_place(channel, queue, count)
     return count
 
 
 async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None, offset: int = 0) -> list[DeadLetter]:
     """The dead letters of `queue` after the first `offset` (the next `limit`, or all), left in place and in
-    their order. AMQP has no random access: the `offset` letters before are taken too, one at a time, and let go
-    unread. Each letter shown is described as it arrives: one body at a time is in memory."""
+    their order. Only these are described; the others are taken and put back unread (`_read` says why)."""
     letters = []
 
     def visit(position: int, message: AbstractIncomingMessage) -> bool:
@@ -162,8 +178,8 @@ async def peek(amqp_url: str, queue: ConsumerQueue, limit: int | None, offset: i
 
 
 async def find(amqp_url: str, queue: ConsumerQueue, message_id: str, within: int) -> tuple[DeadLetter | None, int]:
-    """The letter with `message_id` among the first `within` letters of `queue` (None when it is not among them;
-    the scan stops at it), left in place, and the number of letters in the queue."""
+    """The letter with `message_id` among the first `within` letters of `queue` (None when it is not among them),
+    left in place, and the number of letters in the queue. Only that letter is described."""
     found = []
 
     def visit(_: int, message: AbstractIncomingMessage) -> bool:
