@@ -21,7 +21,7 @@ from schedcu.runtime.registries import all_queues
 from shared.db.session import transaction
 from shared.messaging import dead_letters
 
-WINDOW = params.MAX_DEAD_LETTER_PAGE * PAGE_SIZE  # 10,000: the most letters of one queue a page reads
+WINDOW = params.MAX_DEAD_LETTER_PAGE * PAGE_SIZE  # 10,000: how far the pages and the search for a letter go
 
 
 def _groups(letters: list[dead_letters.DeadLetter]) -> list[dict[str, Any]]:
@@ -60,8 +60,8 @@ class DeadLetterPages(Pages):
         return self.console.render(request, "dead_letters.html", queues=shown, page_size=PAGE_SIZE)
 
     def queue_page(self, request: Request, q: params.DeadLettersQuery) -> Response:
-        """One page of a dead-letter queue's letters, in their order: reaching page K reads the letters before it,
-        so the pages stop at the first `WINDOW` letters."""
+        """One page of a dead-letter queue's letters, in their order, up to its first `WINDOW` letters; a page past
+        the last is empty, with the count."""
         queue, url = self._queue(request), self.console.settings.amqp_url
         count = asyncio.run(dead_letters.depths(url, [queue]))[queue.dead_letter_name]
         offset = (q.page - 1) * PAGE_SIZE

@@ -58,8 +58,8 @@ VersionId = Annotated[uuid.UUID, BeforeValidator(_version_id)]
 Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_no_control)]
 LongText = Annotated[str, Field(max_length=MAX_LONG_TEXT), AfterValidator(_no_control)]
 Page = Annotated[int, Field(ge=1, le=MAX_PAGE)]
-# 200 pages of 50: a dead-letter queue's first 10,000 letters, as far as the console reads one (AMQP has no
-# random access: reaching page K takes every letter before it)
+# 200 pages of 50: a dead-letter queue's first 10,000 letters, as far as the console pages (`schedcu dlq show
+# --offset` goes further)
 MAX_DEAD_LETTER_PAGE = 200
 DeadLetterPage = Annotated[int, Field(ge=1, le=MAX_DEAD_LETTER_PAGE)]
 
