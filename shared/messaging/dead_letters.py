@@ -129,11 +129,12 @@ async def _read(
     """Hand the first `most` letters of `queue` (or all) in their order, each with its position, to `visit` until
     it answers True, and leave every letter in place, in its order. The number of letters in the queue.
 
-    Every letter is taken, however few are visited: a quorum queue puts a released (nacked) letter at its tail,
-    and gives back the letters of a closed channel, or those taken by `basic.get`, at its head but after any
-    given back before, or in no set order. So one consumer takes the letters, at most `READ_AHEAD` unreleased,
-    and releases each in its turn, the queue turning round once; the last ones are released after the consumer
-    is cancelled, so that it never takes a letter twice. A body is let go once `visit` returned."""
+    Every letter is taken, however few are visited, because of how a quorum queue takes letters back: a letter
+    nacked goes to its tail; a closed channel's letters go to its head, but after any given back so before; the
+    letters taken by `basic.get`, or nacked many at once, come back in no set order. So one consumer takes the
+    letters, at most `READ_AHEAD` unreleased, and nacks each in its turn: the queue turns round once. The last
+    ones are nacked after the consumer is cancelled, so that it never takes a letter twice. A body is let go
+    once `visit` returned."""
     async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         dlq = await channel.declare_queue(queue.dead_letter_name, passive=True)
