@@ -168,8 +168,10 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         if command == "discard" and args.message_id is None and args.reason is None:
             raise UsageMistake("say what to discard: --message-id ID or --reason TEXT (see `schedcu dlq show`)")
         if command == "show" or (command == "discard" and not args.yes):
-            letters = asyncio.run(dead_letters.peek(url, queue, args.limit if command == "show" else None))
-            if command == "discard":
+            if command == "show":
+                letters = asyncio.run(dead_letters.peek(url, queue, args.limit, args.offset))
+            else:
+                letters = asyncio.run(dead_letters.peek(url, queue, limit=None))
                 letters = [x for x in letters if dead_letters.chosen(x, args.message_id, args.reason)]
         else:
             act = dead_letters.redrive if command == "redrive" else dead_letters.discard
@@ -285,6 +287,7 @@ def parser() -> argparse.ArgumentParser:
     qs = q.add_parser("show", help="the messages in one dead-letter queue, with their reasons")
     qs.add_argument("queue", help="versions, ods_importer, amion_scraper, coverage or drafting")
     qs.add_argument("--limit", type=count, default=20)
+    qs.add_argument("--offset", type=count, default=0, help="skip the first OFFSET letters (they stay in place)")
     qs.add_argument("--json", action="store_true")
     qs.set_defaults(func=cmd_dlq)
     qr = q.add_parser("redrive", help="publish dead letters back to their original routing key (audited)")

@@ -1,8 +1,10 @@
-"""The dead letters: grouped by queue and reason, one letter (its body redacted for the read-only role), redrive, and
-discard after a confirmation page (the functions of `schedcu dlq`)."""
+"""The dead letters: each queue's count and its first page of letters grouped by reason, a queue's letters page by
+page, one letter (its body redacted for the read-only role), redrive, and discard after a confirmation page (the
+functions of `schedcu dlq`)."""
 
 import asyncio
 import dataclasses
+import math
 from itertools import groupby
 from typing import Any
 from urllib.parse import urlencode
@@ -13,11 +15,26 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from schedcu.console import params
-from schedcu.console.app import ACT, READ_ONLY, Console, Pages, page
+from schedcu.console.app import ACT, PAGE_SIZE, READ_ONLY, Console, Pages, page
 from schedcu.console.redaction import redact_secrets
 from schedcu.runtime.registries import all_queues
 from shared.db.session import transaction
 from shared.messaging import dead_letters
+
+WINDOW = params.MAX_DEAD_LETTER_PAGE * PAGE_SIZE  # 10,000: how far the pages and the search for a letter go
+
+
+def _groups(letters: list[dead_letters.DeadLetter]) -> list[dict[str, Any]]:
+    """The letters by reason, each group with its oldest and newest time of dead-lettering."""
+    groups = []
+    for reason, same in groupby(sorted(letters, key=lambda x: x.reason), key=lambda x: x.reason):
+        grouped = list(same)
+        times = sorted(x.at for x in grouped if x.at)
+        groups.append(
+            {"reason": reason, "letters": grouped, "oldest": times[0] if times else None,
+             "newest": times[-1] if times else None}
+        )  # fmt: skip
+    return groups
 
 
 class DeadLetterPages(Pages):
@@ -28,26 +45,47 @@ class DeadLetterPages(Pages):
             raise HTTPException(404, str(error)) from None
 
     def dead_letters_page(self, request: Request) -> Response:
-        groups = []
-        for queue in all_queues():
-            letters = asyncio.run(dead_letters.peek(self.console.settings.amqp_url, queue, limit=None))
-            for reason, same in groupby(sorted(letters, key=lambda x: x.reason), key=lambda x: x.reason):
-                grouped = list(same)
-                times = sorted(x.at for x in grouped if x.at)
-                groups.append(
-                    {"queue": queue.consumer, "dead_letter_queue": queue.dead_letter_name, "reason": reason,
-                     "letters": grouped, "oldest": times[0] if times else None,
-                     "newest": times[-1] if times else None}
-                )  # fmt: skip
-        return self.console.render(request, "dead_letters.html", groups=groups)
+        """Each dead-letter queue's count (from its declaration, nothing read), and the first page of the letters
+        of each one that has any, grouped by reason."""
+        url, queues = self.console.settings.amqp_url, all_queues()
+        counts = asyncio.run(dead_letters.depths(url, queues))
+        shown = []
+        for queue in queues:
+            count = counts[queue.dead_letter_name]
+            letters = asyncio.run(dead_letters.peek(url, queue, limit=PAGE_SIZE)) if count else []
+            shown.append(
+                {"queue": queue.consumer, "dead_letter_queue": queue.dead_letter_name, "count": count,
+                 "shown": len(letters), "groups": _groups(letters)}
+            )  # fmt: skip
+        return self.console.render(request, "dead_letters.html", queues=shown, page_size=PAGE_SIZE)
+
+    def queue_page(self, request: Request, q: params.DeadLettersQuery) -> Response:
+        """One page of a dead-letter queue's letters, in their order, up to its first `WINDOW` letters; a page past
+        the last is empty, with the count."""
+        queue, url = self._queue(request), self.console.settings.amqp_url
+        count = asyncio.run(dead_letters.depths(url, [queue]))[queue.dead_letter_name]
+        offset = (q.page - 1) * PAGE_SIZE
+        letters = asyncio.run(dead_letters.peek(url, queue, PAGE_SIZE, offset)) if offset < count else []
+        last = max(1, math.ceil(min(count, WINDOW) / PAGE_SIZE))
+        return self.console.render(
+            request, "dead_letter_queue.html", queue=queue.consumer, dead_letter_queue=queue.dead_letter_name,
+            count=count, letters=letters, page=q.page, first=offset + 1, window=WINDOW,
+            last=last, previous=min(q.page - 1, last), next=q.page + 1 if q.page < last else None,
+        )  # fmt: skip
 
     def dead_letter_page(self, request: Request, q: params.DeadLetterQuery) -> Response:
         queue, message_id = self._queue(request), q.id
-        letters = asyncio.run(dead_letters.peek(self.console.settings.amqp_url, queue, limit=None))
-        found = [x for x in letters if message_id and x.message_id == message_id]
-        if not found:
-            return self.console.not_found(request, f"no dead letter {message_id} in {queue.dead_letter_name}")
-        letter = found[0]
+        letter, count = None, 0
+        if message_id:
+            letter, count = asyncio.run(dead_letters.find(self.console.settings.amqp_url, queue, message_id, WINDOW))
+        if letter is None:
+            beyond = (
+                f" among its first {WINDOW:,} letters ({count:,} in all): the console looks no further; "
+                f"`schedcu dlq show {queue.consumer} --offset {WINDOW}` lists the others"
+            )
+            return self.console.not_found(
+                request, f"no dead letter {message_id} in {queue.dead_letter_name}{beyond if count > WINDOW else ''}"
+            )
         if ACT not in request.auth.scopes:
             letter = dataclasses.replace(letter, body_preview=redact_secrets(letter.body_preview))
         return self.console.render(request, "dead_letter.html", queue=queue.consumer, letter=letter)
@@ -99,6 +137,7 @@ def routes(console: Console) -> list[BaseRoute]:
     pages, act = DeadLetterPages(console), console.action
     return [
         Route("/dead-letters", pages.dead_letters_page),
+        Route("/dead-letters/{queue}", page(pages.queue_page, params.DeadLettersQuery)),
         Route("/dead-letters/{queue}/message", page(pages.dead_letter_page, params.DeadLetterQuery)),
         Route("/dead-letters/{queue}/redrive", act(pages.redrive, params.LettersForm), methods=["POST"]),
         Route("/dead-letters/{queue}/discard", page(pages.confirm_discard, params.DiscardQuery), methods=["GET"]),

@@ -58,6 +58,10 @@ VersionId = Annotated[uuid.UUID, BeforeValidator(_version_id)]
 Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_no_control)]
 LongText = Annotated[str, Field(max_length=MAX_LONG_TEXT), AfterValidator(_no_control)]
 Page = Annotated[int, Field(ge=1, le=MAX_PAGE)]
+# 200 pages of 50: a dead-letter queue's first 10,000 letters, as far as the console pages (`schedcu dlq show
+# --offset` goes further)
+MAX_DEAD_LETTER_PAGE = 200
+DeadLetterPage = Annotated[int, Field(ge=1, le=MAX_DEAD_LETTER_PAGE)]
 
 
 class Params(BaseModel):
@@ -123,6 +127,10 @@ class OpenProposalsQuery(Params):
 class FairnessQuery(Params):
     start: Day | None = Field(None, alias="from")
     end: Day | None = Field(None, alias="to")
+
+
+class DeadLettersQuery(Params):
+    page: DeadLetterPage = 1
 
 
 class DeadLetterQuery(Params):

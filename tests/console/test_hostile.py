@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from schedcu.console.app import JSON_PATHS
-from schedcu.console.params import MAX_PAGE
+from schedcu.console.params import MAX_DEAD_LETTER_PAGE, MAX_PAGE
 from schedcu.console.routes import create_app
 from schedcu.console.users import WatchedUsers
 from services.coverage import proposals
@@ -190,6 +190,7 @@ def test_static_files_refuse_path_traversal(client: TestClient) -> None:
         ("/versions?group=%00", "control characters"),
         ("/workflows?from=9999-12-31", "from: '9999-12-31' is out of range: give a date from 2000-01-01"),
         ("/versions/diff?a=nope", "a: 'nope' is not a version id"),
+        ("/dead-letters/versions?page=201", f"page: Input should be less than or equal to {MAX_DEAD_LETTER_PAGE}"),
     ],
 )
 def test_a_wrong_parameter_is_a_400_that_names_it(client: TestClient, path: str, words: str) -> None:

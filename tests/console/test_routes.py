@@ -658,3 +658,54 @@ def test_a_database_or_broker_that_is_down_shows_a_banner(
         page = client.get(path, headers=bearer(READER_TOKEN))
         assert page.status_code == 503 and text in page.text, path
         assert "Traceback" not in page.text and "s3cret" not in page.text
+
+
+def test_dead_letters_are_shown_a_page_at_a_time_and_left_in_their_order(
+    client: TestClient, settings_for: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schedcu.runtime.registries import all_queues
+
+    queue = dead_letters.consumer_queue("ods_importer", all_queues())  # no other test parks letters there
+    mine = [f"paged-{n:03}-{uuid.uuid4()}" for n in range(120)]
+    for message_id in mine:
+        amqp_client.park_in_dead_letters(settings_for.amqp_url, queue.dead_letter_name, b"{}", "x", message_id)
+    headers = bearer(READER_TOKEN)
+
+    def listed(page: str) -> list[str]:
+        return re.findall(r'data-message-id="([^"]+)"', page)
+
+    overview = html.unescape(client.get("/dead-letters", headers=headers).text)
+    assert f"{queue.dead_letter_name}: the first {PAGE_SIZE} of 120 letters" in overview
+    assert set(mine[:PAGE_SIZE]) <= set(listed(overview)) and mine[PAGE_SIZE] not in overview
+    assert f'href="/dead-letters/{queue.consumer}?page=2"' in overview
+
+    pages = {
+        n: client.get(f"/dead-letters/{queue.consumer}", params={"page": n}, headers=headers) for n in (1, 2, 3, 7)
+    }
+    assert {n: page.status_code for n, page in pages.items()} == {1: 200, 2: 200, 3: 200, 7: 200}
+    assert [listed(pages[n].text) for n in (1, 2, 3, 7)] == [mine[:50], mine[50:100], mine[100:], []]
+    assert "120 letters in the queue" in pages[7].text and "no letter on page 7" in pages[7].text
+    assert 'id="next"' in pages[1].text and 'id="previous"' not in pages[1].text
+    assert "?page=1" in pages[2].text and "?page=3" in pages[2].text
+    assert (
+        'id="next"' not in pages[3].text
+        and f'href="/dead-letters/{queue.consumer}?page=3" id="previous"' in pages[7].text
+    )
+    assert 'method="post"' not in pages[2].text  # read-only: no forms
+    as_operator = client.get(f"/dead-letters/{queue.consumer}", params={"page": 2}, headers=bearer(OPERATOR_TOKEN))
+    assert csrf_token(as_operator.text) and listed(as_operator.text) == mine[50:100]
+
+    letter = client.get(f"/dead-letters/{queue.consumer}/message", params={"id": mine[119]}, headers=headers)
+    assert letter.status_code == 200 and mine[119] in letter.text
+    monkeypatch.setattr("schedcu.console.dead_letters.WINDOW", 100)
+    beyond = client.get(f"/dead-letters/{queue.consumer}/message", params={"id": mine[119]}, headers=headers)
+    assert beyond.status_code == 404
+    assert f"no dead letter {mine[119]} in {queue.dead_letter_name} among its first 100 letters (120 in all)" in (
+        html.unescape(beyond.text)
+    )
+    for bad in ("0", "201", "x"):
+        refused = client.get(f"/dead-letters/{queue.consumer}", params={"page": bad}, headers=headers)
+        assert refused.status_code == 400 and "page:" in refused.text, bad
+
+    left = asyncio.run(dead_letters.peek(settings_for.amqp_url, queue, limit=None))
+    assert [x.message_id for x in left] == mine  # every letter still there, in its order

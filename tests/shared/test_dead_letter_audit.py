@@ -1,7 +1,8 @@
 """Redriving and discarding dead letters, on every queue (lanes included) with its longest routing key and a long
 message id: each letter leaves exactly one audit row, and an action that fails (here: the database refuses the
 audit row) on the longest dead-letter queue name leaves the letter in its dead-letter queue, unpublished, with no
-audit row. Listing letters holds one body at a time."""
+audit row. Listing letters holds one body at a time, and paging through them (or
+looking for one) leaves every letter in place, in its order."""
 
 import asyncio
 import tracemalloc
@@ -150,3 +151,30 @@ def test_listing_dead_letters_holds_one_body_at_a_time(dlq_services: Services) -
     assert all(len(letter.body_preview) <= dead_letters.PREVIEW_CHARS + 3 for letter in letters)
     assert peak < 3 * size, peak  # not the 5 bodies at once
     assert set(message_ids) <= parked_ids(dlq_services, queue)  # all left in place
+
+
+def in_order(services: Services, queue: ConsumerQueue) -> list[str | None]:
+    return [letter.message_id for letter in asyncio.run(dead_letters.peek(services.amqp_url, queue, limit=None))]
+
+
+def test_paging_reads_a_page_and_leaves_every_letter_in_place_in_its_order(dlq_services: Services) -> None:
+    queue = QUEUES["schedcu.ods_importer"][0]
+    before = in_order(dlq_services, queue)
+    mine = [f"paged-{n:03}-{uuid.uuid4()}" for n in range(120)]
+    for message_id in mine:
+        amqp_client.park_in_dead_letters(dlq_services.amqp_url, queue.dead_letter_name, b"{}", "x", message_id)
+    start = len(before)
+
+    def page(offset: int) -> list[str | None]:
+        letters = asyncio.run(dead_letters.peek(dlq_services.amqp_url, queue, 50, start + offset))
+        return [letter.message_id for letter in letters]
+
+    assert [page(0), page(50), page(100), page(120)] == [mine[:50], mine[50:100], mine[100:], []]
+    assert in_order(dlq_services, queue) == before + mine
+
+    found, count = asyncio.run(dead_letters.find(dlq_services.amqp_url, queue, mine[99], start + 120))
+    assert found is not None and found.message_id == mine[99] and count == start + 120
+    beyond, _ = asyncio.run(dead_letters.find(dlq_services.amqp_url, queue, mine[119], start + 100))
+    assert beyond is None  # it is the 120th of mine: not within the window
+    assert in_order(dlq_services, queue) == before + mine
+    assert depth(dlq_services, queue.dead_letter_name) == start + 120
