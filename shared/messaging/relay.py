@@ -22,12 +22,13 @@ The relay publishes on a channel of its own (publisher confirms, on the worker's
 after a nack. A row the broker nacked (in a cluster, a queue's leader went away while the message was on its
 way) stays unlocked and is published again at the next poll, on the new channel: RabbitMQ 3.10 can leave a
 channel that published to a quorum queue while its leader was being re-elected nacking every later publish to
-that queue, while a new channel is served by the new leader. When the broker is unavailable the relay leaves the rows it
-could not publish unlocked at commit (any relay may take them at once) and waits for the broker gate, which
-reopens within about a second of the broker's return; the outbox is then published right away. A row the broker
-refuses for another reason (a permission, an exchange missing) gets a lease (`claimed_until`) and is tried again
-when it runs out, without holding up the rows after it. While the database is down the relay waits for the
-database gate. Each of these is logged once per change of state, not on every poll (a nacked row once per nack).
+that queue, while a new channel is served by the new leader. When the broker is unavailable (its connection lost,
+also while it is being re-established on another node) the relay leaves the rows it could not publish unlocked at
+commit (any relay may take them at once) and waits for the broker gate, which reopens within about a second of
+the broker's return; the outbox is then published right away. A row the broker refuses for another reason (a
+permission, an exchange missing) gets a lease (`claimed_until`) and is tried again when it runs out, without
+holding up the rows after it. While the database is down the relay waits for the database gate. Each of these
+is logged once per change of state, not on every poll (a nacked row once per nack).
 """
 
 import asyncio
@@ -39,6 +40,7 @@ from datetime import timedelta
 from typing import Any
 
 import aio_pika
+import aiormq
 import psycopg
 from aio_pika.abc import AbstractChannel, AbstractExchange
 from faststream.rabbit import RabbitBroker
@@ -164,7 +166,10 @@ class OutboxRelay:
         """The exchange of `routing_key` on the relay's channel, opened when there is none."""
         if self._channel is None or self._channel.is_closed:
             connection = await self._broker.connect()
-            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            try:
+                self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            except RuntimeError as error:  # aio-pika's word for a connection lost and not yet back
+                raise aiormq.exceptions.AMQPConnectionError(describe(error)) from error
             self._exchanges = {}
         name = exchange_for(routing_key).name
         if name not in self._exchanges:

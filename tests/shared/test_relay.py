@@ -132,3 +132,30 @@ async def test_a_relay_stopped_while_holding_its_transaction_commits_what_it_pub
     relay.stop()
 
     await until(lambda: outbox_rows(services) == 0, "the stopped relay to delete its published row", 10)
+
+
+async def test_a_row_whose_connection_is_being_re_established_is_left_for_the_broker_s_return_not_leased(
+    services: Services,
+) -> None:
+    """In a cluster, a node's death closes the connections to it; until the worker's connection is back on another
+    node, aio-pika refuses a channel with a RuntimeError. The row is the broker's to take as soon as it is back: no
+    30 s lease (a node kill held a workflow's result that long)."""
+    broker = RabbitBroker(services.amqp_url, logger=None)
+    await (await broker.connect()).close()  # lost, not yet back
+    gate = DependencyGate("broker", answers, Backoff(0.05, 0.2))
+    relay = OutboxRelay(
+        broker, services.engine, 1.0, DependencyGate("database", answers, Backoff(0.05, 0.2)), gate,
+        routing_keys=[CalculateCoverage.routing_key], user_id=None, app_id="schedcu-test",
+    )  # fmt: skip
+    message_id = commit_message(services)
+    url = services.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await relay.publish_pending(conn)
+        lease = await (
+            await conn.execute("SELECT claimed_until FROM outbox WHERE message_id = %s", (message_id,))
+        ).fetchone()
+        await conn.execute("DELETE FROM outbox WHERE message_id = %s", (message_id,))
+    assert lease == (None,)  # still there, and any relay may take it at once
+    assert not gate.is_open
+    await gate.stop()
+    await broker.stop()
