@@ -32,7 +32,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import TracebackType
@@ -136,6 +136,7 @@ class DraftModel:
     terms: dict[Level, Expr] = field(default_factory=dict)  # built when a level is first solved
     best: dict[Level, int] = field(default_factory=dict)  # each level's trivial best: no draft does better
     halt: Halt = field(default_factory=Halt)  # every solve of the model goes through it
+    kept_hold: bool = False  # every kept row holds: `hold_kept`
     _works: dict[tuple[int, date], Bit] = field(default_factory=dict)
     _weekends: dict[tuple[int, date], Bit] = field(default_factory=dict)
 
@@ -167,6 +168,12 @@ class DraftModel:
         else:
             for index, value in held.items():
                 self.model.AddHint(self.model.GetIntVarFromProtoIndex(index), value)
+
+    def hold_kept(self) -> None:
+        """Every kept row holds, as a hard rule."""
+        for lit in self.keep.values():
+            self.model.Add(lit == 1)
+        self.kept_hold = True
 
     def works(self, p: int, day: date) -> Bit:
         """The person's night on `day`: a variable within the period, a constant from the bookings."""
@@ -326,8 +333,17 @@ def _unfilled(dm: DraftModel) -> None:
 
 
 def _rotations(dm: DraftModel) -> None:
-    rotations = [dm.x[(p, s)] for s, p in dm.facts.rotation_targets if (p, s) in dm.x]
-    dm.terms[Level.ROTATIONS], dm.best[Level.ROTATIONS] = sum(rotations), len(rotations)
+    """The targets held. No draft holds more than, per person, their targets' dates (less those another
+    person's kept row holds, once kept rows are hard) or their nights limit."""
+    facts = dm.facts
+    targets = [(s, p) for s, p in facts.rotation_targets if (p, s) in dm.x]
+    dates: dict[int, set[date]] = defaultdict(set)
+    for s, p in targets:
+        if not (dm.kept_hold and any(k.person_id != p for k in facts.kept_on.get(s, ()))):
+            dates[p].add(facts.slots[s].day)
+    limit = {p: facts.limits[p].nights for p in dates}
+    dm.terms[Level.ROTATIONS] = sum(dm.x[(p, s)] for s, p in targets)
+    dm.best[Level.ROTATIONS] = sum(len(d) if limit[p] is None else min(len(d), limit[p]) for p, d in dates.items())
 
 
 def _fairness(dm: DraftModel) -> None:
@@ -364,6 +380,82 @@ def _fairness(dm: DraftModel) -> None:
             dm.terms[most] = max(constants, default=0)
         dm.terms[total] = sum(absolute) + sum(constants)
         dm.best |= {most: max(constants, default=0), total: sum(constants)}
+
+
+def count_floor(facts: Facts, level: Level, fixed: Mapping[Level, int]) -> int:
+    """A lower bound on a fairness level from counts alone, given the values of the levels `fixed` before it.
+
+    A person's deviation depends only on how many nights of the category they hold, k, between 0 and a cap (the
+    dates of the category they could hold, not booked, at most their nights limit, and for weekend nights the
+    weekends limit's best weekends); the people together hold at most every role-date of the category and at
+    least its mandatory ones less the unfilled level's value. The largest deviation is at least the smallest t
+    for which every person has a k with |dev| <= t and those ranges can meet the totals. The sum, with the largest
+    deviation fixed at M, is at least the least sum over counts with every |dev| <= M: |dev| is convex in k, so
+    moving one count at a time by the cheapest step from each person's own best is optimal."""
+    category = next(c for c, pair in FAIRNESS_LEVELS.items() if level in pair)
+    most, _ = FAIRNESS_LEVELS[category]
+    inside = facts.slots_in(category)
+    most_held = len(inside)
+    least_held = max(0, sum(facts.slots[s].mandatory for s in inside) - fixed.get(Level.UNFILLED, len(inside)))
+    people = [
+        (SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category], _cap(facts, r.id, inside))
+        for r in facts.active
+    ]
+
+    def ranges(t: int | None) -> list[tuple[int, int]]:
+        """Per person, the counts with |dev| <= t (None: any); lo > hi when there is none."""
+        if t is None:
+            return [(0, cap) for _, cap in people]
+        return [(max(0, -((t + c) // SHARE_UNIT)), min(cap, (t - c) // SHARE_UNIT)) for c, cap in people]
+
+    def meets(spans: list[tuple[int, int]]) -> bool:
+        return (
+            all(lo <= hi for lo, hi in spans)
+            and sum(lo for lo, _ in spans) <= most_held
+            and sum(hi for _, hi in spans) >= least_held
+        )
+
+    if level is most:
+        values = sorted({abs(SHARE_UNIT * k + c) for c, cap in people for k in range(cap + 1)})
+        return next((t for t in values if meets(ranges(t))), 0)
+    spans = ranges(fixed.get(most))
+    if not meets(spans):
+        return 0
+
+    def cost(i: int, k: int) -> int:
+        return abs(SHARE_UNIT * k + people[i][0])
+
+    def step(i: int, by: int) -> int:
+        return cost(i, counts[i] + by) - cost(i, counts[i])
+
+    counts = [min(max(k, lo), hi) for k, (lo, hi) in zip(_nearest(people), spans, strict=True)]
+    while sum(counts) < least_held:
+        counts[min((i for i, k in enumerate(counts) if k < spans[i][1]), key=lambda i: step(i, 1))] += 1
+    while sum(counts) > most_held:
+        counts[min((i for i, k in enumerate(counts) if k > spans[i][0]), key=lambda i: step(i, -1))] -= 1
+    return sum(cost(i, k) for i, k in enumerate(counts))
+
+
+def _nearest(people: Sequence[tuple[int, int]]) -> list[int]:
+    """Per (constant, cap), the count k >= 0 with the smallest |SHARE_UNIT x k + constant|."""
+    found = []
+    for c, _ in people:
+        k = max(0, -c // SHARE_UNIT)
+        found.append(k + (abs(SHARE_UNIT * (k + 1) + c) < abs(SHARE_UNIT * k + c)))
+    return found
+
+
+def _cap(facts: Facts, pid: int, inside: Sequence[int]) -> int:
+    """The most nights of the role-dates `inside` the person could hold, counting dates and limits only."""
+    days = {facts.slots[s].day for s in inside if pid in facts.eligible[s]} - facts.booked_days.get(pid, frozenset())
+    limits = facts.limits[pid]
+    cap = len(days)
+    if limits.nights is not None:
+        cap = min(cap, limits.nights)
+    if limits.weekends is not None and all(d.weekday() >= 5 for d in days):  # then at most its best weekends
+        per_weekend = [len(days & {sat, sat + timedelta(days=1)}) for sat in facts.weekends]
+        cap = min(cap, sum(sorted(per_weekend, reverse=True)[: limits.weekends]))
+    return cap
 
 
 def _requests(dm: DraftModel) -> None:
@@ -494,6 +586,7 @@ def solve_levels(
     deadline = time.monotonic() + time_limit
     current: dict[tuple[date, str], int] | None = None
     reports: list[LevelReport] = []
+    fixed: dict[Level, int] = {}
     for n, level in enumerate(order):
         dm.halt.check()
         began = time.monotonic()
@@ -518,6 +611,8 @@ def solve_levels(
             for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else TWO_WORKERS:
                 solver.parameters.subsolvers.append(name)
         best = dm.best[level]
+        if level.in_share_units:
+            best = max(best, count_floor(dm.facts, level, fixed))
         status = dm.halt.solve(solver, dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -531,5 +626,6 @@ def solve_levels(
         else:
             value = dm.facts.score(current)[level]
             reports.append(LevelReport(level, value, None, False, seconds))
+        fixed[level] = value
         dm.model.Add(expr >= value if level.maximise else expr <= value)
     return Solved(current, tuple(reports))
