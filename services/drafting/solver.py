@@ -44,6 +44,7 @@ from services.drafting.model import (
     FAIRNESS_LEVELS,
     SHARE_UNIT,
     Assignment,
+    Category,
     Kept,
     Level,
     LevelReport,
@@ -137,6 +138,8 @@ class DraftModel:
     best: dict[Level, int] = field(default_factory=dict)  # each level's trivial best: no draft does better
     halt: Halt = field(default_factory=Halt)  # every solve of the model goes through it
     kept_hold: bool = False  # every kept row holds: `hold_kept`
+    rotation_reach: dict[int, int] = field(default_factory=dict)  # person -> the most of their targets they can hold
+    _counts: dict[tuple[Category, int | None], list[tuple[int, int, int]]] = field(default_factory=dict)
     _works: dict[tuple[int, date], Bit] = field(default_factory=dict)
     _weekends: dict[tuple[int, date], Bit] = field(default_factory=dict)
 
@@ -342,8 +345,9 @@ def _rotations(dm: DraftModel) -> None:
         if not (dm.kept_hold and any(k.person_id != p for k in facts.kept_on.get(s, ()))):
             dates[p].add(facts.slots[s].day)
     limit = {p: facts.limits[p].nights for p in dates}
+    dm.rotation_reach = {p: len(d) if limit[p] is None else min(len(d), limit[p]) for p, d in dates.items()}
     dm.terms[Level.ROTATIONS] = sum(dm.x[(p, s)] for s, p in targets)
-    dm.best[Level.ROTATIONS] = sum(len(d) if limit[p] is None else min(len(d), limit[p]) for p, d in dates.items())
+    dm.best[Level.ROTATIONS] = sum(dm.rotation_reach.values())
 
 
 def _fairness(dm: DraftModel) -> None:
@@ -382,31 +386,31 @@ def _fairness(dm: DraftModel) -> None:
         dm.best |= {most: max(constants, default=0), total: sum(constants)}
 
 
-def count_floor(facts: Facts, level: Level, fixed: Mapping[Level, int]) -> int:
+def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> int:
     """A lower bound on a fairness level from counts alone, given the values of the levels `fixed` before it.
 
-    A person's deviation depends only on how many nights of the category they hold, k, between 0 and a cap (the
-    dates of the category they could hold, not booked, at most their nights limit, and for weekend nights the
-    weekends limit's best weekends); the people together hold at most every role-date of the category and at
-    least its mandatory ones less the unfilled level's value. The largest deviation is at least the smallest t
-    for which every person has a k with |dev| <= t and those ranges can meet the totals. The sum, with the largest
-    deviation fixed at M, is at least the least sum over counts with every |dev| <= M: |dev| is convex in k, so
-    moving one count at a time by the cheapest step from each person's own best is optimal."""
+    A person's deviation depends only on how many nights of the category they hold, k, from a least to a most
+    (`_counts`); the people together hold at most every role-date of the category and at least its mandatory ones
+    less the unfilled level's value. The largest deviation is at least the smallest t for which every person has
+    a k with |dev| <= t and those ranges can meet the totals. The sum, with the largest deviation fixed at M, is
+    at least the least sum over counts with every |dev| <= M: |dev| is convex in k, so moving one count at a time
+    by the cheapest step from each person's own best is optimal."""
+    facts = dm.facts
     category = next(c for c, pair in FAIRNESS_LEVELS.items() if level in pair)
     most, _ = FAIRNESS_LEVELS[category]
     inside = facts.slots_in(category)
     most_held = len(inside)
     least_held = max(0, sum(facts.slots[s].mandatory for s in inside) - fixed.get(Level.UNFILLED, len(inside)))
-    people = [
-        (SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category], _cap(facts, r.id, inside))
-        for r in facts.active
-    ]
+    key = (category, fixed.get(Level.ROTATIONS))
+    if key not in dm._counts:
+        dm._counts[key] = _counts(dm, category, fixed.get(Level.ROTATIONS))
+    people = dm._counts[key]
 
     def ranges(t: int | None) -> list[tuple[int, int]]:
         """Per person, the counts with |dev| <= t (None: any); lo > hi when there is none."""
         if t is None:
-            return [(0, cap) for _, cap in people]
-        return [(max(0, -((t + c) // SHARE_UNIT)), min(cap, (t - c) // SHARE_UNIT)) for c, cap in people]
+            return [(least, cap) for _, least, cap in people]
+        return [(max(least, -((t + c) // SHARE_UNIT)), min(cap, (t - c) // SHARE_UNIT)) for c, least, cap in people]
 
     def meets(spans: list[tuple[int, int]]) -> bool:
         return (
@@ -416,7 +420,7 @@ def count_floor(facts: Facts, level: Level, fixed: Mapping[Level, int]) -> int:
         )
 
     if level is most:
-        values = sorted({abs(SHARE_UNIT * k + c) for c, cap in people for k in range(cap + 1)})
+        values = sorted({abs(SHARE_UNIT * k + c) for c, least, cap in people for k in range(least, cap + 1)})
         return next((t for t in values if meets(ranges(t))), 0)
     spans = ranges(fixed.get(most))
     if not meets(spans):
@@ -436,13 +440,53 @@ def count_floor(facts: Facts, level: Level, fixed: Mapping[Level, int]) -> int:
     return sum(cost(i, k) for i, k in enumerate(counts))
 
 
-def _nearest(people: Sequence[tuple[int, int]]) -> list[int]:
-    """Per (constant, cap), the count k >= 0 with the smallest |SHARE_UNIT x k + constant|."""
+def _nearest(people: Sequence[tuple[int, int, int]]) -> list[int]:
+    """Per (constant, least, most), the count k >= 0 with the smallest |SHARE_UNIT x k + constant|."""
     found = []
-    for c, _ in people:
+    for c, _, _ in people:
         k = max(0, -c // SHARE_UNIT)
         found.append(k + (abs(SHARE_UNIT * (k + 1) + c) < abs(SHARE_UNIT * k + c)))
     return found
+
+
+def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[tuple[int, int, int]]:
+    """Per active person: the constant of their deviation, and the least and the most nights of the category they
+    can hold. The most counts dates and limits (`_cap`). With the rotations level fixed at a value, each person
+    holds at least that value less what the others can hold (`rotation_reach`) of their own targets: then the
+    least counts those targets in the category, and the most comes from a short solve of the person's own rules
+    with those targets held (CP-SAT's bound, so it stands even when the solve is cut short)."""
+    facts = dm.facts
+    inside = facts.slots_in(category)
+    found = []
+    for r in facts.active:
+        constant = SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category]
+        least, most = 0, _cap(facts, r.id, inside)
+        reach = dm.rotation_reach.get(r.id, 0)
+        need = reach - (dm.best.get(Level.ROTATIONS, 0) - rotations) if rotations is not None else 0
+        if need > 0 and most > 0:
+            targets = {s for s, p in facts.rotation_targets if p == r.id and (p, s) in dm.x}
+            outside = {facts.slots[s].day for s in targets} - {facts.slots[s].day for s in targets & set(inside)}
+            least = max(0, need - len(outside))
+            most = min(most, _most_held(facts, r.id, set(inside), targets, need))
+        found.append((constant, least, most))
+    return found
+
+
+def _most_held(facts: Facts, pid: int, inside: set[int], targets: set[int], need: int) -> int:
+    """A bound on the role-dates `inside` the person can hold while holding `need` of their rotation `targets`,
+    by their own rules."""
+    slots = [s for s in range(len(facts.slots)) if pid in facts.eligible[s]]
+    m = cp_model.CpModel()
+    x = {(pid, s): m.NewBoolVar(f"x{pid}_{s}") for s in slots}
+    own = DraftModel(facts, m, x, {}, {pid: slots}, {s: [x[(pid, s)]] for s in slots})
+    _person_rules(own, pid, slots)
+    m.Add(sum(x[(pid, s)] for s in targets if (pid, s) in x) >= need)
+    m.Maximize(sum(x[(pid, s)] for s in slots if s in inside))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = _OWN_RULES_S
+    solver.parameters.num_workers = 1
+    solver.Solve(m)
+    return math.floor(solver.BestObjectiveBound() + 1e-6)
 
 
 def _cap(facts: Facts, pid: int, inside: Sequence[int]) -> int:
@@ -531,6 +575,9 @@ _SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
 }
 
 
+_OWN_RULES_S = 0.5  # the most a person can hold by their own rules: a short solve, its bound is enough
+
+
 def _bound(level: Level, bound: float, best: int) -> int:
     """CP-SAT's bound as a whole value, or the level's trivial best where that is better: CP-SAT's can be weaker
     (the presolved objective loses its domain)."""
@@ -612,7 +659,7 @@ def solve_levels(
                 solver.parameters.subsolvers.append(name)
         best = dm.best[level]
         if level.in_share_units:
-            best = max(best, count_floor(dm.facts, level, fixed))
+            best = max(best, count_floor(dm, level, fixed))
         status = dm.halt.solve(solver, dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -112,13 +112,12 @@ def test_bounds_from_counts_never_pass_the_enumerated_optimum(seed: int) -> None
     problem = small_problem(seed)
     key = optimum(problem)
     best = {level: -v if level.maximise else v for level, v in zip(DRAFT_ORDER, key, strict=True)}
-    facts = Facts(problem)
-    fixed: dict[Level, int] = {}
-    for level in DRAFT_ORDER:
-        if level.in_share_units:
-            assert count_floor(facts, level, fixed) <= best[level], level
-        fixed[level] = best[level]
-    dm = build(facts)
+    dm = build(Facts(problem))
     dm.hold_kept()
     term(dm, Level.ROTATIONS)
     assert dm.best[Level.ROTATIONS] >= best[Level.ROTATIONS]
+    fixed: dict[Level, int] = {}
+    for level in DRAFT_ORDER:
+        if level.in_share_units:
+            assert count_floor(dm, level, fixed) <= best[level], level
+        fixed[level] = best[level]
