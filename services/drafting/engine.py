@@ -128,8 +128,7 @@ def draft(
         cores, hold = kept_conflicts(dm, time_limit / 4, workers)
         conflicts = tuple(kept_conflict(facts, core) for core in cores)
         if hold and not cores:
-            for lit in dm.keep.values():
-                dm.model.Add(lit == 1)
+            dm.hold_kept()
         else:
             order = (Level.KEPT_DROPPED, *order)
         left = time_limit - (time.monotonic() - began)

@@ -21,7 +21,9 @@ Levels (`model.Level`), each an integer expression:
 - SPACING: pairs of consecutive nights plus pairs of consecutive weekends worked, per person.
 
 `solve_levels` optimises them one after the other, each with its share of the time left; it then fixes the
-level at its optimum (or the best value found) and hints the next level with the solution so far.
+level at its optimum (or the best value found) and hints the next level with the solution so far. A level's
+search stops at its bound when it reaches it: the trivial best, for rotations each person's reachable targets,
+for fairness the bound from counts (`count_floor`).
 
 Every solve goes through the model's `Halt`: once whoever waits for the draft has given up, the solve in progress
 stops and `Stopped` is raised.
@@ -32,7 +34,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import TracebackType
@@ -44,6 +46,7 @@ from services.drafting.model import (
     FAIRNESS_LEVELS,
     SHARE_UNIT,
     Assignment,
+    Category,
     Kept,
     Level,
     LevelReport,
@@ -136,6 +139,9 @@ class DraftModel:
     terms: dict[Level, Expr] = field(default_factory=dict)  # built when a level is first solved
     best: dict[Level, int] = field(default_factory=dict)  # each level's trivial best: no draft does better
     halt: Halt = field(default_factory=Halt)  # every solve of the model goes through it
+    kept_hold: bool = False  # every kept row holds: `hold_kept`
+    rotation_reach: dict[int, int] = field(default_factory=dict)  # person -> the most of their targets they can hold
+    _counts: dict[tuple[Category, int | None], list[tuple[int, int, int]]] = field(default_factory=dict)
     _works: dict[tuple[int, date], Bit] = field(default_factory=dict)
     _weekends: dict[tuple[int, date], Bit] = field(default_factory=dict)
 
@@ -167,6 +173,12 @@ class DraftModel:
         else:
             for index, value in held.items():
                 self.model.AddHint(self.model.GetIntVarFromProtoIndex(index), value)
+
+    def hold_kept(self) -> None:
+        """Every kept row holds, as a hard rule."""
+        for lit in self.keep.values():
+            self.model.Add(lit == 1)
+        self.kept_hold = True
 
     def works(self, p: int, day: date) -> Bit:
         """The person's night on `day`: a variable within the period, a constant from the bookings."""
@@ -326,8 +338,18 @@ def _unfilled(dm: DraftModel) -> None:
 
 
 def _rotations(dm: DraftModel) -> None:
-    rotations = [dm.x[(p, s)] for s, p in dm.facts.rotation_targets if (p, s) in dm.x]
-    dm.terms[Level.ROTATIONS], dm.best[Level.ROTATIONS] = sum(rotations), len(rotations)
+    """The targets held. No draft holds more than, per person, their targets' dates (less those another
+    person's kept row holds, once kept rows are hard) or their nights limit."""
+    facts = dm.facts
+    targets = [(s, p) for s, p in facts.rotation_targets if (p, s) in dm.x]
+    dates: dict[int, set[date]] = defaultdict(set)
+    for s, p in targets:
+        if not (dm.kept_hold and any(k.person_id != p for k in facts.kept_on.get(s, ()))):
+            dates[p].add(facts.slots[s].day)
+    limit = {p: facts.limits[p].nights for p in dates}
+    dm.rotation_reach = {p: len(d) if limit[p] is None else min(len(d), limit[p]) for p, d in dates.items()}
+    dm.terms[Level.ROTATIONS] = sum(dm.x[(p, s)] for s, p in targets)
+    dm.best[Level.ROTATIONS] = sum(dm.rotation_reach.values())
 
 
 def _fairness(dm: DraftModel) -> None:
@@ -364,6 +386,122 @@ def _fairness(dm: DraftModel) -> None:
             dm.terms[most] = max(constants, default=0)
         dm.terms[total] = sum(absolute) + sum(constants)
         dm.best |= {most: max(constants, default=0), total: sum(constants)}
+
+
+def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> int:
+    """A lower bound on a fairness level from counts alone, given the values of the levels `fixed` before it.
+
+    A person's deviation depends only on how many nights of the category they hold, k, from a least to a most
+    (`_counts`); the people together hold at most every role-date of the category and at least its mandatory ones
+    less the unfilled level's value. The largest deviation is at least the smallest t for which every person has
+    a k with |dev| <= t and those ranges can meet the totals. The sum, with the largest deviation fixed at M, is
+    at least the least sum over counts with every |dev| <= M: |dev| is convex in k, so moving one count at a time
+    by the cheapest step from each person's own best is optimal."""
+    facts = dm.facts
+    category = next(c for c, pair in FAIRNESS_LEVELS.items() if level in pair)
+    most, _ = FAIRNESS_LEVELS[category]
+    inside = facts.slots_in(category)
+    most_held = len(inside)
+    least_held = max(0, sum(facts.slots[s].mandatory for s in inside) - fixed.get(Level.UNFILLED, len(inside)))
+    key = (category, fixed.get(Level.ROTATIONS))
+    if key not in dm._counts:
+        dm._counts[key] = _counts(dm, category, fixed.get(Level.ROTATIONS))
+    people = dm._counts[key]
+
+    def ranges(t: int | None) -> list[tuple[int, int]]:
+        """Per person, the counts with |dev| <= t (None: any); lo > hi when there is none."""
+        if t is None:
+            return [(least, cap) for _, least, cap in people]
+        return [(max(least, -((t + c) // SHARE_UNIT)), min(cap, (t - c) // SHARE_UNIT)) for c, least, cap in people]
+
+    def meets(spans: list[tuple[int, int]]) -> bool:
+        return (
+            all(lo <= hi for lo, hi in spans)
+            and sum(lo for lo, _ in spans) <= most_held
+            and sum(hi for _, hi in spans) >= least_held
+        )
+
+    if level is most:
+        values = sorted({abs(SHARE_UNIT * k + c) for c, least, cap in people for k in range(least, cap + 1)})
+        return next((t for t in values if meets(ranges(t))), 0)
+    spans = ranges(fixed.get(most))
+    if not meets(spans):
+        return 0
+
+    def cost(i: int, k: int) -> int:
+        return abs(SHARE_UNIT * k + people[i][0])
+
+    def step(i: int, by: int) -> int:
+        return cost(i, counts[i] + by) - cost(i, counts[i])
+
+    counts = [min(max(k, lo), hi) for k, (lo, hi) in zip(_nearest(people), spans, strict=True)]
+    while sum(counts) < least_held:
+        counts[min((i for i, k in enumerate(counts) if k < spans[i][1]), key=lambda i: step(i, 1))] += 1
+    while sum(counts) > most_held:
+        counts[min((i for i, k in enumerate(counts) if k > spans[i][0]), key=lambda i: step(i, -1))] -= 1
+    return sum(cost(i, k) for i, k in enumerate(counts))
+
+
+def _nearest(people: Sequence[tuple[int, int, int]]) -> list[int]:
+    """Per (constant, least, most), the count k >= 0 with the smallest |SHARE_UNIT x k + constant|."""
+    found = []
+    for c, _, _ in people:
+        k = max(0, -c // SHARE_UNIT)
+        found.append(k + (abs(SHARE_UNIT * (k + 1) + c) < abs(SHARE_UNIT * k + c)))
+    return found
+
+
+def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[tuple[int, int, int]]:
+    """Per active person: the constant of their deviation, and the least and the most nights of the category they
+    can hold. The most counts dates and limits (`_cap`). With the rotations level fixed at a value, each person
+    holds at least that value less what the others can hold (`rotation_reach`) of their own targets: then the
+    least counts those targets in the category, and the most comes from a short solve of the person's own rules
+    with those targets held (CP-SAT's bound, so it stands even when the solve is cut short)."""
+    facts = dm.facts
+    inside = facts.slots_in(category)
+    found = []
+    for r in facts.active:
+        constant = SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category]
+        least, most = 0, _cap(facts, r.id, inside)
+        reach = dm.rotation_reach.get(r.id, 0)
+        need = reach - (dm.best.get(Level.ROTATIONS, 0) - rotations) if rotations is not None else 0
+        if need > 0 and most > 0:
+            targets = {s for s, p in facts.rotation_targets if p == r.id and (p, s) in dm.x}
+            outside = {facts.slots[s].day for s in targets} - {facts.slots[s].day for s in targets & set(inside)}
+            least = max(0, need - len(outside))
+            most = min(most, _most_held(facts, r.id, set(inside), targets, need))
+        found.append((constant, least, most))
+    return found
+
+
+def _most_held(facts: Facts, pid: int, inside: set[int], targets: set[int], need: int) -> int:
+    """A bound on the role-dates `inside` the person can hold while holding `need` of their rotation `targets`,
+    by their own rules."""
+    slots = [s for s in range(len(facts.slots)) if pid in facts.eligible[s]]
+    m = cp_model.CpModel()
+    x = {(pid, s): m.NewBoolVar(f"x{pid}_{s}") for s in slots}
+    own = DraftModel(facts, m, x, {}, {pid: slots}, {s: [x[(pid, s)]] for s in slots})
+    _person_rules(own, pid, slots)
+    m.Add(sum(x[(pid, s)] for s in targets if (pid, s) in x) >= need)
+    m.Maximize(sum(x[(pid, s)] for s in slots if s in inside))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = _OWN_RULES_S
+    solver.parameters.num_workers = 1
+    solver.Solve(m)
+    return math.floor(solver.BestObjectiveBound() + 1e-6)
+
+
+def _cap(facts: Facts, pid: int, inside: Sequence[int]) -> int:
+    """The most nights of the role-dates `inside` the person could hold, counting dates and limits only."""
+    days = {facts.slots[s].day for s in inside if pid in facts.eligible[s]} - facts.booked_days.get(pid, frozenset())
+    limits = facts.limits[pid]
+    cap = len(days)
+    if limits.nights is not None:
+        cap = min(cap, limits.nights)
+    if limits.weekends is not None and all(d.weekday() >= 5 for d in days):  # then at most its best weekends
+        per_weekend = [len(days & {sat, sat + timedelta(days=1)}) for sat in facts.weekends]
+        cap = min(cap, sum(sorted(per_weekend, reverse=True)[: limits.weekends]))
+    return cap
 
 
 def _requests(dm: DraftModel) -> None:
@@ -428,15 +566,17 @@ def _both(m: cp_model.CpModel, a: Bit, b: Bit) -> Expr:
 
 
 # the subsolvers on 2 workers, measured on the benchmark's instances: max_lp and core prove the unfilled level
-# and the fairness sums in seconds where CP-SAT's default pair stops at a wide gap; the largest deviations
-# are proven sooner by default_lp and core
+# and the fairness sums in seconds where CP-SAT's default pair stops at a wide gap, and they reach a largest
+# deviation's bound from counts sooner than default_lp and core (the month's nights: in 2 s, where default_lp and
+# core had not in 8 s)
 TWO_WORKERS = ("max_lp", "core")
-_TWO_WORKERS_MAX = ("default_lp", "core")
-_MAX_LEVELS = frozenset(most for most, _ in FAIRNESS_LEVELS.values())
 # shares of the time left, by how hard the level is to prove (measured on the benchmark's instances)
 _SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
     level: share for most, total in FAIRNESS_LEVELS.values() for level, share in ((most, 2), (total, 3))
 }
+
+
+_OWN_RULES_S = 0.5  # the most a person can hold by their own rules: a short solve, its bound is enough
 
 
 def _bound(level: Level, bound: float, best: int) -> int:
@@ -494,6 +634,7 @@ def solve_levels(
     deadline = time.monotonic() + time_limit
     current: dict[tuple[date, str], int] | None = None
     reports: list[LevelReport] = []
+    fixed: dict[Level, int] = {}
     for n, level in enumerate(order):
         dm.halt.check()
         began = time.monotonic()
@@ -515,9 +656,10 @@ def solve_levels(
         solver.parameters.max_time_in_seconds = max(0.1, (deadline - time.monotonic()) * shares[0] / sum(shares))
         solver.parameters.num_workers = workers
         if workers == 2:
-            for name in _TWO_WORKERS_MAX if level in _MAX_LEVELS else TWO_WORKERS:
-                solver.parameters.subsolvers.append(name)
+            solver.parameters.subsolvers.extend(TWO_WORKERS)
         best = dm.best[level]
+        if level.in_share_units:
+            best = max(best, count_floor(dm, level, fixed))
         status = dm.halt.solve(solver, dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -531,5 +673,6 @@ def solve_levels(
         else:
             value = dm.facts.score(current)[level]
             reports.append(LevelReport(level, value, None, False, seconds))
+        fixed[level] = value
         dm.model.Add(expr >= value if level.maximise else expr <= value)
     return Solved(current, tuple(reports))

@@ -13,6 +13,7 @@ from services.drafting.model import (
     Category,
     History,
     Kept,
+    Level,
     Limits,
     Outcome,
     Problem,
@@ -21,6 +22,7 @@ from services.drafting.model import (
     Rotation,
     TimeOff,
 )
+from services.drafting.solver import build, count_floor, term
 from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, not_two_body_only, role_dates
 
@@ -103,3 +105,19 @@ def test_greedy_breaks_no_rule_and_is_never_better(seed: int) -> None:
     assert facts.violations(baseline.assignment) == []
     assert lexicographic(facts.score(baseline.assignment), DRAFT_ORDER) >= optimum(problem)
     assert all(not r.proven and r.bound is None for r in baseline.levels)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bounds_from_counts_never_pass_the_enumerated_optimum(seed: int) -> None:
+    problem = small_problem(seed)
+    key = optimum(problem)
+    best = {level: -v if level.maximise else v for level, v in zip(DRAFT_ORDER, key, strict=True)}
+    dm = build(Facts(problem))
+    dm.hold_kept()
+    term(dm, Level.ROTATIONS)
+    assert dm.best[Level.ROTATIONS] >= best[Level.ROTATIONS]
+    fixed: dict[Level, int] = {}
+    for level in DRAFT_ORDER:
+        if level.in_share_units:
+            assert count_floor(dm, level, fixed) <= best[level], level
+        fixed[level] = best[level]
