@@ -1,6 +1,8 @@
 """The gauges read each interval: a value whose source cannot be read is absent from /metrics, not 0."""
 
 import asyncio
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +14,7 @@ from schedcu.runtime.registries import all_queues
 from shared import metrics
 from shared.messaging import topology
 from shared.settings import get_settings
-from tests.conftest import Services
+from tests.conftest import Services, provisioned
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +26,14 @@ READ_GAUGES = (
     "schedcu_workflows",
     "schedcu_dead_letters",
 )
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    """A database and vhost of their own: the gauges read the whole outbox, which other tests of the session may
+    leave rows in when no relay runs (`-m "not slow"`)."""
+    with provisioned(f"schedcu_test_metrics_{uuid.uuid4().hex[:8]}") as own:
+        yield own
 
 
 @pytest.fixture(scope="module", autouse=True)
