@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from schedcu.runtime.registries import WORKERS
 from schedcu.views.explain import explain, settings_problem
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a tool the reader stopped
+SERVERS = ("worker", "console")  # they end through their exit handlers (the tracer's flush among them)
 
 
 class Parser(argparse.ArgumentParser):
@@ -344,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     except pydantic.ValidationError as error:
         print(f"schedcu: {settings_problem(error)}", file=sys.stderr)
         sys.exit(USAGE)
-    if args.command not in ("worker", "console"):  # the servers log JSON, whose strings are escaped
+    if args.command not in SERVERS:  # the servers log JSON, whose strings are escaped
         from schedcu.views.printable import PrintableStream
 
         sys.stdout = PrintableStream(sys.stdout)  # type: ignore[assignment]
@@ -360,4 +362,21 @@ def main(argv: list[str] | None = None) -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         # Ctrl-C while Python exits ends it at once, as interrupted, without a traceback from its exit handlers
         signal.signal(signal.SIGINT, lambda _signal, _frame: os._exit(INTERRUPTED))
+    if args.command not in SERVERS and threading.active_count() == 1:
+        exit_now(code)
     sys.exit(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a command whose work is done without the interpreter's teardown of every module it imported (about
+    0.15 s of a read command's 0.6): what it opened is closed first, the database's connections politely."""
+    session = sys.modules.get("shared.db.session")  # imported by the commands that used the database
+    if session is not None:
+        session.engine().dispose()
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = BROKEN_PIPE
+    os._exit(code)
