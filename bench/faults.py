@@ -1,4 +1,4 @@
-"""schedcu's fault suite: a private PostgreSQL cluster and RabbitMQ node, the four workers and the fake Amion
+"""schedcu's fault suite: a private PostgreSQL cluster and RabbitMQ node, the five workers and the fake Amion
 as processes, a stream of import requests per scenario while one fault is injected, then an account of every
 request. Prints the matrix; exit status 1 when any scenario fails.
 

@@ -1,4 +1,4 @@
-"""The pipeline (four worker processes over RabbitMQ) against the in-process floor (the dry run), on this machine.
+"""The pipeline (five worker processes over RabbitMQ) against the in-process floor (the dry run), on this machine.
 
     .venv/bin/python bench/pipeline_bench.py [--workflows N] [--replicas 1,2] [--rate R] [--broker private|shared]
         [--profile DIR]

@@ -1,5 +1,5 @@
 """The watch of Amion: a cycle over many unchanged groups, one change in a one-year production version, and
-tonight's changes through the four workers.
+tonight's changes through the five workers.
 
     .venv/bin/python bench/watch_bench.py [--groups 500] [--accounts 10] [--runs 3] [--near-groups 50]
         [--near-accounts 5] [--changes 20] [--template FILE.ods] [--database NAME]
@@ -18,7 +18,7 @@ statements per message, a claim and a delete, are not counted).
 2. A one-year production version (from next month), one Mid 3 assignment removed in Amion: from the re-scrape's
    Amion responses to `CoverageChanged` in the outbox (the scrape phase's transaction, then the coverage
    phase's), target under 1 s; and the recalculation alone when 1, 31 or 365 dates changed.
-3. The near-term watch through the four worker processes at default watch settings, on a database and a
+3. The near-term watch through the five worker processes at default watch settings, on a database and a
    broker vhost of its own (removed afterwards) and one in-process fake Amion per account (1 request/s, the
    default politeness): `--near-groups` groups on `--near-accounts` accounts, each with a production version of
    the week from today. Once every group has been checked, rounds of one change per account, each at a random
@@ -389,7 +389,7 @@ def per_minute(times: list[float]) -> int:
 
 
 def near_term(groups: int, accounts: int, changes: int, template: bytes, work: Path) -> bool:
-    """Tonight's assignment removed (then put back) in one account's Amion at a time, with the four workers
+    """Tonight's assignment removed (then put back) in one account's Amion at a time, with the five workers
     running at default watch settings: the time until every group of that account has announced
     `CoverageChanged`. False when the slowest is over NEAR_TARGET_S or an account was asked faster than its
     politeness."""
@@ -465,7 +465,7 @@ def near_term(groups: int, accounts: int, changes: int, template: bytes, work: P
                 ):
                     break
             time.sleep(1)
-        print(f"3. near-term watch through the four workers, {groups} groups on {accounts} accounts, default settings "
+        print(f"3. near-term watch through the five workers, {groups} groups on {accounts} accounts, default settings "
               f"(near-term every {get_settings().watch_near_interval_s:.0f} s, full every "
               f"{get_settings().watch_interval_s:.0f} s, politeness {1.0:g} request/s)")  # fmt: skip
         print(f"   every group checked once {time.time() - started:.0f} s after the workers started")
