@@ -457,3 +457,27 @@ def test_a_registry_declares_every_message_its_service_builds_and_no_other() -> 
     """The relay publishes, and the broker account may publish, only what the registry declares."""
     for r in all_registries():
         assert {c.__name__ for c in r.publishes} == contracts_built(ROOT / "services" / r.service), r.service
+
+
+def commands_without_a_status(source: str) -> list[str]:
+    """The `cmd_*` functions of `source` that may end without returning their exit status (a bare `return`, or a
+    last statement that neither returns nor raises): the command line would exit with None."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("cmd_"):
+            bare = any(isinstance(n, ast.Return) and n.value is None for n in ast.walk(node))
+            if bare or not isinstance(node.body[-1], ast.Return | ast.Raise):
+                found.append(node.name)
+    return found
+
+
+def test_every_command_returns_its_exit_status() -> None:
+    assert commands_without_a_status("def cmd_x(a):\n    print(a)\n") == ["cmd_x"]
+    assert commands_without_a_status("def cmd_x(a):\n    if a:\n        return\n    return 0\n") == ["cmd_x"]
+    assert commands_without_a_status("def cmd_x(a):\n    return 0\n") == []
+    offenders = {
+        f"{path.relative_to(ROOT)}:{name}"
+        for path in (ROOT / "schedcu" / "cli").rglob("*.py")
+        for name in commands_without_a_status(path.read_text(encoding="utf-8"))
+    }
+    assert offenders == set()

@@ -315,6 +315,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     for path, data in files.items():
         path.write_bytes(data)
     print(f"wrote {len(approved.rows)} approved rows of run {args.run} into {len(files)} file(s) at {out}")
+    return 0
 
 
 def _wait_for(run_id: uuid.UUID, timeout: float) -> int:
