@@ -26,10 +26,18 @@ from shared.kernel.states import Phase
 from shared.messaging.consumer import Delivery
 from shared.messaging.unit_of_work import Fence, superseded
 from shared.settings import get_settings
-from tests.conftest import Services
+from tests.conftest import Services, provisioned
 from tests.schedcu.test_coverage_queries import flat_version, template_version
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    """A database of its own: these tests time out DRAFT phases, which the sweeper of the session's pipeline (in a
+    full run) would otherwise retry on the session's database while a test looks at the run."""
+    with provisioned(f"schedcu_test_draft_handler_{uuid.uuid4().hex[:8]}") as own:
+        yield own
 
 
 @pytest.fixture
