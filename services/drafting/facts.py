@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from itertools import product
+from itertools import combinations, product
 
 from services.drafting.model import (
     FAIRNESS_LEVELS,
@@ -39,6 +39,7 @@ from shared.kernel.states import Specialty
 
 MORNING_START, MORNING_END = time(5), time(12)
 SPECIALTIES = (Specialty.BODY_ONLY, Specialty.NEURO_ONLY, Specialty.BOTH)
+SPECIALTY_GROUPS = tuple(frozenset(group) for n in range(1, len(SPECIALTIES)) for group in combinations(SPECIALTIES, n))
 Hours = tuple[tuple[datetime, datetime], ...]
 
 
@@ -86,6 +87,7 @@ class Facts:
         self.problem = problem
         self._first_of_kind: dict[Hashable, date] = {}
         self._possible_of: dict[tuple[Hashable, tuple[str, ...]], frozenset[tuple[int, Specialty]]] = {}
+        self._most_of: dict[tuple[Hashable, tuple[str, ...]], dict[frozenset[Specialty], int]] = {}
         self.tz, self.rest = problem.tz, problem.rest
         self.days = dates(problem.start, problem.end)
         in_period = [rd for rd in problem.role_dates if problem.start <= rd.day <= problem.end]
@@ -168,6 +170,19 @@ class Facts:
                 (n, v) for values in self.allowed_combos(day, every) for n, v in enumerate(values) if v
             )
         return self._possible_of[key]
+
+    def most_of(self, day: date) -> dict[frozenset[Specialty], int]:
+        """Per group of specialties (every non-empty one but all of them): the most of the date's roles that people
+        of the group hold together in an allowed combination. Kept per kind of night and roles."""
+        key = (self.problem.night_kind(day), tuple(self.slots[i].role for i in self.on_day[day]))
+        if key not in self._most_of:
+            every = [[None, *SPECIALTIES]] * len(self.on_day[day])
+            combos = self.allowed_combos(day, every)
+            self._most_of[key] = {
+                group: max((sum(v in group for v in values) for values in combos), default=0)
+                for group in SPECIALTY_GROUPS
+            }
+        return self._most_of[key]
 
     def could(self, slot: int, specialty: Specialty) -> bool:
         """Some combination of the date's other roles lets `specialty` hold `slot`."""

@@ -34,14 +34,14 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import TracebackType
 
 from ortools.sat.python import cp_model
 
-from services.drafting.facts import SPECIALTIES, Facts
+from services.drafting.facts import SPECIALTIES, SPECIALTY_GROUPS, Facts
 from services.drafting.model import (
     FAIRNESS_LEVELS,
     SHARE_UNIT,
@@ -141,6 +141,7 @@ class DraftModel:
     halt: Halt = field(default_factory=Halt)  # every solve of the model goes through it
     kept_hold: bool = False  # every kept row holds: `hold_kept`
     rotation_reach: dict[int, int] = field(default_factory=dict)  # person -> the most of their targets they can hold
+    ranges: dict[Category, list[range]] = field(default_factory=dict)  # per active person: counts the levels allow
     _counts: dict[tuple[Category, int | None], list[tuple[int, int, int]]] = field(default_factory=dict)
     _works: dict[tuple[int, date], Bit] = field(default_factory=dict)
     _weekends: dict[tuple[int, date], Bit] = field(default_factory=dict)
@@ -309,6 +310,13 @@ def _specialties(dm: DraftModel) -> None:
             codes.append(code)
         allowed = facts.allowed_combos(day, options)
         m.AddAllowedAssignments(codes, [[_CODE[v] for v in values] for values in allowed])
+        # the same rule, as sums the LP sees: e.g. at most one BODY_ONLY reader a night
+        for group, most in facts.most_of(day).items():
+            held = [
+                [x[(p, s)] for p in facts.readers if (p, s) in x and facts.readers[p].specialty in group] for s in slots
+            ]
+            if sum(1 for h in held if h) > most:
+                m.Add(sum(sum(h) for h in held) <= most)
 
 
 def term(dm: DraftModel, level: Level) -> Expr:
@@ -389,109 +397,236 @@ def _fairness(dm: DraftModel) -> None:
 
 
 def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> int:
-    """A lower bound on a fairness level from counts alone, given the values of the levels `fixed` before it.
+    """A lower bound on a fairness level, or on spacing, from counts alone, given the values of the levels `fixed`
+    before it.
 
-    A person's deviation depends only on how many nights of the category they hold, k, from a least to a most
-    (`_counts`); the people together hold at most every role-date of the category and at least its mandatory ones
-    less the unfilled level's value. The largest deviation is at least the smallest t for which every person has
-    a k with |dev| <= t and those ranges can meet the totals. The sum, with the largest deviation fixed at M, is
-    at least the least sum over counts with every |dev| <= M: |dev| is convex in k, so moving one count at a time
-    by the cheapest step from each person's own best is optimal."""
-    facts = dm.facts
+    A person's deviation in a category depends only on k, the nights of the category they hold (`_count_model`).
+    Over those counts, with the category's levels fixed before, a small model finds the least largest |dev| or the
+    least sum. For spacing: each person's own rules, with their counts in every category kept within what the
+    fixed levels allow (`_ranges`), force at least so many pairs for each count of weekend nights (`_fewest_pairs`),
+    and the model of weekend counts finds the least total. Every bound stands even when a solve is cut short."""
+    if level is Level.SPACING:
+        return _spacing_floor(dm, fixed)
     category = next(c for c, pair in FAIRNESS_LEVELS.items() if level in pair)
-    most, _ = FAIRNESS_LEVELS[category]
+    counted = _count_model(dm, category, fixed)
+    if counted is None:
+        return 0
+    m, _, deviations = counted
+    if level is FAIRNESS_LEVELS[category][0]:
+        top = m.NewIntVar(0, cp_model.INT32_MAX, "top")
+        m.AddMaxEquality(top, deviations)
+        m.Minimize(top)
+    else:
+        m.Minimize(sum(deviations))
+    return _least(m) or 0
+
+
+def _count_model(
+    dm: DraftModel, category: Category, fixed: Mapping[Level, int]
+) -> tuple[cp_model.CpModel, list[cp_model.IntVar], list[cp_model.IntVar]] | None:
+    """Per active person, k between a least and a most (`_counts`) and |dev| = |1000 k + constant|. The people
+    together hold at most every role-date of the category and at least its mandatory ones less the unfilled level's
+    value; the people of a group of specialties hold at most, date by date, the most of the date's roles an allowed
+    combination gives their group (`Facts.most_of`). The category's levels in `fixed` hold. None: no count fits."""
+    facts = dm.facts
+    most, total = FAIRNESS_LEVELS[category]
     inside = facts.slots_in(category)
-    most_held = len(inside)
-    least_held = max(0, sum(facts.slots[s].mandatory for s in inside) - fixed.get(Level.UNFILLED, len(inside)))
     key = (category, fixed.get(Level.ROTATIONS))
     if key not in dm._counts:
         dm._counts[key] = _counts(dm, category, fixed.get(Level.ROTATIONS))
     people = dm._counts[key]
-
-    def ranges(t: int | None) -> list[tuple[int, int]]:
-        """Per person, the counts with |dev| <= t (None: any); lo > hi when there is none."""
-        if t is None:
-            return [(least, cap) for _, least, cap in people]
-        return [(max(least, -((t + c) // SHARE_UNIT)), min(cap, (t - c) // SHARE_UNIT)) for c, least, cap in people]
-
-    def meets(spans: list[tuple[int, int]]) -> bool:
-        return (
-            all(lo <= hi for lo, hi in spans)
-            and sum(lo for lo, _ in spans) <= most_held
-            and sum(hi for _, hi in spans) >= least_held
-        )
-
-    if level is most:
-        values = sorted({abs(SHARE_UNIT * k + c) for c, least, cap in people for k in range(least, cap + 1)})
-        return next((t for t in values if meets(ranges(t))), 0)
-    spans = ranges(fixed.get(most))
-    if not meets(spans):
-        return 0
-
-    def cost(i: int, k: int) -> int:
-        return abs(SHARE_UNIT * k + people[i][0])
-
-    def step(i: int, by: int) -> int:
-        return cost(i, counts[i] + by) - cost(i, counts[i])
-
-    counts = [min(max(k, lo), hi) for k, (lo, hi) in zip(_nearest(people), spans, strict=True)]
-    while sum(counts) < least_held:
-        counts[min((i for i, k in enumerate(counts) if k < spans[i][1]), key=lambda i: step(i, 1))] += 1
-    while sum(counts) > most_held:
-        counts[min((i for i, k in enumerate(counts) if k > spans[i][0]), key=lambda i: step(i, -1))] -= 1
-    return sum(cost(i, k) for i, k in enumerate(counts))
+    if not people or any(least > cap for _, least, cap in people):
+        return None
+    m = cp_model.CpModel()
+    held = [m.NewIntVar(least, cap, f"k{n}") for n, (_, least, cap) in enumerate(people)]
+    deviations = []
+    for k, (constant, least, cap) in zip(held, people, strict=True):
+        values = [abs(SHARE_UNIT * n + constant) for n in range(least, cap + 1)]
+        a = m.NewIntVar(min(values), max(values), "")
+        m.AddAbsEquality(a, SHARE_UNIT * k + constant)
+        deviations.append(a)
+    mandatory = sum(facts.slots[s].mandatory for s in inside)
+    m.Add(sum(held) <= len(inside))
+    m.Add(sum(held) >= mandatory - fixed.get(Level.UNFILLED, mandatory))
+    days = {facts.slots[s].day for s in inside}
+    for group in SPECIALTY_GROUPS:
+        members = [k for r, k in zip(facts.active, held, strict=True) if r.specialty in group]
+        if members:
+            m.Add(sum(members) <= sum(facts.most_of(day)[group] for day in days))
+    if most in fixed:
+        for a in deviations:
+            m.Add(a <= fixed[most])
+    if total in fixed:
+        m.Add(sum(deviations) <= fixed[total])
+    return m, held, deviations
 
 
-def _nearest(people: Sequence[tuple[int, int, int]]) -> list[int]:
-    """Per (constant, least, most), the count k >= 0 with the smallest |SHARE_UNIT x k + constant|."""
+def _least(model: cp_model.CpModel) -> int | None:
+    """The model's minimum, or a bound below it when the solve is cut short; None when it finds nothing."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = _COUNTS_S
+    solver.parameters.num_workers = 1
+    if solver.Solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return math.ceil(solver.BestObjectiveBound() - 1e-6)
+
+
+def _ranges(dm: DraftModel, category: Category, fixed: Mapping[Level, int]) -> list[range] | None:
+    """Per active person, the counts of the category that the model of counts allows."""
+    counted = _count_model(dm, category, fixed)
+    if counted is None:
+        return None
+    m, held, _ = counted
     found = []
-    for c, _, _ in people:
-        k = max(0, -c // SHARE_UNIT)
-        found.append(k + (abs(SHARE_UNIT * (k + 1) + c) < abs(SHARE_UNIT * k + c)))
+    for k in held:
+        m.Minimize(k)
+        least = _least(m)
+        m.Minimize(-k)
+        most = _least(m)
+        if least is None or most is None or least > -most:
+            return None
+        found.append(range(least, -most + 1))
     return found
+
+
+def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int]) -> int:
+    ranges = {category: dm.ranges.get(category) or _ranges(dm, category, fixed) for category in Category}
+    counted = _count_model(dm, Category.WEEKENDS, fixed)
+    if counted is None or any(r is None for r in ranges.values()):
+        return 0
+    m, held, _ = counted
+    # requests left unmet, over everyone: at most the trivial best less the level's value
+    slack = None
+    if Level.REQUESTS in fixed:
+        term(dm, Level.REQUESTS)
+        slack = dm.best[Level.REQUESTS] - fixed[Level.REQUESTS]
+    pairs, unmet = [], []
+    for n, (r, k) in enumerate(zip(dm.facts.active, held, strict=True)):
+        within = {category: found[n] for category, found in ranges.items()}
+        fewest = _fewest_pairs(dm, r.id, fixed.get(Level.ROTATIONS), within, slack)
+        forced = m.NewIntVar(0, max((f for _, _, f in fewest), default=0), "")
+        left = m.NewIntVar(0, slack or 0, "")
+        m.AddAllowedAssignments([k, left, forced], fewest)
+        pairs.append(forced)
+        unmet.append(left)
+    m.Add(sum(unmet) <= (slack or 0))
+    m.Minimize(sum(pairs))
+    return _least(m) or 0
 
 
 def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[tuple[int, int, int]]:
     """Per active person: the constant of their deviation, and the least and the most nights of the category they
-    can hold. The most counts dates and limits (`_cap`). With the rotations level fixed at a value, each person
-    holds at least that value less what the others can hold (`rotation_reach`) of their own targets: then the
-    least counts those targets in the category, and the most comes from a short solve of the person's own rules
-    with those targets held (CP-SAT's bound, so it stands even when the solve is cut short)."""
+    can hold. The least counts what they must hold in the category (`_must_hold`); the most counts dates and limits
+    (`_cap`), then comes from a short solve of the person's own rules holding what they must (CP-SAT's bound, so it
+    stands even when the solve is cut short)."""
     facts = dm.facts
-    inside = facts.slots_in(category)
+    inside = set(facts.slots_in(category))
     found = []
     for r in facts.active:
         constant = SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category]
-        least, most = 0, _cap(facts, r.id, inside)
-        reach = dm.rotation_reach.get(r.id, 0)
-        need = reach - (dm.best.get(Level.ROTATIONS, 0) - rotations) if rotations is not None else 0
-        if need > 0 and most > 0:
-            targets = {s for s, p in facts.rotation_targets if p == r.id and (p, s) in dm.x}
-            outside = {facts.slots[s].day for s in targets} - {facts.slots[s].day for s in targets & set(inside)}
-            least = max(0, need - len(outside))
-            most = min(most, _most_held(facts, r.id, set(inside), targets, need))
+        must = _must_hold(dm, r.id, rotations)
+        least, most = must.least(facts, inside), _cap(facts, r.id, inside)
+        if most > 0:
+            own = _own_model(facts, r.id, must)
+            own.model.Maximize(sum(own.x[(r.id, s)] for s in own.by_person[r.id] if s in inside))
+            _, bound = _own_solve(own.model)
+            if bound is not None:
+                most = min(most, math.floor(bound + 1e-6))
         found.append((constant, least, most))
     return found
 
 
-def _most_held(facts: Facts, pid: int, inside: set[int], targets: set[int], need: int) -> int:
-    """A bound on the role-dates `inside` the person can hold while holding `need` of their rotation `targets`,
-    by their own rules."""
-    slots = [s for s in range(len(facts.slots)) if pid in facts.eligible[s]]
+@dataclass(frozen=True)
+class Must:
+    """What one person holds in every draft that meets the levels fixed so far: their kept role-dates (once kept
+    rows are hard) and at least `need` of their rotation `targets`."""
+
+    kept: frozenset[int]
+    targets: frozenset[int]
+    need: int
+
+    def least(self, facts: Facts, inside: set[int]) -> int:
+        """The fewest role-dates `inside` this makes the person hold."""
+        outside = {facts.slots[s].day for s in self.targets} - {facts.slots[s].day for s in self.targets & inside}
+        return max(len(self.kept & inside), self.need - len(outside))
+
+
+def _must_hold(dm: DraftModel, pid: int, rotations: int | None) -> Must:
+    """With the rotations level fixed at a value, each person holds at least that value less what the others can
+    hold (`rotation_reach`) of their own targets."""
+    facts = dm.facts
+    kept = frozenset(s for s, ks in facts.kept_on.items() if dm.kept_hold and any(k.person_id == pid for k in ks))
+    need = dm.rotation_reach.get(pid, 0) - (dm.best.get(Level.ROTATIONS, 0) - rotations) if rotations is not None else 0
+    if need <= 0:
+        return Must(kept, frozenset(), 0)
+    return Must(kept, frozenset(s for s, p in facts.rotation_targets if p == pid and (p, s) in dm.x), need)
+
+
+def _own_model(facts: Facts, pid: int, must: Must) -> DraftModel:
+    """A model of one person's own rules (dates, limits, runs, rest), holding what they must."""
+    slots = [s for s in range(len(facts.slots)) if pid in facts.eligible[s] or s in must.kept]
     m = cp_model.CpModel()
     x = {(pid, s): m.NewBoolVar(f"x{pid}_{s}") for s in slots}
     own = DraftModel(facts, m, x, {}, {pid: slots}, {s: [x[(pid, s)]] for s in slots})
     _person_rules(own, pid, slots)
-    m.Add(sum(x[(pid, s)] for s in targets if (pid, s) in x) >= need)
-    m.Maximize(sum(x[(pid, s)] for s in slots if s in inside))
+    for s in must.kept:
+        m.Add(x[(pid, s)] == 1)
+    if must.need > 0:
+        m.Add(sum(x[(pid, s)] for s in must.targets if (pid, s) in x) >= must.need)
+    return own
+
+
+def _own_solve(model: cp_model.CpModel) -> tuple[cp_model.CpSolverStatus, float | None]:
+    """The status of a short solve of a person's model, and CP-SAT's bound once it has found a solution."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = _OWN_RULES_S
     solver.parameters.num_workers = 1
-    solver.Solve(m)
-    return math.floor(solver.BestObjectiveBound() + 1e-6)
+    solver.parameters.cp_model_presolve = False
+    status = solver.Solve(model)
+    return status, solver.BestObjectiveBound() if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
 
 
-def _cap(facts: Facts, pid: int, inside: Sequence[int]) -> int:
+def _fewest_pairs(
+    dm: DraftModel, pid: int, rotations: int | None, within: Mapping[Category, range], slack: int | None
+) -> list[tuple[int, int, int]]:
+    """(k, u, pairs) for each count k of weekend nights within its range and each weight u of the person's requests
+    left unmet up to `slack` (None: requests not fixed, u is 0): a bound on the person's spacing pairs, by their own
+    rules, holding what they must and a count of each other category within its range. A (k, u) their rules do not
+    allow is left out."""
+    facts = dm.facts
+    own = _own_model(facts, pid, _must_hold(dm, pid, rotations))
+    counts = {}
+    for category, allowed in within.items():
+        inside = set(facts.slots_in(category))
+        counts[category] = own.model.NewIntVar(allowed.start, allowed.stop - 1, category.name)
+        own.model.Add(counts[category] == sum(own.x[(pid, s)] for s in own.by_person[pid] if s in inside))
+    unmet = own.model.NewIntVar(0, slack or 0, "unmet")
+    if slack is not None:
+        met = term(own, Level.REQUESTS)
+        own.model.Add(own.best[Level.REQUESTS] - met <= unmet)
+    own.model.Minimize(sum(_pairs(own, pid)))
+
+    def fewest(k: int, u: int) -> int | None:
+        exactly = own.model.Clone()
+        exactly.Add(exactly.GetIntVarFromProtoIndex(counts[Category.WEEKENDS].Index()) == k)
+        exactly.Add(exactly.GetIntVarFromProtoIndex(unmet.Index()) == u)
+        status, bound = _own_solve(exactly)
+        if status == cp_model.INFEASIBLE:
+            return None
+        return 0 if bound is None else max(0, math.ceil(bound - 1e-6))
+
+    found = []
+    most = slack or 0
+    for k in within[Category.WEEKENDS]:
+        strict, loose = fewest(k, 0), fewest(k, most)
+        # fewer pairs for more requests left unmet: the bound for each weight between (none when they agree: the
+        # true fewest pairs only fall as u grows)
+        values = {u: fewest(k, u) for u in range(1, most)} | {0: strict, most: loose} if strict != loose else {}
+        found += [(k, u, values.get(u, loose)) for u in range(most + 1) if values.get(u, loose) is not None]
+    return found
+
+
+def _cap(facts: Facts, pid: int, inside: Collection[int]) -> int:
     """The most nights of the role-dates `inside` the person could hold, counting dates and limits only."""
     days = {facts.slots[s].day for s in inside if pid in facts.eligible[s]} - facts.booked_days.get(pid, frozenset())
     limits = facts.limits[pid]
@@ -530,19 +665,30 @@ def _requests(dm: DraftModel) -> None:
 
 
 def _spacing(dm: DraftModel) -> None:
+    dm.terms[Level.SPACING] = sum(sum(_pairs(dm, r.id)) for r in dm.facts.active)
+    dm.best[Level.SPACING] = 0
+
+
+def _pairs(dm: DraftModel, pid: int) -> list[Expr]:
+    """The person's pairs of consecutive nights and of consecutive weekends worked, with the cuts that let the LP
+    see the pairs their limits force."""
     facts, m = dm.facts, dm.model
-    pairs: list[Expr] = []
     one = timedelta(days=1)
-    for r in facts.active:
-        nights = [dm.works(r.id, d) for d in facts.days]
-        consecutive = [_both(m, a, b) for a, b in itertools.pairwise(nights)]
-        pairs += consecutive
-        pairs += [_both(m, dm.weekend(r.id, sat), dm.weekend(r.id, sat + 7 * one)) for sat in facts.weekends[:-1]]
-        # n nights in at most `runs` runs make at least n - runs consecutive pairs
-        gap = facts.limits[r.id].free_between or 0
-        runs = (len(facts.days) - 1) // (gap + 1) + 1
-        m.Add(sum(consecutive) >= sum(nights) - runs)
-    dm.terms[Level.SPACING], dm.best[Level.SPACING] = sum(pairs), 0
+    nights = [dm.works(pid, d) for d in facts.days]
+    consecutive = [_both(m, a, b) for a, b in itertools.pairwise(nights)]
+    weekends = [_both(m, dm.weekend(pid, sat), dm.weekend(pid, sat + 7 * one)) for sat in facts.weekends[:-1]]
+    # a weekend worked on both nights is a pair of consecutive nights
+    for sat in facts.weekends:
+        i = (sat - facts.problem.start).days
+        if 0 <= i < len(nights) - 1:
+            both = (nights[i], nights[i + 1], dm.weekend(pid, sat), consecutive[i])
+            if not all(isinstance(b, int) for b in both):
+                m.Add(both[0] + both[1] <= both[2] + both[3])
+    # n nights in at most `runs` runs make at least n - runs consecutive pairs
+    gap = facts.limits[pid].free_between or 0
+    runs = (len(facts.days) - 1) // (gap + 1) + 1
+    m.Add(sum(consecutive) >= sum(nights) - runs)
+    return consecutive + weekends
 
 
 _BUILDERS = {
@@ -577,6 +723,7 @@ _SHARE = {Level.KEPT_DROPPED: 2, Level.UNFILLED: 6} | {
 
 
 _OWN_RULES_S = 0.5  # the most a person can hold by their own rules: a short solve, its bound is enough
+_COUNTS_S = 5.0  # the model of counts: tens of integers, solved in milliseconds
 
 
 def _bound(level: Level, bound: float, best: int) -> int:
@@ -651,15 +798,15 @@ def solve_levels(
             dm.model.Maximize(expr)
         else:
             dm.model.Minimize(expr)
+        best = dm.best[level]
+        if level.in_share_units or level is Level.SPACING:
+            best = max(best, count_floor(dm, level, fixed))
         solver = cp_model.CpSolver()
         shares = [_SHARE.get(later, 1) for later in order[n:]]
         solver.parameters.max_time_in_seconds = max(0.1, (deadline - time.monotonic()) * shares[0] / sum(shares))
         solver.parameters.num_workers = workers
         if workers == 2:
             solver.parameters.subsolvers.extend(TWO_WORKERS)
-        best = dm.best[level]
-        if level.in_share_units:
-            best = max(best, count_floor(dm, level, fixed))
         status = dm.halt.solve(solver, dm.model, StopAt(best, level.maximise, _reporter(at, best, deadline, progress)))
         seconds = time.monotonic() - began
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -675,4 +822,23 @@ def solve_levels(
             reports.append(LevelReport(level, value, None, False, seconds))
         fixed[level] = value
         dm.model.Add(expr >= value if level.maximise else expr <= value)
+        _pin_counts(dm, level, fixed)
     return Solved(current, tuple(reports))
+
+
+def _pin_counts(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> None:
+    """Once a category's sum of deviations is fixed: each person's count of the category within what the model of
+    counts allows (`_ranges`), added to the model. Implied by the levels fixed, they let the later levels' search
+    see it at once."""
+    category = next((c for c, (_, total) in FAIRNESS_LEVELS.items() if total is level), None)
+    if category is None:
+        return
+    found = _ranges(dm, category, fixed)
+    if found is None:
+        return
+    dm.ranges[category] = found
+    inside = set(dm.facts.slots_in(category))
+    for r, allowed in zip(dm.facts.active, found, strict=True):
+        held = [dm.x[(r.id, s)] for s in dm.by_person.get(r.id, ()) if s in inside]
+        if held:
+            dm.model.AddLinearConstraint(sum(held), allowed.start, allowed.stop - 1)

@@ -1,6 +1,7 @@
 """The solver's levels against the lexicographic optimum found by enumerating every draft of small problems."""
 
 import random
+from collections.abc import Mapping
 from datetime import date, timedelta
 from itertools import product
 
@@ -24,7 +25,7 @@ from services.drafting.model import (
 )
 from services.drafting.solver import build, count_floor, term
 from shared.kernel.states import Specialty
-from tests.drafting.builders import TZ, not_two_body_only, role_dates
+from tests.drafting.builders import TZ, anybody, not_two_body_only, role_dates
 
 START = date(2026, 11, 20)  # a Friday: the three dates are Friday, Saturday (a holiday here) and Sunday
 DAYS = 3
@@ -118,6 +119,60 @@ def test_bounds_from_counts_never_pass_the_enumerated_optimum(seed: int) -> None
     assert dm.best[Level.ROTATIONS] >= best[Level.ROTATIONS]
     fixed: dict[Level, int] = {}
     for level in DRAFT_ORDER:
-        if level.in_share_units:
+        if level.in_share_units or level is Level.SPACING:
             assert count_floor(dm, level, fixed) <= best[level], level
         fixed[level] = best[level]
+
+
+def never_two_body_only(day: date, on: Mapping[str, Specialty | None]) -> bool:
+    return list(on.values()).count(Specialty.BODY_ONLY) < 2
+
+
+def test_the_bound_from_counts_knows_that_two_body_only_readers_may_not_share_a_night() -> None:
+    """Two nights of ON1 and ON2, never both BODY_ONLY: Cy (BOTH), already a night over his share, still holds a role
+    each night, 1.667 nights over his share. Each reader alone could hold every role, so only the night's rule shows
+    it."""
+    monday = date(2026, 11, 2)
+    readers = (
+        Reader(1, "Ann", Specialty.BODY_ONLY),
+        Reader(2, "Bea", Specialty.BODY_ONLY),
+        Reader(3, "Cy", Specialty.BOTH),
+    )
+    problem = Problem(
+        start=monday,
+        end=monday + timedelta(days=1),
+        role_dates=role_dates(monday, 2, ("ON1", "ON2")),
+        readers=readers,
+        night_ok=never_two_body_only,
+        tz=TZ,
+        history={3: History(held={Category.NIGHTS: 1}, share={Category.NIGHTS: 0.0})},
+    )
+    result = draft(problem, time_limit=10, workers=2)
+    nights_max = next(r for r in result.levels if r.level is Level.NIGHTS_MAX)
+    assert nights_max.value == 1667 and nights_max.proven
+    dm = build(Facts(problem))
+    dm.hold_kept()
+    assert count_floor(dm, Level.NIGHTS_MAX, {Level.UNFILLED: 0}) == 1667
+
+
+def test_the_spacing_bound_counts_the_pairs_that_a_weekends_limit_forces() -> None:
+    """Two weekends of one role, two readers allowed one weekend each: each works both nights of a weekend, two
+    pairs of consecutive nights, and the bound from counts says so before any search."""
+    saturday = date(2026, 11, 7)
+    problem = Problem(
+        start=saturday,
+        end=saturday + timedelta(days=8),
+        role_dates=tuple(rd for rd in role_dates(saturday, 9, ("ON",)) if rd.day.weekday() >= 5),
+        readers=(Reader(1, "Ann", Specialty.BOTH), Reader(2, "Bea", Specialty.BOTH)),
+        night_ok=anybody,
+        tz=TZ,
+        limits=Limits(weekends=1),
+    )
+    result = draft(problem, time_limit=10, workers=2)
+    values = {r.level: r.value for r in result.levels}
+    assert values[Level.UNFILLED] == 0 and values[Level.SPACING] == 2
+    dm = build(Facts(problem))
+    dm.hold_kept()
+    term(dm, Level.ROTATIONS)
+    fixed = {level: values[level] for level in DRAFT_ORDER[: DRAFT_ORDER.index(Level.SPACING)]}
+    assert count_floor(dm, Level.SPACING, fixed) == 2

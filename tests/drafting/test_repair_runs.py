@@ -212,7 +212,7 @@ def test_approving_a_chain_whose_second_row_changed_in_amion_is_refused_and_appl
             .values(person_id=other)
         )  # fmt: skip
     with services.engine.connect() as conn:
-        names = dict(conn.execute(text("SELECT id, name FROM people")).tuples().all())
+        names = {pid: name for pid, name in conn.execute(text("SELECT id, name FROM people"))}
 
     assert refused_approval(services, run_id) == (
         f"Refused, nothing applied: MidC on {SICK_DAY.isoformat()} changed since the repair was proposed (it had "
