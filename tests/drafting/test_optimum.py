@@ -23,7 +23,7 @@ from services.drafting.model import (
     Rotation,
     TimeOff,
 )
-from services.drafting.solver import build, count_floor, term
+from services.drafting.solver import _improve_by_people, build, count_floor, term
 from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, anybody, not_two_body_only, role_dates
 
@@ -176,3 +176,28 @@ def test_the_spacing_bound_counts_the_pairs_that_a_weekends_limit_forces() -> No
     term(dm, Level.ROTATIONS)
     fixed = {level: values[level] for level in DRAFT_ORDER[: DRAFT_ORDER.index(Level.SPACING)]}
     assert count_floor(dm, Level.SPACING, fixed) == 2
+
+
+def test_the_search_over_a_few_people_at_a_time_spreads_the_nights_and_keeps_every_rule() -> None:
+    """Ann holds the first week and Bea the second, every night in a row: solving a few of the ten readers at a time
+    again, with the unfilled level fixed, ends with nobody working two nights in a row and every night held."""
+    monday = date(2026, 11, 2)
+    readers = tuple(Reader(i, f"Reader {i}", Specialty.BOTH) for i in range(1, 11))
+    problem = Problem(
+        start=monday,
+        end=monday + timedelta(days=13),
+        role_dates=role_dates(monday, 14, ("ON",)),
+        readers=readers,
+        night_ok=anybody,
+        tz=TZ,
+    )
+    facts = Facts(problem)
+    start = {(monday + timedelta(days=i), "ON"): 1 if i < 7 else 2 for i in range(14)}
+    assert facts.score(start)[Level.SPACING] == 12
+    dm = build(facts)
+    dm.hold_kept()
+    dm.model.Add(term(dm, Level.UNFILLED) <= 0)
+    term(dm, Level.SPACING)
+    found, value = _improve_by_people(dm, Level.SPACING, start, 0, 20.0, 2, None)
+    assert value == 0 == facts.score(found)[Level.SPACING]
+    assert facts.violations(found) == [] and set(found) == set(start)
