@@ -234,7 +234,7 @@ Assignment = Mapping[tuple[date, str], int]  # (schedule date, role) -> person i
 class LevelReport:
     level: Level
     value: int
-    bound: int | None  # None: not known (the greedy draft, or a level the solver found nothing for in time)
+    bound: int | None  # None: not known (the greedy draft)
     proven: bool
     seconds: float
 

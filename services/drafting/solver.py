@@ -34,7 +34,7 @@ import math
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -397,7 +397,7 @@ def _fairness(dm: DraftModel) -> None:
         dm.best |= {most: max(constants, default=0), total: sum(constants)}
 
 
-def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> int:
+def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int], seconds: float = math.inf) -> int:
     """A lower bound on a fairness level, or on spacing, from counts alone, given the values of the levels `fixed`
     before it.
 
@@ -407,32 +407,48 @@ def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> int
     fixed levels allow (`_ranges`), force at least so many pairs for each count of weekend nights (`_fewest_pairs`),
     and the model of weekend counts finds the least total. Every bound stands even when a solve is cut short."""
     if level is Level.SPACING:
-        return _spacing_floor(dm, fixed)
-    return _fairness_floor(dm, level, fixed)[0]
+        return _spacing_floor(dm, fixed, time.monotonic() + seconds)
+    return _fairness_floor(dm, level, fixed, None)[0]
 
 
-def _fairness_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> tuple[int, list[int] | None]:
-    """`count_floor` of a fairness level, and per active person the count of the category in an optimum of the model
-    of counts (None: not proven optimal)."""
+def _fairness_floor(
+    dm: DraftModel, level: Level, fixed: Mapping[Level, int], near: Assignment | None
+) -> tuple[int, list[int] | None]:
+    """`count_floor` of a fairness level, and per active person a count of the category at which the model of counts
+    meets it, the closest to their count in the draft `near` (None: the floor is not proven, or no draft is near)."""
     category = _category(level)
     counted = _count_model(dm, category, fixed)
     if counted is None:
         return 0, None
     m, held, deviations = counted
     if level is FAIRNESS_LEVELS[category][0]:
-        top = m.NewIntVar(0, cp_model.INT32_MAX, "top")
-        m.AddMaxEquality(top, deviations)
-        m.Minimize(top)
+        objective = m.NewIntVar(0, cp_model.INT32_MAX, "top")
+        m.AddMaxEquality(objective, deviations)
     else:
-        m.Minimize(sum(deviations))
+        objective = sum(deviations)
+    m.Minimize(objective)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = _COUNTS_S
     solver.parameters.num_workers = 1
     status = solver.Solve(m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return 0, None
-    counts = [solver.Value(k) for k in held] if status == cp_model.OPTIMAL else None
-    return math.ceil(solver.BestObjectiveBound() - 1e-6), counts
+    floor = math.ceil(solver.BestObjectiveBound() - 1e-6)
+    if status != cp_model.OPTIMAL or near is None:
+        return floor, None
+    m.Add(objective <= floor)
+    slots = dm.facts.slots
+    inside = set(dm.facts.slots_in(category))
+    now = Counter(p for s, p in ((s, near.get((slots[s].day, slots[s].role))) for s in inside) if p is not None)
+    moves = []
+    for r, k in zip(dm.facts.active, held, strict=True):
+        move = m.NewIntVar(0, len(inside), "")
+        m.AddAbsEquality(move, k - now[r.id])
+        moves.append(move)
+    m.Minimize(sum(moves))
+    if solver.Solve(m) != cp_model.OPTIMAL:
+        return floor, None
+    return floor, [solver.Value(k) for k in held]
 
 
 def _category(level: Level) -> Category:
@@ -507,7 +523,7 @@ def _ranges(dm: DraftModel, category: Category, fixed: Mapping[Level, int]) -> l
     return found
 
 
-def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int]) -> int:
+def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int], deadline: float) -> int:
     ranges = {category: dm.ranges.get(category) or _ranges(dm, category, fixed) for category in Category}
     counted = _count_model(dm, Category.WEEKENDS, fixed)
     if counted is None or any(r is None for r in ranges.values()):
@@ -521,7 +537,7 @@ def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int]) -> int:
     pairs, unmet = [], []
     for n, (r, k) in enumerate(zip(dm.facts.active, held, strict=True)):
         within = {category: found[n] for category, found in ranges.items()}
-        fewest = _fewest_pairs(dm, r.id, fixed.get(Level.ROTATIONS), within, slack)
+        fewest = _fewest_pairs(dm, r.id, fixed.get(Level.ROTATIONS), within, slack, deadline)
         forced = m.NewIntVar(0, max((f for _, _, f in fewest), default=0), "")
         left = m.NewIntVar(0, slack or 0, "")
         m.AddAllowedAssignments([k, left, forced], fewest)
@@ -605,12 +621,17 @@ def _own_solve(model: cp_model.CpModel) -> tuple[cp_model.CpSolverStatus, float 
 
 
 def _fewest_pairs(
-    dm: DraftModel, pid: int, rotations: int | None, within: Mapping[Category, range], slack: int | None
+    dm: DraftModel,
+    pid: int,
+    rotations: int | None,
+    within: Mapping[Category, range],
+    slack: int | None,
+    deadline: float,
 ) -> list[tuple[int, int, int]]:
     """(k, u, pairs) for each count k of weekend nights within its range and each weight u of the person's requests
     left unmet up to `slack` (None: requests not fixed, u is 0): a bound on the person's spacing pairs, by their own
     rules, holding what they must and a count of each other category within its range. A (k, u) their rules do not
-    allow is left out."""
+    allow is left out. Past the `deadline` each bound is the trivial 0."""
     facts = dm.facts
     own = _own_model(facts, pid, _must_hold(dm, pid, rotations))
     counts = {}
@@ -625,6 +646,8 @@ def _fewest_pairs(
     own.model.Minimize(sum(_pairs(own, pid)))
 
     def fewest(k: int, u: int) -> int | None:
+        if time.monotonic() >= deadline:
+            return 0
         exactly = own.model.Clone()
         exactly.Add(exactly.GetIntVarFromProtoIndex(counts[Category.WEEKENDS].Index()) == k)
         exactly.Add(exactly.GetIntVarFromProtoIndex(unmet.Index()) == u)
@@ -748,6 +771,7 @@ _OWN_RULES_S = 0.5  # the most a person can hold by their own rules: a short sol
 _SPACING_WHOLE = 0.25
 _PEOPLE, _PEOPLE_S = 7, 2.5
 _COUNTS_S = 5.0  # the model of counts: tens of integers, solved in milliseconds
+_FLOOR_SHARE = 0.25  # of the time left, the most a level's bound from counts may take (spacing's: about 6 s)
 
 
 def _bound(level: Level, bound: float, best: int) -> int:
@@ -824,16 +848,16 @@ def solve_levels(
             dm.model.Minimize(expr)
         best, counts = dm.best[level], None
         if level is Level.SPACING:
-            best = max(best, count_floor(dm, level, fixed))
+            best = max(best, count_floor(dm, level, fixed, (deadline - time.monotonic()) * _FLOOR_SHARE))
         elif level.in_share_units:
-            floor, counts = _fairness_floor(dm, level, fixed)
+            floor, counts = _fairness_floor(dm, level, fixed, current)
             best = max(best, floor)
         shares = [_SHARE.get(later, 1) for later in order[n:]]
         share = shares[0] / sum(shares)
         status, solver = cp_model.UNKNOWN, None
         if counts is not None:
-            # first, half the time for a draft with the counts the bound comes from: such a draft ends the level,
-            # and with each person's count given the search is close to a matching
+            # first, half the time for a draft with counts at which the bound is met, the closest to the draft so
+            # far: such a draft ends the level, and with each person's count given the search is close to a matching
             at_bound = dm.model.Clone()
             inside = set(dm.facts.slots_in(_category(level)))
             for r, k in zip(dm.facts.active, counts, strict=True):
@@ -850,17 +874,18 @@ def solve_levels(
             current = dm.assignment(solver)
             value = round(solver.ObjectiveValue())
             bound_value = _bound(level, solver.BestObjectiveBound(), best)
-            if status != cp_model.OPTIMAL and value > bound_value and searched < 1.0:
-                left = (deadline - time.monotonic()) * share
-                report = _reporter(at, best, deadline, progress)
-                current, value = _improve_by_people(dm, level, current, bound_value, left, workers, report)
             proven = status == cp_model.OPTIMAL or value == bound_value
-            reports.append(LevelReport(level, value, bound_value, proven, time.monotonic() - began))
         elif current is None:
             return Solved(None, tuple(reports))
-        else:
-            value = dm.facts.score(current)[level]
-            reports.append(LevelReport(level, value, None, False, time.monotonic() - began))
+        else:  # nothing found in the time: the draft so far stands, against the level's own bound
+            value, bound_value = dm.facts.score(current)[level], best
+            proven = value == bound_value
+        if not proven and searched < 1.0:
+            report = _reporter(at, best, deadline, progress)
+            left = (deadline - time.monotonic()) * share
+            current, value = _improve_by_people(dm, level, current, bound_value, left, workers, report)
+            proven = value == bound_value
+        reports.append(LevelReport(level, value, bound_value, proven, time.monotonic() - began))
         fixed[level] = value
         dm.model.Add(expr >= value if level.maximise else expr <= value)
         _pin_counts(dm, level, fixed)
