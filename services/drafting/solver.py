@@ -551,8 +551,8 @@ def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int], deadline: float) 
 def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[tuple[int, int, int]]:
     """Per active person: the constant of their deviation, and the least and the most nights of the category they
     can hold. The least counts what they must hold in the category (`_must_hold`); the most counts dates and limits
-    (`_cap`), then comes from a short solve of the person's own rules holding what they must (CP-SAT's bound, so it
-    stands even when the solve is cut short)."""
+    (`_cap`), then, for a person who must hold something, comes from a short solve of their own rules holding it
+    (CP-SAT's bound, so it stands even when the solve is cut short)."""
     facts = dm.facts
     inside = set(facts.slots_in(category))
     found = []
@@ -560,7 +560,7 @@ def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[t
         constant = SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category]
         must = _must_hold(dm, r.id, rotations)
         least, most = must.least(facts, inside), _cap(facts, r.id, inside)
-        if most > 0:
+        if most > 0 and (must.kept or must.need > 0):
             own = _own_model(facts, r.id, must)
             own.model.Maximize(sum(own.x[(r.id, s)] for s in own.by_person[r.id] if s in inside))
             _, bound = _own_solve(own.model)
@@ -771,6 +771,10 @@ _OWN_RULES_S = 0.5  # the most a person can hold by their own rules: a short sol
 _SPACING_WHOLE = 0.25
 _PEOPLE, _PEOPLE_S = 7, 2.5
 _COUNTS_S = 5.0  # the model of counts: tens of integers, solved in milliseconds
+# with less time left than this, a level skips what only pays in a long search (counts pinned, the first try at the
+# counts, spacing's bound from each person's rules and its search by people): a repair (5 s) would spend more on
+# them than on its search
+_ROOMY_S = 10.0
 _FLOOR_SHARE = 0.25  # of the time left, the most a level's bound from counts may take (spacing's: about 6 s)
 
 
@@ -847,10 +851,11 @@ def solve_levels(
         else:
             dm.model.Minimize(expr)
         best, counts = dm.best[level], None
-        if level is Level.SPACING:
+        roomy = deadline - time.monotonic() >= _ROOMY_S
+        if level is Level.SPACING and roomy:
             best = max(best, count_floor(dm, level, fixed, (deadline - time.monotonic()) * _FLOOR_SHARE))
         elif level.in_share_units:
-            floor, counts = _fairness_floor(dm, level, fixed, current)
+            floor, counts = _fairness_floor(dm, level, fixed, current if roomy else None)
             best = max(best, floor)
         shares = [_SHARE.get(later, 1) for later in order[n:]]
         share = shares[0] / sum(shares)
@@ -866,7 +871,7 @@ def solve_levels(
                     at_bound.Add(sum(held) == k)
             stop = StopAt(best, level.maximise, _reporter(at, best, deadline, progress))
             status, solver = _solve(dm, at_bound, (deadline - time.monotonic()) * share / 2, workers, stop)
-        searched = _SPACING_WHOLE if level is Level.SPACING and len(dm.facts.active) >= 3 * _PEOPLE else 1.0
+        searched = _SPACING_WHOLE if level is Level.SPACING and roomy and len(dm.facts.active) >= 3 * _PEOPLE else 1.0
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             stop = StopAt(best, level.maximise, _reporter(at, best, deadline, progress))
             status, solver = _solve(dm, dm.model, (deadline - time.monotonic()) * share * searched, workers, stop)
@@ -888,7 +893,8 @@ def solve_levels(
         reports.append(LevelReport(level, value, bound_value, proven, time.monotonic() - began))
         fixed[level] = value
         dm.model.Add(expr >= value if level.maximise else expr <= value)
-        _pin_counts(dm, level, fixed)
+        if deadline - time.monotonic() >= _ROOMY_S:
+            _pin_counts(dm, level, fixed)
     return Solved(current, tuple(reports))
 
 
