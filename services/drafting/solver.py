@@ -551,8 +551,9 @@ def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int], deadline: float) 
 def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[tuple[int, int, int]]:
     """Per active person: the constant of their deviation, and the least and the most nights of the category they
     can hold. The least counts what they must hold in the category (`_must_hold`); the most counts dates and limits
-    (`_cap`), then, for a person who must hold something, comes from a short solve of their own rules holding it
-    (CP-SAT's bound, so it stands even when the solve is cut short)."""
+    (`_cap`), then comes from a short solve of the person's own rules holding what they must (CP-SAT's bound, so it
+    stands even when the solve is cut short): for everyone once kept rows are hard (a draft), else (a repair, whose
+    5 s are its search's) for those who must hold rotation targets."""
     facts = dm.facts
     inside = set(facts.slots_in(category))
     found = []
@@ -560,7 +561,7 @@ def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[t
         constant = SHARE_UNIT * facts.held_before(r.id, category) - facts.shares[r.id][category]
         must = _must_hold(dm, r.id, rotations)
         least, most = must.least(facts, inside), _cap(facts, r.id, inside)
-        if most > 0 and (must.kept or must.need > 0):
+        if most > 0 and (dm.kept_hold or must.need > 0):
             own = _own_model(facts, r.id, must)
             own.model.Maximize(sum(own.x[(r.id, s)] for s in own.by_person[r.id] if s in inside))
             _, bound = _own_solve(own.model)
