@@ -865,11 +865,7 @@ def solve_levels(
             # first, half the time for a draft with counts at which the bound is met, the closest to the draft so
             # far: such a draft ends the level, and with each person's count given the search is close to a matching
             at_bound = dm.model.Clone()
-            inside = set(dm.facts.slots_in(_category(level)))
-            for r, k in zip(dm.facts.active, counts, strict=True):
-                held = [dm.x[(r.id, s)] for s in dm.by_person.get(r.id, ()) if s in inside]
-                if held:
-                    at_bound.Add(sum(held) == k)
+            _within(at_bound, dm, _category(level), [range(k, k + 1) for k in counts])
             stop = StopAt(best, level.maximise, _reporter(at, best, deadline, progress))
             status, solver = _solve(dm, at_bound, (deadline - time.monotonic()) * share / 2, workers, stop)
         searched = _SPACING_WHOLE if level is Level.SPACING and roomy and len(dm.facts.active) >= 3 * _PEOPLE else 1.0
@@ -960,8 +956,13 @@ def _pin_counts(dm: DraftModel, level: Level, fixed: Mapping[Level, int]) -> Non
     if found is None:
         return
     dm.ranges[category] = found
+    _within(dm.model, dm, category, found)
+
+
+def _within(model: cp_model.CpModel, dm: DraftModel, category: Category, ranges: Sequence[range]) -> None:
+    """Each active person's count of the category within their range, in `model` (the draft's, or a copy)."""
     inside = set(dm.facts.slots_in(category))
-    for r, allowed in zip(dm.facts.active, found, strict=True):
+    for r, allowed in zip(dm.facts.active, ranges, strict=True):
         held = [dm.x[(r.id, s)] for s in dm.by_person.get(r.id, ()) if s in inside]
         if held:
-            dm.model.AddLinearConstraint(sum(held), allowed.start, allowed.stop - 1)
+            model.AddLinearConstraint(sum(held), allowed.start, allowed.stop - 1)
