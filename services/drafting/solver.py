@@ -23,7 +23,7 @@ Levels (`model.Level`), each an integer expression:
 `solve_levels` optimises them one after the other, each with its share of the time left; it then fixes the
 level at its optimum (or the best value found) and hints the next level with the solution so far. A level's
 search stops at its bound when it reaches it: the trivial best, for rotations each person's reachable targets,
-for fairness the bound from counts (`count_floor`).
+for fairness, requests and spacing the bound from counts and each person's own rules (`count_bound`).
 
 Every solve goes through the model's `Halt`: once whoever waits for the draft has given up, the solve in progress
 stops and `Stopped` is raised.
@@ -53,6 +53,7 @@ from services.drafting.model import (
     LevelReport,
     Progress,
     ProgressReport,
+    Request,
 )
 from shared.kernel.roles import DAY
 from shared.kernel.states import Specialty
@@ -397,24 +398,28 @@ def _fairness(dm: DraftModel) -> None:
         dm.best |= {most: max(constants, default=0), total: sum(constants)}
 
 
-def count_floor(dm: DraftModel, level: Level, fixed: Mapping[Level, int], seconds: float = math.inf) -> int:
-    """A lower bound on a fairness level, or on spacing, from counts alone, given the values of the levels `fixed`
-    before it.
+def count_bound(dm: DraftModel, level: Level, fixed: Mapping[Level, int], seconds: float = math.inf) -> int:
+    """A bound on a fairness level, on requests or on spacing, from counts and each person's own rules, given the
+    values of the levels `fixed` before it: below a minimised level, above requests.
 
     A person's deviation in a category depends only on k, the nights of the category they hold (`_count_model`).
     Over those counts, with the category's levels fixed before, a small model finds the least largest |dev| or the
-    least sum. For spacing: each person's own rules, with their counts in every category kept within what the
-    fixed levels allow (`_ranges`), force at least so many pairs for each count of weekend nights (`_fewest_pairs`),
-    and the model of weekend counts finds the least total. Every bound stands even when a solve is cut short."""
+    least sum. For requests and spacing, each person's own rules hold, with their count in every category kept within
+    what the fixed levels allow (`_ranges`): requests, the most of their own requests' weight they can meet, summed
+    (`_requests_ceiling`); spacing, the fewest pairs they can have for each count of weekend nights
+    (`_fewest_pairs`), and the model of weekend counts finds the least total. Every bound stands even when a solve is
+    cut short."""
     if level is Level.SPACING:
         return _spacing_floor(dm, fixed, time.monotonic() + seconds)
+    if level is Level.REQUESTS:
+        return _requests_ceiling(dm, fixed, time.monotonic() + seconds)
     return _fairness_floor(dm, level, fixed, None)[0]
 
 
 def _fairness_floor(
     dm: DraftModel, level: Level, fixed: Mapping[Level, int], near: Assignment | None
 ) -> tuple[int, list[int] | None]:
-    """`count_floor` of a fairness level, and per active person a count of the category at which the model of counts
+    """`count_bound` of a fairness level, and per active person a count of the category at which the model of counts
     meets it, the closest to their count in the draft `near` (None: the floor is not proven, or no draft is near)."""
     category = _category(level)
     counted = _count_model(dm, category, fixed)
@@ -621,6 +626,16 @@ def _own_solve(model: cp_model.CpModel) -> tuple[cp_model.CpSolverStatus, float 
     return status, solver.BestObjectiveBound() if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
 
 
+def _own_counts(own: DraftModel, pid: int, within: Mapping[Category, range]) -> dict[Category, cp_model.IntVar]:
+    """In a person's own model, their count of each category, kept within its range."""
+    counts = {}
+    for category, allowed in within.items():
+        inside = set(own.facts.slots_in(category))
+        counts[category] = own.model.NewIntVar(allowed.start, allowed.stop - 1, category.name)
+        own.model.Add(counts[category] == sum(own.x[(pid, s)] for s in own.by_person[pid] if s in inside))
+    return counts
+
+
 def _fewest_pairs(
     dm: DraftModel,
     pid: int,
@@ -635,11 +650,7 @@ def _fewest_pairs(
     allow is left out. Past the `deadline` each bound is the trivial 0."""
     facts = dm.facts
     own = _own_model(facts, pid, _must_hold(dm, pid, rotations))
-    counts = {}
-    for category, allowed in within.items():
-        inside = set(facts.slots_in(category))
-        counts[category] = own.model.NewIntVar(allowed.start, allowed.stop - 1, category.name)
-        own.model.Add(counts[category] == sum(own.x[(pid, s)] for s in own.by_person[pid] if s in inside))
+    counts = _own_counts(own, pid, within)
     unmet = own.model.NewIntVar(0, slack or 0, "unmet")
     if slack is not None:
         met = term(own, Level.REQUESTS)
@@ -682,10 +693,15 @@ def _cap(facts: Facts, pid: int, inside: Collection[int]) -> int:
 
 
 def _requests(dm: DraftModel) -> None:
+    dm.terms[Level.REQUESTS], dm.best[Level.REQUESTS] = _met(dm, dm.facts.problem.requests)
+
+
+def _met(dm: DraftModel, requests: Sequence[Request]) -> tuple[Expr, int]:
+    """The weight of the `requests` met, and its most: every one met."""
     facts, m, x = dm.facts, dm.model, dm.x
     met: list[Expr] = []
     best = 0
-    for n, q in enumerate(facts.problem.requests):
+    for q in requests:
         matches = [
             x[(q.person_id, s)]
             for s in dm.by_person.get(q.person_id, ())
@@ -695,7 +711,7 @@ def _requests(dm: DraftModel) -> None:
             met.append(0 if q.on else q.weight)
             best += 0 if q.on else q.weight
             continue
-        hit = m.NewBoolVar(f"req{n}")
+        hit = m.NewBoolVar("")
         if q.on:
             m.Add(hit <= sum(matches))
         else:
@@ -703,7 +719,38 @@ def _requests(dm: DraftModel) -> None:
                 m.AddImplication(var, hit.Not())
         met.append(q.weight * hit)
         best += q.weight
-    dm.terms[Level.REQUESTS], dm.best[Level.REQUESTS] = sum(met), best
+    return sum(met), best
+
+
+def _requests_ceiling(dm: DraftModel, fixed: Mapping[Level, int], deadline: float) -> int:
+    """An upper bound on the weight of requests met: per person, the most of their own requests' weight that their
+    own rules allow, holding what they must, with their count of each category within what the fixed levels allow
+    (`_ranges`). Past the `deadline`, a person's bound is every request of theirs met."""
+    facts = dm.facts
+    ranges = {category: dm.ranges.get(category) or _ranges(dm, category, fixed) for category in Category}
+    by_person: dict[int, list[Request]] = defaultdict(list)
+    for q in facts.problem.requests:
+        by_person[q.person_id].append(q)
+    if any(r is None for r in ranges.values()):
+        term(dm, Level.REQUESTS)
+        return dm.best[Level.REQUESTS]
+    active = {r.id: n for n, r in enumerate(facts.active)}
+    ceiling = 0
+    for pid, requests in by_person.items():
+        if pid not in active:
+            ceiling += _met(dm, requests)[1]
+            continue
+        own = _own_model(facts, pid, _must_hold(dm, pid, fixed.get(Level.ROTATIONS)))
+        _own_counts(own, pid, {category: found[active[pid]] for category, found in ranges.items()})
+        met, best = _met(own, requests)
+        if isinstance(met, int) or time.monotonic() >= deadline:
+            ceiling += best
+            continue
+        own.model.Maximize(met)
+        status, bound = _own_solve(own.model)
+        if status != cp_model.INFEASIBLE:
+            ceiling += best if bound is None else min(best, math.floor(bound + 1e-6))
+    return ceiling
 
 
 def _spacing(dm: DraftModel) -> None:
@@ -853,8 +900,9 @@ def solve_levels(
             dm.model.Minimize(expr)
         best, counts = dm.best[level], None
         roomy = deadline - time.monotonic() >= _ROOMY_S
-        if level is Level.SPACING and roomy:
-            best = max(best, count_floor(dm, level, fixed, (deadline - time.monotonic()) * _FLOOR_SHARE))
+        if level in (Level.REQUESTS, Level.SPACING) and roomy:
+            found = count_bound(dm, level, fixed, (deadline - time.monotonic()) * _FLOOR_SHARE)
+            best = min(best, found) if level.maximise else max(best, found)
         elif level.in_share_units:
             floor, counts = _fairness_floor(dm, level, fixed, current if roomy else None)
             best = max(best, floor)

@@ -23,7 +23,7 @@ from services.drafting.model import (
     Rotation,
     TimeOff,
 )
-from services.drafting.solver import _improve_by_people, build, count_floor, term
+from services.drafting.solver import _improve_by_people, build, count_bound, term
 from shared.kernel.states import Specialty
 from tests.drafting.builders import TZ, anybody, not_two_body_only, role_dates
 
@@ -120,7 +120,9 @@ def test_bounds_from_counts_never_pass_the_enumerated_optimum(seed: int) -> None
     fixed: dict[Level, int] = {}
     for level in DRAFT_ORDER:
         if level.in_share_units or level is Level.SPACING:
-            assert count_floor(dm, level, fixed) <= best[level], level
+            assert count_bound(dm, level, fixed) <= best[level], level
+        elif level is Level.REQUESTS:
+            assert count_bound(dm, level, fixed) >= best[level]
         fixed[level] = best[level]
 
 
@@ -152,7 +154,7 @@ def test_the_bound_from_counts_knows_that_two_body_only_readers_may_not_share_a_
     assert nights_max.value == 1667 and nights_max.proven
     dm = build(Facts(problem))
     dm.hold_kept()
-    assert count_floor(dm, Level.NIGHTS_MAX, {Level.UNFILLED: 0}) == 1667
+    assert count_bound(dm, Level.NIGHTS_MAX, {Level.UNFILLED: 0}) == 1667
 
 
 def test_the_spacing_bound_counts_the_pairs_that_a_weekends_limit_forces() -> None:
@@ -175,7 +177,33 @@ def test_the_spacing_bound_counts_the_pairs_that_a_weekends_limit_forces() -> No
     dm.hold_kept()
     term(dm, Level.ROTATIONS)
     fixed = {level: values[level] for level in DRAFT_ORDER[: DRAFT_ORDER.index(Level.SPACING)]}
-    assert count_floor(dm, Level.SPACING, fixed) == 2
+    assert count_bound(dm, Level.SPACING, fixed) == 2
+
+
+def test_the_requests_bound_counts_what_a_persons_own_rules_let_them_meet() -> None:
+    """Ann asks for both nights of ON, and may not work two nights in a row: the bound says she can meet one of her
+    requests, the weightier, before any search."""
+    monday = date(2026, 11, 2)
+    problem = Problem(
+        start=monday,
+        end=monday + timedelta(days=1),
+        role_dates=role_dates(monday, 2, ("ON",)),
+        readers=(Reader(1, "Ann", Specialty.BOTH), Reader(2, "Bea", Specialty.BOTH)),
+        night_ok=anybody,
+        tz=TZ,
+        requests=(Request(1, True, 3, day=monday), Request(1, True, 2, day=monday + timedelta(days=1))),
+        limits=Limits(consecutive=1),
+    )
+    result = draft(problem, time_limit=10, workers=2)
+    values = {r.level: r.value for r in result.levels}
+    assert values[Level.REQUESTS] == 3 and result.assignment[(monday, "ON")] == 1
+    dm = build(Facts(problem))
+    dm.hold_kept()
+    term(dm, Level.ROTATIONS)
+    fixed = {level: values[level] for level in DRAFT_ORDER[: DRAFT_ORDER.index(Level.REQUESTS)]}
+    term(dm, Level.REQUESTS)
+    assert dm.best[Level.REQUESTS] == 5
+    assert count_bound(dm, Level.REQUESTS, fixed) == 3
 
 
 def test_the_search_over_a_few_people_at_a_time_spreads_the_nights_and_keeps_every_rule() -> None:
