@@ -435,7 +435,7 @@ def _fairness_floor(
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = _COUNTS_S
     solver.parameters.num_workers = 1
-    status = solver.Solve(m)
+    status = dm.halt.solve(solver, m, None)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return 0, None
     floor = math.ceil(solver.BestObjectiveBound() - 1e-6)
@@ -451,7 +451,7 @@ def _fairness_floor(
         m.AddAbsEquality(move, k - now[r.id])
         moves.append(move)
     m.Minimize(sum(moves))
-    if solver.Solve(m) != cp_model.OPTIMAL:
+    if dm.halt.solve(solver, m, None) != cp_model.OPTIMAL:
         return floor, None
     return floor, [solver.Value(k) for k in held]
 
@@ -500,12 +500,12 @@ def _count_model(
     return m, held, deviations
 
 
-def _least(model: cp_model.CpModel) -> int | None:
+def _least(halt: Halt, model: cp_model.CpModel) -> int | None:
     """The model's minimum, or a bound below it when the solve is cut short; None when it finds nothing."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = _COUNTS_S
     solver.parameters.num_workers = 1
-    if solver.Solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if halt.solve(solver, model, None) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return math.ceil(solver.BestObjectiveBound() - 1e-6)
 
@@ -519,9 +519,9 @@ def _ranges(dm: DraftModel, category: Category, fixed: Mapping[Level, int]) -> l
     found = []
     for k in held:
         m.Minimize(k)
-        least = _least(m)
+        least = _least(dm.halt, m)
         m.Minimize(-k)
-        most = _least(m)
+        most = _least(dm.halt, m)
         if least is None or most is None or least > -most:
             return None
         found.append(range(least, -most + 1))
@@ -550,7 +550,7 @@ def _spacing_floor(dm: DraftModel, fixed: Mapping[Level, int], deadline: float) 
         unmet.append(left)
     m.Add(sum(unmet) <= (slack or 0))
     m.Minimize(sum(pairs))
-    return _least(m) or 0
+    return _least(dm.halt, m) or 0
 
 
 def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[tuple[int, int, int]]:
@@ -569,7 +569,7 @@ def _counts(dm: DraftModel, category: Category, rotations: int | None) -> list[t
         if most > 0 and (dm.kept_hold or must.need > 0):
             own = _own_model(facts, r.id, must)
             own.model.Maximize(sum(own.x[(r.id, s)] for s in own.by_person[r.id] if s in inside))
-            _, bound = _own_solve(own.model)
+            _, bound = _own_solve(dm.halt, own.model)
             if bound is not None:
                 most = min(most, math.floor(bound + 1e-6))
         found.append((constant, least, most))
@@ -616,13 +616,13 @@ def _own_model(facts: Facts, pid: int, must: Must) -> DraftModel:
     return own
 
 
-def _own_solve(model: cp_model.CpModel) -> tuple[cp_model.CpSolverStatus, float | None]:
+def _own_solve(halt: Halt, model: cp_model.CpModel) -> tuple[cp_model.CpSolverStatus, float | None]:
     """The status of a short solve of a person's model, and CP-SAT's bound once it has found a solution."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = _OWN_RULES_S
     solver.parameters.num_workers = 1
     solver.parameters.cp_model_presolve = False
-    status = solver.Solve(model)
+    status = halt.solve(solver, model, None)
     return status, solver.BestObjectiveBound() if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
 
 
@@ -663,7 +663,7 @@ def _fewest_pairs(
         exactly = own.model.Clone()
         exactly.Add(exactly.GetIntVarFromProtoIndex(counts[Category.WEEKENDS].Index()) == k)
         exactly.Add(exactly.GetIntVarFromProtoIndex(unmet.Index()) == u)
-        status, bound = _own_solve(exactly)
+        status, bound = _own_solve(dm.halt, exactly)
         if status == cp_model.INFEASIBLE:
             return None
         return 0 if bound is None else max(0, math.ceil(bound - 1e-6))
@@ -747,7 +747,7 @@ def _requests_ceiling(dm: DraftModel, fixed: Mapping[Level, int], deadline: floa
             ceiling += best
             continue
         own.model.Maximize(met)
-        status, bound = _own_solve(own.model)
+        status, bound = _own_solve(dm.halt, own.model)
         if status != cp_model.INFEASIBLE:
             ceiling += best if bound is None else min(best, math.floor(bound + 1e-6))
     return ceiling
