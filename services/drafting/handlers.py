@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.drafting import repairs, runs
 from services.drafting.engine import draft
+from services.drafting.model import Problem
 from services.drafting.repair import repair
 from services.drafting.solver import Stopped
 from services.drafting.store import DraftRefused, Options, load_problem
@@ -91,6 +92,53 @@ def refuse(
         work.publish(DraftFailed(**answer, group=group, period=period, reason=reason))
 
 
+def _begin(
+    kind: str,
+    command: runs.Asked,
+    delivery: Delivery,
+    answer: dict[str, Any],
+    settings: Settings,
+    *,
+    time_limit: float,
+    workers: int,
+    fence: Fence | None = None,
+    repair: dict[str, Any] | None = None,
+) -> tuple[tuple[str, Period], Problem] | None:
+    """Mark the run `running` and read its problem. None when it goes no further: a duplicate of an ended run; its
+    version gone, its attempts spent or its problem refused (it ends, answered `DraftFailed`); or its workflow's
+    draft phase ended before the solve (it ends `failed`, `GAVE_UP`)."""
+    run_id = answer["run_id"]
+    with transaction() as session:
+        found = scope(session, command)
+        started = None
+        if found is not None:
+            started = runs.start(session, run_id, command, time_limit, workers, settings.draft_attempts, repair)
+    if found is None:
+        refuse(fence, delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
+        return None
+    if started is runs.Start.ENDED:
+        log.info("%s run %s has ended already: %s is a duplicate", kind, run_id, delivery.message_id)
+        return None
+    if started is runs.Start.EXHAUSTED:
+        why = (
+            f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped mid-solve"
+        )
+        refuse(fence, delivery, answer, found, why, DraftRunState.CRASHED)
+        return None
+    if fence is not None and superseded(fence):
+        with transaction() as session:
+            runs.fail(session, run_id, GAVE_UP)
+        log.info("draft run %s: its workflow gave up waiting before the solve", run_id)
+        return None
+    try:
+        with transaction() as session:
+            problem = load_problem(session, command.version_id, options_from(settings))
+    except DraftRefused as error:
+        refuse(fence, delivery, answer, found, str(error))
+        return None
+    return found, problem
+
+
 def draft_schedule(command: DraftSchedule, delivery: Delivery, settings: Settings) -> None:
     """A workflow's run whose phase has ended (the saga timed it out, or it was cancelled or retried) ends `failed`
     with `GAVE_UP`: before its solve when the command comes late, while it solves (the solver asks the fence between
@@ -101,34 +149,10 @@ def draft_schedule(command: DraftSchedule, delivery: Delivery, settings: Setting
     workers = command.workers or settings.draft_workers
     answer = {"workflow_id": command.workflow_id, "request_id": command.request_id, "attempt": command.attempt,
               "run_id": run_id, "version_id": command.version_id}  # fmt: skip
-    with transaction() as session:
-        found = scope(session, command)
-        started = None
-        if found is not None:
-            started = runs.start(session, run_id, command, time_limit, workers, settings.draft_attempts)
-    if found is None:
-        refuse(fence, delivery, answer, None, f"Schedule version {command.version_id} does not exist.")
+    begun = _begin("draft", command, delivery, answer, settings, time_limit=time_limit, workers=workers, fence=fence)
+    if begun is None:
         return
-    if started is runs.Start.ENDED:
-        log.info("draft run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
-        return
-    if started is runs.Start.EXHAUSTED:
-        why = (
-            f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped mid-solve"
-        )
-        refuse(fence, delivery, answer, found, why, DraftRunState.CRASHED)
-        return
-    if fence is not None and superseded(fence):
-        with transaction() as session:
-            runs.fail(session, run_id, GAVE_UP)
-        log.info("draft run %s: its workflow gave up waiting before the solve", run_id)
-        return
-    try:
-        with transaction() as session:
-            problem = load_problem(session, command.version_id, options_from(settings))
-    except DraftRefused as error:
-        refuse(fence, delivery, answer, found, str(error))
-        return
+    found, problem = begun
     log.info("draft run %s: %d role-dates, %d people, %.0f s on %d workers", run_id, len(problem.role_dates),
              len(problem.readers), time_limit, workers)  # fmt: skip
     given_up = None if fence is None else partial(superseded, fence)
@@ -173,27 +197,10 @@ def _repair(asked: repairs.Asked, delivery: Delivery, run_id: uuid.UUID, setting
     workers = asked.workers or settings.draft_workers
     request = asked.request()
     answer = {"run_id": run_id, "version_id": asked.version_id}
-    with transaction() as session:
-        found = scope(session, asked)
-        started = None
-        if found is not None:
-            started = runs.start(session, run_id, asked, time_limit, workers, settings.draft_attempts, request)
-    if found is None:
-        refuse(None, delivery, answer, None, f"Schedule version {asked.version_id} does not exist.")
+    begun = _begin("repair", asked, delivery, answer, settings, time_limit=time_limit, workers=workers, repair=request)
+    if begun is None:
         return
-    if started is runs.Start.ENDED:
-        log.info("repair run %s has ended already: %s is a duplicate", run_id, delivery.message_id)
-        return
-    if started is runs.Start.EXHAUSTED:
-        why = f"every one of its {settings.draft_attempts} attempts ended without a result: its worker stopped"
-        refuse(None, delivery, answer, found, why, DraftRunState.CRASHED)
-        return
-    try:
-        with transaction() as session:
-            problem = load_problem(session, asked.version_id, options_from(settings))
-    except DraftRefused as error:
-        refuse(None, delivery, answer, found, str(error))
-        return
+    found, problem = begun
     result = repair(
         problem, repairs.unavailable(request), request["why"], repairs.gaps_of(request),
         earliest=datetime.now(settings.tz).date(), reach=settings.repair_reach_days, time_limit=time_limit,
