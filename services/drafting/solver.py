@@ -728,12 +728,12 @@ def _requests_ceiling(dm: DraftModel, fixed: Mapping[Level, int], deadline: floa
     (`_ranges`). Past the `deadline`, a person's bound is every request of theirs met."""
     facts = dm.facts
     ranges = {category: dm.ranges.get(category) or _ranges(dm, category, fixed) for category in Category}
-    by_person: dict[int, list[Request]] = defaultdict(list)
-    for q in facts.problem.requests:
-        by_person[q.person_id].append(q)
     if any(r is None for r in ranges.values()):
         term(dm, Level.REQUESTS)
         return dm.best[Level.REQUESTS]
+    by_person: dict[int, list[Request]] = defaultdict(list)
+    for q in facts.problem.requests:
+        by_person[q.person_id].append(q)
     active = {r.id: n for n, r in enumerate(facts.active)}
     ceiling = 0
     for pid, requests in by_person.items():
