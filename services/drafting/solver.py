@@ -432,10 +432,7 @@ def _fairness_floor(
     else:
         objective = sum(deviations)
     m.Minimize(objective)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = _COUNTS_S
-    solver.parameters.num_workers = 1
-    status = dm.halt.solve(solver, m, None)
+    status, solver = _solve_counts(dm.halt, m)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return 0, None
     floor = math.ceil(solver.BestObjectiveBound() - 1e-6)
@@ -451,7 +448,8 @@ def _fairness_floor(
         m.AddAbsEquality(move, k - now[r.id])
         moves.append(move)
     m.Minimize(sum(moves))
-    if dm.halt.solve(solver, m, None) != cp_model.OPTIMAL:
+    status, solver = _solve_counts(dm.halt, m)
+    if status != cp_model.OPTIMAL:
         return floor, None
     return floor, [solver.Value(k) for k in held]
 
@@ -500,12 +498,18 @@ def _count_model(
     return m, held, deviations
 
 
-def _least(halt: Halt, model: cp_model.CpModel) -> int | None:
-    """The model's minimum, or a bound below it when the solve is cut short; None when it finds nothing."""
+def _solve_counts(halt: Halt, model: cp_model.CpModel) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver]:
+    """A solve of a model of counts (tens of integers): one worker, `_COUNTS_S` at most."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = _COUNTS_S
     solver.parameters.num_workers = 1
-    if halt.solve(solver, model, None) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    return halt.solve(solver, model, None), solver
+
+
+def _least(halt: Halt, model: cp_model.CpModel) -> int | None:
+    """The model's minimum, or a bound below it when the solve is cut short; None when it finds nothing."""
+    status, solver = _solve_counts(halt, model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return math.ceil(solver.BestObjectiveBound() - 1e-6)
 
@@ -820,8 +824,8 @@ _SPACING_WHOLE = 0.25
 _PEOPLE, _PEOPLE_S = 7, 2.5
 _COUNTS_S = 5.0  # the model of counts: tens of integers, solved in milliseconds
 # with less time left than this, a level skips what only pays in a long search (counts pinned, the first try at the
-# counts, spacing's bound from each person's rules and its search by people): a repair (5 s) would spend more on
-# them than on its search
+# counts, the bounds of requests and spacing from each person's rules, spacing's search by people): a repair (5 s)
+# would spend more on them than on its search
 _ROOMY_S = 10.0
 _FLOOR_SHARE = 0.25  # of the time left, the most a level's bound from counts may take (spacing's: about 6 s)
 
@@ -908,17 +912,18 @@ def solve_levels(
             best = max(best, floor)
         shares = [_SHARE.get(later, 1) for later in order[n:]]
         share = shares[0] / sum(shares)
+        report = _reporter(at, best, deadline, progress)
         status, solver = cp_model.UNKNOWN, None
         if counts is not None:
             # first, half the time for a draft with counts at which the bound is met, the closest to the draft so
             # far: such a draft ends the level, and with each person's count given the search is close to a matching
             at_bound = dm.model.Clone()
             _within(at_bound, dm, _category(level), [range(k, k + 1) for k in counts])
-            stop = StopAt(best, level.maximise, _reporter(at, best, deadline, progress))
+            stop = StopAt(best, level.maximise, report)
             status, solver = _solve(dm, at_bound, (deadline - time.monotonic()) * share / 2, workers, stop)
         searched = _SPACING_WHOLE if level is Level.SPACING and roomy and len(dm.facts.active) >= 3 * _PEOPLE else 1.0
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            stop = StopAt(best, level.maximise, _reporter(at, best, deadline, progress))
+            stop = StopAt(best, level.maximise, report)
             status, solver = _solve(dm, dm.model, (deadline - time.monotonic()) * share * searched, workers, stop)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             current = dm.assignment(solver)
@@ -931,7 +936,6 @@ def solve_levels(
             value, bound_value = dm.facts.score(current)[level], best
             proven = value == bound_value
         if not proven and searched < 1.0:
-            report = _reporter(at, best, deadline, progress)
             left = (deadline - time.monotonic()) * share
             current, value = _improve_by_people(dm, level, current, bound_value, left, workers, report)
             proven = value == bound_value
